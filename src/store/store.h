@@ -1,0 +1,118 @@
+/*
+ * store - mamori's state store interface.
+ *
+ * Stores are named "type:spec" like Postfix tables: "sqlite:/var/lib/mamori/
+ * state.db" (embedded default, WAL), "memory:" (tests, throwaway).  A
+ * networked backend (redis:, next) plugs in behind the same calls, so the
+ * interface is asynchronous: every operation reports through a callback that
+ * may run before the call returns (sqlite, memory) or later from the event
+ * loop (redis).  Callers must not assume either.
+ *
+ * Results (dbus-broker convention): STORE_OK; STORE_NOTFOUND ("no such key",
+ * an answer); STORE_E_RETRY ("the store is unavailable", not an answer: the
+ * caller applies its configured fail-open/closed action, like Postfix's
+ * DICT_ERR_RETRY); a negative errno for unexpected failures.
+ *
+ * Data model: namespaces ("account", "held", "notice", ...) of key -> value
+ * strings (values are JSON text by convention), with an optional expiry;
+ * plus append-only logs per (namespace, key) for evidence trails.
+ *
+ * Strings passed to callbacks are borrowed: valid only during the callback.
+ * Strings passed in are copied before the call returns.
+ */
+#ifndef MAMORI_STORE_H
+#define MAMORI_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+enum {
+	STORE_OK = 0,
+	STORE_NOTFOUND = 1,
+	STORE_E_RETRY = 2,
+};
+
+struct store;
+
+typedef void store_get_cb(void *arg, int result, const char *value);
+typedef void store_done_cb(void *arg, int result);
+/*
+ * Called once per row (result STORE_OK, key and value set), then exactly once
+ * more with key == NULL and the final result (STORE_OK at the end of rows, or
+ * an error).  For logs, key is the entry id in decimal and ts its time.
+ */
+typedef void store_row_cb(void *arg, int result, const char *key,
+			  const char *value, int64_t ts);
+
+/* The driver vtable; each driver embeds struct store first. */
+struct store_ops {
+	const char *type;
+	void (*close)(struct store *st);
+	void (*get)(struct store *st, const char *ns, const char *key,
+		    store_get_cb *cb, void *arg);
+	void (*put)(struct store *st, const char *ns, const char *key,
+		    const char *value, int64_t expires, store_done_cb *cb,
+		    void *arg);
+	void (*del)(struct store *st, const char *ns, const char *key,
+		    store_done_cb *cb, void *arg);
+	void (*scan)(struct store *st, const char *ns, const char *prefix,
+		     store_row_cb *cb, void *arg);
+	void (*append)(struct store *st, const char *ns, const char *key,
+		       const char *value, int64_t ts, store_done_cb *cb,
+		       void *arg);
+	void (*log)(struct store *st, const char *ns, const char *key,
+		    store_row_cb *cb, void *arg);
+};
+
+struct store {
+	const struct store_ops *ops;
+	/* Fault injection for tests: when set, every operation reports
+	 * STORE_E_RETRY without touching the data. */
+	bool fault;
+};
+
+/*
+ * Open the store named by spec.  base is the event loop a networked backend
+ * schedules on (may be NULL for sqlite/memory).  On failure returns a
+ * negative errno or -EINVAL, with a message in err.
+ */
+int store_open(const char *spec, struct event_base *base, struct store **out,
+	       char *err, size_t errsz);
+void store_close(struct store *st);
+
+/* Read one value. */
+void store_get(struct store *st, const char *ns, const char *key,
+	       store_get_cb *cb, void *arg);
+/*
+ * Write one value durably: when cb reports STORE_OK the value survives a
+ * kill -9 of the process.  expires is a unix time, 0 for never; an expired
+ * key reads as STORE_NOTFOUND.  cb may be NULL.
+ */
+void store_put(struct store *st, const char *ns, const char *key,
+	       const char *value, int64_t expires, store_done_cb *cb,
+	       void *arg);
+/* Delete one key; deleting a missing key is STORE_OK.  cb may be NULL. */
+void store_del(struct store *st, const char *ns, const char *key,
+	       store_done_cb *cb, void *arg);
+/* Every unexpired key in ns starting with prefix ("" for all), key order. */
+void store_scan(struct store *st, const char *ns, const char *prefix,
+		store_row_cb *cb, void *arg);
+/* Append an entry to the log of (ns, key), durably.  cb may be NULL. */
+void store_append(struct store *st, const char *ns, const char *key,
+		  const char *value, int64_t ts, store_done_cb *cb, void *arg);
+/* Read the log of (ns, key), oldest first. */
+void store_log(struct store *st, const char *ns, const char *key,
+	       store_row_cb *cb, void *arg);
+
+const char *store_result_str(int result);
+
+/* Drivers. */
+int store_sqlite_open(const char *path, struct store **out, char *err,
+		      size_t errsz);
+int store_memory_open(const char *spec, struct store **out, char *err,
+		      size_t errsz);
+
+#endif

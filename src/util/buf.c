@@ -1,0 +1,165 @@
+/*
+ * buf - bounded owning buffers and escaped samples.  See buf.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->p = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void buf_deinit(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+/* Grow to hold need bytes plus the NUL, doubling but never past max + 1. */
+static int buf_reserve(struct buf *b, size_t need)
+{
+	size_t cap;
+
+	if (need > b->max)
+		return BUF_E_TOO_LARGE;
+	if (need + 1 <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	b->p = xrealloc(b->p, cap);
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t n)
+{
+	int r;
+
+	if (n > b->max - b->len)
+		return BUF_E_TOO_LARGE;
+	if ((r = buf_reserve(b, b->len + n)) != 0)
+		return r;
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n, r;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n > b->max - b->len)
+		return BUF_E_TOO_LARGE;
+	if ((r = buf_reserve(b, b->len + (size_t)n)) != 0)
+		return r;
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *p = b->p ? b->p : xstrdup("");
+
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+bool span_eq(struct span s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+bool span_caseeq(struct span s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.n == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+char *buf_sample(char *out, size_t outsz, const void *data, size_t n,
+		 size_t max_in)
+{
+	const unsigned char *s = data;
+	size_t o = 0, i;
+
+	if (outsz == 0)
+		return out;
+	if (n > max_in)
+		n = max_in;
+	for (i = 0; i < n; i++) {
+		char tmp[5];
+		size_t k;
+
+		if (s[i] == '"' || s[i] == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)s[i];
+			k = 2;
+		} else if (s[i] == '\n') {
+			memcpy(tmp, "\\n", 2);
+			k = 2;
+		} else if (s[i] == '\r') {
+			memcpy(tmp, "\\r", 2);
+			k = 2;
+		} else if (s[i] < 0x20 || s[i] >= 0x7f) {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+			k = 4;
+		} else {
+			tmp[0] = (char)s[i];
+			k = 1;
+		}
+		if (o + k >= outsz)
+			break;
+		memcpy(out + o, tmp, k);
+		o += k;
+	}
+	out[o] = '\0';
+	return out;
+}

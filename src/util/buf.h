@@ -1,0 +1,57 @@
+/*
+ * buf - an owning byte buffer with a hard maximum size, and a borrowed span.
+ *
+ * Modelled on curl's dynbuf: every append checks the cap and fails with
+ * BUF_E_TOO_LARGE instead of growing without bound, so a peer that sends an
+ * endless line cannot make us allocate an endless buffer.  The content is
+ * always NUL-terminated for convenience; the NUL is not counted in len.
+ */
+#ifndef MAMORI_BUF_H
+#define MAMORI_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+	BUF_E_TOO_LARGE = 1,	/* append would exceed max */
+};
+
+struct buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t max;		/* hard limit on len */
+};
+
+/* A borrowed, not NUL-terminated view into someone else's memory. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_deinit(struct buf *b);
+void buf_reset(struct buf *b);
+int buf_append(struct buf *b, const void *data, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Take the content; the buffer is left empty and may be reused. */
+char *buf_steal(struct buf *b);
+
+bool span_eq(struct span s, const char *lit);
+bool span_caseeq(struct span s, const char *lit);
+
+/*
+ * Write at most max_in bytes of data into out (size outsz) as a printable,
+ * escaped sample suitable for a log line: backslash escapes for quotes,
+ * backslash and control bytes, \xNN for the rest.  Always NUL-terminates.
+ * Returns out.
+ */
+char *buf_sample(char *out, size_t outsz, const void *data, size_t n,
+		 size_t max_in);
+
+#endif

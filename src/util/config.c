@@ -1,0 +1,684 @@
+/*
+ * config - declarative configuration tables, parser and postconf-style
+ * printing.  See config.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/config.h"
+#include "util/xalloc.h"
+
+enum cfg_type {
+	CFG_STR,
+	CFG_INT,
+	CFG_TIME,
+	CFG_BOOL,
+	CFG_ENUM,	/* int index into choices, "a|b|c" */
+};
+
+struct cfg_param {
+	const char *name;
+	enum cfg_type type;
+	const char *def;
+	long min, max;
+	bool reloadable;
+	size_t off;
+	const char *choices;
+	const char *help;
+};
+
+#define G(f) offsetof(struct config, f)
+#define K(f) offsetof(struct class_config, f)
+#define BIG LONG_MAX
+
+static const struct cfg_param global_params[] = {
+	{"policy_listen", CFG_STR, "inet:127.0.0.1:10040", 0, 0, false,
+	 G(policy_listen), NULL,
+	 "policy delegation listeners: inet:HOST:PORT, unix:PATH, comma-separated"},
+	{"api_listen", CFG_STR, "unix:/run/mamori/api.sock", 0, 0, false,
+	 G(api_listen), NULL, "admin API unix socket (access by file permission)"},
+	{"api_tcp_listen", CFG_STR, "", 0, 0, false, G(api_tcp_listen), NULL,
+	 "optional admin API on HOST:PORT; requires api_token"},
+	{"api_token", CFG_STR, "", 0, 0, true, G(api_token), NULL,
+	 "bearer token for the TCP admin API"},
+	{"api_socket_mode", CFG_INT, "432", 0, 0777, false, G(api_socket_mode),
+	 NULL, "permission bits of the API socket (decimal; 432 = 0660)"},
+	{"user", CFG_STR, "", 0, 0, false, G(user), NULL,
+	 "drop to this user after binding when started as root"},
+	{"pid_file", CFG_STR, "", 0, 0, false, G(pid_file), NULL,
+	 "write the daemon's pid here"},
+	{"log_level", CFG_STR, "info", 0, 0, true, G(log_level), NULL,
+	 "debug, info, notice, warn, error"},
+	{"syslog", CFG_BOOL, "no", 0, 0, false, G(syslog), NULL,
+	 "log to syslog (mail facility) instead of stderr"},
+	{"max_connections", CFG_INT, "2000", 1, 100000, false,
+	 G(max_connections), NULL, "policy connections served at once"},
+
+	{"policy_max_line", CFG_INT, "4096", 128, 65536, false,
+	 G(policy_max_line), NULL, "longest attribute line in bytes"},
+	{"policy_max_request", CFG_INT, "32768", 1024, 1048576, false,
+	 G(policy_max_request), NULL, "largest request in bytes"},
+	{"policy_max_attrs", CFG_INT, "128", 8, 4096, false,
+	 G(policy_max_attrs), NULL, "most attributes in one request"},
+	{"policy_idle_timeout", CFG_TIME, "600", 1, 86400, true,
+	 G(policy_idle_timeout), NULL,
+	 "close a connection idle between requests this long (Postfix max_idle is 300s)"},
+	{"policy_request_timeout", CFG_TIME, "30", 1, 3600, true,
+	 G(policy_request_timeout), NULL,
+	 "close a connection whose request is unfinished this long"},
+
+	{"store", CFG_STR, "sqlite:/var/lib/mamori/state.db", 0, 0, false,
+	 G(store), NULL, "state store: sqlite:PATH or memory:"},
+	{"store_failure_action", CFG_ENUM, "defer", 0, 0, true,
+	 G(store_failure_action), "dunno|defer",
+	 "answer when a transition cannot be written: dunno (fail open) or defer (4.3.0)"},
+
+	{"local_domains", CFG_STR, "", 0, 0, true, G(local_domains), NULL,
+	 "domains whose recipients count as internal"},
+	{"account_map", CFG_STR, "", 0, 0, true, G(account_map), NULL,
+	 "file: LOGIN class=NAME [param=value ...] [contact=ADDR]"},
+	{"probation_time", CFG_TIME, "7d", 60, 365 * 86400L, true,
+	 G(probation_time), NULL, "probation after a release"},
+	{"strike_window", CFG_TIME, "90d", 60, 3650 * 86400L, true,
+	 G(strike_window), NULL, "restrictions older than this no longer count"},
+	{"suspend_strikes", CFG_INT, "3", 2, 100, true, G(suspend_strikes), NULL,
+	 "restriction number that suspends (only an admin lifts it)"},
+	{"baseline_halflife", CFG_TIME, "7d", 3600, 365 * 86400L, true,
+	 G(baseline_halflife), NULL, "half-life of an account's hourly baseline"},
+
+	{"throttle_text", CFG_STR,
+	 "4.7.1 Sending rate limit reached for this account; try again later",
+	 0, 0, true, G(throttle_text), NULL, "reply text while throttled"},
+	{"restrict_text", CFG_STR,
+	 "5.7.1 Sending from this account has been restricted because unusual "
+	 "bulk sending was detected. Please scan your PC for viruses, change "
+	 "your password and contact support",
+	 0, 0, true, G(restrict_text), NULL, "reply text while restricted"},
+	{"suspend_text", CFG_STR,
+	 "5.7.1 Sending from this account is suspended after repeated abuse. "
+	 "Please contact support",
+	 0, 0, true, G(suspend_text), NULL, "reply text while suspended"},
+
+	{"held_release_command", CFG_STR, "/usr/sbin/postsuper -H", 0, 0, true,
+	 G(held_release_command), NULL,
+	 "command (no shell) run with the queue IDs appended to release held mail"},
+	{"held_delete_command", CFG_STR, "/usr/sbin/postsuper -d", 0, 0, true,
+	 G(held_delete_command), NULL, "command run to delete held mail"},
+
+	{"notify_smtp_url", CFG_STR, "smtp://127.0.0.1:25", 0, 0, true,
+	 G(notify_smtp_url), NULL, "relay for notices (libcurl URL); empty = off"},
+	{"notify_from", CFG_STR, "postmaster@localhost", 0, 0, true,
+	 G(notify_from), NULL, "envelope and header From of notices"},
+	{"abuse_desk", CFG_STR, "", 0, 0, true, G(abuse_desk), NULL,
+	 "address of the abuse desk; empty = none"},
+	{"notify_language", CFG_ENUM, "ja+en", 0, 0, true, G(notify_language),
+	 NULL, "template language: ja, en or ja+en"},
+	{"template_dir", CFG_STR, "", 0, 0, true, G(template_dir), NULL,
+	 "directory of notice templates; empty = built-in"},
+	{"contact_map", CFG_STR, "", 0, 0, true, G(contact_map), NULL,
+	 "file: LOGIN ALTERNATE-ADDRESS"},
+	{"webhook_url", CFG_STR, "", 0, 0, true, G(webhook_url), NULL,
+	 "POST a signed JSON event here on each transition; empty = off"},
+	{"webhook_secret", CFG_STR, "", 0, 0, true, G(webhook_secret), NULL,
+	 "HMAC-SHA256 key for the X-Mamori-Signature header"},
+	{"notify_retry_interval", CFG_TIME, "60", 1, 86400, true,
+	 G(notify_retry_interval), NULL, "first retry delay (doubles)"},
+	{"notify_max_tries", CFG_INT, "10", 1, 1000, true, G(notify_max_tries),
+	 NULL, "give up on a notice after this many tries"},
+	{"notify_timeout", CFG_TIME, "30", 1, 600, true, G(notify_timeout), NULL,
+	 "timeout of one delivery attempt"},
+};
+
+static const struct cfg_param class_params[] = {
+	{"mode", CFG_ENUM, "enforce", 0, 0, true, K(mode), "enforce|observe",
+	 "observe: decide and record, but answer DUNNO"},
+	{"msgs_per_minute", CFG_INT, "30", 1, BIG, true, K(msgs_per_minute),
+	 NULL, "messages per minute"},
+	{"msgs_per_hour", CFG_INT, "300", 1, BIG, true, K(msgs_per_hour), NULL,
+	 "messages per hour"},
+	{"ext_rcpts_per_hour", CFG_INT, "500", 1, BIG, true,
+	 K(ext_rcpts_per_hour), NULL, "external recipients per hour"},
+	{"int_rcpts_per_hour", CFG_INT, "1000", 1, BIG, true,
+	 K(int_rcpts_per_hour), NULL, "internal recipients per hour"},
+	{"rcpts_per_day", CFG_INT, "1000", 1, BIG, true, K(rcpts_per_day), NULL,
+	 "recipients per day"},
+	{"score_throttle", CFG_INT, "50", 1, 10000, true, K(score_throttle),
+	 NULL, "compromise score that throttles"},
+	{"score_restrict", CFG_INT, "100", 1, 10000, true, K(score_restrict),
+	 NULL, "compromise score that restricts"},
+	{"restrict_action", CFG_ENUM, "hold", 0, 0, true, K(restrict_action),
+	 "hold|reject", "hold: into Postfix's hold queue; reject: 5.7.1"},
+	{"throttle_time", CFG_TIME, "15m", 10, 86400, true, K(throttle_time),
+	 NULL, "how long a throttle lasts"},
+	{"throttle_escalate", CFG_INT, "20", 1, 100000, true,
+	 K(throttle_escalate), NULL,
+	 "recipients refused while throttled before restricting"},
+	{"surge_factor", CFG_INT, "10", 2, 1000, true, K(surge_factor), NULL,
+	 "hourly messages over baseline x this is a surge"},
+	{"surge_min_msgs", CFG_INT, "20", 1, BIG, true, K(surge_min_msgs), NULL,
+	 "fewer messages in an hour are never a surge"},
+	{"multi_ip_networks", CFG_INT, "3", 2, 1000, true,
+	 K(multi_ip_networks), NULL,
+	 "distinct client networks (/24, /48) for one login within multi_ip_window"},
+	{"multi_ip_window", CFG_TIME, "10m", 60, 86400, true,
+	 K(multi_ip_window), NULL, "window of the multi-network signal"},
+	{"rcpt_domains_per_hour", CFG_INT, "25", 2, 100000, true,
+	 K(rcpt_domains_per_hour), NULL,
+	 "distinct external recipient domains per hour"},
+	{"new_network_min_age", CFG_TIME, "1d", 0, 365 * 86400L, true,
+	 K(new_network_min_age), NULL,
+	 "account history needed before an unseen network counts"},
+	{"weight_limit", CFG_INT, "50", 0, 10000, true, K(weight_limit), NULL,
+	 "score of exceeding a class limit"},
+	{"weight_surge", CFG_INT, "40", 0, 10000, true, K(weight_surge), NULL,
+	 "score of a surge against the baseline"},
+	{"weight_multi_ip", CFG_INT, "30", 0, 10000, true, K(weight_multi_ip),
+	 NULL, "score of many client networks"},
+	{"weight_new_network", CFG_INT, "20", 0, 10000, true,
+	 K(weight_new_network), NULL, "score of an unseen client network"},
+	{"weight_rcpt_domains", CFG_INT, "30", 0, 10000, true,
+	 K(weight_rcpt_domains), NULL, "score of many recipient domains"},
+	{"weight_sender_mismatch", CFG_INT, "30", 0, 10000, true,
+	 K(weight_sender_mismatch), NULL,
+	 "score of envelope senders the login does not own"},
+	{"weight_login_risk", CFG_INT, "20", 0, 10000, true,
+	 K(weight_login_risk), NULL, "score of a risky login (new network)"},
+};
+
+#define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))
+#define NCLASS (sizeof(class_params) / sizeof(class_params[0]))
+
+static const char *const notify_languages = "ja|en|ja+en";
+
+long config_parse_time(const char *s)
+{
+	char *end;
+	long v, mul = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	case 'w': mul = 7 * 86400; break;
+	default: return -1;
+	}
+	if (*end && end[1] != '\0')
+		return -1;
+	if (v > LONG_MAX / mul)
+		return -1;
+	return v * mul;
+}
+
+/* Index of value in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *value)
+{
+	size_t n = strlen(value);
+	int i = 0;
+	const char *p = choices;
+
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncasecmp(p, value, n) == 0)
+			return i;
+		i++;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return -1;
+}
+
+static const char *param_choices(const struct cfg_param *p)
+{
+	if (p->choices)
+		return p->choices;
+	return notify_languages;
+}
+
+/* Parse value into the field of base described by p. */
+static int param_set(const struct cfg_param *p, void *base, const char *value,
+		     char *err, size_t errsz)
+{
+	char *field = (char *)base + p->off;
+	char *end;
+	long v;
+	int i;
+
+	switch (p->type) {
+	case CFG_STR:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CFG_BOOL:
+		if (!strcasecmp(value, "yes") || !strcasecmp(value, "true") ||
+		    !strcmp(value, "1")) {
+			*(bool *)field = true;
+		} else if (!strcasecmp(value, "no") ||
+			   !strcasecmp(value, "false") || !strcmp(value, "0")) {
+			*(bool *)field = false;
+		} else {
+			snprintf(err, errsz, "%s: expected yes or no, got \"%s\"",
+				 p->name, value);
+			return -1;
+		}
+		return 0;
+	case CFG_ENUM:
+		i = choice_index(param_choices(p), value);
+		if (i < 0) {
+			snprintf(err, errsz, "%s: expected one of %s, got \"%s\"",
+				 p->name, param_choices(p), value);
+			return -1;
+		}
+		*(int *)field = i;
+		return 0;
+	case CFG_INT:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end) {
+			snprintf(err, errsz, "%s: expected a number, got \"%s\"",
+				 p->name, value);
+			return -1;
+		}
+		break;
+	case CFG_TIME:
+		v = config_parse_time(value);
+		if (v < 0) {
+			snprintf(err, errsz,
+				 "%s: expected a time like 30s, 10m, 2h, 7d, got \"%s\"",
+				 p->name, value);
+			return -1;
+		}
+		break;
+	default:
+		return -1;
+	}
+	if (v < p->min || (p->max && v > p->max)) {
+		snprintf(err, errsz, "%s: %ld is outside %ld..%ld", p->name, v,
+			 p->min, p->max);
+		return -1;
+	}
+	*(long *)field = v;
+	return 0;
+}
+
+/* Render the field's current value into out. */
+static void param_get(const struct cfg_param *p, const void *base, char *out,
+		      size_t outsz)
+{
+	const char *field = (const char *)base + p->off;
+	const char *ch;
+	int i, idx;
+
+	switch (p->type) {
+	case CFG_STR:
+		snprintf(out, outsz, "%s", *(char *const *)field ?
+			 *(char *const *)field : "");
+		break;
+	case CFG_BOOL:
+		snprintf(out, outsz, "%s", *(const bool *)field ? "yes" : "no");
+		break;
+	case CFG_ENUM:
+		idx = *(const int *)field;
+		ch = param_choices(p);
+		for (i = 0; i < idx && ch; i++) {
+			ch = strchr(ch, '|');
+			if (ch)
+				ch++;
+		}
+		if (!ch)
+			ch = "";
+		snprintf(out, outsz, "%.*s", (int)strcspn(ch, "|"), ch);
+		break;
+	case CFG_INT:
+	case CFG_TIME:
+		snprintf(out, outsz, "%ld", *(const long *)field);
+		break;
+	}
+}
+
+static const struct cfg_param *find_param(const struct cfg_param *t, size_t n,
+					  const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return &t[i];
+	return NULL;
+}
+
+static void apply_defaults(const struct cfg_param *t, size_t n, void *base)
+{
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int r = param_set(&t[i], base, t[i].def, err, sizeof(err));
+
+		(void)r;
+	}
+}
+
+static void class_copy(struct class_config *dst, const struct class_config *src,
+		       const char *name)
+{
+	*dst = *src;
+	snprintf(dst->name, sizeof(dst->name), "%s", name);
+}
+
+static struct class_config *class_get_or_add(struct config *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nclasses; i++)
+		if (strcmp(c->classes[i].name, name) == 0)
+			return &c->classes[i];
+	if (c->nclasses == CONFIG_MAX_CLASSES)
+		return NULL;
+	class_copy(&c->classes[c->nclasses], &c->classes[0], name);
+	return &c->classes[c->nclasses++];
+}
+
+const struct class_config *config_class(const struct config *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nclasses; i++)
+		if (strcmp(c->classes[i].name, name) == 0)
+			return &c->classes[i];
+	return NULL;
+}
+
+int config_class_set(struct class_config *cl, const char *name,
+		     const char *value, char *err, size_t errsz)
+{
+	const struct cfg_param *p = find_param(class_params, NCLASS, name);
+
+	if (!p) {
+		snprintf(err, errsz, "unknown class parameter \"%s\"", name);
+		return -1;
+	}
+	return param_set(p, cl, value, err, errsz);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static struct config *config_defaults(void)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
+	apply_defaults(global_params, NGLOBAL, c);
+	apply_defaults(class_params, NCLASS, &c->classes[0]);
+	snprintf(c->classes[0].name, sizeof(c->classes[0].name), "default");
+	c->nclasses = 1;
+	return c;
+}
+
+/*
+ * Class sections are applied after the default class is complete, so that a
+ * [class default] section appearing late still seeds every other class.
+ * We therefore parse in two passes: globals and [class default] first, then
+ * the remaining sections.
+ */
+static int parse_file(struct config *c, FILE *f, const char *path, int pass,
+		      char *err, size_t errsz)
+{
+	char line[4096], e[256];
+	char section[CONFIG_NAME_MAX] = "";
+	int lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *eq, *name, *value;
+		const struct cfg_param *p;
+		bool in_default;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errsz, "%s:%d: line too long", path, lineno);
+			return -1;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			char *nm;
+
+			if (!close || strncmp(s, "[class", 6) != 0 ||
+			    !isspace((unsigned char)s[6])) {
+				snprintf(err, errsz,
+					 "%s:%d: expected [class NAME]", path,
+					 lineno);
+				return -1;
+			}
+			*close = '\0';
+			nm = trim(s + 7);
+			if (*nm == '\0' || strlen(nm) >= CONFIG_NAME_MAX ||
+			    strspn(nm, "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			    strlen(nm)) {
+				snprintf(err, errsz, "%s:%d: bad class name",
+					 path, lineno);
+				return -1;
+			}
+			snprintf(section, sizeof(section), "%s", nm);
+			if (pass == 2 && !class_get_or_add(c, section)) {
+				snprintf(err, errsz, "%s:%d: too many classes",
+					 path, lineno);
+				return -1;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errsz, "%s:%d: expected name = value",
+				 path, lineno);
+			return -1;
+		}
+		*eq = '\0';
+		name = trim(s);
+		value = trim(eq + 1);
+		in_default = strcmp(section, "default") == 0;
+		if (section[0] == '\0') {
+			p = find_param(global_params, NGLOBAL, name);
+			if (!p) {
+				snprintf(err, errsz, "%s:%d: unknown parameter \"%s\"%s",
+					 path, lineno, name,
+					 find_param(class_params, NCLASS, name) ?
+					 " (a class parameter: put it under [class default])" : "");
+				return -1;
+			}
+			if (pass == 1 && param_set(p, c, value, e, sizeof(e))) {
+				snprintf(err, errsz, "%s:%d: %s", path, lineno, e);
+				return -1;
+			}
+			continue;
+		}
+		p = find_param(class_params, NCLASS, name);
+		if (!p) {
+			snprintf(err, errsz, "%s:%d: unknown class parameter \"%s\"",
+				 path, lineno, name);
+			return -1;
+		}
+		if ((pass == 1 && in_default) || (pass == 2 && !in_default)) {
+			struct class_config *cl = in_default ? &c->classes[0] :
+				class_get_or_add(c, section);
+
+			if (param_set(p, cl, value, e, sizeof(e))) {
+				snprintf(err, errsz, "%s:%d: %s", path, lineno, e);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int validate(struct config *c, char *err, size_t errsz)
+{
+	int i;
+
+	if (c->api_tcp_listen[0] && !c->api_token[0]) {
+		snprintf(err, errsz, "api_tcp_listen requires api_token");
+		return -1;
+	}
+	if (strncmp(c->store, "sqlite:", 7) && strcmp(c->store, "memory:")) {
+		snprintf(err, errsz,
+			 "store: unknown type in \"%s\" (sqlite:PATH or memory:)",
+			 c->store);
+		return -1;
+	}
+	for (i = 0; i < c->nclasses; i++) {
+		struct class_config *cl = &c->classes[i];
+
+		if (cl->score_throttle > cl->score_restrict) {
+			snprintf(err, errsz,
+				 "class %s: score_throttle %ld exceeds score_restrict %ld",
+				 cl->name, cl->score_throttle, cl->score_restrict);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct config *config_load(const char *path, char *err, size_t errsz)
+{
+	struct config *c = config_defaults();
+	int pass;
+
+	if (path) {
+		for (pass = 1; pass <= 2; pass++) {
+			FILE *f = fopen(path, "r");
+			int r;
+
+			if (!f) {
+				snprintf(err, errsz, "%s: %s", path, strerror(errno));
+				config_free(c);
+				return NULL;
+			}
+			r = parse_file(c, f, path, pass, err, errsz);
+			fclose(f);
+			if (r) {
+				config_free(c);
+				return NULL;
+			}
+		}
+		c->path = xstrdup(path);
+	}
+	if (validate(c, err, errsz)) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < NGLOBAL; i++)
+		if (global_params[i].type == CFG_STR)
+			free(*(char **)((char *)c + global_params[i].off));
+	free(c->path);
+	free(c);
+}
+
+static void print_table(FILE *out, const struct cfg_param *t, size_t n,
+			const void *base, const void *defbase, bool help)
+{
+	char v[2048], d[2048];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		param_get(&t[i], base, v, sizeof(v));
+		if (defbase) {
+			param_get(&t[i], defbase, d, sizeof(d));
+			if (strcmp(v, d) == 0)
+				continue;
+		}
+		if (help)
+			fprintf(out, "# %s\n", t[i].help);
+		fprintf(out, "%s = %s\n", t[i].name, v);
+	}
+}
+
+void config_print_defaults(FILE *out)
+{
+	struct config *c = config_defaults();
+
+	print_table(out, global_params, NGLOBAL, c, NULL, true);
+	fprintf(out, "\n[class default]\n");
+	print_table(out, class_params, NCLASS, &c->classes[0], NULL, true);
+	config_free(c);
+}
+
+void config_print_nondefaults(const struct config *c, FILE *out)
+{
+	struct config *d = config_defaults();
+	int i;
+
+	print_table(out, global_params, NGLOBAL, c, d, false);
+	for (i = 0; i < c->nclasses; i++) {
+		const struct class_config *base = i == 0 ? &d->classes[0] :
+			&c->classes[0];
+		char v[2048], dv[2048];
+		size_t k;
+		bool any = false;
+
+		for (k = 0; k < NCLASS; k++) {
+			param_get(&class_params[k], &c->classes[i], v, sizeof(v));
+			param_get(&class_params[k], base, dv, sizeof(dv));
+			if (strcmp(v, dv) == 0)
+				continue;
+			if (!any)
+				fprintf(out, "\n[class %s]\n", c->classes[i].name);
+			any = true;
+			fprintf(out, "%s = %s\n", class_params[k].name, v);
+		}
+		if (!any && i > 0)
+			fprintf(out, "\n[class %s]\n", c->classes[i].name);
+	}
+	config_free(d);
+}
+
+bool config_list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	const char *p = list;
+
+	while (*p) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == n && len && strncasecmp(p, item, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}

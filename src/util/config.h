@@ -1,0 +1,151 @@
+/*
+ * config - mamori's declarative configuration.
+ *
+ * One table per scope ({name, type, default, min, max, reloadable, help})
+ * drives parsing, validation, `mamori config -d` (every default) and
+ * `mamori config -n` (what the file changes), like Postfix's postconf.
+ *
+ * File format: "name = value" lines, '#' comments, and "[class NAME]"
+ * sections whose settings apply to one account class.  Class "default"
+ * always exists; every other class starts as a copy of it, so a class
+ * section lists only what differs.  Times take s/m/h/d suffixes.
+ *
+ * The result is an immutable struct config, built whole and swapped on
+ * reload; modules receive it as an argument, never through a global.
+ */
+#ifndef MAMORI_CONFIG_H
+#define MAMORI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_CLASSES 32
+#define CONFIG_NAME_MAX 32
+
+enum restrict_action {
+	RESTRICT_HOLD,
+	RESTRICT_REJECT,
+};
+
+enum class_mode {
+	MODE_ENFORCE,
+	MODE_OBSERVE,
+};
+
+/* Limits and detection knobs for one account class. */
+struct class_config {
+	char name[CONFIG_NAME_MAX];
+	int mode;			/* enum class_mode */
+	long msgs_per_minute;
+	long msgs_per_hour;
+	long ext_rcpts_per_hour;
+	long int_rcpts_per_hour;
+	long rcpts_per_day;
+	long score_throttle;
+	long score_restrict;
+	int restrict_action;		/* enum restrict_action */
+	long throttle_time;		/* seconds a throttle lasts */
+	long throttle_escalate;		/* refused attempts while throttled */
+	long surge_factor;		/* x baseline */
+	long surge_min_msgs;		/* per hour, below this never a surge */
+	long multi_ip_networks;		/* distinct networks in multi_ip_window */
+	long multi_ip_window;
+	long rcpt_domains_per_hour;
+	long new_network_min_age;	/* account age before "new network" */
+	long weight_limit;
+	long weight_surge;
+	long weight_multi_ip;
+	long weight_new_network;
+	long weight_rcpt_domains;
+	long weight_sender_mismatch;
+	long weight_login_risk;
+};
+
+struct config {
+	char *path;			/* file it came from, or NULL */
+
+	/* daemon */
+	char *policy_listen;
+	char *api_listen;
+	char *api_tcp_listen;
+	char *api_token;
+	long api_socket_mode;
+	char *user;
+	char *pid_file;
+	char *log_level;
+	bool syslog;
+	long max_connections;
+
+	/* policy protocol bounds */
+	long policy_max_line;
+	long policy_max_request;
+	long policy_max_attrs;
+	long policy_idle_timeout;
+	long policy_request_timeout;
+
+	/* state */
+	char *store;
+	int store_failure_action;	/* 0 = dunno (fail open), 1 = defer */
+
+	/* accounting */
+	char *local_domains;
+	char *account_map;
+	long probation_time;
+	long strike_window;
+	long suspend_strikes;
+	long baseline_halflife;
+
+	/* messages to the customer */
+	char *throttle_text;
+	char *restrict_text;
+	char *suspend_text;
+
+	/* held mail */
+	char *held_release_command;
+	char *held_delete_command;
+
+	/* notices */
+	char *notify_smtp_url;
+	char *notify_from;
+	char *abuse_desk;
+	char *notify_language;
+	char *template_dir;
+	char *contact_map;
+	char *webhook_url;
+	char *webhook_secret;
+	long notify_retry_interval;
+	long notify_max_tries;
+	long notify_timeout;
+
+	int nclasses;
+	struct class_config classes[CONFIG_MAX_CLASSES];
+};
+
+/*
+ * Build a config: defaults, then the file at path (NULL: defaults only).
+ * On error returns NULL and writes a message with file:line into err.
+ */
+struct config *config_load(const char *path, char *err, size_t errsz);
+void config_free(struct config *c);
+
+/* The class by name, or NULL. */
+const struct class_config *config_class(const struct config *c,
+					const char *name);
+
+/* Set one class parameter by name; used by per-account overrides.  Returns
+ * 0, or -1 with a message in err. */
+int config_class_set(struct class_config *cl, const char *name,
+		     const char *value, char *err, size_t errsz);
+
+/* postconf -d / -n. */
+void config_print_defaults(FILE *out);
+void config_print_nondefaults(const struct config *c, FILE *out);
+
+/* Does domain (case-insensitive) appear in the comma/space list? */
+bool config_list_has(const char *list, const char *item);
+
+/* Parse "10", "10s", "5m", "2h", "7d"; -1 on error. */
+long config_parse_time(const char *s);
+
+#endif

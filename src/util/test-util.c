@@ -1,0 +1,167 @@
+/*
+ * test-util - buf, log_q and config tables.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "tap.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/log.h"
+
+static void test_buf(void)
+{
+	struct buf b;
+	char s[64];
+
+	buf_init(&b, 8);
+	is_int(buf_puts(&b, "abcd"), 0, "buf: append within max");
+	is_int(buf_puts(&b, "efgh"), 0, "buf: append up to max");
+	is_int(buf_puts(&b, "i"), BUF_E_TOO_LARGE, "buf: append past max fails");
+	is_str(b.p, "abcdefgh", "buf: content kept after refused append");
+	buf_reset(&b);
+	is_int(buf_printf(&b, "%d-%s", 42, "x"), 0, "buf: printf");
+	is_str(b.p, "42-x", "buf: printf content");
+	is_int(buf_printf(&b, "%s", "123456789"), BUF_E_TOO_LARGE,
+	       "buf: printf past max fails");
+	buf_deinit(&b);
+
+	is_str(buf_sample(s, sizeof(s), "a\"b\\c\n\x01\xff", 8, 128),
+	       "a\\\"b\\\\c\\n\\x01\\xff", "sample: escapes");
+	is_str(buf_sample(s, sizeof(s), "abcdefgh", 8, 3), "abc",
+	       "sample: input bound");
+	buf_sample(s, 6, "abcdefgh", 8, 128);
+	ok(strlen(s) == 5, "sample: output bound");
+}
+
+static void test_log_q(void)
+{
+	static const struct { const char *label, *in, *want; } rows[] = {
+		{"plain", "alice@example.com", "alice@example.com"},
+		{"empty", "", "\"\""},
+		{"space", "a b", "\"a b\""},
+		{"equals", "k=v", "\"k=v\""},
+		{"newline", "a\nb", "\"a\\nb\""},
+	};
+	char tmp[LOG_QSZ];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		is_str(log_q(tmp, sizeof(tmp), rows[i].in), rows[i].want,
+		       "log_q: %s", rows[i].label);
+	{
+		char big[2000];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = ' ';
+		big[sizeof(big) - 2] = '\0';
+		log_q(tmp, sizeof(tmp), big);
+		ok(strlen(tmp) < sizeof(tmp), "log_q: long value bounded");
+	}
+}
+
+static void test_time(void)
+{
+	static const struct { const char *in; long want; } rows[] = {
+		{"10", 10}, {"10s", 10}, {"5m", 300}, {"2h", 7200},
+		{"7d", 604800}, {"1w", 604800}, {"x", -1}, {"5mm", -1},
+		{"-1", -1}, {"", -1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		is_int(config_parse_time(rows[i].in), rows[i].want,
+		       "time: \"%s\"", rows[i].in);
+}
+
+static char *write_tmp(const char *text)
+{
+	static char path[] = "/tmp/mamori-test-config-XXXXXX";
+	char *p = strdup(path);
+	int fd = mkstemp(p);
+	FILE *f = fdopen(fd, "w");
+
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+static void test_config(void)
+{
+	static const struct { const char *label, *text, *err; } bad[] = {
+		{"unknown global", "nosuch = 1\n", "unknown parameter"},
+		{"class param at top", "msgs_per_minute = 5\n", "class parameter"},
+		{"bad number", "[class default]\nmsgs_per_minute = lots\n",
+		 "expected a number"},
+		{"below min", "[class default]\nmsgs_per_minute = 0\n", "outside"},
+		{"bad enum", "[class default]\nrestrict_action = drop\n",
+		 "expected one of"},
+		{"bad time", "probation_time = soon\n", "expected a time"},
+		{"no equals", "store\n", "expected name = value"},
+		{"bad section", "[klass x]\n", "expected [class NAME]"},
+		{"tcp api needs token", "api_tcp_listen = 127.0.0.1:1\n",
+		 "requires api_token"},
+		{"bad store", "store = mysql:x\n", "unknown type"},
+		{"throttle above restrict",
+		 "[class default]\nscore_throttle = 500\n", "exceeds"},
+	};
+	char err[512];
+	struct config *c;
+	const struct class_config *cl;
+	size_t i;
+	char *path;
+
+	c = config_load(NULL, err, sizeof(err));
+	ok(c != NULL, "config: defaults load");
+	cl = config_class(c, "default");
+	ok(cl != NULL, "config: default class exists");
+	is_int(cl->msgs_per_minute, 30, "config: default msgs_per_minute");
+	is_int(cl->ext_rcpts_per_hour, 500, "config: default ext_rcpts_per_hour");
+	is_int(cl->int_rcpts_per_hour, 1000, "config: default int_rcpts_per_hour");
+	is_int(cl->rcpts_per_day, 1000, "config: default rcpts_per_day");
+	config_free(c);
+
+	path = write_tmp("# comment\nlocal_domains = example.com, example.net\n"
+			 "probation_time = 2d\n"
+			 "[class bulk]\nmsgs_per_minute = 200\n"
+			 "[class default]\nmsgs_per_minute = 20\nmode = observe\n");
+	c = config_load(path, err, sizeof(err));
+	ok(c != NULL, "config: file loads (%s)", c ? "" : err);
+	if (c) {
+		is_int(c->probation_time, 172800, "config: time suffix");
+		ok(config_list_has(c->local_domains, "EXAMPLE.net"),
+		   "config: list lookup case-insensitive");
+		ok(!config_list_has(c->local_domains, "example.org"),
+		   "config: list lookup miss");
+		cl = config_class(c, "bulk");
+		ok(cl && cl->msgs_per_minute == 200, "config: class override");
+		ok(cl && cl->mode == MODE_OBSERVE,
+		   "config: class inherits late [class default]");
+		is_int(config_class(c, "default")->msgs_per_minute, 20,
+		       "config: default class changed");
+		config_free(c);
+	}
+	unlink(path);
+	free(path);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		path = write_tmp(bad[i].text);
+		err[0] = '\0';
+		c = config_load(path, err, sizeof(err));
+		ok(c == NULL && strstr(err, bad[i].err) != NULL,
+		   "config rejects: %s (%s)", bad[i].label, err);
+		config_free(c);
+		unlink(path);
+		free(path);
+	}
+}
+
+int main(void)
+{
+	test_buf();
+	test_log_q();
+	test_time();
+	test_config();
+	return tap_done();
+}
