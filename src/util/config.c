@@ -116,7 +116,7 @@ static const struct cfg_param global_params[] = {
 	 G(notify_from), NULL, "envelope and header From of notices"},
 	{"abuse_desk", CFG_STR, "", 0, 0, true, G(abuse_desk), NULL,
 	 "address of the abuse desk; empty = none"},
-	{"notify_language", CFG_ENUM, "ja+en", 0, 0, true, G(notify_language),
+	{"notify_language", CFG_STR, "ja+en", 0, 0, true, G(notify_language),
 	 NULL, "template language: ja, en or ja+en"},
 	{"template_dir", CFG_STR, "", 0, 0, true, G(template_dir), NULL,
 	 "directory of notice templates; empty = built-in"},
@@ -193,8 +193,6 @@ static const struct cfg_param class_params[] = {
 #define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))
 #define NCLASS (sizeof(class_params) / sizeof(class_params[0]))
 
-static const char *const notify_languages = "ja|en|ja+en";
-
 long config_parse_time(const char *s)
 {
 	char *end;
@@ -244,9 +242,7 @@ static int choice_index(const char *choices, const char *value)
 
 static const char *param_choices(const struct cfg_param *p)
 {
-	if (p->choices)
-		return p->choices;
-	return notify_languages;
+	return p->choices ? p->choices : "";
 }
 
 /* Parse value into the field of base described by p. */
@@ -543,6 +539,12 @@ static int validate(struct config *c, char *err, size_t errsz)
 
 	if (c->api_tcp_listen[0] && !c->api_token[0]) {
 		snprintf(err, errsz, "api_tcp_listen requires api_token");
+		return -1;
+	}
+	if (strcmp(c->notify_language, "ja") && strcmp(c->notify_language, "en") &&
+	    strcmp(c->notify_language, "ja+en")) {
+		snprintf(err, errsz, "notify_language: expected ja, en or ja+en, got \"%s\"",
+			 c->notify_language);
 		return -1;
 	}
 	if (strncmp(c->store, "sqlite:", 7) && strcmp(c->store, "memory:")) {

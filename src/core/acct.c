@@ -1,0 +1,373 @@
+/*
+ * acct - compact per-account counters and the account table.  See acct.h.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/acct.h"
+#include "util/xalloc.h"
+
+/*
+ * Open addressing with linear probing over an array of pointers: 8 bytes a
+ * slot, grown at 3/4 load.  Accounts are never removed one by one (a login
+ * that sent mail is tracked for the daemon's lifetime), so no tombstones.
+ */
+struct acct_table {
+	struct acct **slots;
+	size_t cap;		/* power of two */
+	size_t n;
+};
+
+static const uint32_t win_len[W__COUNT] = { 60, 3600, 3600, 3600, 86400 };
+
+uint32_t acct_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct acct_table *acct_table_new(void)
+{
+	struct acct_table *t = xcalloc(1, sizeof(*t));
+
+	t->cap = 1024;
+	t->slots = xcalloc(t->cap, sizeof(*t->slots));
+	return t;
+}
+
+void acct_table_free(struct acct_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->cap; i++) {
+		if (t->slots[i]) {
+			free(t->slots[i]->detail);
+			free(t->slots[i]);
+		}
+	}
+	free(t->slots);
+	free(t);
+}
+
+/* Double the slot array and reinsert. */
+static void table_grow(struct acct_table *t)
+{
+	size_t ncap = t->cap * 2, i;
+	struct acct **ns = xcalloc(ncap, sizeof(*ns));
+
+	for (i = 0; i < t->cap; i++) {
+		struct acct *a = t->slots[i];
+		size_t j;
+
+		if (!a)
+			continue;
+		for (j = a->hash & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = a;
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->cap = ncap;
+}
+
+struct acct *acct_table_get(struct acct_table *t, const char *login,
+			    bool create, uint32_t now)
+{
+	uint32_t h = acct_hash(login);
+	size_t j, len;
+	struct acct *a;
+
+	for (j = h & (t->cap - 1); (a = t->slots[j]); j = (j + 1) & (t->cap - 1))
+		if (a->hash == h && strcmp(a->login, login) == 0)
+			return a;
+	if (!create)
+		return NULL;
+	if ((t->n + 1) * 4 > t->cap * 3) {
+		table_grow(t);
+		for (j = h & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1))
+			;
+	}
+	len = strlen(login);
+	a = xcalloc(1, sizeof(*a) + len + 1);
+	memcpy(a->login, login, len + 1);
+	a->hash = h;
+	a->first_seen = now;
+	t->slots[j] = a;
+	t->n++;
+	return a;
+}
+
+size_t acct_table_count(const struct acct_table *t)
+{
+	return t->n;
+}
+
+size_t acct_table_slot_bytes(const struct acct_table *t)
+{
+	return t->cap * sizeof(*t->slots) + sizeof(*t);
+}
+
+void acct_table_foreach(struct acct_table *t,
+			void (*fn)(struct acct *a, void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			fn(t->slots[i], arg);
+}
+
+uint32_t acct_win_len(enum acct_win w)
+{
+	return win_len[w];
+}
+
+/* Move a window's buckets forward to the bucket of now. */
+static void win_roll(struct acct_window *w, uint32_t len, uint32_t now)
+{
+	uint32_t idx = now / len;
+
+	if (idx == w->idx)
+		return;
+	w->prev = idx == w->idx + 1 ? w->cur : 0;
+	w->cur = 0;
+	w->idx = idx;
+}
+
+void acct_win_add(struct acct *a, enum acct_win w, uint32_t n, uint32_t now)
+{
+	struct acct_window *win = &a->win[w];
+
+	win_roll(win, win_len[w], now);
+	win->cur = win->cur > UINT32_MAX - n ? UINT32_MAX : win->cur + n;
+}
+
+uint32_t acct_win_count(const struct acct *a, enum acct_win w, uint32_t now)
+{
+	const struct acct_window *win = &a->win[w];
+	uint32_t len = win_len[w], idx = now / len;
+	uint32_t cur, prev;
+	double frac;
+
+	if (idx == win->idx) {
+		cur = win->cur;
+		prev = win->prev;
+	} else if (idx == win->idx + 1) {
+		cur = 0;
+		prev = win->cur;
+	} else {
+		return 0;
+	}
+	frac = 1.0 - (double)(now % len) / len;
+	return cur + (uint32_t)(prev * frac + 0.5);
+}
+
+void acct_baseline_roll(struct acct *a, uint32_t now, long halflife)
+{
+	struct acct_window *w = &a->win[W_MSG_HOUR];
+	uint32_t idx = now / 3600, hours;
+
+	/* w->cur counts hour w->idx, which has ended once idx moved on. */
+	if (w->idx == 0 || idx <= w->idx)
+		return;
+	hours = idx - w->idx;
+	a->baseline *= (float)pow(0.5, (double)hours * 3600.0 / (double)halflife);
+	if (a->state == ACCT_NORMAL && w->cur > 0 && (float)w->cur > a->baseline)
+		a->baseline = (float)w->cur;
+}
+
+bool acct_net_of(const char *addr, uint32_t *id)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (inet_pton(AF_INET, addr, &v4) == 1) {
+		*id = ntohl(v4.s_addr) & 0xffffff00u;
+		return true;
+	}
+	if (inet_pton(AF_INET6, addr, &v6) == 1) {
+		uint32_t h = 2166136261u;
+		int i;
+
+		/* IPv4-mapped addresses count as their IPv4 /24. */
+		if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+			*id = ((uint32_t)v6.s6_addr[12] << 24) |
+			      ((uint32_t)v6.s6_addr[13] << 16) |
+			      ((uint32_t)v6.s6_addr[14] << 8);
+			return true;
+		}
+		for (i = 0; i < 6; i++) {
+			h ^= v6.s6_addr[i];
+			h *= 16777619u;
+		}
+		*id = h | 1;	/* odd: never collides with an IPv4 /24 */
+		return true;
+	}
+	return false;
+}
+
+bool acct_net_seen(struct acct *a, uint32_t net, uint32_t now)
+{
+	int i, oldest = 0;
+
+	for (i = 0; i < ACCT_RECENT_NETS; i++) {
+		if (a->recent[i].last && a->recent[i].id == net) {
+			a->recent[i].last = now;
+			return false;
+		}
+		if (a->recent[i].last < a->recent[oldest].last)
+			oldest = i;
+	}
+	a->recent[oldest].id = net;
+	a->recent[oldest].last = now;
+	return !acct_net_known(a, net);
+}
+
+unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window)
+{
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; i < ACCT_RECENT_NETS; i++)
+		if (a->recent[i].last && now - a->recent[i].last <= window)
+			n++;
+	return n;
+}
+
+bool acct_net_known(const struct acct *a, uint32_t net)
+{
+	int i;
+
+	for (i = 0; i < ACCT_KNOWN_NETS; i++)
+		if (a->known[i] == net && net != 0)
+			return true;
+	return false;
+}
+
+void acct_net_learn(struct acct *a, uint32_t net)
+{
+	int i;
+
+	if (net == 0 || acct_net_known(a, net))
+		return;
+	/* Shift out the oldest habitual network. */
+	for (i = ACCT_KNOWN_NETS - 1; i > 0; i--)
+		a->known[i] = a->known[i - 1];
+	a->known[0] = net;
+}
+
+void acct_domain_add(struct acct *a, const char *domain, uint32_t now)
+{
+	uint32_t idx = now / 3600;
+	char low[256];
+	size_t i;
+
+	if (a->domains_idx != idx) {
+		a->domains = 0;
+		a->domains_idx = idx;
+	}
+	for (i = 0; domain[i] && i < sizeof(low) - 1; i++)
+		low[i] = (char)((domain[i] >= 'A' && domain[i] <= 'Z') ?
+				domain[i] + 32 : domain[i]);
+	low[i] = '\0';
+	a->domains |= (uint64_t)1 << (acct_hash(low) % 64);
+}
+
+unsigned acct_domain_count(const struct acct *a, uint32_t now)
+{
+	int zeros;
+
+	if (a->domains_idx != now / 3600)
+		return 0;
+	zeros = 64 - __builtin_popcountll(a->domains);
+	if (zeros == 0)
+		return 300;	/* saturated: "hundreds" */
+	/* Linear counting: n = -m ln(V/m). */
+	return (unsigned)(-64.0 * log((double)zeros / 64.0) + 0.5);
+}
+
+/* Add s to a sample list unless present or full. */
+static void sample_add(char list[][64], size_t width, uint8_t *n,
+		       const char *s)
+{
+	char (*l)[64] = list;
+	uint8_t i;
+
+	(void)width;
+	for (i = 0; i < *n; i++)
+		if (strcasecmp(l[i], s) == 0)
+			return;
+	if (*n >= ACCT_DETAIL_N)
+		return;
+	snprintf(l[*n], 64, "%s", s);
+	(*n)++;
+}
+
+struct acct_detail *acct_detail_get(struct acct *a)
+{
+	if (!a->detail)
+		a->detail = xcalloc(1, sizeof(*a->detail));
+	return a->detail;
+}
+
+void acct_detail_add_ip(struct acct *a, const char *ip)
+{
+	struct acct_detail *d = acct_detail_get(a);
+	uint8_t i;
+
+	for (i = 0; i < d->nips; i++)
+		if (strcmp(d->ips[i], ip) == 0)
+			return;
+	if (d->nips < ACCT_DETAIL_N)
+		snprintf(d->ips[d->nips++], sizeof(d->ips[0]), "%s", ip);
+}
+
+void acct_detail_add_domain(struct acct *a, const char *domain)
+{
+	struct acct_detail *d = acct_detail_get(a);
+
+	sample_add(d->domains, sizeof(d->domains[0]), &d->ndomains, domain);
+}
+
+void acct_detail_add_sender(struct acct *a, const char *sender)
+{
+	struct acct_detail *d = acct_detail_get(a);
+	uint8_t i;
+
+	for (i = 0; i < d->nsenders; i++)
+		if (strcasecmp(d->senders[i], sender) == 0)
+			return;
+	if (d->nsenders < ACCT_DETAIL_N)
+		snprintf(d->senders[d->nsenders++], sizeof(d->senders[0]),
+			 "%s", sender);
+}
+
+static const char *const state_names[] = {
+	"normal", "throttled", "restricted", "probation", "suspended",
+};
+
+const char *acct_state_name(enum acct_state s)
+{
+	return (unsigned)s < 5 ? state_names[s] : "unknown";
+}
+
+int acct_state_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return i;
+	return -1;
+}

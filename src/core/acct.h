@@ -1,0 +1,152 @@
+/*
+ * acct - per-account outbound counters, kept compact in memory.
+ *
+ * One struct acct per SASL login that has sent mail.  It holds approximate
+ * sliding windows (minute, hour, day) for messages and internal/external
+ * recipients, an hourly baseline, the client networks seen recently and
+ * habitually, a distinct-recipient-domain sketch and the account's state.
+ * It is small on purpose (see bench/account-memory.c: the goal is <= 256
+ * bytes per tracked account including the table) so a provider with a
+ * million accounts keeps them all in RAM and never reads the store on the
+ * hot path.  Rarely needed detail (sample client IPs and recipient domains
+ * for evidence) lives in struct acct_detail, allocated only for accounts
+ * that raise a signal.
+ *
+ * Sliding windows use the two-bucket approximation: the count over the last
+ * window length L at time t is cur + prev * (1 - (t mod L) / L).  It is exact
+ * at bucket starts and otherwise within one bucket's worth of traffic
+ * shape, which is plenty for limits in the tens to thousands.
+ */
+#ifndef MAMORI_ACCT_H
+#define MAMORI_ACCT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum acct_state {
+	ACCT_NORMAL,
+	ACCT_THROTTLED,
+	ACCT_RESTRICTED,
+	ACCT_PROBATION,
+	ACCT_SUSPENDED,
+};
+
+enum acct_win {
+	W_MSG_MIN,	/* messages, 60 s */
+	W_MSG_HOUR,	/* messages, 3600 s */
+	W_EXT_HOUR,	/* external recipients, 3600 s */
+	W_INT_HOUR,	/* internal recipients, 3600 s */
+	W_RCPT_DAY,	/* all recipients, 86400 s */
+	W__COUNT
+};
+
+#define ACCT_RECENT_NETS 4
+#define ACCT_KNOWN_NETS 4
+#define ACCT_DETAIL_N 8
+
+struct acct_window {
+	uint32_t idx;		/* bucket number: time / length */
+	uint32_t cur;
+	uint32_t prev;
+};
+
+struct acct_net {
+	uint32_t id;		/* IPv4 /24 network, or a hash of an IPv6 /48 */
+	uint32_t last;		/* unix time last seen */
+};
+
+/* Evidence samples, allocated only once an account is interesting. */
+struct acct_detail {
+	char ips[ACCT_DETAIL_N][46];
+	char domains[ACCT_DETAIL_N][64];
+	char senders[ACCT_DETAIL_N][96];
+	char reason[256];		/* why the last transition happened */
+	uint8_t nips, ndomains, nsenders;
+};
+
+struct acct {
+	uint32_t hash;
+	uint8_t state;			/* enum acct_state */
+	uint8_t strikes;
+	uint8_t pending;		/* a state write is in flight */
+	uint8_t flags;
+	uint32_t first_seen;
+	uint32_t state_since;
+	uint32_t state_until;		/* throttle or probation end; 0 none */
+	uint32_t last_strike;
+	uint32_t cred_changed;		/* time of the last credential change */
+	uint32_t throttled_msgs;	/* messages refused while throttled */
+	uint32_t last_refused_instance;	/* hash, to count messages not rcpts */
+	struct acct_window win[W__COUNT];
+	float baseline;			/* habitual peak messages per hour */
+	uint16_t mismatch_hour;		/* messages with a foreign sender */
+	uint16_t score;			/* last computed score */
+	uint32_t domains_idx;		/* hour bucket of the domain sketch */
+	uint64_t domains;		/* linear-counting bitmap of rcpt domains */
+	struct acct_net recent[ACCT_RECENT_NETS];
+	uint32_t known[ACCT_KNOWN_NETS];
+	uint32_t login_risk_until;	/* a risky login raised the score until */
+	struct acct_detail *detail;
+	char login[];
+};
+
+struct acct_table;
+
+struct acct_table *acct_table_new(void);
+/* Frees every account. NULL is a no-op. */
+void acct_table_free(struct acct_table *t);
+/* Find an account; create it (first_seen = now) when create is set. */
+struct acct *acct_table_get(struct acct_table *t, const char *login,
+			    bool create, uint32_t now);
+size_t acct_table_count(const struct acct_table *t);
+/* Call fn for every account, in no particular order. */
+void acct_table_foreach(struct acct_table *t,
+			void (*fn)(struct acct *a, void *arg), void *arg);
+/* Bytes used by the table itself (slots), for the memory benchmark. */
+size_t acct_table_slot_bytes(const struct acct_table *t);
+
+/* Window length in seconds. */
+uint32_t acct_win_len(enum acct_win w);
+/* Add n to a window at time now. */
+void acct_win_add(struct acct *a, enum acct_win w, uint32_t n, uint32_t now);
+/* Approximate count over the last window length ending at now. */
+uint32_t acct_win_count(const struct acct *a, enum acct_win w, uint32_t now);
+
+/*
+ * Roll the hourly baseline forward to now: the finished hour's message count
+ * raises the habitual peak, which otherwise decays with the given half-life.
+ * Hours spent throttled/restricted are not learned.  Call before counting.
+ */
+void acct_baseline_roll(struct acct *a, uint32_t now, long halflife);
+
+/* Network id of an address string (IPv4 /24, IPv6 /48); false if invalid. */
+bool acct_net_of(const char *addr, uint32_t *id);
+/* Record the client network; returns true if it was never seen before. */
+bool acct_net_seen(struct acct *a, uint32_t net, uint32_t now);
+/* Distinct networks seen within window seconds before now. */
+unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window);
+/* Is net one of the account's habitual networks? */
+bool acct_net_known(const struct acct *a, uint32_t net);
+/* Make net habitual (called when a message from it goes out cleanly). */
+void acct_net_learn(struct acct *a, uint32_t net);
+
+/* Add a recipient domain to the hourly distinct-domain sketch. */
+void acct_domain_add(struct acct *a, const char *domain, uint32_t now);
+/* Estimated distinct recipient domains this hour. */
+unsigned acct_domain_count(const struct acct *a, uint32_t now);
+
+/* The evidence detail, allocated on first use. */
+struct acct_detail *acct_detail_get(struct acct *a);
+/* Evidence samples (allocates detail on first use). */
+void acct_detail_add_ip(struct acct *a, const char *ip);
+void acct_detail_add_domain(struct acct *a, const char *domain);
+void acct_detail_add_sender(struct acct *a, const char *sender);
+
+const char *acct_state_name(enum acct_state s);
+int acct_state_parse(const char *s);
+
+/* FNV-1a, used for logins, instances and domains. */
+uint32_t acct_hash(const char *s);
+
+#endif

@@ -1,0 +1,523 @@
+/*
+ * core - account state machine and verdicts for outbound mail.
+ * See core.h for the contract; acct.h for the counters; outbound.h for the
+ * signals.  Admin operations live in admin.c.
+ *
+ * States (DESIGN.md): normal -> throttled -> restricted -> probation ->
+ * normal; a recurrence during probation restricts again and counts a strike;
+ * the suspend_strikes-th restriction within strike_window suspends (only an
+ * administrator lifts it).  Answers per state, at RCPT and END-OF-MESSAGE:
+ *
+ *   normal, probation   DUNNO, or DEFER_IF_PERMIT when a class limit would
+ *                       be exceeded (which also throttles)
+ *   throttled           DEFER_IF_PERMIT 4.7.1 (throttle_text)
+ *   restricted          HOLD (hold queue) or REJECT 5.7.1 (restrict_text)
+ *   suspended           REJECT 5.7.1 (suspend_text)
+ *
+ * Accounting happens at END-OF-MESSAGE only, from recipient_count, so mail
+ * refused earlier in the dialogue is never charged.  Recipients are split
+ * internal/external by what was seen at RCPT for the same instance.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/core-internal.h"
+#include "notify/notify.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+const char *verdict_action_name(enum verdict_action a)
+{
+	static const char *const names[] = {
+		"DUNNO", "DEFER_IF_PERMIT", "HOLD", "REJECT",
+	};
+
+	return (unsigned)a < 4 ? names[a] : "DUNNO";
+}
+
+uint32_t core_now(int64_t now)
+{
+	return (uint32_t)(now ? now : time(NULL));
+}
+
+const struct class_config *core_class_of(struct core *c, const char *login)
+{
+	const struct account_override *o = acctmap_find(c->map, login);
+
+	return o ? &o->cl : &c->cfg->classes[0];
+}
+
+/* The instance slot for a message, direct-mapped by hash. */
+static struct instance *instance_slot(struct core *c, const char *instance)
+{
+	uint32_t h = acct_hash(instance);
+
+	return &c->instances[h % CORE_INSTANCES];
+}
+
+/* Domain part of an address, or "" for none. */
+static const char *addr_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+json_t *core_account_json(struct core *c, const struct acct *a)
+{
+	return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:b}",
+			 "login", a->login,
+			 "state", acct_state_name(a->state),
+			 "strikes", a->strikes,
+			 "since", (json_int_t)a->state_since,
+			 "until", (json_int_t)a->state_until,
+			 "last_strike", (json_int_t)a->last_strike,
+			 "credential_changed", (json_int_t)a->cred_changed,
+			 "first_seen", (json_int_t)a->first_seen,
+			 "reason", core_reason_get(c, a),
+			 "throttle_suspicious",
+			 (a->flags & ACCT_F_SUSPICIOUS) != 0);
+}
+
+json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now)
+{
+	json_t *ev = json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i}",
+		"msgs_minute", acct_win_count(a, W_MSG_MIN, now),
+		"msgs_hour", acct_win_count(a, W_MSG_HOUR, now),
+		"ext_rcpts_hour", acct_win_count(a, W_EXT_HOUR, now),
+		"int_rcpts_hour", acct_win_count(a, W_INT_HOUR, now),
+		"rcpts_day", acct_win_count(a, W_RCPT_DAY, now),
+		"baseline_msgs_hour", (double)a->baseline,
+		"rcpt_domains_hour", acct_domain_count(a, now),
+		"client_networks_recent", acct_net_recent(a, now, 3600),
+		"foreign_sender_msgs_hour",
+		a->domains_idx == now / 3600 ? a->mismatch_hour : 0,
+		"score", a->score);
+	json_t *ips = json_array(), *doms = json_array(), *snd = json_array();
+	int i;
+
+	if (a->detail) {
+		for (i = 0; i < a->detail->nips; i++)
+			json_array_append_new(ips, json_string(a->detail->ips[i]));
+		for (i = 0; i < a->detail->ndomains; i++)
+			json_array_append_new(doms,
+				json_string(a->detail->domains[i]));
+		for (i = 0; i < a->detail->nsenders; i++)
+			json_array_append_new(snd,
+				json_string(a->detail->senders[i]));
+	}
+	json_object_set_new(ev, "client_ips", ips);
+	json_object_set_new(ev, "recipient_domains", doms);
+	json_object_set_new(ev, "envelope_senders", snd);
+	return ev;
+}
+
+/* Fill the verdict for an account's current state. */
+static void verdict_for_state(struct core *c, const struct acct *a,
+			      const struct class_config *cl, struct verdict *v)
+{
+	const struct config *cfg = c->cfg;
+
+	v->state = acct_state_name(a->state);
+	switch (a->state) {
+	case ACCT_THROTTLED:
+		v->action = VERDICT_DEFER;
+		snprintf(v->text, sizeof(v->text), "%s", cfg->throttle_text);
+		break;
+	case ACCT_RESTRICTED:
+		if (cl->restrict_action == RESTRICT_HOLD) {
+			v->action = VERDICT_HOLD;
+			snprintf(v->text, sizeof(v->text),
+				 "mamori: account %s restricted", a->login);
+		} else {
+			v->action = VERDICT_REJECT;
+			snprintf(v->text, sizeof(v->text), "%s",
+				 cfg->restrict_text);
+		}
+		break;
+	case ACCT_SUSPENDED:
+		v->action = VERDICT_REJECT;
+		snprintf(v->text, sizeof(v->text), "%s", cfg->suspend_text);
+		break;
+	default:
+		v->action = VERDICT_DUNNO;
+		v->text[0] = '\0';
+		break;
+	}
+}
+
+/* Log the decision, apply observe mode, hand the verdict to the caller. */
+static void finish(struct core *c, struct decision *d)
+{
+	const struct outbound_request *r = &d->req;
+	struct verdict *v = &d->v;
+	char q1[LOG_QSZ], q2[LOG_QSZ], q3[LOG_QSZ];
+
+	if (d->cl->mode == MODE_OBSERVE && v->action != VERDICT_DUNNO) {
+		v->observed = true;
+	}
+	if (v->action != VERDICT_DUNNO || log_enabled(LOG_L_DEBUG))
+		log_msg(v->action == VERDICT_DUNNO ? LOG_L_DEBUG : LOG_L_NOTICE,
+			"event=decision stage=%s queue_id=%s account=%s client=%s "
+			"action=%s state=%s score=%d observed=%s reason=%s",
+			r->stage == OUT_RCPT ? "RCPT" : "END-OF-MESSAGE",
+			r->queue_id[0] ? r->queue_id : "-",
+			log_q(q1, sizeof(q1), r->login),
+			log_q(q2, sizeof(q2), r->client_address),
+			verdict_action_name(v->action), v->state, v->score,
+			v->observed ? "yes" : "no",
+			log_q(q3, sizeof(q3), v->reason));
+	c->stats.decisions++;
+	c->stats.actions[v->action]++;
+	if (v->observed) {
+		c->stats.observed++;
+		v->action = VERDICT_DUNNO;
+		v->text[0] = '\0';
+	}
+	/* A held message is recorded so the admin can release or delete it. */
+	if (v->action == VERDICT_HOLD && r->stage == OUT_END_OF_MESSAGE &&
+	    r->queue_id[0])
+		core_held_record(c, r->queue_id, r->login, core_now(r->now));
+	d->cb(d->arg, v);
+	decision_free(d);
+}
+
+void decision_free(struct decision *d)
+{
+	free(d->strings);
+	free(d);
+}
+
+/* Copy the request so it outlives an asynchronous store write. */
+static struct decision *decision_new(const struct outbound_request *req,
+				     core_verdict_cb *cb, void *arg)
+{
+	const char *src[] = { req->login, req->sender, req->recipient,
+			      req->client_address, req->queue_id,
+			      req->instance };
+	const char **dst[6];
+	struct decision *d = xcalloc(1, sizeof(*d));
+	size_t total = 0, i, off = 0;
+
+	d->req = *req;
+	dst[0] = &d->req.login;
+	dst[1] = &d->req.sender;
+	dst[2] = &d->req.recipient;
+	dst[3] = &d->req.client_address;
+	dst[4] = &d->req.queue_id;
+	dst[5] = &d->req.instance;
+	for (i = 0; i < 6; i++)
+		total += strlen(src[i] ? src[i] : "") + 1;
+	d->strings = xmalloc(total);
+	for (i = 0; i < 6; i++) {
+		size_t n = strlen(src[i] ? src[i] : "");
+
+		memcpy(d->strings + off, src[i] ? src[i] : "", n);
+		d->strings[off + n] = '\0';
+		*dst[i] = d->strings + off;
+		off += n + 1;
+	}
+	d->cb = cb;
+	d->arg = arg;
+	return d;
+}
+
+/* After a transition was (or failed to be) written: answer. */
+static void decision_after_transition(void *arg, int result)
+{
+	struct decision *d = arg;
+	struct core *c = d->c;
+
+	if (result != STORE_OK) {
+		/* The state did not change; answer per store_failure_action. */
+		if (c->cfg->store_failure_action == 1) {
+			d->v.action = VERDICT_DEFER;
+			snprintf(d->v.text, sizeof(d->v.text),
+				 "4.3.0 Temporary policy state failure, try again later");
+		} else {
+			d->v.action = VERDICT_DUNNO;
+			d->v.text[0] = '\0';
+		}
+		snprintf(d->v.reason + strlen(d->v.reason),
+			 sizeof(d->v.reason) - strlen(d->v.reason),
+			 " store=%s", store_result_str(result));
+		d->v.state = acct_state_name(d->a->state);
+		finish(c, d);
+		return;
+	}
+	verdict_for_state(c, d->a, d->cl, &d->v);
+	finish(c, d);
+}
+
+static void dispatch(struct core *c, struct decision *d, uint32_t now);
+
+/* After a timed state ended: decide the request in the new state. */
+static void decision_after_expiry(void *arg, int result)
+{
+	struct decision *d = arg;
+
+	if (result != STORE_OK) {
+		decision_after_transition(arg, result);
+		return;
+	}
+	d->v.reason[0] = '\0';
+	dispatch(d->c, d, core_now(d->req.now));
+}
+
+/* Is the timed state over?  Then move on (throttle ends, probation ends). */
+static bool expire_state(struct core *c, struct decision *d, uint32_t now)
+{
+	struct acct *a = d->a;
+
+	if (!a->state_until || now < a->state_until || a->pending)
+		return false;
+	if (a->state != ACCT_THROTTLED && a->state != ACCT_PROBATION)
+		return false;
+	snprintf(d->v.reason, sizeof(d->v.reason), "%s ended",
+		 acct_state_name(a->state));
+	core_transition(c, a, ACCT_NORMAL,
+			a->state == ACCT_THROTTLED ? "throttle_expired" :
+			"probation_ended", "mamorid", d->v.reason, NULL, now,
+			decision_after_expiry, d);
+	return true;
+}
+
+/* Score says act: pick the new state and write it; returns true if so. */
+static bool escalate(struct core *c, struct decision *d,
+		     const struct outbound_eval *ev, uint32_t now)
+{
+	struct acct *a = d->a;
+	const struct class_config *cl = d->cl;
+	enum acct_state to = a->state;
+	const char *cause = NULL;
+	struct buf why;
+
+	if (a->pending)
+		return false;
+	if (a->state == ACCT_PROBATION && ev->score >= cl->score_throttle) {
+		to = ACCT_RESTRICTED;
+		cause = "recurrence_during_probation";
+	} else if (ev->score >= cl->score_restrict) {
+		to = ACCT_RESTRICTED;
+		cause = "score";
+	} else if (ev->score >= cl->score_throttle &&
+		   a->state == ACCT_NORMAL) {
+		to = ACCT_THROTTLED;
+		cause = ev->fired == (1u << SIG_LIMIT) ? "limit" : "score";
+	}
+	if (to == a->state)
+		return false;
+	buf_init(&why, sizeof(d->v.reason) - 1);
+	buf_printf(&why, "score %d >= %ld: ", ev->score,
+		   to == ACCT_THROTTLED ? cl->score_throttle :
+		   a->state == ACCT_PROBATION ? cl->score_throttle :
+		   cl->score_restrict);
+	outbound_explain(ev, &why);
+	snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p ? why.p : "");
+	buf_deinit(&why);
+	if (to == ACCT_THROTTLED && (ev->fired & ~(1u << SIG_LIMIT)))
+		a->flags |= ACCT_F_SUSPICIOUS;
+	else if (to == ACCT_THROTTLED)
+		a->flags &= (uint8_t)~ACCT_F_SUSPICIOUS;
+	core_transition(c, a, to, cause, "mamorid", d->v.reason,
+			core_evidence(c, a, now), now,
+			decision_after_transition, d);
+	return true;
+}
+
+/* RCPT: refuse early for blocked states; note the recipient's domain. */
+static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
+{
+	struct acct *a = d->a;
+	const struct outbound_request *r = &d->req;
+	const char *dom = addr_domain(r->recipient);
+	bool internal = *dom && config_list_has(c->cfg->local_domains, dom);
+	struct instance *in;
+	struct outbound_eval ev;
+
+	if (a->state == ACCT_THROTTLED) {
+		uint32_t ih = acct_hash(r->instance);
+
+		if (ih != a->last_refused_instance) {
+			a->last_refused_instance = ih;
+			a->throttled_msgs++;
+		}
+		/* A hijacker keeps pushing while throttled; a person's mail
+		 * client waits and retries.  Only a throttle that had a
+		 * compromise signal besides the limit escalates quickly. */
+		if (!a->pending &&
+		    (long)a->throttled_msgs >= d->cl->throttle_escalate *
+		    ((a->flags & ACCT_F_SUSPICIOUS) ? 1 : 3)) {
+			snprintf(d->v.reason, sizeof(d->v.reason),
+				 "%u messages attempted while throttled (limit %ld)",
+				 a->throttled_msgs, d->cl->throttle_escalate);
+			core_transition(c, a, ACCT_RESTRICTED,
+					"sending_while_throttled", "mamorid",
+					d->v.reason, core_evidence(c, a, now),
+					now, decision_after_transition, d);
+			return;
+		}
+	}
+	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
+		verdict_for_state(c, a, d->cl, &d->v);
+		snprintf(d->v.reason, sizeof(d->v.reason), "account %s",
+			 acct_state_name(a->state));
+		finish(c, d);
+		return;
+	}
+	if (*dom && !internal) {
+		acct_domain_add(a, dom, now);
+		if (a->detail || a->score)
+			acct_detail_add_domain(a, dom);
+	}
+	in = instance_slot(c, r->instance);
+	if (in->hash != acct_hash(r->instance) || now - in->time > 3600) {
+		memset(in, 0, sizeof(*in));
+		in->hash = acct_hash(r->instance);
+	}
+	in->time = now;
+	if (internal)
+		in->internal++;
+	else
+		in->external++;
+
+	/* Would one more message break a class limit?  Then defer now. */
+	outbound_evaluate(a, d->cl, now, 1, false, &ev);
+	a->score = (uint16_t)ev.score;
+	d->v.score = ev.score;
+	if ((ev.fired & (1u << SIG_LIMIT)) && escalate(c, d, &ev, now))
+		return;
+	if (ev.fired & (1u << SIG_LIMIT)) {
+		d->v.action = VERDICT_DEFER;
+		snprintf(d->v.text, sizeof(d->v.text), "%s",
+			 c->cfg->throttle_text);
+		snprintf(d->v.reason, sizeof(d->v.reason), "limit: %s",
+			 ev.detail[SIG_LIMIT]);
+	}
+	d->v.state = acct_state_name(a->state);
+	finish(c, d);
+}
+
+/* END-OF-MESSAGE: count the message, score the account, act. */
+static void on_eom(struct core *c, struct decision *d, uint32_t now)
+{
+	struct acct *a = d->a;
+	const struct outbound_request *r = &d->req;
+	const struct class_config *cl = d->cl;
+	struct instance *in = instance_slot(c, r->instance);
+	uint32_t n = r->recipient_count > 0 ? (uint32_t)r->recipient_count : 1;
+	uint32_t ext = n, internal = 0, net = 0;
+	bool new_net = false, have_net;
+	struct outbound_eval ev;
+
+	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
+		verdict_for_state(c, a, cl, &d->v);
+		snprintf(d->v.reason, sizeof(d->v.reason), "account %s",
+			 acct_state_name(a->state));
+		finish(c, d);
+		return;
+	}
+	/* Split recipients by what RCPT saw for this message. */
+	if (in->hash == acct_hash(r->instance) && in->time &&
+	    in->internal + in->external > 0) {
+		internal = (uint32_t)((uint64_t)n * in->internal /
+				      (in->internal + in->external));
+		ext = n - internal;
+		memset(in, 0, sizeof(*in));
+	} else if (r->recipient[0]) {
+		const char *dom = addr_domain(r->recipient);
+
+		if (*dom && config_list_has(c->cfg->local_domains, dom)) {
+			internal = n;
+			ext = 0;
+		}
+	}
+	acct_baseline_roll(a, now, c->cfg->baseline_halflife);
+	acct_win_add(a, W_MSG_MIN, 1, now);
+	acct_win_add(a, W_MSG_HOUR, 1, now);
+	acct_win_add(a, W_EXT_HOUR, ext, now);
+	acct_win_add(a, W_INT_HOUR, internal, now);
+	acct_win_add(a, W_RCPT_DAY, n, now);
+	c->stats.messages++;
+	c->stats.recipients += n;
+
+	/* Hour-bucketed sender sketch shares the domain sketch's hour. */
+	if (a->domains_idx != now / 3600) {
+		a->domains = 0;
+		a->mismatch_hour = 0;
+		a->domains_idx = now / 3600;
+	}
+	if (!outbound_sender_owned(a->login, r->sender,
+				   c->cfg->local_domains)) {
+		if (a->mismatch_hour < UINT16_MAX)
+			a->mismatch_hour++;
+		acct_detail_add_sender(a, r->sender);
+	}
+	have_net = acct_net_of(r->client_address, &net);
+	if (have_net) {
+		bool unseen = acct_net_seen(a, net, now);
+
+		/* Only an established account has habits to break. */
+		new_net = unseen && a->known[0] != 0 &&
+			  now - a->first_seen >= (uint32_t)cl->new_network_min_age;
+	}
+	outbound_evaluate(a, cl, now, 0, new_net, &ev);
+	a->score = (uint16_t)ev.score;
+	d->v.score = ev.score;
+	if (ev.score > 0 || a->detail) {
+		acct_detail_add_ip(a, r->client_address);
+		if (r->recipient[0])
+			acct_detail_add_domain(a, addr_domain(r->recipient));
+	}
+	if (escalate(c, d, &ev, now))
+		return;
+	if (ev.score == 0 && have_net)
+		acct_net_learn(a, net);
+	if (ev.score > 0) {
+		struct buf why;
+
+		buf_init(&why, sizeof(d->v.reason) - 1);
+		buf_printf(&why, "score %d: ", ev.score);
+		outbound_explain(&ev, &why);
+		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
+		buf_deinit(&why);
+	}
+	d->v.state = acct_state_name(a->state);
+	finish(c, d);
+}
+
+void core_outbound(struct core *c, const struct outbound_request *req,
+		   core_verdict_cb *cb, void *arg)
+{
+	uint32_t now = core_now(req->now);
+	struct decision *d;
+
+	if (!req->login || !*req->login || req->stage == OUT_OTHER) {
+		struct verdict v = { .action = VERDICT_DUNNO, .state = "-" };
+
+		c->stats.unauthenticated += req->stage != OUT_OTHER;
+		cb(arg, &v);
+		return;
+	}
+	d = decision_new(req, cb, arg);
+	d->c = c;
+	d->a = acct_table_get(c->accounts, d->req.login, true, now);
+	d->cl = core_class_of(c, d->req.login);
+	d->v.state = acct_state_name(d->a->state);
+	if (expire_state(c, d, now))
+		return;
+	dispatch(c, d, now);
+}
+
+/* Route a request by stage. */
+static void dispatch(struct core *c, struct decision *d, uint32_t now)
+{
+	if (d->req.stage == OUT_RCPT)
+		on_rcpt(c, d, now);
+	else
+		on_eom(c, d, now);
+}

@@ -1,0 +1,154 @@
+/*
+ * outbound - compromise signals and scoring.  See outbound.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/outbound.h"
+
+static const char *const signal_names[SIG__COUNT] = {
+	"limit", "surge", "multi_ip", "new_network", "rcpt_domains",
+	"sender_mismatch", "login_risk",
+};
+
+const char *outbound_signal_name(enum outbound_signal s)
+{
+	return (unsigned)s < SIG__COUNT ? signal_names[s] : "unknown";
+}
+
+/* Mark a signal fired with its weight and a printf detail. */
+__attribute__((format(printf, 4, 5)))
+static void fire(struct outbound_eval *ev, enum outbound_signal s, long weight,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ev->fired & (1u << s))
+		return;
+	ev->fired |= 1u << s;
+	ev->score += (int)weight;
+	va_start(ap, fmt);
+	vsnprintf(ev->detail[s], sizeof(ev->detail[s]), fmt, ap);
+	va_end(ap);
+}
+
+/* The first class limit exceeded, as "name=count>limit", or false. */
+static bool check_limits(const struct acct *a, const struct class_config *cl,
+			 uint32_t now, uint32_t extra, struct outbound_eval *ev)
+{
+	const struct {
+		const char *name;
+		enum acct_win w;
+		long limit;
+		uint32_t extra;
+	} lim[] = {
+		{"msgs_per_minute", W_MSG_MIN, cl->msgs_per_minute, extra},
+		{"msgs_per_hour", W_MSG_HOUR, cl->msgs_per_hour, extra},
+		{"ext_rcpts_per_hour", W_EXT_HOUR, cl->ext_rcpts_per_hour, 0},
+		{"int_rcpts_per_hour", W_INT_HOUR, cl->int_rcpts_per_hour, 0},
+		{"rcpts_per_day", W_RCPT_DAY, cl->rcpts_per_day, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		uint32_t n = acct_win_count(a, lim[i].w, now) + lim[i].extra;
+
+		/* At RCPT a recipient window already at its limit is full. */
+		if ((long)n > lim[i].limit ||
+		    (extra && !lim[i].extra && (long)n >= lim[i].limit)) {
+			fire(ev, SIG_LIMIT, cl->weight_limit, "%s=%u>%ld",
+			     lim[i].name, n + (!lim[i].extra && extra),
+			     lim[i].limit);
+			return true;
+		}
+	}
+	return false;
+}
+
+void outbound_evaluate(const struct acct *a, const struct class_config *cl,
+		       uint32_t now, uint32_t extra_msgs, bool new_network,
+		       struct outbound_eval *ev)
+{
+	uint32_t hour = acct_win_count(a, W_MSG_HOUR, now) + extra_msgs;
+	unsigned nets, domains;
+
+	memset(ev, 0, sizeof(*ev));
+	check_limits(a, cl, now, extra_msgs, ev);
+
+	if ((long)hour >= cl->surge_min_msgs &&
+	    hour > (double)cl->surge_factor * a->baseline)
+		fire(ev, SIG_SURGE, cl->weight_surge,
+		     "msgs_hour=%u baseline=%.1f factor=%ld", hour,
+		     (double)a->baseline, cl->surge_factor);
+
+	nets = acct_net_recent(a, now, (uint32_t)cl->multi_ip_window);
+	if ((long)nets >= cl->multi_ip_networks)
+		fire(ev, SIG_MULTI_IP, cl->weight_multi_ip,
+		     "networks=%u window=%lds", nets, cl->multi_ip_window);
+
+	if (new_network)
+		fire(ev, SIG_NEW_NETWORK, cl->weight_new_network,
+		     "account_age=%lus", (unsigned long)(now - a->first_seen));
+
+	domains = acct_domain_count(a, now);
+	if ((long)domains >= cl->rcpt_domains_per_hour)
+		fire(ev, SIG_RCPT_DOMAINS, cl->weight_rcpt_domains,
+		     "domains_hour~%u>=%ld", domains, cl->rcpt_domains_per_hour);
+
+	/* Mostly foreign senders, not one forwarded bounce address. */
+	if (a->domains_idx == now / 3600 && a->mismatch_hour >= 3 &&
+	    (uint32_t)a->mismatch_hour * 2 > hour)
+		fire(ev, SIG_SENDER_MISMATCH, cl->weight_sender_mismatch,
+		     "foreign_senders=%u of msgs_hour=%u", a->mismatch_hour,
+		     hour);
+
+	if (a->login_risk_until > now)
+		fire(ev, SIG_LOGIN_RISK, cl->weight_login_risk,
+		     "risky_login_until=%u", a->login_risk_until);
+}
+
+void outbound_explain(const struct outbound_eval *ev, struct buf *out)
+{
+	int s;
+	bool first = true;
+
+	for (s = 0; s < SIG__COUNT; s++) {
+		if (!(ev->fired & (1u << s)))
+			continue;
+		buf_printf(out, "%s%s: %s", first ? "" : "; ", signal_names[s],
+			   ev->detail[s]);
+		first = false;
+	}
+}
+
+/* The part after the last '@', or NULL. */
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : NULL;
+}
+
+bool outbound_sender_owned(const char *login, const char *sender,
+			   const char *local_domains)
+{
+	const char *sd, *ld;
+	size_t llen;
+
+	if (!sender || !*sender)
+		return true;
+	if (strcasecmp(login, sender) == 0)
+		return true;
+	sd = domain_of(sender);
+	if (!sd)
+		return false;
+	ld = domain_of(login);
+	if (ld)
+		return strcasecmp(ld, sd) == 0;
+	llen = strlen(login);
+	return (size_t)(sd - 1 - sender) == llen &&
+	       strncasecmp(sender, login, llen) == 0 &&
+	       config_list_has(local_domains, sd);
+}

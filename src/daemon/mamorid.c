@@ -1,0 +1,257 @@
+/*
+ * mamorid - the mamori daemon.
+ *
+ * Start-up order matters for privileges: read the config, bind the policy
+ * listeners (which may need root), drop to cfg->user, then open the store,
+ * build the core and the notifier, and create the admin API socket in a
+ * directory the unprivileged user owns.  One libevent loop serves
+ * everything; notices go out on their own worker thread.
+ *
+ * Signals: TERM/INT stop cleanly; HUP reloads the config (limits, classes,
+ * account_map, texts, notice settings; listeners and the store need a
+ * restart).  Old configs stay alive until exit because in-flight work may
+ * still point into them.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <curl/curl.h>
+
+#include "core/core.h"
+#include "front/http_api.h"
+#include "front/policy_server.h"
+#include "mamori-build.h"
+#include "notify/notify.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+struct daemon {
+	struct event_base *base;
+	struct config *cfg;
+	struct config **old;	/* configs replaced by reloads */
+	size_t nold;
+	struct store *st;
+	struct notify *nt;
+	struct core *core;
+	struct policy_server *policy;
+	struct http_api *api;
+	const char *config_path;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mamorid [-c FILE] [-t] [-V]\n"
+		"  -c FILE  configuration (default %s/mamori.conf if it exists)\n"
+		"  -t       check the configuration and exit\n"
+		"  -V       print the version and exit\n"
+		"Runs in the foreground and logs to stderr (or syslog, see "
+		"'syslog = yes'); mamori config -d lists every setting.\n",
+		MAMORI_SYSCONFDIR);
+}
+
+/* Apply log_level from the config. */
+static void apply_log_level(const struct config *cfg)
+{
+	enum log_level lvl;
+
+	if (log_level_parse(cfg->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	else
+		log_msg(LOG_L_WARN, "event=config_warning msg=\"unknown log_level %s\"",
+			cfg->log_level);
+}
+
+/* setgid/initgroups/setuid to user; 0 or -1 with err. */
+static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
+			   char *err, size_t errsz)
+{
+	struct passwd *pw;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (!user[0] || geteuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, errsz, "user %s: no such user", user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (pw->pw_uid == 0)
+		return 0;
+	if (setgid(pw->pw_gid) != 0 || initgroups(user, pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		snprintf(err, errsz, "dropping privileges to %s: %s", user,
+			 strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, errsz, "privileges could be regained after the drop");
+		return -1;
+	}
+	log_msg(LOG_L_INFO, "event=privileges_dropped user=%s uid=%u", user,
+		(unsigned)pw->pw_uid);
+	return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	log_msg(LOG_L_INFO, "event=stopping signal=%d", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* SIGHUP: build a new config; keep the old one if it fails. */
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[512];
+	struct config *n;
+
+	(void)sig;
+	(void)what;
+	n = config_load(d->config_path, err, sizeof(err));
+	if (!n) {
+		log_msg(LOG_L_ERR, "event=reload_failed error=\"%s\"", err);
+		return;
+	}
+	if (core_reconfigure(d->core, n, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "event=reload_failed error=\"%s\"", err);
+		config_free(n);
+		return;
+	}
+	policy_server_reconfigure(d->policy, n);
+	if (d->api)
+		http_api_reconfigure(d->api, n);
+	if (d->nt)
+		notify_reconfigure(d->nt, n);
+	apply_log_level(n);
+	d->old = xrealloc(d->old, (d->nold + 1) * sizeof(*d->old));
+	d->old[d->nold++] = d->cfg;
+	d->cfg = n;
+	log_msg(LOG_L_INFO, "event=reloaded config=%s",
+		d->config_path ? d->config_path : "(defaults)");
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	struct event *ev_term, *ev_int, *ev_hup;
+	char err[1024];
+	const char *path = NULL;
+	bool check = false;
+	uid_t uid;
+	gid_t gid;
+	int opt, i;
+	size_t k;
+
+	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': check = true; break;
+		case 'V': printf("mamorid %s\n", MAMORI_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path && access(MAMORI_SYSCONFDIR "/mamori.conf", R_OK) == 0)
+		path = MAMORI_SYSCONFDIR "/mamori.conf";
+	d.config_path = path;
+	d.cfg = config_load(path, err, sizeof(err));
+	if (!d.cfg) {
+		fprintf(stderr, "mamorid: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("mamorid: %s: configuration OK\n", path ? path : "defaults");
+		config_free(d.cfg);
+		return 0;
+	}
+	log_setup("mamorid", d.cfg->syslog, LOG_L_INFO);
+	apply_log_level(d.cfg);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	d.base = event_base_new();
+	d.policy = policy_server_new(d.base, d.cfg, err, sizeof(err));
+	if (!d.policy)
+		goto fail;
+	if (drop_privileges(d.cfg->user, &uid, &gid, err, sizeof(err)) != 0)
+		goto fail;
+	if (store_open(d.cfg->store, d.base, &d.st, err, sizeof(err)) != 0)
+		goto fail;
+	d.nt = notify_new(d.cfg);
+	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
+	if (!d.core)
+		goto fail;
+	if (d.cfg->api_listen[0] || d.cfg->api_tcp_listen[0]) {
+		d.api = http_api_new(d.base, d.core, d.cfg, -1, -1, err,
+				     sizeof(err));
+		if (!d.api)
+			goto fail;
+	}
+	policy_server_attach(d.policy, d.core);
+	if (d.cfg->pid_file[0]) {
+		FILE *f = fopen(d.cfg->pid_file, "w");
+
+		if (f) {
+			fprintf(f, "%ld\n", (long)getpid());
+			fclose(f);
+		}
+	}
+	ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	ev_hup = evsignal_new(d.base, SIGHUP, on_reload, &d);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+	log_msg(LOG_L_INFO, "event=started version=%s config=%s store=%s pid=%ld",
+		MAMORI_VERSION, path ? path : "(defaults)", d.cfg->store,
+		(long)getpid());
+
+	event_base_dispatch(d.base);
+
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	http_api_free(d.api);
+	policy_server_free(d.policy);
+	core_free(d.core);
+	notify_free(d.nt);
+	store_close(d.st);
+	event_base_free(d.base);
+	if (d.cfg->pid_file[0])
+		unlink(d.cfg->pid_file);
+	for (k = 0; k < d.nold; k++)
+		config_free(d.old[k]);
+	free(d.old);
+	config_free(d.cfg);
+	curl_global_cleanup();
+	log_msg(LOG_L_INFO, "event=stopped");
+	return 0;
+fail:
+	log_msg(LOG_L_FATAL, "event=startup_failed error=\"%s\"", err);
+	http_api_free(d.api);
+	core_free(d.core);
+	notify_free(d.nt);
+	store_close(d.st);
+	policy_server_free(d.policy);
+	if (d.base)
+		event_base_free(d.base);
+	config_free(d.cfg);
+	(void)i;
+	return 1;
+}
