@@ -1,0 +1,146 @@
+/*
+ * store - open a store by "type:spec" name and route every operation to
+ * its driver.  See store.h.
+ *
+ * This layer owns what every driver would otherwise repeat: parsing the
+ * name, fault injection (st->fault makes every operation report
+ * STORE_E_RETRY without reaching the driver, so tests can drive the
+ * callers' fail-open/fail-closed paths), and substituting a no-op callback
+ * where the caller passed NULL, so drivers may always call cb.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* Callback used when the caller does not care about the outcome. */
+static void done_ignore(void *arg, int result)
+{
+	(void)arg;
+	(void)result;
+}
+
+int store_open(const char *spec, struct event_base *base, struct store **out,
+	       char *err, size_t errsz)
+{
+	const char *colon;
+	size_t tlen;
+
+	(void)base;	/* only networked backends schedule on the loop */
+	assert(spec != NULL && out != NULL);
+	*out = NULL;
+	if (errsz > 0)
+		err[0] = '\0';
+	colon = strchr(spec, ':');
+	if (colon == NULL) {
+		snprintf(err, errsz, "store \"%s\": expected type:spec "
+			 "(sqlite:/path/state.db or memory:)", spec);
+		return -EINVAL;
+	}
+	tlen = (size_t)(colon - spec);
+	if (tlen == 6 && strncmp(spec, "sqlite", tlen) == 0)
+		return store_sqlite_open(colon + 1, out, err, errsz);
+	if (tlen == 6 && strncmp(spec, "memory", tlen) == 0)
+		return store_memory_open(colon + 1, out, err, errsz);
+	snprintf(err, errsz, "store \"%s\": unknown type \"%.*s\" "
+		 "(supported: sqlite, memory)", spec, (int)tlen, spec);
+	return -EINVAL;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st);
+}
+
+void store_get(struct store *st, const char *ns, const char *key,
+	       store_get_cb *cb, void *arg)
+{
+	assert(ns != NULL && key != NULL && cb != NULL);
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY, NULL);
+		return;
+	}
+	st->ops->get(st, ns, key, cb, arg);
+}
+
+void store_put(struct store *st, const char *ns, const char *key,
+	       const char *value, int64_t expires, store_done_cb *cb,
+	       void *arg)
+{
+	assert(ns != NULL && key != NULL && value != NULL);
+	if (cb == NULL)
+		cb = done_ignore;
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY);
+		return;
+	}
+	st->ops->put(st, ns, key, value, expires, cb, arg);
+}
+
+void store_del(struct store *st, const char *ns, const char *key,
+	       store_done_cb *cb, void *arg)
+{
+	assert(ns != NULL && key != NULL);
+	if (cb == NULL)
+		cb = done_ignore;
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY);
+		return;
+	}
+	st->ops->del(st, ns, key, cb, arg);
+}
+
+void store_scan(struct store *st, const char *ns, const char *prefix,
+		store_row_cb *cb, void *arg)
+{
+	assert(ns != NULL && cb != NULL);
+	if (prefix == NULL)
+		prefix = "";
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY, NULL, NULL, 0);
+		return;
+	}
+	st->ops->scan(st, ns, prefix, cb, arg);
+}
+
+void store_append(struct store *st, const char *ns, const char *key,
+		  const char *value, int64_t ts, store_done_cb *cb, void *arg)
+{
+	assert(ns != NULL && key != NULL && value != NULL);
+	if (cb == NULL)
+		cb = done_ignore;
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY);
+		return;
+	}
+	st->ops->append(st, ns, key, value, ts, cb, arg);
+}
+
+void store_log(struct store *st, const char *ns, const char *key,
+	       store_row_cb *cb, void *arg)
+{
+	assert(ns != NULL && key != NULL && cb != NULL);
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY, NULL, NULL, 0);
+		return;
+	}
+	st->ops->log(st, ns, key, cb, arg);
+}
+
+const char *store_result_str(int result)
+{
+	switch (result) {
+	case STORE_OK:
+		return "ok";
+	case STORE_NOTFOUND:
+		return "notfound";
+	case STORE_E_RETRY:
+		return "retry";
+	default:
+		return result < 0 ? "error" : "unknown";
+	}
+}

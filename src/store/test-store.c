@@ -1,0 +1,670 @@
+/*
+ * test-store - the store interface, run against every backend.
+ *
+ * test_backend() holds the semantics both drivers must share and runs once
+ * for "memory:" and once for "sqlite:" on a file in a fresh /tmp directory.
+ * The sqlite-only tests cover what only a file can show: reopen, a missing
+ * directory, a newer schema, a writer holding the lock (STORE_E_RETRY) and
+ * a kill -9 right after a put reported STORE_OK.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "tap.h"
+#include "store/store.h"
+
+#define FUTURE 4102444800LL	/* 2100-01-01 */
+#define BAD (-99)		/* a callback ran other than exactly once */
+
+/* What one get/put/del/append callback saw. */
+struct done {
+	int calls;
+	int result;
+	char value[256];
+	bool value_null;
+};
+
+/* What a scan or log saw: rows joined as "k,k,..." plus the end marker. */
+struct rows {
+	int n;
+	int ends;
+	bool after_end;		/* a row arrived after the end marker */
+	bool bad_value;		/* scan: a value was not "v-" + key */
+	int result;
+	char keys[1024];
+	char values[1024];
+	char ts[256];
+};
+
+/* Record a get result. */
+static void get_cb(void *arg, int result, const char *value)
+{
+	struct done *d = arg;
+
+	d->calls++;
+	d->result = result;
+	d->value_null = value == NULL;
+	snprintf(d->value, sizeof(d->value), "%s", value ? value : "");
+}
+
+/* Record a put/del/append result. */
+static void done_cb(void *arg, int result)
+{
+	struct done *d = arg;
+
+	d->calls++;
+	d->result = result;
+}
+
+/* Append s to a comma-separated list in out. */
+static void join(char *out, size_t n, const char *s)
+{
+	size_t len = strlen(out);
+
+	snprintf(out + len, n - len, "%s%s", len ? "," : "", s);
+}
+
+/* Record one scan/log row or the end marker. */
+static void row_cb(void *arg, int result, const char *key, const char *value,
+		   int64_t ts)
+{
+	struct rows *r = arg;
+	char t[32];
+
+	if (r->ends > 0)
+		r->after_end = true;
+	if (key == NULL) {
+		r->ends++;
+		r->result = result;
+		return;
+	}
+	r->n++;
+	join(r->keys, sizeof(r->keys), key);
+	join(r->values, sizeof(r->values), value);
+	snprintf(t, sizeof(t), "%" PRId64, ts);
+	join(r->ts, sizeof(r->ts), t);
+	if (strncmp(value, "v-", 2) != 0 || strcmp(value + 2, key) != 0)
+		r->bad_value = true;
+}
+
+/* get; the result, or BAD.  The value lands in d. */
+static int do_get(struct store *st, const char *ns, const char *key,
+		  struct done *d)
+{
+	memset(d, 0, sizeof(*d));
+	store_get(st, ns, key, get_cb, d);
+	if (d->calls != 1)
+		return BAD;
+	/* A value comes exactly with STORE_OK. */
+	if (d->value_null != (d->result != STORE_OK))
+		return BAD;
+	return d->result;
+}
+
+/* put; the result, or BAD. */
+static int do_put(struct store *st, const char *ns, const char *key,
+		  const char *value, int64_t expires)
+{
+	struct done d = { 0 };
+
+	store_put(st, ns, key, value, expires, done_cb, &d);
+	return d.calls == 1 ? d.result : BAD;
+}
+
+/* del; the result, or BAD. */
+static int do_del(struct store *st, const char *ns, const char *key)
+{
+	struct done d = { 0 };
+
+	store_del(st, ns, key, done_cb, &d);
+	return d.calls == 1 ? d.result : BAD;
+}
+
+/* append; the result, or BAD. */
+static int do_append(struct store *st, const char *ns, const char *key,
+		     const char *value, int64_t ts)
+{
+	struct done d = { 0 };
+
+	store_append(st, ns, key, value, ts, done_cb, &d);
+	return d.calls == 1 ? d.result : BAD;
+}
+
+/* scan into r; the final result, or BAD. */
+static int do_scan(struct store *st, const char *ns, const char *prefix,
+		   struct rows *r)
+{
+	memset(r, 0, sizeof(*r));
+	store_scan(st, ns, prefix, row_cb, r);
+	return r->ends == 1 && !r->after_end ? r->result : BAD;
+}
+
+/* log into r; the final result, or BAD. */
+static int do_log(struct store *st, const char *ns, const char *key,
+		  struct rows *r)
+{
+	memset(r, 0, sizeof(*r));
+	store_log(st, ns, key, row_cb, r);
+	return r->ends == 1 && !r->after_end ? r->result : BAD;
+}
+
+enum { GET, PUT, DEL };
+
+/* get/put/del in sequence; each row sees the effect of the ones before. */
+static void test_kv(const char *name, struct store *st)
+{
+	static const struct {
+		const char *label;
+		int op;
+		const char *ns, *key, *value;
+		int64_t expires;
+		int want;
+		const char *want_value;
+	} steps[] = {
+		{"get missing", GET, "account", "alice", NULL, 0,
+		 STORE_NOTFOUND, NULL},
+		{"put", PUT, "account", "alice", "{\"n\":1}", 0, STORE_OK,
+		 NULL},
+		{"get after put", GET, "account", "alice", NULL, 0, STORE_OK,
+		 "{\"n\":1}"},
+		{"overwrite", PUT, "account", "alice", "{\"n\":2}", 0, STORE_OK,
+		 NULL},
+		{"get after overwrite", GET, "account", "alice", NULL, 0,
+		 STORE_OK, "{\"n\":2}"},
+		{"same key, other ns", GET, "held", "alice", NULL, 0,
+		 STORE_NOTFOUND, NULL},
+		{"del", DEL, "account", "alice", NULL, 0, STORE_OK, NULL},
+		{"get after del", GET, "account", "alice", NULL, 0,
+		 STORE_NOTFOUND, NULL},
+		{"del missing", DEL, "account", "nobody", NULL, 0, STORE_OK,
+		 NULL},
+		{"put expired", PUT, "account", "old", "x", 1, STORE_OK, NULL},
+		{"get expired", GET, "account", "old", NULL, 0, STORE_NOTFOUND,
+		 NULL},
+		{"get expired again", GET, "account", "old", NULL, 0,
+		 STORE_NOTFOUND, NULL},
+		{"put over expired", PUT, "account", "old", "y", 0, STORE_OK,
+		 NULL},
+		{"get revived", GET, "account", "old", NULL, 0, STORE_OK, "y"},
+		{"put future expiry", PUT, "account", "soon", "z", FUTURE,
+		 STORE_OK, NULL},
+		{"get before expiry", GET, "account", "soon", NULL, 0, STORE_OK,
+		 "z"},
+		{"expire by overwrite", PUT, "account", "soon", "z", -5,
+		 STORE_OK, NULL},
+		{"get negative expiry", GET, "account", "soon", NULL, 0,
+		 STORE_NOTFOUND, NULL},
+		{"empty value", PUT, "account", "empty", "", 0, STORE_OK, NULL},
+		{"get empty value", GET, "account", "empty", NULL, 0, STORE_OK,
+		 ""},
+		{"empty key", PUT, "account", "", "e", 0, STORE_OK, NULL},
+		{"get empty key", GET, "account", "", NULL, 0, STORE_OK, "e"},
+		{"utf-8 key", PUT, "account",
+		 "\xe5\xa4\xaa\xe9\x83\x8e@example.jp",
+		 "{\"name\":\"\xe5\xa4\xaa\xe9\x83\x8e\"}", 0, STORE_OK, NULL},
+		{"get utf-8 key", GET, "account",
+		 "\xe5\xa4\xaa\xe9\x83\x8e@example.jp", NULL, 0, STORE_OK,
+		 "{\"name\":\"\xe5\xa4\xaa\xe9\x83\x8e\"}"},
+		{"quote in key", PUT, "account", "o'brien\"; --", "q", 0,
+		 STORE_OK, NULL},
+		{"get quote in key", GET, "account", "o'brien\"; --", NULL, 0,
+		 STORE_OK, "q"},
+	};
+	struct done d;
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		switch (steps[i].op) {
+		case GET:
+			is_int(do_get(st, steps[i].ns, steps[i].key, &d),
+			       steps[i].want, "%s: kv: %s", name,
+			       steps[i].label);
+			if (steps[i].want_value != NULL)
+				is_str(d.value, steps[i].want_value,
+				       "%s: kv: %s: value", name,
+				       steps[i].label);
+			break;
+		case PUT:
+			is_int(do_put(st, steps[i].ns, steps[i].key,
+				      steps[i].value, steps[i].expires),
+			       steps[i].want, "%s: kv: %s", name,
+			       steps[i].label);
+			break;
+		case DEL:
+			is_int(do_del(st, steps[i].ns, steps[i].key),
+			       steps[i].want, "%s: kv: %s", name,
+			       steps[i].label);
+			break;
+		}
+	}
+
+	/* A NULL callback is allowed for writes. */
+	store_put(st, "nocb", "k", "v", 0, NULL, NULL);
+	is_int(do_get(st, "nocb", "k", &d), STORE_OK, "%s: put without cb",
+	       name);
+	store_append(st, "nocb", "k", "v", 1, NULL, NULL);
+	store_del(st, "nocb", "k", NULL, NULL);
+	is_int(do_get(st, "nocb", "k", &d), STORE_NOTFOUND,
+	       "%s: del without cb", name);
+}
+
+/* Keys for the scan table: value is "v-" + key; ns "s" unless noted. */
+static const struct {
+	const char *ns, *key;
+	int64_t expires;
+} scan_data[] = {
+	{"s", "50%off", 0}, {"s", "50_off", 0}, {"s", "50xoff", FUTURE},
+	{"s", "5", 0}, {"s", "a", 0}, {"s", "a%b", 0}, {"s", "a_b", 0},
+	{"s", "ab", 0}, {"s", "b", 0}, {"s", "z\xff", 0},
+	{"s", "z\xff\x01", 0}, {"s", "{", 0}, {"s", "\xff\xff", 0},
+	{"s", "50%old", 1}, {"s", "a_expired", 2},
+	/* Other namespaces whose keys start like ns "s"'s keys. */
+	{"s2", "50%zz", 0}, {"s2", "ab2", 0}, {"sx", "a1", 0},
+	{"S", "a", 0},
+	/* Would collide if a backend joined ns and key with ':'. */
+	{"t", "a:b", 0}, {"t:a", "b", 0},
+};
+
+/* Scan by prefix: literal % and _, byte ranges, no namespace leaks. */
+static void test_scan(const char *name, struct store *st)
+{
+	static const struct {
+		const char *label, *ns, *prefix, *want;
+	} cases[] = {
+		{"all keys in order", "s", "",
+		 "5,50%off,50_off,50xoff,a,a%b,a_b,ab,b,z\xff,z\xff\x01,{,"
+		 "\xff\xff"},
+		{"percent is literal", "s", "50%", "50%off"},
+		{"underscore is literal", "s", "50_", "50_off"},
+		{"a_ is literal", "s", "a_", "a_b"},
+		{"a% is literal", "s", "a%", "a%b"},
+		{"one letter", "s", "a", "a,a%b,a_b,ab"},
+		{"whole key as prefix", "s", "ab", "ab"},
+		{"prefix longer than keys", "s", "abc", ""},
+		{"no match", "s", "c", ""},
+		{"prefix ending in 0xff", "s", "z\xff", "z\xff,z\xff\x01"},
+		{"prefix of only 0xff", "s", "\xff", "\xff\xff"},
+		{"other ns", "s2", "", "50%zz,ab2"},
+		{"ns that extends another", "sx", "", "a1"},
+		{"ns is case-sensitive", "S", "", "a"},
+		{"ns with colon, left", "t", "", "a:b"},
+		{"ns with colon, right", "t:a", "", "b"},
+		{"empty ns", "nothing", "", ""},
+	};
+	struct rows r;
+	size_t i;
+
+	for (i = 0; i < sizeof(scan_data) / sizeof(scan_data[0]); i++) {
+		char v[64];
+
+		snprintf(v, sizeof(v), "v-%s", scan_data[i].key);
+		if (do_put(st, scan_data[i].ns, scan_data[i].key, v,
+			   scan_data[i].expires) != STORE_OK)
+			ok(0, "%s: scan: load %s", name, scan_data[i].key);
+	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		is_int(do_scan(st, cases[i].ns, cases[i].prefix, &r), STORE_OK,
+		       "%s: scan: %s: result", name, cases[i].label);
+		is_str(r.keys, cases[i].want, "%s: scan: %s: keys", name,
+		       cases[i].label);
+		ok(!r.bad_value, "%s: scan: %s: values", name, cases[i].label);
+	}
+}
+
+/* Deleting inside a scan callback must not upset the scan. */
+static void del_row_cb(void *arg, int result, const char *key,
+		       const char *value, int64_t ts)
+{
+	struct store *st = arg;
+
+	if (key != NULL)
+		store_del(st, "re", key, NULL, NULL);
+	(void)result;
+	(void)value;
+	(void)ts;
+}
+
+/* A callback may call the store again. */
+static void test_reentry(const char *name, struct store *st)
+{
+	struct rows r;
+
+	do_put(st, "re", "a", "v-a", 0);
+	do_put(st, "re", "b", "v-b", 0);
+	do_put(st, "re", "c", "v-c", 0);
+	store_scan(st, "re", "", del_row_cb, st);
+	is_int(do_scan(st, "re", "", &r), STORE_OK, "%s: reentry: result",
+	       name);
+	is_str(r.keys, "", "%s: reentry: deleted from inside scan", name);
+}
+
+/* Logs: append order, not ts order; ids increase; separate per key. */
+static void test_log(const char *name, struct store *st)
+{
+	struct rows r;
+	char *end;
+	long long a, b;
+
+	is_int(do_append(st, "ev", "alice", "first", 100), STORE_OK,
+	       "%s: log: append 1", name);
+	is_int(do_append(st, "ev", "bob", "other", 300), STORE_OK,
+	       "%s: log: append other key", name);
+	is_int(do_append(st, "ev", "alice", "second", 50), STORE_OK,
+	       "%s: log: append 2 (older ts)", name);
+	is_int(do_append(st, "ev2", "alice", "elsewhere", 7), STORE_OK,
+	       "%s: log: append other ns", name);
+
+	is_int(do_log(st, "ev", "alice", &r), STORE_OK, "%s: log: read", name);
+	is_str(r.values, "first,second", "%s: log: append order", name);
+	is_str(r.ts, "100,50", "%s: log: ts kept", name);
+	a = strtoll(r.keys, &end, 10);
+	b = *end == ',' ? strtoll(end + 1, &end, 10) : 0;
+	ok(a > 0 && b > a && *end == '\0', "%s: log: ids decimal, increasing "
+	   "(%s)", name, r.keys);
+
+	is_int(do_log(st, "ev", "bob", &r), STORE_OK, "%s: log: other key",
+	       name);
+	is_str(r.values, "other", "%s: log: other key values", name);
+	is_int(do_log(st, "ev2", "alice", &r), STORE_OK, "%s: log: other ns",
+	       name);
+	is_str(r.values, "elsewhere", "%s: log: other ns values", name);
+	is_int(do_log(st, "ev", "nobody", &r), STORE_OK, "%s: log: empty",
+	       name);
+	is_int(r.n, 0, "%s: log: empty has no rows", name);
+	is_int(do_scan(st, "ev", "", &r), STORE_OK, "%s: log: not in kv",
+	       name);
+	is_int(r.n, 0, "%s: log: kv scan of log ns is empty", name);
+}
+
+/* With st->fault set every op reports STORE_E_RETRY and changes nothing. */
+static void test_fault(const char *name, struct store *st)
+{
+	struct done d;
+	struct rows r;
+
+	do_put(st, "f", "k", "v-k", 0);
+	do_append(st, "f", "k", "entry", 1);
+
+	st->fault = true;
+	is_int(do_get(st, "f", "k", &d), STORE_E_RETRY, "%s: fault: get",
+	       name);
+	is_int(do_put(st, "f", "k", "changed", 0), STORE_E_RETRY,
+	       "%s: fault: put", name);
+	is_int(do_put(st, "f", "new", "v-new", 0), STORE_E_RETRY,
+	       "%s: fault: put new", name);
+	is_int(do_del(st, "f", "k"), STORE_E_RETRY, "%s: fault: del", name);
+	is_int(do_scan(st, "f", "", &r), STORE_E_RETRY, "%s: fault: scan",
+	       name);
+	is_int(r.n, 0, "%s: fault: scan has no rows", name);
+	is_int(do_append(st, "f", "k", "more", 2), STORE_E_RETRY,
+	       "%s: fault: append", name);
+	is_int(do_log(st, "f", "k", &r), STORE_E_RETRY, "%s: fault: log",
+	       name);
+	is_int(r.n, 0, "%s: fault: log has no rows", name);
+	store_put(st, "f", "k", "changed", 0, NULL, NULL);
+
+	st->fault = false;
+	is_int(do_get(st, "f", "k", &d), STORE_OK, "%s: fault cleared: get",
+	       name);
+	is_str(d.value, "v-k", "%s: fault cleared: value untouched", name);
+	is_int(do_get(st, "f", "new", &d), STORE_NOTFOUND,
+	       "%s: fault cleared: nothing added", name);
+	is_int(do_scan(st, "f", "", &r), STORE_OK, "%s: fault cleared: scan",
+	       name);
+	is_str(r.keys, "k", "%s: fault cleared: scan rows", name);
+	is_int(do_log(st, "f", "k", &r), STORE_OK, "%s: fault cleared: log",
+	       name);
+	is_str(r.values, "entry", "%s: fault cleared: log untouched", name);
+}
+
+/* Everything both backends must agree on. */
+static void test_backend(const char *spec)
+{
+	struct store *st;
+	char err[512];
+	int rc;
+
+	rc = store_open(spec, NULL, &st, err, sizeof(err));
+	is_int(rc, 0, "%s: open (%s)", spec, err);
+	if (rc != 0)
+		return;
+	test_kv(spec, st);
+	test_scan(spec, st);
+	test_reentry(spec, st);
+	test_log(spec, st);
+	test_fault(spec, st);
+	store_close(st);
+}
+
+/* Bad names fail with -EINVAL and a message, leaving *out NULL. */
+static void test_bad_spec(void)
+{
+	static const char *const specs[] = {
+		"", "nocolon", "bogus:x", "memory:foo", "sqlite:",
+		"redis:unix:/run/redis.sock", "SQLITE:/tmp/x.db",
+	};
+	struct store *st;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		st = (struct store *)&err;	/* must be overwritten */
+		err[0] = '\0';
+		is_int(store_open(specs[i], NULL, &st, err, sizeof(err)),
+		       -EINVAL, "bad spec \"%s\": -EINVAL", specs[i]);
+		ok(st == NULL, "bad spec \"%s\": no store", specs[i]);
+		ok(err[0] != '\0', "bad spec \"%s\": message: %s", specs[i],
+		   err);
+	}
+	store_close(NULL);
+	ok(1, "close NULL is a no-op");
+	is_str(store_result_str(STORE_OK), "ok", "result_str ok");
+	is_str(store_result_str(STORE_NOTFOUND), "notfound",
+	       "result_str notfound");
+	is_str(store_result_str(STORE_E_RETRY), "retry", "result_str retry");
+	is_str(store_result_str(-EIO), "error", "result_str errno");
+}
+
+/* Open spec or report; NULL on failure. */
+static struct store *open_or_fail(const char *spec, const char *label)
+{
+	struct store *st;
+	char err[512];
+
+	if (store_open(spec, NULL, &st, err, sizeof(err)) != 0) {
+		ok(0, "%s: open: %s", label, err);
+		return NULL;
+	}
+	return st;
+}
+
+/* Data and file settings survive close and reopen. */
+static void test_sqlite_reopen(const char *spec, const char *path)
+{
+	struct store *st;
+	struct done d;
+	struct rows r;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	if ((st = open_or_fail(spec, "reopen")) == NULL)
+		return;
+	do_put(st, "keep", "k", "kept", 0);
+	do_append(st, "keep", "k", "logged", 42);
+	store_close(st);
+	if ((st = open_or_fail(spec, "reopen")) == NULL)
+		return;
+	is_int(do_get(st, "keep", "k", &d), STORE_OK, "sqlite: reopen: get");
+	is_str(d.value, "kept", "sqlite: reopen: value");
+	is_int(do_log(st, "keep", "k", &r), STORE_OK, "sqlite: reopen: log");
+	is_str(r.values, "logged", "sqlite: reopen: log value");
+	is_str(r.ts, "42", "sqlite: reopen: log ts");
+	store_close(st);
+
+	/* The journal mode is persistent in the file: check it is WAL. */
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL) ==
+	    SQLITE_OK) {
+		ok(sqlite3_step(s) == SQLITE_ROW &&
+		   strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0,
+		   "sqlite: file is in WAL mode");
+		sqlite3_finalize(s);
+	} else {
+		ok(0, "sqlite: file is in WAL mode: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+}
+
+/* Another writer holding the lock: writes retry, reads still answer. */
+static void test_sqlite_busy(const char *spec, const char *path)
+{
+	struct store *st;
+	struct done d;
+	sqlite3 *db;
+
+	if ((st = open_or_fail(spec, "busy")) == NULL)
+		return;
+	do_put(st, "busy", "k", "v1", 0);
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		ok(0, "busy: lock: %s", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		store_close(st);
+		return;
+	}
+	is_int(do_put(st, "busy", "k", "v2", 0), STORE_E_RETRY,
+	       "sqlite: busy: put retries");
+	is_int(do_append(st, "busy", "k", "x", 1), STORE_E_RETRY,
+	       "sqlite: busy: append retries");
+	is_int(do_get(st, "busy", "k", &d), STORE_OK,
+	       "sqlite: busy: get still answers (WAL)");
+	is_str(d.value, "v1", "sqlite: busy: old value");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	is_int(do_put(st, "busy", "k", "v2", 0), STORE_OK,
+	       "sqlite: busy: put after unlock");
+	store_close(st);
+}
+
+/* Error paths of opening: missing directory, newer schema. */
+static void test_sqlite_open_errors(const char *dir, const char *path)
+{
+	char spec[512], err[512];
+	struct store *st;
+	sqlite3 *db;
+	int rc;
+
+	snprintf(spec, sizeof(spec), "sqlite:%s/no/such/dir/state.db", dir);
+	rc = store_open(spec, NULL, &st, err, sizeof(err));
+	ok(rc < 0, "sqlite: missing directory fails (%d)", rc);
+	ok(st == NULL, "sqlite: missing directory: no store");
+	ok(strstr(err, "/no/such/dir/state.db") != NULL &&
+	   strstr(err, "cannot open") != NULL &&
+	   strstr(err, "directory exist") != NULL,
+	   "sqlite: missing directory: message: %s", err);
+
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	if (sqlite3_open(path, &db) == SQLITE_OK)
+		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	rc = store_open(spec, NULL, &st, err, sizeof(err));
+	is_int(rc, -EINVAL, "sqlite: newer schema refused");
+	ok(strstr(err, "schema version 99") != NULL,
+	   "sqlite: newer schema: message: %s", err);
+}
+
+/* Child: die by SIGKILL the moment the put reports STORE_OK. */
+static void kill_on_ok(void *arg, int result)
+{
+	(void)arg;
+	if (result == STORE_OK)
+		raise(SIGKILL);
+	_exit(3);
+}
+
+/* A put that reported STORE_OK survives kill -9 right after. */
+static void test_sqlite_crash(const char *spec)
+{
+	struct store *st;
+	struct done d;
+	struct rows r;
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		ok(0, "sqlite: crash: fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		char err[512];
+
+		if (store_open(spec, NULL, &st, err, sizeof(err)) != 0)
+			_exit(2);
+		store_append(st, "crash", "k", "evidence", 9, NULL, NULL);
+		store_put(st, "crash", "k", "durable", 0, kill_on_ok, NULL);
+		_exit(4);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	   "sqlite: crash: child killed by SIGKILL after STORE_OK (status %d)",
+	   status);
+	if ((st = open_or_fail(spec, "crash")) == NULL)
+		return;
+	is_int(do_get(st, "crash", "k", &d), STORE_OK,
+	       "sqlite: crash: put survived kill -9");
+	is_str(d.value, "durable", "sqlite: crash: value");
+	is_int(do_log(st, "crash", "k", &r), STORE_OK, "sqlite: crash: log");
+	is_str(r.values, "evidence", "sqlite: crash: append survived");
+	store_close(st);
+}
+
+/* Remove a database file and its WAL companions. */
+static void remove_db(const char *path)
+{
+	char p[512];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-journal", path);
+	unlink(p);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/mamori-test-store-XXXXXX";
+	char path[256], spec[300];
+
+	test_bad_spec();
+	test_backend("memory:");
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp: %s", strerror(errno));
+		return tap_done();
+	}
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	test_backend(spec);
+	test_sqlite_reopen(spec, path);
+	test_sqlite_busy(spec, path);
+	remove_db(path);
+	test_sqlite_crash(spec);
+	remove_db(path);
+	test_sqlite_open_errors(dir, path);
+	remove_db(path);
+	ok(rmdir(dir) == 0, "temp directory removed (%s)", dir);
+	return tap_done();
+}
