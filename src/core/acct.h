@@ -87,6 +87,7 @@ struct acct {
 	struct acct_net recent[ACCT_RECENT_NETS];
 	uint32_t known[ACCT_KNOWN_NETS];
 	uint32_t login_risk_until;	/* a risky login raised the score until */
+	uint32_t newnet_until;		/* an unseen network was used; risk until */
 	struct acct_detail *detail;
 	char login[];
 };

@@ -150,6 +150,17 @@ static void verdict_for_state(struct core *c, const struct acct *a,
 	}
 }
 
+/* Explain an answer given because of the state: the state and its cause. */
+static void state_reason(struct core *c, const struct acct *a,
+			 struct verdict *v)
+{
+	const char *why = core_reason_get(c, a);
+
+	snprintf(v->reason, sizeof(v->reason), "account %s since %u: %s",
+		 acct_state_name(a->state), a->state_since, why ? why : "-");
+	v->score = a->score;
+}
+
 /* Log the decision, apply observe mode, hand the verdict to the caller. */
 static void finish(struct core *c, struct decision *d)
 {
@@ -364,8 +375,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 	}
 	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
 		verdict_for_state(c, a, d->cl, &d->v);
-		snprintf(d->v.reason, sizeof(d->v.reason), "account %s",
-			 acct_state_name(a->state));
+		state_reason(c, a, &d->v);
 		finish(c, d);
 		return;
 	}
@@ -416,8 +426,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 
 	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
 		verdict_for_state(c, a, cl, &d->v);
-		snprintf(d->v.reason, sizeof(d->v.reason), "account %s",
-			 acct_state_name(a->state));
+		state_reason(c, a, &d->v);
 		finish(c, d);
 		return;
 	}
@@ -461,10 +470,13 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	if (have_net) {
 		bool unseen = acct_net_seen(a, net, now);
 
-		/* Only an established account has habits to break. */
-		new_net = unseen && a->known[0] != 0 &&
-			  now - a->first_seen >= (uint32_t)cl->new_network_min_age;
+		/* Only an established account has habits to break.  The
+		 * risk lasts an hour: a hijacker's burst follows at once. */
+		if (unseen && a->known[0] != 0 &&
+		    now - a->first_seen >= (uint32_t)cl->new_network_min_age)
+			a->newnet_until = now + 3600;
 	}
+	new_net = now < a->newnet_until;
 	outbound_evaluate(a, cl, now, 0, new_net, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;

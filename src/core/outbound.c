@@ -90,7 +90,8 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 
 	if (new_network)
 		fire(ev, SIG_NEW_NETWORK, cl->weight_new_network,
-		     "account_age=%lus", (unsigned long)(now - a->first_seen));
+		     "unseen client network in the last hour, account_age=%lud",
+		     (unsigned long)(now - a->first_seen) / 86400);
 
 	domains = acct_domain_count(a, now);
 	if ((long)domains >= cl->rcpt_domains_per_hour)

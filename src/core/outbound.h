@@ -52,8 +52,8 @@ struct outbound_eval {
 /*
  * Evaluate the account at now.  extra_msgs is added to the message counts
  * before checking limits (1 at RCPT: "would this message exceed?", 0 at
- * END-OF-MESSAGE after counting).  new_network says whether the message's
- * client network was unseen and the account established.
+ * END-OF-MESSAGE after counting).  new_network says whether the established
+ * account used a client network it never used before, within the last hour.
  */
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
