@@ -275,17 +275,34 @@ static int bind_one(struct policy_server *s, const char *spec, char *err,
 		return -1;
 	}
 	if (strncmp(spec, "inet:", 5) == 0) {
-		struct sockaddr_storage ss;
-		int sslen = sizeof(ss);
+		struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
+			.ai_socktype = SOCK_STREAM,
+			.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV };
+		struct evutil_addrinfo *ai = NULL;
+		char host[256];
+		const char *hp = spec + 5, *colon = strrchr(hp, ':');
+		size_t hl;
 
-		if (evutil_parse_sockaddr_port(spec + 5, (struct sockaddr *)&ss,
-					       &sslen) != 0) {
+		/* HOST:PORT or [V6]:PORT; port 0 picks one (tests). */
+		if (!colon || colon == hp || (hl = (size_t)(colon - hp)) >=
+		    sizeof(host)) {
+			snprintf(err, errsz, "policy_listen: bad address \"%s\"",
+				 spec);
+			return -1;
+		}
+		if (hp[0] == '[' && colon[-1] == ']')
+			snprintf(host, sizeof(host), "%.*s", (int)hl - 2, hp + 1);
+		else
+			snprintf(host, sizeof(host), "%.*s", (int)hl, hp);
+		if (evutil_getaddrinfo(host, colon + 1, &hints, &ai) != 0 ||
+		    !ai) {
 			snprintf(err, errsz, "policy_listen: bad address \"%s\"",
 				 spec);
 			return -1;
 		}
 		l = evconnlistener_new_bind(s->base, on_accept, s, flags, 1024,
-					    (struct sockaddr *)&ss, sslen);
+					    ai->ai_addr, (int)ai->ai_addrlen);
+		evutil_freeaddrinfo(ai);
 		if (!l) {
 			snprintf(err, errsz, "policy_listen %s: %s", spec,
 				 strerror(errno));
@@ -372,6 +389,24 @@ void policy_server_reconfigure(struct policy_server *s,
 			       const struct config *cfg)
 {
 	s->cfg = cfg;
+}
+
+int policy_server_port(const struct policy_server *s, int i)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd;
+
+	if (i < 0 || i >= s->nls)
+		return -1;
+	fd = evconnlistener_get_fd(s->ls[i]);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
 }
 
 unsigned policy_server_connections(const struct policy_server *s)

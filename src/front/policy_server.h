@@ -35,6 +35,8 @@ void policy_server_reconfigure(struct policy_server *s,
 			       const struct config *cfg);
 /* Close listeners and connections; unlink unix sockets.  NULL ok. */
 void policy_server_free(struct policy_server *s);
+/* The local port of listener i (tests bind port 0); -1 if none. */
+int policy_server_port(const struct policy_server *s, int i);
 /* Connections open now. */
 unsigned policy_server_connections(const struct policy_server *s);
 
