@@ -1,0 +1,951 @@
+/*
+ * mamori - the administrator's command-line client of mamorid.
+ *
+ * Every command but "config" is one or a few HTTP requests to the admin API
+ * (docs/api.md) made with libcurl: over the unix socket by default (its file
+ * permission is the authorization), or over TCP with a bearer token.  The
+ * command prints the JSON reply for people, or raw with --json.  "config"
+ * works on the configuration file locally, like postconf, without a daemon.
+ *
+ * Exit status (docs/man/mamori.1.md): 0 success (HTTP 2xx), 1 refused or
+ * failed (HTTP 4xx/5xx, the server's "error" text on stderr), 2 usage or
+ * configuration error, 3 mamorid cannot be reached.
+ *
+ * Limits: a reply is read into a buffer of at most CLI_MAX_REPLY bytes;
+ * a larger one fails cleanly.  A request may take CLI_TIMEOUT seconds.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#if __has_include("mamori-build.h")
+#include "mamori-build.h"
+#endif
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/xalloc.h"
+
+#ifndef MAMORI_SYSCONFDIR
+#define MAMORI_SYSCONFDIR "/etc/mamori"
+#endif
+#ifndef MAMORI_VERSION
+#define MAMORI_VERSION "unknown"
+#endif
+
+#define CLI_DEFAULT_CONFIG MAMORI_SYSCONFDIR "/mamori.conf"
+#define CLI_DEFAULT_SOCKET "/run/mamori/api.sock"
+#define CLI_MAX_REPLY (16 * 1024 * 1024)
+#define CLI_TIMEOUT 60L
+
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,		/* HTTP 4xx/5xx or a bad reply */
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_UNREACHABLE = 3,
+};
+
+/* Where and how to reach mamorid, and how to print. */
+struct cli {
+	char *socket;			/* unix socket path, or NULL */
+	char *url;			/* base URL for TCP, or NULL */
+	char *token;			/* bearer token, or NULL */
+	const char *config;		/* -c FILE, or NULL */
+	bool json;			/* --json: print the raw reply */
+	CURL *curl;
+};
+
+/* One API reply. */
+struct reply {
+	long status;
+	struct buf body;
+	json_t *json;			/* the parsed body, or NULL */
+};
+
+static const char usage_text[] =
+"usage: mamori [-s SOCKET | -u URL [-T TOKEN]] [-c CONFIG] [--json] COMMAND ...\n"
+"\n"
+"Administer mamorid through its HTTP API.\n"
+"\n"
+"Commands:\n"
+"  accounts [--state STATE]\n"
+"        List accounts: LOGIN STATE CLASS STRIKES SCORE SINCE.\n"
+"  account show LOGIN\n"
+"        Everything known about one account.\n"
+"  account restrict LOGIN --reason TEXT\n"
+"        Restrict the account's sending now.\n"
+"  account credential-changed LOGIN [--source TEXT]\n"
+"        Record that the account's password was changed.\n"
+"  account release LOGIN [--force --reason TEXT] [--held release|delete|keep]\n"
+"        Lift a restriction into probation.  Refused unless a password\n"
+"        change was recorded since the restriction, or --force is given\n"
+"        with a --reason.  --held says what to do with held mail (keep).\n"
+"  held list [LOGIN]\n"
+"        Messages held in the Postfix hold queue: QUEUE_ID LOGIN SINCE.\n"
+"  held release QUEUEID...\n"
+"  held delete QUEUEID...\n"
+"        Release held messages for delivery, or delete them.\n"
+"  stats\n"
+"        Counters and gauges as \"key value\" lines.\n"
+"  config -d               print every setting's default value\n"
+"  config -n [-c FILE]     print the settings FILE changes\n"
+"  config -t [-c FILE]     check FILE and report the first error\n"
+"\n"
+"Options:\n"
+"  -s SOCKET   API unix socket (default: api_listen of the configuration,\n"
+"              else " CLI_DEFAULT_SOCKET ")\n"
+"  -c CONFIG   configuration file (default " CLI_DEFAULT_CONFIG ")\n"
+"  -u URL      use the TCP API at URL (http://HOST:PORT) instead\n"
+"  -T TOKEN    bearer token for -u (default: $MAMORI_API_TOKEN)\n"
+"  --json      print the server's JSON reply unchanged\n"
+"  -h, --help  this text\n"
+"\n"
+"Exit status: 0 done, 1 refused or failed, 2 usage error,\n"
+"3 mamorid cannot be reached.\n";
+
+/* Print a one-line usage error and exit 2. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mamori: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'mamori -h' for help.\n");
+	exit(CLI_EXIT_USAGE);
+}
+
+/*
+ * Match option name at argv[*i] as "--name VALUE" or "--name=VALUE".
+ * Returns the value (advancing *i past it) or NULL when argv[*i] is another
+ * option; a missing value is a usage error.
+ */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		usage_error("%s needs a value", name);
+	return argv[++*i];
+}
+
+/* libcurl write callback: append to the bounded reply buffer. */
+static size_t reply_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+
+	if (size != 1 || buf_append(&r->body, p, n) != 0)
+		return 0;	/* CURLE_WRITE_ERROR */
+	return n;
+}
+
+/* Release what a reply holds. */
+static void reply_deinit(struct reply *r)
+{
+	buf_deinit(&r->body);
+	json_decref(r->json);
+	r->json = NULL;
+}
+
+/* Where the requests go, for error messages. */
+static const char *cli_where(const struct cli *c)
+{
+	return c->url ? c->url : c->socket;
+}
+
+/*
+ * Send method path (already percent-encoded, from "/v1/...") with body (a
+ * JSON object or NULL) and fill rep.  Returns 0 when a reply arrived
+ * (whatever its status), else an exit code after printing why.
+ */
+static int api_request(struct cli *c, const char *method, const char *path,
+		       json_t *body, struct reply *rep)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", *url, *text = NULL, *auth = NULL;
+	struct curl_slist *hdrs = NULL;
+	CURLcode res;
+	json_error_t jerr;
+
+	memset(rep, 0, sizeof(*rep));
+	buf_init(&rep->body, CLI_MAX_REPLY);
+	curl_easy_reset(c->curl);
+	url = xasprintf("%s%s", c->url ? c->url : "http://localhost", path);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	if (!c->url)
+		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, reply_data);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, rep);
+	curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t)CLI_MAX_REPLY);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, CLI_TIMEOUT);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (c->token && *c->token) {
+		auth = xasprintf("Authorization: Bearer %s", c->token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text) {
+			fprintf(stderr, "mamori: out of memory\n");
+			exit(CLI_EXIT_FAILED);
+		}
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
+	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+
+	res = curl_easy_perform(c->curl);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &rep->status);
+	curl_slist_free_all(hdrs);
+	free(text);
+	free(url);
+	free(auth);
+	if (res == CURLE_WRITE_ERROR || res == CURLE_FILESIZE_EXCEEDED) {
+		fprintf(stderr, "mamori: the reply from mamorid exceeds %d MiB\n",
+			CLI_MAX_REPLY / (1024 * 1024));
+		reply_deinit(rep);
+		return CLI_EXIT_FAILED;
+	}
+	if (res != CURLE_OK) {
+		long oserr = 0;
+
+		/* The system's reason (ENOENT, EACCES: not in the socket's
+		 * group) says more than curl's "localhost port 80". */
+		curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr)
+			fprintf(stderr, "mamori: cannot reach mamorid at %s: "
+				"%s (%s)\n", cli_where(c), strerror((int)oserr),
+				curl_easy_strerror(res));
+		else
+			fprintf(stderr, "mamori: cannot reach mamorid at %s: %s\n",
+				cli_where(c), errbuf[0] ? errbuf :
+				curl_easy_strerror(res));
+		reply_deinit(rep);
+		return CLI_EXIT_UNREACHABLE;
+	}
+	if (rep->body.len)
+		rep->json = json_loadb(rep->body.p, rep->body.len, 0, &jerr);
+	return 0;
+}
+
+/*
+ * Judge a reply: print it raw with --json, and for a status outside 2xx
+ * print "mamori: VERB refused|failed: ERROR".  Returns the exit code.
+ */
+static int reply_check(const struct cli *c, const struct reply *rep,
+		       const char *verb)
+{
+	const char *err = NULL;
+
+	if (c->json && rep->body.len) {
+		fwrite(rep->body.p, 1, rep->body.len, stdout);
+		if (rep->body.p[rep->body.len - 1] != '\n')
+			putchar('\n');
+	}
+	if (rep->status >= 200 && rep->status < 300) {
+		if (!rep->json) {
+			fprintf(stderr, "mamori: %s: the reply is not JSON\n",
+				verb);
+			return CLI_EXIT_FAILED;
+		}
+		return CLI_EXIT_OK;
+	}
+	if (rep->json)
+		err = json_string_value(json_object_get(rep->json, "error"));
+	if (err)
+		fprintf(stderr, "mamori: %s %s: %s\n", verb,
+			rep->status == 409 || rep->status == 403 ? "refused" :
+			"failed", err);
+	else
+		fprintf(stderr, "mamori: %s failed: HTTP status %ld\n", verb,
+			rep->status);
+	return CLI_EXIT_FAILED;
+}
+
+/* One request; returns the exit code and leaves a good reply in rep. */
+static int api_call(struct cli *c, const char *method, const char *path,
+		    json_t *body, const char *verb, struct reply *rep)
+{
+	int r = api_request(c, method, path, body, rep);
+
+	if (r)
+		return r;
+	r = reply_check(c, rep, verb);
+	if (r)
+		reply_deinit(rep);
+	return r;
+}
+
+/* Percent-encode s for a path segment or query value; free() the result. */
+static char *cli_escape(struct cli *c, const char *s)
+{
+	char *e = curl_easy_escape(c->curl, s, 0), *r;
+
+	if (!e) {
+		fprintf(stderr, "mamori: out of memory\n");
+		exit(CLI_EXIT_FAILED);
+	}
+	r = xstrdup(e);
+	curl_free(e);
+	return r;
+}
+
+/* A JSON scalar as text into out; "-" for null or absent. */
+static const char *json_text(const json_t *v, char *out, size_t outsz)
+{
+	if (!v || json_is_null(v))
+		snprintf(out, outsz, "-");
+	else if (json_is_string(v))
+		snprintf(out, outsz, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(out, outsz, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, outsz, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(out, outsz, "%s", json_is_true(v) ? "true" : "false");
+	else
+		snprintf(out, outsz, "%s", json_is_array(v) ? "[...]" : "{...}");
+	return out;
+}
+
+/* A unix time as ISO 8601 UTC; "-" for 0, null or absent; text as is. */
+static const char *json_time(const json_t *v, char *out, size_t outsz)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!json_is_number(v))
+		return json_text(v, out, outsz);
+	t = (time_t)json_number_value(v);
+	if (t <= 0 || !gmtime_r(&t, &tm)) {
+		snprintf(out, outsz, "-");
+		return out;
+	}
+	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return out;
+}
+
+/* The first member of o among the NULL-terminated names. */
+static json_t *json_get_any(const json_t *o, const char *const *names)
+{
+	json_t *v;
+
+	for (; *names; names++)
+		if ((v = json_object_get(o, *names)))
+			return v;
+	return NULL;
+}
+
+#define TABLE_MAX_COLS 8
+
+/* A text table printed with columns as wide as their widest cell. */
+struct table {
+	int ncols, nrows;
+	char **cells;			/* nrows * ncols, row-major */
+	size_t width[TABLE_MAX_COLS];
+};
+
+/* Add one row of ncols cells (copied). */
+static void table_add(struct table *t, const char *const *row)
+{
+	int i;
+
+	t->cells = xrealloc(t->cells, sizeof(char *) *
+			    (size_t)(t->nrows + 1) * (size_t)t->ncols);
+	for (i = 0; i < t->ncols; i++) {
+		size_t n = strlen(row[i]);
+
+		t->cells[t->nrows * t->ncols + i] = xstrdup(row[i]);
+		if (n > t->width[i])
+			t->width[i] = n;
+	}
+	t->nrows++;
+}
+
+/* Print the table and free its cells. */
+static void table_print(struct table *t)
+{
+	int r, i;
+
+	for (r = 0; r < t->nrows; r++) {
+		for (i = 0; i < t->ncols; i++) {
+			char *s = t->cells[r * t->ncols + i];
+
+			if (i == t->ncols - 1)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)t->width[i], s);
+			free(s);
+		}
+	}
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+/* The array of rows in a list reply: under key, or the reply itself. */
+static json_t *reply_rows(json_t *j, const char *key)
+{
+	json_t *a = json_is_array(j) ? j : json_object_get(j, key);
+
+	return json_is_array(a) ? a : NULL;
+}
+
+/* mamori accounts [--state STATE] */
+static int cmd_accounts(struct cli *c, int argc, char **argv)
+{
+	static const char *const hdr[] = {
+		"LOGIN", "STATE", "CLASS", "STRIKES", "SCORE", "SINCE",
+	};
+	static const char *const keys[] = {
+		"login", "state", "class", "strikes", "score", "since",
+	};
+	struct table t = {.ncols = 6};
+	const char *state = NULL, *v;
+	struct reply rep;
+	char *path, cell[6][256];
+	json_t *a, *row;
+	size_t idx;
+	int i, r;
+
+	for (i = 0; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--state")))
+			state = v;
+		else
+			usage_error("accounts: unexpected \"%s\"", argv[i]);
+	}
+	if (state) {
+		char *e = cli_escape(c, state);
+
+		path = xasprintf("/v1/accounts?state=%s", e);
+		free(e);
+	} else {
+		path = xstrdup("/v1/accounts");
+	}
+	r = api_call(c, "GET", path, NULL, "accounts", &rep);
+	free(path);
+	if (r || c->json) {
+		if (!r)
+			reply_deinit(&rep);
+		return r;
+	}
+	a = reply_rows(rep.json, "accounts");
+	table_add(&t, hdr);
+	json_array_foreach(a, idx, row) {
+		const char *cells[6];
+
+		for (i = 0; i < 6; i++) {
+			json_t *f = json_object_get(row, keys[i]);
+
+			cells[i] = i == 5 ? json_time(f, cell[i], sizeof(cell[i])) :
+				   json_text(f, cell[i], sizeof(cell[i]));
+		}
+		table_add(&t, cells);
+	}
+	table_print(&t);
+	if (json_is_true(json_object_get(rep.json, "truncated")))
+		fprintf(stderr, "mamori: the list is truncated; narrow it "
+			"with --state\n");
+	reply_deinit(&rep);
+	return 0;
+}
+
+/* Is key one whose number is a unix time? */
+static bool key_is_time(const char *key)
+{
+	static const char *const times[] = {
+		"since", "until", "credential_changed", "first_seen",
+		"last_seen", "last_strike", "time", "ts", NULL,
+	};
+	size_t n = strlen(key);
+	int i;
+
+	for (i = 0; times[i]; i++)
+		if (strcmp(key, times[i]) == 0)
+			return true;
+	return n > 3 && strcmp(key + n - 3, "_at") == 0;
+}
+
+/* Print every top-level member of o as "key: value". */
+static void print_fields(const json_t *o)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)o, key, v) {
+		char tmp[256];
+
+		if ((json_is_object(v) && json_object_size(v)) ||
+		    (json_is_array(v) && json_array_size(v))) {
+			char *s = json_dumps(v, JSON_INDENT(2)), *line, *nl;
+
+			printf("%s:\n", key);
+			for (line = s; line && *line; line = nl + 1) {
+				nl = strchr(line, '\n');
+				if (!nl) {
+					printf("  %s\n", line);
+					break;
+				}
+				printf("  %.*s\n", (int)(nl - line), line);
+			}
+			free(s);
+		} else if (json_is_object(v) || json_is_array(v)) {
+			printf("%s: %s\n", key, json_is_object(v) ? "{}" : "[]");
+		} else if (key_is_time(key) && json_is_number(v)) {
+			printf("%s: %s\n", key, json_time(v, tmp, sizeof(tmp)));
+		} else {
+			printf("%s: %s\n", key, json_text(v, tmp, sizeof(tmp)));
+		}
+	}
+}
+
+/* Print what an action did: "LOGIN: STATE", or the reply's fields. */
+static void print_outcome(const char *what, const json_t *j)
+{
+	const char *state = json_string_value(json_object_get(j, "state"));
+	const char *msg = json_string_value(json_object_get(j, "message"));
+
+	const char *held = json_string_value(json_object_get(j, "held_action"));
+	json_t *done = json_object_get(j, "held_done");
+
+	if (state)
+		printf("%s: %s\n", what, state);
+	else if (!msg)
+		printf("%s: done\n", what);
+	if (msg)
+		printf("%s\n", msg);
+	if (held && strcmp(held, "keep") && json_is_array(done))
+		printf("held messages %s: %zu\n",
+		       strcmp(held, "release") == 0 ? "released" : "deleted",
+		       json_array_size(done));
+}
+
+/* mamori account show|restrict|credential-changed|release LOGIN ... */
+static int cmd_account(struct cli *c, int argc, char **argv)
+{
+	const char *sub, *login = NULL, *reason = NULL, *source = NULL;
+	const char *held = NULL, *v;
+	bool force = false;
+	struct reply rep;
+	json_t *body = NULL;
+	char *e, *path;
+	int i, r;
+
+	if (argc < 1)
+		usage_error("account: show, restrict, credential-changed or "
+			    "release?");
+	sub = argv[0];
+	if (strcmp(sub, "show") && strcmp(sub, "restrict") &&
+	    strcmp(sub, "credential-changed") && strcmp(sub, "release"))
+		usage_error("account: unknown command \"%s\"", sub);
+	for (i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--reason")))
+			reason = v;
+		else if ((v = opt_value(argc, argv, &i, "--source")))
+			source = v;
+		else if ((v = opt_value(argc, argv, &i, "--held")))
+			held = v;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else if (argv[i][0] == '-' && argv[i][1])
+			usage_error("account %s: unknown option %s", sub, argv[i]);
+		else if (!login)
+			login = argv[i];
+		else
+			usage_error("account %s: unexpected \"%s\"", sub, argv[i]);
+	}
+	if (!login || !*login)
+		usage_error("account %s: LOGIN is required", sub);
+	/* Each option belongs to one command. */
+	if ((reason && strcmp(sub, "restrict") && strcmp(sub, "release")) ||
+	    (source && strcmp(sub, "credential-changed")) ||
+	    ((held || force) && strcmp(sub, "release")))
+		usage_error("account %s: option not valid here", sub);
+
+	if (strcmp(sub, "restrict") == 0) {
+		if (!reason || !*reason)
+			usage_error("account restrict: --reason TEXT is required");
+		body = json_pack("{s:s}", "reason", reason);
+	} else if (strcmp(sub, "credential-changed") == 0) {
+		body = source ? json_pack("{s:s}", "source", source) :
+		       json_object();
+	} else if (strcmp(sub, "release") == 0) {
+		if (force && (!reason || !*reason))
+			usage_error("account release: --force requires "
+				    "--reason TEXT");
+		if (held && strcmp(held, "release") && strcmp(held, "delete") &&
+		    strcmp(held, "keep"))
+			usage_error("account release: --held must be release, "
+				    "delete or keep");
+		body = json_pack("{s:b,s:s,s:s}", "force", force, "reason",
+				 reason ? reason : "", "held",
+				 held ? held : "keep");
+	}
+
+	e = cli_escape(c, login);
+	if (strcmp(sub, "show") == 0)
+		path = xasprintf("/v1/accounts/%s", e);
+	else
+		path = xasprintf("/v1/accounts/%s/%s", e, sub);
+	free(e);
+	r = api_call(c, body ? "POST" : "GET", path, body, sub, &rep);
+	free(path);
+	json_decref(body);
+	if (r)
+		return r;
+	if (!c->json) {
+		if (strcmp(sub, "show") == 0)
+			print_fields(rep.json);
+		else
+			print_outcome(login, rep.json);
+	}
+	reply_deinit(&rep);
+	return 0;
+}
+
+/* mamori held list [LOGIN] */
+static int cmd_held_list(struct cli *c, int argc, char **argv)
+{
+	static const char *const hdr[] = {"QUEUE_ID", "LOGIN", "SINCE"};
+	static const char *const qid_keys[] = {"queue_id", "id", NULL};
+	static const char *const login_keys[] = {"login", "account", NULL};
+	static const char *const since_keys[] = {"since", "time", "held_at",
+						 NULL};
+	struct table t = {.ncols = 3};
+	struct reply rep;
+	char *path, cell[3][256];
+	json_t *a, *row;
+	size_t idx;
+	int r;
+
+	if (argc > 1)
+		usage_error("held list: unexpected \"%s\"", argv[1]);
+	if (argc == 1 && argv[0][0] == '-')
+		usage_error("held list: unknown option %s", argv[0]);
+	if (argc == 1) {
+		char *e = cli_escape(c, argv[0]);
+
+		path = xasprintf("/v1/held?account=%s", e);
+		free(e);
+	} else {
+		path = xstrdup("/v1/held");
+	}
+	r = api_call(c, "GET", path, NULL, "held list", &rep);
+	free(path);
+	if (r || c->json) {
+		if (!r)
+			reply_deinit(&rep);
+		return r;
+	}
+	a = reply_rows(rep.json, "held");
+	table_add(&t, hdr);
+	json_array_foreach(a, idx, row) {
+		const char *cells[3];
+
+		cells[0] = json_text(json_get_any(row, qid_keys), cell[0],
+				     sizeof(cell[0]));
+		cells[1] = json_text(json_get_any(row, login_keys), cell[1],
+				     sizeof(cell[1]));
+		cells[2] = json_time(json_get_any(row, since_keys), cell[2],
+				     sizeof(cell[2]));
+		table_add(&t, cells);
+	}
+	table_print(&t);
+	reply_deinit(&rep);
+	return 0;
+}
+
+/* mamori held list|release|delete ... */
+static int cmd_held(struct cli *c, int argc, char **argv)
+{
+	const char *action;
+	int i, worst = 0;
+
+	if (argc < 1)
+		usage_error("held: list, release or delete?");
+	if (strcmp(argv[0], "list") == 0)
+		return cmd_held_list(c, argc - 1, argv + 1);
+	action = argv[0];
+	if (strcmp(action, "release") && strcmp(action, "delete"))
+		usage_error("held: unknown command \"%s\"", action);
+	if (argc < 2)
+		usage_error("held %s: QUEUEID is required", action);
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] == '-' || !argv[i][0])
+			usage_error("held %s: bad queue ID \"%s\"", action,
+				    argv[i]);
+	for (i = 1; i < argc; i++) {
+		struct reply rep;
+		char *e = cli_escape(c, argv[i]), *verb;
+		char *path = xasprintf("/v1/held/%s/%s", e, action);
+		json_t *body = json_object();
+		int r;
+
+		verb = xasprintf("%s %s", action, argv[i]);
+		r = api_call(c, "POST", path, body, verb, &rep);
+		free(verb);
+		free(path);
+		free(e);
+		json_decref(body);
+		if (r == CLI_EXIT_UNREACHABLE)
+			return r;
+		if (r) {
+			worst = r;
+			continue;
+		}
+		if (!c->json)
+			printf("%s: %s\n", argv[i],
+			       strcmp(action, "release") == 0 ? "released" :
+			       "deleted");
+		reply_deinit(&rep);
+	}
+	return worst;
+}
+
+/* Print j flattened: "a.b.c value" per scalar, arrays indexed from 0. */
+static void print_flat(const char *prefix, const json_t *j)
+{
+	char tmp[256];
+
+	if (json_is_object(j)) {
+		const char *key;
+		json_t *v;
+
+		json_object_foreach((json_t *)j, key, v) {
+			char *p = *prefix ? xasprintf("%s.%s", prefix, key) :
+				  xstrdup(key);
+
+			print_flat(p, v);
+			free(p);
+		}
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(j, i, v) {
+			char *p = xasprintf("%s%s%zu", prefix, *prefix ? "." : "",
+					    i);
+
+			print_flat(p, v);
+			free(p);
+		}
+	} else {
+		printf("%s %s\n", prefix, json_text(j, tmp, sizeof(tmp)));
+	}
+}
+
+/* mamori stats */
+static int cmd_stats(struct cli *c, int argc, char **argv)
+{
+	struct reply rep;
+	int r;
+
+	if (argc > 0)
+		usage_error("stats: unexpected \"%s\"", argv[0]);
+	r = api_call(c, "GET", "/v1/stats", NULL, "stats", &rep);
+	if (r)
+		return r;
+	if (!c->json)
+		print_flat("", rep.json);
+	reply_deinit(&rep);
+	return 0;
+}
+
+/* The configuration file to read: -c, else the default if it exists. */
+static const char *config_path(const struct cli *c)
+{
+	if (c->config)
+		return c->config;
+	return access(CLI_DEFAULT_CONFIG, F_OK) == 0 ? CLI_DEFAULT_CONFIG :
+	       NULL;
+}
+
+/* mamori config -d | -n [-c FILE] | -t [-c FILE] (local, no daemon) */
+static int cmd_config(struct cli *c, int argc, char **argv)
+{
+	struct config *cfg;
+	const char *path;
+	char err[512];
+	int i, mode = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "-n") ||
+		    !strcmp(argv[i], "-t")) {
+			if (mode && mode != argv[i][1])
+				usage_error("config: -d, -n and -t exclude "
+					    "each other");
+			mode = argv[i][1];
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			c->config = argv[++i];
+		} else {
+			usage_error("config: unexpected \"%s\"", argv[i]);
+		}
+	}
+	if (!mode)
+		usage_error("config: -d, -n or -t?");
+	if (mode == 'd') {
+		config_print_defaults(stdout);
+		return 0;
+	}
+	path = config_path(c);
+	if (mode == 't' && !path)
+		usage_error("config -t: no file to check (use -c FILE)");
+	cfg = config_load(path, err, sizeof(err));
+	if (!cfg) {
+		fprintf(stderr, "mamori: %s\n", err);
+		return CLI_EXIT_FAILED;
+	}
+	if (mode == 'n')
+		config_print_nondefaults(cfg, stdout);
+	else
+		printf("%s: OK\n", path);
+	config_free(cfg);
+	return 0;
+}
+
+/*
+ * Without -s or -u, take the API address from the configuration: the unix
+ * socket of api_listen, else the TCP api_tcp_listen with its api_token.
+ * No configuration file at all means the default socket.
+ */
+static int cli_locate(struct cli *c)
+{
+	const char *path;
+	struct config *cfg;
+	char err[512];
+
+	if (c->socket || c->url)
+		return 0;
+	if (!(path = config_path(c))) {
+		c->socket = xstrdup(CLI_DEFAULT_SOCKET);
+		return 0;
+	}
+	if (!(cfg = config_load(path, err, sizeof(err)))) {
+		fprintf(stderr, "mamori: %s\n(use -s SOCKET to bypass it)\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (strncmp(cfg->api_listen, "unix:", 5) == 0 && cfg->api_listen[5]) {
+		c->socket = xstrdup(cfg->api_listen + 5);
+	} else if (cfg->api_tcp_listen[0]) {
+		c->url = xasprintf("http://%s", cfg->api_tcp_listen);
+		if (!c->token && cfg->api_token[0])
+			c->token = xstrdup(cfg->api_token);
+	} else {
+		c->socket = xstrdup(CLI_DEFAULT_SOCKET);
+	}
+	config_free(cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {0};
+	const char *cmd, *env;
+	int i, r;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("mamori %s\n", MAMORI_VERSION);
+			return 0;
+		} else if (!strcmp(a, "--json")) {
+			c.json = true;
+		} else if ((!strcmp(a, "-s") || !strcmp(a, "-c") ||
+			    !strcmp(a, "-u") || !strcmp(a, "-T"))) {
+			if (i + 1 >= argc)
+				usage_error("%s needs a value", a);
+			i++;
+			if (a[1] == 's') {
+				free(c.socket);
+				c.socket = xstrdup(argv[i]);
+			} else if (a[1] == 'c') {
+				c.config = argv[i];
+			} else if (a[1] == 'u') {
+				free(c.url);
+				c.url = xstrdup(argv[i]);
+			} else {
+				free(c.token);
+				c.token = xstrdup(argv[i]);
+			}
+		} else {
+			usage_error("unknown option %s", a);
+		}
+	}
+	if (i >= argc)
+		usage_error("a command is required");
+	if (c.socket && c.url)
+		usage_error("-s and -u exclude each other");
+	cmd = argv[i++];
+	/* Accept --json after the command too ("mamori accounts --json"). */
+	{
+		int k, o = i;
+
+		for (k = i; k < argc; k++) {
+			if (!strcmp(argv[k], "--json"))
+				c.json = true;
+			else
+				argv[o++] = argv[k];
+		}
+		argc = o;
+	}
+	if (!strcmp(cmd, "config"))
+		return cmd_config(&c, argc - i, argv + i);
+	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
+	    strcmp(cmd, "held") && strcmp(cmd, "stats"))
+		usage_error("unknown command \"%s\"", cmd);
+
+	if (!c.token && (env = getenv("MAMORI_API_TOKEN")) && *env)
+		c.token = xstrdup(env);
+	if (c.url) {
+		size_t n = strlen(c.url);
+
+		while (n > 0 && c.url[n - 1] == '/')
+			c.url[--n] = '\0';
+	}
+	if ((r = cli_locate(&c)) != 0)
+		return r;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    !(c.curl = curl_easy_init())) {
+		fprintf(stderr, "mamori: cannot initialise libcurl\n");
+		return CLI_EXIT_FAILED;
+	}
+	if (!strcmp(cmd, "accounts"))
+		r = cmd_accounts(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "account"))
+		r = cmd_account(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "held"))
+		r = cmd_held(&c, argc - i, argv + i);
+	else
+		r = cmd_stats(&c, argc - i, argv + i);
+	curl_easy_cleanup(c.curl);
+	curl_global_cleanup();
+	free(c.socket);
+	free(c.url);
+	free(c.token);
+	return r;
+}

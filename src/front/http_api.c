@@ -1,0 +1,931 @@
+/*
+ * http_api - the admin HTTP/JSON API on evhttp.  See http_api.h; the routes
+ * are in the table routes[] below and documented in docs/api.md.
+ *
+ * Request life: api_handle() makes a struct api_call that owns everything
+ * the core may still read when it answers later (decoded path segments,
+ * query value, parsed body), checks the token on TCP, matches the path
+ * against routes[] and calls one handler.  The handler either answers at
+ * once or hands the call to the core with call_core_done() as callback.
+ * Whoever answers goes through call_reply(), which logs one line and frees
+ * the call.
+ *
+ * A pending request: evhttp stops reading a connection while its request
+ * waits for our reply, so a vanished client is normally noticed only when
+ * the reply is written, and evhttp copes with that.  The one case where the
+ * connection dies first is evhttp_free() at shutdown; a close callback on
+ * the connection then marks the call dead, and the core's late answer is
+ * dropped instead of written to a freed request.
+ *
+ * Limits and why:
+ *   API_MAX_BODY     64 KiB of request body: the largest legitimate body is
+ *                    a release with a reason text (evhttp answers 413);
+ *   API_MAX_HEADERS  16 KiB of request line and headers (evhttp: 400);
+ *   API_MAX_PATH     2 KiB of raw path (414); a login is at most ~320 bytes
+ *                    (RFC 5321 4.5.3.1), percent-encoding triples that;
+ *   API_MAX_TEXT     1 KiB for reason and source strings (400);
+ *   API_TIMEOUT      seconds an idle or slow connection may take.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/core.h"
+#include "front/http_api.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define API_MAX_BODY (64 * 1024)
+#define API_MAX_HEADERS (16 * 1024)
+#define API_MAX_PATH 2048
+#define API_MAX_SEGS 4
+#define API_MAX_TEXT 1024
+#define API_TIMEOUT 30
+#define API_METRICS_MAX (16 * 1024 * 1024)
+#define API_TOKEN_HASH 32	/* SHA-256 */
+
+/* One evhttp server: the unix socket or the TCP port. */
+struct api_listener {
+	struct http_api *api;
+	struct evhttp *http;
+	bool tcp;		/* requires the bearer token */
+};
+
+struct http_api {
+	struct event_base *base;
+	struct core *core;
+	struct api_listener unix_l;
+	struct api_listener tcp_l;
+	char *sock_path;	/* to unlink at the end; NULL if none */
+	/* Only a digest of the token is kept; comparing digests keeps the
+	 * comparison's time independent of both length and content. */
+	unsigned char token_hash[API_TOKEN_HASH];
+	bool have_token;
+};
+
+/* One request from arrival to reply; owns what the core may still read. */
+struct api_call {
+	struct evhttp_request *req;	/* NULL once the client is gone */
+	struct evhttp_connection *evcon;
+	struct http_api *api;
+	const char *method;
+	char path[LOG_QSZ];		/* log_q() form of the raw path */
+	char actor[48];
+	int nseg;
+	char *seg[API_MAX_SEGS];	/* decoded path segments */
+	char *query;			/* decoded query value, or NULL */
+	json_t *body;			/* parsed request body, or NULL */
+};
+
+struct route;
+typedef void route_fn(struct api_call *call, const struct route *r);
+
+/* A path pattern ("*" matches one segment), the method it takes, its handler. */
+struct route {
+	const char *pat[API_MAX_SEGS + 1];
+	enum evhttp_cmd_type method;
+	route_fn *fn;
+};
+
+static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
+	h_account_restrict, h_account_credchanged, h_account_release, h_held,
+	h_held_action;
+
+static const struct route routes[] = {
+	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
+	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
+	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats},
+	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts},
+	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show},
+	{{"v1", "accounts", "*", "restrict", NULL}, EVHTTP_REQ_POST,
+	 h_account_restrict},
+	{{"v1", "accounts", "*", "credential-changed", NULL}, EVHTTP_REQ_POST,
+	 h_account_credchanged},
+	{{"v1", "accounts", "*", "release", NULL}, EVHTTP_REQ_POST,
+	 h_account_release},
+	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held},
+	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action},
+	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
+};
+
+/* The method's name for logs and Allow headers. */
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "OTHER";
+}
+
+/* The reason phrase for the status codes we send. */
+static const char *status_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	}
+	return status < 300 ? "OK" : status < 500 ? "Client Error" :
+	       "Server Error";
+}
+
+/* Free a call and everything it owns. */
+static void call_free(struct api_call *call)
+{
+	int i;
+
+	for (i = 0; i < call->nseg; i++)
+		free(call->seg[i]);
+	free(call->query);
+	json_decref(call->body);
+	free(call);
+}
+
+/* The client's connection is going away before we answered. */
+static void call_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct api_call *call = arg;
+
+	(void)evcon;
+	/* A request evhttp detached from its connection is ours to free; an
+	 * attached one is freed by evhttp right after this callback. */
+	if (call->req && evhttp_request_get_connection(call->req) == NULL)
+		evhttp_request_free(call->req);
+	call->req = NULL;
+}
+
+/* Send status with a body of len bytes and content type ctype; frees call. */
+static void call_reply(struct api_call *call, int status, const char *ctype,
+		       const char *data, size_t len)
+{
+	char aq[LOG_QSZ];
+
+	log_msg(LOG_L_INFO,
+		"event=api_request method=%s path=%s status=%d actor=%s%s",
+		call->method, call->path, status,
+		log_q(aq, sizeof(aq), call->actor),
+		call->req ? "" : " client=gone");
+	if (call->req) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(call->req);
+		struct evbuffer *out = evbuffer_new();
+
+		/* The reply may fail and free the connection later: the close
+		 * callback must not point at this call any more. */
+		if (call->evcon)
+			evhttp_connection_set_closecb(call->evcon, NULL, NULL);
+		evhttp_add_header(h, "Content-Type", ctype);
+		evhttp_add_header(h, "Cache-Control", "no-store");
+		if (status == 401)
+			evhttp_add_header(h, "WWW-Authenticate",
+					  "Bearer realm=\"mamori\"");
+		if (out)
+			evbuffer_add(out, data, len);
+		evhttp_send_reply(call->req, status, status_reason(status), out);
+		if (out)
+			evbuffer_free(out);
+	}
+	call_free(call);
+}
+
+/* Send body (a reference we take over; NULL: a generic one) as JSON. */
+static void call_reply_json(struct api_call *call, int status, json_t *body)
+{
+	static const char oom[] = "{\"error\": \"out of memory\"}\n";
+	char *text, *line;
+
+	if (!body)
+		body = status >= 400 ?
+		       json_pack("{s:s}", "error", status_reason(status)) :
+		       json_object();
+	text = json_dumps(body, JSON_INDENT(2));
+	json_decref(body);
+	if (!text) {
+		call_reply(call, 500, "application/json", oom, sizeof(oom) - 1);
+		return;
+	}
+	line = xasprintf("%s\n", text);
+	free(text);
+	call_reply(call, status, "application/json", line, strlen(line));
+	free(line);
+}
+
+/* Answer {"error": message}. */
+__attribute__((format(printf, 3, 4)))
+static void call_error(struct api_call *call, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	call_reply_json(call, status, json_pack("{s:s}", "error", msg));
+}
+
+/* core_json_cb: the core's answer to an admin call. */
+static void call_core_done(void *arg, int status, json_t *body)
+{
+	call_reply_json(arg, status, body);
+}
+
+/* Note who asked: the peer's uid on the unix socket, the token on TCP. */
+static void call_set_actor(struct api_call *call, bool tcp)
+{
+	struct bufferevent *bev;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd;
+
+	if (tcp) {
+		snprintf(call->actor, sizeof(call->actor), "api-token");
+		return;
+	}
+	bev = call->evcon ? evhttp_connection_get_bufferevent(call->evcon) :
+	      NULL;
+	fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		snprintf(call->actor, sizeof(call->actor), "admin:uid=%u",
+			 (unsigned)cred.uid);
+	else
+		snprintf(call->actor, sizeof(call->actor), "admin:uid=?");
+}
+
+/* Is s valid UTF-8 free of control bytes (C0 and DEL)?  Logins and queue
+ * IDs end up in JSON, which cannot carry anything else. */
+static bool text_is_clean(const char *s, size_t n)
+{
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	/* jansson refuses to make a string of invalid UTF-8. */
+	if (!(j = json_stringn(s, n)))
+		return false;
+	json_decref(j);
+	return true;
+}
+
+/*
+ * Split the raw path into decoded segments.  Returns 0, or the status to
+ * answer with a message in err: 404 for a shape no route can have, 400 for
+ * a segment that decodes to '/', NUL, a control byte or invalid UTF-8,
+ * 414 when too long.
+ */
+static int call_split_path(struct api_call *call, const char *raw, char *err,
+			   size_t errsz)
+{
+	const char *p, *end;
+
+	if (!raw || raw[0] != '/') {
+		snprintf(err, errsz, "bad request path");
+		return 400;
+	}
+	if (strlen(raw) > API_MAX_PATH) {
+		snprintf(err, errsz, "path longer than %d bytes", API_MAX_PATH);
+		return 414;
+	}
+	for (p = raw + 1;; p = end + 1) {
+		char tmp[API_MAX_PATH + 1];
+		size_t n, dlen;
+		char *dec;
+
+		end = strchr(p, '/');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0 || call->nseg == API_MAX_SEGS) {
+			snprintf(err, errsz, "no such resource");
+			return 404;
+		}
+		memcpy(tmp, p, n);
+		tmp[n] = '\0';
+		dec = evhttp_uridecode(tmp, 0, &dlen);
+		if (!dec) {
+			snprintf(err, errsz, "bad request path");
+			return 400;
+		}
+		call->seg[call->nseg++] = dec;
+		if (dlen != strlen(dec) || !text_is_clean(dec, dlen) ||
+		    memchr(dec, '/', dlen)) {
+			snprintf(err, errsz,
+				 "path segment %d holds '/', NUL, a control byte "
+				 "or invalid UTF-8",
+				 call->nseg);
+			return 400;
+		}
+		if (!end)
+			return 0;
+	}
+}
+
+/* Match the segments against routes[]; sets *wrong_method for a path that
+ * exists with other methods (their names appended to allow). */
+static const struct route *route_find(const struct api_call *call,
+				      enum evhttp_cmd_type m,
+				      bool *wrong_method, char *allow,
+				      size_t allowsz)
+{
+	size_t i;
+	int k;
+
+	*wrong_method = false;
+	allow[0] = '\0';
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+
+		for (k = 0; k < call->nseg && r->pat[k]; k++)
+			if (strcmp(r->pat[k], "*") &&
+			    strcmp(r->pat[k], call->seg[k]))
+				break;
+		if (k != call->nseg || r->pat[k])
+			continue;
+		if (r->method == m)
+			return r;
+		if (!*wrong_method || !strstr(allow, method_name(r->method))) {
+			size_t o = strlen(allow);
+
+			snprintf(allow + o, allowsz - o, "%s%s", o ? ", " : "",
+				 method_name(r->method));
+		}
+		*wrong_method = true;
+	}
+	return NULL;
+}
+
+/* Compute the digest the token check compares. */
+static void token_digest(const char *s, size_t n,
+			 unsigned char out[API_TOKEN_HASH])
+{
+	unsigned int len = API_TOKEN_HASH;
+
+	if (!EVP_Digest(s, n, out, &len, EVP_sha256(), NULL))
+		memset(out, 0, API_TOKEN_HASH);
+}
+
+/* Does the request carry "Authorization: Bearer <api_token>"? */
+static bool call_token_ok(const struct http_api *a, struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+					   "Authorization");
+	unsigned char got[API_TOKEN_HASH];
+
+	if (!a->have_token || !h)
+		return false;
+	/* The scheme is case-insensitive (RFC 7235 2.1). */
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	token_digest(h, strlen(h), got);
+	return CRYPTO_memcmp(got, a->token_hash, API_TOKEN_HASH) == 0;
+}
+
+/*
+ * The body as a JSON object (an empty body is {}); stored in call->body.
+ * Answers 400 and returns NULL when it is not one.
+ */
+static json_t *call_body(struct api_call *call)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	json_t *j;
+
+	if (len == 0) {
+		call->body = json_object();
+		return call->body;
+	}
+	/* evhttp has already refused anything over API_MAX_BODY. */
+	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+		       JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		call_error(call, 400, "invalid JSON: %s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		call_error(call, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	call->body = j;
+	return j;
+}
+
+/*
+ * Read the optional string member key of the body into *out (def when
+ * absent).  Answers 400 and returns -1 when it is not a string, is longer
+ * than API_MAX_TEXT, or is required (def NULL) but absent or empty.
+ */
+static int body_text(struct api_call *call, const char *key, const char *def,
+		     const char **out)
+{
+	json_t *v = json_object_get(call->body, key);
+
+	if (!v || json_is_null(v)) {
+		if (!def) {
+			call_error(call, 400, "\"%s\" is required", key);
+			return -1;
+		}
+		*out = def;
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		call_error(call, 400, "\"%s\" must be a string", key);
+		return -1;
+	}
+	if (json_string_length(v) > API_MAX_TEXT) {
+		call_error(call, 400, "\"%s\" is longer than %d bytes", key,
+			   API_MAX_TEXT);
+		return -1;
+	}
+	*out = json_string_value(v);
+	if (!def && !**out) {
+		call_error(call, 400, "\"%s\" must not be empty", key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read query parameter name into call->query (NULL when absent).  Answers
+ * 400 and returns -1 for a malformed query or an unclean value. */
+static int call_query(struct api_call *call, const char *name)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq kv;
+	const char *v;
+	int r = 0;
+
+	if (!q || !*q)
+		return 0;
+	/* evhttp_parse_query_str() initializes kv itself. */
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		evhttp_clear_headers(&kv);
+		call_error(call, 400, "malformed query string");
+		return -1;
+	}
+	v = evhttp_find_header(&kv, name);
+	if (v && *v) {
+		if (!text_is_clean(v, strlen(v))) {
+			call_error(call, 400, "query parameter %s holds a control "
+				   "byte or invalid UTF-8", name);
+			r = -1;
+		} else {
+			call->query = xstrdup(v);
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return r;
+}
+
+/* GET /v1/health */
+static void h_health(struct api_call *call, const struct route *r)
+{
+	call_reply_json(call, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* GET /v1/stats */
+static void h_stats(struct api_call *call, const struct route *r)
+{
+	json_t *j = core_stats(call->api->core);
+
+	call_reply_json(call, j ? 200 : 500, j);
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static void h_metrics(struct api_call *call, const struct route *r)
+{
+	struct buf b;
+
+	buf_init(&b, API_METRICS_MAX);
+	core_metrics(call->api->core, &b);
+	call_reply(call, 200, "text/plain; version=0.0.4; charset=utf-8",
+		   b.p ? b.p : "", b.len);
+	buf_deinit(&b);
+}
+
+/* GET /v1/accounts[?state=S] */
+static void h_accounts(struct api_call *call, const struct route *r)
+{
+	if (call_query(call, "state"))
+		return;
+	core_accounts_list(call->api->core, call->query, call_core_done, call);
+}
+
+/* GET /v1/accounts/LOGIN */
+static void h_account_show(struct api_call *call, const struct route *r)
+{
+	core_account_show(call->api->core, call->seg[2], call_core_done, call);
+}
+
+/* POST /v1/accounts/LOGIN/restrict {"reason": TEXT} */
+static void h_account_restrict(struct api_call *call, const struct route *r)
+{
+	const char *reason;
+
+	if (!call_body(call) || body_text(call, "reason", NULL, &reason))
+		return;
+	core_account_restrict(call->api->core, call->seg[2], reason,
+			      call->actor, call_core_done, call);
+}
+
+/* POST /v1/accounts/LOGIN/credential-changed [{"source": TEXT}] */
+static void h_account_credchanged(struct api_call *call, const struct route *r)
+{
+	const char *source;
+
+	if (!call_body(call) || body_text(call, "source", "", &source))
+		return;
+	core_account_credential_changed(call->api->core, call->seg[2], source,
+					call->actor, call_core_done, call);
+}
+
+/* POST /v1/accounts/LOGIN/release {"force", "reason", "held"} */
+static void h_account_release(struct api_call *call, const struct route *r)
+{
+	const char *reason, *held;
+	json_t *force;
+
+	if (!call_body(call) || body_text(call, "reason", "", &reason) ||
+	    body_text(call, "held", "keep", &held))
+		return;
+	force = json_object_get(call->body, "force");
+	if (force && !json_is_boolean(force) && !json_is_null(force)) {
+		call_error(call, 400, "\"force\" must be true or false");
+		return;
+	}
+	if (strcmp(held, "release") && strcmp(held, "delete") &&
+	    strcmp(held, "keep")) {
+		call_error(call, 400,
+			   "\"held\" must be \"release\", \"delete\" or \"keep\"");
+		return;
+	}
+	if (json_is_true(force) && !*reason) {
+		call_error(call, 400, "\"force\" requires a \"reason\"");
+		return;
+	}
+	core_account_release(call->api->core, call->seg[2], json_is_true(force),
+			     reason, held, call->actor, call_core_done, call);
+}
+
+/* GET /v1/held[?account=LOGIN] */
+static void h_held(struct api_call *call, const struct route *r)
+{
+	if (call_query(call, "account"))
+		return;
+	core_held_list(call->api->core, call->query, call_core_done, call);
+}
+
+/* POST /v1/held/QUEUEID/release and /delete */
+static void h_held_action(struct api_call *call, const struct route *r)
+{
+	/* A body is optional and has no members yet; still refuse junk. */
+	if (!call_body(call))
+		return;
+	core_held_action(call->api->core, call->seg[2], r->pat[3], call->actor,
+			 call_core_done, call);
+}
+
+/* evhttp's callback for every request on either listener. */
+static void api_handle(struct evhttp_request *req, void *arg)
+{
+	struct api_listener *l = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct api_call *call = xcalloc(1, sizeof(*call));
+	const struct route *r;
+	char err[128], allow[64];
+	bool wrong_method;
+	int st;
+
+	call->req = req;
+	call->api = l->api;
+	call->evcon = evhttp_request_get_connection(req);
+	call->method = method_name(m);
+	log_q(call->path, sizeof(call->path), raw ? raw : "");
+	call_set_actor(call, l->tcp);
+	if (call->evcon)
+		evhttp_connection_set_closecb(call->evcon, call_conn_closed,
+					      call);
+
+	if (l->tcp && !call_token_ok(l->api, req)) {
+		call_error(call, 401,
+			   "a valid \"Authorization: Bearer\" token is required");
+		return;
+	}
+	if ((st = call_split_path(call, raw, err, sizeof(err))) != 0) {
+		call_error(call, st, "%s", err);
+		return;
+	}
+	r = route_find(call, m, &wrong_method, allow, sizeof(allow));
+	if (!r && wrong_method) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+				  allow);
+		call_error(call, 405, "method %s not allowed here; use %s",
+			   call->method, allow);
+		return;
+	}
+	if (!r) {
+		call_error(call, 404, "no such resource");
+		return;
+	}
+	r->fn(call, r);
+}
+
+/* Create one evhttp server with our limits, serving l. */
+static struct evhttp *api_http_new(struct http_api *a, struct api_listener *l,
+				   bool tcp)
+{
+	struct evhttp *http = evhttp_new(a->base);
+
+	if (!http)
+		return NULL;
+	l->api = a;
+	l->tcp = tcp;
+	l->http = http;
+	evhttp_set_max_body_size(http, API_MAX_BODY);
+	evhttp_set_max_headers_size(http, API_MAX_HEADERS);
+	evhttp_set_timeout(http, API_TIMEOUT);
+	/* On a body over the limit, read and discard it before answering
+	 * 413: closing at once would make a client that is still sending see
+	 * a broken pipe instead of the answer. */
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* Let every method evhttp knows reach us so that a wrong one is a
+	 * JSON 405, not evhttp's HTML 501. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+				   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+				   EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(http, "application/json");
+	evhttp_set_gencb(http, api_handle, l);
+	return http;
+}
+
+/*
+ * Remove a socket file nobody listens on any more.  A live socket, or a
+ * path that is not a socket, is an error: we must not take over another
+ * daemon's socket nor delete someone's file.
+ */
+static int unix_remove_stale(const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "api_listen: %s exists and is not a socket",
+			 path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsz, "api_listen: socket: %s", strerror(errno));
+		return -1;
+	}
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errsz,
+			 "api_listen: %s is in use (is another mamorid running?)",
+			 path);
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		snprintf(err, errsz, "api_listen: cannot remove stale %s: %s",
+			 path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create, bind and listen on the unix socket path; returns the fd or -1. */
+static int unix_listen(const char *path, long mode, int uid, int gid,
+		       char *err, size_t errsz)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, r;
+
+	if (!*path || strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errsz, "api_listen: bad socket path \"%s\"", path);
+		return -1;
+	}
+	if (unix_remove_stale(path, err, errsz))
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsz, "api_listen: socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Create the file owner-only, so that it is never reachable with
+	 * looser bits than configured between bind() and chmod().  We run
+	 * single-threaded at startup, so changing the umask is safe here. */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r != 0) {
+		snprintf(err, errsz, "api_listen: bind %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(path, (mode_t)mode) != 0 ||
+	    ((uid != -1 || gid != -1) &&
+	     chown(path, (uid_t)uid, (gid_t)gid) != 0)) {
+		snprintf(err, errsz, "api_listen: chmod/chown %s: %s", path,
+			 strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 128) != 0) {
+		snprintf(err, errsz, "api_listen: listen %s: %s", path,
+			 strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host (size hostsz) and *port. */
+static int parse_host_port(const char *s, char *host, size_t hostsz,
+			   unsigned short *port)
+{
+	const char *colon, *h = s, *he;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		h = s + 1;
+		he = strchr(h, ']');
+		if (!he || he[1] != ':')
+			return -1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		he = colon;
+	}
+	if (he == h || (size_t)(he - h) >= hostsz)
+		return -1;
+	memcpy(host, h, (size_t)(he - h));
+	host[he - h] = '\0';
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
+		return -1;
+	*port = (unsigned short)p;
+	return 0;
+}
+
+struct http_api *http_api_new(struct event_base *base, struct core *core,
+			      const struct config *cfg, int sock_uid,
+			      int sock_gid, char *err, size_t errsz)
+{
+	struct http_api *a = xcalloc(1, sizeof(*a));
+	char host[256];
+	unsigned short port;
+
+	a->base = base;
+	a->core = core;
+	http_api_reconfigure(a, cfg);
+
+	if (cfg->api_listen && cfg->api_listen[0]) {
+		const char *path;
+		int fd;
+
+		if (strncmp(cfg->api_listen, "unix:", 5) != 0) {
+			snprintf(err, errsz,
+				 "api_listen: \"%s\" is not unix:PATH",
+				 cfg->api_listen);
+			goto fail;
+		}
+		path = cfg->api_listen + 5;
+		if ((fd = unix_listen(path, cfg->api_socket_mode, sock_uid,
+				      sock_gid, err, errsz)) < 0)
+			goto fail;
+		a->sock_path = xstrdup(path);
+		if (!api_http_new(a, &a->unix_l, false) ||
+		    !evhttp_accept_socket_with_handle(a->unix_l.http, fd)) {
+			snprintf(err, errsz, "api_listen: evhttp setup failed");
+			close(fd);
+			goto fail;
+		}
+		log_msg(LOG_L_INFO,
+			"event=api_listen transport=unix path=%s mode=%04lo",
+			path, cfg->api_socket_mode);
+	}
+	if (cfg->api_tcp_listen && cfg->api_tcp_listen[0]) {
+		if (parse_host_port(cfg->api_tcp_listen, host, sizeof(host),
+				    &port)) {
+			snprintf(err, errsz,
+				 "api_tcp_listen: \"%s\" is not HOST:PORT",
+				 cfg->api_tcp_listen);
+			goto fail;
+		}
+		if (!a->have_token) {
+			snprintf(err, errsz, "api_tcp_listen requires api_token");
+			goto fail;
+		}
+		if (!api_http_new(a, &a->tcp_l, true)) {
+			snprintf(err, errsz, "api_tcp_listen: evhttp setup failed");
+			goto fail;
+		}
+		errno = 0;
+		if (!evhttp_bind_socket_with_handle(a->tcp_l.http, host, port)) {
+			snprintf(err, errsz,
+				 "api_tcp_listen: cannot listen on %s: %s",
+				 cfg->api_tcp_listen,
+				 errno ? strerror(errno) : "failed");
+			goto fail;
+		}
+		log_msg(LOG_L_INFO,
+			"event=api_listen transport=tcp addr=%s auth=bearer",
+			cfg->api_tcp_listen);
+	}
+	if (!a->unix_l.http && !a->tcp_l.http) {
+		snprintf(err, errsz, "no admin API listener configured");
+		goto fail;
+	}
+	return a;
+fail:
+	http_api_free(a);
+	return NULL;
+}
+
+void http_api_reconfigure(struct http_api *a, const struct config *cfg)
+{
+	const char *t = cfg->api_token ? cfg->api_token : "";
+
+	a->have_token = t[0] != '\0';
+	token_digest(t, strlen(t), a->token_hash);
+}
+
+void http_api_free(struct http_api *a)
+{
+	if (!a)
+		return;
+	/* evhttp_free() closes the listeners and the connections; a pending
+	 * call learns of it through call_conn_closed(). */
+	if (a->unix_l.http)
+		evhttp_free(a->unix_l.http);
+	if (a->tcp_l.http)
+		evhttp_free(a->tcp_l.http);
+	if (a->sock_path) {
+		unlink(a->sock_path);
+		free(a->sock_path);
+	}
+	OPENSSL_cleanse(a->token_hash, sizeof(a->token_hash));
+	free(a);
+}
