@@ -230,6 +230,8 @@ static struct decision *decision_new(const struct outbound_request *req,
 		memcpy(d->strings + off, src[i] ? src[i] : "", n);
 		d->strings[off + n] = '\0';
 		*dst[i] = d->strings + off;
+		/* Everything may end up in JSON (records, API, notices). */
+		utf8_sanitize(d->strings + off);
 		off += n + 1;
 	}
 	d->cb = cb;

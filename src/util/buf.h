@@ -54,4 +54,11 @@ bool span_caseeq(struct span s, const char *lit);
 char *buf_sample(char *out, size_t outsz, const void *data, size_t n,
 		 size_t max_in);
 
+/*
+ * Replace every byte of s that is not part of valid UTF-8 (RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF) with '?', in place, so
+ * the string can go into JSON.  Returns the number of bytes replaced.
+ */
+size_t utf8_sanitize(char *s);
+
 #endif

@@ -35,6 +35,31 @@ static void test_buf(void)
 	ok(strlen(s) == 5, "sample: output bound");
 }
 
+static void test_utf8(void)
+{
+	static const struct { const char *label, *in, *want; size_t bad; } rows[] = {
+		{"ascii", "alice@example.com", "alice@example.com", 0},
+		{"japanese", "\xe5\xae\x88\xe3\x82\x8a", "\xe5\xae\x88\xe3\x82\x8a", 0},
+		{"lone continuation", "a\x80" "b", "a?b", 1},
+		{"overlong slash", "\xc0\xaf", "??", 2},
+		{"surrogate", "\xed\xa0\x80", "???", 3},
+		{"truncated", "ab\xe3\x81", "ab??", 2},
+		{"past U+10FFFF", "\xf4\x90\x80\x80", "????", 4},
+		{"latin-1", "caf\xe9", "caf?", 1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char s[32];
+		size_t bad;
+
+		snprintf(s, sizeof(s), "%s", rows[i].in);
+		bad = utf8_sanitize(s);
+		ok(strcmp(s, rows[i].want) == 0 && bad == rows[i].bad,
+		   "utf8_sanitize: %s", rows[i].label);
+	}
+}
+
 static void test_log_q(void)
 {
 	static const struct { const char *label, *in, *want; } rows[] = {
@@ -160,6 +185,7 @@ static void test_config(void)
 int main(void)
 {
 	test_buf();
+	test_utf8();
 	test_log_q();
 	test_time();
 	test_config();
