@@ -118,6 +118,26 @@ struct config {
 	long notify_max_tries;
 	long notify_timeout;
 
+	/* login abuse (Dovecot auth policy) */
+	char *auth_policy_listen;
+	char *auth_policy_api_key;
+	int auth_policy_fail_action;	/* 0 = allow (fail open), 1 = reject */
+	char *auth_pwversion_attr;
+	char *auth_allowlist;
+	long auth_window;
+	long auth_stuffing_logins;
+	long auth_stuffing_net_logins;
+	long auth_stuffing_fail_ratio;
+	long auth_stuffing_new_ratio;
+	long auth_stuffing_max_repeat;
+	long auth_bruteforce_failures;
+	long auth_distributed_ips;
+	long auth_delay;
+	long auth_block_time;
+	long auth_block_max;
+	int auth_compromised_action;	/* 0 restrict, 1 flag, 2 none */
+	long auth_new_network_risk;
+
 	int nclasses;
 	struct class_config classes[CONFIG_MAX_CLASSES];
 };

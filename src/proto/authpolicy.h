@@ -1,0 +1,79 @@
+/*
+ * authpolicy - Dovecot 2.3 auth-policy requests, sans I/O.
+ *
+ * Dovecot POSTs a flat JSON object (keys sorted, every configured attribute
+ * a JSON string, "tls" a boolean, "success" and "policy_reject" booleans in
+ * the report; a '/' in a configured key makes a nested object) to
+ * <url>?command=allow (before the password check, and again after a correct
+ * password) and <url>?command=report (at the end).  See PROTOCOLS.md.
+ *
+ * Dovecot sends invalid JSON when an attribute value holds a space or '='
+ * (its attribute splitting breaks): that is AUTHPOLICY_E_JSON here, and the
+ * front-end answers per auth_policy_fail_action.
+ *
+ * Limits: the body at most AUTHPOLICY_MAX_BODY bytes; each kept field has a
+ * fixed maximum (below) and a longer value is AUTHPOLICY_E_FIELD.  Unknown
+ * keys are ignored.  Strings are checked to be valid UTF-8 by jansson.
+ */
+#ifndef MAMORI_AUTHPOLICY_H
+#define MAMORI_AUTHPOLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AUTHPOLICY_MAX_BODY 65536
+
+enum {
+	AUTHPOLICY_OK = 0,
+	AUTHPOLICY_E_COMMAND = 1,	/* query lacks command=allow|report */
+	AUTHPOLICY_E_TOO_LARGE = 2,
+	AUTHPOLICY_E_JSON = 3,		/* not JSON, or not an object */
+	AUTHPOLICY_E_FIELD = 4,		/* a kept field too long or wrong type */
+};
+
+enum authpolicy_command {
+	AUTHPOLICY_ALLOW,
+	AUTHPOLICY_REPORT,
+};
+
+struct authpolicy_request {
+	enum authpolicy_command command;
+	char login[256];		/* "login" */
+	char pwhash[132];		/* "pwhash": lowercase hex, may be "" */
+	char remote[64];		/* "remote": client IP */
+	char protocol[32];		/* "protocol": imap, pop3, smtp, ... */
+	char session_id[128];		/* "session_id" */
+	char device_id[128];		/* "device_id" */
+	char mech[32];			/* "mech" if configured (PLAIN, LOGIN, ...) */
+	char pwversion[128];		/* the operator-named password-version field */
+	bool tls;
+	bool has_success;		/* report only */
+	bool success;
+	bool policy_reject;
+	char error[128];		/* on failure: what was wrong */
+};
+
+/*
+ * Parse the command from the URL query ("command=allow", possibly among
+ * other parameters, as Dovecot appends it with '?' or '&').  0 or
+ * AUTHPOLICY_E_COMMAND.
+ */
+int authpolicy_parse_command(const char *query, enum authpolicy_command *out);
+
+/*
+ * Parse a request body of n bytes into out (command left as is).
+ * pwversion_key names the password-version attribute ("" = none); a '/' in
+ * it walks into nested objects ("attrs/pwchanged").  Returns AUTHPOLICY_OK
+ * or an AUTHPOLICY_E_* code with out->error set.
+ */
+int authpolicy_parse(const char *body, size_t n, const char *pwversion_key,
+		     struct authpolicy_request *out);
+
+/* Format the reply body {"status":N,"msg":"..."} into out; the message is
+ * JSON-escaped.  Returns the length or -1 if out is too small. */
+int authpolicy_format_reply(char *out, size_t outsz, int status,
+			    const char *msg);
+
+const char *authpolicy_error_str(int code);
+
+#endif
