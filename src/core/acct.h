@@ -43,7 +43,7 @@ enum acct_win {
 
 #define ACCT_RECENT_NETS 4
 #define ACCT_KNOWN_NETS 4
-#define ACCT_DETAIL_N 8
+#define ACCT_DETAIL_N 6
 
 struct acct_window {
 	uint32_t idx;		/* bucket number: time / length */
@@ -60,7 +60,7 @@ struct acct_net {
 struct acct_detail {
 	char ips[ACCT_DETAIL_N][46];
 	char domains[ACCT_DETAIL_N][64];
-	char senders[ACCT_DETAIL_N][96];
+	char senders[ACCT_DETAIL_N][64];
 	char reason[256];		/* why the last transition happened */
 	uint8_t nips, ndomains, nsenders;
 };

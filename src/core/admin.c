@@ -335,6 +335,7 @@ void core_account_credential_changed(struct core *c, const char *login,
 	}
 	a = acct_table_get(c->accounts, login, true, now);
 	a->cred_changed = now;
+	a->flags &= (uint8_t)~ACCT_F_FORCE_RESET;
 	ev = json_pack("{s:I, s:s, s:s, s:s, s:s}", "time", (json_int_t)now,
 		       "from", acct_state_name(a->state), "to",
 		       acct_state_name(a->state), "cause", "credential_changed",
@@ -587,4 +588,81 @@ void core_metrics(struct core *c, struct buf *out)
 		   c->stats.messages, c->stats.recipients,
 		   c->stats.transitions, c->stats.store_failures,
 		   c->stats.observed);
+}
+
+void core_login_risk(struct core *c, const char *login, int64_t until)
+{
+	struct acct *a;
+
+	if (!login || !*login)
+		return;
+	a = acct_table_get(c->accounts, login, true, core_now(0));
+	if ((uint32_t)until > a->login_risk_until)
+		a->login_risk_until = (uint32_t)until;
+}
+
+void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg)
+{
+	c->abuse_hook = fn;
+	c->abuse_arg = arg;
+}
+
+/* Ignore an admin result nobody waits for. */
+static void json_ignore(void *arg, int status, json_t *body)
+{
+	(void)arg;
+	(void)status;
+	json_decref(body);
+}
+
+/* The force-reset flag is written; now restrict if asked. */
+struct compromised_op {
+	struct core *c;
+	struct acct *a;
+	bool restrict_it;
+	char reason[512];
+	core_json_cb *cb;
+	void *arg;
+};
+
+static void compromised_saved(void *arg, int result)
+{
+	struct compromised_op *op = arg;
+	struct acct *a = op->a;
+
+	if (result != STORE_OK) {
+		reply_error(op->cb, op->arg, 503, "store unavailable");
+	} else if (op->restrict_it && a->state != ACCT_RESTRICTED &&
+		   a->state != ACCT_SUSPENDED && !a->pending) {
+		core_account_restrict(op->c, a->login, op->reason,
+				      "mamorid:login-abuse", op->cb, op->arg);
+	} else {
+		op->cb(op->arg, 200, core_account_json(op->c, a));
+	}
+	free(op);
+}
+
+void core_account_compromised(struct core *c, const char *login,
+			      bool restrict_it, const char *reason,
+			      core_json_cb *cb, void *arg)
+{
+	struct compromised_op *op;
+	struct acct *a;
+	char q1[LOG_QSZ], q2[LOG_QSZ];
+
+	if (!login || !*login)
+		return;
+	a = acct_table_get(c->accounts, login, true, core_now(0));
+	a->flags |= ACCT_F_FORCE_RESET;
+	log_msg(LOG_L_WARN, "event=account_compromised account=%s restrict=%s "
+		"reason=%s", log_q(q1, sizeof(q1), login),
+		restrict_it ? "yes" : "no", log_q(q2, sizeof(q2), reason));
+	op = xcalloc(1, sizeof(*op));
+	op->c = c;
+	op->a = a;
+	op->restrict_it = restrict_it;
+	snprintf(op->reason, sizeof(op->reason), "%s", reason);
+	op->cb = cb ? cb : json_ignore;
+	op->arg = arg;
+	core_account_save(c, a, compromised_saved, op);
 }

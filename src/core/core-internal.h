@@ -13,6 +13,7 @@
 #define CORE_INSTANCES 65536
 
 #define ACCT_F_SUSPICIOUS 0x01	/* throttled with a compromise signal */
+#define ACCT_F_FORCE_RESET 0x02	/* an attacker held valid credentials */
 
 /* Recipients seen at RCPT for one message (instance), direct-mapped. */
 struct instance {
@@ -52,6 +53,8 @@ struct core {
 	struct instance *instances;
 	struct core_stats stats;
 	uint64_t event_seq;
+	core_abuse_hook *abuse_hook;	/* may be NULL */
+	void *abuse_arg;
 };
 
 /* An outbound decision in flight (may wait for a store write). */

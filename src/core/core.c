@@ -69,7 +69,7 @@ static const char *addr_domain(const char *addr)
 
 json_t *core_account_json(struct core *c, const struct acct *a)
 {
-	return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:b}",
+	return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:b, s:b}",
 			 "login", a->login,
 			 "state", acct_state_name(a->state),
 			 "strikes", a->strikes,
@@ -80,12 +80,13 @@ json_t *core_account_json(struct core *c, const struct acct *a)
 			 "first_seen", (json_int_t)a->first_seen,
 			 "reason", core_reason_get(c, a),
 			 "throttle_suspicious",
-			 (a->flags & ACCT_F_SUSPICIOUS) != 0);
+			 (a->flags & ACCT_F_SUSPICIOUS) != 0,
+			 "force_reset", (a->flags & ACCT_F_FORCE_RESET) != 0);
 }
 
 json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now)
 {
-	json_t *ev = json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i}",
+	json_t *ev = json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:I}",
 		"msgs_minute", acct_win_count(a, W_MSG_MIN, now),
 		"msgs_hour", acct_win_count(a, W_MSG_HOUR, now),
 		"ext_rcpts_hour", acct_win_count(a, W_EXT_HOUR, now),
@@ -96,7 +97,8 @@ json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now)
 		"client_networks_recent", acct_net_recent(a, now, 3600),
 		"foreign_sender_msgs_hour",
 		a->domains_idx == now / 3600 ? a->mismatch_hour : 0,
-		"score", a->score);
+		"score", a->score,
+		"login_risk_until", (json_int_t)a->login_risk_until);
 	json_t *ips = json_array(), *doms = json_array(), *snd = json_array();
 	int i;
 

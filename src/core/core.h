@@ -127,6 +127,26 @@ void core_held_list(struct core *c, const char *login, core_json_cb *cb,
 void core_held_action(struct core *c, const char *queue_id,
 		      const char *action, const char *actor, core_json_cb *cb,
 		      void *arg);
+/*
+ * Login signals (src/auth) feeding the outbound score: a login from a new
+ * network raises the account's risk until the given time.
+ */
+void core_login_risk(struct core *c, const char *login, int64_t until);
+/*
+ * An attacker holds valid credentials for login (credential stuffing):
+ * set the forced-reset flag and, when restrict_sending is set, restrict the
+ * account's sending with reason.  cb may be NULL.
+ */
+void core_account_compromised(struct core *c, const char *login,
+			      bool restrict_sending, const char *reason,
+			      core_json_cb *cb, void *arg);
+/*
+ * Called with each login the core restricts or suspends, so the login
+ * engine can keep the password evidence of the abuse (login_note_abused).
+ */
+typedef void core_abuse_hook(void *arg, const char *login);
+void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg);
+
 /* Counters and gauges as JSON (GET /v1/stats). */
 json_t *core_stats(struct core *c);
 /* The same in Prometheus text format (GET /metrics). */

@@ -43,7 +43,7 @@ static char *record_text(const struct acct *a, enum acct_state state,
 			 uint8_t strikes, uint32_t since, uint32_t until,
 			 uint32_t last_strike, const char *reason)
 {
-	json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:f}",
+	json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:f, s:b}",
 			      "state", acct_state_name(state),
 			      "strikes", strikes,
 			      "since", (json_int_t)since,
@@ -52,7 +52,8 @@ static char *record_text(const struct acct *a, enum acct_state state,
 			      "credential_changed", (json_int_t)a->cred_changed,
 			      "first_seen", (json_int_t)a->first_seen,
 			      "reason", reason ? reason : "",
-			      "baseline", (double)a->baseline);
+			      "baseline", (double)a->baseline,
+			      "force_reset", (a->flags & ACCT_F_FORCE_RESET) != 0);
 	char *s = json_dumps(o, JSON_COMPACT);
 
 	json_decref(o);
@@ -84,6 +85,9 @@ static void transition_written(void *arg, int result)
 	}
 	a->state = (uint8_t)t->to;
 	a->strikes = t->strikes;
+	if (c->abuse_hook &&
+	    (t->to == ACCT_RESTRICTED || t->to == ACCT_SUSPENDED))
+		c->abuse_hook(c->abuse_arg, a->login);
 	a->state_since = t->now;
 	a->state_until = t->until;
 	a->last_strike = t->last_strike;
@@ -244,7 +248,7 @@ static void load_row(void *arg, int result, const char *key,
 	json_int_t strikes = 0, since = 0, until = 0, last = 0, cred = 0,
 		   first = 0;
 	double baseline = 0;
-	int st;
+	int st, force_reset = 0;
 
 	(void)ts;
 	if (!key) {
@@ -252,13 +256,14 @@ static void load_row(void *arg, int result, const char *key,
 		return;
 	}
 	o = json_loads(value, 0, &jerr);
-	if (!o || json_unpack(o, "{s?s, s?I, s?I, s?I, s?I, s?I, s?I, s?s, s?F}",
+	if (!o || json_unpack(o, "{s?s, s?I, s?I, s?I, s?I, s?I, s?I, s?s, s?F, s?b}",
 			      "state", &state, "strikes", &strikes,
 			      "since", &since, "until", &until,
 			      "last_strike", &last,
 			      "credential_changed", &cred,
 			      "first_seen", &first, "reason", &reason,
-			      "baseline", &baseline) != 0 ||
+			      "baseline", &baseline,
+			      "force_reset", &force_reset) != 0 ||
 	    (st = acct_state_parse(state)) < 0) {
 		char q[LOG_QSZ];
 
@@ -276,6 +281,8 @@ static void load_row(void *arg, int result, const char *key,
 	a->last_strike = (uint32_t)last;
 	a->cred_changed = (uint32_t)cred;
 	a->baseline = (float)baseline;
+	if (force_reset)
+		a->flags |= ACCT_F_FORCE_RESET;
 	if (*reason)
 		snprintf(acct_detail_get(a)->reason,
 			 sizeof(a->detail->reason), "%.255s", reason);
