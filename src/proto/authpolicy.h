@@ -14,6 +14,9 @@
  * Limits: the body at most AUTHPOLICY_MAX_BODY bytes; each kept field has a
  * fixed maximum (below) and a longer value is AUTHPOLICY_E_FIELD.  Unknown
  * keys are ignored.  Strings are checked to be valid UTF-8 by jansson.
+ * Liberal otherwise (authpolicy.c has the details): a missing or null field
+ * is "", a number is kept as text, a repeated key keeps its last value, and
+ * the booleans may also come as 0/1 or "true"/"yes"/"1"/"false"/"no"/"0".
  */
 #ifndef MAMORI_AUTHPOLICY_H
 #define MAMORI_AUTHPOLICY_H
@@ -62,18 +65,22 @@ int authpolicy_parse_command(const char *query, enum authpolicy_command *out);
 
 /*
  * Parse a request body of n bytes into out (command left as is).
- * pwversion_key names the password-version attribute ("" = none); a '/' in
- * it walks into nested objects ("attrs/pwchanged").  Returns AUTHPOLICY_OK
- * or an AUTHPOLICY_E_* code with out->error set.
+ * pwversion_key names the password-version attribute ("" or NULL = none); a
+ * '/' in it walks into nested objects ("attrs/pwchanged").  Returns
+ * AUTHPOLICY_OK, or an AUTHPOLICY_E_* code with every field cleared and
+ * out->error set to printable ASCII (jansson's line/column message for
+ * AUTHPOLICY_E_JSON, the key for AUTHPOLICY_E_FIELD).  body is only read.
  */
 int authpolicy_parse(const char *body, size_t n, const char *pwversion_key,
 		     struct authpolicy_request *out);
 
 /* Format the reply body {"status":N,"msg":"..."} into out; the message is
- * JSON-escaped.  Returns the length or -1 if out is too small. */
+ * JSON-escaped (NULL is ""; invalid UTF-8 becomes '?').  Returns the
+ * length, or -1 with out emptied if out (outsz bytes) is too small. */
 int authpolicy_format_reply(char *out, size_t outsz, int status,
 			    const char *msg);
 
+/* A static, human-readable name for an AUTHPOLICY_* code. */
 const char *authpolicy_error_str(int code);
 
 #endif
