@@ -92,6 +92,11 @@ struct policy_parser {
 	unsigned nattrs;
 	bool ready;			/* request complete, not yet consumed */
 	struct policy_request r;
+	/* Private: wire bytes of the current request (CR and LF included). */
+	size_t reqbytes;
+	/* Private: offset in req of each known value, 0 when absent. */
+	size_t off[PA__COUNT];
+	int error;			/* private: sticky until reset */
 	/* Bounded copy of the bytes that caused the last error. */
 	char sample[160];
 };
@@ -110,7 +115,8 @@ void policy_parser_reset(struct policy_parser *p);
  */
 int policy_parser_feed(struct policy_parser *p, const char *data, size_t n,
 		       size_t *used);
-/* The completed request; valid after POLICY_READY until the next feed. */
+/* The completed request; valid after POLICY_READY until the next feed
+ * (NULL when no request is complete). */
 const struct policy_request *policy_parser_request(const struct policy_parser *p);
 /* Is a request partly read (bytes received, no empty line yet)? */
 bool policy_parser_busy(const struct policy_parser *p);
