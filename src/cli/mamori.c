@@ -11,6 +11,9 @@
  * failed (HTTP 4xx/5xx, the server's "error" text on stderr), 2 usage or
  * configuration error, 3 mamorid cannot be reached.
  *
+ * The login-abuse commands (ips, incidents) are in mamori_login.c; what the
+ * two files share is declared in mamori.h.
+ *
  * Limits: a reply is read into a buffer of at most CLI_MAX_REPLY bytes;
  * a larger one fails cleanly.  A request may take CLI_TIMEOUT seconds.
  */
@@ -29,6 +32,7 @@
 #if __has_include("mamori-build.h")
 #include "mamori-build.h"
 #endif
+#include "cli/mamori.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/xalloc.h"
@@ -44,30 +48,6 @@
 #define CLI_DEFAULT_SOCKET "/run/mamori/api.sock"
 #define CLI_MAX_REPLY (16 * 1024 * 1024)
 #define CLI_TIMEOUT 60L
-
-enum {
-	CLI_EXIT_OK = 0,
-	CLI_EXIT_FAILED = 1,		/* HTTP 4xx/5xx or a bad reply */
-	CLI_EXIT_USAGE = 2,
-	CLI_EXIT_UNREACHABLE = 3,
-};
-
-/* Where and how to reach mamorid, and how to print. */
-struct cli {
-	char *socket;			/* unix socket path, or NULL */
-	char *url;			/* base URL for TCP, or NULL */
-	char *token;			/* bearer token, or NULL */
-	const char *config;		/* -c FILE, or NULL */
-	bool json;			/* --json: print the raw reply */
-	CURL *curl;
-};
-
-/* One API reply. */
-struct reply {
-	long status;
-	struct buf body;
-	json_t *json;			/* the parsed body, or NULL */
-};
 
 static const char usage_text[] =
 "usage: mamori [-s SOCKET | -u URL [-T TOKEN]] [-c CONFIG] [--json] COMMAND ...\n"
@@ -92,6 +72,21 @@ static const char usage_text[] =
 "  held release QUEUEID...\n"
 "  held delete QUEUEID...\n"
 "        Release held messages for delivery, or delete them.\n"
+"  ips [list]\n"
+"        Client addresses under login-abuse measures:\n"
+"        ADDRESS STATE UNTIL LEVEL REASON.\n"
+"  ips block IP|CIDR --reason TEXT [--for DURATION]\n"
+"        Refuse logins from an address or network (DURATION: 30m, 2h,\n"
+"        7d; default: mamorid's escalation).\n"
+"  ips unblock IP|CIDR\n"
+"        Lift the block or tarpit of exactly that address or range.\n"
+"  incidents [list]\n"
+"        Login attacks: ID RULE FIRST LAST ADDRESSES TRIED VALID.\n"
+"  incidents show ID\n"
+"        One attack, the accounts with valid credentials first.\n"
+"  incidents export ID [--format csv|json]\n"
+"        The accounts of an attack, raw, for forced password resets\n"
+"        (csv: login,valid,tried,first_seen,last_seen,protocol).\n"
 "  stats\n"
 "        Counters and gauges as \"key value\" lines.\n"
 "  config -d               print every setting's default value\n"
@@ -111,8 +106,7 @@ static const char usage_text[] =
 "3 mamorid cannot be reached.\n";
 
 /* Print a one-line usage error and exit 2. */
-__attribute__((format(printf, 1, 2), noreturn))
-static void usage_error(const char *fmt, ...)
+void cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -129,7 +123,7 @@ static void usage_error(const char *fmt, ...)
  * Returns the value (advancing *i past it) or NULL when argv[*i] is another
  * option; a missing value is a usage error.
  */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -140,14 +134,14 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	if (argv[*i][n] != '\0')
 		return NULL;
 	if (*i + 1 >= argc)
-		usage_error("%s needs a value", name);
+		cli_usage_error("%s needs a value", name);
 	return argv[++*i];
 }
 
 /* libcurl write callback: append to the bounded reply buffer. */
 static size_t reply_data(char *p, size_t size, size_t n, void *arg)
 {
-	struct reply *r = arg;
+	struct cli_reply *r = arg;
 
 	if (size != 1 || buf_append(&r->body, p, n) != 0)
 		return 0;	/* CURLE_WRITE_ERROR */
@@ -155,7 +149,7 @@ static size_t reply_data(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Release what a reply holds. */
-static void reply_deinit(struct reply *r)
+void cli_reply_deinit(struct cli_reply *r)
 {
 	buf_deinit(&r->body);
 	json_decref(r->json);
@@ -173,8 +167,8 @@ static const char *cli_where(const struct cli *c)
  * JSON object or NULL) and fill rep.  Returns 0 when a reply arrived
  * (whatever its status), else an exit code after printing why.
  */
-static int api_request(struct cli *c, const char *method, const char *path,
-		       json_t *body, struct reply *rep)
+int cli_request(struct cli *c, const char *method, const char *path,
+		json_t *body, struct cli_reply *rep)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url, *text = NULL, *auth = NULL;
 	struct curl_slist *hdrs = NULL;
@@ -224,7 +218,7 @@ static int api_request(struct cli *c, const char *method, const char *path,
 	if (res == CURLE_WRITE_ERROR || res == CURLE_FILESIZE_EXCEEDED) {
 		fprintf(stderr, "mamori: the reply from mamorid exceeds %d MiB\n",
 			CLI_MAX_REPLY / (1024 * 1024));
-		reply_deinit(rep);
+		cli_reply_deinit(rep);
 		return CLI_EXIT_FAILED;
 	}
 	if (res != CURLE_OK) {
@@ -241,7 +235,7 @@ static int api_request(struct cli *c, const char *method, const char *path,
 			fprintf(stderr, "mamori: cannot reach mamorid at %s: %s\n",
 				cli_where(c), errbuf[0] ? errbuf :
 				curl_easy_strerror(res));
-		reply_deinit(rep);
+		cli_reply_deinit(rep);
 		return CLI_EXIT_UNREACHABLE;
 	}
 	if (rep->body.len)
@@ -253,8 +247,8 @@ static int api_request(struct cli *c, const char *method, const char *path,
  * Judge a reply: print it raw with --json, and for a status outside 2xx
  * print "mamori: VERB refused|failed: ERROR".  Returns the exit code.
  */
-static int reply_check(const struct cli *c, const struct reply *rep,
-		       const char *verb)
+int cli_reply_check(const struct cli *c, const struct cli_reply *rep,
+		    const char *verb)
 {
 	const char *err = NULL;
 
@@ -284,21 +278,21 @@ static int reply_check(const struct cli *c, const struct reply *rep,
 }
 
 /* One request; returns the exit code and leaves a good reply in rep. */
-static int api_call(struct cli *c, const char *method, const char *path,
-		    json_t *body, const char *verb, struct reply *rep)
+int cli_call(struct cli *c, const char *method, const char *path,
+	     json_t *body, const char *verb, struct cli_reply *rep)
 {
-	int r = api_request(c, method, path, body, rep);
+	int r = cli_request(c, method, path, body, rep);
 
 	if (r)
 		return r;
-	r = reply_check(c, rep, verb);
+	r = cli_reply_check(c, rep, verb);
 	if (r)
-		reply_deinit(rep);
+		cli_reply_deinit(rep);
 	return r;
 }
 
 /* Percent-encode s for a path segment or query value; free() the result. */
-static char *cli_escape(struct cli *c, const char *s)
+char *cli_escape(struct cli *c, const char *s)
 {
 	char *e = curl_easy_escape(c->curl, s, 0), *r;
 
@@ -312,7 +306,7 @@ static char *cli_escape(struct cli *c, const char *s)
 }
 
 /* A JSON scalar as text into out; "-" for null or absent. */
-static const char *json_text(const json_t *v, char *out, size_t outsz)
+const char *cli_json_text(const json_t *v, char *out, size_t outsz)
 {
 	if (!v || json_is_null(v))
 		snprintf(out, outsz, "-");
@@ -330,13 +324,13 @@ static const char *json_text(const json_t *v, char *out, size_t outsz)
 }
 
 /* A unix time as ISO 8601 UTC; "-" for 0, null or absent; text as is. */
-static const char *json_time(const json_t *v, char *out, size_t outsz)
+const char *cli_json_time(const json_t *v, char *out, size_t outsz)
 {
 	struct tm tm;
 	time_t t;
 
 	if (!json_is_number(v))
-		return json_text(v, out, outsz);
+		return cli_json_text(v, out, outsz);
 	t = (time_t)json_number_value(v);
 	if (t <= 0 || !gmtime_r(&t, &tm)) {
 		snprintf(out, outsz, "-");
@@ -347,7 +341,7 @@ static const char *json_time(const json_t *v, char *out, size_t outsz)
 }
 
 /* The first member of o among the NULL-terminated names. */
-static json_t *json_get_any(const json_t *o, const char *const *names)
+json_t *cli_json_get_any(const json_t *o, const char *const *names)
 {
 	json_t *v;
 
@@ -357,17 +351,8 @@ static json_t *json_get_any(const json_t *o, const char *const *names)
 	return NULL;
 }
 
-#define TABLE_MAX_COLS 8
-
-/* A text table printed with columns as wide as their widest cell. */
-struct table {
-	int ncols, nrows;
-	char **cells;			/* nrows * ncols, row-major */
-	size_t width[TABLE_MAX_COLS];
-};
-
 /* Add one row of ncols cells (copied). */
-static void table_add(struct table *t, const char *const *row)
+void cli_table_add(struct cli_table *t, const char *const *row)
 {
 	int i;
 
@@ -384,7 +369,7 @@ static void table_add(struct table *t, const char *const *row)
 }
 
 /* Print the table and free its cells. */
-static void table_print(struct table *t)
+void cli_table_print(struct cli_table *t)
 {
 	int r, i;
 
@@ -405,7 +390,7 @@ static void table_print(struct table *t)
 }
 
 /* The array of rows in a list reply: under key, or the reply itself. */
-static json_t *reply_rows(json_t *j, const char *key)
+json_t *cli_reply_rows(json_t *j, const char *key)
 {
 	json_t *a = json_is_array(j) ? j : json_object_get(j, key);
 
@@ -421,19 +406,19 @@ static int cmd_accounts(struct cli *c, int argc, char **argv)
 	static const char *const keys[] = {
 		"login", "state", "class", "strikes", "score", "since",
 	};
-	struct table t = {.ncols = 6};
+	struct cli_table t = {.ncols = 6};
 	const char *state = NULL, *v;
-	struct reply rep;
+	struct cli_reply rep;
 	char *path, cell[6][256];
 	json_t *a, *row;
 	size_t idx;
 	int i, r;
 
 	for (i = 0; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--state")))
+		if ((v = cli_opt_value(argc, argv, &i, "--state")))
 			state = v;
 		else
-			usage_error("accounts: unexpected \"%s\"", argv[i]);
+			cli_usage_error("accounts: unexpected \"%s\"", argv[i]);
 	}
 	if (state) {
 		char *e = cli_escape(c, state);
@@ -443,31 +428,32 @@ static int cmd_accounts(struct cli *c, int argc, char **argv)
 	} else {
 		path = xstrdup("/v1/accounts");
 	}
-	r = api_call(c, "GET", path, NULL, "accounts", &rep);
+	r = cli_call(c, "GET", path, NULL, "accounts", &rep);
 	free(path);
 	if (r || c->json) {
 		if (!r)
-			reply_deinit(&rep);
+			cli_reply_deinit(&rep);
 		return r;
 	}
-	a = reply_rows(rep.json, "accounts");
-	table_add(&t, hdr);
+	a = cli_reply_rows(rep.json, "accounts");
+	cli_table_add(&t, hdr);
 	json_array_foreach(a, idx, row) {
 		const char *cells[6];
 
 		for (i = 0; i < 6; i++) {
 			json_t *f = json_object_get(row, keys[i]);
 
-			cells[i] = i == 5 ? json_time(f, cell[i], sizeof(cell[i])) :
-				   json_text(f, cell[i], sizeof(cell[i]));
+			cells[i] = i == 5 ?
+				   cli_json_time(f, cell[i], sizeof(cell[i])) :
+				   cli_json_text(f, cell[i], sizeof(cell[i]));
 		}
-		table_add(&t, cells);
+		cli_table_add(&t, cells);
 	}
-	table_print(&t);
+	cli_table_print(&t);
 	if (json_is_true(json_object_get(rep.json, "truncated")))
 		fprintf(stderr, "mamori: the list is truncated; narrow it "
 			"with --state\n");
-	reply_deinit(&rep);
+	cli_reply_deinit(&rep);
 	return 0;
 }
 
@@ -488,7 +474,7 @@ static bool key_is_time(const char *key)
 }
 
 /* Print every top-level member of o as "key: value". */
-static void print_fields(const json_t *o)
+void cli_print_fields(const json_t *o)
 {
 	const char *key;
 	json_t *v;
@@ -513,9 +499,11 @@ static void print_fields(const json_t *o)
 		} else if (json_is_object(v) || json_is_array(v)) {
 			printf("%s: %s\n", key, json_is_object(v) ? "{}" : "[]");
 		} else if (key_is_time(key) && json_is_number(v)) {
-			printf("%s: %s\n", key, json_time(v, tmp, sizeof(tmp)));
+			printf("%s: %s\n", key,
+			       cli_json_time(v, tmp, sizeof(tmp)));
 		} else {
-			printf("%s: %s\n", key, json_text(v, tmp, sizeof(tmp)));
+			printf("%s: %s\n", key,
+			       cli_json_text(v, tmp, sizeof(tmp)));
 		}
 	}
 }
@@ -547,57 +535,60 @@ static int cmd_account(struct cli *c, int argc, char **argv)
 	const char *sub, *login = NULL, *reason = NULL, *source = NULL;
 	const char *held = NULL, *v;
 	bool force = false;
-	struct reply rep;
+	struct cli_reply rep;
 	json_t *body = NULL;
 	char *e, *path;
 	int i, r;
 
 	if (argc < 1)
-		usage_error("account: show, restrict, credential-changed or "
-			    "release?");
+		cli_usage_error("account: show, restrict, credential-changed "
+				"or release?");
 	sub = argv[0];
 	if (strcmp(sub, "show") && strcmp(sub, "restrict") &&
 	    strcmp(sub, "credential-changed") && strcmp(sub, "release"))
-		usage_error("account: unknown command \"%s\"", sub);
+		cli_usage_error("account: unknown command \"%s\"", sub);
 	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--reason")))
+		if ((v = cli_opt_value(argc, argv, &i, "--reason")))
 			reason = v;
-		else if ((v = opt_value(argc, argv, &i, "--source")))
+		else if ((v = cli_opt_value(argc, argv, &i, "--source")))
 			source = v;
-		else if ((v = opt_value(argc, argv, &i, "--held")))
+		else if ((v = cli_opt_value(argc, argv, &i, "--held")))
 			held = v;
 		else if (strcmp(argv[i], "--force") == 0)
 			force = true;
 		else if (argv[i][0] == '-' && argv[i][1])
-			usage_error("account %s: unknown option %s", sub, argv[i]);
+			cli_usage_error("account %s: unknown option %s", sub,
+					argv[i]);
 		else if (!login)
 			login = argv[i];
 		else
-			usage_error("account %s: unexpected \"%s\"", sub, argv[i]);
+			cli_usage_error("account %s: unexpected \"%s\"", sub,
+					argv[i]);
 	}
 	if (!login || !*login)
-		usage_error("account %s: LOGIN is required", sub);
+		cli_usage_error("account %s: LOGIN is required", sub);
 	/* Each option belongs to one command. */
 	if ((reason && strcmp(sub, "restrict") && strcmp(sub, "release")) ||
 	    (source && strcmp(sub, "credential-changed")) ||
 	    ((held || force) && strcmp(sub, "release")))
-		usage_error("account %s: option not valid here", sub);
+		cli_usage_error("account %s: option not valid here", sub);
 
 	if (strcmp(sub, "restrict") == 0) {
 		if (!reason || !*reason)
-			usage_error("account restrict: --reason TEXT is required");
+			cli_usage_error("account restrict: --reason TEXT is "
+					"required");
 		body = json_pack("{s:s}", "reason", reason);
 	} else if (strcmp(sub, "credential-changed") == 0) {
 		body = source ? json_pack("{s:s}", "source", source) :
 		       json_object();
 	} else if (strcmp(sub, "release") == 0) {
 		if (force && (!reason || !*reason))
-			usage_error("account release: --force requires "
-				    "--reason TEXT");
+			cli_usage_error("account release: --force requires "
+					"--reason TEXT");
 		if (held && strcmp(held, "release") && strcmp(held, "delete") &&
 		    strcmp(held, "keep"))
-			usage_error("account release: --held must be release, "
-				    "delete or keep");
+			cli_usage_error("account release: --held must be "
+					"release, delete or keep");
 		body = json_pack("{s:b,s:s,s:s}", "force", force, "reason",
 				 reason ? reason : "", "held",
 				 held ? held : "keep");
@@ -609,18 +600,18 @@ static int cmd_account(struct cli *c, int argc, char **argv)
 	else
 		path = xasprintf("/v1/accounts/%s/%s", e, sub);
 	free(e);
-	r = api_call(c, body ? "POST" : "GET", path, body, sub, &rep);
+	r = cli_call(c, body ? "POST" : "GET", path, body, sub, &rep);
 	free(path);
 	json_decref(body);
 	if (r)
 		return r;
 	if (!c->json) {
 		if (strcmp(sub, "show") == 0)
-			print_fields(rep.json);
+			cli_print_fields(rep.json);
 		else
 			print_outcome(login, rep.json);
 	}
-	reply_deinit(&rep);
+	cli_reply_deinit(&rep);
 	return 0;
 }
 
@@ -632,17 +623,17 @@ static int cmd_held_list(struct cli *c, int argc, char **argv)
 	static const char *const login_keys[] = {"login", "account", NULL};
 	static const char *const since_keys[] = {"since", "time", "held_at",
 						 NULL};
-	struct table t = {.ncols = 3};
-	struct reply rep;
+	struct cli_table t = {.ncols = 3};
+	struct cli_reply rep;
 	char *path, cell[3][256];
 	json_t *a, *row;
 	size_t idx;
 	int r;
 
 	if (argc > 1)
-		usage_error("held list: unexpected \"%s\"", argv[1]);
+		cli_usage_error("held list: unexpected \"%s\"", argv[1]);
 	if (argc == 1 && argv[0][0] == '-')
-		usage_error("held list: unknown option %s", argv[0]);
+		cli_usage_error("held list: unknown option %s", argv[0]);
 	if (argc == 1) {
 		char *e = cli_escape(c, argv[0]);
 
@@ -651,28 +642,28 @@ static int cmd_held_list(struct cli *c, int argc, char **argv)
 	} else {
 		path = xstrdup("/v1/held");
 	}
-	r = api_call(c, "GET", path, NULL, "held list", &rep);
+	r = cli_call(c, "GET", path, NULL, "held list", &rep);
 	free(path);
 	if (r || c->json) {
 		if (!r)
-			reply_deinit(&rep);
+			cli_reply_deinit(&rep);
 		return r;
 	}
-	a = reply_rows(rep.json, "held");
-	table_add(&t, hdr);
+	a = cli_reply_rows(rep.json, "held");
+	cli_table_add(&t, hdr);
 	json_array_foreach(a, idx, row) {
 		const char *cells[3];
 
-		cells[0] = json_text(json_get_any(row, qid_keys), cell[0],
-				     sizeof(cell[0]));
-		cells[1] = json_text(json_get_any(row, login_keys), cell[1],
-				     sizeof(cell[1]));
-		cells[2] = json_time(json_get_any(row, since_keys), cell[2],
-				     sizeof(cell[2]));
-		table_add(&t, cells);
+		cells[0] = cli_json_text(cli_json_get_any(row, qid_keys),
+					 cell[0], sizeof(cell[0]));
+		cells[1] = cli_json_text(cli_json_get_any(row, login_keys),
+					 cell[1], sizeof(cell[1]));
+		cells[2] = cli_json_time(cli_json_get_any(row, since_keys),
+					 cell[2], sizeof(cell[2]));
+		cli_table_add(&t, cells);
 	}
-	table_print(&t);
-	reply_deinit(&rep);
+	cli_table_print(&t);
+	cli_reply_deinit(&rep);
 	return 0;
 }
 
@@ -683,27 +674,27 @@ static int cmd_held(struct cli *c, int argc, char **argv)
 	int i, worst = 0;
 
 	if (argc < 1)
-		usage_error("held: list, release or delete?");
+		cli_usage_error("held: list, release or delete?");
 	if (strcmp(argv[0], "list") == 0)
 		return cmd_held_list(c, argc - 1, argv + 1);
 	action = argv[0];
 	if (strcmp(action, "release") && strcmp(action, "delete"))
-		usage_error("held: unknown command \"%s\"", action);
+		cli_usage_error("held: unknown command \"%s\"", action);
 	if (argc < 2)
-		usage_error("held %s: QUEUEID is required", action);
+		cli_usage_error("held %s: QUEUEID is required", action);
 	for (i = 1; i < argc; i++)
 		if (argv[i][0] == '-' || !argv[i][0])
-			usage_error("held %s: bad queue ID \"%s\"", action,
-				    argv[i]);
+			cli_usage_error("held %s: bad queue ID \"%s\"",
+					action, argv[i]);
 	for (i = 1; i < argc; i++) {
-		struct reply rep;
+		struct cli_reply rep;
 		char *e = cli_escape(c, argv[i]), *verb;
 		char *path = xasprintf("/v1/held/%s/%s", e, action);
 		json_t *body = json_object();
 		int r;
 
 		verb = xasprintf("%s %s", action, argv[i]);
-		r = api_call(c, "POST", path, body, verb, &rep);
+		r = cli_call(c, "POST", path, body, verb, &rep);
 		free(verb);
 		free(path);
 		free(e);
@@ -718,7 +709,7 @@ static int cmd_held(struct cli *c, int argc, char **argv)
 			printf("%s: %s\n", argv[i],
 			       strcmp(action, "release") == 0 ? "released" :
 			       "deleted");
-		reply_deinit(&rep);
+		cli_reply_deinit(&rep);
 	}
 	return worst;
 }
@@ -751,24 +742,24 @@ static void print_flat(const char *prefix, const json_t *j)
 			free(p);
 		}
 	} else {
-		printf("%s %s\n", prefix, json_text(j, tmp, sizeof(tmp)));
+		printf("%s %s\n", prefix, cli_json_text(j, tmp, sizeof(tmp)));
 	}
 }
 
 /* mamori stats */
 static int cmd_stats(struct cli *c, int argc, char **argv)
 {
-	struct reply rep;
+	struct cli_reply rep;
 	int r;
 
 	if (argc > 0)
-		usage_error("stats: unexpected \"%s\"", argv[0]);
-	r = api_call(c, "GET", "/v1/stats", NULL, "stats", &rep);
+		cli_usage_error("stats: unexpected \"%s\"", argv[0]);
+	r = cli_call(c, "GET", "/v1/stats", NULL, "stats", &rep);
 	if (r)
 		return r;
 	if (!c->json)
 		print_flat("", rep.json);
-	reply_deinit(&rep);
+	cli_reply_deinit(&rep);
 	return 0;
 }
 
@@ -793,24 +784,24 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "-n") ||
 		    !strcmp(argv[i], "-t")) {
 			if (mode && mode != argv[i][1])
-				usage_error("config: -d, -n and -t exclude "
-					    "each other");
+				cli_usage_error("config: -d, -n and -t "
+						"exclude each other");
 			mode = argv[i][1];
 		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			c->config = argv[++i];
 		} else {
-			usage_error("config: unexpected \"%s\"", argv[i]);
+			cli_usage_error("config: unexpected \"%s\"", argv[i]);
 		}
 	}
 	if (!mode)
-		usage_error("config: -d, -n or -t?");
+		cli_usage_error("config: -d, -n or -t?");
 	if (mode == 'd') {
 		config_print_defaults(stdout);
 		return 0;
 	}
 	path = config_path(c);
 	if (mode == 't' && !path)
-		usage_error("config -t: no file to check (use -c FILE)");
+		cli_usage_error("config -t: no file to check (use -c FILE)");
 	cfg = config_load(path, err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "mamori: %s\n", err);
@@ -878,7 +869,7 @@ int main(int argc, char **argv)
 		} else if ((!strcmp(a, "-s") || !strcmp(a, "-c") ||
 			    !strcmp(a, "-u") || !strcmp(a, "-T"))) {
 			if (i + 1 >= argc)
-				usage_error("%s needs a value", a);
+				cli_usage_error("%s needs a value", a);
 			i++;
 			if (a[1] == 's') {
 				free(c.socket);
@@ -893,13 +884,13 @@ int main(int argc, char **argv)
 				c.token = xstrdup(argv[i]);
 			}
 		} else {
-			usage_error("unknown option %s", a);
+			cli_usage_error("unknown option %s", a);
 		}
 	}
 	if (i >= argc)
-		usage_error("a command is required");
+		cli_usage_error("a command is required");
 	if (c.socket && c.url)
-		usage_error("-s and -u exclude each other");
+		cli_usage_error("-s and -u exclude each other");
 	cmd = argv[i++];
 	/* Accept --json after the command too ("mamori accounts --json"). */
 	{
@@ -916,8 +907,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "config"))
 		return cmd_config(&c, argc - i, argv + i);
 	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
-	    strcmp(cmd, "held") && strcmp(cmd, "stats"))
-		usage_error("unknown command \"%s\"", cmd);
+	    strcmp(cmd, "held") && strcmp(cmd, "stats") &&
+	    strcmp(cmd, "ips") && strcmp(cmd, "incidents"))
+		cli_usage_error("unknown command \"%s\"", cmd);
 
 	if (!c.token && (env = getenv("MAMORI_API_TOKEN")) && *env)
 		c.token = xstrdup(env);
@@ -940,6 +932,10 @@ int main(int argc, char **argv)
 		r = cmd_account(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "held"))
 		r = cmd_held(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "ips"))
+		r = cli_cmd_ips(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "incidents"))
+		r = cli_cmd_incidents(&c, argc - i, argv + i);
 	else
 		r = cmd_stats(&c, argc - i, argv + i);
 	curl_easy_cleanup(c.curl);

@@ -24,7 +24,9 @@
 #include <event2/event.h>
 #include <curl/curl.h>
 
+#include "auth/login.h"
 #include "core/core.h"
+#include "front/authpolicy_server.h"
 #include "front/http_api.h"
 #include "front/policy_server.h"
 #include "mamori-build.h"
@@ -44,6 +46,8 @@ struct daemon {
 	struct core *core;
 	struct policy_server *policy;
 	struct http_api *api;
+	struct login_engine *login;
+	struct authpolicy_server *authpolicy;
 	const char *config_path;
 };
 
@@ -105,6 +109,12 @@ static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
 	return 0;
 }
 
+/* The core restricted an account: keep its password evidence. */
+static void note_abused(void *arg, const char *login)
+{
+	login_note_abused(arg, login);
+}
+
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -134,6 +144,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	policy_server_reconfigure(d->policy, n);
+	if (d->login)
+		login_engine_reconfigure(d->login, n);
+	if (d->authpolicy)
+		authpolicy_server_reconfigure(d->authpolicy, n);
 	if (d->api)
 		http_api_reconfigure(d->api, n);
 	if (d->nt)
@@ -155,7 +169,7 @@ int main(int argc, char **argv)
 	bool check = false;
 	uid_t uid;
 	gid_t gid;
-	int opt, i;
+	int opt;
 	size_t k;
 
 	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
@@ -197,11 +211,22 @@ int main(int argc, char **argv)
 	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
 	if (!d.core)
 		goto fail;
+	if (d.cfg->auth_policy_listen[0]) {
+		d.login = login_engine_new(d.cfg, d.st, err, sizeof(err));
+		if (!d.login)
+			goto fail;
+		core_set_abuse_hook(d.core, note_abused, d.login);
+		d.authpolicy = authpolicy_server_new(d.base, d.cfg, d.login,
+						     d.core, err, sizeof(err));
+		if (!d.authpolicy)
+			goto fail;
+	}
 	if (d.cfg->api_listen[0] || d.cfg->api_tcp_listen[0]) {
 		d.api = http_api_new(d.base, d.core, d.cfg, -1, -1, err,
 				     sizeof(err));
 		if (!d.api)
 			goto fail;
+		http_api_set_login(d.api, d.login);
 	}
 	policy_server_attach(d.policy, d.core);
 	if (d.cfg->pid_file[0]) {
@@ -228,8 +253,10 @@ int main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_hup);
 	http_api_free(d.api);
+	authpolicy_server_free(d.authpolicy);
 	policy_server_free(d.policy);
 	core_free(d.core);
+	login_engine_free(d.login);
 	notify_free(d.nt);
 	store_close(d.st);
 	event_base_free(d.base);
@@ -245,13 +272,14 @@ int main(int argc, char **argv)
 fail:
 	log_msg(LOG_L_FATAL, "event=startup_failed error=\"%s\"", err);
 	http_api_free(d.api);
+	authpolicy_server_free(d.authpolicy);
 	core_free(d.core);
+	login_engine_free(d.login);
 	notify_free(d.nt);
 	store_close(d.st);
 	policy_server_free(d.policy);
 	if (d.base)
 		event_base_free(d.base);
 	config_free(d.cfg);
-	(void)i;
 	return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * http_api - the admin HTTP/JSON API on evhttp.  See http_api.h; the routes
- * are in the table routes[] below and documented in docs/api.md.
+ * are in the table routes[] below and documented in docs/api.md.  The
+ * login-abuse routes are answered by http_api_login.c through h_login().
  *
  * Request life: api_handle() makes a struct api_call that owns everything
  * the core may still read when it answers later (decoded path segments,
@@ -47,6 +48,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "auth/login.h"
 #include "core/core.h"
 #include "front/http_api.h"
 #include "util/buf.h"
@@ -73,6 +75,7 @@ struct api_listener {
 struct http_api {
 	struct event_base *base;
 	struct core *core;
+	struct login_engine *login;	/* NULL: login routes off */
 	struct api_listener unix_l;
 	struct api_listener tcp_l;
 	char *sock_path;	/* to unlink at the end; NULL if none */
@@ -98,33 +101,51 @@ struct api_call {
 
 struct route;
 typedef void route_fn(struct api_call *call, const struct route *r);
+typedef void login_route_fn(struct login_engine *e,
+			    const struct http_api_login_req *q,
+			    struct http_api_answer *ans);
 
-/* A path pattern ("*" matches one segment), the method it takes, its handler. */
+/* A path pattern ("*" matches one segment), the method it takes, its
+ * handler, and for h_login() the http_api_login.c function that answers. */
 struct route {
 	const char *pat[API_MAX_SEGS + 1];
 	enum evhttp_cmd_type method;
 	route_fn *fn;
+	login_route_fn *login;
 };
 
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
-	h_held_action;
+	h_held_action, h_login;
 
 static const struct route routes[] = {
-	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
-	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
-	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats},
-	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts},
-	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show},
+	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics, NULL},
+	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health, NULL},
+	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats, NULL},
+	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts, NULL},
+	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show, NULL},
 	{{"v1", "accounts", "*", "restrict", NULL}, EVHTTP_REQ_POST,
-	 h_account_restrict},
+	 h_account_restrict, NULL},
 	{{"v1", "accounts", "*", "credential-changed", NULL}, EVHTTP_REQ_POST,
-	 h_account_credchanged},
+	 h_account_credchanged, NULL},
 	{{"v1", "accounts", "*", "release", NULL}, EVHTTP_REQ_POST,
-	 h_account_release},
-	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held},
-	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action},
-	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
+	 h_account_release, NULL},
+	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held, NULL},
+	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action,
+	 NULL},
+	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action,
+	 NULL},
+	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_login, http_api_login_ips},
+	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_login,
+	 http_api_login_ip_block},
+	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_login,
+	 http_api_login_ip_unblock},
+	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_login,
+	 http_api_login_incidents},
+	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_login,
+	 http_api_login_incident_show},
+	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET, h_login,
+	 http_api_login_incident_export},
 };
 
 /* The method's name for logs and Allow headers. */
@@ -524,11 +545,13 @@ static void h_health(struct api_call *call, const struct route *r)
 	call_reply_json(call, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /v1/stats */
+/* GET /v1/stats, with the login engine's figures under "login". */
 static void h_stats(struct api_call *call, const struct route *r)
 {
 	json_t *j = core_stats(call->api->core);
 
+	if (j && call->api->login)
+		json_object_set_new(j, "login", login_stats(call->api->login));
 	call_reply_json(call, j ? 200 : 500, j);
 }
 
@@ -624,6 +647,35 @@ static void h_held_action(struct api_call *call, const struct route *r)
 		return;
 	core_held_action(call->api->core, call->seg[2], r->pat[3], call->actor,
 			 call_core_done, call);
+}
+
+/* /v1/ips and /v1/incidents: the engine must be on; the answer comes from
+ * the route's http_api_login.c function. */
+static void h_login(struct api_call *call, const struct route *r)
+{
+	struct http_api_login_req q;
+	struct http_api_answer ans = {0};
+
+	if (!call->api->login) {
+		call_error(call, 404, "login-abuse detection is off");
+		return;
+	}
+	if (r->method == EVHTTP_REQ_POST ? !call_body(call) :
+	    r->login == http_api_login_incident_export &&
+	    call_query(call, "format") != 0)
+		return;
+	q.seg = call->seg;
+	q.nseg = call->nseg;
+	q.body = call->body;
+	q.format = call->query;
+	q.actor = call->actor;
+	r->login(call->api->login, &q, &ans);
+	if (ans.json || !ans.text) {
+		call_reply_json(call, ans.status, ans.json);
+		return;
+	}
+	call_reply(call, ans.status, ans.ctype, ans.text, strlen(ans.text));
+	free(ans.text);
 }
 
 /* evhttp's callback for every request on either listener. */
@@ -910,6 +962,11 @@ void http_api_reconfigure(struct http_api *a, const struct config *cfg)
 
 	a->have_token = t[0] != '\0';
 	token_digest(t, strlen(t), a->token_hash);
+}
+
+void http_api_set_login(struct http_api *a, struct login_engine *e)
+{
+	a->login = e;
 }
 
 void http_api_free(struct http_api *a)

@@ -4,7 +4,9 @@
  * loopback TCP port, the event loop on the main thread and libcurl requests
  * from a second thread.  Each phase is one client thread; between phases
  * the main thread inspects or reconfigures the server with the loop
- * stopped, so nothing is shared while both threads run.
+ * stopped, so nothing is shared while both threads run.  The login-abuse
+ * routes run against a real login engine on the same store; the main
+ * thread drives its attack through login_decide() between two phases.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <event2/thread.h>
 #include <jansson.h>
 
+#include "auth/login.h"
 #include "core/core.h"
 #include "front/http_api.h"
 #include "store/store.h"
@@ -37,6 +40,11 @@ static struct event_base *base;
 static char sock_path[256];
 static char tcp_url[64];
 static CURL *curl;
+
+/* The member of a GET /v1/ips entry that names the address or network. */
+#define IPS_KEY "ip"
+/* The first line of an incident's CSV export (RFC 4180: CRLF). */
+#define CSV_HEADER "login,valid,tried,first_seen,last_seen,protocol\r\n"
 
 /* One reply as the client saw it. */
 struct resp {
@@ -165,6 +173,17 @@ static void *phase1(void *arg)
 		 NULL, 404},
 		{"held bad action", "POST", "/v1/held/ABC123DEF/burn", NULL, 404},
 		{"unix socket needs no token", "GET", "/v1/stats", NULL, 200},
+		{"ips, detection off", "GET", "/v1/ips", NULL, 404},
+		{"block, detection off", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\"}", 404},
+		{"unblock, detection off", "POST", "/v1/ips/unblock",
+		 "{\"ip\": \"192.0.2.1\"}", 404},
+		{"incidents, detection off", "GET", "/v1/incidents", NULL, 404},
+		{"incident, detection off", "GET", "/v1/incidents/x", NULL, 404},
+		{"export, detection off", "GET", "/v1/incidents/x/export", NULL,
+		 404},
+		{"GET on block, detection off", "GET", "/v1/ips/block", NULL,
+		 405},
 	};
 	struct resp r;
 	size_t i;
@@ -210,6 +229,15 @@ static void *phase1(void *arg)
 
 	request(&r, "GET", "/v1/health", NULL, false, NULL);
 	is_str(member(&r, "status"), "ok", "health says ok");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/incidents", NULL, false, NULL);
+	is_str(member(&r, "error"), "login-abuse detection is off",
+	       "no engine: the 404 says why");
+	resp_free(&r);
+	request(&r, "GET", "/v1/stats", NULL, false, NULL);
+	ok(json_object_get(r.json, "login") == NULL,
+	   "no engine: no \"login\" in stats");
 	resp_free(&r);
 
 	/* The account life cycle, with the login percent-encoded. */
@@ -341,12 +369,284 @@ static void *phase2(void *arg)
 	return NULL;
 }
 
+/* The entry of list (an array of objects) with a string member key equal
+ * to want, or NULL. */
+static json_t *find_entry(const json_t *list, const char *key,
+			  const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		const char *s = json_string_value(json_object_get(v, key));
+
+		if (s && strcmp(s, want) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+/* Phase 3, with a login engine attached: blocks, and no incident yet. */
+static void *phase3(void *arg)
+{
+	static const struct status_case cases[] = {
+		{"block without ip", "POST", "/v1/ips/block",
+		 "{\"reason\": \"x\"}", 400},
+		{"block without reason", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\"}", 400},
+		{"block, empty reason", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"\"}", 400},
+		{"block, bad address", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.300\", \"reason\": \"x\"}", 400},
+		{"block, not an address", "POST", "/v1/ips/block",
+		 "{\"ip\": \"mail.example.com\", \"reason\": \"x\"}", 400},
+		{"block, prefix too long", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.0/33\", \"reason\": \"x\"}", 400},
+		{"block, ip not a string", "POST", "/v1/ips/block",
+		 "{\"ip\": 3221225985, \"reason\": \"x\"}", 400},
+		{"block, negative seconds", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"seconds\": -1}", 400},
+		{"block, seconds a string", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"seconds\": \"1h\"}", 400},
+		{"block, seconds over ten years", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"seconds\": 315360001}", 400},
+		{"block, seconds not whole", "POST", "/v1/ips/block",
+		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"seconds\": 60.5}", 400},
+		{"block, bad JSON", "POST", "/v1/ips/block", "{\"ip\": ", 400},
+		{"unblock without ip", "POST", "/v1/ips/unblock", "{}", 400},
+		{"unblock, bad address", "POST", "/v1/ips/unblock",
+		 "{\"ip\": \"nowhere\"}", 400},
+		{"unblock, not blocked", "POST", "/v1/ips/unblock",
+		 "{\"ip\": \"192.0.2.99\"}", 404},
+		{"GET on block", "GET", "/v1/ips/block", NULL, 405},
+		{"POST on ips", "POST", "/v1/ips", "{}", 405},
+		{"unknown incident", "GET", "/v1/incidents/20260101-999", NULL,
+		 404},
+		{"unknown incident export", "GET",
+		 "/v1/incidents/20260101-999/export?format=csv", NULL, 404},
+		{"unknown incident export json", "GET",
+		 "/v1/incidents/20260101-999/export?format=json", NULL, 404},
+		{"export, bad format", "GET",
+		 "/v1/incidents/20260101-999/export?format=xml", NULL, 400},
+		{"incident id too long", "GET",
+		 "/v1/incidents/"
+		 "0123456789012345678901234567890123456789"
+		 "0123456789012345678901234567890123456789", NULL, 404},
+	};
+	struct resp r;
+	char actor[48];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct status_case *c = &cases[i];
+
+		request(&r, c->method, c->path, c->body, false, NULL);
+		is_int(r.status, c->want, "%s: %s %s -> %d", c->label,
+		       c->method, c->path, c->want);
+		ok(json_is_string(json_object_get(r.json, "error")),
+		   "%s: JSON error body (%s)", c->label, member(&r, "error"));
+		resp_free(&r);
+	}
+
+	request(&r, "GET", "/v1/ips", NULL, false, NULL);
+	is_int(r.status, 200, "ips -> 200");
+	ok(json_is_array(json_object_get(r.json, "ips")), "ips: an array");
+	resp_free(&r);
+
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"203.0.113.9\", "
+		"\"reason\": \"abuse desk ticket 77\", \"seconds\": 7200}",
+		false, NULL);
+	is_int(r.status, 200, "block an address -> 200");
+	is_str(member(&r, "ip"), "203.0.113.9", "block: the address");
+	is_str(member(&r, "state"), "blocked", "block: state blocked");
+	is_int(json_integer_value(json_object_get(r.json, "until")) -
+	       json_integer_value(json_object_get(r.json, "since")), 7200,
+	       "block: for the seconds asked");
+	resp_free(&r);
+
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"198.51.100.7/24\", \"reason\": \"hosting range\"}",
+		false, NULL);
+	is_int(r.status, 200, "block a /24 -> 200");
+	is_str(member(&r, "ip"), "198.51.100.0/24",
+	       "block: the range without its host bits");
+	ok(json_integer_value(json_object_get(r.json, "until")) >
+	   json_integer_value(json_object_get(r.json, "since")),
+	   "block without seconds: the default duration");
+	resp_free(&r);
+
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"2001:db8:77::/48\", \"reason\": \"v6 range\", "
+		"\"seconds\": 0}", true, "new-token");
+	is_int(r.status, 200, "block an IPv6 /48 over TCP -> 200");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/ips", NULL, false, NULL);
+	{
+		json_t *a = json_object_get(r.json, "ips");
+		json_t *one = find_entry(a, IPS_KEY, "203.0.113.9");
+		json_t *net = find_entry(a, IPS_KEY, "198.51.100.0/24");
+		json_t *v6 = find_entry(a, IPS_KEY, "2001:db8:77::/48");
+
+		ok(one != NULL, "block: the address is listed");
+		ok(net != NULL, "block: the /24 is listed");
+		ok(v6 != NULL, "block: the IPv6 /48 is listed");
+		is_str(json_string_value(json_object_get(one, "reason")),
+		       "abuse desk ticket 77", "block: the reason is kept");
+		snprintf(actor, sizeof(actor), "admin:uid=%u",
+			 (unsigned)getuid());
+		is_str(json_string_value(json_object_get(one, "actor")), actor,
+		       "block: the actor is the unix peer's uid");
+		ok(strncmp(json_string_value(json_object_get(v6, "actor")) ?
+			   json_string_value(json_object_get(v6, "actor")) : "",
+			   "api-token", 9) == 0,
+		   "block over TCP: the actor is api-token");
+	}
+	resp_free(&r);
+
+	request(&r, "POST", "/v1/ips/unblock", "{\"ip\": \"203.0.113.9\"}",
+		false, NULL);
+	is_int(r.status, 200, "unblock -> 200");
+	resp_free(&r);
+	request(&r, "GET", "/v1/ips", NULL, false, NULL);
+	ok(!find_entry(json_object_get(r.json, "ips"), IPS_KEY, "203.0.113.9"),
+	   "unblock: the address is gone");
+	ok(find_entry(json_object_get(r.json, "ips"), IPS_KEY,
+		      "198.51.100.0/24") != NULL,
+	   "unblock: the /24 stays");
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/unblock", "{\"ip\": \"203.0.113.9\"}",
+		false, NULL);
+	is_int(r.status, 404, "unblock twice -> 404");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/incidents", NULL, false, NULL);
+	is_int(r.status, 200, "incidents -> 200");
+	ok(json_is_array(json_object_get(r.json, "incidents")),
+	   "incidents: an array");
+	is_int(json_array_size(json_object_get(r.json, "incidents")), 0,
+	       "incidents: none on a fresh engine");
+	resp_free(&r);
+
+	event_base_loopexit(base, NULL);
+	return NULL;
+}
+
+/* Phase 4, after a stuffing run: the incident, shown and exported. */
+static void *phase4(void *arg)
+{
+	const char *valid_login = arg;
+	struct resp r;
+	char path[256], *id = NULL;
+	json_t *a;
+
+	request(&r, "GET", "/v1/incidents", NULL, false, NULL);
+	is_int(r.status, 200, "after the attack: incidents -> 200");
+	a = json_object_get(r.json, "incidents");
+	is_int(json_array_size(a), 1, "after the attack: one incident");
+	if (json_string_value(json_object_get(json_array_get(a, 0), "id")))
+		id = xstrdup(json_string_value(
+			json_object_get(json_array_get(a, 0), "id")));
+	resp_free(&r);
+	if (!id) {
+		ok(0, "the incident has an id");
+		event_base_loopexit(base, NULL);
+		return NULL;
+	}
+
+	snprintf(path, sizeof(path), "/v1/incidents/%s", id);
+	request(&r, "GET", path, NULL, false, NULL);
+	is_int(r.status, 200, "show the incident -> 200");
+	is_str(member(&r, "id"), id, "show: its id");
+	resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/incidents/%s/export?format=csv", id);
+	request(&r, "GET", path, NULL, false, NULL);
+	is_int(r.status, 200, "export csv -> 200");
+	is_str(r.ctype, "text/csv; charset=utf-8", "export csv: content type");
+	ok(r.body.len >= strlen(CSV_HEADER) &&
+	   memcmp(r.body.p, CSV_HEADER, strlen(CSV_HEADER)) == 0,
+	   "export csv: the header line");
+	ok(r.body.len > 0 && buf_append(&r.body, "", 1) == 0 &&
+	   strstr(r.body.p, valid_login) != NULL,
+	   "export csv: lists the account whose password was right (%s)",
+	   valid_login);
+	resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/incidents/%s/export", id);
+	request(&r, "GET", path, NULL, false, NULL);
+	is_int(r.status, 200, "export without format -> 200");
+	is_str(r.ctype, "text/csv; charset=utf-8", "export: CSV by default");
+	resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/incidents/%s/export?format=json",
+		 id);
+	request(&r, "GET", path, NULL, false, NULL);
+	is_int(r.status, 200, "export json -> 200");
+	ok(strncmp(r.ctype, "application/json", 16) == 0,
+	   "export json: content type %s", r.ctype);
+	is_str(member(&r, "id"), id, "export json: the incident");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/ips", NULL, false, NULL);
+	is_str(json_string_value(json_object_get(
+		find_entry(json_object_get(r.json, "ips"), IPS_KEY,
+			   "192.0.2.77"), "incident")), id,
+	       "after the attack: the address is listed with its incident");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/stats", NULL, false, NULL);
+	ok(json_is_object(json_object_get(r.json, "login")),
+	   "stats: the engine's figures under \"login\"");
+	ok(json_object_get(r.json, "accounts") != NULL,
+	   "stats: the core's figures stay");
+	resp_free(&r);
+
+	free(id);
+	event_base_loopexit(base, NULL);
+	return NULL;
+}
+
+/* One login as Dovecot makes it: allow, allow again if the password is
+ * right, then the report; the engine's rejections are obeyed. */
+static void dovecot_login(struct login_engine *e, const char *login,
+			  const char *remote, bool right, int n)
+{
+	struct login_attempt a = {
+		.login = login, .remote = remote, .protocol = "imap",
+		.pwhash = "0f88", .mech = "PLAIN", .pwversion = "",
+	};
+	struct login_verdict v;
+	char sid[32];
+
+	snprintf(sid, sizeof(sid), "sess%d", n);
+	a.session_id = sid;
+	a.stage = LOGIN_BEFORE;
+	login_decide(e, &a, &v);
+	if (v.action == LOGIN_ACTION_REJECT) {
+		a.policy_reject = true;
+	} else if (right) {
+		a.stage = LOGIN_AFTER;
+		login_decide(e, &a, &v);
+		a.success = v.action != LOGIN_ACTION_REJECT;
+		a.policy_reject = !a.success;
+	}
+	a.stage = LOGIN_REPORT;
+	login_decide(e, &a, &v);
+}
+
 /* Run the loop while fn makes requests from a second thread. */
-static void run_phase(void *(*fn)(void *))
+static void run_phase(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
 
-	pthread_create(&t, NULL, fn, NULL);
+	pthread_create(&t, NULL, fn, arg);
 	event_base_dispatch(base);
 	pthread_join(t, NULL);
 }
@@ -395,6 +695,35 @@ static void make_stale_socket(const char *path)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
+}
+
+/*
+ * The login-abuse routes on a real engine: blocks; then a stuffing run, 60
+ * accounts from one address with the default settings, three of them with
+ * the right password; then the incident it made.
+ */
+static void test_login(struct http_api *api, const struct config *cfg,
+		       struct store *st)
+{
+	struct login_engine *e;
+	char err[512], login[64];
+	int i;
+
+	e = login_engine_new(cfg, st, err, sizeof(err));
+	ok(e != NULL, "login_engine_new (%s)", e ? "ok" : err);
+	if (!e)
+		return;
+	http_api_set_login(api, e);
+	run_phase(phase3, NULL);
+
+	for (i = 0; i < 60; i++) {
+		snprintf(login, sizeof(login), "user%02d@example.com", i);
+		dovecot_login(e, login, "192.0.2.77", i % 20 == 19, i);
+	}
+	run_phase(phase4, "user59@example.com");
+
+	http_api_set_login(api, NULL);
+	login_engine_free(e);
 }
 
 /* Listener set-up: stale sockets, live sockets, non-sockets, bad syntax. */
@@ -497,14 +826,16 @@ int main(void)
 	is_int(sst.st_mode & 0777, cfg->api_socket_mode,
 	       "socket mode is api_socket_mode (0600)");
 
-	run_phase(phase1);
+	run_phase(phase1, NULL);
 
 	snprintf(text + strlen(text), sizeof(text) - strlen(text),
 		 "api_token = new-token\n");
 	cfg2 = load_config(dir, "mamori2.conf", text);
 	http_api_reconfigure(api, cfg2);
 	config_free(cfg2);	/* the API keeps no pointer into it */
-	run_phase(phase2);
+	run_phase(phase2, NULL);
+
+	test_login(api, cfg, st);
 
 	test_listeners(core, dir);
 

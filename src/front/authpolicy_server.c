@@ -1,0 +1,356 @@
+/*
+ * authpolicy_server - Dovecot auth-policy endpoint over evhttp.  See
+ * authpolicy_server.h.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/crypto.h>
+
+#include "auth/login.h"
+#include "core/core.h"
+#include "front/authpolicy_server.h"
+#include "proto/authpolicy.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/*
+ * Dovecot sends the same command=allow body before the password check and,
+ * if the password was right, again after it; SMTP AUTH even has no session
+ * id.  A direct-mapped table of attempts seen at "before" and not yet
+ * reported tells the second from a new attempt.  Collisions only mislabel
+ * one attempt, and entries older than PENDING_TTL are ignored.
+ */
+#define PENDING_SLOTS 65536
+#define PENDING_TTL 60
+
+struct pending {
+	uint32_t hash;
+	uint32_t time;
+};
+
+struct authpolicy_server {
+	struct pending *pending;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	const struct config *cfg;
+	struct login_engine *login;
+	struct core *core;
+	unsigned long requests, bad;
+};
+
+/* Send {"status":N,"msg":"..."} with HTTP 200. */
+static void reply(struct evhttp_request *req, int status, const char *msg)
+{
+	struct evbuffer *out = evbuffer_new();
+	char body[512];
+	int n = authpolicy_format_reply(body, sizeof(body), status, msg);
+
+	if (n < 0)
+		n = authpolicy_format_reply(body, sizeof(body), status, "");
+	evbuffer_add(out, body, (size_t)n);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+/* Constant-time equality of two strings. */
+static bool secret_eq(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* Dovecot sends auth_policy_server_api_header as given ("Authorization:
+ * Bearer K", "X-API-Key: K"), or a bare value as X-API-Key. */
+static bool authorized(const struct config *cfg, struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *key = cfg->auth_policy_api_key, *v;
+	char bearer[512];
+
+	if (!key[0])
+		return true;
+	if ((v = evhttp_find_header(h, "X-API-Key")) && secret_eq(v, key))
+		return true;
+	snprintf(bearer, sizeof(bearer), "Bearer %s", key);
+	v = evhttp_find_header(h, "Authorization");
+	return v && (secret_eq(v, bearer) || secret_eq(v, key));
+}
+
+/* Done with the request; nobody waits for the admin result. */
+static void ignore_json(void *arg, int status, json_t *body)
+{
+	(void)arg;
+	(void)status;
+	json_decref(body);
+}
+
+/* Hand the engine's consequences to the outbound core. */
+static void apply_consequences(struct authpolicy_server *s,
+			       const struct login_attempt *a,
+			       const struct login_verdict *v)
+{
+	const struct config *cfg = s->cfg;
+	bool restrict_sending = cfg->auth_compromised_action == 0;
+	char reason[256], **logins = NULL;
+	size_t n, i;
+
+	if (!s->core)
+		return;
+	if (v->new_network && cfg->auth_new_network_risk > 0)
+		core_login_risk(s->core, a->login,
+				(a->now ? a->now : time(NULL)) +
+				cfg->auth_new_network_risk);
+	if (v->credential_changed)
+		core_account_credential_changed(s->core, a->login,
+			"dovecot: successful login with a new password",
+			"mamorid:login", ignore_json, NULL);
+	if (cfg->auth_compromised_action == 2)
+		return;
+	if (v->compromised) {
+		snprintf(reason, sizeof(reason),
+			 "valid credentials used by an attacker (incident %s, "
+			 "address %s)", v->incident[0] ? v->incident : "-",
+			 a->remote);
+		core_account_compromised(s->core, a->login, restrict_sending,
+					 reason, ignore_json, NULL);
+	}
+	/* Accounts found entered before their attacker was recognised. */
+	n = login_take_compromised(s->login, &logins);
+	for (i = 0; i < n; i++) {
+		snprintf(reason, sizeof(reason),
+			 "entered by an attacker before detection (address "
+			 "judged later)");
+		core_account_compromised(s->core, logins[i], restrict_sending,
+					 reason, ignore_json, NULL);
+		free(logins[i]);
+	}
+	free(logins);
+}
+
+/* FNV-1a over the fields that identify one login attempt. */
+static uint32_t attempt_hash(const struct authpolicy_request *r)
+{
+	const char *parts[] = { r->login, r->remote, r->pwhash, r->session_id,
+				r->protocol };
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		const unsigned char *p = (const unsigned char *)parts[i];
+
+		while (*p) {
+			h ^= *p++;
+			h *= 16777619u;
+		}
+		h ^= 0xff;
+		h *= 16777619u;
+	}
+	return h | 1;	/* 0 marks a free slot */
+}
+
+/* Which step of the login is this request? */
+static enum login_stage classify(struct authpolicy_server *s,
+				 const struct authpolicy_request *r,
+				 uint32_t now)
+{
+	uint32_t h = attempt_hash(r);
+	struct pending *p = &s->pending[h % PENDING_SLOTS];
+	bool seen = p->hash == h && now - p->time <= PENDING_TTL;
+
+	if (r->command == AUTHPOLICY_REPORT) {
+		if (seen)
+			p->hash = 0;
+		return LOGIN_REPORT;
+	}
+	if (seen) {
+		p->hash = 0;
+		return LOGIN_AFTER;
+	}
+	p->hash = h;
+	p->time = now;
+	return LOGIN_BEFORE;
+}
+
+static const char *stage_name(enum login_stage st)
+{
+	return st == LOGIN_BEFORE ? "before" : st == LOGIN_AFTER ? "after" :
+	       "report";
+}
+
+/* One Dovecot request. */
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct authpolicy_server *s = arg;
+	const struct config *cfg = s->cfg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct authpolicy_request r;
+	struct login_attempt a;
+	struct login_verdict v;
+	enum authpolicy_command cmd;
+	size_t len = evbuffer_get_length(in);
+	char q1[LOG_QSZ], q2[LOG_QSZ];
+	int rc;
+
+	s->requests++;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_send_error(req, 405, "POST only");
+		return;
+	}
+	if (!authorized(cfg, req)) {
+		log_msg(LOG_L_WARN, "event=auth_policy_unauthorized");
+		evhttp_send_error(req, 401, "Unauthorized");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	rc = authpolicy_parse_command(query ? query : "", &cmd);
+	if (rc == AUTHPOLICY_OK) {
+		const char *body = (const char *)evbuffer_pullup(in, -1);
+
+		r.command = cmd;
+		rc = authpolicy_parse(body ? body : "", len,
+				      cfg->auth_pwversion_attr, &r);
+	}
+	if (rc != AUTHPOLICY_OK) {
+		char sample[300], q3[LOG_QSZ];
+		/* evhttp already bounds the body (AUTHPOLICY_MAX_BODY). */
+		const char *body = (const char *)evbuffer_pullup(in, -1);
+
+		s->bad++;
+		log_msg(LOG_L_WARN,
+			"event=auth_policy_bad_request error=%s detail=%s "
+			"bytes=%zu sample=\"%s\" answer=%s",
+			log_q(q3, sizeof(q3), authpolicy_error_str(rc)),
+			log_q(q1, sizeof(q1), r.error),
+			len, buf_sample(sample, sizeof(sample), body ? body : "",
+					len, 128),
+			cfg->auth_policy_fail_action ? "reject" : "allow");
+		reply(req, cfg->auth_policy_fail_action ? -1 : 0, "");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.stage = classify(s, &r, (uint32_t)time(NULL));
+	a.login = r.login;
+	a.remote = r.remote;
+	a.protocol = r.protocol;
+	a.pwhash = r.pwhash;
+	a.mech = r.mech;
+	a.pwversion = r.pwversion;
+	a.session_id = r.session_id;
+	a.tls = r.tls;
+	a.success = r.success;
+	a.policy_reject = r.policy_reject;
+	login_decide(s->login, &a, &v);
+	log_msg(v.action == LOGIN_ACTION_ALLOW && !v.compromised ?
+		LOG_L_DEBUG : LOG_L_NOTICE,
+		"event=auth_policy stage=%s account=%s ip=%s protocol=%s "
+		"action=%s status=%d compromised=%s reason=%s",
+		stage_name(a.stage), log_q(q1, sizeof(q1), a.login), a.remote,
+		a.protocol, v.action == LOGIN_ACTION_ALLOW ? "allow" :
+		v.action == LOGIN_ACTION_DELAY ? "delay" : "reject", v.status,
+		v.compromised ? "yes" : "no", log_q(q2, sizeof(q2), v.reason));
+	apply_consequences(s, &a, &v);
+	reply(req, v.status, v.msg);
+}
+
+struct authpolicy_server *authpolicy_server_new(struct event_base *base,
+						const struct config *cfg,
+						struct login_engine *login,
+						struct core *core, char *err,
+						size_t errsz)
+{
+	struct authpolicy_server *s;
+	const char *spec = cfg->auth_policy_listen, *colon;
+	char host[256];
+	long port;
+
+	if (strncmp(spec, "inet:", 5) != 0 ||
+	    !(colon = strrchr(spec + 5, ':')) ||
+	    (size_t)(colon - spec - 5) >= sizeof(host)) {
+		snprintf(err, errsz,
+			 "auth_policy_listen: \"%s\" is not inet:HOST:PORT", spec);
+		return NULL;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec - 5), spec + 5);
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535) {
+		snprintf(err, errsz, "auth_policy_listen: bad port in \"%s\"",
+			 spec);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->pending = xcalloc(PENDING_SLOTS, sizeof(*s->pending));
+	s->base = base;
+	s->cfg = cfg;
+	s->login = login;
+	s->core = core;
+	s->http = evhttp_new(base);
+	evhttp_set_max_body_size(s->http, AUTHPOLICY_MAX_BODY);
+	evhttp_set_max_headers_size(s->http, 16384);
+	evhttp_set_timeout(s->http, 60);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
+	evhttp_set_gencb(s->http, on_request, s);
+	s->sock = evhttp_bind_socket_with_handle(s->http, host,
+						 (ev_uint16_t)port);
+	if (!s->sock) {
+		snprintf(err, errsz, "auth_policy_listen %s: cannot bind", spec);
+		authpolicy_server_free(s);
+		return NULL;
+	}
+	log_msg(LOG_L_INFO, "event=listening service=auth-policy address=%s",
+		spec);
+	return s;
+}
+
+void authpolicy_server_reconfigure(struct authpolicy_server *s,
+				   const struct config *cfg)
+{
+	s->cfg = cfg;
+}
+
+int authpolicy_server_port(const struct authpolicy_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd;
+
+	if (!s->sock)
+		return -1;
+	fd = evhttp_bound_socket_get_fd(s->sock);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+void authpolicy_server_free(struct authpolicy_server *s)
+{
+	if (!s)
+		return;
+	if (s->http)
+		evhttp_free(s->http);
+	free(s->pending);
+	free(s);
+}

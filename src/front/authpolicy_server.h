@@ -1,0 +1,39 @@
+/*
+ * authpolicy_server - Dovecot's auth_policy_server_url endpoint.
+ *
+ * An HTTP/1.1 server (libevent evhttp, keep-alive; Dovecot opens up to 100
+ * connections) on auth_policy_listen.  Each POST carries the command in
+ * the query (?command=allow or report) and a JSON body; the answer is
+ * {"status":N,"msg":"..."} with HTTP 200.  The front-end translates, asks
+ * the login engine (src/auth) and passes the consequences to the outbound
+ * core: accounts an attacker entered (restrict or flag), logins from new
+ * networks (outbound risk), password changes (release evidence).
+ *
+ * A body mamori cannot parse (Dovecot sends invalid JSON when an attribute
+ * value holds a space or '=') gets auth_policy_fail_action and a warning
+ * with a bounded, escaped sample; never a crash.
+ */
+#ifndef MAMORI_AUTHPOLICY_SERVER_H
+#define MAMORI_AUTHPOLICY_SERVER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct config;
+struct core;
+struct login_engine;
+struct authpolicy_server;
+
+/* Bind cfg->auth_policy_listen ("inet:HOST:PORT").  NULL with err. */
+struct authpolicy_server *authpolicy_server_new(struct event_base *base,
+						const struct config *cfg,
+						struct login_engine *login,
+						struct core *core, char *err,
+						size_t errsz);
+void authpolicy_server_reconfigure(struct authpolicy_server *s,
+				   const struct config *cfg);
+void authpolicy_server_free(struct authpolicy_server *s);
+/* The bound port (tests bind port 0); -1 if unknown. */
+int authpolicy_server_port(const struct authpolicy_server *s);
+
+#endif
