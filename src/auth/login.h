@@ -15,8 +15,9 @@
  *                 mostly successes)
  *   spraying      many accounts with failures from one network
  *   distributed   one account failing from many addresses
- *   new network   a successful login from a network (or country) never
- *                 seen for the account
+ *   new network   a successful login from a network not among the
+ *                 account's habitual ones (it has some: a first login
+ *                 only teaches the network)
  *
  * Shared addresses are not punished for being shared: ratios, not raw
  * counts, and allowlists (auth_allowlist) for office NAT and carrier-grade
@@ -25,7 +26,14 @@
  * Address states: normal -> delayed (tarpit) -> stuffing (let the password
  * check run, then reject silently, so the attacker learns nothing and the
  * report tells us which credentials were valid) -> blocked (reject before
- * the password check), each expiring, escalating on recurrence.
+ * the password check), each expiring, escalating on recurrence.  "Delayed"
+ * is read from the counters and lasts while they say so; stuffing and
+ * blocked are stored.  A stuffing address becomes blocked only when the
+ * playbook cannot work (a success was reported from it: Dovecot does not
+ * ask after the password check) or when it also brute-forces an account;
+ * otherwise it keeps showing us valid credentials until it expires.
+ * Thresholds, windows and limits: login_judge.c, login_ip.c,
+ * login-internal.h.
  *
  * Incidents group an attack: its addresses, time range, the accounts tried
  * and the accounts whose credentials were valid.  Blocks and incidents are
@@ -102,6 +110,41 @@ void login_decide(struct login_engine *e, const struct login_attempt *a,
 		  struct login_verdict *v);
 
 /*
+ * Dovecot sends the same body to command=allow before and after the
+ * password check.  Tell them apart for the front-end: LOGIN_AFTER when the
+ * operator's auth_pwversion_attr is configured and a->pwversion is set
+ * (passdb fields are empty before the check), or when an allow with the
+ * same login, remote, session_id, protocol and pwhash was decided as
+ * LOGIN_BEFORE within 60 s and has had neither its after-check nor its
+ * report; else LOGIN_BEFORE.  Limit: two identical logins at once (SMTP
+ * AUTH through Postfix has no session_id) can be mistaken for each other.
+ */
+enum login_stage login_allow_stage(struct login_engine *e,
+				   const struct login_attempt *a);
+
+/*
+ * Accounts newly found compromised that no verdict has reported: successes
+ * from an address before it was judged, found when it is.  Hands over the
+ * array (*logins, NULL if none) and its strings, which the caller frees
+ * with free(); returns how many.  Call after each login_decide.
+ */
+size_t login_take_compromised(struct login_engine *e, char ***logins);
+
+/*
+ * Periodic work, also done by login_decide: write batched incident rows,
+ * expire states and close their incidents.  now 0 = the clock.  Call it
+ * from a timer (every few seconds) so that an idle daemon still expires.
+ */
+void login_engine_tick(struct login_engine *e, int64_t now);
+
+/*
+ * Caps on tracked addresses, networks (/24, /64) and accounts (0 keeps the
+ * default of 1,000,000 each; the least recently seen entry is evicted).
+ */
+void login_engine_set_limits(struct login_engine *e, size_t addrs,
+			     size_t nets, size_t accounts);
+
+/*
  * The outbound core restricted this account: remember the password hash
  * (and version) of its last successful login, so that a later success with
  * a different one counts as a password change.
@@ -120,6 +163,14 @@ int login_ip_unblock(struct login_engine *e, const char *ip,
 json_t *login_incidents_list(struct login_engine *e);
 /* One incident with every account tried and every valid one; NULL if none. */
 json_t *login_incident_show(struct login_engine *e, const char *id);
+/*
+ * The incident's accounts as CSV (RFC 4180, CRLF): header
+ * "login,valid,tried,first_seen,last_seen,protocol", valid accounts first,
+ * valid "yes"/"no", times RFC 3339 UTC; a login starting with = + - @ is
+ * quoted with a leading ' (spreadsheet formula injection).  A new string
+ * for free(), or NULL if there is no such incident.
+ */
+char *login_incident_csv(struct login_engine *e, const char *id);
 json_t *login_stats(struct login_engine *e);
 
 #endif

@@ -109,6 +109,17 @@ static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
 	return 0;
 }
 
+/* Periodic work of the login engine: expire states, flush batched rows. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->login)
+		login_engine_tick(d->login, 0);
+}
+
 /* The core restricted an account: keep its password evidence. */
 static void note_abused(void *arg, const char *login)
 {
@@ -163,7 +174,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_tick;
+	struct timeval tick = { .tv_sec = 5 };
 	char err[1024];
 	const char *path = NULL;
 	bool check = false;
@@ -243,6 +255,8 @@ int main(int argc, char **argv)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	ev_tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
+	event_add(ev_tick, &tick);
 	log_msg(LOG_L_INFO, "event=started version=%s config=%s store=%s pid=%ld",
 		MAMORI_VERSION, path ? path : "(defaults)", d.cfg->store,
 		(long)getpid());
@@ -252,6 +266,7 @@ int main(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_tick);
 	http_api_free(d.api);
 	authpolicy_server_free(d.authpolicy);
 	policy_server_free(d.policy);

@@ -1,0 +1,426 @@
+/*
+ * login-internal - what the login engine's files share; not for callers.
+ *
+ * login_tab.c      bounded LRU hash tables, sliding windows, distinct-item
+ *                  sets, addresses and CIDR ranges
+ * login.c          the engine: life cycle, the three stages, statistics
+ * login_acct.c     accounts: habitual networks, password evidence
+ * login_judge.c    the rules: metrics, stuffing/spraying/brute force,
+ *                  the suspect lists kept before a judgement
+ * login_ip.c       address and network states, their persistence, blocks
+ * login_incident.c incidents, their accounts, list/show/CSV
+ *
+ * Memory: every table is capped and evicts its least recently seen entry
+ * (struct lg_tab).  Per entry, roughly: an address 150 bytes, a network 160,
+ * an account 190, plus 32 bytes per distinct item each remembers (at most
+ * LG_EXACT_MAX, then a 512-byte sketch).  At the default caps of one
+ * million each the worst case is about 0.6 GB; a provider with 100,000
+ * active accounts uses a few tens of megabytes.
+ */
+#ifndef MAMORI_LOGIN_INTERNAL_H
+#define MAMORI_LOGIN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auth/login.h"
+
+#define LG_DEFAULT_CAP 1000000	/* addresses, networks, accounts each */
+#define LG_STATE_CAP 262144	/* address and network states */
+#define LG_PEND_CAP 65536	/* logins between allow and report */
+#define LG_EXACT_MAX 64		/* exact items per set, then a sketch */
+#define LG_SKETCH_WORDS 16	/* 1,024 bits per sketch bucket */
+#define LG_HABITUAL 4		/* habitual networks per account */
+#define LG_SUSPECT_MIN 4	/* a network keeps a suspect list from here */
+#define LG_SUSPECT_MAX 10000	/* per network, and listed per incident */
+#define LG_SUSPECT_BUDGET 1000000	/* suspect entries, all networks */
+#define LG_INCIDENTS_MAX 10000	/* incidents kept in memory */
+#define LG_INC_ADDRS 256	/* addresses named per incident */
+#define LG_INC_NETS 64		/* networks named per incident */
+#define LG_TICK 5		/* seconds between flushes and sweeps */
+#define LG_ABUSED_TTL (90 * 86400)	/* abuse-time password evidence */
+
+/* ---- login_tab.c ---------------------------------------------------- */
+
+/* An address in IPv6 form; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d). */
+struct lg_ip {
+	uint8_t b[16];
+};
+
+/* A hash-table node; embedded first in every table entry. */
+struct lg_node {
+	struct lg_node *hnext;
+	struct lg_node *prev, *next;	/* LRU list, most recent first */
+	uint64_t h;
+};
+
+typedef bool lg_eq_fn(const struct lg_node *n, const void *key);
+typedef void lg_drop_fn(struct lg_node *n, void *arg);
+
+/*
+ * A chained hash table with an LRU list and a cap: inserting into a full
+ * table drops the least recently touched entry through drop().
+ */
+struct lg_tab {
+	struct lg_node **b;
+	size_t nb, n, max;
+	struct lg_node lru;		/* sentinel */
+	lg_drop_fn *drop;
+	void *arg;
+	uint64_t evicted;
+};
+
+/* Two-bucket sliding window (see src/core/acct.h for the arithmetic). */
+struct lg_win {
+	uint32_t idx, cur, prev;
+};
+
+#define LG_DENT_NEW 0x01	/* the network was new for this login */
+#define LG_DENT_OK 0x02		/* a successful login */
+#define LG_DENT_OPAQUE 0x04	/* a wrong password without a usable hash */
+
+/* One item of a distinct set. */
+struct lg_dent {
+	uint64_t h;
+	uint64_t aux;		/* account sets: wrong-password bits;
+				 * network sets: hash of the last address */
+	uint32_t first;		/* start of this entry's counting period */
+	uint32_t last;
+	uint16_t n;		/* attempts in the period */
+	uint16_t fails;
+	uint8_t flags;
+};
+
+/* Linear-counting bitmaps for items past LG_EXACT_MAX: [bucket][all, new]. */
+struct lg_sketch {
+	uint32_t idx;
+	uint64_t bits[2][2][LG_SKETCH_WORDS];
+};
+
+/* Distinct items within a window: exact up to LG_EXACT_MAX, then sketch. */
+struct lg_dset {
+	struct lg_dent *e;
+	uint16_t n, cap;
+	struct lg_sketch *sk;
+};
+
+struct lg_cidr {
+	struct lg_ip ip;
+	uint8_t len;		/* 0..128 over the IPv6 form */
+};
+
+uint64_t lg_hash(const void *p, size_t n);
+uint64_t lg_hash_str(const char *s);
+
+void lg_tab_init(struct lg_tab *t, size_t max, lg_drop_fn *drop, void *arg);
+void lg_tab_deinit(struct lg_tab *t);
+struct lg_node *lg_tab_find(struct lg_tab *t, uint64_t h, lg_eq_fn *eq,
+			    const void *key);
+/* Insert n (h set); may evict the least recent entry first. */
+void lg_tab_insert(struct lg_tab *t, struct lg_node *n);
+void lg_tab_touch(struct lg_tab *t, struct lg_node *n);
+/* Unlink n without dropping it. */
+void lg_tab_remove(struct lg_tab *t, struct lg_node *n);
+/* Visit every entry; fn may remove (and free) the entry it is given. */
+void lg_tab_foreach(struct lg_tab *t,
+		    void (*fn)(struct lg_node *n, void *arg), void *arg);
+
+void lg_win_add(struct lg_win *w, uint32_t len, uint32_t now, uint32_t n);
+uint32_t lg_win_count(const struct lg_win *w, uint32_t len, uint32_t now);
+
+/*
+ * Count item h at now.  Returns its exact entry, or NULL when it went to
+ * the sketch.  *fresh tells whether it is the item's first sighting in
+ * the window; a fresh item gets fresh_flags (LG_DENT_NEW goes to the
+ * sketch's second bitmap too).
+ */
+struct lg_dent *lg_dset_touch(struct lg_dset *s, uint64_t h, uint32_t now,
+			      uint32_t window, uint8_t fresh_flags,
+			      bool *fresh);
+/* The live exact entry of h, or NULL. */
+struct lg_dent *lg_dset_find(const struct lg_dset *s, uint64_t h,
+			     uint32_t now, uint32_t window);
+void lg_dset_count(const struct lg_dset *s, uint32_t now, uint32_t window,
+		   uint32_t *all, uint32_t *fresh_new);
+void lg_dset_free(struct lg_dset *s);
+
+bool lg_ip_parse(const char *s, struct lg_ip *out);
+/* "addr" (len 128) or "addr/bits"; host bits are cleared. */
+bool lg_cidr_parse(const char *s, struct lg_ip *out, int *len);
+void lg_ip_mask(struct lg_ip *ip, int len);
+bool lg_ip_in(const struct lg_ip *ip, const struct lg_ip *net, int len);
+bool lg_ip_is_v4(const struct lg_ip *ip);
+/* "192.0.2.1", "192.0.2.0/24", "2001:db8::/64". */
+void lg_cidr_format(const struct lg_ip *ip, int len, char *out, size_t n);
+/* The /24 (IPv4) or /64 (IPv6) of ip: its id, and its prefix length. */
+uint64_t lg_net_id(const struct lg_ip *ip);
+int lg_net_len(const struct lg_ip *ip);
+/* Parse a comma/space separated CIDR list; bad items are logged, skipped. */
+size_t lg_cidr_list_parse(const char *list, struct lg_cidr **out);
+
+/* ---- login.c -------------------------------------------------------- */
+
+/* Counters kept per address and per network. */
+struct lg_ctr {
+	struct lg_win att, fail, ok;
+	struct lg_dset logins;
+	uint32_t first, last;	/* this activity episode */
+};
+
+struct lg_addr {
+	struct lg_node node;
+	struct lg_ip ip;
+	struct lg_ctr c;
+};
+
+struct lg_sus;
+
+struct lg_net {
+	struct lg_node node;
+	uint64_t id;
+	struct lg_ip prefix;
+	uint8_t len;
+	struct lg_ctr c;
+	struct lg_sus *sus;		/* NULL until suspicious */
+};
+
+struct lg_hnet {
+	uint64_t id;
+	uint32_t last;
+};
+
+struct lg_acct {
+	struct lg_node node;
+	struct lg_win fail;
+	struct lg_dset badips;		/* failing addresses */
+	struct lg_hnet nets[LG_HABITUAL];
+	uint64_t pwh, pwv;		/* last correct pwhash, pwversion */
+	uint64_t fresh_net;		/* learnt at an after-check ... */
+	uint32_t fresh_at;		/* ... so not habitual for its report */
+	bool fresh_new;			/* ... and new: it had other networks */
+	char login[];
+};
+
+/* Password evidence kept from the time of an abuse (login_note_abused). */
+struct lg_abused {
+	struct lg_node node;
+	uint64_t pwh, pwv;		/* 0 = unknown */
+	uint32_t since;
+	char login[];
+};
+
+enum lg_kind {
+	LG_NONE,		/* expired, kept to escalate recurrences */
+	LG_STUFFING,
+	LG_BLOCKED,
+};
+
+struct lg_state {
+	struct lg_node node;
+	struct lg_ip ip;
+	uint8_t len;
+	uint8_t kind;			/* enum lg_kind */
+	uint8_t level;			/* recurrences: duration doubles */
+	bool manual;
+	uint32_t since, until;
+	uint32_t forget;		/* LG_NONE: drop the history then */
+	char rule[16];
+	char incident[40];
+	char *reason;
+	char *actor;
+};
+
+struct lg_iacct {
+	char *login;
+	uint32_t tried, first, last;
+	uint8_t valid, dirty;
+	char proto[16];
+};
+
+struct lg_incident {
+	char id[40];
+	char rule[16];
+	char *reason;
+	uint32_t first, last;
+	char **addrs;
+	char **nets;
+	uint16_t naddrs, nnets;
+	uint32_t more_addrs;
+	uint32_t tried, valid, listed;
+	uint32_t nstates;		/* live states naming it */
+	bool open, dirty;
+	struct lg_iacct **tab;		/* open addressing by login */
+	size_t cap, n;
+};
+
+struct lg_stats {
+	uint64_t stage[3];
+	uint64_t action[3];
+	uint64_t unparsable;
+	uint64_t allowlisted;
+	uint64_t judged;
+	uint64_t bruteforce_blocks;
+	uint64_t escalations;
+	uint64_t compromised;
+	uint64_t new_network;
+	uint64_t credential_changed;
+	uint64_t expired;
+	uint64_t suspect_dropped;
+	uint64_t incident_accts_unlisted;
+};
+
+struct login_engine {
+	const struct config *cfg;
+	struct store *st;
+	struct lg_cidr *allow;
+	size_t nallow;
+	struct lg_tab addrs, nets, accts, abused, states, pend;
+	uint32_t nlen[129];		/* states per prefix length */
+	struct lg_incident **inc;	/* oldest first */
+	size_t ninc, capinc;
+	uint32_t seq_day, seq;
+	struct lg_iacct_ref {
+		struct lg_incident *inc;
+		struct lg_iacct *a;
+	} *dirty;
+	size_t ndirty, capdirty;
+	char **comp;			/* newly compromised, not yet taken */
+	size_t ncomp, capcomp;
+	size_t sus_total;
+	uint32_t last_tick;
+	struct lg_stats stats;
+};
+
+uint32_t lg_now(int64_t now);
+/* Does mech give a meaningful pwhash (PLAIN, LOGIN, unknown)? */
+bool lg_mech_hashable(const char *mech);
+/* Store writes; failures are logged.  ns must be a string literal (it
+ * outlives a networked store's late callback). */
+void lg_put(struct login_engine *e, const char *ns, const char *key,
+	    const char *value, int64_t expires);
+void lg_del(struct login_engine *e, const char *ns, const char *key);
+/* json_string that survives invalid UTF-8. */
+json_t *lg_jstr(const char *s);
+
+/* ---- login_acct.c --------------------------------------------------- */
+
+struct lg_acct *lg_acct_get(struct login_engine *e, const char *login,
+			    bool create);
+void lg_acct_drop(struct lg_node *n, void *arg);
+bool lg_acct_habitual(const struct lg_acct *a, uint64_t net);
+bool lg_acct_has_habitual(const struct lg_acct *a);
+/* Make net habitual (replacing the least recently used one). */
+void lg_acct_learn(struct lg_acct *a, uint64_t net, uint32_t now);
+void lg_acct_forget(struct lg_acct *a, uint64_t net);
+/* Record abuse-time evidence; 0 hashes keep what is known. */
+void lg_abused_set(struct login_engine *e, const char *login, uint64_t pwh,
+		   uint64_t pwv, uint32_t now);
+void lg_abused_load(struct login_engine *e);
+/*
+ * A correct password (hashes pwh, pwv; 0 unknown) for login: against the
+ * abuse-time evidence, is it a changed one?  Sets v->credential_changed
+ * and the reason, once, then forgets the evidence.
+ */
+bool lg_credential_check(struct login_engine *e, const char *login,
+			 uint64_t pwh, uint64_t pwv, struct login_verdict *v);
+/* Note login as newly compromised (for login_take_compromised). */
+void lg_comp_add(struct login_engine *e, const char *login);
+
+/* ---- login_judge.c -------------------------------------------------- */
+
+/* Totals of one address or network within the window. */
+struct lg_metrics {
+	uint32_t distinct, distinct_new, attempts, fails, oks, span;
+};
+
+void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
+		   uint32_t now, struct lg_metrics *m);
+/*
+ * A report from a normal address was counted: judge ip and its network.
+ * Fills v's reason/incident when a judgement is made.  Returns true when
+ * the address (or its network) entered a state.
+ */
+bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
+	      struct lg_addr *ad, struct lg_net *nt, const char *login,
+	      const char *protocol, bool ok, uint32_t now,
+	      struct login_verdict *v);
+/*
+ * Before the password check from a normal address: a soft delay from the
+ * counters?  Writes the reason and returns true.
+ */
+bool lg_suspect_delay(struct login_engine *e, const struct lg_ip *ip,
+		      uint32_t now, char *reason, size_t n);
+/* Note one attempt in the network's suspect list (once suspicious). */
+void lg_sus_note(struct login_engine *e, struct lg_net *nt,
+		 const struct lg_ip *ip, const char *login,
+		 const char *protocol, bool ok, bool habitual, uint64_t pwh,
+		 uint64_t pwv, uint32_t now);
+void lg_sus_free(struct login_engine *e, struct lg_sus *s);
+/*
+ * Move the suspect entries of address ip (all entries of the network when
+ * ip is NULL, except its habitual users) into incident inc; earlier
+ * successes become compromised (not current_login: its verdict says so).
+ */
+void lg_sus_migrate(struct login_engine *e, struct lg_net *nt,
+		    const struct lg_ip *ip, struct lg_incident *inc,
+		    const char *current_login, uint32_t now);
+struct lg_net *lg_net_get(struct login_engine *e, const struct lg_ip *ip,
+			  bool create, uint32_t now);
+struct lg_addr *lg_addr_get(struct login_engine *e, const struct lg_ip *ip,
+			    bool create, uint32_t now);
+void lg_ctr_reset(struct lg_ctr *c);
+
+/* ---- login_ip.c ----------------------------------------------------- */
+
+#define LG_SKIP_AUTO_NETS 0x01	/* ignore automatic network states */
+#define LG_SKIP_AUTO 0x02	/* ignore every automatic state */
+
+/* The strongest live state covering ip (blocked over stuffing), or NULL. */
+struct lg_state *lg_state_lookup(struct login_engine *e,
+				 const struct lg_ip *ip, uint32_t now,
+				 int skip);
+/* The live state of exactly ip/len, or NULL. */
+struct lg_state *lg_state_get(struct login_engine *e, const struct lg_ip *ip,
+			      int len, uint32_t now);
+/*
+ * Put ip/len into state kind for rule, starting or joining an incident
+ * (none for manual blocks).  seconds 0: the escalation default.  Returns
+ * the state.
+ */
+struct lg_state *lg_state_enter(struct login_engine *e,
+				const struct lg_ip *ip, int len,
+				enum lg_kind kind, const char *rule,
+				const char *reason, const char *actor,
+				bool manual, long seconds, uint32_t now);
+/* Escalate a stuffing state to blocked (same incident, same until). */
+void lg_state_escalate(struct login_engine *e, struct lg_state *s,
+		       const char *why, uint32_t now);
+void lg_state_sweep(struct login_engine *e, uint32_t now);
+int lg_states_load(struct login_engine *e, char *err, size_t errsz);
+void lg_state_drop(struct lg_node *n, void *arg);
+const char *lg_kind_name(int kind);
+bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip);
+
+/* ---- login_incident.c ----------------------------------------------- */
+
+/* The open incident of the network of ip, or a new one. */
+struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
+			       int len, const char *rule, const char *reason,
+			       uint32_t now);
+struct lg_incident *lg_inc_find(struct login_engine *e, const char *id);
+/* One attempt on login within the incident (valid: the password was
+ * right).  Valid accounts are written at once, the rest batched. */
+void lg_inc_note(struct login_engine *e, struct lg_incident *inc,
+		 const char *login, const char *protocol, uint32_t tries,
+		 bool valid, uint32_t first, uint32_t now);
+void lg_inc_close(struct login_engine *e, struct lg_incident *inc,
+		  uint32_t now);
+void lg_inc_save(struct login_engine *e, struct lg_incident *inc);
+void lg_inc_flush(struct login_engine *e);
+int lg_incidents_load(struct login_engine *e, char *err, size_t errsz);
+void lg_incidents_free(struct login_engine *e);
+
+#endif

@@ -1,0 +1,807 @@
+/*
+ * login - the login-abuse engine: life cycle, the three auth-policy stages,
+ * brute force and distributed guessing, statistics.  See login.h for the
+ * model and login-internal.h for how the work is split.
+ *
+ * Stages (Dovecot asks before and after the password check, then reports):
+ *
+ *   LOGIN_BEFORE  answer from what is already known: a blocked address or
+ *                 network is rejected silently; a stuffing one is allowed
+ *                 (so the password check runs); brute force on one account,
+ *                 suspicious counters and distributed guessing delay.
+ *   LOGIN_AFTER   the password was right: from a stuffing (or automatically
+ *                 blocked) address that means the attacker holds valid
+ *                 credentials: reject silently and say compromised.
+ *                 Otherwise a success: habitual networks and evidence.
+ *   LOGIN_REPORT  the outcome: every counter moves here (so each attempt
+ *                 counts once), then the rules judge (login_judge.c).
+ *
+ * Brute force: auth_bruteforce_failures wrong passwords from one address
+ * for one account within auth_window delay that pair; twice as many block
+ * the address (login_ip.c).  Wrong passwords count as distinct pwhash
+ * values when mech is named PLAIN or LOGIN (a phone retrying one stale
+ * password is one wrong password), otherwise each failure counts.  A
+ * correct password from the address clears its count.
+ *
+ * Distributed guessing: auth_distributed_ips distinct addresses failing
+ * for one account within auth_window (an address that then logs in
+ * correctly drops out) delay that account's logins from every network
+ * that is not habitual for it.  Never a block: the owner keeps logging in
+ * from home.
+ *
+ * Requires Dovecot's defaults auth_policy_check_before_auth,
+ * auth_policy_check_after_auth and auth_policy_report_after_auth = yes.  A
+ * success reported from a stuffing address proves the after-check is off;
+ * the address is then blocked outright, so the attacker gets in once.
+ *
+ * Allowlisted addresses (auth_allowlist) are trusted: they are neither
+ * counted nor judged nor flagged as new networks.  Accounts still learn
+ * habitual networks and password evidence from them, and manual blocks
+ * still apply to them.
+ *
+ * Password evidence: Dovecot's pwhash is a truncated (default 12-bit) hash
+ * of nonce, login and password, so one password change in 4,096 leaves it
+ * unchanged and goes unnoticed; it means something only for PLAIN and
+ * LOGIN (constant for CRAM-MD5/SCRAM, different each time for OAUTHBEARER/
+ * XOAUTH2), so other mechanisms give no evidence.  A password version
+ * attribute (auth_pwversion_attr) from the passdb is exact and wins.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/login-internal.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* An allow seen and not yet answered by its after-check or report. */
+struct lg_pend {
+	struct lg_node node;
+	uint32_t t;
+	uint16_t waiting;
+};
+
+/* One event, parsed once. */
+struct ctx {
+	const struct login_attempt *a;
+	const char *login, *remote, *protocol;
+	uint32_t now;
+	bool has_ip, allowed;
+	struct lg_ip ip;
+	uint64_t net, iph;
+	uint64_t pwh, pwv;		/* 0 unless meaningful */
+	struct lg_state *st;		/* the state that applies, or NULL */
+};
+
+uint32_t lg_now(int64_t now)
+{
+	return now > 0 ? (uint32_t)now : (uint32_t)time(NULL);
+}
+
+json_t *lg_jstr(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *copy;
+
+	if (j)
+		return j;
+	copy = xstrdup(s);
+	utf8_sanitize(copy);
+	j = json_string(copy);
+	free(copy);
+	return j ? j : json_string("");
+}
+
+/* A write or delete failed: the state in memory still holds; say so. */
+static void store_done(void *arg, int result)
+{
+	if (result != STORE_OK)
+		log_msg(LOG_L_WARN, "event=store_error module=login ns=%s "
+			"result=%s", (const char *)arg,
+			store_result_str(result));
+}
+
+void lg_put(struct login_engine *e, const char *ns, const char *key,
+	    const char *value, int64_t expires)
+{
+	store_put(e->st, ns, key, value, expires, store_done, (void *)ns);
+}
+
+void lg_del(struct login_engine *e, const char *ns, const char *key)
+{
+	store_del(e->st, ns, key, store_done, (void *)ns);
+}
+
+bool lg_mech_hashable(const char *mech)
+{
+	return !mech || !*mech || strcasecmp(mech, "PLAIN") == 0 ||
+	       strcasecmp(mech, "LOGIN") == 0;
+}
+
+/* The mechanism is named and gives one hash per password (for counting
+ * distinct wrong passwords an unknown mechanism is not good enough). */
+static bool mech_named_plain(const char *mech)
+{
+	return mech && (strcasecmp(mech, "PLAIN") == 0 ||
+			strcasecmp(mech, "LOGIN") == 0);
+}
+
+/* Free a plain entry (abuse record, pending allow). */
+static void plain_drop(struct lg_node *n, void *arg)
+{
+	(void)arg;
+	free(n);
+}
+
+/* Free an address entry. */
+static void addr_drop(struct lg_node *n, void *arg)
+{
+	struct lg_addr *ad = (struct lg_addr *)(void *)n;
+
+	(void)arg;
+	lg_dset_free(&ad->c.logins);
+	free(ad);
+}
+
+/* Free a network entry with its suspect list. */
+static void net_drop(struct lg_node *n, void *arg)
+{
+	struct lg_net *nt = (struct lg_net *)(void *)n;
+
+	lg_sus_free(arg, nt->sus);
+	lg_dset_free(&nt->c.logins);
+	free(nt);
+}
+
+/* Append key=value text to the verdict's reason. */
+__attribute__((format(printf, 2, 3)))
+static void reason_add(struct login_verdict *v, const char *fmt, ...)
+{
+	size_t n = strlen(v->reason);
+	va_list ap;
+
+	if (n && n + 1 < sizeof(v->reason))
+		v->reason[n++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(v->reason + n, sizeof(v->reason) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The state of c->ip as it applies to this login (see login.h). */
+static struct lg_state *state_for(struct login_engine *e, struct ctx *c)
+{
+	struct lg_state *s;
+	struct lg_acct *a;
+
+	if (!c->has_ip)
+		return NULL;
+	if (c->allowed)
+		return lg_state_lookup(e, &c->ip, c->now, LG_SKIP_AUTO);
+	s = lg_state_lookup(e, &c->ip, c->now, 0);
+	/* A judged network spares the logins that habitually use it. */
+	if (s && !s->manual && s->len < 128) {
+		a = lg_acct_get(e, c->login, false);
+		if (a && lg_acct_habitual(a, c->net))
+			s = lg_state_lookup(e, &c->ip, c->now,
+					    LG_SKIP_AUTO_NETS);
+	}
+	return s;
+}
+
+/* Describe the state in the verdict. */
+static void state_reason(struct ctx *c, struct login_verdict *v)
+{
+	char key[64], ql[LOG_QSZ];
+
+	lg_cidr_format(&c->st->ip, c->st->len, key, sizeof(key));
+	reason_add(v, "state=%s ip=%s %s=%s rule=%s until=%u%s%s",
+		   lg_kind_name(c->st->kind), c->remote,
+		   c->st->len == 128 ? "key" : "net", key, c->st->rule,
+		   c->st->until, c->st->manual ? " actor=" : "",
+		   c->st->manual ? log_q(ql, sizeof(ql), c->st->actor) : "");
+	snprintf(v->incident, sizeof(v->incident), "%s", c->st->incident);
+}
+
+/* Reject silently: Dovecot says only "Authentication failed". */
+static void reject(struct login_verdict *v)
+{
+	v->action = LOGIN_ACTION_REJECT;
+	v->status = -1;
+	v->msg[0] = '\0';
+}
+
+/* Dovecot delays the login by auth_delay seconds. */
+static void delay(struct login_engine *e, struct login_verdict *v)
+{
+	v->action = LOGIN_ACTION_DELAY;
+	v->status = (int)e->cfg->auth_delay;
+}
+
+/* Wrong passwords from one address on one account, as brute-force
+ * evidence: distinct wrong passwords when the mechanism says so, so a
+ * phone retrying one stale password is not a brute force. */
+static uint32_t bf_count(const struct lg_dent *d)
+{
+	uint32_t est;
+	int zeros;
+
+	if ((d->flags & LG_DENT_OPAQUE) || !d->aux)
+		return d->fails;
+	zeros = 64 - __builtin_popcountll(d->aux);
+	if (zeros == 0)
+		return d->fails;
+	/* Linear counting over 64 bits; never more than the failures. */
+	est = (uint32_t)(-64.0 * log((double)zeros / 64.0) + 0.5);
+	return est < d->fails ? est : d->fails;
+}
+
+/* The key of the pending-allow table. */
+static uint64_t pend_key(const struct login_attempt *a)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "%s%c%s%c%s%c%s%c%s",
+			 a->login ? a->login : "", 0,
+			 a->remote ? a->remote : "", 0,
+			 a->session_id ? a->session_id : "", 0,
+			 a->protocol ? a->protocol : "", 0,
+			 a->pwhash ? a->pwhash : "");
+
+	if (n < 0)
+		n = 0;
+	return lg_hash(buf, (size_t)n < sizeof(buf) ? (size_t)n :
+		       sizeof(buf) - 1);
+}
+
+/* The pending entry of a, or NULL. */
+static struct lg_pend *pend_find(struct login_engine *e,
+				 const struct login_attempt *a)
+{
+	return (struct lg_pend *)(void *)lg_tab_find(&e->pend, pend_key(a),
+						     NULL, NULL);
+}
+
+/* Count an allow (+1) or its after-check or report (-1). */
+static void pend_move(struct login_engine *e, const struct login_attempt *a,
+		      int delta, uint32_t now)
+{
+	struct lg_pend *p = pend_find(e, a);
+
+	if (delta > 0) {
+		if (!p) {
+			p = xcalloc(1, sizeof(*p));
+			p->node.h = pend_key(a);
+			lg_tab_insert(&e->pend, &p->node);
+		}
+		if (now - p->t > 60)
+			p->waiting = 0;
+		if (p->waiting < UINT16_MAX)
+			p->waiting++;
+		p->t = now;
+		return;
+	}
+	if (!p)
+		return;
+	if (p->waiting)
+		p->waiting--;
+	if (!p->waiting) {
+		lg_tab_remove(&e->pend, &p->node);
+		free(p);
+	}
+}
+
+enum login_stage login_allow_stage(struct login_engine *e,
+				   const struct login_attempt *a)
+{
+	struct lg_pend *p;
+
+	if (e->cfg->auth_pwversion_attr[0] && a->pwversion && *a->pwversion)
+		return LOGIN_AFTER;
+	p = pend_find(e, a);
+	if (p && p->waiting && lg_now(a->now) - p->t <= 60)
+		return LOGIN_AFTER;
+	return LOGIN_BEFORE;
+}
+
+/* A correct password from a login that is let in: habitual networks, the
+ * new-network signal and password evidence. */
+static void success_effects(struct login_engine *e, struct ctx *c,
+			    struct lg_acct *a, struct login_verdict *v)
+{
+	char qa[LOG_QSZ], net[64];
+	struct lg_ip p;
+
+	if (c->pwh)
+		a->pwh = c->pwh;
+	if (c->pwv)
+		a->pwv = c->pwv;
+	if (c->has_ip && !lg_acct_habitual(a, c->net)) {
+		bool had = lg_acct_has_habitual(a);
+
+		if (had && !c->allowed) {
+			p = c->ip;
+			lg_ip_mask(&p, lg_net_len(&c->ip));
+			lg_cidr_format(&p, lg_net_len(&c->ip), net,
+				       sizeof(net));
+			v->new_network = true;
+			e->stats.new_network++;
+			reason_add(v, "rule=new_network account=%s ip=%s "
+				   "net=%s", log_q(qa, sizeof(qa), c->login),
+				   c->remote, net);
+		}
+		lg_acct_learn(a, c->net, c->now);
+		if (c->a->stage == LOGIN_AFTER) {
+			a->fresh_net = c->net;
+			a->fresh_at = c->now;
+			a->fresh_new = had;
+		}
+	} else if (c->has_ip) {
+		lg_acct_learn(a, c->net, c->now);
+	}
+	lg_credential_check(e, c->login, c->pwh, c->pwv, v);
+}
+
+/* Valid credentials from an attacker: record them in the incident. */
+static void compromised(struct login_engine *e, struct ctx *c,
+			struct login_verdict *v)
+{
+	struct lg_incident *inc = lg_inc_find(e, c->st->incident);
+	char qa[LOG_QSZ];
+
+	v->compromised = true;
+	e->stats.compromised++;
+	if (inc)
+		lg_inc_note(e, inc, c->login, c->protocol, 0, true, c->now,
+			    c->now);
+	lg_abused_set(e, c->login, c->pwh, c->pwv, c->now);
+	log_msg(LOG_L_WARN, "event=login_compromised account=%s ip=%s "
+		"incident=%s state=%s", log_q(qa, sizeof(qa), c->login),
+		c->remote, c->st->incident[0] ? c->st->incident : "-",
+		lg_kind_name(c->st->kind));
+}
+
+/* Stage 1: before the password check. */
+static void stage_before(struct login_engine *e, struct ctx *c,
+			 struct login_verdict *v)
+{
+	char qa[LOG_QSZ], why[400];
+	struct lg_acct *a;
+	struct lg_dent *d;
+	uint32_t n, win = (uint32_t)e->cfg->auth_window;
+
+	pend_move(e, c->a, +1, c->now);
+	if (c->st) {
+		state_reason(c, v);
+		if (c->st->kind == LG_BLOCKED)
+			reject(v);
+		return;
+	}
+	if (c->allowed)
+		return;
+	a = lg_acct_get(e, c->login, false);
+	if (a && c->has_ip &&
+	    (d = lg_dset_find(&a->badips, c->iph, c->now, win)) &&
+	    bf_count(d) >= (uint32_t)e->cfg->auth_bruteforce_failures) {
+		delay(e, v);
+		reason_add(v, "rule=bruteforce ip=%s account=%s failures=%u "
+			   "wrong_passwords=%u window=%u", c->remote,
+			   log_q(qa, sizeof(qa), c->login), d->fails,
+			   bf_count(d), win);
+		return;
+	}
+	if (c->has_ip && lg_suspect_delay(e, &c->ip, c->now, why,
+					  sizeof(why))) {
+		delay(e, v);
+		reason_add(v, "%s", why);
+		return;
+	}
+	if (!a)
+		return;
+	lg_dset_count(&a->badips, c->now, win, &n, NULL);
+	if (n >= (uint32_t)e->cfg->auth_distributed_ips &&
+	    !lg_acct_habitual(a, c->net)) {
+		delay(e, v);
+		reason_add(v, "rule=distributed account=%s ip=%s "
+			   "failing_ips=%u failures=%u window=%u",
+			   log_q(qa, sizeof(qa), c->login),
+			   c->has_ip ? c->remote : "-", n,
+			   lg_win_count(&a->fail, win, c->now), win);
+	}
+}
+
+/* Stage 2: the password was right. */
+static void stage_after(struct login_engine *e, struct ctx *c,
+			struct login_verdict *v)
+{
+	struct lg_acct *a = lg_acct_get(e, c->login, true);
+
+	pend_move(e, c->a, -1, c->now);
+	if (c->st) {
+		/* The password is right either way; remember it. */
+		if (c->pwh)
+			a->pwh = c->pwh;
+		if (c->pwv)
+			a->pwv = c->pwv;
+		state_reason(c, v);
+		reject(v);
+		if (!c->st->manual)
+			compromised(e, c, v);
+		return;
+	}
+	success_effects(e, c, a, v);
+}
+
+/* Account counters for a failed attempt; true if the address now brute
+ * forces the account past twice the threshold. */
+static bool count_failure(struct login_engine *e, struct ctx *c,
+			  struct lg_acct *a, const char *mech)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct lg_dent *d;
+	bool fresh;
+
+	lg_win_add(&a->fail, win, c->now, 1);
+	if (!c->has_ip)
+		return false;
+	d = lg_dset_touch(&a->badips, c->iph, c->now, win, 0, &fresh);
+	if (!d)
+		return false;
+	if (d->fails < UINT16_MAX)
+		d->fails++;
+	if (mech_named_plain(mech) && c->a->pwhash && *c->a->pwhash)
+		d->aux |= 1ull << (lg_hash_str(c->a->pwhash) % 64);
+	else
+		d->flags |= LG_DENT_OPAQUE;
+	return bf_count(d) >= 2 * (uint32_t)e->cfg->auth_bruteforce_failures;
+}
+
+/* Block a brute-forcing address. */
+static void bruteforce_block(struct login_engine *e, struct ctx *c,
+			     struct lg_acct *a, struct login_verdict *v)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct lg_dent *d = lg_dset_find(&a->badips, c->iph, c->now, win);
+	struct lg_incident *inc;
+	struct lg_state *s;
+	char why[300], qa[LOG_QSZ];
+
+	snprintf(why, sizeof(why), "rule=bruteforce ip=%s account=%s "
+		 "failures=%u wrong_passwords=%u window=%u", c->remote,
+		 log_q(qa, sizeof(qa), c->login), d ? d->fails : 0,
+		 d ? bf_count(d) : 0, win);
+	if (c->st) {
+		if (c->st->kind == LG_STUFFING)
+			lg_state_escalate(e, c->st, why, c->now);
+		return;
+	}
+	s = lg_state_enter(e, &c->ip, 128, LG_BLOCKED, "bruteforce", why,
+			   "mamori", false, 0, c->now);
+	e->stats.bruteforce_blocks++;
+	reason_add(v, "%s", why);
+	snprintf(v->incident, sizeof(v->incident), "%s", s->incident);
+	inc = lg_inc_find(e, s->incident);
+	if (inc)
+		lg_inc_note(e, inc, c->login, c->protocol, d ? d->fails : 1,
+			    false, d ? d->first : c->now, c->now);
+}
+
+/* Stage 3 from an address that is already stuffing or blocked. */
+static void report_in_state(struct login_engine *e, struct ctx *c,
+			    struct lg_acct *a, struct login_verdict *v)
+{
+	struct lg_incident *inc = lg_inc_find(e, c->st->incident);
+	bool ok = c->a->success;
+
+	state_reason(c, v);
+	if (inc && !c->st->manual)
+		lg_inc_note(e, inc, c->login, c->protocol, 1, ok, c->now,
+			    c->now);
+	if (ok && !c->st->manual) {
+		/* Let in: Dovecot did not ask after the password check. */
+		compromised(e, c, v);
+		if (c->st->kind == LG_STUFFING)
+			lg_state_escalate(e, c->st, "rule=after_check_missing "
+					  "evidence=success_reported", c->now);
+		return;
+	}
+	if (!ok && !c->a->policy_reject &&
+	    count_failure(e, c, a, c->a->mech) && !c->st->manual)
+		bruteforce_block(e, c, a, v);
+}
+
+/* Stage 3: the outcome.  Counters, then judgement. */
+static void stage_report(struct login_engine *e, struct ctx *c,
+			 struct login_verdict *v)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	const struct login_attempt *at = c->a;
+	struct lg_acct *a = lg_acct_get(e, c->login, true);
+	bool ok = at->success, rej = !ok && at->policy_reject;
+	bool habitual = lg_acct_habitual(a, c->net);
+	bool had = lg_acct_has_habitual(a);
+	uint8_t fresh_flags = 0;
+	struct lg_addr *ad;
+	struct lg_net *nt;
+	struct lg_dent *d;
+	bool fresh;
+
+	pend_move(e, at, -1, c->now);
+	if (habitual && a->fresh_net == c->net && c->now - a->fresh_at <= 60) {
+		/* Learnt by this attempt's own after-check: it was not
+		 * habitual before (and new if the account had others). */
+		habitual = false;
+		had = a->fresh_new;
+		a->fresh_net = 0;
+	}
+	if (c->st) {
+		report_in_state(e, c, a, v);
+		return;
+	}
+	if (c->has_ip && !c->allowed && !habitual && had)
+		fresh_flags |= LG_DENT_NEW;
+	if (ok)
+		success_effects(e, c, a, v);
+	if (c->allowed)
+		return;
+	if (!c->has_ip) {
+		if (!ok && !rej)
+			count_failure(e, c, a, at->mech);
+		return;
+	}
+	ad = lg_addr_get(e, &c->ip, true, c->now);
+	nt = lg_net_get(e, &c->ip, true, c->now);
+	if (ok)
+		fresh_flags |= LG_DENT_OK;
+	if (!rej) {
+		lg_win_add(&ad->c.att, win, c->now, 1);
+		lg_win_add(&nt->c.att, win, c->now, 1);
+		lg_win_add(ok ? &ad->c.ok : &ad->c.fail, win, c->now, 1);
+		lg_win_add(ok ? &nt->c.ok : &nt->c.fail, win, c->now, 1);
+	}
+	/* Before the network's set counts this attempt: a new suspect list
+	 * is seeded from that set and then notes the attempt itself. */
+	lg_sus_note(e, nt, &c->ip, c->login, c->protocol, ok, habitual,
+		    ok ? c->pwh : 0, ok ? c->pwv : 0, c->now);
+	d = lg_dset_touch(&ad->c.logins, a->node.h, c->now, win, fresh_flags,
+			  &fresh);
+	if (d) {
+		d->flags |= fresh_flags & LG_DENT_OK;
+		if (d->n < UINT16_MAX)
+			d->n++;
+	}
+	d = lg_dset_touch(&nt->c.logins, a->node.h, c->now, win, fresh_flags,
+			  &fresh);
+	if (d) {
+		d->aux = c->iph;
+		d->flags |= fresh_flags & LG_DENT_OK;
+		if (d->n < UINT16_MAX)
+			d->n++;
+	}
+	if (ok) {
+		d = lg_dset_find(&a->badips, c->iph, c->now, win);
+		if (d)		/* it was the owner: not a failing address */
+			d->last = c->now - win;
+	}
+	if (!ok && !rej && count_failure(e, c, a, at->mech)) {
+		bruteforce_block(e, c, a, v);
+		return;
+	}
+	if (lg_judge(e, &c->ip, ad, nt, c->login, c->protocol, ok, c->now,
+		     v) && ok) {
+		v->compromised = true;
+		e->stats.compromised++;
+		if (!habitual)	/* learnt from the attacker just now */
+			lg_acct_forget(a, c->net);
+	}
+}
+
+/* Flush batched writes and expire states every LG_TICK seconds. */
+static void tick(struct login_engine *e, uint32_t now)
+{
+	if (now - e->last_tick < LG_TICK && now >= e->last_tick)
+		return;
+	e->last_tick = now;
+	lg_inc_flush(e);
+	lg_state_sweep(e, now);
+}
+
+void login_engine_tick(struct login_engine *e, int64_t now)
+{
+	tick(e, lg_now(now));
+}
+
+void login_decide(struct login_engine *e, const struct login_attempt *a,
+		  struct login_verdict *v)
+{
+	struct ctx c;
+	int stage = (int)a->stage;
+
+	memset(v, 0, sizeof(*v));
+	v->action = LOGIN_ACTION_ALLOW;
+	memset(&c, 0, sizeof(c));
+	c.a = a;
+	c.now = lg_now(a->now);
+	c.login = a->login ? a->login : "";
+	c.remote = a->remote ? a->remote : "";
+	c.protocol = a->protocol ? a->protocol : "";
+	tick(e, c.now);
+	if (stage < 0 || stage > 2)
+		stage = LOGIN_BEFORE;
+	e->stats.stage[stage]++;
+	c.has_ip = lg_ip_parse(c.remote, &c.ip);
+	if (c.has_ip) {
+		c.net = lg_net_id(&c.ip);
+		c.iph = lg_hash(c.ip.b, 16);
+		c.allowed = lg_allowlisted(e, &c.ip);
+		if (c.allowed)
+			e->stats.allowlisted++;
+	} else {
+		e->stats.unparsable++;
+		c.remote = "-";
+	}
+	if (lg_mech_hashable(a->mech) && a->pwhash && *a->pwhash)
+		c.pwh = lg_hash_str(a->pwhash);
+	if (e->cfg->auth_pwversion_attr[0] && a->pwversion && *a->pwversion)
+		c.pwv = lg_hash_str(a->pwversion);
+	if (!*c.login) {
+		e->stats.action[v->action]++;
+		return;		/* nothing to judge without a login */
+	}
+	c.st = state_for(e, &c);
+	switch (stage) {
+	case LOGIN_BEFORE:
+		stage_before(e, &c, v);
+		break;
+	case LOGIN_AFTER:
+		stage_after(e, &c, v);
+		break;
+	default:
+		stage_report(e, &c, v);
+		break;
+	}
+	e->stats.action[v->action]++;
+}
+
+struct login_engine *login_engine_new(const struct config *cfg,
+				      struct store *st, char *err,
+				      size_t errsz)
+{
+	struct login_engine *e = xcalloc(1, sizeof(*e));
+
+	e->cfg = cfg;
+	e->st = st;
+	e->nallow = lg_cidr_list_parse(cfg->auth_allowlist, &e->allow);
+	lg_tab_init(&e->addrs, LG_DEFAULT_CAP, addr_drop, e);
+	lg_tab_init(&e->nets, LG_DEFAULT_CAP, net_drop, e);
+	lg_tab_init(&e->accts, LG_DEFAULT_CAP, lg_acct_drop, e);
+	lg_tab_init(&e->abused, LG_DEFAULT_CAP, plain_drop, e);
+	lg_tab_init(&e->states, LG_STATE_CAP, lg_state_drop, e);
+	lg_tab_init(&e->pend, LG_PEND_CAP, plain_drop, e);
+	if (lg_incidents_load(e, err, errsz) != 0 ||
+	    lg_states_load(e, err, errsz) != 0) {
+		login_engine_free(e);
+		return NULL;
+	}
+	lg_abused_load(e);
+	return e;
+}
+
+void login_engine_set_limits(struct login_engine *e, size_t addrs,
+			     size_t nets, size_t accounts)
+{
+	if (addrs)
+		e->addrs.max = addrs < 16 ? 16 : addrs;
+	if (nets)
+		e->nets.max = nets < 16 ? 16 : nets;
+	if (accounts)
+		e->accts.max = accounts < 16 ? 16 : accounts;
+}
+
+void login_engine_free(struct login_engine *e)
+{
+	size_t i;
+
+	if (!e)
+		return;
+	lg_inc_flush(e);
+	lg_tab_deinit(&e->pend);
+	lg_tab_deinit(&e->states);
+	lg_tab_deinit(&e->abused);
+	lg_tab_deinit(&e->accts);
+	lg_tab_deinit(&e->nets);
+	lg_tab_deinit(&e->addrs);
+	lg_incidents_free(e);
+	for (i = 0; i < e->ncomp; i++)
+		free(e->comp[i]);
+	free(e->comp);
+	free(e->allow);
+	free(e);
+}
+
+void login_engine_reconfigure(struct login_engine *e,
+			      const struct config *cfg)
+{
+	free(e->allow);
+	e->cfg = cfg;
+	e->nallow = lg_cidr_list_parse(cfg->auth_allowlist, &e->allow);
+}
+
+/* Count states by kind. */
+struct state_count {
+	uint64_t n[3];
+	uint32_t now;
+};
+
+/* Count one state. */
+static void count_state(struct lg_node *n, void *arg)
+{
+	struct lg_state *s = (struct lg_state *)(void *)n;
+	struct state_count *sc = arg;
+
+	if (s->kind != LG_NONE && s->until > sc->now)
+		sc->n[s->kind]++;
+}
+
+/* Set an integer member. */
+static void jset(json_t *o, const char *key, uint64_t v)
+{
+	json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+json_t *login_stats(struct login_engine *e)
+{
+	struct state_count sc = { .now = lg_now(0) };
+	json_t *o = json_object(), *x;
+	size_t i, open = 0;
+
+	lg_tab_foreach(&e->states, count_state, &sc);
+	for (i = 0; i < e->ninc; i++)
+		open += e->inc[i]->open;
+	x = json_object();
+	jset(x, "before", e->stats.stage[LOGIN_BEFORE]);
+	jset(x, "after", e->stats.stage[LOGIN_AFTER]);
+	jset(x, "report", e->stats.stage[LOGIN_REPORT]);
+	json_object_set_new(o, "events", x);
+	x = json_object();
+	jset(x, "allow", e->stats.action[LOGIN_ACTION_ALLOW]);
+	jset(x, "delay", e->stats.action[LOGIN_ACTION_DELAY]);
+	jset(x, "reject", e->stats.action[LOGIN_ACTION_REJECT]);
+	json_object_set_new(o, "verdicts", x);
+	jset(o, "judgements", e->stats.judged);
+	jset(o, "bruteforce_blocks", e->stats.bruteforce_blocks);
+	jset(o, "escalations", e->stats.escalations);
+	jset(o, "compromised", e->stats.compromised);
+	jset(o, "new_network", e->stats.new_network);
+	jset(o, "credential_changed", e->stats.credential_changed);
+	jset(o, "states_expired", e->stats.expired);
+	jset(o, "addresses_tracked", e->addrs.n);
+	jset(o, "networks_tracked", e->nets.n);
+	jset(o, "accounts_tracked", e->accts.n);
+	jset(o, "abuse_records", e->abused.n);
+	x = json_object();
+	jset(x, "addresses", e->addrs.evicted);
+	jset(x, "networks", e->nets.evicted);
+	jset(x, "accounts", e->accts.evicted);
+	json_object_set_new(o, "evicted", x);
+	x = json_object();
+	jset(x, "stuffing", sc.n[LG_STUFFING]);
+	jset(x, "blocked", sc.n[LG_BLOCKED]);
+	json_object_set_new(o, "states", x);
+	x = json_object();
+	jset(x, "open", open);
+	jset(x, "total", e->ninc);
+	json_object_set_new(o, "incidents", x);
+	jset(o, "suspect_entries", e->sus_total);
+	jset(o, "suspect_dropped", e->stats.suspect_dropped);
+	jset(o, "incident_accounts_unlisted",
+	     e->stats.incident_accts_unlisted);
+	jset(o, "unparsable_remote", e->stats.unparsable);
+	jset(o, "allowlisted", e->stats.allowlisted);
+	return o;
+}

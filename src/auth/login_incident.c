@@ -1,0 +1,785 @@
+/*
+ * login_incident - incidents: one per attacking address or network
+ * cluster (its /24 or /64) per episode, with the accounts it tried and the
+ * ones whose credentials were valid.
+ *
+ * An automatic state (login_ip.c) joins the open incident of its network,
+ * or starts one; the incident closes when its last state expires or is
+ * lifted.  Ids are "inc-YYYYMMDD-NNNN" (UTC, a daily sequence), so the
+ * store's key order is their time order.
+ *
+ * Store: namespace "incident", key = id, value {"id","rule","reason",
+ * "first_seen","last_seen","addresses","networks","more_addresses","tried",
+ * "valid","listed","state"}; namespace "incident_acct", key = "<id>/<login>",
+ * value {"login","tried","valid","first","last","protocol"}.  A valid
+ * account and the incident's header are written at once; other account
+ * rows are batched and written every LG_TICK seconds or 512 rows.
+ *
+ * Limits: at most LG_SUSPECT_MAX accounts that were only tried are listed
+ * per incident (valid ones always are); past that "tried" still counts but
+ * may count a login twice.  LG_INC_ADDRS addresses and LG_INC_NETS networks
+ * are named, more_addresses counts the rest.  The newest LG_INCIDENTS_MAX
+ * incidents stay in memory (all are loaded at start, the oldest closed
+ * ones are then dropped); accounts stay in memory only while an incident
+ * is open, and show/CSV read them from the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/login-internal.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* Slot of login in the incident's table: its entry or the empty one. */
+static size_t iacct_slot(const struct lg_incident *inc, const char *login)
+{
+	size_t i = (size_t)lg_hash_str(login) & (inc->cap - 1);
+
+	while (inc->tab[i] && strcmp(inc->tab[i]->login, login) != 0)
+		i = (i + 1) & (inc->cap - 1);
+	return i;
+}
+
+/* The entry of login, or NULL. */
+static struct lg_iacct *iacct_find(const struct lg_incident *inc,
+				   const char *login)
+{
+	return inc->tab ? inc->tab[iacct_slot(inc, login)] : NULL;
+}
+
+/* Add an entry for login (not present). */
+static struct lg_iacct *iacct_add(struct lg_incident *inc, const char *login)
+{
+	struct lg_iacct *a;
+	size_t i;
+
+	if (!inc->tab) {
+		inc->cap = 64;
+		inc->tab = xcalloc(inc->cap, sizeof(*inc->tab));
+	}
+	if ((inc->n + 1) * 4 > inc->cap * 3) {
+		struct lg_iacct **old = inc->tab;
+		size_t ocap = inc->cap;
+
+		inc->cap *= 2;
+		inc->tab = xcalloc(inc->cap, sizeof(*inc->tab));
+		for (i = 0; i < ocap; i++)
+			if (old[i])
+				inc->tab[iacct_slot(inc, old[i]->login)] =
+					old[i];
+		free(old);
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->login = xstrdup(login);
+	inc->tab[iacct_slot(inc, login)] = a;
+	inc->n++;
+	return a;
+}
+
+/* Free the in-memory account table. */
+static void inc_free_accts(struct lg_incident *inc)
+{
+	size_t i;
+
+	for (i = 0; inc->tab && i < inc->cap; i++) {
+		if (inc->tab[i]) {
+			free(inc->tab[i]->login);
+			free(inc->tab[i]);
+		}
+	}
+	free(inc->tab);
+	inc->tab = NULL;
+	inc->cap = inc->n = 0;
+}
+
+/* Free an incident. */
+static void inc_free(struct lg_incident *inc)
+{
+	uint16_t i;
+
+	inc_free_accts(inc);
+	for (i = 0; i < inc->naddrs; i++)
+		free(inc->addrs[i]);
+	for (i = 0; i < inc->nnets; i++)
+		free(inc->nets[i]);
+	free(inc->addrs);
+	free(inc->nets);
+	free(inc->reason);
+	free(inc);
+}
+
+/* A string list as a JSON array. */
+static json_t *str_array(char **v, uint16_t n)
+{
+	json_t *a = json_array();
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, lg_jstr(v[i]));
+	return a;
+}
+
+/* The incident's header as JSON. */
+static json_t *inc_json(const struct lg_incident *inc)
+{
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:I, s:I, s:I,"
+			 " s:I, s:s}",
+			 "id", inc->id, "rule", inc->rule,
+			 "reason", lg_jstr(inc->reason),
+			 "first_seen", (json_int_t)inc->first,
+			 "last_seen", (json_int_t)inc->last,
+			 "addresses", str_array(inc->addrs, inc->naddrs),
+			 "networks", str_array(inc->nets, inc->nnets),
+			 "more_addresses", (json_int_t)inc->more_addrs,
+			 "tried", (json_int_t)inc->tried,
+			 "valid", (json_int_t)inc->valid,
+			 "listed", (json_int_t)inc->listed,
+			 "state", inc->open ? "open" : "closed");
+}
+
+/* Write JSON o under ns/key (no expiry) and free it. */
+static void put_json(struct login_engine *e, const char *ns, const char *key,
+		     json_t *o)
+{
+	char *txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	if (txt)
+		lg_put(e, ns, key, txt, 0);
+	free(txt);
+	json_decref(o);
+}
+
+void lg_inc_save(struct login_engine *e, struct lg_incident *inc)
+{
+	inc->dirty = false;
+	put_json(e, "incident", inc->id, inc_json(inc));
+}
+
+/* One account row as JSON. */
+static json_t *iacct_json(const struct lg_iacct *a)
+{
+	return json_pack("{s:o, s:I, s:b, s:I, s:I, s:s}",
+			 "login", lg_jstr(a->login),
+			 "tried", (json_int_t)a->tried, "valid", (int)a->valid,
+			 "first", (json_int_t)a->first,
+			 "last", (json_int_t)a->last, "protocol", a->proto);
+}
+
+/* Write one account row. */
+static void iacct_save(struct login_engine *e, const struct lg_incident *inc,
+		       struct lg_iacct *a)
+{
+	char *key = xasprintf("%s/%s", inc->id, a->login);
+
+	a->dirty = 0;
+	put_json(e, "incident_acct", key, iacct_json(a));
+	free(key);
+}
+
+void lg_inc_flush(struct login_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ndirty; i++)
+		if (e->dirty[i].a->dirty)
+			iacct_save(e, e->dirty[i].inc, e->dirty[i].a);
+	e->ndirty = 0;
+	for (i = 0; i < e->ninc; i++)
+		if (e->inc[i]->dirty)
+			lg_inc_save(e, e->inc[i]);
+}
+
+/* Queue an account row for the next flush. */
+static void dirty_add(struct login_engine *e, struct lg_incident *inc,
+		      struct lg_iacct *a)
+{
+	inc->dirty = true;
+	if (a->dirty)
+		return;
+	a->dirty = 1;
+	if (e->ndirty == e->capdirty) {
+		e->capdirty = e->capdirty ? e->capdirty * 2 : 64;
+		e->dirty = xrealloc(e->dirty, e->capdirty * sizeof(*e->dirty));
+	}
+	e->dirty[e->ndirty].inc = inc;
+	e->dirty[e->ndirty++].a = a;
+}
+
+struct lg_incident *lg_inc_find(struct login_engine *e, const char *id)
+{
+	size_t i;
+
+	if (!id || !*id)
+		return NULL;
+	for (i = e->ninc; i-- > 0;)	/* open ones are the newest */
+		if (strcmp(e->inc[i]->id, id) == 0)
+			return e->inc[i];
+	return NULL;
+}
+
+/* Add s to a bounded string list; false if present or full. */
+static bool list_add(char ***v, uint16_t *n, uint16_t max, const char *s)
+{
+	uint16_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return true;
+	if (*n >= max)
+		return false;
+	*v = xrealloc(*v, (*n + 1u) * sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+	return true;
+}
+
+/* Does the list hold s? */
+static bool list_has(char **v, uint16_t n, const char *s)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* A new id "inc-YYYYMMDD-NNNN" for now. */
+static void new_id(struct login_engine *e, uint32_t now, char *out,
+		   size_t n)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	char day[16];
+	size_t i, dl;
+
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	dl = strlen(day);
+	if (e->seq_day != now / 86400) {
+		e->seq_day = now / 86400;
+		e->seq = 0;
+		for (i = 0; i < e->ninc; i++) {
+			const char *id = e->inc[i]->id;
+
+			unsigned long s;
+
+			if (strncmp(id, "inc-", 4) != 0 ||
+			    strncmp(id + 4, day, dl) != 0 || id[4 + dl] != '-')
+				continue;
+			s = strtoul(id + 5 + dl, NULL, 10);
+			if (s > e->seq)
+				e->seq = (uint32_t)s;
+		}
+	}
+	do
+		snprintf(out, n, "inc-%s-%04u", day, ++e->seq);
+	while (lg_inc_find(e, out));
+}
+
+/* Drop the oldest closed incidents from memory past LG_INCIDENTS_MAX. */
+static void inc_trim(struct login_engine *e)
+{
+	size_t i = 0, j;
+
+	while (e->ninc > LG_INCIDENTS_MAX && i < e->ninc) {
+		if (e->inc[i]->open || e->inc[i]->dirty) {
+			i++;
+			continue;
+		}
+		inc_free(e->inc[i]);
+		for (j = i + 1; j < e->ninc; j++)
+			e->inc[j - 1] = e->inc[j];
+		e->ninc--;
+	}
+}
+
+/* Append an incident to the in-memory list. */
+static void inc_append(struct login_engine *e, struct lg_incident *inc)
+{
+	if (e->ninc == e->capinc) {
+		e->capinc = e->capinc ? e->capinc * 2 : 16;
+		e->inc = xrealloc(e->inc, e->capinc * sizeof(*e->inc));
+	}
+	e->inc[e->ninc++] = inc;
+}
+
+struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
+			       int len, const char *rule, const char *reason,
+			       uint32_t now)
+{
+	struct lg_incident *inc = NULL;
+	struct lg_ip p = *ip;
+	int nl = lg_net_len(ip);
+	char net[64], addr[64];
+	size_t i;
+
+	if (len < nl)
+		nl = len;
+	lg_ip_mask(&p, nl);
+	lg_cidr_format(&p, nl, net, sizeof(net));
+	for (i = e->ninc; i-- > 0;) {
+		if (e->inc[i]->open &&
+		    list_has(e->inc[i]->nets, e->inc[i]->nnets, net)) {
+			inc = e->inc[i];
+			break;
+		}
+	}
+	if (!inc) {
+		inc = xcalloc(1, sizeof(*inc));
+		new_id(e, now, inc->id, sizeof(inc->id));
+		snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
+		inc->reason = xstrdup(reason);
+		inc->first = now;
+		inc->open = true;
+		list_add(&inc->nets, &inc->nnets, LG_INC_NETS, net);
+		inc_append(e, inc);
+		inc_trim(e);
+		log_msg(LOG_L_WARN, "event=incident_opened incident=%s rule=%s "
+			"net=%s", inc->id, inc->rule, net);
+	}
+	if (len == 128) {
+		lg_cidr_format(ip, 128, addr, sizeof(addr));
+		if (!list_add(&inc->addrs, &inc->naddrs, LG_INC_ADDRS, addr))
+			inc->more_addrs++;
+	}
+	if (now > inc->last)
+		inc->last = now;
+	lg_inc_save(e, inc);
+	return inc;
+}
+
+void lg_inc_note(struct login_engine *e, struct lg_incident *inc,
+		 const char *login, const char *protocol, uint32_t tries,
+		 bool valid, uint32_t first, uint32_t now)
+{
+	struct lg_iacct *a = iacct_find(inc, login);
+
+	if (now > inc->last)
+		inc->last = now;
+	if (!a) {
+		if (!valid && inc->listed >= LG_SUSPECT_MAX) {
+			inc->tried++;
+			inc->dirty = true;
+			e->stats.incident_accts_unlisted++;
+			return;
+		}
+		a = iacct_add(inc, login);
+		a->first = first;
+		inc->tried++;
+		inc->listed++;
+	}
+	a->tried = a->tried > UINT32_MAX - tries ? UINT32_MAX :
+		   a->tried + tries;
+	if (first < a->first)
+		a->first = first;
+	if (now > a->last)
+		a->last = now;
+	if (protocol && *protocol)
+		snprintf(a->proto, sizeof(a->proto), "%s", protocol);
+	if (valid && !a->valid) {
+		/* What the provider must act on goes out at once. */
+		a->valid = 1;
+		inc->valid++;
+		iacct_save(e, inc, a);
+		lg_inc_save(e, inc);
+		return;
+	}
+	dirty_add(e, inc, a);
+	if (e->ndirty >= 512)
+		lg_inc_flush(e);
+}
+
+void lg_inc_close(struct login_engine *e, struct lg_incident *inc,
+		  uint32_t now)
+{
+	lg_inc_flush(e);
+	inc->open = false;
+	lg_inc_save(e, inc);
+	inc_free_accts(inc);
+	log_msg(LOG_L_NOTICE, "event=incident_closed incident=%s tried=%u "
+		"valid=%u time=%u", inc->id, inc->tried, inc->valid, now);
+}
+
+/* Loading context for incidents or their accounts. */
+struct inc_load {
+	struct login_engine *e;
+	struct lg_incident *inc;	/* accounts: whose */
+	int result;
+	int bad;
+};
+
+/* Copy a JSON string array into a bounded list. */
+static void load_list(json_t *arr, char ***v, uint16_t *n, uint16_t max)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(arr, i, x)
+		if (json_is_string(x))
+			list_add(v, n, max, json_string_value(x));
+}
+
+/* One stored incident. */
+static void inc_row(void *arg, int result, const char *key,
+		    const char *value, int64_t ts)
+{
+	struct inc_load *l = arg;
+	struct lg_incident *inc;
+	const char *rule = "", *reason = "", *state = "closed";
+	json_int_t first = 0, last = 0, tried = 0, valid = 0, listed = 0,
+		   more = 0;
+	json_t *o, *addrs = NULL, *nets = NULL;
+
+	(void)ts;
+	if (!key) {
+		l->result = result;
+		return;
+	}
+	o = json_loads(value, 0, NULL);
+	if (!o || strlen(key) >= sizeof(inc->id) ||
+	    json_unpack(o, "{s?s, s?s, s?I, s?I, s?o, s?o, s?I, s?I, s?I, s?I,"
+			" s?s}", "rule", &rule, "reason", &reason,
+			"first_seen", &first, "last_seen", &last,
+			"addresses", &addrs, "networks", &nets,
+			"more_addresses", &more, "tried", &tried,
+			"valid", &valid, "listed", &listed,
+			"state", &state) != 0) {
+		l->bad++;
+		json_decref(o);
+		return;
+	}
+	inc = xcalloc(1, sizeof(*inc));
+	snprintf(inc->id, sizeof(inc->id), "%s", key);
+	snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
+	inc->reason = xstrdup(reason);
+	inc->first = (uint32_t)first;
+	inc->last = (uint32_t)last;
+	inc->more_addrs = (uint32_t)more;
+	inc->tried = (uint32_t)tried;
+	inc->valid = (uint32_t)valid;
+	inc->listed = (uint32_t)listed;
+	inc->open = strcmp(state, "open") == 0;
+	load_list(addrs, &inc->addrs, &inc->naddrs, LG_INC_ADDRS);
+	load_list(nets, &inc->nets, &inc->nnets, LG_INC_NETS);
+	inc_append(l->e, inc);
+	json_decref(o);
+}
+
+/* One stored account row of an open incident. */
+static void acct_row(void *arg, int result, const char *key,
+		     const char *value, int64_t ts)
+{
+	struct inc_load *l = arg;
+	const char *login = NULL, *proto = "";
+	json_int_t tried = 0, first = 0, last = 0;
+	int valid = 0;
+	struct lg_iacct *a;
+	json_t *o;
+
+	(void)ts;
+	if (!key) {
+		l->result = result;
+		return;
+	}
+	o = json_loads(value, 0, NULL);
+	if (!o || json_unpack(o, "{s:s, s?I, s?b, s?I, s?I, s?s}", "login",
+			      &login, "tried", &tried, "valid", &valid,
+			      "first", &first, "last", &last, "protocol",
+			      &proto) != 0 ||
+	    iacct_find(l->inc, login)) {
+		json_decref(o);
+		return;
+	}
+	a = iacct_add(l->inc, login);
+	a->tried = (uint32_t)tried;
+	a->valid = valid != 0;
+	a->first = (uint32_t)first;
+	a->last = (uint32_t)last;
+	snprintf(a->proto, sizeof(a->proto), "%s", proto);
+	json_decref(o);
+}
+
+int lg_incidents_load(struct login_engine *e, char *err, size_t errsz)
+{
+	struct inc_load l = { e, NULL, -1, 0 };
+	size_t i;
+
+	store_scan(e->st, "incident", "", inc_row, &l);
+	if (l.result != STORE_OK) {
+		snprintf(err, errsz, "loading incidents: %s",
+			 l.result == -1 ? "no answer" :
+			 store_result_str(l.result));
+		return -1;
+	}
+	inc_trim(e);
+	for (i = 0; i < e->ninc; i++) {
+		struct inc_load la = { e, e->inc[i], -1, 0 };
+		char *prefix;
+
+		if (!e->inc[i]->open)
+			continue;
+		prefix = xasprintf("%s/", e->inc[i]->id);
+		store_scan(e->st, "incident_acct", prefix, acct_row, &la);
+		free(prefix);
+	}
+	log_msg(LOG_L_INFO, "event=incidents_loaded incidents=%zu bad=%d",
+		e->ninc, l.bad);
+	return 0;
+}
+
+void lg_incidents_free(struct login_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ninc; i++)
+		inc_free(e->inc[i]);
+	free(e->inc);
+	free(e->dirty);
+	e->inc = NULL;
+	e->dirty = NULL;
+	e->ninc = e->capinc = e->ndirty = e->capdirty = 0;
+}
+
+json_t *login_incidents_list(struct login_engine *e)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = e->ninc; i-- > 0;)
+		json_array_append_new(arr, inc_json(e->inc[i]));
+	return arr;
+}
+
+/*
+ * A read that may finish after the call returned (networked stores): the
+ * context is freed by whoever finishes last.
+ */
+struct rd {
+	json_t *arr;		/* account rows, or NULL for a get */
+	json_t *obj;		/* a get's value */
+	int result;
+	bool done, abandoned;
+};
+
+/* Collect account rows. */
+static void rd_row(void *arg, int result, const char *key, const char *value,
+		   int64_t ts)
+{
+	struct rd *r = arg;
+	json_t *o;
+
+	(void)ts;
+	if (key) {
+		o = json_loads(value, 0, NULL);
+		if (o && json_is_object(o))
+			json_array_append_new(r->arr, o);
+		else
+			json_decref(o);
+		return;
+	}
+	r->result = result;
+	r->done = true;
+	if (r->abandoned) {
+		json_decref(r->arr);
+		free(r);
+	}
+}
+
+/* Collect one value. */
+static void rd_get(void *arg, int result, const char *value)
+{
+	struct rd *r = arg;
+
+	r->result = result;
+	r->done = true;
+	if (r->abandoned) {
+		free(r);
+		return;
+	}
+	if (result == STORE_OK)
+		r->obj = json_loads(value, 0, NULL);
+}
+
+/* Order: valid first, then by login. */
+static int acct_cmp(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int vx = json_is_true(json_object_get(x, "valid"));
+	int vy = json_is_true(json_object_get(y, "valid"));
+	const char *lx = json_string_value(json_object_get(x, "login"));
+	const char *ly = json_string_value(json_object_get(y, "login"));
+
+	if (vx != vy)
+		return vy - vx;
+	return strcmp(lx ? lx : "", ly ? ly : "");
+}
+
+/* Sort an array of account rows in place. */
+static void sort_accounts(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	json_t **v;
+
+	if (n < 2)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), acct_cmp);
+	json_array_clear(arr);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
+/*
+ * The incident's header (from memory or the store) and its accounts (from
+ * the store, or from memory with *partial set if the store did not answer
+ * at once).  NULL if there is no such incident.
+ */
+static json_t *incident_full(struct login_engine *e, const char *id,
+			     json_t **accounts, bool *partial)
+{
+	struct lg_incident *inc = lg_inc_find(e, id);
+	json_t *hdr = NULL;
+	struct rd *r;
+	char *prefix;
+	size_t i;
+
+	*partial = false;
+	*accounts = NULL;
+	if (!id || !*id || strchr(id, '/'))
+		return NULL;
+	if (inc) {
+		hdr = inc_json(inc);
+	} else {
+		r = xcalloc(1, sizeof(*r));
+		store_get(e->st, "incident", id, rd_get, r);
+		if (!r->done) {
+			r->abandoned = true;
+			return NULL;
+		}
+		hdr = r->obj;
+		free(r);
+		if (!hdr || !json_is_object(hdr)) {
+			json_decref(hdr);
+			return NULL;
+		}
+	}
+	lg_inc_flush(e);
+	r = xcalloc(1, sizeof(*r));
+	r->arr = json_array();
+	prefix = xasprintf("%s/", id);
+	store_scan(e->st, "incident_acct", prefix, rd_row, r);
+	free(prefix);
+	if (r->done && r->result == STORE_OK) {
+		*accounts = r->arr;
+		free(r);
+	} else {
+		if (r->done) {
+			json_decref(r->arr);
+			free(r);
+		} else {
+			r->abandoned = true;
+		}
+		*partial = true;
+		*accounts = json_array();
+		for (i = 0; inc && inc->tab && i < inc->cap; i++)
+			if (inc->tab[i])
+				json_array_append_new(*accounts,
+						      iacct_json(inc->tab[i]));
+	}
+	sort_accounts(*accounts);
+	return hdr;
+}
+
+json_t *login_incident_show(struct login_engine *e, const char *id)
+{
+	json_t *accts, *hdr;
+	bool partial;
+
+	hdr = incident_full(e, id, &accts, &partial);
+	if (!hdr)
+		return NULL;
+	json_object_set_new(hdr, "accounts", accts);
+	if (partial)
+		json_object_set_new(hdr, "accounts_partial", json_true());
+	return hdr;
+}
+
+/* One CSV field, RFC 4180 quoted when needed; a leading = + - @ gets a
+ * ' so spreadsheets do not run an attacker-chosen login as a formula. */
+static void csv_field(struct buf *b, const char *s)
+{
+	bool formula = strchr("=+-@\t\r", s[0]) != NULL && s[0];
+	bool quote = formula || strpbrk(s, ",\"\r\n") != NULL ||
+		     s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ');
+
+	if (!quote) {
+		buf_puts(b, s);
+		return;
+	}
+	buf_puts(b, "\"");
+	if (formula)
+		buf_puts(b, "'");
+	for (; *s; s++) {
+		if (*s == '"')
+			buf_puts(b, "\"\"");
+		else
+			buf_append(b, s, 1);
+	}
+	buf_puts(b, "\"");
+}
+
+/* A unix time as RFC 3339 UTC, or "" for 0. */
+static void csv_time(struct buf *b, json_int_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+
+	if (t <= 0)
+		return;
+	gmtime_r(&tt, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_puts(b, s);
+}
+
+char *login_incident_csv(struct login_engine *e, const char *id)
+{
+	json_t *accts, *hdr, *x;
+	struct buf b;
+	bool partial;
+	size_t i;
+
+	hdr = incident_full(e, id, &accts, &partial);
+	if (!hdr)
+		return NULL;
+	json_decref(hdr);
+	buf_init(&b, (size_t)1 << 30);
+	buf_puts(&b, "login,valid,tried,first_seen,last_seen,protocol\r\n");
+	json_array_foreach(accts, i, x) {
+		const char *login, *proto;
+		bool valid = json_is_true(json_object_get(x, "valid"));
+		json_int_t tried;
+
+		login = json_string_value(json_object_get(x, "login"));
+		proto = json_string_value(json_object_get(x, "protocol"));
+		tried = json_integer_value(json_object_get(x, "tried"));
+		csv_field(&b, login ? login : "");
+		buf_printf(&b, ",%s,%lld,", valid ? "yes" : "no",
+			   (long long)tried);
+		csv_time(&b, json_integer_value(json_object_get(x, "first")));
+		buf_puts(&b, ",");
+		csv_time(&b, json_integer_value(json_object_get(x, "last")));
+		buf_puts(&b, ",");
+		csv_field(&b, proto ? proto : "");
+		buf_puts(&b, "\r\n");
+	}
+	json_decref(accts);
+	return buf_steal(&b);
+}
