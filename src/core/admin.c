@@ -53,8 +53,8 @@ static int run_held_command(const char *cmd, const char *const *ids, size_t n,
 			    char *err, size_t errsz)
 {
 	char *copy = xstrdup(cmd), *save = NULL, *tok;
-	char **argv = xcalloc(n + 64, sizeof(*argv));
-	size_t argc = 0, i;
+	char **argv = xcalloc(2 * n + 64, sizeof(*argv));
+	size_t argc = 0, argc0, i;
 	pid_t pid;
 	int status, r;
 
@@ -67,8 +67,15 @@ static int run_held_command(const char *cmd, const char *const *ids, size_t n,
 		free(argv);
 		return -1;
 	}
-	for (i = 0; i < n; i++)
+	argc0 = argc;
+	/* postsuper takes one ID per option ("-H a -H b"; "-H a b" would
+	 * read b as a queue directory): a command ending in an option gets
+	 * it repeated before each further ID. */
+	for (i = 0; i < n; i++) {
+		if (i > 0 && argv[argc0 - 1][0] == '-')
+			argv[argc++] = argv[argc0 - 1];
 		argv[argc++] = (char *)ids[i];
+	}
 	argv[argc] = NULL;
 	r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
 	if (r != 0) {
@@ -432,8 +439,9 @@ void core_account_release(struct core *c, const char *login, bool force,
 			    "release with a reason lifts it");
 		return;
 	}
+	/* Same second counts: a portal confirming the change right away. */
 	if (!force && a->state != ACCT_THROTTLED &&
-	    a->cred_changed <= a->state_since) {
+	    a->cred_changed < a->state_since) {
 		reply_error(cb, arg, 409, "no password change recorded since "
 			    "the restriction; confirm one with "
 			    "credential-changed, or use --force --reason TEXT");

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -27,23 +26,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/*
- * Dovecot sends the same command=allow body before the password check and,
- * if the password was right, again after it; SMTP AUTH even has no session
- * id.  A direct-mapped table of attempts seen at "before" and not yet
- * reported tells the second from a new attempt.  Collisions only mislabel
- * one attempt, and entries older than PENDING_TTL are ignored.
- */
-#define PENDING_SLOTS 65536
-#define PENDING_TTL 60
-
-struct pending {
-	uint32_t hash;
-	uint32_t time;
-};
-
 struct authpolicy_server {
-	struct pending *pending;
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -145,50 +128,6 @@ static void apply_consequences(struct authpolicy_server *s,
 	free(logins);
 }
 
-/* FNV-1a over the fields that identify one login attempt. */
-static uint32_t attempt_hash(const struct authpolicy_request *r)
-{
-	const char *parts[] = { r->login, r->remote, r->pwhash, r->session_id,
-				r->protocol };
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		const unsigned char *p = (const unsigned char *)parts[i];
-
-		while (*p) {
-			h ^= *p++;
-			h *= 16777619u;
-		}
-		h ^= 0xff;
-		h *= 16777619u;
-	}
-	return h | 1;	/* 0 marks a free slot */
-}
-
-/* Which step of the login is this request? */
-static enum login_stage classify(struct authpolicy_server *s,
-				 const struct authpolicy_request *r,
-				 uint32_t now)
-{
-	uint32_t h = attempt_hash(r);
-	struct pending *p = &s->pending[h % PENDING_SLOTS];
-	bool seen = p->hash == h && now - p->time <= PENDING_TTL;
-
-	if (r->command == AUTHPOLICY_REPORT) {
-		if (seen)
-			p->hash = 0;
-		return LOGIN_REPORT;
-	}
-	if (seen) {
-		p->hash = 0;
-		return LOGIN_AFTER;
-	}
-	p->hash = h;
-	p->time = now;
-	return LOGIN_BEFORE;
-}
-
 static const char *stage_name(enum login_stage st)
 {
 	return st == LOGIN_BEFORE ? "before" : st == LOGIN_AFTER ? "after" :
@@ -248,7 +187,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	memset(&a, 0, sizeof(a));
-	a.stage = classify(s, &r, (uint32_t)time(NULL));
 	a.login = r.login;
 	a.remote = r.remote;
 	a.protocol = r.protocol;
@@ -259,6 +197,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	a.tls = r.tls;
 	a.success = r.success;
 	a.policy_reject = r.policy_reject;
+	/* Dovecot sends the same allow body before the password check and,
+	 * if it was right, after it; the engine tells them apart. */
+	a.stage = r.command == AUTHPOLICY_REPORT ? LOGIN_REPORT :
+		  login_allow_stage(s->login, &a);
 	login_decide(s->login, &a, &v);
 	log_msg(v.action == LOGIN_ACTION_ALLOW && !v.compromised ?
 		LOG_L_DEBUG : LOG_L_NOTICE,
@@ -298,7 +240,6 @@ struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->pending = xcalloc(PENDING_SLOTS, sizeof(*s->pending));
 	s->base = base;
 	s->cfg = cfg;
 	s->login = login;
@@ -351,6 +292,5 @@ void authpolicy_server_free(struct authpolicy_server *s)
 		return;
 	if (s->http)
 		evhttp_free(s->http);
-	free(s->pending);
 	free(s);
 }

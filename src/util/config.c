@@ -106,7 +106,7 @@ static const struct cfg_param global_params[] = {
 
 	{"held_release_command", CFG_STR, "/usr/sbin/postsuper -H", 0, 0, true,
 	 G(held_release_command), NULL,
-	 "command (no shell) run with the queue IDs appended to release held mail"},
+	 "command (no shell) run with the queue IDs appended (a final option such as -H is repeated before each ID) to release held mail"},
 	{"held_delete_command", CFG_STR, "/usr/sbin/postsuper -d", 0, 0, true,
 	 G(held_delete_command), NULL, "command run to delete held mail"},
 
