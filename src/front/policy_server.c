@@ -37,6 +37,8 @@ struct pconn {
 	char peer[64];
 	unsigned long requests;
 	bool waiting;		/* a verdict is pending in the core */
+	bool in_call;		/* inside core_outbound() */
+	bool paused;		/* reading disabled until the verdict */
 	bool dead;		/* closed while waiting: free on verdict */
 };
 
@@ -121,10 +123,17 @@ static void on_verdict(void *arg, const struct verdict *v)
 		n = policy_format_reply(reply, sizeof(reply), "DUNNO", NULL);
 	bufferevent_write(c->bev, reply, (size_t)n);
 	c->requests++;
-	bufferevent_enable(c->bev, EV_READ);
+	if (c->in_call)
+		return;		/* conn_read's loop goes on with the rest */
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+	}
 	/* Pipelined bytes may already be buffered. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		conn_read(c->bev, c);
+	else
+		conn_timeouts(c);
 }
 
 /* Translate a parsed request for the core. */
@@ -150,8 +159,15 @@ static void handle_request(struct pconn *c, const struct policy_request *r)
 	req.recipient_count = strtol(r->attr[PA_RECIPIENT_COUNT], NULL, 10);
 	req.size = strtol(r->attr[PA_SIZE], NULL, 10);
 	c->waiting = true;
-	bufferevent_disable(c->bev, EV_READ);
+	c->in_call = true;
 	core_outbound(c->srv->core, &req, on_verdict, c);
+	c->in_call = false;
+	/* Stop reading only while a verdict is really pending (a networked
+	 * store): two epoll_ctl calls per request otherwise. */
+	if (c->waiting && !c->dead) {
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
 }
 
 /* Feed what arrived; handle each complete request in order. */

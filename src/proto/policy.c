@@ -151,13 +151,20 @@ static int fail(struct policy_parser *p, int code, const char *extra,
 	return code;
 }
 
-/* Which known attribute is this NUL-terminated name, or PA__COUNT. */
-static enum policy_attr attr_lookup(const char *name)
+/* Which known attribute is this name of len bytes, or PA__COUNT.  Every
+ * request line goes through here: compare length and first byte before
+ * the bytes. */
+static enum policy_attr attr_lookup(const char *name, size_t len)
 {
+	static size_t attr_len[PA__COUNT];
 	size_t i;
 
+	if (attr_len[0] == 0)
+		for (i = 0; i < PA__COUNT; i++)
+			attr_len[i] = strlen(attr_names[i]);
 	for (i = 0; i < PA__COUNT; i++)
-		if (strcmp(name, attr_names[i]) == 0)
+		if (attr_len[i] == len && attr_names[i][0] == name[0] &&
+		    memcmp(name, attr_names[i], len) == 0)
 			return (enum policy_attr)i;
 	return PA__COUNT;
 }
@@ -218,7 +225,8 @@ static int end_line(struct policy_parser *p)
 	 */
 	if (buf_append(&p->req, "", 1) != 0)
 		return fail(p, POLICY_E_TOO_LARGE, NULL, 0);
-	if ((a = attr_lookup(p->req.p + p->line_start)) != PA__COUNT)
+	if ((a = attr_lookup(p->req.p + p->line_start,
+			     (size_t)(eq - line))) != PA__COUNT)
 		p->off[a] = val;
 	p->line_start = p->req.len;
 	return 0;
