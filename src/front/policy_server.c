@@ -14,8 +14,6 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -29,17 +27,31 @@
 
 #define MAX_LISTENERS 16
 
+/*
+ * Connections do their own socket I/O instead of using bufferevents: a
+ * read event that stays registered, replies written straight to the socket
+ * after each batch of requests, and a write event only when the socket
+ * buffer is full.  Bufferevents cost an epoll_ctl pair per reply, which on
+ * this path is a quarter of the work.
+ */
+#define READ_CHUNK 16384
+#define OUT_MAX (1024 * 1024)	/* replies a client has not read: close */
+
 struct pconn {
 	struct policy_server *srv;
-	struct bufferevent *bev;
+	evutil_socket_t fd;
+	struct event *rev, *wev;
 	struct policy_parser parser;
+	struct buf in;		/* bytes read while a verdict was pending */
+	struct buf out;		/* replies not yet written */
 	struct pconn *prev, *next;
 	char peer[64];
 	unsigned long requests;
 	bool waiting;		/* a verdict is pending in the core */
 	bool in_call;		/* inside core_outbound() */
-	bool paused;		/* reading disabled until the verdict */
+	bool paused;		/* reading stopped until the verdict */
 	bool dead;		/* closed while waiting: free on verdict */
+	bool broken;		/* reply backlog overflowed inside a call */
 };
 
 struct policy_server {
@@ -54,16 +66,18 @@ struct policy_server {
 	unsigned long refused;
 };
 
-static void conn_read(struct bufferevent *bev, void *arg);
+static int conn_process(struct pconn *c, const char *data, size_t n);
 
 /* Unlink from the list and free, unless a verdict is still coming. */
 static void conn_close(struct pconn *c)
 {
 	struct policy_server *s = c->srv;
 
-	if (c->bev) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
+	if (c->fd >= 0) {
+		event_free(c->rev);
+		event_free(c->wev);
+		evutil_closesocket(c->fd);
+		c->fd = -1;
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -77,11 +91,14 @@ static void conn_close(struct pconn *c)
 		return;
 	}
 	policy_parser_deinit(&c->parser);
+	buf_deinit(&c->in);
+	buf_deinit(&c->out);
 	free(c);
 }
 
-/* Idle timeout between requests, request timeout inside one. */
-static void conn_timeouts(struct pconn *c)
+/* (Re)arm the read event: idle timeout between requests, request timeout
+ * inside one.  On a registered event this only moves its timer. */
+static void conn_arm(struct pconn *c)
 {
 	const struct config *cfg = c->srv->cfg;
 	struct timeval tv = {
@@ -89,7 +106,38 @@ static void conn_timeouts(struct pconn *c)
 			cfg->policy_request_timeout : cfg->policy_idle_timeout,
 	};
 
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	event_add(c->rev, &tv);
+}
+
+/* Write what we can; keep the rest for the write event.  -1: closed. */
+static int conn_flush(struct pconn *c)
+{
+	size_t done = 0;
+
+	while (done < c->out.len) {
+		ssize_t w = send(c->fd, c->out.p + done, c->out.len - done,
+				 MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			log_msg(LOG_L_DEBUG, "event=policy_write_failed client=%s "
+				"error=\"%s\"", c->peer, strerror(errno));
+			conn_close(c);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (done == c->out.len) {
+		buf_reset(&c->out);
+		return 0;
+	}
+	memmove(c->out.p, c->out.p + done, c->out.len - done);
+	c->out.len -= done;
+	event_add(c->wev, NULL);
+	return 0;
 }
 
 static enum outbound_stage stage_of(enum policy_state st)
@@ -104,7 +152,8 @@ static enum outbound_stage stage_of(enum policy_state st)
 	}
 }
 
-/* The core decided: write "action=..." and resume reading. */
+/* The core decided: queue "action=...", and if the verdict came late,
+ * write it and go on with what was read meanwhile. */
 static void on_verdict(void *arg, const struct verdict *v)
 {
 	struct pconn *c = arg;
@@ -121,19 +170,34 @@ static void on_verdict(void *arg, const struct verdict *v)
 				v->action == VERDICT_DUNNO ? NULL : v->text);
 	if (n < 0)
 		n = policy_format_reply(reply, sizeof(reply), "DUNNO", NULL);
-	bufferevent_write(c->bev, reply, (size_t)n);
 	c->requests++;
-	if (c->in_call)
-		return;		/* conn_read's loop goes on with the rest */
-	if (c->paused) {
-		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
+	if (buf_append(&c->out, reply, (size_t)n) != 0) {
+		log_msg(LOG_L_WARN, "event=policy_output_backlog client=%s "
+			"bytes=%zu", c->peer, c->out.len);
+		c->broken = true;
 	}
-	/* Pipelined bytes may already be buffered. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		conn_read(c->bev, c);
-	else
-		conn_timeouts(c);
+	if (c->in_call)
+		return;		/* conn_process goes on and flushes */
+	if (c->broken) {
+		conn_close(c);
+		return;
+	}
+	if (conn_flush(c) != 0)
+		return;
+	if (c->paused) {
+		struct buf rest = c->in;
+		int r;
+
+		c->paused = false;
+		buf_init(&c->in, rest.max);
+		r = conn_process(c, rest.p ? rest.p : "", rest.len);
+		buf_deinit(&rest);
+		if (r != 0 || c->waiting)
+			return;
+		if (conn_flush(c) != 0)
+			return;
+	}
+	conn_arm(c);
 }
 
 /* Translate a parsed request for the core. */
@@ -141,15 +205,14 @@ static void handle_request(struct pconn *c, const struct policy_request *r)
 {
 	struct outbound_request req;
 	char q[LOG_QSZ];
+	bool policy = strcmp(r->attr[PA_REQUEST], "smtpd_access_policy") == 0;
 
-	if (strcmp(r->attr[PA_REQUEST], "smtpd_access_policy") != 0) {
+	if (!policy)
 		log_msg(LOG_L_WARN,
 			"event=policy_unknown_request client=%s request=%s",
 			c->peer, log_q(q, sizeof(q), r->attr[PA_REQUEST]));
-	}
 	memset(&req, 0, sizeof(req));
-	req.stage = strcmp(r->attr[PA_REQUEST], "smtpd_access_policy") ?
-		OUT_OTHER : stage_of(r->state);
+	req.stage = policy ? stage_of(r->state) : OUT_OTHER;
 	req.login = r->attr[PA_SASL_USERNAME];
 	req.sender = r->attr[PA_SENDER];
 	req.recipient = r->attr[PA_RECIPIENT];
@@ -162,34 +225,37 @@ static void handle_request(struct pconn *c, const struct policy_request *r)
 	c->in_call = true;
 	core_outbound(c->srv->core, &req, on_verdict, c);
 	c->in_call = false;
-	/* Stop reading only while a verdict is really pending (a networked
-	 * store): two epoll_ctl calls per request otherwise. */
-	if (c->waiting && !c->dead) {
-		c->paused = true;
-		bufferevent_disable(c->bev, EV_READ);
-	}
 }
 
-/* Feed what arrived; handle each complete request in order. */
-static void conn_read(struct bufferevent *bev, void *arg)
+/*
+ * Feed bytes to the parser and decide each complete request in order.  If
+ * a verdict stays pending (a networked store), keep the unparsed rest and
+ * stop reading until it comes.  Returns -1 when the connection was closed
+ * (and c is gone), else 0.
+ */
+static int conn_process(struct pconn *c, const char *data, size_t n)
 {
-	struct pconn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	while (!c->waiting && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v;
+	while (n > 0) {
 		size_t used = 0;
-		int r;
+		int r = policy_parser_feed(&c->parser, data, n, &used);
 
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		r = policy_parser_feed(&c->parser, v.iov_base, v.iov_len,
-				       &used);
-		evbuffer_drain(in, used);
+		data += used;
+		n -= used;
 		if (r == POLICY_READY) {
 			handle_request(c, policy_parser_request(&c->parser));
-			if (c->dead)
-				return;
+			if (c->broken) {
+				conn_close(c);
+				return -1;
+			}
+			if (c->waiting) {
+				if (buf_append(&c->in, data, n) != 0) {
+					conn_close(c);
+					return -1;
+				}
+				c->paused = true;
+				event_del(c->rev);
+				return 0;
+			}
 			continue;
 		}
 		if (r != POLICY_NEED_MORE) {
@@ -199,33 +265,56 @@ static void conn_read(struct bufferevent *bev, void *arg)
 				c->peer, policy_error_str(r), c->requests,
 				policy_parser_sample(&c->parser));
 			conn_close(c);
-			return;
+			return -1;
 		}
 	}
-	if (c->bev && !c->waiting)
-		conn_timeouts(c);
+	return 0;
 }
 
-/* EOF, error or timeout. */
-static void conn_event(struct bufferevent *bev, short what, void *arg)
+/* Readable, or the read timer fired. */
+static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct pconn *c = arg;
+	char chunk[READ_CHUNK];
+	ssize_t n;
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
+	if (what & EV_TIMEOUT) {
 		bool busy = policy_parser_busy(&c->parser);
 
 		log_msg(busy ? LOG_L_WARN : LOG_L_DEBUG,
 			"event=policy_timeout client=%s partial_request=%s "
 			"requests=%lu", c->peer, busy ? "yes" : "no",
 			c->requests);
-	} else if ((what & BEV_EVENT_EOF) &&
-		   policy_parser_busy(&c->parser)) {
-		log_msg(LOG_L_WARN,
-			"event=policy_truncated client=%s requests=%lu",
-			c->peer, c->requests);
+		conn_close(c);
+		return;
 	}
-	conn_close(c);
+	n = recv(fd, chunk, sizeof(chunk), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == 0 && policy_parser_busy(&c->parser))
+			log_msg(LOG_L_WARN,
+				"event=policy_truncated client=%s requests=%lu",
+				c->peer, c->requests);
+		conn_close(c);
+		return;
+	}
+	if (conn_process(c, chunk, (size_t)n) != 0 || c->waiting)
+		return;
+	if (conn_flush(c) != 0)
+		return;
+	conn_arm(c);
+}
+
+/* The socket drained: write the rest of the replies. */
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct pconn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_flush(c);
 }
 
 /* A new smtpd connection. */
@@ -248,6 +337,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->srv = s;
+	c->fd = fd;
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
 
@@ -261,21 +351,21 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "unix");
 	}
+	evutil_make_socket_nonblocking(fd);
 	policy_parser_init(&c->parser, (size_t)cfg->policy_max_line,
 			   (size_t)cfg->policy_max_request,
 			   (unsigned)cfg->policy_max_attrs);
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
-	/* Never buffer more than one request's worth before parsing. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-				 (size_t)cfg->policy_max_request + 4096);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Bytes read past a pending request: at most one read's worth. */
+	buf_init(&c->in, READ_CHUNK);
+	buf_init(&c->out, OUT_MAX);
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->wev = event_new(s->base, fd, EV_WRITE, on_write, c);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	conn_timeouts(c);
+	conn_arm(c);
 }
 
 /* Bind "inet:HOST:PORT" or "unix:PATH". */
