@@ -1,0 +1,366 @@
+/*
+ * test-dns - the table-driven stub in full, and the libunbound backend
+ * against test/dns/zone-server.py (Debian python3-dnslib) on loopback.
+ * The unbound part is skipped when python3 or dnslib is missing.  Every
+ * wait is bounded: server start 10 s, each query 5 s, server exit 3 s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns/dns_stub.h"
+#include "dns/dns_unbound.h"
+#include "tap.h"
+
+struct got {
+	int done;
+	struct dns_answer *a;
+};
+
+/* Callback: keep a copy of the answer. */
+static void keep(void *arg, const struct dns_answer *a)
+{
+	struct got *g = arg;
+
+	g->done++;
+	g->a = dns_answer_dup(a);
+}
+
+/* Ask r synchronously (stub) or by running base (unbound), bounded. */
+static struct dns_answer *ask(struct dns_resolver *r, struct event_base *b,
+			      const char *name, enum dns_type t)
+{
+	struct dns_question q;
+	struct got g = { 0, NULL };
+	time_t end = time(NULL) + 5;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.name, sizeof(q.name), "%s", name);
+	q.type = t;
+	dns_query(r, &q, keep, &g);
+	while (!g.done && b && time(NULL) < end)
+		event_base_loop(b, EVLOOP_ONCE);
+	if (!g.done) {
+		g.a = calloc(1, sizeof(*g.a));
+		g.a->rcode = -1;	/* never answered: the test fails */
+	}
+	return g.a;
+}
+
+/* Text of record i or "" */
+static const char *txt(const struct dns_answer *a, size_t i)
+{
+	return i < a->n && a->rr[i].text ? a->rr[i].text : "";
+}
+
+/* Address of record i as text. */
+static const char *addr(const struct dns_answer *a, size_t i, char *buf)
+{
+	if (i >= a->n)
+		return "";
+	inet_ntop(a->rr[i].type == DNS_T_A ? AF_INET : AF_INET6,
+		  a->rr[i].addr, buf, 64);
+	return buf;
+}
+
+/* Does the answer hold the address text (order is the server's)? */
+static bool has_addr(const struct dns_answer *a, const char *want)
+{
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(addr(a, i, buf), want) == 0)
+			return true;
+	return false;
+}
+
+/* The checks both backends must pass over the same zone. */
+static void common(const char *tag, struct dns_resolver *r,
+		   struct event_base *b)
+{
+	struct dns_answer *a;
+	char buf[64];
+
+	a = ask(r, b, "host.example.test", DNS_T_A);
+	is_int(a->rcode, DNS_OK, "%s: A rcode", tag);
+	is_int(a->n, 2, "%s: two A records", tag);
+	ok(has_addr(a, "192.0.2.1") && has_addr(a, "192.0.2.2"),
+	   "%s: both A addresses", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "HOST.Example.test.", DNS_T_AAAA);
+	is_int(a->n, 1, "%s: AAAA, name case and final dot ignored", tag);
+	is_str(addr(a, 0, buf), "2001:db8::1", "%s: AAAA address", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "example.test", DNS_T_MX);
+	ok(a->n == 1 && a->rr[0].pref == 10, "%s: MX preference", tag);
+	is_str(txt(a, 0), "host.example.test", "%s: MX exchange", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "example.test", DNS_T_TXT);
+	is_int(a->n, 1, "%s: one TXT record", tag);
+	is_str(txt(a, 0), "v=spf1 ip4:192.0.2.0/24 -all",
+	       "%s: TXT strings joined", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "1.2.0.192.in-addr.arpa", DNS_T_PTR);
+	is_str(txt(a, 0), "host.example.test", "%s: PTR", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "alias.example.test", DNS_T_A);
+	ok(a->rcode == DNS_OK && a->n == 2, "%s: CNAME chased", tag);
+	ok(has_addr(a, "192.0.2.2"), "%s: target's records", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "nx.example.test", DNS_T_A);
+	is_int(a->rcode, DNS_NXDOMAIN, "%s: NXDOMAIN", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "host.example.test", DNS_T_TXT);
+	ok(a->rcode == DNS_OK && a->nodata && a->n == 0, "%s: NODATA", tag);
+	dns_answer_free(a);
+	a = ask(r, b, "slow.example.test", DNS_T_A);
+	is_int(a->rcode, DNS_TEMPFAIL, "%s: timeout is TEMPFAIL", tag);
+	dns_answer_free(a);
+}
+
+/* Records of the shared zone, in the zone-server file format. */
+static const char zone[] =
+	"host.example.test\tA\t192.0.2.1\n"
+	"host.example.test\tA\t192.0.2.2\n"
+	"host.example.test\tAAAA\t2001:db8::1\n"
+	"example.test\tMX\t10\thost.example.test\n"
+	"example.test\tTXT\tv=spf1 \tip4:192.0.2.0/24\t -all\n"
+	"1.2.0.192.in-addr.arpa\tPTR\thost.example.test.\n"
+	"alias.example.test\tCNAME\thost.example.test\n"
+	"slow.example.test\tTIMEOUT\t*\n";
+
+/* The same records through the stub API. */
+static void stub_zone(struct dns_stub *s)
+{
+	dns_stub_add(s, "host.example.test", DNS_T_A, "192.0.2.1");
+	dns_stub_add(s, "host.example.test", DNS_T_A, "192.0.2.2");
+	dns_stub_add(s, "host.example.test", DNS_T_AAAA, "2001:db8::1");
+	dns_stub_add(s, "example.test", DNS_T_MX, "10 host.example.test");
+	dns_stub_add(s, "example.test", DNS_T_TXT,
+		     "v=spf1 ip4:192.0.2.0/24 -all");
+	dns_stub_add(s, "1.2.0.192.in-addr.arpa", DNS_T_PTR,
+		     "host.example.test.");
+	dns_stub_add(s, "alias.example.test", DNS_T_CNAME,
+		     "host.example.test");
+	dns_stub_timeout(s, "slow.example.test", 0);
+}
+
+/* Stub-only behaviour: errors, ordering with timeouts, loops, counter. */
+static void stub_only(void)
+{
+	struct dns_stub *s = dns_stub_new();
+	struct dns_resolver *r = dns_stub_resolver(s);
+	struct dns_answer *a;
+
+	stub_zone(s);
+	common("stub", r, NULL);
+	is_int(dns_stub_queries(s), 9, "stub: query counter");
+	is_int(dns_stub_add(s, "x.test", DNS_T_A, "300.1.1.1"), -EINVAL,
+	       "stub: bad A rejected");
+	is_int(dns_stub_add(s, "x.test", DNS_T_MX, "x host"), -EINVAL,
+	       "stub: bad MX rejected");
+	is_int(dns_stub_add(s, "x.test", DNS_T_SPF + 1, "x"), -EINVAL,
+	       "stub: unknown type rejected");
+	dns_stub_add_txt(s, "nul.test", DNS_T_TXT, "a\0b", 3);
+	a = ask(r, NULL, "nul.test", DNS_T_TXT);
+	ok(a->n == 1 && a->rr[0].text_len == 3 && a->rr[0].text[1] == '\0',
+	   "stub: TXT with NUL keeps its length");
+	dns_answer_free(a);
+	/* a record before the marker answers; other types time out */
+	dns_stub_add(s, "half.test", DNS_T_TXT, "v=spf1 -all");
+	dns_stub_timeout(s, "half.test", 0);
+	dns_stub_add(s, "half.test", DNS_T_A, "192.0.2.9");
+	a = ask(r, NULL, "half.test", DNS_T_TXT);
+	is_int(a->n, 1, "stub: answered before TIMEOUT");
+	dns_answer_free(a);
+	a = ask(r, NULL, "half.test", DNS_T_A);
+	is_int(a->rcode, DNS_TEMPFAIL, "stub: record after TIMEOUT");
+	dns_answer_free(a);
+	dns_stub_timeout(s, "typed.test", DNS_T_MX);
+	a = ask(r, NULL, "typed.test", DNS_T_MX);
+	is_int(a->rcode, DNS_TEMPFAIL, "stub: typed TIMEOUT");
+	dns_answer_free(a);
+	a = ask(r, NULL, "typed.test", DNS_T_A);
+	ok(a->rcode == DNS_OK && a->nodata, "stub: other type NODATA");
+	dns_answer_free(a);
+	dns_stub_add(s, "loop1.test", DNS_T_CNAME, "loop2.test");
+	dns_stub_add(s, "loop2.test", DNS_T_CNAME, "loop1.test.");
+	a = ask(r, NULL, "loop1.test", DNS_T_A);
+	is_int(a->rcode, DNS_TEMPFAIL, "stub: CNAME loop is TEMPFAIL");
+	dns_answer_free(a);
+	a = ask(r, NULL, "loop1.test", DNS_T_CNAME);
+	is_str(txt(a, 0), "loop2.test", "stub: CNAME asked directly");
+	dns_answer_free(a);
+	a = ask(r, NULL, "a1234567890123456789012345678901234567890123456789"
+		"01234567890123.test", DNS_T_A);
+	is_int(a->rcode, DNS_PERMFAIL, "stub: 64-octet label");
+	dns_answer_free(a);
+	a = ask(r, NULL, "a..test", DNS_T_A);
+	is_int(a->rcode, DNS_PERMFAIL, "stub: empty label");
+	dns_answer_free(a);
+	dns_stub_add(s, "null.test", DNS_T_MX, "0 .");
+	a = ask(r, NULL, "null.test", DNS_T_MX);
+	ok(a->n == 1 && strcmp(txt(a, 0), "") == 0, "stub: null MX");
+	dns_answer_free(a);
+	dns_stub_clear(s);
+	is_int(dns_stub_queries(s), 0, "stub: clear resets the counter");
+	a = ask(r, NULL, "host.example.test", DNS_T_A);
+	is_int(a->rcode, DNS_NXDOMAIN, "stub: clear forgets records");
+	dns_answer_free(a);
+	dns_resolver_free(r);
+	dns_resolver_free(NULL);
+	a = dns_answer_dup(&(struct dns_answer){ .rcode = DNS_NXDOMAIN });
+	is_int(a->rcode, DNS_NXDOMAIN, "dup of an empty answer");
+	dns_answer_free(a);
+	dns_answer_free(NULL);
+}
+
+/* A free UDP port on loopback (the server binds TCP on it too). */
+static int free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+		port = -1;
+	else
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Start the zone server; returns its pid, 0 to skip, -1 on failure. */
+static pid_t server_start(const char *zonefile, int port)
+{
+	const char *root = getenv("MAMORI_SOURCE_ROOT");
+	char script[1024], portstr[16], line[64];
+	struct pollfd pfd;
+	int fds[2], status;
+	ssize_t n;
+	size_t have = 0;
+	pid_t pid;
+	time_t end;
+
+	if (!root || access("/usr/bin/python3", X_OK) != 0)
+		return 0;
+	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/usr/bin/python3", "python3", script, zonefile, portstr,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	end = time(NULL) + 10;
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (time(NULL) < end && poll(&pfd, 1, 500) >= 0) {
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(fds[0], line + have, sizeof(line) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		line[have] = '\0';
+		if (strstr(line, "READY\n")) {
+			close(fds[0]);
+			return pid;
+		}
+	}
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return 0;	/* no dnslib */
+	return -1;
+}
+
+/* Stop the server, waiting at most 3 s before SIGKILL. */
+static void server_stop(pid_t pid)
+{
+	int status, i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < 30; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/* The unbound backend against the zone server. */
+static void unbound_tests(void)
+{
+	char path[] = "/tmp/mamori-zone-XXXXXX", up[64], err[256];
+	struct event_base *base;
+	struct dns_resolver *r;
+	struct dns_answer *a;
+	int fd, port = free_port();
+	pid_t pid;
+
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0 || port < 0) {
+		ok(0, "zone file and port");
+		return;
+	}
+	close(fd);
+	pid = server_start(path, port);
+	if (pid <= 0) {
+		unlink(path);
+		if (pid == 0)
+			printf("ok %d # SKIP python3-dnslib not installed\n",
+			       ++tap_n);
+		else
+			ok(0, "zone server starts");
+		return;
+	}
+	base = event_base_new();
+	snprintf(up, sizeof(up), "127.0.0.1@%d", port);
+	r = dns_unbound_new(base, up, 1500, err, sizeof(err));
+	if (ok(r != NULL, "unbound resolver (%s)", r ? "ok" : err)) {
+		common("unbound", r, base);
+		a = ask(r, base, "a..b.test", DNS_T_A);
+		ok(a->rcode == DNS_PERMFAIL || a->rcode == DNS_TEMPFAIL,
+		   "unbound: unsendable name is an error");
+		dns_answer_free(a);
+		dns_resolver_free(r);
+	}
+	r = dns_unbound_new(base, "not an address", 100, err, sizeof(err));
+	ok(r == NULL && err[0], "unbound: bad upstream refused");
+	event_base_free(base);
+	server_stop(pid);
+	unlink(path);
+}
+
+int main(void)
+{
+	stub_only();
+	unbound_tests();
+	return tap_done();
+}

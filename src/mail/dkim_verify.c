@@ -1,0 +1,600 @@
+/*
+ * dkim_verify - the DKIM verifier (RFC 6376 6.1), sans I/O, and its
+ * Authentication-Results form (RFC 8601 2.7.1, RFC 6376 3.10, RFC 6008).
+ *
+ * Life of a message: header fields are stored (bounded by DKIM_MAX_HEADERS
+ * and DKIM_MAX_HEADER_BYTES) until the header ends.  Then every
+ * DKIM-Signature up to the limit (max_sigs, top down, i.e. the most recent
+ * first) is parsed and, if sound, its header hash is computed at once (h=
+ * selects fields from the bottom up, each instance used once, a name with
+ * no instance left contributes nothing: that is how oversigning works), its
+ * body hasher is started and its key question queued (signatures naming the
+ * same selector share one question).  Body chunks feed every live body
+ * hasher.  A key answer settles key errors at once and checks the signature
+ * over the header hash; end of message settles the body hash.  The result
+ * of a signature is final when both are known, in the order 6.1 gives: key
+ * errors, then the body hash, then the signature.
+ *
+ * Signatures over the limit get DKIM_NOT_CHECKED; they cost a parse for the
+ * report, no hashing and no DNS.  Each checked signature hashes the body on
+ * its own, so a message with max_sigs signatures costs max_sigs passes;
+ * sharing passes between signatures with the same c= and l= is a possible
+ * optimisation.
+ *
+ * The clock is taken once, at creation (options.now), so a test is
+ * repeatable.  t= up to options.skew seconds in the future is tolerated.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "mail/dkim.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_SKEW 300
+
+struct hdr {
+	size_t name_off, nlen, val_off, vlen;
+};
+
+struct vsig {
+	struct dkim_result r;
+	size_t hdr;		/* index into v->hdrs */
+	struct dkim_sig *sig;	/* NULL once settled or when not checked */
+	unsigned char hhash[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *bmd;	/* body hash; NULL when none is running */
+	struct dkim_body body;
+	size_t q;		/* question index */
+	bool key_done, sig_ok, body_done, body_ok;
+	enum dkim_why body_why;
+};
+
+struct question {
+	struct dns_question q;
+	bool handed_out, answered;
+};
+
+struct dkim_verify {
+	struct dkim_options opt;
+	struct buf hbytes;	/* names and values of all header fields */
+	struct hdr *hdrs;
+	size_t nhdrs;
+	bool overflow;		/* a header field did not fit */
+	bool eoh, eom;
+	struct vsig *sigs;
+	size_t nsigs;
+	struct question *qs;
+	size_t nq;
+	struct buf scratch;	/* one canonical header field at a time */
+};
+
+static const char *const res_names[] = {
+	[DKIM_NONE] = "none",
+	[DKIM_PASS] = "pass",
+	[DKIM_FAIL] = "fail",
+	[DKIM_NEUTRAL] = "neutral",
+	[DKIM_POLICY] = "policy",
+	[DKIM_TEMPERROR] = "temperror",
+	[DKIM_PERMERROR] = "permerror",
+	[DKIM_NOT_CHECKED] = "policy",
+};
+
+static const char *const why_names[DKIM_W__COUNT] = {
+	[DKIM_W_OK] = "ok",
+	[DKIM_W_SYNTAX] = "signature syntax error",
+	[DKIM_W_DUP_TAG] = "duplicate tag",
+	[DKIM_W_MISSING_TAG] = "missing required tag",
+	[DKIM_W_VERSION] = "unsupported version",
+	[DKIM_W_ALG] = "unsupported algorithm",
+	[DKIM_W_ALG_SHA1] = "rsa-sha1 not accepted",
+	[DKIM_W_CANON] = "unsupported canonicalization",
+	[DKIM_W_QUERY] = "unsupported query method",
+	[DKIM_W_DOMAIN] = "bad domain or selector",
+	[DKIM_W_BASE64] = "bad base64",
+	[DKIM_W_BAD_I] = "i= not within d=",
+	[DKIM_W_NO_FROM] = "From not signed",
+	[DKIM_W_BAD_L] = "bad l=",
+	[DKIM_W_BAD_TIME] = "bad t= or x=",
+	[DKIM_W_EXPIRED] = "signature expired",
+	[DKIM_W_FUTURE] = "signature in the future",
+	[DKIM_W_TOO_LONG] = "signature too long",
+	[DKIM_W_HEADERS] = "header too large",
+	[DKIM_W_NO_KEY] = "no key for signature",
+	[DKIM_W_KEY_SYNTAX] = "key syntax error",
+	[DKIM_W_KEY_VERSION] = "unsupported key version",
+	[DKIM_W_KEY_REVOKED] = "key revoked",
+	[DKIM_W_KEY_TYPE] = "unsupported key type",
+	[DKIM_W_KEY_HASH] = "hash not allowed by key",
+	[DKIM_W_KEY_SERVICE] = "key not for email",
+	[DKIM_W_KEY_STRICT] = "i= domain differs from d= (key t=s)",
+	[DKIM_W_KEY_BAD] = "unusable key",
+	[DKIM_W_KEY_TOO_SMALL] = "key too small",
+	[DKIM_W_KEY_TOO_LARGE] = "key too large",
+	[DKIM_W_DNS] = "key query failed",
+	[DKIM_W_BODY_HASH] = "body hash mismatch",
+	[DKIM_W_SIGNATURE] = "signature mismatch",
+	[DKIM_W_BODY_LENGTH] = "l= longer than body",
+	[DKIM_W_LIMIT] = "not checked: signature limit",
+};
+
+const char *dkim_res_name(enum dkim_res r)
+{
+	if ((size_t)r >= sizeof(res_names) / sizeof(res_names[0]))
+		return "none";
+	return res_names[r];
+}
+
+const char *dkim_why_name(enum dkim_why w)
+{
+	if ((size_t)w >= DKIM_W__COUNT || why_names[w] == NULL)
+		return "unknown";
+	return why_names[w];
+}
+
+/* Copy span to dst keeping only token characters, for the report. */
+static void copy_token(char *dst, size_t cap, struct span s, bool b64)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < s.n && o + 1 < cap; i++) {
+		char c = s.p[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_' || (b64 && (c == '+' || c == '/' || c == '=')))
+			dst[o++] = c;
+		else if (!b64)
+			break;	/* a broken value: keep the sound prefix */
+	}
+	dst[o] = '\0';
+}
+
+struct dkim_verify *dkim_verify_new(const struct dkim_options *opt)
+{
+	struct dkim_verify *v = xcalloc(1, sizeof(*v));
+
+	if (opt != NULL)
+		v->opt = *opt;
+	if (v->opt.max_sigs == 0)
+		v->opt.max_sigs = DKIM_DEFAULT_MAX_SIGS;
+	if (v->opt.now == 0)
+		v->opt.now = (uint64_t)time(NULL);
+	if (v->opt.skew == 0)
+		v->opt.skew = DEFAULT_SKEW;
+	buf_init(&v->hbytes, DKIM_MAX_HEADER_BYTES);
+	buf_init(&v->scratch, DKIM_MAX_HEADER_BYTES + 16);
+	return v;
+}
+
+/* Stop the body hash of s, if one runs. */
+static void stop_body(struct vsig *s)
+{
+	EVP_MD_CTX_free(s->bmd);
+	s->bmd = NULL;
+}
+
+/* Give s its final result and drop what it no longer needs. */
+static void settle(struct vsig *s, enum dkim_res res, enum dkim_why why)
+{
+	s->r.res = res;
+	s->r.why = why;
+	stop_body(s);
+	free(s->sig);
+	s->sig = NULL;
+}
+
+void dkim_verify_free(struct dkim_verify *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nsigs; i++) {
+		stop_body(&v->sigs[i]);
+		free(v->sigs[i].sig);
+	}
+	free(v->sigs);
+	free(v->hdrs);
+	free(v->qs);
+	buf_deinit(&v->hbytes);
+	buf_deinit(&v->scratch);
+	free(v);
+}
+
+/* True if header field h is named name (ignoring case and trailing WSP). */
+static bool hdr_named(const struct dkim_verify *v, const struct hdr *h,
+		      const char *name, size_t n)
+{
+	const char *p = v->hbytes.p + h->name_off;
+	size_t len = h->nlen;
+
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	return len == n && strncasecmp(p, name, n) == 0;
+}
+
+void dkim_verify_header(struct dkim_verify *v, const char *name, size_t nlen,
+			const char *value, size_t vlen)
+{
+	struct hdr h;
+	size_t mark = v->hbytes.len;
+
+	if (v->eoh || v->overflow)
+		return;
+	if (v->nhdrs == DKIM_MAX_HEADERS ||
+	    buf_append(&v->hbytes, name, nlen) != 0 ||
+	    buf_append(&v->hbytes, value, vlen) != 0) {
+		v->hbytes.len = mark;
+		v->overflow = true;
+		return;
+	}
+	h.name_off = mark;
+	h.nlen = nlen;
+	h.val_off = mark + nlen;
+	h.vlen = vlen;
+	/* Grow by doubling; bounded by DKIM_MAX_HEADERS. */
+	if ((v->nhdrs & (v->nhdrs - 1)) == 0)
+		v->hdrs = xrealloc(v->hdrs, (v->nhdrs ? 2 * v->nhdrs : 1) *
+					    sizeof(*v->hdrs));
+	v->hdrs[v->nhdrs++] = h;
+}
+
+/* Hash one canonical header field into md; false if it does not fit. */
+static bool hash_field(struct dkim_verify *v, EVP_MD_CTX *md,
+		       enum dkim_canon c, const char *name, size_t nlen,
+		       const char *val, size_t vlen, bool crlf)
+{
+	buf_reset(&v->scratch);
+	if (dkim_canon_header(&v->scratch, c, name, nlen, val, vlen, crlf))
+		return false;
+	EVP_DigestUpdate(md, v->scratch.p, v->scratch.len);
+	return true;
+}
+
+/* Compute the header hash of s (RFC 6376 3.7); a DKIM_W_* on failure. */
+static int header_hash(struct dkim_verify *v, struct vsig *s)
+{
+	const struct dkim_sig *sig = s->sig;
+	const struct hdr *own = &v->hdrs[s->hdr];
+	const char *sv = v->hbytes.p + own->val_off;
+	bool *used = xcalloc(v->nhdrs + 1, sizeof(bool));
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t i, j, len;
+	bool okay = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	char *stripped;
+
+	/* A signer cannot have signed the field it was creating. */
+	used[s->hdr] = true;
+	for (i = 0; okay && i < sig->nh; i++) {
+		for (j = v->nhdrs; j-- > 0;) {
+			const struct hdr *h = &v->hdrs[j];
+
+			if (used[j] || !hdr_named(v, h, sig->hnames[i].p,
+						  sig->hnames[i].n))
+				continue;
+			used[j] = true;
+			okay = hash_field(v, md, sig->hcanon,
+					  v->hbytes.p + h->name_off, h->nlen,
+					  v->hbytes.p + h->val_off, h->vlen,
+					  true);
+			break;
+		}
+	}
+	/* The signature itself, b= emptied, without its CRLF. */
+	if (okay) {
+		len = sig->b_start + (own->vlen - sig->b_end);
+		stripped = xmalloc(len + 1);
+		memcpy(stripped, sv, sig->b_start);
+		memcpy(stripped + sig->b_start, sv + sig->b_end,
+		       own->vlen - sig->b_end);
+		okay = hash_field(v, md, sig->hcanon,
+				  v->hbytes.p + own->name_off, own->nlen,
+				  stripped, len, false);
+		free(stripped);
+	}
+	okay = okay && EVP_DigestFinal_ex(md, s->hhash, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	free(used);
+	return okay ? 0 : DKIM_W_HEADERS;
+}
+
+/* Index of the question for s's key, adding it if new; SIZE_MAX if the
+ * name does not fit a DNS name. */
+static size_t question_for(struct dkim_verify *v, const struct dkim_sig *sig)
+{
+	char name[sizeof(v->qs[0].q.name)];
+	size_t i, n = sig->s.n + sizeof("._domainkey.") - 1 + sig->d.n;
+
+	if (n > 253)
+		return SIZE_MAX;
+	memcpy(name, sig->s.p, sig->s.n);
+	memcpy(name + sig->s.n, "._domainkey.", 12);
+	memcpy(name + sig->s.n + 12, sig->d.p, sig->d.n);
+	name[n] = '\0';
+	for (i = 0; i < v->nq; i++)
+		if (strcasecmp(v->qs[i].q.name, name) == 0)
+			return i;
+	v->qs = xrealloc(v->qs, (v->nq + 1) * sizeof(*v->qs));
+	memset(&v->qs[v->nq], 0, sizeof(v->qs[0]));
+	memcpy(v->qs[v->nq].q.name, name, n + 1);
+	v->qs[v->nq].q.type = DNS_T_TXT;
+	return v->nq++;
+}
+
+/* Parse and prepare signature s (the idx-th); settles it on error. */
+static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
+{
+	const struct hdr *h = &v->hdrs[s->hdr];
+	struct dkim_sig *sig = xmalloc(sizeof(*sig));
+	int r;
+
+	s->sig = sig;
+	r = dkim_sig_parse(sig, v->hbytes.p + h->val_off, h->vlen);
+	copy_token(s->r.d, sizeof(s->r.d), sig->d, false);
+	copy_token(s->r.s, sizeof(s->r.s), sig->s, false);
+	copy_token(s->r.a, sizeof(s->r.a), sig->a, false);
+	copy_token(s->r.b, sizeof(s->r.b), sig->b_text, true);
+	if (r == 0)
+		copy_token(s->r.auid, sizeof(s->r.auid),
+			   (struct span){sig->auid, strlen(sig->auid)}, false);
+	if (idx >= v->opt.max_sigs) {
+		settle(s, DKIM_NOT_CHECKED, DKIM_W_LIMIT);
+		return;
+	}
+	if (r == 0)
+		r = dkim_sig_check_time(sig, v->opt.now, v->opt.skew);
+	if (r == 0)
+		r = header_hash(v, s);
+	if (r == 0 && (s->q = question_for(v, sig)) == SIZE_MAX)
+		r = DKIM_W_DOMAIN;
+	if (r != 0) {
+		settle(s, DKIM_PERMERROR, (enum dkim_why)r);
+		return;
+	}
+	s->bmd = EVP_MD_CTX_new();
+	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1)
+		abort();	/* OpenSSL out of memory: as xmalloc does */
+	dkim_body_init(&s->body, sig->bcanon, sig->has_l, sig->l, s->bmd,
+		       NULL);
+}
+
+void dkim_verify_eoh(struct dkim_verify *v)
+{
+	size_t i, n = 0;
+
+	if (v->eoh)
+		return;
+	v->eoh = true;
+	for (i = 0; i < v->nhdrs; i++)
+		if (hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14))
+			n++;
+	v->sigs = xcalloc(n ? n : 1, sizeof(*v->sigs));
+	for (i = 0; i < v->nhdrs; i++) {
+		struct vsig *s;
+
+		if (!hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14))
+			continue;
+		s = &v->sigs[v->nsigs];
+		s->hdr = i;
+		if (v->overflow)
+			settle(s, DKIM_PERMERROR, DKIM_W_HEADERS);
+		else
+			start_sig(v, s, v->nsigs);
+		v->nsigs++;
+	}
+}
+
+void dkim_verify_body(struct dkim_verify *v, const void *p, size_t n)
+{
+	size_t i;
+
+	dkim_verify_eoh(v);
+	if (v->eom)
+		return;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].bmd != NULL)
+			dkim_body_feed(&v->sigs[i].body, p, n);
+}
+
+/* Settle s if both its key and its body are known. */
+static void try_settle(struct vsig *s)
+{
+	if (s->r.res != DKIM_NONE || !s->key_done || !s->body_done)
+		return;
+	if (!s->body_ok)
+		settle(s, DKIM_FAIL, s->body_why);
+	else if (!s->sig_ok)
+		settle(s, DKIM_FAIL, DKIM_W_SIGNATURE);
+	else
+		settle(s, DKIM_PASS, DKIM_W_OK);
+}
+
+void dkim_verify_eom(struct dkim_verify *v)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t i;
+
+	dkim_verify_eoh(v);
+	if (v->eom)
+		return;
+	v->eom = true;
+	for (i = 0; i < v->nsigs; i++) {
+		struct vsig *s = &v->sigs[i];
+
+		if (s->bmd == NULL)
+			continue;
+		dkim_body_end(&s->body);
+		if (EVP_DigestFinal_ex(s->bmd, md, &mdlen) != 1)
+			abort();
+		stop_body(s);
+		s->body_done = true;
+		s->body_ok = mdlen == s->sig->bhlen &&
+			     memcmp(md, s->sig->bh, mdlen) == 0;
+		s->body_why = DKIM_W_BODY_HASH;
+		if (s->sig->has_l && s->sig->l > s->body.total) {
+			s->body_ok = false;
+			s->body_why = DKIM_W_BODY_LENGTH;
+		}
+		try_settle(s);
+	}
+}
+
+/* Check the signature of s against pk over its header hash. */
+static bool check_signature(const struct vsig *s, EVP_PKEY *pk)
+{
+	bool good = false;
+
+	if (s->sig->alg == DKIM_A_ED25519_SHA256) {
+		/* RFC 8463 3: Ed25519 signs the SHA-256 of the header data. */
+		EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+		good = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, pk) == 1 &&
+		       EVP_DigestVerify(m, s->sig->b, s->sig->blen, s->hhash,
+					32) == 1;
+		EVP_MD_CTX_free(m);
+	} else {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+
+		good = c && EVP_PKEY_verify_init(c) == 1 &&
+		       EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
+		       EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		       EVP_PKEY_verify(c, s->sig->b, s->sig->blen, s->hhash,
+				       32) == 1;
+		EVP_PKEY_CTX_free(c);
+	}
+	return good;
+}
+
+/* Apply the key record txt to s; returns 0 or the permerror reason. */
+static int use_key(struct vsig *s, const char *txt, size_t n)
+{
+	struct dkim_key *key = xmalloc(sizeof(*key));
+	const struct dkim_sig *sig = s->sig;
+	const char *at = strrchr(sig->auid, '@');
+	void *pk = NULL;
+	int r;
+
+	r = dkim_key_parse(key, txt, n);
+	if (r == 0 && (key->k == DKIM_K_ED25519) !=
+			      (sig->alg == DKIM_A_ED25519_SHA256))
+		r = DKIM_W_KEY_TYPE;
+	if (r == 0 && !key->hash_sha256)
+		r = DKIM_W_KEY_HASH;
+	/* t=s: the i= domain must be d= itself (3.6.1). */
+	if (r == 0 && key->strict &&
+	    !(at && strlen(at + 1) == sig->d.n &&
+	      strncasecmp(at + 1, sig->d.p, sig->d.n) == 0))
+		r = DKIM_W_KEY_STRICT;
+	if (r == 0)
+		r = dkim_key_load(key, &pk);
+	if (r == 0) {
+		s->r.testing = key->testing;
+		s->sig_ok = check_signature(s, pk);
+		EVP_PKEY_free(pk);
+	}
+	free(key);
+	return r;
+}
+
+const struct dns_question *dkim_verify_next_question(struct dkim_verify *v,
+						     size_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < v->nq; i++) {
+		if (v->qs[i].handed_out)
+			continue;
+		v->qs[i].handed_out = true;
+		*id = i;
+		return &v->qs[i].q;
+	}
+	return NULL;
+}
+
+void dkim_verify_answer(struct dkim_verify *v, size_t id,
+			const struct dns_answer *ans)
+{
+	const struct dns_rr *rr = NULL;
+	size_t i;
+
+	if (id >= v->nq || v->qs[id].answered)
+		return;
+	v->qs[id].answered = true;
+	for (i = 0; ans->rcode == DNS_OK && i < ans->n; i++) {
+		if (ans->rr[i].type == DNS_T_TXT) {
+			/* More than one record: RFC 6376 3.6.2.2 leaves
+			 * the choice to us; the first is used. */
+			rr = &ans->rr[i];
+			break;
+		}
+	}
+	for (i = 0; i < v->nsigs; i++) {
+		struct vsig *s = &v->sigs[i];
+		int r;
+
+		if (s->r.res != DKIM_NONE || s->q != id || s->key_done)
+			continue;
+		if (ans->rcode == DNS_TEMPFAIL) {
+			settle(s, DKIM_TEMPERROR, DKIM_W_DNS);
+			continue;
+		}
+		if (rr == NULL) {
+			settle(s, DKIM_PERMERROR, DKIM_W_NO_KEY);
+			continue;
+		}
+		r = use_key(s, rr->text ? rr->text : "", rr->text_len);
+		if (r != 0) {
+			settle(s, DKIM_PERMERROR, (enum dkim_why)r);
+			continue;
+		}
+		s->key_done = true;
+		try_settle(s);
+	}
+}
+
+bool dkim_verify_done(const struct dkim_verify *v)
+{
+	size_t i;
+
+	if (!v->eom)
+		return false;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].r.res == DKIM_NONE)
+			return false;
+	return true;
+}
+
+size_t dkim_verify_count(const struct dkim_verify *v)
+{
+	return v->nsigs;
+}
+
+const struct dkim_result *dkim_verify_result(const struct dkim_verify *v,
+					     size_t i)
+{
+	return i < v->nsigs ? &v->sigs[i].r : NULL;
+}
+
+int dkim_format_result(struct buf *out, const struct dkim_result *r)
+{
+	int e = buf_printf(out, "dkim=%s", dkim_res_name(r->res));
+
+	if (e == 0 && r->res != DKIM_PASS && r->res != DKIM_NONE)
+		e = buf_printf(out, " reason=\"%s\"", dkim_why_name(r->why));
+	if (e == 0 && r->d[0])
+		e = buf_printf(out, " header.d=%s", r->d);
+	if (e == 0 && r->s[0])
+		e = buf_printf(out, " header.s=%s", r->s);
+	if (e == 0 && r->a[0])
+		e = buf_printf(out, " header.a=%s", r->a);
+	/* '/' and '=' are tspecials (RFC 2045): quote such a value. */
+	if (e == 0 && r->b[0] && strpbrk(r->b, "/="))
+		e = buf_printf(out, " header.b=\"%s\"", r->b);
+	else if (e == 0 && r->b[0])
+		e = buf_printf(out, " header.b=%s", r->b);
+	return e;
+}
