@@ -118,6 +118,21 @@ struct config {
 	long notify_max_tries;
 	long notify_timeout;
 
+	/* mail authentication milter */
+	char *milter_listen;
+	char *authserv_id;
+	char *internal_networks;
+	char *dns_upstream;
+	long dns_timeout_ms;
+	int dns_failure_action;		/* 0 tempfail, 1 accept */
+	int dmarc_reject_action;	/* 0 reject, 1 quarantine, 2 none */
+	int dmarc_quarantine_action;	/* 0 hold, 1 tag, 2 none */
+	char *dmarc_override_domains;
+	char *dmarc_trusted_forwarders;
+	int dmarc_mode;			/* 0 rfc9989, 1 rfc7489 */
+	char *dkim_key_dir;
+	long correspondence_ttl;
+
 	/* login abuse (Dovecot auth policy) */
 	char *auth_policy_listen;
 	char *auth_policy_api_key;
