@@ -92,6 +92,9 @@ static const char usage_text[] =
 "  config -d               print every setting's default value\n"
 "  config -n [-c FILE]     print the settings FILE changes\n"
 "  config -t [-c FILE]     check FILE and report the first error\n"
+"  dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR] [--force]\n"
+"        Make a DKIM signing key under dkim_key_dir (local, no daemon)\n"
+"        and print the DNS TXT record to publish.\n"
 "\n"
 "Options:\n"
 "  -s SOCKET   API unix socket (default: api_listen of the configuration,\n"
@@ -906,6 +909,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "config"))
 		return cmd_config(&c, argc - i, argv + i);
+	if (!strcmp(cmd, "dkim")) {	/* local too: mamori_dkim.c */
+		c.config = config_path(&c);
+		return cli_cmd_dkim(&c, argc - i, argv + i);
+	}
 	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
 	    strcmp(cmd, "held") && strcmp(cmd, "stats") &&
 	    strcmp(cmd, "ips") && strcmp(cmd, "incidents"))

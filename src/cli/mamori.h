@@ -119,5 +119,7 @@ int cli_cmd_ips(struct cli *c, int argc, char **argv);
 
 /* mamori incidents [list] | show ID | export ID [--format csv|json] */
 int cli_cmd_incidents(struct cli *c, int argc, char **argv);
+/* mamori dkim keygen ...: local, no daemon (mamori_dkim.c). */
+int cli_cmd_dkim(struct cli *c, int argc, char **argv);
 
 #endif
