@@ -642,8 +642,13 @@ static void compromised_saved(void *arg, int result)
 		reply_error(op->cb, op->arg, 503, "store unavailable");
 	} else if (op->restrict_it && a->state != ACCT_RESTRICTED &&
 		   a->state != ACCT_SUSPENDED && !a->pending) {
-		core_account_restrict(op->c, a->login, op->reason,
-				      "mamorid:login-abuse", op->cb, op->arg);
+		uint32_t now = core_now(0);
+
+		core_transition(op->c, a, ACCT_RESTRICTED,
+				"credentials_compromised", "mamorid:login-abuse",
+				op->reason, core_evidence(op->c, a, now), now,
+				admin_done, admin_op_new(op->c, a, op->cb,
+							 op->arg));
 	} else {
 		op->cb(op->arg, 200, core_account_json(op->c, a));
 	}
