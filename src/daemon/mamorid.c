@@ -22,12 +22,14 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <curl/curl.h>
 
 #include "auth/login.h"
 #include "core/core.h"
 #include "front/authpolicy_server.h"
 #include "front/http_api.h"
+#include "front/milter.h"
 #include "front/policy_server.h"
 #include "mamori-build.h"
 #include "notify/notify.h"
@@ -48,6 +50,7 @@ struct daemon {
 	struct http_api *api;
 	struct login_engine *login;
 	struct authpolicy_server *authpolicy;
+	struct milter_server *milter;
 	const char *config_path;
 };
 
@@ -155,6 +158,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	policy_server_reconfigure(d->policy, n);
+	if (d->milter)
+		milter_server_reconfigure(d->milter, n);
 	if (d->login)
 		login_engine_reconfigure(d->login, n);
 	if (d->authpolicy)
@@ -211,13 +216,23 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
+	/* The milter's threads hand store work to this loop. */
+	evthread_use_pthreads();
 	d.base = event_base_new();
 	d.policy = policy_server_new(d.base, d.cfg, err, sizeof(err));
 	if (!d.policy)
 		goto fail;
+	if (d.cfg->milter_listen[0]) {
+		d.milter = milter_server_new(d.base, d.cfg, err, sizeof(err));
+		if (!d.milter)
+			goto fail;
+	}
 	if (drop_privileges(d.cfg->user, &uid, &gid, err, sizeof(err)) != 0)
 		goto fail;
 	if (store_open(d.cfg->store, d.base, &d.st, err, sizeof(err)) != 0)
+		goto fail;
+	if (d.milter && milter_server_attach(d.milter, d.st, err,
+					     sizeof(err)) != 0)
 		goto fail;
 	d.nt = notify_new(d.cfg);
 	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
@@ -270,6 +285,7 @@ int main(int argc, char **argv)
 	http_api_free(d.api);
 	authpolicy_server_free(d.authpolicy);
 	policy_server_free(d.policy);
+	milter_server_free(d.milter);
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);
@@ -288,6 +304,7 @@ fail:
 	log_msg(LOG_L_FATAL, "event=startup_failed error=\"%s\"", err);
 	http_api_free(d.api);
 	authpolicy_server_free(d.authpolicy);
+	milter_server_free(d.milter);
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);
