@@ -26,6 +26,8 @@
 
 #include <jansson.h>
 
+#include "util/window.h"
+
 #include "auth/login.h"
 
 #define LG_DEFAULT_CAP 1000000	/* addresses, networks, accounts each */
@@ -73,10 +75,6 @@ struct lg_tab {
 	uint64_t evicted;
 };
 
-/* Two-bucket sliding window (see src/core/acct.h for the arithmetic). */
-struct lg_win {
-	uint32_t idx, cur, prev;
-};
 
 #define LG_DENT_NEW 0x01	/* the network was new for this login */
 #define LG_DENT_OK 0x02		/* a successful login */
@@ -128,8 +126,6 @@ void lg_tab_remove(struct lg_tab *t, struct lg_node *n);
 void lg_tab_foreach(struct lg_tab *t,
 		    void (*fn)(struct lg_node *n, void *arg), void *arg);
 
-void lg_win_add(struct lg_win *w, uint32_t len, uint32_t now, uint32_t n);
-uint32_t lg_win_count(const struct lg_win *w, uint32_t len, uint32_t now);
 
 /*
  * Count item h at now.  Returns its exact entry, or NULL when it went to
@@ -165,7 +161,7 @@ size_t lg_cidr_list_parse(const char *list, struct lg_cidr **out);
 
 /* Counters kept per address and per network. */
 struct lg_ctr {
-	struct lg_win att, fail, ok;
+	struct window att, fail, ok;
 	struct lg_dset logins;
 	uint32_t first, last;	/* this activity episode */
 };
@@ -194,7 +190,7 @@ struct lg_hnet {
 
 struct lg_acct {
 	struct lg_node node;
-	struct lg_win fail;
+	struct window fail;
 	struct lg_dset badips;		/* failing addresses */
 	struct lg_hnet nets[LG_HABITUAL];
 	uint64_t pwh, pwv;		/* last correct pwhash, pwversion */

@@ -411,7 +411,7 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 			   "failing_ips=%u failures=%u window=%u",
 			   log_q(qa, sizeof(qa), c->login),
 			   c->has_ip ? c->remote : "-", n,
-			   lg_win_count(&a->fail, win, c->now), win);
+			   window_count(&a->fail, win, c->now), win);
 	}
 }
 
@@ -446,7 +446,7 @@ static bool count_failure(struct login_engine *e, struct ctx *c,
 	struct lg_dent *d;
 	bool fresh;
 
-	lg_win_add(&a->fail, win, c->now, 1);
+	window_add(&a->fail, win, c->now, 1);
 	if (!c->has_ip)
 		return false;
 	d = lg_dset_touch(&a->badips, c->iph, c->now, win, 0, &fresh);
@@ -559,10 +559,10 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 	if (ok)
 		fresh_flags |= LG_DENT_OK;
 	if (!rej) {
-		lg_win_add(&ad->c.att, win, c->now, 1);
-		lg_win_add(&nt->c.att, win, c->now, 1);
-		lg_win_add(ok ? &ad->c.ok : &ad->c.fail, win, c->now, 1);
-		lg_win_add(ok ? &nt->c.ok : &nt->c.fail, win, c->now, 1);
+		window_add(&ad->c.att, win, c->now, 1);
+		window_add(&nt->c.att, win, c->now, 1);
+		window_add(ok ? &ad->c.ok : &ad->c.fail, win, c->now, 1);
+		window_add(ok ? &nt->c.ok : &nt->c.fail, win, c->now, 1);
 	}
 	/* Before the network's set counts this attempt: a new suspect list
 	 * is seeded from that set and then notes the attempt itself. */

@@ -150,9 +150,9 @@ void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
 	uint32_t win = (uint32_t)e->cfg->auth_window;
 
 	lg_dset_count(&c->logins, now, win, &m->distinct, &m->distinct_new);
-	m->attempts = lg_win_count(&c->att, win, now);
-	m->fails = lg_win_count(&c->fail, win, now);
-	m->oks = lg_win_count(&c->ok, win, now);
+	m->attempts = window_count(&c->att, win, now);
+	m->fails = window_count(&c->fail, win, now);
+	m->oks = window_count(&c->ok, win, now);
 	m->span = c->first && now - c->last < win ? now - c->first : 0;
 }
 

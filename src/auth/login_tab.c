@@ -172,42 +172,6 @@ void lg_tab_foreach(struct lg_tab *t,
 	}
 }
 
-/* Move a window's buckets forward to the bucket of now. */
-static void win_roll(struct lg_win *w, uint32_t len, uint32_t now)
-{
-	uint32_t idx = now / len;
-
-	if (idx == w->idx)
-		return;
-	w->prev = idx == w->idx + 1 ? w->cur : 0;
-	w->cur = 0;
-	w->idx = idx;
-}
-
-void lg_win_add(struct lg_win *w, uint32_t len, uint32_t now, uint32_t n)
-{
-	win_roll(w, len, now);
-	w->cur = w->cur > UINT32_MAX - n ? UINT32_MAX : w->cur + n;
-}
-
-uint32_t lg_win_count(const struct lg_win *w, uint32_t len, uint32_t now)
-{
-	uint32_t idx = now / len, cur, prev;
-	double frac;
-
-	if (idx == w->idx) {
-		cur = w->cur;
-		prev = w->prev;
-	} else if (idx == w->idx + 1) {
-		cur = 0;
-		prev = w->cur;
-	} else {
-		return 0;
-	}
-	frac = 1.0 - (double)(now % len) / len;
-	return cur + (uint32_t)(prev * frac + 0.5);
-}
-
 /* Is entry d still within the window at now? */
 static bool dent_live(const struct lg_dent *d, uint32_t now, uint32_t window)
 {

@@ -133,49 +133,19 @@ uint32_t acct_win_len(enum acct_win w)
 	return win_len[w];
 }
 
-/* Move a window's buckets forward to the bucket of now. */
-static void win_roll(struct acct_window *w, uint32_t len, uint32_t now)
-{
-	uint32_t idx = now / len;
-
-	if (idx == w->idx)
-		return;
-	w->prev = idx == w->idx + 1 ? w->cur : 0;
-	w->cur = 0;
-	w->idx = idx;
-}
-
 void acct_win_add(struct acct *a, enum acct_win w, uint32_t n, uint32_t now)
 {
-	struct acct_window *win = &a->win[w];
-
-	win_roll(win, win_len[w], now);
-	win->cur = win->cur > UINT32_MAX - n ? UINT32_MAX : win->cur + n;
+	window_add(&a->win[w], win_len[w], now, n);
 }
 
 uint32_t acct_win_count(const struct acct *a, enum acct_win w, uint32_t now)
 {
-	const struct acct_window *win = &a->win[w];
-	uint32_t len = win_len[w], idx = now / len;
-	uint32_t cur, prev;
-	double frac;
-
-	if (idx == win->idx) {
-		cur = win->cur;
-		prev = win->prev;
-	} else if (idx == win->idx + 1) {
-		cur = 0;
-		prev = win->cur;
-	} else {
-		return 0;
-	}
-	frac = 1.0 - (double)(now % len) / len;
-	return cur + (uint32_t)(prev * frac + 0.5);
+	return window_count(&a->win[w], win_len[w], now);
 }
 
 void acct_baseline_roll(struct acct *a, uint32_t now, long halflife)
 {
-	struct acct_window *w = &a->win[W_MSG_HOUR];
+	struct window *w = &a->win[W_MSG_HOUR];
 	uint32_t idx = now / 3600, hours;
 
 	/* w->cur counts hour w->idx, which has ended once idx moved on. */

@@ -12,10 +12,7 @@
  * for evidence) lives in struct acct_detail, allocated only for accounts
  * that raise a signal.
  *
- * Sliding windows use the two-bucket approximation: the count over the last
- * window length L at time t is cur + prev * (1 - (t mod L) / L).  It is exact
- * at bucket starts and otherwise within one bucket's worth of traffic
- * shape, which is plenty for limits in the tens to thousands.
+ * Sliding windows are the two-bucket approximation of util/window.h.
  */
 #ifndef MAMORI_ACCT_H
 #define MAMORI_ACCT_H
@@ -23,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/window.h"
 
 enum acct_state {
 	ACCT_NORMAL,
@@ -45,11 +44,6 @@ enum acct_win {
 #define ACCT_KNOWN_NETS 4
 #define ACCT_DETAIL_N 6
 
-struct acct_window {
-	uint32_t idx;		/* bucket number: time / length */
-	uint32_t cur;
-	uint32_t prev;
-};
 
 struct acct_net {
 	uint32_t id;		/* IPv4 /24 network, or a hash of an IPv6 /48 */
@@ -78,7 +72,7 @@ struct acct {
 	uint32_t cred_changed;		/* time of the last credential change */
 	uint32_t throttled_msgs;	/* messages refused while throttled */
 	uint32_t last_refused_instance;	/* hash, to count messages not rcpts */
-	struct acct_window win[W__COUNT];
+	struct window win[W__COUNT];
 	float baseline;			/* habitual peak messages per hour */
 	uint16_t mismatch_hour;		/* messages with a foreign sender */
 	uint16_t score;			/* last computed score */

@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/window.h"
 
 static void test_buf(void)
 {
@@ -58,6 +59,27 @@ static void test_utf8(void)
 		ok(strcmp(s, rows[i].want) == 0 && bad == rows[i].bad,
 		   "utf8_sanitize: %s", rows[i].label);
 	}
+}
+
+static void test_window(void)
+{
+	static const struct { const char *label; uint32_t at; uint32_t want; } rows[] = {
+		{"same bucket counts all", 30, 10},
+		{"start of next bucket: all of previous", 60, 10},
+		{"mid next bucket: half of previous", 90, 5},
+		{"two buckets later: empty", 200, 0},
+	};
+	struct window w = { 0 };
+	size_t i;
+
+	window_add(&w, 60, 6000, 10);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		is_int(window_count(&w, 60, 6000 + rows[i].at), rows[i].want,
+		       "window: %s", rows[i].label);
+	window_add(&w, 60, 6000, UINT32_MAX);
+	is_int(window_count(&w, 60, 6000), UINT32_MAX, "window: saturates");
+	window_add(&w, 60, 6120, 3);
+	is_int(window_count(&w, 60, 6120), 3, "window: a gap clears the past");
 }
 
 static void test_log_q(void)
@@ -186,6 +208,7 @@ int main(void)
 {
 	test_buf();
 	test_utf8();
+	test_window();
 	test_log_q();
 	test_time();
 	test_config();
