@@ -14,7 +14,8 @@ scenario and order columns:
     name  TYPE  rdata...
 
 A, AAAA, PTR, CNAME: one rdata field; MX: preference and exchange; TXT
-and SPF: one field per character-string.  Escapes \\\\ \\t \\n \\r \\xHH.
+and SPF: one field per character-string.  Escapes \\\\ \\t \\n \\r \\xHH
+(in names too: names are matched octet by octet, ASCII case folded).
 "name TIMEOUT *" (or a type) makes queries for the name (that type) go
 unanswered unless the name has records of the asked type.  Lines starting
 with # are comments.  Absent names are NXDOMAIN, absent types NODATA; a
@@ -53,8 +54,14 @@ def unescape(s):
     return bytes(out)
 
 
-def norm(name):
-    return name.lower().rstrip('.')
+def key(label):
+    """A name's lookup key: its octets, ASCII case folded (RFC 4343).
+
+    Built from the raw labels rather than str(), which would turn a
+    space or any octet outside printable ASCII into a \\DDD escape."""
+    if isinstance(label, str):
+        label = DNSLabel(unescape(label).rstrip(b'.').split(b'.'))
+    return b'.'.join(label.label).lower()
 
 
 class Zone(BaseResolver):
@@ -67,7 +74,7 @@ class Zone(BaseResolver):
                 if not line or line.startswith('#'):
                     continue
                 fld = line.split('\t')
-                name, typ, rd = norm(fld[0]), fld[1], fld[2:]
+                name, typ, rd = key(fld[0]), fld[1], fld[2:]
                 self.rr.setdefault(name, [])
                 if typ == 'TIMEOUT':
                     self.timeout.setdefault(name, set()).add(
@@ -88,7 +95,8 @@ class Zone(BaseResolver):
                 elif typ == 'CNAME':
                     self.rr[name].append(('CNAME', CNAME(rd[0])))
 
-    def records(self, name, qtype, reply, depth):
+    def records(self, label, qtype, reply, depth):
+        name = key(label)
         recs = [r for t, r in self.rr.get(name, []) if t == qtype]
         if not recs:
             t = self.timeout.get(name, set())
@@ -97,18 +105,18 @@ class Zone(BaseResolver):
         if not recs and qtype != 'CNAME' and depth < 8:
             for t, r in self.rr.get(name, []):
                 if t == 'CNAME':
-                    reply.add_answer(RR(name, QTYPE.CNAME, rdata=r, ttl=60))
-                    return self.records(norm(str(r.label)), qtype, reply,
-                                        depth + 1)
+                    reply.add_answer(RR(label, QTYPE.CNAME, rdata=r,
+                                        ttl=60))
+                    return self.records(r.label, qtype, reply, depth + 1)
         for r in recs:
-            reply.add_answer(RR(name, getattr(QTYPE, qtype), rdata=r,
+            reply.add_answer(RR(label, getattr(QTYPE, qtype), rdata=r,
                                 ttl=60))
         return name in self.rr
 
     def resolve(self, request, handler):
         reply = request.reply()
         reply.header.aa = 1
-        qname = norm(str(request.q.qname))
+        qname = request.q.qname
         if os.environ.get('ZONE_DEBUG'):
             sys.stderr.write('q %s %s\n' % (qname, QTYPE[request.q.qtype]))
         qtype = QTYPE[request.q.qtype]
