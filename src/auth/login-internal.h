@@ -4,7 +4,9 @@
  * login_tab.c      bounded LRU hash tables, sliding windows, distinct-item
  *                  sets, addresses and CIDR ranges
  * login.c          the engine: life cycle, the three stages, statistics
- * login_acct.c     accounts: habitual networks, password evidence
+ * login_acct.c     accounts: habitual networks and countries, password
+ *                  evidence
+ * login_geo.c      the address's country from geoip_db (libmaxminddb)
  * login_judge.c    the rules: metrics, stuffing/spraying/brute force,
  *                  the suspect lists kept before a judgement
  * login_ip.c       address and network states, their persistence, blocks
@@ -36,6 +38,7 @@
 #define LG_EXACT_MAX 64		/* exact items per set, then a sketch */
 #define LG_SKETCH_WORDS 16	/* 1,024 bits per sketch bucket */
 #define LG_HABITUAL 4		/* habitual networks per account */
+#define LG_COUNTRIES 3		/* habitual countries per account */
 #define LG_SUSPECT_MIN 4	/* a network keeps a suspect list from here */
 #define LG_SUSPECT_MAX 10000	/* per network, and listed per incident */
 #define LG_SUSPECT_BUDGET 1000000	/* suspect entries, all networks */
@@ -193,6 +196,9 @@ struct lg_acct {
 	struct window fail;
 	struct lg_dset badips;		/* failing addresses */
 	struct lg_hnet nets[LG_HABITUAL];
+	uint16_t cc[LG_COUNTRIES];	/* habitual countries (lg_cc_pack),
+					 * most recent first; 0 = none */
+	uint16_t fresh_cc;		/* country learnt at an after-check */
 	uint64_t pwh, pwv;		/* last correct pwhash, pwversion */
 	uint64_t fresh_net;		/* learnt at an after-check ... */
 	uint32_t fresh_at;		/* ... so not habitual for its report */
@@ -262,6 +268,7 @@ struct lg_stats {
 	uint64_t escalations;
 	uint64_t compromised;
 	uint64_t new_network;
+	uint64_t new_country;
 	uint64_t credential_changed;
 	uint64_t expired;
 	uint64_t suspect_dropped;
@@ -273,6 +280,7 @@ struct login_engine {
 	struct store *st;
 	struct lg_cidr *allow;
 	size_t nallow;
+	struct lg_geo *geo;		/* geoip_db, NULL = off */
 	struct lg_tab addrs, nets, accts, abused, states, pend;
 	uint32_t nlen[129];		/* states per prefix length */
 	struct lg_incident **inc;	/* oldest first */
@@ -311,6 +319,13 @@ bool lg_acct_has_habitual(const struct lg_acct *a);
 /* Make net habitual (replacing the least recently used one). */
 void lg_acct_learn(struct lg_acct *a, uint64_t net, uint32_t now);
 void lg_acct_forget(struct lg_acct *a, uint64_t net);
+bool lg_acct_has_country(const struct lg_acct *a, uint16_t cc);
+/* Make cc the most recent habitual country (dropping the oldest); true if
+ * it was not habitual. */
+bool lg_acct_learn_country(struct lg_acct *a, uint16_t cc);
+void lg_acct_forget_country(struct lg_acct *a, uint16_t cc);
+/* The habitual countries as "JP,US" ("-" if none). */
+void lg_acct_countries(const struct lg_acct *a, char *out, size_t n);
 /* Record abuse-time evidence; 0 hashes keep what is known. */
 void lg_abused_set(struct login_engine *e, const char *login, uint64_t pwh,
 		   uint64_t pwv, uint32_t now);
@@ -324,6 +339,20 @@ bool lg_credential_check(struct login_engine *e, const char *login,
 			 uint64_t pwh, uint64_t pwv, struct login_verdict *v);
 /* Note login as newly compromised (for login_take_compromised). */
 void lg_comp_add(struct login_engine *e, const char *login);
+
+/* ---- login_geo.c ---------------------------------------------------- */
+
+struct lg_geo;
+
+/* Open the .mmdb at path; NULL with err ("geoip_db PATH: why"). */
+struct lg_geo *lg_geo_open(const char *path, char *err, size_t errsz);
+void lg_geo_free(struct lg_geo *g);
+const char *lg_geo_path(const struct lg_geo *g);
+/* The country of ip (lg_cc_pack of its ISO 3166 code), 0 if unknown. */
+uint16_t lg_geo_country(const struct lg_geo *g, const struct lg_ip *ip);
+/* Two letters <-> a code; 0 is no country. */
+uint16_t lg_cc_pack(const char *s);
+void lg_cc_format(uint16_t cc, char out[3]);
 
 /* ---- login_judge.c -------------------------------------------------- */
 

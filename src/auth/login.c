@@ -39,6 +39,13 @@
  * habitual networks and password evidence from them, and manual blocks
  * still apply to them.
  *
+ * New country (geoip_db): each successful login looks its address up in
+ * the .mmdb (login_geo.c) and teaches the account its country, as for
+ * networks; a country the account has not used while it has habitual
+ * ones sets new_country and new_network, so the outbound core raises the
+ * account's risk as for a new network.  A lookup per successful login
+ * (after-check and report): microseconds on a mapped file.
+ *
  * Password evidence: Dovecot's pwhash is a truncated (default 12-bit) hash
  * of nonce, login and password, so one password change in 4,096 leaves it
  * unchanged and goes unnoticed; it means something only for PLAIN and
@@ -78,6 +85,7 @@ struct ctx {
 	uint64_t net, iph;
 	uint64_t pwh, pwv;		/* 0 unless meaningful */
 	struct lg_state *st;		/* the state that applies, or NULL */
+	uint16_t cc_learnt;		/* a country this attempt taught */
 };
 
 uint32_t lg_now(int64_t now)
@@ -309,8 +317,40 @@ enum login_stage login_allow_stage(struct login_engine *e,
 	return LOGIN_BEFORE;
 }
 
-/* A correct password from a login that is let in: habitual networks, the
- * new-network signal and password evidence. */
+/* The country half of success_effects: learn it, flag it if new. */
+static void country_effects(struct login_engine *e, struct ctx *c,
+			    struct lg_acct *a, struct login_verdict *v)
+{
+	char qa[LOG_QSZ], hab[LG_COUNTRIES * 3 + 1], cc[3];
+	uint16_t code;
+
+	if (c->a->stage == LOGIN_AFTER)
+		a->fresh_cc = 0;
+	if (!e->geo || !c->has_ip)
+		return;
+	code = lg_geo_country(e->geo, &c->ip);
+	if (!code)
+		return;		/* not placed: neither teaches nor flags */
+	if (!lg_acct_has_country(a, code) && a->cc[0] && !c->allowed) {
+		lg_acct_countries(a, hab, sizeof(hab));
+		lg_cc_format(code, cc);
+		v->new_country = true;
+		e->stats.new_country++;
+		if (!v->new_network)
+			e->stats.new_network++;
+		v->new_network = true;
+		reason_add(v, "rule=new_country account=%s ip=%s country=%s "
+			   "habitual=%s", log_q(qa, sizeof(qa), c->login),
+			   c->remote, cc, hab);
+	}
+	if (lg_acct_learn_country(a, code))
+		c->cc_learnt = code;
+	if (c->a->stage == LOGIN_AFTER)
+		a->fresh_cc = c->cc_learnt;
+}
+
+/* A correct password from a login that is let in: habitual networks and
+ * countries, the new-network and new-country signals, password evidence. */
 static void success_effects(struct login_engine *e, struct ctx *c,
 			    struct lg_acct *a, struct login_verdict *v)
 {
@@ -344,6 +384,7 @@ static void success_effects(struct login_engine *e, struct ctx *c,
 	} else if (c->has_ip) {
 		lg_acct_learn(a, c->net, c->now);
 	}
+	country_effects(e, c, a, v);
 	lg_credential_check(e, c->login, c->pwh, c->pwv, v);
 }
 
@@ -538,6 +579,8 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 		habitual = false;
 		had = a->fresh_new;
 		a->fresh_net = 0;
+		c->cc_learnt = a->fresh_cc;
+		a->fresh_cc = 0;
 	}
 	if (c->st) {
 		report_in_state(e, c, a, v);
@@ -596,8 +639,10 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 		     v) && ok) {
 		v->compromised = true;
 		e->stats.compromised++;
-		if (!habitual)	/* learnt from the attacker just now */
+		if (!habitual) {	/* learnt from the attacker just now */
 			lg_acct_forget(a, c->net);
+			lg_acct_forget_country(a, c->cc_learnt);
+		}
 	}
 }
 
@@ -683,6 +728,11 @@ struct login_engine *login_engine_new(const struct config *cfg,
 	lg_tab_init(&e->abused, LG_DEFAULT_CAP, plain_drop, e);
 	lg_tab_init(&e->states, LG_STATE_CAP, lg_state_drop, e);
 	lg_tab_init(&e->pend, LG_PEND_CAP, plain_drop, e);
+	if (cfg->geoip_db && cfg->geoip_db[0] &&
+	    !(e->geo = lg_geo_open(cfg->geoip_db, err, errsz))) {
+		login_engine_free(e);
+		return NULL;
+	}
 	if (lg_incidents_load(e, err, errsz) != 0 ||
 	    lg_states_load(e, err, errsz) != 0) {
 		login_engine_free(e);
@@ -721,15 +771,37 @@ void login_engine_free(struct login_engine *e)
 		free(e->comp[i]);
 	free(e->comp);
 	free(e->allow);
+	lg_geo_free(e->geo);
 	free(e);
 }
 
 void login_engine_reconfigure(struct login_engine *e,
 			      const struct config *cfg)
 {
+	struct lg_geo *g;
+	char err[512];
+
 	free(e->allow);
 	e->cfg = cfg;
 	e->nallow = lg_cidr_list_parse(cfg->auth_allowlist, &e->allow);
+	if (!cfg->geoip_db || !cfg->geoip_db[0]) {
+		lg_geo_free(e->geo);
+		e->geo = NULL;
+		return;
+	}
+	/* Always reopen: the file may have been replaced under its name. */
+	g = lg_geo_open(cfg->geoip_db, err, sizeof(err));
+	if (!g) {
+		char qe[LOG_QSZ], qp[LOG_QSZ];
+
+		log_msg(LOG_L_ERR, "event=geoip_db_error module=login "
+			"error=%s kept=%s", log_q(qe, sizeof(qe), err),
+			e->geo ? log_q(qp, sizeof(qp), lg_geo_path(e->geo)) :
+			"-");
+		return;
+	}
+	lg_geo_free(e->geo);
+	e->geo = g;
 }
 
 /* Count states by kind. */
@@ -778,6 +850,7 @@ json_t *login_stats(struct login_engine *e)
 	jset(o, "escalations", e->stats.escalations);
 	jset(o, "compromised", e->stats.compromised);
 	jset(o, "new_network", e->stats.new_network);
+	jset(o, "new_country", e->stats.new_country);
 	jset(o, "credential_changed", e->stats.credential_changed);
 	jset(o, "states_expired", e->stats.expired);
 	jset(o, "addresses_tracked", e->addrs.n);

@@ -5,8 +5,8 @@
  * after a correct password, and the report with the outcome) and keeps, in
  * memory, per client address, per network (/24, /64) and per account:
  * attempts, failures, successes and distinct logins in sliding windows, and
- * each account's habitual networks.  From those it judges, with every
- * verdict's reasons spelled out:
+ * each account's habitual networks (and countries).  From those it judges,
+ * with every verdict's reasons spelled out:
  *
  *   brute force   many failures from one address against one account
  *   stuffing      one address or network trying many distinct accounts,
@@ -18,6 +18,10 @@
  *   new network   a successful login from a network not among the
  *                 account's habitual ones (it has some: a first login
  *                 only teaches the network)
+ *   new country   with geoip_db (a country .mmdb): a successful login
+ *                 from a country not among the account's habitual ones
+ *                 (learnt the same way; an address the database does not
+ *                 place teaches and flags nothing)
  *
  * Shared addresses are not punished for being shared: ratios, not raw
  * counts, and allowlists (auth_allowlist) for office NAT and carrier-grade
@@ -89,19 +93,29 @@ struct login_verdict {
 	char reason[512];		/* key=value explanation for the log */
 	/* Consequences the daemon passes on to the outbound core: */
 	bool compromised;		/* valid credentials from an attacker */
-	bool new_network;		/* success from an unseen network */
+	bool new_network;		/* success from an unseen network, or
+					 * from an unseen country */
+	bool new_country;		/* the latter (implies new_network):
+					 * the account's habitual countries
+					 * (geoip_db) lack the address's */
 	bool credential_changed;	/* success with a new password */
 	char incident[40];		/* incident id, "" if none */
 };
 
 /*
- * Create the engine; loads blocks and open incidents from st (borrowed).
- * NULL with err on failure.
+ * Create the engine; loads blocks and open incidents from st (borrowed)
+ * and opens cfg->geoip_db when set.  NULL with err on failure (a store
+ * error, or "geoip_db PATH: why" for a missing or unreadable database).
  */
 struct login_engine *login_engine_new(const struct config *cfg,
 				      struct store *st, char *err,
 				      size_t errsz);
 void login_engine_free(struct login_engine *e);
+/*
+ * Take a new configuration (borrowed, like the first).  geoip_db is
+ * reopened, so a database replaced on disk is read; if it cannot be
+ * opened the error is logged and the previous database stays in use.
+ */
 void login_engine_reconfigure(struct login_engine *e,
 			      const struct config *cfg);
 

@@ -1,7 +1,10 @@
 /*
  * login_acct - what the login engine remembers per account: habitual
  * networks (LG_HABITUAL ids of /24 or /64 networks, learnt from correct
- * passwords, the least recently used replaced), the last correct pwhash
+ * passwords, the least recently used replaced), habitual countries
+ * (LG_COUNTRIES two-letter codes in 16 bits each, most recent first, when
+ * geoip_db is set; a traveller's fourth country pushes out the one least
+ * recently logged in from), the last correct pwhash
  * and pwversion (as 64-bit hashes), and the abuse-time evidence kept for
  * login_note_abused, with the password-change check built on it.  Also the
  * list of accounts found compromised for login_take_compromised.
@@ -110,6 +113,61 @@ void lg_acct_learn(struct lg_acct *a, uint64_t net, uint32_t now)
 	}
 	a->nets[slot].id = net;
 	a->nets[slot].last = now;
+}
+
+bool lg_acct_has_country(const struct lg_acct *a, uint16_t cc)
+{
+	int i;
+
+	for (i = 0; a && cc && i < LG_COUNTRIES; i++)
+		if (a->cc[i] == cc)
+			return true;
+	return false;
+}
+
+bool lg_acct_learn_country(struct lg_acct *a, uint16_t cc)
+{
+	int i, at = LG_COUNTRIES - 1;
+
+	if (!cc)
+		return false;
+	for (i = 0; i < LG_COUNTRIES; i++)
+		if (a->cc[i] == cc) {
+			at = i;
+			break;
+		}
+	/* Move it (or the oldest, which it replaces) to the front. */
+	memmove(&a->cc[1], &a->cc[0], (size_t)at * sizeof(a->cc[0]));
+	a->cc[0] = cc;
+	return i == LG_COUNTRIES;
+}
+
+void lg_acct_forget_country(struct lg_acct *a, uint16_t cc)
+{
+	int i;
+
+	for (i = 0; a && cc && i < LG_COUNTRIES; i++)
+		if (a->cc[i] == cc) {
+			memmove(&a->cc[i], &a->cc[i + 1],
+				(size_t)(LG_COUNTRIES - 1 - i) *
+				sizeof(a->cc[0]));
+			a->cc[LG_COUNTRIES - 1] = 0;
+			return;
+		}
+}
+
+void lg_acct_countries(const struct lg_acct *a, char *out, size_t n)
+{
+	size_t len = 0;
+	char c[3];
+	int i;
+
+	snprintf(out, n, "-");
+	for (i = 0; i < LG_COUNTRIES && a->cc[i] && len + 4 <= n; i++) {
+		lg_cc_format(a->cc[i], c);
+		len += (size_t)snprintf(out + len, n - len, "%s%s",
+					i ? "," : "", c);
+	}
 }
 
 /* Store an abuse record: {"pwhash":hex,"pwversion":hex,"since":t}. */

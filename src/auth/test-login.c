@@ -2,7 +2,8 @@
  * test-login - the login-abuse engine driven by synthetic Dovecot event
  * streams: stuffing with a bad and a good list, honest NAT (warm and cold),
  * a crowd arriving at a new network, allowlists, brute force, distributed
- * guessing, spraying, new networks, password-change evidence, persistence
+ * guessing, spraying, new networks, new countries (geoip_db on the shared
+ * corpus's .mmdb), password-change evidence, persistence
  * on sqlite, manual blocks, the stage helper, CSV and bounded memory.
  *
  * Time is injected through login_attempt.now from T0 = the clock (the
@@ -645,6 +646,151 @@ static void test_new_network(void)
 	env_close(&v);
 }
 
+/*
+ * The sample .mmdb of the shared corpus (ip-country/SOURCE.md): a format
+ * sample whose data is known to be wrong in places.  The countries below
+ * are what THIS file says (mmdblookup --file F --ip A country_code), not
+ * where the addresses are: 2001:200::1 is really JP, the file says AU.
+ */
+#define GEO_JP1 "133.242.0.1"		/* JP in the file */
+#define GEO_JP2 "133.242.99.7"		/* JP in the file, another /24 */
+#define GEO_AU "2001:200::1"		/* AU in the file */
+#define GEO_US "8.8.8.8"		/* US in the file */
+#define GEO_NONE "192.0.2.1"		/* not in the file */
+
+/* The path of the sample .mmdb. */
+static void geo_path(char *out, size_t n)
+{
+	const char *shared = getenv("MAMORI_SHARED");
+
+	snprintf(out, n, "%s/corpora/ip-country/"
+		 "npm-geo-whois-asn-country.mmdb", shared ? shared :
+		 "../shared");
+}
+
+/* A config holding conf, loaded from a temporary file. */
+static struct config *conf_load(const char *conf)
+{
+	char path[64] = "/tmp/mamori-test-login-XXXXXX", err[512];
+	struct config *cfg;
+	FILE *f = fdopen(mkstemp(path), "w");
+
+	fprintf(f, "%s", conf);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	unlink(path);
+	if (!cfg) {
+		printf("# config: %s\n", err);
+		abort();
+	}
+	return cfg;
+}
+
+static void test_new_country(void)
+{
+	char db[1024], conf[1200], err[512];
+	struct config *cfg, *cfg2, *cfg3;
+	struct login_engine *e;
+	struct env v;
+	struct cyc c;
+	int i, any = 0;
+
+	geo_path(db, sizeof(db));
+	if (!ok(access(db, R_OK) == 0, "geo: sample mmdb at %s", db))
+		return;
+	snprintf(conf, sizeof(conf), "geoip_db = %s\n", db);
+	env_open(&v, conf, "memory:");
+	cycle(v.e, "geo@example.jp", GEO_JP1, true, T0, &c);
+	ok(!c.a.new_country && !c.r.new_country && !c.a.new_network &&
+	   !c.r.new_network, "geo: first login learns JP, not flagged");
+	cycle(v.e, "geo@example.jp", GEO_JP2, true, T0 + 60, &c);
+	ok(c.a.new_network && !c.a.new_country && !c.r.new_country &&
+	   !has(&c.a, "rule=new_country"),
+	   "geo: same country from a new network: new network only (%s)",
+	   c.a.reason);
+	cycle(v.e, "geo@example.jp", GEO_AU, true, T0 + 120, &c);
+	ok(c.a.new_country && c.a.new_network &&
+	   has(&c.a, "rule=new_country account=geo@example.jp "
+	       "ip=" GEO_AU " country=AU habitual=JP"),
+	   "geo: another country sets new_country and new_network (%s)",
+	   c.a.reason);
+	ok(has(&c.a, "rule=new_network"),
+	   "geo: ... with the new-network reason too");
+	ok(!c.r.new_country && !c.r.new_network,
+	   "geo: ... once (not again in the report)");
+	cycle(v.e, "geo@example.jp", GEO_AU, true, T0 + 180, &c);
+	ok(!c.a.new_country && !c.a.new_network, "geo: then AU is habitual");
+	/* A report alone (after-check off): most recent first. */
+	ev(v.e, LOGIN_REPORT, "geo@example.jp", GEO_US, NULL, true, false,
+	   T0 + 240, &c.r);
+	ok(c.r.new_country && has(&c.r, "country=US habitual=AU,JP"),
+	   "geo: report success flags it, habitual most recent first (%s)",
+	   c.r.reason);
+	cycle(v.e, "geo@example.jp", GEO_NONE, true, T0 + 300, &c);
+	ok(c.a.new_network && !c.a.new_country && !c.r.new_country,
+	   "geo: an address the file does not place: no country signal");
+	is_int(stat2(v.e, "new_country", NULL), 2, "geo: stats new_country");
+	/* Reload: a missing file keeps the open one; empty turns it off. */
+	cfg2 = conf_load("geoip_db = /nonexistent/mamori-test.mmdb\n");
+	login_engine_reconfigure(v.e, cfg2);
+	cycle(v.e, "geo2@example.jp", GEO_JP1, true, T0 + 360, &c);
+	cycle(v.e, "geo2@example.jp", GEO_AU, true, T0 + 420, &c);
+	ok(c.a.new_country, "geo: reload to a missing file keeps the old one");
+	cfg3 = conf_load("");
+	login_engine_reconfigure(v.e, cfg3);
+	cycle(v.e, "geo2@example.jp", GEO_US, true, T0 + 480, &c);
+	ok(c.a.new_network && !c.a.new_country,
+	   "geo: reload with geoip_db empty: off");
+	cfg = conf_load(conf);
+	login_engine_reconfigure(v.e, cfg);
+	cycle(v.e, "geo2@example.jp", GEO_US, true, T0 + 540, &c);
+	ok(c.a.new_country && !has(&c.a, "rule=new_network") &&
+	   has(&c.a, "country=US habitual=AU,JP"),
+	   "geo: reopened on reload; off, it learnt no country (%s)",
+	   c.a.reason);
+	cycle(v.e, "geo2@example.jp", GEO_JP2, true, T0 + 600, &c);
+	ok(!c.a.new_country, "geo: ... and JP still habitual");
+	env_close(&v);
+	config_free(cfg);
+	config_free(cfg2);
+	config_free(cfg3);
+
+	/* geoip_db empty (the default): nothing about countries. */
+	env_open(&v, NULL, "memory:");
+	cycle(v.e, "geo@example.jp", GEO_JP1, true, T0, &c);
+	any |= c.a.new_country || c.r.new_country;
+	cycle(v.e, "geo@example.jp", GEO_AU, true, T0 + 60, &c);
+	any |= c.a.new_country || c.r.new_country ||
+	       has(&c.a, "country=") || has(&c.r, "country=");
+	ok(c.a.new_network, "geo off: the new network is still flagged");
+	for (i = 0; i < 3; i++) {
+		cycle(v.e, "geo@example.jp", GEO_US, true, T0 + 120 + i, &c);
+		any |= c.a.new_country || c.r.new_country;
+	}
+	ok(!any, "geo off: no new_country, no country in reasons");
+	is_int(stat2(v.e, "new_country", NULL), 0, "geo off: stats");
+	env_close(&v);
+
+	/* A database that cannot be opened is a clear error. */
+	cfg = conf_load("geoip_db = /nonexistent/mamori-test.mmdb\n");
+	err[0] = '\0';
+	e = login_engine_new(cfg, NULL, err, sizeof(err));
+	ok(!e && strstr(err, "geoip_db /nonexistent/mamori-test.mmdb: ") &&
+	   strstr(err, "No such file"), "geo: missing file: %s", err);
+	login_engine_free(e);
+	config_free(cfg);
+	snprintf(conf, sizeof(conf), "geoip_db = %s/src/auth/login.h\n",
+		 getenv("MAMORI_SOURCE_ROOT") ? getenv("MAMORI_SOURCE_ROOT")
+		 : ".");
+	cfg = conf_load(conf);
+	err[0] = '\0';
+	e = login_engine_new(cfg, NULL, err, sizeof(err));
+	ok(!e && strstr(err, "geoip_db ") && strstr(err, "login.h: "),
+	   "geo: not an mmdb: %s", err);
+	login_engine_free(e);
+	config_free(cfg);
+}
+
 static void test_credentials(void)
 {
 	struct env v;
@@ -982,6 +1128,7 @@ int main(void)
 	test_distributed();
 	test_spraying();
 	test_new_network();
+	test_new_country();
 	test_credentials();
 	test_stages();
 	test_persistence();

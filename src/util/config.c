@@ -214,6 +214,8 @@ static const struct cfg_param global_params[] = {
 	{"auth_new_network_risk", CFG_TIME, "1h", 0, 86400 * 7L, true,
 	 G(auth_new_network_risk), NULL,
 	 "how long a login from a new network raises the account's outbound score"},
+	{"geoip_db", CFG_STR, "", 0, 0, true, G(geoip_db), NULL,
+	 "country .mmdb (GeoLite2, DB-IP) for the new-country login signal, reopened on reload; empty = off"},
 };
 
 static const struct cfg_param class_params[] = {

@@ -152,6 +152,7 @@ struct config {
 	long auth_block_max;
 	int auth_compromised_action;	/* 0 restrict, 1 flag, 2 none */
 	long auth_new_network_risk;
+	char *geoip_db;			/* country .mmdb; "" = off */
 
 	int nclasses;
 	struct class_config classes[CONFIG_MAX_CLASSES];
