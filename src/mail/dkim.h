@@ -40,6 +40,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "dns/dns.h"
 #include "util/buf.h"
 
@@ -249,6 +251,13 @@ struct dkim_body {
  * copy are where the canonical bytes go, either may be NULL; neither is
  * owned.  With has_limit only the first limit bytes reach md and copy.
  */
+/*
+ * SHA-256, fetched from OpenSSL once per process: EVP_sha256() makes
+ * OpenSSL 3 look the algorithm up (under a lock) at every init, which
+ * costs more than hashing a small message.
+ */
+const EVP_MD *dkim_sha256(void);
+
 void dkim_body_init(struct dkim_body *b, enum dkim_canon c, bool has_limit,
 		    uint64_t limit, void *md, struct buf *copy);
 /* Feed n body bytes. */

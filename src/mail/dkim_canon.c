@@ -17,6 +17,7 @@
  * an ordinary byte.  With l= (3.5) only the first l canonical bytes reach
  * the hash, but the total is still counted so l > body can be detected.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -183,4 +184,19 @@ void dkim_body_end(struct dkim_body *b)
 		emit(b, "\r\n", 2);
 	}
 	b->nl_pending = 0;
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* Fetch SHA-256 once; the implicit EVP_sha256() is the fallback. */
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *dkim_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md ? sha256_md : EVP_sha256();
 }

@@ -366,7 +366,7 @@ struct dkim_signer *dkim_signer_new(const struct dkim_keyring *k,
 	s->t = now ? now : (int64_t)time(NULL);
 	buf_init(&s->canon, DKIM_MAX_HEADER_BYTES);
 	s->bmd = EVP_MD_CTX_new();
-	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1)
+	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, dkim_sha256(), NULL) != 1)
 		abort();	/* out of memory inside OpenSSL */
 	dkim_body_init(&s->body, DKIM_C_RELAXED, false, 0, s->bmd, NULL);
 	return s;
@@ -511,7 +511,7 @@ static unsigned char *sign_hash(const struct skey *k, const unsigned char *h,
 
 		good = c && EVP_PKEY_sign_init(c) == 1 &&
 		       EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		       EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		       EVP_PKEY_CTX_set_signature_md(c, dkim_sha256()) == 1 &&
 		       EVP_PKEY_sign(c, NULL, len, h, 32) == 1 &&
 		       (sig = xmalloc(*len)) &&
 		       EVP_PKEY_sign(c, sig, len, h, 32) == 1;
@@ -556,7 +556,7 @@ static int sign_one(struct dkim_signer *s, const struct skey *k,
 	buf_init(&v, DKIM_MAX_SIG_LEN);
 	buf_init(&c, DKIM_MAX_SIG_LEN);
 	col = sig_template(s, k, bh, &v);
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+	if (md == NULL || EVP_DigestInit_ex(md, dkim_sha256(), NULL) != 1)
 		abort();
 	hash_fields(s, md);
 	/* The signature field itself, b= empty, without CRLF (3.7). */

@@ -263,7 +263,7 @@ static int header_hash(struct dkim_verify *v, struct vsig *s)
 	bool *used = xcalloc(v->nhdrs + 1, sizeof(bool));
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	size_t i, j, len;
-	bool okay = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	bool okay = md && EVP_DigestInit_ex(md, dkim_sha256(), NULL) == 1;
 	char *stripped;
 
 	/* A signer cannot have signed the field it was creating. */
@@ -355,7 +355,7 @@ static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 		return;
 	}
 	s->bmd = EVP_MD_CTX_new();
-	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1)
+	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, dkim_sha256(), NULL) != 1)
 		abort();	/* OpenSSL out of memory: as xmalloc does */
 	dkim_body_init(&s->body, sig->bcanon, sig->has_l, sig->l, s->bmd,
 		       NULL);
@@ -461,7 +461,7 @@ static bool check_signature(const struct vsig *s, EVP_PKEY *pk)
 
 		good = c && EVP_PKEY_verify_init(c) == 1 &&
 		       EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		       EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		       EVP_PKEY_CTX_set_signature_md(c, dkim_sha256()) == 1 &&
 		       EVP_PKEY_verify(c, s->sig->b, s->sig->blen, s->hhash,
 				       32) == 1;
 		EVP_PKEY_CTX_free(c);
