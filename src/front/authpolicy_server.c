@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/sock.h"
 #include "util/xalloc.h"
 
 struct authpolicy_server {
@@ -270,20 +271,8 @@ void authpolicy_server_reconfigure(struct authpolicy_server *s,
 
 int authpolicy_server_port(const struct authpolicy_server *s)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	evutil_socket_t fd;
-
-	if (!s->sock)
-		return -1;
-	fd = evhttp_bound_socket_get_fd(s->sock);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
+	return s->sock ? sock_local_port(evhttp_bound_socket_get_fd(s->sock)) :
+			 -1;
 }
 
 void authpolicy_server_free(struct authpolicy_server *s)

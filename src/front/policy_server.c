@@ -23,6 +23,7 @@
 #include "proto/policy.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/sock.h"
 #include "util/xalloc.h"
 
 #define MAX_LISTENERS 16
@@ -499,20 +500,9 @@ void policy_server_reconfigure(struct policy_server *s,
 
 int policy_server_port(const struct policy_server *s, int i)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	evutil_socket_t fd;
-
 	if (i < 0 || i >= s->nls)
 		return -1;
-	fd = evconnlistener_get_fd(s->ls[i]);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
+	return sock_local_port(evconnlistener_get_fd(s->ls[i]));
 }
 
 unsigned policy_server_connections(const struct policy_server *s)
