@@ -44,37 +44,51 @@ int dkim_canon_header(struct buf *out, enum dkim_canon c, const char *name,
 			return r;
 		return crlf ? buf_append(out, "\r\n", 2) : 0;
 	}
-	e = nlen;
-	while (e > 0 && is_wsp(name[e - 1]))
-		e--;
-	for (i = 0; i < e; i++) {
-		char ch = name[i];
+	/* Relaxed: built in a stack chunk, appended a chunk at a time. */
+	{
+		char tmp[512];
+		size_t t = 0;
 
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		if ((r = buf_append(out, &ch, 1)) != 0)
-			return r;
-	}
-	if ((r = buf_append(out, ":", 1)) != 0)
-		return r;
-	s = 0;
-	for (i = s; i < vlen; i++) {
-		char ch = value[i];
+#define PUT(c_) do { \
+		if (t == sizeof(tmp)) { \
+			if ((r = buf_append(out, tmp, t)) != 0) \
+				return r; \
+			t = 0; \
+		} \
+		tmp[t++] = (c_); \
+	} while (0)
+		e = nlen;
+		while (e > 0 && is_wsp(name[e - 1]))
+			e--;
+		for (i = 0; i < e; i++) {
+			char ch = name[i];
 
-		if (ch == '\r' && i + 1 < vlen && value[i + 1] == '\n') {
-			i++;
-			continue;
+			if (ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch - 'A' + 'a');
+			PUT(ch);
 		}
-		if (is_wsp(ch)) {
-			wsp = true;
-			continue;
+		PUT(':');
+		s = 0;
+		for (i = s; i < vlen; i++) {
+			char ch = value[i];
+
+			if (ch == '\r' && i + 1 < vlen && value[i + 1] == '\n') {
+				i++;
+				continue;
+			}
+			if (is_wsp(ch)) {
+				wsp = true;
+				continue;
+			}
+			/* WSP before the first byte of the value is dropped. */
+			if (wsp && any)
+				PUT(' ');
+			wsp = false;
+			any = true;
+			PUT(ch);
 		}
-		/* WSP before the first byte of the value is dropped. */
-		if (wsp && any && (r = buf_append(out, " ", 1)) != 0)
-			return r;
-		wsp = false;
-		any = true;
-		if ((r = buf_append(out, &ch, 1)) != 0)
+#undef PUT
+		if (t > 0 && (r = buf_append(out, tmp, t)) != 0)
 			return r;
 	}
 	return crlf ? buf_append(out, "\r\n", 2) : 0;

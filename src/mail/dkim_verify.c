@@ -25,6 +25,7 @@
  * repeatable.  t= up to options.skew seconds in the future is tolerated.
  */
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,6 +70,7 @@ struct dkim_verify {
 	struct question *qs;
 	size_t nq;
 	struct buf scratch;	/* one canonical header field at a time */
+	struct buf strip;	/* the own DKIM-Signature value, b= emptied */
 };
 
 static const char *const res_names[] = {
@@ -166,13 +168,47 @@ struct dkim_verify *dkim_verify_new(const struct dkim_options *opt)
 		v->opt.skew = DEFAULT_SKEW;
 	buf_init(&v->hbytes, DKIM_MAX_HEADER_BYTES);
 	buf_init(&v->scratch, DKIM_MAX_HEADER_BYTES + 16);
+	buf_init(&v->strip, DKIM_MAX_HEADER_BYTES + 16);
 	return v;
+}
+
+/*
+ * Digest contexts kept by this thread for reuse: EVP_MD_CTX_new and a first
+ * EVP_DigestInit_ex cost OpenSSL 3 mallocs and an algorithm lookup, while
+ * re-initialising a context already set up for SHA-256 does not.  hmd is
+ * the header hash's; spare holds one body hash context given back.
+ */
+static _Thread_local EVP_MD_CTX *hmd_cache, *spare_bmd;
+static void tls_register(void);
+
+/* A SHA-256 context, started; aborts when OpenSSL is out of memory. */
+static EVP_MD_CTX *sha256_ctx(EVP_MD_CTX **cached)
+{
+	EVP_MD_CTX *md = *cached;
+
+	*cached = NULL;
+	if (md == NULL)
+		md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, dkim_sha256(), NULL) != 1)
+		abort();	/* OpenSSL out of memory: as xmalloc does */
+	return md;
+}
+
+/* Give md back to *cached for reuse, or free it if that is taken. */
+static void sha256_ctx_put(EVP_MD_CTX **cached, EVP_MD_CTX *md)
+{
+	if (md != NULL && *cached == NULL) {
+		*cached = md;
+		tls_register();
+	} else {
+		EVP_MD_CTX_free(md);
+	}
 }
 
 /* Stop the body hash of s, if one runs. */
 static void stop_body(struct vsig *s)
 {
-	EVP_MD_CTX_free(s->bmd);
+	sha256_ctx_put(&spare_bmd, s->bmd);
 	s->bmd = NULL;
 }
 
@@ -201,6 +237,7 @@ void dkim_verify_free(struct dkim_verify *v)
 	free(v->qs);
 	buf_deinit(&v->hbytes);
 	buf_deinit(&v->scratch);
+	buf_deinit(&v->strip);
 	free(v);
 }
 
@@ -261,10 +298,9 @@ static int header_hash(struct dkim_verify *v, struct vsig *s)
 	const struct hdr *own = &v->hdrs[s->hdr];
 	const char *sv = v->hbytes.p + own->val_off;
 	bool *used = xcalloc(v->nhdrs + 1, sizeof(bool));
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md = sha256_ctx(&hmd_cache);
 	size_t i, j, len;
-	bool okay = md && EVP_DigestInit_ex(md, dkim_sha256(), NULL) == 1;
-	char *stripped;
+	bool okay = true;
 
 	/* A signer cannot have signed the field it was creating. */
 	used[s->hdr] = true;
@@ -286,17 +322,16 @@ static int header_hash(struct dkim_verify *v, struct vsig *s)
 	/* The signature itself, b= emptied, without its CRLF. */
 	if (okay) {
 		len = sig->b_start + (own->vlen - sig->b_end);
-		stripped = xmalloc(len + 1);
-		memcpy(stripped, sv, sig->b_start);
-		memcpy(stripped + sig->b_start, sv + sig->b_end,
-		       own->vlen - sig->b_end);
-		okay = hash_field(v, md, sig->hcanon,
+		buf_reset(&v->strip);
+		okay = buf_append(&v->strip, sv, sig->b_start) == 0 &&
+		       buf_append(&v->strip, sv + sig->b_end,
+				  own->vlen - sig->b_end) == 0 &&
+		       hash_field(v, md, sig->hcanon,
 				  v->hbytes.p + own->name_off, own->nlen,
-				  stripped, len, false);
-		free(stripped);
+				  v->strip.p, len, false);
 	}
 	okay = okay && EVP_DigestFinal_ex(md, s->hhash, NULL) == 1;
-	EVP_MD_CTX_free(md);
+	sha256_ctx_put(&hmd_cache, md);
 	free(used);
 	return okay ? 0 : DKIM_W_HEADERS;
 }
@@ -354,9 +389,7 @@ static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 		settle(s, DKIM_PERMERROR, (enum dkim_why)r);
 		return;
 	}
-	s->bmd = EVP_MD_CTX_new();
-	if (s->bmd == NULL || EVP_DigestInit_ex(s->bmd, dkim_sha256(), NULL) != 1)
-		abort();	/* OpenSSL out of memory: as xmalloc does */
+	s->bmd = sha256_ctx(&spare_bmd);
 	dkim_body_init(&s->body, sig->bcanon, sig->has_l, sig->l, s->bmd,
 		       NULL);
 }
@@ -443,6 +476,74 @@ void dkim_verify_eom(struct dkim_verify *v)
 	}
 }
 
+/*
+ * The RSA verification context of the last key this thread used.  Setting
+ * one up (EVP_PKEY_CTX_new, verify_init, padding, md) costs OpenSSL 3
+ * provider lookups, mallocs and locks each time; a busy domain's key is the
+ * same EVP_PKEY from dkim_key_load's cache for every message, and a context
+ * set up for verify can verify again.  The context holds a reference to its
+ * key, so the pointer cannot be reused by another key while it is cached.
+ */
+static _Thread_local struct {
+	EVP_PKEY *pk;
+	EVP_PKEY_CTX *ctx;
+} rsa_ctx_cache;
+
+/*
+ * The milter runs a thread per connection: free this thread's cached
+ * contexts when it exits (a pthread key destructor runs in the exiting
+ * thread, while its thread-local variables are still there).
+ */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* Free the exiting thread's cached contexts. */
+static void tls_free(void *unused)
+{
+	(void)unused;
+	EVP_MD_CTX_free(hmd_cache);
+	hmd_cache = NULL;
+	EVP_MD_CTX_free(spare_bmd);
+	spare_bmd = NULL;
+	EVP_PKEY_CTX_free(rsa_ctx_cache.ctx);
+	rsa_ctx_cache.ctx = NULL;
+	rsa_ctx_cache.pk = NULL;
+}
+
+static void tls_key_make(void)
+{
+	pthread_key_create(&tls_key, tls_free);
+}
+
+/* Make sure tls_free runs when this thread exits. */
+static void tls_register(void)
+{
+	pthread_once(&tls_once, tls_key_make);
+	if (pthread_getspecific(tls_key) == NULL)
+		pthread_setspecific(tls_key, &tls_key);
+}
+
+/* A verify context for pk (PKCS#1 v1.5, SHA-256), or NULL on failure. */
+static EVP_PKEY_CTX *rsa_verify_ctx(EVP_PKEY *pk)
+{
+	EVP_PKEY_CTX *c;
+
+	if (rsa_ctx_cache.ctx != NULL && rsa_ctx_cache.pk == pk)
+		return rsa_ctx_cache.ctx;
+	c = EVP_PKEY_CTX_new(pk, NULL);
+	if (c == NULL || EVP_PKEY_verify_init(c) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(c, dkim_sha256()) != 1) {
+		EVP_PKEY_CTX_free(c);
+		return NULL;
+	}
+	EVP_PKEY_CTX_free(rsa_ctx_cache.ctx);
+	rsa_ctx_cache.ctx = c;
+	rsa_ctx_cache.pk = pk;
+	tls_register();
+	return c;
+}
+
 /* Check the signature of s against pk over its header hash. */
 static bool check_signature(const struct vsig *s, EVP_PKEY *pk)
 {
@@ -457,14 +558,10 @@ static bool check_signature(const struct vsig *s, EVP_PKEY *pk)
 					32) == 1;
 		EVP_MD_CTX_free(m);
 	} else {
-		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+		EVP_PKEY_CTX *c = rsa_verify_ctx(pk);
 
-		good = c && EVP_PKEY_verify_init(c) == 1 &&
-		       EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		       EVP_PKEY_CTX_set_signature_md(c, dkim_sha256()) == 1 &&
-		       EVP_PKEY_verify(c, s->sig->b, s->sig->blen, s->hhash,
-				       32) == 1;
-		EVP_PKEY_CTX_free(c);
+		good = c && EVP_PKEY_verify(c, s->sig->b, s->sig->blen,
+					    s->hhash, 32) == 1;
 	}
 	return good;
 }
