@@ -494,6 +494,39 @@ static _Thread_local struct {
  * contexts when it exits (a pthread key destructor runs in the exiting
  * thread, while its thread-local variables are still there).
  */
+/*
+ * The last few key records this thread parsed and loaded, by the exact TXT
+ * answer bytes: a repeated answer skips dkim_key_parse (tag parsing and
+ * base64) and goes straight to the loaded key.  Only records that parsed
+ * and loaded cleanly are kept, with the parsed fields use_key checks
+ * against each signature; the entry holds its own key reference.
+ */
+#define REC_CACHE_SLOTS 4
+#define REC_CACHE_MAX_TXT 4096
+
+struct rec_slot {
+	char *txt;
+	size_t n;
+	EVP_PKEY *pk;
+	enum dkim_keytype k;
+	bool hash_sha256, strict, testing;
+};
+
+static _Thread_local struct rec_slot rec_cache[REC_CACHE_SLOTS];
+static _Thread_local unsigned rec_cache_next;
+
+static void rec_cache_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < REC_CACHE_SLOTS; i++) {
+		free(rec_cache[i].txt);
+		EVP_PKEY_free(rec_cache[i].pk);
+		memset(&rec_cache[i], 0, sizeof(rec_cache[i]));
+	}
+	rec_cache_next = 0;
+}
+
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -508,6 +541,7 @@ static void tls_free(void *unused)
 	EVP_PKEY_CTX_free(rsa_ctx_cache.ctx);
 	rsa_ctx_cache.ctx = NULL;
 	rsa_ctx_cache.pk = NULL;
+	rec_cache_free();
 }
 
 static void tls_key_make(void)
@@ -566,29 +600,89 @@ static bool check_signature(const struct vsig *s, EVP_PKEY *pk)
 	return good;
 }
 
+/* The cached entry for the key record txt, or NULL. */
+static struct rec_slot *rec_cache_find(const char *txt, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < REC_CACHE_SLOTS; i++) {
+		struct rec_slot *e = &rec_cache[i];
+
+		if (e->pk && e->n == n && memcmp(e->txt, txt, n) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Remember a record that parsed and loaded (takes its own reference). */
+static void rec_cache_put(const char *txt, size_t n,
+			  const struct dkim_key *key, EVP_PKEY *pk)
+{
+	struct rec_slot *e;
+	char *copy;
+
+	if (n > REC_CACHE_MAX_TXT || EVP_PKEY_up_ref(pk) != 1)
+		return;
+	copy = xmalloc(n + 1);
+	memcpy(copy, txt, n);
+	copy[n] = '\0';
+	e = &rec_cache[rec_cache_next++ % REC_CACHE_SLOTS];
+	free(e->txt);
+	EVP_PKEY_free(e->pk);
+	e->txt = copy;
+	e->n = n;
+	e->pk = pk;
+	e->k = key->k;
+	e->hash_sha256 = key->hash_sha256;
+	e->strict = key->strict;
+	e->testing = key->testing;
+	tls_register();
+}
+
+/* The checks of a parsed key against the signature; 0 or the reason. */
+static int key_fits(const struct dkim_sig *sig, enum dkim_keytype k,
+		    bool hash_sha256, bool strict)
+{
+	const char *at;
+
+	if ((k == DKIM_K_ED25519) != (sig->alg == DKIM_A_ED25519_SHA256))
+		return DKIM_W_KEY_TYPE;
+	if (!hash_sha256)
+		return DKIM_W_KEY_HASH;
+	/* t=s: the i= domain must be d= itself (3.6.1). */
+	if (strict) {
+		at = strrchr(sig->auid, '@');
+		if (!(at && strlen(at + 1) == sig->d.n &&
+		      strncasecmp(at + 1, sig->d.p, sig->d.n) == 0))
+			return DKIM_W_KEY_STRICT;
+	}
+	return 0;
+}
+
 /* Apply the key record txt to s; returns 0 or the permerror reason. */
 static int use_key(struct vsig *s, const char *txt, size_t n)
 {
-	struct dkim_key *key = xmalloc(sizeof(*key));
-	const struct dkim_sig *sig = s->sig;
-	const char *at = strrchr(sig->auid, '@');
+	const struct rec_slot *e = rec_cache_find(txt, n);
+	struct dkim_key *key;
 	void *pk = NULL;
 	int r;
 
+	if (e != NULL) {
+		r = key_fits(s->sig, e->k, e->hash_sha256, e->strict);
+		if (r == 0) {
+			s->r.testing = e->testing;
+			s->sig_ok = check_signature(s, e->pk);
+		}
+		return r;
+	}
+	key = xmalloc(sizeof(*key));
 	r = dkim_key_parse(key, txt, n);
-	if (r == 0 && (key->k == DKIM_K_ED25519) !=
-			      (sig->alg == DKIM_A_ED25519_SHA256))
-		r = DKIM_W_KEY_TYPE;
-	if (r == 0 && !key->hash_sha256)
-		r = DKIM_W_KEY_HASH;
-	/* t=s: the i= domain must be d= itself (3.6.1). */
-	if (r == 0 && key->strict &&
-	    !(at && strlen(at + 1) == sig->d.n &&
-	      strncasecmp(at + 1, sig->d.p, sig->d.n) == 0))
-		r = DKIM_W_KEY_STRICT;
+	if (r == 0)
+		r = key_fits(s->sig, key->k, key->hash_sha256, key->strict);
 	if (r == 0)
 		r = dkim_key_load(key, &pk);
 	if (r == 0) {
+		rec_cache_put(txt, n, key, pk);
 		s->r.testing = key->testing;
 		s->sig_ok = check_signature(s, pk);
 		EVP_PKEY_free(pk);

@@ -34,7 +34,7 @@ void buf_reset(struct buf *b)
 }
 
 /* Grow to hold need bytes plus the NUL, doubling but never past max + 1. */
-static int buf_reserve(struct buf *b, size_t need)
+static __attribute__((noinline)) int buf_reserve(struct buf *b, size_t need)
 {
 	size_t cap;
 
@@ -58,7 +58,9 @@ int buf_append(struct buf *b, const void *data, size_t n)
 
 	if (n > b->max - b->len)
 		return BUF_E_TOO_LARGE;
-	if ((r = buf_reserve(b, b->len + n)) != 0)
+	/* Fast path: it fits already (b->len + n <= b->max, checked above). */
+	if (b->len + n >= b->cap &&
+	    (r = buf_reserve(b, b->len + n)) != 0)
 		return r;
 	if (n)
 		memcpy(b->p + b->len, data, n);
