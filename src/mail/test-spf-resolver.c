@@ -52,6 +52,7 @@
 
 #include "dns/dns_unbound.h"
 #include "mail/spf.h"
+#include "mail/spf_testlib.h"
 #include "tap.h"
 #include "util/xalloc.h"
 
@@ -484,41 +485,6 @@ static const struct dns_resolver_ops px_ops = {
 	.free = px_free,
 };
 
-struct outcome {
-	bool done;
-	enum spf_result r;
-	char *exp;
-	char reason[320];
-};
-
-/* spf_check callback: keep what the test compares. */
-static void on_done(void *arg, struct spf *s)
-{
-	struct outcome *o = arg;
-	const char *e = spf_explanation(s);
-
-	o->done = true;
-	o->r = spf_result(s);
-	o->exp = e ? xstrdup(e) : NULL;
-	snprintf(o->reason, sizeof(o->reason), "%s", spf_reason(s));
-}
-
-/* Is result r one of the comma-separated names in list? */
-static bool result_in(enum spf_result r, const char *list)
-{
-	const char *name = spf_result_name(r), *p = list;
-	size_t n = strlen(name);
-
-	while (*p) {
-		size_t k = strcspn(p, ",");
-
-		if (k == n && strncmp(p, name, n) == 0)
-			return true;
-		p += k + (p[k] == ',');
-	}
-	return false;
-}
-
 /* A persistent no-op timer: the loop wakes up to check the deadline. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -558,7 +524,7 @@ static void run_test(struct event_base *base, int port, struct scenario *sc,
 	end = time(NULL) + TEST_DEADLINE_S;
 	/* f: scenario id spec helo host mailfrom results exp flags */
 	if (spf_check(&px.base, t->f[4], t->f[5], t->f[3], "mx.mamori.test",
-		      on_done, &o) != 0) {
+		      spft_on_done, &o) != 0) {
 		o.done = true;
 		o.r = SPF_PERMERROR;
 	}
@@ -566,7 +532,7 @@ static void run_test(struct event_base *base, int port, struct scenario *sc,
 		event_base_loop(base, EVLOOP_ONCE);
 	dns_resolver_free(ub);	/* cancels anything still in flight */
 
-	good = o.done && result_in(o.r, t->f[6]);
+	good = o.done && spft_result_in(o.r, t->f[6]);
 	if (good && o.r == SPF_FAIL && t->f[7][0] &&
 	    strcmp(t->f[7], "DEFAULT") != 0)
 		good = o.exp && strcmp(o.exp, t->f[7]) == 0;

@@ -22,6 +22,7 @@
 
 #include "dns/dns_stub.h"
 #include "mail/spf.h"
+#include "mail/spf_testlib.h"
 #include "tap.h"
 #include "util/xalloc.h"
 
@@ -221,41 +222,6 @@ static void stub_fill(struct dns_stub *st, struct scenario *sc)
 	}
 }
 
-struct outcome {
-	bool done;
-	enum spf_result r;
-	char *exp;
-	char reason[320];
-};
-
-/* spf_check callback: keep what the test compares. */
-static void on_done(void *arg, struct spf *s)
-{
-	struct outcome *o = arg;
-	const char *e = spf_explanation(s);
-
-	o->done = true;
-	o->r = spf_result(s);
-	o->exp = e ? xstrdup(e) : NULL;
-	snprintf(o->reason, sizeof(o->reason), "%s", spf_reason(s));
-}
-
-/* Is result r one of the comma-separated names in list? */
-static bool result_in(enum spf_result r, const char *list)
-{
-	const char *name = spf_result_name(r), *p = list;
-	size_t n = strlen(name);
-
-	while (*p) {
-		size_t k = strcspn(p, ",");
-
-		if (k == n && strncmp(p, name, n) == 0)
-			return true;
-		p += k + (p[k] == ',');
-	}
-	return false;
-}
-
 /* Why a 4408 test may differ, or NULL. */
 static const char *changed(const char *id)
 {
@@ -324,9 +290,9 @@ static int run_suite(const char *dir, const char *tag, bool is4408,
 		}
 		memset(&o, 0, sizeof(o));
 		if (spf_check(dns_stub_resolver(st), f[4], f[5], f[3],
-			      "mx.mamori.test", on_done, &o) != 0)
+			      "mx.mamori.test", spft_on_done, &o) != 0)
 			o.r = SPF_PERMERROR;
-		good = o.done && result_in(o.r, f[6]);
+		good = o.done && spft_result_in(o.r, f[6]);
 		if (good && o.r == SPF_FAIL && f[7][0] &&
 		    strcmp(f[7], "DEFAULT") != 0)
 			good = o.exp && strcmp(o.exp, f[7]) == 0;
@@ -368,7 +334,7 @@ static enum spf_result ours(struct dns_stub *st, struct scenario *sc,
 	dns_stub_clear(st);
 	stub_fill(st, sc);
 	memset(&o, 0, sizeof(o));
-	if (spf_check(dns_stub_resolver(st), ip, from, helo, NULL, on_done,
+	if (spf_check(dns_stub_resolver(st), ip, from, helo, NULL, spft_on_done,
 		      &o) != 0)
 		return SPF_PERMERROR;
 	free(o.exp);
