@@ -30,10 +30,16 @@ static bool is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Bytes relaxed header canonicalization looks at; the rest are copied. */
+enum { HC_PLAIN, HC_WSP, HC_CR };
+static const unsigned char hclass[256] = {
+	[' '] = HC_WSP, ['\t'] = HC_WSP, ['\r'] = HC_CR,
+};
+
 int dkim_canon_header(struct buf *out, enum dkim_canon c, const char *name,
 		      size_t nlen, const char *value, size_t vlen, bool crlf)
 {
-	size_t i, s, e;
+	size_t i, e;
 	bool wsp = false, any = false;
 	int r;
 
@@ -46,7 +52,7 @@ int dkim_canon_header(struct buf *out, enum dkim_canon c, const char *name,
 	}
 	/* Relaxed: built in a stack chunk, appended a chunk at a time. */
 	{
-		char tmp[512];
+		char tmp[2048];
 		size_t t = 0;
 
 #define PUT(c_) do { \
@@ -68,16 +74,18 @@ int dkim_canon_header(struct buf *out, enum dkim_canon c, const char *name,
 			PUT(ch);
 		}
 		PUT(':');
-		s = 0;
-		for (i = s; i < vlen; i++) {
-			char ch = value[i];
+		i = 0;
+		while (i < vlen) {
+			unsigned k = hclass[(unsigned char)value[i]];
+			size_t lim;
 
-			if (ch == '\r' && i + 1 < vlen && value[i + 1] == '\n') {
+			if (k == HC_WSP) {
+				wsp = true;
 				i++;
 				continue;
 			}
-			if (is_wsp(ch)) {
-				wsp = true;
+			if (k == HC_CR && i + 1 < vlen && value[i + 1] == '\n') {
+				i += 2;
 				continue;
 			}
 			/* WSP before the first byte of the value is dropped. */
@@ -85,7 +93,18 @@ int dkim_canon_header(struct buf *out, enum dkim_canon c, const char *name,
 				PUT(' ');
 			wsp = false;
 			any = true;
-			PUT(ch);
+			PUT(value[i]);	/* may be a lone CR */
+			i++;
+			/* The plain bytes after it, as many as tmp holds. */
+			if (t == sizeof(tmp)) {
+				if ((r = buf_append(out, tmp, t)) != 0)
+					return r;
+				t = 0;
+			}
+			lim = vlen - i < sizeof(tmp) - t ? vlen :
+			      i + (sizeof(tmp) - t);
+			while (i < lim && hclass[(unsigned char)value[i]] == 0)
+				tmp[t++] = value[i++];
 		}
 #undef PUT
 		if (t > 0 && (r = buf_append(out, tmp, t)) != 0)
@@ -123,80 +142,158 @@ static void emit(struct dkim_body *b, const char *p, size_t n)
 		b->error = buf_append(b->copy, p, n);
 }
 
-/* A content byte: release the held empty lines and WSP first. */
-static void content(struct dkim_body *b, char c)
+/*
+ * Canonical bytes are gathered here and sent on a few KB at a time: relaxed
+ * canonicalization ends a run at every space, and one EVP_DigestUpdate per
+ * word cost more than the hashing itself.
+ */
+struct stage {
+	struct dkim_body *b;
+	size_t n;
+	char buf[4096];
+};
+
+static void flush(struct stage *s)
 {
+	if (s->n > 0)
+		emit(s->b, s->buf, s->n);
+	s->n = 0;
+}
+
+static void put(struct stage *s, const char *p, size_t n)
+{
+	if (n > sizeof(s->buf) - s->n) {
+		flush(s);
+		if (n >= sizeof(s->buf)) {
+			emit(s->b, p, n);
+			return;
+		}
+	}
+	memcpy(s->buf + s->n, p, n);
+	s->n += n;
+}
+
+/* A content byte: release the held empty lines and WSP first. */
+static void content(struct stage *s, char c)
+{
+	struct dkim_body *b = s->b;
+
 	while (b->nl_pending > 0) {
-		emit(b, "\r\n", 2);
+		put(s, "\r\n", 2);
 		b->nl_pending--;
 	}
 	if (b->wsp_pending) {
-		emit(b, " ", 1);
+		put(s, " ", 1);
 		b->wsp_pending = false;
 	}
-	emit(b, &c, 1);
+	put(s, &c, 1);
 	b->at_bol = false;
 }
 
 /* CRLF seen: end the line, holding it back if it is empty. */
-static void line_end(struct dkim_body *b)
+static void line_end(struct stage *s)
 {
+	struct dkim_body *b = s->b;
+
 	b->wsp_pending = false;	/* relaxed: WSP at line end is dropped */
 	if (b->at_bol)
 		b->nl_pending++;	/* 64 bits: cannot wrap */
 	else
-		emit(b, "\r\n", 2);
+		put(s, "\r\n", 2);
 	b->at_bol = true;
 }
+
+/*
+ * Bytes that end a run of plain content: CR always, SP and HTAB under
+ * relaxed.  Indexed [relaxed][byte].
+ */
+static const bool run_stop[2][256] = {
+	{['\r'] = true},
+	{['\r'] = true, [' '] = true, ['\t'] = true},
+};
 
 void dkim_body_feed(struct dkim_body *b, const void *data, size_t n)
 {
 	const char *p = data;
-	size_t i, run;
+	const bool *stop = run_stop[b->c == DKIM_C_RELAXED];
+	struct stage s;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++) {
+	s.b = b;
+	s.n = 0;
+	while (i < n) {
 		char c = p[i];
 
 		if (b->cr_pending) {
 			b->cr_pending = false;
 			if (c == '\n') {
-				line_end(b);
+				line_end(&s);
+				i++;
 				continue;
 			}
-			content(b, '\r');
+			content(&s, '\r');
 		}
 		if (c == '\r') {
 			b->cr_pending = true;
-		} else if (b->c == DKIM_C_RELAXED && is_wsp(c)) {
-			b->wsp_pending = true;
-		} else if (b->nl_pending == 0 && !b->wsp_pending) {
-			/* Fast path: a run of plain content bytes. */
-			run = 1;
-			while (i + run < n && p[i + run] != '\r' &&
-			       !(b->c == DKIM_C_RELAXED && is_wsp(p[i + run])))
-				run++;
-			emit(b, p + i, run);
-			b->at_bol = false;
-			i += run - 1;
+			i++;
+		} else if (stop[(unsigned char)c]) {
+			b->wsp_pending = true;	/* relaxed WSP */
+			i++;
 		} else {
-			content(b, c);
+			/* A run of plain content bytes, copied straight into
+			 * the stage once the held lines and WSP are out. */
+			char *o;
+			size_t lim;
+
+			if (b->nl_pending > 0 || b->wsp_pending)
+				content(&s, c), i++;
+			if (s.n == sizeof(s.buf))
+				flush(&s);
+			o = s.buf + s.n;
+			lim = n - i < sizeof(s.buf) - s.n ?
+			      n : i + (sizeof(s.buf) - s.n);
+			while (i < lim) {
+				unsigned char ch = (unsigned char)p[i];
+
+				if (!stop[ch]) {
+					*o++ = (char)ch;
+					i++;
+				} else if (ch == ' ' && i + 1 < lim &&
+					   !stop[(unsigned char)p[i + 1]]) {
+					/* relaxed: one SP between content
+					 * bytes stays as it is */
+					*o++ = ' ';
+					*o++ = p[i + 1];
+					i += 2;
+				} else {
+					break;
+				}
+			}
+			s.n = (size_t)(o - s.buf);
+			b->at_bol = false;
 		}
 	}
+	flush(&s);
 }
 
 void dkim_body_end(struct dkim_body *b)
 {
+	struct stage s;
+
+	s.b = b;
+	s.n = 0;
 	if (b->cr_pending) {
 		b->cr_pending = false;
-		content(b, '\r');
+		content(&s, '\r');
 	}
 	if (!b->at_bol) {
 		b->wsp_pending = false;
-		emit(b, "\r\n", 2);
+		put(&s, "\r\n", 2);
 		b->at_bol = true;
-	} else if (b->c == DKIM_C_SIMPLE && b->total == 0) {
-		emit(b, "\r\n", 2);
+	} else if (b->c == DKIM_C_SIMPLE && b->total == 0 && s.n == 0) {
+		put(&s, "\r\n", 2);
 	}
+	flush(&s);
 	b->nl_pending = 0;
 }
 

@@ -49,10 +49,20 @@ static void trim(const char *p, size_t *s, size_t *e)
 		(*e)--;
 }
 
+/* Control bytes a tag value may not hold (FWS aside), as 1. */
+static const unsigned char ctl[256] = {
+	[0x00] = 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x00-0x08 */
+	[0x0b] = 1, 1,					/* 0x0b-0x0c */
+	[0x0e] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x0e-0x19 */
+	[0x1a] = 1, 1, 1, 1, 1, 1,			/* 0x1a-0x1f */
+	[0x7f] = 1,
+};
+
 int dkim_tags_parse(const char *p, size_t n, struct dkim_tag *tags,
 		    size_t max, size_t *count)
 {
 	size_t pos = 0, cnt = 0, i;
+	unsigned char bad;
 
 	*count = 0;
 	while (pos <= n) {
@@ -80,12 +90,11 @@ int dkim_tags_parse(const char *p, size_t n, struct dkim_tag *tags,
 		vs = eq + 1;
 		ve = e;
 		trim(p, &vs, &ve);
-		for (i = vs; i < ve; i++) {
-			unsigned char c = (unsigned char)p[i];
-
-			if ((c < 0x20 && !is_fws((char)c)) || c == 0x7f)
-				return DKIM_W_SYNTAX;
-		}
+		bad = 0;
+		for (i = vs; i < ve; i++)
+			bad |= ctl[(unsigned char)p[i]];
+		if (bad)
+			return DKIM_W_SYNTAX;
 		for (i = 0; i < cnt; i++)
 			if (tags[i].name.n == ne - ns &&
 			    memcmp(tags[i].name.p, p + ns, ne - ns) == 0)
@@ -131,21 +140,23 @@ bool dkim_list_has(struct span v, const char *item)
 	return false;
 }
 
-/* Value of one base64 digit, or -1. */
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/*
+ * Base64 digit values plus one, so that the bytes not named are 0, bad;
+ * B64_FWS marks the bytes the loop skips, B64_PAD the padding it counts.
+ */
+enum { B64_BAD = 0, B64_FWS = 65, B64_PAD };
+
+#define D4(c, v) [c] = v + 1, [c + 1] = v + 2, [c + 2] = v + 3, [c + 3] = v + 4
+static const unsigned char b64tab[256] = {
+	D4('A', 0), D4('E', 4), D4('I', 8), D4('M', 12), D4('Q', 16),
+	D4('U', 20), ['Y'] = 25, ['Z'] = 26,
+	D4('a', 26), D4('e', 30), D4('i', 34), D4('m', 38), D4('q', 42),
+	D4('u', 46), ['y'] = 51, ['z'] = 52,
+	D4('0', 52), D4('4', 56), ['8'] = 61, ['9'] = 62,
+	['+'] = 63, ['/'] = 64, ['='] = B64_PAD,
+	[' '] = B64_FWS, ['\t'] = B64_FWS, ['\r'] = B64_FWS, ['\n'] = B64_FWS,
+};
+#undef D4
 
 long dkim_base64_decode(const char *p, size_t n, unsigned char *out,
 			size_t cap)
@@ -154,29 +165,26 @@ long dkim_base64_decode(const char *p, size_t n, unsigned char *out,
 	unsigned acc = 0, nbits = 0, ndig = 0;
 
 	for (i = 0; i < n; i++) {
-		int v;
+		unsigned v = b64tab[(unsigned char)p[i]];
 
-		if (is_fws(p[i]))
-			continue;
-		if (p[i] == '=') {
-			pad++;
-			continue;
-		}
-		/* Nothing but padding and FWS may follow padding. */
-		if (pad)
-			return -1;
-		v = b64val(p[i]);
-		if (v < 0)
-			return -1;
-		ndig++;
-		acc = (acc << 6) | (unsigned)v;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			if (o == cap)
+		if (v - 1 < 64) {
+			/* Nothing but padding and FWS may follow padding. */
+			if (pad)
 				return -1;
-			out[o++] = (unsigned char)(acc >> nbits);
-			acc &= (1u << nbits) - 1;
+			ndig++;
+			acc = (acc << 6) | (v - 1);
+			nbits += 6;
+			if (nbits >= 8) {
+				nbits -= 8;
+				if (o == cap)
+					return -1;
+				out[o++] = (unsigned char)(acc >> nbits);
+				acc &= (1u << nbits) - 1;
+			}
+		} else if (v == B64_PAD) {
+			pad++;
+		} else if (v == B64_BAD) {
+			return -1;
 		}
 	}
 	/* A lone sixth of a byte, or padding that does not fit, is broken;

@@ -16,10 +16,12 @@
  * errors, then the body hash, then the signature.
  *
  * Signatures over the limit get DKIM_NOT_CHECKED; they cost a parse for the
- * report, no hashing and no DNS.  Each checked signature hashes the body on
- * its own, so a message with max_sigs signatures costs max_sigs passes;
- * sharing passes between signatures with the same c= and l= is a possible
- * optimisation.
+ * report, no hashing and no DNS.  Checked signatures with the same body
+ * canonicalization and l= share one body hash (all use SHA-256: rsa-sha1 is
+ * refused), so a message signed by both its author's domain and a mailing
+ * list, or with RSA and Ed25519 together, hashes its body once per c=/l=
+ * pair.  A body hash stops early when every signature using it has
+ * settled (a key error, say).
  *
  * The clock is taken once, at creation (options.now), so a test is
  * repeatable.  t= up to options.skew seconds in the future is tolerated.
@@ -41,13 +43,23 @@ struct hdr {
 	size_t name_off, nlen, val_off, vlen;
 };
 
+/* One body hash, shared by the signatures with its c= and l=. */
+struct bodyhash {
+	EVP_MD_CTX *md;		/* NULL when stopped or finished */
+	struct dkim_body body;
+	unsigned users;		/* signatures still waiting for it */
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned dlen;
+};
+
+#define NO_BODY SIZE_MAX
+
 struct vsig {
 	struct dkim_result r;
 	size_t hdr;		/* index into v->hdrs */
 	struct dkim_sig *sig;	/* NULL once settled or when not checked */
 	unsigned char hhash[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *bmd;	/* body hash; NULL when none is running */
-	struct dkim_body body;
+	size_t bh;		/* index into v->bhs, or NO_BODY */
 	size_t q;		/* question index */
 	bool key_done, sig_ok, body_done, body_ok;
 	enum dkim_why body_why;
@@ -67,6 +79,8 @@ struct dkim_verify {
 	bool eoh, eom;
 	struct vsig *sigs;
 	size_t nsigs;
+	struct bodyhash *bhs;	/* as many slots as sigs */
+	size_t nbhs;
 	struct question *qs;
 	size_t nq;
 	struct buf scratch;	/* one canonical header field at a time */
@@ -205,19 +219,28 @@ static void sha256_ctx_put(EVP_MD_CTX **cached, EVP_MD_CTX *md)
 	}
 }
 
-/* Stop the body hash of s, if one runs. */
-static void stop_body(struct vsig *s)
+/* s no longer needs its body hash; the last user stops it. */
+static void stop_body(struct dkim_verify *v, struct vsig *s)
 {
-	sha256_ctx_put(&spare_bmd, s->bmd);
-	s->bmd = NULL;
+	struct bodyhash *b;
+
+	if (s->bh == NO_BODY)
+		return;
+	b = &v->bhs[s->bh];
+	s->bh = NO_BODY;
+	if (--b->users == 0) {
+		sha256_ctx_put(&spare_bmd, b->md);
+		b->md = NULL;
+	}
 }
 
 /* Give s its final result and drop what it no longer needs. */
-static void settle(struct vsig *s, enum dkim_res res, enum dkim_why why)
+static void settle(struct dkim_verify *v, struct vsig *s, enum dkim_res res,
+		   enum dkim_why why)
 {
 	s->r.res = res;
 	s->r.why = why;
-	stop_body(s);
+	stop_body(v, s);
 	free(s->sig);
 	s->sig = NULL;
 }
@@ -229,10 +252,11 @@ void dkim_verify_free(struct dkim_verify *v)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->nsigs; i++) {
-		stop_body(&v->sigs[i]);
+		stop_body(v, &v->sigs[i]);
 		free(v->sigs[i].sig);
 	}
 	free(v->sigs);
+	free(v->bhs);
 	free(v->hdrs);
 	free(v->qs);
 	buf_deinit(&v->hbytes);
@@ -359,6 +383,28 @@ static size_t question_for(struct dkim_verify *v, const struct dkim_sig *sig)
 	return v->nq++;
 }
 
+/* The body hash for sig's c= and l=, started if it is the first. */
+static size_t body_for(struct dkim_verify *v, const struct dkim_sig *sig)
+{
+	struct bodyhash *b;
+	size_t i;
+
+	for (i = 0; i < v->nbhs; i++) {
+		b = &v->bhs[i];
+		if (b->md != NULL && b->body.c == sig->bcanon &&
+		    b->body.has_limit == sig->has_l &&
+		    (!sig->has_l || b->body.limit == sig->l)) {
+			b->users++;
+			return i;
+		}
+	}
+	b = &v->bhs[v->nbhs];
+	b->md = sha256_ctx(&spare_bmd);
+	b->users = 1;
+	dkim_body_init(&b->body, sig->bcanon, sig->has_l, sig->l, b->md, NULL);
+	return v->nbhs++;
+}
+
 /* Parse and prepare signature s (the idx-th); settles it on error. */
 static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 {
@@ -376,7 +422,7 @@ static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 		copy_token(s->r.auid, sizeof(s->r.auid),
 			   (struct span){sig->auid, strlen(sig->auid)}, false);
 	if (idx >= v->opt.max_sigs) {
-		settle(s, DKIM_NOT_CHECKED, DKIM_W_LIMIT);
+		settle(v, s, DKIM_NOT_CHECKED, DKIM_W_LIMIT);
 		return;
 	}
 	if (r == 0)
@@ -386,12 +432,10 @@ static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 	if (r == 0 && (s->q = question_for(v, sig)) == SIZE_MAX)
 		r = DKIM_W_DOMAIN;
 	if (r != 0) {
-		settle(s, DKIM_PERMERROR, (enum dkim_why)r);
+		settle(v, s, DKIM_PERMERROR, (enum dkim_why)r);
 		return;
 	}
-	s->bmd = sha256_ctx(&spare_bmd);
-	dkim_body_init(&s->body, sig->bcanon, sig->has_l, sig->l, s->bmd,
-		       NULL);
+	s->bh = body_for(v, sig);
 }
 
 void dkim_verify_eoh(struct dkim_verify *v)
@@ -405,6 +449,7 @@ void dkim_verify_eoh(struct dkim_verify *v)
 		if (hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14))
 			n++;
 	v->sigs = xcalloc(n ? n : 1, sizeof(*v->sigs));
+	v->bhs = xcalloc(n ? n : 1, sizeof(*v->bhs));
 	for (i = 0; i < v->nhdrs; i++) {
 		struct vsig *s;
 
@@ -412,8 +457,9 @@ void dkim_verify_eoh(struct dkim_verify *v)
 			continue;
 		s = &v->sigs[v->nsigs];
 		s->hdr = i;
+		s->bh = NO_BODY;
 		if (v->overflow)
-			settle(s, DKIM_PERMERROR, DKIM_W_HEADERS);
+			settle(v, s, DKIM_PERMERROR, DKIM_W_HEADERS);
 		else
 			start_sig(v, s, v->nsigs);
 		v->nsigs++;
@@ -427,52 +473,58 @@ void dkim_verify_body(struct dkim_verify *v, const void *p, size_t n)
 	dkim_verify_eoh(v);
 	if (v->eom)
 		return;
-	for (i = 0; i < v->nsigs; i++)
-		if (v->sigs[i].bmd != NULL)
-			dkim_body_feed(&v->sigs[i].body, p, n);
+	for (i = 0; i < v->nbhs; i++)
+		if (v->bhs[i].md != NULL)
+			dkim_body_feed(&v->bhs[i].body, p, n);
 }
 
 /* Settle s if both its key and its body are known. */
-static void try_settle(struct vsig *s)
+static void try_settle(struct dkim_verify *v, struct vsig *s)
 {
 	if (s->r.res != DKIM_NONE || !s->key_done || !s->body_done)
 		return;
 	if (!s->body_ok)
-		settle(s, DKIM_FAIL, s->body_why);
+		settle(v, s, DKIM_FAIL, s->body_why);
 	else if (!s->sig_ok)
-		settle(s, DKIM_FAIL, DKIM_W_SIGNATURE);
+		settle(v, s, DKIM_FAIL, DKIM_W_SIGNATURE);
 	else
-		settle(s, DKIM_PASS, DKIM_W_OK);
+		settle(v, s, DKIM_PASS, DKIM_W_OK);
 }
 
 void dkim_verify_eom(struct dkim_verify *v)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
 	size_t i;
 
 	dkim_verify_eoh(v);
 	if (v->eom)
 		return;
 	v->eom = true;
+	for (i = 0; i < v->nbhs; i++) {
+		struct bodyhash *b = &v->bhs[i];
+
+		if (b->md == NULL)
+			continue;
+		dkim_body_end(&b->body);
+		if (EVP_DigestFinal_ex(b->md, b->digest, &b->dlen) != 1)
+			abort();
+	}
 	for (i = 0; i < v->nsigs; i++) {
 		struct vsig *s = &v->sigs[i];
+		const struct bodyhash *b;
 
-		if (s->bmd == NULL)
+		if (s->bh == NO_BODY)
 			continue;
-		dkim_body_end(&s->body);
-		if (EVP_DigestFinal_ex(s->bmd, md, &mdlen) != 1)
-			abort();
-		stop_body(s);
+		b = &v->bhs[s->bh];
 		s->body_done = true;
-		s->body_ok = mdlen == s->sig->bhlen &&
-			     memcmp(md, s->sig->bh, mdlen) == 0;
+		s->body_ok = b->dlen == s->sig->bhlen &&
+			     memcmp(b->digest, s->sig->bh, b->dlen) == 0;
 		s->body_why = DKIM_W_BODY_HASH;
-		if (s->sig->has_l && s->sig->l > s->body.total) {
+		if (s->sig->has_l && s->sig->l > b->body.total) {
 			s->body_ok = false;
 			s->body_why = DKIM_W_BODY_LENGTH;
 		}
-		try_settle(s);
+		stop_body(v, s);
+		try_settle(v, s);
 	}
 }
 
@@ -730,20 +782,20 @@ void dkim_verify_answer(struct dkim_verify *v, size_t id,
 		if (s->r.res != DKIM_NONE || s->q != id || s->key_done)
 			continue;
 		if (ans->rcode == DNS_TEMPFAIL) {
-			settle(s, DKIM_TEMPERROR, DKIM_W_DNS);
+			settle(v, s, DKIM_TEMPERROR, DKIM_W_DNS);
 			continue;
 		}
 		if (rr == NULL) {
-			settle(s, DKIM_PERMERROR, DKIM_W_NO_KEY);
+			settle(v, s, DKIM_PERMERROR, DKIM_W_NO_KEY);
 			continue;
 		}
 		r = use_key(s, rr->text ? rr->text : "", rr->text_len);
 		if (r != 0) {
-			settle(s, DKIM_PERMERROR, (enum dkim_why)r);
+			settle(v, s, DKIM_PERMERROR, (enum dkim_why)r);
 			continue;
 		}
 		s->key_done = true;
-		try_settle(s);
+		try_settle(v, s);
 	}
 }
 

@@ -76,10 +76,56 @@ static void test_tags(void)
 			is_str(last, r->last, "tags: %s: last", r->label);
 		}
 	}
+	/* Every byte inside a value: only controls other than FWS and DEL
+	 * break the list (the tables behind the parser are checked whole). */
+	for (i = 0; i < 256; i++) {
+		char in[8] = {'a', '=', 'x', (char)i, 'y'};
+		bool bad = (i < 0x20 && i != ' ' && i != '\t' && i != '\r' &&
+			    i != '\n') || i == 0x7f;
+		int want = bad ? DKIM_W_SYNTAX : 0;
+
+		if (i == ';' || i == '=')
+			continue;	/* structure, not value bytes */
+		is_int(dkim_tags_parse(in, 5, tags, DKIM_MAX_TAGS, &count),
+		       want, "tags: byte 0x%02zx in a value", i);
+	}
 	for (i = 0; i <= DKIM_MAX_TAGS; i++)
 		o += (size_t)snprintf(many + o, sizeof(many) - o, "t%zu=x;", i);
 	is_int(dkim_tags_parse(many, o, tags, DKIM_MAX_TAGS, &count),
 	       DKIM_W_SYNTAX, "tags: one over DKIM_MAX_TAGS");
+}
+
+/* The whole alphabet against OpenSSL's encoder, and every other byte. */
+static void test_base64_alphabet(void)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char raw[192], dec[192];
+	char enc[260];
+	size_t i, bad = 0, wrong = 0;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(i * 37 + 11);
+	for (i = 1; i <= sizeof(raw); i++) {
+		int n = EVP_EncodeBlock((unsigned char *)enc, raw, (int)i);
+
+		if (dkim_base64_decode(enc, (size_t)n, dec, sizeof(dec)) !=
+			    (long)i || memcmp(dec, raw, i) != 0)
+			wrong++;
+	}
+	is_int(wrong, 0, "base64: OpenSSL-encoded lengths 1..192 decode");
+	for (i = 0; i < 256; i++) {
+		char in[4] = {'Q', 'U', (char)i, 'J'};
+		bool digit = i != 0 && strchr(alpha, (int)i) != NULL;
+		bool fws = i == ' ' || i == '\t' || i == '\r' || i == '\n';
+
+		if (i == '=')
+			continue;
+		if ((dkim_base64_decode(in, 4, dec, sizeof(dec)) < 0) !=
+		    !(digit || fws))
+			bad++;
+	}
+	is_int(bad, 0, "base64: only the 64 digits and FWS are accepted");
 }
 
 /* base64 rows. */
@@ -114,6 +160,7 @@ static void test_base64(void)
 	}
 	is_int(dkim_base64_decode("aGVsbG8=", 8, out, 4), -1,
 	       "base64: does not fit");
+	test_base64_alphabet();
 }
 
 #define B "b=dGVzdA==; bh=dGVzdA==;"
@@ -411,6 +458,101 @@ static void test_body_hash_chunks(void)
 	}
 }
 
+/*
+ * The body rules of RFC 6376 3.4.3 and 3.4.4 written the plain way, a whole
+ * line at a time, as the reference the streaming canonicalizer must match.
+ */
+static size_t ref_canon_body(enum dkim_canon c, const char *in, size_t n,
+			     char *out)
+{
+	size_t pos = 0, o = 0, keep = 0;
+
+	while (pos < n) {
+		const char *e = NULL;
+		size_t end, i, start = o;
+
+		for (i = pos; i + 1 < n; i++)
+			if (in[i] == '\r' && in[i + 1] == '\n') {
+				e = in + i;
+				break;
+			}
+		end = e ? (size_t)(e - in) : n;
+		for (i = pos; i < end; i++) {
+			bool wsp = in[i] == ' ' || in[i] == '\t';
+
+			if (c == DKIM_C_RELAXED && wsp) {
+				/* a run of WSP: one SP, none at line end */
+				while (i + 1 < end &&
+				       (in[i + 1] == ' ' || in[i + 1] == '\t'))
+					i++;
+				if (i + 1 < end)
+					out[o++] = ' ';
+			} else {
+				out[o++] = in[i];
+			}
+		}
+		out[o++] = '\r';
+		out[o++] = '\n';
+		if (o - start > 2)
+			keep = o;	/* the body ends after a line with content */
+		pos = e ? end + 2 : n;
+	}
+	if (keep == 0 && c == DKIM_C_SIMPLE) {
+		out[0] = '\r';
+		out[1] = '\n';
+		return 2;
+	}
+	return keep;
+}
+
+/* Random bodies, long runs included, against the line-at-a-time rules. */
+static void test_body_reference(void)
+{
+	static const enum dkim_canon cs[] = {DKIM_C_SIMPLE, DKIM_C_RELAXED};
+	static const char alpha[] = "abcdefgh  \t\r\n\r\n\r\n\rz\n";
+	enum { N = 9000, ROUNDS = 300 };
+	char *body = xmalloc(N), *ref = xmalloc(2 * N + 4);
+	unsigned x = 777;
+	size_t round, k, bad = 0, badl = 0;
+
+	for (round = 0; round < ROUNDS; round++) {
+		size_t n, i, run;
+
+		x = x * 1103515245 + 12345;
+		n = (x >> 8) % N;
+		for (i = 0; i < n; i += run) {
+			x = x * 1103515245 + 12345;
+			/* now and then a long plain run (past the 4 KB stage) */
+			run = (x >> 20) % 50 == 0 ? (x >> 8) % 5000 : 1;
+			if (run > n - i)
+				run = n - i;
+			x = x * 1103515245 + 12345;
+			memset(body + i, run > 1 ? 'q' :
+			       alpha[(x >> 16) % (sizeof(alpha) - 1)], run);
+		}
+		for (k = 0; k < NELEM(cs); k++) {
+			size_t rn = ref_canon_body(cs[k], body, n, ref);
+			size_t c1 = n ? (x >> 4) % (n + 1) : 0;
+			size_t c2 = c1 + (n - c1) / 2;
+			uint64_t l = rn / 3;
+			char *got = canon_body(cs[k], body, n, c1, c2, false, 0);
+
+			if (strlen(got) != rn || memcmp(got, ref, rn) != 0)
+				bad++;
+			free(got);
+			got = canon_body(cs[k], body, n, c2, c2, true, l);
+			if (strlen(got) != l || memcmp(got, ref, l) != 0)
+				badl++;
+			free(got);
+		}
+	}
+	is_int(bad, 0, "body: %d random bodies match the line-at-a-time "
+	       "rules", 2 * ROUNDS);
+	is_int(badl, 0, "body: and with l= a third of the canonical body");
+	free(body);
+	free(ref);
+}
+
 /* Header rows from RFC 6376 3.4.5 and edges. */
 static void test_header(void)
 {
@@ -612,6 +754,7 @@ int main(void)
 	test_header();
 	test_body();
 	test_body_hash_chunks();
+	test_body_reference();
 	test_verify();
 	test_format();
 	return tap_done();
