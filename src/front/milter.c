@@ -6,12 +6,9 @@
  *     worker thread per SMTP connection, libmilter's signal thread.  The
  *     callbacks below run on the workers: they only translate, call
  *     front/mailauth.c or the DKIM signer, and queue store work.
- *   - the DNS thread: a private event_base with the one dns_unbound
- *     resolver (one libunbound context, one cache).  Workers ask through
- *     a blocking wrapper (struct bres): the question is queued, the DNS
- *     thread is woken with event_active(), the worker waits on a condition
- *     variable, bounded by twice dns_timeout_ms plus a second (dns_unbound
- *     answers DNS_TEMPFAIL at dns_timeout_ms itself).
+ *   - the DNS thread of dns/dns_blocking.c: one libunbound context and
+ *     cache for every worker; a worker's question blocks it until the
+ *     answer or DNS_TEMPFAIL (dns_unbound's dns_timeout_ms).
  *   - the event-loop thread: drains the store queue (correspondence
  *     records, DMARC aggregate counts) and owns every store_* call.
  *
@@ -43,7 +40,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "dns/dns_unbound.h"
+#include "dns/dns_blocking.h"
 #include "front/mailauth.h"
 #include "front/milter.h"
 #include "mail/dkim_sign.h"
@@ -71,15 +68,6 @@ struct msettings {
 	char authserv[256];
 };
 
-/* One blocking DNS question in flight between a worker and DNS thread. */
-struct bq {
-	struct dns_question q;
-	struct dns_answer *a;
-	bool done;
-	int refs;
-	struct bq *next;
-};
-
 /* One unit of store work queued for the event loop. */
 struct sitem {
 	char *ns, *key, *value;	/* value NULL: a DMARC count (+1) */
@@ -103,14 +91,7 @@ struct milter_server {
 	char salt[65];
 	bool closing;
 	unsigned active;	/* messages in progress */
-	/* DNS thread */
-	struct event_base *dbase;
-	struct dns_resolver *ub;
-	struct event *ev_dns;
-	struct bq *dq;		/* questions not yet sent */
-	pthread_t dthread;
-	bool dthread_up;
-	long dns_wait_ms;
+	struct dns_resolver *dns;	/* dns_blocking: workers wait on it */
 	/* store queue */
 	struct event *ev_store, *ev_flush;
 	struct sitem *sq, **sq_tail;
@@ -219,111 +200,6 @@ static struct msettings *settings_get(struct milter_server *s)
 	m->refs++;
 	pthread_mutex_unlock(&s->lock);
 	return m;
-}
-
-/* ------------------------------------------------------------------ */
-/* The blocking resolver                                                */
-
-/* Drop one reference to q; lock held. */
-static void bq_put(struct bq *q)
-{
-	if (--q->refs == 0) {
-		dns_answer_free(q->a);
-		free(q);
-	}
-}
-
-/* DNS thread: an answer arrived (or dns_unbound timed out). */
-static void bq_answered(void *arg, const struct dns_answer *ans)
-{
-	struct bq *q = arg;
-
-	pthread_mutex_lock(&srv->lock);
-	q->a = dns_answer_dup(ans);
-	q->done = true;
-	pthread_cond_broadcast(&srv->cond);
-	bq_put(q);
-	pthread_mutex_unlock(&srv->lock);
-}
-
-/* DNS thread: send every queued question. */
-static void on_dns_queue(evutil_socket_t fd, short what, void *arg)
-{
-	struct milter_server *s = arg;
-	struct bq *q, *next;
-
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&s->lock);
-	q = s->dq;
-	s->dq = NULL;
-	pthread_mutex_unlock(&s->lock);
-	for (; q; q = next) {
-		next = q->next;
-		dns_query(s->ub, &q->q, bq_answered, q);
-	}
-}
-
-/* Worker: ask and wait; the callback runs before returning. */
-static void bres_query(struct dns_resolver *r, const struct dns_question *qq,
-		       dns_cb *cb, void *arg)
-{
-	static const struct dns_answer tempfail = { .rcode = DNS_TEMPFAIL };
-	struct milter_server *s = srv;
-	struct bq *q = xcalloc(1, sizeof(*q));
-	struct dns_answer *a = NULL;
-	struct timespec until;
-
-	(void)r;
-	q->q = *qq;
-	q->refs = 2;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s->dns_wait_ms / 1000;
-	until.tv_nsec += (s->dns_wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (s->closing) {
-		q->refs = 1;
-	} else {
-		q->next = s->dq;
-		s->dq = q;
-		event_active(s->ev_dns, EV_READ, 0);
-		while (!q->done && !s->closing)
-			if (pthread_cond_timedwait(&s->cond, &s->lock,
-						   &until) == ETIMEDOUT)
-				break;
-	}
-	if (q->done)
-		a = dns_answer_dup(q->a);
-	bq_put(q);
-	pthread_mutex_unlock(&s->lock);
-	cb(arg, a ? a : &tempfail);
-	dns_answer_free(a);
-}
-
-/* Never freed through the interface: the server owns the DNS thread. */
-static void bres_free(struct dns_resolver *r)
-{
-	(void)r;
-}
-
-static const struct dns_resolver_ops bres_ops = {
-	.query = bres_query,
-	.free = bres_free,
-};
-
-static struct dns_resolver bres = { .ops = &bres_ops };
-
-/* The DNS thread's body. */
-static void *dns_thread(void *arg)
-{
-	struct milter_server *s = arg;
-
-	event_base_loop(s->dbase, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -821,7 +697,7 @@ static sfsistat out_eom(SMFICTX *ctx, struct mconn *c, struct mmsg *m)
 static sfsistat in_eom(SMFICTX *ctx, struct mconn *c, struct mmsg *m)
 {
 	struct milter_server *s = srv;
-	const struct mailauth_verdict *v = mailauth_end(m->ma, &bres);
+	const struct mailauth_verdict *v = mailauth_end(m->ma, srv->dns);
 	const char *qid = smfi_getsymval(ctx, "i");
 	char q1[LOG_QSZ], q2[LOG_QSZ], day[16], *t;
 	time_t now = time(NULL);
@@ -989,7 +865,6 @@ struct milter_server *milter_server_new(struct event_base *base,
 	pthread_cond_init(&s->cond, NULL);
 	s->sq_tail = &s->sq;
 	s->listen = xstrdup(cfg->milter_listen);
-	s->dns_wait_ms = 2 * cfg->dns_timeout_ms + 1000;
 	s->psl = dmarc_psl_load(NULL);
 	s->set = settings_new(s, cfg);
 	srv = s;
@@ -1004,17 +879,10 @@ struct milter_server *milter_server_new(struct event_base *base,
 		chmod(s->listen + 5, 0666);
 	else if (strncmp(s->listen, "local:", 6) == 0)
 		chmod(s->listen + 6, 0666);
-	s->dbase = event_base_new();
-	s->ub = dns_unbound_new(s->dbase, cfg->dns_upstream,
-				(int)cfg->dns_timeout_ms, err, errsz);
-	if (!s->ub)
+	s->dns = dns_blocking_new(cfg->dns_upstream, (int)cfg->dns_timeout_ms,
+				  err, errsz);
+	if (!s->dns)
 		goto fail;
-	s->ev_dns = event_new(s->dbase, -1, 0, on_dns_queue, s);
-	if (spawn(&s->dthread, dns_thread, s) != 0) {
-		snprintf(err, errsz, "dns thread: %s", strerror(errno));
-		goto fail;
-	}
-	s->dthread_up = true;
 	s->ev_store = event_new(base, -1, 0, on_store_queue, s);
 	s->ev_flush = event_new(base, -1, EV_PERSIST, on_flush, s);
 	event_add(s->ev_flush, &flush);
@@ -1086,6 +954,7 @@ void milter_server_free(struct milter_server *s)
 	pthread_mutex_lock(&s->lock);
 	s->closing = true;
 	pthread_mutex_unlock(&s->lock);
+	dns_blocking_close(s->dns);	/* waiting workers: TEMPFAIL now */
 	if (s->mthread_up) {
 		smfi_stop();
 		pthread_join(s->mthread, NULL);
@@ -1100,10 +969,6 @@ void milter_server_free(struct milter_server *s)
 		    ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&s->lock);
-	if (s->dthread_up) {
-		event_base_loopbreak(s->dbase);
-		pthread_join(s->dthread, NULL);
-	}
 	if (s->ev_store) {
 		on_store_queue(-1, 0, s);
 		if (s->st)
@@ -1111,11 +976,6 @@ void milter_server_free(struct milter_server *s)
 		event_free(s->ev_store);
 		event_free(s->ev_flush);
 	}
-	if (s->ev_dns)
-		event_free(s->ev_dns);
-	dns_resolver_free(s->ub);
-	if (s->dbase)
-		event_base_free(s->dbase);
 	settings_put(s, s->set);
 	dmarc_psl_free(s->psl);
 	if (strncmp(s->listen, "unix:", 5) == 0)
@@ -1124,6 +984,7 @@ void milter_server_free(struct milter_server *s)
 	/* s stays reachable from srv: a straggling worker must not crash;
 	 * srv->closing makes it answer TEMPFAIL. */
 	if (s->active == 0) {
+		dns_resolver_free(s->dns);
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->cond);
 		srv = NULL;

@@ -1,0 +1,218 @@
+/*
+ * dns_blocking - synchronous questions over dns_unbound (see dns_blocking.h).
+ *
+ * A question (struct bq) is shared by the asking thread and the DNS thread,
+ * so it is reference-counted under the lock: the asker may give up (its
+ * wait bounded, or the resolver closing) before the answer arrives, and
+ * the DNS thread's callback must still find the question alive.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "dns/dns_blocking.h"
+#include "dns/dns_unbound.h"
+#include "util/xalloc.h"
+
+/* One question in flight between an asking thread and the DNS thread. */
+struct bq {
+	struct dns_blocking *b;
+	struct dns_question q;
+	struct dns_answer *a;
+	bool done;
+	int refs;
+	struct bq *next;
+};
+
+struct dns_blocking {
+	struct dns_resolver r;	/* first: the interface */
+	pthread_mutex_t lock;	/* everything below */
+	pthread_cond_t cond;
+	bool closing;
+	struct bq *queue;	/* questions not yet sent */
+	long wait_ms;
+	struct event_base *base;
+	struct dns_resolver *ub;
+	struct event *ev_queue;
+	pthread_t thread;
+	bool thread_up;
+};
+
+/* Drop one reference to q; lock held. */
+static void bq_put(struct bq *q)
+{
+	if (--q->refs == 0) {
+		dns_answer_free(q->a);
+		free(q);
+	}
+}
+
+/* DNS thread: an answer arrived (or dns_unbound timed out). */
+static void bq_answered(void *arg, const struct dns_answer *ans)
+{
+	struct bq *q = arg;
+	struct dns_blocking *b = q->b;
+
+	pthread_mutex_lock(&b->lock);
+	q->a = dns_answer_dup(ans);
+	q->done = true;
+	pthread_cond_broadcast(&b->cond);
+	bq_put(q);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* DNS thread: send every queued question. */
+static void on_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_blocking *b = arg;
+	struct bq *q, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&b->lock);
+	q = b->queue;
+	b->queue = NULL;
+	pthread_mutex_unlock(&b->lock);
+	for (; q; q = next) {
+		next = q->next;
+		dns_query(b->ub, &q->q, bq_answered, q);
+	}
+}
+
+/* Caller: ask and wait; the callback runs before returning. */
+static void blocking_query(struct dns_resolver *r,
+			   const struct dns_question *qq, dns_cb *cb,
+			   void *arg)
+{
+	static const struct dns_answer tempfail = { .rcode = DNS_TEMPFAIL };
+	struct dns_blocking *b = (struct dns_blocking *)r;
+	struct bq *q = xcalloc(1, sizeof(*q));
+	struct dns_answer *a = NULL;
+	struct timespec until;
+
+	q->b = b;
+	q->q = *qq;
+	q->refs = 2;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += b->wait_ms / 1000;
+	until.tv_nsec += (b->wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (b->closing) {
+		q->refs = 1;
+	} else {
+		q->next = b->queue;
+		b->queue = q;
+		event_active(b->ev_queue, EV_READ, 0);
+		while (!q->done && !b->closing)
+			if (pthread_cond_timedwait(&b->cond, &b->lock,
+						   &until) == ETIMEDOUT)
+				break;
+	}
+	if (q->done)
+		a = dns_answer_dup(q->a);
+	bq_put(q);
+	pthread_mutex_unlock(&b->lock);
+	cb(arg, a ? a : &tempfail);
+	dns_answer_free(a);
+}
+
+void dns_blocking_close(struct dns_resolver *r)
+{
+	struct dns_blocking *b = (struct dns_blocking *)r;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->closing = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void blocking_free(struct dns_resolver *r)
+{
+	struct dns_blocking *b = (struct dns_blocking *)r;
+	struct bq *q, *next;
+
+	dns_blocking_close(r);
+	if (b->thread_up) {
+		event_base_loopbreak(b->base);
+		pthread_join(b->thread, NULL);
+	}
+	/* Questions queued but never sent: their askers have gone. */
+	for (q = b->queue; q; q = next) {
+		next = q->next;
+		bq_put(q);
+	}
+	if (b->ev_queue)
+		event_free(b->ev_queue);
+	dns_resolver_free(b->ub);	/* cancels what is in flight */
+	if (b->base)
+		event_base_free(b->base);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+static const struct dns_resolver_ops blocking_ops = {
+	.query = blocking_query,
+	.free = blocking_free,
+};
+
+/* The DNS thread's body. */
+static void *dns_thread(void *arg)
+{
+	struct dns_blocking *b = arg;
+
+	event_base_loop(b->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+struct dns_resolver *dns_blocking_new(const char *upstream, int timeout_ms,
+				      char *err, size_t errsz)
+{
+	struct dns_blocking *b;
+	sigset_t all, old;
+	int rc;
+
+	evthread_use_pthreads();	/* event_active from other threads */
+	b = xcalloc(1, sizeof(*b));
+	b->r.ops = &blocking_ops;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	b->wait_ms = 2L * (timeout_ms > 0 ? timeout_ms : 1) + 1000;
+	b->base = event_base_new();
+	if (!b->base) {
+		snprintf(err, errsz, "dns: cannot create an event base");
+		goto fail;
+	}
+	b->ub = dns_unbound_new(b->base, upstream, timeout_ms, err, errsz);
+	if (!b->ub)
+		goto fail;
+	b->ev_queue = event_new(b->base, -1, 0, on_queue, b);
+	/* The thread takes no signals: the daemon's loop thread does. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&b->thread, NULL, dns_thread, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errsz, "dns thread: %s", strerror(rc));
+		goto fail;
+	}
+	b->thread_up = true;
+	return &b->r;
+fail:
+	blocking_free(&b->r);
+	return NULL;
+}
