@@ -121,8 +121,22 @@ bail() {
 	exit 1
 }
 
-# tap_done: print the plan; return 1 if anything failed.
+# tap_done: stop mamorid, check its log for sanitizer reports (an ASan or
+# UBSan build: run-tests runs every script against build-asan/ too), print
+# the plan; return 1 if anything failed.
 tap_done() {
+	mamorid_stop >/dev/null 2>&1
+	if [ -n "${MAMORI_LOG:-}" ] && [ -f "$MAMORI_LOG" ]; then
+		TAP_N=$((TAP_N + 1))
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$MAMORI_LOG"; then
+			echo "not ok $TAP_N - mamorid's log holds no sanitizer report"
+			grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+				"$MAMORI_LOG" | head -60 | sed 's/^/#   /'
+			TAP_FAILED=$((TAP_FAILED + 1))
+		else
+			echo "ok $TAP_N - mamorid's log holds no sanitizer report"
+		fi
+	fi
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]
 }
