@@ -20,8 +20,8 @@
  *   - angle-addr with an obsolete route (<@a,@b:user@dom>), groups
  *     (name: a@b, c@d;), empty list elements (obs-mbox-list), obs-local-part
  *     made of words and dots, CFWS between the parts of an addr-spec;
- *   - the domain: dot-atom of LDH/underscore labels or UTF-8 (U-labels kept
- *     as they are, RFC 6532), lowercased in ASCII, trailing dot dropped,
+ *   - the domain: dot-atom of LDH/underscore labels or UTF-8 (U-labels,
+ *     RFC 6532, converted to A-labels), lowercased, trailing dot dropped,
  *     labels 1..63 octets, the name at most 253; a domain-literal has no
  *     DMARC policy, so it gives DMARC_FROM_NO_DOMAIN.
  * RFC 2047 encoded-words can only appear in display names, which are never
@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "mail/dmarc.h"
+#include "mail/idna.h"
 
 #define TOKENS_MAX 512
 #define COMMENT_DEPTH 16
@@ -167,8 +168,10 @@ static bool utf8_ok(const unsigned char *s, size_t n)
 }
 
 /*
- * Normalise the domain d[0..n) into out: lowercase ASCII, drop one
- * trailing dot, check labels.  False if it is not a usable domain.
+ * Normalise the domain d[0..n) into out (DMARC_DOMAIN_MAX bytes):
+ * lowercase ASCII, drop one trailing dot, check labels; U-labels become
+ * A-labels (idna.h), the form DNS, DKIM d= and SPF use.  False if it is
+ * not a usable domain.
  */
 static bool norm_domain(const char *d, size_t n, char *out)
 {
@@ -199,6 +202,8 @@ static bool norm_domain(const char *d, size_t n, char *out)
 	if (lab == 0)
 		return false;
 	out[n] = '\0';
+	if (idna_has_utf8(d, n))
+		return idna_to_ascii(d, n, out, DMARC_DOMAIN_MAX) == 0;
 	return true;
 }
 

@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mail/idna.h"
 #include "mail/spf-internal.h"
 #include "util/xalloc.h"
 
@@ -762,8 +763,23 @@ struct spf *spf_new(const char *ip, const char *mailfrom, const char *helo,
 		s->local = xstrdup("postmaster");
 		s->odomain = xstrdup(mailfrom);
 	}
-	s->sender = xasprintf("%s@%s", s->local, s->odomain);
-	s->domain_ok = domain_valid(s->odomain);
+	/* A U-label domain (SMTPUTF8) is looked up as A-labels (RFC 8616 4);
+	 * one that does not convert is malformed: result none (4.3). */
+	if (idna_has_utf8(s->odomain, strlen(s->odomain))) {
+		char a[SPF_NAME_MAX + 2];
+		bool ok = idna_to_ascii(s->odomain, strlen(s->odomain), a,
+					sizeof(a)) == 0;
+
+		if (ok) {
+			free(s->odomain);
+			s->odomain = xstrdup(a);
+		}
+		s->sender = xasprintf("%s@%s", s->local, s->odomain);
+		s->domain_ok = ok && domain_valid(s->odomain);
+	} else {
+		s->sender = xasprintf("%s@%s", s->local, s->odomain);
+		s->domain_ok = domain_valid(s->odomain);
+	}
 	s->now = (long long)time(NULL);
 	return s;
 }

@@ -230,6 +230,19 @@ static void test_eval(void)
 	is_str(spf_domain(s), "nothing.example.com", "helo: domain");
 	spf_free(s);
 
+	/* SMTPUTF8: a U-label MAIL FROM domain is asked as A-labels
+	 * (RFC 8616 4); one IDNA2008 refuses is malformed, result none */
+	dns_stub_add(st, "xn--r8jz45g.jp", DNS_T_TXT,
+		     "v=spf1 ip4:192.0.2.7 -all");
+	s = run(st, "192.0.2.7", "u@\xe4\xbe\x8b\xe3\x81\x88.JP", "h");
+	is_int(spf_result(s), SPF_PASS, "idna: U-label domain passes");
+	is_str(spf_domain(s), "xn--r8jz45g.jp", "idna: domain as A-labels");
+	spf_free(s);
+	s = run(st, "192.0.2.7", "u@\xe2\x98\x83.example", "h");
+	is_int(spf_result(s), SPF_NONE, "idna: disallowed U-label is none");
+	is_int(spf_queries(s), 0, "idna: and asks nothing");
+	spf_free(s);
+
 	/* the protocol: stepping without an answer repeats the question */
 	s = spf_new("192.0.2.7", "a@example.com", "h", NULL);
 	is_int(spf_step(s, &q), SPF_NEED_DNS, "step: needs DNS");
