@@ -56,6 +56,7 @@ enum cstate {
 	C_NONE,			/* no (usable) record */
 	C_RECORD,
 	C_TEMPFAIL,
+	C_STOP,			/* RFC 7489: DMARC records, none usable */
 };
 
 struct centry {
@@ -236,6 +237,27 @@ static void store_txt(struct dmarc_eval *e, const struct dns_answer *a)
 	}
 	if (ndmarc == 1 && good == 1)
 		e->cache[idx].state = C_RECORD;
+	if (e->cfg.mode != DMARC_MODE_RFC7489 || ndmarc == 0)
+		return;
+	/*
+	 * RFC 7489 6.6.3: only records not starting with v=DMARC1 are
+	 * discarded (step 2); a name left with several records (step 5), or
+	 * with one whose p or sp is not valid and no valid rua (step 6.2),
+	 * ends policy discovery: no DMARC processing, not a look at the
+	 * Organizational Domain.  A bad sp with a valid rua reads as p=none
+	 * (step 6.1).  RFC 9989 mode discards them all and walks on.
+	 */
+	if (e->cache[idx].state == C_RECORD &&
+	    (e->cache[idx].rec.notes & DMARC_NOTE_BAD_SP)) {
+		if (e->cache[idx].rec.rua[0]) {
+			e->cache[idx].rec.p = DMARC_P_NONE;
+			e->cache[idx].rec.sp = DMARC_P_UNSPEC;
+		} else {
+			e->cache[idx].state = C_STOP;
+		}
+	} else if (e->cache[idx].state != C_RECORD) {
+		e->cache[idx].state = C_STOP;
+	}
 }
 
 /* Start a walk at name (already normalised). */
@@ -327,6 +349,10 @@ static bool walk_run(struct dmarc_eval *e, struct walk *w,
 		if (c->state == C_TEMPFAIL) {
 			w->tempfail = true;
 			w->done = true;
+			return false;
+		}
+		if (c->state == C_STOP) {
+			walk_end(e, w);	/* no policy: DMARC none */
 			return false;
 		}
 		if (c->state == C_RECORD) {

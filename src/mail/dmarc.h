@@ -60,6 +60,7 @@ enum {
 	DMARC_NOTE_LEGACY_RI = 1 << 6,
 	DMARC_NOTE_P_FROM_RUA = 1 << 7,	/* no valid p, valid rua: p=none */
 	DMARC_NOTE_TOO_MANY_TAGS = 1 << 8,
+	DMARC_NOTE_BAD_SP = 1 << 9,	/* sp with a bad value (with BAD_VALUE) */
 };
 
 /* Limits on one record; a TXT record larger than this is not parsed. */

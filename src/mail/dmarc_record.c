@@ -194,7 +194,8 @@ static void apply(struct dmarc_record *r, enum tag_id id, const char *v,
 	case T_NP:
 		pol = parse_policy(v, n);
 		if (pol == DMARC_P_UNSPEC)
-			r->notes |= DMARC_NOTE_BAD_VALUE;
+			r->notes |= DMARC_NOTE_BAD_VALUE |
+				    (id == T_SP ? DMARC_NOTE_BAD_SP : 0);
 		else if (id == T_SP)
 			r->sp = pol;
 		else
@@ -298,8 +299,11 @@ int dmarc_record_parse(const char *txt, size_t n, struct dmarc_record *out)
 		trim(&name, &nn);
 		trim(&val, &vn);
 		if (first) {
-			/* RFC 9989 4.7: v MUST be first, value "DMARC1". */
-			if (!eq(name, nn, "v") || !eq(val, vn, "DMARC1"))
+			/* RFC 9989 4.7: v MUST be first, its value "DMARC1"
+			 * matched precisely (RFC 7489 6.4: %x44 %x4d ...:
+			 * case-sensitive; the tag name is not). */
+			if (!eq(name, nn, "v") || vn != 6 ||
+			    memcmp(val, "DMARC1", 6) != 0)
 				return DMARC_REC_NOT_DMARC;
 			if (memchr(txt, '\0', n) != NULL)
 				return DMARC_REC_INVALID;

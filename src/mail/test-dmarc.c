@@ -34,7 +34,8 @@ static const struct rec_row rec_rows[] = {
 	{"trailing semicolon", "v=DMARC1; p=reject;", 0, R_, U_, U_, 'r', 'r', 'u', 0, -1, 0},
 	{"no spaces", "v=DMARC1;p=quarantine;sp=reject", 0, Q_, R_, U_, 'r', 'r', 'u', 0, -1, 0},
 	{"lots of whitespace", "  v = DMARC1 ;\tp = reject ; adkim = s ; ", 0, R_, U_, U_, 's', 'r', 'u', 0, -1, 0},
-	{"case of tags and values", "V=dmarc1; P=Reject; ADKIM=S; ASPF=s", 0, R_, U_, U_, 's', 's', 'u', 0, -1, 0},
+	{"case of tags and values", "V=DMARC1; P=Reject; ADKIM=S; ASPF=s", 0, R_, U_, U_, 's', 's', 'u', 0, -1, 0},
+	{"version value is case-sensitive", "v=dmarc1; p=reject", DMARC_REC_NOT_DMARC, U_, U_, U_, 'r', 'r', 'u', 0, -1, 0},
 	{"all bis tags", "v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=r; t=y; psd=n; fo=1:d; rua=mailto:a@example.com; ruf=mailto:f@example.com",
 	 0, R_, Q_, R_, 's', 'r', 'n', 1, -1, 0},
 	{"psd=y", "v=DMARC1; p=none; psd=y", 0, N_, U_, U_, 'r', 'r', 'y', 0, -1, 0},
@@ -396,6 +397,12 @@ static const struct zrow zone[] = {
 	{"_dmarc.example.co.uk", DNS_T_TXT, DNS_OK, "v=DMARC1; p=quarantine"},
 	{"_dmarc.foo.github.io", DNS_T_TXT, DNS_OK, "v=DMARC1; p=reject"},
 	{"_dmarc.invalid.example", DNS_T_TXT, DNS_OK, "v=DMARC1; sp=reject"},
+	/* Subdomains of example.com with records RFC 7489 6.6.3 stops at. */
+	{"_dmarc.two.example.com", DNS_T_TXT, DNS_OK, "v=DMARC1; p=none"},
+	{"_dmarc.two.example.com", DNS_T_TXT, DNS_OK, "v=DMARC1; p=none"},
+	{"_dmarc.nop.example.com", DNS_T_TXT, DNS_OK, "v=DMARC1; sp=none"},
+	{"_dmarc.badsp.example.com", DNS_T_TXT, DNS_OK, "v=DMARC1; p=reject; sp=bogus"},
+	{"_dmarc.badsprua.example.com", DNS_T_TXT, DNS_OK, "v=DMARC1; p=reject; sp=bogus; rua=mailto:d@example.com"},
 	{NULL, 0, 0, NULL},
 };
 
@@ -436,6 +443,11 @@ static const struct eval_row eval_rows[] = {
 	{"github.io neighbours (7489)", B7, "foo.github.io", "bar.github.io", NULL, NULL, DMARC_FAIL, R_, DMARC_SRC_P, "foo.github.io", 0},
 	{"github.io neighbours (bis)", B9, "foo.github.io", "bar.github.io", NULL, NULL, DMARC_FAIL, R_, DMARC_SRC_P, "foo.github.io", 0},
 	{"second dkim aligns", B9, "example.com", NULL, "evil.example", "example.com", DMARC_PASS, N_, DMARC_SRC_NONE, NULL, 0},
+	{"7489: two records at the author domain end discovery", B7, "two.example.com", NULL, NULL, NULL, DMARC_NONE, U_, DMARC_SRC_NONE, NULL, 1},
+	{"9989: two records discarded, the walk goes on", B9, "two.example.com", NULL, NULL, NULL, DMARC_FAIL, R_, DMARC_SRC_NP, NULL, 0},
+	{"7489: no p, no rua at the author domain: none", B7, "nop.example.com", NULL, NULL, NULL, DMARC_NONE, U_, DMARC_SRC_NONE, NULL, 1},
+	{"7489: bad sp, no rua: the record is invalid", B7, "badsp.example.com", NULL, NULL, NULL, DMARC_NONE, U_, DMARC_SRC_NONE, NULL, 1},
+	{"7489: bad sp, valid rua: p=none", B7, "badsprua.example.com", NULL, NULL, NULL, DMARC_FAIL, N_, DMARC_SRC_P, NULL, 1},
 	{"bad author domain", B9, "..", NULL, NULL, NULL, DMARC_PERMERROR, U_, DMARC_SRC_NONE, NULL, 0},
 };
 
