@@ -69,18 +69,35 @@ static void bq_answered(void *arg, const struct dns_answer *ans)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* DNS thread: send every queued question. */
+/*
+ * DNS thread: send every queued question; when closing, drop them (their
+ * askers have been answered DNS_TEMPFAIL) and leave the loop.  The loop is
+ * ended from inside: event_base_loopbreak() from another thread before
+ * the loop has started is forgotten when it starts.
+ */
 static void on_queue(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_blocking *b = arg;
 	struct bq *q, *next;
+	bool closing;
 
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&b->lock);
 	q = b->queue;
 	b->queue = NULL;
+	closing = b->closing;
+	if (closing) {
+		for (; q; q = next) {
+			next = q->next;
+			bq_put(q);
+		}
+	}
 	pthread_mutex_unlock(&b->lock);
+	if (closing) {
+		event_base_loopbreak(b->base);
+		return;
+	}
 	for (; q; q = next) {
 		next = q->next;
 		dns_query(b->ub, &q->q, bq_answered, q);
@@ -147,7 +164,7 @@ static void blocking_free(struct dns_resolver *r)
 
 	dns_blocking_close(r);
 	if (b->thread_up) {
-		event_base_loopbreak(b->base);
+		event_active(b->ev_queue, EV_READ, 0);
 		pthread_join(b->thread, NULL);
 	}
 	/* Questions queued but never sent: their askers have gone. */
