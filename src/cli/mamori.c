@@ -87,6 +87,9 @@ static const char usage_text[] =
 "  incidents export ID [--format csv|json]\n"
 "        The accounts of an attack, raw, for forced password resets\n"
 "        (csv: login,valid,tried,first_seen,last_seen,protocol).\n"
+"  dmarc [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD] [--domain D]\n"
+"        DMARC aggregate counts of inbound mail, largest first: DAY SOURCE\n"
+"        FROM-DOMAIN SPF DKIM DMARC DISPOSITION COUNT, then totals.\n"
 "  stats\n"
 "        Counters and gauges as \"key value\" lines.\n"
 "  config -d               print every setting's default value\n"
@@ -95,6 +98,10 @@ static const char usage_text[] =
 "  dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR] [--force]\n"
 "        Make a DKIM signing key under dkim_key_dir (local, no daemon)\n"
 "        and print the DNS TXT record to publish.\n"
+"  scan FILE|- [--ip ADDR] [--mail-from ADDR] [--helo NAME]\n"
+"       [--dns IP[@PORT]] [--time EPOCH]\n"
+"        What the milter would decide for a message file (local, real\n"
+"        DNS): SPF (needs --ip), DKIM, DMARC, Authentication-Results.\n"
 "\n"
 "Options:\n"
 "  -s SOCKET   API unix socket (default: api_listen of the configuration,\n"
@@ -913,9 +920,14 @@ int main(int argc, char **argv)
 		c.config = config_path(&c);
 		return cli_cmd_dkim(&c, argc - i, argv + i);
 	}
+	if (!strcmp(cmd, "scan")) {	/* local too: mamori_scan.c */
+		c.config = config_path(&c);
+		return cli_cmd_scan(&c, argc - i, argv + i);
+	}
 	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
 	    strcmp(cmd, "held") && strcmp(cmd, "stats") &&
-	    strcmp(cmd, "ips") && strcmp(cmd, "incidents"))
+	    strcmp(cmd, "ips") && strcmp(cmd, "incidents") &&
+	    strcmp(cmd, "dmarc"))
 		cli_usage_error("unknown command \"%s\"", cmd);
 
 	if (!c.token && (env = getenv("MAMORI_API_TOKEN")) && *env)
@@ -943,6 +955,8 @@ int main(int argc, char **argv)
 		r = cli_cmd_ips(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "incidents"))
 		r = cli_cmd_incidents(&c, argc - i, argv + i);
+	else if (!strcmp(cmd, "dmarc"))
+		r = cli_cmd_dmarc(&c, argc - i, argv + i);
 	else
 		r = cmd_stats(&c, argc - i, argv + i);
 	curl_easy_cleanup(c.curl);

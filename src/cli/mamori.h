@@ -119,7 +119,11 @@ int cli_cmd_ips(struct cli *c, int argc, char **argv);
 
 /* mamori incidents [list] | show ID | export ID [--format csv|json] */
 int cli_cmd_incidents(struct cli *c, int argc, char **argv);
+/* mamori dmarc [--day D | --from D --to D] [--domain D] (mamori_dmarc.c) */
+int cli_cmd_dmarc(struct cli *c, int argc, char **argv);
 /* mamori dkim keygen ...: local, no daemon (mamori_dkim.c). */
 int cli_cmd_dkim(struct cli *c, int argc, char **argv);
+/* mamori_scan.c: the inbound verdict for a message file (local). */
+int cli_cmd_scan(struct cli *c, int argc, char **argv);
 
 #endif

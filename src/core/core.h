@@ -2,8 +2,9 @@
  * core - mamori's decision core for outbound mail.
  *
  * Front-ends translate their wire format into a struct outbound_request and
- * call core_outbound(); the admin API calls the core_account_* and
- * core_held_* functions.  The core never touches sockets or wire formats.
+ * call core_outbound(); the admin API calls the core_account_*,
+ * core_held_* and core_dmarc_aggregate functions.  The core never touches
+ * sockets or wire formats.
  *
  * It keeps every account's counters in memory (acct.h) and its state in the
  * store.  A state change (normal -> throttled -> restricted -> probation ->
@@ -127,6 +128,21 @@ void core_held_list(struct core *c, const char *login, core_json_cb *cb,
 void core_held_action(struct core *c, const char *queue_id,
 		      const char *action, const char *actor, core_json_cb *cb,
 		      void *arg);
+/* Filters of a DMARC aggregate listing; borrowed, NULL or "" = none. */
+struct core_dmarc_query {
+	const char *day;		/* YYYY-MM-DD (UTC), excludes from/to */
+	const char *from, *to;		/* inclusive day range, either open */
+	const char *domain;		/* header From domain, any case */
+};
+/*
+ * The DMARC aggregate rows the milter counted (namespace "dmarc_agg",
+ * dmarc_agg.c): {"rows": [{"day", "source_ip", "header_from", "spf",
+ * "dkim", "dmarc", "disposition", "count"}...], "totals": {...},
+ * "skipped": N, "truncated": B}, rows in key order.  400 for a malformed
+ * filter, 503 when the store fails.  Read-only.
+ */
+void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
+			  core_json_cb *cb, void *arg);
 /*
  * Login signals (src/auth) feeding the outbound score: a login from a new
  * network raises the account's risk until the given time.

@@ -60,6 +60,7 @@
 #define API_MAX_HEADERS (16 * 1024)
 #define API_MAX_PATH 2048
 #define API_MAX_SEGS 4
+#define API_MAX_PARAMS 4	/* query parameters one route reads */
 #define API_MAX_TEXT 1024
 #define API_TIMEOUT 30
 #define API_METRICS_MAX (16 * 1024 * 1024)
@@ -96,6 +97,7 @@ struct api_call {
 	int nseg;
 	char *seg[API_MAX_SEGS];	/* decoded path segments */
 	char *query;			/* decoded query value, or NULL */
+	char *param[API_MAX_PARAMS];	/* call_params() values, or NULL */
 	json_t *body;			/* parsed request body, or NULL */
 };
 
@@ -116,7 +118,7 @@ struct route {
 
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
-	h_held_action, h_login;
+	h_held_action, h_dmarc_agg, h_login;
 
 static const struct route routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics, NULL},
@@ -134,6 +136,8 @@ static const struct route routes[] = {
 	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action,
 	 NULL},
 	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action,
+	 NULL},
+	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg,
 	 NULL},
 	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_login, http_api_login_ips},
 	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_login,
@@ -193,6 +197,8 @@ static void call_free(struct api_call *call)
 	for (i = 0; i < call->nseg; i++)
 		free(call->seg[i]);
 	free(call->query);
+	for (i = 0; i < API_MAX_PARAMS; i++)
+		free(call->param[i]);
 	json_decref(call->body);
 	free(call);
 }
@@ -507,15 +513,20 @@ static int body_text(struct api_call *call, const char *key, const char *def,
 	return 0;
 }
 
-/* Read query parameter name into call->query (NULL when absent).  Answers
- * 400 and returns -1 for a malformed query or an unclean value. */
-static int call_query(struct api_call *call, const char *name)
+/*
+ * Read the query parameters names[0..n) (n <= API_MAX_PARAMS) into
+ * call->param[0..n), NULL when absent or empty; a repeated one counts
+ * once, its first value.  Answers 400 and returns -1 for a malformed query
+ * or an unclean value.
+ */
+static int call_params(struct api_call *call, const char *const *names,
+		       int n)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct evkeyvalq kv;
 	const char *v;
-	int r = 0;
+	int i, r = 0;
 
 	if (!q || !*q)
 		return 0;
@@ -525,18 +536,31 @@ static int call_query(struct api_call *call, const char *name)
 		call_error(call, 400, "malformed query string");
 		return -1;
 	}
-	v = evhttp_find_header(&kv, name);
-	if (v && *v) {
+	for (i = 0; i < n && r == 0; i++) {
+		v = evhttp_find_header(&kv, names[i]);
+		if (!v || !*v)
+			continue;
 		if (!text_is_clean(v, strlen(v))) {
-			call_error(call, 400, "query parameter %s holds a control "
-				   "byte or invalid UTF-8", name);
+			call_error(call, 400, "query parameter %s holds a "
+				   "control byte or invalid UTF-8", names[i]);
 			r = -1;
 		} else {
-			call->query = xstrdup(v);
+			call->param[i] = xstrdup(v);
 		}
 	}
 	evhttp_clear_headers(&kv);
 	return r;
+}
+
+/* Read query parameter name into call->query (NULL when absent).  Answers
+ * 400 and returns -1 for a malformed query or an unclean value. */
+static int call_query(struct api_call *call, const char *name)
+{
+	if (call_params(call, &name, 1))
+		return -1;
+	call->query = call->param[0];
+	call->param[0] = NULL;
+	return 0;
 }
 
 /* GET /v1/health */
@@ -647,6 +671,21 @@ static void h_held_action(struct api_call *call, const struct route *r)
 		return;
 	core_held_action(call->api->core, call->seg[2], r->pat[3], call->actor,
 			 call_core_done, call);
+}
+
+/* GET /v1/dmarc/aggregate[?day=D | from=D&to=D][&domain=DOMAIN] */
+static void h_dmarc_agg(struct api_call *call, const struct route *r)
+{
+	static const char *const names[] = {"day", "from", "to", "domain"};
+	struct core_dmarc_query q;
+
+	if (call_params(call, names, 4))
+		return;
+	q.day = call->param[0];
+	q.from = call->param[1];
+	q.to = call->param[2];
+	q.domain = call->param[3];
+	core_dmarc_aggregate(call->api->core, &q, call_core_done, call);
 }
 
 /* /v1/ips and /v1/incidents: the engine must be on; the answer comes from

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "front/mailauth.h"
 #include "mail/authres.h"
@@ -206,6 +207,69 @@ void mailauth_body(struct mailauth *m, const void *p, size_t n)
 	}
 	dkim_verify_body(m->dkim, s + start, n - start);
 	m->body_cr = s[n - 1] == '\r';
+}
+
+/* End of the line starting at p[i]: the index after its LF (or n). */
+static size_t line_end(const char *p, size_t n, size_t i)
+{
+	const char *lf = memchr(p + i, '\n', n - i);
+
+	return lf ? (size_t)(lf - p) + 1 : n;
+}
+
+/* Length of a field name at p[0..n) followed by optional WSP and ':'
+ * (RFC 5322 3.6.8 ftext; obs-optional WSP), or 0 if it is not one. */
+static size_t field_name(const char *p, size_t n, size_t *colon)
+{
+	size_t i = 0, len;
+
+	while (i < n && p[i] > ' ' && p[i] < 0x7f && p[i] != ':')
+		i++;
+	len = i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (len == 0 || i == n || p[i] != ':')
+		return 0;
+	*colon = i;
+	return len;
+}
+
+size_t mailauth_message(struct mailauth *m, const char *p, size_t n)
+{
+	size_t i = 0, fields = 0;
+
+	if (n >= 5 && memcmp(p, "From ", 5) == 0)
+		i = line_end(p, n, 0);
+	while (i < n) {
+		size_t e = line_end(p, n, i), colon, nlen, vend;
+		char name[256];
+
+		if (p[i] == '\n' || (p[i] == '\r' && i + 1 < n &&
+				     p[i + 1] == '\n')) {
+			i = e;		/* the empty line: the body follows */
+			break;
+		}
+		nlen = field_name(p + i, e - i, &colon);
+		if (nlen == 0 || nlen >= sizeof(name))
+			break;		/* not a field: the body starts here */
+		/* Continuation lines belong to the field. */
+		while (e < n && (p[e] == ' ' || p[e] == '\t'))
+			e = line_end(p, n, e);
+		vend = e;
+		if (vend > i && p[vend - 1] == '\n')
+			vend--;
+		if (vend > i && p[vend - 1] == '\r')
+			vend--;
+		memcpy(name, p + i, nlen);
+		name[nlen] = '\0';
+		mailauth_header(m, name, p + i + colon + 1,
+				vend - (i + colon + 1));
+		fields++;
+		i = e;
+	}
+	if (i < n)
+		mailauth_body(m, p + i, n - i);
+	return fields;
 }
 
 /* Run SPF to the end; the evaluator, or NULL without a usable client. */
@@ -654,4 +718,35 @@ size_t mailauth_addresses(const char *value, size_t n, char **out,
 	buf_deinit(&word);
 	buf_deinit(&angle);
 	return count;
+}
+
+void mailauth_config_set(struct mailauth_config *ma, struct dmarc_config *dm,
+			 char *authserv, size_t authsz,
+			 const struct config *cfg,
+			 const struct dmarc_psl *psl, const char **warn)
+{
+	if (warn)
+		*warn = NULL;
+	if (cfg->authserv_id[0])
+		snprintf(authserv, authsz, "%s", cfg->authserv_id);
+	else if (gethostname(authserv, authsz - 1) != 0)
+		snprintf(authserv, authsz, "localhost");
+	authserv[authsz - 1] = '\0';
+	dmarc_config_init(dm);
+	dm->mode = cfg->dmarc_mode ? DMARC_MODE_RFC7489 : DMARC_MODE_RFC9989;
+	dm->psl = psl;
+	if (dm->mode == DMARC_MODE_RFC7489 && !psl) {
+		if (warn)
+			*warn = "no Public Suffix List: dmarc_mode rfc9989 used";
+		dm->mode = DMARC_MODE_RFC9989;
+	}
+	memset(ma, 0, sizeof(*ma));
+	ma->authserv_id = authserv;
+	ma->receiver = authserv;
+	ma->dns_fail_accept = cfg->dns_failure_action == 1;
+	ma->reject_action = cfg->dmarc_reject_action;
+	ma->quarantine_action = cfg->dmarc_quarantine_action;
+	ma->override_domains = cfg->dmarc_override_domains;
+	ma->trusted_forwarders = cfg->dmarc_trusted_forwarders;
+	ma->dmarc = dm;
 }

@@ -78,6 +78,20 @@ struct mailauth_config {
 	uint64_t now;			/* DKIM clock; 0: time(NULL) */
 };
 
+struct config;
+
+/*
+ * Fill ma and dm from the configuration (authserv_id, or this host's name
+ * when it is empty, into authserv[authsz]; the DMARC mode, actions,
+ * overrides).  ma points at dm and authserv afterwards: keep the three
+ * together.  RFC 7489 mode needs psl; without one RFC 9989 mode is used
+ * and *warn (if not NULL) gets a message to log, else NULL.
+ */
+void mailauth_config_set(struct mailauth_config *ma, struct dmarc_config *dm,
+			 char *authserv, size_t authsz,
+			 const struct config *cfg,
+			 const struct dmarc_psl *psl, const char **warn);
+
 /* A field to delete: the index-th (1-based) field named name. */
 struct mailauth_del {
 	const char *name;
@@ -129,6 +143,16 @@ void mailauth_header(struct mailauth *m, const char *name,
 
 /* A body chunk, split anywhere; CRLF or bare LF line ends. */
 void mailauth_body(struct mailauth *m, const void *p, size_t n);
+
+/*
+ * A whole message as stored in a file (for `mamori scan`): the header
+ * fields one by one (folded lines joined to their field), then the body.
+ * CRLF or LF line ends; a leading mbox "From " line is skipped.  The
+ * header ends at the empty line, or, as in Postfix's cleanup, at the
+ * first line that is neither a field nor a continuation (it starts the
+ * body).  Returns the number of header fields fed.
+ */
+size_t mailauth_message(struct mailauth *m, const char *p, size_t n);
 
 /*
  * The message has ended: evaluate with resolver r and return the verdict

@@ -141,32 +141,15 @@ static struct msettings *settings_new(struct milter_server *s,
 				      const struct config *cfg)
 {
 	struct msettings *m = xcalloc(1, sizeof(*m));
+	const char *warn;
 	char err[512];
 
 	m->refs = 1;
 	m->cfg = cfg;
-	if (cfg->authserv_id[0])
-		snprintf(m->authserv, sizeof(m->authserv), "%s",
-			 cfg->authserv_id);
-	else if (gethostname(m->authserv, sizeof(m->authserv) - 1) != 0)
-		snprintf(m->authserv, sizeof(m->authserv), "localhost");
-	dmarc_config_init(&m->dmarc);
-	m->dmarc.mode = cfg->dmarc_mode ? DMARC_MODE_RFC7489 :
-		DMARC_MODE_RFC9989;
-	m->dmarc.psl = s->psl;
-	if (m->dmarc.mode == DMARC_MODE_RFC7489 && !s->psl) {
-		log_msg(LOG_L_WARN, "event=milter_warning msg=\"no Public "
-			"Suffix List: dmarc_mode rfc9989 used\"");
-		m->dmarc.mode = DMARC_MODE_RFC9989;
-	}
-	m->ma.authserv_id = m->authserv;
-	m->ma.receiver = m->authserv;
-	m->ma.dns_fail_accept = cfg->dns_failure_action == 1;
-	m->ma.reject_action = cfg->dmarc_reject_action;
-	m->ma.quarantine_action = cfg->dmarc_quarantine_action;
-	m->ma.override_domains = cfg->dmarc_override_domains;
-	m->ma.trusted_forwarders = cfg->dmarc_trusted_forwarders;
-	m->ma.dmarc = &m->dmarc;
+	mailauth_config_set(&m->ma, &m->dmarc, m->authserv,
+			    sizeof(m->authserv), cfg, s->psl, &warn);
+	if (warn)
+		log_msg(LOG_L_WARN, "event=milter_warning msg=\"%s\"", warn);
 	m->kr = dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err));
 	if (!m->kr)
 		log_msg(LOG_L_WARN, "event=milter_warning msg=\"dkim keys not "
@@ -230,21 +213,46 @@ struct aggput {
 };
 
 /* The old count arrived: write old + n. */
+/* The write of a count ended; a failure loses it, and says so. */
+static void agg_put_done(void *arg, int result)
+{
+	char *key = arg, q[256];
+
+	if (result != STORE_OK)
+		log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s error=%s",
+			log_q(q, sizeof(q), key), store_result_str(result));
+	free(key);
+}
+
 static void agg_got(void *arg, int result, const char *value)
 {
 	struct aggput *p = arg;
-	long old = result == STORE_OK && value ? strtol(value, NULL, 10) : 0;
-	char v[32];
+	char v[32], q[256], *end = NULL;
+	long old = 0;
 
-	if (result == STORE_E_RETRY || result < 0)
-		log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s count=%ld "
-			"error=%s", p->key, p->n, store_result_str(result));
-	else {
-		snprintf(v, sizeof(v), "%ld", old + p->n);
-		store_put(p->s->st, "dmarc_agg", p->key, v,
-			  (int64_t)time(NULL) + AGG_TTL, NULL, NULL);
+	if (result == STORE_OK && value) {
+		old = strtol(value, &end, 10);
+		if (end == value || *end || old < 0) {
+			/* Not ours to overwrite with a smaller number. */
+			log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s "
+				"count=%ld error=\"stored value is not a "
+				"count\"", log_q(q, sizeof(q), p->key), p->n);
+			result = -1;
+		}
 	}
-	free(p->key);
+	if (result == STORE_E_RETRY || result < 0) {
+		if (end == NULL)
+			log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s "
+				"count=%ld error=%s",
+				log_q(q, sizeof(q), p->key), p->n,
+				store_result_str(result));
+		free(p->key);
+	} else {
+		snprintf(v, sizeof(v), "%ld", old + p->n);
+		/* The key goes to the callback, which frees it. */
+		store_put(p->s->st, "dmarc_agg", p->key, v,
+			  (int64_t)time(NULL) + AGG_TTL, agg_put_done, p->key);
+	}
 	free(p);
 }
 

@@ -369,6 +369,269 @@ static void *phase2(void *arg)
 	return NULL;
 }
 
+/* DMARC aggregate rows put straight into the store, as front/milter.c
+ * writes them, and rows no reader may trust. */
+static const struct agg_row {
+	const char *key, *value;
+	bool good;
+} agg_rows[] = {
+	{"2026-05-01|192.0.2.1|shop.example|fail|none|fail|reject", "3", true},
+	{"2026-05-01|192.0.2.1|legit.example|pass|pass|pass|none", "10", true},
+	{"2026-05-02|2001:db8::25|legit.example|softfail|pass|pass|none", "5",
+	 true},
+	{"2026-05-02|198.51.100.7|shop.example|fail|fail|fail|quarantine",
+	 "2", true},
+	{"2026-05-03|203.0.113.5|other.example|none|none|none|none", "7",
+	 true},
+	{"2026-06-01|192.0.2.1|legit.example|pass|pass|pass|none", "1", true},
+	/* Malformed: each must be skipped and counted, never listed. */
+	{"2026-05-02|192.0.2.1|x.example|pass|pass", "1", false},
+	{"2026-05-02|192.0.2.1|x.example|pass|pass|pass|none|extra", "1",
+	 false},
+	{"2026-05-02|not-an-ip|x.example|pass|pass|pass|none", "1", false},
+	{"2026-05-02|192.0.2.1|x.example|pass|pass|maybe|none", "1", false},
+	{"2026-05-02|192.0.2.1|x.example|pass|pass|pass|discard", "1", false},
+	{"2026-05-02|192.0.2.1|x.example|PASS|pass|pass|none", "1", false},
+	{"2026-05-02|192.0.2.1||pass|pass|pass|none", "1", false},
+	{"2026-05-02|192.0.2.1|x.example|pass|pass|pass|none", "abc", false},
+	{"2026-05-02|192.0.2.2|x.example|pass|pass|pass|none", "-4", false},
+	{"2026-05-02|192.0.2.3|x.example|pass|pass|pass|none", "", false},
+	{"2026-05-02|192.0.2.4|x.example|pass|pass|pass|none",
+	 "1234567890123456", false},
+	{"2026-02-30|192.0.2.1|x.example|pass|pass|pass|none", "1", false},
+	{"2026-5-02|192.0.2.1|x.example|pass|pass|pass|none", "1", false},
+	{"garbage", "{\"json\": true}", false},
+};
+
+/* Put agg_rows into st (a memory: store answers at once). */
+static void agg_put_rows(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(agg_rows) / sizeof(agg_rows[0]); i++)
+		store_put(st, "dmarc_agg", agg_rows[i].key, agg_rows[i].value,
+			  0, NULL, NULL);
+}
+
+/* A member of the reply's "totals", or -1. */
+static long long agg_total(const struct resp *r, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(r->json, "totals"), key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+/* How many listed rows have member key equal to want. */
+static size_t agg_rows_with(const struct resp *r, const char *key,
+			    const char *want)
+{
+	json_t *rows = json_object_get(r->json, "rows"), *v;
+	size_t i, n = 0;
+
+	json_array_foreach(rows, i, v) {
+		const char *s = json_string_value(json_object_get(v, key));
+
+		n += s && strcmp(s, want) == 0;
+	}
+	return n;
+}
+
+/* Phase DMARC: GET /v1/dmarc/aggregate over agg_rows. */
+static void *phase_dmarc(void *arg)
+{
+	static const struct status_case bad[] = {
+		{"dmarc: day junk", "GET", "/v1/dmarc/aggregate?day=junk", NULL,
+		 400},
+		{"dmarc: day without zero padding", "GET",
+		 "/v1/dmarc/aggregate?day=2026-5-1", NULL, 400},
+		{"dmarc: day 30 February", "GET",
+		 "/v1/dmarc/aggregate?day=2026-02-30", NULL, 400},
+		{"dmarc: 29 February of a common year", "GET",
+		 "/v1/dmarc/aggregate?day=2025-02-29", NULL, 400},
+		{"dmarc: month 13", "GET", "/v1/dmarc/aggregate?day=2026-13-01",
+		 NULL, 400},
+		{"dmarc: day with a tail", "GET",
+		 "/v1/dmarc/aggregate?day=2026-05-01x", NULL, 400},
+		{"dmarc: day as a prefix", "GET",
+		 "/v1/dmarc/aggregate?day=2026-05", NULL, 400},
+		{"dmarc: from junk", "GET",
+		 "/v1/dmarc/aggregate?from=yesterday", NULL, 400},
+		{"dmarc: to junk", "GET", "/v1/dmarc/aggregate?to=2026-05-32",
+		 NULL, 400},
+		{"dmarc: day and from", "GET",
+		 "/v1/dmarc/aggregate?day=2026-05-01&from=2026-05-01", NULL, 400},
+		{"dmarc: from after to", "GET",
+		 "/v1/dmarc/aggregate?from=2026-05-03&to=2026-05-01", NULL, 400},
+		{"dmarc: domain with a blank", "GET",
+		 "/v1/dmarc/aggregate?domain=a%20b.example", NULL, 400},
+		{"dmarc: domain with a bar", "GET",
+		 "/v1/dmarc/aggregate?domain=a%7Cb.example", NULL, 400},
+		{"dmarc: domain with a control byte", "GET",
+		 "/v1/dmarc/aggregate?domain=a%01b", NULL, 400},
+		{"dmarc: POST", "POST", "/v1/dmarc/aggregate", "{}", 405},
+		{"dmarc: no such sub-route", "GET", "/v1/dmarc", NULL, 404},
+	};
+	struct resp r;
+	json_t *row;
+	size_t i, bad_rows = 0, bad_0502 = 0;
+
+	(void)arg;
+	for (i = 0; i < sizeof(agg_rows) / sizeof(agg_rows[0]); i++) {
+		bad_rows += !agg_rows[i].good;
+		bad_0502 += !agg_rows[i].good &&
+			    strncmp(agg_rows[i].key, "2026-05-02|", 11) == 0;
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct status_case *c = &bad[i];
+
+		request(&r, c->method, c->path, c->body, false, NULL);
+		is_int(r.status, c->want, "%s: %s %s -> %d", c->label,
+		       c->method, c->path, c->want);
+		ok(json_is_string(json_object_get(r.json, "error")),
+		   "%s: JSON error body (%s)", c->label, member(&r, "error"));
+		resp_free(&r);
+	}
+
+	request(&r, "GET", "/v1/dmarc/aggregate", NULL, false, NULL);
+	is_int(r.status, 200, "dmarc: all rows -> 200");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 6,
+	       "dmarc: the six good rows are listed");
+	is_int(json_integer_value(json_object_get(r.json, "skipped")),
+	       bad_rows, "dmarc: every malformed row is skipped and counted");
+	is_int(agg_total(&r, "messages"), 28, "dmarc: totals.messages");
+	is_int(agg_total(&r, "dmarc_pass"), 16, "dmarc: totals.dmarc_pass");
+	is_int(agg_total(&r, "dmarc_fail"), 5, "dmarc: totals.dmarc_fail");
+	is_int(agg_total(&r, "dmarc_none"), 7, "dmarc: totals.dmarc_none");
+	is_int(agg_total(&r, "dmarc_temperror"), 0,
+	       "dmarc: totals.dmarc_temperror");
+	is_int(agg_total(&r, "spf_pass"), 11, "dmarc: totals.spf_pass");
+	is_int(agg_total(&r, "dkim_pass"), 16, "dmarc: totals.dkim_pass");
+	is_int(agg_total(&r, "quarantined"), 2, "dmarc: totals.quarantined");
+	is_int(agg_total(&r, "rejected"), 3, "dmarc: totals.rejected");
+	ok(json_is_false(json_object_get(r.json, "truncated")),
+	   "dmarc: not truncated");
+	row = json_array_get(json_object_get(r.json, "rows"), 0);
+	is_str(json_string_value(json_object_get(row, "day")), "2026-05-01",
+	       "dmarc: a row's day");
+	is_str(json_string_value(json_object_get(row, "source_ip")),
+	       "192.0.2.1", "dmarc: a row's source_ip");
+	is_str(json_string_value(json_object_get(row, "header_from")),
+	       "legit.example", "dmarc: a row's header_from (key order)");
+	is_str(json_string_value(json_object_get(row, "spf")), "pass",
+	       "dmarc: a row's spf");
+	is_str(json_string_value(json_object_get(row, "disposition")), "none",
+	       "dmarc: a row's disposition");
+	is_int(json_integer_value(json_object_get(row, "count")), 10,
+	       "dmarc: a row's count is a number");
+	is_int(agg_rows_with(&r, "source_ip", "2001:db8::25"), 1,
+	       "dmarc: an IPv6 source is listed");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?day=2026-05-02", NULL, false,
+		NULL);
+	is_int(r.status, 200, "dmarc: day -> 200");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 2,
+	       "dmarc: day: that day's two rows");
+	is_int(agg_rows_with(&r, "day", "2026-05-02"), 2,
+	       "dmarc: day: no other day");
+	is_int(agg_total(&r, "messages"), 7, "dmarc: day: totals.messages");
+	is_int(json_integer_value(json_object_get(r.json, "skipped")),
+	       bad_0502, "dmarc: day: only that day's bad rows are skipped");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?domain=LEGIT.Example", NULL,
+		false, NULL);
+	is_int(r.status, 200, "dmarc: domain -> 200");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 3,
+	       "dmarc: domain, any case: its three rows");
+	is_int(agg_rows_with(&r, "header_from", "legit.example"), 3,
+	       "dmarc: domain: no other domain");
+	is_int(agg_total(&r, "messages"), 16, "dmarc: domain: totals");
+	is_int(agg_total(&r, "dmarc_fail"), 0, "dmarc: domain: no failure");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?domain=legit.example.", NULL,
+		false, NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 3,
+	       "dmarc: domain with a trailing dot: the same rows");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?domain=legit", NULL, false,
+		NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 0,
+	       "dmarc: domain is exact, not a substring");
+	resp_free(&r);
+
+	request(&r, "GET",
+		"/v1/dmarc/aggregate?day=2026-05-01&domain=shop.example", NULL,
+		false, NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 1,
+	       "dmarc: day and domain together");
+	is_int(agg_total(&r, "rejected"), 3, "dmarc: day and domain: totals");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?from=2026-05-02&to=2026-05-03",
+		NULL, false, NULL);
+	is_int(r.status, 200, "dmarc: from/to -> 200");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 3,
+	       "dmarc: from/to: inclusive at both ends");
+	is_int(agg_total(&r, "messages"), 14, "dmarc: from/to: totals");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?from=2026-05-02", NULL, false,
+		NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 4,
+	       "dmarc: from alone: open end");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?to=2026-05-01", NULL, false,
+		NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 2,
+	       "dmarc: to alone: open start");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?from=2026-05-31&to=2026-06-01",
+		NULL, false, NULL);
+	is_int(json_array_size(json_object_get(r.json, "rows")), 1,
+	       "dmarc: a range across months");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?day=2027-01-01", NULL, false,
+		NULL);
+	is_int(r.status, 200, "dmarc: a day without rows -> 200");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 0,
+	       "dmarc: a day without rows: empty list");
+	is_int(agg_total(&r, "messages"), 0,
+	       "dmarc: a day without rows: zero totals");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/aggregate?domain=legit.example", NULL,
+		true, "new-token");
+	is_int(r.status, 200, "dmarc: over TCP with the token -> 200");
+	resp_free(&r);
+	request(&r, "GET", "/v1/dmarc/aggregate", NULL, true, NULL);
+	is_int(r.status, 401, "dmarc: over TCP without a token -> 401");
+	resp_free(&r);
+
+	event_base_loopexit(base, NULL);
+	return NULL;
+}
+
+/* Phase DMARC, store failing: 503, not an empty list. */
+static void *phase_dmarc_fault(void *arg)
+{
+	struct resp r;
+
+	(void)arg;
+	request(&r, "GET", "/v1/dmarc/aggregate", NULL, false, NULL);
+	is_int(r.status, 503, "dmarc: store unavailable -> 503");
+	is_str(member(&r, "error"), "store unavailable",
+	       "dmarc: store unavailable: says so");
+	resp_free(&r);
+	event_base_loopexit(base, NULL);
+	return NULL;
+}
+
 /* The entry of list (an array of objects) with a string member key equal
  * to want, or NULL. */
 static json_t *find_entry(const json_t *list, const char *key,
@@ -834,6 +1097,12 @@ int main(void)
 	http_api_reconfigure(api, cfg2);
 	config_free(cfg2);	/* the API keeps no pointer into it */
 	run_phase(phase2, NULL);
+
+	agg_put_rows(st);
+	run_phase(phase_dmarc, NULL);
+	st->fault = true;
+	run_phase(phase_dmarc_fault, NULL);
+	st->fault = false;
 
 	test_login(api, cfg, st);
 

@@ -412,6 +412,82 @@ static const struct {
 	{ " <>", 0, { NULL } },
 };
 
+/* Whole messages as files hold them: CRLF, LF, an mbox line, junk. */
+static void test_message(struct dns_stub *z)
+{
+	static const char *const hdrs[] = {
+		"From: CEO <ceo@signed.example>",
+		"To: bob@mx.test",
+		"Subject: quarterly\r\n\tnumbers",
+		NULL,
+	};
+	const char *body = "Hello.\r\n\r\nThe body.\r\n";
+	struct mailauth_config cfg = { .authserv_id = "mx.test" };
+	static const struct {
+		const char *label, *prefix;
+		bool lf, junk;
+		size_t fields;
+		const char *dkim;
+	} v[] = {
+		{ "CRLF file", "", false, false, 4, "pass" },
+		{ "LF file", "", true, false, 4, "pass" },
+		{ "mbox From line skipped", "From ceo@signed.example Mon Nov 23 "
+		  "10:00:00 2026\n", true, false, 4, "pass" },
+		{ "a non-field line ends the header", "", false, true, 2,
+		  "fail" },
+	};
+	char *sig = sign("signed.example", hdrs, body);
+	size_t i, k;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct buf msg, lf;
+		struct mailauth *m = mailauth_new(&cfg);
+		const struct mailauth_verdict *r;
+		size_t got;
+
+		buf_init(&msg, 1 << 16);
+		buf_init(&lf, 1 << 16);
+		buf_printf(&msg, "%sDKIM-Signature:%s\r\n%s\r\n", v[i].prefix,
+			   sig, hdrs[0]);
+		if (v[i].junk)
+			buf_puts(&msg, "this line is no header field\r\n");
+		buf_printf(&msg, "%s\r\n%s\r\n\r\n%s", hdrs[1], hdrs[2], body);
+		for (k = 0; k < msg.len; k++)
+			if (!(v[i].lf && msg.p[k] == '\r' &&
+			      msg.p[k + 1] == '\n'))
+				buf_append(&lf, msg.p + k, 1);
+		mailauth_envelope(m, "198.51.100.7", "h.example",
+				  "x@relay.example");
+		got = mailauth_message(m, lf.p, lf.len);
+		r = mailauth_end(m, dns_stub_resolver(z));
+		is_int(got, v[i].fields, "message %s: header fields", v[i].label);
+		is_str(r->dkim_result, v[i].dkim, "message %s: dkim", v[i].label);
+		is_str(r->from_domain, "signed.example", "message %s: From",
+		       v[i].label);
+		mailauth_free(m);
+		buf_deinit(&msg);
+		buf_deinit(&lf);
+	}
+	{
+		struct mailauth *m = mailauth_new(&cfg);
+		const struct mailauth_verdict *r;
+
+		is_int(mailauth_message(m, "", 0), 0, "message empty: no field");
+		r = mailauth_end(m, dns_stub_resolver(z));
+		is_str(r->dmarc_result, "fail", "message empty: no From, never "
+		       "a pass");
+		mailauth_free(m);
+		m = mailauth_new(&cfg);
+		is_int(mailauth_message(m, "From: a@pass.example\n", 21), 1,
+		       "message header only: one field");
+		r = mailauth_end(m, dns_stub_resolver(z));
+		is_str(r->from_domain, "pass.example",
+		       "message header only: From");
+		mailauth_free(m);
+	}
+	free(sig);
+}
+
 int main(void)
 {
 	struct dns_stub *z;
@@ -422,6 +498,7 @@ int main(void)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		run_row(&rows[i], z);
 	test_actions(z);
+	test_message(z);
 	for (i = 0; i < sizeof(iprows) / sizeof(iprows[0]); i++)
 		is_int(mailauth_ip_in_list(iprows[i].list, iprows[i].ip),
 		       iprows[i].want, "ip_in_list \"%s\" %s", iprows[i].list,

@@ -16,6 +16,10 @@
 #   4. authenticated outbound mail leaves DKIM-signed; dkimpy verifies it
 #   5. DNS outage: 4xx (451 4.7.0), the message is not lost
 #   6. mamorid down: Postfix tempfails (milter_default_action)
+#   7. read back what the milter stored: the DMARC aggregate counts
+#      (mamori dmarc, flushed at shutdown, summed over two runs) equal the
+#      inbound messages sent; the correspondence log (sqlite3 on the store)
+#      has one hashed m: row per outbound message and no plain address
 #
 # Every wait is bounded; every server listens on 127.0.0.1 only.
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +111,27 @@ except Exception as e:
 EOF
 smtp_send() { timeout 120 $PY "$IT_DIR/send.py" "$@"; }
 
+# What the milter should store, tallied as the script sends.
+# AGG_WANT["DOMAIN|DMARC|DISPOSITION"]: inbound messages that got a final
+# answer; a 4xx is not counted (the milter counts no tempfail).
+declare -A AGG_WANT=()
+# agg_note OUT DOMAIN DMARC DISPOSITION: count one inbound message whose
+# smtp_send printed OUT.
+agg_note() {
+	case $1 in code=2* | code=5*) ;; *) return 0 ;; esac
+	AGG_WANT["$2|$3|$4"]=$((${AGG_WANT["$2|$3|$4"]:-0} + 1))
+}
+# Outbound messages accepted: Message-ID, From address, To/Cc addresses.
+OUT_MIDS=() OUT_FROMS=() OUT_RCPTS=()
+# out_note OUT MESSAGE-ID FROM RCPT...: record one authenticated outbound
+# message whose smtp_send printed OUT, if it was accepted.
+out_note() {
+	local out=$1 mid=$2 from=$3
+	shift 3
+	[[ $out == code=250* ]] || return 0
+	OUT_MIDS+=("$mid") OUT_FROMS+=("$from") OUT_RCPTS+=("$*")
+}
+
 # make_msg FILE FROM ID [SIGN]: a message; SIGN=1 signs it for
 # legit.example with dkimpy (relaxed/relaxed).
 make_msg() {
@@ -186,6 +211,7 @@ pf_start || bail "postfix did not start"
 
 make_msg "$IT_DIR/forged.eml" ceo@shop.example forged0 0
 out=$(smtp_send "$INBOUND_PORT" ceo@shop.example bob@elsewhere.example "$IT_DIR/forged.eml")
+agg_note "$out" shop.example fail reject
 diag "forged: $out"
 tap_ok '[[ $out == "code=550 text=5.7.1"* ]]' "forged p=reject mail refused 550 5.7.1"
 tap_ok '[[ $out == *"DMARC policy of shop.example"* ]]' "reply names the DMARC policy and domain"
@@ -194,6 +220,7 @@ tap_ok '[[ $out == *"DMARC policy of shop.example"* ]]' "reply names the DMARC p
 
 make_msg "$IT_DIR/legit.eml" alice@legit.example legit1 1
 out=$(smtp_send "$INBOUND_PORT" alice@legit.example bob@elsewhere.example "$IT_DIR/legit.eml")
+agg_note "$out" legit.example pass none
 tap_ok '[[ $out == code=250* ]]' "signed legit mail accepted ($out)"
 wait_for 30 '[ -n "$(sink_file legit1)" ]'
 f=$(sink_file legit1)
@@ -206,6 +233,7 @@ tap_ok 'grep -q "^Received-SPF: pass" "$f"' "Received-SPF added"
 
 make_msg "$IT_DIR/forgear.eml" alice@legit.example forgear2 forge-ar
 out=$(smtp_send "$INBOUND_PORT" alice@legit.example bob@elsewhere.example "$IT_DIR/forgear.eml")
+agg_note "$out" legit.example pass none
 wait_for 30 '[ -n "$(sink_file forgear2)" ]'
 f=$(sink_file forgear2)
 tap_is "$(grep -c '^Authentication-Results: mx.example.test;' "$f" 2>/dev/null)" 1 \
@@ -260,6 +288,7 @@ open(sys.argv[1], "wb").write(
 EOF
 out=$(smtp_send "$SUBMIT_PORT" alice@example.test carol@elsewhere.example "$IT_DIR/out.eml" \
 	alice@example.test "${IT_PASSWORD[alice@example.test]}")
+out_note "$out" "<out3@example.test>" alice@example.test carol@elsewhere.example
 tap_ok '[[ $out == code=250* ]]' "authenticated outbound accepted ($out)"
 wait_for 30 '[ -n "$(sink_file out3)" ]'
 f=$(sink_file out3)
@@ -286,6 +315,7 @@ tap_ok 'grep -q "event=milter_outbound.*dkim_signed=yes" "$MAMORI_LOG"' "outboun
 dns_stop
 make_msg "$IT_DIR/fresh.eml" alice@fresh.example fresh4 0
 out=$(smtp_send "$INBOUND_PORT" alice@fresh.example bob@elsewhere.example "$IT_DIR/fresh.eml")
+agg_note "$out" fresh.example temperror none
 diag "dns outage: $out"
 tap_ok '[[ $out == code=4* ]]' "DNS outage: 4xx tempfail"
 tap_ok '[[ $out == *"4.7.0"* ]]' "DNS outage: 4.7.0"
@@ -298,5 +328,136 @@ mamorid_stop
 out=$(smtp_send "$INBOUND_PORT" alice@legit.example bob@elsewhere.example "$IT_DIR/legit.eml")
 diag "mamorid down: $out"
 tap_ok '[[ $out == code=4* ]]' "mamorid down: Postfix tempfails (milter_default_action)"
+
+# ---------------------------------------------------------------- 7. read back
+
+# agg_got: the aggregate as "DOMAIN|DMARC|DISPOSITION COUNT" lines, summed
+# over days and sources (a run across midnight UTC splits the rows).
+agg_got() {
+	mamori --json dmarc 2>/dev/null | $PY -c '
+import json, sys
+sums = {}
+for r in json.load(sys.stdin)["rows"]:
+    k = "%s|%s|%s" % (r["header_from"], r["dmarc"], r["disposition"])
+    sums[k] = sums.get(k, 0) + r["count"]
+for k in sorted(sums):
+    print(k, sums[k])
+'
+}
+agg_want() {
+	local k
+	for k in "${!AGG_WANT[@]}"; do echo "$k ${AGG_WANT[$k]}"; done | sort
+}
+# agg_want_total [DOMAIN]: the messages counted, all or of one domain.
+agg_want_total() {
+	local k n=0
+	for k in "${!AGG_WANT[@]}"; do
+		[ -z "${1:-}" ] || [[ $k == "$1|"* ]] || continue
+		n=$((n + AGG_WANT[$k]))
+	done
+	echo "$n"
+}
+
+# mamorid_stop above flushed the counts; a restart reads them back.
+mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not restart"
+wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket after restart"
+diag "want: $(agg_want | tr '\n' ' ')"
+tap_ok '[ "$(agg_want_total)" -gt 0 ]' "the script sent inbound mail with a final answer"
+tap_is "$(agg_got)" "$(agg_want)" \
+	"dmarc aggregate after a restart: counts per From domain and result equal what was sent (no tempfail)"
+j=$(mamori --json dmarc)
+tap_is "$(json_get totals.messages <<<"$j")" "$(agg_want_total)" "dmarc totals: messages"
+tap_is "$(json_get skipped <<<"$j")" 0 "dmarc: no stored row was unreadable"
+tap_is "$($PY -c 'import json,sys; print(sorted({r["source_ip"] for r in json.load(sys.stdin)["rows"]}))' <<<"$j")" \
+	"['127.0.0.1']" "dmarc rows carry the client address"
+
+# A second run on top: its flush must add to the stored rows.
+dns_start || bail "zone server did not restart"
+for i in 1 2 3; do
+	make_msg "$IT_DIR/legit-$i.eml" alice@legit.example "legit7$i" 1
+	out=$(smtp_send "$INBOUND_PORT" alice@legit.example bob@elsewhere.example "$IT_DIR/legit-$i.eml")
+	agg_note "$out" legit.example pass none
+done
+for i in 1 2; do
+	make_msg "$IT_DIR/forged-$i.eml" ceo@shop.example "forged7$i" 0
+	out=$(smtp_send "$INBOUND_PORT" ceo@shop.example bob@elsewhere.example "$IT_DIR/forged-$i.eml")
+	agg_note "$out" shop.example fail reject
+done
+make_msg "$IT_DIR/fresh7.eml" alice@fresh.example fresh7 0
+out=$(smtp_send "$INBOUND_PORT" alice@fresh.example bob@elsewhere.example "$IT_DIR/fresh7.eml")
+agg_note "$out" fresh.example pass none
+tap_ok '[[ $out == code=250* ]]' "second run: SPF-aligned mail of a third domain accepted ($out)"
+
+# Outbound with To and Cc in mixed case, for the correspondence log.
+printf '%s\r\n' 'From: "Alice A." <Alice@Example.Test>' \
+	'To: Carol <Carol.Seven@Elsewhere.Example>' \
+	'Cc: dave.cconly@third.example' 'Subject: outbound with cc' \
+	'Message-ID: <out7.X@example.test>' 'X-Mamori-Test-Id: out7' '' \
+	'Hello again.' >"$IT_DIR/out7.eml"
+out=$(smtp_send "$SUBMIT_PORT" alice@example.test carol.seven@elsewhere.example "$IT_DIR/out7.eml" \
+	alice@example.test "${IT_PASSWORD[alice@example.test]}")
+out_note "$out" "<out7.X@example.test>" alice@example.test \
+	carol.seven@elsewhere.example dave.cconly@third.example
+tap_ok '[[ $out == code=250* ]]' "outbound with Cc accepted ($out)"
+
+mamorid_stop
+mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not restart"
+diag "want: $(agg_want | tr '\n' ' ')"
+tap_is "$(agg_got)" "$(agg_want)" \
+	"dmarc aggregate after two runs: the second flush added to the stored rows"
+tap_is "$(mamori --json dmarc --domain LEGIT.example | json_get totals.messages)" \
+	"$(agg_want_total legit.example)" "mamori dmarc --domain: that domain's messages, any case"
+
+# The table: by count, largest first; then the totals.
+txt=$(mamori dmarc)
+diag "$(head -3 <<<"$txt")"
+counts=$(awk 'NR > 1 && NF == 0 { exit } NR > 1 { print $NF }' <<<"$txt")
+tap_ok '[[ $(head -1 <<<"$txt") == DAY*SOURCE*COUNT ]]' "mamori dmarc: a table with a header"
+tap_is "$(grep -c . <<<"$counts")" "$(mamori --json dmarc | json_get rows.#)" \
+	"mamori dmarc: one line per row"
+tap_is "$counts" "$(sort -nr <<<"$counts")" "mamori dmarc: sorted by count, largest first"
+tap_ok 'grep -q "^total: $(agg_want_total) messages" <<<"$txt"' "mamori dmarc: the total"
+day=$(mamori --json dmarc | json_get rows.0.day)
+tap_is "$(mamori --json dmarc --day "$day" | $PY -c 'import json,sys; print({r["day"] for r in json.load(sys.stdin)["rows"]})')" \
+	"{'$day'}" "mamori dmarc --day: only that day"
+mamori dmarc --day junk >/dev/null 2>&1
+tap_is $? 2 "mamori dmarc --day junk: usage error"
+mamori dmarc --day 2026-02-30 >/dev/null 2>&1
+tap_is $? 1 "mamori dmarc --day 2026-02-30: refused by the server"
+
+# The correspondence log, read straight from the SQLite file.
+mamorid_stop
+DB=$MAMORI_DIR/state.db
+corr_salt=$(sqlite3 "$DB" "SELECT value FROM kv WHERE ns = 'corr' AND key = 'salt'")
+tap_ok '[[ $corr_salt =~ ^[0-9a-f]{64}$ ]]' "corr: the install's salt is stored"
+# h X: the hash the milter writes for X (docs/design/milter.md).
+h() { printf '%s:%s' "$corr_salt" "$1" | sha256sum | cut -c1-64; }
+tap_is "$(sqlite3 "$DB" "SELECT count(*) FROM kv WHERE ns = 'corr' AND key LIKE 'm:%'")" \
+	"${#OUT_MIDS[@]}" "corr: one m: row per outbound message (${#OUT_MIDS[@]})"
+for i in "${!OUT_MIDS[@]}"; do
+	mid=${OUT_MIDS[$i]}
+	v=$(sqlite3 "$DB" "SELECT value FROM kv WHERE ns = 'corr' AND key = 'm:$(h "$mid")'")
+	tap_ok '[ -n "$v" ]' "corr: the m: row of $mid is keyed by its hash"
+	tap_is "$(json_get from <<<"$v")" "$(h "${OUT_FROMS[$i]}")" "corr: $mid: from is the hashed sender"
+	want=$(for a in ${OUT_RCPTS[$i]}; do h "$a"; done | sort)
+	tap_is "$(json_get rcpt <<<"$v" | $PY -c 'import json,sys; print("\n".join(sorted(json.load(sys.stdin))))')" \
+		"$want" "corr: $mid: rcpt holds the hashed To/Cc addresses"
+	n=0
+	for a in ${OUT_RCPTS[$i]}; do
+		n=$((n + $(sqlite3 "$DB" "SELECT count(*) FROM kv WHERE ns = 'corr' AND key = 'p:$(h "${OUT_FROMS[$i]}"):$(h "$a")'")))
+	done
+	tap_is "$n" "$(wc -w <<<"${OUT_RCPTS[$i]}")" "corr: $mid: a p: row per participant"
+done
+rows=$(sqlite3 "$DB" "SELECT key || ' ' || value FROM kv WHERE ns = 'corr'")
+leaks=
+for a in "${OUT_FROMS[@]}" ${OUT_RCPTS[*]} "${OUT_MIDS[@]}"; do
+	a=${a#<} a=${a%>}
+	for w in "$a" "${a%@*}"; do
+		grep -qiF -- "$w" <<<"$rows" && leaks+=" $w"
+	done
+done
+tap_is "$leaks" "" "corr: no plain address, local part or Message-ID in the rows"
+tap_ok '! cat "$DB"* | grep -aqi "dave.cconly"' \
+	"a Cc-only address is nowhere in the database files"
 
 tap_done

@@ -1,0 +1,206 @@
+/*
+ * mamori scan - the inbound verdict for a message file, without mamorid.
+ *
+ *   mamori scan [--ip ADDR] [--helo NAME] [--mail-from ADDR]
+ *               [--dns IP[@PORT]] [--time EPOCH] FILE.eml|-
+ *
+ * The same evaluation the milter runs at end of message (front/mailauth.c:
+ * SPF, DKIM, DMARC, the policy action), with the settings of the
+ * configuration file (-c, else the default file if it exists, else the
+ * built-in defaults) and real DNS through dns_blocking (dns_upstream, or
+ * --dns).  The envelope is not in a stored message, so SPF needs --ip
+ * (and --mail-from, else the null sender: the HELO identity); without
+ * --ip SPF is not evaluated and says so.  Prints the header fields the
+ * milter would add and what it would do; --json prints them as an object.
+ * Exit status 0 when the evaluation ran (whatever the verdict), 1 when the
+ * file cannot be read, 2 on a usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/mamori.h"
+#include "dns/dns_blocking.h"
+#include "front/mailauth.h"
+#include "mail/dmarc.h"
+#include "util/config.h"
+#include "util/xalloc.h"
+
+#define SCAN_MAX_BYTES (64u << 20)	/* larger than any MTA's size limit */
+
+/* Read FILE ("-": stdin) whole into *out; 0, or -1 with errno. */
+static int slurp(const char *path, struct buf *out)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	char chunk[65536];
+	size_t n;
+	int r = 0;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(out, chunk, n) != 0) {
+			errno = EFBIG;
+			r = -1;
+			break;
+		}
+	if (r == 0 && ferror(f))
+		r = -1;
+	if (f != stdin)
+		fclose(f);
+	return r;
+}
+
+/* The verdict for a person. */
+static void print_text(const struct mailauth_verdict *v, size_t fields,
+		       const char *ip)
+{
+	size_t i;
+
+	printf("Authentication-Results: %s\n", v->ar ? v->ar : "");
+	if (v->received_spf)
+		printf("Received-SPF: %s\n", v->received_spf);
+	if (v->tag_name)
+		printf("%s: %s\n", v->tag_name, v->tag_value);
+	printf("\nheader fields: %zu\n", fields);
+	printf("from domain:   %s\n", v->from_domain[0] ? v->from_domain : "-");
+	printf("spf:           %s%s\n", v->spf_result,
+	       ip ? "" : " (not evaluated: no --ip)");
+	printf("dkim:          %s\n", v->dkim_result);
+	printf("dmarc:         %s (disposition %s%s)\n", v->dmarc_result,
+	       v->disposition, v->overridden ? ", overridden" : "");
+	printf("action:        %s", mailauth_action_name(v->action));
+	if (v->rcode)
+		printf(" %s %s %s", v->rcode, v->xcode, v->reply ? v->reply : "");
+	printf("\n");
+	if (v->reason)
+		printf("reason:        %s\n", v->reason);
+	for (i = 0; i < v->ndel; i++)
+		printf("removed:       %s #%d (carries our authserv-id)\n",
+		       v->del[i].name, v->del[i].index);
+}
+
+/* The verdict as one JSON object (--json). */
+static void print_json(const struct mailauth_verdict *v, size_t fields)
+{
+	json_t *o = json_object(), *del = json_array();
+	char *s, *reply = v->rcode ? xasprintf("%s %s %s", v->rcode, v->xcode,
+					       v->reply ? v->reply : "") :
+			  NULL;
+	size_t i;
+
+	json_object_set_new(o, "authentication_results", json_string(v->ar));
+	json_object_set_new(o, "received_spf", v->received_spf ?
+			    json_string(v->received_spf) : json_null());
+	json_object_set_new(o, "header_fields", json_integer((json_int_t)fields));
+	json_object_set_new(o, "from_domain", json_string(v->from_domain));
+	json_object_set_new(o, "spf", json_string(v->spf_result));
+	json_object_set_new(o, "dkim", json_string(v->dkim_result));
+	json_object_set_new(o, "dmarc", json_string(v->dmarc_result));
+	json_object_set_new(o, "disposition", json_string(v->disposition));
+	json_object_set_new(o, "overridden", json_boolean(v->overridden));
+	json_object_set_new(o, "action",
+			    json_string(mailauth_action_name(v->action)));
+	json_object_set_new(o, "reply", reply ? json_string(reply) :
+			    json_null());
+	free(reply);
+	json_object_set_new(o, "reason", v->reason ? json_string(v->reason) :
+			    json_null());
+	for (i = 0; i < v->ndel; i++)
+		json_array_append_new(del, json_pack("{s:s, s:i}", "name",
+			v->del[i].name, "index", v->del[i].index));
+	json_object_set_new(o, "removed", del);
+	s = json_dumps(o, JSON_INDENT(2));
+	puts(s);
+	free(s);
+	json_decref(o);
+}
+
+int cli_cmd_scan(struct cli *c, int argc, char **argv)
+{
+	const char *ip = NULL, *helo = "", *mailfrom = "", *dns = NULL,
+		   *file = NULL, *v, *warn;
+	struct mailauth_config ma;
+	struct dmarc_config dm;
+	struct dmarc_psl *psl = NULL;
+	struct dns_resolver *r;
+	struct config *cfg;
+	struct mailauth *m;
+	const struct mailauth_verdict *verdict;
+	struct buf msg;
+	char err[512], authserv[256];
+	unsigned long long now = 0;
+	size_t fields;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if ((v = cli_opt_value(argc, argv, &i, "--ip")))
+			ip = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--helo")))
+			helo = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--mail-from")))
+			mailfrom = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--dns")))
+			dns = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--time"))) {
+			char *end;
+
+			errno = 0;
+			now = strtoull(v, &end, 10);
+			if (errno || *end || !*v || now == 0)
+				cli_usage_error("scan: --time wants seconds "
+						"since 1970");
+		} else if (argv[i][0] == '-' && argv[i][1])
+			cli_usage_error("scan: unknown option %s", argv[i]);
+		else if (!file)
+			file = argv[i];
+		else
+			cli_usage_error("scan: one FILE (or -) only");
+	}
+	if (!file)
+		cli_usage_error("scan: FILE (or - for standard input) is "
+				"required");
+	if ((cfg = config_load(c->config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "mamori: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	buf_init(&msg, SCAN_MAX_BYTES);
+	if (slurp(file, &msg) != 0) {
+		fprintf(stderr, "mamori: scan: %s: %s\n", file,
+			errno == EFBIG ? "larger than 64 MB" : strerror(errno));
+		buf_deinit(&msg);
+		config_free(cfg);
+		return CLI_EXIT_FAILED;
+	}
+	if (cfg->dmarc_mode)
+		psl = dmarc_psl_load(NULL);
+	mailauth_config_set(&ma, &dm, authserv, sizeof(authserv), cfg, psl,
+			    &warn);
+	if (warn)
+		fprintf(stderr, "mamori: scan: %s\n", warn);
+	ma.now = now;
+	r = dns_blocking_new(dns ? dns : cfg->dns_upstream,
+			     (int)cfg->dns_timeout_ms, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "mamori: scan: %s\n", err);
+		dmarc_psl_free(psl);
+		buf_deinit(&msg);
+		config_free(cfg);
+		return CLI_EXIT_USAGE;
+	}
+	m = mailauth_new(&ma);
+	mailauth_envelope(m, ip, helo, mailfrom);
+	fields = mailauth_message(m, msg.p, msg.len);
+	verdict = mailauth_end(m, r);
+	if (c->json)
+		print_json(verdict, fields);
+	else
+		print_text(verdict, fields, ip);
+	mailauth_free(m);
+	dns_resolver_free(r);
+	dmarc_psl_free(psl);
+	buf_deinit(&msg);
+	config_free(cfg);
+	return CLI_EXIT_OK;
+}
