@@ -41,6 +41,8 @@
 
 struct hdr {
 	size_t name_off, nlen, val_off, vlen;
+	size_t ntrim;		/* nlen without trailing WSP */
+	uint32_t nhash;		/* name_hash() of the trimmed name */
 };
 
 /* One body hash, shared by the signatures with its c= and l=. */
@@ -265,16 +267,32 @@ void dkim_verify_free(struct dkim_verify *v)
 	free(v);
 }
 
-/* True if header field h is named name (ignoring case and trailing WSP). */
-static bool hdr_named(const struct dkim_verify *v, const struct hdr *h,
-		      const char *name, size_t n)
+/* FNV-1a of name[0..n) in ASCII lower case. */
+static uint32_t name_hash(const char *name, size_t n)
 {
-	const char *p = v->hbytes.p + h->name_off;
-	size_t len = h->nlen;
+	uint32_t h = 2166136261u;
+	size_t i;
 
-	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-		len--;
-	return len == n && strncasecmp(p, name, n) == 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		h ^= c >= 'A' && c <= 'Z' ? c + 32 : c;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * True if header field h is named name (n bytes, hash nh = name_hash()),
+ * ignoring case and trailing WSP.  Length and hash rule out nearly every
+ * other field before any byte is compared: h= is matched against every
+ * field for every name it lists.
+ */
+static bool hdr_named(const struct dkim_verify *v, const struct hdr *h,
+		      const char *name, size_t n, uint32_t nh)
+{
+	return h->ntrim == n && h->nhash == nh &&
+	       strncasecmp(v->hbytes.p + h->name_off, name, n) == 0;
 }
 
 void dkim_verify_header(struct dkim_verify *v, const char *name, size_t nlen,
@@ -294,6 +312,11 @@ void dkim_verify_header(struct dkim_verify *v, const char *name, size_t nlen,
 	}
 	h.name_off = mark;
 	h.nlen = nlen;
+	h.ntrim = nlen;
+	while (h.ntrim > 0 && (name[h.ntrim - 1] == ' ' ||
+			       name[h.ntrim - 1] == '\t'))
+		h.ntrim--;
+	h.nhash = name_hash(name, h.ntrim);
 	h.val_off = mark + nlen;
 	h.vlen = vlen;
 	/* Grow by doubling; bounded by DKIM_MAX_HEADERS. */
@@ -329,11 +352,13 @@ static int header_hash(struct dkim_verify *v, struct vsig *s)
 	/* A signer cannot have signed the field it was creating. */
 	used[s->hdr] = true;
 	for (i = 0; okay && i < sig->nh; i++) {
+		uint32_t nh = name_hash(sig->hnames[i].p, sig->hnames[i].n);
+
 		for (j = v->nhdrs; j-- > 0;) {
 			const struct hdr *h = &v->hdrs[j];
 
 			if (used[j] || !hdr_named(v, h, sig->hnames[i].p,
-						  sig->hnames[i].n))
+						  sig->hnames[i].n, nh))
 				continue;
 			used[j] = true;
 			okay = hash_field(v, md, sig->hcanon,
@@ -441,19 +466,21 @@ static void start_sig(struct dkim_verify *v, struct vsig *s, size_t idx)
 void dkim_verify_eoh(struct dkim_verify *v)
 {
 	size_t i, n = 0;
+	uint32_t dh;
 
 	if (v->eoh)
 		return;
 	v->eoh = true;
+	dh = name_hash("DKIM-Signature", 14);
 	for (i = 0; i < v->nhdrs; i++)
-		if (hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14))
+		if (hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14, dh))
 			n++;
 	v->sigs = xcalloc(n ? n : 1, sizeof(*v->sigs));
 	v->bhs = xcalloc(n ? n : 1, sizeof(*v->bhs));
 	for (i = 0; i < v->nhdrs; i++) {
 		struct vsig *s;
 
-		if (!hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14))
+		if (!hdr_named(v, &v->hdrs[i], "DKIM-Signature", 14, dh))
 			continue;
 		s = &v->sigs[v->nsigs];
 		s->hdr = i;

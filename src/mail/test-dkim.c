@@ -520,7 +520,7 @@ static void test_body_reference(void)
 
 		x = x * 1103515245 + 12345;
 		n = (x >> 8) % N;
-		for (i = 0; i < n; i += run) {
+		for (i = 0; i < n && round % 2 == 0; i += run) {
 			x = x * 1103515245 + 12345;
 			/* now and then a long plain run (past the 4 KB stage) */
 			run = (x >> 20) % 50 == 0 ? (x >> 8) % 5000 : 1;
@@ -529,6 +529,25 @@ static void test_body_reference(void)
 			x = x * 1103515245 + 12345;
 			memset(body + i, run > 1 ? 'q' :
 			       alpha[(x >> 16) % (sizeof(alpha) - 1)], run);
+		}
+		/* Odd rounds: text, words between single spaces, lines of
+		 * 40-90 bytes, now and then two spaces, a tab, a space before
+		 * CRLF or an empty line (the 16-byte blocks and their edges). */
+		for (i = 0; i < n && round % 2 == 1; i++) {
+			unsigned r;
+
+			x = x * 1103515245 + 12345;
+			r = (x >> 16) % 100;
+			if (r < 14)
+				body[i] = ' ';
+			else if (r == 14)
+				body[i] = '\t';
+			else if (r == 15 && i + 1 < n)
+				body[i++] = ' ', body[i] = ' ';
+			else if ((r == 16 || r == 17) && i + 1 < n)
+				body[i++] = '\r', body[i] = '\n';
+			else
+				body[i] = (char)('a' + r % 26);
 		}
 		for (k = 0; k < NELEM(cs); k++) {
 			size_t rn = ref_canon_body(cs[k], body, n, ref);
