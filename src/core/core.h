@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -143,6 +144,17 @@ struct core_dmarc_query {
  */
 void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
 			  core_json_cb *cb, void *arg);
+/*
+ * The store key of one DMARC aggregate row, as core_dmarc_aggregate reads
+ * it: "DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION", DAY the UTC
+ * date of when; the value is the count.  Malloc'd.  The writer (the
+ * milter) and the reader share this one definition.
+ */
+#define CORE_DMARC_AGG_NS "dmarc_agg"
+char *core_dmarc_agg_key(time_t when, const char *source_ip,
+			 const char *header_from, const char *spf,
+			 const char *dkim, const char *dmarc,
+			 const char *disposition);
 /*
  * Login signals (src/auth) feeding the outbound score: a login from a new
  * network raises the account's risk until the given time.

@@ -30,11 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/core-internal.h"
 #include "util/xalloc.h"
 
-#define DMARC_NS "dmarc_agg"
+#define DMARC_NS CORE_DMARC_AGG_NS
 #define DMARC_LIST_MAX 10000
 #define DMARC_FIELDS 7
 #define DMARC_COUNT_DIGITS 15
@@ -347,4 +348,18 @@ void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
 		prefix[i] = '\0';
 	}
 	store_scan(c->st, DMARC_NS, prefix, agg_scan_row, a);
+}
+
+char *core_dmarc_agg_key(time_t when, const char *source_ip,
+			 const char *header_from, const char *spf,
+			 const char *dkim, const char *dmarc,
+			 const char *disposition)
+{
+	char day[16];
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	return xasprintf("%s|%s|%s|%s|%s|%s|%s", day, source_ip, header_from,
+			 spf, dkim, dmarc, disposition);
 }

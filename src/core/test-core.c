@@ -639,9 +639,40 @@ static void test_acct_primitives(void)
 	acct_table_free(t);
 }
 
+/* The aggregate key the milter writes is the one the listing reads. */
+static void test_dmarc_agg_key(void)
+{
+	struct env e;
+	struct jres r = { 0 };
+	struct core_dmarc_query q = { .day = "2026-05-04" };
+	char *k = core_dmarc_agg_key(1777939199, "192.0.2.9", "shop.example",
+				     "fail", "none", "fail", "reject");
+	json_t *row;
+
+	is_str(k, "2026-05-04|192.0.2.9|shop.example|fail|none|fail|reject",
+	       "dmarc agg key: layout (the last second of 4 May, UTC)");
+	env_open(&e, "", "memory:");
+	store_put(e.st, CORE_DMARC_AGG_NS, k, "2", 0, NULL, NULL);
+	core_dmarc_aggregate(e.core, &q, got_json, &r);
+	is_int(r.status, 200, "dmarc agg key: listed");
+	row = json_array_get(json_object_get(r.body, "rows"), 0);
+	is_str(json_string_value(json_object_get(row, "header_from")),
+	       "shop.example", "dmarc agg key: read back, header_from");
+	is_str(json_string_value(json_object_get(row, "disposition")),
+	       "reject", "dmarc agg key: read back, disposition");
+	is_int(json_integer_value(json_object_get(row, "count")), 2,
+	       "dmarc agg key: read back, count");
+	is_int(json_integer_value(json_object_get(r.body, "skipped")), 0,
+	       "dmarc agg key: nothing skipped");
+	json_decref(r.body);
+	free(k);
+	env_close(&e);
+}
+
 int main(void)
 {
 	log_setup("test-core", false, LOG_L_ERR);
+	test_dmarc_agg_key();
 	test_acct_primitives();
 	test_sender_owned();
 	test_accounting();

@@ -40,6 +40,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/core.h"
 #include "dns/dns_blocking.h"
 #include "front/mailauth.h"
 #include "front/milter.h"
@@ -707,9 +708,8 @@ static sfsistat in_eom(SMFICTX *ctx, struct mconn *c, struct mmsg *m)
 	struct milter_server *s = srv;
 	const struct mailauth_verdict *v = mailauth_end(m->ma, srv->dns);
 	const char *qid = smfi_getsymval(ctx, "i");
-	char q1[LOG_QSZ], q2[LOG_QSZ], day[16], *t;
+	char q1[LOG_QSZ], q2[LOG_QSZ], *t;
 	time_t now = time(NULL);
-	struct tm tm;
 	size_t i;
 	sfsistat rc = SMFIS_CONTINUE;
 
@@ -756,14 +756,11 @@ static sfsistat in_eom(SMFICTX *ctx, struct mconn *c, struct mmsg *m)
 		log_q(q2, sizeof(q2), v->reason ? v->reason : "-"));
 	/* Aggregate rows only for a From domain with an answer. */
 	if (v->from_domain[0] && v->action != MAILAUTH_TEMPFAIL) {
-		char *key;
+		char *key = core_dmarc_agg_key(now, c->ip, v->from_domain,
+					       v->spf_result, v->dkim_result,
+					       v->dmarc_result, v->disposition);
 
-		gmtime_r(&now, &tm);
-		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-		key = xasprintf("%s|%s|%s|%s|%s|%s|%s", day, c->ip,
-				v->from_domain, v->spf_result, v->dkim_result,
-				v->dmarc_result, v->disposition);
-		queue_store(s, "dmarc_agg", key, NULL, 0);
+		queue_store(s, CORE_DMARC_AGG_NS, key, NULL, 0);
 		free(key);
 	}
 	return rc;
