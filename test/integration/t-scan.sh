@@ -99,7 +99,7 @@ grep -A4 '^Authentication-Results' "$IT_DIR/good.txt" | tr -d '\n\t' >"$IT_DIR/g
 tap_ok 'grep -q "^Authentication-Results: $AUTHSERV;.*spf=pass smtp.mailfrom=a@legit.example.*dkim=pass header.d=legit.example.*dmarc=pass" "$IT_DIR/good.ar"' \
 	"the AR value carries spf=pass, dkim=pass, dmarc=pass in order"
 tap_ok 'grep -q "^action: *accept" "$IT_DIR/good.txt"' "action accept"
-tap_ok 'grep -q "^Received-SPF: Pass" "$IT_DIR/good.txt"' "Received-SPF pass"
+tap_ok 'grep -q "^Received-SPF: pass (mx.scan.test: domain of a@legit.example designates 192.0.2.10" "$IT_DIR/good.txt"' "Received-SPF pass, naming the client"
 scan --json --ip 192.0.2.10 --mail-from a@legit.example "$IT_DIR/good.eml" \
 	>"$IT_DIR/good.json" 2>>"$IT_DIR/scan.err"
 tap_is "$(field dkim "$IT_DIR/good.json")" pass "--json: dkim"
