@@ -8,20 +8,16 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns_stub.h"
 #include "dns/dns_unbound.h"
 #include "tap.h"
+#include "zone_server.h"
 
 struct got {
 	int done;
@@ -227,93 +223,6 @@ static void stub_only(void)
 	dns_answer_free(NULL);
 }
 
-/* A free UDP port on loopback (the server binds TCP on it too). */
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		port = -1;
-	else
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* Start the zone server; returns its pid, 0 to skip, -1 on failure. */
-static pid_t server_start(const char *zonefile, int port)
-{
-	const char *root = getenv("MAMORI_SOURCE_ROOT");
-	char script[1024], portstr[16], line[64];
-	struct pollfd pfd;
-	int fds[2], status;
-	ssize_t n;
-	size_t have = 0;
-	pid_t pid;
-	time_t end;
-
-	if (!root || access("/usr/bin/python3", X_OK) != 0)
-		return 0;
-	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, zonefile, portstr,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	end = time(NULL) + 10;
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (time(NULL) < end && poll(&pfd, 1, 500) >= 0) {
-		if (!(pfd.revents & (POLLIN | POLLHUP)))
-			continue;
-		n = read(fds[0], line + have, sizeof(line) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		line[have] = '\0';
-		if (strstr(line, "READY\n")) {
-			close(fds[0]);
-			return pid;
-		}
-	}
-	close(fds[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		return 0;	/* no dnslib */
-	return -1;
-}
-
-/* Stop the server, waiting at most 3 s before SIGKILL. */
-static void server_stop(pid_t pid)
-{
-	int status, i;
-
-	kill(pid, SIGTERM);
-	for (i = 0; i < 30; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
 /* The unbound backend against the zone server. */
 static void unbound_tests(void)
 {
@@ -321,7 +230,7 @@ static void unbound_tests(void)
 	struct event_base *base;
 	struct dns_resolver *r;
 	struct dns_answer *a;
-	int fd, port = free_port();
+	int fd, port = zone_server_free_port();
 	pid_t pid;
 
 	fd = mkstemp(path);
@@ -330,7 +239,7 @@ static void unbound_tests(void)
 		return;
 	}
 	close(fd);
-	pid = server_start(path, port);
+	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, port);
 	if (pid <= 0) {
 		unlink(path);
 		if (pid == 0)
@@ -354,7 +263,7 @@ static void unbound_tests(void)
 	r = dns_unbound_new(base, "not an address", 100, err, sizeof(err));
 	ok(r == NULL && err[0], "unbound: bad upstream refused");
 	event_base_free(base);
-	server_stop(pid);
+	zone_server_stop(pid);
 	unlink(path);
 }
 

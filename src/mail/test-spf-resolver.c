@@ -34,18 +34,14 @@
  * exit 3 s; the whole run takes a few seconds plus ~1.5 s per test that
  * waits for a timeout.
  */
-#include <arpa/inet.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +50,7 @@
 #include "mail/spf.h"
 #include "mail/spf_testlib.h"
 #include "tap.h"
+#include "zone_server.h"
 #include "util/xalloc.h"
 
 #define MAX_FIELDS 16
@@ -89,52 +86,6 @@ static struct scenario scen[MAX_SCEN];
 static int nscen;
 static pid_t server_pid;	/* the running zone server, or 0 */
 
-/* Decode the README-flat escapes in place. */
-static void unescape(char *s)
-{
-	size_t i = 0, o = 0;
-
-	while (s[i]) {
-		if (s[i] != '\\' || !s[i + 1]) {
-			s[o++] = s[i++];
-			continue;
-		}
-		switch (s[i + 1]) {
-		case 't': s[o++] = '\t'; i += 2; break;
-		case 'n': s[o++] = '\n'; i += 2; break;
-		case 'r': s[o++] = '\r'; i += 2; break;
-		case 'x': {
-			char h[3] = { s[i + 2], s[i + 2] ? s[i + 3] : 0, 0 };
-
-			s[o++] = (char)strtoul(h, NULL, 16);
-			i += 2 + strlen(h);
-			break;
-		}
-		default: s[o++] = s[i + 1]; i += 2; break;
-		}
-	}
-	s[o] = '\0';
-}
-
-/* Split a line on tabs (in place, not decoded); returns the field count. */
-static int split(char *line, char **f)
-{
-	int n = 0;
-	char *p = line, *tab;
-
-	line[strcspn(line, "\n")] = '\0';
-	while (n < MAX_FIELDS) {
-		tab = strchr(p, '\t');
-		if (tab)
-			*tab = '\0';
-		f[n++] = p;
-		if (!tab)
-			break;
-		p = tab + 1;
-	}
-	return n;
-}
-
 /* The scenario with id, created on first use (NULL if too many). */
 static struct scenario *scenario_get(int id)
 {
@@ -160,9 +111,9 @@ static int load_zones(const char *path)
 		return -1;
 	while (fgets(line, sizeof(line), fp)) {
 		if (strncmp(line, "#S\t", 3) == 0) {
-			if (split(line + 3, f) >= 2 &&
+			if (spft_split(line + 3, f, MAX_FIELDS) >= 2 &&
 			    (sc = scenario_get(atoi(f[0]))) && !sc->name) {
-				unescape(f[1]);
+				spft_unescape(f[1]);
 				sc->name = xstrdup(f[1]);
 			}
 			continue;
@@ -199,14 +150,14 @@ static int load_tests(const char *path)
 	while (fgets(line, sizeof(line), fp)) {
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		nf = split(line, f);
+		nf = spft_split(line, f, MAX_FIELDS);
 		if (nf < 8 || !(sc = scenario_get(atoi(f[0]))))
 			continue;
 		sc->t = xrealloc(sc->t, (sc->nt + 1) * sizeof(*sc->t));
 		t = &sc->t[sc->nt++];
 		memset(t, 0, sizeof(*t));
 		for (i = 0; i < nf; i++) {
-			unescape(f[i]);
+			spft_unescape(f[i]);
 			t->f[i] = xstrdup(f[i]);
 		}
 		t->nf = nf;
@@ -253,104 +204,10 @@ static int write_zone(struct scenario *sc, const char *path)
 	return fclose(fp) == 0 ? 0 : -1;
 }
 
-/* A free UDP port on loopback (the server binds TCP on it too). */
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		port = -1;
-	else
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* Start the zone server; returns its pid, 0 if dnslib is missing, -1. */
-static pid_t server_start(const char *root, const char *zonefile, int port)
-{
-	char script[1024], portstr[16], line[64];
-	struct pollfd pfd;
-	int fds[2], status;
-	ssize_t n;
-	size_t have = 0;
-	pid_t pid;
-	time_t end;
-
-	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (pipe(fds) < 0)
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(PYTHON, "python3", script, zonefile, portstr,
-		      "127.0.0.1", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	end = time(NULL) + 10;
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (time(NULL) < end && poll(&pfd, 1, 500) >= 0) {
-		if (!(pfd.revents & (POLLIN | POLLHUP)))
-			continue;
-		n = read(fds[0], line + have, sizeof(line) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		line[have] = '\0';
-		if (strstr(line, "READY\n")) {
-			close(fds[0]);
-			return pid;
-		}
-		if (have == sizeof(line) - 1)
-			break;
-	}
-	close(fds[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		return 0;	/* no dnslib */
-	return -1;
-}
-
-/* Stop the server, waiting at most 3 s before SIGKILL. */
-static void server_stop(pid_t pid)
-{
-	int status, i;
-
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	for (i = 0; i < 30; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
 /* atexit: never leave a server behind. */
 static void cleanup(void)
 {
-	server_stop(server_pid);
+	zone_server_stop(server_pid);
 	server_pid = 0;
 }
 
@@ -578,13 +435,13 @@ static void run_scenario(const char *root, struct event_base *base,
 		return;
 	}
 	close(fd);
-	port = free_port();
+	port = zone_server_free_port();
 	if (write_zone(sc, path) < 0 || port < 0) {
 		ok(0, "scenario %d: zone file and port", sc->id);
 		unlink(path);
 		return;
 	}
-	server_pid = server_start(root, path, port);
+	server_pid = zone_server_start(root, path, port);
 	if (server_pid <= 0) {
 		server_pid = 0;
 		c->failed += (int)sc->nt;
@@ -595,7 +452,7 @@ static void run_scenario(const char *root, struct event_base *base,
 	}
 	for (i = 0; i < sc->nt; i++)
 		run_test(base, port, sc, &sc->t[i], c);
-	server_stop(server_pid);
+	zone_server_stop(server_pid);
 	server_pid = 0;
 	unlink(path);
 }

@@ -1,0 +1,110 @@
+/*
+ * zone_server - the zone server's life from a C test (zone_server.h).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zone_server.h"
+
+#define PYTHON "/usr/bin/python3"	/* Debian's, with python3-dnslib */
+
+int zone_server_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+		port = -1;
+	else
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+pid_t zone_server_start(const char *root, const char *zonefile, int port)
+{
+	char script[1024], portstr[16], line[64];
+	struct pollfd pfd;
+	int fds[2], status;
+	ssize_t n;
+	size_t have = 0;
+	pid_t pid;
+	time_t end;
+
+	if (!root || access(PYTHON, X_OK) != 0)
+		return 0;
+	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (pipe(fds) < 0)
+		return -1;
+	fflush(stdout);		/* the child must not repeat buffered TAP */
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl(PYTHON, "python3", script, zonefile, portstr, "127.0.0.1",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	end = time(NULL) + 10;
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (time(NULL) < end && poll(&pfd, 1, 500) >= 0) {
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(fds[0], line + have, sizeof(line) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		line[have] = '\0';
+		if (strstr(line, "READY\n")) {
+			close(fds[0]);
+			return pid;
+		}
+		if (have == sizeof(line) - 1)
+			break;
+	}
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return 0;	/* no dnslib */
+	return -1;
+}
+
+void zone_server_stop(pid_t pid)
+{
+	int status, i;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 30; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}

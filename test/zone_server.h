@@ -1,0 +1,25 @@
+/*
+ * zone_server - start and stop test/dns/zone-server.py (python3-dnslib,
+ * an authoritative server for a zone file) from a C test, on 127.0.0.1.
+ * Test builds only: test-dns.c and test-spf-resolver.c.
+ */
+#ifndef MAMORI_ZONE_SERVER_H
+#define MAMORI_ZONE_SERVER_H
+
+#include <sys/types.h>
+
+/* A free UDP port on loopback (the server binds TCP on it too), or -1. */
+int zone_server_free_port(void);
+
+/*
+ * Start the server for zonefile on 127.0.0.1:port, the script found under
+ * root (the source tree); wait at most 10 s for its READY line.  Returns
+ * its pid, 0 when Debian's python3 or its dnslib is missing (skip), -1 on
+ * failure.
+ */
+pid_t zone_server_start(const char *root, const char *zonefile, int port);
+
+/* Stop it: SIGTERM, SIGKILL after 3 s.  pid <= 0 is a no-op. */
+void zone_server_stop(pid_t pid);
+
+#endif
