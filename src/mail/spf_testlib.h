@@ -7,6 +7,7 @@
 #define MAMORI_SPF_TESTLIB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "mail/spf.h"
 
@@ -21,5 +22,13 @@ struct outcome {
 void spft_on_done(void *arg, struct spf *s);
 /* Is result r one of the comma-separated names in list? */
 bool spft_result_in(enum spf_result r, const char *list);
+
+/*
+ * The suite's TSV files (test/spf/): fields split on tabs in place;
+ * escapes \t \n \r \xHH and \C (C itself) decoded in place, the new
+ * length returned (a value may hold NUL).
+ */
+int spft_split(char *line, char **f, int max);
+size_t spft_unescape(char *s);
 
 #endif

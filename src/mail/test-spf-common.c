@@ -3,6 +3,7 @@
  * spf_testlib.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mail/spf_testlib.h"
@@ -32,4 +33,50 @@ bool spft_result_in(enum spf_result r, const char *list)
 		p += k + (p[k] == ',');
 	}
 	return false;
+}
+
+int spft_split(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line, *tab;
+
+	line[strcspn(line, "\n")] = '\0';
+	while (n < max) {
+		tab = strchr(p, '\t');
+		if (tab)
+			*tab = '\0';
+		f[n++] = p;
+		if (!tab)
+			break;
+		p = tab + 1;
+	}
+	return n;
+}
+
+size_t spft_unescape(char *s)
+{
+	size_t i = 0, o = 0;
+
+	while (s[i]) {
+		if (s[i] != '\\' || !s[i + 1]) {
+			s[o++] = s[i++];
+			continue;
+		}
+		switch (s[i + 1]) {
+		case 't': s[o++] = '\t'; i += 2; break;
+		case 'n': s[o++] = '\n'; i += 2; break;
+		case 'r': s[o++] = '\r'; i += 2; break;
+		case 'x': {
+			/* At most two digits, never past the end. */
+			char h[3] = { s[i + 2], s[i + 2] ? s[i + 3] : 0, 0 };
+
+			s[o++] = (char)strtoul(h, NULL, 16);
+			i += 2 + strlen(h);
+			break;
+		}
+		default: s[o++] = s[i + 1]; i += 2; break;
+		}
+	}
+	s[o] = '\0';
+	return o;
 }

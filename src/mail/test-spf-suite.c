@@ -59,52 +59,13 @@ struct scenario {
 static struct scenario scen[64];
 static int nscen;
 
-/* Decode the README-flat escapes in place; returns the new length. */
-static size_t unescape(char *s)
-{
-	size_t i = 0, o = 0;
-
-	while (s[i]) {
-		if (s[i] != '\\' || !s[i + 1]) {
-			s[o++] = s[i++];
-			continue;
-		}
-		switch (s[i + 1]) {
-		case 't': s[o++] = '\t'; i += 2; break;
-		case 'n': s[o++] = '\n'; i += 2; break;
-		case 'r': s[o++] = '\r'; i += 2; break;
-		case 'x': {
-			char h[3] = { s[i + 2], s[i + 3], 0 };
-
-			s[o++] = (char)strtoul(h, NULL, 16);
-			i += 4;
-			break;
-		}
-		default: s[o++] = s[i + 1]; i += 2; break;
-		}
-	}
-	s[o] = '\0';
-	return o;
-}
-
 /* Split a line on tabs into f (decoded), returning the field count. */
 static int split(char *line, char **f, size_t *len)
 {
-	int n = 0;
-	char *p = line, *tab;
+	int n = spft_split(line, f, MAX_FIELDS), i;
 
-	line[strcspn(line, "\n")] = '\0';
-	while (n < MAX_FIELDS) {
-		tab = strchr(p, '\t');
-		if (tab)
-			*tab = '\0';
-		f[n] = p;
-		len[n] = unescape(p);
-		n++;
-		if (!tab)
-			break;
-		p = tab + 1;
-	}
+	for (i = 0; i < n; i++)
+		len[i] = spft_unescape(f[i]);
 	return n;
 }
 
