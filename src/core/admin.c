@@ -615,6 +615,11 @@ void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg)
 	c->abuse_arg = arg;
 }
 
+void core_set_outbox(struct core *c, struct outbox *o)
+{
+	c->outbox = o;
+}
+
 /* Ignore an admin result nobody waits for. */
 static void json_ignore(void *arg, int status, json_t *body)
 {

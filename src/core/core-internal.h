@@ -48,6 +48,7 @@ struct core {
 	const struct config *cfg;
 	struct store *st;
 	struct notify *nt;
+	struct outbox *outbox;		/* may be NULL: notices not kept */
 	struct acct_table *accounts;
 	struct acctmap *map;
 	struct instance *instances;

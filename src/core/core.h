@@ -174,6 +174,9 @@ void core_account_compromised(struct core *c, const char *login,
  */
 typedef void core_abuse_hook(void *arg, const char *login);
 void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg);
+struct outbox;
+/* Keep the notices of transitions in o until sent (core/outbox.h). */
+void core_set_outbox(struct core *c, struct outbox *o);
 
 /* Counters and gauges as JSON (GET /v1/stats). */
 json_t *core_stats(struct core *c);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/core-internal.h"
+#include "core/outbox.h"
 #include "notify/notify.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -138,7 +139,10 @@ static void transition_written(void *arg, int result)
 			NULL;
 
 		ne.evidence_json = evtext;
-		notify_event(c->nt, &ne);
+		if (c->outbox)
+			outbox_submit(c->outbox, &ne);
+		else
+			notify_event(c->nt, &ne);
 		free(evtext);
 	}
 	free(evs);

@@ -27,6 +27,7 @@
 
 #include "auth/login.h"
 #include "core/core.h"
+#include "core/outbox.h"
 #include "front/authpolicy_server.h"
 #include "front/http_api.h"
 #include "front/milter.h"
@@ -45,6 +46,7 @@ struct daemon {
 	size_t nold;
 	struct store *st;
 	struct notify *nt;
+	struct outbox *outbox;
 	struct core *core;
 	struct policy_server *policy;
 	struct http_api *api;
@@ -238,6 +240,10 @@ int main(int argc, char **argv)
 	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
 	if (!d.core)
 		goto fail;
+	/* Notices not yet sent when mamorid last stopped go out again. */
+	d.outbox = outbox_new(d.base, d.st, d.nt);
+	core_set_outbox(d.core, d.outbox);
+	outbox_replay(d.outbox);
 	if (d.cfg->auth_policy_listen[0]) {
 		d.login = login_engine_new(d.cfg, d.st, err, sizeof(err));
 		if (!d.login)
@@ -289,6 +295,7 @@ int main(int argc, char **argv)
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);
+	outbox_free(d.outbox);
 	store_close(d.st);
 	event_base_free(d.base);
 	if (d.cfg->pid_file[0])
@@ -308,6 +315,7 @@ fail:
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);
+	outbox_free(d.outbox);
 	store_close(d.st);
 	policy_server_free(d.policy);
 	if (d.base)

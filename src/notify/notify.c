@@ -58,6 +58,9 @@ struct nevent {
 	char *kind, *login, *state, *reason, *evidence_json, *actor, *id;
 	long strikes;
 	long long time;
+	char **done_keys;	/* notices not to send again */
+	size_t ndone;
+	size_t pending;		/* notices not ended yet (worker only) */
 };
 
 enum notice_type {
@@ -80,6 +83,7 @@ struct notice {
 	struct nevent *ev;
 	const char *audience;	/* static: "customer", "abuse" */
 	char *to;		/* mail recipient */
+	char *key;		/* "mail:AUDIENCE:TO" or "webhook" */
 	char *msg;		/* rendered message or webhook body, once made */
 	int tries;
 	long long due;		/* monotonic ms */
@@ -96,6 +100,8 @@ struct notify {
 	struct notify_stats st;
 	char *recent[NOTIFY_RECENT];
 	size_t recent_pos;
+	notify_done_fn *done_fn;
+	void *done_arg;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -175,6 +181,9 @@ static void nevent_unref(struct nevent *e)
 	free(e->evidence_json);
 	free(e->actor);
 	free(e->id);
+	while (e->ndone > 0)
+		free(e->done_keys[--e->ndone]);
+	free(e->done_keys);
 	free(e);
 }
 
@@ -199,6 +208,7 @@ static void notice_free(struct notice *no)
 		return;
 	nevent_unref(no->ev);
 	free(no->to);
+	free(no->key);
 	free(no->msg);
 	free(no);
 }
@@ -267,8 +277,21 @@ static struct notice *notice_new(enum notice_type type, struct nevent *ev,
 	ev->refs++;
 	no->audience = audience;
 	no->to = to ? xstrdup(to) : NULL;
+	no->key = to ? xasprintf("mail:%s:%s", audience, to) :
+		  xstrdup("webhook");
 	no->due = now_ms();
 	return no;
+}
+
+/* Was this notice of its event ended before (done_keys)? */
+static bool already_done(const struct notice *no)
+{
+	size_t i;
+
+	for (i = 0; i < no->ev->ndone; i++)
+		if (strcasecmp(no->ev->done_keys[i], no->key) == 0)
+			return true;
+	return false;
 }
 
 /* Add a mail notice to *list unless to is already there. */
@@ -345,6 +368,21 @@ static struct notice *expand_event(struct nevent *ev,
 			;
 		*tailp = notice_new(NOTICE_WEBHOOK, ev, "webhook", NULL);
 	}
+	/* Submitted again after a restart: what ended before stays ended. */
+	for (tailp = &list; *tailp;) {
+		struct notice *no = *tailp;
+
+		if (!already_done(no)) {
+			tailp = &no->next;
+			continue;
+		}
+		*tailp = no->next;
+		log_notice(LOG_L_INFO, "notice_skipped", no,
+			   " reason=done_before_restart");
+		notice_free(no);
+	}
+	for (tailp = &list; *tailp; tailp = &(*tailp)->next)
+		ev->pending++;
 	return list;
 }
 
@@ -486,26 +524,36 @@ static json_t *jstr(const char *s)
 	return j;
 }
 
-/* The JSON body of the webhook for ev, compact. */
-static char *webhook_body(const struct nevent *e)
+json_t *notify_event_json(const struct notify_event *e)
 {
 	json_t *o = json_object(), *evid = NULL;
-	char *s, *t;
 
-	if (e->evidence_json[0]) {
+	if (e->evidence_json && *e->evidence_json) {
 		evid = json_loads(e->evidence_json, JSON_DECODE_ANY, NULL);
 		if (!evid)
 			evid = jstr(e->evidence_json);
 	}
-	json_object_set_new(o, "id", jstr(e->id));
-	json_object_set_new(o, "kind", jstr(e->kind));
-	json_object_set_new(o, "login", jstr(e->login));
-	json_object_set_new(o, "state", jstr(e->state));
-	json_object_set_new(o, "reason", jstr(e->reason));
-	json_object_set_new(o, "actor", jstr(e->actor));
+	json_object_set_new(o, "id", jstr(e->id ? e->id : ""));
+	json_object_set_new(o, "kind", jstr(e->kind ? e->kind : ""));
+	json_object_set_new(o, "login", jstr(e->login ? e->login : ""));
+	json_object_set_new(o, "state", jstr(e->state ? e->state : ""));
+	json_object_set_new(o, "reason", jstr(e->reason ? e->reason : ""));
+	json_object_set_new(o, "actor", jstr(e->actor ? e->actor : ""));
 	json_object_set_new(o, "strikes", json_integer(e->strikes));
 	json_object_set_new(o, "time", json_integer(e->time));
 	json_object_set_new(o, "evidence", evid ? evid : json_null());
+	return o;
+}
+
+/* The webhook's JSON body for an event (malloc'd). */
+static char *webhook_body(const struct nevent *e)
+{
+	struct notify_event v;
+	json_t *o;
+	char *s, *t;
+
+	nevent_view(e, &v);
+	o = notify_event_json(&v);
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	t = xstrdup(s ? s : "{}");
@@ -657,6 +705,15 @@ static long long retry_delay_ms(const struct config *c, int tries)
 	return (long long)d * 1000;
 }
 
+/* Tell the done hook that no has ended (worker thread, unlocked). */
+static void notice_ended(struct notify *n, struct notice *no)
+{
+	bool last = --no->ev->pending == 0;
+
+	if (n->done_fn)
+		n->done_fn(n->done_arg, no->ev->id, no->key, last);
+}
+
 /*
  * Run one notice unlocked, account for it under the lock, then log
  * unlocked (syslog may block; notify_event() must not wait for it).  A
@@ -717,9 +774,12 @@ static void run_notice(struct notify *n, struct notice *no,
 		next = refused->next;
 		log_notice(LOG_L_ERR, "notice_dropped", refused,
 			   " reason=queue_full");
+		notice_ended(n, refused);
 		notice_free(refused);
 	}
 	if (no->type == NOTICE_EXPAND) {
+		if (no->ev->pending == 0 && n->done_fn)
+			n->done_fn(n->done_arg, no->ev->id, NULL, true);
 		notice_free(no);
 		return;
 	}
@@ -740,6 +800,7 @@ static void run_notice(struct notify *n, struct notice *no,
 		snprintf(extra, sizeof(extra), " error=%s", q);
 		log_notice(LOG_L_ERR, "notice_gave_up", no, extra);
 	}
+	notice_ended(n, no);
 	notice_free(no);
 }
 
@@ -853,6 +914,13 @@ void notify_event(struct notify *n, const struct notify_event *ev)
 	e->strikes = ev->strikes;
 	e->time = ev->time;
 	e->refs = 1;
+	if (ev->ndone > 0) {
+		size_t i;
+
+		e->done_keys = xcalloc(ev->ndone, sizeof(*e->done_keys));
+		for (i = 0; i < ev->ndone; i++)
+			e->done_keys[e->ndone++] = dup0(ev->done_keys[i]);
+	}
 	no->type = NOTICE_EXPAND;
 	no->ev = e;
 	no->due = now_ms();
@@ -880,6 +948,14 @@ void notify_event(struct notify *n, const struct notify_event *ev)
 	n->count++;
 	list_append(n, no);
 	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void notify_set_done_hook(struct notify *n, notify_done_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&n->lock);
+	n->done_fn = fn;
+	n->done_arg = arg;
 	pthread_mutex_unlock(&n->lock);
 }
 

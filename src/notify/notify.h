@@ -47,14 +47,20 @@
  * current when it starts; a rendered message is kept for its retries, so
  * every retry sends the same bytes with the same Message-ID.
  *
- * Persistence: none yet; notices still queued when notify_free() runs are
- * logged (event=notice_discarded) and lost.
+ * Persistence: notify itself keeps nothing on disk.  A done hook
+ * (notify_set_done_hook) hears when each notice of an event has ended and
+ * when the whole event has, so a caller can keep the event in a store
+ * until then and submit it again after a restart with done_keys naming
+ * the notices already delivered (core/outbox.c does).  Notices still
+ * queued when notify_free() runs are logged (event=notice_discarded).
  */
 #ifndef MAMORI_NOTIFY_H
 #define MAMORI_NOTIFY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "util/config.h"
 
@@ -77,7 +83,22 @@ struct notify_event {
 	long strikes;
 	long long time;		/* unix time of the transition */
 	const char *id;		/* unique event id: idempotency and logs */
+	/* Notice keys (see notify_done_fn) already ended, not to send again:
+	 * for an event submitted again after a restart.  May be NULL. */
+	const char *const *done_keys;
+	size_t ndone;
 };
+
+/*
+ * A notice of event_id has ended (sent, given up, refused for a full
+ * queue, or nothing to send): key names it, "mail:AUDIENCE:ADDRESS" or
+ * "webhook"; NULL when the event turned into no notices at all.
+ * event_done is true when it was the event's last.  Runs on the worker
+ * thread, without notify's lock; it must not call back into notify.
+ * Not called for notices cut short by notify_free().
+ */
+typedef void notify_done_fn(void *arg, const char *event_id, const char *key,
+			    bool event_done);
 
 struct notify;
 
@@ -126,6 +147,17 @@ void notify_free(struct notify *n);
 
 /* Copy the counters. */
 void notify_get_stats(struct notify *n, struct notify_stats *out);
+
+/*
+ * ev as the JSON object of the webhook body: {"id","kind","login","state",
+ * "reason","actor","strikes","time","evidence"}, evidence parsed (or a
+ * string if it is not JSON, or null); bytes that are not UTF-8 become '?'.
+ * The caller owns the reference.
+ */
+json_t *notify_event_json(const struct notify_event *ev);
+
+/* Set the done hook (before the first notify_event; NULL: none). */
+void notify_set_done_hook(struct notify *n, notify_done_fn *fn, void *arg);
 
 /*
  * Render the notice for ev to audience ("customer" or "abuse") in the

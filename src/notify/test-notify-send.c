@@ -22,6 +22,9 @@
 #include <jansson.h>
 #include <openssl/hmac.h>
 
+#include <event2/event.h>
+
+#include "core/outbox.h"
 #include "notify/test-notify.h"
 
 /* One transaction the SMTP sink accepted. */
@@ -678,9 +681,103 @@ static void test_free_pending(void)
 	ok(1, "free: NULL is a no-op");
 }
 
+/* The stored outbox record of id (malloc'd JSON text), or NULL. */
+static void got_value(void *arg, int result, const char *value)
+{
+	char **out = arg;
+
+	*out = result == STORE_OK && value ? xstrdup(value) : NULL;
+}
+
+/*
+ * core/outbox.c across a restart: the webhook goes out, the relay is down
+ * for the mail; mamorid stops (notify freed with the mail pending); the
+ * record in the store names the webhook as done.  After the restart the
+ * relay is up: the replay sends the mail and not the webhook again, and
+ * the record is deleted.
+ */
+static void test_outbox_restart(void)
+{
+	struct notify_event ev = test_event("restricted", "ev-outbox");
+	struct event_base *base = event_base_new();
+	struct config *c = sink_config(closed_port());
+	struct notify_stats st;
+	struct store *store = NULL;
+	struct outbox *o;
+	struct notify *n;
+	struct sink smtp, http;
+	char url[64], err[256] = "", *rec = NULL;
+	json_t *j;
+	int i;
+
+	if (!ok(sink_start(&http, 0, true) == 0 && sink_start(&smtp, 0, false)
+		== 0, "outbox: sinks started") ||
+	    !ok(store_open("memory:", base, &store, err, sizeof(err)) == 0,
+		"outbox: memory store (%s)", err)) {
+		config_free(c);
+		return;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", http.port);
+	set_str(&c->webhook_url, url);
+	c->notify_retry_interval = 3600;
+	n = notify_new(c);
+	o = outbox_new(base, store, n);
+	outbox_submit(o, &ev);
+	WAIT_UNTIL(n, st, st.sent >= 1 && st.failed_attempts >= 1, 10000);
+	ok(st.sent == 1 && st.pending == 1,
+	   "outbox: webhook sent, the mail waits for a dead relay");
+	notify_free(n);		/* mamorid stops */
+	outbox_free(o);
+	store_get(store, OUTBOX_NS, "ev-outbox", got_value, &rec);
+	j = rec ? json_loads(rec, 0, NULL) : NULL;
+	ok(j != NULL, "outbox: the event is still in the store");
+	is_str(json_string_value(json_array_get(json_object_get(j, "done"), 0)),
+	       "webhook", "outbox: with the webhook recorded as done");
+	is_int(json_array_size(json_object_get(j, "done")), 1,
+	       "outbox: and only the webhook");
+	json_decref(j);
+	free(rec);
+	rec = NULL;
+
+	/* Restart with the relay up. */
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp.port);
+	set_str(&c->notify_smtp_url, url);
+	n = notify_new(c);
+	o = outbox_new(base, store, n);
+	is_int(outbox_replay(o), 1, "outbox: one event replayed");
+	WAIT_UNTIL(n, st, st.sent >= 1 && st.pending == 0, 10000);
+	is_int(st.sent, 1, "outbox: the mail sent after the restart");
+	/* The loop applies the worker's news: poll, at most 1 s. */
+	for (i = 0; i < 50; i++) {
+		free(rec);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		store_get(store, OUTBOX_NS, "ev-outbox", got_value, &rec);
+		if (!rec)
+			break;
+		usleep(20000);
+	}
+	ok(rec == NULL, "outbox: the record is deleted once all is sent");
+	free(rec);
+	notify_free(n);
+	outbox_free(o);
+	pthread_mutex_lock(&http.lock);
+	is_int(http.nreq, 1, "outbox: the webhook was not sent twice");
+	pthread_mutex_unlock(&http.lock);
+	pthread_mutex_lock(&smtp.lock);
+	ok(smtp.ntxn == 1 && txn_for(&smtp, "taro@example.jp"),
+	   "outbox: the customer's mail arrived once");
+	pthread_mutex_unlock(&smtp.lock);
+	sink_stop(&http);
+	sink_stop(&smtp);
+	store_close(store);
+	event_base_free(base);
+	config_free(c);
+}
+
 int main(void)
 {
 	test_setup("test-notify-send");
+	test_outbox_restart();
 	test_delivery();
 	test_webhook();
 	test_retry();

@@ -449,9 +449,35 @@ static void test_contact_map(void)
 	       0, "contact_map: unset is not found");
 }
 
+/* The event as JSON (webhook body, outbox record): every member, even
+ * with bytes that are not UTF-8, and evidence parsed. */
+static void test_event_json(void)
+{
+	struct notify_event ev = test_event("restricted", "ev-json");
+	json_t *o, *back;
+	char *s;
+
+	ev.login = "t\xffro@example.jp";
+	o = notify_event_json(&ev);
+	is_str(json_string_value(json_object_get(o, "login")), "t?ro@example.jp",
+	       "event json: a byte that is not UTF-8 becomes '?'");
+	ok(json_is_object(json_object_get(o, "evidence")),
+	   "event json: evidence parsed into an object");
+	is_int(json_integer_value(json_object_get(o, "strikes")), 2,
+	       "event json: strikes");
+	s = json_dumps(o, JSON_COMPACT);
+	back = s ? json_loads(s, 0, NULL) : NULL;
+	ok(back && json_object_size(back) == 9,
+	   "event json: nine members, and it dumps and loads");
+	json_decref(back);
+	free(s);
+	json_decref(o);
+}
+
 int main(void)
 {
 	test_setup("test-notify");
+	test_event_json();
 	test_render_all();
 	test_render_text();
 	test_render_misc();

@@ -18,6 +18,8 @@
 #   f. recurrence: restricted again with strikes 2; forced release deleting
 #      held mail; a third burst suspends
 #   g. notices to the abuse desk and to mallory reached the sink
+#   g2. notices of a restriction made while the relay is down go out after
+#      a restart of mamorid (kept in the store), once each
 #   h. kill -9 while alice sends: 4xx only, nothing lost; after restart
 #      mallory's suspension and events are still there
 #   i. observe mode (fresh store): a burst is never refused or held, but
@@ -309,6 +311,31 @@ tap_ok 'wait_until 30 notice_restricted abuse@example.test' \
 tap_ok 'wait_until 30 notice_restricted "$MALLORY"' \
 	"g. mallory got a restriction notice"
 diag "notices: abuse=$(sink_notice_count abuse@example.test) mallory=$(sink_notice_count "$MALLORY") total=$(sink_notices | grep -c .)"
+
+# ---------------------------------------------------------------- g2. notices across a restart
+
+# The relay is down when carol is restricted: her notices wait for a retry.
+# mamorid stops and starts again with the relay back: the notices kept in
+# the store go out after the restart (core/outbox.c), once each.
+CAROL=carol@example.test
+sink_stop
+tap_ok 'mamori account restrict "$CAROL" --reason "abuse desk: relay test" >/dev/null' \
+	"g2. carol restricted while the relay is down"
+tap_ok 'wait_until 20 grep -q "event=notice_failed kind=restricted account=$CAROL" "$MAMORI_LOG"' \
+	"g2. her notice failed and waits for a retry"
+mamorid_stop
+sink_start || bail "smtp-sink did not restart"
+mamorid_start "$CONF" || bail "mamorid did not restart"
+tap_ok 'grep -q "event=notice_replayed kind=restricted account=$CAROL" "$MAMORI_LOG"' \
+	"g2. after the restart the stored notice is submitted again"
+tap_ok 'wait_until 30 notice_restricted "$CAROL"' \
+	"g2. carol got her restriction notice after the restart"
+sleep 1
+tap_is "$(sink_notice_count "$CAROL")" 1 "g2. exactly one notice to carol"
+no_notice_stored() {
+	[ "$(sqlite3 "$MAMORI_DIR/state.db" "select count(*) from kv where ns = 'notice'")" = 0 ]
+}
+tap_ok 'wait_until 10 no_notice_stored' "g2. the store keeps no notice once all are sent"
 
 # ---------------------------------------------------------------- h. kill -9
 
