@@ -128,6 +128,18 @@ void acct_table_foreach(struct acct_table *t,
 			fn(t->slots[i], arg);
 }
 
+size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
+		       bool (*fn)(struct acct *a, void *arg), void *arg)
+{
+	size_t i, end = from < t->cap && nslots < t->cap - from ?
+		from + nslots : t->cap;
+
+	for (i = from; i < end; i++)
+		if (t->slots[i] && !fn(t->slots[i], arg))
+			return i + 1 < t->cap ? i + 1 : 0;
+	return end < t->cap ? end : 0;
+}
+
 uint32_t acct_win_len(enum acct_win w)
 {
 	return win_len[w];

@@ -98,6 +98,15 @@ size_t acct_table_count(const struct acct_table *t);
 /* Call fn for every account, in no particular order. */
 void acct_table_foreach(struct acct_table *t,
 			void (*fn)(struct acct *a, void *arg), void *arg);
+/*
+ * Call fn for the accounts in slots [from, from + nslots), stopping after an
+ * account for which fn returns false.  Returns the slot to resume at, or 0
+ * once the walk has passed the end of the table.  Resuming after the table
+ * grew may visit an account twice or miss one in that walk (slots move); a
+ * caller that needs every account uses a flag it clears, and walks again.
+ */
+size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
+		       bool (*fn)(struct acct *a, void *arg), void *arg);
 /* Bytes used by the table itself (slots), for the memory benchmark. */
 size_t acct_table_slot_bytes(const struct acct_table *t);
 

@@ -605,8 +605,10 @@ void core_login_risk(struct core *c, const char *login, int64_t until)
 	if (!login || !*login)
 		return;
 	a = acct_table_get(c->accounts, login, true, core_now(0));
-	if ((uint32_t)until > a->login_risk_until)
+	if ((uint32_t)until > a->login_risk_until) {
 		a->login_risk_until = (uint32_t)until;
+		a->flags |= ACCT_F_DIRTY;
+	}
 }
 
 void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg)

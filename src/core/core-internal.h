@@ -14,6 +14,12 @@
 
 #define ACCT_F_SUSPICIOUS 0x01	/* throttled with a compromise signal */
 #define ACCT_F_FORCE_RESET 0x02	/* an attacker held valid credentials */
+#define ACCT_F_DIRTY 0x04	/* counters changed since the last snapshot */
+
+/* Counter snapshots (snapshot.c): a pass every period, bounded per tick. */
+#define CORE_SNAP_PERIOD 60	/* seconds between the starts of two passes */
+#define CORE_SNAP_SLOTS 262144	/* table slots walked per tick */
+#define CORE_SNAP_WRITES 1000	/* records written per tick */
 
 /* Recipients seen at RCPT for one message (instance), direct-mapped. */
 struct instance {
@@ -31,6 +37,33 @@ struct account_override {
 };
 
 struct acctmap;
+
+/* Where the snapshot pass stands. */
+struct core_snap {
+	size_t cursor;			/* next table slot */
+	bool active;			/* a pass is under way */
+	uint32_t pass_start;
+	size_t written, failed;		/* in this pass */
+	size_t loaded, load_bad;	/* records restored, skipped at start */
+};
+
+/* The counters of one account as a snapshot record holds them. */
+struct core_snap_rec {
+	uint32_t at;			/* when the record was written */
+	uint32_t first_seen;
+	struct window win[W__COUNT];
+	struct acct_net recent[ACCT_RECENT_NETS];
+	uint32_t known[ACCT_KNOWN_NETS];
+	uint32_t domains_idx;
+	uint64_t domains;
+	uint16_t mismatch_hour;
+	uint16_t score;
+	float baseline;
+	uint32_t throttled_msgs;
+	uint32_t login_risk_until;
+	uint32_t newnet_until;
+	bool suspicious;
+};
 
 struct core_stats {
 	unsigned long long decisions;
@@ -56,6 +89,7 @@ struct core {
 	uint64_t event_seq;
 	core_abuse_hook *abuse_hook;	/* may be NULL */
 	void *abuse_arg;
+	struct core_snap snap;
 };
 
 /* An outbound decision in flight (may wait for a store write). */
@@ -95,6 +129,23 @@ void core_held_record(struct core *c, const char *queue_id, const char *login,
 		      uint32_t now);
 /* Load persisted accounts into memory (startup). */
 int core_load(struct core *c, char *err, size_t errsz);
+
+/*
+ * Counter snapshots (snapshot.c).  encode returns a malloc'd record of a's
+ * counters written at now.  decode parses one into r: 0, or -1 with why set
+ * to a static word for the log (r is then undefined).  apply copies r into
+ * a (restored accounts are clean).  load restores every stored record; bad
+ * ones are counted and logged, a store failure is logged, neither is fatal.
+ * step starts a pass if one is due, then walks at most max_slots slots and
+ * writes at most max_writes dirty accounts; returns how many it wrote.
+ */
+char *core_snapshot_encode(const struct acct *a, uint32_t now);
+int core_snapshot_decode(const char *text, struct core_snap_rec *r,
+			 const char **why);
+void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r);
+void core_snapshot_load(struct core *c);
+size_t core_snapshot_step(struct core *c, int64_t now, size_t max_slots,
+			  size_t max_writes);
 
 /* account_map: "LOGIN class=NAME [param=value ...] [contact=ADDR]". */
 struct acctmap *acctmap_load(const struct config *cfg, char *err,

@@ -360,6 +360,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		if (ih != a->last_refused_instance) {
 			a->last_refused_instance = ih;
 			a->throttled_msgs++;
+			a->flags |= ACCT_F_DIRTY;
 		}
 		/* A hijacker keeps pushing while throttled; a person's mail
 		 * client waits and retries.  Only a throttle that had a
@@ -383,6 +384,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		finish(c, d);
 		return;
 	}
+	a->flags |= ACCT_F_DIRTY;	/* domain sketch, score */
 	if (*dom && !internal) {
 		acct_domain_add(a, dom, now);
 		if (a->detail || a->score)
@@ -434,6 +436,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		finish(c, d);
 		return;
 	}
+	a->flags |= ACCT_F_DIRTY;	/* everything below counts */
 	/* Split recipients by what RCPT saw for this message. */
 	if (in->hash == acct_hash(r->instance) && in->time &&
 	    in->internal + in->external > 0) {

@@ -178,6 +178,17 @@ struct outbox;
 /* Keep the notices of transitions in o until sent (core/outbox.h). */
 void core_set_outbox(struct core *c, struct outbox *o);
 
+/*
+ * Counter snapshots (namespace "counters", snapshot.c): call tick from the
+ * daemon's periodic timer; it writes the counters of changed accounts, a
+ * pass every 60 s, a bounded slice per call.  flush writes every changed
+ * account now (clean shutdown, before core_free); 0, or -1 if some write
+ * failed (logged).  now is unix time, 0 = take the clock.  core_new loads
+ * the snapshot back.
+ */
+void core_snapshot_tick(struct core *c, int64_t now);
+int core_snapshot_flush(struct core *c, int64_t now);
+
 /* Counters and gauges as JSON (GET /v1/stats). */
 json_t *core_stats(struct core *c);
 /* The same in Prometheus text format (GET /metrics). */

@@ -94,6 +94,7 @@ static void transition_written(void *arg, int result)
 	a->last_strike = t->last_strike;
 	if (t->to == ACCT_THROTTLED || t->to == ACCT_NORMAL)
 		a->throttled_msgs = 0;
+	a->flags |= ACCT_F_DIRTY;	/* throttled_msgs, suspicious */
 	if (t->to != ACCT_NORMAL || a->detail)
 		snprintf(acct_detail_get(a)->reason,
 			 sizeof(a->detail->reason), "%.255s", t->reason);
@@ -310,6 +311,8 @@ int core_load(struct core *c, char *err, size_t errsz)
 	}
 	log_msg(LOG_L_INFO, "event=state_loaded accounts=%zu bad_records=%zu",
 		l.n, l.bad);
+	/* Then the counters, onto the states just loaded. */
+	core_snapshot_load(c);
 	return 0;
 }
 

@@ -114,7 +114,8 @@ static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
 	return 0;
 }
 
-/* Periodic work of the login engine: expire states, flush batched rows. */
+/* Periodic work: the login engine expires states and flushes batched
+ * rows; the core writes a bounded slice of its counter snapshot. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -123,6 +124,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (d->login)
 		login_engine_tick(d->login, 0);
+	core_snapshot_tick(d->core, 0);
 }
 
 /* The core restricted an account: keep its password evidence. */
@@ -292,6 +294,9 @@ int main(int argc, char **argv)
 	authpolicy_server_free(d.authpolicy);
 	policy_server_free(d.policy);
 	milter_server_free(d.milter);
+	/* The counters survive a clean restart whole (kill -9 loses what
+	 * changed since the last snapshot pass). */
+	core_snapshot_flush(d.core, 0);
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);

@@ -11,9 +11,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
+#include "util/xalloc.h"
 
 /* Callback used when the caller does not care about the outcome. */
 static void done_ignore(void *arg, int result)
@@ -79,6 +81,58 @@ void store_put(struct store *st, const char *ns, const char *key,
 		return;
 	}
 	st->ops->put(st, ns, key, value, expires, cb, arg);
+}
+
+/* store_put_many without driver support: one put each, one report. */
+struct put_many {
+	size_t left;
+	int result;
+	store_done_cb *cb;
+	void *arg;
+};
+
+/* One put of a put_many ended; report when the last one has. */
+static void put_many_one(void *arg, int result)
+{
+	struct put_many *pm = arg;
+
+	if (result != STORE_OK && pm->result == STORE_OK)
+		pm->result = result;
+	if (--pm->left == 0) {
+		pm->cb(pm->arg, pm->result);
+		free(pm);
+	}
+}
+
+void store_put_many(struct store *st, const char *ns,
+		    const struct store_kv *kv, size_t n, store_done_cb *cb,
+		    void *arg)
+{
+	struct put_many *pm;
+	size_t i;
+
+	assert(ns != NULL && (kv != NULL || n == 0));
+	if (cb == NULL)
+		cb = done_ignore;
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY);
+		return;
+	}
+	if (n == 0) {
+		cb(arg, STORE_OK);
+		return;
+	}
+	if (st->ops->put_many) {
+		st->ops->put_many(st, ns, kv, n, cb, arg);
+		return;
+	}
+	pm = xcalloc(1, sizeof(*pm));
+	pm->left = n;
+	pm->cb = cb;
+	pm->arg = arg;
+	for (i = 0; i < n; i++)
+		st->ops->put(st, ns, kv[i].key, kv[i].value, kv[i].expires,
+			     put_many_one, pm);
 }
 
 void store_del(struct store *st, const char *ns, const char *key,

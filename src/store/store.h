@@ -47,6 +47,13 @@ typedef void store_done_cb(void *arg, int result);
 typedef void store_row_cb(void *arg, int result, const char *key,
 			  const char *value, int64_t ts);
 
+/* One value of store_put_many (borrowed strings). */
+struct store_kv {
+	const char *key;
+	const char *value;
+	int64_t expires;
+};
+
 /* The driver vtable; each driver embeds struct store first. */
 struct store_ops {
 	const char *type;
@@ -58,6 +65,10 @@ struct store_ops {
 		    void *arg);
 	void (*del)(struct store *st, const char *ns, const char *key,
 		    store_done_cb *cb, void *arg);
+	/* Optional (NULL: store.c writes one put at a time). */
+	void (*put_many)(struct store *st, const char *ns,
+			 const struct store_kv *kv, size_t n,
+			 store_done_cb *cb, void *arg);
 	void (*scan)(struct store *st, const char *ns, const char *prefix,
 		     store_row_cb *cb, void *arg);
 	void (*append)(struct store *st, const char *ns, const char *key,
@@ -94,6 +105,15 @@ void store_get(struct store *st, const char *ns, const char *key,
 void store_put(struct store *st, const char *ns, const char *key,
 	       const char *value, int64_t expires, store_done_cb *cb,
 	       void *arg);
+/*
+ * Write n values of ns durably, as one unit where the driver can (sqlite:
+ * one transaction, all or none, and far cheaper than n commits); elsewhere
+ * one put each.  cb (may be NULL) reports once: STORE_OK when every value
+ * was written, else the first failure.  n == 0 reports STORE_OK.
+ */
+void store_put_many(struct store *st, const char *ns,
+		    const struct store_kv *kv, size_t n, store_done_cb *cb,
+		    void *arg);
 /* Delete one key; deleting a missing key is STORE_OK.  cb may be NULL. */
 void store_del(struct store *st, const char *ns, const char *key,
 	       store_done_cb *cb, void *arg);

@@ -327,6 +327,41 @@ static void sql_put(struct store *st, const char *ns, const char *key,
 	cb(arg, sql_write(ss, s, rc, "put", ns));
 }
 
+/* Driver op: insert or replace n keys in one transaction, all or none. */
+static void sql_put_many(struct store *st, const char *ns,
+			 const struct store_kv *kv, size_t n,
+			 store_done_cb *cb, void *arg)
+{
+	struct sql_store *ss = (struct sql_store *)st;
+	sqlite3_stmt *s = ss->stmt[SQL_PUT];
+	int rc, res = STORE_OK;
+	size_t i;
+
+	rc = sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		cb(arg, sql_fail(ss, "put_many", ns, rc));
+		return;
+	}
+	for (i = 0; i < n && res == STORE_OK; i++) {
+		rc = sql_bind_ns_key(s, ns, kv[i].key);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(s, 3, kv[i].value, -1,
+					       SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(s, 4, kv[i].expires);
+		res = sql_write(ss, s, rc, "put_many", ns);
+	}
+	if (res == STORE_OK) {
+		rc = sqlite3_exec(ss->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			res = sql_fail(ss, "put_many", ns, rc);
+	}
+	/* After a failed statement or COMMIT: nothing of the batch stays. */
+	if (res != STORE_OK && !sqlite3_get_autocommit(ss->db))
+		sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+	cb(arg, res);
+}
+
 /* Driver op: delete one key; a missing key is not an error. */
 static void sql_del(struct store *st, const char *ns, const char *key,
 		    store_done_cb *cb, void *arg)
@@ -412,6 +447,7 @@ static const struct store_ops sql_ops = {
 	.get = sql_get,
 	.put = sql_put,
 	.del = sql_del,
+	.put_many = sql_put_many,
 	.scan = sql_scan,
 	.append = sql_append,
 	.log = sql_log,

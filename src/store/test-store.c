@@ -425,6 +425,42 @@ static void test_fault(const char *name, struct store *st)
 	is_str(r.values, "entry", "%s: fault cleared: log untouched", name);
 }
 
+/* put_many: one report for the batch; values as if put one by one. */
+static void test_put_many(const char *name, struct store *st)
+{
+	const struct store_kv kv[] = {
+		{"pm1", "v-pm1", 0}, {"pm2", "v-pm2", FUTURE}, {"pm3", "x", 1},
+	};
+	const struct store_kv again[] = {
+		{"pm1", "v-pm1b", 0}, {"pm4", "v-pm4", 0},
+	};
+	struct done d = { 0 };
+	struct rows r;
+
+	store_put_many(st, "pm", kv, 0, done_cb, &d);
+	ok(d.calls == 1 && d.result == STORE_OK, "%s: put_many of none", name);
+	memset(&d, 0, sizeof(d));
+	store_put_many(st, "pm", kv, 3, done_cb, &d);
+	ok(d.calls == 1 && d.result == STORE_OK, "%s: put_many reports once",
+	   name);
+	is_int(do_scan(st, "pm", "", &r), STORE_OK, "%s: put_many: scan", name);
+	is_str(r.keys, "pm1,pm2", "%s: put_many: the unexpired values", name);
+	memset(&d, 0, sizeof(d));
+	store_put_many(st, "pm", again, 2, done_cb, &d);
+	is_int(do_get(st, "pm", "pm1", &d), STORE_OK,
+	       "%s: put_many overwrites", name);
+	is_str(d.value, "v-pm1b", "%s: put_many: the new value", name);
+	st->fault = true;
+	memset(&d, 0, sizeof(d));
+	store_put_many(st, "pm", kv, 3, done_cb, &d);
+	ok(d.calls == 1 && d.result == STORE_E_RETRY, "%s: fault: put_many",
+	   name);
+	st->fault = false;
+	is_int(do_get(st, "pm", "pm1", &d), STORE_OK, "%s: fault: get", name);
+	is_str(d.value, "v-pm1b", "%s: fault: put_many changed nothing", name);
+	store_put_many(st, "pm", kv, 3, NULL, NULL);	/* cb may be NULL */
+}
+
 /* Everything both backends must agree on. */
 static void test_backend(const char *spec)
 {
@@ -441,6 +477,7 @@ static void test_backend(const char *spec)
 	test_reentry(spec, st);
 	test_log(spec, st);
 	test_fault(spec, st);
+	test_put_many(spec, st);
 	store_close(st);
 }
 
@@ -545,6 +582,14 @@ static void test_sqlite_busy(const char *spec, const char *path)
 	       "sqlite: busy: put retries");
 	is_int(do_append(st, "busy", "k", "x", 1), STORE_E_RETRY,
 	       "sqlite: busy: append retries");
+	{
+		const struct store_kv kv[] = { {"k", "v3", 0}, {"k2", "v", 0} };
+
+		memset(&d, 0, sizeof(d));
+		store_put_many(st, "busy", kv, 2, done_cb, &d);
+		ok(d.calls == 1 && d.result == STORE_E_RETRY,
+		   "sqlite: busy: put_many retries");
+	}
 	is_int(do_get(st, "busy", "k", &d), STORE_OK,
 	       "sqlite: busy: get still answers (WAL)");
 	is_str(d.value, "v1", "sqlite: busy: old value");

@@ -19,7 +19,8 @@
 #      held mail; a third burst suspends
 #   g. notices to the abuse desk and to mallory reached the sink
 #   g2. notices of a restriction made while the relay is down go out after
-#      a restart of mamorid (kept in the store), once each
+#      a restart of mamorid (kept in the store), once each; alice's hour
+#      counters survive that graceful restart (namespace counters)
 #   h. kill -9 while alice sends: 4xx only, nothing lost; after restart
 #      mallory's suspension and events are still there
 #   i. observe mode (fresh store): a burst is never refused or held, but
@@ -318,6 +319,10 @@ diag "notices: abuse=$(sink_notice_count abuse@example.test) mallory=$(sink_noti
 # mamorid stops and starts again with the relay back: the notices kept in
 # the store go out after the restart (core/outbox.c), once each.
 CAROL=carol@example.test
+# alice's counters before the restart; a clean stop writes them to the
+# store (core/snapshot.c) and the start reads them back.
+alice_hour=$(account_field "$ALICE" counters.msgs_hour)
+alice_day=$(account_field "$ALICE" counters.rcpts_day)
 sink_stop
 tap_ok 'mamori account restrict "$CAROL" --reason "abuse desk: relay test" >/dev/null' \
 	"g2. carol restricted while the relay is down"
@@ -328,6 +333,18 @@ sink_start || bail "smtp-sink did not restart"
 mamorid_start "$CONF" || bail "mamorid did not restart"
 tap_ok 'grep -q "event=notice_replayed kind=restricted account=$CAROL" "$MAMORI_LOG"' \
 	"g2. after the restart the stored notice is submitted again"
+tap_ok 'grep -qE "event=counters_saved accounts=[1-9]" "$MAMORI_LOG" &&
+	grep -qE "event=counters_loaded accounts=[1-9][0-9]* bad_records=0" "$MAMORI_LOG"' \
+	"g2. mamorid saved the counters at stop and loaded them at start"
+# A bucket turning during the restart may move the interpolated count by 1.
+alice_hour2=$(account_field "$ALICE" counters.msgs_hour)
+alice_day2=$(account_field "$ALICE" counters.rcpts_day)
+tap_ok '[ "${alice_hour:-0}" -ge 6 ] && [ "${alice_hour2:-0}" -ge $((alice_hour - 1)) ] &&
+	[ "${alice_hour2:-0}" -le "$alice_hour" ]' \
+	"g2. alice's hour counter survives the restart ($alice_hour before, ${alice_hour2:-none} after)"
+tap_ok '[ "${alice_day:-0}" -ge 12 ] && [ "${alice_day2:-0}" -ge $((alice_day - 1)) ] &&
+	[ "${alice_day2:-0}" -le "$alice_day" ]' \
+	"g2. alice's day recipients survive the restart ($alice_day before, ${alice_day2:-none} after)"
 tap_ok 'wait_until 30 notice_restricted "$CAROL"' \
 	"g2. carol got her restriction notice after the restart"
 sleep 1
