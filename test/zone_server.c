@@ -16,28 +16,40 @@
 
 #define PYTHON "/usr/bin/python3"	/* Debian's, with python3-dnslib */
 
-int zone_server_free_port(void)
+/* A port on loopback that a UDP and a TCP socket could both bind, or -1. */
+static int free_port(void)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+	int tries;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		port = -1;
-	else
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	for (tries = 0; tries < 20; tries++) {
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		int u = socket(AF_INET, SOCK_DGRAM, 0), t = -1, port = -1;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (u >= 0 && bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(u, (struct sockaddr *)&sa, &sl) == 0) {
+			t = socket(AF_INET, SOCK_STREAM, 0);
+			if (t >= 0 && bind(t, (struct sockaddr *)&sa,
+					   sizeof(sa)) == 0)
+				port = ntohs(sa.sin_port);
+		}
+		if (u >= 0)
+			close(u);
+		if (t >= 0)
+			close(t);
+		if (port > 0)
+			return port;
+	}
+	return -1;
 }
 
-pid_t zone_server_start(const char *root, const char *zonefile, int port)
+/* One try on port: the pid, 0 (no dnslib), -1 (failed, maybe the port). */
+static pid_t start_once(const char *script, const char *zonefile, int port)
 {
-	char script[1024], portstr[16], line[64];
+	char portstr[16], line[64];
 	struct pollfd pfd;
 	int fds[2], status;
 	ssize_t n;
@@ -45,9 +57,6 @@ pid_t zone_server_start(const char *root, const char *zonefile, int port)
 	pid_t pid;
 	time_t end;
 
-	if (!root || access(PYTHON, X_OK) != 0)
-		return 0;
-	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	if (pipe(fds) < 0)
 		return -1;
@@ -91,6 +100,23 @@ pid_t zone_server_start(const char *root, const char *zonefile, int port)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		return 0;	/* no dnslib */
 	return -1;
+}
+
+pid_t zone_server_start(const char *root, const char *zonefile, int *port)
+{
+	char script[1024];
+	pid_t pid = -1;
+	int tries;
+
+	if (!root || access(PYTHON, X_OK) != 0)
+		return 0;
+	snprintf(script, sizeof(script), "%s/test/dns/zone-server.py", root);
+	for (tries = 0; tries < 5 && pid < 0; tries++) {
+		if ((*port = free_port()) < 0)
+			return -1;
+		pid = start_once(script, zonefile, *port);
+	}
+	return pid;
 }
 
 void zone_server_stop(pid_t pid)

@@ -8,16 +8,16 @@
 
 #include <sys/types.h>
 
-/* A free UDP port on loopback (the server binds TCP on it too), or -1. */
-int zone_server_free_port(void);
-
 /*
- * Start the server for zonefile on 127.0.0.1:port, the script found under
- * root (the source tree); wait at most 10 s for its READY line.  Returns
- * its pid, 0 when Debian's python3 or its dnslib is missing (skip), -1 on
- * failure.
+ * Start the server for zonefile on 127.0.0.1, on a free port written to
+ * *port, the script found under root (the source tree); wait at most 10 s
+ * for its READY line.  A port is free when both a UDP and a TCP socket
+ * could bind it a moment ago; other tests run in parallel and may take it
+ * in between, so a server that fails to bind is tried again on another
+ * port, 5 times at most.  Returns its pid, 0 when Debian's python3 or its
+ * dnslib is missing (skip), -1 on failure.
  */
-pid_t zone_server_start(const char *root, const char *zonefile, int port);
+pid_t zone_server_start(const char *root, const char *zonefile, int *port);
 
 /* Stop it: SIGTERM, SIGKILL after 3 s.  pid <= 0 is a no-op. */
 void zone_server_stop(pid_t pid);

@@ -230,16 +230,16 @@ static void unbound_tests(void)
 	struct event_base *base;
 	struct dns_resolver *r;
 	struct dns_answer *a;
-	int fd, port = zone_server_free_port();
+	int fd, port = 0;
 	pid_t pid;
 
 	fd = mkstemp(path);
-	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0 || port < 0) {
-		ok(0, "zone file and port");
+	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0) {
+		ok(0, "zone file written");
 		return;
 	}
 	close(fd);
-	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, port);
+	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, &port);
 	if (pid <= 0) {
 		unlink(path);
 		if (pid == 0)

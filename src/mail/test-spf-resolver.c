@@ -435,13 +435,13 @@ static void run_scenario(const char *root, struct event_base *base,
 		return;
 	}
 	close(fd);
-	port = zone_server_free_port();
-	if (write_zone(sc, path) < 0 || port < 0) {
-		ok(0, "scenario %d: zone file and port", sc->id);
+	port = 0;
+	if (write_zone(sc, path) < 0) {
+		ok(0, "scenario %d: zone file written", sc->id);
 		unlink(path);
 		return;
 	}
-	server_pid = zone_server_start(root, path, port);
+	server_pid = zone_server_start(root, path, &port);
 	if (server_pid <= 0) {
 		server_pid = 0;
 		c->failed += (int)sc->nt;
