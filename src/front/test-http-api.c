@@ -130,6 +130,24 @@ struct status_case {
 	int want;
 };
 
+/* Requests that must fail: the status, and an "error" member to say why. */
+static void error_cases(const struct status_case *cs, size_t n)
+{
+	struct resp r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct status_case *c = &cs[i];
+
+		request(&r, c->method, c->path, c->body, false, NULL);
+		is_int(r.status, c->want, "%s: %s %s -> %d", c->label,
+		       c->method, c->path, c->want);
+		ok(json_is_string(json_object_get(r.json, "error")),
+		   "%s: JSON error body (%s)", c->label, member(&r, "error"));
+		resp_free(&r);
+	}
+}
+
 /* Phase 1: routing, decoding, bodies and the account life cycle. */
 static void *phase1(void *arg)
 {
@@ -481,16 +499,7 @@ static void *phase_dmarc(void *arg)
 		bad_0502 += !agg_rows[i].good &&
 			    strncmp(agg_rows[i].key, "2026-05-02|", 11) == 0;
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const struct status_case *c = &bad[i];
-
-		request(&r, c->method, c->path, c->body, false, NULL);
-		is_int(r.status, c->want, "%s: %s %s -> %d", c->label,
-		       c->method, c->path, c->want);
-		ok(json_is_string(json_object_get(r.json, "error")),
-		   "%s: JSON error body (%s)", c->label, member(&r, "error"));
-		resp_free(&r);
-	}
+	error_cases(bad, sizeof(bad) / sizeof(bad[0]));
 
 	request(&r, "GET", "/v1/dmarc/aggregate", NULL, false, NULL);
 	is_int(r.status, 200, "dmarc: all rows -> 200");
@@ -702,19 +711,9 @@ static void *phase3(void *arg)
 	};
 	struct resp r;
 	char actor[48];
-	size_t i;
 
 	(void)arg;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct status_case *c = &cases[i];
-
-		request(&r, c->method, c->path, c->body, false, NULL);
-		is_int(r.status, c->want, "%s: %s %s -> %d", c->label,
-		       c->method, c->path, c->want);
-		ok(json_is_string(json_object_get(r.json, "error")),
-		   "%s: JSON error body (%s)", c->label, member(&r, "error"));
-		resp_free(&r);
-	}
+	error_cases(cases, sizeof(cases) / sizeof(cases[0]));
 
 	request(&r, "GET", "/v1/ips", NULL, false, NULL);
 	is_int(r.status, 200, "ips -> 200");
