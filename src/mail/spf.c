@@ -731,6 +731,7 @@ struct spf *spf_new(const char *ip, const char *mailfrom, const char *helo,
 					    0xff, 0xff };
 	struct spf *s = xcalloc(1, sizeof(*s));
 	const char *at;
+	bool idna_ok;
 
 	if (inet_pton(AF_INET, ip, s->ip) == 1) {
 		s->v4 = true;
@@ -765,21 +766,19 @@ struct spf *spf_new(const char *ip, const char *mailfrom, const char *helo,
 	}
 	/* A U-label domain (SMTPUTF8) is looked up as A-labels (RFC 8616 4);
 	 * one that does not convert is malformed: result none (4.3). */
+	idna_ok = true;
 	if (idna_has_utf8(s->odomain, strlen(s->odomain))) {
 		char a[SPF_NAME_MAX + 2];
-		bool ok = idna_to_ascii(s->odomain, strlen(s->odomain), a,
-					sizeof(a)) == 0;
 
-		if (ok) {
+		idna_ok = idna_to_ascii(s->odomain, strlen(s->odomain), a,
+					sizeof(a)) == 0;
+		if (idna_ok) {
 			free(s->odomain);
 			s->odomain = xstrdup(a);
 		}
-		s->sender = xasprintf("%s@%s", s->local, s->odomain);
-		s->domain_ok = ok && domain_valid(s->odomain);
-	} else {
-		s->sender = xasprintf("%s@%s", s->local, s->odomain);
-		s->domain_ok = domain_valid(s->odomain);
 	}
+	s->sender = xasprintf("%s@%s", s->local, s->odomain);
+	s->domain_ok = idna_ok && domain_valid(s->odomain);
 	s->now = (long long)time(NULL);
 	return s;
 }
