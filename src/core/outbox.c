@@ -6,33 +6,26 @@
  * "expires" and "done": [KEY...].  Records that do not parse are skipped at
  * replay, logged, and deleted.
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include "core/outbox.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* One piece of news from notify's worker. */
+/* A notice that ended, while its record is read back. */
 struct news {
 	struct outbox *o;
-	char *id, *key;		/* key NULL: the event had no notice */
-	bool event_done;
-	struct news *next;
+	char *id, *key;
 };
 
 struct outbox {
 	struct store *st;
 	struct notify *nt;
-	struct event *ev;	/* wakes the loop for queued news */
-	pthread_mutex_t lock;
-	struct news *head, **tail;
 };
 
 static void news_free(struct news *w)
@@ -40,25 +33,6 @@ static void news_free(struct news *w)
 	free(w->id);
 	free(w->key);
 	free(w);
-}
-
-/* Worker thread: queue the news for the loop. */
-static void on_done(void *arg, const char *id, const char *key,
-		    bool event_done)
-{
-	struct outbox *o = arg;
-	struct news *w = xcalloc(1, sizeof(*w));
-
-	w->o = o;
-	w->id = xstrdup(id ? id : "");
-	w->key = key ? xstrdup(key) : NULL;
-	w->event_done = event_done;
-	pthread_mutex_lock(&o->lock);
-	*o->tail = w;
-	o->tail = &w->next;
-	pthread_mutex_unlock(&o->lock);
-	if (o->ev)
-		event_active(o->ev, EV_READ, 0);
 }
 
 /* A store write ended; a failure is logged (the notice may be sent again
@@ -111,30 +85,23 @@ static void add_done_key(void *arg, int result, const char *value)
 	news_free(w);
 }
 
-/* Loop thread: apply the queued news to the store. */
-static void apply_news(evutil_socket_t fd, short what, void *arg)
+/* Loop thread (notify's done hook): apply one notice's end to the store;
+ * the event's last one deletes the record. */
+static void on_done(void *arg, const char *id, const char *key,
+		    bool event_done)
 {
 	struct outbox *o = arg;
-	struct news *w, *next;
+	struct news *w;
 
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&o->lock);
-	w = o->head;
-	o->head = NULL;
-	o->tail = &o->head;
-	pthread_mutex_unlock(&o->lock);
-	for (; w; w = next) {
-		next = w->next;
-		if (w->event_done || !w->key) {
-			store_del(o->st, OUTBOX_NS, w->id, write_done,
-				  xstrdup(w->id));
-			news_free(w);
-			continue;
-		}
-		w->next = NULL;
-		store_get(o->st, OUTBOX_NS, w->id, add_done_key, w);
+	if (event_done || !key) {
+		store_del(o->st, OUTBOX_NS, id, write_done, xstrdup(id));
+		return;
 	}
+	w = xcalloc(1, sizeof(*w));
+	w->o = o;
+	w->id = xstrdup(id);
+	w->key = xstrdup(key);
+	store_get(o->st, OUTBOX_NS, w->id, add_done_key, w);
 }
 
 struct outbox *outbox_new(struct event_base *base, struct store *st,
@@ -144,11 +111,7 @@ struct outbox *outbox_new(struct event_base *base, struct store *st,
 
 	o->st = st;
 	o->nt = nt;
-	pthread_mutex_init(&o->lock, NULL);
-	o->tail = &o->head;
-	if (base)
-		o->ev = event_new(base, -1, 0, apply_news, o);
-	notify_set_done_hook(nt, on_done, o);
+	notify_set_done_hook(nt, base, on_done, o);
 	return o;
 }
 
@@ -256,11 +219,5 @@ size_t outbox_replay(struct outbox *o)
 
 void outbox_free(struct outbox *o)
 {
-	if (!o)
-		return;
-	apply_news(-1, 0, o);
-	if (o->ev)
-		event_free(o->ev);
-	pthread_mutex_destroy(&o->lock);
 	free(o);
 }

@@ -13,9 +13,9 @@
  * delivered just before a crash, whose end was not yet recorded, is sent
  * again: at least once, never lost.
  *
- * Threads: outbox_submit() and outbox_replay() run on the event-loop thread
- * (where every store call runs); the done hook runs on notify's worker and
- * only queues the news for the loop (event_active).  Records expire after
+ * Threads: everything runs on the event-loop thread, where every store
+ * call runs: outbox_submit(), outbox_replay(), and the done hook, which
+ * notify's worker hands to the loop (util/loopq).  Records expire after
  * OUTBOX_TTL: a notice more than a week late would confuse more than help.
  */
 #ifndef MAMORI_OUTBOX_H
@@ -32,7 +32,8 @@
 struct event_base;
 struct outbox;
 
-/* Hooks itself to nt (notify_set_done_hook); st and nt must outlive it. */
+/* Hooks itself to nt (notify_set_done_hook, on base's loop); st must
+ * outlive it.  Loop thread, before the first notify_event(). */
 struct outbox *outbox_new(struct event_base *base, struct store *st,
 			  struct notify *nt);
 
@@ -44,8 +45,8 @@ void outbox_submit(struct outbox *o, const struct notify_event *ev);
  * at start. */
 size_t outbox_replay(struct outbox *o);
 
-/* Apply the news notify has reported (call after notify_free(), so none
- * is lost), then free.  NULL is a no-op. */
+/* Free.  Call after notify_free(), which gives the outbox the news its
+ * loop has not applied yet, so none is lost.  NULL is a no-op. */
 void outbox_free(struct outbox *o);
 
 #endif

@@ -18,6 +18,11 @@
  * reference counts are touched only by the worker thread, and by
  * notify_free() after the worker has been joined.
  *
+ * Done news: the worker copies each report (event id, notice key) into a
+ * small struct and posts it to the hook's loopq (util/loopq.h); the hook
+ * runs on that loop, and notify_free() runs what is still queued after
+ * joining the worker.
+ *
  * One attempt: a fresh curl easy handle, CURLOPT_TIMEOUT = notify_timeout,
  * protocols limited to smtp/smtps (mail) or http/https (webhook), no
  * redirects, no signals; a progress callback aborts it when notify_free()
@@ -39,6 +44,7 @@
 #include "mamori-build.h"
 #include "notify/notify.h"
 #include "util/log.h"
+#include "util/loopq.h"
 #include "util/xalloc.h"
 
 /* Event ids remembered to ignore a resubmitted event. */
@@ -102,6 +108,15 @@ struct notify {
 	size_t recent_pos;
 	notify_done_fn *done_fn;
 	void *done_arg;
+	struct loopq *done_q;	/* to done_fn's loop; NULL: no hook */
+};
+
+/* One report of the worker on its way to the done hook's loop. */
+struct done_news {
+	notify_done_fn *fn;
+	void *arg;
+	char *id, *key;		/* key NULL: the event had no notice */
+	bool event_done;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -705,13 +720,44 @@ static long long retry_delay_ms(const struct config *c, int tries)
 	return (long long)d * 1000;
 }
 
+/* Loop thread: hand one report to the done hook. */
+static void done_run(void *arg)
+{
+	struct done_news *d = arg;
+
+	d->fn(d->arg, d->id, d->key, d->event_done);
+	free(d->id);
+	free(d->key);
+	free(d);
+}
+
+/* Worker thread: send a report to the done hook's loop. */
+static void report_done(struct notify *n, const char *id, const char *key,
+			bool event_done)
+{
+	struct done_news *d;
+
+	if (!n->done_q)
+		return;
+	d = xcalloc(1, sizeof(*d));
+	d->fn = n->done_fn;
+	d->arg = n->done_arg;
+	d->id = xstrdup(id ? id : "");
+	d->key = key ? xstrdup(key) : NULL;
+	d->event_done = event_done;
+	if (loopq_post(n->done_q, done_run, d) != 0) {
+		free(d->id);	/* not reached: closed only after the join */
+		free(d->key);
+		free(d);
+	}
+}
+
 /* Tell the done hook that no has ended (worker thread, unlocked). */
 static void notice_ended(struct notify *n, struct notice *no)
 {
 	bool last = --no->ev->pending == 0;
 
-	if (n->done_fn)
-		n->done_fn(n->done_arg, no->ev->id, no->key, last);
+	report_done(n, no->ev->id, no->key, last);
 }
 
 /*
@@ -778,8 +824,8 @@ static void run_notice(struct notify *n, struct notice *no,
 		notice_free(refused);
 	}
 	if (no->type == NOTICE_EXPAND) {
-		if (no->ev->pending == 0 && n->done_fn)
-			n->done_fn(n->done_arg, no->ev->id, NULL, true);
+		if (no->ev->pending == 0)
+			report_done(n, no->ev->id, NULL, true);
 		notice_free(no);
 		return;
 	}
@@ -951,12 +997,18 @@ void notify_event(struct notify *n, const struct notify_event *ev)
 	pthread_mutex_unlock(&n->lock);
 }
 
-void notify_set_done_hook(struct notify *n, notify_done_fn *fn, void *arg)
+void notify_set_done_hook(struct notify *n, struct event_base *base,
+			  notify_done_fn *fn, void *arg)
 {
+	struct loopq *q = fn ? loopq_new(base, "notify_done") : NULL, *old;
+
 	pthread_mutex_lock(&n->lock);
+	old = n->done_q;
 	n->done_fn = fn;
 	n->done_arg = arg;
+	n->done_q = q;
 	pthread_mutex_unlock(&n->lock);
+	loopq_free(old);
 }
 
 void notify_get_stats(struct notify *n, struct notify_stats *out)
@@ -980,6 +1032,7 @@ void notify_free(struct notify *n)
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 	pthread_join(n->thread, NULL);
+	loopq_free(n->done_q);	/* the worker's last news, here */
 
 	for (no = n->head; no; no = next) {
 		next = no->next;

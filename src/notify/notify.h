@@ -64,6 +64,8 @@
 
 #include "util/config.h"
 
+struct event_base;
+
 /* Notices held at once (queued and in flight); more are dropped and logged. */
 #define NOTIFY_QUEUE_MAX 10000
 /* Longest address accepted as an envelope recipient (RFC 5321 4.5.3.1.3). */
@@ -93,9 +95,12 @@ struct notify_event {
  * A notice of event_id has ended (sent, given up, refused for a full
  * queue, or nothing to send): key names it, "mail:AUDIENCE:ADDRESS" or
  * "webhook"; NULL when the event turned into no notices at all.
- * event_done is true when it was the event's last.  Runs on the worker
- * thread, without notify's lock; it must not call back into notify.
- * Not called for notices cut short by notify_free().
+ * event_done is true when it was the event's last.  Runs on the loop
+ * thread of the event_base given to notify_set_done_hook() (the worker
+ * hands each report over with util/loopq), in the order the worker made
+ * them; reports still queued when notify_free() runs are delivered there,
+ * on its caller's thread.  Not called for notices cut short by
+ * notify_free().
  */
 typedef void notify_done_fn(void *arg, const char *event_id, const char *key,
 			    bool event_done);
@@ -141,7 +146,10 @@ void notify_event(struct notify *n, const struct notify_event *ev);
 
 /*
  * Stop the worker and free everything.  An attempt in flight is aborted
- * (it takes at most notify_timeout in any case).  NULL is a no-op.
+ * (it takes at most notify_timeout in any case).  Done reports the loop has
+ * not run yet are given to the hook here, so call it on the hook's loop
+ * thread (or once that loop has stopped), while the hook's argument is
+ * alive.  NULL is a no-op.
  */
 void notify_free(struct notify *n);
 
@@ -156,8 +164,14 @@ void notify_get_stats(struct notify *n, struct notify_stats *out);
  */
 json_t *notify_event_json(const struct notify_event *ev);
 
-/* Set the done hook (before the first notify_event; NULL: none). */
-void notify_set_done_hook(struct notify *n, notify_done_fn *fn, void *arg);
+/*
+ * Set the done hook, once, before the first notify_event() (fn NULL:
+ * none).  fn runs on base's loop thread; base must be thread-aware
+ * (evthread_use_pthreads() before it was made) and outlive n.  Call on that
+ * loop thread, or before the loop runs.
+ */
+void notify_set_done_hook(struct notify *n, struct event_base *base,
+			  notify_done_fn *fn, void *arg);
 
 /*
  * Render the notice for ev to audience ("customer" or "abuse") in the

@@ -23,6 +23,7 @@
 #include <openssl/hmac.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "core/outbox.h"
 #include "notify/test-notify.h"
@@ -777,6 +778,7 @@ static void test_outbox_restart(void)
 int main(void)
 {
 	test_setup("test-notify-send");
+	evthread_use_pthreads();	/* the outbox's loop hears the worker */
 	test_outbox_restart();
 	test_delivery();
 	test_webhook();
