@@ -4,7 +4,10 @@
  * A question (struct bq) is shared by the asking thread and the DNS thread,
  * so it is reference-counted under the lock: the asker may give up (its
  * wait bounded, or the resolver closing) before the answer arrives, and
- * the DNS thread's callback must still find the question alive.
+ * the DNS thread's callback must still find the question alive.  The
+ * question goes to the DNS thread through a loopq (util/loopq.h); the
+ * answer comes back under the lock with a condition variable, because
+ * the asker is blocked, not running a loop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@
 
 #include "dns/dns_blocking.h"
 #include "dns/dns_unbound.h"
+#include "util/loopq.h"
 #include "util/xalloc.h"
 
 /* One question in flight between an asking thread and the DNS thread. */
@@ -29,19 +33,17 @@ struct bq {
 	struct dns_answer *a;
 	bool done;
 	int refs;
-	struct bq *next;
 };
 
 struct dns_blocking {
 	struct dns_resolver r;	/* first: the interface */
-	pthread_mutex_t lock;	/* everything below */
+	pthread_mutex_t lock;	/* closing and the questions' fields */
 	pthread_cond_t cond;
 	bool closing;
-	struct bq *queue;	/* questions not yet sent */
 	long wait_ms;
 	struct event_base *base;
 	struct dns_resolver *ub;
-	struct event *ev_queue;
+	struct loopq *q;	/* questions to the DNS thread */
 	pthread_t thread;
 	bool thread_up;
 };
@@ -69,39 +71,33 @@ static void bq_answered(void *arg, const struct dns_answer *ans)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/*
- * DNS thread: send every queued question; when closing, drop them (their
- * askers have been answered DNS_TEMPFAIL) and leave the loop.  The loop is
- * ended from inside: event_base_loopbreak() from another thread before
- * the loop has started is forgotten when it starts.
- */
-static void on_queue(evutil_socket_t fd, short what, void *arg)
+/* DNS thread: send one question; when closing, drop it (its asker has
+ * been answered DNS_TEMPFAIL). */
+static void bq_send(void *arg)
 {
-	struct dns_blocking *b = arg;
-	struct bq *q, *next;
+	struct bq *q = arg;
+	struct dns_blocking *b = q->b;
 	bool closing;
 
-	(void)fd;
-	(void)what;
 	pthread_mutex_lock(&b->lock);
-	q = b->queue;
-	b->queue = NULL;
 	closing = b->closing;
-	if (closing) {
-		for (; q; q = next) {
-			next = q->next;
-			bq_put(q);
-		}
-	}
+	if (closing)
+		bq_put(q);
 	pthread_mutex_unlock(&b->lock);
-	if (closing) {
-		event_base_loopbreak(b->base);
-		return;
-	}
-	for (; q; q = next) {
-		next = q->next;
+	if (!closing)
 		dns_query(b->ub, &q->q, bq_answered, q);
-	}
+}
+
+/*
+ * DNS thread: leave the loop.  Posted, so the loop is ended from inside:
+ * event_base_loopbreak() from another thread before the loop has started
+ * is forgotten when it starts (free right after new hung once).
+ */
+static void loop_stop(void *arg)
+{
+	struct dns_blocking *b = arg;
+
+	event_base_loopbreak(b->base);
 }
 
 /* Caller: ask and wait; the callback runs before returning. */
@@ -126,12 +122,11 @@ static void blocking_query(struct dns_resolver *r,
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&b->lock);
-	if (b->closing) {
+	/* Posted under the lock, so no question slips past closing; the
+	 * queue is closed only in blocking_free(), when no one asks. */
+	if (b->closing || loopq_post(b->q, bq_send, q) != 0) {
 		q->refs = 1;
 	} else {
-		q->next = b->queue;
-		b->queue = q;
-		event_active(b->ev_queue, EV_READ, 0);
 		while (!q->done && !b->closing)
 			if (pthread_cond_timedwait(&b->cond, &b->lock,
 						   &until) == ETIMEDOUT)
@@ -160,20 +155,14 @@ void dns_blocking_close(struct dns_resolver *r)
 static void blocking_free(struct dns_resolver *r)
 {
 	struct dns_blocking *b = (struct dns_blocking *)r;
-	struct bq *q, *next;
 
 	dns_blocking_close(r);
 	if (b->thread_up) {
-		event_active(b->ev_queue, EV_READ, 0);
+		loopq_post(b->q, loop_stop, b);
 		pthread_join(b->thread, NULL);
 	}
-	/* Questions queued but never sent: their askers have gone. */
-	for (q = b->queue; q; q = next) {
-		next = q->next;
-		bq_put(q);
-	}
-	if (b->ev_queue)
-		event_free(b->ev_queue);
+	/* Questions queued but never sent are dropped (closing). */
+	loopq_free(b->q);
 	dns_resolver_free(b->ub);	/* cancels what is in flight */
 	if (b->base)
 		event_base_free(b->base);
@@ -203,7 +192,7 @@ struct dns_resolver *dns_blocking_new(const char *upstream, int timeout_ms,
 	sigset_t all, old;
 	int rc;
 
-	evthread_use_pthreads();	/* event_active from other threads */
+	evthread_use_pthreads();	/* loopq_post from other threads */
 	b = xcalloc(1, sizeof(*b));
 	b->r.ops = &blocking_ops;
 	pthread_mutex_init(&b->lock, NULL);
@@ -217,7 +206,7 @@ struct dns_resolver *dns_blocking_new(const char *upstream, int timeout_ms,
 	b->ub = dns_unbound_new(b->base, upstream, timeout_ms, err, errsz);
 	if (!b->ub)
 		goto fail;
-	b->ev_queue = event_new(b->base, -1, 0, on_queue, b);
+	b->q = loopq_new(b->base, "dns_blocking");
 	/* The thread takes no signals: the daemon's loop thread does. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -5,7 +5,7 @@
  *
  * It owns one dns_unbound resolver (one libunbound context, one cache) on
  * a private event_base run by a thread of its own.  A caller's question is
- * queued, that thread is woken with event_active(), and the caller waits on
+ * posted to that thread's loop (util/loopq.h), and the caller waits on
  * a condition variable, bounded by twice timeout_ms plus a second
  * (dns_unbound itself answers DNS_TEMPFAIL at timeout_ms, so the bound only
  * matters if the DNS thread is stuck).  Any number of threads may ask at

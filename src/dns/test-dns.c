@@ -1,11 +1,13 @@
 /*
  * test-dns - the table-driven stub in full, and the libunbound backend
- * against test/dns/zone-server.py (Debian python3-dnslib) on loopback.
- * The unbound part is skipped when python3 or dnslib is missing.  Every
+ * against test/dns/zone-server.py (Debian python3-dnslib) on loopback,
+ * directly and through dns_blocking (several asking threads at once).
+ * The zone-server parts are skipped when python3 or dnslib is missing.  Every
  * wait is bounded: server start 10 s, each query 5 s, server exit 3 s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns/dns_blocking.h"
 #include "dns/dns_stub.h"
 #include "dns/dns_unbound.h"
 #include "tap.h"
@@ -223,6 +226,90 @@ static void stub_only(void)
 	dns_answer_free(NULL);
 }
 
+#define ASKERS 4
+#define ASKS 25
+
+/* An asking thread: ASKS questions through the blocking resolver. */
+static void *asker(void *arg)
+{
+	struct dns_resolver *r = arg;
+	long good = 0;
+	int i;
+
+	for (i = 0; i < ASKS; i++) {
+		struct dns_answer *a = ask(r, NULL, i % 2 ?
+					   "host.example.test" :
+					   "alias.example.test", DNS_T_A);
+
+		if (a->rcode == DNS_OK && a->n == 2 &&
+		    has_addr(a, "192.0.2.2"))
+			good++;
+		dns_answer_free(a);
+	}
+	return (void *)good;
+}
+
+/* dns_blocking over the zone server at upstream up: the common checks
+ * from this thread, then several threads at once, then close. */
+static void blocking_tests(const char *up)
+{
+	struct dns_resolver *r;
+	struct dns_answer *a;
+	pthread_t th[ASKERS];
+	char err[256] = "";
+	long good = 0;
+	int i;
+
+	r = dns_blocking_new(up, 1500, err, sizeof(err));
+	if (!ok(r != NULL, "blocking resolver (%s)", r ? "ok" : err))
+		return;
+	common("blocking", r, NULL);
+	for (i = 0; i < ASKERS; i++)
+		pthread_create(&th[i], NULL, asker, r);
+	for (i = 0; i < ASKERS; i++) {
+		void *g;
+
+		pthread_join(th[i], &g);
+		good += (long)g;
+	}
+	is_int(good, ASKERS * ASKS, "blocking: %d threads asking at once, "
+	       "every answer right", ASKERS);
+	dns_blocking_close(r);
+	a = ask(r, NULL, "host.example.test", DNS_T_A);
+	is_int(a->rcode, DNS_TEMPFAIL, "blocking: after close, TEMPFAIL");
+	dns_answer_free(a);
+	dns_resolver_free(r);
+}
+
+/* dns_blocking freed right after it was made, and closed first: the DNS
+ * thread's loop must end even if it had not started yet (it once hung). */
+static void blocking_lifetime(void)
+{
+	static const struct { const char *label; bool close; } rows[] = {
+		{"free right after new", false},
+		{"close, then free", true},
+	};
+	char err[256] = "";
+	size_t i;
+	int n, made;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (n = made = 0; n < 20; n++) {
+			struct dns_resolver *r =
+				dns_blocking_new("127.0.0.1@53", 100, err,
+						 sizeof(err));
+
+			if (r)
+				made++;
+			if (r && rows[i].close)
+				dns_blocking_close(r);
+			dns_resolver_free(r);
+		}
+		is_int(made, 20, "blocking: %s, 20 times (%s)",
+		       rows[i].label, err);
+	}
+}
+
 /* The unbound backend against the zone server. */
 static void unbound_tests(void)
 {
@@ -262,6 +349,7 @@ static void unbound_tests(void)
 	}
 	r = dns_unbound_new(base, "not an address", 100, err, sizeof(err));
 	ok(r == NULL && err[0], "unbound: bad upstream refused");
+	blocking_tests(up);
 	event_base_free(base);
 	zone_server_stop(pid);
 	unlink(path);
@@ -270,6 +358,7 @@ static void unbound_tests(void)
 int main(void)
 {
 	stub_only();
+	blocking_lifetime();
 	unbound_tests();
 	return tap_done();
 }
