@@ -682,6 +682,85 @@ static void test_free_pending(void)
 	ok(1, "free: NULL is a no-op");
 }
 
+/* What the done hook heard. */
+struct done_rec {
+	pthread_t loop;
+	int calls, off_loop, with_key, done_last, done_early;
+	char id[32];
+};
+
+/* The done hook: count, and check it runs on the loop thread. */
+static void done_hook(void *arg, const char *id, const char *key,
+		      bool event_done)
+{
+	struct done_rec *r = arg;
+
+	r->calls++;
+	if (!pthread_equal(pthread_self(), r->loop))
+		r->off_loop++;
+	if (key)
+		r->with_key++;
+	if (event_done)
+		r->done_last = r->calls;
+	else if (r->done_last)
+		r->done_early++;	/* a report after the event's last */
+	snprintf(r->id, sizeof(r->id), "%s", id);
+}
+
+/*
+ * The done hook runs on its loop (handed over by util/loopq), never on the
+ * worker: nothing is heard until the loop runs; then each notice once, the
+ * last one marked.  Reports the loop has not run yet come in notify_free().
+ */
+static void test_done_hook(void)
+{
+	struct notify_event ev = test_event("restricted", "ev-done");
+	struct event_base *base = event_base_new();
+	struct done_rec rec = { .loop = pthread_self() };
+	struct notify_stats st;
+	struct notify *n;
+	struct config *c;
+	struct sink s;
+	int i;
+
+	if (!ok(sink_start(&s, 0, false) == 0, "done hook: SMTP sink started")) {
+		event_base_free(base);
+		return;
+	}
+	c = sink_config(s.port);
+	set_str(&c->abuse_desk, "abuse@example.jp");
+	n = notify_new(c);
+	notify_set_done_hook(n, base, done_hook, &rec);
+	notify_event(n, &ev);
+	WAIT_UNTIL(n, st, st.sent >= 2 && st.pending == 0, 10000);
+	is_int(st.sent, 2, "done hook: customer and abuse desk notices sent");
+	is_int(rec.calls, 0, "done hook: nothing heard before the loop runs");
+	/* The worker posts just after counting: poll, at most 1 s. */
+	for (i = 0; i < 50 && rec.calls < 2; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (rec.calls < 2)
+			usleep(20000);
+	}
+	is_int(rec.calls, 2, "done hook: one report per notice");
+	is_int(rec.off_loop, 0, "done hook: on the loop thread");
+	is_int(rec.with_key, 2, "done hook: each names its notice");
+	is_int(rec.done_last, 2, "done hook: the last report ends the event");
+	is_int(rec.done_early, 0, "done hook: nothing after the event's end");
+	is_str(rec.id, "ev-done", "done hook: the event id");
+
+	ev.id = "ev-done-2";
+	notify_event(n, &ev);
+	WAIT_UNTIL(n, st, st.sent >= 4 && st.pending == 0, 10000);
+	rec.done_last = 0;
+	notify_free(n);		/* the loop never ran for these */
+	is_int(rec.calls, 4, "done hook: notify_free delivers what is left");
+	is_int(rec.done_last, 4, "done hook: in order, the end last");
+	is_int(rec.off_loop, 0, "done hook: on notify_free's caller");
+	sink_stop(&s);
+	config_free(c);
+	event_base_free(base);
+}
+
 /* The stored outbox record of id (malloc'd JSON text), or NULL. */
 static void got_value(void *arg, int result, const char *value)
 {
@@ -780,6 +859,7 @@ int main(void)
 	test_setup("test-notify-send");
 	evthread_use_pthreads();	/* the outbox's loop hears the worker */
 	test_outbox_restart();
+	test_done_hook();
 	test_delivery();
 	test_webhook();
 	test_retry();
