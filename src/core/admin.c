@@ -1,102 +1,69 @@
 /*
- * admin - the core's administrative operations (HTTP API /v1, CLI):
- * list and show accounts, restrict, credential changes, release, held mail,
- * statistics.
+ * admin - the core's administrative operations on accounts (admin.h): list
+ * and show accounts, restrict, credential changes, release, statistics.
+ * Held mail is in admin_held.c, the login-abuse engine's routes in
+ * admin_login.c.
  *
- * Held mail is released or deleted by running the configured command
- * (default postsuper -H / -d) without a shell, queue IDs as arguments, at
- * most HELD_BATCH a run.  It runs synchronously: postsuper takes
- * milliseconds and this is an admin path, not the mail path.
+ * Results are built on the stack or in a short-lived owner and handed to
+ * the callback; the strings point into the account table, the class
+ * config or parsed store records, all alive until the callback returns.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "core/core-internal.h"
+#include <jansson.h>
+
+#include "core/admin-internal.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
-extern char **environ;
-
-#define HELD_BATCH 500
 #define LIST_MAX 10000
 
-/* Reply with {"error": msg} and status. */
-static void reply_error(core_json_cb *cb, void *arg, int status,
-			const char *msg)
+void core_reply(core_admin_cb *cb, void *arg, enum core_status st,
+		const char *msg)
 {
-	cb(arg, status, json_pack("{s:s}", "error", msg));
+	struct core_result r = { .status = st, .error = msg ? msg : "",
+				 .kind = CORE_R_NONE };
+
+	if (cb)
+		cb(arg, &r);
 }
 
-/* Does a queue ID look like one Postfix makes (hex or long base-52)? */
-static bool queue_id_ok(const char *q)
+/* Fill the state record of a. */
+static void account_fill(struct core *c, const struct acct *a,
+			 struct core_account *out)
 {
-	size_t i, n = strlen(q);
-
-	if (n == 0 || n > 32)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)q[i]))
-			return false;
-	return true;
+	out->login = a->login;
+	out->state = acct_state_name(a->state);
+	out->strikes = a->strikes;
+	out->since = a->state_since;
+	out->until = a->state_until;
+	out->last_strike = a->last_strike;
+	out->credential_changed = a->cred_changed;
+	out->first_seen = a->first_seen;
+	out->reason = core_reason_get(c, a);
+	out->throttle_suspicious = (a->flags & ACCT_F_SUSPICIOUS) != 0;
+	out->force_reset = (a->flags & ACCT_F_FORCE_RESET) != 0;
 }
 
-/*
- * Run cmd (split on blanks, no shell) with the queue IDs appended.  Returns
- * 0 on exit status 0, else -1 with a message.
- */
-static int run_held_command(const char *cmd, const char *const *ids, size_t n,
-			    char *err, size_t errsz)
+/* Answer CORE_OK with a's state record (and held, when not NULL). */
+static void reply_account(struct core *c, const struct acct *a,
+			  const struct core_held_done *held,
+			  core_admin_cb *cb, void *arg)
 {
-	char *copy = xstrdup(cmd), *save = NULL, *tok;
-	char **argv = xcalloc(2 * n + 64, sizeof(*argv));
-	size_t argc = 0, argc0, i;
-	pid_t pid;
-	int status, r;
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_ACCOUNT, .held_action = held };
 
-	for (tok = strtok_r(copy, " \t", &save); tok && argc < 60;
-	     tok = strtok_r(NULL, " \t", &save))
-		argv[argc++] = tok;
-	if (argc == 0) {
-		snprintf(err, errsz, "empty command");
-		free(copy);
-		free(argv);
-		return -1;
-	}
-	argc0 = argc;
-	/* postsuper takes one ID per option ("-H a -H b"; "-H a b" would
-	 * read b as a queue directory): a command ending in an option gets
-	 * it repeated before each further ID. */
-	for (i = 0; i < n; i++) {
-		if (i > 0 && argv[argc0 - 1][0] == '-')
-			argv[argc++] = argv[argc0 - 1];
-		argv[argc++] = (char *)ids[i];
-	}
-	argv[argc] = NULL;
-	r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
-	if (r != 0) {
-		snprintf(err, errsz, "%s: %s", argv[0], strerror(r));
-		free(copy);
-		free(argv);
-		return -1;
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-	if (r)
-		snprintf(err, errsz, "%s exited with status %d", argv[0],
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	free(copy);
-	free(argv);
-	return r;
+	account_fill(c, a, &r.account);
+	if (cb)
+		cb(arg, &r);
 }
 
 struct list_ctx {
-	json_t *arr;
+	struct core *c;
+	struct core_account_row *v;
 	int state;		/* -1 = non-normal, -2 = all */
 	size_t n;
 	bool truncated;
@@ -106,6 +73,7 @@ struct list_ctx {
 static void list_one(struct acct *a, void *arg)
 {
 	struct list_ctx *l = arg;
+	struct core_account_row *r;
 
 	if (l->state == -1 && a->state == ACCT_NORMAL && a->score == 0)
 		return;
@@ -115,229 +83,226 @@ static void list_one(struct acct *a, void *arg)
 		l->truncated = true;
 		return;
 	}
-	json_array_append_new(l->arr, json_pack("{s:s, s:s, s:i, s:i, s:I}",
-		"login", a->login, "state", acct_state_name(a->state),
-		"strikes", a->strikes, "score", a->score,
-		"since", (json_int_t)a->state_since));
-	l->n++;
+	r = &l->v[l->n++];
+	r->login = a->login;
+	r->state = acct_state_name(a->state);
+	r->strikes = a->strikes;
+	r->score = a->score;
+	r->since = a->state_since;
+	r->class_name = core_class_of(l->c, a->login)->name;
 }
 
-void core_accounts_list(struct core *c, const char *state, core_json_cb *cb,
+void core_accounts_list(struct core *c, const char *state, core_admin_cb *cb,
 			void *arg)
 {
-	struct list_ctx l = { .arr = json_array(), .state = -1 };
-	size_t i;
+	struct list_ctx l = { .c = c, .state = -1 };
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_ACCOUNTS };
+	size_t cap = acct_table_count(c->accounts);
 
 	if (state && *state && strcmp(state, "all") == 0)
 		l.state = -2;
 	else if (state && *state && (l.state = acct_state_parse(state)) < 0) {
-		json_decref(l.arr);
-		reply_error(cb, arg, 400, "unknown state (normal, throttled, "
-			    "restricted, probation, suspended, all)");
+		core_reply(cb, arg, CORE_E_INVALID, "unknown state (normal, "
+			   "throttled, restricted, probation, suspended, all)");
 		return;
 	}
+	l.v = xcalloc(cap < LIST_MAX ? cap + 1 : LIST_MAX, sizeof(*l.v));
 	acct_table_foreach(c->accounts, list_one, &l);
-	for (i = 0; i < json_array_size(l.arr); i++) {
-		json_t *o = json_array_get(l.arr, i);
-		const struct class_config *cl =
-			core_class_of(c, json_string_value(json_object_get(o, "login")));
-
-		json_object_set_new(o, "class", json_string(cl->name));
-	}
-	cb(arg, 200, json_pack("{s:o, s:b}", "accounts", l.arr, "truncated",
-			       l.truncated));
+	r.accounts.v = l.v;
+	r.accounts.n = l.n;
+	r.accounts.truncated = l.truncated;
+	cb(arg, &r);
+	free(l.v);
 }
 
-struct show_ctx {
-	json_t *body;
-	json_t *list;
-	const char *login;
+/* The stored events of one account, each a JSON document. */
+struct event_set {
+	char **v;
+	size_t n, cap;
 	int result;
 };
 
-/* Collect held rows of one login (or all when login is NULL). */
-static void held_row(void *arg, int result, const char *key, const char *value,
-		     int64_t ts)
-{
-	struct show_ctx *s = arg;
-	json_t *o;
-
-	(void)ts;
-	if (!key) {
-		s->result = result;
-		return;
-	}
-	o = json_loads(value, 0, NULL);
-	if (!o)
-		return;
-	if (s->login && (!json_is_string(json_object_get(o, "login")) ||
-			 strcmp(json_string_value(json_object_get(o, "login")),
-				s->login) != 0)) {
-		json_decref(o);
-		return;
-	}
-	json_array_append_new(s->list, o);
-}
-
-/* Collect event log rows. */
+/* Collect one event log row. */
 static void event_row(void *arg, int result, const char *key,
 		      const char *value, int64_t ts)
 {
-	struct show_ctx *s = arg;
-	json_t *o;
+	struct event_set *s = arg;
 
 	(void)ts;
 	if (!key) {
 		s->result = result;
 		return;
 	}
-	o = json_loads(value, 0, NULL);
-	if (o)
-		json_array_append_new(s->list, o);
-}
-
-/* The held messages of login (NULL: all), or NULL if the store failed. */
-static json_t *held_of(struct core *c, const char *login)
-{
-	struct show_ctx s = { .list = json_array(), .login = login,
-			      .result = -1 };
-
-	/* sqlite/memory answer synchronously; see core_load(). */
-	store_scan(c->st, "held", "", held_row, &s);
-	if (s.result != STORE_OK) {
-		json_decref(s.list);
-		return NULL;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
 	}
-	return s.list;
+	s->v[s->n++] = xstrdup(value);
 }
 
-void core_account_show(struct core *c, const char *login, core_json_cb *cb,
+/* Free an event set. */
+static void event_set_free(struct event_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+void core_account_show(struct core *c, const char *login, core_admin_cb *cb,
 		       void *arg)
 {
 	struct acct *a = acct_table_get(c->accounts, login, false, 0);
-	struct show_ctx s = { .login = login, .result = -1 };
-	uint32_t now = core_now(0);
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_ACCOUNT_DETAIL };
+	struct core_account_detail *d = &r.detail;
+	struct event_set ev = { .result = -1 };
+	struct core_held_set held;
 	const struct class_config *cl;
-	json_t *body, *held;
+	json_t *counters;
+	char *ctext;
 
 	if (!a) {
-		reply_error(cb, arg, 404, "no such account (it has sent no "
-			    "mail since mamorid started and has no record)");
+		core_reply(cb, arg, CORE_E_NOTFOUND, "no such account (it has "
+			   "sent no mail since mamorid started and has no "
+			   "record)");
+		return;
+	}
+	core_held_set_load(c, login, &held);
+	if (held.result == STORE_OK)
+		store_log(c->st, "event", login, event_row, &ev);
+	if (held.result != STORE_OK || ev.result != STORE_OK) {
+		core_held_set_free(&held);
+		event_set_free(&ev);
+		core_reply(cb, arg, CORE_E_RETRY, "store unavailable");
 		return;
 	}
 	cl = core_class_of(c, login);
-	body = core_account_json(c, a);
-	json_object_set_new(body, "class", json_string(cl->name));
-	json_object_set_new(body, "mode", json_string(
-		cl->mode == MODE_OBSERVE ? "observe" : "enforce"));
-	json_object_set_new(body, "score", json_integer(a->score));
-	json_object_set_new(body, "counters", core_evidence(c, a, now));
-	json_object_set_new(body, "limits", json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"msgs_per_minute", (json_int_t)cl->msgs_per_minute,
-		"msgs_per_hour", (json_int_t)cl->msgs_per_hour,
-		"ext_rcpts_per_hour", (json_int_t)cl->ext_rcpts_per_hour,
-		"int_rcpts_per_hour", (json_int_t)cl->int_rcpts_per_hour,
-		"rcpts_per_day", (json_int_t)cl->rcpts_per_day,
-		"score_throttle", (json_int_t)cl->score_throttle,
-		"score_restrict", (json_int_t)cl->score_restrict));
-	held = held_of(c, login);
-	if (!held) {
-		json_decref(body);
-		reply_error(cb, arg, 503, "store unavailable");
-		return;
-	}
-	json_object_set_new(body, "held", held);
-	s.list = json_array();
-	store_log(c->st, "event", login, event_row, &s);
-	if (s.result != STORE_OK) {
-		json_decref(s.list);
-		json_decref(body);
-		reply_error(cb, arg, 503, "store unavailable");
-		return;
-	}
-	json_object_set_new(body, "events", s.list);
-	cb(arg, 200, body);
+	account_fill(c, a, &r.account);
+	d->class_name = cl->name;
+	d->observe = cl->mode == MODE_OBSERVE;
+	d->score = a->score;
+	counters = core_evidence(c, a, core_now(0));
+	ctext = json_dumps(counters, JSON_COMPACT);
+	json_decref(counters);
+	d->counters_json = ctext ? ctext : "{}";
+	d->limits.msgs_per_minute = cl->msgs_per_minute;
+	d->limits.msgs_per_hour = cl->msgs_per_hour;
+	d->limits.ext_rcpts_per_hour = cl->ext_rcpts_per_hour;
+	d->limits.int_rcpts_per_hour = cl->int_rcpts_per_hour;
+	d->limits.rcpts_per_day = cl->rcpts_per_day;
+	d->limits.score_throttle = cl->score_throttle;
+	d->limits.score_restrict = cl->score_restrict;
+	d->held.v = held.v;
+	d->held.n = held.n;
+	d->events_json = (const char *const *)ev.v;
+	d->nevents = ev.n;
+	cb(arg, &r);
+	free(ctext);
+	core_held_set_free(&held);
+	event_set_free(&ev);
 }
 
 /* An admin transition in flight. */
 struct admin_op {
 	struct core *c;
-	struct acct *a;
-	core_json_cb *cb;
+	char *login;
+	core_admin_cb *cb;
 	void *arg;
-	json_t *extra;
+	/* release: what to do with held mail, and what was done */
+	bool force;
+	char *reason;
+	char *actor;
+	struct core_held_done held;
+	char held_action[8];
+	char **held_ids;
 };
 
-/* Transition written: answer with the account. */
-static void admin_done(void *arg, int result)
-{
-	struct admin_op *op = arg;
-
-	if (result != STORE_OK) {
-		reply_error(op->cb, op->arg, 503,
-			    "store unavailable: nothing changed");
-	} else {
-		json_t *body = core_account_json(op->c, op->a);
-
-		if (op->extra)
-			json_object_update(body, op->extra);
-		op->cb(op->arg, 200, body);
-	}
-	json_decref(op->extra);
-	free(op);
-}
-
-static struct admin_op *admin_op_new(struct core *c, struct acct *a,
-				     core_json_cb *cb, void *arg)
+static struct admin_op *admin_op_new(struct core *c, const char *login,
+				     core_admin_cb *cb, void *arg)
 {
 	struct admin_op *op = xcalloc(1, sizeof(*op));
 
 	op->c = c;
-	op->a = a;
+	op->login = xstrdup(login);
 	op->cb = cb;
 	op->arg = arg;
 	return op;
 }
 
+/* Free an op. */
+static void admin_op_free(struct admin_op *op)
+{
+	size_t i;
+
+	for (i = 0; i < op->held.n; i++)
+		free(op->held_ids[i]);
+	free(op->held_ids);
+	free(op->login);
+	free(op->reason);
+	free(op->actor);
+	free(op);
+}
+
+/* Transition or record written: answer with the account. */
+static void admin_done(void *arg, int result)
+{
+	struct admin_op *op = arg;
+	struct acct *a = acct_table_get(op->c->accounts, op->login, false, 0);
+
+	if (result != STORE_OK)
+		core_reply(op->cb, op->arg, CORE_E_RETRY,
+			   "store unavailable: nothing changed");
+	else if (!a)
+		core_reply(op->cb, op->arg, CORE_E_FAIL, "account vanished");
+	else
+		reply_account(op->c, a, op->held_action[0] ? &op->held : NULL,
+			      op->cb, op->arg);
+	admin_op_free(op);
+}
+
 void core_account_restrict(struct core *c, const char *login,
 			   const char *reason, const char *actor,
-			   core_json_cb *cb, void *arg)
+			   core_admin_cb *cb, void *arg)
 {
 	uint32_t now = core_now(0);
 	struct acct *a;
 
 	if (!login || !*login || !reason || !*reason) {
-		reply_error(cb, arg, 400, "login and reason are required");
+		core_reply(cb, arg, CORE_E_INVALID,
+			   "login and reason are required");
 		return;
 	}
 	a = acct_table_get(c->accounts, login, true, now);
 	if (a->state == ACCT_RESTRICTED || a->state == ACCT_SUSPENDED) {
-		reply_error(cb, arg, 409, "account is already restricted");
+		core_reply(cb, arg, CORE_E_CONFLICT,
+			   "account is already restricted");
 		return;
 	}
 	if (a->pending) {
-		reply_error(cb, arg, 409, "a state change is in progress; retry");
+		core_reply(cb, arg, CORE_E_CONFLICT,
+			   "a state change is in progress; retry");
 		return;
 	}
 	core_transition(c, a, ACCT_RESTRICTED, "admin", actor, reason,
 			core_evidence(c, a, now), now, admin_done,
-			admin_op_new(c, a, cb, arg));
+			admin_op_new(c, login, cb, arg));
 }
 
 void core_account_credential_changed(struct core *c, const char *login,
 				     const char *source, const char *actor,
-				     core_json_cb *cb, void *arg)
+				     core_admin_cb *cb, void *arg)
 {
 	uint32_t now = core_now(0);
 	struct acct *a;
-	struct admin_op *op;
 	json_t *ev;
 	char *evs;
 	char q1[LOG_QSZ], q2[LOG_QSZ];
 
 	if (!login || !*login) {
-		reply_error(cb, arg, 400, "login is required");
+		core_reply(cb, arg, CORE_E_INVALID, "login is required");
 		return;
 	}
 	a = acct_table_get(c->accounts, login, true, now);
@@ -357,177 +322,121 @@ void core_account_credential_changed(struct core *c, const char *login,
 		"event=credential_changed account=%s source=%s actor=%s",
 		log_q(q1, sizeof(q1), login),
 		log_q(q2, sizeof(q2), source ? source : ""), actor);
-	op = admin_op_new(c, a, cb, arg);
-	core_account_save(c, a, admin_done, op);
+	core_account_save(c, a, admin_done, admin_op_new(c, login, cb, arg));
 }
 
-/* Release or delete held messages of login; -1 with err on failure. */
-static int held_apply(struct core *c, const char *login, const char *action,
-		      json_t **done, char *err, size_t errsz)
+/* Held mail handled (or kept): move the account into probation. */
+static void release_transition(struct admin_op *op)
 {
-	json_t *held = held_of(c, login);
-	const char *cmd = strcmp(action, "release") == 0 ?
-		c->cfg->held_release_command : c->cfg->held_delete_command;
-	const char *ids[HELD_BATCH];
-	size_t i, n = 0, total;
+	struct acct *a = acct_table_get(op->c->accounts, op->login, false, 0);
+	char why[600];
 
-	if (!held) {
-		snprintf(err, errsz, "store unavailable");
-		return -1;
+	if (!a || a->pending || (a->state != ACCT_RESTRICTED &&
+				 a->state != ACCT_SUSPENDED &&
+				 a->state != ACCT_THROTTLED)) {
+		/* Changed while the held-mail command ran. */
+		core_reply(op->cb, op->arg, CORE_E_CONFLICT,
+			   "the account's state changed meanwhile; retry");
+		admin_op_free(op);
+		return;
 	}
-	total = json_array_size(held);
-	*done = json_array();
-	for (i = 0; i <= total; i++) {
-		if (i < total) {
-			const char *q = json_string_value(json_object_get(
-				json_array_get(held, i), "queue_id"));
+	snprintf(why, sizeof(why), "%s%s", op->force ? "forced: " :
+		 "password changed", op->force ? op->reason : "");
+	core_transition(op->c, a, ACCT_PROBATION, op->force ? "admin_force" :
+			"admin_release", op->actor, why, NULL, core_now(0),
+			admin_done, op);
+}
 
-			if (!q || !queue_id_ok(q))
-				continue;
-			ids[n++] = q;
-		}
-		if (n == HELD_BATCH || (i == total && n > 0)) {
-			size_t k;
+/* The held-mail command of a release ended. */
+static void release_held_ran(void *arg, enum core_status st, const char *err,
+			     const char *const *ids, size_t n)
+{
+	struct admin_op *op = arg;
+	char why[600];
+	size_t i;
 
-			if (run_held_command(cmd, ids, n, err, errsz) != 0) {
-				json_decref(held);
-				return -1;
-			}
-			for (k = 0; k < n; k++) {
-				store_del(c->st, "held", ids[k], NULL, NULL);
-				json_array_append_new(*done, json_string(ids[k]));
-			}
-			n = 0;
-		}
+	if (st != CORE_OK) {
+		snprintf(why, sizeof(why), "held messages: %s; account not "
+			 "released", err);
+		core_reply(op->cb, op->arg, st, why);
+		admin_op_free(op);
+		return;
 	}
-	json_decref(held);
-	return 0;
+	op->held_ids = xcalloc(n ? n : 1, sizeof(*op->held_ids));
+	for (i = 0; i < n; i++)
+		op->held_ids[i] = xstrdup(ids[i]);
+	op->held.ids = (const char *const *)op->held_ids;
+	op->held.n = n;
+	release_transition(op);
 }
 
 void core_account_release(struct core *c, const char *login, bool force,
 			  const char *reason, const char *held,
-			  const char *actor, core_json_cb *cb, void *arg)
+			  const char *actor, core_admin_cb *cb, void *arg)
 {
-	uint32_t now = core_now(0);
 	struct acct *a = acct_table_get(c->accounts, login, false, 0);
+	struct core_held_set set;
 	struct admin_op *op;
-	json_t *done = NULL;
-	char err[512], why[600];
 
 	if (!held || !*held)
 		held = "keep";
 	if (strcmp(held, "release") && strcmp(held, "delete") &&
 	    strcmp(held, "keep")) {
-		reply_error(cb, arg, 400, "held must be release, delete or keep");
+		core_reply(cb, arg, CORE_E_INVALID,
+			   "held must be release, delete or keep");
 		return;
 	}
 	if (!a) {
-		reply_error(cb, arg, 404, "no such account");
+		core_reply(cb, arg, CORE_E_NOTFOUND, "no such account");
 		return;
 	}
 	if (a->state != ACCT_RESTRICTED && a->state != ACCT_SUSPENDED &&
 	    a->state != ACCT_THROTTLED) {
-		reply_error(cb, arg, 409, "account is not restricted");
+		core_reply(cb, arg, CORE_E_CONFLICT, "account is not restricted");
 		return;
 	}
 	if (force && (!reason || !*reason)) {
-		reply_error(cb, arg, 400, "--force needs --reason");
+		core_reply(cb, arg, CORE_E_INVALID, "--force needs --reason");
 		return;
 	}
 	if (a->state == ACCT_SUSPENDED && !force) {
-		reply_error(cb, arg, 409, "account is suspended: only a forced "
-			    "release with a reason lifts it");
+		core_reply(cb, arg, CORE_E_CONFLICT, "account is suspended: "
+			   "only a forced release with a reason lifts it");
 		return;
 	}
 	/* Same second counts: a portal confirming the change right away. */
 	if (!force && a->state != ACCT_THROTTLED &&
 	    a->cred_changed < a->state_since) {
-		reply_error(cb, arg, 409, "no password change recorded since "
-			    "the restriction; confirm one with "
-			    "credential-changed, or use --force --reason TEXT");
+		core_reply(cb, arg, CORE_E_CONFLICT, "no password change "
+			   "recorded since the restriction; confirm one with "
+			   "credential-changed, or use --force --reason TEXT");
 		return;
 	}
 	if (a->pending) {
-		reply_error(cb, arg, 409, "a state change is in progress; retry");
+		core_reply(cb, arg, CORE_E_CONFLICT,
+			   "a state change is in progress; retry");
 		return;
 	}
-	if (strcmp(held, "keep") != 0 &&
-	    held_apply(c, login, held, &done, err, sizeof(err)) != 0) {
-		json_decref(done);
-		snprintf(why, sizeof(why), "held messages: %s; account not "
-			 "released", err);
-		reply_error(cb, arg, 500, why);
+	op = admin_op_new(c, login, cb, arg);
+	op->force = force;
+	op->reason = xstrdup(reason ? reason : "");
+	op->actor = xstrdup(actor ? actor : "-");
+	snprintf(op->held_action, sizeof(op->held_action), "%s", held);
+	op->held.action = op->held_action;
+	if (strcmp(held, "keep") == 0) {
+		release_transition(op);
 		return;
 	}
-	snprintf(why, sizeof(why), "%s%s", force ? "forced: " : "password "
-		 "changed", force ? reason : "");
-	op = admin_op_new(c, a, cb, arg);
-	op->extra = json_pack("{s:s, s:o}", "held_action", held,
-			      "held_done", done ? done : json_array());
-	core_transition(c, a, ACCT_PROBATION, force ? "admin_force" :
-			"admin_release", actor, why, NULL, now, admin_done, op);
-}
-
-void core_held_list(struct core *c, const char *login, core_json_cb *cb,
-		    void *arg)
-{
-	json_t *held = held_of(c, login && *login ? login : NULL);
-
-	if (!held) {
-		reply_error(cb, arg, 503, "store unavailable");
+	core_held_set_load(c, login, &set);
+	if (set.result != STORE_OK) {
+		core_held_set_free(&set);
+		core_reply(cb, arg, CORE_E_FAIL, "held messages: store "
+			   "unavailable; account not released");
+		admin_op_free(op);
 		return;
 	}
-	cb(arg, 200, json_pack("{s:o}", "held", held));
-}
-
-/* Read one held record; the value is copied to out. */
-static void held_get(void *arg, int result, const char *value)
-{
-	char **out = arg;
-
-	*out = result == STORE_OK ? xstrdup(value) :
-	       result == STORE_NOTFOUND ? xstrdup("") : NULL;
-}
-
-void core_held_action(struct core *c, const char *queue_id,
-		      const char *action, const char *actor, core_json_cb *cb,
-		      void *arg)
-{
-	char *rec = NULL, err[512];
-	const char *cmd;
-	const char *ids[1];
-
-	if (!queue_id_ok(queue_id)) {
-		reply_error(cb, arg, 400, "bad queue ID");
-		return;
-	}
-	if (strcmp(action, "release") && strcmp(action, "delete")) {
-		reply_error(cb, arg, 400, "action must be release or delete");
-		return;
-	}
-	store_get(c->st, "held", queue_id, held_get, &rec);
-	if (!rec) {
-		reply_error(cb, arg, 503, "store unavailable");
-		return;
-	}
-	if (!*rec) {
-		free(rec);
-		reply_error(cb, arg, 404, "no such held message");
-		return;
-	}
-	free(rec);
-	cmd = strcmp(action, "release") == 0 ? c->cfg->held_release_command :
-		c->cfg->held_delete_command;
-	ids[0] = queue_id;
-	if (run_held_command(cmd, ids, 1, err, sizeof(err)) != 0) {
-		reply_error(cb, arg, 500, err);
-		return;
-	}
-	store_del(c->st, "held", queue_id, NULL, NULL);
-	log_msg(LOG_L_NOTICE, "event=held_%s queue_id=%s actor=%s", action,
-		queue_id, actor);
-	cb(arg, 200, json_pack("{s:s, s:s}", "queue_id", queue_id, "action",
-			       action));
+	core_held_run(c, set.v, set.n, held, actor, release_held_ran, op);
+	core_held_set_free(&set);
 }
 
 /* Count accounts per state. */
@@ -538,32 +447,37 @@ static void count_state(struct acct *a, void *arg)
 	n[a->state]++;
 }
 
-json_t *core_stats(struct core *c)
+void core_stats_get(struct core *c, struct core_stats_view *v)
 {
 	size_t n[5] = { 0 };
 
+	memset(v, 0, sizeof(*v));
 	acct_table_foreach(c->accounts, count_state, n);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
-		"accounts", (json_int_t)acct_table_count(c->accounts),
-		"decisions", (json_int_t)c->stats.decisions,
-		"dunno", (json_int_t)c->stats.actions[VERDICT_DUNNO],
-		"defer", (json_int_t)c->stats.actions[VERDICT_DEFER],
-		"hold", (json_int_t)c->stats.actions[VERDICT_HOLD],
-		"reject", (json_int_t)c->stats.actions[VERDICT_REJECT],
-		"observed", (json_int_t)c->stats.observed,
-		"unauthenticated", (json_int_t)c->stats.unauthenticated,
-		"messages", (json_int_t)c->stats.messages,
-		"recipients", (json_int_t)c->stats.recipients,
-		"transitions", (json_int_t)c->stats.transitions,
-		"store_failures", (json_int_t)c->stats.store_failures,
-		"held_messages", (json_int_t)c->stats.held,
-		"states",
-		"normal", (json_int_t)n[ACCT_NORMAL],
-		"throttled", (json_int_t)n[ACCT_THROTTLED],
-		"restricted", (json_int_t)n[ACCT_RESTRICTED],
-		"probation", (json_int_t)n[ACCT_PROBATION],
-		"suspended", (json_int_t)n[ACCT_SUSPENDED]);
+	v->accounts = acct_table_count(c->accounts);
+	v->decisions = c->stats.decisions;
+	v->dunno = c->stats.actions[VERDICT_DUNNO];
+	v->defer = c->stats.actions[VERDICT_DEFER];
+	v->hold = c->stats.actions[VERDICT_HOLD];
+	v->reject = c->stats.actions[VERDICT_REJECT];
+	v->observed = c->stats.observed;
+	v->unauthenticated = c->stats.unauthenticated;
+	v->messages = c->stats.messages;
+	v->recipients = c->stats.recipients;
+	v->transitions = c->stats.transitions;
+	v->store_failures = c->stats.store_failures;
+	v->held_messages = c->stats.held;
+	v->normal = n[ACCT_NORMAL];
+	v->throttled = n[ACCT_THROTTLED];
+	v->restricted = n[ACCT_RESTRICTED];
+	v->probation = n[ACCT_PROBATION];
+	v->suspended = n[ACCT_SUSPENDED];
+	v->login_json = core_login_stats_json(c);
+}
+
+void core_stats_view_deinit(struct core_stats_view *v)
+{
+	free(v->login_json);
+	v->login_json = NULL;
 }
 
 void core_metrics(struct core *c, struct buf *out)
@@ -598,6 +512,15 @@ void core_metrics(struct core *c, struct buf *out)
 		   c->stats.observed);
 }
 
+void core_set_base(struct core *c, struct event_base *base)
+{
+	proc_runner_free(c->procs);
+	c->procs = base ? proc_runner_new(base) : NULL;
+	if (base && !c->procs)
+		log_msg(LOG_L_ERR, "event=core_set_base error=\"cannot handle "
+			"SIGCHLD: held-mail commands will fail\"");
+}
+
 void core_login_risk(struct core *c, const char *login, int64_t until)
 {
 	struct acct *a;
@@ -622,21 +545,13 @@ void core_set_outbox(struct core *c, struct outbox *o)
 	c->outbox = o;
 }
 
-/* Ignore an admin result nobody waits for. */
-static void json_ignore(void *arg, int status, json_t *body)
-{
-	(void)arg;
-	(void)status;
-	json_decref(body);
-}
-
 /* The force-reset flag is written; now restrict if asked. */
 struct compromised_op {
 	struct core *c;
 	struct acct *a;
 	bool restrict_it;
 	char reason[512];
-	core_json_cb *cb;
+	core_admin_cb *cb;
 	void *arg;
 };
 
@@ -646,7 +561,7 @@ static void compromised_saved(void *arg, int result)
 	struct acct *a = op->a;
 
 	if (result != STORE_OK) {
-		reply_error(op->cb, op->arg, 503, "store unavailable");
+		core_reply(op->cb, op->arg, CORE_E_RETRY, "store unavailable");
 	} else if (op->restrict_it && a->state != ACCT_RESTRICTED &&
 		   a->state != ACCT_SUSPENDED && !a->pending) {
 		uint32_t now = core_now(0);
@@ -654,17 +569,17 @@ static void compromised_saved(void *arg, int result)
 		core_transition(op->c, a, ACCT_RESTRICTED,
 				"credentials_compromised", "mamorid:login-abuse",
 				op->reason, core_evidence(op->c, a, now), now,
-				admin_done, admin_op_new(op->c, a, op->cb,
-							 op->arg));
+				admin_done, admin_op_new(op->c, a->login,
+							 op->cb, op->arg));
 	} else {
-		op->cb(op->arg, 200, core_account_json(op->c, a));
+		reply_account(op->c, a, NULL, op->cb, op->arg);
 	}
 	free(op);
 }
 
 void core_account_compromised(struct core *c, const char *login,
 			      bool restrict_it, const char *reason,
-			      core_json_cb *cb, void *arg)
+			      core_admin_cb *cb, void *arg)
 {
 	struct compromised_op *op;
 	struct acct *a;
@@ -682,7 +597,7 @@ void core_account_compromised(struct core *c, const char *login,
 	op->a = a;
 	op->restrict_it = restrict_it;
 	snprintf(op->reason, sizeof(op->reason), "%s", reason);
-	op->cb = cb ? cb : json_ignore;
+	op->cb = cb;
 	op->arg = arg;
 	core_account_save(c, a, compromised_saved, op);
 }

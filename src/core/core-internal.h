@@ -4,6 +4,8 @@
 #ifndef MAMORI_CORE_INTERNAL_H
 #define MAMORI_CORE_INTERNAL_H
 
+#include <jansson.h>
+
 #include "core/acct.h"
 #include "core/core.h"
 #include "core/outbound.h"
@@ -90,6 +92,8 @@ struct core {
 	core_abuse_hook *abuse_hook;	/* may be NULL */
 	void *abuse_arg;
 	struct core_snap snap;
+	struct login_engine *login;	/* may be NULL (core_set_login) */
+	struct proc_runner *procs;	/* held-mail commands (core_set_base) */
 };
 
 /* An outbound decision in flight (may wait for a store write). */
@@ -107,7 +111,6 @@ struct decision {
 void decision_free(struct decision *d);
 uint32_t core_now(int64_t now);
 const struct class_config *core_class_of(struct core *c, const char *login);
-json_t *core_account_json(struct core *c, const struct acct *a);
 json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now);
 const char *core_reason_get(struct core *c, const struct acct *a);
 

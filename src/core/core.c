@@ -67,23 +67,6 @@ static const char *addr_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
-json_t *core_account_json(struct core *c, const struct acct *a)
-{
-	return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:b, s:b}",
-			 "login", a->login,
-			 "state", acct_state_name(a->state),
-			 "strikes", a->strikes,
-			 "since", (json_int_t)a->state_since,
-			 "until", (json_int_t)a->state_until,
-			 "last_strike", (json_int_t)a->last_strike,
-			 "credential_changed", (json_int_t)a->cred_changed,
-			 "first_seen", (json_int_t)a->first_seen,
-			 "reason", core_reason_get(c, a),
-			 "throttle_suspicious",
-			 (a->flags & ACCT_F_SUSPICIOUS) != 0,
-			 "force_reset", (a->flags & ACCT_F_FORCE_RESET) != 0);
-}
-
 json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now)
 {
 	json_t *ev = json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:I}",

@@ -2,9 +2,8 @@
  * core - mamori's decision core for outbound mail.
  *
  * Front-ends translate their wire format into a struct outbound_request and
- * call core_outbound(); the admin API calls the core_account_*,
- * core_held_* and core_dmarc_aggregate functions.  The core never touches
- * sockets or wire formats.
+ * call core_outbound(); the admin API calls the functions of admin.h and
+ * gets typed results.  The core never touches sockets or wire formats.
  *
  * It keeps every account's counters in memory (acct.h) and its state in the
  * store.  A state change (normal -> throttled -> restricted -> probation ->
@@ -25,8 +24,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <jansson.h>
-
+#include "core/admin.h"
 #include "util/buf.h"
 
 struct config;
@@ -74,14 +72,6 @@ struct verdict {
 typedef void core_verdict_cb(void *arg, const struct verdict *v);
 
 /*
- * Result of an admin operation.  status is HTTP-like: 200 done, 400 bad
- * request, 404 no such account or message, 409 refused in this state (body
- * says why), 503 store unavailable, 500 failure.  body is a new reference the
- * callback must json_decref().
- */
-typedef void core_json_cb(void *arg, int status, json_t *body);
-
-/*
  * Create the core.  cfg, st and nt are borrowed and must outlive the core
  * (nt may be NULL: no notices).  Loads the persisted account states from the
  * store.  Returns NULL with a message in err on failure.
@@ -100,50 +90,6 @@ void core_outbound(struct core *c, const struct outbound_request *req,
 
 const char *verdict_action_name(enum verdict_action a);
 
-/* Admin operations; actor names who asked ("admin:uid=0", "api-token"). */
-void core_accounts_list(struct core *c, const char *state, core_json_cb *cb,
-			void *arg);
-void core_account_show(struct core *c, const char *login, core_json_cb *cb,
-		       void *arg);
-void core_account_restrict(struct core *c, const char *login,
-			   const char *reason, const char *actor,
-			   core_json_cb *cb, void *arg);
-/* Record that the account's password was changed (password portal, Dovecot
- * evidence).  source describes the evidence. */
-void core_account_credential_changed(struct core *c, const char *login,
-				     const char *source, const char *actor,
-				     core_json_cb *cb, void *arg);
-/*
- * Release a restricted (or, with force, suspended) account into probation.
- * Refused (409) unless a credential change was recorded after the
- * restriction, or force is set with a non-empty reason.  held is "release",
- * "delete" or "keep": what to do with the messages held for the account.
- */
-void core_account_release(struct core *c, const char *login, bool force,
-			  const char *reason, const char *held,
-			  const char *actor, core_json_cb *cb, void *arg);
-/* Held messages, all or for one login (NULL). */
-void core_held_list(struct core *c, const char *login, core_json_cb *cb,
-		    void *arg);
-/* action "release" or "delete" one held message by queue ID. */
-void core_held_action(struct core *c, const char *queue_id,
-		      const char *action, const char *actor, core_json_cb *cb,
-		      void *arg);
-/* Filters of a DMARC aggregate listing; borrowed, NULL or "" = none. */
-struct core_dmarc_query {
-	const char *day;		/* YYYY-MM-DD (UTC), excludes from/to */
-	const char *from, *to;		/* inclusive day range, either open */
-	const char *domain;		/* header From domain, any case */
-};
-/*
- * The DMARC aggregate rows the milter counted (namespace "dmarc_agg",
- * dmarc_agg.c): {"rows": [{"day", "source_ip", "header_from", "spf",
- * "dkim", "dmarc", "disposition", "count"}...], "totals": {...},
- * "skipped": N, "truncated": B}, rows in key order.  400 for a malformed
- * filter, 503 when the store fails.  Read-only.
- */
-void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
-			  core_json_cb *cb, void *arg);
 /*
  * The store key of one DMARC aggregate row, as core_dmarc_aggregate reads
  * it: "DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION", DAY the UTC
@@ -167,13 +113,26 @@ void core_login_risk(struct core *c, const char *login, int64_t until);
  */
 void core_account_compromised(struct core *c, const char *login,
 			      bool restrict_sending, const char *reason,
-			      core_json_cb *cb, void *arg);
+			      core_admin_cb *cb, void *arg);
 /*
  * Called with each login the core restricts or suspends, so the login
  * engine can keep the password evidence of the abuse (login_note_abused).
  */
 typedef void core_abuse_hook(void *arg, const char *login);
 void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg);
+struct login_engine;
+/*
+ * The login engine the admin calls (core_ips_*, core_incident_*) and
+ * /v1/stats use; borrowed, it must outlive the core (NULL: none).
+ */
+void core_set_login(struct core *c, struct login_engine *e);
+struct event_base;
+/*
+ * Run held-mail commands as children watched from base (SIGCHLD through
+ * libevent; only one base per process may handle signals).  Without it
+ * they fail.  base is borrowed; NULL stops watching.
+ */
+void core_set_base(struct core *c, struct event_base *base);
 struct outbox;
 /* Keep the notices of transitions in o until sent (core/outbox.h). */
 void core_set_outbox(struct core *c, struct outbox *o);
@@ -189,9 +148,8 @@ void core_set_outbox(struct core *c, struct outbox *o);
 void core_snapshot_tick(struct core *c, int64_t now);
 int core_snapshot_flush(struct core *c, int64_t now);
 
-/* Counters and gauges as JSON (GET /v1/stats). */
-json_t *core_stats(struct core *c);
-/* The same in Prometheus text format (GET /metrics). */
+/* Counters and gauges in Prometheus text format (GET /metrics); as
+ * figures: core_stats_get() (admin.h). */
 void core_metrics(struct core *c, struct buf *out);
 
 #endif

@@ -32,7 +32,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/core-internal.h"
+#include "core/admin-internal.h"
 #include "util/xalloc.h"
 
 #define DMARC_NS CORE_DMARC_AGG_NS
@@ -43,26 +43,28 @@
 #define DMARC_TOKEN_MAX 16	/* longest result name: "temperror" */
 
 /* The DMARC results of RFC 8601 2.7.1 / RFC 9989, in totals order. */
-static const char *const dmarc_results[] = {
+const char *const core_dmarc_result_names[CORE_DMARC_NRESULTS] = {
 	"pass", "fail", "none", "temperror", "permerror",
 };
-#define DMARC_NRESULTS (sizeof(dmarc_results) / sizeof(dmarc_results[0]))
+#define dmarc_results core_dmarc_result_names
+#define DMARC_NRESULTS CORE_DMARC_NRESULTS
 
 /* One listing in progress. */
 struct agg_scan {
-	core_json_cb *cb;
+	core_admin_cb *cb;
 	void *arg;
 	char *domain;		/* filter, lowercased; NULL: any */
 	char from[11], to[11];	/* inclusive day range; "" = open */
-	json_t *rows;
-	size_t listed, skipped;
+	struct core_dmarc_row *rows;
+	char **keys;		/* per row: its key, split in place */
+	size_t listed, cap, skipped;
 	bool truncated;
-	json_int_t messages, spf_pass, dkim_pass, quarantined, rejected;
-	json_int_t by_result[DMARC_NRESULTS];
+	int64_t messages, spf_pass, dkim_pass, quarantined, rejected;
+	int64_t by_result[DMARC_NRESULTS];
 };
 
 /* Add n to *sum, saturating instead of overflowing. */
-static void add_sat(json_int_t *sum, json_int_t n)
+static void add_sat(int64_t *sum, int64_t n)
 {
 	*sum = *sum > INT64_MAX - n ? INT64_MAX : *sum + n;
 }
@@ -146,9 +148,9 @@ static int dmarc_result_index(const char *s, size_t n)
 }
 
 /* Parse a count: 1..DMARC_COUNT_DIGITS decimal digits.  -1 if not one. */
-static json_int_t count_parse(const char *v)
+static int64_t count_parse(const char *v)
 {
-	json_int_t n = 0;
+	int64_t n = 0;
 	size_t i, len = v ? strlen(v) : 0;
 
 	if (len == 0 || len > DMARC_COUNT_DIGITS)
@@ -194,8 +196,11 @@ static bool field_is(const struct field *f, const char *s)
 static void agg_row(struct agg_scan *a, const char *key, const char *value)
 {
 	struct field f[DMARC_FIELDS];
-	json_int_t n;
-	int res;
+	struct core_dmarc_row *r;
+	const char **dst[DMARC_FIELDS];
+	char *k;
+	int64_t n;
+	int res, i;
 
 	if (!key_split(key, f) || !day_ok(f[0].p, f[0].n) ||
 	    !ip_ok(f[1].p, f[1].n) || !domain_ok(f[2].p, f[2].n) ||
@@ -228,23 +233,40 @@ static void agg_row(struct agg_scan *a, const char *key, const char *value)
 		a->truncated = true;
 		return;
 	}
-	json_array_append_new(a->rows, json_pack(
-		"{s:s#, s:s#, s:s#, s:s#, s:s#, s:s#, s:s#, s:I}",
-		"day", f[0].p, (int)f[0].n,
-		"source_ip", f[1].p, (int)f[1].n,
-		"header_from", f[2].p, (int)f[2].n,
-		"spf", f[3].p, (int)f[3].n,
-		"dkim", f[4].p, (int)f[4].n,
-		"dmarc", f[5].p, (int)f[5].n,
-		"disposition", f[6].p, (int)f[6].n,
-		"count", n));
+	if (a->listed == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 64;
+		a->rows = xrealloc(a->rows, a->cap * sizeof(*a->rows));
+		a->keys = xrealloc(a->keys, a->cap * sizeof(*a->keys));
+	}
+	r = &a->rows[a->listed];
+	k = a->keys[a->listed] = xstrdup(key);
+	dst[0] = &r->day;
+	dst[1] = &r->source_ip;
+	dst[2] = &r->header_from;
+	dst[3] = &r->spf;
+	dst[4] = &r->dkim;
+	dst[5] = &r->dmarc;
+	dst[6] = &r->disposition;
+	/* The fields, NUL-terminated in the row's own copy of the key. */
+	for (i = 0; i < DMARC_FIELDS; i++) {
+		char *p = k + (f[i].p - key);
+
+		p[f[i].n] = '\0';
+		*dst[i] = p;
+	}
+	r->count = n;
 	a->listed++;
 }
 
 /* Free a listing's state. */
 static void agg_scan_free(struct agg_scan *a)
 {
-	json_decref(a->rows);
+	size_t i;
+
+	for (i = 0; i < a->listed; i++)
+		free(a->keys[i]);
+	free(a->keys);
+	free(a->rows);
 	free(a->domain);
 	free(a);
 }
@@ -254,8 +276,9 @@ static void agg_scan_row(void *arg, int result, const char *key,
 			 const char *value, int64_t ts)
 {
 	struct agg_scan *a = arg;
-	json_t *totals;
-	size_t i;
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_DMARC };
+	struct core_dmarc_report *d = &r.dmarc;
 
 	(void)ts;
 	if (key) {
@@ -263,38 +286,33 @@ static void agg_scan_row(void *arg, int result, const char *key,
 		return;
 	}
 	if (result != STORE_OK) {
-		a->cb(a->arg, 503, json_pack("{s:s}", "error",
-					     "store unavailable"));
+		core_reply(a->cb, a->arg, CORE_E_RETRY, "store unavailable");
 		agg_scan_free(a);
 		return;
 	}
-	totals = json_pack("{s:I, s:I, s:I, s:I, s:I}",
-			   "messages", a->messages, "spf_pass", a->spf_pass,
-			   "dkim_pass", a->dkim_pass, "quarantined",
-			   a->quarantined, "rejected", a->rejected);
-	for (i = 0; i < DMARC_NRESULTS; i++) {
-		char name[32];
-
-		snprintf(name, sizeof(name), "dmarc_%s", dmarc_results[i]);
-		json_object_set_new(totals, name,
-				    json_integer(a->by_result[i]));
-	}
-	a->cb(a->arg, 200, json_pack("{s:O, s:o, s:I, s:b}", "rows", a->rows,
-				     "totals", totals, "skipped",
-				     (json_int_t)a->skipped, "truncated",
-				     a->truncated));
+	d->v = a->rows;
+	d->n = a->listed;
+	d->messages = a->messages;
+	d->spf_pass = a->spf_pass;
+	d->dkim_pass = a->dkim_pass;
+	d->quarantined = a->quarantined;
+	d->rejected = a->rejected;
+	memcpy(d->by_result, a->by_result, sizeof(d->by_result));
+	d->skipped = a->skipped;
+	d->truncated = a->truncated;
+	a->cb(a->arg, &r);
 	agg_scan_free(a);
 }
 
 /* Reply 400 with msg and free a. */
 static void agg_refuse(struct agg_scan *a, const char *msg)
 {
-	a->cb(a->arg, 400, json_pack("{s:s}", "error", msg));
+	core_reply(a->cb, a->arg, CORE_E_INVALID, msg);
 	agg_scan_free(a);
 }
 
 void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
-			  core_json_cb *cb, void *arg)
+			  core_admin_cb *cb, void *arg)
 {
 	struct agg_scan *a = xcalloc(1, sizeof(*a));
 	char prefix[16] = "";
@@ -305,7 +323,6 @@ void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
 
 	a->cb = cb;
 	a->arg = arg;
-	a->rows = json_array();
 	if ((day && !day_ok(day, strlen(day))) ||
 	    (from && !day_ok(from, strlen(from))) ||
 	    (to && !day_ok(to, strlen(to)))) {

@@ -41,18 +41,58 @@ static void got_verdict(void *arg, const struct verdict *v)
 	l->calls++;
 }
 
+/*
+ * An admin result, kept after the callback: the status, and the members
+ * the tests read, copied into a JSON object (the result itself dies with
+ * the callback).
+ */
 struct jres {
-	int status;
+	enum core_status status;
 	json_t *body;
 };
 
-static void got_json(void *arg, int status, json_t *body)
+static void got_json(void *arg, const struct core_result *res)
 {
 	struct jres *r = arg;
+	json_t *b = json_object(), *a;
+	size_t i;
 
-	r->status = status;
+	r->status = res->status;
 	json_decref(r->body);
-	r->body = body;
+	r->body = b;
+	if (res->status != CORE_OK)
+		return;
+	if (res->kind == CORE_R_ACCOUNT || res->kind == CORE_R_ACCOUNT_DETAIL) {
+		json_object_set_new(b, "state", json_string(res->account.state));
+		json_object_set_new(b, "strikes",
+				    json_integer(res->account.strikes));
+	}
+	if (res->kind == CORE_R_ACCOUNT_DETAIL) {
+		a = json_array();
+		for (i = 0; i < res->detail.nevents; i++)
+			json_array_append_new(a, json_loads(
+				res->detail.events_json[i], 0, NULL));
+		json_object_set_new(b, "events", a);
+		a = json_array();
+		for (i = 0; i < res->detail.held.n; i++)
+			json_array_append_new(a, json_string(
+				res->detail.held.v[i].queue_id));
+		json_object_set_new(b, "held", a);
+		json_object_set_new(b, "counters", json_loads(
+			res->detail.counters_json, 0, NULL));
+	}
+	if (res->kind == CORE_R_DMARC) {
+		a = json_array();
+		for (i = 0; i < res->dmarc.n; i++)
+			json_array_append_new(a, json_pack(
+				"{s:s, s:s, s:I}", "header_from",
+				res->dmarc.v[i].header_from, "disposition",
+				res->dmarc.v[i].disposition, "count",
+				(json_int_t)res->dmarc.v[i].count));
+		json_object_set_new(b, "rows", a);
+		json_object_set_new(b, "skipped",
+				    json_integer((json_int_t)res->dmarc.skipped));
+	}
 }
 
 static void env_open(struct env *e, const char *conf, const char *store)
@@ -148,7 +188,7 @@ static const char *state_of(struct env *e, const char *login)
 	struct jres r = { 0 };
 
 	core_account_show(e->core, login, got_json, &r);
-	snprintf(state, sizeof(state), "%s", r.status == 200 ?
+	snprintf(state, sizeof(state), "%s", r.status == CORE_OK ?
 		 json_string_value(json_object_get(r.body, "state")) : "none");
 	json_decref(r.body);
 	return state;
@@ -160,7 +200,7 @@ static long strikes_of(struct env *e, const char *login)
 	long n;
 
 	core_account_show(e->core, login, got_json, &r);
-	n = r.status == 200 ?
+	n = r.status == CORE_OK ?
 		(long)json_integer_value(json_object_get(r.body, "strikes")) : -1;
 	json_decref(r.body);
 	return n;
@@ -368,16 +408,16 @@ static void test_release_and_recurrence(void)
 	}
 	core_account_release(e.core, who, false, NULL, "keep", "test",
 			     got_json, &r);
-	is_int(r.status, 409, "release without password change refused");
+	is_int(r.status, CORE_E_CONFLICT, "release without password change refused");
 	core_account_release(e.core, who, true, "", "keep", "test", got_json, &r);
-	is_int(r.status, 400, "forced release needs a reason");
+	is_int(r.status, CORE_E_INVALID, "forced release needs a reason");
 	sleep(1);
 	core_account_credential_changed(e.core, who, "portal", "test",
 					got_json, &r);
-	is_int(r.status, 200, "credential change recorded");
+	is_int(r.status, CORE_OK, "credential change recorded");
 	core_account_release(e.core, who, false, NULL, "keep", "test",
 			     got_json, &r);
-	is_int(r.status, 200, "release after password change");
+	is_int(r.status, CORE_OK, "release after password change");
 	is_str(state_of(&e, who), "probation", "released into probation");
 
 	now = time(NULL) - 2000;
@@ -386,13 +426,13 @@ static void test_release_and_recurrence(void)
 	is_int(strikes_of(&e, who), 2, "recurrence is strike 2");
 	core_account_release(e.core, who, true, "customer called", "keep",
 			     "test", got_json, &r);
-	is_int(r.status, 200, "forced release with reason");
+	is_int(r.status, CORE_OK, "forced release with reason");
 	now = time(NULL) - 1000;
 	hijack_burst(&e, who, &now, 60, NULL);
 	is_str(state_of(&e, who), "suspended", "third strike suspends");
 	core_account_release(e.core, who, false, NULL, "keep", "test",
 			     got_json, &r);
-	is_int(r.status, 409, "suspended: only a forced release");
+	is_int(r.status, CORE_E_CONFLICT, "suspended: only a forced release");
 	json_decref(r.body);
 	env_close(&e);
 }
@@ -985,7 +1025,7 @@ static void test_dmarc_agg_key(void)
 	env_open(&e, "", "memory:");
 	store_put(e.st, CORE_DMARC_AGG_NS, k, "2", 0, NULL, NULL);
 	core_dmarc_aggregate(e.core, &q, got_json, &r);
-	is_int(r.status, 200, "dmarc agg key: listed");
+	is_int(r.status, CORE_OK, "dmarc agg key: listed");
 	row = json_array_get(json_object_get(r.body, "rows"), 0);
 	is_str(json_string_value(json_object_get(row, "header_from")),
 	       "shop.example", "dmarc agg key: read back, header_from");

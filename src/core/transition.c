@@ -338,6 +338,7 @@ void core_free(struct core *c)
 {
 	if (!c)
 		return;
+	core_set_base(c, NULL);
 	acct_table_free(c->accounts);
 	acctmap_free(c->map);
 	free(c->instances);

@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
 	if (!d.core)
 		goto fail;
+	core_set_base(d.core, d.base);
 	/* Notices not yet sent when mamorid last stopped go out again. */
 	d.outbox = outbox_new(d.base, d.st, d.nt);
 	core_set_outbox(d.core, d.outbox);
@@ -251,6 +252,7 @@ int main(int argc, char **argv)
 		if (!d.login)
 			goto fail;
 		core_set_abuse_hook(d.core, note_abused, d.login);
+		core_set_login(d.core, d.login);
 		d.authpolicy = authpolicy_server_new(d.base, d.cfg, d.login,
 						     d.core, err, sizeof(err));
 		if (!d.authpolicy)
@@ -261,7 +263,6 @@ int main(int argc, char **argv)
 				     sizeof(err));
 		if (!d.api)
 			goto fail;
-		http_api_set_login(d.api, d.login);
 	}
 	policy_server_attach(d.policy, d.core);
 	if (d.cfg->pid_file[0]) {

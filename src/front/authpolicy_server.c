@@ -79,11 +79,10 @@ static bool authorized(const struct config *cfg, struct evhttp_request *req)
 }
 
 /* Done with the request; nobody waits for the admin result. */
-static void ignore_json(void *arg, int status, json_t *body)
+static void ignore_json(void *arg, const struct core_result *r)
 {
 	(void)arg;
-	(void)status;
-	json_decref(body);
+	(void)r;
 }
 
 /* Hand the engine's consequences to the outbound core. */

@@ -1,7 +1,8 @@
 /*
  * http_api - the admin HTTP/JSON API on evhttp.  See http_api.h; the routes
- * are in the table routes[] below and documented in docs/api.md.  The
- * login-abuse routes are answered by http_api_login.c through h_login().
+ * are in the table routes[] below and documented in docs/api.md.  Bodies
+ * and query values are checked by http_api_body.c, the core's results
+ * turned into JSON by http_api_json.c.
  *
  * Request life: api_handle() makes a struct api_call that owns everything
  * the core may still read when it answers later (decoded path segments,
@@ -18,13 +19,17 @@
  * the connection then marks the call dead, and the core's late answer is
  * dropped instead of written to a freed request.
  *
+ * Failed authentication on TCP is logged as such (actor=- auth=failed and
+ * the peer's address; never the token sent).
+ *
  * Limits and why:
  *   API_MAX_BODY     64 KiB of request body: the largest legitimate body is
  *                    a release with a reason text (evhttp answers 413);
  *   API_MAX_HEADERS  16 KiB of request line and headers (evhttp: 400);
  *   API_MAX_PATH     2 KiB of raw path (414); a login is at most ~320 bytes
  *                    (RFC 5321 4.5.3.1), percent-encoding triples that;
- *   API_MAX_TEXT     1 KiB for reason and source strings (400);
+ *   API_BODY_TEXT    1 KiB for reason and source strings (400,
+ *                    http_api_body.h);
  *   API_TIMEOUT      seconds an idle or slow connection may take.
  */
 #include <errno.h>
@@ -48,20 +53,20 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "auth/login.h"
 #include "core/core.h"
+#include "front/http_api-internal.h"
 #include "front/http_api.h"
+#include "front/http_api_body.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define API_MAX_BODY (64 * 1024)
+#define API_MAX_BODY API_BODY_MAX
 #define API_MAX_HEADERS (16 * 1024)
 #define API_MAX_PATH 2048
 #define API_MAX_SEGS 4
-#define API_MAX_PARAMS 4	/* query parameters one route reads */
-#define API_MAX_TEXT 1024
+#define API_MAX_PARAMS API_QUERY_MAX_PARAMS /* one route reads */
 #define API_TIMEOUT 30
 #define API_METRICS_MAX (16 * 1024 * 1024)
 #define API_TOKEN_HASH 32	/* SHA-256 */
@@ -76,7 +81,6 @@ struct api_listener {
 struct http_api {
 	struct event_base *base;
 	struct core *core;
-	struct login_engine *login;	/* NULL: login routes off */
 	struct api_listener unix_l;
 	struct api_listener tcp_l;
 	char *sock_path;	/* to unlink at the end; NULL if none */
@@ -94,62 +98,53 @@ struct api_call {
 	const char *method;
 	char path[LOG_QSZ];		/* log_q() form of the raw path */
 	char actor[48];
+	const char *auth;		/* "failed" after a bad token, else "" */
 	int nseg;
 	char *seg[API_MAX_SEGS];	/* decoded path segments */
 	char *query;			/* decoded query value, or NULL */
 	char *param[API_MAX_PARAMS];	/* call_params() values, or NULL */
-	json_t *body;			/* parsed request body, or NULL */
+	struct api_body body;		/* checked request body */
 };
 
 struct route;
 typedef void route_fn(struct api_call *call, const struct route *r);
-typedef void login_route_fn(struct login_engine *e,
-			    const struct http_api_login_req *q,
-			    struct http_api_answer *ans);
 
-/* A path pattern ("*" matches one segment), the method it takes, its
- * handler, and for h_login() the http_api_login.c function that answers. */
+/* A path pattern ("*" matches one segment), the method it takes and its
+ * handler. */
 struct route {
 	const char *pat[API_MAX_SEGS + 1];
 	enum evhttp_cmd_type method;
 	route_fn *fn;
-	login_route_fn *login;
 };
 
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
-	h_held_action, h_dmarc_agg, h_login;
+	h_held_action, h_dmarc_agg, h_ips, h_ip_block, h_ip_unblock,
+	h_incidents, h_incident_show, h_incident_export;
 
 static const struct route routes[] = {
-	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics, NULL},
-	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health, NULL},
-	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats, NULL},
-	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts, NULL},
-	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show, NULL},
+	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
+	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
+	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats},
+	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts},
+	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show},
 	{{"v1", "accounts", "*", "restrict", NULL}, EVHTTP_REQ_POST,
-	 h_account_restrict, NULL},
+	 h_account_restrict},
 	{{"v1", "accounts", "*", "credential-changed", NULL}, EVHTTP_REQ_POST,
-	 h_account_credchanged, NULL},
+	 h_account_credchanged},
 	{{"v1", "accounts", "*", "release", NULL}, EVHTTP_REQ_POST,
-	 h_account_release, NULL},
-	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held, NULL},
-	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action,
-	 NULL},
-	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action,
-	 NULL},
-	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg,
-	 NULL},
-	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_login, http_api_login_ips},
-	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_login,
-	 http_api_login_ip_block},
-	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_login,
-	 http_api_login_ip_unblock},
-	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_login,
-	 http_api_login_incidents},
-	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_login,
-	 http_api_login_incident_show},
-	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET, h_login,
-	 http_api_login_incident_export},
+	 h_account_release},
+	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held},
+	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action},
+	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
+	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg},
+	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
+	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
+	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
+	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_incidents},
+	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_incident_show},
+	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET,
+	 h_incident_export},
 };
 
 /* The method's name for logs and Allow headers. */
@@ -199,7 +194,7 @@ static void call_free(struct api_call *call)
 	free(call->query);
 	for (i = 0; i < API_MAX_PARAMS; i++)
 		free(call->param[i]);
-	json_decref(call->body);
+	api_body_free(&call->body);
 	free(call);
 }
 
@@ -220,12 +215,21 @@ static void call_conn_closed(struct evhttp_connection *evcon, void *arg)
 static void call_reply(struct api_call *call, int status, const char *ctype,
 		       const char *data, size_t len)
 {
-	char aq[LOG_QSZ];
+	char aq[LOG_QSZ], peer[80] = "";
 
-	log_msg(LOG_L_INFO,
-		"event=api_request method=%s path=%s status=%d actor=%s%s",
+	if (call->auth[0]) {
+		char *host = NULL;	/* evhttp's, not ours to free */
+		ev_uint16_t port = 0;
+
+		if (call->evcon)
+			evhttp_connection_get_peer(call->evcon, &host, &port);
+		snprintf(peer, sizeof(peer), " auth=%s peer=%s:%u", call->auth,
+			 host && *host ? host : "?", (unsigned)port);
+	}
+	log_msg(status == 401 ? LOG_L_WARN : LOG_L_INFO,
+		"event=api_request method=%s path=%s status=%d actor=%s%s%s",
 		call->method, call->path, status,
-		log_q(aq, sizeof(aq), call->actor),
+		log_q(aq, sizeof(aq), call->actor), peer,
 		call->req ? "" : " client=gone");
 	if (call->req) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(call->req);
@@ -284,10 +288,17 @@ static void call_error(struct api_call *call, int status, const char *fmt, ...)
 	call_reply_json(call, status, json_pack("{s:s}", "error", msg));
 }
 
-/* core_json_cb: the core's answer to an admin call. */
-static void call_core_done(void *arg, int status, json_t *body)
+/* core_admin_cb: the core's answer to an admin call. */
+static void call_core_done(void *arg, const struct core_result *r)
 {
-	call_reply_json(arg, status, body);
+	struct api_call *call = arg;
+
+	if (r->status == CORE_OK && r->kind == CORE_R_TEXT) {
+		call_reply(call, 200, r->ctype, r->text, strlen(r->text));
+		return;
+	}
+	call_reply_json(call, http_api_status(r->status),
+			http_api_result_json(r));
 }
 
 /* Note who asked: the peer's uid on the unix socket, the token on TCP. */
@@ -311,26 +322,6 @@ static void call_set_actor(struct api_call *call, bool tcp)
 			 (unsigned)cred.uid);
 	else
 		snprintf(call->actor, sizeof(call->actor), "admin:uid=?");
-}
-
-/* Is s valid UTF-8 free of control bytes (C0 and DEL)?  Logins and queue
- * IDs end up in JSON, which cannot carry anything else. */
-static bool text_is_clean(const char *s, size_t n)
-{
-	json_t *j;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	/* jansson refuses to make a string of invalid UTF-8. */
-	if (!(j = json_stringn(s, n)))
-		return false;
-	json_decref(j);
-	return true;
 }
 
 /*
@@ -371,7 +362,7 @@ static int call_split_path(struct api_call *call, const char *raw, char *err,
 			return 400;
 		}
 		call->seg[call->nseg++] = dec;
-		if (dlen != strlen(dec) || !text_is_clean(dec, dlen) ||
+		if (dlen != strlen(dec) || !api_text_is_clean(dec, dlen) ||
 		    memchr(dec, '/', dlen)) {
 			snprintf(err, errsz,
 				 "path segment %d holds '/', NUL, a control byte "
@@ -448,108 +439,40 @@ static bool call_token_ok(const struct http_api *a, struct evhttp_request *req)
 }
 
 /*
- * The body as a JSON object (an empty body is {}); stored in call->body.
- * Answers 400 and returns NULL when it is not one.
+ * Check the body for kind (http_api_body.c) into call->body.  Answers 400
+ * and returns -1 when it does not pass.
  */
-static json_t *call_body(struct api_call *call)
+static int call_body(struct api_call *call, enum api_body_kind kind)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
 	size_t len = evbuffer_get_length(in);
-	json_error_t jerr;
-	json_t *j;
+	char err[256];
 
-	if (len == 0) {
-		call->body = json_object();
-		return call->body;
-	}
 	/* evhttp has already refused anything over API_MAX_BODY. */
-	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-		       JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		call_error(call, 400, "invalid JSON: %s", jerr.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		call_error(call, 400, "the body must be a JSON object");
-		return NULL;
-	}
-	call->body = j;
-	return j;
-}
-
-/*
- * Read the optional string member key of the body into *out (def when
- * absent).  Answers 400 and returns -1 when it is not a string, is longer
- * than API_MAX_TEXT, or is required (def NULL) but absent or empty.
- */
-static int body_text(struct api_call *call, const char *key, const char *def,
-		     const char **out)
-{
-	json_t *v = json_object_get(call->body, key);
-
-	if (!v || json_is_null(v)) {
-		if (!def) {
-			call_error(call, 400, "\"%s\" is required", key);
-			return -1;
-		}
-		*out = def;
-		return 0;
-	}
-	if (!json_is_string(v)) {
-		call_error(call, 400, "\"%s\" must be a string", key);
-		return -1;
-	}
-	if (json_string_length(v) > API_MAX_TEXT) {
-		call_error(call, 400, "\"%s\" is longer than %d bytes", key,
-			   API_MAX_TEXT);
-		return -1;
-	}
-	*out = json_string_value(v);
-	if (!def && !**out) {
-		call_error(call, 400, "\"%s\" must not be empty", key);
+	if (api_body_parse(kind, len ? (const char *)evbuffer_pullup(in, -1) :
+			   "", len, &call->body, err, sizeof(err)) != 0) {
+		call_error(call, 400, "%s", err);
 		return -1;
 	}
 	return 0;
 }
 
 /*
- * Read the query parameters names[0..n) (n <= API_MAX_PARAMS) into
- * call->param[0..n), NULL when absent or empty; a repeated one counts
- * once, its first value.  Answers 400 and returns -1 for a malformed query
- * or an unclean value.
+ * Read the query parameters names[0..n) into call->param[0..n) (see
+ * api_query_parse()).  Answers 400 and returns -1 when they do not pass.
  */
 static int call_params(struct api_call *call, const char *const *names,
 		       int n)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
-	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-	struct evkeyvalq kv;
-	const char *v;
-	int i, r = 0;
+	char err[256];
 
-	if (!q || !*q)
-		return 0;
-	/* evhttp_parse_query_str() initializes kv itself. */
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		evhttp_clear_headers(&kv);
-		call_error(call, 400, "malformed query string");
+	if (api_query_parse(uri ? evhttp_uri_get_query(uri) : NULL, names, n,
+			    call->param, err, sizeof(err)) != 0) {
+		call_error(call, 400, "%s", err);
 		return -1;
 	}
-	for (i = 0; i < n && r == 0; i++) {
-		v = evhttp_find_header(&kv, names[i]);
-		if (!v || !*v)
-			continue;
-		if (!text_is_clean(v, strlen(v))) {
-			call_error(call, 400, "query parameter %s holds a "
-				   "control byte or invalid UTF-8", names[i]);
-			r = -1;
-		} else {
-			call->param[i] = xstrdup(v);
-		}
-	}
-	evhttp_clear_headers(&kv);
-	return r;
+	return 0;
 }
 
 /* Read query parameter name into call->query (NULL when absent).  Answers
@@ -572,10 +495,12 @@ static void h_health(struct api_call *call, const struct route *r)
 /* GET /v1/stats, with the login engine's figures under "login". */
 static void h_stats(struct api_call *call, const struct route *r)
 {
-	json_t *j = core_stats(call->api->core);
+	struct core_stats_view v;
+	json_t *j;
 
-	if (j && call->api->login)
-		json_object_set_new(j, "login", login_stats(call->api->login));
+	core_stats_get(call->api->core, &v);
+	j = http_api_stats_json(&v);
+	core_stats_view_deinit(&v);
 	call_reply_json(call, j ? 200 : 500, j);
 }
 
@@ -608,51 +533,31 @@ static void h_account_show(struct api_call *call, const struct route *r)
 /* POST /v1/accounts/LOGIN/restrict {"reason": TEXT} */
 static void h_account_restrict(struct api_call *call, const struct route *r)
 {
-	const char *reason;
-
-	if (!call_body(call) || body_text(call, "reason", NULL, &reason))
+	if (call_body(call, API_BODY_RESTRICT))
 		return;
-	core_account_restrict(call->api->core, call->seg[2], reason,
-			      call->actor, call_core_done, call);
+	core_account_restrict(call->api->core, call->seg[2],
+			      call->body.reason, call->actor, call_core_done,
+			      call);
 }
 
 /* POST /v1/accounts/LOGIN/credential-changed [{"source": TEXT}] */
 static void h_account_credchanged(struct api_call *call, const struct route *r)
 {
-	const char *source;
-
-	if (!call_body(call) || body_text(call, "source", "", &source))
+	if (call_body(call, API_BODY_CREDENTIAL))
 		return;
-	core_account_credential_changed(call->api->core, call->seg[2], source,
-					call->actor, call_core_done, call);
+	core_account_credential_changed(call->api->core, call->seg[2],
+					call->body.source, call->actor,
+					call_core_done, call);
 }
 
 /* POST /v1/accounts/LOGIN/release {"force", "reason", "held"} */
 static void h_account_release(struct api_call *call, const struct route *r)
 {
-	const char *reason, *held;
-	json_t *force;
-
-	if (!call_body(call) || body_text(call, "reason", "", &reason) ||
-	    body_text(call, "held", "keep", &held))
+	if (call_body(call, API_BODY_RELEASE))
 		return;
-	force = json_object_get(call->body, "force");
-	if (force && !json_is_boolean(force) && !json_is_null(force)) {
-		call_error(call, 400, "\"force\" must be true or false");
-		return;
-	}
-	if (strcmp(held, "release") && strcmp(held, "delete") &&
-	    strcmp(held, "keep")) {
-		call_error(call, 400,
-			   "\"held\" must be \"release\", \"delete\" or \"keep\"");
-		return;
-	}
-	if (json_is_true(force) && !*reason) {
-		call_error(call, 400, "\"force\" requires a \"reason\"");
-		return;
-	}
-	core_account_release(call->api->core, call->seg[2], json_is_true(force),
-			     reason, held, call->actor, call_core_done, call);
+	core_account_release(call->api->core, call->seg[2], call->body.force,
+			     call->body.reason, call->body.held, call->actor,
+			     call_core_done, call);
 }
 
 /* GET /v1/held[?account=LOGIN] */
@@ -667,7 +572,7 @@ static void h_held(struct api_call *call, const struct route *r)
 static void h_held_action(struct api_call *call, const struct route *r)
 {
 	/* A body is optional and has no members yet; still refuse junk. */
-	if (!call_body(call))
+	if (call_body(call, API_BODY_NONE))
 		return;
 	core_held_action(call->api->core, call->seg[2], r->pat[3], call->actor,
 			 call_core_done, call);
@@ -688,33 +593,59 @@ static void h_dmarc_agg(struct api_call *call, const struct route *r)
 	core_dmarc_aggregate(call->api->core, &q, call_core_done, call);
 }
 
-/* /v1/ips and /v1/incidents: the engine must be on; the answer comes from
- * the route's http_api_login.c function. */
-static void h_login(struct api_call *call, const struct route *r)
+/* GET /v1/ips */
+static void h_ips(struct api_call *call, const struct route *r)
 {
-	struct http_api_login_req q;
-	struct http_api_answer ans = {0};
+	core_ips_list(call->api->core, call_core_done, call);
+}
 
-	if (!call->api->login) {
-		call_error(call, 404, "login-abuse detection is off");
+/* POST /v1/ips/block {"ip", "reason", "seconds", "force"} */
+static void h_ip_block(struct api_call *call, const struct route *r)
+{
+	if (call_body(call, API_BODY_IP_BLOCK))
 		return;
-	}
-	if (r->method == EVHTTP_REQ_POST ? !call_body(call) :
-	    r->login == http_api_login_incident_export &&
-	    call_query(call, "format") != 0)
+	core_ip_block(call->api->core, call->body.ip, call->body.seconds,
+		      call->body.reason, call->body.force, call->actor,
+		      call_core_done, call);
+}
+
+/* POST /v1/ips/unblock {"ip"} */
+static void h_ip_unblock(struct api_call *call, const struct route *r)
+{
+	if (call_body(call, API_BODY_IP_UNBLOCK))
 		return;
-	q.seg = call->seg;
-	q.nseg = call->nseg;
-	q.body = call->body;
-	q.format = call->query;
-	q.actor = call->actor;
-	r->login(call->api->login, &q, &ans);
-	if (ans.json || !ans.text) {
-		call_reply_json(call, ans.status, ans.json);
+	core_ip_unblock(call->api->core, call->body.ip, call->actor,
+			call_core_done, call);
+}
+
+/* GET /v1/incidents */
+static void h_incidents(struct api_call *call, const struct route *r)
+{
+	core_incidents_list(call->api->core, call_core_done, call);
+}
+
+/* GET /v1/incidents/ID */
+static void h_incident_show(struct api_call *call, const struct route *r)
+{
+	core_incident_show(call->api->core, call->seg[2], call_core_done, call);
+}
+
+/* GET /v1/incidents/ID/export[?format=csv|json] */
+static void h_incident_export(struct api_call *call, const struct route *r)
+{
+	const char *fmt;
+
+	if (call_query(call, "format"))
 		return;
-	}
-	call_reply(call, ans.status, ans.ctype, ans.text, strlen(ans.text));
-	free(ans.text);
+	fmt = call->query ? call->query : "csv";
+	if (strcmp(fmt, "json") == 0)
+		core_incident_show(call->api->core, call->seg[2],
+				   call_core_done, call);
+	else if (strcmp(fmt, "csv") == 0)
+		core_incident_csv(call->api->core, call->seg[2],
+				  call_core_done, call);
+	else
+		call_error(call, 400, "\"format\" must be \"csv\" or \"json\"");
 }
 
 /* evhttp's callback for every request on either listener. */
@@ -734,6 +665,7 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	call->api = l->api;
 	call->evcon = evhttp_request_get_connection(req);
 	call->method = method_name(m);
+	call->auth = "";
 	log_q(call->path, sizeof(call->path), raw ? raw : "");
 	call_set_actor(call, l->tcp);
 	if (call->evcon)
@@ -741,6 +673,9 @@ static void api_handle(struct evhttp_request *req, void *arg)
 					      call);
 
 	if (l->tcp && !call_token_ok(l->api, req)) {
+		/* Nobody is known to have asked; the token is not logged. */
+		snprintf(call->actor, sizeof(call->actor), "-");
+		call->auth = "failed";
 		call_error(call, 401,
 			   "a valid \"Authorization: Bearer\" token is required");
 		return;
@@ -1001,11 +936,6 @@ void http_api_reconfigure(struct http_api *a, const struct config *cfg)
 
 	a->have_token = t[0] != '\0';
 	token_digest(t, strlen(t), a->token_hash);
-}
-
-void http_api_set_login(struct http_api *a, struct login_engine *e)
-{
-	a->login = e;
 }
 
 void http_api_free(struct http_api *a)

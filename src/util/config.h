@@ -71,6 +71,8 @@ struct config {
 	char *api_tcp_listen;
 	char *api_token;
 	long api_socket_mode;
+	long api_block_min_prefix_v4;
+	long api_block_min_prefix_v6;
 	char *user;
 	char *pid_file;
 	char *log_level;
@@ -104,6 +106,7 @@ struct config {
 	/* held mail */
 	char *held_release_command;
 	char *held_delete_command;
+	long held_command_timeout;
 
 	/* notices */
 	char *notify_smtp_url;

@@ -689,6 +689,16 @@ static void *phase3(void *arg)
 		 "{\"ip\": \"192.0.2.1\", \"reason\": \"x\", "
 		 "\"seconds\": 60.5}", 400},
 		{"block, bad JSON", "POST", "/v1/ips/block", "{\"ip\": ", 400},
+		{"block, force not a boolean", "POST", "/v1/ips/block",
+		 "{\"ip\": \"10.0.0.0/8\", \"reason\": \"x\", "
+		 "\"force\": \"yes\"}", 400},
+		{"block a /8 without force", "POST", "/v1/ips/block",
+		 "{\"ip\": \"10.0.0.0/8\", \"reason\": \"x\"}", 409},
+		{"block a /15 with force false", "POST", "/v1/ips/block",
+		 "{\"ip\": \"10.0.0.0/15\", \"reason\": \"x\", "
+		 "\"force\": false}", 409},
+		{"block an IPv6 /31 without force", "POST", "/v1/ips/block",
+		 "{\"ip\": \"2001:db8::/31\", \"reason\": \"x\"}", 409},
 		{"unblock without ip", "POST", "/v1/ips/unblock", "{}", 400},
 		{"unblock, bad address", "POST", "/v1/ips/unblock",
 		 "{\"ip\": \"nowhere\"}", 400},
@@ -747,6 +757,37 @@ static void *phase3(void *arg)
 		"{\"ip\": \"2001:db8:77::/48\", \"reason\": \"v6 range\", "
 		"\"seconds\": 0}", true, "new-token");
 	is_int(r.status, 200, "block an IPv6 /48 over TCP -> 200");
+	resp_free(&r);
+
+	/* Wider than api_block_min_prefix_v4 (16) needs force; /16 not. */
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"10.0.0.0/8\", \"reason\": \"x\"}", false, NULL);
+	ok(strstr(member(&r, "error"), "force") != NULL,
+	   "block a /8: the error names force (%s)", member(&r, "error"));
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"10.0.0.0/8\", \"reason\": \"x\", \"force\": true}",
+		false, NULL);
+	is_int(r.status, 200, "block a /8 with force -> 200");
+	is_str(member(&r, "ip"), "10.0.0.0/8", "forced block: the range");
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"172.16.0.0/16\", \"reason\": \"x\"}", false, NULL);
+	is_int(r.status, 200, "block a /16 (the minimum) without force -> 200");
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/block",
+		"{\"ip\": \"2001:db8::/32\", \"reason\": \"x\"}", false, NULL);
+	is_int(r.status, 200, "block an IPv6 /32 without force -> 200");
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/unblock", "{\"ip\": \"10.0.0.0/8\"}",
+		false, NULL);
+	is_int(r.status, 200, "unblock the forced /8 -> 200");
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/unblock", "{\"ip\": \"172.16.0.0/16\"}",
+		false, NULL);
+	resp_free(&r);
+	request(&r, "POST", "/v1/ips/unblock", "{\"ip\": \"2001:db8::/32\"}",
+		false, NULL);
 	resp_free(&r);
 
 	request(&r, "GET", "/v1/ips", NULL, false, NULL);
@@ -964,7 +1005,7 @@ static void make_stale_socket(const char *path)
  * accounts from one address with the default settings, three of them with
  * the right password; then the incident it made.
  */
-static void test_login(struct http_api *api, const struct config *cfg,
+static void test_login(struct core *core, const struct config *cfg,
 		       struct store *st)
 {
 	struct login_engine *e;
@@ -975,7 +1016,7 @@ static void test_login(struct http_api *api, const struct config *cfg,
 	ok(e != NULL, "login_engine_new (%s)", e ? "ok" : err);
 	if (!e)
 		return;
-	http_api_set_login(api, e);
+	core_set_login(core, e);
 	run_phase(phase3, NULL);
 
 	for (i = 0; i < 60; i++) {
@@ -984,7 +1025,7 @@ static void test_login(struct http_api *api, const struct config *cfg,
 	}
 	run_phase(phase4, "user59@example.com");
 
-	http_api_set_login(api, NULL);
+	core_set_login(core, NULL);
 	login_engine_free(e);
 }
 
@@ -1079,6 +1120,7 @@ int main(void)
 	ok(core != NULL, "core_new (%s)", core ? "ok" : err);
 	if (!core)
 		return tap_done();
+	core_set_base(core, base);
 	api = http_api_new(base, core, cfg, -1, -1, err, sizeof(err));
 	ok(api != NULL, "http_api_new (%s)", api ? "ok" : err);
 	if (!api)
@@ -1103,7 +1145,7 @@ int main(void)
 	run_phase(phase_dmarc_fault, NULL);
 	st->fault = false;
 
-	test_login(api, cfg, st);
+	test_login(core, cfg, st);
 
 	test_listeners(core, dir);
 

@@ -1,0 +1,299 @@
+/*
+ * http_api_json - the core's admin results (core/admin.h) as the JSON
+ * bodies and HTTP statuses docs/api.md documents.  Sans I/O: http_api.c
+ * sends what these build.
+ *
+ * Member names and order are the API's contract (the CLI and the tests
+ * read them).  Stored JSON documents the core passes through (events,
+ * counters, incidents) are parsed and embedded; one that does not parse is
+ * left out, as the core always did with a damaged record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/admin.h"
+#include "front/http_api-internal.h"
+
+int http_api_status(enum core_status st)
+{
+	switch (st) {
+	case CORE_OK: return 200;
+	case CORE_E_INVALID: return 400;
+	case CORE_E_NOTFOUND: return 404;
+	case CORE_E_CONFLICT: return 409;
+	case CORE_E_RETRY: return 503;
+	case CORE_E_FAIL: return 500;
+	}
+	return 500;
+}
+
+/* A stored JSON document, or NULL when it does not parse. */
+static json_t *doc(const char *text)
+{
+	return text ? json_loads(text, 0, NULL) : NULL;
+}
+
+/* The state record members of an account. */
+static json_t *account_json(const struct core_account *a)
+{
+	return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s?, s:b, s:b}",
+			 "login", a->login,
+			 "state", a->state,
+			 "strikes", a->strikes,
+			 "since", (json_int_t)a->since,
+			 "until", (json_int_t)a->until,
+			 "last_strike", (json_int_t)a->last_strike,
+			 "credential_changed", (json_int_t)a->credential_changed,
+			 "first_seen", (json_int_t)a->first_seen,
+			 "reason", a->reason,
+			 "throttle_suspicious", a->throttle_suspicious,
+			 "force_reset", a->force_reset);
+}
+
+/* An array of strings. */
+static json_t *str_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The held list as an array. */
+static json_t *held_json(const struct core_held_list *h)
+{
+	json_t *a = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		const struct core_held_row *r = &h->v[i];
+
+		o = json_pack("{s:s, s:s, s:I}", "queue_id", r->queue_id,
+			      "login", r->login, "time", (json_int_t)r->time);
+		if (r->have_attempt)
+			json_object_set_new(o, "last_attempt", json_pack(
+				"{s:s, s:s, s:i, s:I, s:I}",
+				"action", r->attempt.action,
+				"result", r->attempt.result,
+				"exit", r->attempt.exit_status,
+				"time", (json_int_t)r->attempt.time,
+				"duration_ms",
+				(json_int_t)r->attempt.duration_ms));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* GET /v1/accounts/LOGIN. */
+static json_t *detail_json(const struct core_result *r)
+{
+	const struct core_account_detail *d = &r->detail;
+	const struct core_limits *l = &d->limits;
+	json_t *o = account_json(&r->account), *ev = json_array(), *j;
+	size_t i;
+
+	json_object_set_new(o, "class", json_string(d->class_name));
+	json_object_set_new(o, "mode", json_string(d->observe ? "observe" :
+						   "enforce"));
+	json_object_set_new(o, "score", json_integer(d->score));
+	j = doc(d->counters_json);
+	json_object_set_new(o, "counters", j ? j : json_object());
+	json_object_set_new(o, "limits", json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"msgs_per_minute", (json_int_t)l->msgs_per_minute,
+		"msgs_per_hour", (json_int_t)l->msgs_per_hour,
+		"ext_rcpts_per_hour", (json_int_t)l->ext_rcpts_per_hour,
+		"int_rcpts_per_hour", (json_int_t)l->int_rcpts_per_hour,
+		"rcpts_per_day", (json_int_t)l->rcpts_per_day,
+		"score_throttle", (json_int_t)l->score_throttle,
+		"score_restrict", (json_int_t)l->score_restrict));
+	json_object_set_new(o, "held", held_json(&d->held));
+	for (i = 0; i < d->nevents; i++)
+		if ((j = doc(d->events_json[i])))
+			json_array_append_new(ev, j);
+	json_object_set_new(o, "events", ev);
+	return o;
+}
+
+/* GET /v1/accounts. */
+static json_t *accounts_json(const struct core_account_list *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct core_account_row *r = &l->v[i];
+
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:i, s:i, s:I, s:s}",
+			"login", r->login, "state", r->state,
+			"strikes", r->strikes, "score", r->score,
+			"since", (json_int_t)r->since, "class", r->class_name));
+	}
+	return json_pack("{s:o, s:b}", "accounts", a, "truncated",
+			 l->truncated);
+}
+
+/* GET /v1/dmarc/aggregate. */
+static json_t *dmarc_json(const struct core_dmarc_report *d)
+{
+	json_t *rows = json_array(), *totals;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const struct core_dmarc_row *r = &d->v[i];
+
+		json_array_append_new(rows, json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
+			"day", r->day, "source_ip", r->source_ip,
+			"header_from", r->header_from, "spf", r->spf,
+			"dkim", r->dkim, "dmarc", r->dmarc,
+			"disposition", r->disposition,
+			"count", (json_int_t)r->count));
+	}
+	totals = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+			   "messages", (json_int_t)d->messages,
+			   "spf_pass", (json_int_t)d->spf_pass,
+			   "dkim_pass", (json_int_t)d->dkim_pass,
+			   "quarantined", (json_int_t)d->quarantined,
+			   "rejected", (json_int_t)d->rejected);
+	for (i = 0; i < CORE_DMARC_NRESULTS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "dmarc_%s",
+			 core_dmarc_result_names[i]);
+		json_object_set_new(totals, name,
+				    json_integer((json_int_t)d->by_result[i]));
+	}
+	return json_pack("{s:o, s:o, s:I, s:b}", "rows", rows, "totals",
+			 totals, "skipped", (json_int_t)d->skipped,
+			 "truncated", d->truncated);
+}
+
+/* One address state as GET /v1/ips lists it. */
+static json_t *ip_json(const struct core_ip_state *s)
+{
+	/* A delayed address has no end, level or actor of its own. */
+	if (!s->actor)
+		return json_pack("{s:s, s:s, s:I, s:s, s:s}", "ip", s->ip,
+				 "state", s->state, "since",
+				 (json_int_t)s->since, "rule", s->rule,
+				 "reason", s->reason);
+	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:s, s:s, s:s, s:b, s:s}",
+			 "ip", s->ip, "state", s->state,
+			 "since", (json_int_t)s->since,
+			 "until", (json_int_t)s->until, "level", s->level,
+			 "rule", s->rule, "reason", s->reason,
+			 "actor", s->actor, "manual", s->manual,
+			 "incident", s->incident);
+}
+
+/* GET /v1/ips. */
+static json_t *ips_json(const struct core_ip_list *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_array_append_new(a, ip_json(&l->v[i]));
+	return json_pack("{s:o}", "ips", a);
+}
+
+/* GET /v1/incidents. */
+static json_t *incidents_json(const struct core_incident_list *l)
+{
+	json_t *a = json_array(), *j;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if ((j = doc(l->json[i])))
+			json_array_append_new(a, j);
+	return json_pack("{s:o}", "incidents", a);
+}
+
+json_t *http_api_result_json(const struct core_result *r)
+{
+	json_t *o;
+
+	if (r->status != CORE_OK)
+		return json_pack("{s:s}", "error", r->error && *r->error ?
+				 r->error : "failed");
+	switch (r->kind) {
+	case CORE_R_ACCOUNT:
+		o = account_json(&r->account);
+		if (r->held_action) {
+			json_object_set_new(o, "held_action",
+					    json_string(r->held_action->action));
+			json_object_set_new(o, "held_done",
+				str_array(r->held_action->ids,
+					  r->held_action->n));
+		}
+		return o;
+	case CORE_R_ACCOUNTS:
+		return accounts_json(&r->accounts);
+	case CORE_R_ACCOUNT_DETAIL:
+		return detail_json(r);
+	case CORE_R_HELD:
+		return json_pack("{s:o}", "held", held_json(&r->held));
+	case CORE_R_HELD_DONE:
+		return json_pack("{s:s, s:s}", "queue_id",
+				 r->held_done.n ? r->held_done.ids[0] : "",
+				 "action", r->held_done.action);
+	case CORE_R_DMARC:
+		return dmarc_json(&r->dmarc);
+	case CORE_R_IPS:
+		return ips_json(&r->ips);
+	case CORE_R_IP:
+		return r->ips.n ? ip_json(&r->ips.v[0]) : json_object();
+	case CORE_R_IP_UNBLOCKED:
+		return json_pack("{s:s, s:s, s:s}", "ip", r->ip_unblocked.ip,
+				 "state", "unblocked", "actor",
+				 r->ip_unblocked.actor);
+	case CORE_R_INCIDENTS:
+		return incidents_json(&r->incidents);
+	case CORE_R_INCIDENT:
+		o = doc(r->incident);
+		return o ? o : json_object();
+	case CORE_R_NONE:
+	case CORE_R_TEXT:
+		break;
+	}
+	return json_object();
+}
+
+json_t *http_api_stats_json(const struct core_stats_view *v)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			      " s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+		"accounts", (json_int_t)v->accounts,
+		"decisions", (json_int_t)v->decisions,
+		"dunno", (json_int_t)v->dunno,
+		"defer", (json_int_t)v->defer,
+		"hold", (json_int_t)v->hold,
+		"reject", (json_int_t)v->reject,
+		"observed", (json_int_t)v->observed,
+		"unauthenticated", (json_int_t)v->unauthenticated,
+		"messages", (json_int_t)v->messages,
+		"recipients", (json_int_t)v->recipients,
+		"transitions", (json_int_t)v->transitions,
+		"store_failures", (json_int_t)v->store_failures,
+		"held_messages", (json_int_t)v->held_messages,
+		"states",
+		"normal", (json_int_t)v->normal,
+		"throttled", (json_int_t)v->throttled,
+		"restricted", (json_int_t)v->restricted,
+		"probation", (json_int_t)v->probation,
+		"suspended", (json_int_t)v->suspended);
+	json_t *login = doc(v->login_json);
+
+	if (o && login)
+		json_object_set_new(o, "login", login);
+	else
+		json_decref(login);
+	return o;
+}
