@@ -110,7 +110,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	p->timed_out = true;
-	kill(p->pid, SIGKILL);
+	kill(-p->pid, SIGKILL);
 	/* In case the signal was coalesced with an earlier one. */
 	reap(p->pr);
 }
@@ -137,7 +137,7 @@ void proc_runner_free(struct proc_runner *pr)
 	while (pr->kids) {
 		struct proc *p = pr->kids;
 
-		kill(p->pid, SIGKILL);
+		kill(-p->pid, SIGKILL);
 		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		proc_drop(p);
@@ -166,8 +166,12 @@ int proc_run(struct proc_runner *pr, char *const argv[], unsigned timeout_s,
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setsigmask(&at, &none);
+	/* Its own process group, so that a timeout kills what it started
+	 * too (a wrapper script's children). */
+	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF |
-				 POSIX_SPAWN_SETSIGMASK);
+				 POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETPGROUP);
 	r = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);

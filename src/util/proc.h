@@ -6,8 +6,9 @@
  * only one base per process may handle signals) and the children it
  * started.  When SIGCHLD arrives it reaps each of its own children with
  * waitpid(pid, WNOHANG), never waitpid(-1), so children others start are
- * left alone.  A child still running after its timeout is killed with
- * SIGKILL and reported as timed out.
+ * left alone.  A child runs in its own process group; one still running
+ * after its timeout is killed with its group (SIGKILL) and reported as
+ * timed out.
  *
  * No shell: argv is executed as it is (posix_spawn, no PATH search), stdin
  * from /dev/null, stdout and stderr inherited, SIGPIPE and SIGCHLD at

@@ -113,6 +113,30 @@ static void request(struct resp *r, const char *method, const char *path,
 		r->json = json_loadb(r->body.p, r->body.len, 0, NULL);
 }
 
+/*
+ * request() with the server's log (stderr; the server logs on the loop
+ * thread before it replies) captured into log.
+ */
+static void request_logged(struct resp *r, const char *method,
+			   const char *path, bool tcp, const char *token,
+			   char *log, size_t logsz)
+{
+	char name[] = "/tmp/mamori-api-log-XXXXXX";
+	int fd = mkstemp(name), saved = dup(2);
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(fd, 2);
+	request(r, method, path, NULL, tcp, token);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, log, logsz - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(name);
+}
+
 /* A string member of the reply, or "" when absent. */
 static const char *member(const struct resp *r, const char *key)
 {
@@ -205,7 +229,7 @@ static void *phase1(void *arg)
 	};
 	struct resp r;
 	size_t i;
-	char *big;
+	char *big, log[4096];
 
 	(void)arg;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -350,8 +374,19 @@ static void *phase1(void *arg)
 	request(&r, "GET", "/v1/health", NULL, true, NULL);
 	is_int(r.status, 401, "tcp without token -> 401");
 	resp_free(&r);
-	request(&r, "GET", "/v1/health", NULL, true, "wrong");
+	request_logged(&r, "GET", "/v1/health", true, "wrong-Tok3n", log,
+		       sizeof(log));
 	is_int(r.status, 401, "tcp with a wrong token -> 401");
+	ok(strstr(log, "status=401") && strstr(log, "auth=failed"),
+	   "failed auth: logged as auth=failed (%.*s)", (int)strcspn(log, "\n"),
+	   log);
+	ok(strstr(log, "actor=-") != NULL, "failed auth: actor=-");
+	ok(strstr(log, "peer=127.0.0.1:") != NULL, "failed auth: the peer");
+	ok(strstr(log, "wrong-Tok3n") == NULL, "failed auth: never the token");
+	resp_free(&r);
+	request_logged(&r, "GET", "/v1/health", true, "s3cret-token", log,
+		       sizeof(log));
+	ok(!strstr(log, "auth=failed"), "good token: no auth=failed");
 	resp_free(&r);
 	request(&r, "GET", "/v1/health", NULL, true, "s3cret-token-x");
 	is_int(r.status, 401, "tcp with a longer token -> 401");
