@@ -75,7 +75,7 @@ static const char usage_text[] =
 "  ips [list]\n"
 "        Client addresses under login-abuse measures:\n"
 "        ADDRESS STATE UNTIL LEVEL REASON.\n"
-"  ips block IP|CIDR --reason TEXT [--for DURATION]\n"
+"  ips block IP|CIDR --reason TEXT [--for DURATION] [--force]\n"
 "        Refuse logins from an address or network (DURATION: 30m, 2h,\n"
 "        7d; default: mamorid's escalation).\n"
 "  ips unblock IP|CIDR\n"

@@ -112,11 +112,11 @@ static int ips_list(struct cli *c, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* mamori ips block IP --reason TEXT [--for DURATION] | unblock IP */
+/* mamori ips block IP --reason TEXT [--for DURATION] [--force] | unblock IP */
 static int ips_change(struct cli *c, const char *sub, int argc, char **argv)
 {
 	const char *ip = NULL, *reason = NULL, *dur = NULL, *v;
-	bool block = strcmp(sub, "block") == 0;
+	bool block = strcmp(sub, "block") == 0, force = false;
 	struct cli_reply rep;
 	long seconds = 0;
 	json_t *body;
@@ -128,6 +128,8 @@ static int ips_change(struct cli *c, const char *sub, int argc, char **argv)
 			reason = v;
 		else if ((v = cli_opt_value(argc, argv, &i, "--for")))
 			dur = v;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = true;
 		else if (argv[i][0] == '-' && argv[i][1])
 			cli_usage_error("ips %s: unknown option %s", sub,
 					argv[i]);
@@ -139,15 +141,17 @@ static int ips_change(struct cli *c, const char *sub, int argc, char **argv)
 	}
 	if (!ip || !*ip)
 		cli_usage_error("ips %s: IP is required", sub);
-	if (!block && (reason || dur))
+	if (!block && (reason || dur || force))
 		cli_usage_error("ips unblock: option not valid here");
 	if (block && (!reason || !*reason))
 		cli_usage_error("ips block: --reason TEXT is required");
 	if (dur && (seconds = config_parse_time(dur)) < 0)
 		cli_usage_error("ips block: --for \"%s\" is not a duration "
 				"like 30m, 2h or 7d", dur);
-	body = block ? json_pack("{s:s,s:s,s:I}", "ip", ip, "reason", reason,
-				 "seconds", (json_int_t)seconds) :
+	/* --force: a range wider than api_block_min_prefix_v4/_v6. */
+	body = block ? json_pack("{s:s,s:s,s:I,s:b}", "ip", ip, "reason",
+				 reason, "seconds", (json_int_t)seconds,
+				 "force", force) :
 	       json_pack("{s:s}", "ip", ip);
 	r = cli_call(c, "POST", block ? "/v1/ips/block" : "/v1/ips/unblock",
 		     body, sub, &rep);
