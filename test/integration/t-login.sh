@@ -32,6 +32,8 @@
 #   f. Dovecot's invalid JSON (a literal backslash in an attribute value,
 #      realm=CORP\mail): the login works (auth_policy_fail_action = allow),
 #      mamorid logs event=auth_policy_bad_request and keeps running
+#   h. mamori ips block of a range wider than api_block_min_prefix_v4 is
+#      refused without --force and done with it
 #
 # Dovecot deviations from a stock install, for run time only; none changes
 # what Dovecot sends to the policy server:
@@ -602,6 +604,20 @@ set_attrs ""
 dovecot_reload || diag "dovecot reload failed"
 tap_is "$(login1 imap "$HONEST_IP" "$ALICE" "${IT_PASSWORD[$ALICE]}")" ok "f. valid JSON again: alice logs in"
 took "f. invalid JSON"
+
+# ---------------------------------------------------------------- h. wide blocks
+# A manual block wider than api_block_min_prefix_v4 (16) needs --force.
+rc=0
+out=$(mamori ips block 198.18.0.0/15 --reason "it: wide range" 2>&1) || rc=$?
+tap_is "$rc" 1 "h. mamori ips block of a /15 without --force exits 1"
+tap_ok 'printf "%s" "$out" | grep -q -- "--force"' "h. and says --force is needed ($out)"
+tap_is "$(ip_state 198.18.0.0/15)" "" "h. nothing was blocked"
+rc=0
+mamori ips block 198.18.0.0/15 --reason "it: wide range" --force >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 0 "h. with --force the /15 is blocked"
+tap_is "$(ip_state 198.18.0.0/15)" blocked "h. mamori ips lists the /15 as blocked"
+mamori ips unblock 198.18.0.0/15 >/dev/null 2>&1 || diag "h. unblock failed"
+took "h. wide blocks"
 
 # ---------------------------------------------------------------- summary
 tap_ok '! grep -E "AddressSanitizer|runtime error|Segmentation|event=crash" "$MAMORI_LOG" >/dev/null' \
