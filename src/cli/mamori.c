@@ -35,6 +35,7 @@
 #include "cli/mamori.h"
 #include "util/buf.h"
 #include "util/config.h"
+#include "util/listen.h"
 #include "util/xalloc.h"
 
 #ifndef MAMORI_SYSCONFDIR
@@ -849,7 +850,18 @@ static int cli_locate(struct cli *c)
 	if (strncmp(cfg->api_listen, "unix:", 5) == 0 && cfg->api_listen[5]) {
 		c->socket = xstrdup(cfg->api_listen + 5);
 	} else if (cfg->api_tcp_listen[0]) {
-		c->url = xasprintf("http://%s", cfg->api_tcp_listen);
+		struct listen_addr a;
+
+		/* inet:HOST:PORT, inet:[V6]:PORT or the bare forms. */
+		if (listen_parse("api_tcp_listen", cfg->api_tcp_listen,
+				 LISTEN_NO_UNIX | LISTEN_BARE, &a, err,
+				 sizeof(err)) != 0) {
+			fprintf(stderr, "mamori: %s\n", err);
+			config_free(cfg);
+			return CLI_EXIT_USAGE;
+		}
+		c->url = xasprintf(strchr(a.host, ':') ? "http://[%s]:%u" :
+				   "http://%s:%u", a.host, a.port);
 		if (!c->token && cfg->api_token[0])
 			c->token = xstrdup(cfg->api_token);
 	} else {

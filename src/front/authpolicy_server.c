@@ -24,13 +24,13 @@
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
-#include "util/sock.h"
+#include "util/server.h"
 #include "util/xalloc.h"
 
 struct authpolicy_server {
 	struct event_base *base;
 	struct evhttp *http;
-	struct evhttp_bound_socket *sock;
+	struct server *srv;	/* listener, caps, deadlines */
 	const struct config *cfg;
 	struct login_engine *login;
 	struct core *core;
@@ -214,71 +214,72 @@ static void on_request(struct evhttp_request *req, void *arg)
 	reply(req, v.status, v.msg);
 }
 
+/* The skeleton's limits from the config. */
+static void limits_of(const struct config *cfg, struct server_limits *lim)
+{
+	lim->max_connections = cfg->auth_policy_max_connections;
+	lim->max_per_client = cfg->auth_policy_max_per_client;
+	lim->request_timeout = cfg->auth_policy_request_timeout;
+	lim->idle_timeout = cfg->auth_policy_idle_timeout;
+}
+
 struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 						const struct config *cfg,
 						struct login_engine *login,
 						struct core *core, char *err,
 						size_t errsz)
 {
-	struct authpolicy_server *s;
-	const char *spec = cfg->auth_policy_listen, *colon;
-	char host[256];
-	long port;
+	struct authpolicy_server *s = xcalloc(1, sizeof(*s));
+	struct server_sockopts so = { cfg->auth_policy_socket_mode, -1, -1 };
+	struct server_limits lim;
 
-	if (strncmp(spec, "inet:", 5) != 0 ||
-	    !(colon = strrchr(spec + 5, ':')) ||
-	    (size_t)(colon - spec - 5) >= sizeof(host)) {
-		snprintf(err, errsz,
-			 "auth_policy_listen: \"%s\" is not inet:HOST:PORT", spec);
-		return NULL;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec - 5), spec + 5);
-	port = strtol(colon + 1, NULL, 10);
-	if (port < 0 || port > 65535) {
-		snprintf(err, errsz, "auth_policy_listen: bad port in \"%s\"",
-			 spec);
-		return NULL;
-	}
-	s = xcalloc(1, sizeof(*s));
 	s->base = base;
 	s->cfg = cfg;
 	s->login = login;
 	s->core = core;
+	limits_of(cfg, &lim);
+	s->srv = server_new(base, "auth-policy", &lim);
+	if (server_listen(s->srv, "auth_policy_listen", cfg->auth_policy_listen,
+			  0, &so, err, errsz) != 0)
+		goto fail;
 	s->http = evhttp_new(base);
+	if (!s->http) {
+		snprintf(err, errsz, "auth_policy_listen: evhttp_new failed");
+		goto fail;
+	}
 	evhttp_set_max_body_size(s->http, AUTHPOLICY_MAX_BODY);
 	evhttp_set_max_headers_size(s->http, 16384);
-	evhttp_set_timeout(s->http, 60);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
-	evhttp_set_gencb(s->http, on_request, s);
-	s->sock = evhttp_bind_socket_with_handle(s->http, host,
-						 (ev_uint16_t)port);
-	if (!s->sock) {
-		snprintf(err, errsz, "auth_policy_listen %s: cannot bind", spec);
-		authpolicy_server_free(s);
-		return NULL;
-	}
-	log_msg(LOG_L_INFO, "event=listening service=auth-policy address=%s",
-		spec);
+	if (server_serve_http(s->srv, s->http, on_request, s, err, errsz) != 0)
+		goto fail;
 	return s;
+fail:
+	authpolicy_server_free(s);
+	return NULL;
 }
 
 void authpolicy_server_reconfigure(struct authpolicy_server *s,
 				   const struct config *cfg)
 {
+	struct server_limits lim;
+
 	s->cfg = cfg;
+	limits_of(cfg, &lim);
+	server_set_limits(s->srv, &lim);
 }
 
 int authpolicy_server_port(const struct authpolicy_server *s)
 {
-	return s->sock ? sock_local_port(evhttp_bound_socket_get_fd(s->sock)) :
-			 -1;
+	return server_port(s->srv, 0);
 }
 
 void authpolicy_server_free(struct authpolicy_server *s)
 {
 	if (!s)
 		return;
+	/* evhttp first: it owns the listener and the connections. */
 	if (s->http)
 		evhttp_free(s->http);
+	server_free(s->srv);
 	free(s);
 }

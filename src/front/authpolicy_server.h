@@ -24,7 +24,8 @@ struct core;
 struct login_engine;
 struct authpolicy_server;
 
-/* Bind cfg->auth_policy_listen ("inet:HOST:PORT").  NULL with err. */
+/* Bind cfg->auth_policy_listen (inet:HOST:PORT, inet:[V6]:PORT or
+ * unix:PATH; util/server.h owns the listener).  NULL with err. */
 struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 						const struct config *cfg,
 						struct login_engine *login,

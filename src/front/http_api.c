@@ -29,8 +29,10 @@
  *   API_MAX_PATH     2 KiB of raw path (414); a login is at most ~320 bytes
  *                    (RFC 5321 4.5.3.1), percent-encoding triples that;
  *   API_BODY_TEXT    1 KiB for reason and source strings (400,
- *                    http_api_body.h);
- *   API_TIMEOUT      seconds an idle or slow connection may take.
+ *                    http_api_body.h).
+ * Connection caps and timeouts are the skeleton's (util/server.h):
+ * api_max_connections, api_max_per_client, api_request_timeout,
+ * api_idle_timeout.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -39,10 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -59,7 +58,9 @@
 #include "front/http_api_body.h"
 #include "util/buf.h"
 #include "util/config.h"
+#include "util/listen.h"
 #include "util/log.h"
+#include "util/server.h"
 #include "util/xalloc.h"
 
 #define API_MAX_BODY API_BODY_MAX
@@ -67,7 +68,6 @@
 #define API_MAX_PATH 2048
 #define API_MAX_SEGS 4
 #define API_MAX_PARAMS API_QUERY_MAX_PARAMS /* one route reads */
-#define API_TIMEOUT 30
 #define API_METRICS_MAX (16 * 1024 * 1024)
 #define API_TOKEN_HASH 32	/* SHA-256 */
 
@@ -83,7 +83,7 @@ struct http_api {
 	struct core *core;
 	struct api_listener unix_l;
 	struct api_listener tcp_l;
-	char *sock_path;	/* to unlink at the end; NULL if none */
+	struct server *srv;	/* both listeners: caps, deadlines */
 	/* Only a digest of the token is kept; comparing digests keeps the
 	 * comparison's time independent of both length and content. */
 	unsigned char token_hash[API_TOKEN_HASH];
@@ -238,7 +238,7 @@ static void call_reply(struct api_call *call, int status, const char *ctype,
 		/* The reply may fail and free the connection later: the close
 		 * callback must not point at this call any more. */
 		if (call->evcon)
-			evhttp_connection_set_closecb(call->evcon, NULL, NULL);
+			server_http_set_closecb(call->evcon, NULL, NULL);
 		evhttp_add_header(h, "Content-Type", ctype);
 		evhttp_add_header(h, "Cache-Control", "no-store");
 		if (status == 401)
@@ -511,6 +511,7 @@ static void h_metrics(struct api_call *call, const struct route *r)
 
 	buf_init(&b, API_METRICS_MAX);
 	core_metrics(call->api->core, &b);
+	server_metrics(&b);
 	call_reply(call, 200, "text/plain; version=0.0.4; charset=utf-8",
 		   b.p ? b.p : "", b.len);
 	buf_deinit(&b);
@@ -669,8 +670,7 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	log_q(call->path, sizeof(call->path), raw ? raw : "");
 	call_set_actor(call, l->tcp);
 	if (call->evcon)
-		evhttp_connection_set_closecb(call->evcon, call_conn_closed,
-					      call);
+		server_http_set_closecb(call->evcon, call_conn_closed, call);
 
 	if (l->tcp && !call_token_ok(l->api, req)) {
 		/* Nobody is known to have asked; the token is not logged. */
@@ -699,20 +699,22 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	r->fn(call, r);
 }
 
-/* Create one evhttp server with our limits, serving l. */
-static struct evhttp *api_http_new(struct http_api *a, struct api_listener *l,
-				   bool tcp)
+/* Create one evhttp server with our limits, serving l through the
+ * skeleton's listeners opened last. */
+static int api_http_new(struct http_api *a, struct api_listener *l, bool tcp,
+			char *err, size_t errsz)
 {
 	struct evhttp *http = evhttp_new(a->base);
 
-	if (!http)
-		return NULL;
+	if (!http) {
+		snprintf(err, errsz, "admin API: evhttp_new failed");
+		return -1;
+	}
 	l->api = a;
 	l->tcp = tcp;
 	l->http = http;
 	evhttp_set_max_body_size(http, API_MAX_BODY);
 	evhttp_set_max_headers_size(http, API_MAX_HEADERS);
-	evhttp_set_timeout(http, API_TIMEOUT);
 	/* On a body over the limit, read and discard it before answering
 	 * 413: closing at once would make a client that is still sending see
 	 * a broken pipe instead of the answer. */
@@ -724,135 +726,16 @@ static struct evhttp *api_http_new(struct http_api *a, struct api_listener *l,
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 				   EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(http, "application/json");
-	evhttp_set_gencb(http, api_handle, l);
-	return http;
+	return server_serve_http(a->srv, http, api_handle, l, err, errsz);
 }
 
-/*
- * Remove a socket file nobody listens on any more.  A live socket, or a
- * path that is not a socket, is an error: we must not take over another
- * daemon's socket nor delete someone's file.
- */
-static int unix_remove_stale(const char *path, char *err, size_t errsz)
+/* The skeleton's limits from the config. */
+static void limits_of(const struct config *cfg, struct server_limits *lim)
 {
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errsz, "api_listen: %s exists and is not a socket",
-			 path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errsz, "api_listen: socket: %s", strerror(errno));
-		return -1;
-	}
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	if (r == 0) {
-		snprintf(err, errsz,
-			 "api_listen: %s is in use (is another mamorid running?)",
-			 path);
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errsz, "api_listen: cannot remove stale %s: %s",
-			 path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Create, bind and listen on the unix socket path; returns the fd or -1. */
-static int unix_listen(const char *path, long mode, int uid, int gid,
-		       char *err, size_t errsz)
-{
-	struct sockaddr_un sun;
-	mode_t old;
-	int fd, r;
-
-	if (!*path || strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errsz, "api_listen: bad socket path \"%s\"", path);
-		return -1;
-	}
-	if (unix_remove_stale(path, err, errsz))
-		return -1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errsz, "api_listen: socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Create the file owner-only, so that it is never reachable with
-	 * looser bits than configured between bind() and chmod().  We run
-	 * single-threaded at startup, so changing the umask is safe here. */
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (r != 0) {
-		snprintf(err, errsz, "api_listen: bind %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (chmod(path, (mode_t)mode) != 0 ||
-	    ((uid != -1 || gid != -1) &&
-	     chown(path, (uid_t)uid, (gid_t)gid) != 0)) {
-		snprintf(err, errsz, "api_listen: chmod/chown %s: %s", path,
-			 strerror(errno));
-		unlink(path);
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, 128) != 0) {
-		snprintf(err, errsz, "api_listen: listen %s: %s", path,
-			 strerror(errno));
-		unlink(path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Split "HOST:PORT" or "[V6]:PORT" into host (size hostsz) and *port. */
-static int parse_host_port(const char *s, char *host, size_t hostsz,
-			   unsigned short *port)
-{
-	const char *colon, *h = s, *he;
-	char *end;
-	long p;
-
-	if (*s == '[') {
-		h = s + 1;
-		he = strchr(h, ']');
-		if (!he || he[1] != ':')
-			return -1;
-		colon = he + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		he = colon;
-	}
-	if (he == h || (size_t)(he - h) >= hostsz)
-		return -1;
-	memcpy(host, h, (size_t)(he - h));
-	host[he - h] = '\0';
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
-		return -1;
-	*port = (unsigned short)p;
-	return 0;
+	lim->max_connections = cfg->api_max_connections;
+	lim->max_per_client = cfg->api_max_per_client;
+	lim->request_timeout = cfg->api_request_timeout;
+	lim->idle_timeout = cfg->api_idle_timeout;
 }
 
 struct http_api *http_api_new(struct event_base *base, struct core *core,
@@ -860,62 +743,36 @@ struct http_api *http_api_new(struct event_base *base, struct core *core,
 			      int sock_gid, char *err, size_t errsz)
 {
 	struct http_api *a = xcalloc(1, sizeof(*a));
-	char host[256];
-	unsigned short port;
+	struct server_sockopts so = { cfg->api_socket_mode, sock_uid,
+				      sock_gid };
+	struct server_limits lim;
 
 	a->base = base;
 	a->core = core;
 	http_api_reconfigure(a, cfg);
+	limits_of(cfg, &lim);
+	a->srv = server_new(base, "api", &lim);
 
+	/* api_listen: unix only, its file mode is the authorization. */
 	if (cfg->api_listen && cfg->api_listen[0]) {
-		const char *path;
-		int fd;
-
-		if (strncmp(cfg->api_listen, "unix:", 5) != 0) {
-			snprintf(err, errsz,
-				 "api_listen: \"%s\" is not unix:PATH",
-				 cfg->api_listen);
+		if (server_listen(a->srv, "api_listen", cfg->api_listen,
+				  LISTEN_NO_INET, &so, err, errsz) != 0 ||
+		    api_http_new(a, &a->unix_l, false, err, errsz) != 0)
 			goto fail;
-		}
-		path = cfg->api_listen + 5;
-		if ((fd = unix_listen(path, cfg->api_socket_mode, sock_uid,
-				      sock_gid, err, errsz)) < 0)
-			goto fail;
-		a->sock_path = xstrdup(path);
-		if (!api_http_new(a, &a->unix_l, false) ||
-		    !evhttp_accept_socket_with_handle(a->unix_l.http, fd)) {
-			snprintf(err, errsz, "api_listen: evhttp setup failed");
-			close(fd);
-			goto fail;
-		}
 		log_msg(LOG_L_INFO,
 			"event=api_listen transport=unix path=%s mode=%04lo",
-			path, cfg->api_socket_mode);
+			cfg->api_listen + 5, cfg->api_socket_mode);
 	}
 	if (cfg->api_tcp_listen && cfg->api_tcp_listen[0]) {
-		if (parse_host_port(cfg->api_tcp_listen, host, sizeof(host),
-				    &port)) {
-			snprintf(err, errsz,
-				 "api_tcp_listen: \"%s\" is not HOST:PORT",
-				 cfg->api_tcp_listen);
-			goto fail;
-		}
 		if (!a->have_token) {
 			snprintf(err, errsz, "api_tcp_listen requires api_token");
 			goto fail;
 		}
-		if (!api_http_new(a, &a->tcp_l, true)) {
-			snprintf(err, errsz, "api_tcp_listen: evhttp setup failed");
+		if (server_listen(a->srv, "api_tcp_listen", cfg->api_tcp_listen,
+				  LISTEN_NO_UNIX | LISTEN_BARE, NULL, err,
+				  errsz) != 0 ||
+		    api_http_new(a, &a->tcp_l, true, err, errsz) != 0)
 			goto fail;
-		}
-		errno = 0;
-		if (!evhttp_bind_socket_with_handle(a->tcp_l.http, host, port)) {
-			snprintf(err, errsz,
-				 "api_tcp_listen: cannot listen on %s: %s",
-				 cfg->api_tcp_listen,
-				 errno ? strerror(errno) : "failed");
-			goto fail;
-		}
 		log_msg(LOG_L_INFO,
 			"event=api_listen transport=tcp addr=%s auth=bearer",
 			cfg->api_tcp_listen);
@@ -933,6 +790,12 @@ fail:
 void http_api_reconfigure(struct http_api *a, const struct config *cfg)
 {
 	const char *t = cfg->api_token ? cfg->api_token : "";
+	struct server_limits lim;
+
+	if (a->srv) {
+		limits_of(cfg, &lim);
+		server_set_limits(a->srv, &lim);
+	}
 
 	a->have_token = t[0] != '\0';
 	token_digest(t, strlen(t), a->token_hash);
@@ -948,10 +811,8 @@ void http_api_free(struct http_api *a)
 		evhttp_free(a->unix_l.http);
 	if (a->tcp_l.http)
 		evhttp_free(a->tcp_l.http);
-	if (a->sock_path) {
-		unlink(a->sock_path);
-		free(a->sock_path);
-	}
+	/* After evhttp: it owned the listeners; this unlinks the socket. */
+	server_free(a->srv);
 	OPENSSL_cleanse(a->token_hash, sizeof(a->token_hash));
 	free(a);
 }

@@ -7,15 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "core/core.h"
@@ -23,10 +18,8 @@
 #include "proto/policy.h"
 #include "util/config.h"
 #include "util/log.h"
-#include "util/sock.h"
+#include "util/server.h"
 #include "util/xalloc.h"
-
-#define MAX_LISTENERS 16
 
 /*
  * Connections do their own socket I/O instead of using bufferevents: a
@@ -40,6 +33,7 @@
 
 struct pconn {
 	struct policy_server *srv;
+	struct server_conn *sc;	/* the skeleton's record, while fd is open */
 	evutil_socket_t fd;
 	struct event *rev, *wev;
 	struct policy_parser parser;
@@ -59,12 +53,9 @@ struct policy_server {
 	struct event_base *base;
 	const struct config *cfg;
 	struct core *core;
-	struct evconnlistener *ls[MAX_LISTENERS];
-	char *unix_paths[MAX_LISTENERS];
-	int nls;
+	struct server *srv;	/* listeners, caps, accept errors */
 	struct pconn *conns;
 	unsigned nconns;
-	unsigned long refused;
 };
 
 static int conn_process(struct pconn *c, const char *data, size_t n);
@@ -79,6 +70,8 @@ static void conn_close(struct pconn *c)
 		event_free(c->wev);
 		evutil_closesocket(c->fd);
 		c->fd = -1;
+		server_conn_close(c->sc);
+		c->sc = NULL;
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -97,16 +90,14 @@ static void conn_close(struct pconn *c)
 	free(c);
 }
 
-/* (Re)arm the read event: idle timeout between requests, request timeout
- * inside one.  On a registered event this only moves its timer. */
+/* (Re)arm the read event: idle timeout between requests, what is left of
+ * the request's deadline inside one (never extended by a read).  On a
+ * registered event this only moves its timer. */
 static void conn_arm(struct pconn *c)
 {
-	const struct config *cfg = c->srv->cfg;
-	struct timeval tv = {
-		.tv_sec = policy_parser_busy(&c->parser) ?
-			cfg->policy_request_timeout : cfg->policy_idle_timeout,
-	};
+	struct timeval tv;
 
+	server_conn_timeout(c->sc, policy_parser_busy(&c->parser), &tv);
 	event_add(c->rev, &tv);
 }
 
@@ -282,6 +273,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_TIMEOUT) {
 		bool busy = policy_parser_busy(&c->parser);
 
+		server_conn_expired(c->sc, busy);
 		log_msg(busy ? LOG_L_WARN : LOG_L_DEBUG,
 			"event=policy_timeout client=%s partial_request=%s "
 			"requests=%lu", c->peer, busy ? "yes" : "no",
@@ -318,41 +310,26 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	conn_flush(c);
 }
 
-/* A new smtpd connection. */
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-		      struct sockaddr *sa, int salen, void *arg)
+/* A new smtpd connection, admitted by the skeleton; non-zero refuses it
+ * (before the core is attached). */
+static int on_accept(void *arg, struct server_conn *sc, int fd,
+		     const struct sockaddr *sa, socklen_t salen)
 {
 	struct policy_server *s = arg;
 	const struct config *cfg = s->cfg;
 	struct pconn *c;
 	int one = 1;
 
-	(void)l;
 	(void)salen;
-	if (!s->core || s->nconns >= (unsigned)cfg->max_connections) {
-		s->refused++;
-		log_msg(LOG_L_WARN, "event=policy_refused reason=%s open=%u",
-			s->core ? "max_connections" : "starting", s->nconns);
-		evutil_closesocket(fd);
-		return;
-	}
+	if (!s->core)
+		return -1;
 	c = xcalloc(1, sizeof(*c));
 	c->srv = s;
+	c->sc = sc;
 	c->fd = fd;
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+	snprintf(c->peer, sizeof(c->peer), "%s", server_conn_peer(sc));
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	} else {
-		snprintf(c->peer, sizeof(c->peer), "unix");
-	}
-	evutil_make_socket_nonblocking(fd);
 	policy_parser_init(&c->parser, (size_t)cfg->policy_max_line,
 			   (size_t)cfg->policy_max_request,
 			   (unsigned)cfg->policy_max_attrs);
@@ -367,89 +344,16 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	s->conns = c;
 	s->nconns++;
 	conn_arm(c);
+	return 0;
 }
 
-/* Bind "inet:HOST:PORT" or "unix:PATH". */
-static int bind_one(struct policy_server *s, const char *spec, char *err,
-		    size_t errsz)
+/* The skeleton's limits from the config. */
+static void limits_of(const struct config *cfg, struct server_limits *lim)
 {
-	struct evconnlistener *l;
-	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-			 LEV_OPT_CLOSE_ON_EXEC;
-
-	if (s->nls == MAX_LISTENERS) {
-		snprintf(err, errsz, "too many policy listeners");
-		return -1;
-	}
-	if (strncmp(spec, "inet:", 5) == 0) {
-		struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
-			.ai_socktype = SOCK_STREAM,
-			.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV };
-		struct evutil_addrinfo *ai = NULL;
-		char host[256];
-		const char *hp = spec + 5, *colon = strrchr(hp, ':');
-		size_t hl;
-
-		/* HOST:PORT or [V6]:PORT; port 0 picks one (tests). */
-		if (!colon || colon == hp || (hl = (size_t)(colon - hp)) >=
-		    sizeof(host)) {
-			snprintf(err, errsz, "policy_listen: bad address \"%s\"",
-				 spec);
-			return -1;
-		}
-		if (hp[0] == '[' && colon[-1] == ']')
-			snprintf(host, sizeof(host), "%.*s", (int)hl - 2, hp + 1);
-		else
-			snprintf(host, sizeof(host), "%.*s", (int)hl, hp);
-		if (evutil_getaddrinfo(host, colon + 1, &hints, &ai) != 0 ||
-		    !ai) {
-			snprintf(err, errsz, "policy_listen: bad address \"%s\"",
-				 spec);
-			return -1;
-		}
-		l = evconnlistener_new_bind(s->base, on_accept, s, flags, 1024,
-					    ai->ai_addr, (int)ai->ai_addrlen);
-		evutil_freeaddrinfo(ai);
-		if (!l) {
-			snprintf(err, errsz, "policy_listen %s: %s", spec,
-				 strerror(errno));
-			return -1;
-		}
-	} else if (strncmp(spec, "unix:", 5) == 0) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		const char *path = spec + 5;
-		int fd;
-
-		if (strlen(path) >= sizeof(sun.sun_path) || !*path) {
-			snprintf(err, errsz, "policy_listen: bad path \"%s\"",
-				 spec);
-			return -1;
-		}
-		memcpy(sun.sun_path, path, strlen(path) + 1);
-		unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sun,
-				   sizeof(sun)) != 0 ||
-		    chmod(path, 0666) != 0 || listen(fd, 1024) != 0) {
-			snprintf(err, errsz, "policy_listen %s: %s", spec,
-				 strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		l = evconnlistener_new(s->base, on_accept, s,
-				       LEV_OPT_CLOSE_ON_FREE, -1, fd);
-		s->unix_paths[s->nls] = xstrdup(path);
-	} else {
-		snprintf(err, errsz,
-			 "policy_listen: \"%s\" is not inet:HOST:PORT or unix:PATH",
-			 spec);
-		return -1;
-	}
-	s->ls[s->nls++] = l;
-	log_msg(LOG_L_INFO, "event=listening service=policy address=%s", spec);
-	return 0;
+	lim->max_connections = cfg->policy_max_connections;
+	lim->max_per_client = cfg->policy_max_per_client;
+	lim->request_timeout = cfg->policy_request_timeout;
+	lim->idle_timeout = cfg->policy_idle_timeout;
 }
 
 struct policy_server *policy_server_new(struct event_base *base,
@@ -457,33 +361,24 @@ struct policy_server *policy_server_new(struct event_base *base,
 					char *err, size_t errsz)
 {
 	struct policy_server *s = xcalloc(1, sizeof(*s));
-	char *list = xstrdup(cfg->policy_listen), *p = list;
+	struct server_sockopts so = { cfg->policy_socket_mode, -1, -1 };
+	struct server_limits lim;
 
 	s->base = base;
 	s->cfg = cfg;
-	while (*p) {
-		size_t n;
-		bool last;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
-		last = p[n] == '\0';
-		p[n] = '\0';
-		if (bind_one(s, p, err, errsz) != 0) {
-			free(list);
-			policy_server_free(s);
-			return NULL;
-		}
-		p += last ? n : n + 1;
-	}
-	free(list);
-	if (s->nls == 0) {
+	limits_of(cfg, &lim);
+	s->srv = server_new(base, "policy", &lim);
+	if (!cfg->policy_listen[0]) {
 		snprintf(err, errsz, "policy_listen is empty");
 		policy_server_free(s);
 		return NULL;
 	}
+	if (server_listen(s->srv, "policy_listen", cfg->policy_listen, 0, &so,
+			  err, errsz) != 0) {
+		policy_server_free(s);
+		return NULL;
+	}
+	server_serve_raw(s->srv, on_accept, s);
 	return s;
 }
 
@@ -495,14 +390,16 @@ void policy_server_attach(struct policy_server *s, struct core *core)
 void policy_server_reconfigure(struct policy_server *s,
 			       const struct config *cfg)
 {
+	struct server_limits lim;
+
 	s->cfg = cfg;
+	limits_of(cfg, &lim);
+	server_set_limits(s->srv, &lim);
 }
 
 int policy_server_port(const struct policy_server *s, int i)
 {
-	if (i < 0 || i >= s->nls)
-		return -1;
-	return sock_local_port(evconnlistener_get_fd(s->ls[i]));
+	return server_port(s->srv, i);
 }
 
 unsigned policy_server_connections(const struct policy_server *s)
@@ -512,18 +409,10 @@ unsigned policy_server_connections(const struct policy_server *s)
 
 void policy_server_free(struct policy_server *s)
 {
-	int i;
-
 	if (!s)
 		return;
 	while (s->conns)
 		conn_close(s->conns);
-	for (i = 0; i < s->nls; i++) {
-		evconnlistener_free(s->ls[i]);
-		if (s->unix_paths[i]) {
-			unlink(s->unix_paths[i]);
-			free(s->unix_paths[i]);
-		}
-	}
+	server_free(s->srv);
 	free(s);
 }

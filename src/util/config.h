@@ -77,7 +77,13 @@ struct config {
 	char *pid_file;
 	char *log_level;
 	bool syslog;
-	long max_connections;
+	long policy_max_connections;
+	long policy_max_per_client;
+	long policy_socket_mode;
+	long api_max_connections;
+	long api_max_per_client;
+	long api_request_timeout;
+	long api_idle_timeout;
 
 	/* policy protocol bounds */
 	long policy_max_line;
@@ -138,6 +144,11 @@ struct config {
 
 	/* login abuse (Dovecot auth policy) */
 	char *auth_policy_listen;
+	long auth_policy_max_connections;
+	long auth_policy_max_per_client;
+	long auth_policy_request_timeout;
+	long auth_policy_idle_timeout;
+	long auth_policy_socket_mode;
 	char *auth_policy_api_key;
 	int auth_policy_fail_action;	/* 0 = allow (fail open), 1 = reject */
 	char *auth_pwversion_attr;
