@@ -258,7 +258,6 @@ static struct server_conn *admit(struct server *s, int fd,
 		cl->n++;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	s->st.open++;
-	s->st.accepted++;
 	s->pause_ms = 0;
 	return c;
 }
@@ -362,7 +361,9 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		refused(s, "not_ready", c->peer);
 		conn_release(c);
 		evutil_closesocket(fd);
+		return;
 	}
+	s->st.accepted++;
 }
 
 struct listen_ctx {
@@ -590,6 +591,7 @@ static void http_adopt_one(struct server *s, struct bufferevent *bev,
 		evhttp_connection_free(evcon);
 		return;
 	}
+	s->st.accepted++;
 	c->evcon = evcon;
 	c->bev = bev;
 	c->timer = evtimer_new(s->base, http_timer, c);
