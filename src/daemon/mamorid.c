@@ -37,6 +37,7 @@
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/server.h"
 #include "util/xalloc.h"
 
 struct daemon {
@@ -112,6 +113,32 @@ static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
 	log_msg(LOG_L_INFO, "event=privileges_dropped user=%s uid=%u", user,
 		(unsigned)pw->pw_uid);
 	return 0;
+}
+
+/*
+ * Descriptors the configured caps need, plus a margin for the store, DNS,
+ * notices, logs (256) and the milter's connections (512 more when on):
+ * raise RLIMIT_NOFILE to that or refuse to start.
+ */
+static int reserve_fds(const struct config *cfg, char *err, size_t errsz)
+{
+	unsigned long need = (unsigned long)cfg->policy_max_connections + 256;
+	char why[256];
+	bool ap = cfg->auth_policy_listen[0], api = cfg->api_listen[0] ||
+						  cfg->api_tcp_listen[0];
+
+	if (ap)
+		need += (unsigned long)cfg->auth_policy_max_connections;
+	if (api)
+		need += (unsigned long)cfg->api_max_connections;
+	if (cfg->milter_listen[0])
+		need += 512;
+	snprintf(why, sizeof(why), "policy_max_connections%s%s + %d (store, "
+		 "DNS, notices%s)", ap ? " + auth_policy_max_connections" : "",
+		 api ? " + api_max_connections" : "",
+		 cfg->milter_listen[0] ? 768 : 256,
+		 cfg->milter_listen[0] ? ", milter" : "");
+	return server_nofile_reserve(need, why, err, errsz);
 }
 
 /* Periodic work: the login engine expires states and flushes batched
@@ -221,6 +248,8 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	/* The milter's threads hand store work to this loop. */
+	if (reserve_fds(d.cfg, err, sizeof(err)) != 0)
+		goto fail;
 	evthread_use_pthreads();
 	d.base = event_base_new();
 	d.policy = policy_server_new(d.base, d.cfg, err, sizeof(err));

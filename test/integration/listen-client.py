@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""listen-client.py - hostile and ordinary clients for t-listen.sh.
+
+  hold   --port P --source S --count N --report FILE --seconds T
+         open N connections from source address S (bounded: N <= 5000),
+         wait 3 s, write "opened=N closed=M" to FILE (M: closed by the
+         server), then hold the rest open for T seconds (bounded: 120).
+  drip   --port P --interval I --data TEXT [--max-seconds T]
+         send TEXT one byte every I seconds; print "sent=K total=L
+         closed=yes|no" when the server closes or T (default 60) passes.
+  policy --port P [--source S]
+         one policy delegation request; print the reply's action line.
+
+Loopback only: every address must be in 127.0.0.0/8.
+"""
+import argparse
+import resource
+import select
+import socket
+import sys
+import time
+
+
+def loopback(addr):
+    if not addr.startswith("127."):
+        sys.exit("loopback addresses only: %s" % addr)
+    return addr
+
+
+def connect(port, source=None, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if source:
+        s.bind((loopback(source), 0))
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def closed_by_server(s):
+    """True if the peer has closed s (EOF or reset), without waiting."""
+    try:
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        if not p.poll(0):
+            return False
+        return s.recv(4096, socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+
+
+def cmd_hold(a):
+    count = min(a.count, 5000)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (max(count + 64, soft), max(hard, count + 64)))
+    socks = []
+    for _ in range(count):
+        try:
+            socks.append(connect(a.port, a.source))
+        except OSError:
+            break
+    time.sleep(3)
+    closed = [s for s in socks if closed_by_server(s)]
+    with open(a.report, "w") as f:
+        f.write("opened=%d closed=%d\n" % (len(socks), len(closed)))
+    for s in closed:
+        s.close()
+    time.sleep(min(a.seconds, 120))
+    for s in socks:
+        s.close()
+
+
+def cmd_drip(a):
+    data = a.data.encode().decode("unicode_escape").encode("latin-1")
+    s = connect(a.port)
+    s.setblocking(False)
+    start = time.time()
+    sent = 0
+    closed = False
+    while sent < len(data) and time.time() - start < min(a.max_seconds, 120):
+        try:
+            s.send(data[sent:sent + 1])
+            sent += 1
+        except OSError:
+            closed = True
+            break
+        end = time.time() + a.interval
+        while time.time() < end:
+            p = select.poll()
+            p.register(s, select.POLLIN)
+            r = p.poll(max(0, end - time.time()) * 1000)
+            if r and closed_by_server(s):
+                closed = True
+                break
+        if closed:
+            break
+    print("sent=%d total=%d closed=%s" % (sent, len(data),
+                                         "yes" if closed else "no"))
+
+
+def cmd_policy(a):
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+           "protocol_name=ESMTP\nclient_address=192.0.2.1\n"
+           "client_name=host.example\nhelo_name=host.example\n"
+           "sender=a@example.org\nrecipient=b@example.net\n"
+           "queue_id=\ninstance=1.2.3\nsasl_username=\nsize=0\n\n")
+    try:
+        s = connect(a.port, a.source, timeout=10)
+        s.sendall(req.encode())
+        buf = b""
+        while b"\n\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        print(buf.decode(errors="replace").split("\n")[0] or "closed")
+    except OSError as e:
+        print("error=%s" % e)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    h = sub.add_parser("hold")
+    h.add_argument("--port", type=int, required=True)
+    h.add_argument("--source", default="127.0.0.1")
+    h.add_argument("--count", type=int, required=True)
+    h.add_argument("--report", required=True)
+    h.add_argument("--seconds", type=float, default=60)
+    d = sub.add_parser("drip")
+    d.add_argument("--port", type=int, required=True)
+    d.add_argument("--interval", type=float, default=1.0)
+    d.add_argument("--data", required=True)
+    d.add_argument("--max-seconds", type=float, default=60)
+    q = sub.add_parser("policy")
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--source", default=None)
+    a = p.parse_args()
+    {"hold": cmd_hold, "drip": cmd_drip, "policy": cmd_policy}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
