@@ -8,7 +8,8 @@
  * nothing itself beyond syntax: routing, URL decoding, JSON body checks.
  *
  * Listeners: api_listen ("unix:PATH"), where the file's permission bits are
- * the authorization, and optionally api_tcp_listen ("HOST:PORT"), where
+ * the authorization, and optionally api_tcp_listen ("inet:HOST:PORT", or
+ * the old bare "HOST:PORT"; listeners are util/server.h's), where
  * every request must carry "Authorization: Bearer <api_token>".  Routes,
  * bodies and status codes are documented in docs/api.md.
  *

@@ -20,10 +20,11 @@ struct core;
 struct policy_server;
 
 /*
- * Bind every listener in cfg->policy_listen ("inet:HOST:PORT" or
- * "unix:PATH", comma-separated).  Call before dropping privileges; the core
- * may be attached later with policy_server_attach().  NULL with err on
- * failure.
+ * Bind every listener in cfg->policy_listen ("inet:HOST:PORT",
+ * "inet:[V6]:PORT" or "unix:PATH", comma-separated) with the skeleton of
+ * util/server.h (caps, request deadline, idle timeout, accept errors).
+ * Call before dropping privileges; the core may be attached later with
+ * policy_server_attach().  NULL with err on failure.
  */
 struct policy_server *policy_server_new(struct event_base *base,
 					const struct config *cfg,
