@@ -781,7 +781,8 @@ struct server *server_new(struct event_base *base, const char *service,
 
 void server_set_limits(struct server *s, const struct server_limits *lim)
 {
-	s->lim = *lim;
+	s->lim.request_timeout = lim->request_timeout;
+	s->lim.idle_timeout = lim->idle_timeout;
 }
 
 void server_free(struct server *s)

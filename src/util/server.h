@@ -117,7 +117,9 @@ int server_serve_http(struct server *s, struct evhttp *http,
 		      void (*cb)(struct evhttp_request *, void *), void *arg,
 		      char *err, size_t errsz);
 
-/* Use new limits (caps apply to new connections, timeouts when armed). */
+/* Take the timeouts of lim (they apply when a timer is next armed).  The
+ * caps stay as server_new() got them: the process's descriptor limit was
+ * sized for those (a reload does not change them). */
 void server_set_limits(struct server *s, const struct server_limits *lim);
 
 /* Close the listeners (and in raw mode nothing else: the front-end closes
