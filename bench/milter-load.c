@@ -833,6 +833,26 @@ static int step(struct conn *c, unsigned long nr, bool body)
 	return ok ? r : -3;
 }
 
+/*
+ * Buffer one step whose data is zero to two strings (s1, s2 may be NULL),
+ * after its macros, and wait for its reply unless the filter asked for
+ * none: as step().
+ */
+static int send_step(struct conn *c, int stage, char cmd, bool with_qid,
+		     unsigned long nr, const char *s1, const char *s2)
+{
+	size_t at;
+
+	send_macros(c, stage, cmd, with_qid);
+	at = pkt_begin(c, cmd);
+	if (s1)
+		pkt_str(c, s1);
+	if (s2)
+		pkt_str(c, s2);
+	pkt_end(c, at);
+	return step(c, nr, false);
+}
+
 /* Count a finished message; end_t is when its final reply came. */
 static void record(double t0, double t1, int action, unsigned ar)
 {
@@ -883,55 +903,31 @@ static bool one_message(struct conn *c, const struct msg *m, unsigned tid)
 	t0 = now();
 	/* MAIL */
 	if (!(c->prot & P_NOMAIL)) {
-		send_macros(c, ST_MAIL, 'M', false);
-		at = pkt_begin(c, 'M');
 		snprintf(addr, sizeof(addr), "<%s>", opt.sender);
-		pkt_str(c, addr);
-		pkt_str(c, "SIZE=1000");
-		pkt_end(c, at);
-		if ((r = step(c, P_NR_MAIL, false)) == -3)
-			return false;
+		r = send_step(c, ST_MAIL, 'M', false, P_NR_MAIL, addr,
+			      "SIZE=1000");
 	}
 	/* RCPT */
 	if (r == -1 && !(c->prot & P_NORCPT)) {
-		send_macros(c, ST_RCPT, 'R', false);
-		at = pkt_begin(c, 'R');
 		snprintf(addr, sizeof(addr), "<%s>", opt.rcpt);
-		pkt_str(c, addr);
-		pkt_end(c, at);
-		if ((r = step(c, P_NR_RCPT, false)) == -3)
-			return false;
+		r = send_step(c, ST_RCPT, 'R', false, P_NR_RCPT, addr, NULL);
 	}
 	/* DATA */
-	if (r == -1 && !(c->prot & P_NODATA)) {
-		send_macros(c, ST_DATA, 'T', true);
-		at = pkt_begin(c, 'T');
-		pkt_end(c, at);
-		if ((r = step(c, P_NR_DATA, false)) == -3)
-			return false;
-	}
-	/* header fields, one by one */
+	if (r == -1 && !(c->prot & P_NODATA))
+		r = send_step(c, ST_DATA, 'T', true, P_NR_DATA, NULL, NULL);
+	/* header fields, one by one, with the end-of-header macros */
 	for (i = 0; r == -1 && !(c->prot & P_NOHDRS) && i < m->nh; i++) {
 		const char *v = m->h[i].value;
 
 		if (!(c->prot & P_HDR_LEADSPC) && *v == ' ')
 			v++;	/* Sendmail eats one space after the colon */
-		send_macros(c, ST_EOH, 'L', true);
-		at = pkt_begin(c, 'L');
-		pkt_str(c, m->h[i].name);
-		pkt_str(c, v);
-		pkt_end(c, at);
-		if ((r = step(c, P_NR_HDR, false)) == -3)
-			return false;
+		r = send_step(c, ST_EOH, 'L', true, P_NR_HDR, m->h[i].name, v);
 	}
 	/* end of header */
-	if (r == -1 && !(c->prot & P_NOEOH)) {
-		send_macros(c, ST_EOH, 'N', true);
-		at = pkt_begin(c, 'N');
-		pkt_end(c, at);
-		if ((r = step(c, P_NR_EOH, false)) == -3)
-			return false;
-	}
+	if (r == -1 && !(c->prot & P_NOEOH))
+		r = send_step(c, ST_EOH, 'N', true, P_NR_EOH, NULL, NULL);
+	if (r == -3)
+		return false;
 	/* body chunks */
 	for (off = 0; r == -1 && !(c->prot & P_NOBODY) && off < m->blen;) {
 		size_t n = m->blen - off > CHUNK_MAX ? CHUNK_MAX :
@@ -1011,13 +1007,9 @@ static void *worker(void *arg)
 			pkt_end(&c, at);
 			r = step(&c, P_NR_CONN, false);
 		}
-		if (r == -1 && !(c.prot & P_NOHELO)) {
-			send_macros(&c, ST_HELO, 'H', false);
-			at = pkt_begin(&c, 'H');
-			pkt_str(&c, opt.helo);
-			pkt_end(&c, at);
-			r = step(&c, P_NR_HELO, false);
-		}
+		if (r == -1 && !(c.prot & P_NOHELO))
+			r = send_step(&c, ST_HELO, 'H', false, P_NR_HELO,
+				      opt.helo, NULL);
 		if (r == -3) {
 			io_error("CONNECT/HELO", NULL);
 			break;

@@ -34,9 +34,6 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx;
-	(void)f2;
-	(void)f3;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
 	*pf1 = f1 & WANT;
 	*pf2 = 0;
@@ -47,50 +44,36 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 /* Steps with a no-reply flag must answer SMFIS_NOREPLY. */
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	(void)ctx;
-	(void)host;
-	(void)sa;
 	return SMFIS_NOREPLY;
 }
 
 /* HELO: no reply. */
 static sfsistat cb_helo(SMFICTX *ctx, char *name)
 {
-	(void)ctx;
-	(void)name;
 	return SMFIS_NOREPLY;
 }
 
 /* MAIL: no reply. */
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
-	(void)ctx;
-	(void)argv;
 	return SMFIS_NOREPLY;
 }
 
 /* Each header field: no reply. */
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	(void)ctx;
-	(void)name;
-	(void)value;
 	return SMFIS_NOREPLY;
 }
 
 /* Each body chunk: no reply. */
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
 {
-	(void)ctx;
-	(void)p;
-	(void)n;
 	return SMFIS_NOREPLY;
 }
 
 /* End of message: accept. */
 static sfsistat cb_eom(SMFICTX *ctx)
 {
-	(void)ctx;
 	return SMFIS_ACCEPT;
 }
 
