@@ -78,7 +78,8 @@ GROUPS_STARTED=()   # process groups we started (setsid), killed on exit
 cleanup() {
     local g _ alive
     for g in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
-    for _ in $(seq 1 "$((${MAMORID_WRAP:+300} + 30))"); do
+    # mamorid waits up to 10 s for messages in progress when it stops.
+    for _ in $(seq 1 "$((${MAMORID_WRAP:+3000} + 120))"); do
         alive=0
         for g in "${GROUPS_STARTED[@]}"; do
             kill -0 -- "-$g" 2>/dev/null && alive=1
