@@ -48,7 +48,9 @@
 # MAMORID (a binary to use instead of building one), MAMORI_SHARED
 # (<repo>/../shared), PERF (empty; 1: perf record --call-graph dwarf on
 # mamorid during its first measured row, into CACHE/perf.data; that row's
-# numbers are then lower), MAMORID_WRAP (a command prefix for mamorid, e.g.
+# numbers are then lower; stat: perf stat -e context-switches,task-clock
+# on every filter in round 1, context switches per message printed),
+# MAMORID_WRAP (a command prefix for mamorid, e.g.
 # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"; the exit
 # waits up to 330 s for it), LOAD_N (stop each row after this many
 # measured messages).
@@ -349,13 +351,18 @@ done
 # ---- measure ----------------------------------------------------------------------------
 
 declare -A V   # V[filter/key] = space-separated values over the rounds
-declare -A RAW RATE   # RATE[filter/round] = msgs/s
+declare -A RAW RATE CSW   # RATE[filter/round] = msgs/s; CSW[filter] = context switches/msg
 
 # One row: FILTER ROUND.
 measure() {
     local f=$1 round=$2 g=${PGID[$1]} c0 c1 d0 d1 t0 t1 line kv ans perfpid=""
     log "== round $round: $f, $CONNS connections, ${WARMUP}s warmup + ${DURATION}s"
-    if [ -n "$PERF" ] && [ "$f" = mamorid ] && [ "$round" = 1 ]; then
+    if [ "$PERF" = stat ] && [ "$round" = 1 ]; then
+        perf stat -e context-switches,task-clock -p "$g" \
+            -o "$CACHE/perf-stat-$f.txt" >"$TMP/perf.out" 2>&1 &
+        perfpid=$!
+        sleep 0.5
+    elif [ -n "$PERF" ] && [ "$f" = mamorid ] && [ "$round" = 1 ]; then
         perf record -F 499 --call-graph dwarf,16384 -p "$g" -o "$CACHE/perf.data" \
             >"$TMP/perf.out" 2>&1 &
         perfpid=$!
@@ -402,6 +409,10 @@ measure() {
     if [ "$f" != null ] && [ -n "${RATE[null/$round]:-}" ]; then
         V[$f/ratio]="${V[$f/ratio]:-} $(awk -v a="${RATE[$f/$round]}" -v b="${RATE[null/$round]}" \
             'BEGIN { printf "%.1f", 100 * a / b }')"
+    fi
+    if [ "$PERF" = stat ] && [ "$round" = 1 ] && [ "$ans" -gt 0 ]; then
+        CSW[$f]=$(awk -v n="$ans" '/context-switches/ { gsub(",", "", $1); printf "%.1f", $1 / n }' \
+            "$CACHE/perf-stat-$f.txt" 2>/dev/null)
     fi
     [ "$ans" -gt 0 ] && V[$f/cpu_ms]="${V[$f/cpu_ms]:-} $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$ans" \
         'BEGIN { printf "%.3f", 1000 * t / hz / n }')"
@@ -490,6 +501,11 @@ for f in opendkim rspamd rspamd-auth; do
     [ -n "$M" ] && [ -n "$o" ] && awk -v m="$M" -v o="$o" -v mc="$MC" -v oc="$oc" -v f="$f" 'BEGIN {
         printf "mamorid/%s: %.1f× the rate, %.2f× the CPU per message.\n", f, m / o, (oc > 0) ? mc / oc : 0 }'
 done
+if [ "$PERF" = stat ]; then
+    printf 'Context switches per message answered (perf stat -p, round 1):'
+    for f in $FILTERS; do [ -n "${CSW[$f]:-}" ] && printf ' %s %s;' "$f" "${CSW[$f]}"; done
+    echo
+fi
 echo
 echo "Raw lines:"
 echo
