@@ -81,15 +81,8 @@ OPENDKIM_VERSION=""
 
 # ---- machine ----------------------------------------------------------------
 
-CLK_TCK=$(getconf CLK_TCK)
-cpu_busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v a="$a" -v b="$b" -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN {
-        k = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= k; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%.0f", 100 * t / hz / n }'
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"     # cpu_busy_pct, median
 BUSY_BEFORE=$(cpu_busy_pct)
 [ "$BUSY_BEFORE" -gt 10 ] &&
     log "WARNING: the machine was ${BUSY_BEFORE}% busy before the run; numbers will be low"
@@ -112,11 +105,6 @@ openssl_rate() {
     awk '{ print $NF }' <<<"$out"
 }
 OPENSSL_VERSION=$(openssl version | awk '{ print $2 }')
-
-# median of the arguments (numbers)
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
-    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A MEAN KEYUS NMSG RAW OS MM RATIOS
 for round in $(seq 1 "$ROUNDS"); do

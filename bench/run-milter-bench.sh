@@ -73,6 +73,8 @@ DOMAIN=bench.example
 SELECTOR=bench
 
 log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"     # cpu_busy_pct, median
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-milter-bench.XXXXXX")
 GROUPS_STARTED=()   # process groups we started (setsid), killed on exit
@@ -418,14 +420,6 @@ measure() {
         'BEGIN { printf "%.3f", 1000 * t / hz / n }')"
 }
 
-cpu_busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v a="$a" -v b="$b" -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN {
-        k = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= k; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%.0f", 100 * t / hz / n }'
-}
 BUSY_BEFORE=$(cpu_busy_pct)
 log "== the machine was ${BUSY_BEFORE}% busy just before measuring"
 
@@ -438,9 +432,6 @@ done
 
 # ---- report ------------------------------------------------------------------------------
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
-    else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med() { median ${V[$1/$2]:-}; }   # shellcheck disable=SC2086
 fmt() { awk -v v="$1" -v p="$2" 'BEGIN { if (v == "") print "—"; else printf "%." p "f\n", v }'; }
 ms() { awk -v v="$1" 'BEGIN { if (v == "") print "—"; else printf "%.2f\n", v / 1000 }'; }
