@@ -215,3 +215,85 @@ size_t utf8_sanitize(char *s)
 	}
 	return bad;
 }
+
+/* Must byte s[i] (of n) be written as \xNN?  Sets *seq to the bytes that
+ * make the character (1 for a byte escaped alone). */
+static bool esc_needed(const unsigned char *s, size_t i, size_t n,
+		       size_t *seq)
+{
+	size_t k = s[i] < 0x80 ? 1 : utf8_seq(s + i);
+
+	/* utf8_seq reads up to a NUL or a bad byte: never past n when s has
+	 * a NUL or any byte that is not a continuation after it. */
+	if (k == 0 || k > n - i) {
+		*seq = 1;
+		return true;
+	}
+	*seq = k;
+	if (k == 1)
+		return s[i] < 0x20 || s[i] == 0x7f;
+	/* U+0080..U+009F, the C1 controls: 0xc2 0x80..0x9f. */
+	return k == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+}
+
+int utf8_escape(struct buf *b, const char *str, size_t n,
+		enum utf8_esc_mode mode)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, seq, j;
+
+	while (i < n) {
+		if (esc_needed(s, i, n, &seq)) {
+			for (j = 0; j < seq; j++)
+				if (buf_printf(b, "\\x%02x", s[i + j]) != 0)
+					return BUF_E_TOO_LARGE;
+			i += seq;
+			continue;
+		}
+		if (s[i] == '\\' && mode == UTF8_ESC_KEY &&
+		    (i + 1 < n) && (s[i + 1] == 'x' || s[i + 1] == '\\' ||
+		     esc_needed(s, i + 1, n, &j))) {
+			if (buf_append(b, "\\\\", 2) != 0)
+				return BUF_E_TOO_LARGE;
+			i++;
+			continue;
+		}
+		if (buf_append(b, s + i, seq) != 0)
+			return BUF_E_TOO_LARGE;
+		i += seq;
+	}
+	return 0;
+}
+
+/* Value of hex digit c, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t utf8_unescape(char *s)
+{
+	size_t i = 0, o = 0;
+
+	while (s[i]) {
+		if (s[i] == '\\' && s[i + 1] == '\\') {
+			s[o++] = '\\';
+			i += 2;
+		} else if (s[i] == '\\' && s[i + 1] == 'x' &&
+			   hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
+			s[o++] = (char)(hexval(s[i + 2]) * 16 +
+					hexval(s[i + 3]));
+			i += 4;
+		} else {
+			s[o++] = s[i++];
+		}
+	}
+	s[o] = '\0';
+	return o;
+}

@@ -61,4 +61,37 @@ char *buf_sample(char *out, size_t outsz, const void *data, size_t n,
  */
 size_t utf8_sanitize(char *s);
 
+/* Modes of utf8_escape(). */
+enum utf8_esc_mode {
+	UTF8_ESC_SHOW,		/* for a terminal: backslashes stay as they are */
+	UTF8_ESC_KEY,		/* reversible: ambiguous backslashes doubled */
+};
+
+/*
+ * Append the n bytes at s (followed by a NUL or any byte that does not
+ * continue a UTF-8 sequence, as in a C string) to b with every byte that could act on a terminal
+ * or is not valid UTF-8 (RFC 3629) written as "\xNN" (lowercase hex): the
+ * C0 controls and DEL, the C1 controls U+0080..U+009F (as their two bytes),
+ * and each byte of an invalid sequence.  Valid UTF-8 text (Japanese names)
+ * is copied as it is, so the result is printable UTF-8 that JSON, a log, a
+ * CSV field or a terminal takes unchanged.
+ *
+ * UTF8_ESC_KEY also writes a backslash as "\\" wherever a reader could
+ * take it for the start of an escape: before an 'x', before another
+ * backslash and before an escaped byte.  Every other backslash
+ * stays single, so "DOM\user" keeps its form, and utf8_unescape() gives the
+ * input back: two different inputs never give the same output.  That is
+ * what an account key needs (core/acct.h).  UTF8_ESC_SHOW leaves every
+ * backslash alone, so a key printed by the CLI can be pasted back as it is.
+ * Returns 0, or BUF_E_TOO_LARGE (the output takes at most 4 * n bytes).
+ */
+int utf8_escape(struct buf *b, const char *s, size_t n,
+		enum utf8_esc_mode mode);
+/*
+ * Undo UTF8_ESC_KEY in place: "\xNN" becomes the byte, "\\" one
+ * backslash, any other backslash stays.  Returns the new length (the result
+ * may hold NUL bytes when the input escaped one).
+ */
+size_t utf8_unescape(char *s);
+
 #endif

@@ -61,6 +61,76 @@ static void test_utf8(void)
 	}
 }
 
+static void test_escape(void)
+{
+	static const struct {
+		const char *label, *in, *key, *show;
+	} rows[] = {
+		{"ascii", "alice@example.com", "alice@example.com",
+		 "alice@example.com"},
+		{"japanese", "\xe5\xae\x88\xe3\x82\x8a@\xe4\xbe\x8b.jp",
+		 "\xe5\xae\x88\xe3\x82\x8a@\xe4\xbe\x8b.jp",
+		 "\xe5\xae\x88\xe3\x82\x8a@\xe4\xbe\x8b.jp"},
+		{"ESC", "a\x1b[31mb", "a\\x1b[31mb", "a\\x1b[31mb"},
+		{"CR LF", "a\r\nb", "a\\x0d\\x0ab", "a\\x0d\\x0ab"},
+		{"BEL DEL TAB", "\a\x7f\t", "\\x07\\x7f\\x09",
+		 "\\x07\\x7f\\x09"},
+		{"C1 CSI as UTF-8", "a\xc2\x9b" "b", "a\\xc2\\x9bb",
+		 "a\\xc2\\x9bb"},
+		{"U+00A0 kept", "a\xc2\xa0" "b", "a\xc2\xa0" "b", "a\xc2\xa0" "b"},
+		{"lone C1 byte", "a\x9b", "a\\x9b", "a\\x9b"},
+		{"latin-1", "caf\xe9", "caf\\xe9", "caf\\xe9"},
+		{"truncated", "ab\xe3\x81", "ab\\xe3\\x81", "ab\\xe3\\x81"},
+		{"overlong", "\xc0\xaf", "\\xc0\\xaf", "\\xc0\\xaf"},
+		{"backslash alone", "DOM\\user", "DOM\\user", "DOM\\user"},
+		{"backslash before x", "a\\x1b", "a\\\\x1b", "a\\x1b"},
+		{"two backslashes", "a\\\\b", "a\\\\\\b", "a\\\\b"},
+		{"backslash at end", "a\\", "a\\", "a\\"},
+		{"backslash before ESC", "\\\x1b", "\\\\\\x1b", "\\\\x1b"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct buf k, v;
+		size_t n = strlen(rows[i].in);
+
+		buf_init(&k, 4 * n + 1);
+		buf_init(&v, 4 * n + 1);
+		ok(utf8_escape(&k, rows[i].in, n, UTF8_ESC_KEY) == 0 &&
+		   strcmp(k.p ? k.p : "", rows[i].key) == 0,
+		   "utf8_escape key: %s", rows[i].label);
+		ok(utf8_escape(&v, rows[i].in, n, UTF8_ESC_SHOW) == 0 &&
+		   strcmp(v.p ? v.p : "", rows[i].show) == 0,
+		   "utf8_escape show: %s", rows[i].label);
+		/* Reversible: the key decodes to the input. */
+		ok(k.p && utf8_unescape(k.p) == n &&
+		   memcmp(k.p, rows[i].in, n) == 0,
+		   "utf8_unescape: %s", rows[i].label);
+		buf_deinit(&k);
+		buf_deinit(&v);
+	}
+	/* Two logins that differ only in an invalid byte stay apart. */
+	{
+		struct buf a, b;
+
+		buf_init(&a, 64);
+		buf_init(&b, 64);
+		utf8_escape(&a, "u\xfe@x", 5, UTF8_ESC_KEY);
+		utf8_escape(&b, "u\xff@x", 5, UTF8_ESC_KEY);
+		ok(strcmp(a.p, b.p) != 0, "utf8_escape: invalid bytes differ");
+		buf_deinit(&a);
+		buf_deinit(&b);
+	}
+	{
+		struct buf t;
+
+		buf_init(&t, 7);
+		ok(utf8_escape(&t, "\x01\x02", 2, UTF8_ESC_SHOW) ==
+		   BUF_E_TOO_LARGE, "utf8_escape: output bound");
+		buf_deinit(&t);
+	}
+}
+
 static void test_window(void)
 {
 	static const struct { const char *label; uint32_t at; uint32_t want; } rows[] = {
@@ -208,6 +278,7 @@ int main(void)
 {
 	test_buf();
 	test_utf8();
+	test_escape();
 	test_window();
 	test_log_q();
 	test_time();
