@@ -278,10 +278,15 @@ int cli_reply_check(const struct cli *c, const struct cli_reply *rep,
 	}
 	if (rep->json)
 		err = json_string_value(json_object_get(rep->json, "error"));
-	if (err)
-		fprintf(stderr, "mamori: %s %s: %s\n", verb,
+	if (err) {
+		fprintf(stderr, "mamori: ");
+		cli_write_shown(stderr, verb, strlen(verb));
+		fprintf(stderr, " %s: ",
 			rep->status == 409 || rep->status == 403 ? "refused" :
-			"failed", err);
+			"failed");
+		cli_write_shown(stderr, err, strlen(err));
+		fputc('\n', stderr);
+	}
 	else
 		fprintf(stderr, "mamori: %s failed: HTTP status %ld\n", verb,
 			rep->status);
@@ -316,13 +321,67 @@ char *cli_escape(struct cli *c, const char *s)
 	return r;
 }
 
+/* s with control bytes and invalid UTF-8 escaped; free() the result. */
+static char *show_dup(const char *s, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, 4 * n + 1);
+	/* Cannot fail: the output takes at most 4 * n bytes. */
+	(void)utf8_escape(&b, s, n, UTF8_ESC_SHOW);
+	return b.p ? buf_steal(&b) : xstrdup("");
+}
+
+const char *cli_show(const char *s, char *out, size_t outsz)
+{
+	char *e = show_dup(s, strlen(s));
+
+	snprintf(out, outsz, "%s", e);
+	free(e);
+	return out;
+}
+
+void cli_write_shown(FILE *f, const char *p, size_t n)
+{
+	char *e = show_dup(p, n);
+
+	fputs(e, f);
+	free(e);
+}
+
+void cli_write_csv(FILE *f, const char *p, size_t n)
+{
+	size_t i = 0, start;
+	bool quoted = false;
+
+	while (i < n) {
+		/* A field's bytes up to a separator outside quotes. */
+		for (start = i; i < n; i++) {
+			if (p[i] == '"')
+				quoted = !quoted;	/* "" toggles twice */
+			else if (!quoted && (p[i] == '\n' ||
+					     (p[i] == '\r' && i + 1 < n &&
+					      p[i + 1] == '\n')))
+				break;
+		}
+		cli_write_shown(f, p + start, i - start);
+		if (i < n && p[i] == '\r') {
+			fputs("\r\n", f);
+			i += 2;
+		} else if (i < n) {
+			fputc('\n', f);
+			i++;
+		}
+	}
+}
+
 /* A JSON scalar as text into out; "-" for null or absent. */
 const char *cli_json_text(const json_t *v, char *out, size_t outsz)
 {
 	if (!v || json_is_null(v))
 		snprintf(out, outsz, "-");
 	else if (json_is_string(v))
-		snprintf(out, outsz, "%s", json_string_value(v));
+		cli_show(json_string_value(v), out, outsz);
 	else if (json_is_integer(v))
 		snprintf(out, outsz, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
@@ -372,7 +431,9 @@ void cli_table_add(struct cli_table *t, const char *const *row)
 	for (i = 0; i < t->ncols; i++) {
 		size_t n = strlen(row[i]);
 
-		t->cells[t->nrows * t->ncols + i] = xstrdup(row[i]);
+		/* Every cell shown escaped, whatever filled it. */
+		t->cells[t->nrows * t->ncols + i] = show_dup(row[i], n);
+		n = strlen(t->cells[t->nrows * t->ncols + i]);
 		if (n > t->width[i])
 			t->width[i] = n;
 	}
@@ -491,29 +552,33 @@ void cli_print_fields(const json_t *o)
 	json_t *v;
 
 	json_object_foreach((json_t *)o, key, v) {
-		char tmp[256];
+		char tmp[256], k[256];
 
 		if ((json_is_object(v) && json_object_size(v)) ||
 		    (json_is_array(v) && json_array_size(v))) {
 			char *s = json_dumps(v, JSON_INDENT(2)), *line, *nl;
 
-			printf("%s:\n", key);
+			printf("%s:\n", cli_show(key, k, sizeof(k)));
 			for (line = s; line && *line; line = nl + 1) {
 				nl = strchr(line, '\n');
-				if (!nl) {
-					printf("  %s\n", line);
+				fputs("  ", stdout);
+				/* jansson escapes C0 controls, not DEL or C1. */
+				cli_write_shown(stdout, line,
+						nl ? (size_t)(nl - line) :
+						strlen(line));
+				putchar('\n');
+				if (!nl)
 					break;
-				}
-				printf("  %.*s\n", (int)(nl - line), line);
 			}
 			free(s);
 		} else if (json_is_object(v) || json_is_array(v)) {
-			printf("%s: %s\n", key, json_is_object(v) ? "{}" : "[]");
+			printf("%s: %s\n", cli_show(key, k, sizeof(k)),
+			       json_is_object(v) ? "{}" : "[]");
 		} else if (key_is_time(key) && json_is_number(v)) {
-			printf("%s: %s\n", key,
+			printf("%s: %s\n", cli_show(key, k, sizeof(k)),
 			       cli_json_time(v, tmp, sizeof(tmp)));
 		} else {
-			printf("%s: %s\n", key,
+			printf("%s: %s\n", cli_show(key, k, sizeof(k)),
 			       cli_json_text(v, tmp, sizeof(tmp)));
 		}
 	}
@@ -528,12 +593,17 @@ static void print_outcome(const char *what, const json_t *j)
 	const char *held = json_string_value(json_object_get(j, "held_action"));
 	json_t *done = json_object_get(j, "held_done");
 
+	char w[256], t[256];
+
+	cli_show(what, w, sizeof(w));
 	if (state)
-		printf("%s: %s\n", what, state);
+		printf("%s: %s\n", w, cli_show(state, t, sizeof(t)));
 	else if (!msg)
-		printf("%s: done\n", what);
-	if (msg)
-		printf("%s\n", msg);
+		printf("%s: done\n", w);
+	if (msg) {
+		cli_write_shown(stdout, msg, strlen(msg));
+		putchar('\n');
+	}
 	if (held && strcmp(held, "keep") && json_is_array(done))
 		printf("held messages %s: %zu\n",
 		       strcmp(held, "release") == 0 ? "released" : "deleted",
@@ -699,7 +769,7 @@ static int cmd_held(struct cli *c, int argc, char **argv)
 					action, argv[i]);
 	for (i = 1; i < argc; i++) {
 		struct cli_reply rep;
-		char *e = cli_escape(c, argv[i]), *verb;
+		char *e = cli_escape(c, argv[i]), *verb, tmp[256];
 		char *path = xasprintf("/v1/held/%s/%s", e, action);
 		json_t *body = json_object();
 		int r;
@@ -717,7 +787,7 @@ static int cmd_held(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		if (!c->json)
-			printf("%s: %s\n", argv[i],
+			printf("%s: %s\n", cli_show(argv[i], tmp, sizeof(tmp)),
 			       strcmp(action, "release") == 0 ? "released" :
 			       "deleted");
 		cli_reply_deinit(&rep);
@@ -753,7 +823,8 @@ static void print_flat(const char *prefix, const json_t *j)
 			free(p);
 		}
 	} else {
-		printf("%s %s\n", prefix, cli_json_text(j, tmp, sizeof(tmp)));
+		cli_write_shown(stdout, prefix, strlen(prefix));
+		printf(" %s\n", cli_json_text(j, tmp, sizeof(tmp)));
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -90,7 +91,24 @@ void cli_reply_deinit(struct cli_reply *r);
 /* Percent-encode s for a path segment or query value; free() the result. */
 char *cli_escape(struct cli *c, const char *s);
 
-/* A JSON scalar as text into out; "-" for null or absent.  Returns out. */
+/*
+ * What the CLI prints comes from mamorid, and much of it from attackers
+ * (logins, senders, messages).  Every table, CSV and field goes through
+ * utf8_escape(UTF8_ESC_SHOW): control bytes (ESC, CR, LF, BEL, DEL, C1) and
+ * invalid UTF-8 print as \xNN, valid UTF-8 as it is.  Backslashes stay as
+ * they are, so an account key (already escaped reversibly by the core)
+ * prints unchanged and can be pasted back; the escaping is idempotent.
+ */
+/* s escaped for a terminal into out (truncated to outsz).  Returns out. */
+const char *cli_show(const char *s, char *out, size_t outsz);
+/* Write the n bytes at p (NUL-terminated after them) to f, escaped. */
+void cli_write_shown(FILE *f, const char *p, size_t n);
+/* Write an RFC 4180 body to f: record ends (CRLF or LF outside quotes)
+ * kept, every other control byte escaped, so quoting stays correct. */
+void cli_write_csv(FILE *f, const char *p, size_t n);
+
+/* A JSON scalar as text into out; "-" for null or absent; strings
+ * escaped as cli_show() does.  Returns out. */
 const char *cli_json_text(const json_t *v, char *out, size_t outsz);
 
 /* A unix time as ISO 8601 UTC into out; "-" for 0, null or absent; text

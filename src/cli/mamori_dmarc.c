@@ -175,8 +175,10 @@ int cli_cmd_dmarc(struct cli *c, int argc, char **argv)
 	if (!json_is_array(json_object_get(rep.json, "rows"))) {
 		char *s = json_dumps(rep.json, JSON_INDENT(2));
 
-		if (s)
-			printf("%s\n", s);
+		if (s) {
+			cli_write_shown(stdout, s, strlen(s));
+			putchar('\n');
+		}
 		free(s);
 	} else {
 		print_report(rep.json);

@@ -26,8 +26,11 @@ static void print_json(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2));
 
-	if (s)
-		printf("%s\n", s);
+	if (s) {
+		/* jansson escapes C0 controls, not DEL or C1. */
+		cli_write_shown(stdout, s, strlen(s));
+		putchar('\n');
+	}
 	free(s);
 }
 
@@ -371,7 +374,11 @@ static int incident_export(struct cli *c, int argc, char **argv)
 		cli_reply_deinit(&rep);
 		return r;
 	}
-	if (rep.body.len)
+	/* CSV: attacker-chosen logins must not reach the terminal raw; the
+	 * JSON form is for programs and jansson escapes its controls. */
+	if (rep.body.len && strcmp(fmt, "csv") == 0)
+		cli_write_csv(stdout, rep.body.p, rep.body.len);
+	else if (rep.body.len)
 		fwrite(rep.body.p, 1, rep.body.len, stdout);
 	cli_reply_deinit(&rep);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
