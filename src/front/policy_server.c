@@ -211,8 +211,8 @@ static void handle_request(struct pconn *c, const struct policy_request *r)
 	req.client_address = r->attr[PA_CLIENT_ADDRESS];
 	req.queue_id = r->attr[PA_QUEUE_ID];
 	req.instance = r->attr[PA_INSTANCE];
-	req.recipient_count = strtol(r->attr[PA_RECIPIENT_COUNT], NULL, 10);
-	req.size = strtol(r->attr[PA_SIZE], NULL, 10);
+	req.recipient_count = r->recipient_count;
+	req.size = r->size;
 	c->waiting = true;
 	c->in_call = true;
 	core_outbound(c->srv->core, &req, on_verdict, c);

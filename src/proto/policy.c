@@ -37,6 +37,7 @@
  */
 #include <assert.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -101,6 +102,8 @@ static void clear_request(struct policy_parser *p)
 	}
 	p->r.state = PS_UNKNOWN;
 	p->r.nattrs = 0;
+	p->r.recipient_count = p->r.size = 0;
+	p->r.client_port = p->r.server_port = 0;
 }
 
 void policy_parser_init(struct policy_parser *p, size_t max_line,
@@ -169,16 +172,64 @@ static enum policy_attr attr_lookup(const char *name, size_t len)
 	return PA__COUNT;
 }
 
-/* The request is complete: the buffer no longer moves, hand out pointers. */
-static void finish_request(struct policy_parser *p)
+/*
+ * Parse the decimal s into *out: digits only, at most max; "" is 0, and so
+ * is "unknown" when unknown_ok.  strtol would take a sign, spaces and
+ * trailing garbage, and saturate silently: this takes none of them.
+ */
+static bool parse_number(const char *s, long max, bool unknown_ok, long *out)
 {
+	long v = 0;
+
+	if (unknown_ok && strcmp(s, "unknown") == 0)
+		s = "";
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* Numeric attribute a must hold a number in [0, max]; else fail with its
+ * line as the sample.  Returns 0 or POLICY_E_BAD_NUMBER. */
+static int check_number(struct policy_parser *p, enum policy_attr a,
+			long max, long *out)
+{
+	const char *v = p->r.attr[a];
+	char line[SAMPLE_IN];
+
+	if (parse_number(v, max, a == PA_CLIENT_PORT || a == PA_SERVER_PORT,
+			 out))
+		return 0;
+	snprintf(line, sizeof(line), "%s=%s", attr_names[a], v);
+	p->line_start = p->req.len;	/* the sample is only this line */
+	return fail(p, POLICY_E_BAD_NUMBER, line, strlen(line));
+}
+
+/* The request is complete: the buffer no longer moves, hand out pointers
+ * and check the numbers.  Returns POLICY_READY or an error. */
+static int finish_request(struct policy_parser *p)
+{
+	long cport = 0, sport = 0;
 	size_t i;
+	int r;
 
 	for (i = 0; i < PA__COUNT; i++)
 		p->r.attr[i] = p->off[i] ? p->req.p + p->off[i] : "";
+	if ((r = check_number(p, PA_RECIPIENT_COUNT, POLICY_MAX_RCPT_COUNT,
+			      &p->r.recipient_count)) ||
+	    (r = check_number(p, PA_SIZE, LONG_MAX, &p->r.size)) ||
+	    (r = check_number(p, PA_CLIENT_PORT, POLICY_MAX_PORT, &cport)) ||
+	    (r = check_number(p, PA_SERVER_PORT, POLICY_MAX_PORT, &sport)))
+		return r;
+	p->r.client_port = (unsigned)cport;
+	p->r.server_port = (unsigned)sport;
 	p->r.state = policy_state_parse(p->r.attr[PA_PROTOCOL_STATE]);
 	p->r.nattrs = p->nattrs;
 	p->ready = true;
+	return POLICY_READY;
 }
 
 /*
@@ -206,10 +257,8 @@ static int end_line(struct policy_parser *p)
 	/* Drop the CR; the buffer stays NUL-terminated. */
 	p->req.len = p->line_start + len;
 	p->req.p[p->req.len] = '\0';
-	if (len == 0) {
-		finish_request(p);
-		return POLICY_READY;
-	}
+	if (len == 0)
+		return finish_request(p);
 	eq = memchr(line, '=', len);
 	if (eq == NULL || eq == line)
 		return fail(p, POLICY_E_SYNTAX, NULL, 0);
@@ -311,6 +360,8 @@ const char *policy_error_str(int code)
 		return "too many attributes";
 	case POLICY_E_SYNTAX:
 		return "syntax error";
+	case POLICY_E_BAD_NUMBER:
+		return "numeric attribute not a number in range";
 	}
 	return "unknown error";
 }

@@ -30,7 +30,24 @@ enum {
 	POLICY_E_TOO_LARGE = 3,
 	POLICY_E_TOO_MANY_ATTRS = 4,
 	POLICY_E_SYNTAX = 5,	/* a line without '=', an empty name, or a NUL */
+	POLICY_E_BAD_NUMBER = 6, /* a numeric attribute not a number in range */
 };
+
+/*
+ * Numeric attributes, checked when the request completes: decimal digits
+ * only (no sign, no space, no "12abc"), at most the maximum below, else the
+ * request is a protocol error (POLICY_E_BAD_NUMBER, sample "name=value").
+ * Absent or empty is 0, and so is "unknown" for the ports (Postfix sends
+ * CLIENT_PORT_UNKNOWN when the peer has none, e.g. a UNIX-domain client).
+ * The maxima: recipient_count is an int in Postfix and bounded by
+ * smtpd_recipient_limit (default 1000; RFC 5321 4.5.3.1.8 asks for at
+ * least 100): 1,000,000 leaves room for any real setting and keeps the
+ * core's 32-bit window sums far from overflow; size is a byte count
+ * (message_size_limit) and fits a long on every platform or is refused,
+ * never truncated; ports are 16 bits.
+ */
+#define POLICY_MAX_RCPT_COUNT 1000000L
+#define POLICY_MAX_PORT 65535L
 
 /* The attributes mamori uses; everything else is ignored. */
 enum policy_attr {
@@ -81,6 +98,11 @@ struct policy_request {
 	const char *attr[PA__COUNT];
 	enum policy_state state;
 	unsigned nattrs;		/* lines in the request, known or not */
+	/* The numeric attributes, parsed and range-checked (0 if absent). */
+	long recipient_count;		/* 0..POLICY_MAX_RCPT_COUNT */
+	long size;			/* 0..LONG_MAX */
+	unsigned client_port;		/* 0..POLICY_MAX_PORT */
+	unsigned server_port;
 };
 
 struct policy_parser {

@@ -58,6 +58,8 @@ static const char *code_name(int code)
 		return "E_TOO_MANY_ATTRS";
 	case POLICY_E_SYNTAX:
 		return "E_SYNTAX";
+	case POLICY_E_BAD_NUMBER:
+		return "E_BAD_NUMBER";
 	}
 	return "E_UNKNOWN";
 }
@@ -283,6 +285,14 @@ static const struct row {
 	 "error=E_SYNTAX\n"},
 	{"error stops pipelining", S(MINI "bad\n\n" MINI), {0},
 	 MINI_WANT "error=E_SYNTAX\n"},
+	/* Numbers: a bad one fails the request, wherever it stands. */
+	{"recipient_count with garbage", S("recipient_count=12abc\n\n"), {0},
+	 "error=E_BAD_NUMBER\n"},
+	{"negative size", S("size=-1\n\n"), {0}, "error=E_BAD_NUMBER\n"},
+	{"size past 64 bits", S("size=99999999999999999999\n\n"), {0},
+	 "error=E_BAD_NUMBER\n"},
+	{"bad number after a good request", S(MINI "client_port=x\n\n"), {0},
+	 MINI_WANT "error=E_BAD_NUMBER\n"},
 	/* max_line = 10: "sender=abc" is exactly 10 bytes. */
 	{"line at max_line", S("sender=abc\n\n"), {10, 100, 10},
 	 "sender=abc\nstate=UNKNOWN\nlines=1\n\n"},
@@ -423,6 +433,80 @@ static void test_rows(void)
 }
 
 /* *used, sticky errors, reset, busy and memory bounds. */
+/* Numeric attributes: the parsed value, or a protocol error. */
+static void test_numbers(void)
+{
+	static const struct {
+		const char *label, *line;
+		int code;
+		long rc, size;
+		unsigned cport, sport;
+	} nums[] = {
+		{"absent", "sender=a@b", POLICY_READY, 0, 0, 0, 0},
+		{"empty", "recipient_count=", POLICY_READY, 0, 0, 0, 0},
+		{"recipient_count", "recipient_count=3", POLICY_READY, 3, 0, 0, 0},
+		{"recipient_count max", "recipient_count=1000000", POLICY_READY,
+		 1000000, 0, 0, 0},
+		{"recipient_count over max", "recipient_count=1000001",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"recipient_count past 32 bits", "recipient_count=4294967297",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"leading zeros", "recipient_count=007", POLICY_READY, 7, 0, 0, 0},
+		{"trailing garbage", "recipient_count=12abc",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"minus", "size=-1", POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"plus", "size=+1", POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"leading space", "size= 1", POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"trailing space", "size=1 ", POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"hex", "size=0x10", POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"size 3 GB", "size=3000000000", POLICY_READY, 0, 3000000000L,
+		 0, 0},
+		{"size LONG_MAX", "size=9223372036854775807", POLICY_READY, 0,
+		 9223372036854775807L, 0, 0},
+		{"size past LONG_MAX", "size=9223372036854775808",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"size 20 digits", "size=99999999999999999999",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+		{"client_port", "client_port=49152", POLICY_READY, 0, 0, 49152, 0},
+		{"client_port unknown", "client_port=unknown", POLICY_READY, 0, 0,
+		 0, 0},
+		{"client_port 65536", "client_port=65536", POLICY_E_BAD_NUMBER,
+		 0, 0, 0, 0},
+		{"server_port", "server_port=587", POLICY_READY, 0, 0, 0, 587},
+		{"server_port garbage", "server_port=587x", POLICY_E_BAD_NUMBER,
+		 0, 0, 0, 0},
+		{"recipient_count unknown is no port", "recipient_count=unknown",
+		 POLICY_E_BAD_NUMBER, 0, 0, 0, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		struct policy_parser p;
+		const struct policy_request *r;
+		char in[128];
+		size_t used;
+		int code;
+
+		snprintf(in, sizeof(in), "%s\n\n", nums[i].line);
+		policy_parser_init(&p, 1024, 8192, 64);
+		code = policy_parser_feed(&p, in, strlen(in), &used);
+		r = policy_parser_request(&p);
+		if (nums[i].code == POLICY_READY)
+			ok(code == POLICY_READY && r &&
+			   r->recipient_count == nums[i].rc &&
+			   r->size == nums[i].size &&
+			   r->client_port == nums[i].cport &&
+			   r->server_port == nums[i].sport,
+			   "numbers: %s", nums[i].label);
+		else
+			ok(code == nums[i].code && !r &&
+			   strstr(policy_parser_sample(&p), nums[i].line),
+			   "numbers: %s fails, sample \"%s\"", nums[i].label,
+			   policy_parser_sample(&p));
+		policy_parser_deinit(&p);
+	}
+}
+
 static void test_api(void)
 {
 	static const char two[] = "a=1\n\nsender=s@x\n\n";
@@ -686,6 +770,7 @@ static void test_golden(void)
 int main(void)
 {
 	test_rows();
+	test_numbers();
 	test_api();
 	test_names();
 	test_reply();
