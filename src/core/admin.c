@@ -524,10 +524,13 @@ void core_set_base(struct core *c, struct event_base *base)
 void core_login_risk(struct core *c, const char *login, int64_t until)
 {
 	struct acct *a;
+	char *key;
 
 	if (!login || !*login)
 		return;
-	a = acct_table_get(c->accounts, login, true, core_now(0));
+	key = core_account_key(login);
+	a = acct_table_get(c->accounts, key, true, core_now(0));
+	free(key);
 	if ((uint32_t)until > a->login_risk_until) {
 		a->login_risk_until = (uint32_t)until;
 		a->flags |= ACCT_F_DIRTY;
@@ -585,12 +588,16 @@ void core_account_compromised(struct core *c, const char *login,
 	struct acct *a;
 	char q1[LOG_QSZ], q2[LOG_QSZ];
 
+	char *key;
+
 	if (!login || !*login)
 		return;
-	a = acct_table_get(c->accounts, login, true, core_now(0));
+	key = core_account_key(login);
+	a = acct_table_get(c->accounts, key, true, core_now(0));
+	free(key);
 	a->flags |= ACCT_F_FORCE_RESET;
 	log_msg(LOG_L_WARN, "event=account_compromised account=%s restrict=%s "
-		"reason=%s", log_q(q1, sizeof(q1), login),
+		"reason=%s", log_q(q1, sizeof(q1), a->login),
 		restrict_it ? "yes" : "no", log_q(q2, sizeof(q2), reason));
 	op = xcalloc(1, sizeof(*op));
 	op->c = c;

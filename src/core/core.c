@@ -188,11 +188,24 @@ void decision_free(struct decision *d)
 	free(d);
 }
 
-/* Copy the request so it outlives an asynchronous store write. */
+char *core_account_key(const char *login)
+{
+	size_t n = strlen(login);
+	struct buf b;
+
+	buf_init(&b, 4 * n + 1);
+	/* Cannot fail: the key takes at most 4 * n bytes. */
+	(void)utf8_escape(&b, login, n, UTF8_ESC_KEY);
+	return b.p ? buf_steal(&b) : xstrdup("");
+}
+
+/* Copy the request so it outlives an asynchronous store write; the login
+ * becomes its account key. */
 static struct decision *decision_new(const struct outbound_request *req,
 				     core_verdict_cb *cb, void *arg)
 {
-	const char *src[] = { req->login, req->sender, req->recipient,
+	char *key = core_account_key(req->login ? req->login : "");
+	const char *src[] = { key, req->sender, req->recipient,
 			      req->client_address, req->queue_id,
 			      req->instance };
 	const char **dst[6];
@@ -219,6 +232,7 @@ static struct decision *decision_new(const struct outbound_request *req,
 		utf8_sanitize(d->strings + off);
 		off += n + 1;
 	}
+	free(key);
 	d->cb = cb;
 	d->arg = arg;
 	return d;

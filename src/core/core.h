@@ -102,12 +102,23 @@ char *core_dmarc_agg_key(time_t when, const char *source_ip,
 			 const char *dkim, const char *dmarc,
 			 const char *disposition);
 /*
- * Login signals (src/auth) feeding the outbound score: a login from a new
- * network raises the account's risk until the given time.
+ * The account key of a login as it came off a wire (Postfix sasl_username,
+ * Dovecot login): utf8_escape(UTF8_ESC_KEY), so control bytes and invalid
+ * UTF-8 become \xNN, reversibly: two logins never share a key, and the key
+ * is printable UTF-8 that JSON, logs and URLs carry.  An ordinary login is
+ * its own key.  Every account the core holds, and every login the admin
+ * API names, is a key.  free() the result.
+ */
+char *core_account_key(const char *login);
+/*
+ * Login signals (src/auth) feeding the outbound score: a login (raw, as
+ * Dovecot sent it: keyed here) from a new network raises the account's
+ * risk until the given time.
  */
 void core_login_risk(struct core *c, const char *login, int64_t until);
 /*
- * An attacker holds valid credentials for login (credential stuffing):
+ * An attacker holds valid credentials for login (raw, keyed here;
+ * credential stuffing):
  * set the forced-reset flag and, when restrict_sending is set, restrict the
  * account's sending with reason.  cb may be NULL.
  */

@@ -1040,6 +1040,66 @@ static void test_dmarc_agg_key(void)
 	env_close(&e);
 }
 
+/*
+ * Logins that differ only in an invalid byte or a control byte stay apart:
+ * each gets a reversible key, and the admin calls (the API) show, restrict
+ * and release each by its key.
+ */
+static void test_login_keys(void)
+{
+	static const struct {
+		const char *label, *login, *key;
+	} rows[] = {
+		{"invalid byte fe", "u\xfe@example.test", "u\\xfe@example.test"},
+		{"invalid byte ff", "u\xff@example.test", "u\\xff@example.test"},
+		{"ESC", "u\x1b[2J@example.test", "u\\x1b[2J@example.test"},
+		{"was the old '?' form", "u?@example.test", "u?@example.test"},
+		{"backslash before x", "u\\xfe@example.test",
+		 "u\\\\xfe@example.test"},
+		{"japanese", "\xe5\xae\x88@example.test",
+		 "\xe5\xae\x88@example.test"},
+	};
+	struct env e;
+	struct jres r = { 0 };
+	size_t i;
+
+	env_open(&e, "", "memory:");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct msg m = { rows[i].login, "192.0.2.1", "", 1,
+				 "r%d.%d@example.org", time(NULL), (int)i };
+		char *k = core_account_key(rows[i].login);
+
+		is_str(k, rows[i].key, "login key: %s", rows[i].label);
+		free(k);
+		send_msg(&e, &m);
+	}
+	is_int((long)acct_table_count(e.core->accounts),
+	       (long)(sizeof(rows) / sizeof(rows[0])),
+	       "login keys: one account per login");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *login;
+
+		core_account_show(e.core, rows[i].key, got_json, &r);
+		login = json_string_value(json_object_get(r.body, "login"));
+		ok(r.status == 200 && login && strcmp(login, rows[i].key) == 0,
+		   "login keys: show %s", rows[i].label);
+		core_account_restrict(e.core, rows[i].key, "test", "test",
+				      got_json, &r);
+		ok(r.status == 200 &&
+		   strcmp(state_of(&e, rows[i].key), "restricted") == 0,
+		   "login keys: restrict %s", rows[i].label);
+		core_account_release(e.core, rows[i].key, true, "test", "keep",
+				     "test", got_json, &r);
+		ok(r.status == 200 &&
+		   strcmp(state_of(&e, rows[i].key), "normal") != 0 &&
+		   strcmp(state_of(&e, rows[i].key), "restricted") != 0,
+		   "login keys: release %s (%s)", rows[i].label,
+		   state_of(&e, rows[i].key));
+	}
+	json_decref(r.body);
+	env_close(&e);
+}
+
 int main(void)
 {
 	log_setup("test-core", false, LOG_L_ERR);
@@ -1059,5 +1119,6 @@ int main(void)
 	test_snapshot_malformed();
 	test_snapshot_bound();
 	test_snapshot_restart();
+	test_login_keys();
 	return tap_done();
 }
