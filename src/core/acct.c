@@ -13,8 +13,8 @@
 
 /*
  * Open addressing with linear probing over an array of pointers: 8 bytes a
- * slot, grown at 3/4 load.  Accounts are never removed one by one (a login
- * that sent mail is tracked for the daemon's lifetime), so no tombstones.
+ * slot, grown at 3/4 load.  Removal (eviction at max_accounts, core's
+ * evict.c) shifts the following entries of the run back, so no tombstones.
  */
 struct acct_table {
 	struct acct **slots;
@@ -89,8 +89,11 @@ struct acct *acct_table_get(struct acct_table *t, const char *login,
 	struct acct *a;
 
 	for (j = h & (t->cap - 1); (a = t->slots[j]); j = (j + 1) & (t->cap - 1))
-		if (a->hash == h && strcmp(a->login, login) == 0)
+		if (a->hash == h && strcmp(a->login, login) == 0) {
+			if (create && now > a->last_seen)
+				a->last_seen = now;
 			return a;
+		}
 	if (!create)
 		return NULL;
 	if ((t->n + 1) * 4 > t->cap * 3) {
@@ -103,9 +106,33 @@ struct acct *acct_table_get(struct acct_table *t, const char *login,
 	memcpy(a->login, login, len + 1);
 	a->hash = h;
 	a->first_seen = now;
+	a->last_seen = now;
 	t->slots[j] = a;
 	t->n++;
 	return a;
+}
+
+void acct_table_remove(struct acct_table *t, struct acct *a)
+{
+	size_t mask = t->cap - 1, i, j, home;
+
+	for (i = a->hash & mask; t->slots[i] != a; i = (i + 1) & mask)
+		if (!t->slots[i])
+			return;		/* not in the table */
+	t->slots[i] = NULL;
+	/* Backward shift: move up every later entry of the run whose home
+	 * slot is not cyclically within (i, j]. */
+	for (j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+		home = t->slots[j]->hash & mask;
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		t->slots[i] = t->slots[j];
+		t->slots[j] = NULL;
+		i = j;
+	}
+	t->n--;
+	free(a->detail);
+	free(a);
 }
 
 size_t acct_table_count(const struct acct_table *t)

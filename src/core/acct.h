@@ -77,6 +77,8 @@ struct acct {
 	uint16_t mismatch_hour;		/* messages with a foreign sender */
 	uint16_t score;			/* last computed score */
 	uint32_t domains_idx;		/* hour bucket of the domain sketch */
+	uint32_t last_seen;		/* last created/found with a time (fills
+					 * the padding before domains) */
 	uint64_t domains;		/* linear-counting bitmap of rcpt domains */
 	struct acct_net recent[ACCT_RECENT_NETS];
 	uint32_t known[ACCT_KNOWN_NETS];
@@ -91,9 +93,18 @@ struct acct_table;
 struct acct_table *acct_table_new(void);
 /* Frees every account. NULL is a no-op. */
 void acct_table_free(struct acct_table *t);
-/* Find an account; create it (first_seen = now) when create is set. */
+/*
+ * Find an account; create it (first_seen = now) when create is set.  With
+ * create, a now later than the account's last_seen becomes its last_seen.
+ */
 struct acct *acct_table_get(struct acct_table *t, const char *login,
 			    bool create, uint32_t now);
+/*
+ * Take a out of the table and free it (and its detail).  Nothing may hold
+ * a pointer to it any more; a walk in progress may visit an account twice
+ * or miss one (slots move), as after a growth.
+ */
+void acct_table_remove(struct acct_table *t, struct acct *a);
 size_t acct_table_count(const struct acct_table *t);
 /* Call fn for every account, in no particular order. */
 void acct_table_foreach(struct acct_table *t,

@@ -466,6 +466,8 @@ void core_stats_get(struct core *c, struct core_stats_view *v)
 	v->transitions = c->stats.transitions;
 	v->store_failures = c->stats.store_failures;
 	v->held_messages = c->stats.held;
+	v->accounts_evicted = c->stats.evictions;
+	v->accounts_refused = c->stats.accounts_refused;
 	v->normal = n[ACCT_NORMAL];
 	v->throttled = n[ACCT_THROTTLED];
 	v->restricted = n[ACCT_RESTRICTED];
@@ -510,6 +512,15 @@ void core_metrics(struct core *c, struct buf *out)
 		   c->stats.messages, c->stats.recipients,
 		   c->stats.transitions, c->stats.store_failures,
 		   c->stats.observed);
+	buf_printf(out, "# HELP mamori_accounts_evicted_total Idle normal "
+		   "accounts evicted at max_accounts.\n"
+		   "# TYPE mamori_accounts_evicted_total counter\n"
+		   "mamori_accounts_evicted_total %llu\n"
+		   "# HELP mamori_accounts_refused_total Requests answered by "
+		   "store_failure_action: max_accounts reached, none evictable.\n"
+		   "# TYPE mamori_accounts_refused_total counter\n"
+		   "mamori_accounts_refused_total %llu\n",
+		   c->stats.evictions, c->stats.accounts_refused);
 }
 
 void core_set_base(struct core *c, struct event_base *base)
@@ -529,9 +540,9 @@ void core_login_risk(struct core *c, const char *login, int64_t until)
 	if (!login || !*login)
 		return;
 	key = core_account_key(login);
-	a = acct_table_get(c->accounts, key, true, core_now(0));
+	a = core_account_admit(c, key, core_now(0));
 	free(key);
-	if ((uint32_t)until > a->login_risk_until) {
+	if (a && (uint32_t)until > a->login_risk_until) {
 		a->login_risk_until = (uint32_t)until;
 		a->flags |= ACCT_F_DIRTY;
 	}

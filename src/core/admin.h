@@ -289,6 +289,8 @@ struct core_stats_view {
 	uint64_t accounts, decisions, dunno, defer, hold, reject, observed,
 		 unauthenticated, messages, recipients, transitions,
 		 store_failures, held_messages;
+	uint64_t accounts_evicted;	/* idle accounts evicted at max_accounts */
+	uint64_t accounts_refused;	/* table full, nothing to evict */
 	uint64_t normal, throttled, restricted, probation, suspended;
 	char *login_json;		/* the login engine's figures, a JSON
 					 * object; NULL when it is off */

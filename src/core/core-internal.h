@@ -23,6 +23,10 @@
 #define CORE_SNAP_SLOTS 262144	/* table slots walked per tick */
 #define CORE_SNAP_WRITES 1000	/* records written per tick */
 
+/* The account table's bound (evict.c). */
+#define CORE_EVICT_IDLE 3600	/* seconds unseen before an account may go */
+#define CORE_EVICT_PROBES 4096	/* table slots probed for one eviction */
+
 /* Recipients seen at RCPT for one message (instance), direct-mapped. */
 struct instance {
 	uint32_t hash;
@@ -47,6 +51,7 @@ struct core_snap {
 	uint32_t pass_start;
 	size_t written, failed;		/* in this pass */
 	size_t loaded, load_bad;	/* records restored, skipped at start */
+	size_t inflight;		/* batches written, not yet answered */
 };
 
 /* The counters of one account as a snapshot record holds them. */
@@ -77,6 +82,8 @@ struct core_stats {
 	unsigned long long transitions;
 	unsigned long long store_failures;
 	unsigned long long held;
+	unsigned long long evictions;	/* accounts evicted at max_accounts */
+	unsigned long long accounts_refused; /* full, nothing to evict */
 };
 
 struct core {
@@ -94,6 +101,8 @@ struct core {
 	struct core_snap snap;
 	struct login_engine *login;	/* may be NULL (core_set_login) */
 	struct proc_runner *procs;	/* held-mail commands (core_set_base) */
+	size_t evict_hand;		/* evict.c: next slot to probe */
+	uint32_t evict_log_at;		/* evict.c: next "full" log line */
 };
 
 /* An outbound decision in flight (may wait for a store write). */
@@ -111,6 +120,14 @@ struct decision {
 void decision_free(struct decision *d);
 uint32_t core_now(int64_t now);
 const struct class_config *core_class_of(struct core *c, const char *login);
+/*
+ * The account of key for a request from traffic: found, or created within
+ * max_accounts (evicting an idle normal account when full, evict.c).  NULL
+ * when the table is full and nothing can go (counted and logged): the
+ * caller answers as for a store failure.
+ */
+struct acct *core_account_admit(struct core *c, const char *key,
+				uint32_t now);
 json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now);
 const char *core_reason_get(struct core *c, const struct acct *a);
 

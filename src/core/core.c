@@ -238,6 +238,24 @@ static struct decision *decision_new(const struct outbound_request *req,
 	return d;
 }
 
+/* Answer d per store_failure_action, the account's state unknown or not
+ * kept; why goes into the reason. */
+static void answer_stateless(struct core *c, struct decision *d,
+			     const char *why)
+{
+	if (c->cfg->store_failure_action == 1) {
+		d->v.action = VERDICT_DEFER;
+		snprintf(d->v.text, sizeof(d->v.text),
+			 "4.3.0 Temporary policy state failure, try again later");
+	} else {
+		d->v.action = VERDICT_DUNNO;
+		d->v.text[0] = '\0';
+	}
+	snprintf(d->v.reason + strlen(d->v.reason),
+		 sizeof(d->v.reason) - strlen(d->v.reason), " store=%s", why);
+	finish(c, d);
+}
+
 /* After a transition was (or failed to be) written: answer. */
 static void decision_after_transition(void *arg, int result)
 {
@@ -246,19 +264,8 @@ static void decision_after_transition(void *arg, int result)
 
 	if (result != STORE_OK) {
 		/* The state did not change; answer per store_failure_action. */
-		if (c->cfg->store_failure_action == 1) {
-			d->v.action = VERDICT_DEFER;
-			snprintf(d->v.text, sizeof(d->v.text),
-				 "4.3.0 Temporary policy state failure, try again later");
-		} else {
-			d->v.action = VERDICT_DUNNO;
-			d->v.text[0] = '\0';
-		}
-		snprintf(d->v.reason + strlen(d->v.reason),
-			 sizeof(d->v.reason) - strlen(d->v.reason),
-			 " store=%s", store_result_str(result));
 		d->v.state = acct_state_name(d->a->state);
-		finish(c, d);
+		answer_stateless(c, d, store_result_str(result));
 		return;
 	}
 	verdict_for_state(c, d->a, d->cl, &d->v);
@@ -521,8 +528,14 @@ void core_outbound(struct core *c, const struct outbound_request *req,
 	}
 	d = decision_new(req, cb, arg);
 	d->c = c;
-	d->a = acct_table_get(c->accounts, d->req.login, true, now);
 	d->cl = core_class_of(c, d->req.login);
+	d->a = core_account_admit(c, d->req.login, now);
+	if (!d->a) {
+		/* max_accounts reached, nothing to evict: no state to keep. */
+		d->v.state = "-";
+		answer_stateless(c, d, "accounts_full");
+		return;
+	}
 	d->v.state = acct_state_name(d->a->state);
 	if (expire_state(c, d, now))
 		return;

@@ -259,6 +259,8 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 	else
 		a->flags &= (uint8_t)~ACCT_F_SUSPICIOUS;
 	a->flags &= (uint8_t)~ACCT_F_DIRTY;
+	if (r->at > a->last_seen)
+		a->last_seen = r->at;
 }
 
 /* One batch of records in flight: the accounts it holds. */
@@ -280,6 +282,7 @@ static void snap_written(void *arg, int result)
 	struct snap_batch *b = arg;
 	size_t i;
 
+	b->c->snap.inflight--;
 	if (result != STORE_OK) {
 		for (i = 0; i < b->n; i++)
 			b->a[i]->flags |= ACCT_F_DIRTY;
@@ -308,6 +311,7 @@ static bool snap_write(struct snap_batch *b, uint32_t now)
 		kv[i].expires = (int64_t)now + SNAP_TTL;
 		b->a[i]->flags &= (uint8_t)~ACCT_F_DIRTY;
 	}
+	c->snap.inflight++;	/* evict.c leaves b's accounts alone */
 	store_put_many(c->st, SNAP_NS, kv, n, snap_written, b);
 	for (i = 0; i < n; i++)
 		free((char *)kv[i].value);

@@ -64,6 +64,7 @@ static void got_json(void *arg, const struct core_result *res)
 		return;
 	if (res->kind == CORE_R_ACCOUNT || res->kind == CORE_R_ACCOUNT_DETAIL) {
 		json_object_set_new(b, "state", json_string(res->account.state));
+		json_object_set_new(b, "login", json_string(res->account.login));
 		json_object_set_new(b, "strikes",
 				    json_integer(res->account.strikes));
 	}
@@ -1007,7 +1008,110 @@ static void test_acct_primitives(void)
 	   "table: finds an account after growth");
 	ok(acct_table_get(t, "nobody@example.test", false, 0) == NULL,
 	   "table: absent account not created");
+	/* Removal keeps every other account findable (backward shift). */
+	for (i = 0; i < 5000; i += 3) {
+		snprintf(login, sizeof(login), "user%zu@example.test", i);
+		acct_table_remove(t, acct_table_get(t, login, false, 0));
+	}
+	{
+		size_t found = 0, gone = 0;
+
+		for (i = 0; i < 5000; i++) {
+			snprintf(login, sizeof(login), "user%zu@example.test",
+				 i);
+			if (acct_table_get(t, login, false, 0))
+				found += i % 3 != 0;
+			else
+				gone += i % 3 == 0;
+		}
+		is_int(found, 3333, "table remove: the others all found");
+		is_int(gone, 1667, "table remove: the removed all gone");
+		is_int(acct_table_count(t), 5001 - 1667,
+		       "table remove: count follows");
+	}
 	acct_table_free(t);
+}
+
+/* The eviction counters of core_stats_get(): evicted, or refused. */
+static long stat_of(struct env *e, const char *name)
+{
+	struct core_stats_view v;
+	long n;
+
+	core_stats_get(e->core, &v);
+	n = (long)(strcmp(name, "accounts_evicted") == 0 ? v.accounts_evicted :
+		   v.accounts_refused);
+	core_stats_view_deinit(&v);
+	return n;
+}
+
+/*
+ * max_accounts: a full table evicts idle normal accounts, never a restricted
+ * one, nor one seen within the hour; with nothing to evict the request gets
+ * store_failure_action and is counted.
+ */
+static void test_max_accounts(void)
+{
+	struct env e;
+	struct jres r = { 0 };
+	struct buf metrics;
+	char login[64];
+	struct verdict v;
+	int i;
+
+	env_open(&e, "max_accounts = 100\n", "memory:");
+	for (i = 0; i < 100; i++) {
+		struct msg m = { login, "192.0.2.1", "", 1, "r%d.%d@example.org",
+				 T0 - 2 * 86400, i };
+
+		snprintf(login, sizeof(login), "old%d@example.test", i);
+		send_msg(&e, &m);
+	}
+	core_account_restrict(e.core, "old0@example.test", "test", "test",
+			      got_json, &r);
+	is_int(r.status, CORE_OK, "max_accounts: old0 restricted");
+	core_snapshot_flush(e.core, T0 - 2 * 86400 + 10);
+	for (i = 0; i < 99; i++) {
+		struct msg m = { login, "192.0.2.1", "", 1, "r%d.%d@example.org",
+				 T0, i };
+
+		snprintf(login, sizeof(login), "new%d@example.test", i);
+		v = send_msg(&e, &m);
+		if (v.action != VERDICT_DUNNO)
+			break;
+	}
+	is_int(i, 99, "max_accounts: 99 new logins served by eviction");
+	is_int((long)acct_table_count(e.core->accounts), 100,
+	       "max_accounts: the table stays at its bound");
+	is_int(stat_of(&e, "accounts_evicted"), 99,
+	       "max_accounts: 99 evictions counted");
+	is_str(state_of(&e, "old0@example.test"), "restricted",
+	       "max_accounts: the restricted account is never evicted");
+	ok(acct_table_get(e.core->accounts, "old1@example.test", false, 0) ==
+	   NULL, "max_accounts: an idle normal account was evicted");
+	{
+		struct msg m = { "extra@example.test", "192.0.2.1", "", 1,
+				 "r%d.%d@example.org", T0 + 10, 0 };
+
+		v = send_msg(&e, &m);
+	}
+	is_int(v.action, VERDICT_DEFER,
+	       "max_accounts: nothing idle: store_failure_action (defer)");
+	ok(strstr(v.reason, "accounts_full") != NULL,
+	   "max_accounts: the reason says the table is full");
+	ok(acct_table_get(e.core->accounts, "extra@example.test", false, 0) ==
+	   NULL, "max_accounts: the refused login has no account");
+	is_int(stat_of(&e, "accounts_refused"), 1,
+	       "max_accounts: the refusal is counted");
+	ok(acct_table_get(e.core->accounts, "new5@example.test", false, 0) !=
+	   NULL, "max_accounts: a recently seen account stays");
+	buf_init(&metrics, 1 << 20);
+	core_metrics(e.core, &metrics);
+	ok(strstr(metrics.p, "mamori_accounts_evicted_total 99\n") != NULL,
+	   "max_accounts: /metrics counts evictions");
+	buf_deinit(&metrics);
+	json_decref(r.body);
+	env_close(&e);
 }
 
 /* The aggregate key the milter writes is the one the listing reads. */
@@ -1081,16 +1185,16 @@ static void test_login_keys(void)
 
 		core_account_show(e.core, rows[i].key, got_json, &r);
 		login = json_string_value(json_object_get(r.body, "login"));
-		ok(r.status == 200 && login && strcmp(login, rows[i].key) == 0,
+		ok(r.status == CORE_OK && login && strcmp(login, rows[i].key) == 0,
 		   "login keys: show %s", rows[i].label);
 		core_account_restrict(e.core, rows[i].key, "test", "test",
 				      got_json, &r);
-		ok(r.status == 200 &&
+		ok(r.status == CORE_OK &&
 		   strcmp(state_of(&e, rows[i].key), "restricted") == 0,
 		   "login keys: restrict %s", rows[i].label);
 		core_account_release(e.core, rows[i].key, true, "test", "keep",
 				     "test", got_json, &r);
-		ok(r.status == 200 &&
+		ok(r.status == CORE_OK &&
 		   strcmp(state_of(&e, rows[i].key), "normal") != 0 &&
 		   strcmp(state_of(&e, rows[i].key), "restricted") != 0,
 		   "login keys: release %s (%s)", rows[i].label,
@@ -1120,5 +1224,6 @@ int main(void)
 	test_snapshot_bound();
 	test_snapshot_restart();
 	test_login_keys();
+	test_max_accounts();
 	return tap_done();
 }

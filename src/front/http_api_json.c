@@ -269,7 +269,8 @@ json_t *http_api_result_json(const struct core_result *r)
 json_t *http_api_stats_json(const struct core_stats_view *v)
 {
 	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			      " s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+			      " s:I, s:I, s:I, s:I, s:I, s:I,"
+			      " s:{s:I, s:I, s:I, s:I, s:I}}",
 		"accounts", (json_int_t)v->accounts,
 		"decisions", (json_int_t)v->decisions,
 		"dunno", (json_int_t)v->dunno,
@@ -283,6 +284,8 @@ json_t *http_api_stats_json(const struct core_stats_view *v)
 		"transitions", (json_int_t)v->transitions,
 		"store_failures", (json_int_t)v->store_failures,
 		"held_messages", (json_int_t)v->held_messages,
+		"accounts_evicted", (json_int_t)v->accounts_evicted,
+		"accounts_refused", (json_int_t)v->accounts_refused,
 		"states",
 		"normal", (json_int_t)v->normal,
 		"throttled", (json_int_t)v->throttled,

@@ -95,6 +95,7 @@ struct config {
 	/* state */
 	char *store;
 	int store_failure_action;	/* 0 = dunno (fail open), 1 = defer */
+	long max_accounts;		/* accounts traffic may create (evict.c) */
 
 	/* accounting */
 	char *local_domains;
