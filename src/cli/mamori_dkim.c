@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -105,6 +106,7 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 		cli_usage_error("dkim keygen: --type must be rsa or ed25519");
 	if ((kdir = key_dir(c, dir)) == NULL)
 		return CLI_EXIT_USAGE;
+	umask(077);	/* the key, its directory and its DNS file: ours only */
 	r = dkim_keygen_file(kdir, domain, selector, type, flags, &path, &txt,
 			     err, sizeof(err));
 	free(kdir);

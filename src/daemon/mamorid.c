@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -231,6 +232,10 @@ int main(int argc, char **argv)
 	}
 	if (!path && access(MAMORI_SYSCONFDIR "/mamori.conf", R_OK) == 0)
 		path = MAMORI_SYSCONFDIR "/mamori.conf";
+	/* State files (the sqlite db, its -wal and -shm, the pid file) are
+	 * created 0640: they hold logins and evidence.  Sockets get their
+	 * modes explicitly. */
+	umask(027);
 	d.config_path = path;
 	d.cfg = config_load(path, err, sizeof(err));
 	if (!d.cfg) {

@@ -45,6 +45,10 @@ declare -A IT_PASSWORD=(
 	[newsletter@example.test]=newsletter-pw-1
 )
 
+# Other secrets a suite uses (API tokens, keys, wrong passwords it tries):
+# add them with IT_SECRETS+=(...); tap_done checks that no log holds one.
+IT_SECRETS=()
+
 IT_DIR=
 TAP_N=0
 TAP_FAILED=0
@@ -137,8 +141,51 @@ tap_done() {
 			echo "ok $TAP_N - mamorid's log holds no sanitizer report"
 		fi
 	fi
+	secrets_check
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]
+}
+
+# secrets_check: one assertion: no log of this run (mamorid's, Postfix's,
+# Dovecot's, the stand-ins', every *.log/*.err under the temp dir, and
+# build-logs/ but for the TAP transcripts) holds a test password or one of
+# IT_SECRETS.  Names the file and the user, never the secret itself.
+secrets_check() {
+	local pats=$IT_DIR/secrets.pat f u hits=
+	local -a files=()
+	[ -n "$IT_DIR" ] && [ -d "$IT_DIR" ] || return 0
+	: >"$pats"
+	for u in "${!IT_PASSWORD[@]}"; do
+		[ -n "${IT_PASSWORD[$u]}" ] && echo "${IT_PASSWORD[$u]}" >>"$pats"
+	done
+	for u in "${IT_SECRETS[@]}"; do [ -n "$u" ] && echo "$u" >>"$pats"; done
+	while IFS= read -r -d '' f; do files+=("$f"); done < <(
+		find "$IT_DIR" "$MAMORI_TOP/build-logs" -type f \
+			\( -name '*.log' -o -name '*.err' -o -name maillog \
+			-o -name log -o -name '*.txt' \) -print0 2>/dev/null)
+	TAP_N=$((TAP_N + 1))
+	if [ "${#files[@]}" -gt 0 ] && [ -s "$pats" ]; then
+		for f in $(grep -lF -f "$pats" "${files[@]}" 2>/dev/null); do
+			for u in "${!IT_PASSWORD[@]}"; do
+				[ -n "${IT_PASSWORD[$u]}" ] &&
+					grep -qF -- "${IT_PASSWORD[$u]}" "$f" &&
+					hits="$hits $f($u's password)"
+			done
+			for u in "${!IT_SECRETS[@]}"; do
+				[ -n "${IT_SECRETS[$u]}" ] &&
+					grep -qF -- "${IT_SECRETS[$u]}" "$f" &&
+					hits="$hits $f(IT_SECRETS[$u])"
+			done
+		done
+	fi
+	if [ -z "$hits" ]; then
+		echo "ok $TAP_N - no password or token in any of ${#files[@]} logs"
+	else
+		echo "not ok $TAP_N - no password or token in any of ${#files[@]} logs"
+		echo "#   found:$hits"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+	rm -f "$pats"
 }
 
 # ---------------------------------------------------------------- setup

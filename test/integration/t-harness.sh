@@ -20,6 +20,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 it_init
+IT_SECRETS+=(not-the-password)	# the wrong password of step 2
 dovecot_start || bail "dovecot did not start"
 sink_start || bail "smtp-sink did not start"
 policy_stub_start || bail "stand-in policy responder did not start"

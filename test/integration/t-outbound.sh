@@ -25,6 +25,10 @@
 #      mallory's suspension and events are still there
 #   i. observe mode (fresh store): a burst is never refused or held, but
 #      recorded
+#   j. hostile bytes: logins with ESC, CR and invalid UTF-8 get reversible
+#      keys the CLI prints escaped and the API shows, restricts and
+#      releases; a bad recipient_count closes the connection; the CSV export
+#      escapes control bytes; the state files are 0640/0600
 #
 # TAP on stdout.  Needs root and a build: $MAMORI_BUILD (default
 # <repo>/build) with src/daemon/mamorid and src/cli/mamori.  Every loop is
@@ -413,5 +417,105 @@ tap_ok '[ -n "$ostate" ] && { [ "$ostate" != normal ] || [ "${oevents:-0}" -ge 1
 grep -q 'observed=yes' "$MAMORI_LOG" && diag "mamorid logged observed=yes"
 
 ledger_check "i. at the end"
+
+# ---------------------------------------------------------------- j. hostile bytes
+
+# policy_raw LOGIN-BYTES [EXTRA-LINE]: one RCPT request straight to
+# mamorid's policy port (Postfix passes a SASL login's bytes as they are);
+# prints the reply's action line, or "closed" when mamorid hung up.
+policy_raw() {
+	timeout 10 python3 - "$POLICY_PORT" "$1" "${2:-}" <<'PYEOF'
+import socket, sys
+login = sys.argv[2].encode("utf-8", "surrogateescape")
+login = login.decode("unicode_escape").encode("latin-1")
+req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+       b"sasl_username=" + login + b"\nrecipient=x@external.example\n"
+       b"client_address=127.0.0.1\n" + sys.argv[3].encode() +
+       (b"\n" if sys.argv[3] else b"") + b"\n")
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(req)
+r = b""
+while not r.endswith(b"\n\n"):
+    c = s.recv(4096)
+    if not c:
+        break
+    r += c
+print(r.decode("latin-1").split("\n")[0] if r else "closed")
+PYEOF
+}
+
+# Three logins: ESC and CR inside one, and two that differ only in an
+# invalid UTF-8 byte (utf8_sanitize made both "bad?@..." before).
+ESC_LOGIN='esc\x1b[31m\x0d@example.test'
+ESC_KEY='esc\x1b[31m\x0d@example.test'	# what the key and the CLI show
+for l in "$ESC_LOGIN" 'bad\xfe@example.test' 'bad\xff@example.test'; do
+	policy_raw "$l" >/dev/null
+done
+mamori accounts >"$IT_DIR/j.accounts" 2>&1
+tap_ok 'grep -qF "$ESC_KEY" "$IT_DIR/j.accounts"' \
+	"j. mamori accounts shows ESC and CR escaped (esc\\x1b[31m\\x0d@...)"
+tap_ok '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <"$IT_DIR/j.accounts")' \
+	"j. mamori accounts prints no control byte at all"
+tap_is "$(grep -c '^bad\\x' "$IT_DIR/j.accounts")" 2 \
+	"j. two logins differing only in an invalid byte are two accounts"
+for k in 'bad\xfe@example.test' 'bad\xff@example.test'; do
+	tap_is "$(mamori --json account show "$k" | json_get login)" "$k" \
+		"j. account show $k"
+	tap_cmd "j. account restrict $k" mamori account restrict "$k" --reason "test"
+	tap_is "$(mamori --json account show "$k" | json_get state)" restricted \
+		"j. $k is restricted, the other one alone"
+	tap_cmd "j. account release $k" mamori account release "$k" --force \
+		--reason "test" --held keep
+done
+tap_is "$(mamori --json account show 'bad\xff@example.test' | json_get state)" probation \
+	"j. released into probation"
+
+# A numeric attribute out of range: no reply, the connection closed, logged.
+tap_is "$(policy_raw alice@example.test 'recipient_count=12abc')" closed \
+	"j. recipient_count=12abc: no reply, connection closed"
+tap_ok 'grep -q "event=policy_protocol_error.*error=numeric.*recipient_count=12abc" "$MAMORI_LOG"' \
+	"j. ... logged as a protocol error with a sample"
+
+# mamori incidents export --format csv against a stand-in API that serves a
+# CSV whose quoted login holds ESC, CR and LF: record ends kept, the rest
+# escaped, quoting intact.  (A real incident needs t-login's whole attack.)
+STUB_SOCK=$IT_DIR/csv-stub.sock
+python3 - "$STUB_SOCK" <<'PYEOF' &
+import http.server, socketserver, sys
+body = (b'login,valid,tried,first_seen,last_seen,protocol\r\n'
+        b'"a\x1b[2J\r\nb@example.test",yes,1,,,imap\r\n'
+        b'plain@example.test,no,2,,,pop3\r\n')
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+    def address_string(self):
+        return "stub"
+class S(socketserver.UnixStreamServer):
+    pass
+S(sys.argv[1], H).handle_request()
+PYEOF
+stub_pid=$!
+wait_until 10 test -S "$STUB_SOCK"
+timeout 20 "$MAMORI_BIN" -s "$STUB_SOCK" incidents export 1 --format csv \
+	>"$IT_DIR/j.csv" 2>&1
+kill "$stub_pid" 2>/dev/null
+wait "$stub_pid" 2>/dev/null
+tap_is "$(sed -n 2p "$IT_DIR/j.csv" | tr -d '\r')" \
+	'"a\x1b[2J\x0d\x0ab@example.test",yes,1,,,imap' \
+	"j. CSV export: the quoted login's ESC, CR and LF escaped, quotes kept"
+tap_is "$(wc -l <"$IT_DIR/j.csv")" 3 "j. CSV export: still 3 records, CRLF ends kept"
+
+# State files are not world-readable (mamorid's umask 027).
+modes=$(stat -c '%n %a' "$MAMORI_DIR"/*.db "$MAMORI_DIR"/*.db-wal \
+	"$MAMORI_DIR"/*.db-shm 2>/dev/null)
+diag "state file modes: $(tr '\n' ' ' <<<"$modes")"
+tap_ok '[ -n "$modes" ] && ! awk "\$2 != 640 && \$2 != 600 {bad=1} END {exit !bad}" <<<"$modes"' \
+	"j. the sqlite db, -wal and -shm are 0640 or 0600"
 
 tap_done
