@@ -38,6 +38,7 @@
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/listen.h"
 #include "util/server.h"
 #include "util/xalloc.h"
 
@@ -282,6 +283,13 @@ int main(int argc, char **argv)
 	core_set_outbox(d.core, d.outbox);
 	outbox_replay(d.outbox);
 	if (d.cfg->auth_policy_listen[0]) {
+		/* Anyone who reaches it could feed the login engine. */
+		if (!d.cfg->auth_policy_api_key[0] &&
+		    !listen_list_is_loopback(d.cfg->auth_policy_listen))
+			log_msg(LOG_L_WARN, "event=auth_policy_no_key listen=%s "
+				"note=\"auth_policy_api_key is empty on a "
+				"non-loopback listener\"",
+				d.cfg->auth_policy_listen);
 		d.login = login_engine_new(d.cfg, d.st, err, sizeof(err));
 		if (!d.login)
 			goto fail;

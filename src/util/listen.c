@@ -263,3 +263,27 @@ int listen_each(const char *list, int (*fn)(void *arg, const char *spec),
 	}
 	return 0;
 }
+
+/* listen_each callback: 0 while the item is local, 1 at the first not. */
+static int item_not_loopback(void *arg, const char *spec)
+{
+	struct listen_addr a;
+	char err[256];
+	size_t n;
+
+	(void)arg;
+	if (listen_parse("listen", spec, LISTEN_BARE, &a, err, sizeof(err)))
+		return 1;
+	if (a.kind == LISTEN_UNIX)
+		return 0;
+	n = strlen(a.host);
+	if (n >= 4 && strncmp(a.host, "127.", 4) == 0 &&
+	    strspn(a.host, "0123456789.") == n)
+		return 0;
+	return strcmp(a.host, "::1") != 0 && strcmp(a.host, "localhost") != 0;
+}
+
+bool listen_list_is_loopback(const char *list)
+{
+	return listen_each(list, item_not_loopback, NULL) == 0;
+}

@@ -24,6 +24,7 @@
 #ifndef MAMORI_LISTEN_H
 #define MAMORI_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum listen_kind {
@@ -72,5 +73,11 @@ int listen_open(const char *name, const struct listen_addr *a, int backlog,
  */
 int listen_each(const char *list, int (*fn)(void *arg, const char *spec),
 		void *arg);
+/*
+ * Is every listener of the list a unix socket or on a loopback address
+ * (127.0.0.0/8 in dotted digits, ::1, localhost)?  An empty host (all
+ * addresses), any other name and an item that does not parse are not.
+ */
+bool listen_list_is_loopback(const char *list);
 
 #endif

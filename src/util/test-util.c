@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/listen.h"
 #include "util/window.h"
 
 static void test_buf(void)
@@ -129,6 +130,30 @@ static void test_escape(void)
 		   BUF_E_TOO_LARGE, "utf8_escape: output bound");
 		buf_deinit(&t);
 	}
+}
+
+static void test_listen_loopback(void)
+{
+	static const struct { const char *label, *list; bool local; } rows[] = {
+		{"default", "inet:127.0.0.1:10042", true},
+		{"other 127/8", "inet:127.9.0.1:10042", true},
+		{"v6 loopback", "inet:[::1]:10042", true},
+		{"localhost", "localhost:10042", true},
+		{"unix", "unix:/run/mamori/auth.sock", true},
+		{"all addresses", "inet:0.0.0.0:10042", false},
+		{"empty host", "inet::10042", false},
+		{"public", "inet:192.0.2.1:10042", false},
+		{"v6 any", "inet:[::]:10042", false},
+		{"one of two public", "inet:127.0.0.1:1, inet:192.0.2.1:2", false},
+		{"two local", "inet:127.0.0.1:1,unix:/x", true},
+		{"127 prefix trick", "inet:127example.net:1", false},
+		{"127. name trick", "inet:127.0.0.1.example.net:1", false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ok(listen_list_is_loopback(rows[i].list) == rows[i].local,
+		   "listen_list_is_loopback: %s", rows[i].label);
 }
 
 static void test_window(void)
@@ -279,6 +304,7 @@ int main(void)
 	test_buf();
 	test_utf8();
 	test_escape();
+	test_listen_loopback();
 	test_window();
 	test_log_q();
 	test_time();
