@@ -451,7 +451,7 @@ ESC_KEY='esc\x1b[31m\x0d@example.test'	# what the key and the CLI show
 for l in "$ESC_LOGIN" 'bad\xfe@example.test' 'bad\xff@example.test'; do
 	policy_raw "$l" >/dev/null
 done
-mamori accounts >"$IT_DIR/j.accounts" 2>&1
+mamori accounts --state all >"$IT_DIR/j.accounts" 2>&1
 tap_ok 'grep -qF "$ESC_KEY" "$IT_DIR/j.accounts"' \
 	"j. mamori accounts shows ESC and CR escaped (esc\\x1b[31m\\x0d@...)"
 tap_ok '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <"$IT_DIR/j.accounts")' \
