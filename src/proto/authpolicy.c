@@ -185,25 +185,13 @@ static int take_string(const json_t *v, const char *key, char *dst,
 	return store(&s, key, dst, size, out);
 }
 
-/* The value of hex digit c, or -1. */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Is s all hex digits (an empty s is)? */
 static bool span_is_hex(const struct span *s)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		if (hexval(s->p[i]) < 0)
+		if (buf_hex_value(s->p[i]) < 0)
 			return false;
 	return true;
 }
@@ -404,8 +392,8 @@ static bool unescape(const char *s, size_t n, char *dst, size_t size)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0 || (hi | lo) == 0)
+			if (n - i < 3 || (hi = buf_hex_value(s[i + 1])) < 0 ||
+			    (lo = buf_hex_value(s[i + 2])) < 0 || (hi | lo) == 0)
 				return false;
 			c = (char)(hi << 4 | lo);
 			i += 2;

@@ -265,8 +265,7 @@ int utf8_escape(struct buf *b, const char *str, size_t n,
 	return 0;
 }
 
-/* Value of hex digit c, or -1. */
-static int hexval(char c)
+int buf_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -286,9 +285,9 @@ size_t utf8_unescape(char *s)
 			s[o++] = '\\';
 			i += 2;
 		} else if (s[i] == '\\' && s[i + 1] == 'x' &&
-			   hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
-			s[o++] = (char)(hexval(s[i + 2]) * 16 +
-					hexval(s[i + 3]));
+			   buf_hex_value(s[i + 2]) >= 0 && buf_hex_value(s[i + 3]) >= 0) {
+			s[o++] = (char)(buf_hex_value(s[i + 2]) * 16 +
+					buf_hex_value(s[i + 3]));
 			i += 4;
 		} else {
 			s[o++] = s[i++];

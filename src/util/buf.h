@@ -94,4 +94,7 @@ int utf8_escape(struct buf *b, const char *s, size_t n,
  */
 size_t utf8_unescape(char *s);
 
+/* The value of hex digit c (either case), or -1. */
+int buf_hex_value(char c);
+
 #endif
