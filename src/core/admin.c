@@ -548,12 +548,6 @@ void core_login_risk(struct core *c, const char *login, int64_t until)
 	}
 }
 
-void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg)
-{
-	c->abuse_hook = fn;
-	c->abuse_arg = arg;
-}
-
 void core_set_outbox(struct core *c, struct outbox *o)
 {
 	c->outbox = o;

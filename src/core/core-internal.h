@@ -96,8 +96,6 @@ struct core {
 	struct instance *instances;
 	struct core_stats stats;
 	uint64_t event_seq;
-	core_abuse_hook *abuse_hook;	/* may be NULL */
-	void *abuse_arg;
 	struct core_snap snap;
 	struct login_engine *login;	/* may be NULL (core_set_login) */
 	struct proc_runner *procs;	/* held-mail commands (core_set_base) */

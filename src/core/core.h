@@ -125,16 +125,14 @@ void core_login_risk(struct core *c, const char *login, int64_t until);
 void core_account_compromised(struct core *c, const char *login,
 			      bool restrict_sending, const char *reason,
 			      core_admin_cb *cb, void *arg);
-/*
- * Called with each login the core restricts or suspends, so the login
- * engine can keep the password evidence of the abuse (login_note_abused).
- */
-typedef void core_abuse_hook(void *arg, const char *login);
-void core_set_abuse_hook(struct core *c, core_abuse_hook *fn, void *arg);
 struct login_engine;
 /*
- * The login engine the admin calls (core_ips_*, core_incident_*) and
- * /v1/stats use; borrowed, it must outlive the core (NULL: none).
+ * The login engine (src/auth/login.h) that core_login() (login_gate.h)
+ * asks and the admin calls (core_ips_*, core_incident_*) and /v1/stats
+ * use; borrowed, it must outlive the core (NULL: none; core_login() then
+ * allows everything).  The core also tells it of every account it
+ * restricts or suspends, so the engine keeps the password evidence of the
+ * abuse (login_note_abused) and can later recognise a password change.
  */
 void core_set_login(struct core *c, struct login_engine *e);
 struct event_base;

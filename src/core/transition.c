@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/login.h"
 #include "core/core-internal.h"
 #include "core/outbox.h"
 #include "notify/notify.h"
@@ -86,9 +87,10 @@ static void transition_written(void *arg, int result)
 	}
 	a->state = (uint8_t)t->to;
 	a->strikes = t->strikes;
-	if (c->abuse_hook &&
+	/* The login engine keeps the password evidence of the abuse. */
+	if (c->login &&
 	    (t->to == ACCT_RESTRICTED || t->to == ACCT_SUSPENDED))
-		c->abuse_hook(c->abuse_arg, a->login);
+		login_note_abused(c->login, a->login);
 	a->state_since = t->now;
 	a->state_until = t->until;
 	a->last_strike = t->last_strike;

@@ -156,12 +156,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	core_snapshot_tick(d->core, 0);
 }
 
-/* The core restricted an account: keep its password evidence. */
-static void note_abused(void *arg, const char *login)
-{
-	login_note_abused(arg, login);
-}
-
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -293,10 +287,9 @@ int main(int argc, char **argv)
 		d.login = login_engine_new(d.cfg, d.st, err, sizeof(err));
 		if (!d.login)
 			goto fail;
-		core_set_abuse_hook(d.core, note_abused, d.login);
 		core_set_login(d.core, d.login);
-		d.authpolicy = authpolicy_server_new(d.base, d.cfg, d.login,
-						     d.core, err, sizeof(err));
+		d.authpolicy = authpolicy_server_new(d.base, d.cfg, d.core, err,
+						     sizeof(err));
 		if (!d.authpolicy)
 			goto fail;
 	}

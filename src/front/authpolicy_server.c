@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -17,11 +16,10 @@
 #include <event2/util.h>
 #include <openssl/crypto.h>
 
-#include "auth/login.h"
 #include "core/core.h"
+#include "core/login_gate.h"
 #include "front/authpolicy_server.h"
 #include "proto/authpolicy.h"
-#include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/server.h"
@@ -32,7 +30,6 @@ struct authpolicy_server {
 	struct evhttp *http;
 	struct server *srv;	/* listener, caps, deadlines */
 	const struct config *cfg;
-	struct login_engine *login;
 	struct core *core;
 	unsigned long requests, bad;
 };
@@ -78,63 +75,61 @@ static bool authorized(const struct config *cfg, struct evhttp_request *req)
 	return v && (secret_eq(v, bearer) || secret_eq(v, key));
 }
 
-/* Done with the request; nobody waits for the admin result. */
-static void ignore_json(void *arg, const struct core_result *r)
+/* Where the verdict goes: the HTTP request and what the log names. */
+struct pending {
+	struct evhttp_request *req;
+	const struct core_login_request *lr;
+};
+
+/* Log the core's verdict with its reasons and answer Dovecot. */
+static void on_verdict(void *arg, const struct core_login_verdict *v)
 {
-	(void)arg;
-	(void)r;
+	struct pending *p = arg;
+	char q1[LOG_QSZ], q2[LOG_QSZ], q3[LOG_QSZ], q4[LOG_QSZ];
+
+	log_msg(v->action == CORE_LOGIN_ACCEPT && !v->compromised ?
+		LOG_L_DEBUG : LOG_L_NOTICE,
+		"event=auth_policy stage=%s account=%s ip=%s protocol=%s "
+		"action=%s status=%d compromised=%s reason=%s",
+		core_login_stage_name(v->stage),
+		log_q(q1, sizeof(q1), p->lr->login),
+		log_q(q2, sizeof(q2), p->lr->remote),
+		log_q(q3, sizeof(q3), p->lr->protocol),
+		core_login_action_name(v->action), v->status,
+		v->compromised ? "yes" : "no", log_q(q4, sizeof(q4), v->reason));
+	reply(p->req, v->status, v->msg);
 }
 
-/* Hand the engine's consequences to the outbound core. */
-static void apply_consequences(struct authpolicy_server *s,
-			       const struct login_attempt *a,
-			       const struct login_verdict *v)
+/*
+ * A body that did not parse: log its length and its key names, never a
+ * byte of a value (it may hold a pwhash or, misconfigured, a password),
+ * and answer per auth_policy_fail_action.
+ */
+static void refuse(struct authpolicy_server *s, struct evhttp_request *req,
+		   int rc, const struct authpolicy_request *r)
 {
 	const struct config *cfg = s->cfg;
-	bool restrict_sending = cfg->auth_compromised_action == 0;
-	char reason[256], **logins = NULL;
-	size_t n, i;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	/* evhttp already bounds the body (AUTHPOLICY_MAX_BODY). */
+	size_t len = evbuffer_get_length(in), keys;
+	const char *body = (const char *)evbuffer_pullup(in, -1);
+	char names[LOG_QSZ];	/* logged bare: only [A-Za-z0-9_.-,?] */
+	char q1[LOG_QSZ], q2[LOG_QSZ], q3[LOG_QSZ];
 
-	if (!s->core)
-		return;
-	if (v->new_network && cfg->auth_new_network_risk > 0)
-		core_login_risk(s->core, a->login,
-				(a->now ? a->now : time(NULL)) +
-				cfg->auth_new_network_risk);
-	if (v->credential_changed)
-		core_account_credential_changed(s->core, a->login,
-			"dovecot: successful login with a new password",
-			"mamorid:login", ignore_json, NULL);
-	if (cfg->auth_compromised_action == 2)
-		return;
-	if (v->compromised) {
-		snprintf(reason, sizeof(reason),
-			 "valid credentials used by an attacker (incident %s, "
-			 "address %s)", v->incident[0] ? v->incident : "-",
-			 a->remote);
-		core_account_compromised(s->core, a->login, restrict_sending,
-					 reason, ignore_json, NULL);
-	}
-	/* Accounts found entered before their attacker was recognised. */
-	n = login_take_compromised(s->login, &logins);
-	for (i = 0; i < n; i++) {
-		snprintf(reason, sizeof(reason),
-			 "entered by an attacker before detection (address "
-			 "judged later)");
-		core_account_compromised(s->core, logins[i], restrict_sending,
-					 reason, ignore_json, NULL);
-		free(logins[i]);
-	}
-	free(logins);
+	s->bad++;
+	keys = authpolicy_field_names(body ? body : "", body ? len : 0, names,
+				      sizeof(names));
+	log_msg(LOG_L_WARN,
+		"event=auth_policy_bad_request error=%s detail=%s bytes=%zu "
+		"keys=%zu fields=%s answer=%s",
+		log_q(q1, sizeof(q1), authpolicy_error_str(rc)),
+		log_q(q2, sizeof(q2), r->error), len, keys,
+		log_q(q3, sizeof(q3), names),
+		cfg->auth_policy_fail_action ? "reject" : "allow");
+	reply(req, cfg->auth_policy_fail_action ? -1 : 0, "");
 }
 
-static const char *stage_name(enum login_stage st)
-{
-	return st == LOGIN_BEFORE ? "before" : st == LOGIN_AFTER ? "after" :
-	       "report";
-}
-
-/* One Dovecot request. */
+/* One Dovecot request: JSON in, core_login(), JSON out. */
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct authpolicy_server *s = arg;
@@ -143,11 +138,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct authpolicy_request r;
-	struct login_attempt a;
-	struct login_verdict v;
+	struct core_login_request lr;
+	struct pending p = { .req = req, .lr = &lr };
 	enum authpolicy_command cmd;
 	size_t len = evbuffer_get_length(in);
-	char q1[LOG_QSZ], q2[LOG_QSZ];
 	int rc;
 
 	s->requests++;
@@ -170,48 +164,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 				      cfg->auth_pwversion_attr, &r);
 	}
 	if (rc != AUTHPOLICY_OK) {
-		char sample[300], q3[LOG_QSZ];
-		/* evhttp already bounds the body (AUTHPOLICY_MAX_BODY). */
-		const char *body = (const char *)evbuffer_pullup(in, -1);
-
-		s->bad++;
-		log_msg(LOG_L_WARN,
-			"event=auth_policy_bad_request error=%s detail=%s "
-			"bytes=%zu sample=\"%s\" answer=%s",
-			log_q(q3, sizeof(q3), authpolicy_error_str(rc)),
-			log_q(q1, sizeof(q1), r.error),
-			len, buf_sample(sample, sizeof(sample), body ? body : "",
-					len, 128),
-			cfg->auth_policy_fail_action ? "reject" : "allow");
-		reply(req, cfg->auth_policy_fail_action ? -1 : 0, "");
+		refuse(s, req, rc, &r);
 		return;
 	}
-	memset(&a, 0, sizeof(a));
-	a.login = r.login;
-	a.remote = r.remote;
-	a.protocol = r.protocol;
-	a.pwhash = r.pwhash;
-	a.mech = r.mech;
-	a.pwversion = r.pwversion;
-	a.session_id = r.session_id;
-	a.tls = r.tls;
-	a.success = r.success;
-	a.policy_reject = r.policy_reject;
-	/* Dovecot sends the same allow body before the password check and,
-	 * if it was right, after it; the engine tells them apart. */
-	a.stage = r.command == AUTHPOLICY_REPORT ? LOGIN_REPORT :
-		  login_allow_stage(s->login, &a);
-	login_decide(s->login, &a, &v);
-	log_msg(v.action == LOGIN_ACTION_ALLOW && !v.compromised ?
-		LOG_L_DEBUG : LOG_L_NOTICE,
-		"event=auth_policy stage=%s account=%s ip=%s protocol=%s "
-		"action=%s status=%d compromised=%s reason=%s",
-		stage_name(a.stage), log_q(q1, sizeof(q1), a.login), a.remote,
-		a.protocol, v.action == LOGIN_ACTION_ALLOW ? "allow" :
-		v.action == LOGIN_ACTION_DELAY ? "delay" : "reject", v.status,
-		v.compromised ? "yes" : "no", log_q(q2, sizeof(q2), v.reason));
-	apply_consequences(s, &a, &v);
-	reply(req, v.status, v.msg);
+	memset(&lr, 0, sizeof(lr));
+	lr.command = r.command == AUTHPOLICY_REPORT ? CORE_LOGIN_REPORT :
+		     CORE_LOGIN_ALLOW;
+	lr.login = r.login;
+	lr.remote = r.remote;
+	lr.protocol = r.protocol;
+	lr.pwhash = r.pwhash;
+	lr.mech = r.mech;
+	lr.pwversion = r.pwversion;
+	lr.session_id = r.session_id;
+	lr.tls = r.tls;
+	lr.success = r.success;
+	lr.policy_reject = r.policy_reject;
+	core_login(s->core, &lr, on_verdict, &p);
 }
 
 /* The skeleton's limits from the config. */
@@ -225,7 +194,6 @@ static void limits_of(const struct config *cfg, struct server_limits *lim)
 
 struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 						const struct config *cfg,
-						struct login_engine *login,
 						struct core *core, char *err,
 						size_t errsz)
 {
@@ -235,7 +203,6 @@ struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 
 	s->base = base;
 	s->cfg = cfg;
-	s->login = login;
 	s->core = core;
 	limits_of(cfg, &lim);
 	s->srv = server_new(base, "auth-policy", &lim);

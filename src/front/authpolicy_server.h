@@ -4,14 +4,16 @@
  * An HTTP/1.1 server (libevent evhttp, keep-alive; Dovecot opens up to 100
  * connections) on auth_policy_listen.  Each POST carries the command in
  * the query (?command=allow or report) and a JSON body; the answer is
- * {"status":N,"msg":"..."} with HTTP 200.  The front-end translates, asks
- * the login engine (src/auth) and passes the consequences to the outbound
- * core: accounts an attacker entered (restrict or flag), logins from new
- * networks (outbound risk), password changes (release evidence).
+ * {"status":N,"msg":"..."} with HTTP 200.  The front-end only translates:
+ * the body into a struct core_login_request, core_login()'s verdict into
+ * the reply; the core asks the login engine and applies the consequences
+ * for the account.  Each decision is logged with its reasons.
  *
- * A body mamori cannot parse (Dovecot sends invalid JSON when an attribute
- * value holds a space or '=') gets auth_policy_fail_action and a warning
- * with a bounded, escaped sample; never a crash.
+ * A body mamori cannot parse (Dovecot sends invalid JSON when the literal
+ * text of an attribute template holds a backslash or a quote) gets
+ * auth_policy_fail_action and a warning with its length and its key names
+ * (authpolicy_field_names), never a value: the body holds the pwhash, and
+ * a misconfigured template could send the password itself.  Never a crash.
  */
 #ifndef MAMORI_AUTHPOLICY_SERVER_H
 #define MAMORI_AUTHPOLICY_SERVER_H
@@ -21,14 +23,12 @@
 struct event_base;
 struct config;
 struct core;
-struct login_engine;
 struct authpolicy_server;
 
 /* Bind cfg->auth_policy_listen (inet:HOST:PORT, inet:[V6]:PORT or
  * unix:PATH; util/server.h owns the listener).  NULL with err. */
 struct authpolicy_server *authpolicy_server_new(struct event_base *base,
 						const struct config *cfg,
-						struct login_engine *login,
 						struct core *core, char *err,
 						size_t errsz);
 void authpolicy_server_reconfigure(struct authpolicy_server *s,

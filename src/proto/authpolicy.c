@@ -355,6 +355,12 @@ int authpolicy_parse(const char *body, size_t n, const char *pwversion_key,
 	 */
 	root = json_loadb(n ? body : "", n, 0, &jerr);
 	if (root == NULL) {
+		/* jansson quotes the token at the error ("invalid escape near
+		 * '"s3cr\e'"): a piece of a value, maybe a secret. */
+		char *near = strstr(jerr.text, " near '");
+
+		if (near)
+			*near = '\0';
 		set_error(out, "line %d column %d: %s", jerr.line, jerr.column,
 			  jerr.text);
 		return AUTHPOLICY_E_JSON;
@@ -511,6 +517,95 @@ int authpolicy_format_reply(char *out, size_t outsz, int status,
 		return -1;
 	}
 	return (int)o;
+}
+
+/* May byte c appear in a key name written to the log? */
+static bool name_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* Is c JSON whitespace (RFC 8259 2)? */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Index of the first non-blank byte of body at or after i (n if none). */
+static size_t skip_blank(const char *body, size_t n, size_t i)
+{
+	while (i < n && is_blank(body[i]))
+		i++;
+	return i;
+}
+
+/* Append one name (or "..." once it is cut) to the list in out. */
+static void add_name(char *out, size_t outsz, size_t *o, bool *cut,
+		     size_t named, const char *s, size_t len)
+{
+	size_t need = len + (*o ? 1 : 0);
+
+	if (*cut)
+		return;
+	/* Keep room for ",..." and the NUL. */
+	if (named >= AUTHPOLICY_NAMES_MAX || *o + need + 5 > outsz) {
+		const char *mark = *o ? ",..." : "...";
+
+		*cut = true;
+		memcpy(out + *o, mark, strlen(mark) + 1);
+		*o += strlen(mark);
+		return;
+	}
+	if (*o)
+		out[(*o)++] = ',';
+	memcpy(out + *o, s, len);
+	*o += len;
+	out[*o] = '\0';
+}
+
+size_t authpolicy_field_names(const char *body, size_t n, char *out,
+			      size_t outsz)
+{
+	size_t i = 0, start, o = 0, keys = 0, j;
+	char prev = '\0';	/* last non-blank byte outside strings */
+	bool plain, cut = outsz < 5;
+
+	if (outsz)
+		out[0] = '\0';
+	while (i < n) {
+		if (body[i] != '"') {
+			if (!is_blank(body[i]))
+				prev = body[i];
+			i++;
+			continue;
+		}
+		start = ++i;
+		plain = true;
+		while (i < n && body[i] != '"') {
+			if (body[i] == '\\') {
+				plain = false;
+				i += 2;
+				continue;
+			}
+			plain = plain && name_byte(body[i]);
+			i++;
+		}
+		if (i >= n)
+			break;		/* unterminated: no key */
+		j = skip_blank(body, n, i + 1);
+		if ((prev == '{' || prev == ',') && j < n && body[j] == ':') {
+			plain = plain && i > start &&
+				i - start <= AUTHPOLICY_NAME_MAX;
+			add_name(out, outsz, &o, &cut, keys,
+				 plain ? body + start : "?",
+				 plain ? i - start : 1);
+			keys++;
+		}
+		prev = '"';
+		i++;
+	}
+	return keys;
 }
 
 const char *authpolicy_error_str(int code)

@@ -7,9 +7,12 @@
  * <url>?command=allow (before the password check, and again after a correct
  * password) and <url>?command=report (at the end).  See PROTOCOLS.md.
  *
- * Dovecot sends invalid JSON when an attribute value holds a space or '='
- * (its attribute splitting breaks): that is AUTHPOLICY_E_JSON here, and the
- * front-end answers per auth_policy_fail_action.
+ * Dovecot 2.3 JSON-escapes expanded values (%{...}) but not the literal
+ * text of an attribute template: a backslash or a quote there
+ * (realm=CORP\mail) gives invalid JSON (it refuses a literal space or '='
+ * at start).  That is AUTHPOLICY_E_JSON here, and the front-end answers
+ * per auth_policy_fail_action, logging authpolicy_field_names(), never the
+ * body.
  *
  * Limits: the body at most AUTHPOLICY_MAX_BODY bytes; each kept field has a
  * fixed maximum (below) and a longer value is AUTHPOLICY_E_FIELD.  Unknown
@@ -69,7 +72,8 @@ int authpolicy_parse_command(const char *query, enum authpolicy_command *out);
  * '/' in it walks into nested objects ("attrs/pwchanged").  Returns
  * AUTHPOLICY_OK, or an AUTHPOLICY_E_* code with every field cleared and
  * out->error set to printable ASCII (jansson's line/column message for
- * AUTHPOLICY_E_JSON, the key for AUTHPOLICY_E_FIELD).  body is only read.
+ * AUTHPOLICY_E_JSON, without the text near the error, which may be part of
+ * a value; the key for AUTHPOLICY_E_FIELD).  body is only read.
  */
 int authpolicy_parse(const char *body, size_t n, const char *pwversion_key,
 		     struct authpolicy_request *out);
@@ -79,6 +83,24 @@ int authpolicy_parse(const char *body, size_t n, const char *pwversion_key,
  * length, or -1 with out emptied if out (outsz bytes) is too small. */
 int authpolicy_format_reply(char *out, size_t outsz, int status,
 			    const char *msg);
+
+/*
+ * The key names of a body, for the log line of a request refused as
+ * malformed, which must never carry a value (pwhash, a misconfigured
+ * password attribute, or anything in an unknown field).  A JSON-aware scan
+ * that needs no valid JSON: a string (with backslash escapes) is a key
+ * when the byte before it is '{' or ',' and the one after it ':' (blanks
+ * aside), which a value never is unless a literal quote shifted the
+ * strings, and then values land outside strings, not in keys.  A key of 1
+ * to AUTHPOLICY_NAME_MAX bytes of [A-Za-z0-9_.-] is written as it is, any
+ * other as '?'; at most AUTHPOLICY_NAMES_MAX of them, comma-separated,
+ * then "..." when more follow or out (outsz bytes) is full.  out is always
+ * a string (if outsz > 0).  Returns how many keys were found.
+ */
+#define AUTHPOLICY_NAME_MAX 64
+#define AUTHPOLICY_NAMES_MAX 16
+size_t authpolicy_field_names(const char *body, size_t n, char *out,
+			      size_t outsz);
 
 /* A static, human-readable name for an AUTHPOLICY_* code. */
 const char *authpolicy_error_str(int code);

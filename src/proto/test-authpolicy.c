@@ -729,8 +729,133 @@ static void test_reply(void)
 	is_int(n, -1, "reply with \\u escape in 27: -1");
 }
 
+/* The key names of bodies, as a refused request's log line shows them. */
+static void test_field_names(void)
+{
+	static const struct {
+		const char *label;
+		const char *body;
+		size_t n;
+		size_t outsz;
+		const char *want;
+		size_t keys;
+		const char *never;	/* a value that must not show */
+	} r[] = {
+		{"captured allow", S(CAPTURED), 256,
+		 "device_id,login,protocol,pwhash,remote,session_id,tls", 7,
+		 "0f88"},
+		{"backslash in a template value (what Dovecot sends)",
+		 S("{\"login\":\"alice\",\"pwhash\":\"0f88\",\"realm\":"
+		   "\"CORP\\mail\",\"remote\":\"1.2.3.4\",\"tls\":false}"), 256,
+		 "login,pwhash,realm,remote,tls", 5, "0f88"},
+		{"a literal quote shifts the strings: values stay out",
+		 S("{\"login\":\"alice\",\"password\":\"hunter2\",\"realm\":"
+		   "\"CO\"RP\",\"remote\":\"1.2.3.4\",\"x\":\"s3cret\"}"), 256,
+		 "login,password,realm", 3, "hunter2"},
+		{"a value shaped like a key (escaped quotes)",
+		 S("{\"login\":\"a,\\\"s3cret\\\":\",\"tls\":false}"), 256,
+		 "login,tls", 2, "s3cret"},
+		{"a value shaped like a key after a shift",
+		 S("{\"a\":\"q\"\",\"login\":\",\\\"s3cret\\\":\",\"tls\":1}"),
+		 256, "a,tls", 2, "s3cret"},
+		{"nested attributes", S("{\"attrs\":{\"acct\":\"x\"},"
+					"\"login\":\"a\"}"), 256,
+		 "attrs,acct,login", 3, NULL},
+		{"blanks around the colon",
+		 S("{ \"login\" : \"a\" ,\n\t\"tls\" :true}"), 256,
+		 "login,tls", 2, NULL},
+		{"odd keys are '?'",
+		 S("{\"p\\u00e4ss\":\"x\",\"a b\":\"y\",\"\":\"z\",\"\xff\":1}"),
+		 256, "?,?,?,?", 4, NULL},
+		{"a key of 64 bytes is named",
+		 S("{\"" "0123456789abcdef0123456789abcdef"
+		   "0123456789abcdef0123456789abcdef" "\":1}"), 256,
+		 "0123456789abcdef0123456789abcdef"
+		 "0123456789abcdef0123456789abcdef", 1, NULL},
+		{"a key of 65 bytes is '?'",
+		 S("{\"" "0123456789abcdef0123456789abcdef"
+		   "0123456789abcdef0123456789abcdef" "X\":1}"), 256, "?", 1,
+		 NULL},
+		{"more than 16 keys are cut",
+		 S("{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+		   "\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,"
+		   "\"o\":1,\"p\":1,\"q\":1,\"r\":1}"), 256,
+		 "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,...", 18, NULL},
+		{"a small buffer is cut", S(CAPTURED), 16, "device_id,...", 7,
+		 NULL},
+		{"a buffer too small for anything", S(CAPTURED), 4, "", 7,
+		 NULL},
+		{"room for the cut mark only", S(CAPTURED), 5, "...", 7,
+		 NULL},
+		{"unterminated value", S("{\"login\":\"al"), 256, "login", 1,
+		 NULL},
+		{"unterminated key", S("{\"login"), 256, "", 0, NULL},
+		{"backslash as the last byte", S("{\"login\":\"a\\"), 256,
+		 "login", 1, NULL},
+		{"form-encoded body", S("login=alice&password=hunter2"), 256, "",
+		 0, "hunter2"},
+		{"array of strings", S("[\"login\",\"hunter2\"]"), 256, "", 0,
+		 "hunter2"},
+		{"empty body", S(""), 256, "", 0, NULL},
+		{"NUL bytes", S("{\"lo\0gin\":\"a\0b\",\"tls\":1}"), 256, "?,tls",
+		 2, NULL},
+	};
+	char out[256];
+	size_t i, keys;
+
+	for (i = 0; i < NELEM(r); i++) {
+		memset(out, 'Z', sizeof(out));
+		keys = authpolicy_field_names(r[i].body, r[i].n, out,
+					      r[i].outsz);
+		is_str(out, r[i].want, "names: %s", r[i].label);
+		is_int(keys, r[i].keys, "names: %s: key count", r[i].label);
+		if (r[i].never)
+			ok(strstr(out, r[i].never) == NULL,
+			   "names: %s: no \"%s\"", r[i].label, r[i].never);
+	}
+	keys = authpolicy_field_names(S(CAPTURED), out, 0);
+	is_int(keys, 7, "names: out of size 0 still counts");
+}
+
+/* jansson quotes the token near a syntax error: it is cut from the error
+ * text, as it may be part of a value. */
+static void test_error_no_value(void)
+{
+	static const struct {
+		const char *label;
+		const char *body;
+		size_t n;
+		const char *want;
+		const char *never;
+	} r[] = {
+		{"invalid escape in a password",
+		 S("{\"password\":\"hunt\\er2\"}"), "invalid escape", "hunt"},
+		{"unquoted pwhash", S("{\"pwhash\":0f88}"), "expected",
+		 "0f88"},
+		{"bad byte in an unknown field", S("{\"x\":\"s3cr\xff\"}"),
+		 "unable to decode byte 0xff", "s3cr"},
+		{"end of file", S("{\"login\":\"a\""), "expected near end of file",
+		 NULL},
+	};
+	struct authpolicy_request q;
+	size_t i;
+
+	for (i = 0; i < NELEM(r); i++) {
+		authpolicy_parse(r[i].body, r[i].n, "", &q);
+		if (!ok(strstr(q.error, r[i].want) != NULL,
+			"error text: %s: says \"%s\"", r[i].label, r[i].want))
+			printf("#   error is \"%s\"\n", q.error);
+		if (r[i].never)
+			ok(strstr(q.error, r[i].never) == NULL,
+			   "error text: %s: no \"%s\" (%s)", r[i].label,
+			   r[i].never, q.error);
+	}
+}
+
 int main(void)
 {
+	test_field_names();
+	test_error_no_value();
 	test_rows();
 	test_field_limits();
 	test_body_limit();
