@@ -34,6 +34,8 @@
 #      mamorid logs event=auth_policy_bad_request and keeps running
 #   h. mamori ips block of a range wider than api_block_min_prefix_v4 is
 #      refused without --force and done with it
+#   i. mamorid's whole log holds no password tried in this run and no
+#      pwhash Dovecot sent; the refused bodies of f show key names only
 #
 # Dovecot deviations from a stock install, for run time only; none changes
 # what Dovecot sends to the policy server:
@@ -618,6 +620,56 @@ tap_is "$rc" 0 "h. with --force the /15 is blocked"
 tap_is "$(ip_state 198.18.0.0/15)" blocked "h. mamori ips lists the /15 as blocked"
 mamori ips unblock 198.18.0.0/15 >/dev/null 2>&1 || diag "h. unblock failed"
 took "h. wide blocks"
+
+# ---------------------------------------------------------------- i. no secrets logged
+# Every password this run tried and the pwhash Dovecot sent for each pair:
+# none may appear anywhere in mamorid's log (the refused bodies of f
+# included: they are logged by length and key names only).  A password is
+# searched as it is; a pwhash (4 hex digits, 4,096 values, so a good part
+# of them are in use here) as a whole lowercase token with a letter and a
+# digit in it, so that years, ports and counters cannot match.  Also no
+# "pwhash":"<hex>" field, whatever its value.
+{
+	for l in "${!IT_PASSWORD[@]}"; do echo "$l ${IT_PASSWORD[$l]}"; done
+	echo "$U5 $old_pw"
+	echo "$ALICE wrong-password"
+	cat "$IT_DIR"/*.jobs | awk 'NF == 5 {print $4, $5}'
+} | sort -u >"$IT_DIR/pairs"
+cat >"$IT_DIR/secrets.py" <<'EOF'
+import hashlib, re, sys
+nonce, pairs, logfile = sys.argv[1:4]
+log = open(logfile, encoding="utf-8", errors="replace").read()
+tokens = set(re.findall(r"(?<![0-9A-Za-z])[0-9a-f]{4}(?![0-9A-Za-z])", log))
+n = pw_hits = h_hits = hashes = 0
+for line in open(pairs):
+    login, pw = line.split(None, 1)
+    pw = pw.strip()
+    n += 1
+    if len(pw) >= 6 and pw in log:
+        pw_hits += 1
+        print("password", login, pw)
+    h = hashlib.sha256(nonce.encode() + login.encode() + b"\0" +
+                       pw.encode()).digest()
+    hx = "%04x" % (int.from_bytes(h[:2], "big") >> 4)
+    if re.search("[a-f]", hx) and re.search("[0-9]", hx):
+        hashes += 1
+        if hx in tokens:
+            h_hits += 1
+            print("pwhash", login, hx)
+raw = len(re.findall(r'pwhash\\?"\s*:\s*\\?"[0-9a-fA-F]', log))
+print("summary pairs=%d passwords_found=%d pwhashes_checked=%d "
+      "pwhashes_found=%d raw_pwhash_fields=%d"
+      % (n, pw_hits, hashes, h_hits, raw))
+EOF
+python3 "$IT_DIR/secrets.py" "$NONCE" "$IT_DIR/pairs" "$MAMORI_LOG" >"$IT_DIR/secrets.out"
+diag "i. $(grep '^summary' "$IT_DIR/secrets.out")"
+grep -v '^summary' "$IT_DIR/secrets.out" | head -5 | sed 's/^/#   i. /'
+tap_ok '[ "$(grep -c . "$IT_DIR/pairs")" -ge 400 ] && grep -q "passwords_found=0 " "$IT_DIR/secrets.out"' \
+	"i. mamorid's log holds none of the $(grep -c . "$IT_DIR/pairs") passwords this run tried"
+tap_ok 'grep -q "pwhashes_found=0 raw_pwhash_fields=0" "$IT_DIR/secrets.out"' \
+	"i. mamorid's log holds no pwhash Dovecot sent and no \"pwhash\":\"...\" field"
+tap_ok 'grep "event=auth_policy_bad_request" "$MAMORI_LOG" | tail -1 | grep -q " fields=[^ ]*realm"' \
+	"i. the refused body of f is logged by its key names (realm among them)"
 
 # ---------------------------------------------------------------- summary
 tap_ok '! grep -E "AddressSanitizer|runtime error|Segmentation|event=crash" "$MAMORI_LOG" >/dev/null' \
