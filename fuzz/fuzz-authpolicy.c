@@ -16,7 +16,12 @@
  *     parse to a command or AUTHPOLICY_E_COMMAND, leaving *out alone then;
  *   - a reply formatted from the login either fails on a small buffer
  *     (then out is "") or is valid JSON whose msg reads back as the login,
- *     which jansson already checked to be valid UTF-8.
+ *     which jansson already checked to be valid UTF-8;
+ *   - the key names for the log (authpolicy_field_names) fit the buffer,
+ *     hold only [A-Za-z0-9_.-], '?', ',' and a final "...", name no more
+ *     keys than were counted, each appears quoted in the body, and, when
+ *     the body is a valid JSON object, each is one of its keys at some
+ *     depth: never only a value.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -48,6 +53,11 @@ static const char *const queries[] = {
 
 /* Reply buffer sizes: tiny, short, roomy, the largest reply possible. */
 static const size_t outsizes[] = {1, 24, 128, REPLY_MAX};
+
+/* Key-name buffer sizes: nothing fits, the cut mark only, short, all. */
+static const size_t namesizes[] = {
+	1, 5, 24, AUTHPOLICY_NAMES_MAX * (AUTHPOLICY_NAME_MAX + 1) + 8,
+};
 
 /* Abort with a message: the fuzzer turns this into a reproducer. */
 static void fail(const char *what)
@@ -142,6 +152,69 @@ static void check_reply(const char *msg, int status, size_t outsz)
 	json_decref(j);
 }
 
+/* Is name a key of j or of an object nested in it? */
+static int has_key(json_t *j, const char *name)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j)) {
+		if (json_object_get(j, name))
+			return 1;
+		json_object_foreach(j, k, v)
+			if (has_key(v, name))
+				return 1;
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if (has_key(v, name))
+				return 1;
+	}
+	return 0;
+}
+
+/* The key names of body into outsz bytes: see the header comment. */
+static void check_names(const char *body, size_t size, size_t outsz)
+{
+	char out[AUTHPOLICY_NAMES_MAX * (AUTHPOLICY_NAME_MAX + 1) + 8];
+	char quoted[AUTHPOLICY_NAME_MAX + 3];
+	size_t counted, listed = 0, len;
+	const char *p, *end;
+	json_t *root;
+
+	memset(out, 0x5a, sizeof(out));
+	counted = authpolicy_field_names(body, size, out, outsz);
+	if (!terminated(out, outsz))
+		fail("names: not terminated within the buffer");
+	root = json_loadb(size ? body : "", size, 0, NULL);
+	for (p = out; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		if (len == 3 && memcmp(p, "...", 3) == 0) {
+			if (*end)
+				fail("names: something after the cut mark");
+			break;
+		}
+		listed++;
+		if (len == 1 && *p == '?')
+			continue;
+		if (len == 0 || len > AUTHPOLICY_NAME_MAX)
+			fail("names: empty or too long");
+		if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789_.-") < len)
+			fail("names: a byte outside the safe set");
+		snprintf(quoted, sizeof(quoted), "\"%.*s\"", (int)len, p);
+		if (!memmem(body, size, quoted, len + 2))
+			fail("names: not quoted in the body");
+		snprintf(quoted, sizeof(quoted), "%.*s", (int)len, p);
+		if (json_is_object(root) && !has_key(root, quoted))
+			fail("names: a value of a valid body named as a key");
+	}
+	json_decref(root);
+	if (listed > counted || listed > AUTHPOLICY_NAMES_MAX)
+		fail("names: more listed than counted");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct authpolicy_request r, again;
@@ -179,5 +252,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_reply(r.login, rc == AUTHPOLICY_OK ? 0 : -1,
 		    outsizes[(v >> 6) % NELEM(outsizes)]);
 	check_reply(r.login, -2147483647 - 1, REPLY_MAX);
+	check_names(body, size, namesizes[(v >> 6) % NELEM(namesizes)]);
 	return 0;
 }
