@@ -16,7 +16,10 @@
  *                    attacker was recognised (login_take_compromised);
  *                    auth_compromised_action = none skips both.
  * The store writes behind these finish later (transition.c); the verdict
- * goes out at once, as Dovecot waits for it.
+ * goes out at once, as Dovecot waits for it.  The core holds an account
+ * under its key (core_account_key: control bytes and invalid UTF-8 as
+ * \xNN), the engine under the login as Dovecot sent it; transition.c turns
+ * a key back into the login for login_note_abused.
  *
  * Threading: the daemon's event-loop thread only, like the engine.
  */
@@ -60,10 +63,15 @@ static void apply_consequences(struct core *c, const struct login_attempt *a,
 		core_login_risk(c, a->login,
 				(a->now ? a->now : time(NULL)) +
 				cfg->auth_new_network_risk);
-	if (v->credential_changed)
-		core_account_credential_changed(c, a->login,
+	if (v->credential_changed) {
+		/* An admin call: it takes the account key, not the login. */
+		char *key = core_account_key(a->login);
+
+		core_account_credential_changed(c, key,
 			"dovecot: successful login with a new password",
 			"mamorid:login", NULL, NULL);
+		free(key);
+	}
 	if (v->compromised && act) {
 		snprintf(reason, sizeof(reason),
 			 "valid credentials used by an attacker (incident %s, "

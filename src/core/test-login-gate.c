@@ -135,7 +135,8 @@ static void cycle(struct env *e, const char *login, const char *ip,
 	      &c->r);
 }
 
-/* An account's state after the consequences ("absent" if unknown). */
+/* An account's state after the consequences ("absent" if unknown); the
+ * table is keyed by account key (core_account_key). */
 struct acct_view {
 	const char *state;
 	bool force_reset;
@@ -201,6 +202,34 @@ static void drive_password_change(struct env *e,
 			      NULL);
 	cycle(e, "pc@example.jp", "198.51.100.5", true, "0a1b", T0 + 60, &c);
 	cycle(e, "pc@example.jp", "198.51.100.5", true, "ffee", T0 + 120, &c);
+	*out = c.a;
+}
+
+/* The same for a login with a control byte (Dovecot JSON-escapes it as
+ * \u0001): the core holds its account under the key "pc\x01@...", the
+ * engine under the login itself; the admin names the key. */
+static void drive_password_change_ctl(struct env *e,
+				      struct core_login_verdict *out)
+{
+	static const char login[] = "pc\001@example.jp";
+	struct cyc c;
+
+	cycle(e, login, "198.51.100.5", true, "0a1b", T0, &c);
+	core_account_restrict(e->core, "pc\\x01@example.jp", "test", "test",
+			      NULL, NULL);
+	cycle(e, login, "198.51.100.5", true, "ffee", T0 + 60, &c);
+	*out = c.a;
+}
+
+/* A new network for a login with a control byte: keyed the same way. */
+static void drive_new_network_ctl(struct env *e,
+				  struct core_login_verdict *out)
+{
+	struct cyc c;
+
+	cycle(e, "nn\033@example.jp", "198.51.100.5", true, "c0de", T0, &c);
+	cycle(e, "nn\033@example.jp", "203.0.113.7", true, "c0de", T0 + 60,
+	      &c);
 	*out = c.a;
 }
 
@@ -276,6 +305,18 @@ static const struct row {
 	 CORE_LOGIN_AFTER, CORE_LOGIN_ACCEPT, 0, false, false,
 	 "evidence=pwhash_changed",
 	 {{"pc@example.jp", {"restricted", false, false, true}}}},
+	{"password change, login with a control byte", "", false,
+	 drive_password_change_ctl,
+	 CORE_LOGIN_AFTER, CORE_LOGIN_ACCEPT, 0, false, false,
+	 "evidence=pwhash_changed",
+	 {{"pc\\x01@example.jp", {"restricted", false, false, true}},
+	  {"pc\001@example.jp", {"absent", false, false, false}}}},
+	{"new network, login with a control byte", "", false,
+	 drive_new_network_ctl,
+	 CORE_LOGIN_AFTER, CORE_LOGIN_ACCEPT, 0, false, false,
+	 "rule=new_network",
+	 {{"nn\\x1b@example.jp", {"normal", false, true, false}},
+	  {"nn\033@example.jp", {"absent", false, false, false}}}},
 	{"brute force", "", false, drive_bruteforce,
 	 CORE_LOGIN_BEFORE, CORE_LOGIN_REJECT, -1, false, true, "",
 	 {{"bf@example.jp", {"absent", false, false, false}}}},

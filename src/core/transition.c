@@ -16,6 +16,7 @@
 #include "core/core-internal.h"
 #include "core/outbox.h"
 #include "notify/notify.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -87,10 +88,16 @@ static void transition_written(void *arg, int result)
 	}
 	a->state = (uint8_t)t->to;
 	a->strikes = t->strikes;
-	/* The login engine keeps the password evidence of the abuse. */
+	/* The login engine keeps the password evidence of the abuse; it
+	 * knows the login as Dovecot sent it, not its account key. */
 	if (c->login &&
-	    (t->to == ACCT_RESTRICTED || t->to == ACCT_SUSPENDED))
-		login_note_abused(c->login, a->login);
+	    (t->to == ACCT_RESTRICTED || t->to == ACCT_SUSPENDED)) {
+		char *login = xstrdup(a->login);
+
+		utf8_unescape(login);
+		login_note_abused(c->login, login);
+		free(login);
+	}
 	a->state_since = t->now;
 	a->state_until = t->until;
 	a->last_strike = t->last_strike;
