@@ -454,6 +454,9 @@ static void habit_window(struct gen *g, const struct habit *h,
 /* Messages of a daily rate over the window. */
 static unsigned window_share(struct gen *g, double per_day)
 {
+	/* 150 s would give almost nobody a message: 0-2 each instead. */
+	if (g->prof == DS_PROFILE_SHORT)
+		return rr(g, 0, 2);
 	return count_of(g, per_day * g->win / (16.0 * 3600));
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -291,4 +292,54 @@ int ds_wire_login(struct ds_wire *w, const struct core_login_request *r)
 	free(txt);
 	w->errors++;
 	return 0;
+}
+
+json_t *ds_wire_api_get(const char *sock, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t cap = 1 << 16, n = 0, max = 16u << 20;
+	char req[512], *buf = NULL, *body;
+	json_t *out = NULL;
+	int fd, k;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return NULL;
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return NULL;
+	k = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || k < 0 ||
+	    (size_t)k >= sizeof(req) || write_all(fd, req, (size_t)k) != 0)
+		goto done;
+	if (!(buf = malloc(cap)))
+		abort();
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 == cap) {
+			if (cap >= max)
+				goto done;
+			cap *= 2;
+			if (!(buf = realloc(buf, cap)))
+				abort();
+		}
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto done;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	if (strncmp(buf, "HTTP/1.", 7) || strncmp(buf + 9, "200", 3) ||
+	    !(body = strstr(buf, "\r\n\r\n")))
+		goto done;
+	out = json_loads(body + 4, 0, NULL);
+done:
+	free(buf);
+	close(fd);
+	return out;
 }

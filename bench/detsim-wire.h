@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/core.h"
 
 struct ds_wire;
@@ -30,6 +32,10 @@ int ds_wire_policy(struct ds_wire *w, const struct outbound_request *r);
 
 /* One auth-policy request: the reply's status (0 when none). */
 int ds_wire_login(struct ds_wire *w, const struct core_login_request *r);
+
+/* GET path from mamorid's admin API on the unix socket sock (HTTP/1.0,
+ * the reply read to EOF, at most 16 MiB): the body as JSON, or NULL. */
+json_t *ds_wire_api_get(const char *sock, const char *path);
 
 /* Requests that got no usable answer. */
 unsigned long ds_wire_errors(const struct ds_wire *w);

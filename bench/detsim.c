@@ -316,6 +316,9 @@ struct listed {
 	size_t n, cap;
 };
 
+static void listed_add(struct listed *l, const char *login);
+
+/* One incident_acct row: keep its login if valid. */
 static void listed_row(void *arg, int result, const char *key,
 		       const char *value, int64_t ts)
 {
@@ -328,16 +331,8 @@ static void listed_row(void *arg, int result, const char *key,
 	if (!value || !(o = json_loads(value, 0, NULL)))
 		return;
 	if (json_is_true(json_object_get(o, "valid")) &&
-	    json_is_string(json_object_get(o, "login"))) {
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 256;
-			l->v = realloc(l->v, l->cap * sizeof(*l->v));
-			if (!l->v)
-				abort();
-		}
-		l->v[l->n++] = strdup(json_string_value(json_object_get(o,
-								  "login")));
-	}
+	    json_is_string(json_object_get(o, "login")))
+		listed_add(l, json_string_value(json_object_get(o, "login")));
 	json_decref(o);
 }
 
@@ -346,16 +341,66 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Which valid pairs tried are in no incident (store namespace
- * incident_acct, written by src/auth/login_incident.c). */
-static void count_unlisted(struct sys *s, const struct ds_world *w)
+/* Add login to the set. */
+static void listed_add(struct listed *l, const char *login)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!l->v)
+			abort();
+	}
+	l->v[l->n++] = strdup(login);
+}
+
+/* The valid accounts of every incident, from mamorid's admin API. */
+static bool listed_from_api(const char *sock, struct listed *l)
+{
+	json_t *list = ds_wire_api_get(sock, "/v1/incidents"), *inc, *one;
+	json_t *acct;
+	size_t i, j;
+	char path[128];
+
+	if (!list)
+		return false;
+	json_array_foreach(json_object_get(list, "incidents"), i, inc) {
+		const char *id = json_string_value(json_object_get(inc, "id"));
+
+		if (!id)
+			continue;
+		snprintf(path, sizeof(path), "/v1/incidents/%s", id);
+		if (!(one = ds_wire_api_get(sock, path)))
+			continue;
+		json_array_foreach(json_object_get(one, "accounts"), j, acct)
+			if (json_is_true(json_object_get(acct, "valid")) &&
+			    json_is_string(json_object_get(acct, "login")))
+				listed_add(l, json_string_value(
+					json_object_get(acct, "login")));
+		json_decref(one);
+	}
+	json_decref(list);
+	return true;
+}
+
+/* Which valid pairs that reached the password check are in no incident:
+ * from the store (namespace incident_acct, src/auth/login_incident.c) or,
+ * with --real, from the admin API socket api. */
+static void count_unlisted(struct sys *s, const struct ds_world *w,
+			   const char *api)
 {
 	struct listed l = { 0 };
 	size_t i;
 	unsigned c;
 
-	login_engine_tick(s->login, w->t_end + 1);
-	store_scan(s->st, "incident_acct", "", listed_row, &l);
+	if (api) {
+		if (!listed_from_api(api, &l)) {
+			fprintf(stderr, "detsim: %s: no incident list\n", api);
+			return;
+		}
+	} else {
+		login_engine_tick(s->login, w->t_end + 1);
+		store_scan(s->st, "incident_acct", "", listed_row, &l);
+	}
 	qsort(l.v, l.n, sizeof(*l.v), str_cmp);
 	for (i = 0; i < w->nacct; i++) {
 		const char *login = ds_str(w, w->acct[i].login);
@@ -568,6 +613,7 @@ struct opts {
 	enum ds_profile profile;
 	char *real[3];			/* policy, auth, postfwd */
 	const char *api_key;
+	const char *api;		/* --real: admin API unix socket */
 };
 
 /* Open the three systems for one run. */
@@ -687,7 +733,9 @@ static void run_seed(const struct opts *o, struct config *cfg,
 				  o->real[0] && s[k].wire ? 0 : e->t);
 	}
 	if (s[0].core)
-		count_unlisted(&s[0], w);
+		count_unlisted(&s[0], w, NULL);
+	else if (o->api)
+		count_unlisted(&s[0], w, o->api);
 	for (k = 0; k < NSYS; k++)
 		record(mode, k, &s[k], w, held, si);
 	if (o->per_seed)
@@ -707,6 +755,7 @@ static void usage(void)
 		"[--profile full|short]\n"
 		"              [--real POLICY_HOST:PORT,AUTH_HOST:PORT"
 		"[,POSTFWD_HOST:PORT]] [--api-key K]\n"
+		"              [--api ADMIN_API_UNIX_SOCKET]\n"
 		"              [--per-seed] [--print-config]\n"
 		"default: --seeds 1000-1049 --mode both --profile full "
 		"(tune on 1-20, report 1000-1049)\n");
@@ -762,6 +811,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			free(dup);
 			if (!o->real[0] || !o->real[1])
 				usage();
+			i++;
+		} else if (!strcmp(a, "--api") && v) {
+			o->api = v;
 			i++;
 		} else if (!strcmp(a, "--api-key") && v) {
 			o->api_key = v;

@@ -153,7 +153,8 @@ for seed in $RT_SEEDS; do
     fi
     log "== real time, seed $seed: detsim --real $target (about 150 s)"
     echo
-    timeout 600 "$DETSIM" --real "$target" --api-key "$KEY" --seeds "$seed-$seed"
+    timeout 600 "$DETSIM" --real "$target" --api-key "$KEY" \
+        --api "$TMP/api-$seed.sock" --seeds "$seed-$seed"
     stop_servers
     log "== the same seed simulated: detsim --profile short --mode cold --seeds $seed-$seed"
     echo
