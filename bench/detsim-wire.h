@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "core/login_gate.h"
 
 struct ds_wire;
 

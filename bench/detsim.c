@@ -39,6 +39,7 @@
 
 #include "auth/login.h"
 #include "core/core.h"
+#include "core/login_gate.h"
 #include "detsim-wire.h"
 #include "detsim.h"
 #include "store/store.h"
