@@ -136,10 +136,14 @@ unsigned long ds_wire_errors(const struct ds_wire *w)
 	return w ? w->errors : 0;
 }
 
-/* Read a policy reply up to the empty line into buf. */
-static int read_policy(int fd, char *buf, size_t cap)
+/* Is a reply complete?  Returns the bytes it needs in all (0: unknown
+ * yet, keep reading). */
+typedef size_t reply_need_fn(const char *buf, size_t n);
+
+/* Read into buf (NUL-terminated) until need says the reply is whole. */
+static int read_reply(int fd, char *buf, size_t cap, reply_need_fn *need)
 {
-	size_t n = 0;
+	size_t n = 0, want;
 
 	while (n + 1 < cap) {
 		ssize_t k = read(fd, buf + n, cap - 1 - n);
@@ -150,10 +154,19 @@ static int read_policy(int fd, char *buf, size_t cap)
 			return -1;
 		n += (size_t)k;
 		buf[n] = '\0';
-		if (strstr(buf, "\n\n"))
+		if ((want = need(buf, n)) && n >= want)
 			return 0;
 	}
 	return -1;
+}
+
+/* A policy reply ends with an empty line. */
+static size_t policy_need(const char *buf, size_t n)
+{
+	const char *end = strstr(buf, "\n\n");
+
+	(void)n;
+	return end ? (size_t)(end + 2 - buf) : 0;
 }
 
 /* The verdict an access(5) action word means. */
@@ -201,7 +214,7 @@ int ds_wire_policy(struct ds_wire *w, const struct outbound_request *r)
 	for (tries = 0; tries < 2; tries++) {
 		if (conn_open(&w->pol) != 0 ||
 		    write_all(w->pol.fd, req, (size_t)n) != 0 ||
-		    read_policy(w->pol.fd, rep, sizeof(rep)) != 0) {
+		    read_reply(w->pol.fd, rep, sizeof(rep), policy_need) != 0) {
 			conn_close(&w->pol);
 			continue;
 		}
@@ -214,35 +227,28 @@ int ds_wire_policy(struct ds_wire *w, const struct outbound_request *r)
 	return VERDICT_DUNNO;
 }
 
-/* Read an HTTP response (headers and Content-Length body) into buf;
- * *body points at the body. */
+/* An HTTP response ends after its headers and Content-Length bytes. */
+static size_t http_need(const char *buf, size_t n)
+{
+	const char *hdr_end = strstr(buf, "\r\n\r\n"), *cl;
+
+	(void)n;
+	if (!hdr_end)
+		return 0;
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	return (size_t)(hdr_end + 4 - buf) +
+	       (cl && cl < hdr_end ? strtoul(cl + 17, NULL, 10) : 0);
+}
+
+/* Read an HTTP response into buf; *body points at the body.  -1 unless
+ * the status is 2xx. */
 static int read_http(int fd, char *buf, size_t cap, char **body)
 {
-	size_t n = 0, need = 0;
-	char *hdr_end = NULL, *cl;
-
-	while (n + 1 < cap) {
-		ssize_t k = read(fd, buf + n, cap - 1 - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		n += (size_t)k;
-		buf[n] = '\0';
-		if (!hdr_end && (hdr_end = strstr(buf, "\r\n\r\n"))) {
-			cl = strcasestr(buf, "\r\nContent-Length:");
-			need = (size_t)(hdr_end + 4 - buf) +
-			       (cl && cl < hdr_end ?
-				strtoul(cl + 17, NULL, 10) : 0);
-		}
-		if (hdr_end && n >= need) {
-			*body = hdr_end + 4;
-			return strncmp(buf, "HTTP/1.1 2", 10) &&
-			       strncmp(buf, "HTTP/1.0 2", 10) ? -1 : 0;
-		}
-	}
-	return -1;
+	if (read_reply(fd, buf, cap, http_need) != 0)
+		return -1;
+	*body = strstr(buf, "\r\n\r\n") + 4;
+	return strncmp(buf, "HTTP/1.1 2", 10) &&
+	       strncmp(buf, "HTTP/1.0 2", 10) ? -1 : 0;
 }
 
 int ds_wire_login(struct ds_wire *w, const struct core_login_request *r)
