@@ -35,24 +35,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-deteval.XXXXXX")
 PIDS=()
 PGIDS=()
 
-# Signal a postfwd process group we started, if it still holds postfwd.
-kill_group() {
-    pgrep -g "$2" -f postfwd >/dev/null 2>&1 && kill "$1" -- "-$2" 2>/dev/null
-    return 0
-}
+. "$ROOT/bench/bench-lib.sh"
 
+# Stop what this seed started.
 stop_servers() {
-    local p _
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PGIDS[@]}"; do kill_group -TERM "$p"; done
-    for _ in $(seq 1 20); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PGIDS[@]}"; do kill_group -KILL "$p"; done
+    stop_started
     PIDS=()
     PGIDS=()
 }
@@ -80,35 +67,11 @@ fi
 
 [ "$REAL" = 1 ] || exit 0
 
-USED_PORTS=" "
-pick_port() {
-    local p
-    for p in $(seq "$BASE_PORT" $((BASE_PORT + 500))); do
-        case "$USED_PORTS" in *" $p "*) continue ;; esac
-        if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-            USED_PORTS="$USED_PORTS$p "
-            PORT_PICKED=$p
-            return 0
-        fi
-    done
-    log "no free port from $BASE_PORT"
-    exit 1
-}
-wait_port() {
-    local port=$1 pid=${2:-} _
-    for _ in $(seq 1 50); do
-        [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ] && return 0
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-        sleep 0.1
-    done
-    return 1
-}
-
-PF1=$(command -v postfwd1 2>/dev/null || { [ -x /usr/sbin/postfwd1 ] && echo /usr/sbin/postfwd1; } || true)
+PF1=$(find_postfwd postfwd1)
 if [ -z "$PF1" ]; then
     log "== postfwd missing: apt-get install -y postfwd"
     DEBIAN_FRONTEND=noninteractive apt-get install -y postfwd >&2 || true
-    PF1=$(command -v postfwd1 2>/dev/null || { [ -x /usr/sbin/postfwd1 ] && echo /usr/sbin/postfwd1; } || true)
+    PF1=$(find_postfwd postfwd1)
 fi
 KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
