@@ -39,24 +39,10 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-bench.XXXXXX")
 PIDS=()      # processes we started, killed by pid
 PGIDS=()     # process groups of daemons that fork (postfwd), killed by group
 
-# Signal a postfwd process group we started, if it still holds postfwd.
-kill_group() {
-    pgrep -g "$2" -f postfwd >/dev/null 2>&1 && kill "$1" -- "-$2" 2>/dev/null
-    return 0
-}
+. "$ROOT/bench/bench-lib.sh"
 
 cleanup() {
-    local p _
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PGIDS[@]}"; do kill_group -TERM "$p"; done
-    for _ in $(seq 1 20); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PGIDS[@]}"; do kill_group -KILL "$p"; done
+    stop_started
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -93,10 +79,6 @@ fi
 
 # ---- postfwd ----------------------------------------------------------------
 
-find_postfwd() {
-    local n=$1
-    command -v "$n" 2>/dev/null || { [ -x "/usr/sbin/$n" ] && echo "/usr/sbin/$n"; } || true
-}
 PF1=$(find_postfwd postfwd1)
 if [ -z "$PF1" ]; then
     log "== postfwd missing: apt-get install -y postfwd"
@@ -107,35 +89,6 @@ fi
 PF2=$(find_postfwd postfwd2)
 
 # ---- helpers ----------------------------------------------------------------
-
-USED_PORTS=" "
-PORT_PICKED=""
-# Set PORT_PICKED to a free loopback TCP port at or above BASE_PORT, not
-# handed out before in this run (call it directly, not in $(...)).
-pick_port() {
-    local p
-    for p in $(seq "$BASE_PORT" $((BASE_PORT + 500))); do
-        case "$USED_PORTS" in *" $p "*) continue ;; esac
-        if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-            USED_PORTS="$USED_PORTS$p "
-            PORT_PICKED=$p
-            return 0
-        fi
-    done
-    log "no free port from $BASE_PORT"
-    exit 1
-}
-
-# Wait (5 s at most) until PORT listens; fail early if PID (optional) died.
-wait_port() {
-    local port=$1 pid=${2:-} _
-    for _ in $(seq 1 50); do
-        [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ] && return 0
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # CPU ticks (user + system) of process PID, or with "group" of every
 # process in process group PID (postfwd's forked children).
