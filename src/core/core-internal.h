@@ -172,4 +172,22 @@ void acctmap_free(struct acctmap *m);
 const struct account_override *acctmap_find(const struct acctmap *m,
 					     const char *login);
 
+/* Consequences of login events for an account (login_gate.c calls them;
+ * admin.c defines them). */
+/*
+ * Login signals (src/auth) feeding the outbound score: a login (raw, as
+ * Dovecot sent it: keyed here) from a new network raises the account's
+ * risk until the given time.
+ */
+void core_login_risk(struct core *c, const char *login, int64_t until);
+/*
+ * An attacker holds valid credentials for login (raw, keyed here;
+ * credential stuffing):
+ * set the forced-reset flag and, when restrict_sending is set, restrict the
+ * account's sending with reason.  cb may be NULL.
+ */
+void core_account_compromised(struct core *c, const char *login,
+			      bool restrict_sending, const char *reason,
+			      core_admin_cb *cb, void *arg);
+
 #endif

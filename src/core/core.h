@@ -110,21 +110,6 @@ char *core_dmarc_agg_key(time_t when, const char *source_ip,
  * API names, is a key.  free() the result.
  */
 char *core_account_key(const char *login);
-/*
- * Login signals (src/auth) feeding the outbound score: a login (raw, as
- * Dovecot sent it: keyed here) from a new network raises the account's
- * risk until the given time.
- */
-void core_login_risk(struct core *c, const char *login, int64_t until);
-/*
- * An attacker holds valid credentials for login (raw, keyed here;
- * credential stuffing):
- * set the forced-reset flag and, when restrict_sending is set, restrict the
- * account's sending with reason.  cb may be NULL.
- */
-void core_account_compromised(struct core *c, const char *login,
-			      bool restrict_sending, const char *reason,
-			      core_admin_cb *cb, void *arg);
 struct login_engine;
 /*
  * The login engine (src/auth/login.h) that core_login() (login_gate.h)
