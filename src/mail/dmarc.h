@@ -9,7 +9,8 @@
  *
  * Four parts, all sans I/O:
  *   dmarc_record.c  the TXT record parser (RFC 9989 4.7, 4.8; RFC 7489 6.3)
- *   dmarc_from.c    the RFC5322.From field: one author domain or a verdict
+ *   dmarc_from.c    the RFC5322.From field: one author domain or a verdict;
+ *                   the addr-specs of any address-list field (one parser)
  *                   (RFC 5322 3.4, 3.6.2; the multiple-From bypass,
  *                   CVE-2019-16378)
  *   dmarc_psl.c     Organizational Domain from the Public Suffix List
@@ -129,6 +130,22 @@ enum dmarc_from_verdict dmarc_from_parse(const char *const *values,
 					 struct dmarc_from *out);
 
 const char *dmarc_from_verdict_name(enum dmarc_from_verdict v);
+
+/*
+ * The addr-specs of one address-list field value (To, Cc, From: RFC 5322
+ * 3.4, groups of RFC 6854), by the same tokenizer and grammar as
+ * dmarc_from_parse(): comments, display names and group names are
+ * skipped, "<>" gives nothing.  Each address is its tokens joined
+ * (folding and comments between them dropped), lowercased in ASCII, into
+ * out[0..max), malloc'd.  Returns how many were found (may exceed max:
+ * only max are stored).  Tolerant where dmarc_from_parse() is strict: a
+ * syntax error, or more than the tokenizer's 512 tokens, ends the list
+ * and the addresses before it are kept; there is no mailbox limit and
+ * the domain is not converted (the correspondence log hashes what was
+ * written).
+ */
+size_t dmarc_from_addresses(const char *value, size_t n, char **out,
+			    size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Public Suffix List                                                  */

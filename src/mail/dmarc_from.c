@@ -33,6 +33,7 @@
 
 #include "mail/dmarc.h"
 #include "mail/idna.h"
+#include "util/xalloc.h"
 
 #define TOKENS_MAX 512
 #define COMMENT_DEPTH 16
@@ -66,6 +67,7 @@ static bool lex(const char *v, size_t n, struct tok *t, size_t *nt)
 {
 	size_t i = 0, k = 0;
 
+	*nt = 0;	/* on failure: the tokens before the error */
 	while (i < n) {
 		unsigned char c = (unsigned char)v[i];
 
@@ -119,7 +121,7 @@ static bool lex(const char *v, size_t n, struct tok *t, size_t *nt)
 				return false;	/* ')', ']', '\\', control, NUL */
 			}
 			t[k].len = i - t[k].off;
-			k++;
+			*nt = ++k;
 		}
 	}
 	*nt = k;
@@ -214,6 +216,8 @@ struct fstate {
 	struct dmarc_from *out;
 	bool literal;		/* saw a domain-literal */
 	bool empty_addr;	/* saw "<>" */
+	char **addrs;		/* dmarc_from_addresses: the addr-specs */
+	size_t addr_max, naddr;
 };
 
 /* Record one mailbox's domain; false if it is unusable. */
@@ -242,6 +246,33 @@ static bool add_domain(struct fstate *s, const struct tok *dom)
 	return true;
 }
 
+/* dmarc_from_addresses: keep the addr-spec in tokens [a, b), its tokens
+ * joined (CFWS between them dropped) and lowercased in ASCII. */
+static bool add_addr(struct fstate *s, size_t a, size_t b)
+{
+	const struct tok *d = &s->t[b - 1];
+	size_t i, len = 0, k = 0;
+	char *o;
+
+	if (d->kind != TK_ATOM && d->kind != TK_LITERAL)
+		return false;
+	if (s->naddr++ >= s->addr_max)
+		return true;
+	for (i = a; i < b; i++)
+		len += s->t[i].len;
+	o = s->addrs[s->naddr - 1] = xmalloc(len + 1);
+	for (i = a; i < b; i++) {
+		const char *p = s->v + s->t[i].off;
+		size_t j;
+
+		for (j = 0; j < s->t[i].len; j++)
+			o[k++] = (char)(p[j] >= 'A' && p[j] <= 'Z' ?
+					p[j] + 32 : p[j]);
+	}
+	o[k] = '\0';
+	return true;
+}
+
 /* Is token i the special c? */
 static bool is_sp(const struct fstate *s, size_t i, char c)
 {
@@ -261,6 +292,8 @@ static bool addr_spec(struct fstate *s, size_t a, size_t b)
 	for (i = a; i < b - 2; i++)
 		if (s->t[i].kind != TK_ATOM && s->t[i].kind != TK_QSTR)
 			return false;
+	if (s->addrs)
+		return add_addr(s, a, b);
 	return add_domain(s, &s->t[b - 1]);
 }
 
@@ -410,4 +443,34 @@ const char *dmarc_from_verdict_name(enum dmarc_from_verdict v)
 	};
 
 	return (unsigned)v < DMARC_FROM__COUNT ? names[v] : "?";
+}
+
+size_t dmarc_from_addresses(const char *value, size_t n, char **out,
+			    size_t max)
+{
+	struct tok t[TOKENS_MAX];
+	struct dmarc_from f;
+	struct fstate s = { .v = value, .t = t, .out = &f, .addrs = out,
+			    .addr_max = max };
+
+	memset(&f, 0, sizeof(f));
+	if (!lex(value, n, t, &s.nt)) {
+		/* Too many tokens or a lexical error: keep the whole list
+		 * elements before it (up to the last ',' outside <>). */
+		size_t i, cut = 0;
+		bool in_angle = false;
+
+		for (i = 0; i < s.nt; i++) {
+			if (is_sp(&s, i, '<'))
+				in_angle = true;
+			else if (is_sp(&s, i, '>'))
+				in_angle = false;
+			else if (!in_angle && is_sp(&s, i, ','))
+				cut = i;
+		}
+		s.nt = cut;
+	}
+	/* A syntax error ends the list; the addresses before it stay. */
+	address_list(&s);
+	return s.naddr;
 }

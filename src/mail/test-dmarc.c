@@ -11,6 +11,7 @@
 
 #include "mail/dmarc.h"
 #include "tap.h"
+#include "util/buf.h"
 
 /* ---------------------------------------------------------------- */
 /* Record parser                                                       */
@@ -513,10 +514,68 @@ static void test_eval(void)
 	}
 }
 
+/* dmarc_from_addresses: the rows test-mailauth had for the milter's own
+ * address reader (now one parser), then the tolerant edges. */
+static const struct {
+	const char *value;
+	size_t n;
+	const char *want[3];
+} addrrows[] = {
+	{ " Alice <Alice@Example.COM>", 1, { "alice@example.com" } },
+	{ " a@x.example, \"Doe, John\" <j@y.example>", 2,
+	  { "a@x.example", "j@y.example" } },
+	{ " (comment, with@at) b@z.example", 1, { "b@z.example" } },
+	{ " undisclosed-recipients:;", 0, { NULL } },
+	{ " team: c@x.example, d@x.example;, e@x.example", 3,
+	  { "c@x.example", "d@x.example", "e@x.example" } },
+	{ " \"q@fake.example\" <real@x.example>", 1, { "real@x.example" } },
+	{ " <>", 0, { NULL } },
+	{ " a@x.example, b@, c@z.example", 1, { "a@x.example" } },
+	{ " a@x.example, <b@y.example> (open", 1, { "a@x.example" } },
+	{ " A (c) . B @ X.example", 1, { "a.b@x.example" } },
+	{ " a@x.example, b@y.example, c@z.example, d@w.example", 4,
+	  { "a@x.example", "b@y.example", "c@z.example" } },
+};
+
+static void test_addresses(void)
+{
+	size_t i, k, n;
+	struct buf big;
+
+	for (i = 0; i < sizeof(addrrows) / sizeof(addrrows[0]); i++) {
+		char *out[3] = { 0 };
+		const char *v = addrrows[i].value;
+
+		n = dmarc_from_addresses(v, strlen(v), out, 3);
+		is_int(n, addrrows[i].n, "addresses %s: count", v);
+		for (k = 0; k < addrrows[i].n && k < n && k < 3; k++)
+			is_str(out[k], addrrows[i].want[k], "addresses %s: %zu",
+			       v, k);
+		for (k = 0; k < 3; k++)
+			free(out[k]);
+	}
+	/* More tokens than the tokenizer holds: the list before the cut. */
+	buf_init(&big, 1 << 20);
+	for (i = 0; i < 200; i++)
+		buf_printf(&big, "%sU%zu <u%zu@x.example>", i ? ", " : "", i, i);
+	{
+		char *out[1] = { NULL };
+
+		n = dmarc_from_addresses(big.p, big.len, out, 1);
+		ok(n > 64 && n < 200, "addresses: 200 mailboxes past the "
+		   "token limit give the first %zu", n);
+		is_str(out[0], "u0@x.example", "addresses: past the token "
+		       "limit, the first is kept");
+		free(out[0]);
+	}
+	buf_deinit(&big);
+}
+
 int main(void)
 {
 	test_records();
 	test_from();
+	test_addresses();
 	test_psl();
 	test_psl_align();
 	test_eval();
