@@ -1,6 +1,6 @@
 /*
  * fuzz-message - libFuzzer target for the whole-message reader of
- * `mamori scan` (mailauth_message in src/front/mailauth.c: header fields,
+ * `mamori scan` (mailauth_message in src/core/mailauth.c: header fields,
  * folding, the mbox line, the header/body boundary) and everything the
  * inbound verdict then parses from attacker bytes: From (dmarc_from),
  * DKIM-Signature tags, Authentication-Results, the body canonicalizer.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "dns/dns_stub.h"
-#include "front/mailauth.h"
+#include "core/mailauth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "cli/mamori.h"
-#include "mail/dkim_sign.h"
+#include "core/inbound.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 
@@ -79,7 +79,7 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 	const char *type = "rsa", *dir = NULL, *v, *domain = NULL,
 		   *selector = NULL;
 	char err[512], *kdir, *path = NULL, *txt = NULL;
-	unsigned flags = 0;
+	bool force = false;
 	int i, r;
 
 	for (i = 0; i < argc; i++) {
@@ -88,7 +88,7 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 		else if ((v = cli_opt_value(argc, argv, &i, "--dir")))
 			dir = v;
 		else if (!strcmp(argv[i], "--force"))
-			flags |= DKIM_KEYGEN_FORCE;
+			force = true;
 		else if (argv[i][0] == '-' && argv[i][1])
 			cli_usage_error("dkim keygen: unknown option %s",
 					argv[i]);
@@ -107,12 +107,12 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 	if ((kdir = key_dir(c, dir)) == NULL)
 		return CLI_EXIT_USAGE;
 	umask(077);	/* the key, its directory and its DNS file: ours only */
-	r = dkim_keygen_file(kdir, domain, selector, type, flags, &path, &txt,
+	r = core_dkim_keygen(kdir, domain, selector, type, force, &path, &txt,
 			     err, sizeof(err));
 	free(kdir);
 	if (r != 0) {
 		fprintf(stderr, "mamori: dkim keygen: %s%s\n", err,
-			r == DKIM_SIGN_E_EXISTS ? " (--force replaces it)" :
+			r == CORE_DKIM_E_EXISTS ? " (--force replaces it)" :
 			"");
 		return CLI_EXIT_FAILED;
 	}

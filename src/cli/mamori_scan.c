@@ -4,11 +4,11 @@
  *   mamori scan [--ip ADDR] [--helo NAME] [--mail-from ADDR]
  *               [--dns IP[@PORT]] [--time EPOCH] FILE.eml|-
  *
- * The same evaluation the milter runs at end of message (front/mailauth.c:
- * SPF, DKIM, DMARC, the policy action), with the settings of the
- * configuration file (-c, else the default file if it exists, else the
- * built-in defaults) and real DNS through dns_blocking (dns_upstream, or
- * --dns).  The envelope is not in a stored message, so SPF needs --ip
+ * The same evaluation the milter runs at end of message (core_scan() of
+ * core/inbound.h, core/mailauth.c: SPF, DKIM, DMARC, the policy action),
+ * with the settings of the configuration file (-c, else the default file
+ * if it exists, else the built-in defaults) and real DNS through a local
+ * blocking resolver (dns_upstream, or --dns).  The envelope is not in a stored message, so SPF needs --ip
  * (and --mail-from, else the null sender: the HELO identity); without
  * --ip SPF is not evaluated and says so.  Prints the header fields the
  * milter would add and what it would do; --json prints them as an object.
@@ -21,9 +21,7 @@
 #include <string.h>
 
 #include "cli/mamori.h"
-#include "dns/dns_blocking.h"
-#include "front/mailauth.h"
-#include "mail/dmarc.h"
+#include "core/inbound.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 
@@ -121,15 +119,11 @@ int cli_cmd_scan(struct cli *c, int argc, char **argv)
 {
 	const char *ip = NULL, *helo = "", *mailfrom = "", *dns = NULL,
 		   *file = NULL, *v, *warn;
-	struct mailauth_config ma;
-	struct dmarc_config dm;
-	struct dmarc_psl *psl = NULL;
-	struct dns_resolver *r;
+	struct core_scan *sc;
 	struct config *cfg;
-	struct mailauth *m;
 	const struct mailauth_verdict *verdict;
 	struct buf msg;
-	char err[512], authserv[256];
+	char err[512];
 	unsigned long long now = 0;
 	size_t fields;
 	int i;
@@ -173,33 +167,21 @@ int cli_cmd_scan(struct cli *c, int argc, char **argv)
 		config_free(cfg);
 		return CLI_EXIT_FAILED;
 	}
-	if (cfg->dmarc_mode)
-		psl = dmarc_psl_load(NULL);
-	mailauth_config_set(&ma, &dm, authserv, sizeof(authserv), cfg, psl,
-			    &warn);
+	sc = core_scan_new(cfg, dns, now, &warn, err, sizeof(err));
 	if (warn)
 		fprintf(stderr, "mamori: scan: %s\n", warn);
-	ma.now = now;
-	r = dns_blocking_new(dns ? dns : cfg->dns_upstream,
-			     (int)cfg->dns_timeout_ms, err, sizeof(err));
-	if (!r) {
+	if (!sc) {
 		fprintf(stderr, "mamori: scan: %s\n", err);
-		dmarc_psl_free(psl);
 		buf_deinit(&msg);
 		config_free(cfg);
 		return CLI_EXIT_USAGE;
 	}
-	m = mailauth_new(&ma);
-	mailauth_envelope(m, ip, helo, mailfrom);
-	fields = mailauth_message(m, msg.p, msg.len);
-	verdict = mailauth_end(m, r);
+	verdict = core_scan(sc, ip, helo, mailfrom, msg.p, msg.len, &fields);
 	if (c->json)
 		print_json(verdict, fields);
 	else
 		print_text(verdict, fields, ip);
-	mailauth_free(m);
-	dns_resolver_free(r);
-	dmarc_psl_free(psl);
+	core_scan_free(sc);
 	buf_deinit(&msg);
 	config_free(cfg);
 	return CLI_EXIT_OK;

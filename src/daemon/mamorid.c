@@ -28,6 +28,7 @@
 
 #include "auth/login.h"
 #include "core/core.h"
+#include "core/inbound.h"
 #include "core/outbox.h"
 #include "front/authpolicy_server.h"
 #include "front/http_api.h"
@@ -55,6 +56,7 @@ struct daemon {
 	struct http_api *api;
 	struct login_engine *login;
 	struct authpolicy_server *authpolicy;
+	struct core_mail *mail;		/* the milter's core context */
 	struct milter_server *milter;
 	const char *config_path;
 };
@@ -185,8 +187,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	policy_server_reconfigure(d->policy, n);
-	if (d->milter)
-		milter_server_reconfigure(d->milter, n);
+	if (d->mail)
+		core_mail_reconfigure(d->mail, n);
 	if (d->login)
 		login_engine_reconfigure(d->login, n);
 	if (d->authpolicy)
@@ -256,7 +258,10 @@ int main(int argc, char **argv)
 	if (!d.policy)
 		goto fail;
 	if (d.cfg->milter_listen[0]) {
-		d.milter = milter_server_new(d.base, d.cfg, err, sizeof(err));
+		d.mail = core_mail_new(d.base, d.cfg, err, sizeof(err));
+		if (!d.mail)
+			goto fail;
+		d.milter = milter_server_new(d.cfg, d.mail, err, sizeof(err));
 		if (!d.milter)
 			goto fail;
 	}
@@ -264,8 +269,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if (store_open(d.cfg->store, d.base, &d.st, err, sizeof(err)) != 0)
 		goto fail;
-	if (d.milter && milter_server_attach(d.milter, d.st, err,
-					     sizeof(err)) != 0)
+	if (d.mail)
+		core_mail_attach(d.mail, d.st);
+	if (d.milter && milter_server_start(d.milter, err, sizeof(err)) != 0)
 		goto fail;
 	d.nt = notify_new(d.cfg);
 	d.core = core_new(d.cfg, d.st, d.nt, err, sizeof(err));
@@ -329,7 +335,9 @@ int main(int argc, char **argv)
 	http_api_free(d.api);
 	authpolicy_server_free(d.authpolicy);
 	policy_server_free(d.policy);
+	core_mail_close(d.mail);
 	milter_server_free(d.milter);
+	core_mail_free(d.mail);
 	/* The counters survive a clean restart whole (kill -9 loses what
 	 * changed since the last snapshot pass). */
 	core_snapshot_flush(d.core, 0);
@@ -352,7 +360,9 @@ fail:
 	log_msg(LOG_L_FATAL, "event=startup_failed error=\"%s\"", err);
 	http_api_free(d.api);
 	authpolicy_server_free(d.authpolicy);
+	core_mail_close(d.mail);
 	milter_server_free(d.milter);
+	core_mail_free(d.mail);
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);

@@ -1,9 +1,10 @@
 /*
  * mailauth - the inbound mail-authentication decision for one message.
  *
- * The milter (front/milter.c) feeds a message here the way libmilter hands
- * it over: envelope (client address, HELO, MAIL FROM), header fields one by
- * one with their raw values, body chunks, the end.  At the end mailauth
+ * The core's inbound path (core/inbound.c, for the milter and `mamori
+ * scan`) feeds a message here the way libmilter hands it over: envelope
+ * (client address, HELO, MAIL FROM), header fields one by one with their
+ * raw values, body chunks, the end.  At the end mailauth
  * runs SPF (RFC 7208) on MAIL FROM (on the HELO identity for a null
  * sender), DKIM (RFC 6376) on the whole message, and DMARC (RFC 9989, or
  * RFC 7489 mode) on the From domain, asking a struct dns_resolver, and
@@ -23,14 +24,16 @@
  *
  * No libmilter here and no I/O besides the resolver: unit-testable with
  * dns_stub.  The resolver must answer synchronously (the callback runs
- * before dns_query returns: dns_stub, or the milter's blocking wrapper over
- * the shared libunbound context); a question left unanswered counts as a
+ * before dns_query returns: dns_stub, or the blocking wrapper over the
+ * core's shared libunbound context); a question left unanswered counts as a
  * DNS timeout.  Limits: MAILAUTH_MAX_FROM From fields are kept (more are
  * counted: still "multiple"), MAILAUTH_MAX_DEL forged fields are deleted,
  * header values over DKIM_MAX_SIG_LEN bytes are passed on, not copied.
  *
  * Threading: one struct mailauth per message, used by one thread at a
- * time; no global state.
+ * time (a libmilter worker, or the CLI); no global state, no store, no
+ * event loop.  core/inbound.h is the interface front-ends use; this one
+ * is for the core, its tests and fuzz-message.
  */
 #ifndef MAMORI_MAILAUTH_H
 #define MAMORI_MAILAUTH_H
@@ -39,8 +42,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/dns.h"
-#include "mail/dmarc.h"
+struct dns_resolver;
+struct dmarc_config;
+struct dmarc_psl;
 
 #define MAILAUTH_MAX_FROM 8
 #define MAILAUTH_MAX_DEL 32
@@ -167,15 +171,6 @@ const struct mailauth_verdict *mailauth_end(struct mailauth *m,
  * not parse are skipped.  False for an ip that does not parse.
  */
 bool mailauth_ip_in_list(const char *list, const char *ip);
-
-/*
- * Extract the addr-specs of an address-list field value (To, Cc, From:
- * RFC 5322 3.4), lowercased, into out[0..max); comments, quoted display
- * names and group syntax are skipped.  Returns how many were found (may
- * exceed max: only max are stored).  Each out[i] is malloc'd.
- */
-size_t mailauth_addresses(const char *value, size_t n, char **out,
-			  size_t max);
 
 const char *mailauth_action_name(enum mailauth_action a);
 

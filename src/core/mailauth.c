@@ -10,16 +10,17 @@
  * question into DNS_TEMPFAIL.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include "front/mailauth.h"
+#include "core/mailauth.h"
+#include "dns/dns.h"
 #include "mail/authres.h"
 #include "mail/dkim.h"
+#include "mail/dmarc.h"
 #include "mail/spf.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -632,92 +633,6 @@ bool mailauth_ip_in_list(const char *list, const char *ip)
 		p += len;
 	}
 	return false;
-}
-
-/* Store one address (lowercased, trimmed) if it has an '@'. */
-static void add_addr(struct buf *w, char **out, size_t max, size_t *count)
-{
-	size_t i;
-	char *s, *e;
-
-	if (!w->p)
-		return;
-	s = w->p;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	*e = '\0';
-	if (!strchr(s, '@') || strchr(s, ' '))
-		return;
-	if (*count < max) {
-		out[*count] = xstrdup(s);
-		for (i = 0; out[*count][i]; i++)
-			out[*count][i] = (char)tolower(
-				(unsigned char)out[*count][i]);
-	}
-	(*count)++;
-}
-
-size_t mailauth_addresses(const char *value, size_t n, char **out,
-			  size_t max)
-{
-	struct buf word, angle;
-	size_t i, count = 0;
-	int depth = 0;
-	bool quoted = false, in_angle = false, had_angle = false;
-
-	buf_init(&word, 1024);
-	buf_init(&angle, 1024);
-	for (i = 0; i < n; i++) {
-		char c = value[i];
-
-		if (quoted) {
-			if (c == '\\' && i + 1 < n)
-				i++;
-			else if (c == '"')
-				quoted = false;
-			continue;
-		}
-		if (depth > 0) {
-			if (c == '\\' && i + 1 < n)
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			continue;
-		}
-		if (c == '(') {
-			depth = 1;
-		} else if (c == '"' && !in_angle) {
-			quoted = true;
-			buf_reset(&word);	/* a display name */
-		} else if (c == '<') {
-			in_angle = true;
-			buf_reset(&angle);
-		} else if (c == '>' && in_angle) {
-			in_angle = false;
-			had_angle = true;
-			add_addr(&angle, out, max, &count);
-		} else if (in_angle) {
-			if (c != '\r' && c != '\n' && c != ' ' && c != '\t')
-				buf_append(&angle, &c, 1);
-		} else if (c == ',' || c == ';' || c == ':') {
-			if (c != ':' && !had_angle)
-				add_addr(&word, out, max, &count);
-			buf_reset(&word);
-			had_angle = false;
-		} else if (c != '\r' && c != '\n') {
-			buf_append(&word, &c, 1);
-		}
-	}
-	if (!had_angle && !in_angle && !quoted)
-		add_addr(&word, out, max, &count);
-	buf_deinit(&word);
-	buf_deinit(&angle);
-	return count;
 }
 
 void mailauth_config_set(struct mailauth_config *ma, struct dmarc_config *dm,

@@ -1,0 +1,76 @@
+/*
+ * inbound-internal - the two helpers of core/inbound.c, for it alone.
+ *
+ *   mailsign.c  one outbound message: header fields kept (at most 256 KiB)
+ *               until the body starts, then the DKIM signer for the From
+ *               domain (mail/dkim_sign.h).  Per message, one thread.
+ *   mailrec.c   what the mail path records in the store: DMARC aggregate
+ *               counts and the hashed correspondence log.  The record
+ *               calls run on any thread and post to the event loop; the
+ *               rest runs on the loop thread.
+ */
+#ifndef MAMORI_CORE_INBOUND_INTERNAL_H
+#define MAMORI_CORE_INBOUND_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dkim_keyring;
+struct event_base;
+struct mailauth_verdict;
+struct store;
+
+/* ------------------------------------------------------------------ */
+/* mailsign.c                                                           */
+
+struct mailsign;
+
+/* A new outbound message; kr (NULL: signing off) must outlive it. */
+struct mailsign *mailsign_new(const struct dkim_keyring *kr);
+/* Free s and its signatures; NULL is a no-op. */
+void mailsign_free(struct mailsign *s);
+/* One header field (raw value; bare LF read as CRLF). */
+void mailsign_header(struct mailsign *s, const char *name,
+		     const char *value, size_t vlen);
+/* A body chunk. */
+void mailsign_body(struct mailsign *s, const void *p, size_t n);
+/*
+ * The end: *sigs and *n the DKIM-Signature values (none without a key
+ * for the From domain), *error why signing failed or NULL.  Owned by s.
+ */
+void mailsign_end(struct mailsign *s, const char *const **sigs, size_t *n,
+		  const char **error);
+/*
+ * The i-th kept header field: its name, *value and *vlen (bare LF made
+ * CRLF); NULL past the last.
+ */
+const char *mailsign_field(const struct mailsign *s, size_t i,
+			   const char **value, size_t *vlen);
+
+/* ------------------------------------------------------------------ */
+/* mailrec.c                                                            */
+
+struct mailrec;
+
+/* Records posted to base's loop; nothing is written until attached. */
+struct mailrec *mailrec_new(struct event_base *base);
+/* Write to st; reads or creates the salt.  Loop thread. */
+void mailrec_attach(struct mailrec *r, struct store *st);
+/*
+ * Count the DMARC aggregate row of an inbound verdict from client ip at
+ * time now.  Any thread.
+ */
+void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
+		   const struct mailauth_verdict *v);
+/*
+ * Record the hashed correspondence of an outbound message (its From, To,
+ * Cc and Message-ID fields) for ttl seconds.  Any thread.
+ */
+void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
+		  const struct mailsign *s);
+/* No more records: run what is queued and write the counts.  Loop. */
+void mailrec_stop(struct mailrec *r);
+/* Free r after mailrec_stop; NULL is a no-op. */
+void mailrec_free(struct mailrec *r);
+
+#endif

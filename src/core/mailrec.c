@@ -1,0 +1,394 @@
+/*
+ * mailrec - what the core's mail path records in the store (see
+ * inbound-internal.h; formats in docs/design/milter.md).
+ *
+ *   dmarc_agg  DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION -> COUNT
+ *              (core_dmarc_agg_key, read back by dmarc_agg.c), kept
+ *              AGG_TTL.  Counts are summed in memory on the loop thread
+ *              (AGG_MAX distinct rows) and added to the stored value
+ *              every AGG_FLUSH_SECS and at mailrec_stop.
+ *   corr       p:H(from):H(rcpt) -> {} and m:H(message-id) ->
+ *              {"t":..,"from":H,"rcpt":[H..]}, kept correspondence_ttl;
+ *              H(x) = hex(SHA-256(salt ":" x)), addresses lowercased.
+ *              The salt (corr/salt) is made once per install.
+ *
+ * Threading: mailrec_dmarc and mailrec_corr run on the message's thread
+ * (a libmilter worker): they build the keys there and post ONE job per
+ * message to the loop thread (util/loopq), where every store_* call runs.
+ * The post happens under r->lock with r->stopped checked, so nothing is
+ * posted after mailrec_stop.  The salt is written on the loop thread
+ * before the milter starts serving (sqlite and memory answer at once; a
+ * networked store answers later, and records hashed meanwhile use the
+ * all-zero temporary salt).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "core/core.h"
+#include "core/inbound-internal.h"
+#include "core/mailauth.h"
+#include "mail/dmarc.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/loopq.h"
+#include "util/xalloc.h"
+
+#define AGG_MAX 4096			/* distinct DMARC rows between flushes */
+#define AGG_FLUSH_SECS 60
+#define AGG_TTL (400 * 86400L)		/* aggregate rows kept ~13 months */
+#define CORR_NS "corr"
+#define CORR_RCPT_MAX 64		/* participants recorded per message */
+
+/* A pending DMARC aggregate count. */
+struct agg {
+	char *key;
+	long n;
+};
+
+struct mailrec {
+	struct store *st;		/* loop thread */
+	struct loopq *q;
+	pthread_mutex_t lock;		/* stopped, the post */
+	bool stopped;
+	char salt[65];
+	struct event *ev_flush;
+	struct agg agg[AGG_MAX];	/* loop thread */
+	size_t nagg;
+};
+
+/* The store writes of one outbound message's correspondence. */
+struct corr_job {
+	struct mailrec *r;
+	int64_t expires;
+	size_t n;
+	char *key[CORR_RCPT_MAX + 1], *value[CORR_RCPT_MAX + 1];
+};
+
+/* A DMARC count on its way to the loop. */
+struct agg_job {
+	struct mailrec *r;
+	char *key;
+};
+
+/* Post fn(job) to the loop unless stopped; false: the caller frees job. */
+static bool post(struct mailrec *r, void (*fn)(void *), void *job)
+{
+	bool ok;
+
+	pthread_mutex_lock(&r->lock);
+	ok = !r->stopped && loopq_post(r->q, fn, job) == 0;
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* DMARC aggregate counts (loop thread)                                 */
+
+/* A read-modify-write of one aggregate row. */
+struct aggput {
+	struct mailrec *r;
+	char *key;
+	long n;
+};
+
+/* The write of a count ended; a failure loses it, and says so. */
+static void agg_put_done(void *arg, int result)
+{
+	char *key = arg, q[256];
+
+	if (result != STORE_OK)
+		log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s error=%s",
+			log_q(q, sizeof(q), key), store_result_str(result));
+	free(key);
+}
+
+/* The old count arrived: write old + n. */
+static void agg_got(void *arg, int result, const char *value)
+{
+	struct aggput *p = arg;
+	char v[32], q[256], *end = NULL;
+	long old = 0;
+
+	if (result == STORE_OK && value) {
+		old = strtol(value, &end, 10);
+		if (end == value || *end || old < 0) {
+			/* Not ours to overwrite with a smaller number. */
+			log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s "
+				"count=%ld error=\"stored value is not a "
+				"count\"", log_q(q, sizeof(q), p->key), p->n);
+			result = -1;
+		}
+	}
+	if (result == STORE_E_RETRY || result < 0) {
+		if (end == NULL)
+			log_msg(LOG_L_WARN, "event=dmarc_agg_lost key=%s "
+				"count=%ld error=%s",
+				log_q(q, sizeof(q), p->key), p->n,
+				store_result_str(result));
+		free(p->key);
+	} else {
+		snprintf(v, sizeof(v), "%ld", old + p->n);
+		/* The key goes to the callback, which frees it. */
+		store_put(p->r->st, CORE_DMARC_AGG_NS, p->key, v,
+			  (int64_t)time(NULL) + AGG_TTL, agg_put_done, p->key);
+	}
+	free(p);
+}
+
+/* Write the pending DMARC counts. */
+static void agg_flush(struct mailrec *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nagg; i++) {
+		struct aggput *p = xcalloc(1, sizeof(*p));
+
+		p->r = r;
+		p->key = r->agg[i].key;
+		p->n = r->agg[i].n;
+		store_get(r->st, CORE_DMARC_AGG_NS, p->key, agg_got, p);
+	}
+	r->nagg = 0;
+}
+
+/* loopq job: count one aggregate row in memory. */
+static void agg_add(void *arg)
+{
+	struct agg_job *j = arg;
+	struct mailrec *r = j->r;
+	char *key = j->key;
+	size_t i;
+
+	free(j);
+	if (!r->st) {
+		free(key);
+		return;
+	}
+	for (i = 0; i < r->nagg; i++)
+		if (strcmp(r->agg[i].key, key) == 0) {
+			r->agg[i].n++;
+			free(key);
+			return;
+		}
+	if (r->nagg == AGG_MAX)
+		agg_flush(r);
+	r->agg[r->nagg].key = key;
+	r->agg[r->nagg++].n = 1;
+}
+
+/* Event loop timer: flush the counts. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct mailrec *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->st)
+		agg_flush(r);
+}
+
+void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
+		   const struct mailauth_verdict *v)
+{
+	struct agg_job *j;
+
+	/* Aggregate rows only for a From domain with an answer. */
+	if (!v->from_domain[0] || v->action == MAILAUTH_TEMPFAIL)
+		return;
+	j = xmalloc(sizeof(*j));
+	j->r = r;
+	j->key = core_dmarc_agg_key((time_t)now, ip, v->from_domain,
+				    v->spf_result, v->dkim_result,
+				    v->dmarc_result, v->disposition);
+	if (!post(r, agg_add, j)) {
+		free(j->key);
+		free(j);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Correspondence log                                                   */
+
+/* SHA-256 of salt ":" item[0..n) as hex into out. */
+static void corr_hash(const char *salt, const char *item, size_t n,
+		      char out[65])
+{
+	unsigned char md[32];
+	unsigned len = 0, i;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	EVP_DigestUpdate(c, salt, strlen(salt));
+	EVP_DigestUpdate(c, ":", 1);
+	EVP_DigestUpdate(c, item, n);
+	EVP_DigestFinal_ex(c, md, &len);
+	EVP_MD_CTX_free(c);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* loopq job: write a message's correspondence records. */
+static void corr_write(void *arg)
+{
+	struct corr_job *j = arg;
+	size_t i;
+
+	for (i = 0; i < j->n; i++) {
+		if (j->r->st)
+			store_put(j->r->st, CORR_NS, j->key[i], j->value[i],
+				  j->expires, NULL, NULL);
+		free(j->key[i]);
+		free(j->value[i]);
+	}
+	free(j);
+}
+
+/* The Message-ID value with surrounding blanks trimmed, as a span. */
+static const char *trim(const char *v, size_t n, size_t *outn)
+{
+	while (n && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' ||
+		     v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	*outn = n;
+	return v;
+}
+
+void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
+		  const struct mailsign *s)
+{
+	char *addrs[CORR_RCPT_MAX], *from[1] = { NULL };
+	char h[65], hf[65], hm[65];
+	const char *msgid = NULL, *name, *fv;
+	size_t idlen = 0, flen, na = 0, nf = 0, i, k;
+	struct corr_job *j;
+	struct buf v;
+
+	/* The first From with an address, every To and Cc, the first
+	 * Message-ID, in header order. */
+	for (i = 0; (name = mailsign_field(s, i, &fv, &flen)) != NULL; i++) {
+		if (strcasecmp(name, "Message-ID") == 0 && !msgid) {
+			msgid = fv;
+			idlen = flen;
+		} else if (strcasecmp(name, "From") == 0 && !nf) {
+			nf = dmarc_from_addresses(fv, flen, from, 1);
+		} else if ((strcasecmp(name, "To") == 0 ||
+			    strcasecmp(name, "Cc") == 0) && na < CORR_RCPT_MAX) {
+			na += dmarc_from_addresses(fv, flen, addrs + na,
+						   CORR_RCPT_MAX - na);
+		}
+	}
+	if (na > CORR_RCPT_MAX)
+		na = CORR_RCPT_MAX;
+	if (!from[0])
+		goto out;
+	j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	j->expires = now + ttl;
+	corr_hash(r->salt, from[0], strlen(from[0]), hf);
+	buf_init(&v, 16384);
+	buf_printf(&v, "{\"t\":%lld,\"from\":\"%s\",\"rcpt\":[",
+		   (long long)now, hf);
+	for (k = 0; k < na; k++) {
+		corr_hash(r->salt, addrs[k], strlen(addrs[k]), h);
+		buf_printf(&v, "%s\"%s\"", k ? "," : "", h);
+		j->key[j->n] = xasprintf("p:%s:%s", hf, h);
+		j->value[j->n++] = xstrdup("{}");
+	}
+	buf_puts(&v, "]}");
+	if (msgid) {
+		msgid = trim(msgid, idlen, &idlen);
+		corr_hash(r->salt, msgid, idlen, hm);
+		j->key[j->n] = xasprintf("m:%s", hm);
+		j->value[j->n++] = xstrdup(v.p);
+	}
+	buf_deinit(&v);
+	if (!post(r, corr_write, j)) {
+		for (k = 0; k < j->n; k++) {
+			free(j->key[k]);
+			free(j->value[k]);
+		}
+		free(j);
+	}
+out:
+	for (k = 0; k < na; k++)
+		free(addrs[k]);
+	free(from[0]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle (loop thread)                                              */
+
+struct mailrec *mailrec_new(struct event_base *base)
+{
+	struct mailrec *r = xcalloc(1, sizeof(*r));
+	struct timeval flush = { .tv_sec = AGG_FLUSH_SECS };
+
+	pthread_mutex_init(&r->lock, NULL);
+	r->q = loopq_new(base, "mail-records");
+	snprintf(r->salt, sizeof(r->salt), "%064d", 0);
+	r->ev_flush = event_new(base, -1, EV_PERSIST, on_flush, r);
+	event_add(r->ev_flush, &flush);
+	return r;
+}
+
+/* The salt arrived from the store (or not). */
+static void salt_got(void *arg, int result, const char *value)
+{
+	struct mailrec *r = arg;
+	unsigned char b[32];
+	size_t i;
+
+	if (result == STORE_OK && value && strlen(value) == 64) {
+		memcpy(r->salt, value, 65);
+		return;
+	}
+	RAND_bytes(b, sizeof(b));
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(r->salt + 2 * i, 3, "%02x", b[i]);
+	if (result == STORE_NOTFOUND)
+		store_put(r->st, CORR_NS, "salt", r->salt, 0, NULL, NULL);
+	else
+		log_msg(LOG_L_WARN, "event=milter_warning msg=\"store "
+			"unavailable: correspondence salt is temporary\"");
+}
+
+void mailrec_attach(struct mailrec *r, struct store *st)
+{
+	r->st = st;
+	store_get(st, CORR_NS, "salt", salt_got, r);
+}
+
+void mailrec_stop(struct mailrec *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stopped = true;
+	pthread_mutex_unlock(&r->lock);
+	loopq_free(r->q);	/* runs what is queued */
+	r->q = NULL;
+	if (r->st)
+		agg_flush(r);
+	event_free(r->ev_flush);
+	r->ev_flush = NULL;
+}
+
+void mailrec_free(struct mailrec *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
