@@ -93,8 +93,8 @@ const char *verdict_action_name(enum verdict_action a);
 /*
  * The store key of one DMARC aggregate row, as core_dmarc_aggregate reads
  * it: "DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION", DAY the UTC
- * date of when; the value is the count.  Malloc'd.  The writer (the
- * milter) and the reader share this one definition.
+ * date of when; the value is the count.  Malloc'd.  The writer
+ * (core/mailrec.c) and the reader share this one definition.
  */
 #define CORE_DMARC_AGG_NS "dmarc_agg"
 char *core_dmarc_agg_key(time_t when, const char *source_ip,

@@ -2,8 +2,8 @@
  * dmarc_agg - read back the DMARC aggregate rows the milter counts, for
  * GET /v1/dmarc/aggregate and "mamori dmarc" (docs/api.md).
  *
- * front/milter.c writes one row per (day, source, result) in namespace
- * "dmarc_agg" (docs/design/milter.md):
+ * core/mailrec.c writes one row per (day, source, result) in namespace
+ * "dmarc_agg" for the milter's inbound mail (docs/design/milter.md):
  *
  *   DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION  ->  COUNT
  *

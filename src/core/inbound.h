@@ -138,6 +138,7 @@ struct core_scan;
 struct core_scan *core_scan_new(const struct config *cfg, const char *dns,
 				uint64_t now, const char **warn, char *err,
 				size_t errsz);
+/* Free s, its resolver and its last verdict; NULL is a no-op. */
 void core_scan_free(struct core_scan *s);
 
 /*
