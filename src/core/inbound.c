@@ -9,6 +9,7 @@
  * wait for them.  A message takes the lock twice, at core_msg_new and
  * core_msg_free; everything in between is its own.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -256,6 +257,7 @@ const struct mailauth_verdict *core_inbound(struct core_msg *m)
 {
 	const struct mailauth_verdict *v;
 
+	assert(m->ma != NULL);		/* an inbound message */
 	v = mailauth_end(m->ma, m->cm->dns);
 	mailrec_dmarc(m->cm->rec, (int64_t)time(NULL), m->ip, v);
 	return v;
@@ -265,6 +267,7 @@ const struct core_signed *core_msg_sign(struct core_msg *m)
 {
 	struct core_signed *o = &m->out;
 
+	assert(m->sign != NULL);	/* an outbound message */
 	mailsign_end(m->sign, &o->sigs, &o->nsigs, &o->error);
 	mailrec_corr(m->cm->rec, (int64_t)time(NULL),
 		     m->set->cfg->correspondence_ttl, m->sign);
