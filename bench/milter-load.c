@@ -734,7 +734,12 @@ static int open_target(void)
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 		const char *at;
 
-		if (!strncmp(t, "inet:", 5) && (at = strchr(t + 5, '@'))) {
+		/* '@' searched from t, not t + 5: after strncmp(t, "inet:")
+		 * gcc 12 with -fsanitize takes t for the literal and calls
+		 * t + 5 a zero-size region (-Wstringop-overread).  "inet:"
+		 * holds no '@', so at > t + 5 when it matches. */
+		at = strchr(t, '@');
+		if (!strncmp(t, "inet:", 5) && at) {
 			snprintf(port, sizeof(port), "%.*s",
 				 (int)(at - t - 5), t + 5);
 			snprintf(host, sizeof(host), "%s", at + 1);
