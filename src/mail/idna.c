@@ -18,6 +18,30 @@ bool idna_has_utf8(const char *s, size_t n)
 	return false;
 }
 
+/*
+ * UTS 46 4.2 VerifyDnsLength on the converted name a[0..len): 1..253
+ * octets, every label 1..63.  Code points that UTS 46 maps to nothing
+ * (U+200B, U+00AD, ...) can leave an empty name or label that libidn2
+ * returns as is: "x@\u200b" must not yield the domain "".
+ */
+static bool dns_length_ok(const char *a, size_t len)
+{
+	size_t i, lab = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i <= len; i++) {
+		if (i == len || a[i] == '.') {
+			if (lab == 0 || lab > 63)
+				return false;
+			lab = 0;
+		} else {
+			lab++;
+		}
+	}
+	return true;
+}
+
 int idna_to_ascii(const char *d, size_t n, char *out, size_t outsz)
 {
 	char in[1024], *a = NULL;
@@ -42,7 +66,10 @@ int idna_to_ascii(const char *d, size_t n, char *out, size_t outsz)
 	    IDN2_OK)
 		return -1;
 	len = strlen(a);
-	if (len >= outsz) {
+	/* A mapped full stop (U+3002 ...) can end the name: the root label. */
+	if (len > 0 && a[len - 1] == '.')
+		a[--len] = '\0';
+	if (len >= outsz || !dns_length_ok(a, len)) {
 		idn2_free(a);
 		return -1;
 	}

@@ -22,7 +22,8 @@ bool idna_has_utf8(const char *s, size_t n);
  * The A-label form of the UTF-8 domain d[0..n) (a trailing dot is kept
  * out), lowercase, into out (outsz bytes, NUL-terminated).  ASCII input is
  * copied lowercased.  Returns 0, or -1 if d is not a valid
- * internationalized domain name or does not fit.
+ * internationalized domain name (one that UTS 46 maps to an empty name or
+ * an empty label, such as a lone U+200B, included) or does not fit.
  */
 int idna_to_ascii(const char *d, size_t n, char *out, size_t outsz);
 

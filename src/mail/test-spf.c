@@ -242,6 +242,10 @@ static void test_eval(void)
 	is_int(spf_result(s), SPF_NONE, "idna: disallowed U-label is none");
 	is_int(spf_queries(s), 0, "idna: and asks nothing");
 	spf_free(s);
+	s = run(st, "192.0.2.7", "u@\xe2\x80\x8b", "h");
+	is_int(spf_result(s), SPF_NONE, "idna: U-label mapped to nothing is none");
+	is_int(spf_queries(s), 0, "idna: mapped to nothing asks nothing");
+	spf_free(s);
 
 	/* the protocol: stepping without an answer repeats the question */
 	s = spf_new("192.0.2.7", "a@example.com", "h", NULL);
