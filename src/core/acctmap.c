@@ -73,29 +73,27 @@ static int parse_fields(const struct config *cfg, char *s,
 	return 0;
 }
 
-struct acctmap *acctmap_load(const struct config *cfg, char *err,
-			     size_t errsz)
+/* Read the map from f; name is the file for messages.  NULL with err. */
+static struct acctmap *load_stream(const struct config *cfg, FILE *f,
+				   const char *name, char *err, size_t errsz)
 {
 	struct acctmap *m = xcalloc(1, sizeof(*m));
 	char line[4096], e[256];
 	int lineno = 0;
-	FILE *f;
 
-	if (!cfg->account_map[0])
-		return m;
-	f = fopen(cfg->account_map, "r");
-	if (!f) {
-		snprintf(err, errsz, "account_map %s: %s", cfg->account_map,
-			 strerror(errno));
-		acctmap_free(m);
-		return NULL;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		char *s = line, *end;
 		size_t n;
 		struct account_override o;
 
 		lineno++;
+		/* A longer line would go on as a line of its own. */
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errsz, "%s:%d: line too long", name,
+				 lineno);
+			acctmap_free(m);
+			return NULL;
+		}
 		s[strcspn(s, "\r\n")] = '\0';
 		while (isspace((unsigned char)*s))
 			s++;
@@ -106,11 +104,9 @@ struct acctmap *acctmap_load(const struct config *cfg, char *err,
 		memset(&o, 0, sizeof(o));
 		o.login = xstrndup(s, n);
 		if (parse_fields(cfg, end, &o, e, sizeof(e)) != 0) {
-			snprintf(err, errsz, "%s:%d: %s", cfg->account_map,
-				 lineno, e);
+			snprintf(err, errsz, "%s:%d: %s", name, lineno, e);
 			free(o.login);
 			free(o.contact);
-			fclose(f);
 			acctmap_free(m);
 			return NULL;
 		}
@@ -120,6 +116,42 @@ struct acctmap *acctmap_load(const struct config *cfg, char *err,
 		}
 		m->v[m->n++] = o;
 	}
+	return m;
+}
+
+struct acctmap *acctmap_load(const struct config *cfg, char *err,
+			     size_t errsz)
+{
+	struct acctmap *m;
+	FILE *f;
+
+	if (!cfg->account_map[0])
+		return xcalloc(1, sizeof(struct acctmap));
+	f = fopen(cfg->account_map, "r");
+	if (!f) {
+		snprintf(err, errsz, "account_map %s: %s", cfg->account_map,
+			 strerror(errno));
+		return NULL;
+	}
+	m = load_stream(cfg, f, cfg->account_map, err, errsz);
+	fclose(f);
+	return m;
+}
+
+struct acctmap *acctmap_load_buffer(const struct config *cfg,
+				    const char *buf, size_t n, char *err,
+				    size_t errsz)
+{
+	struct acctmap *m;
+	FILE *f;
+
+	if (n == 0)
+		return xcalloc(1, sizeof(struct acctmap));
+	if (!(f = fmemopen((void *)buf, n, "r"))) {
+		snprintf(err, errsz, "account map buffer: %s", strerror(errno));
+		return NULL;
+	}
+	m = load_stream(cfg, f, "(buffer)", err, errsz);
 	fclose(f);
 	return m;
 }

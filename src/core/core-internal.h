@@ -168,6 +168,13 @@ size_t core_snapshot_step(struct core *c, int64_t now, size_t max_slots,
 /* account_map: "LOGIN class=NAME [param=value ...] [contact=ADDR]". */
 struct acctmap *acctmap_load(const struct config *cfg, char *err,
 			     size_t errsz);
+/*
+ * The same from buf[0..n) (borrowed, not NUL-terminated) instead of the file
+ * cfg->account_map names: the sans-I/O entry for fuzz-acctmap and tests.
+ */
+struct acctmap *acctmap_load_buffer(const struct config *cfg,
+				    const char *buf, size_t n, char *err,
+				    size_t errsz);
 void acctmap_free(struct acctmap *m);
 const struct account_override *acctmap_find(const struct acctmap *m,
 					     const char *login);

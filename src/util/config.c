@@ -545,6 +545,10 @@ int config_class_set(struct class_config *cl, const char *name,
 	return param_set(p, cl, value, err, errsz);
 }
 
+/* A config line, newline included; a value printed back (config -n) fits
+ * the same buffer, so what a file can set is printed whole. */
+#define CFG_LINE_MAX 4096
+
 static char *trim(char *s)
 {
 	char *e;
@@ -577,7 +581,7 @@ static struct config *config_defaults(void)
 static int parse_file(struct config *c, FILE *f, const char *path, int pass,
 		      char *err, size_t errsz)
 {
-	char line[4096], e[256];
+	char line[CFG_LINE_MAX], e[256];
 	char section[CONFIG_NAME_MAX] = "";
 	int lineno = 0;
 
@@ -703,14 +707,17 @@ static int validate(struct config *c, char *err, size_t errsz)
 	return 0;
 }
 
-struct config *config_load(const char *path, char *err, size_t errsz)
+/* config_load() from the file at path, or from buf[0..n) if buf is set. */
+static struct config *load(const char *path, const char *buf, size_t n,
+			   char *err, size_t errsz)
 {
 	struct config *c = config_defaults();
 	int pass;
 
-	if (path) {
+	if (path && (!buf || n > 0)) {
 		for (pass = 1; pass <= 2; pass++) {
-			FILE *f = fopen(path, "r");
+			FILE *f = buf ? fmemopen((void *)buf, n, "r") :
+				  fopen(path, "r");
 			int r;
 
 			if (!f) {
@@ -725,13 +732,25 @@ struct config *config_load(const char *path, char *err, size_t errsz)
 				return NULL;
 			}
 		}
-		c->path = xstrdup(path);
+		if (!buf)
+			c->path = xstrdup(path);
 	}
 	if (validate(c, err, errsz)) {
 		config_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+struct config *config_load(const char *path, char *err, size_t errsz)
+{
+	return load(path, NULL, 0, err, errsz);
+}
+
+struct config *config_load_buffer(const char *buf, size_t n,
+				  const char *name, char *err, size_t errsz)
+{
+	return load(name ? name : "(buffer)", buf ? buf : "", n, err, errsz);
 }
 
 void config_free(struct config *c)
@@ -750,7 +769,7 @@ void config_free(struct config *c)
 static void print_table(FILE *out, const struct cfg_param *t, size_t n,
 			const void *base, const void *defbase, bool help)
 {
-	char v[2048], d[2048];
+	char v[CFG_LINE_MAX], d[CFG_LINE_MAX];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -785,7 +804,7 @@ void config_print_nondefaults(const struct config *c, FILE *out)
 	for (i = 0; i < c->nclasses; i++) {
 		const struct class_config *base = i == 0 ? &d->classes[0] :
 			&c->classes[0];
-		char v[2048], dv[2048];
+		char v[CFG_LINE_MAX], dv[CFG_LINE_MAX];
 		size_t k;
 		bool any = false;
 

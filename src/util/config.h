@@ -178,6 +178,13 @@ struct config {
  * On error returns NULL and writes a message with file:line into err.
  */
 struct config *config_load(const char *path, char *err, size_t errsz);
+/*
+ * config_load() from the bytes buf[0..n) instead of a file (fuzz-config and
+ * tests); name stands for the path in messages and c->path stays NULL, so
+ * the result cannot be reloaded.  buf is borrowed, not NUL-terminated.
+ */
+struct config *config_load_buffer(const char *buf, size_t n,
+				  const char *name, char *err, size_t errsz);
 void config_free(struct config *c);
 
 /* The class by name, or NULL. */

@@ -1,6 +1,7 @@
 /*
  * test-util - buf, log_q and config tables.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -299,6 +300,74 @@ static void test_config(void)
 	}
 }
 
+/* config -n of c as a malloc'd string. */
+static char *nondefaults(const struct config *c)
+{
+	char *s = NULL;
+	size_t n;
+	FILE *f = open_memstream(&s, &n);
+
+	config_print_nondefaults(c, f);
+	fclose(f);
+	return s;
+}
+
+/* config_load_buffer(), the entry fuzz-config drives, and config -n. */
+static void test_config_buffer(void)
+{
+	static const char text[] = "local_domains = example.com\n"
+		"[class bulk]\nmsgs_per_minute = 200\n";
+	static const struct { const char *label, *text, *err; } rows[] = {
+		{"empty buffer: defaults", "", NULL},
+		{"no final newline", "probation_time = 2d", NULL},
+		{"bad line names the buffer", "\n\nstore\n", "b.conf:3: expected"},
+		{"line too long", NULL, "b.conf:1: line too long"},
+	};
+	char err[512], *p1, *p2, *big;
+	struct config *c, *c2;
+	size_t i;
+
+	big = malloc(5000);
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *t = rows[i].text ? rows[i].text : big;
+
+		err[0] = '\0';
+		c = config_load_buffer(t, strlen(t), "b.conf", err, sizeof(err));
+		if (rows[i].err)
+			ok(c == NULL && strstr(err, rows[i].err) != NULL,
+			   "config buffer: %s (%s)", rows[i].label, err);
+		else
+			ok(c != NULL && c->path == NULL,
+			   "config buffer: %s (%s)", rows[i].label, err);
+		config_free(c);
+	}
+	c = config_load_buffer(text, sizeof(text) - 1, "b.conf", err,
+			       sizeof(err));
+	ok(c && config_class(c, "bulk") &&
+	   config_class(c, "bulk")->msgs_per_minute == 200,
+	   "config buffer: loads like a file");
+	config_free(c);
+
+	/* A value of 3,000 bytes (a file line may hold 4,095) was cut at
+	 * 2,047 by config -n; printed back it must load as the same. */
+	memcpy(big, "local_domains = ", 16);
+	big[3016] = '\0';
+	c = config_load_buffer(big, strlen(big), "b.conf", err, sizeof(err));
+	p1 = c ? nondefaults(c) : NULL;
+	ok(p1 && strstr(p1, big) != NULL, "config -n: a long value whole");
+	c2 = p1 ? config_load_buffer(p1, strlen(p1), "n.conf", err,
+				     sizeof(err)) : NULL;
+	p2 = c2 ? nondefaults(c2) : NULL;
+	ok(p2 && strcmp(p1, p2) == 0, "config -n: output loads back the same");
+	free(p1);
+	free(p2);
+	config_free(c);
+	config_free(c2);
+	free(big);
+}
+
 int main(void)
 {
 	test_buf();
@@ -309,5 +378,6 @@ int main(void)
 	test_log_q();
 	test_time();
 	test_config();
+	test_config_buffer();
 	return tap_done();
 }
