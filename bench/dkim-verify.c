@@ -221,7 +221,7 @@ static bool sign(struct msg *m, const struct dkim_keyring *kr)
 	}
 	extra = strlen("DKIM-Signature: ") + strlen(vals[0]) + 2;
 	o = xmalloc_(m->len + extra + 1);
-	k = (size_t)sprintf(o, "DKIM-Signature: %s\r\n", vals[0]);
+	k = (size_t)snprintf(o, extra + 1, "DKIM-Signature: %s\r\n", vals[0]);
 	memcpy(o + k, m->text, m->len);
 	k += m->len;
 	o[k] = '\0';

@@ -30,5 +30,8 @@ bool spft_result_in(enum spf_result r, const char *list);
  */
 int spft_split(char *line, char **f, int max);
 size_t spft_unescape(char *s);
+/* The decimal number a field starts with (strtol, clamped to int; 0 if
+ * none): atoi without its undefined overflow (scripts/check-banned). */
+int spft_num(const char *s);
 
 #endif

@@ -495,7 +495,8 @@ static void sign_and_check(const struct dkim_keyring *kr, const char *raw,
 		t = xmalloc(sn + 64);
 		memcpy(t, s, body - 2);
 		i = body - 2;
-		i += (size_t)sprintf(t + i, "From: mallory@example.org\r\n");
+		i += (size_t)snprintf(t + i, sn + 64 - i,
+				      "From: mallory@example.org\r\n");
 		memcpy(t + i, s + body - 2, sn - body + 2);
 		snprintf(lbl, sizeof(lbl), "%s: From added at bottom", label);
 		check_both(t, i + sn - body + 2, ntot, 0, lbl);

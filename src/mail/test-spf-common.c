@@ -2,6 +2,7 @@
  * test-spf-common - helpers shared by the SPF suite drivers.  See
  * spf_testlib.h.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,13 @@ bool spft_result_in(enum spf_result r, const char *list)
 		p += k + (p[k] == ',');
 	}
 	return false;
+}
+
+int spft_num(const char *s)
+{
+	long v = strtol(s, NULL, 10);
+
+	return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
 }
 
 int spft_split(char *line, char **f, int max)

@@ -112,7 +112,7 @@ static int load_zones(const char *path)
 	while (fgets(line, sizeof(line), fp)) {
 		if (strncmp(line, "#S\t", 3) == 0) {
 			if (spft_split(line + 3, f, MAX_FIELDS) >= 2 &&
-			    (sc = scenario_get(atoi(f[0]))) && !sc->name) {
+			    (sc = scenario_get(spft_num(f[0]))) && !sc->name) {
 				spft_unescape(f[1]);
 				sc->name = xstrdup(f[1]);
 			}
@@ -125,10 +125,10 @@ static int load_zones(const char *path)
 		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') :
 			NULL;
 
-		if (!t2 || !(sc = scenario_get(atoi(line))))
+		if (!t2 || !(sc = scenario_get(spft_num(line))))
 			continue;
 		sc->z = xrealloc(sc->z, (sc->nz + 1) * sizeof(*sc->z));
-		sc->z[sc->nz].order = atoi(t1 + 1);
+		sc->z[sc->nz].order = spft_num(t1 + 1);
 		sc->z[sc->nz].text = xstrdup(t2 + 1);
 		sc->nz++;
 	}
@@ -151,7 +151,7 @@ static int load_tests(const char *path)
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		nf = spft_split(line, f, MAX_FIELDS);
-		if (nf < 8 || !(sc = scenario_get(atoi(f[0]))))
+		if (nf < 8 || !(sc = scenario_get(spft_num(f[0]))))
 			continue;
 		sc->t = xrealloc(sc->t, (sc->nt + 1) * sizeof(*sc->t));
 		t = &sc->t[sc->nt++];

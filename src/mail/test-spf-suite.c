@@ -95,7 +95,8 @@ static int load_zones(const char *path)
 		if (strncmp(line, "#S\t", 3) == 0) {
 			nf = split(line + 3, f, len);
 			if (nf >= 2)
-				scenario_get(atoi(f[0]))->name = xstrdup(f[1]);
+				scenario_get(spft_num(f[0]))->name =
+					xstrdup(f[1]);
 			continue;
 		}
 		if (line[0] == '#' || line[0] == '\n')
@@ -103,13 +104,13 @@ static int load_zones(const char *path)
 		nf = split(line, f, len);
 		if (nf < 4)
 			continue;
-		struct scenario *sc = scenario_get(atoi(f[0]));
+		struct scenario *sc = scenario_get(spft_num(f[0]));
 		struct zrow *z;
 
 		sc->rows = xrealloc(sc->rows, (sc->n + 1) * sizeof(*z));
 		z = &sc->rows[sc->n++];
 		memset(z, 0, sizeof(*z));
-		z->order = atoi(f[1]);
+		z->order = spft_num(f[1]);
 		for (i = 2; i < nf; i++) {
 			z->f[i - 2] = xmalloc(len[i] + 1);
 			memcpy(z->f[i - 2], f[i], len[i] + 1);
@@ -243,7 +244,7 @@ static int run_suite(const char *dir, const char *tag, bool is4408,
 		nf = split(line, f, len);
 		if (nf < 8)
 			continue;
-		sc = scenario_get(atoi(f[0]));
+		sc = scenario_get(spft_num(f[0]));
 		if (sc->id != cur) {
 			dns_stub_clear(st);
 			stub_fill(st, sc);
