@@ -7,7 +7,8 @@
 # UndefinedBehaviorSanitizer in build-fuzz/ (see fuzz/meson.build), then
 # runs each target (default: every fuzz/fuzz-*.c) for SECONDS (default
 # 120), one at a time, on a copy of its seed corpus fuzz/corpus/NAME/, so
-# the checked-in corpus is never touched.  Each run is bounded in time
+# the checked-in corpus is never touched, with fuzz/NAME.dict as its
+# dictionary where there is one.  Each run is bounded in time
 # (-max_total_time, and timeout(1) as a backstop), in memory (-rss_limit_mb)
 # and per input (-timeout).  libFuzzer stops a target at its first finding;
 # the finding is minimized (-minimize_crash) next to the raw reproducer.
@@ -61,8 +62,8 @@ done
 ninja -C "$BUILD" -j "$JOBS" $ninja_targets >/dev/null
 
 # UBSan only warns by default: make undefined behaviour a finding.
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
 mkdir -p "$OUT"
 summary=$OUT/summary.txt
@@ -77,14 +78,16 @@ for t in $TARGETS; do
 	if [ -d "$TOP/fuzz/corpus/$name" ]; then
 		cp "$TOP/fuzz/corpus/$name"/* "$dir/corpus/" 2>/dev/null || :
 	fi
+	dict=
+	[ ! -f "$TOP/fuzz/$name.dict" ] || dict=-dict=$TOP/fuzz/$name.dict
 	seed=$(find "$dir/corpus" -type f | wc -l)
 	echo "== $t: ${SECS}s, $seed seed inputs, log $dir/log" >&2
 	start=$(date +%s)
-	# shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
+	# shellcheck disable=SC2086 # $dict may be empty, FUZZ_ARGS is a list
 	timeout -k 10 $((SECS + 120)) "$bin" -max_total_time="$SECS" \
 		-rss_limit_mb="$RSS" -malloc_limit_mb="$RSS" -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
-		${FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1 || :
+		$dict ${FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1 || :
 	took=$(($(date +%s) - start))
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" |
 	       tail -1)
