@@ -2,7 +2,7 @@
  * fuzz-records - libFuzzer target for the records mamori reads back from
  * its store at start: account states (core/transition.c, namespace
  * "account"), counter snapshots (core/snapshot.c, "counters"), pending
- * notices (core/outbox.c, "outbox") and the login engine's IP blocks,
+ * notices (core/outbox.c, "notice") and the login engine's IP blocks,
  * incidents and abused accounts (auth/login_ip.c, login_incident.c,
  * login_acct.c: "ipblock", "incident", "incident_acct", "login_abused").
  * A store is shared state: another version, a hand edit or a torn disk can
@@ -41,7 +41,7 @@ static const char conf_text[] =
 	"notify_smtp_url =\nwebhook_url =\n";
 
 static const char *const namespaces[] = {
-	"account", "counters", "outbox", "ipblock", "incident",
+	"account", "counters", OUTBOX_NS, "ipblock", "incident",
 	"incident_acct", "login_abused",
 };
 
