@@ -9,7 +9,8 @@
  * class= picks a [class NAME] from the config (default: "default"); any other
  * class parameter overrides it for this account only; contact= is the
  * alternate address notices also go to.  A bad line fails the whole load
- * (the daemon keeps its previous map on reload) with file:line in err.
+ * (the daemon keeps its previous map on reload) with file:line in err; so
+ * does a line over 4,095 bytes, which is not read as two.
  */
 #include <ctype.h>
 #include <errno.h>
