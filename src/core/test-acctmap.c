@@ -36,6 +36,9 @@ static const struct row rows[] = {
 	{"contact, CRLF, tabs, comment",
 	 "# c\r\n\r\n  a@example.com\tcontact=b@example.net\r\n", NULL,
 	 "A@EXAMPLE.COM", "default", 30, "b@example.net"},
+	/* fuzz-acctmap's first run: its own check had assumed a maximum. */
+	{"override over 100,000", "e msgs_per_minute=146695", NULL, "e",
+	 "default", 146695, NULL},
 	{"no final newline", "a@example.com class=bulk", NULL,
 	 "a@example.com", "bulk", 120, NULL},
 	{"unknown class", "a@example.com class=nosuch\n",
