@@ -54,8 +54,8 @@ static void check_lines(const struct config *cfg, const struct acctmap *m,
 		n = 0;
 		while (s + n < end && d[s + n] != ' ' && d[s + n] != '\t')
 			n++;
-		if (n > 0 && d[s] != '#' && memchr(d + i, '\0', e - i) == NULL &&
-		    n < sizeof(login)) {
+		if (n > 0 && n < sizeof(login) && d[s] != '#' &&
+		    memchr(d + i, '\0', e - i) == NULL) {
 			memcpy(login, d + s, n);
 			login[n] = '\0';
 			o = acctmap_find(m, login);

@@ -89,7 +89,8 @@ int main(void)
 		if (!r->cls) {
 			ok(o == NULL, "acctmap %s: no entry", r->label);
 		} else if (ok(o != NULL, "acctmap %s: entry", r->label)) {
-			is_str(o->cl.name, r->cls, "acctmap %s: class", r->label);
+			is_str(o->cl.name, r->cls, "acctmap %s: class",
+			       r->label);
 			is_int(o->cl.msgs_per_minute, r->per_minute,
 			       "acctmap %s: override", r->label);
 			is_str(o->contact ? o->contact : "(none)",

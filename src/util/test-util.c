@@ -320,7 +320,8 @@ static void test_config_buffer(void)
 	static const struct { const char *label, *text, *err; } rows[] = {
 		{"empty buffer: defaults", "", NULL},
 		{"no final newline", "probation_time = 2d", NULL},
-		{"bad line names the buffer", "\n\nstore\n", "b.conf:3: expected"},
+		{"bad line names the buffer", "\n\nstore\n",
+		 "b.conf:3: expected"},
 		{"line too long", NULL, "b.conf:1: line too long"},
 	};
 	char err[512], *p1, *p2, *big;
@@ -334,7 +335,8 @@ static void test_config_buffer(void)
 		const char *t = rows[i].text ? rows[i].text : big;
 
 		err[0] = '\0';
-		c = config_load_buffer(t, strlen(t), "b.conf", err, sizeof(err));
+		c = config_load_buffer(t, strlen(t), "b.conf", err,
+				       sizeof(err));
 		if (rows[i].err)
 			ok(c == NULL && strstr(err, rows[i].err) != NULL,
 			   "config buffer: %s (%s)", rows[i].label, err);
