@@ -1,21 +1,26 @@
 /*
  * fuzz-records - libFuzzer target for the records mamori reads back from
- * its store at start: account states (core/transition.c, namespace
+ * its store: at start, account states (core/transition.c, namespace
  * "account"), counter snapshots (core/snapshot.c, "counters"), pending
  * notices (core/outbox.c, "notice") and the login engine's IP blocks,
  * incidents and abused accounts (auth/login_ip.c, login_incident.c,
- * login_acct.c: "ipblock", "incident", "incident_acct", "login_abused").
- * A store is shared state: another version, a hand edit or a torn disk can
- * leave anything in it, and a bad record must cost that record, never the
- * daemon.
+ * login_acct.c: "ipblock", "incident", "incident_acct", "login_abused");
+ * on admin requests (core/admin*.c, dmarc_agg.c), held messages ("held"),
+ * account event trails ("event", a log) and DMARC aggregate counts
+ * ("dmarc_agg", the key is the row).  A store is shared state: another
+ * version, a hand edit or a torn disk can leave anything in it, and a bad
+ * record must cost that record, never the daemon.
  *
- * Input: up to RECORDS_MAX lines "NS<TAB>KEY<TAB>VALUE" (VALUE is the JSON
- * text as stored; a line with an unknown NS is skipped).  The records are
- * written to a memory store, which is then loaded the way mamorid starts:
- * core_new(), login_engine_new(), outbox_new() + outbox_replay().
- * Invariants: every load succeeds (bad records are skipped, not fatal); a
- * counters value that core_snapshot_decode() accepts, applied to a fresh
- * account and encoded again, decodes to the same record.
+ * Input: up to RECORDS_MAX lines "NS<TAB>KEY<TAB>VALUE" (VALUE is the text
+ * as stored; a line with an unknown NS is skipped).  The records are
+ * written to a memory store, which is then loaded the way mamorid starts
+ * (core_new(), login_engine_new(), outbox_new() + outbox_replay()) and
+ * read through every admin listing, and shown by each KEY given.
+ * Invariants: every load succeeds (bad records are skipped, not fatal);
+ * each admin call answers once, with a known status, "" as the error when
+ * it succeeded, the strings of its rows set and the incident JSON it
+ * builds valid; a counters value that core_snapshot_decode() accepts,
+ * applied to a fresh account and encoded again, decodes to the same record.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,8 +28,10 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "auth/login.h"
+#include "core/admin.h"
 #include "core/core-internal.h"
 #include "core/outbox.h"
 #include "notify/notify.h"
@@ -42,8 +49,10 @@ static const char conf_text[] =
 
 static const char *const namespaces[] = {
 	"account", "counters", OUTBOX_NS, "ipblock", "incident",
-	"incident_acct", "login_abused",
+	"incident_acct", "login_abused", "held", "event", CORE_DMARC_AGG_NS,
 };
+
+#define NS_EVENT 8		/* a log: appended, not put */
 
 /* Abort with a message: the fuzzer turns this into a reproducer. */
 static void fail(const char *what)
@@ -78,8 +87,113 @@ static void check_counters(const char *value)
 	acct_table_free(t);
 }
 
-/* Store one "NS\tKEY\tVALUE" line of line[0..n), NUL-terminated at n. */
-static void put_line(struct store *st, char *line)
+/* Is text a JSON document? */
+static bool is_json(const char *text)
+{
+	json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	json_decref(j);
+	return j != NULL;
+}
+
+/* Every held row has its queue ID and login. */
+static void check_held(const struct core_held_list *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (!h->v[i].queue_id || !h->v[i].login)
+			fail("held row");
+}
+
+/* Check one admin answer; arg counts the answers. */
+static void check_result(void *arg, const struct core_result *r)
+{
+	size_t i;
+
+	++*(int *)arg;
+	if ((unsigned)r->status > CORE_E_FAIL || r->error == NULL)
+		fail("admin status");
+	if (r->status != CORE_OK)
+		return;
+	if (r->error[0] != '\0')
+		fail("admin error text on success");
+	switch (r->kind) {
+	case CORE_R_ACCOUNTS:
+		for (i = 0; i < r->accounts.n; i++)
+			if (!r->accounts.v[i].login || !r->accounts.v[i].state)
+				fail("account row");
+		break;
+	case CORE_R_ACCOUNT_DETAIL:
+		if (!r->account.login || !r->account.state ||
+		    !is_json(r->detail.counters_json))
+			fail("account detail");
+		for (i = 0; i < r->detail.nevents; i++)
+			if (!r->detail.events_json[i])
+				fail("event text");
+		check_held(&r->detail.held);
+		break;
+	case CORE_R_HELD:
+		check_held(&r->held);
+		break;
+	case CORE_R_DMARC:
+		for (i = 0; i < r->dmarc.n; i++)
+			if (!r->dmarc.v[i].day || !r->dmarc.v[i].disposition ||
+			    r->dmarc.v[i].count < 0)
+				fail("dmarc row");
+		break;
+	case CORE_R_IPS:
+		for (i = 0; i < r->ips.n; i++)
+			if (!r->ips.v[i].ip || !r->ips.v[i].state)
+				fail("ip row");
+		break;
+	case CORE_R_INCIDENTS:
+		for (i = 0; i < r->incidents.n; i++)
+			if (!is_json(r->incidents.json[i]))
+				fail("incident list JSON");
+		break;
+	case CORE_R_INCIDENT:
+		if (!is_json(r->incident))
+			fail("incident JSON");
+		break;
+	case CORE_R_TEXT:
+		if (!r->text || !r->ctype)
+			fail("text result");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every admin read over the loaded store; keys[0..n) are shown one by
+ * one.  Each call must answer exactly once, before it returns (memory). */
+static void admin_reads(struct core *c, char *const *keys, int n)
+{
+	static const struct core_dmarc_query q_all, q_domain = {
+		.domain = "example.com" }, q_day = { .day = "2026-12-06" };
+	int i, calls = 0, want = 0;
+
+#define CALL(expr) do { expr; if (calls != ++want) fail("answers"); } \
+	while (0)
+	CALL(core_accounts_list(c, "all", check_result, &calls));
+	CALL(core_accounts_list(c, NULL, check_result, &calls));
+	CALL(core_held_list(c, NULL, check_result, &calls));
+	CALL(core_dmarc_aggregate(c, &q_all, check_result, &calls));
+	CALL(core_dmarc_aggregate(c, &q_domain, check_result, &calls));
+	CALL(core_dmarc_aggregate(c, &q_day, check_result, &calls));
+	CALL(core_ips_list(c, check_result, &calls));
+	CALL(core_incidents_list(c, check_result, &calls));
+	for (i = 0; i < n; i++) {
+		CALL(core_account_show(c, keys[i], check_result, &calls));
+		CALL(core_held_list(c, keys[i], check_result, &calls));
+		CALL(core_incident_show(c, keys[i], check_result, &calls));
+		CALL(core_incident_csv(c, keys[i], check_result, &calls));
+	}
+#undef CALL
+}
+
+/* Store one "NS\tKEY\tVALUE" line; its KEY goes to *key (in line). */
+static void put_line(struct store *st, char *line, char **keyp)
 {
 	char *key, *value;
 	size_t i;
@@ -95,7 +209,11 @@ static void put_line(struct store *st, char *line)
 		return;
 	if (i == 1)
 		check_counters(value);
-	store_put(st, line, key, value, 0, NULL, NULL);
+	if (i == NS_EVENT)
+		store_append(st, line, key, value, 0, NULL, NULL);
+	else
+		store_put(st, line, key, value, 0, NULL, NULL);
+	*keyp = key;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -107,8 +225,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct notify *nt;
 	struct outbox *ob;
 	struct core *c;
-	char err[512], *text, *line, *save = NULL;
-	int n = 0;
+	char err[512], *text, *line, *save = NULL, *keys[RECORDS_MAX];
+	int n = 0, nkeys = 0;
 
 	if (cfg == NULL) {
 		log_set_level(LOG_L_FATAL);
@@ -123,16 +241,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Store values are C strings: the input ends at a NUL. */
 	text = strndup((const char *)data, size);
 	for (line = strtok_r(text, "\n", &save); line && n < RECORDS_MAX;
-	     line = strtok_r(NULL, "\n", &save), n++)
-		put_line(st, line);
-	free(text);
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		keys[nkeys] = NULL;
+		put_line(st, line, &keys[nkeys]);
+		nkeys += keys[nkeys] != NULL;
+	}
 
 	if (!(c = core_new(cfg, st, NULL, err, sizeof(err))))
 		fail("core_new refused the store");
-	core_free(c);
 	if (!(le = login_engine_new(cfg, st, err, sizeof(err))))
 		fail("login_engine_new refused the store");
+	core_set_login(c, le);
+	admin_reads(c, keys, nkeys);
+	core_free(c);
 	login_engine_free(le);
+	free(text);
 	nt = notify_new(cfg);
 	ob = outbox_new(base, st, nt);
 	outbox_replay(ob);

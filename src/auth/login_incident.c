@@ -655,7 +655,10 @@ static json_t *incident_full(struct login_engine *e, const char *id,
 	if (!id || !*id || strchr(id, '/'))
 		return NULL;
 	if (inc) {
-		hdr = inc_json(inc);
+		/* NULL for an id from the store that is not UTF-8: as if
+		 * absent, before the accounts are collected (fuzz-records). */
+		if (!(hdr = inc_json(inc)))
+			return NULL;
 	} else {
 		r = xcalloc(1, sizeof(*r));
 		store_get(e->st, "incident", id, rd_get, r);

@@ -181,7 +181,10 @@ static bool key_split(const char *key, struct field f[DMARC_FIELDS])
 			return false;
 		f[i].p = p;
 		f[i].n = bar ? (size_t)(bar - p) : strlen(p);
-		p = bar + 1;
+		/* Not NULL + 1 after the last field: undefined (UBSan,
+		 * fuzz-records). */
+		if (bar)
+			p = bar + 1;
 	}
 	return true;
 }
