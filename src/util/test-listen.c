@@ -118,22 +118,24 @@ static void test_parse(void)
 	}
 }
 
+/* The size of test_each()'s buffer, which collect() appends to. */
+#define COLLECT_MAX 256
+
 /* listen_each() collects the items here. */
 static int collect(void *arg, const char *spec)
 {
 	char *out = arg;
+	size_t n = strlen(out);
 
 	if (strcmp(spec, "stop") == 0)
 		return 7;
-	strcat(out, "[");
-	strcat(out, spec);
-	strcat(out, "]");
+	snprintf(out + n, COLLECT_MAX - n, "[%s]", spec);
 	return 0;
 }
 
 static void test_each(void)
 {
-	char out[256] = "";
+	char out[COLLECT_MAX] = "";
 
 	is_int(listen_each(" inet:a:1, unix:/x\tinet:[::1]:2,,", collect,
 			   out), 0, "each: a list of three");
