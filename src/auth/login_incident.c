@@ -738,17 +738,17 @@ static void csv_field(struct buf *b, const char *s)
 	buf_puts(b, "\"");
 }
 
-/* A unix time as RFC 3339 UTC, or "" for 0. */
+/* A unix time as RFC 3339 UTC, or "" for 0 and for a time gmtime_r
+ * cannot convert (a stored record's, read back: fuzz-records). */
 static void csv_time(struct buf *b, json_int_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char s[32];
 
-	if (t <= 0)
+	if (t <= 0 || !gmtime_r(&tt, &tm) ||
+	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return;
-	gmtime_r(&tt, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	buf_puts(b, s);
 }
 

@@ -18,19 +18,34 @@ struct row {
 	const char *label;
 	const char *key, *value;	/* the stored incident */
 	bool shown;			/* show and csv answer */
+	const char *akey, *avalue;	/* an incident_acct record, or NULL */
+	const char *csv_line;		/* a line the CSV must hold */
 };
 
+#define INC1 "{\"id\":\"inc-20261206-0001\",\"rule\":\"stuffing\"," \
+	"\"reason\":\"r\",\"first_seen\":1796500000," \
+	"\"last_seen\":1796500000,\"addresses\":[\"192.0.2.7\"]," \
+	"\"networks\":[\"192.0.2.0/24\"],\"more_addresses\":0," \
+	"\"tried\":1,\"valid\":0,\"listed\":1,\"state\":\"open\"}"
+
 static const struct row rows[] = {
-	{"incident in the writer's shape", "inc-20261206-0001",
-	 "{\"id\":\"inc-20261206-0001\",\"rule\":\"stuffing\",\"reason\":\"r\","
-	 "\"first_seen\":1796500000,\"last_seen\":1796500000,"
-	 "\"addresses\":[\"192.0.2.7\"],\"networks\":[\"192.0.2.0/24\"],"
-	 "\"more_addresses\":0,\"tried\":1,\"valid\":0,\"listed\":1,"
-	 "\"state\":\"open\"}", true},
+	{"incident in the writer's shape", "inc-20261206-0001", INC1, true,
+	 "inc-20261206-0001/a@example.com",
+	 "{\"login\":\"a@example.com\",\"tried\":3,\"valid\":true,"
+	 "\"first\":1796500000,\"last\":1796500060,\"protocol\":\"imap\"}",
+	 "a@example.com,yes,3,2026-12-05T19:46:40Z,2026-12-05T19:47:40Z,imap\r\n"},
+	/* fuzz-records: a time gmtime_r cannot convert left strftime's
+	 * buffer unwritten, and the CSV read the stack past it. */
+	{"account time out of range (fuzz-records)", "inc-20261206-0001", INC1,
+	 true, "inc-20261206-0001/a@example.com",
+	 "{\"login\":\"a@example.com\",\"last\":179600000796500000}",
+	 "a@example.com,no,0,,,\r\n"},
 	/* fuzz-records: an id that is not UTF-8 has no JSON header; the
 	 * accounts were collected and then leaked. */
-	{"incident id not UTF-8 (fuzz-records)", "\xcf", "{}", false},
-	{"incident record not an object", "inc-20261206-0002", "[1]", false},
+	{"incident id not UTF-8 (fuzz-records)", "\xcf", "{}", false, NULL,
+	 NULL, NULL},
+	{"incident record not an object", "inc-20261206-0002", "[1]", false,
+	 NULL, NULL, NULL},
 };
 
 int main(void)
@@ -52,6 +67,9 @@ int main(void)
 			"%s: setup (%s)", r->label, err))
 			continue;
 		store_put(st, "incident", r->key, r->value, 0, NULL, NULL);
+		if (r->akey)
+			store_put(st, "incident_acct", r->akey, r->avalue, 0,
+				  NULL, NULL);
 		e = login_engine_new(cfg, st, err, sizeof(err));
 		if (ok(e != NULL, "%s: engine loads (%s)", r->label,
 		       e ? "" : err)) {
@@ -59,6 +77,9 @@ int main(void)
 			csv = login_incident_csv(e, r->key);
 			is_int(show != NULL, r->shown, "%s: show", r->label);
 			is_int(csv != NULL, r->shown, "%s: csv", r->label);
+			if (r->csv_line)
+				ok(csv && strstr(csv, r->csv_line) != NULL,
+				   "%s: csv line", r->label);
 			json_decref(show);
 			free(csv);
 			login_engine_free(e);
