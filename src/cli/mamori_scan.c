@@ -16,6 +16,7 @@
  * file cannot be read, 2 on a usage error.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,33 +51,56 @@ static int slurp(const char *path, struct buf *out)
 	return r;
 }
 
+/* One line for a person: printf-formatted, then every control byte and
+ * invalid UTF-8 sequence shown as \xNN (the values come from the message,
+ * i.e. from whoever sent it), then a newline. */
+__attribute__((format(printf, 1, 2)))
+static void show_line(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	cli_write_shown(stdout, s, (size_t)n);
+	putchar('\n');
+	free(s);
+}
+
 /* The verdict for a person. */
 static void print_text(const struct mailauth_verdict *v, size_t fields,
 		       const char *ip)
 {
 	size_t i;
 
-	printf("Authentication-Results: %s\n", v->ar ? v->ar : "");
+	show_line("Authentication-Results: %s", v->ar ? v->ar : "");
 	if (v->received_spf)
-		printf("Received-SPF: %s\n", v->received_spf);
+		show_line("Received-SPF: %s", v->received_spf);
 	if (v->tag_name)
-		printf("%s: %s\n", v->tag_name, v->tag_value);
-	printf("\nheader fields: %zu\n", fields);
-	printf("from domain:   %s\n", v->from_domain[0] ? v->from_domain : "-");
-	printf("spf:           %s%s\n", v->spf_result,
-	       ip ? "" : " (not evaluated: no --ip)");
-	printf("dkim:          %s\n", v->dkim_result);
-	printf("dmarc:         %s (disposition %s%s)\n", v->dmarc_result,
-	       v->disposition, v->overridden ? ", overridden" : "");
-	printf("action:        %s", mailauth_action_name(v->action));
+		show_line("%s: %s", v->tag_name, v->tag_value);
+	show_line("%s", "");
+	show_line("header fields: %zu", fields);
+	show_line("from domain:   %s", v->from_domain[0] ? v->from_domain : "-");
+	show_line("spf:           %s%s", v->spf_result,
+		  ip ? "" : " (not evaluated: no --ip)");
+	show_line("dkim:          %s", v->dkim_result);
+	show_line("dmarc:         %s (disposition %s%s)", v->dmarc_result,
+		  v->disposition, v->overridden ? ", overridden" : "");
 	if (v->rcode)
-		printf(" %s %s %s", v->rcode, v->xcode, v->reply ? v->reply : "");
-	printf("\n");
+		show_line("action:        %s %s %s %s",
+			  mailauth_action_name(v->action), v->rcode, v->xcode,
+			  v->reply ? v->reply : "");
+	else
+		show_line("action:        %s", mailauth_action_name(v->action));
 	if (v->reason)
-		printf("reason:        %s\n", v->reason);
+		show_line("reason:        %s", v->reason);
 	for (i = 0; i < v->ndel; i++)
-		printf("removed:       %s #%d (carries our authserv-id)\n",
-		       v->del[i].name, v->del[i].index);
+		show_line("removed:       %s #%d (carries our authserv-id)",
+			  v->del[i].name, v->del[i].index);
 }
 
 /* The verdict as one JSON object (--json). */
