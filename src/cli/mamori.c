@@ -103,6 +103,12 @@ static const char usage_text[] =
 "       [--dns IP[@PORT]] [--time EPOCH]\n"
 "        What the milter would decide for a message file (local, real\n"
 "        DNS): SPF (needs --ip), DKIM, DMARC, Authentication-Results.\n"
+"  learn [--store TYPE:SPEC] [--since DAYS] [--shared-min N] LOG...\n"
+"        Teach the store each account's habit from Postfix and Dovecot\n"
+"        logs (plain or .gz; local, mamorid stopped); list shared addresses.\n"
+"  replay [--from TIME] [--to TIME] LOG...\n"
+"        What mamori would have done on past logs, in the log's time, on a\n"
+"        private memory store: accounts, when, after how many messages, why.\n"
 "\n"
 "Options:\n"
 "  -s SOCKET   API unix socket (default: api_listen of the configuration,\n"
@@ -866,6 +872,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "scan")) {	/* local too: mamori_scan.c */
 		c.config = config_path(&c);
 		return cli_cmd_scan(&c, argc - i, argv + i);
+	}
+	if (!strcmp(cmd, "learn") || !strcmp(cmd, "replay")) {	/* local */
+		c.config = config_path(&c);
+		return (cmd[0] == 'l' ? cli_cmd_learn : cli_cmd_replay)(&c,
+			argc - i + 1, argv + i - 1);
 	}
 	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
 	    strcmp(cmd, "held") && strcmp(cmd, "stats") &&

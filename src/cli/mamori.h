@@ -143,5 +143,9 @@ int cli_cmd_dmarc(struct cli *c, int argc, char **argv);
 int cli_cmd_dkim(struct cli *c, int argc, char **argv);
 /* mamori_scan.c: the inbound verdict for a message file (local). */
 int cli_cmd_scan(struct cli *c, int argc, char **argv);
+/* mamori_learn.c: habits from Postfix/Dovecot logs into the store, and
+ * what the core would have done on a log (local, no daemon). */
+int cli_cmd_learn(struct cli *c, int argc, char **argv);
+int cli_cmd_replay(struct cli *c, int argc, char **argv);
 
 #endif

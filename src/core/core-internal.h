@@ -101,6 +101,7 @@ struct core {
 	struct proc_runner *procs;	/* held-mail commands (core_set_base) */
 	size_t evict_hand;		/* evict.c: next slot to probe */
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */
+	bool learning;			/* core_set_learning: no transitions */
 };
 
 /* An outbound decision in flight (may wait for a store write). */

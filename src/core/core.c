@@ -95,6 +95,9 @@ json_t *core_evidence(struct core *c, const struct acct *a, uint32_t now)
 			json_array_append_new(snd,
 				json_string(a->detail->senders[i]));
 	}
+	for (i = 0; i < ACCT_KNOWN_NETS && a->known[i]; i++)
+		;
+	json_object_set_new(ev, "habitual_networks", json_integer(i));
 	json_object_set_new(ev, "client_ips", ips);
 	json_object_set_new(ev, "recipient_domains", doms);
 	json_object_set_new(ev, "envelope_senders", snd);
@@ -315,7 +318,7 @@ static bool escalate(struct core *c, struct decision *d,
 	const char *cause = NULL;
 	struct buf why;
 
-	if (a->pending)
+	if (a->pending || c->learning)
 		return false;
 	if (a->state == ACCT_PROBATION && ev->score >= cl->score_throttle) {
 		to = ACCT_RESTRICTED;
@@ -511,6 +514,11 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	}
 	d->v.state = acct_state_name(a->state);
 	finish(c, d);
+}
+
+void core_set_learning(struct core *c, bool on)
+{
+	c->learning = on;
 }
 
 void core_outbound(struct core *c, const struct outbound_request *req,

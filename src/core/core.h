@@ -142,6 +142,14 @@ void core_set_outbox(struct core *c, struct outbox *o);
 void core_snapshot_tick(struct core *c, int64_t now);
 int core_snapshot_flush(struct core *c, int64_t now);
 
+/*
+ * Learning (mamori learn): the core counts, scores and learns habits from
+ * the requests as from live traffic, but makes no state transition, so it
+ * writes nothing but the counter snapshot and sends no notice: history
+ * teaches it without restricting anyone for what already happened.
+ */
+void core_set_learning(struct core *c, bool on);
+
 /* Counters and gauges in Prometheus text format (GET /metrics); as
  * figures: core_stats_get() (admin.h). */
 void core_metrics(struct core *c, struct buf *out);
