@@ -29,8 +29,17 @@
  * replay runs the same on a private memory store with every class in
  * observe mode and reports, per account, when the core would have
  * throttled or restricted it, after how many messages, and why (the
- * verdict's reasons, as the daemon logs them), and the login failures per
- * address.  Attacker bytes are escaped on output (cli_show).
+ * verdict's reasons, as the daemon logs them); Dovecot's logins go through
+ * core_login() with a login engine of its own (an allow before the password
+ * check, one after a correct one, the report, as Dovecot's auth policy
+ * asks; logs hold no password hash, so every failed attempt counts as a
+ * new password), and it reports per address the failures, the accounts
+ * tried and entered, and how often and first why the engine would have
+ * delayed or rejected.  Logins and messages are read from separate clocks,
+ * each kept from going backwards, so a Dovecot log given after the mail
+ * log still runs in its own time.  Attacker bytes are escaped on output
+ * (cli_show).  The login engine is created here as mamorid does
+ * (auth/login.h: the one header outside core/, proto/, util/).
  *
  * Exit status 0 when the logs were read, 1 when a file or the store could
  * not be opened, 2 on a usage error.
@@ -45,7 +54,9 @@
 #include <zlib.h>
 
 #include "cli/mamori.h"
+#include "auth/login.h"
 #include "core/core.h"
+#include "core/login_gate.h"
 #include "proto/maillog.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -69,6 +80,8 @@ struct lr {
 	struct maillog_join *join;
 	int64_t since, from, to;	/* 0: no bound */
 	int64_t now;			/* simulated clock, never backwards */
+	int64_t lnow;			/* the same for logins (another file) */
+	unsigned long sessions;		/* replay: login session ids */
 	int64_t first, last;		/* log times driven */
 	unsigned long lines, malformed, ignored, messages, logins_ok,
 		      logins_failed;
@@ -191,6 +204,63 @@ static void on_msg(void *arg, const struct maillog_msg *m)
 		json_add(a, "would_refuse", 1);
 }
 
+/* Login verdict callback: count delays and rejects per address. */
+static void on_login_verdict(void *arg, const struct core_login_verdict *v)
+{
+	json_t *o = arg;
+
+	if (v->action == CORE_LOGIN_ACCEPT)
+		return;
+	json_add(o, v->action == CORE_LOGIN_DELAY ? "delayed" : "rejected", 1);
+	if (!json_object_get(o, "first_action"))
+		json_object_set_new(o, "first_action", json_pack(
+			"{s:I, s:s, s:s}", "time",
+			json_integer_value(json_object_get(o, "_now")),
+			"action", core_login_action_name(v->action),
+			"reason", v->reason));
+	if (v->compromised)
+		json_object_set_new(o, "compromised", json_true());
+}
+
+/*
+ * Replay: the login through core_login() as Dovecot's auth policy would
+ * have asked: an allow before the password check, a second allow after a
+ * correct one, the report.  Logs hold no password hash, so each failed
+ * attempt counts as a new password (the cautious side for the attacker).
+ */
+static void replay_login(struct lr *r, const struct maillog_event *ev,
+			 json_t *o)
+{
+	struct core_login_request q = {0};
+	char sid[32];
+	unsigned i, n = ev->kind == MAILLOG_LOGIN_OK ? 1 :
+		   ev->attempts > 100 ? 100 : ev->attempts;
+
+	if (ev->time > r->lnow)
+		r->lnow = ev->time;
+	json_object_set_new(o, "_now", json_integer(r->lnow));
+	q.login = ev->login;
+	q.remote = ev->addr;
+	q.protocol = "imap";
+	q.pwhash = "";
+	q.mech = ev->method;
+	q.pwversion = "";
+	q.session_id = sid;
+	q.now = r->lnow;
+	for (i = 0; i < n; i++) {
+		snprintf(sid, sizeof(sid), "replay-%lu", ++r->sessions);
+		q.command = CORE_LOGIN_ALLOW;
+		q.success = false;
+		core_login(r->core, &q, on_login_verdict, o);
+		if (ev->kind == MAILLOG_LOGIN_OK)
+			core_login(r->core, &q, on_login_verdict, o);
+		q.command = CORE_LOGIN_REPORT;
+		q.success = ev->kind == MAILLOG_LOGIN_OK;
+		core_login(r->core, &q, on_login_verdict, o);
+	}
+	json_object_del(o, "_now");
+}
+
 /* A Dovecot (or smtpd SASL) login event: count it per address. */
 static void on_login(struct lr *r, const struct maillog_event *ev)
 {
@@ -200,8 +270,8 @@ static void on_login(struct lr *r, const struct maillog_event *ev)
 	    (r->from && ev->time < r->from) || (r->to && ev->time > r->to))
 		return;
 	if (!o) {
-		o = json_pack("{s:{}, s:i, s:{}}", "ok", "failed", 0,
-			      "tried");
+		o = json_pack("{s:{}, s:i, s:{}, s:i, s:i}", "ok", "failed", 0,
+			      "tried", "delayed", 0, "rejected", 0);
 		json_object_set_new(r->addrs, ev->addr, o);
 	}
 	if (ev->kind == MAILLOG_LOGIN_OK) {
@@ -216,6 +286,8 @@ static void on_login(struct lr *r, const struct maillog_event *ev)
 		if (ev->login[0] && json_object_size(ok) < LR_ADDR_LOGINS)
 			json_object_set_new(ok, ev->login, json_true());
 	}
+	if (r->replay)
+		replay_login(r, ev, o);
 }
 
 /* Feed one line. */
@@ -531,6 +603,53 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* The addresses the login engine would have delayed or rejected, and
+ * those with five or more failures. */
+static void print_logins(json_t *addrs)
+{
+	struct cli_table l = { .ncols = 7 };
+	const char *const lh[] = { "ADDRESS", "FAILED", "TRIED", "OK",
+				   "DELAYED", "REJECTED", "FIRST / REASON" };
+	char cell[7][800], t[32];
+	const char *k, *row[7];
+	json_t *o, *fa;
+	int x;
+
+	cli_table_add(&l, lh);
+	json_object_foreach(addrs, k, o) {
+		if (json_integer_value(json_object_get(o, "failed")) < 5 &&
+		    !json_integer_value(json_object_get(o, "delayed")) &&
+		    !json_integer_value(json_object_get(o, "rejected")))
+			continue;
+		cli_show(k, cell[0], sizeof(cell[0]));
+		cli_json_text(json_object_get(o, "failed"), cell[1],
+			      sizeof(cell[1]));
+		snprintf(cell[2], sizeof(cell[2]), "%zu",
+			 json_object_size(json_object_get(o, "tried")));
+		snprintf(cell[3], sizeof(cell[3]), "%zu",
+			 json_object_size(json_object_get(o, "ok")));
+		cli_json_text(json_object_get(o, "delayed"), cell[4],
+			      sizeof(cell[4]));
+		cli_json_text(json_object_get(o, "rejected"), cell[5],
+			      sizeof(cell[5]));
+		fa = json_object_get(o, "first_action");
+		snprintf(cell[6], sizeof(cell[6]), "-");
+		if (fa) {
+			cli_json_time(json_object_get(fa, "time"), t, sizeof(t));
+			snprintf(cell[6], sizeof(cell[6]), "%s ", t);
+			cli_json_text(json_object_get(fa, "reason"),
+				      cell[6] + strlen(cell[6]),
+				      sizeof(cell[6]) - strlen(cell[6]));
+		}
+		for (x = 0; x < 7; x++)
+			row[x] = cell[x];
+		cli_table_add(&l, row);
+	}
+	if (l.nrows > 1)
+		printf("\nlogin addresses (delayed or rejected, or 5+ failures):\n");
+	cli_table_print(&l);
+}
+
 /* The human replay report: accounts with a transition, then logins. */
 static void print_replay(json_t *accts, json_t *addrs)
 {
@@ -538,8 +657,7 @@ static void print_replay(json_t *accts, json_t *addrs)
 	const char *const head[] = { "ACCOUNT", "MESSAGES", "WOULD-REFUSE",
 				     "TIME", "AT-MESSAGE", "STATE", "REASON" };
 	char cell[7][800];
-	json_t *a, *e, *o;
-	const char *k;
+	json_t *a, *e;
 	size_t i;
 
 	cli_table_add(&t, head);
@@ -574,42 +692,16 @@ static void print_replay(json_t *accts, json_t *addrs)
 		cli_table_print(&t);
 	else
 		printf("no account would have been throttled or restricted\n");
-	{
-		struct cli_table l = { .ncols = 4 };
-		const char *const lh[] = { "ADDRESS", "FAILED", "ACCOUNTS-TRIED",
-					   "ACCOUNTS-OK" };
-
-		cli_table_add(&l, lh);
-		json_object_foreach(addrs, k, o) {
-			const char *row[4];
-
-			if (json_integer_value(json_object_get(o, "failed")) < 5)
-				continue;
-			cli_show(k, cell[0], sizeof(cell[0]));
-			cli_json_text(json_object_get(o, "failed"), cell[1],
-				      sizeof(cell[1]));
-			snprintf(cell[2], sizeof(cell[2]), "%zu",
-				 json_object_size(json_object_get(o, "tried")));
-			snprintf(cell[3], sizeof(cell[3]), "%zu",
-				 json_object_size(json_object_get(o, "ok")));
-			row[0] = cell[0];
-			row[1] = cell[1];
-			row[2] = cell[2];
-			row[3] = cell[3];
-			cli_table_add(&l, row);
-		}
-		if (l.nrows > 1) {
-			printf("\nlogin failures by address (5 or more):\n");
-			cli_table_print(&l);
-		}
-	}
+	print_logins(addrs);
 }
 
 int cli_cmd_replay(struct cli *c, int argc, char **argv)
 {
 	struct lr r = { .replay = true };
+	struct login_engine *eng;
 	struct config *cfg;
 	struct store *st;
+	char err[256];
 	json_t *acct, *list, *out, *addrs;
 	const char *k;
 	int first, rc, i;
@@ -626,11 +718,20 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 		config_free(cfg);
 		return CLI_EXIT_FAILED;
 	}
+	if (!(eng = login_engine_new(cfg, st, err, sizeof(err)))) {
+		fprintf(stderr, "mamori: %s\n", err);
+		core_free(r.core);
+		store_close(st);
+		config_free(cfg);
+		return CLI_EXIT_FAILED;
+	}
+	core_set_login(r.core, eng);
 	r.join = maillog_join_new(LR_JOIN_MAX);
 	r.accounts = json_object();
 	r.addrs = json_object();
 	rc = read_all(&r, argv + first, argc - first);
 	core_free(r.core);
+	login_engine_free(eng);
 	store_close(st);
 	if (rc == 0) {
 		list = json_array();
