@@ -50,8 +50,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include <zlib.h>
+#include <unistd.h>
 
 #include "cli/mamori.h"
 #include "auth/login.h"
@@ -60,6 +59,7 @@
 #include "proto/maillog.h"
 #include "store/store.h"
 #include "util/config.h"
+#include "util/linefile.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -84,7 +84,7 @@ struct lr {
 	unsigned long sessions;		/* replay: login session ids */
 	int64_t first, last;		/* log times driven */
 	unsigned long lines, malformed, ignored, messages, logins_ok,
-		      logins_failed;
+		      logins_failed, read_errors;
 	json_t *accounts;		/* login -> per-account object */
 	json_t *addrs;			/* address -> {ok:{login:1}, fail:N} */
 	/* The request in flight. */
@@ -314,36 +314,27 @@ static void feed_line(struct lr *r, const char *line, size_t n, int64_t ref)
 /* Read one file (gzip or plain) line by line; 0, or -1 with errno. */
 static int read_file(struct lr *r, const struct lr_file *f)
 {
-	gzFile z = strcmp(f->path, "-") ? gzopen(f->path, "rb") :
-		   gzdopen(0, "rb");
-	static char line[MAILLOG_LINE_MAX + 2];
-	bool skipping = false;
-	int err;
+	struct linefile *lf = linefile_open(f->path, MAILLOG_LINE_MAX);
+	const char *line;
+	size_t n;
+	int res;
 
-	if (!z)
+	if (!lf)
 		return -1;
-	while (gzgets(z, line, sizeof(line))) {
-		size_t n = strlen(line);
-		bool whole = n && line[n - 1] == '\n';
-
-		/* A line longer than the buffer: count it once, drop it. */
-		if (skipping) {
-			skipping = !whole;
-			continue;
-		}
-		if (!whole && !gzeof(z)) {
+	while ((res = linefile_next(lf, &line, &n)) > 0) {
+		if (res == LINEFILE_TOO_LONG) {
 			r->lines++;
 			r->malformed++;
-			skipping = true;
 			continue;
 		}
 		feed_line(r, line, n, f->mtime);
 	}
-	gzerror(z, &err);
-	gzclose(z);
-	if (err != Z_OK && err != Z_STREAM_END) {
-		errno = EIO;
-		return -1;
+	linefile_close(lf);
+	/* A cut .gz (rotation under way): what was read counts. */
+	if (res < 0) {
+		fprintf(stderr, "mamori: %s: %s; the lines before are used\n",
+			f->path, strerror(-res));
+		r->read_errors++;
 	}
 	return 0;
 }
@@ -369,6 +360,14 @@ static int read_all(struct lr *r, char **paths, int n)
 			     (int64_t)st.st_mtime : (int64_t)time(NULL);
 	}
 	qsort(f, (size_t)n, sizeof(*f), by_mtime);
+	/* Every file opens before any is read: a typo costs nothing. */
+	for (i = 0; i < n; i++)
+		if (strcmp(f[i].path, "-") && access(f[i].path, R_OK) != 0) {
+			fprintf(stderr, "mamori: %s: %s\n", f[i].path,
+				strerror(errno));
+			free(f);
+			return CLI_EXIT_FAILED;
+		}
 	for (i = 0; i < n; i++)
 		if (read_file(r, &f[i]) != 0) {
 			fprintf(stderr, "mamori: %s: %s\n", f[i].path,
@@ -447,8 +446,9 @@ static json_t *run_summary(const struct lr *r)
 	t = json_integer(r->last);
 	cli_json_time(t, l, sizeof(l));
 	json_decref(t);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
 		"lines", (json_int_t)r->lines,
+		"read_errors", (json_int_t)r->read_errors,
 		"malformed", (json_int_t)r->malformed,
 		"ignored", (json_int_t)r->ignored,
 		"messages", (json_int_t)r->messages,
