@@ -66,6 +66,8 @@
 #define LR_JOIN_MAX 200000	/* open queue IDs: an hour of a busy relay */
 #define LR_ADDR_LOGINS 1000	/* distinct logins counted per address */
 #define LR_SHARED_MIN 10	/* default --shared-min */
+#define LR_ADDRS_MAX 200000	/* login client addresses tracked (~300 MB
+				 * at most); later new ones are counted only */
 
 /* One input file and its reference time (mtime). */
 struct lr_file {
@@ -84,9 +86,11 @@ struct lr {
 	unsigned long sessions;		/* replay: login session ids */
 	int64_t first, last;		/* log times driven */
 	unsigned long lines, malformed, ignored, messages, logins_ok,
-		      logins_failed, read_errors;
-	json_t *accounts;		/* login -> per-account object */
+		      logins_failed, read_errors, addrs_untracked;
+	json_t *accounts;		/* replay: login -> per-account object */
+	unsigned long naccounts;	/* learn: accounts in the core */
 	json_t *addrs;			/* address -> {ok:{login:1}, fail:N} */
+	json_t *spare;			/* stands in past LR_ADDRS_MAX */
 	/* The request in flight. */
 	const char *state;
 	char reason[768];
@@ -182,16 +186,20 @@ static void on_msg(void *arg, const struct maillog_msg *m)
 	q.instance = instance;
 	q.size = m->size;
 	q.now = r->now;
-	a = account_of(r, m->login);
-	json_add(a, "messages", 1);
-	note_client(a, m->addr);
+	/* learn keeps nothing per account here: the core has it all. */
+	a = r->replay ? account_of(r, m->login) : NULL;
+	if (a) {
+		json_add(a, "messages", 1);
+		note_client(a, m->addr);
+	}
 	r->refused = false;
 	for (i = 0; i < m->nrcpts; i++) {
 		q.stage = OUT_RCPT;
 		q.recipient = m->rcpts[i];
 		r->state = NULL;
 		core_outbound(r->core, &q, on_verdict, r);
-		note_state(r, a, m);
+		if (a)
+			note_state(r, a, m);
 	}
 	q.stage = OUT_END_OF_MESSAGE;
 	q.recipient = m->nrcpts == 1 ? m->rcpts[0] : "";
@@ -199,9 +207,18 @@ static void on_msg(void *arg, const struct maillog_msg *m)
 			    m->nrcpts ? (long)m->nrcpts : 1;
 	r->state = NULL;
 	core_outbound(r->core, &q, on_verdict, r);
-	note_state(r, a, m);
-	if (r->refused)
-		json_add(a, "would_refuse", 1);
+	if (a) {
+		note_state(r, a, m);
+		if (r->refused)
+			json_add(a, "would_refuse", 1);
+	}
+}
+
+/* A login address's record: logins in, failures, logins tried, verdicts. */
+static json_t *addr_new(void)
+{
+	return json_pack("{s:{}, s:i, s:{}, s:i, s:i}", "ok", "failed", 0,
+			 "tried", "delayed", 0, "rejected", 0);
 }
 
 /* Login verdict callback: count delays and rejects per address. */
@@ -269,9 +286,14 @@ static void on_login(struct lr *r, const struct maillog_event *ev)
 	if ((r->since && ev->time < r->since) ||
 	    (r->from && ev->time < r->from) || (r->to && ev->time > r->to))
 		return;
+	if (!o && json_object_size(r->addrs) >= LR_ADDRS_MAX) {
+		r->addrs_untracked++;
+		o = r->spare;		/* the engine still sees the login */
+		json_object_clear(json_object_get(o, "ok"));
+		json_object_clear(json_object_get(o, "tried"));
+	}
 	if (!o) {
-		o = json_pack("{s:{}, s:i, s:{}, s:i, s:i}", "ok", "failed", 0,
-			      "tried", "delayed", 0, "rejected", 0);
+		o = addr_new();
 		json_object_set_new(r->addrs, ev->addr, o);
 	}
 	if (ev->kind == MAILLOG_LOGIN_OK) {
@@ -446,13 +468,16 @@ static json_t *run_summary(const struct lr *r)
 	t = json_integer(r->last);
 	cli_json_time(t, l, sizeof(l));
 	json_decref(t);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+			 "s:s}",
 		"lines", (json_int_t)r->lines,
+		"login_addresses_untracked", (json_int_t)r->addrs_untracked,
 		"read_errors", (json_int_t)r->read_errors,
 		"malformed", (json_int_t)r->malformed,
 		"ignored", (json_int_t)r->ignored,
 		"messages", (json_int_t)r->messages,
-		"accounts", (json_int_t)json_object_size(r->accounts),
+		"accounts", (json_int_t)(r->replay ?
+			json_object_size(r->accounts) : r->naccounts),
 		"logins_ok", (json_int_t)r->logins_ok,
 		"logins_failed", (json_int_t)r->logins_failed,
 		"first", f, "last", l);
@@ -553,7 +578,14 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 	r.join = maillog_join_new(LR_JOIN_MAX);
 	r.accounts = json_object();
 	r.addrs = json_object();
+	r.spare = addr_new();
 	rc = read_all(&r, argv + first, argc - first);
+	{
+		struct core_stats_view sv;
+
+		core_stats_get(r.core, &sv);
+		r.naccounts = (unsigned long)sv.accounts;
+	}
 	/* At the wall clock: the records must outlive the log's age. */
 	if (rc == 0 && core_snapshot_flush(r.core, 0) != 0) {
 		fprintf(stderr, "mamori: learn: writing the counters failed\n");
@@ -599,6 +631,7 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 	maillog_join_free(r.join);
 	json_decref(r.accounts);
 	json_decref(r.addrs);
+	json_decref(r.spare);
 	config_free(cfg);
 	return rc;
 }
@@ -729,6 +762,7 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 	r.join = maillog_join_new(LR_JOIN_MAX);
 	r.accounts = json_object();
 	r.addrs = json_object();
+	r.spare = addr_new();
 	rc = read_all(&r, argv + first, argc - first);
 	core_free(r.core);
 	login_engine_free(eng);
@@ -757,6 +791,7 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 	maillog_join_free(r.join);
 	json_decref(r.accounts);
 	json_decref(r.addrs);
+	json_decref(r.spare);
 	config_free(cfg);
 	return rc;
 }
