@@ -369,13 +369,33 @@ static int by_mtime(const void *a, const void *b)
 	return (x->mtime > y->mtime) - (x->mtime < y->mtime);
 }
 
-/* Read every file, oldest first, and flush the join; 0 or exit code. */
+/* What a run holds besides the core; lr_deinit frees it. */
+static void lr_init(struct lr *r)
+{
+	r->join = maillog_join_new(LR_JOIN_MAX);
+	r->accounts = json_object();
+	r->addrs = json_object();
+	r->spare = addr_new();
+}
+
+/* Free what lr_init made. */
+static void lr_deinit(struct lr *r)
+{
+	maillog_join_free(r->join);
+	json_decref(r->accounts);
+	json_decref(r->addrs);
+	json_decref(r->spare);
+}
+
+/* Read every file, oldest first, and flush the join; 0 or exit code.
+ * Sets up what the run holds (lr_init) first. */
 static int read_all(struct lr *r, char **paths, int n)
 {
 	struct lr_file *f = xcalloc((size_t)n, sizeof(*f));
 	struct stat st;
 	int i;
 
+	lr_init(r);
 	for (i = 0; i < n; i++) {
 		f[i].path = paths[i];
 		f[i].mtime = strcmp(paths[i], "-") && stat(paths[i], &st) == 0 ?
@@ -575,10 +595,6 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	core_set_learning(r.core, true);
-	r.join = maillog_join_new(LR_JOIN_MAX);
-	r.accounts = json_object();
-	r.addrs = json_object();
-	r.spare = addr_new();
 	rc = read_all(&r, argv + first, argc - first);
 	{
 		struct core_stats_view sv;
@@ -628,10 +644,7 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 			json_decref(shared);
 		}
 	}
-	maillog_join_free(r.join);
-	json_decref(r.accounts);
-	json_decref(r.addrs);
-	json_decref(r.spare);
+	lr_deinit(&r);
 	config_free(cfg);
 	return rc;
 }
@@ -759,10 +772,6 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	core_set_login(r.core, eng);
-	r.join = maillog_join_new(LR_JOIN_MAX);
-	r.accounts = json_object();
-	r.addrs = json_object();
-	r.spare = addr_new();
 	rc = read_all(&r, argv + first, argc - first);
 	core_free(r.core);
 	login_engine_free(eng);
@@ -788,10 +797,7 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 			json_decref(list);
 		}
 	}
-	maillog_join_free(r.join);
-	json_decref(r.accounts);
-	json_decref(r.addrs);
-	json_decref(r.spare);
+	lr_deinit(&r);
 	config_free(cfg);
 	return rc;
 }

@@ -77,38 +77,38 @@ static int digits(const char *p, size_t n)
 	return v;
 }
 
-int64_t maillog_stamp_time(int mon, int mday, int hour, int min, int sec,
-			   int64_t ref)
+/* mktime of the fields in year (tm_year), local time; -1 if none. */
+static time_t local_time(int year, int mon, int mday, int hour, int min,
+			 int sec)
 {
-	time_t r = (time_t)ref, t;
-	struct tm tm, now;
+	struct tm tm;
 
-	if (mon < 0 || mon > 11 || mday < 1 || mday > 31 || hour < 0 ||
-	    hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
-		return -1;
-	if (!localtime_r(&r, &now))
-		return -1;
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = now.tm_year;
+	tm.tm_year = year;
 	tm.tm_mon = mon;
 	tm.tm_mday = mday;
 	tm.tm_hour = hour;
 	tm.tm_min = min;
 	tm.tm_sec = sec;
 	tm.tm_isdst = -1;
-	t = mktime(&tm);
+	return mktime(&tm);
+}
+
+int64_t maillog_stamp_time(int mon, int mday, int hour, int min, int sec,
+			   int64_t ref)
+{
+	time_t r = (time_t)ref, t;
+	struct tm now;
+
+	if (mon < 0 || mon > 11 || mday < 1 || mday > 31 || hour < 0 ||
+	    hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
+		return -1;
+	if (!localtime_r(&r, &now))
+		return -1;
+	t = local_time(now.tm_year, mon, mday, hour, min, sec);
 	/* A December line in a file last written in January. */
-	if (t != (time_t)-1 && (int64_t)t > ref + 86400) {
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_year = now.tm_year - 1;
-		tm.tm_mon = mon;
-		tm.tm_mday = mday;
-		tm.tm_hour = hour;
-		tm.tm_min = min;
-		tm.tm_sec = sec;
-		tm.tm_isdst = -1;
-		t = mktime(&tm);
-	}
+	if (t != (time_t)-1 && (int64_t)t > ref + 86400)
+		t = local_time(now.tm_year - 1, mon, mday, hour, min, sec);
 	return t == (time_t)-1 ? -1 : (int64_t)t;
 }
 
