@@ -38,8 +38,8 @@
  * delayed or rejected.  Logins and messages are read from separate clocks,
  * each kept from going backwards, so a Dovecot log given after the mail
  * log still runs in its own time.  Attacker bytes are escaped on output
- * (cli_show).  The login engine is created here as mamorid does
- * (auth/login.h: the one header outside core/, proto/, util/).
+ * (cli_show).  The store, login engine and core come from
+ * core_offline_new() (src/core/offline.c).
  *
  * Exit status 0 when the logs were read, 1 when a file or the store could
  * not be opened, 2 on a usage error.
@@ -53,11 +53,9 @@
 #include <unistd.h>
 
 #include "cli/mamori.h"
-#include "auth/login.h"
 #include "core/core.h"
 #include "core/login_gate.h"
 #include "proto/maillog.h"
-#include "store/store.h"
 #include "util/config.h"
 #include "util/linefile.h"
 #include "util/log.h"
@@ -442,21 +440,17 @@ static int64_t parse_time(const char *opt, const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-/* Make the core over store spec; NULL after printing why. */
+/* The core over store spec (and a login engine for replay); NULL after
+ * printing why. */
 static struct core *open_core(const struct config *cfg, const char *spec,
-			      struct store **st)
+			      bool login)
 {
 	char err[256];
-	struct core *core;
+	struct core *core = core_offline_new(cfg, spec, login, err,
+					     sizeof(err));
 
-	if (store_open(spec, NULL, st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mamori: store %s: %s\n", spec, err);
-		return NULL;
-	}
-	if (!(core = core_new(cfg, *st, NULL, err, sizeof(err)))) {
+	if (!core)
 		fprintf(stderr, "mamori: %s\n", err);
-		store_close(*st);
-	}
 	return core;
 }
 
@@ -580,7 +574,6 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 {
 	struct lr r = {0};
 	struct config *cfg;
-	struct store *st;
 	const char *spec = NULL;
 	long shared_min = LR_SHARED_MIN;
 	json_t *out, *shared;
@@ -590,7 +583,7 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 	if (!(cfg = load_config(c)))
 		return CLI_EXIT_FAILED;
 	log_setup("mamori", false, LOG_L_WARN);
-	if (!(r.core = open_core(cfg, spec ? spec : cfg->store, &st))) {
+	if (!(r.core = open_core(cfg, spec ? spec : cfg->store, false))) {
 		config_free(cfg);
 		return CLI_EXIT_FAILED;
 	}
@@ -607,8 +600,7 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "mamori: learn: writing the counters failed\n");
 		rc = CLI_EXIT_FAILED;
 	}
-	core_free(r.core);
-	store_close(st);
+	core_offline_free(r.core);
 	if (rc == 0) {
 		out = run_summary(&r);
 		shared = shared_addrs(&r, shared_min);
@@ -744,10 +736,7 @@ static void print_replay(json_t *accts, json_t *addrs)
 int cli_cmd_replay(struct cli *c, int argc, char **argv)
 {
 	struct lr r = { .replay = true };
-	struct login_engine *eng;
 	struct config *cfg;
-	struct store *st;
-	char err[256];
 	json_t *acct, *list, *out, *addrs;
 	const char *k;
 	int first, rc, i;
@@ -760,22 +749,12 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 		cfg->classes[i].mode = MODE_OBSERVE;
 	/* The report says what the transitions' log lines would. */
 	log_setup("mamori", false, LOG_L_ERR);
-	if (!(r.core = open_core(cfg, "memory:", &st))) {
+	if (!(r.core = open_core(cfg, "memory:", true))) {
 		config_free(cfg);
 		return CLI_EXIT_FAILED;
 	}
-	if (!(eng = login_engine_new(cfg, st, err, sizeof(err)))) {
-		fprintf(stderr, "mamori: %s\n", err);
-		core_free(r.core);
-		store_close(st);
-		config_free(cfg);
-		return CLI_EXIT_FAILED;
-	}
-	core_set_login(r.core, eng);
 	rc = read_all(&r, argv + first, argc - first);
-	core_free(r.core);
-	login_engine_free(eng);
-	store_close(st);
+	core_offline_free(r.core);
 	if (rc == 0) {
 		list = json_array();
 		json_object_foreach(r.accounts, k, acct) {

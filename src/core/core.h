@@ -149,6 +149,15 @@ int core_snapshot_flush(struct core *c, int64_t now);
  * teaches it without restricting anyone for what already happened.
  */
 void core_set_learning(struct core *c, bool on);
+/*
+ * A core for a run over history (offline.c): opens the store named spec,
+ * a login engine on it when login is set, and a core over them (no
+ * notices).  NULL with err on failure.  core_offline_free frees the core,
+ * the engine and the store together (NULL is a no-op).
+ */
+struct core *core_offline_new(const struct config *cfg, const char *spec,
+			      bool login, char *err, size_t errsz);
+void core_offline_free(struct core *c);
 
 /* Counters and gauges in Prometheus text format (GET /metrics); as
  * figures: core_stats_get() (admin.h). */
