@@ -195,6 +195,27 @@ static const struct row {
 	 "203.0.113.9,<sess1>): Password mismatch",
 	 MAILLOG_OK, "passdb_fail t=1796551207 login=carol@example.com "
 	 "addr=203.0.113.9 attempts=1"},
+	{"dovecot 2.3 own log file, aborted login by logging out",
+	 "Dec 06 10:00:07 imap-login: Info: Disconnected: Aborted login by "
+	 "logging out (auth failed, 1 attempts in 2 secs): "
+	 "user=<bob@example.test>, method=PLAIN, rip=127.0.0.1, "
+	 "lip=127.0.0.1, secured, session=<9E4DtO1hxK1/AAAB>",
+	 MAILLOG_OK, "login_fail t=1796551207 login=bob@example.test "
+	 "addr=127.0.0.1 method=PLAIN attempts=1"},
+	{"dovecot own log file, passdb with Info level",
+	 "Dec 06 10:00:07 auth: Info: passwd-file(bob@example.test,127.0.0.1,"
+	 "<9E4DtO1hxK1/AAAB>): Password mismatch",
+	 MAILLOG_OK, "passdb_fail t=1796551207 login=bob@example.test "
+	 "addr=127.0.0.1 attempts=1"},
+	{"dovecot imap process logout ignored",
+	 "Dec 06 10:00:07 imap(alice@example.test)<23324><LbEC>: Info: "
+	 "Disconnected: Logged out in=12 out=477", MAILLOG_IGNORED, NULL},
+	{"postfix under its own syslog_name",
+	 "Dec 06 10:00:01 mx postfix-mamori-it/submission/smtpd[22530]: "
+	 "B659AA7A1A2: client=unknown[127.15.0.1], sasl_method=PLAIN, "
+	 "sasl_username=mallory@example.test",
+	 MAILLOG_OK, "client t=1796551201 qid=B659AA7A1A2 "
+	 "login=mallory@example.test addr=127.15.0.1 method=PLAIN"},
 	{"dovecot own log file, no host",
 	 "Dec 06 10:00:06 imap-login: Info: Login: user=<alice>, "
 	 "method=PLAIN, rip=192.0.2.10, lip=192.0.2.1",
