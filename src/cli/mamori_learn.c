@@ -653,7 +653,6 @@ static void print_logins(json_t *addrs)
 	json_t *o, *fa;
 	int x;
 
-	cli_table_add(&l, lh);
 	json_object_foreach(addrs, k, o) {
 		if (json_integer_value(json_object_get(o, "failed")) < 5 &&
 		    !json_integer_value(json_object_get(o, "delayed")) &&
@@ -681,10 +680,13 @@ static void print_logins(json_t *addrs)
 		}
 		for (x = 0; x < 7; x++)
 			row[x] = cell[x];
+		if (!l.nrows) {
+			printf("\nlogin addresses (delayed or rejected, or 5+ "
+			       "failures):\n");
+			cli_table_add(&l, lh);
+		}
 		cli_table_add(&l, row);
 	}
-	if (l.nrows > 1)
-		printf("\nlogin addresses (delayed or rejected, or 5+ failures):\n");
 	cli_table_print(&l);
 }
 
