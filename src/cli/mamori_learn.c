@@ -2,8 +2,11 @@
  * mamori learn, mamori replay - the decision core over logs a provider
  * already has (feature O7; docs/design/learn.md).
  *
- *   mamori learn [--store TYPE:SPEC] [--since DAYS] [--shared-min N] FILE...
- *   mamori replay [--from TIME] [--to TIME] FILE...
+ *   mamori learn [--config FILE] [--store TYPE:SPEC] [--since DAYS]
+ *                [--shared-min N] FILE...
+ *   mamori replay [--config FILE] [--from TIME] [--to TIME] FILE...
+ *
+ * (--config FILE is -c FILE given after the command.)
  *
  * Both read Postfix mail logs and Dovecot logs (plain or gzip, rotated
  * files in any order: they are read oldest first by mtime, "-" is stdin),
@@ -515,7 +518,7 @@ static void print_json(json_t *j)
 }
 
 /* Options both commands share; returns the index of the first file. */
-static int parse_opts(struct lr *r, int argc, char **argv,
+static int parse_opts(struct lr *r, struct cli *c, int argc, char **argv,
 		      const char **store, long *shared_min)
 {
 	const char *v;
@@ -525,6 +528,8 @@ static int parse_opts(struct lr *r, int argc, char **argv,
 		if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
+		} else if ((v = cli_opt_value(argc, argv, &i, "--config"))) {
+			c->config = v;	/* as -c before the command */
 		} else if (!r->replay &&
 			   (v = cli_opt_value(argc, argv, &i, "--store"))) {
 			*store = v;
@@ -579,7 +584,7 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv)
 	json_t *out, *shared;
 	int first, rc;
 
-	first = parse_opts(&r, argc, argv, &spec, &shared_min);
+	first = parse_opts(&r, c, argc, argv, &spec, &shared_min);
 	if (!(cfg = load_config(c)))
 		return CLI_EXIT_FAILED;
 	log_setup("mamori", false, LOG_L_WARN);
@@ -743,7 +748,7 @@ int cli_cmd_replay(struct cli *c, int argc, char **argv)
 	const char *k;
 	int first, rc, i;
 
-	first = parse_opts(&r, argc, argv, NULL, NULL);
+	first = parse_opts(&r, c, argc, argv, NULL, NULL);
 	if (!(cfg = load_config(c)))
 		return CLI_EXIT_FAILED;
 	/* Nothing real is decided: every class observes. */
