@@ -56,23 +56,29 @@ for u, pw in zip(users, sys.argv[2:6]):
     m.logout()
 import threading
 def wrong():
-    m = imaplib.IMAP4("127.0.0.1", port, timeout=20)
     try:
-        m.login("bob@example.test", "not-bobs-password")
-    except imaplib.IMAP4.error:
-        print("refused", flush=True)
-    try:
-        m.logout()
-    except Exception:
-        pass
-ts = [threading.Thread(target=wrong) for _ in range(12)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join(30)
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+        try:
+            m.login("bob@example.test", "not-bobs-password")
+        except imaplib.IMAP4.error:
+            print("refused", flush=True)
+        try:
+            m.logout()
+        except Exception:
+            pass
+    except Exception as e:
+        print("other: %r" % e, flush=True)
+# Three waves of four: Dovecot answers a failure after auth_failure_delay.
+for wave in range(3):
+    ts = [threading.Thread(target=wrong) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(40)
 EOF
 IT_SECRETS+=(not-bobs-password)
-tap_is "$(grep -cx refused "$IT_DIR/imap.out")" 12 "a: twelve wrong IMAP passwords for bob refused"
+tap_is "$(grep -cx refused "$IT_DIR/imap.out")" 12 "a: twelve wrong IMAP passwords for bob refused" ||
+	sed 's/^/# imap: /' "$IT_DIR/imap.out"
 for i in $(seq 1 "$BURST"); do
 	send --login "$MALLORY" --from "$MALLORY" \
 		--source "127.$(((i - 1) % 6 + 10)).0.1" --random-rcpts 10 \
