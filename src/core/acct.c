@@ -206,7 +206,7 @@ bool acct_net_of(const char *addr, uint32_t *id)
 		return true;
 	}
 	if (inet_pton(AF_INET6, addr, &v6) == 1) {
-		uint32_t h = 2166136261u;
+		uint32_t h = 2166136261u, h32 = 0;
 		int i;
 
 		/* IPv4-mapped addresses count as their IPv4 /24. */
@@ -219,8 +219,12 @@ bool acct_net_of(const char *addr, uint32_t *id)
 		for (i = 0; i < 6; i++) {
 			h ^= v6.s6_addr[i];
 			h *= 16777619u;
+			if (i == 3)
+				h32 = h;
 		}
-		*id = h | 1;	/* odd: never collides with an IPv4 /24 */
+		/* Upper half: the /32 (a provider's allocation), so /16
+		 * breadth works for IPv6 too; odd: never an IPv4 /24. */
+		*id = (h32 & 0xffff0000u) | (h & 0xfffeu) | 1;
 		return true;
 	}
 	return false;
@@ -254,6 +258,87 @@ unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window)
 	return n;
 }
 
+unsigned acct_net16_recent(const struct acct *a, uint32_t now,
+			   uint32_t window)
+{
+	uint32_t seen[ACCT_RECENT_NETS];
+	unsigned n = 0, j;
+	int i;
+
+	for (i = 0; i < ACCT_RECENT_NETS; i++) {
+		uint32_t g = a->recent[i].id >> 16;
+
+		if (!a->recent[i].last || now - a->recent[i].last > window)
+			continue;
+		for (j = 0; j < n && seen[j] != g; j++)
+			;
+		if (j == n)
+			seen[n++] = g;
+	}
+	return n;
+}
+
+bool acct_net16_known(const struct acct *a, uint32_t net)
+{
+	int i;
+
+	for (i = 0; i < ACCT_KNOWN_NETS; i++)
+		if (a->known[i] && a->known[i] >> 16 == net >> 16)
+			return true;
+	return false;
+}
+
+void acct_hour_roll(struct acct *a, uint32_t now)
+{
+	if (a->domains_idx == now / 3600)
+		return;
+	a->domains = 0;
+	a->mismatch_hour = 0;
+	a->newrcpt_hour = 0;
+	a->unowned_hour = 0;
+	a->domains_idx = now / 3600;
+}
+
+/* The two Bloom bit positions of a lowercased address. */
+static void rcpt_bits(const char *rcpt, unsigned *b1, unsigned *b2)
+{
+	uint32_t h = 2166136261u, h2;
+
+	for (; *rcpt; rcpt++) {
+		unsigned char ch = (unsigned char)*rcpt;
+
+		h ^= (ch >= 'A' && ch <= 'Z') ? ch + 32u : ch;
+		h *= 16777619u;
+	}
+	h2 = (h >> 16 | h << 16) * 2654435761u;
+	*b1 = h & 127;
+	*b2 = h2 & 127;
+}
+
+bool acct_rcpt_known(const struct acct *a, const char *rcpt)
+{
+	unsigned b1, b2;
+
+	rcpt_bits(rcpt, &b1, &b2);
+	return (a->rcpts[b1 >> 6] >> (b1 & 63) & 1) &&
+	       (a->rcpts[b2 >> 6] >> (b2 & 63) & 1);
+}
+
+void acct_rcpt_learn(struct acct *a, const char *rcpt)
+{
+	unsigned b1, b2;
+
+	rcpt_bits(rcpt, &b1, &b2);
+	a->rcpts[b1 >> 6] |= (uint64_t)1 << (b1 & 63);
+	a->rcpts[b2 >> 6] |= (uint64_t)1 << (b2 & 63);
+}
+
+unsigned acct_rcpt_bits(const struct acct *a)
+{
+	return (unsigned)(__builtin_popcountll(a->rcpts[0]) +
+			  __builtin_popcountll(a->rcpts[1]));
+}
+
 bool acct_net_known(const struct acct *a, uint32_t net)
 {
 	int i;
@@ -278,14 +363,10 @@ void acct_net_learn(struct acct *a, uint32_t net)
 
 void acct_domain_add(struct acct *a, const char *domain, uint32_t now)
 {
-	uint32_t idx = now / 3600;
 	char low[256];
 	size_t i;
 
-	if (a->domains_idx != idx) {
-		a->domains = 0;
-		a->domains_idx = idx;
-	}
+	acct_hour_roll(a, now);
 	for (i = 0; domain[i] && i < sizeof(low) - 1; i++)
 		low[i] = (char)((domain[i] >= 'A' && domain[i] <= 'Z') ?
 				domain[i] + 32 : domain[i]);

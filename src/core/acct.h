@@ -84,6 +84,11 @@ struct acct {
 	uint32_t known[ACCT_KNOWN_NETS];
 	uint32_t login_risk_until;	/* a risky login raised the score until */
 	uint32_t newnet_until;		/* an unseen network was used; risk until */
+	struct window rcpt_min;		/* all recipients, 60 s */
+	uint64_t rcpts[2];		/* Bloom filter of correspondents */
+	uint16_t newrcpt_hour;		/* recipients not in rcpts, this hour */
+	uint16_t unowned_hour;		/* messages as an unhosted domain */
+	uint8_t newnet_weight;		/* how unusual the unseen network was */
 	struct acct_detail *detail;
 	char login[];
 };
@@ -135,7 +140,10 @@ uint32_t acct_win_count(const struct acct *a, enum acct_win w, uint32_t now);
  */
 void acct_baseline_roll(struct acct *a, uint32_t now, long halflife);
 
-/* Network id of an address string (IPv4 /24, IPv6 /48); false if invalid. */
+/*
+ * Network id of an address string (IPv4 /24; IPv6 /48, hashed, odd, with
+ * a hash of its /32 in the upper 16 bits); false if invalid.
+ */
 bool acct_net_of(const char *addr, uint32_t *id);
 /* Record the client network; returns true if it was never seen before. */
 bool acct_net_seen(struct acct *a, uint32_t net, uint32_t now);
@@ -145,6 +153,30 @@ unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window);
 bool acct_net_known(const struct acct *a, uint32_t net);
 /* Make net habitual (called when a message from it goes out cleanly). */
 void acct_net_learn(struct acct *a, uint32_t net);
+
+/* Distinct /16s (IPv6: /32s) among the networks seen within window. */
+unsigned acct_net16_recent(const struct acct *a, uint32_t now,
+			   uint32_t window);
+/* Does any habitual network share net's /16 (IPv6: /32)? */
+bool acct_net16_known(const struct acct *a, uint32_t net);
+
+/*
+ * Start a new hour for the hourly sketches (recipient domains, foreign and
+ * unhosted senders, never-written recipients) if now is in a later hour.
+ */
+void acct_hour_roll(struct acct *a, uint32_t now);
+
+/*
+ * Correspondents: a 128-bit Bloom filter (two hashes) of the lowercased
+ * recipient addresses the account wrote to while nothing was wrong.  At
+ * 16 correspondents ~5% of new addresses look known, at 40 ~20%; a bulk
+ * sender saturates it, and then nothing looks new: the signal is for
+ * persons, and errs towards silence.
+ */
+bool acct_rcpt_known(const struct acct *a, const char *rcpt);
+void acct_rcpt_learn(struct acct *a, const char *rcpt);
+/* Bits set in the filter: 0 = no correspondents known (cold start). */
+unsigned acct_rcpt_bits(const struct acct *a);
 
 /* Add a recipient domain to the hourly distinct-domain sketch. */
 void acct_domain_add(struct acct *a, const char *domain, uint32_t now);

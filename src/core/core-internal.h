@@ -9,6 +9,7 @@
 #include "core/acct.h"
 #include "core/core.h"
 #include "core/outbound.h"
+#include "core/sendermap.h"
 #include "store/store.h"
 #include "util/config.h"
 
@@ -93,6 +94,7 @@ struct core {
 	struct outbox *outbox;		/* may be NULL: notices not kept */
 	struct acct_table *accounts;
 	struct acctmap *map;
+	struct sendermap *senders;	/* sender_map; NULL: none */
 	struct instance *instances;
 	struct core_stats stats;
 	uint64_t event_seq;

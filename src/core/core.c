@@ -389,6 +389,30 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		return;
 	}
 	a->flags |= ACCT_F_DIRTY;	/* domain sketch, score */
+	acct_hour_roll(a, now);
+	if (d->cl->unowned_sender_action == 1 &&
+	    outbound_sender_kind(a->login, r->sender, c->cfg->local_domains,
+				 c->senders) == OUT_SENDER_UNHOSTED) {
+		/* reject_sender_login_mismatch: this message only. */
+		d->v.action = VERDICT_REJECT;
+		snprintf(d->v.text, sizeof(d->v.text),
+			 "5.7.1 Sender address not owned by the authenticated user");
+		snprintf(d->v.reason, sizeof(d->v.reason),
+			 "unowned_sender: domain not hosted here and not in sender_map");
+		d->v.state = acct_state_name(a->state);
+		finish(c, d);
+		return;
+	}
+	/* Correspondents: learnt only while nothing is wrong, so a hijack
+	 * does not teach the filter its own list. */
+	if (r->recipient[0]) {
+		if (!acct_rcpt_known(a, r->recipient)) {
+			if (a->newrcpt_hour < UINT16_MAX)
+				a->newrcpt_hour++;
+			if (a->score == 0)
+				acct_rcpt_learn(a, r->recipient);
+		}
+	}
 	if (*dom && !internal) {
 		acct_domain_add(a, dom, now);
 		if (a->detail || a->score)
@@ -465,17 +489,23 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	c->stats.messages++;
 	c->stats.recipients += n;
 
+	window_add(&a->rcpt_min, 60, now, n);
 	/* Hour-bucketed sender sketch shares the domain sketch's hour. */
-	if (a->domains_idx != now / 3600) {
-		a->domains = 0;
-		a->mismatch_hour = 0;
-		a->domains_idx = now / 3600;
-	}
-	if (!outbound_sender_owned(a->login, r->sender,
-				   c->cfg->local_domains)) {
+	acct_hour_roll(a, now);
+	switch (outbound_sender_kind(a->login, r->sender,
+				     c->cfg->local_domains, c->senders)) {
+	case OUT_SENDER_LOCAL:
 		if (a->mismatch_hour < UINT16_MAX)
 			a->mismatch_hour++;
 		acct_detail_add_sender(a, r->sender);
+		break;
+	case OUT_SENDER_UNHOSTED:
+		if (a->unowned_hour < UINT16_MAX)
+			a->unowned_hour++;
+		acct_detail_add_sender(a, r->sender);
+		break;
+	default:
+		break;
 	}
 	have_net = acct_net_of(r->client_address, &net);
 	if (have_net) {
@@ -484,8 +514,17 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		/* Only an established account has habits to break.  The
 		 * risk lasts an hour: a hijacker's burst follows at once. */
 		if (unseen && a->known[0] != 0 &&
-		    now - a->first_seen >= (uint32_t)cl->new_network_min_age)
+		    now - a->first_seen >= (uint32_t)cl->new_network_min_age) {
+			/* Weighed by distance: the same /16 is the same
+			 * carrier pool or ISP; another /16 is elsewhere. */
+			long w = acct_net16_known(a, net) ?
+				 cl->weight_new_network_near :
+				 cl->weight_new_network;
+
+			if (now >= a->newnet_until || w > a->newnet_weight)
+				a->newnet_weight = (uint8_t)(w > 255 ? 255 : w);
 			a->newnet_until = now + 3600;
+		}
 	}
 	new_net = now < a->newnet_until;
 	outbound_evaluate(a, cl, now, 0, new_net, &ev);
