@@ -32,6 +32,7 @@ static void fire(struct outbound_eval *ev, enum outbound_signal s, long weight,
 		return;
 	ev->fired |= 1u << s;
 	ev->score += (int)weight;
+	ev->weight[s] = (int)weight;
 	va_start(ap, fmt);
 	vsnprintf(ev->detail[s], sizeof(ev->detail[s]), fmt, ap);
 	va_end(ap);
@@ -87,6 +88,57 @@ double outbound_poisson_tail(unsigned k, double lambda)
 	return sum >= 1.0 ? 0.0 : 1.0 - sum;
 }
 
+/*
+ * Signals that describe one trait count once.  multi_ip, new_network and
+ * login_risk all say "the client moved" (a phone on carrier NAT shows all
+ * three): only the strongest counts.  rcpt_rate, rcpt_domains and
+ * new_rcpts all say "many recipients" (a newsletter shows all three): the
+ * strongest counts in full, the others at half, since together they still
+ * tell a list worked through from a Bcc.  The explanation keeps every
+ * signal with the points it added.
+ */
+static void family(struct outbound_eval *ev, const enum outbound_signal *fam,
+		   size_t n, int rest_div)
+{
+	int sum = 0, max = -1;
+	size_t i, best = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ev->fired & (1u << fam[i])) {
+			sum += ev->weight[fam[i]];
+			if (ev->weight[fam[i]] > max) {
+				max = ev->weight[fam[i]];
+				best = i;
+			}
+		}
+	}
+	if (max < 0)
+		return;
+	ev->score -= sum;
+	for (i = 0; i < n; i++) {
+		if (!(ev->fired & (1u << fam[i])))
+			continue;
+		if (i != best)
+			ev->weight[fam[i]] = rest_div ?
+				ev->weight[fam[i]] / rest_div : 0;
+		ev->score += ev->weight[fam[i]];
+	}
+}
+
+/* Apply the two families above. */
+static void families(struct outbound_eval *ev)
+{
+	static const enum outbound_signal net[] = {
+		SIG_MULTI_IP, SIG_NEW_NETWORK, SIG_LOGIN_RISK,
+	};
+	static const enum outbound_signal rcpt[] = {
+		SIG_RCPT_RATE, SIG_RCPT_DOMAINS, SIG_NEW_RCPTS,
+	};
+
+	family(ev, net, 3, 0);
+	family(ev, rcpt, 3, 2);
+}
+
 /* The account's habit says this hour is very unlikely (Poisson). */
 static bool poisson_surge(const struct acct *a, const struct class_config *cl,
 			  uint32_t hour, double *p)
@@ -97,6 +149,11 @@ static bool poisson_surge(const struct acct *a, const struct class_config *cl,
 
 	*p = 1.0;
 	if (a->baseline <= 0 || hour < 3)
+		return false;
+	/* Bursty senders (a shop's campaigns) vary more than Poisson says,
+	 * and the baseline is already a peak: a surge is at least double
+	 * the peak as well as improbable at it. */
+	if ((double)hour < 2.0 * lambda)
 		return false;
 	*p = outbound_poisson_tail(hour, lambda);
 	return *p * (double)cl->surge_odds < 1.0;
@@ -109,7 +166,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	uint32_t hour = acct_win_count(a, W_MSG_HOUR, now) + extra_msgs;
 	bool this_hour = a->domains_idx == now / 3600;
 	unsigned nets, nets16, domains;
-	uint32_t rmin;
+	uint32_t rmin, ext;
 	double p;
 
 	memset(ev, 0, sizeof(*ev));
@@ -128,12 +185,14 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     "msgs_hour=%u baseline=%.1f p=%.2g<1/%ld", hour,
 		     (double)a->baseline, p, cl->surge_odds);
 
+	/* Many /24s inside one /16 are one carrier's NAT pool or one ISP's
+	 * dynamic range: a phone, not a botnet; far apart they weigh more. */
 	nets = acct_net_recent(a, now, (uint32_t)cl->multi_ip_window);
 	nets16 = acct_net16_recent(a, now, (uint32_t)cl->multi_ip_window);
 	if ((long)nets >= cl->multi_ip_networks)
-		fire(ev, SIG_MULTI_IP, cl->weight_multi_ip +
-		     ((long)nets16 >= cl->multi_net16 ?
-		      cl->weight_multi_net16 : 0),
+		fire(ev, SIG_MULTI_IP, nets16 < 2 ? cl->weight_new_network_near :
+		     cl->weight_multi_ip + ((long)nets16 >= cl->multi_net16 ?
+					    cl->weight_multi_net16 : 0),
 		     "networks=%u net16=%u window=%lds", nets, nets16,
 		     cl->multi_ip_window);
 
@@ -145,9 +204,17 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     cl->weight_new_network_near ? "(known /16)" : "(new /16)",
 		     (unsigned long)(now - a->first_seen) / 86400);
 
-	/* Spread over several messages: one Bcc list is a newsletter. */
+	/*
+	 * Spread over several messages (one Bcc list is a newsletter), with
+	 * several recipients a message (order and notification mail goes one
+	 * recipient a message; a spam run packs a list), and beyond the
+	 * account's own habitual hourly peak (a shop writes to new customers
+	 * at many domains every hour it works).
+	 */
 	domains = acct_domain_count(a, now);
-	if ((long)domains >= cl->rcpt_domains_per_hour && hour >= 3)
+	ext = acct_win_count(a, W_EXT_HOUR, now);
+	if ((long)domains >= cl->rcpt_domains_per_hour && hour >= 3 &&
+	    ext >= 2 * hour && (double)domains > a->baseline)
 		fire(ev, SIG_RCPT_DOMAINS, cl->weight_rcpt_domains,
 		     "domains_hour~%u>=%ld msgs_hour=%u", domains,
 		     cl->rcpt_domains_per_hour, hour);
@@ -173,15 +240,14 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     "rcpts_minute=%u>=%ld", rmin, cl->rcpt_rate_per_minute);
 
 	/* Only an account with correspondents (about four or more known)
-	 * can write to someone new; a new customer has none.  Many new
-	 * domains already describe the same recipients: not twice. */
+	 * can write to someone new; a new customer has none. */
 	if (this_hour && acct_rcpt_bits(a) >= 8 &&
-	    !(ev->fired & (1u << SIG_RCPT_DOMAINS)) &&
 	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
 		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,
 		     "never_written_rcpts_hour=%u>=%ld known_bits=%u",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a));
+	families(ev);
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)
@@ -192,8 +258,8 @@ void outbound_explain(const struct outbound_eval *ev, struct buf *out)
 	for (s = 0; s < SIG__COUNT; s++) {
 		if (!(ev->fired & (1u << s)))
 			continue;
-		buf_printf(out, "%s%s: %s", first ? "" : "; ", signal_names[s],
-			   ev->detail[s]);
+		buf_printf(out, "%s%s: %s (+%d)", first ? "" : "; ",
+			   signal_names[s], ev->detail[s], ev->weight[s]);
 		first = false;
 	}
 }

@@ -60,6 +60,7 @@ enum outbound_signal {
 struct outbound_eval {
 	int score;
 	unsigned fired;			/* bit per enum outbound_signal */
+	int weight[SIG__COUNT];		/* points of each fired signal */
 	char detail[SIG__COUNT][128];	/* "msgs_per_minute=31>30" ... */
 };
 
