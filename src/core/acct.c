@@ -292,6 +292,18 @@ void acct_hour_roll(struct acct *a, uint32_t now)
 {
 	if (a->domains_idx == now / 3600)
 		return;
+	if (a->rcpt_hour > 0 && a->state == ACCT_NORMAL && a->domains_idx) {
+		unsigned share = (unsigned)a->newrcpt_hour * 255u /
+				 a->rcpt_hour;
+
+		share = share > 255 ? 255 : share;
+		a->novelty = a->novelty_hours ?
+			(uint8_t)((3u * a->novelty + share) / 4) :
+			(uint8_t)share;
+		if (a->novelty_hours < 255)
+			a->novelty_hours++;
+	}
+	a->rcpt_hour = 0;
 	a->domains = 0;
 	a->mismatch_hour = 0;
 	a->newrcpt_hour = 0;

@@ -89,6 +89,9 @@ struct acct {
 	uint16_t newrcpt_hour;		/* recipients not in rcpts, this hour */
 	uint16_t unowned_hour;		/* messages as an unhosted domain */
 	uint8_t newnet_weight;		/* how unusual the unseen network was */
+	uint8_t novelty;		/* habitual share of new rcpts, /255 */
+	uint8_t novelty_hours;		/* clean hours that taught it (max 255) */
+	uint16_t rcpt_hour;		/* recipients seen at RCPT this hour */
 	struct acct_detail *detail;
 	char login[];
 };
@@ -163,6 +166,10 @@ bool acct_net16_known(const struct acct *a, uint32_t net);
 /*
  * Start a new hour for the hourly sketches (recipient domains, foreign and
  * unhosted senders, never-written recipients) if now is in a later hour.
+ * The finished hour, if the account was normal and wrote to anyone,
+ * teaches the habitual share of never-written recipients (an average
+ * over about four such hours): a shop writes to new people all the time,
+ * a person mostly to the same ones.
  */
 void acct_hour_roll(struct acct *a, uint32_t now);
 

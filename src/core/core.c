@@ -406,6 +406,8 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 	/* Correspondents: learnt only while nothing is wrong, so a hijack
 	 * does not teach the filter its own list. */
 	if (r->recipient[0]) {
+		if (a->rcpt_hour < UINT16_MAX)
+			a->rcpt_hour++;
 		if (!acct_rcpt_known(a, r->recipient)) {
 			if (a->newrcpt_hour < UINT16_MAX)
 				a->newrcpt_hour++;

@@ -239,14 +239,17 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		fire(ev, SIG_RCPT_RATE, cl->weight_rcpt_rate,
 		     "rcpts_minute=%u>=%ld", rmin, cl->rcpt_rate_per_minute);
 
-	/* Only an account with correspondents (about four or more known)
-	 * can write to someone new; a new customer has none. */
-	if (this_hour && acct_rcpt_bits(a) >= 8 &&
+	/* Against the account's habit: only one with correspondents (about
+	 * four or more known) and an hour of history in which most of its
+	 * recipients were known can write "to someone new"; a new customer
+	 * has none, a shop writes to new customers as a rule. */
+	if (this_hour && acct_rcpt_bits(a) >= 8 && a->novelty_hours > 0 &&
+	    a->novelty < 128 &&
 	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
 		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,
-		     "never_written_rcpts_hour=%u>=%ld known_bits=%u",
+		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
-		     acct_rcpt_bits(a));
+		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
 	families(ev);
 }
 
