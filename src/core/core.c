@@ -539,7 +539,10 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	}
 	if (escalate(c, d, &ev, now))
 		return;
-	if (ev.score == 0 && have_net)
+	/* Clean messages teach networks; an account's very first message
+	 * (day one of an install, a new customer) is the only place it is
+	 * known at, so it counts whatever it scored. */
+	if (have_net && (ev.score == 0 || a->known[0] == 0))
 		acct_net_learn(a, net);
 	if (ev.score > 0) {
 		struct buf why;

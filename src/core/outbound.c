@@ -92,9 +92,10 @@ double outbound_poisson_tail(unsigned k, double lambda)
  * Signals that describe one trait count once.  multi_ip, new_network and
  * login_risk all say "the client moved" (a phone on carrier NAT shows all
  * three): only the strongest counts.  rcpt_rate, rcpt_domains and
- * new_rcpts all say "many recipients" (a newsletter shows all three): the
- * strongest counts in full, the others at half, since together they still
- * tell a list worked through from a Bcc.  The explanation keeps every
+ * new_rcpts all say "many recipients" (a newsletter shows all three): in
+ * an hour of one or two messages (one Bcc list) the strongest counts in
+ * full and the others at half; spread over three or more messages they
+ * are a list worked through in runs, and all count.  The explanation keeps every
  * signal with the points it added.
  */
 static void family(struct outbound_eval *ev, const enum outbound_signal *fam,
@@ -125,8 +126,8 @@ static void family(struct outbound_eval *ev, const enum outbound_signal *fam,
 	}
 }
 
-/* Apply the two families above. */
-static void families(struct outbound_eval *ev)
+/* Apply the two families above; several: the hour has 3+ messages. */
+static void families(struct outbound_eval *ev, bool several)
 {
 	static const enum outbound_signal net[] = {
 		SIG_MULTI_IP, SIG_NEW_NETWORK, SIG_LOGIN_RISK,
@@ -136,7 +137,7 @@ static void families(struct outbound_eval *ev)
 	};
 
 	family(ev, net, 3, 0);
-	family(ev, rcpt, 3, 2);
+	family(ev, rcpt, 3, several ? 1 : 2);
 }
 
 /* The account's habit says this hour is very unlikely (Poisson). */
@@ -213,7 +214,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	 */
 	domains = acct_domain_count(a, now);
 	ext = acct_win_count(a, W_EXT_HOUR, now);
-	if ((long)domains >= cl->rcpt_domains_per_hour && hour >= 3 &&
+	if ((long)domains >= cl->rcpt_domains_per_hour && hour >= 2 &&
 	    ext >= 2 * hour && (double)domains > a->baseline)
 		fire(ev, SIG_RCPT_DOMAINS, cl->weight_rcpt_domains,
 		     "domains_hour~%u>=%ld msgs_hour=%u", domains,
@@ -250,7 +251,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
-	families(ev);
+	families(ev, hour >= 3);
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)
