@@ -502,8 +502,12 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		acct_detail_add_sender(a, r->sender);
 		break;
 	case OUT_SENDER_UNHOSTED:
+		/* Also a foreign sender, as it always was: repeated (the
+		 * majority of three or more in an hour) it is a pattern. */
 		if (a->unowned_hour < UINT16_MAX)
 			a->unowned_hour++;
+		if (a->mismatch_hour < UINT16_MAX)
+			a->mismatch_hour++;
 		acct_detail_add_sender(a, r->sender);
 		break;
 	default:
