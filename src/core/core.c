@@ -314,6 +314,9 @@ static bool escalate(struct core *c, struct decision *d,
 	enum acct_state to = a->state;
 	const char *cause = NULL;
 	struct buf why;
+	/* Volume alone (a limit, a surge) is not a sign of compromise. */
+	bool compromise = (ev->fired & ~((1u << SIG_LIMIT) |
+					 (1u << SIG_SURGE))) != 0;
 
 	if (a->pending)
 		return false;
@@ -323,6 +326,16 @@ static bool escalate(struct core *c, struct decision *d,
 	} else if (ev->score >= cl->score_restrict) {
 		to = ACCT_RESTRICTED;
 		cause = "score";
+	} else if (ev->score >= cl->score_throttle &&
+		   a->state == ACCT_NORMAL && compromise &&
+		   (a->flags & ACCT_F_SUSPICIOUS) && a->state_since &&
+		   now - a->state_since < (uint32_t)cl->throttle_time * 4) {
+		/* A suspicious throttle ended and the signals are back at
+		 * once: a slow sender never reaches throttle_escalate
+		 * attempts within one throttle, and each throttle that ends
+		 * lets a few more through. */
+		to = ACCT_RESTRICTED;
+		cause = "throttle_recurrence";
 	} else if (ev->score >= cl->score_throttle &&
 		   a->state == ACCT_NORMAL) {
 		to = ACCT_THROTTLED;
@@ -338,7 +351,7 @@ static bool escalate(struct core *c, struct decision *d,
 	outbound_explain(ev, &why);
 	snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p ? why.p : "");
 	buf_deinit(&why);
-	if (to == ACCT_THROTTLED && (ev->fired & ~(1u << SIG_LIMIT)))
+	if (to == ACCT_THROTTLED && compromise)
 		a->flags |= ACCT_F_SUSPICIOUS;
 	else if (to == ACCT_THROTTLED)
 		a->flags &= (uint8_t)~ACCT_F_SUSPICIOUS;

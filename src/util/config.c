@@ -337,7 +337,7 @@ static const struct cfg_param class_params[] = {
 	 K(weight_rcpt_rate), NULL, "score of a recipient burst"},
 	{"multi_net16", CFG_INT, "3", 2, 1000, true, K(multi_net16), NULL,
 	 "distinct /16s (IPv6 /32s) within multi_ip_window that add weight_multi_net16"},
-	{"weight_multi_net16", CFG_INT, "20", 0, 10000, true,
+	{"weight_multi_net16", CFG_INT, "15", 0, 10000, true,
 	 K(weight_multi_net16), NULL, "added to multi_ip when the networks are far apart"},
 	{"new_rcpts_per_hour", CFG_INT, "8", 1, BIG, true,
 	 K(new_rcpts_per_hour), NULL,
