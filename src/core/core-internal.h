@@ -71,6 +71,11 @@ struct core_snap_rec {
 	uint32_t login_risk_until;
 	uint32_t newnet_until;
 	bool suspicious;
+	/* issue 9, optional in a record (absent: zero, as before them) */
+	struct window rcpt_min;
+	uint64_t rcpts[2];
+	uint16_t newrcpt_hour, rcpt_hour, unowned_hour;
+	uint8_t novelty, novelty_hours, newnet_weight;
 };
 
 struct core_stats {
