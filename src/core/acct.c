@@ -167,6 +167,26 @@ size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
 	return end < t->cap ? end : 0;
 }
 
+void acct_rcpt_min_add(struct acct *a, uint32_t n, uint32_t now)
+{
+	struct window w = { a->rcpt_min.idx, a->rcpt_min.cur,
+			    a->rcpt_min.prev };
+
+	window_add(&w, 60, now, n);
+	a->rcpt_min.idx = w.idx;
+	a->rcpt_min.cur = (uint16_t)(w.cur > UINT16_MAX ? UINT16_MAX : w.cur);
+	a->rcpt_min.prev = (uint16_t)(w.prev > UINT16_MAX ? UINT16_MAX :
+				      w.prev);
+}
+
+uint32_t acct_rcpt_min_count(const struct acct *a, uint32_t now)
+{
+	struct window w = { a->rcpt_min.idx, a->rcpt_min.cur,
+			    a->rcpt_min.prev };
+
+	return window_count(&w, 60, now);
+}
+
 uint32_t acct_win_len(enum acct_win w)
 {
 	return win_len[w];
@@ -297,11 +317,10 @@ void acct_hour_roll(struct acct *a, uint32_t now)
 				 a->rcpt_hour;
 
 		share = share > 255 ? 255 : share;
-		a->novelty = a->novelty_hours ?
+		a->novelty = (a->flags & ACCT_F_RCPT_HABIT) ?
 			(uint8_t)((3u * a->novelty + share) / 4) :
 			(uint8_t)share;
-		if (a->novelty_hours < 255)
-			a->novelty_hours++;
+		a->flags |= ACCT_F_RCPT_HABIT;
 	}
 	a->rcpt_hour = 0;
 	a->domains = 0;

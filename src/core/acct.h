@@ -45,6 +45,18 @@ enum acct_win {
 #define ACCT_DETAIL_N 6
 
 
+/*
+ * flags bits this module sets (the core's own bits are the low ones, see
+ * core-internal.h): the share of new recipients has been learnt.
+ */
+#define ACCT_F_RCPT_HABIT 0x80
+
+/* A two-bucket window (util/window.h) with 16-bit counts: 8 bytes. */
+struct acct_win16 {
+	uint32_t idx;
+	uint16_t cur, prev;
+};
+
 struct acct_net {
 	uint32_t id;		/* IPv4 /24 network, or a hash of an IPv6 /48 */
 	uint32_t last;		/* unix time last seen */
@@ -84,14 +96,14 @@ struct acct {
 	uint32_t known[ACCT_KNOWN_NETS];
 	uint32_t login_risk_until;	/* a risky login raised the score until */
 	uint32_t newnet_until;		/* an unseen network was used; risk until */
-	struct window rcpt_min;		/* all recipients, 60 s */
+	struct acct_win16 rcpt_min;	/* all recipients, 60 s */
 	uint64_t rcpts[2];		/* Bloom filter of correspondents */
+	uint16_t rcpt_hour;		/* recipients seen at RCPT this hour */
 	uint16_t newrcpt_hour;		/* recipients not in rcpts, this hour */
 	uint16_t unowned_hour;		/* messages as an unhosted domain */
 	uint8_t newnet_weight;		/* how unusual the unseen network was */
-	uint8_t novelty;		/* habitual share of new rcpts, /255 */
-	uint8_t novelty_hours;		/* clean hours that taught it (max 255) */
-	uint16_t rcpt_hour;		/* recipients seen at RCPT this hour */
+	uint8_t novelty;		/* habitual share of new rcpts, /255;
+					 * learnt once ACCT_F_RCPT_HABIT */
 	struct acct_detail *detail;
 	char login[];
 };
@@ -126,6 +138,10 @@ void acct_table_foreach(struct acct_table *t,
  */
 size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
 		       bool (*fn)(struct acct *a, void *arg), void *arg);
+/* Recipients within the last minute (saturating at 65,535). */
+void acct_rcpt_min_add(struct acct *a, uint32_t n, uint32_t now);
+uint32_t acct_rcpt_min_count(const struct acct *a, uint32_t now);
+
 /* Bytes used by the table itself (slots), for the memory benchmark. */
 size_t acct_table_slot_bytes(const struct acct_table *t);
 

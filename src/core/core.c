@@ -504,7 +504,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	c->stats.messages++;
 	c->stats.recipients += n;
 
-	window_add(&a->rcpt_min, 60, now, n);
+	acct_rcpt_min_add(a, n, now);
 	/* Hour-bucketed sender sketch shares the domain sketch's hour. */
 	acct_hour_roll(a, now);
 	switch (outbound_sender_kind(a->login, r->sender,

@@ -235,7 +235,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		fire(ev, SIG_UNOWNED_SENDER, cl->weight_unowned_sender,
 		     "unhosted_sender_msgs_hour=%u", a->unowned_hour);
 
-	rmin = window_count(&a->rcpt_min, 60, now);
+	rmin = acct_rcpt_min_count(a, now);
 	if ((long)rmin >= cl->rcpt_rate_per_minute)
 		fire(ev, SIG_RCPT_RATE, cl->weight_rcpt_rate,
 		     "rcpts_minute=%u>=%ld", rmin, cl->rcpt_rate_per_minute);
@@ -244,7 +244,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	 * four or more known) and an hour of history in which most of its
 	 * recipients were known can write "to someone new"; a new customer
 	 * has none, a shop writes to new customers as a rule. */
-	if (this_hour && acct_rcpt_bits(a) >= 8 && a->novelty_hours > 0 &&
+	if (this_hour && acct_rcpt_bits(a) >= 8 && (a->flags & ACCT_F_RCPT_HABIT) &&
 	    a->novelty < 128 &&
 	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
 		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,

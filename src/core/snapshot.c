@@ -35,7 +35,7 @@
  *    "baseline":F, "throttled_msgs":N, "risk_until":T, "newnet_until":T,
  *    "score":N, "suspicious":B,
  *    "rcpts0":"16 hex", "rcpts1":"16 hex", "rcpt_min":[IDX,CUR,PREV],
- *    "hourly":[NEW_RCPTS, RCPTS, UNHOSTED, NOVELTY, NOVELTY_HOURS,
+ *    "hourly":[NEW_RCPTS, RCPTS, UNHOSTED, NOVELTY, NOVELTY_LEARNT (0|1),
  *              NEWNET_WEIGHT]}
  * The last four (issue 9's signals) are optional: a record written before
  * them loads with those counters at zero, which silences their signals.
@@ -112,7 +112,7 @@ char *core_snapshot_encode(const struct acct *a, uint32_t now)
 			  (json_int_t)a->rcpt_min.prev));
 	json_object_set_new(o, "hourly", json_pack("[iiiiii]",
 		(int)a->newrcpt_hour, (int)a->rcpt_hour, (int)a->unowned_hour,
-		(int)a->novelty, (int)a->novelty_hours,
+		(int)a->novelty, (a->flags & ACCT_F_RCPT_HABIT) ? 1 : 0,
 		(int)a->newnet_weight));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -195,9 +195,11 @@ static bool optional_v2(const json_t *o, struct core_snap_rec *r)
 	if ((j = json_object_get(o, "rcpt_min"))) {
 		if (!get_u32s(j, 3, tmp))
 			return false;
+		if (tmp[1] > UINT16_MAX || tmp[2] > UINT16_MAX)
+			return false;
 		r->rcpt_min.idx = tmp[0];
-		r->rcpt_min.cur = tmp[1];
-		r->rcpt_min.prev = tmp[2];
+		r->rcpt_min.cur = (uint16_t)tmp[1];
+		r->rcpt_min.prev = (uint16_t)tmp[2];
 	}
 	if ((j = json_object_get(o, "hourly"))) {
 		if (!get_u32s(j, 6, tmp))
@@ -315,7 +317,10 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 	a->rcpt_hour = r->rcpt_hour;
 	a->unowned_hour = r->unowned_hour;
 	a->novelty = r->novelty;
-	a->novelty_hours = r->novelty_hours;
+	if (r->novelty_hours)
+		a->flags |= ACCT_F_RCPT_HABIT;
+	else
+		a->flags &= (uint8_t)~ACCT_F_RCPT_HABIT;
 	a->newnet_weight = r->newnet_weight;
 	if (r->first_seen && (!a->first_seen || r->first_seen < a->first_seen))
 		a->first_seen = r->first_seen;

@@ -319,7 +319,7 @@ static void test_snapshot_fields(void)
 	a->rcpt_hour = 11;
 	a->unowned_hour = 2;
 	a->novelty = 200;
-	a->novelty_hours = 5;
+	a->flags |= ACCT_F_RCPT_HABIT;
 	a->newnet_weight = 20;
 	text = core_snapshot_encode(a, T0);
 	is_int(core_snapshot_decode(text, &r, &why), 0, "snapshot: decodes");
@@ -327,7 +327,7 @@ static void test_snapshot_fields(void)
 	ok(acct_rcpt_known(b, "friend@example.org"),
 	   "snapshot: correspondents restored");
 	ok(b->rcpt_min.cur == 42 && b->newrcpt_hour == 9 && b->rcpt_hour == 11 &&
-	   b->unowned_hour == 2 && b->novelty == 200 && b->novelty_hours == 5 &&
+	   b->unowned_hour == 2 && b->novelty == 200 && (b->flags & ACCT_F_RCPT_HABIT) &&
 	   b->newnet_weight == 20, "snapshot: hourly counters restored");
 	/* A record as written before these fields existed. */
 	old = strdup(text);
