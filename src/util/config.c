@@ -348,7 +348,7 @@ static const struct cfg_param class_params[] = {
 	 NULL, "a surge: this hour's messages have less than 1/odds chance at the habitual rate (Poisson)"},
 	{"weight_new_network_near", CFG_INT, "5", 0, 10000, true,
 	 K(weight_new_network_near), NULL,
-	 "score of an unseen network inside a /16 the account already uses"},
+	 "score of an unseen network inside a /16 the account already uses, and of multi_ip inside one /16"},
 };
 
 #define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))
