@@ -52,6 +52,9 @@ static void test_parse(void)
 	}
 }
 
+/* Room for a line of SENDERMAP_MAX_VALUES + 1 senders " sNN@x.example". */
+#define MANY_SZ (16 * (SENDERMAP_MAX_VALUES + 2) + 32)
+
 static void test_limits(void)
 {
 	char err[256] = "", *long_line, *many;
@@ -67,17 +70,19 @@ static void test_limits(void)
 	   SENDERMAP_MAX_LINE, err);
 	free(long_line);
 
-	many = malloc(16 * (SENDERMAP_MAX_VALUES + 2) + 32);
-	off = (size_t)sprintf(many, "a@b.example");
+	many = malloc(MANY_SZ);
+	off = (size_t)snprintf(many, MANY_SZ, "a@b.example");
 	for (i = 0; i < SENDERMAP_MAX_VALUES + 1; i++)
-		off += (size_t)sprintf(many + off, " s%zu@x.example", i);
+		off += (size_t)snprintf(many + off, MANY_SZ - off,
+					" s%zu@x.example", i);
 	m = sendermap_parse(many, off, err, sizeof(err));
 	ok(!m && strstr(err, "more than"), "limits: %d senders on a line (%s)",
 	   SENDERMAP_MAX_VALUES + 1, err);
 	/* Exactly the maximum is fine. */
-	off = (size_t)sprintf(many, "a@b.example");
+	off = (size_t)snprintf(many, MANY_SZ, "a@b.example");
 	for (i = 0; i < SENDERMAP_MAX_VALUES; i++)
-		off += (size_t)sprintf(many + off, " s%zu@x.example", i);
+		off += (size_t)snprintf(many + off, MANY_SZ - off,
+					" s%zu@x.example", i);
 	m = sendermap_parse(many, off, err, sizeof(err));
 	is_int(m ? (long)sendermap_count(m) : -1, SENDERMAP_MAX_VALUES,
 	       "limits: %d senders on a line are accepted", SENDERMAP_MAX_VALUES);
