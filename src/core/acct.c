@@ -167,6 +167,26 @@ size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
 	return end < t->cap ? end : 0;
 }
 
+void acct_rcpt_min_add(struct acct *a, uint32_t n, uint32_t now)
+{
+	struct window w = { a->rcpt_min.idx, a->rcpt_min.cur,
+			    a->rcpt_min.prev };
+
+	window_add(&w, 60, now, n);
+	a->rcpt_min.idx = w.idx;
+	a->rcpt_min.cur = (uint16_t)(w.cur > UINT16_MAX ? UINT16_MAX : w.cur);
+	a->rcpt_min.prev = (uint16_t)(w.prev > UINT16_MAX ? UINT16_MAX :
+				      w.prev);
+}
+
+uint32_t acct_rcpt_min_count(const struct acct *a, uint32_t now)
+{
+	struct window w = { a->rcpt_min.idx, a->rcpt_min.cur,
+			    a->rcpt_min.prev };
+
+	return window_count(&w, 60, now);
+}
+
 uint32_t acct_win_len(enum acct_win w)
 {
 	return win_len[w];
@@ -206,7 +226,7 @@ bool acct_net_of(const char *addr, uint32_t *id)
 		return true;
 	}
 	if (inet_pton(AF_INET6, addr, &v6) == 1) {
-		uint32_t h = 2166136261u;
+		uint32_t h = 2166136261u, h32 = 0;
 		int i;
 
 		/* IPv4-mapped addresses count as their IPv4 /24. */
@@ -219,8 +239,12 @@ bool acct_net_of(const char *addr, uint32_t *id)
 		for (i = 0; i < 6; i++) {
 			h ^= v6.s6_addr[i];
 			h *= 16777619u;
+			if (i == 3)
+				h32 = h;
 		}
-		*id = h | 1;	/* odd: never collides with an IPv4 /24 */
+		/* Upper half: the /32 (a provider's allocation), so /16
+		 * breadth works for IPv6 too; odd: never an IPv4 /24. */
+		*id = (h32 & 0xffff0000u) | (h & 0xfffeu) | 1;
 		return true;
 	}
 	return false;
@@ -254,6 +278,98 @@ unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window)
 	return n;
 }
 
+unsigned acct_net16_recent(const struct acct *a, uint32_t now,
+			   uint32_t window)
+{
+	uint32_t seen[ACCT_RECENT_NETS];
+	unsigned n = 0, j;
+	int i;
+
+	for (i = 0; i < ACCT_RECENT_NETS; i++) {
+		uint32_t g = a->recent[i].id >> 16;
+
+		if (!a->recent[i].last || now - a->recent[i].last > window)
+			continue;
+		for (j = 0; j < n && seen[j] != g; j++)
+			;
+		if (j == n)
+			seen[n++] = g;
+	}
+	return n;
+}
+
+bool acct_net16_known(const struct acct *a, uint32_t net)
+{
+	int i;
+
+	for (i = 0; i < ACCT_KNOWN_NETS; i++)
+		if (a->known[i] && a->known[i] >> 16 == net >> 16)
+			return true;
+	return false;
+}
+
+void acct_hour_roll(struct acct *a, uint32_t now)
+{
+	if (a->domains_idx == now / 3600)
+		return;
+	if (a->rcpt_hour > 0 && a->state == ACCT_NORMAL && a->domains_idx) {
+		unsigned share = (unsigned)a->newrcpt_hour * 255u /
+				 a->rcpt_hour;
+
+		share = share > 255 ? 255 : share;
+		a->novelty = (a->flags & ACCT_F_RCPT_HABIT) ?
+			(uint8_t)((3u * a->novelty + share) / 4) :
+			(uint8_t)share;
+		a->flags |= ACCT_F_RCPT_HABIT;
+	}
+	a->rcpt_hour = 0;
+	a->domains = 0;
+	a->mismatch_hour = 0;
+	a->newrcpt_hour = 0;
+	a->unowned_hour = 0;
+	a->domains_idx = now / 3600;
+}
+
+/* The two Bloom bit positions of a lowercased address. */
+static void rcpt_bits(const char *rcpt, unsigned *b1, unsigned *b2)
+{
+	uint32_t h = 2166136261u, h2;
+
+	for (; *rcpt; rcpt++) {
+		unsigned char ch = (unsigned char)*rcpt;
+
+		h ^= (ch >= 'A' && ch <= 'Z') ? ch + 32u : ch;
+		h *= 16777619u;
+	}
+	h2 = (h >> 16 | h << 16) * 2654435761u;
+	*b1 = h & 127;
+	*b2 = h2 & 127;
+}
+
+bool acct_rcpt_known(const struct acct *a, const char *rcpt)
+{
+	unsigned b1, b2;
+
+	rcpt_bits(rcpt, &b1, &b2);
+	return (a->rcpts[b1 >> 6] >> (b1 & 63) & 1) &&
+	       (a->rcpts[b2 >> 6] >> (b2 & 63) & 1);
+}
+
+void acct_rcpt_learn(struct acct *a, const char *rcpt)
+{
+	unsigned b1, b2;
+
+	rcpt_bits(rcpt, &b1, &b2);
+	a->rcpts[b1 >> 6] |= (uint64_t)1 << (b1 & 63);
+	a->rcpts[b2 >> 6] |= (uint64_t)1 << (b2 & 63);
+}
+
+unsigned acct_rcpt_bits(const struct acct *a)
+{
+	return (unsigned)(__builtin_popcountll(a->rcpts[0]) +
+			  __builtin_popcountll(a->rcpts[1]));
+}
+
 bool acct_net_known(const struct acct *a, uint32_t net)
 {
 	int i;
@@ -278,14 +394,10 @@ void acct_net_learn(struct acct *a, uint32_t net)
 
 void acct_domain_add(struct acct *a, const char *domain, uint32_t now)
 {
-	uint32_t idx = now / 3600;
 	char low[256];
 	size_t i;
 
-	if (a->domains_idx != idx) {
-		a->domains = 0;
-		a->domains_idx = idx;
-	}
+	acct_hour_roll(a, now);
 	for (i = 0; domain[i] && i < sizeof(low) - 1; i++)
 		low[i] = (char)((domain[i] >= 'A' && domain[i] <= 'Z') ?
 				domain[i] + 32 : domain[i]);

@@ -45,6 +45,18 @@ enum acct_win {
 #define ACCT_DETAIL_N 6
 
 
+/*
+ * flags bits this module sets (the core's own bits are the low ones, see
+ * core-internal.h): the share of new recipients has been learnt.
+ */
+#define ACCT_F_RCPT_HABIT 0x80
+
+/* A two-bucket window (util/window.h) with 16-bit counts: 8 bytes. */
+struct acct_win16 {
+	uint32_t idx;
+	uint16_t cur, prev;
+};
+
 struct acct_net {
 	uint32_t id;		/* IPv4 /24 network, or a hash of an IPv6 /48 */
 	uint32_t last;		/* unix time last seen */
@@ -84,6 +96,14 @@ struct acct {
 	uint32_t known[ACCT_KNOWN_NETS];
 	uint32_t login_risk_until;	/* a risky login raised the score until */
 	uint32_t newnet_until;		/* an unseen network was used; risk until */
+	struct acct_win16 rcpt_min;	/* all recipients, 60 s */
+	uint64_t rcpts[2];		/* Bloom filter of correspondents */
+	uint16_t rcpt_hour;		/* recipients seen at RCPT this hour */
+	uint16_t newrcpt_hour;		/* recipients not in rcpts, this hour */
+	uint16_t unowned_hour;		/* messages as an unhosted domain */
+	uint8_t newnet_weight;		/* how unusual the unseen network was */
+	uint8_t novelty;		/* habitual share of new rcpts, /255;
+					 * learnt once ACCT_F_RCPT_HABIT */
 	struct acct_detail *detail;
 	char login[];
 };
@@ -118,6 +138,10 @@ void acct_table_foreach(struct acct_table *t,
  */
 size_t acct_table_walk(struct acct_table *t, size_t from, size_t nslots,
 		       bool (*fn)(struct acct *a, void *arg), void *arg);
+/* Recipients within the last minute (saturating at 65,535). */
+void acct_rcpt_min_add(struct acct *a, uint32_t n, uint32_t now);
+uint32_t acct_rcpt_min_count(const struct acct *a, uint32_t now);
+
 /* Bytes used by the table itself (slots), for the memory benchmark. */
 size_t acct_table_slot_bytes(const struct acct_table *t);
 
@@ -135,7 +159,10 @@ uint32_t acct_win_count(const struct acct *a, enum acct_win w, uint32_t now);
  */
 void acct_baseline_roll(struct acct *a, uint32_t now, long halflife);
 
-/* Network id of an address string (IPv4 /24, IPv6 /48); false if invalid. */
+/*
+ * Network id of an address string (IPv4 /24; IPv6 /48, hashed, odd, with
+ * a hash of its /32 in the upper 16 bits); false if invalid.
+ */
 bool acct_net_of(const char *addr, uint32_t *id);
 /* Record the client network; returns true if it was never seen before. */
 bool acct_net_seen(struct acct *a, uint32_t net, uint32_t now);
@@ -145,6 +172,34 @@ unsigned acct_net_recent(const struct acct *a, uint32_t now, uint32_t window);
 bool acct_net_known(const struct acct *a, uint32_t net);
 /* Make net habitual (called when a message from it goes out cleanly). */
 void acct_net_learn(struct acct *a, uint32_t net);
+
+/* Distinct /16s (IPv6: /32s) among the networks seen within window. */
+unsigned acct_net16_recent(const struct acct *a, uint32_t now,
+			   uint32_t window);
+/* Does any habitual network share net's /16 (IPv6: /32)? */
+bool acct_net16_known(const struct acct *a, uint32_t net);
+
+/*
+ * Start a new hour for the hourly sketches (recipient domains, foreign and
+ * unhosted senders, never-written recipients) if now is in a later hour.
+ * The finished hour, if the account was normal and wrote to anyone,
+ * teaches the habitual share of never-written recipients (an average
+ * over about four such hours): a shop writes to new people all the time,
+ * a person mostly to the same ones.
+ */
+void acct_hour_roll(struct acct *a, uint32_t now);
+
+/*
+ * Correspondents: a 128-bit Bloom filter (two hashes) of the lowercased
+ * recipient addresses the account wrote to while nothing was wrong.  At
+ * 16 correspondents ~5% of new addresses look known, at 40 ~20%; a bulk
+ * sender saturates it, and then nothing looks new: the signal is for
+ * persons, and errs towards silence.
+ */
+bool acct_rcpt_known(const struct acct *a, const char *rcpt);
+void acct_rcpt_learn(struct acct *a, const char *rcpt);
+/* Bits set in the filter: 0 = no correspondents known (cold start). */
+unsigned acct_rcpt_bits(const struct acct *a);
 
 /* Add a recipient domain to the hourly distinct-domain sketch. */
 void acct_domain_add(struct acct *a, const char *domain, uint32_t now);

@@ -9,6 +9,7 @@
 #include "core/acct.h"
 #include "core/core.h"
 #include "core/outbound.h"
+#include "core/sendermap.h"
 #include "store/store.h"
 #include "util/config.h"
 
@@ -17,6 +18,7 @@
 #define ACCT_F_SUSPICIOUS 0x01	/* throttled with a compromise signal */
 #define ACCT_F_FORCE_RESET 0x02	/* an attacker held valid credentials */
 #define ACCT_F_DIRTY 0x04	/* counters changed since the last snapshot */
+/* 0x80 is acct.h's ACCT_F_RCPT_HABIT */
 
 /* Counter snapshots (snapshot.c): a pass every period, bounded per tick. */
 #define CORE_SNAP_PERIOD 60	/* seconds between the starts of two passes */
@@ -70,6 +72,11 @@ struct core_snap_rec {
 	uint32_t login_risk_until;
 	uint32_t newnet_until;
 	bool suspicious;
+	/* issue 9, optional in a record (absent: zero, as before them) */
+	struct acct_win16 rcpt_min;
+	uint64_t rcpts[2];
+	uint16_t newrcpt_hour, rcpt_hour, unowned_hour;
+	uint8_t novelty, novelty_hours, newnet_weight;
 };
 
 struct core_stats {
@@ -93,6 +100,7 @@ struct core {
 	struct outbox *outbox;		/* may be NULL: notices not kept */
 	struct acct_table *accounts;
 	struct acctmap *map;
+	struct sendermap *senders;	/* sender_map; NULL: none */
 	struct instance *instances;
 	struct core_stats stats;
 	uint64_t event_seq;

@@ -317,6 +317,9 @@ static bool escalate(struct core *c, struct decision *d,
 	enum acct_state to = a->state;
 	const char *cause = NULL;
 	struct buf why;
+	/* Volume alone (a limit, a surge) is not a sign of compromise. */
+	bool compromise = (ev->fired & ~((1u << SIG_LIMIT) |
+					 (1u << SIG_SURGE))) != 0;
 
 	if (a->pending || c->learning)
 		return false;
@@ -326,6 +329,16 @@ static bool escalate(struct core *c, struct decision *d,
 	} else if (ev->score >= cl->score_restrict) {
 		to = ACCT_RESTRICTED;
 		cause = "score";
+	} else if (ev->score >= cl->score_throttle &&
+		   a->state == ACCT_NORMAL && compromise &&
+		   (a->flags & ACCT_F_SUSPICIOUS) && a->state_since &&
+		   now - a->state_since < (uint32_t)cl->throttle_time * 4) {
+		/* A suspicious throttle ended and the signals are back at
+		 * once: a slow sender never reaches throttle_escalate
+		 * attempts within one throttle, and each throttle that ends
+		 * lets a few more through. */
+		to = ACCT_RESTRICTED;
+		cause = "throttle_recurrence";
 	} else if (ev->score >= cl->score_throttle &&
 		   a->state == ACCT_NORMAL) {
 		to = ACCT_THROTTLED;
@@ -341,7 +354,7 @@ static bool escalate(struct core *c, struct decision *d,
 	outbound_explain(ev, &why);
 	snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p ? why.p : "");
 	buf_deinit(&why);
-	if (to == ACCT_THROTTLED && (ev->fired & ~(1u << SIG_LIMIT)))
+	if (to == ACCT_THROTTLED && compromise)
 		a->flags |= ACCT_F_SUSPICIOUS;
 	else if (to == ACCT_THROTTLED)
 		a->flags &= (uint8_t)~ACCT_F_SUSPICIOUS;
@@ -392,6 +405,32 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		return;
 	}
 	a->flags |= ACCT_F_DIRTY;	/* domain sketch, score */
+	acct_hour_roll(a, now);
+	if (d->cl->unowned_sender_action == 1 &&
+	    outbound_sender_kind(a->login, r->sender, c->cfg->local_domains,
+				 c->senders) == OUT_SENDER_UNHOSTED) {
+		/* reject_sender_login_mismatch: this message only. */
+		d->v.action = VERDICT_REJECT;
+		snprintf(d->v.text, sizeof(d->v.text),
+			 "5.7.1 Sender address not owned by the authenticated user");
+		snprintf(d->v.reason, sizeof(d->v.reason),
+			 "unowned_sender: domain not hosted here and not in sender_map");
+		d->v.state = acct_state_name(a->state);
+		finish(c, d);
+		return;
+	}
+	/* Correspondents: learnt only while nothing is wrong, so a hijack
+	 * does not teach the filter its own list. */
+	if (r->recipient[0]) {
+		if (a->rcpt_hour < UINT16_MAX)
+			a->rcpt_hour++;
+		if (!acct_rcpt_known(a, r->recipient)) {
+			if (a->newrcpt_hour < UINT16_MAX)
+				a->newrcpt_hour++;
+			if (a->score == 0)
+				acct_rcpt_learn(a, r->recipient);
+		}
+	}
 	if (*dom && !internal) {
 		acct_domain_add(a, dom, now);
 		if (a->detail || a->score)
@@ -468,17 +507,27 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	c->stats.messages++;
 	c->stats.recipients += n;
 
+	acct_rcpt_min_add(a, n, now);
 	/* Hour-bucketed sender sketch shares the domain sketch's hour. */
-	if (a->domains_idx != now / 3600) {
-		a->domains = 0;
-		a->mismatch_hour = 0;
-		a->domains_idx = now / 3600;
-	}
-	if (!outbound_sender_owned(a->login, r->sender,
-				   c->cfg->local_domains)) {
+	acct_hour_roll(a, now);
+	switch (outbound_sender_kind(a->login, r->sender,
+				     c->cfg->local_domains, c->senders)) {
+	case OUT_SENDER_LOCAL:
 		if (a->mismatch_hour < UINT16_MAX)
 			a->mismatch_hour++;
 		acct_detail_add_sender(a, r->sender);
+		break;
+	case OUT_SENDER_UNHOSTED:
+		/* Also a foreign sender, as it always was: repeated (the
+		 * majority of three or more in an hour) it is a pattern. */
+		if (a->unowned_hour < UINT16_MAX)
+			a->unowned_hour++;
+		if (a->mismatch_hour < UINT16_MAX)
+			a->mismatch_hour++;
+		acct_detail_add_sender(a, r->sender);
+		break;
+	default:
+		break;
 	}
 	have_net = acct_net_of(r->client_address, &net);
 	if (have_net) {
@@ -487,8 +536,17 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		/* Only an established account has habits to break.  The
 		 * risk lasts an hour: a hijacker's burst follows at once. */
 		if (unseen && a->known[0] != 0 &&
-		    now - a->first_seen >= (uint32_t)cl->new_network_min_age)
+		    now - a->first_seen >= (uint32_t)cl->new_network_min_age) {
+			/* Weighed by distance: the same /16 is the same
+			 * carrier pool or ISP; another /16 is elsewhere. */
+			long w = acct_net16_known(a, net) ?
+				 cl->weight_new_network_near :
+				 cl->weight_new_network;
+
+			if (now >= a->newnet_until || w > a->newnet_weight)
+				a->newnet_weight = (uint8_t)(w > 255 ? 255 : w);
 			a->newnet_until = now + 3600;
+		}
 	}
 	new_net = now < a->newnet_until;
 	outbound_evaluate(a, cl, now, 0, new_net, &ev);
@@ -501,7 +559,10 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	}
 	if (escalate(c, d, &ev, now))
 		return;
-	if (ev.score == 0 && have_net)
+	/* Clean messages teach networks; an account's very first message
+	 * (day one of an install, a new customer) is the only place it is
+	 * known at, so it counts whatever it scored. */
+	if (have_net && (ev.score == 0 || a->known[0] == 0))
 		acct_net_learn(a, net);
 	if (ev.score > 0) {
 		struct buf why;

@@ -1,16 +1,19 @@
 /*
  * outbound - compromise signals and scoring.  See outbound.h.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/outbound.h"
+#include "core/sendermap.h"
 
 static const char *const signal_names[SIG__COUNT] = {
 	"limit", "surge", "multi_ip", "new_network", "rcpt_domains",
-	"sender_mismatch", "login_risk",
+	"sender_mismatch", "login_risk", "unowned_sender", "rcpt_rate",
+	"new_rcpts",
 };
 
 const char *outbound_signal_name(enum outbound_signal s)
@@ -29,6 +32,7 @@ static void fire(struct outbound_eval *ev, enum outbound_signal s, long weight,
 		return;
 	ev->fired |= 1u << s;
 	ev->score += (int)weight;
+	ev->weight[s] = (int)weight;
 	va_start(ap, fmt);
 	vsnprintf(ev->detail[s], sizeof(ev->detail[s]), fmt, ap);
 	va_end(ap);
@@ -67,39 +71,157 @@ static bool check_limits(const struct acct *a, const struct class_config *cl,
 	return false;
 }
 
+double outbound_poisson_tail(unsigned k, double lambda)
+{
+	double term, sum = 0;
+	unsigned i;
+
+	if (k == 0)
+		return 1.0;
+	if (lambda <= 0)
+		return 0.0;
+	/* 1 - P(X < k), summed in the log domain against underflow. */
+	for (i = 0; i < k; i++) {
+		term = exp((double)i * log(lambda) - lambda - lgamma(i + 1.0));
+		sum += term;
+	}
+	return sum >= 1.0 ? 0.0 : 1.0 - sum;
+}
+
+/*
+ * Signals that describe one trait count once.  multi_ip, new_network and
+ * login_risk all say "the client moved" (a phone on carrier NAT shows all
+ * three): only the strongest counts.  rcpt_rate, rcpt_domains and
+ * new_rcpts all say "many recipients" (a newsletter shows all three): in
+ * an hour of one or two messages (one Bcc list) the strongest counts in
+ * full and the others at half; spread over three or more messages they
+ * are a list worked through in runs, and all count.  The explanation keeps every
+ * signal with the points it added.
+ */
+static void family(struct outbound_eval *ev, const enum outbound_signal *fam,
+		   size_t n, int rest_div)
+{
+	int sum = 0, max = -1;
+	size_t i, best = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ev->fired & (1u << fam[i])) {
+			sum += ev->weight[fam[i]];
+			if (ev->weight[fam[i]] > max) {
+				max = ev->weight[fam[i]];
+				best = i;
+			}
+		}
+	}
+	if (max < 0)
+		return;
+	ev->score -= sum;
+	for (i = 0; i < n; i++) {
+		if (!(ev->fired & (1u << fam[i])))
+			continue;
+		if (i != best)
+			ev->weight[fam[i]] = rest_div ?
+				ev->weight[fam[i]] / rest_div : 0;
+		ev->score += ev->weight[fam[i]];
+	}
+}
+
+/* Apply the two families above; several: the hour has 3+ messages. */
+static void families(struct outbound_eval *ev, bool several)
+{
+	static const enum outbound_signal net[] = {
+		SIG_MULTI_IP, SIG_NEW_NETWORK, SIG_LOGIN_RISK,
+	};
+	static const enum outbound_signal rcpt[] = {
+		SIG_RCPT_RATE, SIG_RCPT_DOMAINS, SIG_NEW_RCPTS,
+	};
+
+	family(ev, net, 3, 0);
+	family(ev, rcpt, 3, several ? 1 : 2);
+}
+
+/* The account's habit says this hour is very unlikely (Poisson). */
+static bool poisson_surge(const struct acct *a, const struct class_config *cl,
+			  uint32_t hour, double *p)
+{
+	/* A peak of less than one message an hour is still a person who
+	 * sends: judge against at least one. */
+	double lambda = a->baseline > 1.0f ? (double)a->baseline : 1.0;
+
+	*p = 1.0;
+	if (a->baseline <= 0 || hour < 3)
+		return false;
+	/* Bursty senders (a shop's campaigns) vary more than Poisson says,
+	 * and the baseline is already a peak: a surge is at least double
+	 * the peak as well as improbable at it. */
+	if ((double)hour < 2.0 * lambda)
+		return false;
+	*p = outbound_poisson_tail(hour, lambda);
+	return *p * (double)cl->surge_odds < 1.0;
+}
+
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
 		       struct outbound_eval *ev)
 {
 	uint32_t hour = acct_win_count(a, W_MSG_HOUR, now) + extra_msgs;
-	unsigned nets, domains;
+	bool this_hour = a->domains_idx == now / 3600;
+	unsigned nets, nets16, domains;
+	uint32_t rmin, ext;
+	double p;
 
 	memset(ev, 0, sizeof(*ev));
 	check_limits(a, cl, now, extra_msgs, ev);
 
-	if ((long)hour >= cl->surge_min_msgs &&
+	/* A surge is against a habit: an account without one (day one of an
+	 * install, a new customer, a shop's first campaign) has none to
+	 * break, and its volume is the limits' business. */
+	if (a->baseline > 0 && (long)hour >= cl->surge_min_msgs &&
 	    hour > (double)cl->surge_factor * a->baseline)
 		fire(ev, SIG_SURGE, cl->weight_surge,
 		     "msgs_hour=%u baseline=%.1f factor=%ld", hour,
 		     (double)a->baseline, cl->surge_factor);
+	else if (poisson_surge(a, cl, hour, &p))
+		fire(ev, SIG_SURGE, cl->weight_surge,
+		     "msgs_hour=%u baseline=%.1f p=%.2g<1/%ld", hour,
+		     (double)a->baseline, p, cl->surge_odds);
 
+	/* Many /24s inside one /16 are one carrier's NAT pool or one ISP's
+	 * dynamic range: a phone, not a botnet; far apart they weigh more. */
 	nets = acct_net_recent(a, now, (uint32_t)cl->multi_ip_window);
+	nets16 = acct_net16_recent(a, now, (uint32_t)cl->multi_ip_window);
 	if ((long)nets >= cl->multi_ip_networks)
-		fire(ev, SIG_MULTI_IP, cl->weight_multi_ip,
-		     "networks=%u window=%lds", nets, cl->multi_ip_window);
+		fire(ev, SIG_MULTI_IP, nets16 < 2 ? cl->weight_new_network_near :
+		     cl->weight_multi_ip + ((long)nets16 >= cl->multi_net16 ?
+					    cl->weight_multi_net16 : 0),
+		     "networks=%u net16=%u window=%lds", nets, nets16,
+		     cl->multi_ip_window);
 
 	if (new_network)
-		fire(ev, SIG_NEW_NETWORK, cl->weight_new_network,
-		     "unseen client network in the last hour, account_age=%lud",
+		fire(ev, SIG_NEW_NETWORK, a->newnet_weight ?
+		     (long)a->newnet_weight : cl->weight_new_network,
+		     "unseen client network %s in the last hour, account_age=%lud",
+		     a->newnet_weight && (long)a->newnet_weight ==
+		     cl->weight_new_network_near ? "(known /16)" : "(new /16)",
 		     (unsigned long)(now - a->first_seen) / 86400);
 
+	/*
+	 * Spread over several messages (one Bcc list is a newsletter), with
+	 * several recipients a message (order and notification mail goes one
+	 * recipient a message; a spam run packs a list), and beyond the
+	 * account's own habitual hourly peak (a shop writes to new customers
+	 * at many domains every hour it works).
+	 */
 	domains = acct_domain_count(a, now);
-	if ((long)domains >= cl->rcpt_domains_per_hour)
+	ext = acct_win_count(a, W_EXT_HOUR, now);
+	if ((long)domains >= cl->rcpt_domains_per_hour && hour >= 2 &&
+	    ext >= 2 * hour && (double)domains > a->baseline)
 		fire(ev, SIG_RCPT_DOMAINS, cl->weight_rcpt_domains,
-		     "domains_hour~%u>=%ld", domains, cl->rcpt_domains_per_hour);
+		     "domains_hour~%u>=%ld msgs_hour=%u", domains,
+		     cl->rcpt_domains_per_hour, hour);
 
 	/* Mostly foreign senders, not one forwarded bounce address. */
-	if (a->domains_idx == now / 3600 && a->mismatch_hour >= 3 &&
+	if (this_hour && a->mismatch_hour >= 3 &&
 	    (uint32_t)a->mismatch_hour * 2 > hour)
 		fire(ev, SIG_SENDER_MISMATCH, cl->weight_sender_mismatch,
 		     "foreign_senders=%u of msgs_hour=%u", a->mismatch_hour,
@@ -108,6 +230,28 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	if (a->login_risk_until > now)
 		fire(ev, SIG_LOGIN_RISK, cl->weight_login_risk,
 		     "risky_login_until=%u", a->login_risk_until);
+
+	if (this_hour && a->unowned_hour > 0)
+		fire(ev, SIG_UNOWNED_SENDER, cl->weight_unowned_sender,
+		     "unhosted_sender_msgs_hour=%u", a->unowned_hour);
+
+	rmin = acct_rcpt_min_count(a, now);
+	if ((long)rmin >= cl->rcpt_rate_per_minute)
+		fire(ev, SIG_RCPT_RATE, cl->weight_rcpt_rate,
+		     "rcpts_minute=%u>=%ld", rmin, cl->rcpt_rate_per_minute);
+
+	/* Against the account's habit: only one with correspondents (about
+	 * four or more known) and an hour of history in which most of its
+	 * recipients were known can write "to someone new"; a new customer
+	 * has none, a shop writes to new customers as a rule. */
+	if (this_hour && acct_rcpt_bits(a) >= 8 && (a->flags & ACCT_F_RCPT_HABIT) &&
+	    a->novelty < 128 &&
+	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
+		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,
+		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
+		     a->newrcpt_hour, cl->new_rcpts_per_hour,
+		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
+	families(ev, hour >= 3);
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)
@@ -118,8 +262,8 @@ void outbound_explain(const struct outbound_eval *ev, struct buf *out)
 	for (s = 0; s < SIG__COUNT; s++) {
 		if (!(ev->fired & (1u << s)))
 			continue;
-		buf_printf(out, "%s%s: %s", first ? "" : "; ", signal_names[s],
-			   ev->detail[s]);
+		buf_printf(out, "%s%s: %s (+%d)", first ? "" : "; ",
+			   signal_names[s], ev->detail[s], ev->weight[s]);
 		first = false;
 	}
 }
@@ -152,4 +296,19 @@ bool outbound_sender_owned(const char *login, const char *sender,
 	return (size_t)(sd - 1 - sender) == llen &&
 	       strncasecmp(sender, login, llen) == 0 &&
 	       config_list_has(local_domains, sd);
+}
+
+enum outbound_sender_kind outbound_sender_kind(const char *login,
+					       const char *sender,
+					       const char *local_domains,
+					       const struct sendermap *map)
+{
+	const char *sd;
+
+	if (outbound_sender_owned(login, sender, local_domains) ||
+	    sendermap_owns(map, login, sender))
+		return OUT_SENDER_OWNED;
+	sd = domain_of(sender);
+	return sd && config_list_has(local_domains, sd) ? OUT_SENDER_LOCAL :
+	       OUT_SENDER_UNHOSTED;
 }

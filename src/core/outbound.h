@@ -15,6 +15,17 @@
  *   rcpt_domains    many distinct external recipient domains this hour
  *   sender_mismatch envelope senders the login does not own
  *   login_risk      a recent login from a new network (login module)
+ *   unowned_sender  an envelope sender in a domain the provider does not
+ *                   host and sender_map does not give the login (this hour)
+ *   rcpt_rate       recipients within the last minute (a Bcc list or a run)
+ *   new_rcpts       recipients the account never wrote to, this hour, for
+ *                   an account that has correspondents
+ *
+ * multi_ip adds weight_multi_net16 when the networks span multi_net16
+ * distinct /16s (far apart: not one carrier pool); new_network weighs an
+ * unseen /24 inside a known /16 as weight_new_network_near; surge also
+ * fires on a Poisson tail: this hour's messages, at the account's habitual
+ * rate, have less than 1/surge_odds chance (needs a habit: baseline > 0).
  *
  * The weights sum into a score compared with the class thresholds.  One
  * signal alone (other than a hard limit) stays below the throttle threshold
@@ -40,12 +51,16 @@ enum outbound_signal {
 	SIG_RCPT_DOMAINS,
 	SIG_SENDER_MISMATCH,
 	SIG_LOGIN_RISK,
+	SIG_UNOWNED_SENDER,
+	SIG_RCPT_RATE,
+	SIG_NEW_RCPTS,
 	SIG__COUNT
 };
 
 struct outbound_eval {
 	int score;
 	unsigned fired;			/* bit per enum outbound_signal */
+	int weight[SIG__COUNT];		/* points of each fired signal */
 	char detail[SIG__COUNT][128];	/* "msgs_per_minute=31>30" ... */
 };
 
@@ -53,7 +68,8 @@ struct outbound_eval {
  * Evaluate the account at now.  extra_msgs is added to the message counts
  * before checking limits (1 at RCPT: "would this message exceed?", 0 at
  * END-OF-MESSAGE after counting).  new_network says whether the established
- * account used a client network it never used before, within the last hour.
+ * account used a client network it never used before, within the last hour;
+ * its weight is a->newnet_weight (0: weight_new_network).
  */
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
@@ -71,5 +87,27 @@ const char *outbound_signal_name(enum outbound_signal s);
  */
 bool outbound_sender_owned(const char *login, const char *sender,
 			   const char *local_domains);
+
+enum outbound_sender_kind {
+	OUT_SENDER_OWNED,	/* null, own address/domain, or sender_map */
+	OUT_SENDER_LOCAL,	/* another mailbox in a hosted domain */
+	OUT_SENDER_UNHOSTED,	/* a domain not in local_domains */
+};
+struct sendermap;
+/*
+ * Classify an envelope sender for login: owned (outbound_sender_owned or
+ * the map), another address in a hosted domain, or a domain the provider
+ * does not host.  map may be NULL.
+ */
+enum outbound_sender_kind outbound_sender_kind(const char *login,
+					       const char *sender,
+					       const char *local_domains,
+					       const struct sendermap *map);
+
+/*
+ * Upper tail of the Poisson distribution, P(X >= k) for mean lambda;
+ * exact summation (k is a message count of one hour).
+ */
+double outbound_poisson_tail(unsigned k, double lambda);
 
 #endif

@@ -33,7 +33,12 @@
  *    "nets":[[NET,LAST] x4], "known":[NET x4],
  *    "dom_hour":IDX, "domains":"16 hex digits", "mismatch":N,
  *    "baseline":F, "throttled_msgs":N, "risk_until":T, "newnet_until":T,
- *    "score":N, "suspicious":B}
+ *    "score":N, "suspicious":B,
+ *    "rcpts0":"16 hex", "rcpts1":"16 hex", "rcpt_min":[IDX,CUR,PREV],
+ *    "hourly":[NEW_RCPTS, RCPTS, UNHOSTED, NOVELTY, NOVELTY_LEARNT (0|1),
+ *              NEWNET_WEIGHT]}
+ * The last four (issue 9's signals) are optional: a record written before
+ * them loads with those counters at zero, which silences their signals.
  * State, strikes and times stay in the account record.  The baseline is in
  * both: the record's copy is refreshed only at transitions and most accounts
  * have no record, so the later of the two wins on load.  A record that does
@@ -95,6 +100,20 @@ char *core_snapshot_encode(const struct acct *a, uint32_t now)
 		      "newnet_until", (json_int_t)a->newnet_until,
 		      "score", (int)a->score,
 		      "suspicious", (a->flags & ACCT_F_SUSPICIOUS) != 0);
+	/* issue 9's counters: optional on reading, so records written
+	 * before them still load (they start at zero: silence). */
+	snprintf(dom, sizeof(dom), "%016" PRIx64, a->rcpts[0]);
+	json_object_set_new(o, "rcpts0", json_string(dom));
+	snprintf(dom, sizeof(dom), "%016" PRIx64, a->rcpts[1]);
+	json_object_set_new(o, "rcpts1", json_string(dom));
+	json_object_set_new(o, "rcpt_min",
+		json_pack("[III]", (json_int_t)a->rcpt_min.idx,
+			  (json_int_t)a->rcpt_min.cur,
+			  (json_int_t)a->rcpt_min.prev));
+	json_object_set_new(o, "hourly", json_pack("[iiiiii]",
+		(int)a->newrcpt_hour, (int)a->rcpt_hour, (int)a->unowned_hour,
+		(int)a->novelty, (a->flags & ACCT_F_RCPT_HABIT) ? 1 : 0,
+		(int)a->newnet_weight));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -159,6 +178,42 @@ static bool get_hex64(const json_t *j, uint64_t *out)
 		v = v << 4 | (uint64_t)d;
 	}
 	*out = v;
+	return true;
+}
+
+/* The optional issue-9 fields: absent is fine, malformed is not. */
+static bool optional_v2(const json_t *o, struct core_snap_rec *r)
+{
+	const json_t *j;
+	uint32_t tmp[6];
+	int i;
+
+	if ((j = json_object_get(o, "rcpts0")) && !get_hex64(j, &r->rcpts[0]))
+		return false;
+	if ((j = json_object_get(o, "rcpts1")) && !get_hex64(j, &r->rcpts[1]))
+		return false;
+	if ((j = json_object_get(o, "rcpt_min"))) {
+		if (!get_u32s(j, 3, tmp))
+			return false;
+		if (tmp[1] > UINT16_MAX || tmp[2] > UINT16_MAX)
+			return false;
+		r->rcpt_min.idx = tmp[0];
+		r->rcpt_min.cur = (uint16_t)tmp[1];
+		r->rcpt_min.prev = (uint16_t)tmp[2];
+	}
+	if ((j = json_object_get(o, "hourly"))) {
+		if (!get_u32s(j, 6, tmp))
+			return false;
+		for (i = 0; i < 6; i++)
+			if (tmp[i] > (i < 3 ? UINT16_MAX : UINT8_MAX))
+				return false;
+		r->newrcpt_hour = (uint16_t)tmp[0];
+		r->rcpt_hour = (uint16_t)tmp[1];
+		r->unowned_hour = (uint16_t)tmp[2];
+		r->novelty = (uint8_t)tmp[3];
+		r->novelty_hours = (uint8_t)tmp[4];
+		r->newnet_weight = (uint8_t)tmp[5];
+	}
 	return true;
 }
 
@@ -229,6 +284,9 @@ int core_snapshot_decode(const char *text, struct core_snap_rec *r,
 	if (!json_is_boolean(j))
 		goto bad;
 	r->suspicious = json_is_true(j);
+	*why = "field";
+	if (!optional_v2(o, r))
+		goto bad;
 	json_decref(o);
 	*why = NULL;
 	return 0;
@@ -252,6 +310,18 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 	a->login_risk_until = r->login_risk_until;
 	a->newnet_until = r->newnet_until;
 	a->score = r->score;
+	a->rcpt_min = r->rcpt_min;
+	a->rcpts[0] = r->rcpts[0];
+	a->rcpts[1] = r->rcpts[1];
+	a->newrcpt_hour = r->newrcpt_hour;
+	a->rcpt_hour = r->rcpt_hour;
+	a->unowned_hour = r->unowned_hour;
+	a->novelty = r->novelty;
+	if (r->novelty_hours)
+		a->flags |= ACCT_F_RCPT_HABIT;
+	else
+		a->flags &= (uint8_t)~ACCT_F_RCPT_HABIT;
+	a->newnet_weight = r->newnet_weight;
 	if (r->first_seen && (!a->first_seen || r->first_seen < a->first_seen))
 		a->first_seen = r->first_seen;
 	if (r->suspicious)

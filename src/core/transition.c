@@ -336,7 +336,10 @@ struct core *core_new(const struct config *cfg, struct store *st,
 	c->accounts = acct_table_new();
 	c->instances = xcalloc(CORE_INSTANCES, sizeof(*c->instances));
 	c->map = acctmap_load(cfg, err, errsz);
-	if (!c->map || core_load(c, err, errsz) != 0) {
+	if (c->map && cfg->sender_map && *cfg->sender_map)
+		c->senders = sendermap_load(cfg->sender_map, err, errsz);
+	if (!c->map || (cfg->sender_map && *cfg->sender_map && !c->senders) ||
+	    core_load(c, err, errsz) != 0) {
 		core_free(c);
 		return NULL;
 	}
@@ -350,6 +353,7 @@ void core_free(struct core *c)
 	core_set_base(c, NULL);
 	acct_table_free(c->accounts);
 	acctmap_free(c->map);
+	sendermap_free(c->senders);
 	free(c->instances);
 	free(c);
 }
@@ -358,11 +362,19 @@ int core_reconfigure(struct core *c, const struct config *cfg, char *err,
 		     size_t errsz)
 {
 	struct acctmap *m = acctmap_load(cfg, err, errsz);
+	struct sendermap *sm = NULL;
 
 	if (!m)
 		return -1;
+	if (cfg->sender_map && *cfg->sender_map &&
+	    !(sm = sendermap_load(cfg->sender_map, err, errsz))) {
+		acctmap_free(m);
+		return -1;
+	}
 	acctmap_free(c->map);
 	c->map = m;
+	sendermap_free(c->senders);
+	c->senders = sm;
 	c->cfg = cfg;
 	return 0;
 }

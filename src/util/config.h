@@ -60,6 +60,17 @@ struct class_config {
 	long weight_rcpt_domains;
 	long weight_sender_mismatch;
 	long weight_login_risk;
+	/* issue 9: signals that work without history */
+	int unowned_sender_action;	/* 0 signal, 1 reject */
+	long weight_unowned_sender;
+	long rcpt_rate_per_minute;	/* recipients in 60 s */
+	long weight_rcpt_rate;
+	long multi_net16;		/* distinct /16s in multi_ip_window */
+	long weight_multi_net16;	/* added to multi_ip */
+	long new_rcpts_per_hour;	/* never-written recipients */
+	long weight_new_rcpts;
+	long surge_odds;		/* Poisson tail below 1/odds */
+	long weight_new_network_near;	/* unseen /24 in a known /16 */
 };
 
 struct config {
@@ -100,6 +111,7 @@ struct config {
 	/* accounting */
 	char *local_domains;
 	char *account_map;
+	char *sender_map;		/* LOGIN owned-address|@domain ... */
 	long probation_time;
 	long strike_window;
 	long suspend_strikes;

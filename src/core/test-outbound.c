@@ -1,0 +1,357 @@
+/*
+ * test-outbound - the signals that work without history (issue 9), through
+ * core_outbound() on a memory store, with small generated traffic: each row
+ * of the scenario table is an ordinary trait that must not be deferred, or
+ * an attack that must be stopped within a few messages.  Plus the Poisson
+ * tail and the explanation's numbers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core-internal.h"
+#include "core/core.h"
+#include "core/outbound.h"
+#include "store/store.h"
+#include "tap.h"
+#include "util/config.h"
+
+#define T0 1790000000
+
+struct env {
+	struct config *cfg;
+	struct store *st;
+	struct core *core;
+	char path[64], map[64];
+};
+
+/* A core over memory: with local_domains isp.example, conf appended. */
+static void env_open(struct env *e, const char *conf, const char *map)
+{
+	char err[512];
+	FILE *f;
+
+	memset(e, 0, sizeof(*e));
+	if (map) {
+		snprintf(e->map, sizeof(e->map), "/tmp/mamori-test-smap-XXXXXX");
+		f = fdopen(mkstemp(e->map), "w");
+		fputs(map, f);
+		fclose(f);
+	}
+	snprintf(e->path, sizeof(e->path), "/tmp/mamori-test-out-XXXXXX");
+	f = fdopen(mkstemp(e->path), "w");
+	fprintf(f, "local_domains = isp.example\nnotify_smtp_url =\n%s%s%s\n%s",
+		map ? "sender_map = " : "", map ? e->map : "", "", conf);
+	fclose(f);
+	e->cfg = config_load(e->path, err, sizeof(err));
+	if (!e->cfg || store_open("memory:", NULL, &e->st, err,
+				  sizeof(err)) != 0) {
+		printf("# setup: %s\n", err);
+		fflush(stdout);
+		abort();
+	}
+	e->core = core_new(e->cfg, e->st, NULL, err, sizeof(err));
+	if (!e->core) {
+		printf("# core: %s\n", err);
+		abort();
+	}
+}
+
+static void env_close(struct env *e)
+{
+	core_free(e->core);
+	store_close(e->st);
+	config_free(e->cfg);
+	unlink(e->path);
+	if (e->map[0])
+		unlink(e->map);
+}
+
+static void got(void *arg, const struct verdict *v)
+{
+	*(struct verdict *)arg = *v;
+}
+
+/*
+ * One message as Postfix asks: RCPT per recipient (stops at a refusal),
+ * then END-OF-MESSAGE.  Recipients are "r<msg>.<i>@<dom_fmt with i>".
+ */
+static struct verdict send1(struct env *e, const char *login,
+			    const char *ip, const char *sender, int n,
+			    const char *dom_fmt, int msgno, int64_t now)
+{
+	struct outbound_request r = { 0 };
+	struct verdict v = { 0 };
+	char rcpt[128], dom[64], inst[64];
+	int i;
+
+	snprintf(inst, sizeof(inst), "%s.%d", login, msgno);
+	r.login = login;
+	r.sender = sender;
+	r.client_address = ip;
+	r.instance = inst;
+	r.queue_id = "";
+	r.now = now;
+	for (i = 0; i < n; i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(dom, sizeof(dom), dom_fmt, i + msgno * 1000);
+#pragma GCC diagnostic pop
+		snprintf(rcpt, sizeof(rcpt), "r%d.%d@%s", msgno, i, dom);
+		r.stage = OUT_RCPT;
+		r.recipient = rcpt;
+		core_outbound(e->core, &r, got, &v);
+		if (v.action == VERDICT_DEFER || v.action == VERDICT_REJECT)
+			return v;
+	}
+	r.stage = OUT_END_OF_MESSAGE;
+	r.recipient = n == 1 ? rcpt : "";
+	r.recipient_count = n;
+	r.queue_id = "Q1";
+	core_outbound(e->core, &r, got, &v);
+	return v;
+}
+
+enum sender_kind { OWN, UNHOSTED };
+enum ip_kind { HOME, CARRIER, FOREIGN_EACH, ONE_FOREIGN };
+
+/* A client address for message i. */
+static void ip_of(enum ip_kind k, int i, char out[32])
+{
+	switch (k) {
+	case HOME:
+		snprintf(out, 32, "198.18.7.20");
+		break;
+	case CARRIER:	/* one carrier pool (a /16), a new address each time */
+		snprintf(out, 32, "100.64.%d.%d", (i * 37) % 256, 1 + i % 250);
+		break;
+	case FOREIGN_EACH:	/* a botnet: another /16 every message */
+		snprintf(out, 32, "%d.%d.1.%d", 240 + i % 15, (i * 53) % 256,
+			 1 + i);
+		break;
+	case ONE_FOREIGN:
+		snprintf(out, 32, "241.77.3.9");
+		break;
+	}
+}
+
+static void test_scenarios(void)
+{
+	static const struct {
+		const char *label;
+		const char *conf, *map;
+		int history_days;	/* habit first: 3 msgs a day from HOME */
+		enum ip_kind ip;
+		enum sender_kind sender;
+		int msgs, rcpts, gap;
+		const char *dom_fmt;	/* recipient domain, printf(int) */
+		int max_accepted;	/* attack: at most; -1: benign */
+	} rows[] = {
+		{"newsletter, 200 Bcc at once, cold", "", NULL, 0, HOME, OWN,
+		 1, 200, 60, "d%d.example", -1},
+		{"phone on carrier NAT, new address each message, cold", "",
+		 NULL, 0, CARRIER, OWN, 12, 2, 1200, "friend%d.example", -1},
+		{"phone on carrier NAT, warm", "", NULL, 10, CARRIER, OWN,
+		 12, 2, 1200, "friend%d.example", -1},
+		{"shop: order mail to a new customer every 5 s, cold", "", NULL,
+		 0, HOME, OWN, 100, 1, 5, "cust%d.example", -1},
+		{"traveller abroad, warm", "", NULL, 10, ONE_FOREIGN, OWN, 6, 2,
+		 900, "friend%d.example", -1},
+		{"new customer, 5 messages", "", NULL, 0, HOME, OWN, 5, 3, 300,
+		 "f%d.example", -1},
+		{"own vanity domain in sender_map", "",
+		 "u1@isp.example u1@family.example\n", 0, HOME, UNHOSTED, 10, 2,
+		 120, "f%d.example", -1},
+		{"botnet: another /16 each message, 20 rcpts, cold", "", NULL, 0,
+		 FOREIGN_EACH, OWN, 40, 20, 10, "b%d.example", 3},
+		{"botnet: one address, 20 rcpts every 10 s, cold", "", NULL, 0,
+		 ONE_FOREIGN, OWN, 40, 20, 10, "b%d.example", 3},
+		{"unowned sender, rotating addresses, cold", "", NULL, 0,
+		 FOREIGN_EACH, UNHOSTED, 40, 3, 30, "v%d.example", 3},
+		{"unowned sender, one address, cold", "", NULL, 0, ONE_FOREIGN,
+		 UNHOSTED, 40, 3, 30, "v%d.example", 3},
+		{"unowned sender refused (unowned_sender_action = reject)",
+		 "[class default]\nunowned_sender_action = reject\n", NULL, 0, ONE_FOREIGN,
+		 UNHOSTED, 10, 3, 30, "v%d.example", 0},
+		{"low-and-slow from one new address, warm", "", NULL, 10,
+		 ONE_FOREIGN, OWN, 120, 2, 30, "s%d.example", 12},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct env e;
+		int64_t now = T0;
+		int m, d, accepted = 0, hurt = 0;
+		char ip[32], why[800] = "";
+		const char *login = "u1@isp.example";
+		const char *sender = rows[i].sender == OWN ? login :
+			strstr(rows[i].label, "vanity") ?
+			"u1@family.example" : "billing@bank-secure.example";
+
+		env_open(&e, rows[i].conf, rows[i].map);
+		for (d = 0; d < rows[i].history_days; d++) {
+			for (m = 0; m < 3; m++)
+				send1(&e, login, "198.18.7.20", login, 2,
+				      "friend%d.example", d * 10 + m,
+				      now + 9 * 3600 + m * 3 * 3600);
+			now += 86400;
+		}
+		for (m = 0; m < rows[i].msgs; m++) {
+			struct verdict v;
+
+			ip_of(rows[i].ip, m, ip);
+			v = send1(&e, login, ip, sender, rows[i].rcpts,
+				  rows[i].dom_fmt, 1000 + m, now);
+			now += rows[i].gap;
+			if (v.action == VERDICT_DUNNO)
+				accepted++;
+			else {
+				hurt++;
+				if (!why[0])
+					snprintf(why, sizeof(why), "%s %s",
+						 verdict_action_name(v.action),
+						 v.reason);
+			}
+		}
+		if (rows[i].max_accepted < 0)
+			is_int(hurt, 0, "%s: no message deferred or held (%s)",
+			       rows[i].label, why[0] ? why : "-");
+		else
+			ok(accepted <= rows[i].max_accepted,
+			   "%s: %d accepted (<= %d; first refusal: %s)",
+			   rows[i].label, accepted, rows[i].max_accepted, why);
+		env_close(&e);
+	}
+}
+
+/* Every verdict names its signals with their numbers and points. */
+static void test_explain(void)
+{
+	struct env e;
+	struct verdict v = { 0 };
+	char ip[32];
+	int m;
+
+	env_open(&e, "", NULL);
+	for (m = 0; m < 3 && v.action == VERDICT_DUNNO; m++) {
+		ip_of(FOREIGN_EACH, m, ip);
+		v = send1(&e, "u2@isp.example", ip,
+			  "billing@bank-secure.example", 3, "v%d.example", m,
+			  T0 + m * 30);
+	}
+	is_int(v.action, VERDICT_DEFER, "explain: throttled");
+	ok(strstr(v.reason, "unowned_sender: unhosted_sender_msgs_hour=") &&
+	   strstr(v.reason, "(+40)"), "explain: unowned_sender with count "
+	   "and points (%s)", v.reason);
+	ok(strstr(v.reason, "new_network: ") != NULL,
+	   "explain: the second /16 is a new network (%s)", v.reason);
+	env_close(&e);
+}
+
+static void test_poisson(void)
+{
+	static const struct {
+		unsigned k;
+		double lambda, want;
+	} rows[] = {
+		{0, 3.0, 1.0},
+		{1, 2.0, 1.0 - 0.1353352832},
+		{6, 1.0, 5.9418e-4},
+		{12, 2.0, 1.3638e-6},
+		{5, 0.0, 0.0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		double p = outbound_poisson_tail(rows[i].k, rows[i].lambda);
+
+		ok(fabs(p - rows[i].want) <= 1e-3 * rows[i].want + 1e-9,
+		   "poisson: P(X >= %u | %.1f) = %.4g (want %.4g)", rows[i].k,
+		   rows[i].lambda, p, rows[i].want);
+	}
+}
+
+/* A suspicious throttle that recurs soon after it ended restricts. */
+static void test_throttle_recurrence(void)
+{
+	struct env e;
+	struct verdict v;
+	char ip[32];
+	int m;
+	int64_t now = T0;
+
+	env_open(&e, "[class default]\nweight_unowned_sender = 50\n"
+		 "throttle_escalate = 1000\n",
+		 NULL);
+	v = send1(&e, "u3@isp.example", "241.1.1.1",
+		  "billing@bank-secure.example", 1, "v%d.example", 0, now);
+	is_str(v.state, "throttled", "recurrence: first message throttles");
+	now += e.cfg->classes[0].throttle_time + 1;
+	for (m = 1; m < 3; m++) {
+		ip_of(ONE_FOREIGN, m, ip);
+		v = send1(&e, "u3@isp.example", ip,
+			  "billing@bank-secure.example", 1, "v%d.example", m,
+			  now);
+		now += 30;
+	}
+	is_str(v.state, "restricted",
+	       "recurrence: signals back after the throttle restrict");
+	ok(strstr(core_reason_get(e.core, acct_table_get(e.core->accounts,
+		"u3@isp.example", false, 0)) ?: "", "unowned_sender") != NULL,
+	   "recurrence: the reason keeps the signals");
+	env_close(&e);
+}
+
+/* The new counters survive a restart; records without them still load. */
+static void test_snapshot_fields(void)
+{
+	struct acct *a = calloc(1, sizeof(*a) + 8), *b = calloc(1, sizeof(*a) + 8);
+	struct core_snap_rec r;
+	const char *why = NULL;
+	char *text, *old;
+
+	acct_rcpt_learn(a, "friend@example.org");
+	a->rcpt_min.idx = 7;
+	a->rcpt_min.cur = 42;
+	a->newrcpt_hour = 9;
+	a->rcpt_hour = 11;
+	a->unowned_hour = 2;
+	a->novelty = 200;
+	a->flags |= ACCT_F_RCPT_HABIT;
+	a->newnet_weight = 20;
+	text = core_snapshot_encode(a, T0);
+	is_int(core_snapshot_decode(text, &r, &why), 0, "snapshot: decodes");
+	core_snapshot_apply(b, &r);
+	ok(acct_rcpt_known(b, "friend@example.org"),
+	   "snapshot: correspondents restored");
+	ok(b->rcpt_min.cur == 42 && b->newrcpt_hour == 9 && b->rcpt_hour == 11 &&
+	   b->unowned_hour == 2 && b->novelty == 200 && (b->flags & ACCT_F_RCPT_HABIT) &&
+	   b->newnet_weight == 20, "snapshot: hourly counters restored");
+	/* A record as written before these fields existed. */
+	old = strdup(text);
+	memcpy(strstr(old, ",\"rcpts0\""), "}", 2);
+	is_int(core_snapshot_decode(old, &r, &why), 0,
+	       "snapshot: an older record without them loads (%s)", old);
+	is_int(r.novelty_hours, 0, "snapshot: and they start at zero");
+	free(old);
+	old = strdup(text);
+	memcpy(strstr(old, "\"hourly\":[") + 10, "[99999", 6);
+	is_int(core_snapshot_decode(old, &r, &why), -1,
+	       "snapshot: an out-of-range hourly counter is refused");
+	free(old);
+	free(text);
+	free(a);
+	free(b);
+}
+
+int main(void)
+{
+	test_snapshot_fields();
+	test_poisson();
+	test_scenarios();
+	test_explain();
+	test_throttle_recurrence();
+	return tap_done();
+}
