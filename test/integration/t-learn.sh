@@ -14,7 +14,8 @@
 #      address; mamorid started on that store knows alice: habitual network,
 #      state normal, first seen at the log's first message
 #   d. mamori replay on the same logs: mallory restricted after N messages,
-#      N within the burst, with the verdict's reasons (multi_ip); alice never
+#      N within the burst, throttled first with a client-network signal in
+#      the verdict's reasons (multi_ip or new_network); alice never
 #      acted on; the login engine, through core_login, acts on the wrong
 #      passwords for bob; the human table escapes a hostile login
 #
@@ -145,14 +146,15 @@ ev = r["accounts_acted_on"][0]["events"]
 restr = [e for e in ev if e["state"] == "restricted"]
 thr = [e for e in ev if e["state"] == "throttled"]
 ok = bool(restr) and 1 <= restr[0]["message"] <= int(sys.argv[2]) \
-    and bool(thr) and "multi_ip" in thr[0]["reason"]
+    and bool(thr) and ("multi_ip" in thr[0]["reason"] or
+                       "new_network" in thr[0]["reason"])
 print("ok" if ok else "bad")
 print("# throttled at %s, restricted at %s: %s" % (
     thr[0]["message"] if thr else "-", restr[0]["message"] if restr else "-",
     thr[0]["reason"] if thr else "-"))
 EOF
 tap_is "$(head -1 "$IT_DIR/replay.check")" ok \
-	"d: mallory restricted within the burst, throttled with multi_ip"
+	"d: mallory restricted within the burst, throttled with a client-network signal"
 tail -n +2 "$IT_DIR/replay.check"
 python3 - "$IT_DIR/replay.json" <<'EOF' >"$IT_DIR/replay.login"
 import json, sys
