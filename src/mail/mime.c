@@ -126,6 +126,16 @@ static void copy_addrs(struct walk *w, InternetAddressList *il,
  * 8-bit bytes after UTF-8; see MIME_FALLBACK_CHARSETS in mime.h. */
 static const char *const strict_8bit[] = { "EUC-JP", "CP932" };
 
+/* Does UTF-8 s hold a C1 control character? */
+static bool has_c1(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)s[0] == 0xC2 && (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9F)
+			return true;
+	return false;
+}
+
 /*
  * n bytes of undeclared 8-bit text as UTF-8 (g_free the result): valid
  * UTF-8 as it is, else the first of strict_8bit that converts it whole,
@@ -142,22 +152,12 @@ static char *decode_8bit(struct walk *w, const char *p, size_t n)
 		char *u = g_convert(p, (gssize)n, "UTF-8", strict_8bit[i],
 				    NULL, &got, NULL);
 
-		if (u != NULL && i == 0) {
-			/* glibc's EUC-JP decoder drops invalid bytes instead
-			 * of failing: only a lossless round trip counts. */
-			gsize back_n = 0;
-			char *back = g_convert(u, -1, strict_8bit[i], "UTF-8",
-					       NULL, &back_n, NULL);
-			bool same = back != NULL && back_n == n &&
-				memcmp(back, p, n) == 0;
-
-			g_free(back);
-			if (same)
-				return u;
-			g_free(u);
-		} else if (u != NULL) {
+		/* glibc's EUC-JP reads the stray bytes 0x80-0xA0 as C1
+		 * controls (U+0080-U+009F, UTF-8 C2 80-C2 9F) instead of
+		 * failing: real text has none, so they mean "not EUC-JP". */
+		if (u != NULL && !has_c1(u))
 			return u;
-		}
+		g_free(u);
 	}
 	return g_mime_utils_decode_8bit(w->opts, p, n);
 }
@@ -177,26 +177,30 @@ static const char *raw_8bit(GMimeMessage *msg, const char *fname)
 }
 
 /*
- * The addresses of header field fname, with any raw 8-bit bytes made
- * UTF-8 through the fallback charsets first: GMime's address parser drops
- * bytes it cannot place, and a CP932 trail byte can even look like ASCII.
+ * The addresses of header field fname (its first occurrence), parsed from
+ * the raw value, with raw 8-bit bytes made UTF-8 first: GMime's address
+ * parser drops bytes it cannot place, and a CP932 trail byte can even
+ * look like ASCII.
  */
 static void read_addrs(struct walk *w, GMimeMessage *msg, const char *fname,
-		       InternetAddressList *parsed, struct mime_addr_list *l)
+		       struct mime_addr_list *l)
 {
-	const char *raw = raw_8bit(msg, fname);
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, fname) : NULL;
+	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+	InternetAddressList *il;
+	char *u;
 
-	if (raw != NULL) {
-		char *u = decode_8bit(w, raw, strlen(raw));
-		InternetAddressList *il = internet_address_list_parse(w->opts, u);
-
-		copy_addrs(w, il, l);
-		if (il != NULL)
-			g_object_unref(il);
-		g_free(u);
+	if (raw == NULL) {
+		copy_addrs(w, NULL, l);
 		return;
 	}
-	copy_addrs(w, parsed, l);
+	u = decode_8bit(w, raw, strlen(raw));
+	il = internet_address_list_parse(w->opts, u);
+	copy_addrs(w, il, l);
+	if (il != NULL)
+		g_object_unref(il);
+	g_free(u);
 }
 
 /* The first msg-id of a header value, without brackets (NULL if none). */
@@ -255,11 +259,10 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 		}
 		g_mime_references_free(r);
 	}
-	read_addrs(w, msg, "From", g_mime_message_get_from(msg), &s->from);
-	read_addrs(w, msg, "Reply-To", g_mime_message_get_reply_to(msg),
-		   &s->reply_to);
-	read_addrs(w, msg, "To", g_mime_message_get_to(msg), &s->to);
-	read_addrs(w, msg, "Cc", g_mime_message_get_cc(msg), &s->cc);
+	read_addrs(w, msg, "From", &s->from);
+	read_addrs(w, msg, "Reply-To", &s->reply_to);
+	read_addrs(w, msg, "To", &s->to);
+	read_addrs(w, msg, "Cc", &s->cc);
 
 	/* RFC 3834 5: "no" (or absence) means a human sent it. */
 	v = g_mime_object_get_header(o, "Auto-Submitted");

@@ -87,7 +87,8 @@
 /*
  * Undeclared 8-bit text (raw header fields, bodies without a charset or
  * with one they do not convert from): valid UTF-8 is taken as it is; then
- * EUC-JP and CP932 are tried strictly (the whole text must convert):
+ * EUC-JP and CP932 are tried strictly (the whole text must convert, to
+ * no C1 controls, which glibc makes of bytes EUC-JP does not have):
  * EUC-JP first because CP932 bytes fail it at once while EUC-JP bytes
  * often read as valid CP932; CP932 rather than Shift_JIS because Windows
  * mail labelled Shift_JIS carries CP932's extra characters (circled
