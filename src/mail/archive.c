@@ -209,6 +209,18 @@ static enum arc_format magic_format(const unsigned char *p, size_t n)
 	return ARC_FMT_NONE;
 }
 
+/*
+ * Does a ZIP end with its End of Central Directory record (APPNOTE 4.3.16:
+ * within the last 22 + 65535 bytes)?  Without it libarchive lists the
+ * local headers it meets, and what follows a cut is never seen.
+ */
+static bool zip_has_eocd(const unsigned char *p, size_t n)
+{
+	size_t from = n > 22 + 65535 ? n - (22 + 65535) : 0;
+
+	return n >= 22 && memmem(p + from, n - from, "PK\x05\x06", 4) != NULL;
+}
+
 /* ARC_F_EXECUTABLE / ARC_F_MACRO from the content's first bytes. */
 static unsigned magic_flags(const unsigned char *p, size_t n)
 {
@@ -418,6 +430,8 @@ static void scan_buffer(struct scan *sc, const unsigned char *p, size_t n,
 		ar->flags |= ARC_F_ENCRYPTED;
 	if (ar->format == ARC_FMT_NONE && archive_format(a) != 0)
 		ar->format = map_format(archive_format(a));
+	if (ar->format == ARC_FMT_ZIP && !zip_has_eocd(p, n))
+		ar->flags |= ARC_F_UNKNOWN;
 	if (ar->format == ARC_FMT_RAR5 &&
 	    archive_version_number() < ARC_RAR5_ENCRYPTION_VERSION)
 		ar->flags |= ARC_F_UNKNOWN;
