@@ -14,7 +14,9 @@
  *
  * "Unknown" (ARC_F_UNKNOWN) means libarchive could not say what is inside:
  * the bytes carry an archive's magic but do not open, a header or entry
- * fails to read, the listing stops early at a limit, or the format is one
+ * fails to read, a ZIP lacks its End of Central Directory record (cut:
+ * entries past the cut are never seen), a nested archive is larger than
+ * ARC_MAX_NESTED, the listing stops early at a limit, or the format is one
  * this libarchive cannot check for encryption (RAR5 before libarchive
  * 3.7.0, so on Debian 12's 3.6.2).  Unknown is never "clean": the caller
  * weighs it like an encrypted archive.

@@ -33,7 +33,8 @@ struct walk {
 	GMimeParserOptions *opts;
 	struct buf text, html;
 	size_t att_cap;
-	bool in_report;		/* below a multipart/report */
+	bool in_report;		/* below a top-level multipart/report */
+	unsigned msg_level;	/* message/rfc822 parts we are inside */
 };
 
 /* g_mime_init, once per process. */
@@ -382,8 +383,10 @@ static void add_body(struct walk *w, GMimePart *part, struct buf *body,
 		w->s->flags |= flag;
 		return;
 	}
-	buf_init(&raw, max);
-	decode_part(w, part, &raw, max, false, &more);
+	/* Raw bytes never shrink into UTF-8 except by invalid bytes, so
+	 * the room left is all worth decoding. */
+	buf_init(&raw, max - body->len);
+	decode_part(w, part, &raw, max - body->len, false, &more);
 	if (more)
 		w->s->flags |= flag;
 	/* A NUL would end the text early for every C-string reader after
@@ -500,7 +503,12 @@ static void leaf(struct walk *w, GMimePart *part)
 	char *type = g_mime_content_type_get_mime_type(ct);
 
 	lower(type);
-	if (strcmp(type, "message/delivery-status") == 0 ||
+	if (w->msg_level > 0 && strncmp(type, "message/", 8) == 0 &&
+	    strcmp(type, "message/partial") != 0) {
+		/* A report part inside a forwarded message: the forward is
+		 * no report of ours, so it is only listed. */
+		add_attachment(w, part, type);
+	} else if (strcmp(type, "message/delivery-status") == 0 ||
 	    strcmp(type, "message/global-delivery-status") == 0) {
 		w->s->is_dsn = true;
 	} else if (strcmp(type, "message/disposition-notification") == 0 ||
@@ -546,7 +554,8 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 		bool was = w->in_report;
 		int i, n = g_mime_multipart_get_count(mp);
 
-		if (g_mime_content_type_is_type(ct, "multipart", "report")) {
+		if (g_mime_content_type_is_type(ct, "multipart", "report") &&
+		    w->msg_level == 0) {
 			const char *rt = g_mime_content_type_get_parameter(ct,
 				"report-type");
 
@@ -563,6 +572,7 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 	} else if (GMIME_IS_MESSAGE_PART(obj)) {
 		GMimeMessage *m = g_mime_message_part_get_message(
 			GMIME_MESSAGE_PART(obj));
+		bool was;
 
 		if (m == NULL)
 			return;
@@ -571,7 +581,12 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 			s->report_message_id = field_dup(
 				g_mime_message_get_message_id(m));
 		}
+		was = w->in_report;
+		w->in_report = false;
+		w->msg_level++;
 		walk(w, g_mime_message_get_mime_part(m), depth + 1);
+		w->msg_level--;
+		w->in_report = was;
 	} else if (GMIME_IS_PART(obj)) {
 		leaf(w, GMIME_PART(obj));
 	}

@@ -167,7 +167,8 @@ struct mime_summary {
 	unsigned depth;			/* deepest level reached, 0 = top */
 	size_t bytes_decoded;
 
-	/* RFC 3464 / RFC 8098 / RFC 3834 markers. */
+	/* RFC 3464 / RFC 8098 / RFC 3834 markers.  A report counts only
+	 * when it is the message itself, not inside a forwarded message. */
 	bool is_dsn;			/* report-type=delivery-status or such a part */
 	bool is_mdn;			/* disposition-notification */
 	bool auto_submitted;		/* Auto-Submitted present and not "no" */

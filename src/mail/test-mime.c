@@ -2,8 +2,9 @@
  * test-mime - the MIME summary: charset twins from GMime's samples
  * ($MAMORI_SHARED/corpora/mime-samples), Japanese header fields, nested
  * message/rfc822, DSN and MDN samples, each limit hit on purpose, and a
- * robustness sweep over every file of mime-samples/ and of the SpamAssassin
- * easy-ham-1 set with the limits asserted on each summary.
+ * robustness sweep over every file of mime-samples/, of the SpamAssassin
+ * public corpus (easy-ham-1, hard-ham-1, spam-1) and of phishing-pot-subset
+ * with the limits asserted on each summary.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -278,6 +279,24 @@ static void test_reports(void)
 		mime_summary_free(s);
 		g_free(raw);
 	}
+	/* A bounce forwarded inside a message is no bounce to us. */
+	{
+		struct mime_summary *s = parse_str(
+			"From: user@example.jp\nSubject: Fwd: bounce\n"
+			"Content-Type: multipart/mixed; boundary=o\n\n"
+			"--o\nContent-Type: text/plain\n\nlook at this\n"
+			"--o\nContent-Type: message/rfc822\n\n"
+			"From: MAILER-DAEMON@mx.example\nMessage-ID: <bounce@mx.example>\n"
+			"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+			"--b\nContent-Type: text/plain\n\nsorry\n"
+			"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n"
+			"--b\nContent-Type: message/rfc822\n\nMessage-ID: <x@example.jp>\n\nhi\n"
+			"--b--\n--o--\n");
+		ok(s && !s->is_dsn && !s->is_mdn, "forwarded bounce: no report");
+		is_str(s ? s->report_message_id : NULL, "", "forwarded bounce: no returned Message-ID");
+		ok(s && strstr(s->text, "sorry") != NULL, "forwarded bounce: its text is read");
+		mime_summary_free(s);
+	}
 	/* A bounce with only the returned headers (RFC 3462 text/rfc822-headers). */
 	{
 		struct mime_summary *s = parse_str(
@@ -449,6 +468,9 @@ static void test_sweep(void)
 	} rows[] = {
 		{ "mime-samples", "corpora/mime-samples", 400 },
 		{ "easy-ham-1", "corpora/spamassassin-public-corpus/easy-ham-1", 2500 },
+		{ "hard-ham-1", "corpora/spamassassin-public-corpus/hard-ham-1", 250 },
+		{ "spam-1", "corpora/spamassassin-public-corpus/spam-1", 500 },
+		{ "phishing-pot-subset", "corpora/phishing-pot-subset", 600 },
 	};
 	size_t i;
 
