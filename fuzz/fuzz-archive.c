@@ -18,9 +18,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* All ARC_F_* bits. */
-#define ARC_F_ALL (ARC_F_ENCRYPTED | ARC_F_UNKNOWN | ARC_F_EXECUTABLE | \
-	ARC_F_MACRO | ARC_F_DOUBLE_EXT | ARC_F_NESTED | ARC_F_LIMIT_DEPTH | \
-	ARC_F_LIMIT_ENTRIES | ARC_F_LIMIT_BYTES)
+#define ARC_F_ALL                                                           \
+	(ARC_F_ENCRYPTED | ARC_F_UNKNOWN | ARC_F_EXECUTABLE | ARC_F_MACRO | \
+	 ARC_F_DOUBLE_EXT | ARC_F_NESTED | ARC_F_LIMIT_DEPTH |              \
+	 ARC_F_LIMIT_ENTRIES | ARC_F_LIMIT_BYTES)
 
 /* Abort with a message: the fuzzer turns this into a reproducer. */
 static void fail(const char *what)
@@ -52,11 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.flags & ~(unsigned)ARC_F_ALL)
 		fail("unknown flag");
 	for (i = 0; i < r.n_findings; i++)
-		if (memchr(r.findings[i].name, '\0', ARC_MAX_NAME + 1) == NULL ||
+		if (memchr(r.findings[i].name, '\0', ARC_MAX_NAME + 1) ==
+			    NULL ||
 		    r.findings[i].flags == 0)
 			fail("finding");
 	for (i = 0; i < r.n_archives; i++)
-		if (memchr(r.archives[i].name, '\0', ARC_MAX_NAME + 1) == NULL ||
+		if (memchr(r.archives[i].name, '\0', ARC_MAX_NAME + 1) ==
+			    NULL ||
 		    r.archives[i].depth > ARC_MAX_DEPTH)
 			fail("archive row");
 	arc_scan(data, size, name, &r2);

@@ -77,12 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < s->n_attachments; i++) {
 		const struct mime_attachment *a = &s->attachments[i];
 
-		if (a->data_len > MIME_MAX_ATTACH_VIEW || a->data_len > a->size ||
+		if (a->data_len > MIME_MAX_ATTACH_VIEW ||
+		    a->data_len > a->size ||
 		    !g_utf8_validate(a->filename, -1, NULL))
 			fail("attachment");
 		arc_scan(a->data, a->data_len, a->filename, &r);
-		if (r.n_entries > ARC_MAX_ENTRIES || r.bytes_read > ARC_MAX_BYTES ||
-		    r.depth > ARC_MAX_DEPTH || r.n_archives > ARC_MAX_ARCHIVES ||
+		if (r.n_entries > ARC_MAX_ENTRIES ||
+		    r.bytes_read > ARC_MAX_BYTES || r.depth > ARC_MAX_DEPTH ||
+		    r.n_archives > ARC_MAX_ARCHIVES ||
 		    r.n_findings > ARC_MAX_FINDINGS)
 			fail("archive report past its limits");
 	}

@@ -25,27 +25,28 @@
 
 /* Extensions Windows runs or mounts on a double click. */
 static const char *const exec_ext[] = {
-	"exe", "scr", "com", "pif", "cpl", "msi", "msp", "dll", "js", "jse",
-	"vbs", "vbe", "wsf", "wsh", "hta", "bat", "cmd", "ps1", "psm1", "lnk",
-	"iso", "img", "vhd", "vhdx", "jar", "reg", "chm", "scf", "appx",
-	"msix", "application", "xll", NULL,
+	"exe",	"scr",	"com",	       "pif", "cpl",  "msi", "msp",
+	"dll",	"js",	"jse",	       "vbs", "vbe",  "wsf", "wsh",
+	"hta",	"bat",	"cmd",	       "ps1", "psm1", "lnk", "iso",
+	"img",	"vhd",	"vhdx",	       "jar", "reg",  "chm", "scf",
+	"appx", "msix", "application", "xll", NULL,
 };
 
 /* Extensions a disguised executable pretends to have. */
 static const char *const decoy_ext[] = {
-	"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "rtf", "txt",
-	"csv", "jpg", "jpeg", "png", "gif", "htm", "html", "zip", "mp3",
-	"mp4", "wav", NULL,
+	"pdf", "doc",  "docx", "xls", "xlsx", "ppt", "pptx",
+	"rtf", "txt",  "csv",  "jpg", "jpeg", "png", "gif",
+	"htm", "html", "zip",  "mp3", "mp4",  "wav", NULL,
 };
 
 /* Office Open XML with macros: these extensions, or vbaProject.bin. */
 static const char *const macro_ext[] = {
-	"docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppam",
-	"ppsm", "sldm", NULL,
+	"docm", "dotm", "xlsm", "xltm", "xlam", "pptm",
+	"potm", "ppam", "ppsm", "sldm", NULL,
 };
 
-static const unsigned char ole_magic[8] = {
-	0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1 };
+static const unsigned char ole_magic[8] = { 0xD0, 0xCF, 0x11, 0xE0,
+					    0xA1, 0xB1, 0x1A, 0xE1 };
 /* "_VBA_PROJECT" in UTF-16LE: the stream every VBA storage holds
  * ([MS-OVBA] 2.3.4.1), named in the OLE2 directory. */
 static const char vba_marker[] = "_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0";
@@ -152,9 +153,9 @@ unsigned arc_name_flags(const char *name)
 	if (strcmp(ext, "vbaproject.bin") == 0 ||
 	    strcasecmp(base, "vbaProject.bin") == 0)
 		f |= ARC_F_MACRO;
-	if (exec && (spaces >= 3 ||
-		     (ext_before(base, dot, prev, &sp2) != NULL &&
-		      in_list(decoy_ext, prev))))
+	if (exec &&
+	    (spaces >= 3 || (ext_before(base, dot, prev, &sp2) != NULL &&
+			     in_list(decoy_ext, prev))))
 		f |= ARC_F_DOUBLE_EXT;
 	if (has_bidi(base))
 		f |= ARC_F_DOUBLE_EXT;
@@ -164,11 +165,11 @@ unsigned arc_name_flags(const char *name)
 const char *arc_format_name(enum arc_format f)
 {
 	static const char *const names[] = {
-		[ARC_FMT_NONE] = "none", [ARC_FMT_ZIP] = "zip",
-		[ARC_FMT_7ZIP] = "7zip", [ARC_FMT_RAR] = "rar",
-		[ARC_FMT_RAR5] = "rar5", [ARC_FMT_TAR] = "tar",
+		[ARC_FMT_NONE] = "none",       [ARC_FMT_ZIP] = "zip",
+		[ARC_FMT_7ZIP] = "7zip",       [ARC_FMT_RAR] = "rar",
+		[ARC_FMT_RAR5] = "rar5",       [ARC_FMT_TAR] = "tar",
 		[ARC_FMT_ISO9660] = "iso9660", [ARC_FMT_CAB] = "cab",
-		[ARC_FMT_LHA] = "lha", [ARC_FMT_OTHER] = "other",
+		[ARC_FMT_LHA] = "lha",	       [ARC_FMT_OTHER] = "other",
 	};
 
 	return (unsigned)f <= ARC_FMT_OTHER ? names[f] : "other";
@@ -178,15 +179,24 @@ const char *arc_format_name(enum arc_format f)
 static enum arc_format map_format(int code)
 {
 	switch (code & ARCHIVE_FORMAT_BASE_MASK) {
-	case ARCHIVE_FORMAT_ZIP: return ARC_FMT_ZIP;
-	case ARCHIVE_FORMAT_7ZIP: return ARC_FMT_7ZIP;
-	case ARCHIVE_FORMAT_RAR: return ARC_FMT_RAR;
-	case ARCHIVE_FORMAT_RAR_V5: return ARC_FMT_RAR5;
-	case ARCHIVE_FORMAT_TAR: return ARC_FMT_TAR;
-	case ARCHIVE_FORMAT_ISO9660: return ARC_FMT_ISO9660;
-	case ARCHIVE_FORMAT_CAB: return ARC_FMT_CAB;
-	case ARCHIVE_FORMAT_LHA: return ARC_FMT_LHA;
-	default: return ARC_FMT_OTHER;
+	case ARCHIVE_FORMAT_ZIP:
+		return ARC_FMT_ZIP;
+	case ARCHIVE_FORMAT_7ZIP:
+		return ARC_FMT_7ZIP;
+	case ARCHIVE_FORMAT_RAR:
+		return ARC_FMT_RAR;
+	case ARCHIVE_FORMAT_RAR_V5:
+		return ARC_FMT_RAR5;
+	case ARCHIVE_FORMAT_TAR:
+		return ARC_FMT_TAR;
+	case ARCHIVE_FORMAT_ISO9660:
+		return ARC_FMT_ISO9660;
+	case ARCHIVE_FORMAT_CAB:
+		return ARC_FMT_CAB;
+	case ARCHIVE_FORMAT_LHA:
+		return ARC_FMT_LHA;
+	default:
+		return ARC_FMT_OTHER;
 	}
 }
 
@@ -226,9 +236,13 @@ static unsigned magic_flags(const unsigned char *p, size_t n)
 {
 	if (n >= 2 && p[0] == 'M' && p[1] == 'Z')
 		return ARC_F_EXECUTABLE;
-	if (n >= 4 && memcmp(p, "\x7F" "ELF", 4) == 0)
+	if (n >= 4 && memcmp(p,
+			     "\x7F"
+			     "ELF",
+			     4) == 0)
 		return ARC_F_EXECUTABLE;
-	if (n >= sizeof(ole_magic) && memcmp(p, ole_magic, sizeof(ole_magic)) == 0 &&
+	if (n >= sizeof(ole_magic) &&
+	    memcmp(p, ole_magic, sizeof(ole_magic)) == 0 &&
 	    memmem(p, n, vba_marker, sizeof(vba_marker) - 1) != NULL)
 		return ARC_F_MACRO;
 	return 0;
@@ -314,7 +328,8 @@ static void scan_entry(struct scan *sc, struct archive *a,
 	unsigned f, mf;
 	unsigned char *data = NULL;
 	size_t got = 0;
-	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) :
+						      -1;
 	enum arc_format inner;
 
 	if (name == NULL)
@@ -346,7 +361,8 @@ static void scan_entry(struct scan *sc, struct archive *a,
 	mf = magic_flags(data, got);
 	inner = magic_format(data, got);
 	if (inner != ARC_FMT_NONE ||
-	    (got >= sizeof(ole_magic) && memcmp(data, ole_magic, sizeof(ole_magic)) == 0)) {
+	    (got >= sizeof(ole_magic) &&
+	     memcmp(data, ole_magic, sizeof(ole_magic)) == 0)) {
 		size_t more = 0;
 		unsigned char *rest = NULL, *all;
 		size_t cap = ARC_MAX_NESTED - got;
@@ -358,7 +374,7 @@ static void scan_entry(struct scan *sc, struct archive *a,
 		data = all;
 		got += more;
 		if (rc < 0 || (size >= 0 && (uint64_t)size > got))
-			f |= ARC_F_UNKNOWN;	/* cut: cannot see it all */
+			f |= ARC_F_UNKNOWN; /* cut: cannot see it all */
 		if (r->bytes_read >= ARC_MAX_BYTES)
 			f |= ARC_F_LIMIT_BYTES;
 		mf = magic_flags(data, got);
@@ -392,7 +408,7 @@ static void scan_buffer(struct scan *sc, const unsigned char *p, size_t n,
 	if (r->n_archives < ARC_MAX_ARCHIVES) {
 		ar = &r->archives[r->n_archives++];
 	} else {
-		ar = &spare;	/* still scanned, just not listed */
+		ar = &spare; /* still scanned, just not listed */
 	}
 	memset(ar, 0, sizeof(*ar));
 	ar->depth = depth;
@@ -459,7 +475,8 @@ int arc_scan(const void *data, size_t len, const char *name,
 		 * try, and drop the row if it finds nothing. */
 		struct archive *a = reader_new();
 		struct archive_entry *e;
-		bool is_archive = archive_read_open_memory(a, p, len) == ARCHIVE_OK &&
+		bool is_archive =
+			archive_read_open_memory(a, p, len) == ARCHIVE_OK &&
 			archive_read_next_header(a, &e) == ARCHIVE_OK &&
 			archive_format(a) != 0;
 

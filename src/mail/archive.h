@@ -53,7 +53,7 @@
 #define ARC_MAX_NAME 255
 
 enum arc_format {
-	ARC_FMT_NONE = 0,	/* not an archive */
+	ARC_FMT_NONE = 0, /* not an archive */
 	ARC_FMT_ZIP,
 	ARC_FMT_7ZIP,
 	ARC_FMT_RAR,
@@ -67,39 +67,39 @@ enum arc_format {
 
 /* Findings, per entry, per archive and in the union of the report. */
 enum {
-	ARC_F_ENCRYPTED = 1u << 0,	/* encrypted data or headers */
-	ARC_F_UNKNOWN = 1u << 1,	/* could not be inspected: see above */
-	ARC_F_EXECUTABLE = 1u << 2,	/* executable or script */
-	ARC_F_MACRO = 1u << 3,		/* Office document with VBA macros */
-	ARC_F_DOUBLE_EXT = 1u << 4,	/* disguised name */
-	ARC_F_NESTED = 1u << 5,		/* an archive inside an archive */
-	ARC_F_LIMIT_DEPTH = 1u << 6,	/* nested past ARC_MAX_DEPTH */
-	ARC_F_LIMIT_ENTRIES = 1u << 7,	/* ARC_MAX_ENTRIES reached */
-	ARC_F_LIMIT_BYTES = 1u << 8,	/* ARC_MAX_BYTES reached */
+	ARC_F_ENCRYPTED = 1u << 0,     /* encrypted data or headers */
+	ARC_F_UNKNOWN = 1u << 1,       /* could not be inspected: see above */
+	ARC_F_EXECUTABLE = 1u << 2,    /* executable or script */
+	ARC_F_MACRO = 1u << 3,	       /* Office document with VBA macros */
+	ARC_F_DOUBLE_EXT = 1u << 4,    /* disguised name */
+	ARC_F_NESTED = 1u << 5,	       /* an archive inside an archive */
+	ARC_F_LIMIT_DEPTH = 1u << 6,   /* nested past ARC_MAX_DEPTH */
+	ARC_F_LIMIT_ENTRIES = 1u << 7, /* ARC_MAX_ENTRIES reached */
+	ARC_F_LIMIT_BYTES = 1u << 8,   /* ARC_MAX_BYTES reached */
 };
 
 struct arc_archive {
 	enum arc_format format;
-	unsigned depth;		/* 0: the attachment itself */
+	unsigned depth; /* 0: the attachment itself */
 	size_t n_entries;
 	size_t n_encrypted;
-	unsigned flags;		/* ARC_F_* of this archive and its entries */
-	char name[ARC_MAX_NAME + 1];	/* the attachment's or entry's name */
+	unsigned flags; /* ARC_F_* of this archive and its entries */
+	char name[ARC_MAX_NAME + 1]; /* the attachment's or entry's name */
 };
 
 struct arc_finding {
-	unsigned flags;		/* ARC_F_* */
-	unsigned depth;		/* archive level it was found at */
+	unsigned flags; /* ARC_F_* */
+	unsigned depth; /* archive level it was found at */
 	char name[ARC_MAX_NAME + 1];
 };
 
 struct arc_report {
 	unsigned flags;		/* union of all ARC_F_* found */
-	enum arc_format format;	/* of the attachment itself */
+	enum arc_format format; /* of the attachment itself */
 	size_t n_entries;	/* over all levels */
 	size_t n_encrypted;
-	size_t bytes_read;	/* decompressed, <= ARC_MAX_BYTES */
-	unsigned depth;		/* deepest archive level opened */
+	size_t bytes_read; /* decompressed, <= ARC_MAX_BYTES */
+	unsigned depth;	   /* deepest archive level opened */
 	struct arc_archive archives[ARC_MAX_ARCHIVES];
 	size_t n_archives;
 	struct arc_finding findings[ARC_MAX_FINDINGS];

@@ -33,8 +33,8 @@ struct walk {
 	GMimeParserOptions *opts;
 	struct buf text, html;
 	size_t att_cap;
-	bool in_report;		/* below a top-level multipart/report */
-	unsigned msg_level;	/* message/rfc822 parts we are inside */
+	bool in_report;	    /* below a top-level multipart/report */
+	unsigned msg_level; /* message/rfc822 parts we are inside */
 };
 
 /* g_mime_init, once per process. */
@@ -106,18 +106,22 @@ static void copy_addrs(struct walk *w, InternetAddressList *il,
 				INTERNET_ADDRESS_GROUP(ia));
 		m = members ? internet_address_list_length(members) : 1;
 		for (j = 0; j < m; j++) {
-			InternetAddress *mb = members ?
-				internet_address_list_get_address(members, j) : ia;
+			InternetAddress *mb =
+				members ? internet_address_list_get_address(
+						  members, j) :
+					  ia;
 
 			if (!INTERNET_ADDRESS_IS_MAILBOX(mb))
-				continue;	/* a group in a group: RFC says no */
+				continue; /* a group in a group: RFC says no */
 			if (l->n == MIME_MAX_ADDRS) {
 				w->s->flags |= MIME_F_ADDRS;
 				return;
 			}
-			l->v[l->n].name = field_dup(internet_address_get_name(mb));
-			l->v[l->n].addr = field_dup(internet_address_mailbox_get_addr(
-				INTERNET_ADDRESS_MAILBOX(mb)));
+			l->v[l->n].name =
+				field_dup(internet_address_get_name(mb));
+			l->v[l->n].addr =
+				field_dup(internet_address_mailbox_get_addr(
+					INTERNET_ADDRESS_MAILBOX(mb)));
 			l->n++;
 		}
 	}
@@ -131,8 +135,8 @@ static const char *const strict_8bit[] = { "EUC-JP", "CP932" };
 static bool has_c1(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)s[0] == 0xC2 && (unsigned char)s[1] >= 0x80 &&
-		    (unsigned char)s[1] <= 0x9F)
+		if ((unsigned char)s[0] == 0xC2 &&
+		    (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F)
 			return true;
 	return false;
 }
@@ -150,8 +154,8 @@ static char *decode_8bit(struct walk *w, const char *p, size_t n)
 		return g_strndup(p, n);
 	for (i = 0; i < sizeof(strict_8bit) / sizeof(strict_8bit[0]); i++) {
 		gsize got = 0;
-		char *u = g_convert(p, (gssize)n, "UTF-8", strict_8bit[i],
-				    NULL, &got, NULL);
+		char *u = g_convert(p, (gssize)n, "UTF-8", strict_8bit[i], NULL,
+				    &got, NULL);
 
 		/* glibc's EUC-JP reads the stray bytes 0x80-0xA0 as C1
 		 * controls (U+0080-U+009F, UTF-8 C2 80-C2 9F) instead of
@@ -243,7 +247,8 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 		s->subject = field_dup(g_mime_message_get_subject(msg));
 	}
 	s->message_id = field_dup(g_mime_message_get_message_id(msg));
-	s->in_reply_to = first_msgid(w, g_mime_object_get_header(o, "In-Reply-To"));
+	s->in_reply_to =
+		first_msgid(w, g_mime_object_get_header(o, "In-Reply-To"));
 	if (s->in_reply_to == NULL)
 		s->in_reply_to = xstrdup("");
 	s->references = xcalloc(MIME_MAX_REFS, sizeof(char *));
@@ -255,8 +260,8 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 				s->flags |= MIME_F_REFS;
 				break;
 			}
-			s->references[s->n_references++] =
-				field_dup(g_mime_references_get_message_id(r, i));
+			s->references[s->n_references++] = field_dup(
+				g_mime_references_get_message_id(r, i));
 		}
 		g_mime_references_free(r);
 	}
@@ -270,9 +275,10 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 	s->auto_submitted_value = field_dup(v);
 	g_strstrip(s->auto_submitted_value);
 	lower(s->auto_submitted_value);
-	s->auto_submitted_value[strcspn(s->auto_submitted_value, "; \t(")] = '\0';
+	s->auto_submitted_value[strcspn(s->auto_submitted_value, "; \t(")] =
+		'\0';
 	s->auto_submitted = s->auto_submitted_value[0] != '\0' &&
-		strcmp(s->auto_submitted_value, "no") != 0;
+			    strcmp(s->auto_submitted_value, "no") != 0;
 }
 
 /*
@@ -345,8 +351,10 @@ static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 
 	/* ISO-2022-JP is 7-bit, so no 8-bit fallback can find it: undeclared
 	 * (or "us-ascii") text with its escape sequences is read as it. */
-	if ((cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "us-ascii") == 0) &&
-	    (memmem(p, n, "\x1b$B", 3) != NULL || memmem(p, n, "\x1b$@", 3) != NULL))
+	if ((cs == NULL || *cs == '\0' ||
+	     g_ascii_strcasecmp(cs, "us-ascii") == 0) &&
+	    (memmem(p, n, "\x1b$B", 3) != NULL ||
+	     memmem(p, n, "\x1b$@", 3) != NULL))
 		cs = "ISO-2022-JP";
 	if (cs != NULL && *cs != '\0') {
 		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
@@ -372,7 +380,8 @@ static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 static void add_body(struct walk *w, GMimePart *part, struct buf *body,
 		     size_t max, unsigned flag)
 {
-	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	GMimeContentType *ct =
+		g_mime_object_get_content_type(GMIME_OBJECT(part));
 	const char *cs = g_mime_content_type_get_parameter(ct, "charset");
 	struct buf raw;
 	bool more;
@@ -483,9 +492,10 @@ static void add_attachment(struct walk *w, GMimePart *part, const char *type)
 	a->content_type = xstrdup(type);
 	d = g_mime_object_get_content_disposition(GMIME_OBJECT(part));
 	a->inline_disposition = d != NULL &&
-		!g_mime_content_disposition_is_attachment(d);
+				!g_mime_content_disposition_is_attachment(d);
 	buf_init(&view, MIME_MAX_ATTACH_VIEW);
-	a->size = decode_part(w, part, &view, MIME_MAX_ATTACH_VIEW, true, &more);
+	a->size =
+		decode_part(w, part, &view, MIME_MAX_ATTACH_VIEW, true, &more);
 	a->truncated = more;
 	a->data_len = view.len;
 	a->data = (unsigned char *)buf_steal(&view);
@@ -498,7 +508,8 @@ static void leaf(struct walk *w, GMimePart *part)
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
 	GMimeContentDisposition *d = g_mime_object_get_content_disposition(o);
 	const char *fn = g_mime_part_get_filename(part);
-	bool attach = (d != NULL && g_mime_content_disposition_is_attachment(d)) ||
+	bool attach =
+		(d != NULL && g_mime_content_disposition_is_attachment(d)) ||
 		(fn != NULL && *fn != '\0');
 	char *type = g_mime_content_type_get_mime_type(ct);
 
@@ -509,10 +520,11 @@ static void leaf(struct walk *w, GMimePart *part)
 		 * no report of ours, so it is only listed. */
 		add_attachment(w, part, type);
 	} else if (strcmp(type, "message/delivery-status") == 0 ||
-	    strcmp(type, "message/global-delivery-status") == 0) {
+		   strcmp(type, "message/global-delivery-status") == 0) {
 		w->s->is_dsn = true;
 	} else if (strcmp(type, "message/disposition-notification") == 0 ||
-		   strcmp(type, "message/global-disposition-notification") == 0) {
+		   strcmp(type, "message/global-disposition-notification") ==
+			   0) {
 		w->s->is_mdn = true;
 		report_mdn(w, part);
 	} else if (strcmp(type, "text/rfc822-headers") == 0 ||
@@ -556,14 +568,15 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 
 		if (g_mime_content_type_is_type(ct, "multipart", "report") &&
 		    w->msg_level == 0) {
-			const char *rt = g_mime_content_type_get_parameter(ct,
-				"report-type");
+			const char *rt = g_mime_content_type_get_parameter(
+				ct, "report-type");
 
 			w->in_report = true;
-			if (rt && g_ascii_strcasecmp(rt, "delivery-status") == 0)
+			if (rt &&
+			    g_ascii_strcasecmp(rt, "delivery-status") == 0)
 				s->is_dsn = true;
-			if (rt && g_ascii_strcasecmp(rt,
-					"disposition-notification") == 0)
+			if (rt && g_ascii_strcasecmp(
+					  rt, "disposition-notification") == 0)
 				s->is_mdn = true;
 		}
 		for (i = 0; i < n; i++)
@@ -578,8 +591,8 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 			return;
 		if (w->in_report && s->report_message_id[0] == '\0') {
 			free(s->report_message_id);
-			s->report_message_id = field_dup(
-				g_mime_message_get_message_id(m));
+			s->report_message_id =
+				field_dup(g_mime_message_get_message_id(m));
 		}
 		was = w->in_report;
 		w->in_report = false;
@@ -621,12 +634,12 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	w.s = s;
 	w.opts = g_mime_parser_options_new();
 	g_mime_parser_options_set_fallback_charsets(w.opts, fallback);
-	g_mime_parser_options_set_rfc2047_compliance_mode(w.opts,
-		GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_address_compliance_mode(w.opts,
-		GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_parameter_compliance_mode(w.opts,
-		GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_rfc2047_compliance_mode(
+		w.opts, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_address_compliance_mode(
+		w.opts, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_parameter_compliance_mode(
+		w.opts, GMIME_RFC_COMPLIANCE_LOOSE);
 	buf_init(&w.text, MIME_MAX_TEXT);
 	buf_init(&w.html, MIME_MAX_HTML);
 	s->attachments = xcalloc(MIME_MAX_ATTACHMENTS, sizeof(*s->attachments));

@@ -77,7 +77,8 @@
  * 10 MiB covers the archives mail carries in practice.
  */
 #define MIME_MAX_ATTACH_VIEW (10u << 20)
-/* Addresses kept per field (From, Reply-To, To, Cc): 100 (RFC 5321 4.5.3.1.8). */
+/* Addresses kept per field (From, Reply-To, To, Cc): 100, the number of
+ * recipients RFC 5321 4.5.3.1.8 makes a server accept. */
 #define MIME_MAX_ADDRS 100
 /* References kept: 64 (RFC 5322 3.6.4 threads rarely exceed a few dozen). */
 #define MIME_MAX_REFS 64
@@ -103,22 +104,22 @@
 
 /* Summary flags: which limits were hit and what was odd. */
 enum {
-	MIME_F_INPUT = 1u << 0,		/* input cut at MIME_MAX_INPUT */
-	MIME_F_DEPTH = 1u << 1,		/* a part nested past MIME_MAX_DEPTH */
-	MIME_F_PARTS = 1u << 2,		/* more than MIME_MAX_PARTS parts */
-	MIME_F_DECODED = 1u << 3,	/* MIME_MAX_DECODED reached */
-	MIME_F_TEXT = 1u << 4,		/* text body cut at MIME_MAX_TEXT */
-	MIME_F_HTML = 1u << 5,		/* HTML body cut at MIME_MAX_HTML */
-	MIME_F_ATTACHMENTS = 1u << 6,	/* more than MIME_MAX_ATTACHMENTS */
-	MIME_F_ADDRS = 1u << 7,		/* an address field was cut */
-	MIME_F_REFS = 1u << 8,		/* References cut at MIME_MAX_REFS */
-	MIME_F_NO_HEADER = 1u << 9,	/* GMime found no message at all */
-	MIME_F_CHARSET = 1u << 10,	/* a declared charset was unknown */
+	MIME_F_INPUT = 1u << 0,	      /* input cut at MIME_MAX_INPUT */
+	MIME_F_DEPTH = 1u << 1,	      /* a part nested past MIME_MAX_DEPTH */
+	MIME_F_PARTS = 1u << 2,	      /* more than MIME_MAX_PARTS parts */
+	MIME_F_DECODED = 1u << 3,     /* MIME_MAX_DECODED reached */
+	MIME_F_TEXT = 1u << 4,	      /* text body cut at MIME_MAX_TEXT */
+	MIME_F_HTML = 1u << 5,	      /* HTML body cut at MIME_MAX_HTML */
+	MIME_F_ATTACHMENTS = 1u << 6, /* more than MIME_MAX_ATTACHMENTS */
+	MIME_F_ADDRS = 1u << 7,	      /* an address field was cut */
+	MIME_F_REFS = 1u << 8,	      /* References cut at MIME_MAX_REFS */
+	MIME_F_NO_HEADER = 1u << 9,   /* GMime found no message at all */
+	MIME_F_CHARSET = 1u << 10,    /* a declared charset was unknown */
 };
 
-/* Return codes of mime_parse beyond 0 / -errno. */
+/* Return codes of mime_parse beyond 0. */
 enum {
-	MIME_E_EMPTY = 1,		/* no bytes */
+	MIME_E_EMPTY = 1, /* no bytes */
 };
 
 /* One mailbox: display name ("" if none) and addr-spec, both UTF-8. */
@@ -133,23 +134,23 @@ struct mime_addr_list {
 };
 
 struct mime_attachment {
-	char *filename;		/* decoded, UTF-8, "" if none */
-	char *content_type;	/* "type/subtype", lower case */
-	size_t size;		/* decoded bytes seen (a lower bound if cut) */
-	unsigned char *data;	/* the first data_len decoded bytes */
+	char *filename;	     /* decoded, UTF-8, "" if none */
+	char *content_type;  /* "type/subtype", lower case */
+	size_t size;	     /* decoded bytes seen (a lower bound if cut) */
+	unsigned char *data; /* the first data_len decoded bytes */
 	size_t data_len;
-	bool truncated;		/* data_len < the real decoded size */
-	bool inline_disposition;/* Content-Disposition: inline */
+	bool truncated;		 /* data_len < the real decoded size */
+	bool inline_disposition; /* Content-Disposition: inline */
 };
 
 struct mime_summary {
-	unsigned flags;			/* MIME_F_* */
+	unsigned flags; /* MIME_F_* */
 
 	/* Top-level header fields, decoded to UTF-8 ("" if absent). */
 	char *subject;
-	char *message_id;		/* without angle brackets */
-	char *in_reply_to;		/* the first msg-id, no brackets */
-	char **references;		/* msg-ids, no brackets, oldest first */
+	char *message_id;  /* without angle brackets */
+	char *in_reply_to; /* the first msg-id, no brackets */
+	char **references; /* msg-ids, no brackets, oldest first */
 	size_t n_references;
 	struct mime_addr_list from, reply_to, to, cc;
 
@@ -164,15 +165,15 @@ struct mime_summary {
 
 	/* What the walk saw (each within its MIME_MAX_*). */
 	size_t n_parts;
-	unsigned depth;			/* deepest level reached, 0 = top */
+	unsigned depth; /* deepest level reached, 0 = top */
 	size_t bytes_decoded;
 
 	/* RFC 3464 / RFC 8098 / RFC 3834 markers.  A report counts only
 	 * when it is the message itself, not inside a forwarded message. */
-	bool is_dsn;			/* report-type=delivery-status or such a part */
-	bool is_mdn;			/* disposition-notification */
-	bool auto_submitted;		/* Auto-Submitted present and not "no" */
-	char *auto_submitted_value;	/* its value, lower case, "" if absent */
+	bool is_dsn;	     /* report-type=delivery-status or such a part */
+	bool is_mdn;	     /* disposition-notification */
+	bool auto_submitted; /* Auto-Submitted present and not "no" */
+	char *auto_submitted_value; /* its value, lower case, "" if absent */
 	/* Message-ID of the returned message inside a report, "" if none. */
 	char *report_message_id;
 };
@@ -186,8 +187,9 @@ void mime_init(void);
 /*
  * Parse len bytes of a whole message (header and body, CRLF or LF) into
  * *out.  The bytes are only read and may be freed after the call.
- * Returns 0 with *out set (limits hit are flags in it, not errors),
- * MIME_E_EMPTY for len 0 (*out NULL), or -ENOMEM.
+ * Returns 0 with *out set (limits hit are flags in it, not errors), or
+ * MIME_E_EMPTY for len 0 (*out NULL).  Memory exhaustion aborts (xmalloc,
+ * and GLib's g_malloc inside GMime).
  */
 int mime_parse(const void *data, size_t len, struct mime_summary **out);
 

@@ -24,8 +24,7 @@
 static char tmp[] = "/tmp/mamori-test-archive-XXXXXX";
 
 /* Run a shell command in the temporary directory; its exit status. */
-__attribute__((format(printf, 1, 2)))
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
 	char cmd[8192], full[8400];
 	va_list ap;
@@ -33,7 +32,8 @@ static int sh(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp, cmd);
+	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp,
+		 cmd);
 	return system(full);
 }
 
@@ -82,14 +82,24 @@ static void test_names(void)
 		const char *label, *name;
 		unsigned want;
 	} rows[] = {
-		{ "double extension", "invoice.pdf.exe", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
-		{ "padding spaces", "invoice.pdf          .exe", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
-		{ "padding spaces, no decoy", "invoice          .scr", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
-		{ "RLO trick", "invoice\xE2\x80\xAE" "fdp.exe", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
-		{ "RLO without extension", "abc\xE2\x80\xAE" "xyz", ARC_F_DOUBLE_EXT },
+		{ "double extension", "invoice.pdf.exe",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "padding spaces", "invoice.pdf          .exe",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "padding spaces, no decoy", "invoice          .scr",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "RLO trick",
+		  "invoice\xE2\x80\xAE"
+		  "fdp.exe",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "RLO without extension",
+		  "abc\xE2\x80\xAE"
+		  "xyz",
+		  ARC_F_DOUBLE_EXT },
 		{ "trailing dot and space", "setup.exe. ", ARC_F_EXECUTABLE },
 		{ "upper case", "SETUP.EXE", ARC_F_EXECUTABLE },
-		{ "japanese decoy", "請求書.pdf.scr", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "japanese decoy", "請求書.pdf.scr",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
 		{ "script js", "a.js", ARC_F_EXECUTABLE },
 		{ "script vbs", "a.vbs", ARC_F_EXECUTABLE },
 		{ "script wsf", "a.wsf", ARC_F_EXECUTABLE },
@@ -100,7 +110,8 @@ static void test_names(void)
 		{ "shortcut lnk", "a.lnk", ARC_F_EXECUTABLE },
 		{ "disk iso", "a.iso", ARC_F_EXECUTABLE },
 		{ "disk img", "a.img", ARC_F_EXECUTABLE },
-		{ "path in archive", "dir\\sub/a.pdf.exe", ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
+		{ "path in archive", "dir\\sub/a.pdf.exe",
+		  ARC_F_EXECUTABLE | ARC_F_DOUBLE_EXT },
 		{ "macro docm", "report.docm", ARC_F_MACRO },
 		{ "macro xlsm", "report.xlsm", ARC_F_MACRO },
 		{ "vbaProject.bin", "word/vbaProject.bin", ARC_F_MACRO },
@@ -115,7 +126,8 @@ static void test_names(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		is_int(arc_name_flags(rows[i].name), rows[i].want, "name: %s", rows[i].label);
+		is_int(arc_name_flags(rows[i].name), rows[i].want, "name: %s",
+		       rows[i].label);
 	is_int(arc_name_flags(NULL), 0, "name: NULL");
 	is_str(arc_format_name(ARC_FMT_7ZIP), "7zip", "format name");
 }
@@ -124,18 +136,24 @@ static void test_names(void)
 static void test_bytes(void)
 {
 	static const unsigned char ole[] = {
-		0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0, 0,
-		'_', 0, 'V', 0, 'B', 0, 'A', 0, '_', 0, 'P', 0, 'R', 0, 'O', 0,
-		'J', 0, 'E', 0, 'C', 0, 'T', 0, 0, 0 };
-	static const unsigned char ole_plain[] = {
-		0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0, 0,
-		'W', 0, 'o', 0, 'r', 0, 'd', 0 };
+		0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0,   0,
+		0,    0,    '_',  0,	'V',  0,    'B',  0,	'A', 0,
+		'_',  0,    'P',  0,	'R',  0,    'O',  0,	'J', 0,
+		'E',  0,    'C',  0,	'T',  0,    0,	  0
+	};
+	static const unsigned char ole_plain[] = { 0xD0, 0xCF, 0x11, 0xE0, 0xA1,
+						   0xB1, 0x1A, 0xE1, 0,	   0,
+						   0,	 0,    'W',  0,	   'o',
+						   0,	 'r',  0,    'd',  0 };
 	struct arc_report r;
 
 	arc_scan("MZ\x90\0\3\0\0\0", 8, "readme.txt", &r);
-	is_int(r.flags, ARC_F_EXECUTABLE, "bytes: PE by magic under a harmless name");
+	is_int(r.flags, ARC_F_EXECUTABLE,
+	       "bytes: PE by magic under a harmless name");
 	is_int(r.format, ARC_FMT_NONE, "bytes: PE is no archive");
-	arc_scan("\x7F" "ELF\2\1\1", 7, "x.dat", &r);
+	arc_scan("\x7F"
+		 "ELF\2\1\1",
+		 7, "x.dat", &r);
 	is_int(r.flags, ARC_F_EXECUTABLE, "bytes: ELF by magic");
 	arc_scan(ole, sizeof(ole), "report.doc", &r);
 	is_int(r.flags, ARC_F_MACRO, "bytes: OLE2 with a VBA storage");
@@ -147,7 +165,8 @@ static void test_bytes(void)
 	is_int(r.flags, 0, "bytes: empty is clean");
 	/* RAR5 and RAR signatures with nothing valid behind them: this
 	 * libarchive cannot list them, and must not call them clean. */
-	arc_scan("Rar!\x1A\x07\x01\x00garbage-garbage-garbage", 31, "a.rar", &r);
+	arc_scan("Rar!\x1A\x07\x01\x00garbage-garbage-garbage", 31, "a.rar",
+		 &r);
 	ok(r.flags & ARC_F_UNKNOWN, "bytes: damaged RAR5 is unknown");
 	is_int(r.format, ARC_FMT_RAR5, "bytes: RAR5 by magic");
 	arc_scan("Rar!\x1A\x07\x00garbage-garbage-garbage", 30, "a.rar", &r);
@@ -218,7 +237,8 @@ static void test_tools(void)
 	   "cd d && zip -q -r ../macro.zip .");
 	ok(scan_file("macro.zip", "invoice.docx", &r), "docm-like zip built");
 	ok(r.flags & ARC_F_MACRO, "docm-like: macro");
-	ok(found(&r, "word/vbaProject.bin", ARC_F_MACRO, 0), "docm-like: vbaProject.bin named");
+	ok(found(&r, "word/vbaProject.bin", ARC_F_MACRO, 0),
+	   "docm-like: vbaProject.bin named");
 
 	/* zip inside zip, the inner one encrypted and holding a.pdf.exe. */
 	sh("zip -q -P pw inner.zip a.pdf.exe && zip -q outer.zip inner.zip a.txt");
@@ -236,7 +256,8 @@ static void test_tools(void)
 	ok(scan_file("l5.zip", "l5.zip", &r), "deep zip built");
 	ok(r.flags & ARC_F_LIMIT_DEPTH, "deep: depth limit");
 	ok(r.flags & ARC_F_UNKNOWN, "deep: past the limit is unknown");
-	ok(r.depth <= ARC_MAX_DEPTH, "deep: depth %u within ARC_MAX_DEPTH", r.depth);
+	ok(r.depth <= ARC_MAX_DEPTH, "deep: depth %u within ARC_MAX_DEPTH",
+	   r.depth);
 
 	/* A tar.gz with a script: libarchive finds tar without a magic at 0. */
 	sh("tar czf s.tgz script.js");
@@ -255,24 +276,29 @@ static void test_tools(void)
 	ok(scan_file("many.zip", "many.zip", &r), "many-entry zip built");
 	ok(r.flags & ARC_F_LIMIT_ENTRIES, "many: entries limit");
 	ok(r.flags & ARC_F_UNKNOWN, "many: the rest is unknown");
-	ok(r.n_entries <= ARC_MAX_ENTRIES, "many: %zu entries listed", r.n_entries);
+	ok(r.n_entries <= ARC_MAX_ENTRIES, "many: %zu entries listed",
+	   r.n_entries);
 
 	/* Nested archives adding up past ARC_MAX_BYTES (random, stored). */
-	snprintf(big, sizeof(big), "for i in 1 2 3 4 5; do head -c %u /dev/urandom > r$i.bin && "
-		 "zip -q -0 n$i.zip r$i.bin; done && zip -q -0 bytes.zip n1.zip n2.zip n3.zip n4.zip n5.zip",
-		 (ARC_MAX_NESTED) - 4096);
+	snprintf(
+		big, sizeof(big),
+		"for i in 1 2 3 4 5; do head -c %u /dev/urandom > r$i.bin && "
+		"zip -q -0 n$i.zip r$i.bin; done && zip -q -0 bytes.zip n1.zip n2.zip n3.zip n4.zip n5.zip",
+		(ARC_MAX_NESTED)-4096);
 	sh("%s", big);
 	ok(scan_file("bytes.zip", "bytes.zip", &r), "byte-heavy zip built");
 	ok(r.flags & ARC_F_LIMIT_BYTES, "bytes: limit");
 	ok(r.flags & ARC_F_UNKNOWN, "bytes: the rest is unknown");
-	ok(r.bytes_read <= ARC_MAX_BYTES, "bytes: %zu read within ARC_MAX_BYTES", r.bytes_read);
+	ok(r.bytes_read <= ARC_MAX_BYTES,
+	   "bytes: %zu read within ARC_MAX_BYTES", r.bytes_read);
 
 	/* One nested archive bigger than ARC_MAX_NESTED: cut, so unknown. */
 	sh("head -c %u /dev/urandom > huge.bin && zip -q -0 huge.zip huge.bin && zip -q -0 hugeout.zip huge.zip",
 	   ARC_MAX_NESTED + 4096);
-	ok(scan_file("hugeout.zip", "hugeout.zip", &r), "huge nested zip built");
-	ok(found(&r, "huge.zip", ARC_F_NESTED | ARC_F_UNKNOWN, 0), "huge nested: unknown");
-
+	ok(scan_file("hugeout.zip", "hugeout.zip", &r),
+	   "huge nested zip built");
+	ok(found(&r, "huge.zip", ARC_F_NESTED | ARC_F_UNKNOWN, 0),
+	   "huge nested: unknown");
 }
 
 int main(void)
@@ -284,7 +310,8 @@ int main(void)
 	test_names();
 	test_bytes();
 	if (sh("command -v zip && command -v 7z && command -v tar") != 0)
-		ok(1, "# SKIP zip, 7z (p7zip-full) or tar missing: scripts/install-deps");
+		ok(1,
+		   "# SKIP zip, 7z (p7zip-full) or tar missing: scripts/install-deps");
 	else
 		test_tools();
 	sh("cd / && rm -rf '%s'", tmp);

@@ -49,15 +49,24 @@ static void test_twins(void)
 	static const struct {
 		const char *label, *file, *declared, *twin;
 	} rows[] = {
-		{ "iso-2022-jp declared", "japanese.iso-2022-jp.txt", "ISO-2022-JP", "japanese.utf-8.txt" },
-		{ "shift_jis declared", "japanese.shift-jis.txt", "Shift_JIS", "japanese.utf-8.txt" },
-		{ "shift_jis undeclared (fallback)", "japanese.shift-jis.txt", NULL, "japanese.utf-8.txt" },
-		{ "iso-2022-jp undeclared (fallback)", "japanese.iso-2022-jp.txt", NULL, "japanese.utf-8.txt" },
-		{ "shift_jis as x-sjis alias", "japanese.shift-jis.txt", "x-sjis", "japanese.utf-8.txt" },
-		{ "koi8-r", "cyrillic.koi8-r.txt", "koi8-r", "cyrillic.utf-8.txt" },
-		{ "cp1251", "cyrillic.cp1251.txt", "windows-1251", "cyrillic.utf-8.txt" },
-		{ "iso-8859-5", "cyrillic.iso-8859-5.txt", "iso-8859-5", "cyrillic.utf-8.txt" },
-		{ "utf-8", "japanese.utf-8.txt", "utf-8", "japanese.utf-8.txt" },
+		{ "iso-2022-jp declared", "japanese.iso-2022-jp.txt",
+		  "ISO-2022-JP", "japanese.utf-8.txt" },
+		{ "shift_jis declared", "japanese.shift-jis.txt", "Shift_JIS",
+		  "japanese.utf-8.txt" },
+		{ "shift_jis undeclared (fallback)", "japanese.shift-jis.txt",
+		  NULL, "japanese.utf-8.txt" },
+		{ "iso-2022-jp undeclared (fallback)",
+		  "japanese.iso-2022-jp.txt", NULL, "japanese.utf-8.txt" },
+		{ "shift_jis as x-sjis alias", "japanese.shift-jis.txt",
+		  "x-sjis", "japanese.utf-8.txt" },
+		{ "koi8-r", "cyrillic.koi8-r.txt", "koi8-r",
+		  "cyrillic.utf-8.txt" },
+		{ "cp1251", "cyrillic.cp1251.txt", "windows-1251",
+		  "cyrillic.utf-8.txt" },
+		{ "iso-8859-5", "cyrillic.iso-8859-5.txt", "iso-8859-5",
+		  "cyrillic.utf-8.txt" },
+		{ "utf-8", "japanese.utf-8.txt", "utf-8",
+		  "japanese.utf-8.txt" },
 	};
 	size_t i;
 
@@ -67,26 +76,35 @@ static void test_twins(void)
 		struct buf m;
 		struct mime_summary *s = NULL;
 
-		snprintf(path, sizeof(path), "%s/corpora/mime-samples/gmime/charsets-and-filters/%s",
-			 shared, rows[i].file);
+		snprintf(
+			path, sizeof(path),
+			"%s/corpora/mime-samples/gmime/charsets-and-filters/%s",
+			shared, rows[i].file);
 		body = slurp(path, &bn);
-		snprintf(path, sizeof(path), "%s/corpora/mime-samples/gmime/charsets-and-filters/%s",
-			 shared, rows[i].twin);
+		snprintf(
+			path, sizeof(path),
+			"%s/corpora/mime-samples/gmime/charsets-and-filters/%s",
+			shared, rows[i].twin);
 		twin = slurp(path, &tn);
-		if (!ok(body && twin, "%s: sample files present", rows[i].label)) {
+		if (!ok(body && twin, "%s: sample files present",
+			rows[i].label)) {
 			g_free(body);
 			g_free(twin);
 			continue;
 		}
 		buf_init(&m, 1u << 24);
-		buf_puts(&m, "From: a@example.jp\nSubject: twin\nMIME-Version: 1.0\n");
+		buf_puts(
+			&m,
+			"From: a@example.jp\nSubject: twin\nMIME-Version: 1.0\n");
 		if (rows[i].declared)
-			buf_printf(&m, "Content-Type: text/plain; charset=%s\n", rows[i].declared);
+			buf_printf(&m, "Content-Type: text/plain; charset=%s\n",
+				   rows[i].declared);
 		else
 			buf_puts(&m, "Content-Type: text/plain\n");
 		buf_puts(&m, "Content-Transfer-Encoding: 8bit\n\n");
 		buf_append(&m, body, bn);
-		is_int(mime_parse(m.p, m.len, &s), 0, "%s: parses", rows[i].label);
+		is_int(mime_parse(m.p, m.len, &s), 0, "%s: parses",
+		       rows[i].label);
 		if (s != NULL) {
 			ok(s->text_len == tn && memcmp(s->text, twin, tn) == 0,
 			   "%s: text equals the UTF-8 twin (%zu vs %zu bytes)",
@@ -106,15 +124,23 @@ static void test_twins(void)
 		struct buf m;
 		struct mime_summary *s = NULL;
 
-		snprintf(path, sizeof(path), "%s/corpora/mime-samples/gmime/charsets-and-filters/japanese.utf-8.txt", shared);
+		snprintf(
+			path, sizeof(path),
+			"%s/corpora/mime-samples/gmime/charsets-and-filters/japanese.utf-8.txt",
+			shared);
 		twin = slurp(path, &tn);
-		euc = twin ? g_convert(twin, (gssize)tn, "EUC-JP", "UTF-8", NULL, &en, NULL) : NULL;
+		euc = twin ? g_convert(twin, (gssize)tn, "EUC-JP", "UTF-8",
+				       NULL, &en, NULL) :
+			     NULL;
 		if (ok(euc != NULL, "euc-jp: converted")) {
 			buf_init(&m, 1u << 24);
-			buf_puts(&m, "Subject: x\nContent-Type: text/plain; charset=euc-jp\n\n");
+			buf_puts(
+				&m,
+				"Subject: x\nContent-Type: text/plain; charset=euc-jp\n\n");
 			buf_append(&m, euc, en);
 			mime_parse(m.p, m.len, &s);
-			ok(s && s->text_len == tn && memcmp(s->text, twin, tn) == 0,
+			ok(s && s->text_len == tn &&
+				   memcmp(s->text, twin, tn) == 0,
 			   "euc-jp: text equals the UTF-8 twin");
 			mime_summary_free(s);
 			buf_deinit(&m);
@@ -122,7 +148,8 @@ static void test_twins(void)
 			buf_puts(&m, "Subject: x\n\n");
 			buf_append(&m, euc, en);
 			mime_parse(m.p, m.len, &s);
-			ok(s && s->text_len == tn && memcmp(s->text, twin, tn) == 0,
+			ok(s && s->text_len == tn &&
+				   memcmp(s->text, twin, tn) == 0,
 			   "euc-jp undeclared (fallback): text equals the UTF-8 twin");
 			mime_summary_free(s);
 			buf_deinit(&m);
@@ -156,7 +183,8 @@ static void test_headers(void)
 		return;
 	is_str(s->subject, "請求書のご案内", "headers: ISO-2022-JP subject");
 	is_int(s->from.n, 1, "headers: one From");
-	is_str(s->from.v[0].name, "山田 太郎", "headers: ISO-2022-JP display name");
+	is_str(s->from.v[0].name, "山田 太郎",
+	       "headers: ISO-2022-JP display name");
 	is_str(s->from.v[0].addr, "taro@example.jp", "headers: From address");
 	is_str(s->reply_to.v[0].addr, "pay@evil.example", "headers: Reply-To");
 	is_int(s->to.n, 2, "headers: two To");
@@ -167,7 +195,8 @@ static void test_headers(void)
 	is_int(s->n_references, 3, "headers: References");
 	is_str(s->references[0], "r1@example.com", "headers: first reference");
 	ok(s->auto_submitted, "headers: Auto-Submitted auto-replied");
-	is_str(s->auto_submitted_value, "auto-replied", "headers: Auto-Submitted value");
+	is_str(s->auto_submitted_value, "auto-replied",
+	       "headers: Auto-Submitted value");
 	is_str(s->text, "body\n", "headers: body");
 	mime_summary_free(s);
 
@@ -176,13 +205,17 @@ static void test_headers(void)
 	mime_summary_free(s);
 
 	/* MimeKit's japanese.txt: a real Thunderbird message. */
-	snprintf(path, sizeof(path), "%s/corpora/mime-samples/mimekit/messages/japanese.txt", shared);
+	snprintf(path, sizeof(path),
+		 "%s/corpora/mime-samples/mimekit/messages/japanese.txt",
+		 shared);
 	raw = slurp(path, &n);
 	if (ok(raw != NULL, "japanese.txt present")) {
 		mime_parse(raw, n, &s);
-		is_str(s->subject, "日本語メールテスト (testing Japanese emails)",
+		is_str(s->subject,
+		       "日本語メールテスト (testing Japanese emails)",
 		       "japanese.txt: subject");
-		ok(strstr(s->text, "日本語が\n正常に\n送れているか\nテスト.") != NULL,
+		ok(strstr(s->text, "日本語が\n正常に\n送れているか\nテスト.") !=
+			   NULL,
 		   "japanese.txt: body");
 		mime_summary_free(s);
 	}
@@ -190,13 +223,16 @@ static void test_headers(void)
 
 	/* A raw CP932 Subject (with a circled digit Shift_JIS lacks) and
 	 * display name, no encoded words, no charset anywhere. */
-	sjis = g_convert("Subject: 至急ご確認ください①\nFrom: 経理部 <k@example.jp>\n\nx\n",
-			 -1, "CP932", "UTF-8", NULL, &sn, NULL);
+	sjis = g_convert(
+		"Subject: 至急ご確認ください①\nFrom: 経理部 <k@example.jp>\n\nx\n",
+		-1, "CP932", "UTF-8", NULL, &sn, NULL);
 	buf_init(&m, 4096);
 	buf_append(&m, sjis, sn);
 	mime_parse(m.p, m.len, &s);
-	is_str(s->subject, "至急ご確認ください①", "raw shift_jis subject: fallback");
-	is_str(s->from.v[0].name, "経理部", "raw shift_jis display name: fallback");
+	is_str(s->subject, "至急ご確認ください①",
+	       "raw shift_jis subject: fallback");
+	is_str(s->from.v[0].name, "経理部",
+	       "raw shift_jis display name: fallback");
 	mime_summary_free(s);
 	buf_deinit(&m);
 	g_free(sjis);
@@ -229,17 +265,23 @@ static void test_nested(void)
 		return;
 	ok(strstr(s->text, "outer text") && strstr(s->text, "日本"),
 	   "nested: text of both levels, ISO-2022-JP decoded");
-	ok(strstr(s->text, "attached text") == NULL, "nested: a named text part is an attachment");
-	is_str(s->html, "<a href=\"http://x.example/\">link</a>", "nested: html QP-decoded");
+	ok(strstr(s->text, "attached text") == NULL,
+	   "nested: a named text part is an attachment");
+	is_str(s->html, "<a href=\"http://x.example/\">link</a>",
+	       "nested: html QP-decoded");
 	is_int(s->n_parts, 8, "nested: parts counted (containers too)");
 	is_int(s->depth, 3, "nested: depth");
 	is_int(s->n_attachments, 2, "nested: attachments");
-	is_str(s->attachments[0].filename, "請求.zip", "nested: RFC 2231 file name");
-	is_str(s->attachments[0].content_type, "application/zip", "nested: type");
+	is_str(s->attachments[0].filename, "請求.zip",
+	       "nested: RFC 2231 file name");
+	is_str(s->attachments[0].content_type, "application/zip",
+	       "nested: type");
 	is_int(s->attachments[0].size, 22, "nested: decoded size");
 	ok(s->attachments[0].data_len == 22 &&
-	   memcmp(s->attachments[0].data, "PK\x05\x06", 4) == 0, "nested: decoded bytes");
-	is_str(s->attachments[1].filename, "notes.txt", "nested: name= parameter");
+		   memcmp(s->attachments[0].data, "PK\x05\x06", 4) == 0,
+	   "nested: decoded bytes");
+	is_str(s->attachments[1].filename, "notes.txt",
+	       "nested: name= parameter");
 	ok(!s->is_dsn && !s->is_mdn && s->report_message_id[0] == '\0',
 	   "nested: a forward is no report");
 	is_int(s->flags, 0, "nested: no limit hit");
@@ -254,9 +296,12 @@ static void test_reports(void)
 		bool dsn, mdn;
 		const char *orig;
 	} rows[] = {
-		{ "dsn", "delivery-status.txt", true, false, "31FC7EB4.41C6@netscape.com" },
-		{ "mdn", "disposition-notification.txt", false, true, "199509192301.23456@example.org" },
-		{ "dsn no blank line", "delivery-status-no-blank-line.txt", true, false, NULL },
+		{ "dsn", "delivery-status.txt", true, false,
+		  "31FC7EB4.41C6@netscape.com" },
+		{ "mdn", "disposition-notification.txt", false, true,
+		  "199509192301.23456@example.org" },
+		{ "dsn no blank line", "delivery-status-no-blank-line.txt",
+		  true, false, NULL },
 		{ "dsn2", "delivery-status2.txt", true, false, NULL },
 	};
 	size_t i, n = 0;
@@ -265,8 +310,9 @@ static void test_reports(void)
 		char path[4096], *raw;
 		struct mime_summary *s = NULL;
 
-		snprintf(path, sizeof(path), "%s/corpora/mime-samples/mimekit/messages/%s",
-			 shared, rows[i].file);
+		snprintf(path, sizeof(path),
+			 "%s/corpora/mime-samples/mimekit/messages/%s", shared,
+			 rows[i].file);
 		raw = slurp(path, &n);
 		if (!ok(raw != NULL, "%s: sample present", rows[i].label))
 			continue;
@@ -292,9 +338,12 @@ static void test_reports(void)
 			"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n"
 			"--b\nContent-Type: message/rfc822\n\nMessage-ID: <x@example.jp>\n\nhi\n"
 			"--b--\n--o--\n");
-		ok(s && !s->is_dsn && !s->is_mdn, "forwarded bounce: no report");
-		is_str(s ? s->report_message_id : NULL, "", "forwarded bounce: no returned Message-ID");
-		ok(s && strstr(s->text, "sorry") != NULL, "forwarded bounce: its text is read");
+		ok(s && !s->is_dsn && !s->is_mdn,
+		   "forwarded bounce: no report");
+		is_str(s ? s->report_message_id : NULL, "",
+		       "forwarded bounce: no returned Message-ID");
+		ok(s && strstr(s->text, "sorry") != NULL,
+		   "forwarded bounce: its text is read");
 		mime_summary_free(s);
 	}
 	/* A bounce with only the returned headers (RFC 3462 text/rfc822-headers). */
@@ -311,7 +360,8 @@ static void test_reports(void)
 		ok(s && s->is_dsn, "rfc822-headers bounce: is_dsn");
 		is_str(s ? s->report_message_id : NULL, "sent-1@example.jp",
 		       "rfc822-headers bounce: returned Message-ID");
-		is_int(s ? s->n_attachments : 9, 0, "rfc822-headers bounce: report parts are no attachments");
+		is_int(s ? s->n_attachments : 9, 0,
+		       "rfc822-headers bounce: report parts are no attachments");
 		mime_summary_free(s);
 	}
 }
@@ -327,24 +377,32 @@ static void test_limits(void)
 	buf_init(&m, 1u << 24);
 	buf_puts(&m, "Subject: deep\n");
 	for (i = 0; i < 40; i++)
-		buf_printf(&m, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+		buf_printf(
+			&m,
+			"Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n",
+			i, i);
 	buf_puts(&m, "Content-Type: text/plain\n\ndeep text\n");
 	mime_parse(m.p, m.len, &s);
 	ok(s && (s->flags & MIME_F_DEPTH), "depth: flagged");
-	ok(s && s->depth <= MIME_MAX_DEPTH, "depth: within MIME_MAX_DEPTH (%u)", s ? s->depth : 0);
-	ok(s && strstr(s->text, "deep text") == NULL, "depth: below the limit not read");
+	ok(s && s->depth <= MIME_MAX_DEPTH, "depth: within MIME_MAX_DEPTH (%u)",
+	   s ? s->depth : 0);
+	ok(s && strstr(s->text, "deep text") == NULL,
+	   "depth: below the limit not read");
 	mime_summary_free(s);
 	buf_deinit(&m);
 
 	/* Parts: 600 parts. */
 	buf_init(&m, 1u << 24);
-	buf_puts(&m, "Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n");
+	buf_puts(
+		&m,
+		"Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n");
 	for (i = 0; i < 600; i++)
 		buf_printf(&m, "--b\nContent-Type: text/plain\n\np%d\n", i);
 	buf_puts(&m, "--b--\n");
 	mime_parse(m.p, m.len, &s);
 	ok(s && (s->flags & MIME_F_PARTS), "parts: flagged");
-	is_int(s ? s->n_parts : 0, MIME_MAX_PARTS, "parts: exactly MIME_MAX_PARTS walked");
+	is_int(s ? s->n_parts : 0, MIME_MAX_PARTS,
+	       "parts: exactly MIME_MAX_PARTS walked");
 	mime_summary_free(s);
 	buf_deinit(&m);
 
@@ -352,12 +410,15 @@ static void test_limits(void)
 	buf_init(&m, 1u << 24);
 	buf_puts(&m, "Subject: long\n\n");
 	for (i = 0; i < 3 * 1024 * 16; i++)
-		buf_puts(&m, "日本語のテキスト日本語のテキスト日本語のテキスト日本語のテスト\n");
+		buf_puts(
+			&m,
+			"日本語のテキスト日本語のテキスト日本語のテキスト日本語のテスト\n");
 	mime_parse(m.p, m.len, &s);
 	ok(s && (s->flags & MIME_F_TEXT), "text: flagged");
 	ok(s && s->text_len <= MIME_MAX_TEXT && s->text_len > MIME_MAX_TEXT - 8,
 	   "text: cut at MIME_MAX_TEXT (%zu)", s ? s->text_len : 0);
-	ok(s && g_utf8_validate(s->text, (gssize)s->text_len, NULL), "text: cut on a UTF-8 boundary");
+	ok(s && g_utf8_validate(s->text, (gssize)s->text_len, NULL),
+	   "text: cut on a UTF-8 boundary");
 	mime_summary_free(s);
 	buf_deinit(&m);
 
@@ -370,9 +431,11 @@ static void test_limits(void)
 		b64 = g_base64_encode(zeros, raw);
 		g_free(zeros);
 		buf_init(&m, 1u << 25);
-		buf_puts(&m, "Subject: big\nContent-Type: multipart/mixed; boundary=b\n\n"
-			 "--b\nContent-Type: application/octet-stream; name=big.bin\n"
-			 "Content-Transfer-Encoding: base64\n\n");
+		buf_puts(
+			&m,
+			"Subject: big\nContent-Type: multipart/mixed; boundary=b\n\n"
+			"--b\nContent-Type: application/octet-stream; name=big.bin\n"
+			"Content-Transfer-Encoding: base64\n\n");
 		buf_puts(&m, b64);
 		buf_puts(&m, "\n--b--\n");
 		g_free(b64);
@@ -381,13 +444,16 @@ static void test_limits(void)
 		   "attachment: view truncated");
 		is_int(s ? s->attachments[0].data_len : 0, MIME_MAX_ATTACH_VIEW,
 		       "attachment: view is MIME_MAX_ATTACH_VIEW");
-		is_int(s ? s->attachments[0].size : 0, raw, "attachment: real size counted");
-		ok(s && s->bytes_decoded <= MIME_MAX_DECODED, "attachment: decoded within budget");
+		is_int(s ? s->attachments[0].size : 0, raw,
+		       "attachment: real size counted");
+		ok(s && s->bytes_decoded <= MIME_MAX_DECODED,
+		   "attachment: decoded within budget");
 		mime_summary_free(s);
 		buf_deinit(&m);
 	}
 
-	is_int(mime_parse("", 0, &s), MIME_E_EMPTY, "empty input: MIME_E_EMPTY");
+	is_int(mime_parse("", 0, &s), MIME_E_EMPTY,
+	       "empty input: MIME_E_EMPTY");
 	ok(s == NULL, "empty input: no summary");
 	s = parse_str("no header at all, just words");
 	ok(s != NULL && s->subject != NULL, "garbage: a summary all the same");
@@ -410,19 +476,19 @@ static void sweep_one(const char *path)
 	}
 	sweep_files++;
 	good = mime_parse(raw, n, &s) == 0 && s != NULL &&
-		s->n_parts <= MIME_MAX_PARTS && s->depth <= MIME_MAX_DEPTH &&
-		s->bytes_decoded <= MIME_MAX_DECODED &&
-		s->text_len <= MIME_MAX_TEXT && s->html_len <= MIME_MAX_HTML &&
-		s->n_attachments <= MIME_MAX_ATTACHMENTS &&
-		s->n_references <= MIME_MAX_REFS &&
-		strlen(s->text) == s->text_len &&
-		g_utf8_validate(s->text, (gssize)s->text_len, NULL) &&
-		g_utf8_validate(s->html, (gssize)s->html_len, NULL) &&
-		g_utf8_validate(s->subject, -1, NULL) &&
-		strlen(s->subject) <= MIME_MAX_FIELD;
+	       s->n_parts <= MIME_MAX_PARTS && s->depth <= MIME_MAX_DEPTH &&
+	       s->bytes_decoded <= MIME_MAX_DECODED &&
+	       s->text_len <= MIME_MAX_TEXT && s->html_len <= MIME_MAX_HTML &&
+	       s->n_attachments <= MIME_MAX_ATTACHMENTS &&
+	       s->n_references <= MIME_MAX_REFS &&
+	       strlen(s->text) == s->text_len &&
+	       g_utf8_validate(s->text, (gssize)s->text_len, NULL) &&
+	       g_utf8_validate(s->html, (gssize)s->html_len, NULL) &&
+	       g_utf8_validate(s->subject, -1, NULL) &&
+	       strlen(s->subject) <= MIME_MAX_FIELD;
 	for (i = 0; good && i < s->n_attachments; i++)
 		good = s->attachments[i].data_len <= MIME_MAX_ATTACH_VIEW &&
-			s->attachments[i].data_len <= s->attachments[i].size;
+		       s->attachments[i].data_len <= s->attachments[i].size;
 	if (!good) {
 		sweep_bad++;
 		printf("# limits broken: %s\n", path);
@@ -467,8 +533,10 @@ static void test_sweep(void)
 		size_t min_files;
 	} rows[] = {
 		{ "mime-samples", "corpora/mime-samples", 400 },
-		{ "easy-ham-1", "corpora/spamassassin-public-corpus/easy-ham-1", 2500 },
-		{ "hard-ham-1", "corpora/spamassassin-public-corpus/hard-ham-1", 250 },
+		{ "easy-ham-1", "corpora/spamassassin-public-corpus/easy-ham-1",
+		  2500 },
+		{ "hard-ham-1", "corpora/spamassassin-public-corpus/hard-ham-1",
+		  250 },
 		{ "spam-1", "corpora/spamassassin-public-corpus/spam-1", 500 },
 		{ "phishing-pot-subset", "corpora/phishing-pot-subset", 600 },
 	};
@@ -480,9 +548,11 @@ static void test_sweep(void)
 		snprintf(dir, sizeof(dir), "%s/%s", shared, rows[i].dir);
 		sweep_files = sweep_bad = 0;
 		sweep_dir(dir, 0);
-		ok(sweep_files >= rows[i].min_files, "sweep %s: %zu files parsed",
-		   rows[i].label, sweep_files);
-		is_int(sweep_bad, 0, "sweep %s: every summary within the limits", rows[i].label);
+		ok(sweep_files >= rows[i].min_files,
+		   "sweep %s: %zu files parsed", rows[i].label, sweep_files);
+		is_int(sweep_bad, 0,
+		       "sweep %s: every summary within the limits",
+		       rows[i].label);
 	}
 }
 
@@ -492,7 +562,7 @@ int main(void)
 	if (shared == NULL)
 		shared = "../shared";
 	mime_init();
-	mime_init();	/* idempotent */
+	mime_init(); /* idempotent */
 	test_twins();
 	test_headers();
 	test_nested();
