@@ -4,9 +4,11 @@
  * message/rfc822, DSN and MDN samples, each limit hit on purpose, and a
  * robustness sweep over every file of mime-samples/, of the SpamAssassin
  * public corpus (easy-ham-1, hard-ham-1, spam-1) and of phishing-pot-subset
- * with the limits asserted on each summary.
+ * with the limits asserted on each summary, and concurrent parses in four
+ * threads against the serial answers (the threading rule of mime.h).
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +558,83 @@ static void test_sweep(void)
 	}
 }
 
+/* Up to this many easy-ham files for the threading test. */
+#define THREAD_FILES 300
+#define THREADS 4
+
+static char *thread_msgs[THREAD_FILES];
+static size_t thread_lens[THREAD_FILES], thread_n;
+
+/* A digest of what a summary says (FNV-1a over its main fields). */
+static unsigned long long digest(const struct mime_summary *s)
+{
+	const char *parts[] = { s->subject, s->text, s->html, s->message_id,
+				s->from.n ? s->from.v[0].name : "" };
+	unsigned long long h = 1469598103934665603ull;
+	size_t i;
+	const char *p;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h ^ s->n_parts ^ ((unsigned long long)s->n_attachments << 32);
+}
+
+/* Parse every thread_msgs file; the digest of all of them. */
+static void *parse_all(void *arg)
+{
+	unsigned long long *out = arg, h = 0;
+	size_t i;
+
+	for (i = 0; i < thread_n; i++) {
+		struct mime_summary *s = NULL;
+
+		mime_parse(thread_msgs[i], thread_lens[i], &s);
+		h = h * 31 + digest(s);
+		mime_summary_free(s);
+	}
+	*out = h;
+	return NULL;
+}
+
+/* mime.h's threading rule: concurrent parses give the serial answers. */
+static void test_threads(void)
+{
+	char dir[4096];
+	GDir *d;
+	const char *name;
+	unsigned long long serial = 0, par[THREADS];
+	pthread_t t[THREADS];
+	int i, same = 1;
+
+	snprintf(dir, sizeof(dir),
+		 "%s/corpora/spamassassin-public-corpus/easy-ham-1", shared);
+	d = g_dir_open(dir, 0, NULL);
+	while (d && thread_n < THREAD_FILES && (name = g_dir_read_name(d))) {
+		char *path = g_build_filename(dir, name, NULL);
+
+		if (g_file_get_contents(path, &thread_msgs[thread_n],
+					&thread_lens[thread_n], NULL) &&
+		    thread_lens[thread_n] > 0)
+			thread_n++;
+		g_free(path);
+	}
+	if (d)
+		g_dir_close(d);
+	ok(thread_n == THREAD_FILES, "threads: %zu messages loaded", thread_n);
+	parse_all(&serial);
+	for (i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, parse_all, &par[i]);
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		same &= par[i] == serial;
+	}
+	ok(same, "threads: %d concurrent parsers agree with the serial one",
+	   THREADS);
+	for (i = 0; i < (int)thread_n; i++)
+		g_free(thread_msgs[i]);
+}
+
 int main(void)
 {
 	shared = getenv("MAMORI_SHARED");
@@ -569,5 +648,6 @@ int main(void)
 	test_reports();
 	test_limits();
 	test_sweep();
+	test_threads();
 	return tap_done();
 }
