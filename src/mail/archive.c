@@ -471,8 +471,9 @@ int arc_scan(const void *data, size_t len, const char *name,
 		scan_buffer(&sc, p, len, name ? name : "", 0);
 	} else {
 		/* Not an archive we know by its magic: tar, ISO images and
-		 * compressed tars have none at offset 0, so let libarchive
-		 * try, and drop the row if it finds nothing. */
+		 * compressed tars have none at offset 0, and a
+		 * self-extracting ZIP starts with "MZ", so let libarchive
+		 * try. */
 		struct archive *a = reader_new();
 		struct archive_entry *e;
 		bool is_archive =
@@ -483,8 +484,7 @@ int arc_scan(const void *data, size_t len, const char *name,
 		archive_read_free(a);
 		if (is_archive)
 			scan_buffer(&sc, p, len, name ? name : "", 0);
-		else
-			f |= magic_flags(p, len);
+		f |= magic_flags(p, len);
 	}
 	note(&sc, name ? name : "", 0, f);
 	return 0;

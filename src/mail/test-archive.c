@@ -265,6 +265,11 @@ static void test_tools(void)
 	is_int(r.format, ARC_FMT_TAR, "tar.gz: format");
 	ok(found(&r, "script.js", ARC_F_EXECUTABLE, 0), "tar.gz: script found");
 
+	/* A self-extracting archive: a PE stub with a ZIP behind it. */
+	sh("printf 'MZ\\220\\000\\003' > sfx.exe && cat plain.zip >> sfx.exe");
+	ok(scan_file("sfx.exe", "invoice.pdf", &r), "sfx built");
+	ok(r.flags & ARC_F_EXECUTABLE, "sfx: executable by magic");
+
 	/* A zip cut in half: its central directory is gone. */
 	sh("head -c $(( $(stat -c %%s exe.zip) / 2 )) exe.zip > cut.zip");
 	ok(scan_file("cut.zip", "cut.zip", &r), "cut zip built");
