@@ -202,6 +202,14 @@ static void test_headers(void)
 	is_str(s->text, "body\n", "headers: body");
 	mime_summary_free(s);
 
+	s = parse_str(
+		"Subject: x\nContent-Type: text/plain; charset=x-no-such\n"
+		"\n\xe6\x97\xa5\xe6\x9c\xac\n");
+	ok(s && (s->flags & MIME_F_CHARSET), "unknown charset: flagged");
+	is_str(s ? s->text : NULL, "\xe6\x97\xa5\xe6\x9c\xac\n",
+	       "unknown charset: UTF-8 bytes through the fallback");
+	mime_summary_free(s);
+
 	s = parse_str("Subject: hi\nAuto-Submitted: No\n\nx");
 	ok(s && !s->auto_submitted, "headers: Auto-Submitted no is human");
 	mime_summary_free(s);
