@@ -30,6 +30,7 @@ struct dns_cache_entry {
 	uint32_t hash;
 	int64_t expires;			/* clock ms; set at insert */
 	size_t bytes;				/* the whole allocation */
+	size_t name_len;
 	enum dns_type type;
 	struct dns_answer ans;			/* rr points inside */
 	char name[];				/* lowercased, no final dot */
@@ -102,7 +103,7 @@ static bool key_eq(const struct dns_cache_entry *e, uint32_t hash,
 {
 	size_t i;
 
-	if (e->hash != hash || e->type != type || e->name[n] != '\0')
+	if (e->hash != hash || e->type != type || e->name_len != n)
 		return false;
 	for (i = 0; i < n; i++)
 		if (e->name[i] != (char)lower((unsigned char)name[i]))
@@ -151,6 +152,7 @@ struct dns_cache_entry *dns_cache_entry_new(const struct dns_question *q,
 	for (i = 0; i < n; i++)
 		e->name[i] = (char)lower((unsigned char)q->name[i]);
 	e->name[n] = '\0';
+	e->name_len = n;
 	e->ans = *a;
 	e->ans.rr = a->n ? (struct dns_rr *)((char *)e + bytes) : NULL;
 	p = (char *)e + bytes + a->n * sizeof(struct dns_rr);
@@ -251,7 +253,7 @@ int dns_cache_insert(struct dns_cache *c, struct dns_cache_entry *e)
 	now = c->clock(c->clock_arg);
 	pthread_mutex_lock(&s->lock);
 	for (old = s->bucket[e->hash % SHARD_BUCKETS]; old; old = old->hnext)
-		if (key_eq(old, e->hash, e->name, strlen(e->name), e->type))
+		if (key_eq(old, e->hash, e->name, e->name_len, e->type))
 			break;
 	if (old)
 		shard_drop(s, old);
