@@ -30,6 +30,7 @@ struct dns_answer *dns_answer_dup(const struct dns_answer *a)
 
 	c->rcode = a->rcode;
 	c->nodata = a->nodata;
+	c->ttl = a->ttl;
 	c->n = a->n;
 	if (a->n) {
 		c->rr = xcalloc(a->n, sizeof(*c->rr));

@@ -54,6 +54,10 @@ struct dns_rr {
 struct dns_answer {
 	enum dns_rcode rcode;
 	bool nodata;		/* DNS_OK with no record of the type */
+	uint32_t ttl;		/* seconds it may be reused: the records' TTL,
+				 * for NXDOMAIN/NODATA the negative TTL
+				 * (RFC 2308 5: from the SOA); 0 if unknown,
+				 * and for TEMPFAIL/PERMFAIL */
 	size_t n;
 	struct dns_rr *rr;
 };

@@ -1,17 +1,22 @@
 /*
  * dns_blocking - synchronous questions over dns_unbound (see dns_blocking.h).
  *
- * A question (struct bq) is shared by the asking thread and the DNS thread,
- * so it is reference-counted under the lock: the asker may give up (its
- * wait bounded, or the resolver closing) before the answer arrives, and
- * the DNS thread's callback must still find the question alive.  The
- * question goes to the DNS thread through a loopq (util/loopq.h); the
- * answer comes back under the lock with a condition variable, because
- * the asker is blocked, not running a loop.
+ * The asking thread first looks in the answer cache (dns_cache.h): a hit
+ * is answered there, without the DNS thread.  A miss becomes a question
+ * (struct bq) shared by the asking thread and the DNS thread, so it is
+ * reference-counted under the lock: the asker may give up (its wait
+ * bounded, or the resolver closing) before the answer arrives, and the
+ * DNS thread's callback must still find the question alive.  The question
+ * goes to the DNS thread through a loopq (util/loopq.h); the DNS thread
+ * makes the answer a cache entry, keeps it in the cache if it may be kept,
+ * and hands the same entry to the asker under the lock with the question's
+ * own condition variable (the asker is blocked, not running a loop): an
+ * answer wakes its asker only, not every waiting thread.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 #include <event2/thread.h>
 
 #include "dns/dns_blocking.h"
+#include "dns/dns_cache.h"
 #include "dns/dns_unbound.h"
 #include "util/loopq.h"
 #include "util/xalloc.h"
@@ -29,17 +35,20 @@
 /* One question in flight between an asking thread and the DNS thread. */
 struct bq {
 	struct dns_blocking *b;
+	struct bq *prev, *next;		/* b->waiting, while its asker waits */
 	struct dns_question q;
-	struct dns_answer *a;
+	struct dns_cache_entry *ent;	/* the answer, once done */
+	pthread_cond_t cond;		/* wakes this question's asker */
 	bool done;
 	int refs;
 };
 
 struct dns_blocking {
 	struct dns_resolver r;	/* first: the interface */
-	pthread_mutex_t lock;	/* closing and the questions' fields */
-	pthread_cond_t cond;
-	bool closing;
+	pthread_mutex_t lock;	/* the questions' fields, waiting */
+	atomic_bool closing;	/* set under lock; read on the hit path */
+	struct bq *waiting;	/* askers waiting (to wake at close) */
+	struct dns_cache *cache;
 	long wait_ms;
 	struct event_base *base;
 	struct dns_resolver *ub;
@@ -52,7 +61,8 @@ struct dns_blocking {
 static void bq_put(struct bq *q)
 {
 	if (--q->refs == 0) {
-		dns_answer_free(q->a);
+		dns_cache_release(q->ent);
+		pthread_cond_destroy(&q->cond);
 		free(q);
 	}
 }
@@ -62,11 +72,13 @@ static void bq_answered(void *arg, const struct dns_answer *ans)
 {
 	struct bq *q = arg;
 	struct dns_blocking *b = q->b;
+	struct dns_cache_entry *e = dns_cache_entry_new(&q->q, ans);
 
+	dns_cache_insert(b->cache, e);
 	pthread_mutex_lock(&b->lock);
-	q->a = dns_answer_dup(ans);
+	q->ent = e;
 	q->done = true;
-	pthread_cond_broadcast(&b->cond);
+	pthread_cond_signal(&q->cond);
 	bq_put(q);
 	pthread_mutex_unlock(&b->lock);
 }
@@ -107,13 +119,21 @@ static void blocking_query(struct dns_resolver *r,
 {
 	static const struct dns_answer tempfail = { .rcode = DNS_TEMPFAIL };
 	struct dns_blocking *b = (struct dns_blocking *)r;
-	struct bq *q = xcalloc(1, sizeof(*q));
-	struct dns_answer *a = NULL;
+	struct dns_cache_entry *e = NULL;
 	struct timespec until;
+	struct bq *q;
 
+	if (!atomic_load(&b->closing) &&
+	    (e = dns_cache_lookup(b->cache, qq)) != NULL) {
+		cb(arg, dns_cache_entry_answer(e));
+		dns_cache_release(e);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
 	q->b = b;
 	q->q = *qq;
 	q->refs = 2;
+	pthread_cond_init(&q->cond, NULL);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += b->wait_ms / 1000;
 	until.tv_nsec += (b->wait_ms % 1000) * 1000000L;
@@ -124,20 +144,32 @@ static void blocking_query(struct dns_resolver *r,
 	pthread_mutex_lock(&b->lock);
 	/* Posted under the lock, so no question slips past closing; the
 	 * queue is closed only in blocking_free(), when no one asks. */
-	if (b->closing || loopq_post(b->q, bq_send, q) != 0) {
+	if (atomic_load(&b->closing) || loopq_post(b->q, bq_send, q) != 0) {
 		q->refs = 1;
 	} else {
-		while (!q->done && !b->closing)
-			if (pthread_cond_timedwait(&b->cond, &b->lock,
+		q->next = b->waiting;
+		if (b->waiting)
+			b->waiting->prev = q;
+		b->waiting = q;
+		while (!q->done && !atomic_load(&b->closing))
+			if (pthread_cond_timedwait(&q->cond, &b->lock,
 						   &until) == ETIMEDOUT)
 				break;
+		if (q->prev)
+			q->prev->next = q->next;
+		else
+			b->waiting = q->next;
+		if (q->next)
+			q->next->prev = q->prev;
 	}
-	if (q->done)
-		a = dns_answer_dup(q->a);
+	if (q->done) {
+		e = q->ent;	/* the question's reference becomes ours */
+		q->ent = NULL;
+	}
 	bq_put(q);
 	pthread_mutex_unlock(&b->lock);
-	cb(arg, a ? a : &tempfail);
-	dns_answer_free(a);
+	cb(arg, e ? dns_cache_entry_answer(e) : &tempfail);
+	dns_cache_release(e);
 }
 
 void dns_blocking_close(struct dns_resolver *r)
@@ -147,9 +179,16 @@ void dns_blocking_close(struct dns_resolver *r)
 	if (!b)
 		return;
 	pthread_mutex_lock(&b->lock);
-	b->closing = true;
-	pthread_cond_broadcast(&b->cond);
+	atomic_store(&b->closing, true);
+	for (struct bq *q = b->waiting; q; q = q->next)
+		pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&b->lock);
+}
+
+void dns_blocking_cache_stats(struct dns_resolver *r,
+			      struct dns_cache_stats *st)
+{
+	dns_cache_get_stats(((struct dns_blocking *)r)->cache, st);
 }
 
 static void blocking_free(struct dns_resolver *r)
@@ -166,7 +205,7 @@ static void blocking_free(struct dns_resolver *r)
 	dns_resolver_free(b->ub);	/* cancels what is in flight */
 	if (b->base)
 		event_base_free(b->base);
-	pthread_cond_destroy(&b->cond);
+	dns_cache_free(b->cache);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -196,7 +235,8 @@ struct dns_resolver *dns_blocking_new(const char *upstream, int timeout_ms,
 	b = xcalloc(1, sizeof(*b));
 	b->r.ops = &blocking_ops;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->cond, NULL);
+	atomic_init(&b->closing, false);
+	b->cache = dns_cache_new(NULL, NULL, NULL);
 	b->wait_ms = 2L * (timeout_ms > 0 ? timeout_ms : 1) + 1000;
 	b->base = event_base_new();
 	if (!b->base) {

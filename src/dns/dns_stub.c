@@ -234,6 +234,8 @@ static void stub_query(struct dns_resolver *r, const struct dns_question *q,
 		ans.n = 0;
 		ans.rr = NULL;
 	}
+	if (ans.rcode == DNS_OK || ans.rcode == DNS_NXDOMAIN)
+		ans.ttl = DNS_STUB_TTL;
 	cb(arg, &ans);
 }
 

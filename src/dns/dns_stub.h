@@ -16,6 +16,9 @@
  * before the marker: the rule of the openspf suite's driver ("TIMEOUT"
  * entries, see corpora/spf-test-suite/flat/README-flat.md).
  *
+ * TTL: every DNS_OK, NODATA and NXDOMAIN answer carries ttl
+ * DNS_STUB_TTL; TEMPFAIL and PERMFAIL carry 0, as from libunbound.
+ *
  * Callbacks run before dns_query() returns.  Not thread-safe; one stub per
  * test.
  */
@@ -25,6 +28,9 @@
 #include <stddef.h>
 
 #include "dns/dns.h"
+
+/* The TTL of the stub's answers, seconds (a zone file's usual default). */
+#define DNS_STUB_TTL 3600
 
 struct dns_stub;
 

@@ -139,6 +139,7 @@ static void ubq_deliver(struct ubq *q, int err, struct ub_result *res)
 		ans.rcode = DNS_TEMPFAIL;
 	} else if (res->rcode == 3) {
 		ans.rcode = DNS_NXDOMAIN;
+		ans.ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
 	} else if (res->rcode == 2) {
 		ans.rcode = DNS_TEMPFAIL;
 	} else if (res->rcode != 0) {
@@ -152,6 +153,7 @@ static void ubq_deliver(struct ubq *q, int err, struct ub_result *res)
 				ans.n++;
 		}
 		ans.nodata = ans.n == 0;
+		ans.ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
 	}
 	q->cb(q->arg, &ans);
 	for (i = 0; i < ans.n; i++)

@@ -15,6 +15,11 @@
  * the length kept (they may hold NULs).  Answers carry only records of the
  * asked type; a CNAME chain is followed by libunbound, so the records are
  * the target's.
+ *
+ * TTL: the answer's ttl is libunbound's (ub_result.ttl: the remaining TTL
+ * of the answer records; for NXDOMAIN and NODATA the negative TTL it took
+ * from the SOA in the authority section, RFC 2308 5, or 0 if there was
+ * none).
  */
 #ifndef MAMORI_DNS_UNBOUND_H
 #define MAMORI_DNS_UNBOUND_H

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dns/dns_blocking.h"
+#include "dns/dns_cache.h"
 #include "dns/dns_stub.h"
 #include "dns/dns_unbound.h"
 #include "tap.h"
@@ -95,6 +96,8 @@ static void common(const char *tag, struct dns_resolver *r,
 	a = ask(r, b, "host.example.test", DNS_T_A);
 	is_int(a->rcode, DNS_OK, "%s: A rcode", tag);
 	is_int(a->n, 2, "%s: two A records", tag);
+	ok(a->ttl > 0 && a->ttl <= (b || strcmp(tag, "stub") ? 60 : 3600),
+	   "%s: the answer's TTL (%u)", tag, (unsigned)a->ttl);
 	ok(has_addr(a, "192.0.2.1") && has_addr(a, "192.0.2.2"),
 	   "%s: both A addresses", tag);
 	dns_answer_free(a);
@@ -120,12 +123,18 @@ static void common(const char *tag, struct dns_resolver *r,
 	dns_answer_free(a);
 	a = ask(r, b, "nx.example.test", DNS_T_A);
 	is_int(a->rcode, DNS_NXDOMAIN, "%s: NXDOMAIN", tag);
+	ok(a->ttl > 0 && a->ttl <= (b || strcmp(tag, "stub") ? 30 : 3600),
+	   "%s: NXDOMAIN's negative TTL from the SOA (%u)", tag,
+	   (unsigned)a->ttl);
 	dns_answer_free(a);
 	a = ask(r, b, "host.example.test", DNS_T_TXT);
 	ok(a->rcode == DNS_OK && a->nodata && a->n == 0, "%s: NODATA", tag);
+	ok(a->ttl > 0 && a->ttl <= (b || strcmp(tag, "stub") ? 30 : 3600),
+	   "%s: NODATA's negative TTL (%u)", tag, (unsigned)a->ttl);
 	dns_answer_free(a);
 	a = ask(r, b, "slow.example.test", DNS_T_A);
 	is_int(a->rcode, DNS_TEMPFAIL, "%s: timeout is TEMPFAIL", tag);
+	is_int(a->ttl, 0, "%s: TEMPFAIL has no TTL", tag);
 	dns_answer_free(a);
 }
 
@@ -249,6 +258,36 @@ static void *asker(void *arg)
 	return (void *)good;
 }
 
+/* dns_blocking's answer cache: which questions the DNS thread still sees. */
+static void blocking_cache(struct dns_resolver *r)
+{
+	static const struct {
+		const char *label, *name;
+		enum dns_type type;
+		int hit;	/* asked again: from the cache? */
+	} rows[] = {
+		{"A records", "host.example.test", DNS_T_A, 1},
+		{"CNAME chased", "alias.example.test", DNS_T_A, 1},
+		{"NXDOMAIN", "nx.example.test", DNS_T_A, 1},
+		{"NODATA", "host.example.test", DNS_T_TXT, 1},
+		{"name case", "HOST.example.TEST.", DNS_T_A, 1},
+		{"timeout (TEMPFAIL)", "slow.example.test", DNS_T_A, 0},
+	};
+	struct dns_cache_stats before, after;
+	struct dns_answer *a;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		dns_blocking_cache_stats(r, &before);
+		a = ask(r, NULL, rows[i].name, rows[i].type);
+		dns_blocking_cache_stats(r, &after);
+		dns_answer_free(a);
+		is_int(after.hits - before.hits, rows[i].hit,
+		       "blocking cache: %s asked again: %s", rows[i].label,
+		       rows[i].hit ? "a hit" : "not cached");
+	}
+}
+
 /* dns_blocking over the zone server at upstream up: the common checks
  * from this thread, then several threads at once, then close. */
 static void blocking_tests(const char *up)
@@ -264,6 +303,7 @@ static void blocking_tests(const char *up)
 	if (!ok(r != NULL, "blocking resolver (%s)", r ? "ok" : err))
 		return;
 	common("blocking", r, NULL);
+	blocking_cache(r);
 	for (i = 0; i < ASKERS; i++)
 		pthread_create(&th[i], NULL, asker, r);
 	for (i = 0; i < ASKERS; i++) {

@@ -87,8 +87,8 @@ struct dmarc_eval {
 	struct dmarc_config cfg;
 	char author[DMARC_DOMAIN_MAX];	/* normalised author domain */
 	enum phase phase;
-	struct centry cache[CACHE_MAX];
-	size_t ncache;
+	struct centry *cache;		/* grown on demand, CACHE_MAX at most */
+	size_t ncache, cache_cap;
 	bool pending_txt;		/* waiting for TXT at pending name */
 	char pending[DMARC_DOMAIN_MAX];
 	struct walk w;
@@ -198,7 +198,17 @@ static int cache_add(struct dmarc_eval *e, const char *name, enum cstate st)
 
 	if (e->ncache == CACHE_MAX)
 		return -1;
+	if (e->ncache == e->cache_cap) {
+		/* Most messages ask one or two names: a full-size cache
+		 * zeroed per message cost more than the DMARC check. */
+		e->cache_cap = e->cache_cap ? 2 * e->cache_cap : 4;
+		if (e->cache_cap > CACHE_MAX)
+			e->cache_cap = CACHE_MAX;
+		e->cache = xrealloc(e->cache,
+				    e->cache_cap * sizeof(*e->cache));
+	}
 	c = &e->cache[e->ncache];
+	memset(c, 0, sizeof(*c));
 	memcpy(c->name, name, strlen(name) + 1);
 	c->state = st;
 	return (int)e->ncache++;
@@ -407,6 +417,8 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in,
 
 void dmarc_eval_free(struct dmarc_eval *e)
 {
+	if (e)
+		free(e->cache);
 	free(e);
 }
 

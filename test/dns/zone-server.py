@@ -20,6 +20,9 @@ and SPF: one field per character-string.  Escapes \\\\ \\t \\n \\r \\xHH
 unanswered unless the name has records of the asked type.  Lines starting
 with # are comments.  Absent names are NXDOMAIN, absent types NODATA; a
 CNAME is answered with the chain and the target's records (8 levels).
+Records have TTL 60; a negative answer carries an SOA in its authority
+section (owner: the name's last two labels, TTL and MINIMUM 30), so a
+resolver caches it for 30 s as RFC 2308 says.
 """
 import os
 import sys
@@ -27,7 +30,7 @@ import threading
 import time
 
 try:
-    from dnslib import (A, AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT,
+    from dnslib import (A, AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, SOA, TXT,
                         DNSLabel)
     from dnslib.server import BaseResolver, DNSError, DNSServer
 except ImportError:
@@ -122,7 +125,16 @@ class Zone(BaseResolver):
         qtype = QTYPE[request.q.qtype]
         if not self.records(qname, qtype, reply, 0) and not reply.rr:
             reply.header.rcode = RCODE.NXDOMAIN
+        if not reply.rr:
+            # RFC 2308 3: the SOA tells how long the negative answer lasts
+            apex = DNSLabel(qname.label[-2:])
+            reply.add_auth(RR(apex, QTYPE.SOA, ttl=NEG_TTL, rdata=SOA(
+                apex.add('ns'), apex.add('hostmaster'),
+                (1, 3600, 600, 86400, NEG_TTL))))
         return reply
+
+
+NEG_TTL = 30
 
 
 class Quiet:
