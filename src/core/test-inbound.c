@@ -207,10 +207,45 @@ static void test_mail(int port)
 	outbound_row(m, "started after the reload: no keys", 0);
 	core_msg_free(m);
 	event_base_loop(base, EVLOOP_NONBLOCK);
+	is_int(scan(st, "corr").n, 1,
+	       "corr: the records wait in the batch (only the salt is stored)");
+	/* The batch timer (BATCH_SECS) hands them to the loop. */
+	{
+		struct timeval tv = { .tv_sec = 1, .tv_usec = 300000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
 	r = scan(st, "corr");
 	/* salt, m: and p: per recipient, twice (same keys: 4 rows) */
 	is_int(r.n, 4, "corr: salt, one m: row, a p: row per To/Cc address");
 	is_int(r.plain, 0, "corr: no plain address in keys or values");
+
+	/* A full batch (BATCH_MAX, 256 messages) goes to the loop at once,
+	 * without the timer: 256 new m: rows after one nonblocking turn. */
+	{
+		int i;
+
+		for (i = 0; i < 256; i++) {
+			char mid[64];
+			int n = snprintf(mid, sizeof(mid),
+					 " <batch%d@example.test>", i);
+
+			m = core_msg_new(cm, "10.1.2.3", "h.example",
+					 "alice@example.test", NULL);
+			core_msg_header(m, "From", " alice@example.test", 19);
+			core_msg_header(m, "To", " Bob <Bob@Elsewhere.example>",
+					28);
+			core_msg_header(m, "Message-ID", mid, (size_t)n);
+			core_msg_body(m, "Hi.\r\n", 5);
+			(void)core_msg_sign(m);
+			core_msg_free(m);
+		}
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		is_int(scan(st, "corr").n, 4 + 256,
+		       "corr: a full batch is written without waiting for "
+		       "the timer");
+	}
 
 	core_mail_close(cm);
 	core_mail_free(cm);
