@@ -110,6 +110,10 @@ static const char usage_text[] =
 "  replay [--config FILE] [--from TIME] [--to TIME] LOG...\n"
 "        What mamori would have done on past logs, in the log's time, on a\n"
 "        private memory store: accounts, when, after how many messages, why.\n"
+"  domain check DOMAIN [--dns IP[@PORT]] [--selector S]...\n"
+"        Lint SPF, DKIM (the keys mamori signs with), DMARC and MX of a\n"
+"        domain before p=reject (local, real DNS); exit 1 on errors,\n"
+"        2 when DNS did not answer.\n"
 "\n"
 "Options:\n"
 "  -s SOCKET   API unix socket (default: api_listen of the configuration,\n"
@@ -878,6 +882,10 @@ int main(int argc, char **argv)
 		c.config = config_path(&c);
 		return (cmd[0] == 'l' ? cli_cmd_learn : cli_cmd_replay)(&c,
 			argc - i + 1, argv + i - 1);
+	}
+	if (!strcmp(cmd, "domain")) {	/* local too: mamori_domain.c */
+		c.config = config_path(&c);
+		return cli_cmd_domain(&c, argc - i, argv + i);
 	}
 	if (strcmp(cmd, "accounts") && strcmp(cmd, "account") &&
 	    strcmp(cmd, "held") && strcmp(cmd, "stats") &&

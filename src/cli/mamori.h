@@ -147,5 +147,7 @@ int cli_cmd_scan(struct cli *c, int argc, char **argv);
  * what the core would have done on a log (local, no daemon). */
 int cli_cmd_learn(struct cli *c, int argc, char **argv);
 int cli_cmd_replay(struct cli *c, int argc, char **argv);
+/* mamori_domain.c: mamori domain check DOMAIN (local). */
+int cli_cmd_domain(struct cli *c, int argc, char **argv);
 
 #endif

@@ -224,6 +224,16 @@ int dkim_key_parse(struct dkim_key *key, const char *txt, size_t n);
 int dkim_key_load(const struct dkim_key *key, void **out);
 
 /*
+ * The public key of pkey (an EVP_PKEY *, public or private) in one form for
+ * comparing keys: a DER SubjectPublicKeyInfo for RSA (a record holding a
+ * bare PKCS#1 key compares equal), the raw 32 bytes for Ed25519.  Written
+ * to out (cap bytes), length in *n, size in *bits.  0, or -1 if it does
+ * not fit or cannot be encoded.
+ */
+int dkim_key_public(const void *pkey, unsigned char *out, size_t cap,
+		    size_t *n, int *bits);
+
+/*
  * Canonicalization (RFC 6376 3.4).  Header: append the canonical form of one
  * field to out, followed by CRLF if crlf (the signature field itself is
  * hashed without it).  name is the field name as written (before the colon),

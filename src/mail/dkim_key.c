@@ -191,3 +191,29 @@ int dkim_key_load(const struct dkim_key *key, void **out)
 	*out = pk;
 	return 0;
 }
+
+int dkim_key_public(const void *pkey, unsigned char *out, size_t cap,
+		    size_t *n, int *bits)
+{
+	EVP_PKEY *pk = (EVP_PKEY *)pkey;
+	unsigned char *der = NULL;
+	int len;
+
+	*n = 0;
+	*bits = EVP_PKEY_get_bits(pk);
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
+		*n = cap;
+		return EVP_PKEY_get_raw_public_key(pk, out, n) == 1 ? 0 : -1;
+	}
+	/* RSA: SubjectPublicKeyInfo, whatever form was published */
+	if ((len = i2d_PUBKEY(pk, &der)) <= 0)
+		return -1;
+	if ((size_t)len > cap) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	memcpy(out, der, (size_t)len);
+	*n = (size_t)len;
+	OPENSSL_free(der);
+	return 0;
+}

@@ -342,6 +342,19 @@ bool dkim_keyring_has(const struct dkim_keyring *k, const char *domain)
 	return false;
 }
 
+const char *dkim_keyring_key(const struct dkim_keyring *k,
+			     const char *domain, size_t i, const void **pkey)
+{
+	size_t j;
+
+	for (j = 0; k != NULL && j < k->n; j++)
+		if (strcasecmp(k->keys[j].domain, domain) == 0 && i-- == 0) {
+			*pkey = k->keys[j].pk;
+			return k->keys[j].selector;
+		}
+	return NULL;
+}
+
 size_t dkim_keyring_count(const struct dkim_keyring *k)
 {
 	return k ? k->n : 0;

@@ -43,6 +43,13 @@ struct dkim_keyring *dkim_keyring_load(const char *dir, char *err,
 void dkim_keyring_free(struct dkim_keyring *k);
 /* Number of keys loaded, all domains together (0 for NULL). */
 size_t dkim_keyring_count(const struct dkim_keyring *k);
+/*
+ * The i-th key (from 0, by selector) the keyring has for domain: returns
+ * its selector and sets *pkey to its EVP_PKEY (borrowed, for
+ * dkim_key_public()), or NULL past the last one.
+ */
+const char *dkim_keyring_key(const struct dkim_keyring *k,
+			     const char *domain, size_t i, const void **pkey);
 /* Does the keyring hold a key for domain (exact match, case-insensitive)? */
 bool dkim_keyring_has(const struct dkim_keyring *k, const char *domain);
 

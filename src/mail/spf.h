@@ -146,4 +146,35 @@ int spf_check(struct dns_resolver *r, const char *ip, const char *mailfrom,
 	      const char *helo, const char *receiving_domain,
 	      spf_done_cb *done, void *arg);
 
+/* ------------------------------------------------------------------ */
+/* Lint: one record as a domain owner's check sees it (spf_lint.c)     */
+
+#define SPF_LINT_NAMES 16	/* targets kept of each kind */
+#define SPF_LINT_NAME_MAX 254	/* 253 octets and NUL */
+
+struct spf_lint {
+	unsigned dns_terms;	/* include a mx ptr exists redirect (4.6.4) */
+	unsigned ptr;		/* ptr mechanisms (5.5: do not use) */
+	char all;		/* qualifier of the first all: + - ~ ?, 0 none */
+	bool has_redirect;
+	char redirect[SPF_LINT_NAME_MAX];	/* "" if it holds a macro */
+	size_t ninclude;	/* literal include targets kept */
+	char include[SPF_LINT_NAMES][SPF_LINT_NAME_MAX];
+	size_t nquery;		/* a, mx, exists terms with literal names */
+	struct {
+		char kind;	/* 'a', 'm' (mx) or 'e' (exists) */
+		char name[SPF_LINT_NAME_MAX];	/* "": the record's domain */
+	} query[SPF_LINT_NAMES];
+	size_t nskipped;	/* targets with macros, or past the cap */
+};
+
+/*
+ * Parse text (len bytes) with the evaluator's parser and fill *out.
+ * Returns 1 if it is not an SPF record, 0 if it parses, -1 on a syntax
+ * error (a receiver's permerror) with a reason in err.  Trailing dots of
+ * names are dropped.
+ */
+int spf_lint(const char *text, size_t len, struct spf_lint *out, char *err,
+	     size_t errsz);
+
 #endif

@@ -1,0 +1,147 @@
+/*
+ * mamori_domain - "mamori domain check DOMAIN": the lint a postmaster runs
+ * before moving a domain to p=reject (core/domaincheck.h,
+ * docs/design/domain-check.md).
+ *
+ *   mamori domain check DOMAIN [--dns IP[@PORT]] [--selector S]... [--json]
+ *
+ * Local like "scan": no daemon; the configuration (-c, else the default
+ * file, else the built-in defaults) gives dkim_key_dir (the selectors
+ * mamori signs with) and dns_upstream.  Prints a table SEVERITY CODE TEXT
+ * (every cell escaped: the text quotes DNS data) and a summary line, or
+ * with --json one object.  Exit status: 0 no errors, 1 errors found, 2 the
+ * check could not be completed (DNS down) or a usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/mamori.h"
+#include "core/domaincheck.h"
+#include "util/config.h"
+#include "util/xalloc.h"
+
+#define SELECTORS_MAX 16
+
+/* The report for a person. */
+static void print_text(const struct domaincheck_report *rep)
+{
+	struct cli_table t = {.ncols = 3};
+	static const char *const head[] = { "SEVERITY", "CODE", "FINDING" };
+	size_t i;
+	char line[512];
+
+	cli_table_add(&t, head);
+	for (i = 0; i < rep->n; i++) {
+		const char *row[3] = { domaincheck_sev_name(rep->f[i].sev),
+				       rep->f[i].code, rep->f[i].text };
+
+		cli_table_add(&t, row);
+	}
+	cli_table_print(&t);
+	snprintf(line, sizeof(line), "%s: %zu error(s), %zu warning(s), %zu "
+		 "note(s), %u DNS question(s)%s", rep->domain,
+		 rep->count[DOMAINCHECK_ERROR], rep->count[DOMAINCHECK_WARNING],
+		 rep->count[DOMAINCHECK_INFO], rep->queries,
+		 rep->incomplete ? "; INCOMPLETE: DNS did not answer" : "");
+	putchar('\n');
+	cli_write_shown(stdout, line, strlen(line));
+	putchar('\n');
+}
+
+/* The report as one JSON object (--json). */
+static void print_json(const struct domaincheck_report *rep)
+{
+	json_t *o = json_object(), *a = json_array();
+	char shown[4 * DOMAINCHECK_TEXT_MAX], *s;
+	size_t i;
+
+	json_object_set_new(o, "domain", json_string(rep->domain));
+	json_object_set_new(o, "complete", json_boolean(!rep->incomplete));
+	json_object_set_new(o, "errors",
+			    json_integer((json_int_t)rep->count[2]));
+	json_object_set_new(o, "warnings",
+			    json_integer((json_int_t)rep->count[1]));
+	json_object_set_new(o, "spf_lookups",
+			    json_integer(rep->spf_lookups));
+	json_object_set_new(o, "spf_void_lookups",
+			    json_integer(rep->spf_voids));
+	json_object_set_new(o, "dns_queries", json_integer(rep->queries));
+	for (i = 0; i < rep->n; i++) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "severity", json_string(
+				    domaincheck_sev_name(rep->f[i].sev)));
+		json_object_set_new(f, "code", json_string(rep->f[i].code));
+		/* DNS text may hold any byte: valid UTF-8 stays, the
+		 * rest shows as \xNN, so the string is valid JSON */
+		json_object_set_new(f, "text", json_string(
+				    cli_show(rep->f[i].text, shown,
+					     sizeof(shown))));
+		json_array_append_new(a, f);
+	}
+	json_object_set_new(o, "findings", a);
+	s = json_dumps(o, JSON_INDENT(2));
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+int cli_cmd_domain(struct cli *c, int argc, char **argv)
+{
+	const char *dns = NULL, *domain = NULL, *v;
+	const char *sel[SELECTORS_MAX];
+	struct domaincheck_report rep;
+	struct config *cfg;
+	size_t nsel = 0;
+	char err[512];
+	int i, r;
+
+	if (argc < 1 || strcmp(argv[0], "check"))
+		cli_usage_error("domain: check DOMAIN [--dns IP[@PORT]] "
+				"[--selector S] [--json]");
+	for (i = 1; i < argc; i++) {
+		if ((v = cli_opt_value(argc, argv, &i, "--dns")))
+			dns = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--selector"))) {
+			if (nsel == SELECTORS_MAX)
+				cli_usage_error("domain check: at most %d "
+						"--selector", SELECTORS_MAX);
+			sel[nsel++] = v;
+		} else if (argv[i][0] == '-')
+			cli_usage_error("domain check: unknown option %s",
+					argv[i]);
+		else if (!domain)
+			domain = argv[i];
+		else
+			cli_usage_error("domain check: one DOMAIN only");
+	}
+	if (!domain)
+		cli_usage_error("domain check: DOMAIN is required");
+	if ((cfg = config_load(c->config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "mamori: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	/* The reports module (issue 11 item 2) fills the sources; until it
+	 * is merged there are none, and the advice says to publish rua. */
+	if (domaincheck_run(cfg, dns, domain, sel, nsel, NULL, &rep, err,
+			    sizeof(err)) != 0) {
+		char shown[600];
+
+		fprintf(stderr, "mamori: domain check: %s\n",
+			cli_show(err, shown, sizeof(shown)));
+		config_free(cfg);
+		return CLI_EXIT_USAGE;
+	}
+	if (c->json)
+		print_json(&rep);
+	else
+		print_text(&rep);
+	r = rep.incomplete ? 2 : rep.count[DOMAINCHECK_ERROR] ? 1 : 0;
+	domaincheck_report_deinit(&rep);
+	config_free(cfg);
+	return r;
+}
