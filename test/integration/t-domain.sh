@@ -1,0 +1,208 @@
+#!/bin/bash
+# t-domain.sh - `mamori domain check DOMAIN` against zones served by the
+# local authoritative server (test/dns/zone-server.py) on loopback, with
+# DKIM keys made by `mamori dkim keygen`.
+#
+#   1. a good domain: SPF with an include, the DKIM key on disk published,
+#      DMARC p=reject with rua to itself, an MX: exit 0, no error
+#   2. 11 DNS-querying terms over the include tree: spf.too_many_lookups
+#   3. +all: spf.pass_all
+#   4. a signing key on disk whose selector is not published:
+#      dkim.key_missing
+#   5. a published key that is not the one on disk: dkim.key_mismatch
+#   6. rua at another organization without its authorisation record
+#      (RFC 7489 7.1), then with it
+#   7. a null MX (RFC 7505)
+#   8. --selector, --json, the escaping of DNS text, bad input
+#   9. DNS down: exit 2, "complete": false
+#
+# No Postfix here.  Every wait is bounded; the DNS server listens on
+# 127.0.0.1 only.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+it_init
+$PY -c 'import dnslib' 2>/dev/null ||
+	{ tap_skip 1 "python3-dnslib missing"; tap_done; exit; }
+
+DNS_PORT=$SPARE_PORT
+ZONE=$IT_DIR/zone.txt
+KEYS=$IT_DIR/keys
+OTHER=$IT_DIR/other-keys
+CONF=$IT_DIR/domain.conf
+
+cat >"$CONF" <<EOF
+dns_upstream = 127.0.0.1@$DNS_PORT
+dns_timeout_ms = 2000
+dkim_key_dir = $KEYS
+EOF
+
+# keygen DIR DOMAIN SELECTOR: make a key, print its record text joined.
+keygen() {
+	"$MAMORI_BIN" -c "$CONF" dkim keygen "$2" "$3" --dir "$1" 2>&1 |
+		grep '_domainkey' | grep -o '"[^"]*"' | tr -d '"\n'
+}
+# txt NAME TEXT: a zone line, TEXT cut into character-strings of 200.
+txt() {
+	local name=$1 t=$2 line
+	line="$name	TXT"
+	while [ -n "$t" ]; do
+		line="$line	${t:0:200}"
+		t=${t:200}
+	done
+	printf '%s\n' "$line"
+}
+
+GOOD_KEY=$(keygen "$KEYS" good.test s1)
+NOKEY_KEY=$(keygen "$KEYS" nokey.test s1)
+WRONG_DISK=$(keygen "$KEYS" wrongkey.test s1)
+WRONG_PUB=$(keygen "$OTHER" wrongkey.test s1)
+tap_ok '[ -n "$GOOD_KEY" ] && [ -n "$WRONG_PUB" ] && [ -n "$NOKEY_KEY" ] && [ "$WRONG_DISK" != "$WRONG_PUB" ]' \
+	"mamori dkim keygen made the keys"
+
+{
+	# 1. good
+	printf '%s\n' \
+		"good.test	TXT	v=spf1 ip4:192.0.2.10 include:_spf.good.test -all" \
+		"_spf.good.test	TXT	v=spf1 ip4:192.0.2.11 -all" \
+		"_dmarc.good.test	TXT	v=DMARC1; p=reject; rua=mailto:dmarc@good.test" \
+		"good.test	MX	10	mx.good.test" \
+		"mx.good.test	A	192.0.2.25"
+	txt s1._domainkey.good.test "$GOOD_KEY"
+	# 2. 11 lookups: 2 includes + 4 a + 4 a + mx
+	printf '%s\n' \
+		"many.test	TXT	v=spf1 include:i1.many.test include:i2.many.test mx -all" \
+		"i1.many.test	TXT	v=spf1 a:h.many.test a:h.many.test a:h.many.test a:h.many.test -all" \
+		"i2.many.test	TXT	v=spf1 a:h.many.test a:h.many.test a:h.many.test a:h.many.test -all" \
+		"h.many.test	A	192.0.2.40" \
+		"many.test	MX	10	h.many.test" \
+		"_dmarc.many.test	TXT	v=DMARC1; p=none; rua=mailto:d@many.test"
+	# 3. +all
+	printf '%s\n' \
+		"open.test	TXT	v=spf1 +all" \
+		"_dmarc.open.test	TXT	v=DMARC1; p=none" \
+		"open.test	MX	10	mx.good.test"
+	# 4. the key on disk is not published
+	printf '%s\n' \
+		"nokey.test	TXT	v=spf1 -all" \
+		"_dmarc.nokey.test	TXT	v=DMARC1; p=reject"
+	# 5. another key published
+	printf '%s\n' \
+		"wrongkey.test	TXT	v=spf1 -all" \
+		"_dmarc.wrongkey.test	TXT	v=DMARC1; p=reject"
+	txt s1._domainkey.wrongkey.test "$WRONG_PUB"
+	# 6. external rua, without and with authorisation
+	printf '%s\n' \
+		"ext.test	TXT	v=spf1 -all" \
+		"_dmarc.ext.test	TXT	v=DMARC1; p=reject; rua=mailto:agg@reports.example" \
+		"ext2.test	TXT	v=spf1 -all" \
+		"_dmarc.ext2.test	TXT	v=DMARC1; p=reject; rua=mailto:agg@reports.example" \
+		"ext2.test._report._dmarc.reports.example	TXT	v=DMARC1"
+	# 7. null MX
+	printf '%s\n' \
+		"nullmx.test	TXT	v=spf1 -all" \
+		"_dmarc.nullmx.test	TXT	v=DMARC1; p=reject" \
+		"nullmx.test	MX	0	."
+	# 8. an escape in DNS text, a CNAME MX, a testing key
+	printf '%s\n' \
+		'esc.test	TXT	v=spf1 ipv4:\x1b[31m -all' \
+		"esc.test	MX	10	alias.esc.test" \
+		"alias.esc.test	CNAME	mx.good.test" \
+		'_dmarc.esc.test	TXT	v=DMARC1; p=reject; rua=mailto:a@x\x1b[31m.example'
+	txt t1._domainkey.good.test "$GOOD_KEY; t=y"
+} >"$ZONE"
+
+DNS_PID=
+$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
+	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
+DNS_PID=$!
+disown "$DNS_PID"
+trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
+wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+
+# check DOMAIN [ARGS...]: mamori domain check with the test configuration,
+# bounded; output in $IT_DIR/DOMAIN.out, exit status in $RC.
+check() {
+	local d=$1
+	shift
+	timeout 60 "$MAMORI_BIN" -c "$CONF" domain check "$d" "$@" \
+		>"$IT_DIR/$d.out" 2>"$IT_DIR/$d.err"
+	RC=$?
+}
+# has DOMAIN SEVERITY CODE: the table has that row.
+has() { grep -Eq "^$2 +$3 " "$IT_DIR/$1.out"; }
+
+# ---------------------------------------------------------------- 1. good
+check good.test
+tap_is "$RC" 0 "good domain: exit 0"
+tap_ok '! grep -q "^error " "$IT_DIR/good.test.out"' "good domain: no error"
+tap_ok 'has good.test info dkim.key_ok' "good: the key on disk is published"
+tap_ok 'grep -Eq "^info +spf.lookups +1 of the 10" "$IT_DIR/good.test.out"' \
+	"good: the one include counted (RFC 7208 4.6.4)"
+tap_ok 'grep -q "good.test: 0 error(s)" "$IT_DIR/good.test.out"' "good: the summary line"
+
+# ---------------------------------------------------------------- 2. 11 lookups
+check many.test
+tap_is "$RC" 1 "11 lookups: exit 1"
+tap_ok 'has many.test error spf.too_many_lookups' "11 lookups: spf.too_many_lookups"
+tap_ok 'grep -q "11 DNS-querying terms" "$IT_DIR/many.test.out"' "11 lookups: the number is given"
+tap_ok 'has many.test warning dmarc.p_none' "p=none is warned"
+tap_ok 'has many.test warning advice.no_reports' "no reports: advice to publish rua first"
+
+# ---------------------------------------------------------------- 3. +all
+check open.test
+tap_is "$RC" 1 "+all: exit 1"
+tap_ok 'has open.test error spf.pass_all' "+all: spf.pass_all"
+tap_ok 'has open.test warning dmarc.no_rua' "no rua: dmarc.no_rua"
+
+# ---------------------------------------------------------------- 4. no key
+check nokey.test
+tap_is "$RC" 1 "unpublished signing key: exit 1"
+tap_ok 'has nokey.test error dkim.key_missing' "unpublished signing key: dkim.key_missing"
+tap_ok 'has nokey.test warning mx.none' "no MX: mx.none"
+
+# ---------------------------------------------------------------- 5. mismatch
+check wrongkey.test
+tap_is "$RC" 1 "another key published: exit 1"
+tap_ok 'has wrongkey.test error dkim.key_mismatch' "another key published: dkim.key_mismatch"
+
+# ---------------------------------------------------------------- 6. external rua
+check ext.test
+tap_ok 'has ext.test error dmarc.report_unauthorized' "external rua without authorisation: error"
+tap_ok 'grep -q "ext.test._report._dmarc.reports.example" "$IT_DIR/ext.test.out"' \
+	"the record to publish is named"
+check ext2.test
+tap_ok 'has ext2.test info dmarc.report_authorized' "external rua with authorisation: info"
+tap_ok '! has ext2.test error dmarc.report_unauthorized' "external rua with authorisation: no error"
+
+# ---------------------------------------------------------------- 7. null MX
+check nullmx.test
+tap_ok 'has nullmx.test info mx.null' "null MX: mx.null (RFC 7505)"
+tap_ok '! has nullmx.test error "mx\.[a-z_]+"' "null MX: no MX error"
+
+# ---------------------------------------------------------------- 8. options
+check good.test --selector t1 --json
+tap_is "$RC" 0 "--json: exit 0"
+tap_is "$(json_get complete <"$IT_DIR/good.test.out")" true "--json: complete"
+tap_is "$(json_get errors <"$IT_DIR/good.test.out")" 0 "--json: no errors"
+tap_ok 'grep -q "\"code\": \"dkim.testing\"" "$IT_DIR/good.test.out"' "--selector t1: t=y found"
+check esc.test
+tap_ok 'has esc.test error spf.syntax' "a bad mechanism: spf.syntax"
+tap_ok '! grep -q $'"'"'\x1b'"'"' "$IT_DIR/esc.test.out"' "the ESC from DNS is not printed raw"
+tap_ok 'grep -qF "x\\x1b[31m.example" "$IT_DIR/esc.test.out"' \
+	"an ESC in a rua host is shown as \\x1b"
+tap_ok 'has esc.test error mx.cname' "an MX that is a CNAME: mx.cname"
+check "bad domain!"
+tap_is "$RC" 2 "a bad domain name: exit 2"
+timeout 10 "$MAMORI_BIN" -c "$CONF" domain >/dev/null 2>&1
+tap_is "$?" 2 "no subcommand: usage, exit 2"
+
+# ---------------------------------------------------------------- 9. DNS down
+stop_pid "$DNS_PID" 5
+DNS_PID=
+check good.test --json
+tap_is "$RC" 2 "DNS down: exit 2"
+tap_is "$(json_get complete <"$IT_DIR/good.test.out")" false "DNS down: complete false"
+tap_ok 'grep -q "dns.tempfail" "$IT_DIR/good.test.out"' "DNS down: dns.tempfail"
+
+tap_done
