@@ -3,7 +3,8 @@
  * before moving a domain to p=reject (core/domaincheck.h,
  * docs/design/domain-check.md).
  *
- *   mamori domain check DOMAIN [--dns IP[@PORT]] [--selector S]... [--json]
+ *   mamori domain check DOMAIN [--dns IP[@PORT] | IPV4:PORT]
+ *                              [--selector S]... [--json]
  *
  * Local like "scan": no daemon; the configuration (-c, else the default
  * file, else the built-in defaults) gives dkim_key_dir (the selectors
@@ -90,12 +91,27 @@ static void print_json(const struct domaincheck_report *rep)
 	json_decref(o);
 }
 
+/* --dns as the resolver takes it: IP[@PORT]; "IPV4:PORT" is accepted too.
+ * Returns dns, or a malloc'd copy in *own. */
+static const char *dns_arg(const char *dns, char **own)
+{
+	const char *colon = dns ? strchr(dns, ':') : NULL;
+
+	*own = NULL;
+	if (!colon || strchr(colon + 1, ':') || strchr(dns, '@'))
+		return dns;	/* none, IPv6, or already IP@PORT */
+	*own = xstrdup(dns);
+	(*own)[colon - dns] = '@';
+	return *own;
+}
+
 int cli_cmd_domain(struct cli *c, int argc, char **argv)
 {
 	const char *dns = NULL, *domain = NULL, *v;
 	const char *sel[SELECTORS_MAX];
 	struct domaincheck_report rep;
 	struct config *cfg;
+	char *dns_own;
 	size_t nsel = 0;
 	char err[512];
 	int i, r;
@@ -127,8 +143,11 @@ int cli_cmd_domain(struct cli *c, int argc, char **argv)
 	}
 	/* The reports module (issue 11 item 2) fills the sources; until it
 	 * is merged there are none, and the advice says to publish rua. */
-	if (domaincheck_run(cfg, dns, domain, sel, nsel, NULL, &rep, err,
-			    sizeof(err)) != 0) {
+	dns = dns_arg(dns, &dns_own);
+	r = domaincheck_run(cfg, dns, domain, sel, nsel, NULL, &rep, err,
+			    sizeof(err));
+	free(dns_own);
+	if (r != 0) {
 		char shown[600];
 
 		fprintf(stderr, "mamori: domain check: %s\n",

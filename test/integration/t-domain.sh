@@ -125,7 +125,7 @@ wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start
 check() {
 	local d=$1
 	shift
-	timeout 60 "$MAMORI_BIN" -c "$CONF" domain check "$d" "$@" \
+	timeout 60 "$MAMORI_BIN" -c "${CHECK_CONF:-$CONF}" domain check "$d" "$@" \
 		>"$IT_DIR/$d.out" 2>"$IT_DIR/$d.err"
 	RC=$?
 }
@@ -181,8 +181,11 @@ tap_ok 'has nullmx.test info mx.null' "null MX: mx.null (RFC 7505)"
 tap_ok '! has nullmx.test error "mx\.[a-z_]+"' "null MX: no MX error"
 
 # ---------------------------------------------------------------- 8. options
-check good.test --selector t1 --json
-tap_is "$RC" 0 "--json: exit 0"
+# a configuration whose upstream does not answer: --dns must override it
+sed "s/^dns_upstream = .*/dns_upstream = 127.0.0.1@9/" "$CONF" >"$IT_DIR/dead.conf"
+CHECK_CONF=$IT_DIR/dead.conf check good.test --selector t1 --json \
+	--dns "127.0.0.1:$DNS_PORT"
+tap_is "$RC" 0 "--json, --dns IP:PORT over a dead dns_upstream: exit 0"
 tap_is "$(json_get complete <"$IT_DIR/good.test.out")" true "--json: complete"
 tap_is "$(json_get errors <"$IT_DIR/good.test.out")" 0 "--json: no errors"
 tap_ok 'grep -q "\"code\": \"dkim.testing\"" "$IT_DIR/good.test.out"' "--selector t1: t=y found"
