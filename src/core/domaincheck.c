@@ -135,7 +135,7 @@ static void check_spf(struct walk *w)
 {
 	char (*queue)[SPF_LINT_NAME_MAX] =
 		xcalloc(DOMAINCHECK_SPF_RECORDS, SPF_LINT_NAME_MAX);
-	static struct spf_lint lint;	/* 8 KiB: off the stack */
+	struct spf_lint *lint = xcalloc(1, sizeof(*lint));	/* 8 KiB */
 	size_t head = 0, tail = 0, i;
 	unsigned lookups = 0, voids = 0, unwalked = 0;
 	bool top = true;
@@ -148,24 +148,24 @@ static void check_spf(struct walk *w)
 
 		if (!a)
 			break;
-		if (a->rcode == DNS_NXDOMAIN && !top)
-			voids++;
+		if (!top && is_void(a, DNS_T_TXT))
+			voids++;	/* an include target: 4.6.4 */
 		idx = domaincheck_spf_pick(w->rep, name, w->txt, w->len,
 					   w->ntxt, top);
 		if (idx < 0 || domaincheck_spf_record(w->rep, name,
-				w->txt[idx], w->len[idx], top, &lint) < 0) {
+				w->txt[idx], w->len[idx], top, lint) < 0) {
 			if (top)
 				goto out;
 			top = false;
 			continue;
 		}
 		top = false;
-		lookups += lint.dns_terms;
-		unwalked += (unsigned)lint.nskipped;
-		voids += spf_voids(w, name, &lint);
-		for (i = 0; i <= lint.ninclude; i++) {
-			const char *t = i < lint.ninclude ? lint.include[i] :
-					lint.redirect;
+		lookups += lint->dns_terms;
+		unwalked += (unsigned)lint->nskipped;
+		voids += spf_voids(w, name, lint);
+		for (i = 0; i <= lint->ninclude; i++) {
+			const char *t = i < lint->ninclude ? lint->include[i] :
+					lint->redirect;
 			size_t k;
 
 			if (!t[0])
@@ -184,6 +184,7 @@ static void check_spf(struct walk *w)
 	}
 	domaincheck_spf_totals(w->rep, lookups, voids, unwalked);
 out:
+	free(lint);
 	free(queue);
 }
 

@@ -394,7 +394,7 @@ int domaincheck_dkim_key(struct domaincheck_report *rep, const char *selector,
 			 const char *const *txt, const size_t *len, size_t n,
 			 const unsigned char *disk, size_t disklen)
 {
-	static struct dkim_key key;	/* 2 KiB: not on the stack */
+	struct dkim_key key;
 	unsigned char pub[DKIM_MAX_KEY];
 	size_t publen;
 	void *pk = NULL;

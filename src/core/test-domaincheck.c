@@ -113,6 +113,8 @@ static const struct {
 	{ "terms counted: include a mx ptr exists redirect (7208 4.6.4)",
 	  "v=spf1 include:a.test a mx ptr exists:%{i}.x.test ip4:192.0.2.1 "
 	  "redirect=b.test", 0, 6, "spf.ptr", DOMAINCHECK_WARNING },
+	{ "redirect beside all is ignored (7208 6.1)",
+	  "v=spf1 mx redirect=r.test -all", 0, 1, "spf.no_all", NONE },
 	{ "over 512 octets: TCP (7208 3.4)", NULL, 0, 0, "spf.too_long",
 	  DOMAINCHECK_WARNING },
 	{ "over 255 octets: several strings (7208 3.3)",

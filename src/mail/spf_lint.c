@@ -9,7 +9,8 @@
  * 10 (include, a, mx, ptr, exists, redirect), the include and redirect
  * targets to walk, and the names a, mx and exists would query (the void
  * look-up limit).  Targets holding macros depend on the sender and are
- * counted, not listed.  Limits: SPF_LINT_NAMES targets of each kind are
+ * counted, not listed; a redirect beside an all is ignored, as 6.1
+ * says evaluators do.  Limits: SPF_LINT_NAMES targets of each kind are
  * kept (a record naming more is over the lookup limit anyway).
  */
 #include <string.h>
@@ -85,7 +86,8 @@ int spf_lint(const char *text, size_t len, struct spf_lint *out, char *err,
 			out->nskipped++;
 		}
 	}
-	if (rec.redirect) {
+	/* 6.1: redirect is ignored when the record has an all */
+	if (rec.redirect && !out->all) {
 		out->dns_terms++;
 		if (!copy_name(out->redirect, rec.redirect)) {
 			out->redirect[0] = '\0';
