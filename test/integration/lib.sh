@@ -828,3 +828,18 @@ it_cleanup() {
 	fi
 	return "$rc"
 }
+
+# zone_start ZONEFILE PORT: test/dns/zone-server.py serving ZONEFILE on
+# 127.0.0.1:PORT in the background (its pid in ZONE_PID, output in
+# $IT_DIR/dns.out and dns.err); waits 10 s at most for its READY line.
+# Returns 1 if it did not start.  (t-scan.sh and t-milter.sh still start
+# theirs by hand.)
+zone_start() {
+	/usr/bin/python3 "$MAMORI_TOP/test/dns/zone-server.py" "$1" "$2" \
+		127.0.0.1 >"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
+	ZONE_PID=$!
+	disown "$ZONE_PID"
+	wait_for 10 'grep -q READY "$IT_DIR/dns.out"'
+}
+# zone_stop: stop the server zone_start started, if any.
+zone_stop() { stop_pid "$ZONE_PID" 5; ZONE_PID=; }

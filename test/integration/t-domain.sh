@@ -20,9 +20,8 @@
 # 127.0.0.1 only.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
 it_init
-$PY -c 'import dnslib' 2>/dev/null ||
+/usr/bin/python3 -c 'import dnslib' 2>/dev/null ||
 	{ tap_skip 1 "python3-dnslib missing"; tap_done; exit; }
 
 DNS_PORT=$SPARE_PORT
@@ -112,13 +111,8 @@ tap_ok '[ -n "$GOOD_KEY" ] && [ -n "$WRONG_PUB" ] && [ -n "$NOKEY_KEY" ] && [ "$
 	txt t1._domainkey.good.test "$GOOD_KEY; t=y"
 } >"$ZONE"
 
-DNS_PID=
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 
 # check DOMAIN [ARGS...]: mamori domain check with the test configuration,
 # bounded; output in $IT_DIR/DOMAIN.out, exit status in $RC.
@@ -201,8 +195,7 @@ timeout 10 "$MAMORI_BIN" -c "$CONF" domain >/dev/null 2>&1
 tap_is "$?" 2 "no subcommand: usage, exit 2"
 
 # ---------------------------------------------------------------- 9. DNS down
-stop_pid "$DNS_PID" 5
-DNS_PID=
+zone_stop
 check good.test --json
 tap_is "$RC" 2 "DNS down: exit 2"
 tap_is "$(json_get complete <"$IT_DIR/good.test.out")" false "DNS down: complete false"
