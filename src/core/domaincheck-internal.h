@@ -71,9 +71,9 @@ void domaincheck_dmarc_policy(struct domaincheck_report *rep,
 size_t domaincheck_uri_hosts(const char *list, char (*host)[254], size_t max);
 
 /*
- * The answer to DOMAIN._report._dmarc.HOST (RFC 9990 / RFC 7489 7.1): a
- * record starting v=DMARC1 authorises.  rcode: 0 answer (n strings), 1
- * NXDOMAIN or none.  tag "rua" or "ruf".
+ * The answer to DOMAIN._report._dmarc.HOST (RFC 9990 / RFC 7489 7.1), as
+ * TXT strings (n == 0 for NXDOMAIN or none): a record starting v=DMARC1
+ * authorises.  tag: "rua" or "ruf".
  */
 void domaincheck_dmarc_auth(struct domaincheck_report *rep, const char *tag,
 			    const char *host, const char *const *txt,

@@ -132,12 +132,13 @@ static void test_spf_record(void)
 	char longrec[700];
 	size_t i;
 
-	strcpy(longrec, "v=spf1");
+	snprintf(longrec, sizeof(longrec), "v=spf1");
 	for (i = 0; strlen(longrec) < 600; i++)
 		snprintf(longrec + strlen(longrec),
 			 sizeof(longrec) - strlen(longrec),
 			 " ip4:198.51.100.%zu", i);
-	strcat(longrec, " -all");
+	snprintf(longrec + strlen(longrec), sizeof(longrec) - strlen(longrec),
+		 " -all");
 	for (i = 0; i < sizeof(spf_rows) / sizeof(spf_rows[0]); i++) {
 		struct domaincheck_report rep;
 		const char *r = spf_rows[i].record ? spf_rows[i].record :
