@@ -13,7 +13,8 @@
 #   6. rua at another organization without its authorisation record
 #      (RFC 7489 7.1), then with it
 #   7. a null MX (RFC 7505)
-#   8. --selector, --json, the escaping of DNS text, bad input
+#   8. --selector, --json, --dns over a dead dns_upstream, the escaping
+#      of DNS text, a CNAME MX, void look-ups, bad MX targets, bad input
 #   9. DNS down: exit 2, "complete": false
 #
 # No Postfix here.  Every wait is bounded; the DNS server listens on
@@ -109,6 +110,11 @@ tap_ok '[ -n "$GOOD_KEY" ] && [ -n "$WRONG_PUB" ] && [ -n "$NOKEY_KEY" ] && [ "$
 		"alias.esc.test	CNAME	mx.good.test" \
 		'_dmarc.esc.test	TXT	v=DMARC1; p=reject; rua=mailto:a@x\x1b[31m.example'
 	txt t1._domainkey.good.test "$GOOD_KEY; t=y"
+	# 9. three void look-ups; an address as MX, an MX without address
+	printf '%s\n' \
+		"voids.test	TXT	v=spf1 a:n1.voids.test mx:n2.voids.test include:n3.voids.test -all" \
+		"voids.test	MX	10	192.0.2.1" \
+		"voids.test	MX	20	nohost.voids.test"
 } >"$ZONE"
 
 trap 'zone_stop; it_cleanup' EXIT
@@ -189,6 +195,11 @@ tap_ok '! grep -q $'"'"'\x1b'"'"' "$IT_DIR/esc.test.out"' "the ESC from DNS is n
 tap_ok 'grep -qF "x\\x1b[31m.example" "$IT_DIR/esc.test.out"' \
 	"an ESC in a rua host is shown as \\x1b"
 tap_ok 'has esc.test error mx.cname' "an MX that is a CNAME: mx.cname"
+check voids.test
+tap_ok 'has voids.test error spf.too_many_voids' "3 void look-ups: spf.too_many_voids (RFC 7208 4.6.4)"
+tap_ok 'has voids.test error spf.include_none' "an include of a name without SPF: spf.include_none"
+tap_ok 'has voids.test error mx.address_literal' "an address as MX: mx.address_literal"
+tap_ok 'has voids.test error mx.unresolvable' "an MX without A or AAAA: mx.unresolvable"
 check "bad domain!"
 tap_is "$RC" 2 "a bad domain name: exit 2"
 timeout 10 "$MAMORI_BIN" -c "$CONF" domain >/dev/null 2>&1
