@@ -835,6 +835,7 @@ it_cleanup() {
 # Returns 1 if it did not start.  (t-scan.sh and t-milter.sh still start
 # theirs by hand.)
 zone_start() {
+	: >"$IT_DIR/dns.out"	# exists before the first grep for READY
 	/usr/bin/python3 "$MAMORI_TOP/test/dns/zone-server.py" "$1" "$2" \
 		127.0.0.1 >"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
 	ZONE_PID=$!
