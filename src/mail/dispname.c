@@ -156,17 +156,21 @@ enum dispname_verdict dispname_check(const struct dmarc_psl *psl,
 			i++;
 		b = i;
 		/* the run norm[a..b): an address if it has an '@' */
-		at = memchr(norm + a, '@', b - a);
+		at = memrchr(norm + a, '@', b - a);
 		if (at != NULL) {
-			const char *d = strrchr(norm + a, '@');
-			size_t dn = b - (size_t)(d + 1 - norm);
+			/* the domain is after the run's last '@' */
+			size_t dn = b - (size_t)(at + 1 - norm);
 
-			if (org_of(psl, d + 1, dn, org, sizeof(org)) != 0)
+			if (org_of(psl, at + 1, dn, org, sizeof(org)) != 0)
 				continue;
 			v = DISPNAME_OTHER_ADDR;
 		} else {
+			/* "r.hughes" is an initial and a surname even
+			 * though .hughes is a TLD: a bare domain needs a
+			 * registrable label of two characters or more */
 			if (memchr(norm + a, '.', b - a) == NULL ||
-			    org_of(psl, norm + a, b - a, org, sizeof(org)) != 0)
+			    org_of(psl, norm + a, b - a, org, sizeof(org)) != 0 ||
+			    strchr(org, '.') - org < 2)
 				continue;
 			v = DISPNAME_OTHER_DOMAIN;
 		}

@@ -256,14 +256,18 @@ static bool is_host_byte(char c)
 }
 
 /*
- * The host the visible text vis names, into host: a URL's host, or the
- * first dotted word with a listed public suffix.  -1 if none.
+ * The host the visible text vis names, into host: the host of a URL
+ * written in it, or the whole text if it is one host name (optionally
+ * with a path) with a listed public suffix.  A domain-like word inside a
+ * sentence ("ASP.NET Reference", "News.com headlines") names no host: in
+ * the SpamAssassin ham those are product names, not claims about the link.
+ * -1 if none.
  */
 static int text_host(const struct dmarc_psl *psl, const char *vis,
 		     char *host, size_t hostsz)
 {
 	char org[DMARC_DOMAIN_MAX];
-	size_t n = strlen(vis), i, rest;
+	size_t n = strlen(vis), i, k, rest;
 	bool ui;
 
 	for (i = 0; i < n; i++)
@@ -271,30 +275,18 @@ static int text_host(const struct dmarc_psl *psl, const char *vis,
 		    has_prefix(vis + i, n - i, "https://"))
 			return split_url(vis + i, n - i, host, hostsz, &ui,
 					 &rest);
-	for (i = 0; i < n;) {
-		size_t a = i, k;
-
-		if (!is_host_byte(vis[i]) || vis[i] == '.' || vis[i] == '-') {
-			i++;
-			continue;
-		}
-		while (i < n && is_host_byte(vis[i]))
-			i++;
-		if (i < n && vis[i] == '@')
-			continue;	/* an address's local part */
-		if (a > 0 && vis[a - 1] == '@')
-			continue;	/* an address's domain: not a host */
-		if (i - a >= hostsz || memchr(vis + a, '.', i - a) == NULL)
-			continue;
-		for (k = 0; k < i - a; k++)
-			host[k] = lower(vis[a + k]);
-		while (k > 0 && host[k - 1] == '.')
-			k--;
-		host[k] = '\0';
-		if (host_org(psl, host, org, sizeof(org)) == 0)
-			return 0;
-	}
-	return -1;
+	/* links_html trims and collapses blanks: one token has none */
+	for (i = 0; i < n && is_host_byte(vis[i]); i++)
+		;
+	if (i == 0 || i >= hostsz || (i < n && vis[i] != '/') ||
+	    memchr(vis, ' ', n) != NULL || memchr(vis, '.', i) == NULL)
+		return -1;
+	for (k = 0; k < i; k++)
+		host[k] = lower(vis[k]);
+	while (k > 0 && host[k - 1] == '.')
+		k--;
+	host[k] = '\0';
+	return host_org(psl, host, org, sizeof(org));
 }
 
 unsigned links_url(const char *url, size_t n, const char *vis,

@@ -242,6 +242,19 @@ static int prepare(const struct lookalike *la, const char *d, struct prep *p)
 	return 0;
 }
 
+/* Bytes of brand kept: at most LOOKALIKE_BRAND_MAX - 1, whole characters. */
+static size_t brand_len(const char *brand)
+{
+	size_t n = strnlen(brand, LOOKALIKE_BRAND_MAX);
+
+	if (n < LOOKALIKE_BRAND_MAX)
+		return n;
+	n = LOOKALIKE_BRAND_MAX - 1;
+	while (n > 0 && ((unsigned char)brand[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 int lookalike_add(struct lookalike *la, const char *domain, const char *brand)
 {
 	struct prep p;
@@ -266,7 +279,8 @@ int lookalike_add(struct lookalike *la, const char *domain, const char *brand)
 		if (*c == '.')
 			*c = '-';
 	e->suffix = xstrdup(p.suffix);
-	e->brand = xstrndup(brand ? brand : "", LOOKALIKE_BRAND_MAX - 1);
+	e->brand = xstrndup(brand ? brand : "",
+			    brand_len(brand ? brand : ""));
 	e->label_cps = p.label_cps;
 	return 0;
 }
@@ -300,6 +314,10 @@ static int load_line(struct lookalike *la, const char *text, size_t a,
 	while (k < b && is_blank(text[k]))
 		k++;
 	len = b - k < sizeof(brand) - 1 ? b - k : sizeof(brand) - 1;
+	/* a cut brand ends on a whole character */
+	while (len > 0 && len < b - k &&
+	       ((unsigned char)text[k + len] & 0xc0) == 0x80)
+		len--;
 	memcpy(brand, text + k, len);
 	brand[len] = '\0';
 	return lookalike_add(la, dom, brand);

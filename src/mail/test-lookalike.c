@@ -167,6 +167,22 @@ int main(void)
 	is_int(res.correspondent, 0, "a protected match is not a correspondent");
 	lookalike_check(la, "debian.org", NULL, 0, &res);
 	is_int(res.flags, 0, "ASCII domain: no flags");
+	{
+		/* 21 three-byte characters: the 64-byte cap falls inside the
+		 * 22nd, which is dropped whole */
+		char longb[80] = "";
+		struct lookalike *l3 = lookalike_new(psl);
+
+		for (i = 0; i < 22; i++)
+			strcat(longb, "\xe3\x81\x82");
+		is_int(lookalike_add(l3, "b-bank.jp", "Bank"), 0,
+		       "add: short brand");
+		is_str(lookalike_brand(l3, 0, NULL), "Bank", "add: short brand kept");
+		lookalike_add(l3, "c-bank.jp", longb);
+		is_int(strlen(lookalike_brand(l3, 1, NULL)), 63,
+		       "add: long brand cut on a character boundary");
+		lookalike_free(l3);
+	}
 
 	for (i = 0; i < sizeof(drows) / sizeof(drows[0]); i++)
 		is_int(lookalike_distance(drows[i].a, drows[i].b, drows[i].max),

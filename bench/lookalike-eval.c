@@ -1,0 +1,160 @@
+/*
+ * lookalike-eval - runs the look-alike, display-name and link checks over
+ * messages extracted by bench/lookalike-eval.py (records on stdin: six
+ * fields "KEY\tLEN\n" + LEN bytes + "\n": file, tag, display, addr, html,
+ * text) and prints one line per message with a finding, then totals per
+ * check: messages flagged, and for tag "spoof" the recall.
+ *
+ *   lookalike-eval PROTECTED_FILE < records
+ *
+ * Not a test: the corpora are external data (docs/design/lookalike.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/dispname.h"
+#include "mail/dmarc.h"
+#include "mail/links.h"
+#include "mail/lookalike.h"
+
+#define FIELDS 6
+#define FIELD_MAX (8u << 20)
+
+enum { C_DISP, C_FROM_LA, C_MISMATCH, C_REDIR, C_IP, C_PUNY, C_LINK_LA,
+       C_USERINFO, C_ANY_LINK, C_N };
+
+static const char *cname[C_N] = {
+	"dispname-other", "from-lookalike", "link-text-mismatch",
+	"link-redirector", "link-ip-host", "link-punycode", "link-lookalike",
+	"link-userinfo", "any-link-flag",
+};
+
+/* Reads one field into *buf; returns its length or -1 at the end. */
+static long read_field(char **buf, const char *want)
+{
+	char key[32];
+	unsigned long len;
+
+	if (scanf("%31s %lu", key, &len) != 2 || strcmp(key, want) != 0 ||
+	    len > FIELD_MAX || getchar() != '\n')
+		return -1;
+	*buf = realloc(*buf, len + 1);
+	if (*buf == NULL || fread(*buf, 1, len, stdin) != len)
+		return -1;
+	(*buf)[len] = '\0';
+	getchar();
+	return (long)len;
+}
+
+/* Reads the protected file path into la. */
+static int load(struct lookalike *la, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	static char text[1 << 20];
+	size_t n, bad = 0;
+
+	if (f == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (lookalike_load(la, text, n, &bad) != 0) {
+		fprintf(stderr, "lookalike-eval: %s line %zu bad\n", path, bad);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *keys[FIELDS] = {"file", "tag", "display", "addr",
+					   "html", "text"};
+	char *f[FIELDS] = {0};
+	long len[FIELDS];
+	struct dmarc_psl *psl = dmarc_psl_load(NULL);
+	struct lookalike *la;
+	struct links *lk = links_new();
+	size_t msgs = 0, tagged = 0, hit[C_N] = {0}, thit[C_N] = {0}, i;
+	char names[128];
+
+	if (argc != 2 || psl == NULL || (la = lookalike_new(psl)) == NULL ||
+	    load(la, argv[1]) != 0) {
+		fprintf(stderr, "usage: lookalike-eval PROTECTED_FILE\n");
+		return 2;
+	}
+	links_init();
+	for (;;) {
+		struct dispname_result dr;
+		struct lookalike_result lr;
+		bool c[C_N] = {0};
+		const char *at;
+
+		for (i = 0; i < FIELDS; i++)
+			if ((len[i] = read_field(&f[i], keys[i])) < 0)
+				break;
+		if (i < FIELDS)
+			break;
+		msgs++;
+		if (strcmp(f[1], "spoof") == 0)
+			tagged++;
+		if (dispname_check(psl, f[2], (size_t)len[2], f[3], &dr) !=
+		    DISPNAME_OK) {
+			c[C_DISP] = true;
+			printf("%s dispname %s found=%s from=%s\n", f[0],
+			       dispname_verdict_name(dr.verdict), dr.found,
+			       f[3]);
+		}
+		at = strrchr(f[3], '@');
+		if (at != NULL && lookalike_check(la, at + 1, NULL, 0, &lr) ==
+					  LOOKALIKE_MATCH) {
+			c[C_FROM_LA] = true;
+			printf("%s from-lookalike %s of %s reason=%s d=%d/%d\n",
+			       f[0], lr.domain, lr.matched,
+			       lookalike_reason_name(lr.reason), lr.distance,
+			       lr.threshold);
+		}
+		links_reset(lk);
+		if (len[4] > 0)
+			links_html(lk, f[4], (size_t)len[4], psl, la);
+		if (len[5] > 0)
+			links_text(lk, f[5], (size_t)len[5], psl, la);
+		c[C_MISMATCH] = lk->flags & LINKS_F_TEXT_MISMATCH;
+		c[C_REDIR] = lk->flags & LINKS_F_REDIRECTOR;
+		c[C_IP] = lk->flags & LINKS_F_IP_HOST;
+		c[C_PUNY] = lk->flags & LINKS_F_PUNYCODE;
+		c[C_LINK_LA] = lk->flags & LINKS_F_LOOKALIKE;
+		c[C_USERINFO] = lk->flags & LINKS_F_USERINFO;
+		c[C_ANY_LINK] = lk->flags != 0;
+		for (i = 0; i < lk->n; i++)
+			if (lk->link[i].flags != 0)
+				printf("%s link %s host=%s text_host=%s "
+				       "target=%s matched=%s\n", f[0],
+				       links_flag_names(lk->link[i].flags,
+							names, sizeof(names)),
+				       lk->link[i].host, lk->link[i].text_host,
+				       lk->link[i].target,
+				       lk->link[i].matched);
+		for (i = 0; i < C_N; i++) {
+			hit[i] += c[i];
+			if (strcmp(f[1], "spoof") == 0)
+				thit[i] += c[i];
+		}
+	}
+	printf("# messages %zu, tagged display-name spoofs %zu\n", msgs,
+	       tagged);
+	for (i = 0; i < C_N; i++)
+		printf("# %-20s %5zu messages (%.2f%%)\n", cname[i], hit[i],
+		       msgs ? 100.0 * (double)hit[i] / (double)msgs : 0.0);
+	if (tagged) {
+		printf("# recall on tagged spoofs:");
+		for (i = 0; i < C_N; i++)
+			printf(" %s=%zu/%zu", cname[i], thit[i], tagged);
+		printf("\n");
+	}
+	for (i = 0; i < FIELDS; i++)
+		free(f[i]);
+	links_free(lk);
+	lookalike_free(la);
+	dmarc_psl_free(psl);
+	return 0;
+}
