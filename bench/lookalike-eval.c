@@ -2,7 +2,7 @@
  * lookalike-eval - runs the look-alike, display-name and link checks over
  * messages extracted by bench/lookalike-eval.py (records on stdin: six
  * fields "KEY\tLEN\n" + LEN bytes + "\n": file, tag, display, addr, html,
- * text) and prints one line per message with a finding, then totals per
+ * text, subject) and prints one line per message with a finding, then totals per
  * check: messages flagged, and for tag "spoof" the recall.
  *
  *   lookalike-eval PROTECTED_FILE < records
@@ -13,21 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/cues.h"
 #include "mail/dispname.h"
 #include "mail/dmarc.h"
 #include "mail/links.h"
 #include "mail/lookalike.h"
 
-#define FIELDS 6
+#define FIELDS 7
 #define FIELD_MAX (8u << 20)
 
 enum { C_DISP, C_FROM_LA, C_MISMATCH, C_REDIR, C_IP, C_PUNY, C_LINK_LA,
-       C_USERINFO, C_ANY_LINK, C_N };
+       C_USERINFO, C_ANY_LINK, C_CUE_PHISH, C_CUE_BILL, C_CUE_MAL,
+       C_CUE_SOL, C_BRAND, C_N };
 
 static const char *cname[C_N] = {
 	"dispname-other", "from-lookalike", "link-text-mismatch",
 	"link-redirector", "link-ip-host", "link-punycode", "link-lookalike",
-	"link-userinfo", "any-link-flag",
+	"link-userinfo", "any-link-flag", "cue-phishing", "cue-fake-billing",
+	"cue-malware", "cue-solicitation", "brand-claim",
 };
 
 /* Reads one field into *buf; returns its length or -1 at the end. */
@@ -68,7 +71,7 @@ static int load(struct lookalike *la, const char *path)
 int main(int argc, char **argv)
 {
 	static const char *keys[FIELDS] = {"file", "tag", "display", "addr",
-					   "html", "text"};
+					   "html", "text", "subject"};
 	char *f[FIELDS] = {0};
 	long len[FIELDS];
 	struct dmarc_psl *psl = dmarc_psl_load(NULL);
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct dispname_result dr;
 		struct lookalike_result lr;
+		struct cues_result cr;
 		bool c[C_N] = {0};
 		const char *at;
 
@@ -134,6 +138,22 @@ int main(int argc, char **argv)
 				       lk->link[i].host, lk->link[i].text_host,
 				       lk->link[i].target,
 				       lk->link[i].matched);
+		/* cues read the text part, else the HTML as it is */
+		if (cues_scan(f[6], (size_t)len[6], len[5] ? f[5] : f[4],
+			      (size_t)(len[5] ? len[5] : len[4]), la,
+			      at ? at + 1 : NULL, &cr) == 0) {
+			for (i = 0; i < CUES_N; i++) {
+				c[C_CUE_PHISH + i] = cr.hits[i] > 0;
+				if (cr.hits[i])
+					printf("%s cue %s first=\"%s\" hits=%u\n",
+					       f[0], cues_label_name(i),
+					       cr.first[i], cr.hits[i]);
+			}
+			c[C_BRAND] = cr.brand_claim;
+			if (cr.brand_claim)
+				printf("%s brand-claim %s (%s) from=%s\n", f[0],
+				       cr.brand, cr.brand_domain, f[3]);
+		}
 		for (i = 0; i < C_N; i++) {
 			hit[i] += c[i];
 			if (strcmp(f[1], "spoof") == 0)

@@ -21,7 +21,7 @@ import sys
 
 
 def records(paths, tagged):
-    """Yields (name, tag, display, addr, html, text) per message file."""
+    """Yields (name, tag, display, addr, html, text, subject) per file."""
     files = []
     for p in paths:
         if os.path.isdir(p):
@@ -49,9 +49,13 @@ def records(paths, tagged):
                     payload = part.get_payload(decode=True) or b''
                     body = payload.decode('latin-1')
                 (html if ct == 'text/html' else text).append(body)
+        try:
+            subj = str(m.get('Subject', '')) if m is not None else ''
+        except Exception:
+            subj = ''
         yield (os.path.basename(f),
                'spoof' if os.path.basename(f) in tagged else '-',
-               disp, addr, '\n'.join(html), '\n'.join(text))
+               disp, addr, '\n'.join(html), '\n'.join(text), subj)
 
 
 def field(out, key, value):
@@ -73,8 +77,8 @@ def main():
     drv = subprocess.Popen([os.path.join(build, 'bench', 'lookalike-eval'),
                             protected], stdin=subprocess.PIPE)
     for r in records(paths, tagged):
-        for k, v in zip(('file', 'tag', 'display', 'addr', 'html', 'text'),
-                        r):
+        for k, v in zip(('file', 'tag', 'display', 'addr', 'html', 'text',
+                         'subject'), r):
             field(drv.stdin, k, v)
     drv.stdin.close()
     sys.exit(drv.wait())

@@ -6,7 +6,8 @@
  * is a protected-domains file (lookalike_load, cut to 4 KiB), part 1 the
  * domain checked, parts 2..9 the known correspondent domains; part 1 is
  * also a display name for dispname_check and dispname_known (with parts 2..
- * as known names).  Invariants: verdicts in their enums; a MATCH has a
+ * as known names); parts 1 and 2 are a subject and a text for cues_scan
+ * (with the loaded brands).  Invariants: verdicts in their enums; a MATCH has a
  * reason and a matched domain, an EDIT match a distance within its
  * threshold; the distance is symmetric; checking twice gives the same
  * result; every string in the results is NUL-terminated in its buffer.
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/cues.h"
 #include "mail/dispname.h"
 #include "mail/dmarc.h"
 #include "mail/lookalike.h"
@@ -46,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dispname_result d1, d2;
 	struct dispname_known known[PARTS];
 	struct lookalike *la;
+	struct cues_result c;
 
 	if (psl == NULL && (psl = dmarc_psl_load(NULL)) == NULL)
 		return 0;
@@ -105,6 +108,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("dispname_known verdict");
 		if (!terminated(d1.found, sizeof(d1.found)))
 			fail("unterminated dispname string");
+		if (cues_scan(part[1], len[1], n > 2 ? part[2] : "",
+			      n > 2 ? len[2] : 0, la, part[1], &c) == 0) {
+			for (i = 0; i < CUES_N; i++)
+				if ((c.hits[i] == 0) != (c.first[i] == NULL))
+					fail("cue hits without a first cue");
+			if (c.brand_claim != (c.brand[0] != '\0') ||
+			    !terminated(c.brand, sizeof(c.brand)))
+				fail("brand claim without a brand");
+		}
 	}
 	lookalike_free(la);
 	for (i = 0; i < n; i++)
