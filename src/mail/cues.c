@@ -4,10 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/unorm2.h>
-#include <unicode/ustring.h>
 
 #include "mail/cues.h"
+#include "mail/dispname.h"
 #include "mail/lookalike.h"
 #include "util/xalloc.h"
 
@@ -40,6 +39,16 @@ static const struct cue cues[] = {
 	{CUES_PHISHING, "account will be suspended"},
 	{CUES_PHISHING, "confirm your identity"},
 	{CUES_PHISHING, "unusual sign-in"},
+	{CUES_PHISHING, "unusual signin"},
+	{CUES_PHISHING, "unusual sign in"},
+	{CUES_PHISHING, "verify your wallet"},
+	{CUES_PHISHING, "unlock your wallet"},
+	{CUES_PHISHING, "avoid suspension"},
+	{CUES_PHISHING, "confirm your account"},
+	{CUES_PHISHING, "account has been locked"},
+	{CUES_PHISHING, "payment failed"},
+	{CUES_PHISHING, "mailbox is full"},
+	{CUES_PHISHING, "storage is full"},
 	{CUES_PHISHING, "unusual activity"},
 	{CUES_PHISHING, "update your payment"},
 	{CUES_PHISHING, "your password expires"},
@@ -88,73 +97,10 @@ static const struct cue cues[] = {
 	{CUES_SOLICITATION, "guaranteed profit"},
 };
 
-/*
- * NFKC_Casefold of s[0..n) (cut to max bytes on a character boundary,
- * invalid UTF-8 replaced by U+FFFD) into a new string; NULL if ICU fails.
- */
-static char *fold(const char *s, size_t n, size_t max)
-{
-	UErrorCode err = U_ZERO_ERROR;
-	const UNormalizer2 *nfkc = unorm2_getNFKCCasefoldInstance(&err);
-	UChar *in, *nf;
-	char *out;
-	int32_t nin, nnf, no;
-	size_t cap;
-
-	if (U_FAILURE(err))
-		return NULL;
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	in = xmalloc((n + 1) * sizeof(UChar));
-	/* mail text is often not quite UTF-8: substitute, do not refuse */
-	u_strFromUTF8WithSub(in, (int32_t)(n + 1), &nin, s, (int32_t)n,
-			     0xfffd, NULL, &err);
-	/* NFKC can expand a code unit up to 18 times (U+FDFA); 4 covers
-	 * text and a retry below handles the rest */
-	cap = (size_t)nin * 4 + 16;
-	nf = xmalloc(cap * sizeof(UChar));
-	nnf = U_FAILURE(err) ? 0 : unorm2_normalize(nfkc, in, nin, nf,
-						     (int32_t)cap, &err);
-	if (err == U_BUFFER_OVERFLOW_ERROR) {
-		err = U_ZERO_ERROR;
-		cap = (size_t)nnf + 1;
-		nf = xrealloc(nf, cap * sizeof(UChar));
-		nnf = unorm2_normalize(nfkc, in, nin, nf, (int32_t)cap, &err);
-	}
-	free(in);
-	if (U_FAILURE(err)) {
-		free(nf);
-		return NULL;
-	}
-	out = xmalloc((size_t)nnf * 3 + 1);
-	u_strToUTF8(out, (int32_t)nnf * 3 + 1, &no, nf, nnf, &err);
-	free(nf);
-	if (U_FAILURE(err)) {
-		free(out);
-		return NULL;
-	}
-	out[no] = '\0';
-	return out;
-}
-
 /* True if the folded subject or text holds the folded string s. */
 static bool found(const char *subj, const char *text, const char *s)
 {
 	return strstr(subj, s) != NULL || strstr(text, s) != NULL;
-}
-
-/* Code points in the UTF-8 string s. */
-static size_t count_cps(const char *s)
-{
-	size_t c = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			c++;
-	return c;
 }
 
 /* Looks for a protected brand named in subj/text but not the sender's. */
@@ -172,9 +118,9 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 		const char *dom, *b = lookalike_brand(la, i, &dom);
 		char *fb;
 
-		if (count_cps(b) < 3)
-			continue;
-		fb = fold(b, strlen(b), 256);
+		if (strlen(b) < 3)
+			continue;	/* "au": found in every other word */
+		fb = dispname_fold(b, strlen(b), 256);
 		if (fb == NULL)
 			continue;
 		/* the sender is that brand (any of its listed domains) */
@@ -199,9 +145,9 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
-	subj = fold(subject ? subject : "", subject ? sn : 0,
+	subj = dispname_fold(subject ? subject : "", subject ? sn : 0,
 		    CUES_SUBJECT_MAX);
-	body = fold(text ? text : "", text ? tn : 0, CUES_TEXT_MAX);
+	body = dispname_fold(text ? text : "", text ? tn : 0, CUES_TEXT_MAX);
 	if (subj == NULL || body == NULL) {
 		free(subj);
 		free(body);

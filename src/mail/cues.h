@@ -19,7 +19,7 @@
  * Limits: the subject up to CUES_SUBJECT_MAX bytes and the first
  * CUES_TEXT_MAX bytes of the text are read (scam wording comes first, and
  * the scan is one pass per cue over at most that much); brands shorter
- * than 3 characters are not looked for (too many false hits).  Sans-I/O,
+ * than 3 bytes are not looked for (too many false hits).  Sans-I/O,
  * no state, thread-safe; la is borrowed.
  */
 #ifndef MAMORI_CUES_H

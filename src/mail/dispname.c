@@ -2,6 +2,7 @@
  * dispname - display-name spoofing checks; see dispname.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unicode/unorm2.h>
@@ -10,37 +11,73 @@
 #include "mail/dispname.h"
 #include "mail/dmarc.h"
 #include "mail/idna.h"
+#include "util/xalloc.h"
 
 #define NORM_MAX (DISPNAME_MAX * 3 + 1)	/* NFKC may grow the text */
 
-int dispname_normalize(const char *s, size_t n, char *out, size_t outsz)
+char *dispname_fold(const char *s, size_t n, size_t max)
 {
-	UChar in[DISPNAME_MAX + 1], nf[DISPNAME_MAX * 3];
 	UErrorCode err = U_ZERO_ERROR;
 	const UNormalizer2 *nfkc = unorm2_getNFKCCasefoldInstance(&err);
+	UChar *in, *nf;
+	char *out;
 	int32_t nin, nnf, no;
+	size_t cap;
 
 	if (U_FAILURE(err))
-		return -1;
-	if (n > DISPNAME_MAX) {
-		/* a cut inside a character is invalid UTF-8: back to its
-		 * start (s[n] exists since the name was longer) */
-		n = DISPNAME_MAX;
+		return NULL;
+	if (n > max) {
+		n = max;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
 	}
-	u_strFromUTF8(in, (int32_t)(sizeof(in) / sizeof(in[0])), &nin, s,
-		      (int32_t)n, &err);
-	if (U_FAILURE(err))
-		return -1;
-	nnf = unorm2_normalize(nfkc, in, nin, nf,
-			       (int32_t)(sizeof(nf) / sizeof(nf[0])), &err);
-	if (U_FAILURE(err) || err == U_STRING_NOT_TERMINATED_WARNING)
-		return -1;
-	u_strToUTF8(out, (int32_t)outsz, &no, nf, nnf, &err);
-	if (U_FAILURE(err) || (size_t)no >= outsz)
-		return -1;
+	in = xmalloc((n + 1) * sizeof(UChar));
+	/* mail text is often not quite UTF-8: substitute, do not refuse */
+	u_strFromUTF8WithSub(in, (int32_t)(n + 1), &nin, s, (int32_t)n,
+			     0xfffd, NULL, &err);
+	/* NFKC can expand a code unit up to 18 times (U+FDFA); 4 covers
+	 * text and a retry below handles the rest */
+	cap = (size_t)nin * 4 + 16;
+	nf = xmalloc(cap * sizeof(UChar));
+	nnf = U_FAILURE(err) ? 0 : unorm2_normalize(nfkc, in, nin, nf,
+						     (int32_t)cap, &err);
+	if (err == U_BUFFER_OVERFLOW_ERROR) {
+		err = U_ZERO_ERROR;
+		cap = (size_t)nnf + 1;
+		nf = xrealloc(nf, cap * sizeof(UChar));
+		nnf = unorm2_normalize(nfkc, in, nin, nf, (int32_t)cap, &err);
+	}
+	free(in);
+	if (U_FAILURE(err)) {
+		free(nf);
+		return NULL;
+	}
+	out = xmalloc((size_t)nnf * 3 + 1);
+	u_strToUTF8(out, (int32_t)nnf * 3 + 1, &no, nf, nnf, &err);
+	free(nf);
+	if (U_FAILURE(err)) {
+		free(out);
+		return NULL;
+	}
 	out[no] = '\0';
+	return out;
+}
+
+int dispname_normalize(const char *s, size_t n, char *out, size_t outsz)
+{
+	char *f;
+	size_t len;
+
+	f = dispname_fold(s, n, DISPNAME_MAX);
+	if (f == NULL)
+		return -1;
+	len = strlen(f);
+	if (len >= outsz) {
+		free(f);
+		return -1;
+	}
+	memcpy(out, f, len + 1);
+	free(f);
 	return 0;
 }
 

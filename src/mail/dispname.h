@@ -56,10 +56,17 @@ struct dispname_known {
 struct dmarc_psl;
 
 /*
- * NFKC_Casefold of the UTF-8 s[0..n) into out (outsz bytes,
- * NUL-terminated), default-ignorable characters (zero-width space, joiner,
- * BOM, soft hyphen) removed.  Returns 0, or -1 if s is not UTF-8 or the
- * result does not fit.
+ * NFKC_Casefold of the UTF-8 s[0..n) (cut to max bytes on a character
+ * boundary; invalid UTF-8 read as U+FFFD), default-ignorable characters
+ * (zero-width space, joiner, BOM, soft hyphen) removed, as a new string
+ * the caller frees.  NULL only if ICU fails.  Shared with src/mail/cues.c.
+ */
+char *dispname_fold(const char *s, size_t n, size_t max);
+
+/*
+ * dispname_fold of s[0..n) (at most DISPNAME_MAX bytes read) into out
+ * (outsz bytes, NUL-terminated).  Returns 0, or -1 if the result does not
+ * fit.
  */
 int dispname_normalize(const char *s, size_t n, char *out, size_t outsz);
 

@@ -247,6 +247,16 @@ static int host_org(const struct dmarc_psl *psl, const char *host,
 									 : -1;
 }
 
+/* True if hosts a and b have the same registrable domain. */
+static bool same_org(const struct dmarc_psl *psl, const char *a,
+		     const char *b)
+{
+	char oa[DMARC_DOMAIN_MAX], ob[DMARC_DOMAIN_MAX];
+
+	return host_org(psl, a, oa, sizeof(oa)) == 0 &&
+	       host_org(psl, b, ob, sizeof(ob)) == 0 && strcmp(oa, ob) == 0;
+}
+
 /* True for the bytes of a host name written in text. */
 static bool is_host_byte(char c)
 {
@@ -293,7 +303,6 @@ unsigned links_url(const char *url, size_t n, const char *vis,
 		   const struct dmarc_psl *psl, const struct lookalike *la,
 		   struct links_link *out)
 {
-	char o1[DMARC_DOMAIN_MAX], o2[DMARC_DOMAIN_MAX];
 	struct lookalike_result lr;
 	size_t rest, i;
 	bool ui;
@@ -312,8 +321,10 @@ unsigned links_url(const char *url, size_t n, const char *vis,
 		if ((i == 0 || out->host[i - 1] == '.') &&
 		    strncmp(out->host + i, "xn--", 4) == 0)
 			out->flags |= LINKS_F_PUNYCODE;
+	/* a redirect within one site sends the reader nowhere new */
 	if (find_redirect(url + rest, n - rest, out->target,
-			  sizeof(out->target)))
+			  sizeof(out->target)) &&
+	    !same_org(psl, out->host, out->target))
 		out->flags |= LINKS_F_REDIRECTOR;
 	if (la != NULL && !(out->flags & LINKS_F_IP_HOST) &&
 	    lookalike_check(la, out->host, NULL, 0, &lr) == LOOKALIKE_MATCH) {
@@ -326,9 +337,7 @@ unsigned links_url(const char *url, size_t n, const char *vis,
 		/* same registrable domain is the same site; an IP href with
 		 * a named text is always a mismatch */
 		if ((out->flags & LINKS_F_IP_HOST) ||
-		    host_org(psl, out->text_host, o1, sizeof(o1)) != 0 ||
-		    host_org(psl, out->host, o2, sizeof(o2)) != 0 ||
-		    strcmp(o1, o2) != 0)
+		    !same_org(psl, out->text_host, out->host))
 			out->flags |= LINKS_F_TEXT_MISMATCH;
 	}
 	return out->flags;

@@ -14,8 +14,9 @@
  *                 from the href's ("www.amazon.co.jp" -> evil.example)
  *  REDIRECTOR     an open-redirect pattern: a query value or path segment
  *                 that is itself a URL ("?url=https://...", google.com/url?
- *                 q=..., "/redirect/https://..."), also percent-encoded;
- *                 the embedded target's host is kept in target
+ *                 q=..., "/redirect/https://..."), also percent-encoded,
+ *                 to another registrable domain; the embedded target's
+ *                 host is kept in target
  *  IP_HOST        the host is an IP literal: dotted quad, or the decimal,
  *                 hex or octal forms browsers accept (WHATWG URL "IPv4
  *                 parser": http://3232235777/, http://0xc0a80101/), or

@@ -52,8 +52,8 @@ static const struct row rows[] = {
 	{"two addresses: each run's own domain",
 	 "bob@example.com and x@paypal.com", "bob@example.com",
 	 DISPNAME_OTHER_ADDR, "x@paypal.com"},
-	{"invalid UTF-8 name", "\xff\xfe paypal.com", "x@evil.example.com",
-	 DISPNAME_OK, ""},
+	{"invalid UTF-8 is read as U+FFFD", "\xff\xfe paypal.com",
+	 "x@evil.example.com", DISPNAME_OTHER_DOMAIN, "paypal.com"},
 };
 
 static const struct dispname_known known[] = {
