@@ -127,6 +127,7 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 		if (found(subj, text, fb) &&
 		    !(own && strcmp(lr.brand, b) == 0)) {
 			res->brand_claim = true;
+			res->brand_in_subject = strstr(subj, fb) != NULL;
 			snprintf(res->brand, sizeof(res->brand), "%s", b);
 			snprintf(res->brand_domain, sizeof(res->brand_domain),
 				 "%s", dom);

@@ -10,7 +10,8 @@
  * full-width Latin and case do not matter.  A brand claim is a protected
  * brand name (struct lookalike, lookalike_brand) written in the subject or
  * text of mail whose From domain is not that brand's: reported with the
- * brand and its domain.
+ * brand and its domain, and whether the subject names it (the stronger
+ * sign: ham mentions brands in its text all the time).
  *
  * Cues are evidence for a label, never a verdict alone: ham quotes
  * "password" and "invoice" too.  The caller weighs hits with the other
@@ -43,6 +44,7 @@ struct cues_result {
 	unsigned hits[CUES_N];		/* distinct cues found per label */
 	const char *first[CUES_N];	/* the first cue found (static) */
 	bool brand_claim;		/* a brand not the sender's */
+	bool brand_in_subject;		/* ... named in the subject */
 	char brand[64];
 	char brand_domain[256];
 };

@@ -82,7 +82,14 @@ int main(void)
 		is_str(res.brand, t->brand, "%s: brand", t->label);
 		is_int(res.brand_claim, t->brand[0] != '\0',
 		       "%s: brand claim", t->label);
+		if (res.brand_claim)
+			ok(res.brand_in_subject, "%s: brand in the subject",
+			   t->label);
 	}
+	cues_scan("Hello", 5, "Your Amazon order", 17, la, "x@evil.example",
+		  &res);
+	ok(res.brand_claim && !res.brand_in_subject,
+	   "brand in the text only");
 	cues_scan("", 0, "final notice", 12, NULL, NULL, &res);
 	is_str(res.first[CUES_FAKE_BILLING], "final notice",
 	       "first cue reported");
