@@ -24,14 +24,14 @@
 
 enum { C_DISP, C_FROM_LA, C_MISMATCH, C_REDIR, C_IP, C_PUNY, C_LINK_LA,
        C_USERINFO, C_ANY_LINK, C_CUE_PHISH, C_CUE_BILL, C_CUE_MAL,
-       C_CUE_SOL, C_BRAND, C_BRAND_SUBJ, C_N };
+       C_CUE_SOL, C_BRAND, C_BRAND_SUBJ, C_BRAND_DISP, C_N };
 
 static const char *cname[C_N] = {
 	"dispname-other", "from-lookalike", "link-text-mismatch",
 	"link-redirector", "link-ip-host", "link-punycode", "link-lookalike",
 	"link-userinfo", "any-link-flag", "cue-phishing", "cue-fake-billing",
 	"cue-malware", "cue-solicitation", "brand-claim",
-	"brand-claim-subject",
+	"brand-claim-subject", "brand-claim-dispname",
 };
 
 /* Reads one field into *buf; returns its length or -1 at the end. */
@@ -152,6 +152,13 @@ int main(int argc, char **argv)
 			}
 			c[C_BRAND] = cr.brand_claim;
 			c[C_BRAND_SUBJ] = cr.brand_in_subject;
+			c[C_BRAND_DISP] = cues_brand_claim(la, f[2],
+							   (size_t)len[2],
+							   at ? at + 1 : NULL,
+							   &cr);
+			if (c[C_BRAND_DISP])
+				printf("%s brand-claim-dispname %s from=%s\n",
+				       f[0], cr.brand, f[3]);
 			if (cr.brand_claim)
 				printf("%s brand-claim %s (%s) from=%s\n", f[0],
 				       cr.brand, cr.brand_domain, f[3]);

@@ -138,6 +138,22 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 	}
 }
 
+bool cues_brand_claim(const struct lookalike *la, const char *text,
+		      size_t n, const char *from_domain,
+		      struct cues_result *res)
+{
+	char *f = dispname_fold(text ? text : "", text ? n : 0,
+				CUES_SUBJECT_MAX);
+
+	res->brand_claim = false;
+	res->brand[0] = res->brand_domain[0] = '\0';
+	if (f == NULL)
+		return false;
+	brand_claims(la, from_domain, f, "", res);
+	free(f);
+	return res->brand_claim;
+}
+
 int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	      const struct lookalike *la, const char *from_domain,
 	      struct cues_result *res)

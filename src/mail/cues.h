@@ -62,6 +62,16 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	      const struct lookalike *la, const char *from_domain,
 	      struct cues_result *res);
 
+/*
+ * The brand-claim check alone on one short text[0..n) (a display name:
+ * "Bank of America Alerts" <alerts@evil.example>; at most CUES_SUBJECT_MAX
+ * bytes read): sets res->brand_claim, brand and brand_domain (the other
+ * fields are left alone) and returns res->brand_claim.
+ */
+bool cues_brand_claim(const struct lookalike *la, const char *text,
+		      size_t n, const char *from_domain,
+		      struct cues_result *res);
+
 /* "phishing", "fake-billing", "malware", "solicitation". */
 const char *cues_label_name(enum cues_label l);
 

@@ -90,6 +90,13 @@ int main(void)
 		  &res);
 	ok(res.brand_claim && !res.brand_in_subject,
 	   "brand in the text only");
+	ok(cues_brand_claim(la, "Amazon.co.jp カスタマーサービス", 40,
+			    "evil.example", &res) &&
+	   strcmp(res.brand, "Amazon") == 0, "display name claims Amazon");
+	ok(!cues_brand_claim(la, "Amazon.co.jp", 12, "amazon.co.jp", &res),
+	   "display name of Amazon from Amazon");
+	ok(!cues_brand_claim(la, "Taro Yamada", 11, "evil.example", &res) &&
+	   res.brand[0] == '\0', "plain display name claims nothing");
 	cues_scan("", 0, "final notice", 12, NULL, NULL, &res);
 	is_str(res.first[CUES_FAKE_BILLING], "final notice",
 	       "first cue reported");
