@@ -1,13 +1,14 @@
 /*
  * fuzz-lookalike - libFuzzer target for the look-alike and display-name
- * modules (src/mail/lookalike.c, src/mail/dispname.c).
+ * modules (src/mail/lookalike.c, dispname.c, cues.c).
  *
  * The input is split at each byte 0x1e (ASCII record separator): part 0
  * is a protected-domains file (lookalike_load, cut to 4 KiB), part 1 the
  * domain checked, parts 2..9 the known correspondent domains; part 1 is
  * also a display name for dispname_check and dispname_known (with parts 2..
  * as known names); parts 1 and 2 are a subject and a text for cues_scan
- * (with the loaded brands).  Invariants: verdicts in their enums; a MATCH has a
+ * (with the loaded brands), part 1 also for cues_brand_claim.
+ * Invariants: verdicts in their enums; a MATCH has a
  * reason and a matched domain, an EDIT match a distance within its
  * threshold; the distance is symmetric; checking twice gives the same
  * result; every string in the results is NUL-terminated in its buffer.
@@ -117,6 +118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    !terminated(c.brand, sizeof(c.brand)))
 				fail("brand claim without a brand");
 		}
+		if (cues_brand_claim(la, part[1], len[1], n > 2 ? part[2] : NULL,
+				     &c) != (c.brand[0] != '\0'))
+			fail("display-name brand claim without a brand");
 	}
 	lookalike_free(la);
 	for (i = 0; i < n; i++)
