@@ -3,6 +3,7 @@
  * URL trick, HTML extraction, text scanning and the limits.  Uses the
  * system Public Suffix List.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,10 +174,14 @@ int main(void)
 
 	/* limits: more than LINKS_MAX links are counted, not kept */
 	links_reset(lk);
-	big = malloc(LINKS_MAX * 40 + 100);
-	big[0] = '\0';
-	for (i = 0; i < LINKS_MAX + 5; i++)
-		strcat(big, "<a href=\"http://x.example.com/\">a</a>");
+	{
+		static const char a[] = "<a href=\"http://x.example.com/\">a</a>";
+
+		big = malloc((LINKS_MAX + 5) * (sizeof(a) - 1) + 1);
+		for (i = 0; i < LINKS_MAX + 5; i++)
+			memcpy(big + i * (sizeof(a) - 1), a, sizeof(a) - 1);
+		big[i * (sizeof(a) - 1)] = '\0';
+	}
 	links_html(lk, big, strlen(big), psl, NULL);
 	is_int(lk->n, LINKS_MAX, "limit: LINKS_MAX kept");
 	is_int(lk->dropped, 5, "limit: the rest dropped");
@@ -187,7 +192,7 @@ int main(void)
 	big[0] = '\0';
 	for (i = 0; i < 100000; i++)
 		memcpy(big + i * 5, "<div>", 5);
-	strcpy(big + 500000, "<a href=\"http://deep.example.com/\">d</a>");
+	snprintf(big + 500000, 100, "<a href=\"http://deep.example.com/\">d</a>");
 	is_int(links_html(lk, big, strlen(big), psl, NULL), 0,
 	       "deep nesting parses");
 	free(big);
