@@ -24,14 +24,15 @@
 
 enum { C_DISP, C_FROM_LA, C_MISMATCH, C_REDIR, C_IP, C_PUNY, C_LINK_LA,
        C_USERINFO, C_ANY_LINK, C_CUE_PHISH, C_CUE_BILL, C_CUE_MAL,
-       C_CUE_SOL, C_BRAND, C_BRAND_SUBJ, C_BRAND_DISP, C_N };
+       C_CUE_SOL, C_BRAND, C_BRAND_SUBJ, C_BRAND_DISP, C_MIXED_SUBJ,
+       C_N };
 
 static const char *cname[C_N] = {
 	"dispname-other", "from-lookalike", "link-text-mismatch",
 	"link-redirector", "link-ip-host", "link-punycode", "link-lookalike",
 	"link-userinfo", "any-link-flag", "cue-phishing", "cue-fake-billing",
 	"cue-malware", "cue-solicitation", "brand-claim",
-	"brand-claim-subject", "brand-claim-dispname",
+	"brand-claim-subject", "brand-claim-dispname", "subject-mixed-script",
 };
 
 /* Reads one field into *buf; returns its length or -1 at the end. */
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
 			}
 			c[C_BRAND] = cr.brand_claim;
 			c[C_BRAND_SUBJ] = cr.brand_in_subject;
+			c[C_MIXED_SUBJ] = cr.mixed_script_subject;
 			c[C_BRAND_DISP] = cues_brand_claim(la, f[2],
 							   (size_t)len[2],
 							   at ? at + 1 : NULL,

@@ -138,6 +138,33 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 	}
 }
 
+/* True for the ASCII bytes that separate words in a subject. */
+static bool is_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == ',' || c == '.' || c == ':' ||
+	       c == ';' || c == '!' || c == '?' || c == '"' || c == '(' ||
+	       c == ')' || c == '[' || c == ']';
+}
+
+/* True if a word of the folded subject mixes Latin with Cyrillic/Greek. */
+static bool mixed_word(const struct lookalike *la, const char *subj)
+{
+	const char *p = subj;
+
+	while (*p) {
+		const char *w;
+
+		while (*p && is_sep(*p))
+			p++;
+		for (w = p; *p && !is_sep(*p); p++)
+			;
+		if (p > w && (lookalike_script_flags(la, w, (size_t)(p - w)) &
+			      LOOKALIKE_F_MIXED_SCRIPT))
+			return true;
+	}
+	return false;
+}
+
 bool cues_brand_claim(const struct lookalike *la, const char *text,
 		      size_t n, const char *from_domain,
 		      struct cues_result *res)
@@ -175,8 +202,10 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 			if (res->hits[cues[i].label]++ == 0)
 				res->first[cues[i].label] = cues[i].text;
 		}
-	if (la != NULL)
+	if (la != NULL) {
 		brand_claims(la, from_domain, subj, body, res);
+		res->mixed_script_subject = mixed_word(la, subj);
+	}
 	free(subj);
 	free(body);
 	return 0;

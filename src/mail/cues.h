@@ -13,6 +13,10 @@
  * brand and its domain, and whether the subject names it (the stronger
  * sign: ham mentions brands in its text all the time).
  *
+ * With la, a subject word that mixes Latin with Cyrillic or Greek letters
+ * (UTS #39 restriction level, as for domains: "Rеviеw Yоur" with Cyrillic
+ * е and о, a filter-evasion trick) is reported too.
+ *
  * Cues are evidence for a label, never a verdict alone: ham quotes
  * "password" and "invoice" too.  The caller weighs hits with the other
  * checks (display name, look-alikes, links, archives).
@@ -45,6 +49,8 @@ struct cues_result {
 	const char *first[CUES_N];	/* the first cue found (static) */
 	bool brand_claim;		/* a brand not the sender's */
 	bool brand_in_subject;		/* ... named in the subject */
+	bool mixed_script_subject;	/* a subject word mixes Latin with
+					 * Cyrillic or Greek ("Rеviеw") */
 	char brand[64];
 	char brand_domain[256];
 };

@@ -162,9 +162,8 @@ static int normalize(const char *s, char *ascii, char *uni)
 	return 0;
 }
 
-/* Script flags of one U-label l[0..n). */
-static unsigned label_flags(const struct lookalike *la, const char *l,
-			    size_t n)
+unsigned lookalike_script_flags(const struct lookalike *la, const char *l,
+				size_t n)
 {
 	char buf[LOOKALIKE_DOMAIN_MAX], sk[LOOKALIKE_DOMAIN_MAX * 2];
 	UErrorCode err = U_ZERO_ERROR;
@@ -235,7 +234,7 @@ static int prepare(const struct lookalike *la, const char *d, struct prep *p)
 		dot = strchr(l, '.');
 		if (dot == NULL)
 			dot = l + strlen(l);
-		p->flags |= label_flags(la, l, (size_t)(dot - l));
+		p->flags |= lookalike_script_flags(la, l, (size_t)(dot - l));
 		if (*dot == '\0')
 			break;
 	}

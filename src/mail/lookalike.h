@@ -161,6 +161,14 @@ int lookalike_threshold(size_t len);
  */
 int lookalike_distance(const char *a, const char *b, int max);
 
+/*
+ * The LOOKALIKE_F_* script flags of one label or word l[0..n) (UTF-8, at
+ * most LOOKALIKE_DOMAIN_MAX - 1 bytes looked at; 0 for longer or ASCII
+ * input): IDN, MIXED_SCRIPT, WHOLE_SCRIPT as for a domain's labels.
+ */
+unsigned lookalike_script_flags(const struct lookalike *la, const char *l,
+				size_t n);
+
 /* "confusable", "suffix", "embedded", "edit" or "none". */
 const char *lookalike_reason_name(enum lookalike_reason r);
 

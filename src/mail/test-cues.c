@@ -97,6 +97,20 @@ int main(void)
 	   "display name of Amazon from Amazon");
 	ok(!cues_brand_claim(la, "Taro Yamada", 11, "evil.example", &res) &&
 	   res.brand[0] == '\0', "plain display name claims nothing");
+	{
+		static const char mixed[] = "R\xd0\xb5vi\xd0\xb5w Y\xd0\xbeur "
+					    "M\xd0\xb0tches";
+		static const char jp[] = "Amazon\xe3\x81\x8b\xe3\x82\x89 "
+					 "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2"
+					 "\xd0\xb5\xd1\x82 Review";
+
+		cues_scan(mixed, sizeof(mixed) - 1, "", 0, la, NULL, &res);
+		ok(res.mixed_script_subject,
+		   "subject words with Cyrillic e and o");
+		cues_scan(jp, sizeof(jp) - 1, "", 0, la, NULL, &res);
+		ok(!res.mixed_script_subject,
+		   "Latin+kana, a Russian word, an English word: not mixed");
+	}
 	cues_scan("", 0, "final notice", 12, NULL, NULL, &res);
 	is_str(res.first[CUES_FAKE_BILLING], "final notice",
 	       "first cue reported");
