@@ -168,6 +168,14 @@ void dmarc_psl_free(struct dmarc_psl *psl);
 int dmarc_psl_org_domain(const struct dmarc_psl *psl, const char *domain,
 			 char *out, size_t outsz);
 
+/*
+ * True if suffix (lowercase, NUL-terminated) is a rule of the list itself
+ * ("jp", "co.jp"), not only matched by the implicit "*" rule: tells a
+ * domain written in text ("amazon.co.jp") from a dotted word ("Mr.Smith").
+ */
+bool dmarc_psl_is_listed_suffix(const struct dmarc_psl *psl,
+				const char *suffix);
+
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                           */
 

@@ -79,6 +79,13 @@ int dmarc_psl_org_domain(const struct dmarc_psl *psl, const char *domain,
 	return 0;
 }
 
+bool dmarc_psl_is_listed_suffix(const struct dmarc_psl *psl,
+				const char *suffix)
+{
+	return psl_is_public_suffix2(psl->ctx, suffix,
+				     PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
 bool dmarc_psl_aligned(const struct dmarc_psl *psl, const char *a,
 		       const char *b, bool strict)
 {

@@ -1,0 +1,228 @@
+/*
+ * cues - scam-type cue words and brand claims; see cues.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/cues.h"
+#include "mail/dispname.h"
+#include "mail/lookalike.h"
+#include "util/xalloc.h"
+
+struct cue {
+	enum cues_label label;
+	const char *text;	/* NFKC-casefolded already */
+};
+
+/*
+ * The cue list.  Phrases, not single words, so that ham quoting one word
+ * ("invoice", "password") does not count; each written as it appears after
+ * NFKC casefolding (lowercase ASCII, full-width forms folded).
+ */
+static const struct cue cues[] = {
+	/* phishing: account threats and credential requests */
+	{CUES_PHISHING, "アカウントを停止"},
+	{CUES_PHISHING, "アカウントが停止"},
+	{CUES_PHISHING, "アカウントがロック"},
+	{CUES_PHISHING, "本人確認"},
+	{CUES_PHISHING, "ご利用確認"},
+	{CUES_PHISHING, "不正アクセス"},
+	{CUES_PHISHING, "不正なログイン"},
+	{CUES_PHISHING, "セキュリティ上の理由"},
+	{CUES_PHISHING, "お支払い方法を更新"},
+	{CUES_PHISHING, "お支払い情報"},
+	{CUES_PHISHING, "カード情報"},
+	{CUES_PHISHING, "パスワードの有効期限"},
+	{CUES_PHISHING, "verify your account"},
+	{CUES_PHISHING, "account has been suspended"},
+	{CUES_PHISHING, "account will be suspended"},
+	{CUES_PHISHING, "confirm your identity"},
+	{CUES_PHISHING, "unusual sign-in"},
+	{CUES_PHISHING, "unusual signin"},
+	{CUES_PHISHING, "unusual sign in"},
+	{CUES_PHISHING, "verify your wallet"},
+	{CUES_PHISHING, "unlock your wallet"},
+	{CUES_PHISHING, "avoid suspension"},
+	{CUES_PHISHING, "confirm your account"},
+	{CUES_PHISHING, "account has been locked"},
+	{CUES_PHISHING, "payment failed"},
+	{CUES_PHISHING, "mailbox is full"},
+	{CUES_PHISHING, "storage is full"},
+	{CUES_PHISHING, "unusual activity"},
+	{CUES_PHISHING, "update your payment"},
+	{CUES_PHISHING, "your password expires"},
+	{CUES_PHISHING, "restore your account"},
+	/* fake billing (架空請求): unpaid fees, legal threats */
+	{CUES_FAKE_BILLING, "未払い"},
+	{CUES_FAKE_BILLING, "未納"},
+	{CUES_FAKE_BILLING, "料金が発生"},
+	{CUES_FAKE_BILLING, "法的措置"},
+	{CUES_FAKE_BILLING, "法的手続き"},
+	{CUES_FAKE_BILLING, "最終通告"},
+	{CUES_FAKE_BILLING, "延滞"},
+	{CUES_FAKE_BILLING, "有料サイト"},
+	{CUES_FAKE_BILLING, "退会手続き"},
+	{CUES_FAKE_BILLING, "outstanding balance"},
+	{CUES_FAKE_BILLING, "final notice"},
+	{CUES_FAKE_BILLING, "legal action"},
+	{CUES_FAKE_BILLING, "overdue invoice"},
+	{CUES_FAKE_BILLING, "overdue payment"},
+	/* malware: getting the attachment opened */
+	{CUES_MALWARE, "添付ファイルを開"},
+	{CUES_MALWARE, "添付ファイルをご確認"},
+	{CUES_MALWARE, "マクロを有効"},
+	{CUES_MALWARE, "コンテンツの有効化"},
+	{CUES_MALWARE, "編集を有効"},
+	{CUES_MALWARE, "解凍パスワード"},
+	{CUES_MALWARE, "zipパスワード"},
+	{CUES_MALWARE, "enable macros"},
+	{CUES_MALWARE, "enable content"},
+	{CUES_MALWARE, "enable editing"},
+	{CUES_MALWARE, "open the attached"},
+	{CUES_MALWARE, "password for the attachment"},
+	{CUES_MALWARE, "archive password"},
+	/* solicitation (副業): easy money */
+	{CUES_SOLICITATION, "副業"},
+	{CUES_SOLICITATION, "在宅ワーク"},
+	{CUES_SOLICITATION, "簡単に稼"},
+	{CUES_SOLICITATION, "確実に稼"},
+	{CUES_SOLICITATION, "確実に儲"},
+	{CUES_SOLICITATION, "高収入"},
+	{CUES_SOLICITATION, "不労所得"},
+	{CUES_SOLICITATION, "work from home"},
+	{CUES_SOLICITATION, "make money fast"},
+	{CUES_SOLICITATION, "passive income"},
+	{CUES_SOLICITATION, "guaranteed returns"},
+	{CUES_SOLICITATION, "guaranteed profit"},
+};
+
+/* True if the folded subject or text holds the folded string s. */
+static bool found(const char *subj, const char *text, const char *s)
+{
+	return strstr(subj, s) != NULL || strstr(text, s) != NULL;
+}
+
+/* Looks for a protected brand named in subj/text but not the sender's. */
+static void brand_claims(const struct lookalike *la, const char *from_domain,
+			 const char *subj, const char *text,
+			 struct cues_result *res)
+{
+	struct lookalike_result lr;
+	size_t i, n = lookalike_count(la);
+	bool own;
+
+	own = from_domain != NULL &&
+	      lookalike_check(la, from_domain, NULL, 0, &lr) == LOOKALIKE_SAME;
+	for (i = 0; i < n; i++) {
+		const char *dom, *b = lookalike_brand(la, i, &dom);
+		char *fb;
+
+		if (strlen(b) < 3)
+			continue;	/* "au": found in every other word */
+		fb = dispname_fold(b, strlen(b), 256);
+		if (fb == NULL)
+			continue;
+		/* the sender is that brand (any of its listed domains) */
+		if (found(subj, text, fb) &&
+		    !(own && strcmp(lr.brand, b) == 0)) {
+			res->brand_claim = true;
+			res->brand_in_subject = strstr(subj, fb) != NULL;
+			snprintf(res->brand, sizeof(res->brand), "%s", b);
+			snprintf(res->brand_domain, sizeof(res->brand_domain),
+				 "%s", dom);
+			free(fb);
+			return;
+		}
+		free(fb);
+	}
+}
+
+/* True for the ASCII bytes that separate words in a subject. */
+static bool is_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == ',' || c == '.' || c == ':' ||
+	       c == ';' || c == '!' || c == '?' || c == '"' || c == '(' ||
+	       c == ')' || c == '[' || c == ']';
+}
+
+/* True if a word of the folded subject mixes Latin with Cyrillic/Greek. */
+static bool mixed_word(const struct lookalike *la, const char *subj)
+{
+	const char *p = subj;
+
+	while (*p) {
+		const char *w;
+
+		while (*p && is_sep(*p))
+			p++;
+		for (w = p; *p && !is_sep(*p); p++)
+			;
+		if (p > w && (lookalike_script_flags(la, w, (size_t)(p - w)) &
+			      LOOKALIKE_F_MIXED_SCRIPT))
+			return true;
+	}
+	return false;
+}
+
+bool cues_brand_claim(const struct lookalike *la, const char *text,
+		      size_t n, const char *from_domain,
+		      struct cues_result *res)
+{
+	char *f = dispname_fold(text ? text : "", text ? n : 0,
+				CUES_SUBJECT_MAX);
+
+	res->brand_claim = false;
+	res->brand[0] = res->brand_domain[0] = '\0';
+	if (f == NULL)
+		return false;
+	brand_claims(la, from_domain, f, "", res);
+	free(f);
+	return res->brand_claim;
+}
+
+int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
+	      const struct lookalike *la, const char *from_domain,
+	      struct cues_result *res)
+{
+	char *subj, *body;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	subj = dispname_fold(subject ? subject : "", subject ? sn : 0,
+		    CUES_SUBJECT_MAX);
+	body = dispname_fold(text ? text : "", text ? tn : 0, CUES_TEXT_MAX);
+	if (subj == NULL || body == NULL) {
+		free(subj);
+		free(body);
+		return -1;
+	}
+	for (i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
+		if (found(subj, body, cues[i].text)) {
+			if (res->hits[cues[i].label]++ == 0)
+				res->first[cues[i].label] = cues[i].text;
+		}
+	if (la != NULL) {
+		brand_claims(la, from_domain, subj, body, res);
+		res->mixed_script_subject = mixed_word(la, subj);
+	}
+	free(subj);
+	free(body);
+	return 0;
+}
+
+const char *cues_label_name(enum cues_label l)
+{
+	switch (l) {
+	case CUES_PHISHING:
+		return "phishing";
+	case CUES_FAKE_BILLING:
+		return "fake-billing";
+	case CUES_MALWARE:
+		return "malware";
+	case CUES_SOLICITATION:
+		return "solicitation";
+	default:
+		return "unknown";
+	}
+}

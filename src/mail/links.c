@@ -1,0 +1,525 @@
+/*
+ * links - links from HTML and text bodies and their tricks; see links.h.
+ */
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/dmarc.h"
+#include "mail/idna.h"
+#include "mail/links.h"
+#include "mail/lookalike.h"
+#include "util/xalloc.h"
+
+void links_init(void)
+{
+	xmlInitParser();
+}
+
+struct links *links_new(void)
+{
+	return xcalloc(1, sizeof(struct links));
+}
+
+void links_free(struct links *lk)
+{
+	free(lk);
+}
+
+void links_reset(struct links *lk)
+{
+	memset(lk, 0, sizeof(*lk));
+}
+
+/* ASCII lowercase of c. */
+static char lower(char c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* Value of hex digit c, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* True if s[0..n) starts with the lowercase ASCII prefix p, caselessly. */
+static bool has_prefix(const char *s, size_t n, const char *p)
+{
+	size_t k = strlen(p), i;
+
+	if (n < k)
+		return false;
+	for (i = 0; i < k; i++)
+		if (lower(s[i]) != p[i])
+			return false;
+	return true;
+}
+
+/* Percent-decodes s[0..n) into out (bounded, NUL-terminated). */
+static void pct_decode(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < outsz; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(s[i + 1]) * 16 +
+					  hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* True if the part p[0..n) is a WHATWG IPv4 number (dec, 0x hex, octal). */
+static bool is_ipv4_number(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return false;
+	if (n >= 2 && p[0] == '0' && lower(p[1]) == 'x') {
+		for (i = 2; i < n; i++)
+			if (hexval(p[i]) < 0)
+				return false;
+		return true;
+	}
+	for (; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * True if host is an IP literal as a browser reads it: [IPv6], or a name
+ * whose last label is an IPv4 number (then the WHATWG parser treats the
+ * whole host as IPv4, in 1 to 4 parts).
+ */
+static bool is_ip_host(const char *host)
+{
+	const char *last, *end;
+	size_t n = strlen(host);
+
+	if (n == 0)
+		return false;
+	if (host[0] == '[')
+		return true;
+	end = host + n;
+	if (end[-1] == '.')
+		end--;
+	last = end;
+	while (last > host && last[-1] != '.')
+		last--;
+	return is_ipv4_number(last, (size_t)(end - last));
+}
+
+/*
+ * Splits an http(s) URL u[0..n) into its host (lowercase,
+ * percent-decoded) and whether it has userinfo; the rest (path and
+ * query) starts at *rest.  Returns -1 if it is not an http(s) or
+ * scheme-relative URL with a host.
+ */
+static int split_url(const char *u, size_t n, char *host, size_t hostsz,
+		     bool *userinfo, size_t *rest)
+{
+	size_t i = 0, a, b, at = (size_t)-1, h;
+	char raw[LINKS_HOST_MAX];
+
+	while (i < n && (u[i] == ' ' || u[i] == '\t' || u[i] == '\r' ||
+			 u[i] == '\n'))
+		i++;
+	if (has_prefix(u + i, n - i, "https:"))
+		i += 6;
+	else if (has_prefix(u + i, n - i, "http:"))
+		i += 5;
+	else if (!has_prefix(u + i, n - i, "//"))
+		return -1;
+	/* browsers read backslashes as slashes in http(s) URLs */
+	while (i < n && (u[i] == '/' || u[i] == '\\'))
+		i++;
+	a = i;
+	while (i < n && u[i] != '/' && u[i] != '\\' && u[i] != '?' &&
+	       u[i] != '#' && u[i] != ' ')
+		i++;
+	b = i;
+	for (h = a; h < b; h++)
+		if (u[h] == '@')
+			at = h;
+	*userinfo = at != (size_t)-1;
+	if (*userinfo)
+		a = at + 1;
+	if (a < b && u[a] == '[') {
+		for (h = a; h < b && u[h] != ']'; h++)
+			;
+		b = h < b ? h + 1 : b;
+	} else {
+		for (h = a; h < b && u[h] != ':'; h++)
+			;
+		b = h;
+	}
+	if (b == a || b - a >= sizeof(raw))
+		return -1;
+	pct_decode(u + a, b - a, raw, sizeof(raw));
+	for (h = 0; raw[h] && h + 1 < hostsz; h++)
+		host[h] = lower(raw[h]);
+	host[h] = '\0';
+	*rest = i;
+	return host[0] ? 0 : -1;
+}
+
+/* True if s[0..n) (already decoded) starts like a URL. */
+static bool looks_like_url(const char *s, size_t n)
+{
+	return has_prefix(s, n, "http://") || has_prefix(s, n, "https://") ||
+	       has_prefix(s, n, "//") || has_prefix(s, n, "www.");
+}
+
+/*
+ * Looks for an embedded URL in the path and query u[0..n): a query value
+ * or a path segment that decodes to a URL.  Puts its host in target and
+ * returns true if found.
+ */
+static bool find_redirect(const char *u, size_t n, char *target,
+			  size_t targetsz)
+{
+	char dec[LINKS_URL_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t j, rest;
+		bool ui;
+
+		if (u[i] != '=' && u[i] != '/')
+			continue;
+		for (j = i + 1; j < n && u[j] != '&' && u[j] != '#'; j++)
+			;
+		pct_decode(u + i + 1, j - i - 1, dec, sizeof(dec));
+		if (!looks_like_url(dec, strlen(dec)))
+			continue;
+		if (has_prefix(dec, strlen(dec), "//") && u[i] == '/')
+			continue;	/* "a//b" is an empty segment */
+		if (has_prefix(dec, strlen(dec), "www.")) {
+			size_t k;
+
+			for (k = 0; dec[k] && dec[k] != '/' && k + 1 < targetsz;
+			     k++)
+				target[k] = lower(dec[k]);
+			target[k] = '\0';
+			return true;
+		}
+		if (split_url(dec, strlen(dec), target, targetsz, &ui,
+			      &rest) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The registrable domain of host into out if it ends in a listed public
+ * suffix; -1 otherwise (IP literals, single labels, made-up suffixes).
+ */
+static int host_org(const struct dmarc_psl *psl, const char *host,
+		    char *out, size_t outsz)
+{
+	char a[DMARC_DOMAIN_MAX];
+	const char *dot;
+	size_t n = strlen(host);
+
+	while (n > 0 && host[n - 1] == '.')
+		n--;
+	if (n == 0 || idna_to_ascii(host, n, a, sizeof(a)) != 0 ||
+	    dmarc_psl_org_domain(psl, a, out, outsz) != 0)
+		return -1;
+	dot = strchr(out, '.');
+	return dot != NULL && dmarc_psl_is_listed_suffix(psl, dot + 1) ? 0
+									 : -1;
+}
+
+/* True if hosts a and b have the same registrable domain. */
+static bool same_org(const struct dmarc_psl *psl, const char *a,
+		     const char *b)
+{
+	char oa[DMARC_DOMAIN_MAX], ob[DMARC_DOMAIN_MAX];
+
+	return host_org(psl, a, oa, sizeof(oa)) == 0 &&
+	       host_org(psl, b, ob, sizeof(ob)) == 0 && strcmp(oa, ob) == 0;
+}
+
+/* True for the bytes of a host name written in text. */
+static bool is_host_byte(char c)
+{
+	c = lower(c);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.';
+}
+
+/*
+ * The host the visible text vis names, into host: the host of a URL
+ * written in it, or the whole text if it is one host name (optionally
+ * with a path) with a listed public suffix.  A domain-like word inside a
+ * sentence ("ASP.NET Reference", "News.com headlines") names no host: in
+ * the SpamAssassin ham those are product names, not claims about the link.
+ * -1 if none.
+ */
+static int text_host(const struct dmarc_psl *psl, const char *vis,
+		     char *host, size_t hostsz)
+{
+	char org[DMARC_DOMAIN_MAX];
+	size_t n = strlen(vis), i, k, rest;
+	bool ui;
+
+	for (i = 0; i < n; i++)
+		if (has_prefix(vis + i, n - i, "http://") ||
+		    has_prefix(vis + i, n - i, "https://"))
+			return split_url(vis + i, n - i, host, hostsz, &ui,
+					 &rest);
+	/* links_html trims and collapses blanks: one token has none */
+	for (i = 0; i < n && is_host_byte(vis[i]); i++)
+		;
+	if (i == 0 || i >= hostsz || (i < n && vis[i] != '/') ||
+	    memchr(vis, ' ', n) != NULL || memchr(vis, '.', i) == NULL)
+		return -1;
+	for (k = 0; k < i; k++)
+		host[k] = lower(vis[k]);
+	while (k > 0 && host[k - 1] == '.')
+		k--;
+	host[k] = '\0';
+	return host_org(psl, host, org, sizeof(org));
+}
+
+unsigned links_url(const char *url, size_t n, const char *vis,
+		   const struct dmarc_psl *psl, const struct lookalike *la,
+		   struct links_link *out)
+{
+	struct lookalike_result lr;
+	size_t rest, i;
+	bool ui;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->href, sizeof(out->href), "%.*s", (int)n, url);
+	if (vis != NULL)
+		snprintf(out->text, sizeof(out->text), "%s", vis);
+	if (split_url(url, n, out->host, sizeof(out->host), &ui, &rest) != 0)
+		return 0;
+	if (ui)
+		out->flags |= LINKS_F_USERINFO;
+	if (is_ip_host(out->host))
+		out->flags |= LINKS_F_IP_HOST;
+	for (i = 0; out->host[i]; i++)
+		if ((i == 0 || out->host[i - 1] == '.') &&
+		    strncmp(out->host + i, "xn--", 4) == 0)
+			out->flags |= LINKS_F_PUNYCODE;
+	/* a redirect within one site sends the reader nowhere new */
+	if (find_redirect(url + rest, n - rest, out->target,
+			  sizeof(out->target)) &&
+	    !same_org(psl, out->host, out->target))
+		out->flags |= LINKS_F_REDIRECTOR;
+	if (la != NULL && !(out->flags & LINKS_F_IP_HOST) &&
+	    lookalike_check(la, out->host, NULL, 0, &lr) == LOOKALIKE_MATCH) {
+		out->flags |= LINKS_F_LOOKALIKE;
+		snprintf(out->matched, sizeof(out->matched), "%s", lr.matched);
+	}
+	if (vis != NULL &&
+	    text_host(psl, vis, out->text_host, sizeof(out->text_host)) == 0 &&
+	    strcmp(out->text_host, out->host) != 0) {
+		/* same registrable domain is the same site; an IP href with
+		 * a named text is always a mismatch */
+		if ((out->flags & LINKS_F_IP_HOST) ||
+		    !same_org(psl, out->text_host, out->host))
+			out->flags |= LINKS_F_TEXT_MISMATCH;
+	}
+	return out->flags;
+}
+
+/* Appends one analysed URL to lk (or counts it as dropped). */
+static void add(struct links *lk, const char *url, size_t n, const char *vis,
+		bool html, const struct dmarc_psl *psl,
+		const struct lookalike *la)
+{
+	struct links_link *l;
+
+	if (lk->n >= LINKS_MAX) {
+		lk->dropped++;
+		return;
+	}
+	l = &lk->link[lk->n];
+	links_url(url, n, vis, psl, la, l);
+	if (l->host[0] == '\0')
+		return;		/* mailto:, javascript:, fragments: not kept */
+	l->from_html = html;
+	lk->flags |= l->flags;
+	lk->n++;
+}
+
+/* Appends the text of node's descendants to buf[*len..sz), blanks collapsed. */
+static void gather_text(xmlNode *node, char *buf, size_t *len, size_t sz,
+			size_t *budget)
+{
+	xmlNode *c;
+
+	for (c = node->children; c != NULL && *budget > 0; c = c->next) {
+		(*budget)--;
+		if (c->type == XML_TEXT_NODE && c->content != NULL) {
+			const char *t = (const char *)c->content;
+
+			for (; *t && *len + 1 < sz; t++) {
+				bool blank = *t == ' ' || *t == '\n' ||
+					     *t == '\t' || *t == '\r';
+
+				if (blank && (*len == 0 || buf[*len - 1] == ' '))
+					continue;
+				buf[(*len)++] = blank ? ' ' : *t;
+			}
+			buf[*len] = '\0';
+		} else if (c->type == XML_ELEMENT_NODE) {
+			gather_text(c, buf, len, sz, budget);
+		}
+	}
+}
+
+int links_html(struct links *lk, const char *html, size_t n,
+	       const struct dmarc_psl *psl, const struct lookalike *la)
+{
+	htmlDocPtr doc;
+	xmlNode *node;
+	size_t budget = LINKS_NODES_MAX;
+
+	if (n > LINKS_HTML_MAX) {
+		n = LINKS_HTML_MAX;
+		lk->truncated = true;
+	}
+	if (n == 0)
+		return LINKS_E_PARSE;
+	doc = htmlReadMemory(html, (int)n, NULL, "UTF-8",
+			     HTML_PARSE_NONET | HTML_PARSE_NOERROR |
+			     HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT);
+	if (doc == NULL)
+		return LINKS_E_PARSE;
+	/* an iterative pre-order walk: deep nesting costs no stack */
+	node = xmlDocGetRootElement(doc);
+	while (node != NULL) {
+		if (budget-- == 0) {
+			lk->truncated = true;
+			break;
+		}
+		if (node->type == XML_ELEMENT_NODE &&
+		    strcasecmp((const char *)node->name, "a") == 0) {
+			xmlChar *href = xmlGetProp(node, (const xmlChar *)"href");
+
+			if (href != NULL) {
+				char vis[LINKS_VISIBLE_MAX];
+				size_t len = 0, tb = 1000;
+
+				vis[0] = '\0';
+				gather_text(node, vis, &len, sizeof(vis), &tb);
+				while (len > 0 && vis[len - 1] == ' ')
+					vis[--len] = '\0';
+				add(lk, (const char *)href,
+				    strlen((const char *)href), vis, true, psl,
+				    la);
+				xmlFree(href);
+			}
+		}
+		if (node->children != NULL &&
+		    node->type == XML_ELEMENT_NODE) {
+			node = node->children;
+			continue;
+		}
+		while (node != NULL && node->next == NULL)
+			node = node->parent == (xmlNode *)doc ? NULL
+							       : node->parent;
+		if (node != NULL)
+			node = node->next;
+	}
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+/* True for bytes that end a URL written in plain text. */
+static bool ends_url(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' ||
+	       c == '>' || c == '"' || c == '\'' || c == '\0' ||
+	       (unsigned char)c >= 0x80;
+}
+
+int links_text(struct links *lk, const char *text, size_t n,
+	       const struct dmarc_psl *psl, const struct lookalike *la)
+{
+	char url[LINKS_URL_MAX];
+	size_t i;
+
+	if (n > LINKS_TEXT_SCAN_MAX) {
+		n = LINKS_TEXT_SCAN_MAX;
+		lk->truncated = true;
+	}
+	for (i = 0; i < n; i++) {
+		size_t j, k = 0;
+		bool www;
+
+		if (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '(')
+			continue;
+		www = has_prefix(text + i, n - i, "www.");
+		if (!www && !has_prefix(text + i, n - i, "http://") &&
+		    !has_prefix(text + i, n - i, "https://"))
+			continue;
+		for (j = i; j < n && !ends_url(text[j]); j++)
+			;
+		/* trailing punctuation belongs to the sentence */
+		while (j > i && strchr(".,;:!?)]", text[j - 1]) != NULL)
+			j--;
+		if (www)
+			k = (size_t)snprintf(url, sizeof(url), "http://");
+		if (j - i >= sizeof(url) - k)
+			j = i + sizeof(url) - k - 1;
+		memcpy(url + k, text + i, j - i);
+		url[k + j - i] = '\0';
+		add(lk, url, strlen(url), NULL, false, psl, la);
+		i = j;
+	}
+	return 0;
+}
+
+const char *links_flag_names(unsigned flags, char *buf, size_t bufsz)
+{
+	static const struct {
+		unsigned f;
+		const char *name;
+	} names[] = {
+		{LINKS_F_TEXT_MISMATCH, "text-mismatch"},
+		{LINKS_F_REDIRECTOR, "redirector"},
+		{LINKS_F_IP_HOST, "ip-host"},
+		{LINKS_F_PUNYCODE, "punycode"},
+		{LINKS_F_LOOKALIKE, "lookalike"},
+		{LINKS_F_USERINFO, "userinfo"},
+	};
+	size_t i, len = 0;
+
+	if (bufsz == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int w;
+
+		if (!(flags & names[i].f))
+			continue;
+		w = snprintf(buf + len, bufsz - len, "%s%s", len ? "," : "",
+			     names[i].name);
+		if (w < 0 || (size_t)w >= bufsz - len)
+			break;
+		len += (size_t)w;
+	}
+	return buf;
+}

@@ -1,0 +1,206 @@
+/*
+ * test-links - links from HTML and text (src/mail/links.c): one row per
+ * URL trick, HTML extraction, text scanning and the limits.  Uses the
+ * system Public Suffix List.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/dmarc.h"
+#include "mail/links.h"
+#include "mail/lookalike.h"
+#include "tap.h"
+
+struct row {
+	const char *label, *url, *text;
+	unsigned want;		/* exact flags */
+	const char *host;
+	const char *extra;	/* target, text_host or matched; NULL: - */
+};
+
+static const struct row rows[] = {
+	{"plain link", "https://www.example.com/a", "click here", 0,
+	 "www.example.com", NULL},
+	{"text names the same site", "https://www.amazon.co.jp/gp",
+	 "amazon.co.jp", 0, "www.amazon.co.jp", NULL},
+	{"text names another site", "https://amazon.co.jp.evil.example.net/",
+	 "https://www.amazon.co.jp/", LINKS_F_TEXT_MISMATCH | LINKS_F_LOOKALIKE,
+	 "amazon.co.jp.evil.example.net", "amazon.co.jp"},
+	{"text is a bare domain", "http://login.evil.example.net/",
+	 "www.smbc-card.com", LINKS_F_TEXT_MISMATCH,
+	 "login.evil.example.net", "www.smbc-card.com"},
+	{"text is a domain with a path", "http://login.evil.example.net/",
+	 "smbc-card.com/login", LINKS_F_TEXT_MISMATCH,
+	 "login.evil.example.net", "smbc-card.com"},
+	{"a domain-like word in a sentence names no host",
+	 "https://www.wrox.com/b", "ASP.NET 1.0 Reference with VB.NET", 0,
+	 "www.wrox.com", NULL},
+	{"a URL in a sentence does", "http://login.evil.example.net/",
+	 "Go to https://www.smbc-card.com/ now", LINKS_F_TEXT_MISMATCH,
+	 "login.evil.example.net", "www.smbc-card.com"},
+	{"text is an address: no host", "https://evil.example.net/",
+	 "support@paypal.com", 0, "evil.example.net", NULL},
+	{"userinfo trick", "https://bank.co.jp@evil.example.net/login",
+	 NULL, LINKS_F_USERINFO, "evil.example.net", NULL},
+	{"dotted quad", "http://192.0.2.7/paypal/", NULL, LINKS_F_IP_HOST,
+	 "192.0.2.7", NULL},
+	{"decimal IPv4", "http://3221225991/", NULL, LINKS_F_IP_HOST,
+	 "3221225991", NULL},
+	{"hex IPv4", "http://0xC0000207/x", NULL, LINKS_F_IP_HOST,
+	 "0xc0000207", NULL},
+	{"IPv6 literal with port", "http://[2001:db8::1]:8080/", NULL,
+	 LINKS_F_IP_HOST, "[2001:db8::1]", NULL},
+	{"IP href, named text", "http://192.0.2.7/", "www.paypal.com",
+	 LINKS_F_IP_HOST | LINKS_F_TEXT_MISMATCH, "192.0.2.7", NULL},
+	{"google.com/url redirector",
+	 "https://www.google.com/url?q=https://evil.example.net/&sa=D", NULL,
+	 LINKS_F_REDIRECTOR, "www.google.com", "evil.example.net"},
+	{"encoded url= redirector",
+	 "https://r.example.com/redirect?url=https%3A%2F%2Fevil.example.net%2F",
+	 NULL, LINKS_F_REDIRECTOR, "r.example.com", "evil.example.net"},
+	{"URL in the path", "https://t.example.com/r/https://evil.example.net/x",
+	 NULL, LINKS_F_REDIRECTOR, "t.example.com", "evil.example.net"},
+	{"www. target", "https://t.example.com/?goto=www.evil.example.net/x",
+	 NULL, LINKS_F_REDIRECTOR, "t.example.com", "www.evil.example.net"},
+	{"redirect within the same site",
+	 "https://www.example.com/login?next=https://shop.example.com/cart",
+	 NULL, 0, "www.example.com", NULL},
+	{"double slash in a path is no redirect",
+	 "https://example.com/a//b", NULL, 0, "example.com", NULL},
+	{"punycode look-alike of apple.com", "https://xn--pple-43d.com/id",
+	 NULL, LINKS_F_PUNYCODE | LINKS_F_LOOKALIKE, "xn--pple-43d.com",
+	 "apple.com"},
+	{"ASCII look-alike", "https://paypa1.com/signin", NULL,
+	 LINKS_F_LOOKALIKE, "paypa1.com", "paypal.com"},
+	{"percent-encoded host", "http://%70aypal.com.evil.example.net/", NULL,
+	 LINKS_F_LOOKALIKE, "paypal.com.evil.example.net", "paypal.com"},
+	{"backslash as slash", "https:\\\\evil.example.net\\x", NULL, 0,
+	 "evil.example.net", NULL},
+	{"mailto is not a web link", "mailto:x@example.com", NULL, 0, "",
+	 NULL},
+	{"javascript is not a web link", "javascript:alert(1)", NULL, 0, "",
+	 NULL},
+};
+
+static const char html[] =
+	"<html><body><p>Dear customer,</p>"
+	"<a href=\"https://amazon.co.jp.evil.example.net/\">"
+	"<b>https://www.amazon.co.jp/</b> </a>"
+	"<a href='https://www.example.com/'>  Our\n  site </a>"
+	"<a name=x>no href</a>"
+	"<div><div><a href=\"http://0x7f000001/\">www.bank.co.jp</a></div></div>"
+	"<a href=\"mailto:help@example.com\">mail us</a>"
+	"<a href=\"https://www.google.com/url?q=http://evil.example.net\">x</a>"
+	"&amp; <a href=\"https://a.example.com/?a=1&amp;u=https%3A//b.example.net\">y</a>"
+	"</body></html>";
+
+static const char text[] =
+	"See https://bank.co.jp@evil.example.net/x, or "
+	"(www.example.com). Not:xhttp://no.example.com http://192.0.2.1.";
+
+int main(void)
+{
+	struct dmarc_psl *psl = dmarc_psl_load(NULL);
+	struct lookalike *la;
+	struct links_link l;
+	struct links *lk;
+	char names[128], *big;
+	size_t i;
+
+	if (!ok(psl != NULL, "system Public Suffix List loads"))
+		return tap_done();
+	links_init();
+	la = lookalike_new(psl);
+	lookalike_add(la, "paypal.com", "PayPal");
+	lookalike_add(la, "apple.com", "Apple");
+	lookalike_add(la, "amazon.co.jp", "Amazon");
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *t = &rows[i];
+		unsigned f = links_url(t->url, strlen(t->url), t->text, psl,
+				       la, &l);
+
+		is_int(f, t->want, "%s: flags %s", t->label,
+		       links_flag_names(f, names, sizeof(names)));
+		is_str(l.host, t->host, "%s: host", t->label);
+		if (t->extra == NULL)
+			continue;
+		if (t->want & LINKS_F_REDIRECTOR)
+			is_str(l.target, t->extra, "%s: target", t->label);
+		else if (t->want & LINKS_F_LOOKALIKE)
+			is_str(l.matched, t->extra, "%s: matched", t->label);
+		else
+			is_str(l.text_host, t->extra, "%s: text host",
+			       t->label);
+	}
+
+	lk = links_new();
+	is_int(links_html(lk, html, sizeof(html) - 1, psl, la), 0,
+	       "html: parses");
+	is_int(lk->n, 5, "html: five web links (no mailto, no name-only a)");
+	if (lk->n == 5) {
+		is_str(lk->link[0].text, "https://www.amazon.co.jp/",
+		       "html: visible text of nested <b>");
+		is_int(lk->link[0].flags, LINKS_F_TEXT_MISMATCH | LINKS_F_LOOKALIKE,
+		       "html: first link mismatched");
+		is_str(lk->link[1].text, "Our site", "html: blanks collapsed");
+		is_int(lk->link[1].flags, 0, "html: plain link clean");
+		is_int(lk->link[2].flags,
+		       LINKS_F_IP_HOST | LINKS_F_TEXT_MISMATCH,
+		       "html: hex IP under a bank name");
+		is_int(lk->link[3].flags, LINKS_F_REDIRECTOR,
+		       "html: google redirector");
+		is_str(lk->link[4].target, "b.example.net",
+		       "html: entity-decoded query, encoded target");
+		ok(lk->link[0].from_html, "html: from_html set");
+	}
+	ok(lk->flags & LINKS_F_IP_HOST, "html: union of flags");
+	is_int(links_html(lk, "", 0, psl, la), LINKS_E_PARSE,
+	       "html: empty input");
+
+	links_reset(lk);
+	links_text(lk, text, strlen(text), psl, la);
+	is_int(lk->n, 3, "text: three URLs");
+	if (lk->n == 3) {
+		is_int(lk->link[0].flags, LINKS_F_USERINFO, "text: userinfo");
+		is_str(lk->link[0].href, "https://bank.co.jp@evil.example.net/x",
+		       "text: trailing comma cut");
+		is_str(lk->link[1].host, "www.example.com",
+		       "text: www. in parentheses");
+		is_str(lk->link[2].host, "192.0.2.1", "text: final dot cut");
+		ok(!lk->link[1].from_html, "text: not from html");
+	}
+
+	/* limits: more than LINKS_MAX links are counted, not kept */
+	links_reset(lk);
+	{
+		static const char a[] = "<a href=\"http://x.example.com/\">a</a>";
+
+		big = malloc((LINKS_MAX + 5) * (sizeof(a) - 1) + 1);
+		for (i = 0; i < LINKS_MAX + 5; i++)
+			memcpy(big + i * (sizeof(a) - 1), a, sizeof(a) - 1);
+		big[i * (sizeof(a) - 1)] = '\0';
+	}
+	links_html(lk, big, strlen(big), psl, NULL);
+	is_int(lk->n, LINKS_MAX, "limit: LINKS_MAX kept");
+	is_int(lk->dropped, 5, "limit: the rest dropped");
+	free(big);
+	/* deep nesting: no crash, no stack growth in the walk */
+	links_reset(lk);
+	big = malloc(100000 * 5 + 100);
+	big[0] = '\0';
+	for (i = 0; i < 100000; i++)
+		memcpy(big + i * 5, "<div>", 5);
+	snprintf(big + 500000, 100, "<a href=\"http://deep.example.com/\">d</a>");
+	is_int(links_html(lk, big, strlen(big), psl, NULL), 0,
+	       "deep nesting parses");
+	free(big);
+	is_str(links_flag_names(LINKS_F_REDIRECTOR | LINKS_F_USERINFO, names,
+				sizeof(names)), "redirector,userinfo",
+	       "flag names");
+	links_free(lk);
+	lookalike_free(la);
+	dmarc_psl_free(psl);
+	return tap_done();
+}
