@@ -464,6 +464,33 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 	}
 }
 
+/* The after-check of an account under distributed guessing, from an
+ * address that guessed wrong on it before: the guess that came right.
+ * Enters the address's stuffing state (so the playbook refuses it and
+ * lists the pair) and returns it; NULL if the rule does not apply. */
+static struct lg_state *distributed_after(struct login_engine *e,
+					  struct ctx *c, struct lg_acct *a,
+					  struct login_verdict *v)
+{
+	uint32_t n, win = (uint32_t)e->cfg->auth_window;
+	struct lg_dent *d = lg_dset_find(&a->badips, c->iph, c->now, win);
+	char why[300], qa[LOG_QSZ];
+
+	if (!d || !d->fails || (d->flags & LG_DENT_OK))
+		return NULL;
+	lg_dset_count(&a->badips, c->now, win, &n, NULL);
+	if (n < (uint32_t)e->cfg->auth_distributed_ips)
+		return NULL;
+	snprintf(why, sizeof(why), "rule=distributed account=%s ip=%s "
+		 "failing_ips=%u failures_from_ip=%u window=%u",
+		 log_q(qa, sizeof(qa), c->login), c->remote, n, d->fails,
+		 win);
+	reason_add(v, "%s", why);
+	e->stats.judged++;
+	return lg_state_enter(e, &c->ip, 128, LG_STUFFING, "distributed", why,
+			      "mamori", false, 0, c->now);
+}
+
 /* Stage 2: the password was right. */
 static void stage_after(struct login_engine *e, struct ctx *c,
 			struct login_verdict *v)
@@ -475,6 +502,9 @@ static void stage_after(struct login_engine *e, struct ctx *c,
 	    !lg_acct_habitual(a, c->net))
 		c->st = lg_campaign_after(e, &c->ip, c->login, c->protocol,
 					  c->now, v);
+	if (!c->st && c->has_ip && !c->allowed &&
+	    !lg_acct_habitual(a, c->net))
+		c->st = distributed_after(e, c, a, v);
 	if (c->st) {
 		/* The password is right either way; remember it. */
 		if (c->pwh)

@@ -207,11 +207,13 @@ static bool rule_bad(const struct login_engine *e, const struct lg_metrics *m,
 	       (uint64_t)e->cfg->auth_stuffing_fail_ratio * n;
 }
 
-/* The good-list rule at threshold t, settled or not. */
+/* The good-list rule at threshold t, settled or not: at most one account
+ * in 20 came back (a list is worked through once; a carrier NAT's users,
+ * whose networks are all new, come back within minutes). */
 static bool rule_good(const struct login_engine *e,
 		      const struct lg_metrics *m, uint32_t t)
 {
-	return m->distinct >= t &&
+	return m->distinct >= t && m->returning * 20 <= m->sample &&
 	       (uint64_t)m->distinct_new * 100 >=
 	       (uint64_t)e->cfg->auth_stuffing_new_ratio * m->distinct &&
 	       (uint64_t)m->attempts * 100 <=
