@@ -311,7 +311,8 @@ struct login_engine {
 	/* Rotating-address campaigns (login_judge.c): list-like first-seen
 	 * addresses in the window, the last LG_CAMP_RING of them, and the
 	 * campaign's open incident. */
-	struct window camp;
+	struct window camp, camp_fail;	/* addresses; their failing
+					 * accounts */
 	struct lg_ip camp_ring[LG_CAMP_RING];
 	uint32_t camp_next, camp_n;
 	char camp_inc[40];

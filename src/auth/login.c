@@ -904,6 +904,8 @@ json_t *login_stats(struct login_engine *e)
 	json_object_set_new(o, "verdicts", x);
 	jset(o, "judgements", e->stats.judged);
 	jset(o, "bruteforce_blocks", e->stats.bruteforce_blocks);
+	jset(o, "pair_blocks", e->stats.pair_blocks);
+	jset(o, "campaign_addrs", e->stats.campaign_addrs);
 	jset(o, "escalations", e->stats.escalations);
 	jset(o, "compromised", e->stats.compromised);
 	jset(o, "new_network", e->stats.new_network);

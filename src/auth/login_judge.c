@@ -249,11 +249,20 @@ static bool camp_like(const struct login_engine *e, const struct lg_addr *ad,
 	       rule_list(e, m, 2);
 }
 
-/* Enough list-like first-seen addresses in the window: a campaign. */
+/*
+ * A campaign: auth_campaign_addrs list-like first-seen addresses in the
+ * window, or three of them whose accounts never logging in add up to
+ * three times as many (a few addresses working long lists are as clear as
+ * many working short ones).
+ */
 static bool camp_active(struct login_engine *e, uint32_t now)
 {
-	return window_count(&e->camp, (uint32_t)e->cfg->auth_window, now) >=
-	       (uint32_t)e->cfg->auth_campaign_addrs;
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	uint32_t c = (uint32_t)e->cfg->auth_campaign_addrs;
+	uint32_t n = window_count(&e->camp, win, now);
+
+	return n >= c || (n >= 3 && window_count(&e->camp_fail, win, now) >=
+			  3 * c);
 }
 
 /* Attempts per distinct login. */
@@ -371,22 +380,23 @@ static struct lg_state *camp_judge(struct login_engine *e,
  * the list-like addresses counted before it (their successes were let in:
  * they go into the incident as entered). */
 static void camp_count(struct login_engine *e, struct lg_addr *ad,
-		       uint32_t now)
+		       uint32_t never_ok, uint32_t now)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window, i, k;
 	bool was = camp_active(e, now);
 	char a[64], why[400];
 	struct lg_metrics m;
 
-	if (ad->camp & LG_CAMP_COUNTED)
-		return;
-	ad->camp |= LG_CAMP_COUNTED;
-	window_add(&e->camp, win, now, 1);
-	e->stats.campaign_addrs++;
-	e->camp_ring[e->camp_next] = ad->ip;
-	e->camp_next = (e->camp_next + 1) % LG_CAMP_RING;
-	if (e->camp_n < LG_CAMP_RING)
-		e->camp_n++;
+	if (!(ad->camp & LG_CAMP_COUNTED)) {
+		ad->camp |= LG_CAMP_COUNTED;
+		window_add(&e->camp, win, now, 1);
+		e->stats.campaign_addrs++;
+		e->camp_ring[e->camp_next] = ad->ip;
+		e->camp_next = (e->camp_next + 1) % LG_CAMP_RING;
+		if (e->camp_n < LG_CAMP_RING)
+			e->camp_n++;
+	}
+	window_add(&e->camp_fail, win, now, never_ok);
 	if (was || !camp_active(e, now))
 		return;
 	for (k = 0; k < e->camp_n; k++) {
@@ -397,8 +407,11 @@ static void camp_count(struct login_engine *e, struct lg_addr *ad,
 		if (!x || x == ad || (x->camp & LG_CAMP_JUDGED) ||
 		    lg_state_lookup(e, &x->ip, now, 0))
 			continue;
+		/* It was list-like when counted; it may have gone on with a
+		 * run of valid pairs since.  Only a returning account (a
+		 * client, not a list) spares it. */
 		lg_metrics_of(e, &x->c, now, &m);
-		if (!camp_like(e, x, &m, now))
+		if (m.returning)
 			continue;
 		lg_cidr_format(&x->ip, 128, a, sizeof(a));
 		describe_list(e, why, sizeof(why), "campaign", a, &m,
@@ -436,7 +449,8 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 	}
 	if (!camp_like(e, ad, &m, now))
 		return NULL;
-	camp_count(e, ad, now);
+	camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
+		   m.sample - m.ok_accts, now);
 	if (!camp_active(e, now))
 		return NULL;
 	lg_cidr_format(ip, 128, a, sizeof(a));
@@ -521,11 +535,16 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 			 &ma, NULL);
 	} else if (rule_list(e, &ma, t)) {
 		rule = "stuffing";
+		if (camp_like(e, ad, &ma, now))
+			camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
+				   ma.sample - ma.ok_accts, now);
 		describe_list(e, why, sizeof(why), rule, a, &ma,
 			      now - ad->born, window_count(&e->camp,
 			      (uint32_t)e->cfg->auth_window, now));
 	} else if (camp_like(e, ad, &ma, now) &&
-		   (camp_count(e, ad, now), camp_active(e, now))) {
+		   (camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ?
+				       !ok : ma.sample - ma.ok_accts, now),
+		    camp_active(e, now))) {
 		describe_list(e, why, sizeof(why), "campaign", a, &ma,
 			      now - ad->born, window_count(&e->camp,
 			      (uint32_t)e->cfg->auth_window, now));
