@@ -252,17 +252,18 @@ static bool camp_like(const struct login_engine *e, const struct lg_addr *ad,
 /*
  * A campaign: auth_campaign_addrs list-like first-seen addresses in the
  * window, or three of them whose accounts never logging in add up to
- * three times as many (a few addresses working long lists are as clear as
- * many working short ones).
+ * auth_stuffing_logins (together as much evidence as one address the list
+ * rule judges; a few addresses working long lists are as clear as many
+ * working short ones).
  */
 static bool camp_active(struct login_engine *e, uint32_t now)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
-	uint32_t c = (uint32_t)e->cfg->auth_campaign_addrs;
 	uint32_t n = window_count(&e->camp, win, now);
 
-	return n >= c || (n >= 3 && window_count(&e->camp_fail, win, now) >=
-			  3 * c);
+	return n >= (uint32_t)e->cfg->auth_campaign_addrs ||
+	       (n >= 3 && window_count(&e->camp_fail, win, now) >=
+		(uint32_t)e->cfg->auth_stuffing_logins);
 }
 
 /* Attempts per distinct login. */
