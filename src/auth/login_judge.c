@@ -230,12 +230,14 @@ static bool settled(const struct login_engine *e, const struct lg_metrics *m,
 
 /* The list rule at threshold t: at least t distinct logins, at least
  * auth_list_fail_accounts percent of the accounts tried never logging in
- * from here, and none coming back (mail clients come back; a list is
- * worked through once). */
+ * from here, and at most one account in 20 coming back (mail clients come
+ * back; a list is worked through once, but names an account twice now and
+ * then). */
 static bool rule_list(const struct login_engine *e,
 		      const struct lg_metrics *m, uint32_t t)
 {
-	return m->distinct >= t && m->sample && m->returning == 0 &&
+	return m->distinct >= t && m->sample &&
+	       m->returning * 20 <= m->sample &&
 	       (uint64_t)(m->sample - m->ok_accts) * 100 >=
 	       (uint64_t)e->cfg->auth_list_fail_accounts * m->sample;
 }
@@ -409,10 +411,13 @@ static void camp_count(struct login_engine *e, struct lg_addr *ad,
 		    lg_state_lookup(e, &x->ip, now, 0))
 			continue;
 		/* It was list-like when counted; it may have gone on with a
-		 * run of valid pairs since.  Only a returning account (a
-		 * client, not a list) spares it. */
+		 * run of valid pairs since, but its names that are not
+		 * mailboxes still never log in.  A returning account (a
+		 * client) or every failure corrected (typos) spares it. */
 		lg_metrics_of(e, &x->c, now, &m);
-		if (m.returning)
+		if (m.returning * 20 > m.sample ||
+		    (uint64_t)(m.sample - m.ok_accts) * 200 <
+		    (uint64_t)e->cfg->auth_list_fail_accounts * m.sample)
 			continue;
 		lg_cidr_format(&x->ip, 128, a, sizeof(a));
 		describe_list(e, why, sizeof(why), "campaign", a, &m,
