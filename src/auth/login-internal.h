@@ -185,6 +185,8 @@ struct lg_addr {
 
 #define LG_CAMP_COUNTED 0x01	/* counted in the campaign window */
 #define LG_CAMP_JUDGED 0x02	/* its tried accounts went to an incident */
+#define LG_CAMP_MULTI 0x04	/* counted among first-seen addresses with
+				 * two accounts or more */
 
 struct lg_sus;
 
@@ -313,6 +315,8 @@ struct login_engine {
 	 * campaign's open incident. */
 	struct window camp, camp_fail;	/* addresses; their failing
 					 * accounts */
+	struct window camp_multi;	/* first-seen addresses with two
+					 * accounts or more */
 	struct lg_ip camp_ring[LG_CAMP_RING];
 	uint32_t camp_next, camp_n;
 	char camp_inc[40];

@@ -263,6 +263,12 @@ static bool camp_active(struct login_engine *e, uint32_t now)
 	uint32_t win = (uint32_t)e->cfg->auth_window;
 	uint32_t n = window_count(&e->camp, win, now);
 
+	/* "Many at once" against the background: at least half of the
+	 * first-seen addresses that tried two accounts or more.  A fresh
+	 * deployment sees every household as first-seen, and one member's
+	 * uncorrected typo makes a few of them list-like for a moment. */
+	if (n * 2 < window_count(&e->camp_multi, win, now))
+		return false;
 	return n >= (uint32_t)e->cfg->auth_campaign_addrs ||
 	       (n >= 3 && window_count(&e->camp_fail, win, now) >=
 		(uint32_t)e->cfg->auth_stuffing_logins);
@@ -530,6 +536,12 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 
 	lg_metrics_of(e, &ad->c, now, &ma);
 	lg_cidr_format(ip, 128, a, sizeof(a));
+	if (!(ad->camp & LG_CAMP_MULTI) && ma.distinct >= 2 &&
+	    now - ad->born < (uint32_t)e->cfg->auth_window) {
+		ad->camp |= LG_CAMP_MULTI;
+		window_add(&e->camp_multi, (uint32_t)e->cfg->auth_window, now,
+			   1);
+	}
 	lg_cidr_format(&nt->prefix, nt->len, net, sizeof(net));
 	if (rule_bad(e, &ma, t)) {
 		rule = "stuffing";

@@ -1392,6 +1392,38 @@ static void test_campaign_bounded(void)
 	env_close(&v);
 }
 
+
+/* A fresh deployment: 2,000 first-seen addresses, each the home of 2-25
+ * users logging in once, 10 % with a wrong password not yet corrected
+ * (the auth-policy benchmark's traffic).  Some look list-like for a
+ * moment; they are not many against the background: no campaign. */
+static void test_campaign_background(void)
+{
+	struct env v;
+	struct cyc c;
+	char login[64], ip[32];
+	int a, j, n, refused = 0, seq = 0;
+
+	env_open(&v, NULL, "memory:");
+	for (a = 0; a < 2000; a++) {
+		snprintf(ip, sizeof(ip), "10.%d.%d.%d", a >> 12, (a >> 4) & 255,
+			 1 + (a & 15));
+		n = 2 + (int)(rnd() % 24);
+		for (j = 0; j < n; j++) {
+			snprintf(login, sizeof(login), "h%06d@example.jp", seq++);
+			cycle(v.e, login, ip, rnd() % 10 != 0, T0 + a / 4 + j,
+			      &c);
+			refused += c.after && c.a.status < 0;
+		}
+	}
+	is_int(refused, 0, "fresh deployment, 10%% uncorrected failures: no "
+	       "correct login refused");
+	is_int(stat2(v.e, "states", "stuffing"), 0, "fresh deployment: no "
+	       "address judged");
+	take_all(v.e, NULL);
+	env_close(&v);
+}
+
 /* Distributed guessing: the guess that comes right from an address that
  * guessed wrong before is refused after the check and listed. */
 static void test_distributed_hit(void)
@@ -1441,6 +1473,7 @@ int main(void)
 	test_nat_stuck_client();
 	test_campaign();
 	test_campaign_bounded();
+	test_campaign_background();
 	test_distributed_hit();
 	return tap_done();
 }
