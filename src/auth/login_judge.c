@@ -444,7 +444,9 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 	struct lg_metrics m;
 	char a[64], why[400];
 
-	if (!ad)
+	/* No campaign yet: the report counts this attempt (the common case
+	 * costs no scan here). */
+	if (!ad || !camp_active(e, now))
 		return NULL;
 	lg_metrics_of(e, &ad->c, now, &m);
 	/* Count this success, not yet reported. */
