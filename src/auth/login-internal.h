@@ -47,6 +47,8 @@
 #define LG_INC_NETS 64		/* networks named per incident */
 #define LG_TICK 5		/* seconds between flushes and sweeps */
 #define LG_ABUSED_TTL (90 * 86400)	/* abuse-time password evidence */
+#define LG_RETURN_GAP 60	/* an account back after this is returning */
+#define LG_CAMP_RING 1024	/* campaign addresses kept for a late verdict */
 
 /* ---- login_tab.c ---------------------------------------------------- */
 
@@ -82,6 +84,10 @@ struct lg_tab {
 #define LG_DENT_NEW 0x01	/* the network was new for this login */
 #define LG_DENT_OK 0x02		/* a successful login */
 #define LG_DENT_OPAQUE 0x04	/* a wrong password without a usable hash */
+#define LG_DENT_RET 0x08	/* came back after LG_RETURN_GAP: a client */
+#define LG_DENT_PAIR 0x10	/* account sets: the (address, account) pair
+				 * is blocked (brute force from a shared
+				 * address) */
 
 /* One item of a distinct set. */
 struct lg_dent {
@@ -173,7 +179,14 @@ struct lg_addr {
 	struct lg_node node;
 	struct lg_ip ip;
 	struct lg_ctr c;
+	uint32_t born;			/* first seen (since the engine ran) */
+	uint8_t camp;			/* LG_CAMP_* */
 };
+
+#define LG_CAMP_COUNTED 0x01	/* counted in the campaign window */
+#define LG_CAMP_JUDGED 0x02	/* its tried accounts went to an incident */
+#define LG_CAMP_MULTI 0x04	/* counted among first-seen addresses with
+				 * two accounts or more */
 
 struct lg_sus;
 
@@ -273,6 +286,8 @@ struct lg_stats {
 	uint64_t expired;
 	uint64_t suspect_dropped;
 	uint64_t incident_accts_unlisted;
+	uint64_t pair_blocks;
+	uint64_t campaign_addrs;
 };
 
 struct login_engine {
@@ -295,6 +310,16 @@ struct login_engine {
 	size_t ncomp, capcomp;
 	size_t sus_total;
 	uint32_t last_tick;
+	/* Rotating-address campaigns (login_judge.c): list-like first-seen
+	 * addresses in the window, the last LG_CAMP_RING of them, and the
+	 * campaign's open incident. */
+	struct window camp, camp_fail;	/* addresses; their failing
+					 * accounts */
+	struct window camp_multi;	/* first-seen addresses with two
+					 * accounts or more */
+	struct lg_ip camp_ring[LG_CAMP_RING];
+	uint32_t camp_next, camp_n;
+	char camp_inc[40];
 	struct lg_stats stats;
 };
 
@@ -359,6 +384,9 @@ void lg_cc_format(uint16_t cc, char out[3]);
 /* Totals of one address or network within the window. */
 struct lg_metrics {
 	uint32_t distinct, distinct_new, attempts, fails, oks, span;
+	/* From the exact entries (a sample once the set overflows into its
+	 * sketch): how many, how many had a success, how many came back. */
+	uint32_t sample, ok_accts, returning;
 };
 
 void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
@@ -397,6 +425,23 @@ struct lg_net *lg_net_get(struct login_engine *e, const struct lg_ip *ip,
 struct lg_addr *lg_addr_get(struct login_engine *e, const struct lg_ip *ip,
 			    bool create, uint32_t now);
 void lg_ctr_reset(struct lg_ctr *c);
+/*
+ * Count one reported attempt on account h in c's set of logins: flags
+ * (LG_DENT_NEW, LG_DENT_OK), aux kept on the entry; marks an account that
+ * comes back after LG_RETURN_GAP as returning.
+ */
+void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
+		 uint8_t flags, uint64_t aux, uint32_t now);
+/*
+ * At the after-check (a correct password for login from ip, not yet
+ * counted): does a rotating-address campaign's stuffing playbook apply
+ * to ip?  Enters ip's stuffing state (rule "campaign") and returns it,
+ * with the reason in v; NULL if not.
+ */
+struct lg_state *lg_campaign_after(struct login_engine *e,
+				   const struct lg_ip *ip, const char *login,
+				   const char *protocol, uint32_t now,
+				   struct login_verdict *v);
 
 /* ---- login_ip.c ----------------------------------------------------- */
 

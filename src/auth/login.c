@@ -18,10 +18,17 @@
  *
  * Brute force: auth_bruteforce_failures wrong passwords from one address
  * for one account within auth_window delay that pair; twice as many block
- * the address (login_ip.c).  Wrong passwords count as distinct pwhash
- * values when mech is named PLAIN or LOGIN (a phone retrying one stale
- * password is one wrong password), otherwise each failure counts.  A
- * correct password from the address clears its count.
+ * the pair when other accounts log in from the address (an office or
+ * carrier NAT: the others keep working), else the address (login_ip.c).
+ * Wrong passwords count as distinct pwhash values, so a phone retrying one
+ * stale password is one wrong password, when mech is PLAIN or LOGIN or not
+ * sent at all (Dovecot's default attributes have no mech); only when mech
+ * names another mechanism (CRAM-MD5, SCRAM, OAUTHBEARER: pwhash constant
+ * or different each time) does each failure count.  The price of not
+ * sending mech: a guesser using CRAM-MD5 or SCRAM looks like one wrong
+ * password per account; the stuffing, campaign and distributed rules still
+ * see it (docs/design/logins.md).  A correct password from the address
+ * clears its count.
  *
  * Distributed guessing: auth_distributed_ips distinct addresses failing
  * for one account within auth_window (an address that then logs in
@@ -131,14 +138,6 @@ bool lg_mech_hashable(const char *mech)
 {
 	return !mech || !*mech || strcasecmp(mech, "PLAIN") == 0 ||
 	       strcasecmp(mech, "LOGIN") == 0;
-}
-
-/* The mechanism is named and gives one hash per password (for counting
- * distinct wrong passwords an unknown mechanism is not good enough). */
-static bool mech_named_plain(const char *mech)
-{
-	return mech && (strcasecmp(mech, "PLAIN") == 0 ||
-			strcasecmp(mech, "LOGIN") == 0);
 }
 
 /* Free a plain entry (abuse record, pending allow). */
@@ -413,7 +412,7 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 {
 	char qa[LOG_QSZ], why[400];
 	struct lg_acct *a;
-	struct lg_dent *d;
+	struct lg_dent *d = NULL;
 	uint32_t n, win = (uint32_t)e->cfg->auth_window;
 
 	pend_move(e, c->a, +1, c->now);
@@ -428,6 +427,15 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 	a = lg_acct_get(e, c->login, false);
 	if (a && c->has_ip &&
 	    (d = lg_dset_find(&a->badips, c->iph, c->now, win)) &&
+	    (d->flags & LG_DENT_PAIR)) {
+		reject(v);
+		reason_add(v, "rule=bruteforce scope=pair ip=%s account=%s "
+			   "failures=%u wrong_passwords=%u window=%u",
+			   c->remote, log_q(qa, sizeof(qa), c->login),
+			   d->fails, bf_count(d), win);
+		return;
+	}
+	if (a && c->has_ip && d &&
 	    bf_count(d) >= (uint32_t)e->cfg->auth_bruteforce_failures) {
 		delay(e, v);
 		reason_add(v, "rule=bruteforce ip=%s account=%s failures=%u "
@@ -456,6 +464,33 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 	}
 }
 
+/* The after-check of an account under distributed guessing, from an
+ * address that guessed wrong on it before: the guess that came right.
+ * Enters the address's stuffing state (so the playbook refuses it and
+ * lists the pair) and returns it; NULL if the rule does not apply. */
+static struct lg_state *distributed_after(struct login_engine *e,
+					  struct ctx *c, struct lg_acct *a,
+					  struct login_verdict *v)
+{
+	uint32_t n, win = (uint32_t)e->cfg->auth_window;
+	struct lg_dent *d = lg_dset_find(&a->badips, c->iph, c->now, win);
+	char why[300], qa[LOG_QSZ];
+
+	if (!d || !d->fails || (d->flags & LG_DENT_OK))
+		return NULL;
+	lg_dset_count(&a->badips, c->now, win, &n, NULL);
+	if (n < (uint32_t)e->cfg->auth_distributed_ips)
+		return NULL;
+	snprintf(why, sizeof(why), "rule=distributed account=%s ip=%s "
+		 "failing_ips=%u failures_from_ip=%u window=%u",
+		 log_q(qa, sizeof(qa), c->login), c->remote, n, d->fails,
+		 win);
+	reason_add(v, "%s", why);
+	e->stats.judged++;
+	return lg_state_enter(e, &c->ip, 128, LG_STUFFING, "distributed", why,
+			      "mamori", false, 0, c->now);
+}
+
 /* Stage 2: the password was right. */
 static void stage_after(struct login_engine *e, struct ctx *c,
 			struct login_verdict *v)
@@ -463,6 +498,13 @@ static void stage_after(struct login_engine *e, struct ctx *c,
 	struct lg_acct *a = lg_acct_get(e, c->login, true);
 
 	pend_move(e, c->a, -1, c->now);
+	if (!c->st && c->has_ip && !c->allowed &&
+	    !lg_acct_habitual(a, c->net))
+		c->st = lg_campaign_after(e, &c->ip, c->login, c->protocol,
+					  c->now, v);
+	if (!c->st && c->has_ip && !c->allowed &&
+	    !lg_acct_habitual(a, c->net))
+		c->st = distributed_after(e, c, a, v);
 	if (c->st) {
 		/* The password is right either way; remember it. */
 		if (c->pwh)
@@ -495,14 +537,33 @@ static bool count_failure(struct login_engine *e, struct ctx *c,
 		return false;
 	if (d->fails < UINT16_MAX)
 		d->fails++;
-	if (mech_named_plain(mech) && c->a->pwhash && *c->a->pwhash)
+	if (lg_mech_hashable(mech) && c->a->pwhash && *c->a->pwhash)
 		d->aux |= 1ull << (lg_hash_str(c->a->pwhash) % 64);
 	else
 		d->flags |= LG_DENT_OPAQUE;
 	return bf_count(d) >= 2 * (uint32_t)e->cfg->auth_bruteforce_failures;
 }
 
-/* Block a brute-forcing address. */
+/* Other accounts that logged in from c's address within the window (its
+ * exact entries: up to LG_EXACT_MAX, enough to tell shared). */
+static uint32_t addr_others_ok(struct login_engine *e, struct ctx *c,
+			       const struct lg_acct *a)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window, n = 0;
+	struct lg_addr *ad = lg_addr_get(e, &c->ip, false, c->now);
+	uint16_t i;
+
+	for (i = 0; ad && i < ad->c.logins.n; i++) {
+		const struct lg_dent *x = &ad->c.logins.e[i];
+
+		if (x->h != a->node.h && (x->flags & LG_DENT_OK) &&
+		    c->now - x->last < win)
+			n++;
+	}
+	return n;
+}
+
+/* Block a brute-forcing address, or the pair on a shared one. */
 static void bruteforce_block(struct login_engine *e, struct ctx *c,
 			     struct lg_acct *a, struct login_verdict *v)
 {
@@ -511,6 +572,7 @@ static void bruteforce_block(struct login_engine *e, struct ctx *c,
 	struct lg_incident *inc;
 	struct lg_state *s;
 	char why[300], qa[LOG_QSZ];
+	uint32_t others;
 
 	snprintf(why, sizeof(why), "rule=bruteforce ip=%s account=%s "
 		 "failures=%u wrong_passwords=%u window=%u", c->remote,
@@ -519,6 +581,15 @@ static void bruteforce_block(struct login_engine *e, struct ctx *c,
 	if (c->st) {
 		if (c->st->kind == LG_STUFFING)
 			lg_state_escalate(e, c->st, why, c->now);
+		return;
+	}
+	if (d && (others = addr_others_ok(e, c, a)) > 0) {
+		/* A shared address: block the pair, not the others. */
+		d->flags |= LG_DENT_PAIR;
+		e->stats.pair_blocks++;
+		reason_add(v, "%s scope=pair others_ok=%u", why, others);
+		log_msg(LOG_L_WARN, "event=login_pair_blocked %s scope=pair "
+			"others_ok=%u", why, others);
 		return;
 	}
 	s = lg_state_enter(e, &c->ip, 128, LG_BLOCKED, "bruteforce", why,
@@ -570,7 +641,6 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 	struct lg_addr *ad;
 	struct lg_net *nt;
 	struct lg_dent *d;
-	bool fresh;
 
 	pend_move(e, at, -1, c->now);
 	if (habitual && a->fresh_net == c->net && c->now - a->fresh_at <= 60) {
@@ -611,21 +681,8 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 	 * is seeded from that set and then notes the attempt itself. */
 	lg_sus_note(e, nt, &c->ip, c->login, c->protocol, ok, habitual,
 		    ok ? c->pwh : 0, ok ? c->pwv : 0, c->now);
-	d = lg_dset_touch(&ad->c.logins, a->node.h, c->now, win, fresh_flags,
-			  &fresh);
-	if (d) {
-		d->flags |= fresh_flags & LG_DENT_OK;
-		if (d->n < UINT16_MAX)
-			d->n++;
-	}
-	d = lg_dset_touch(&nt->c.logins, a->node.h, c->now, win, fresh_flags,
-			  &fresh);
-	if (d) {
-		d->aux = c->iph;
-		d->flags |= fresh_flags & LG_DENT_OK;
-		if (d->n < UINT16_MAX)
-			d->n++;
-	}
+	lg_ctr_note(e, &ad->c, a->node.h, fresh_flags, 0, c->now);
+	lg_ctr_note(e, &nt->c, a->node.h, fresh_flags, c->iph, c->now);
 	if (ok) {
 		d = lg_dset_find(&a->badips, c->iph, c->now, win);
 		if (d)		/* it was the owner: not a failing address */
@@ -847,6 +904,8 @@ json_t *login_stats(struct login_engine *e)
 	json_object_set_new(o, "verdicts", x);
 	jset(o, "judgements", e->stats.judged);
 	jset(o, "bruteforce_blocks", e->stats.bruteforce_blocks);
+	jset(o, "pair_blocks", e->stats.pair_blocks);
+	jset(o, "campaign_addrs", e->stats.campaign_addrs);
 	jset(o, "escalations", e->stats.escalations);
 	jset(o, "compromised", e->stats.compromised);
 	jset(o, "new_network", e->stats.new_network);

@@ -321,13 +321,20 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 		nl = len;
 	lg_ip_mask(&p, nl);
 	lg_cidr_format(&p, nl, net, sizeof(net));
-	for (i = e->ninc; i-- > 0;) {
+	/* A rotating-address campaign is one incident, whatever the network. */
+	if (strcmp(rule, "campaign") == 0 && e->camp_inc[0] &&
+	    (inc = lg_inc_find(e, e->camp_inc)) && !inc->open)
+		inc = NULL;
+	for (i = e->ninc; !inc && i-- > 0;) {
 		if (e->inc[i]->open &&
 		    list_has(e->inc[i]->nets, e->inc[i]->nnets, net)) {
 			inc = e->inc[i];
 			break;
 		}
 	}
+	if (inc && strcmp(rule, "campaign") == 0 &&
+	    !list_has(inc->nets, inc->nnets, net))
+		list_add(&inc->nets, &inc->nnets, LG_INC_NETS, net);
 	if (!inc) {
 		inc = xcalloc(1, sizeof(*inc));
 		new_id(e, now, inc->id, sizeof(inc->id));
@@ -341,6 +348,8 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 		log_msg(LOG_L_WARN, "event=incident_opened incident=%s rule=%s "
 			"net=%s", inc->id, inc->rule, net);
 	}
+	if (strcmp(rule, "campaign") == 0)
+		snprintf(e->camp_inc, sizeof(e->camp_inc), "%s", inc->id);
 	if (len == 128) {
 		lg_cidr_format(ip, 128, addr, sizeof(addr));
 		if (!list_add(&inc->addrs, &inc->naddrs, LG_INC_ADDRS, addr))

@@ -110,6 +110,7 @@ struct lg_addr *lg_addr_get(struct login_engine *e, const struct lg_ip *ip,
 	if (!ad) {
 		ad = xcalloc(1, sizeof(*ad));
 		ad->ip = *ip;
+		ad->born = now;
 		ad->node.h = h;
 		lg_tab_insert(&e->addrs, &ad->node);
 	} else {
@@ -148,12 +149,43 @@ void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
 		   uint32_t now, struct lg_metrics *m)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
+	uint16_t i;
 
 	lg_dset_count(&c->logins, now, win, &m->distinct, &m->distinct_new);
 	m->attempts = window_count(&c->att, win, now);
 	m->fails = window_count(&c->fail, win, now);
 	m->oks = window_count(&c->ok, win, now);
 	m->span = c->first && now - c->last < win ? now - c->first : 0;
+	m->sample = m->ok_accts = m->returning = 0;
+	for (i = 0; i < c->logins.n; i++) {
+		const struct lg_dent *d = &c->logins.e[i];
+
+		if (now - d->last >= win)
+			continue;
+		m->sample++;
+		m->ok_accts += (d->flags & LG_DENT_OK) != 0;
+		m->returning += (d->flags & LG_DENT_RET) != 0;
+	}
+}
+
+void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
+		 uint8_t flags, uint64_t aux, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct lg_dent *d = lg_dset_find(&c->logins, h, now, win);
+	uint32_t last = d ? d->last : now;
+	bool fresh;
+
+	d = lg_dset_touch(&c->logins, h, now, win, flags, &fresh);
+	if (!d)
+		return;
+	if (aux)
+		d->aux = aux;
+	d->flags |= flags & LG_DENT_OK;
+	if (!fresh && now - last >= LG_RETURN_GAP)
+		d->flags |= LG_DENT_RET;
+	if (d->n < UINT16_MAX)
+		d->n++;
 }
 
 /* Failures as a fraction of outcomes. */
@@ -175,11 +207,13 @@ static bool rule_bad(const struct login_engine *e, const struct lg_metrics *m,
 	       (uint64_t)e->cfg->auth_stuffing_fail_ratio * n;
 }
 
-/* The good-list rule at threshold t, settled or not. */
+/* The good-list rule at threshold t, settled or not: at most one account
+ * in 20 came back (a list is worked through once; a carrier NAT's users,
+ * whose networks are all new, come back within minutes). */
 static bool rule_good(const struct login_engine *e,
 		      const struct lg_metrics *m, uint32_t t)
 {
-	return m->distinct >= t &&
+	return m->distinct >= t && m->returning * 20 <= m->sample &&
 	       (uint64_t)m->distinct_new * 100 >=
 	       (uint64_t)e->cfg->auth_stuffing_new_ratio * m->distinct &&
 	       (uint64_t)m->attempts * 100 <=
@@ -192,6 +226,52 @@ static bool settled(const struct login_engine *e, const struct lg_metrics *m,
 {
 	return m->span >= (uint32_t)e->cfg->auth_window / 3 ||
 	       (m->distinct >= 10 * t && m->span <= m->distinct);
+}
+
+/* The list rule at threshold t: at least t distinct logins, at least
+ * auth_list_fail_accounts percent of the accounts tried never logging in
+ * from here, and at most one account in 20 coming back (mail clients come
+ * back; a list is worked through once, but names an account twice now and
+ * then). */
+static bool rule_list(const struct login_engine *e,
+		      const struct lg_metrics *m, uint32_t t)
+{
+	return m->distinct >= t && m->sample &&
+	       m->returning * 20 <= m->sample &&
+	       (uint64_t)(m->sample - m->ok_accts) * 100 >=
+	       (uint64_t)e->cfg->auth_list_fail_accounts * m->sample;
+}
+
+/* A first-seen address that is list-like at its smallest: two accounts
+ * or more (the rule's ratio then needs one never logging in). */
+static bool camp_like(const struct login_engine *e, const struct lg_addr *ad,
+		      const struct lg_metrics *m, uint32_t now)
+{
+	return now - ad->born < (uint32_t)e->cfg->auth_window &&
+	       rule_list(e, m, 2);
+}
+
+/*
+ * A campaign: auth_campaign_addrs list-like first-seen addresses in the
+ * window, or three of them whose accounts never logging in add up to
+ * auth_stuffing_logins (together as much evidence as one address the list
+ * rule judges; a few addresses working long lists are as clear as many
+ * working short ones).
+ */
+static bool camp_active(struct login_engine *e, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	uint32_t n = window_count(&e->camp, win, now);
+
+	/* "Many at once" against the background: at least half of the
+	 * first-seen addresses that tried two accounts or more.  A fresh
+	 * deployment sees every household as first-seen, and one member's
+	 * uncorrected typo makes a few of them list-like for a moment. */
+	if (n * 2 < window_count(&e->camp_multi, win, now))
+		return false;
+	return n >= (uint32_t)e->cfg->auth_campaign_addrs ||
+	       (n >= 3 && window_count(&e->camp_fail, win, now) >=
+		(uint32_t)e->cfg->auth_stuffing_logins);
 }
 
 /* Attempts per distinct login. */
@@ -229,6 +309,169 @@ static void describe(const struct login_engine *e, char *out, size_t n,
 			 "span=%u window=%ld", rule, scope, net ? " net=" : "",
 			 net ? net : "", ip, m->distinct, extra, new_ratio(m),
 			 repeat_of(m), m->span, e->cfg->auth_window);
+}
+
+/* Describe a list or campaign judgement into out. */
+static void describe_list(const struct login_engine *e, char *out, size_t n,
+			  const char *rule, const char *ip,
+			  const struct lg_metrics *m, uint32_t first_seen,
+			  uint32_t camp)
+{
+	snprintf(out, n, "rule=%s list=%s scope=address ip=%s "
+		 "distinct_logins=%u never_ok=%u of=%u returning=%u "
+		 "first_seen=%us campaign_addrs=%u window=%ld", rule,
+		 m->ok_accts * 2 > m->sample ? "good" : "bad", ip,
+		 m->distinct, m->sample - m->ok_accts, m->sample,
+		 m->returning, first_seen, camp, e->cfg->auth_window);
+}
+
+/* Move the accounts address ad tried into incident inc: its valid ones
+ * become compromised (but current, whose verdict says so). */
+static void addr_migrate(struct login_engine *e, struct lg_addr *ad,
+			 struct lg_incident *inc, const char *current,
+			 const char *protocol, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	uint64_t net = lg_net_id(&ad->ip);
+	char ql[LOG_QSZ];
+	uint16_t i;
+
+	ad->camp |= LG_CAMP_JUDGED;
+	for (i = 0; i < ad->c.logins.n; i++) {
+		const struct lg_dent *d = &ad->c.logins.e[i];
+		bool ok = (d->flags & LG_DENT_OK) != 0;
+		struct lg_acct *a;
+
+		if (now - d->last >= win)
+			continue;
+		a = (struct lg_acct *)(void *)lg_tab_find(&e->accts, d->h,
+							  NULL, NULL);
+		if (!a)
+			continue;	/* evicted: counted as unlisted */
+		lg_inc_note(e, inc, a->login, protocol, d->n ? d->n : 1, ok,
+			    d->first, d->last);
+		if (!ok)
+			continue;
+		/* A first-seen address: the network was learnt from the
+		 * attacker's login, not the owner's. */
+		lg_acct_forget(a, net);
+		lg_abused_set(e, a->login, a->pwh, a->pwv, now);
+		if (current && strcmp(a->login, current) == 0)
+			continue;
+		lg_comp_add(e, a->login);
+		e->stats.compromised++;
+		log_msg(LOG_L_WARN, "event=login_compromised account=%s "
+			"incident=%s evidence=success_before_judgement",
+			log_q(ql, sizeof(ql), a->login), inc->id);
+	}
+}
+
+/* Put the list-like address ad into the campaign's stuffing state and its
+ * incident; why is the reason. */
+static struct lg_state *camp_judge(struct login_engine *e,
+				   struct lg_addr *ad, const char *why,
+				   const char *current, const char *protocol,
+				   uint32_t now)
+{
+	struct lg_state *s;
+	struct lg_incident *inc;
+
+	s = lg_state_enter(e, &ad->ip, 128, LG_STUFFING, "campaign", why,
+			   "mamori", false, 0, now);
+	e->stats.judged++;
+	inc = lg_inc_find(e, s->incident);
+	if (inc)
+		addr_migrate(e, ad, inc, current, protocol, now);
+	return s;
+}
+
+/* Count ad in the campaign window once; when the campaign starts, judge
+ * the list-like addresses counted before it (their successes were let in:
+ * they go into the incident as entered). */
+static void camp_count(struct login_engine *e, struct lg_addr *ad,
+		       uint32_t never_ok, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window, i, k;
+	bool was = camp_active(e, now);
+	char a[64], why[400];
+	struct lg_metrics m;
+
+	if (!(ad->camp & LG_CAMP_COUNTED)) {
+		ad->camp |= LG_CAMP_COUNTED;
+		window_add(&e->camp, win, now, 1);
+		e->stats.campaign_addrs++;
+		e->camp_ring[e->camp_next] = ad->ip;
+		e->camp_next = (e->camp_next + 1) % LG_CAMP_RING;
+		if (e->camp_n < LG_CAMP_RING)
+			e->camp_n++;
+	}
+	window_add(&e->camp_fail, win, now, never_ok);
+	if (was || !camp_active(e, now))
+		return;
+	for (k = 0; k < e->camp_n; k++) {
+		struct lg_addr *x;
+
+		i = (e->camp_next + LG_CAMP_RING - 1 - k) % LG_CAMP_RING;
+		x = lg_addr_get(e, &e->camp_ring[i], false, now);
+		if (!x || x == ad || (x->camp & LG_CAMP_JUDGED) ||
+		    lg_state_lookup(e, &x->ip, now, 0))
+			continue;
+		/* It was list-like when counted; it may have gone on with a
+		 * run of valid pairs since, but its names that are not
+		 * mailboxes still never log in.  A returning account (a
+		 * client) or every failure corrected (typos) spares it. */
+		lg_metrics_of(e, &x->c, now, &m);
+		if (m.returning * 20 > m.sample ||
+		    (uint64_t)(m.sample - m.ok_accts) * 200 <
+		    (uint64_t)e->cfg->auth_list_fail_accounts * m.sample)
+			continue;
+		lg_cidr_format(&x->ip, 128, a, sizeof(a));
+		describe_list(e, why, sizeof(why), "campaign", a, &m,
+			      now - x->born,
+			      window_count(&e->camp, win, now));
+		camp_judge(e, x, why, NULL, "", now);
+	}
+}
+
+struct lg_state *lg_campaign_after(struct login_engine *e,
+				   const struct lg_ip *ip, const char *login,
+				   const char *protocol, uint32_t now,
+				   struct login_verdict *v)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct lg_addr *ad = lg_addr_get(e, ip, false, now);
+	const struct lg_dent *d;
+	struct lg_metrics m;
+	char a[64], why[400];
+
+	/* No campaign yet: the report counts this attempt (the common case
+	 * costs no scan here). */
+	if (!ad || !camp_active(e, now))
+		return NULL;
+	lg_metrics_of(e, &ad->c, now, &m);
+	/* Count this success, not yet reported. */
+	d = lg_dset_find(&ad->c.logins, lg_hash_str(login), now, win);
+	if (!d) {
+		m.distinct++;
+		m.sample++;
+		m.ok_accts++;
+	} else {
+		if (!(d->flags & LG_DENT_OK))
+			m.ok_accts++;
+		if (now - d->last >= LG_RETURN_GAP)
+			m.returning++;
+	}
+	if (!camp_like(e, ad, &m, now))
+		return NULL;
+	camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
+		   m.sample - m.ok_accts, now);
+	if (!camp_active(e, now))
+		return NULL;
+	lg_cidr_format(ip, 128, a, sizeof(a));
+	describe_list(e, why, sizeof(why), "campaign", a, &m, now - ad->born,
+		      window_count(&e->camp, win, now));
+	snprintf(v->reason, sizeof(v->reason), "%s", why);
+	return camp_judge(e, ad, why, login, protocol, now);
 }
 
 /* Is the network of ip in a live automatic state of its own? */
@@ -295,6 +538,12 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 
 	lg_metrics_of(e, &ad->c, now, &ma);
 	lg_cidr_format(ip, 128, a, sizeof(a));
+	if (!(ad->camp & LG_CAMP_MULTI) && ma.distinct >= 2 &&
+	    now - ad->born < (uint32_t)e->cfg->auth_window) {
+		ad->camp |= LG_CAMP_MULTI;
+		window_add(&e->camp_multi, (uint32_t)e->cfg->auth_window, now,
+			   1);
+	}
 	lg_cidr_format(&nt->prefix, nt->len, net, sizeof(net));
 	if (rule_bad(e, &ma, t)) {
 		rule = "stuffing";
@@ -304,6 +553,32 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 		rule = "stuffing";
 		describe(e, why, sizeof(why), rule, "good", "address", NULL, a,
 			 &ma, NULL);
+	} else if (rule_list(e, &ma, t) &&
+		   ma.sample - ma.ok_accts >= (t + 1) / 2) {
+		/* At least half of T accounts never logging in: at 20 users
+		 * with 10 % uncorrected failures, 7 of 20 happens by chance
+		 * on one address in 400; 10 of 20 on one in 100,000. */
+		rule = "stuffing";
+		if (camp_like(e, ad, &ma, now))
+			camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
+				   ma.sample - ma.ok_accts, now);
+		describe_list(e, why, sizeof(why), rule, a, &ma,
+			      now - ad->born, window_count(&e->camp,
+			      (uint32_t)e->cfg->auth_window, now));
+	} else if (camp_like(e, ad, &ma, now) &&
+		   (camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ?
+				       !ok : ma.sample - ma.ok_accts, now),
+		    camp_active(e, now))) {
+		describe_list(e, why, sizeof(why), "campaign", a, &ma,
+			      now - ad->born, window_count(&e->camp,
+			      (uint32_t)e->cfg->auth_window, now));
+		s = camp_judge(e, ad, why, login, protocol, now);
+		log_msg(LOG_L_WARN, "event=login_judged incident=%s "
+			"account=%s %s", s->incident,
+			log_q(ql, sizeof(ql), login), why);
+		snprintf(v->reason, sizeof(v->reason), "%s", why);
+		snprintf(v->incident, sizeof(v->incident), "%s", s->incident);
+		return true;
 	} else if (!net_judged(e, nt, now)) {
 		lg_metrics_of(e, &nt->c, now, &mn);
 		at_net = true;

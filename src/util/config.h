@@ -175,6 +175,8 @@ struct config {
 	long auth_stuffing_max_repeat;
 	long auth_bruteforce_failures;
 	long auth_distributed_ips;
+	long auth_list_fail_accounts;
+	long auth_campaign_addrs;
 	long auth_delay;
 	long auth_block_time;
 	long auth_block_max;
