@@ -433,6 +433,7 @@ int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv)
 	struct src_ans a = { .c = c, .rc = CLI_EXIT_OK };
 	struct store *st;
 	long days = 30;
+	time_t until = time(NULL);
 	char *ours, *end;
 	int i;
 
@@ -444,6 +445,14 @@ int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv)
 			if (*end || days < 1 || days > 366)
 				cli_usage_error("dmarc sources: --days "
 						"takes 1..366");
+		} else if ((v = cli_opt_value(argc, argv, &i, "--until"))) {
+			struct tm tm = {0};
+
+			end = strptime(v, "%Y-%m-%d", &tm);
+			if (!end || *end)
+				cli_usage_error("dmarc sources: --until "
+						"takes YYYY-MM-DD");
+			until = timegm(&tm);
 		} else if (argv[i][0] == '-' && argv[i][1])
 			cli_usage_error("dmarc sources: unknown option %s",
 					argv[i]);
@@ -460,7 +469,7 @@ int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv)
 		free(ours);
 		return CLI_EXIT_FAILED;
 	}
-	core_dmarc_sources(st, domain, (int)days, ours, (int64_t)time(NULL),
+	core_dmarc_sources(st, domain, (int)days, ours, (int64_t)until,
 			   sources_done, &a);
 	if (!a.answered) {
 		fprintf(stderr, "mamori: the store answers later; use "

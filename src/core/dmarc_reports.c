@@ -74,7 +74,7 @@ static void ingest_end(struct ingest *in, enum core_status st,
 		.reporter = in->reporter, .report_id = in->rid,
 		.records = in->r.n_rec, .messages = in->r.count_sum,
 	};
-	char q1[LOG_QSZ], q2[LOG_QSZ], q3[LOG_QSZ];
+	char q1[LOG_QSZ], q2[LOG_QSZ], q3[LOG_QSZ], q4[LOG_QSZ];
 	size_t i;
 
 	log_msg(st == CORE_OK ? LOG_L_INFO : LOG_L_WARN,
@@ -86,7 +86,7 @@ static void ingest_end(struct ingest *in, enum core_status st,
 		log_q(q3, sizeof(q3), in->rid), res.records,
 		(unsigned long long)res.messages,
 		st == CORE_E_INVALID ? " error=" : "",
-		st == CORE_E_INVALID ? log_q(q1, sizeof(q1), in->err) : "");
+		st == CORE_E_INVALID ? log_q(q4, sizeof(q4), in->err) : "");
 	in->done(in->arg, st, &res);
 	for (i = 0; i < in->nkv; i++) {
 		free(in->keys[i]);

@@ -108,8 +108,8 @@ void core_dmarc_report_ingest(struct store *st, const void *bytes, size_t n,
 			      void *arg);
 
 /*
- * Sources of mail claiming domain over the last days days (1..366) before
- * now, classified with our_networks (comma/blank-separated CIDRs; NULL or
+ * Sources of mail claiming domain over the last days days (1..366) up to
+ * and including now's UTC day, classified with our_networks (comma/blank-separated CIDRs; NULL or
  * "" for none; a bad entry is CORE_E_INVALID).  done gets the answer or
  * CORE_E_RETRY; the struct is borrowed for the call.
  */

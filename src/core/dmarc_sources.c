@@ -38,7 +38,7 @@ struct net {
 struct scan {
 	struct core_dmarc_sources s;
 	char *domain, *prefix;
-	char from[11];		/* first day included */
+	char from[11], to[11];	/* first and last day included */
 	struct net nets[NETS_MAX];
 	size_t nnets;
 	struct core_dmarc_source *src;
@@ -206,7 +206,7 @@ static void row(struct scan *sc, const char *key, const char *value)
 		goto skip;
 	memcpy(day, d, 10);
 	day[10] = '\0';
-	if (strcmp(day, sc->from) < 0)
+	if (strcmp(day, sc->from) < 0 || strcmp(day, sc->to) > 0)
 		return;
 	ip = d + 11;
 	e = strchr(ip, '|');
@@ -347,6 +347,9 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 	from = (time_t)(now - (int64_t)(days - 1) * 86400);
 	gmtime_r(&from, &tm);
 	strftime(sc->from, sizeof(sc->from), "%Y-%m-%d", &tm);
+	from = (time_t)now;
+	gmtime_r(&from, &tm);
+	strftime(sc->to, sizeof(sc->to), "%Y-%m-%d", &tm);
 	sc->s.domain = sc->domain;
 	sc->s.days = days;
 	sc->done = done;
