@@ -94,7 +94,7 @@ static const char usage_text[] =
 "  dmarc ingest [--store SPEC] [FILE|MAILDIR...]\n"
 "        Store received aggregate reports (a message on stdin without\n"
 "        FILE); exit 75 when the store is down (Postfix retries).\n"
-"  dmarc sources DOMAIN [--days N] [--until YYYY-MM-DD] [--store SPEC]\n"
+"  dmarc sources DOMAIN [--days N] [--until YYYY-MM-DD]\n"
 "        Who sends mail as DOMAIN: ours, authorised, forwarder, forger.\n"
 "  stats\n"
 "        Counters and gauges as \"key value\" lines.\n"

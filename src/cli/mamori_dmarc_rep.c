@@ -2,13 +2,14 @@
  * mamori_dmarc_rep - "mamori dmarc ingest" and "mamori dmarc sources":
  * DMARC aggregate reports received for our domains (core/dmarc_reports.h).
  *
- * These two work on the store named by the configuration's "store" (or
- * --store SPEC), not through mamorid's API: the API caps every request
- * body at 64 KiB for all routes (evhttp has one cap per listener), and
- * reports are routinely larger (the corpus has a 909 KB one).  sqlite in
- * WAL mode takes this second writer beside mamorid.  A networked store
- * (redis) answers from an event loop the CLI does not run: refused.
- * docs/design/dmarc-reports.md has the reasoning and the later API route.
+ * "sources" asks mamorid (GET /v1/dmarc/sources).  "ingest" works on the
+ * store named by the configuration's "store" (or --store SPEC) itself:
+ * the API caps every request body at 64 KiB for all routes (evhttp has
+ * one cap per listener), and reports are routinely larger (the corpus has
+ * a 909 KB one).  sqlite in WAL mode takes this second writer beside
+ * mamorid.  A networked store (redis) answers from an event loop the CLI
+ * does not run: refused.  docs/design/dmarc-reports.md has the reasoning
+ * and the later POST route.
  *
  * ingest [FILE|DIR...]: no argument reads one message on stdin (a Postfix
  * pipe transport, contrib/postfix/dmarc-ingest.md).  A directory is read
@@ -200,22 +201,17 @@ static void ingest_path(struct batch *b, const char *path)
 
 /* Open the store: --store SPEC, else the configuration's "store".
  * Returns NULL after printing why. */
-static struct store *open_store(struct cli *c, const char *spec,
-				char **ours)
+static struct store *open_store(struct cli *c, const char *spec)
 {
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	char err[512];
 
-	*ours = xstrndup("", 0);
 	cfg = config_load(cli_config_path(c), err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "mamori: %s\n", err);
 		return NULL;
 	}
-	free(*ours);
-	*ours = xstrndup(cfg->dmarc_our_networks ? cfg->dmarc_our_networks :
-			 "", 4096);
 	if (core_dmarc_store_open(spec ? spec : cfg->store, &st, err,
 				  sizeof(err)) != 0) {
 		fprintf(stderr, "mamori: store %s: %s\n",
@@ -230,7 +226,6 @@ int cli_cmd_dmarc_ingest(struct cli *c, int argc, char **argv)
 {
 	struct batch b = { .c = c };
 	const char *spec = NULL, *v;
-	char *ours;
 	int i, first = -1;
 
 	for (i = 0; i < argc && first < 0; i++) {
@@ -242,8 +237,7 @@ int cli_cmd_dmarc_ingest(struct cli *c, int argc, char **argv)
 		else
 			first = i;
 	}
-	b.st = open_store(c, spec, &ours);
-	free(ours);
+	b.st = open_store(c, spec);
 	if (!b.st)
 		return EXIT_TEMPFAIL;
 	b.out = json_array();
@@ -271,189 +265,105 @@ int cli_cmd_dmarc_ingest(struct cli *c, int argc, char **argv)
 	return b.unreadable ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }
 
-/* --json: the whole answer as one object. */
-static json_t *sources_json(const struct core_dmarc_sources *s)
+/* A JSON member as unsigned decimal text into out. */
+static const char *num(const json_t *o, const char *k, char *out, size_t n)
 {
-	json_t *j = json_pack("{ss si sI sb}", "domain", s->domain, "days",
-			      s->days, "skipped", (json_int_t)s->skipped,
-			      "truncated", s->truncated);
-	json_t *src = json_array(), *days = json_array(), *tot = json_object();
-	size_t i;
-	int k;
-
-	for (i = 0; i < s->n; i++) {
-		const struct core_dmarc_source *o = &s->v[i];
-
-		json_array_append_new(src, json_pack(
-			"{ss ss sn sn ss sI sI sI s{sI sI sI} ss ss ss}",
-			"source_ip", o->ip, "network", o->net, "ptr",
-			"country", "class", core_dmarc_class_names[o->cls],
-			"count", (json_int_t)o->count, "dkim_pass",
-			(json_int_t)o->dkim_pass, "spf_pass",
-			(json_int_t)o->spf_pass, "disposition", "none",
-			(json_int_t)o->disp[0], "quarantine",
-			(json_int_t)o->disp[1], "reject",
-			(json_int_t)o->disp[2], "first_day", o->first_day,
-			"last_day", o->last_day, "reporters", o->reporters));
-	}
-	for (i = 0; i < s->ndays; i++) {
-		json_t *d = json_pack("{ss}", "day", s->day[i].day);
-
-		for (k = 0; k < CORE_DMARC_NCLASSES; k++)
-			json_object_set_new(d, core_dmarc_class_names[k],
-				json_integer((json_int_t)s->day[i].by_class[k]));
-		json_object_set_new(d, "forged_disposition", json_pack(
-			"{sI sI sI}", "none",
-			(json_int_t)s->day[i].forged_disp[0], "quarantine",
-			(json_int_t)s->day[i].forged_disp[1], "reject",
-			(json_int_t)s->day[i].forged_disp[2]));
-		json_array_append_new(days, d);
-	}
-	for (k = 0; k < CORE_DMARC_NCLASSES; k++)
-		json_object_set_new(tot, core_dmarc_class_names[k],
-				    json_integer((json_int_t)s->by_class[k]));
-	json_object_set_new(tot, "forged_disposition", json_pack(
-		"{sI sI sI}", "none", (json_int_t)s->forged_disp[0],
-		"quarantine", (json_int_t)s->forged_disp[1], "reject",
-		(json_int_t)s->forged_disp[2]));
-	json_object_set_new(j, "sources", src);
-	json_object_set_new(j, "per_day", days);
-	json_object_set_new(j, "totals", tot);
-	return j;
+	snprintf(out, n, "%lld",
+		 (long long)json_integer_value(json_object_get(o, k)));
+	return out;
 }
 
-/* The tables for a person. */
-static void sources_print(const struct core_dmarc_sources *s)
+/* "none/quarantine/reject" of the disposition object d into out. */
+static const char *disp3(const json_t *d, char *out, size_t n)
+{
+	char a[24], b[24], c[24];
+
+	snprintf(out, n, "%s/%s/%s", num(d, "none", a, sizeof(a)),
+		 num(d, "quarantine", b, sizeof(b)),
+		 num(d, "reject", c, sizeof(c)));
+	return out;
+}
+
+/* The tables for a person, from the reply of GET /v1/dmarc/sources. */
+static void sources_print(const json_t *j)
 {
 	static const char *const h1[] = { "SOURCE", "NETWORK", "CLASS",
 		"COUNT", "DKIM PASS", "SPF PASS", "NONE/QUAR/REJ", "DAYS" };
 	static const char *const h2[] = { "DAY", "OURS", "AUTHORISED",
 		"FORWARDER", "FORGER", "FORGED NONE/QUAR/REJ" };
 	struct cli_table t = {.ncols = 8}, d = {.ncols = 6};
-	char c[4][24], disp[80], days[32];
+	const json_t *v, *tot = json_object_get(j, "totals");
+	char c[4][24], disp[80], days[32], t0[8][64];
 	size_t i;
 
 	cli_table_add(&t, h1);
-	for (i = 0; i < s->n; i++) {
-		const struct core_dmarc_source *o = &s->v[i];
+	json_array_foreach(json_object_get(j, "sources"), i, v) {
 		const char *row[8];
 
-		snprintf(c[0], sizeof(c[0]), "%llu",
-			 (unsigned long long)o->count);
-		snprintf(c[1], sizeof(c[1]), "%llu",
-			 (unsigned long long)o->dkim_pass);
-		snprintf(c[2], sizeof(c[2]), "%llu",
-			 (unsigned long long)o->spf_pass);
-		snprintf(disp, sizeof(disp), "%llu/%llu/%llu",
-			 (unsigned long long)o->disp[0],
-			 (unsigned long long)o->disp[1],
-			 (unsigned long long)o->disp[2]);
-		snprintf(days, sizeof(days), "%s..%s", o->first_day,
-			 o->last_day);
-		row[0] = o->ip; row[1] = o->net;
-		row[2] = core_dmarc_class_names[o->cls];
-		row[3] = c[0]; row[4] = c[1]; row[5] = c[2];
-		row[6] = disp; row[7] = days;
+		snprintf(days, sizeof(days), "%.10s..%.10s",
+			 cli_json_text(json_object_get(v, "first_day"), t0[0],
+				       sizeof(t0[0])),
+			 cli_json_text(json_object_get(v, "last_day"), t0[1],
+				       sizeof(t0[1])));
+		row[0] = cli_json_text(json_object_get(v, "source_ip"), t0[2],
+				       sizeof(t0[2]));
+		row[1] = cli_json_text(json_object_get(v, "network"), t0[3],
+				       sizeof(t0[3]));
+		row[2] = cli_json_text(json_object_get(v, "class"), t0[4],
+				       sizeof(t0[4]));
+		row[3] = num(v, "count", c[0], sizeof(c[0]));
+		row[4] = num(v, "dkim_pass", c[1], sizeof(c[1]));
+		row[5] = num(v, "spf_pass", c[2], sizeof(c[2]));
+		row[6] = disp3(json_object_get(v, "disposition"), disp,
+			       sizeof(disp));
+		row[7] = days;
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t);
 	putchar('\n');
 	cli_table_add(&d, h2);
-	for (i = 0; i < s->ndays; i++) {
-		const struct core_dmarc_day *y = &s->day[i];
+	json_array_foreach(json_object_get(j, "per_day"), i, v) {
 		const char *row[6];
-		int k;
 
-		for (k = 0; k < 4; k++)
-			snprintf(c[k], sizeof(c[k]), "%llu",
-				 (unsigned long long)y->by_class[k]);
-		snprintf(disp, sizeof(disp), "%llu/%llu/%llu",
-			 (unsigned long long)y->forged_disp[0],
-			 (unsigned long long)y->forged_disp[1],
-			 (unsigned long long)y->forged_disp[2]);
-		row[0] = y->day; row[1] = c[0]; row[2] = c[1];
-		row[3] = c[2]; row[4] = c[3]; row[5] = disp;
+		row[0] = cli_json_text(json_object_get(v, "day"), t0[0],
+				       sizeof(t0[0]));
+		row[1] = num(v, "ours", c[0], sizeof(c[0]));
+		row[2] = num(v, "authorised", c[1], sizeof(c[1]));
+		row[3] = num(v, "forwarder", c[2], sizeof(c[2]));
+		row[4] = num(v, "forger", c[3], sizeof(c[3]));
+		row[5] = disp3(json_object_get(v, "forged_disposition"), disp,
+			       sizeof(disp));
 		cli_table_add(&d, row);
 	}
 	cli_table_print(&d);
-	printf("\ntotal: ours %llu, authorised %llu, forwarder %llu, "
-	       "forger %llu; forgeries none %llu, quarantined %llu, "
-	       "rejected %llu\n",
-	       (unsigned long long)s->by_class[0],
-	       (unsigned long long)s->by_class[1],
-	       (unsigned long long)s->by_class[2],
-	       (unsigned long long)s->by_class[3],
-	       (unsigned long long)s->forged_disp[0],
-	       (unsigned long long)s->forged_disp[1],
-	       (unsigned long long)s->forged_disp[2]);
-	if (s->truncated)
+	printf("\ntotal: ours %s, authorised %s, forwarder %s, forger %s; "
+	       "forgeries none/quarantined/rejected %s\n",
+	       num(tot, "ours", c[0], sizeof(c[0])),
+	       num(tot, "authorised", c[1], sizeof(c[1])),
+	       num(tot, "forwarder", c[2], sizeof(c[2])),
+	       num(tot, "forger", c[3], sizeof(c[3])),
+	       disp3(json_object_get(tot, "forged_disposition"), disp,
+		     sizeof(disp)));
+	if (json_is_true(json_object_get(j, "truncated")))
 		fprintf(stderr, "mamori: the source list is truncated\n");
-	if (s->skipped)
-		fprintf(stderr, "mamori: %zu stored rows could not be read\n",
-			s->skipped);
-}
-
-/* The answer of core_dmarc_sources. */
-struct src_ans {
-	struct cli *c;
-	int rc, answered;
-};
-
-/* Print the answer. */
-static void sources_done(void *arg, enum core_status status,
-			 const char *error, const struct core_dmarc_sources *s)
-{
-	struct src_ans *a = arg;
-	char e[300];
-
-	a->answered = 1;
-	if (status != CORE_OK) {
-		fprintf(stderr, "mamori: dmarc sources: %s\n",
-			cli_show(error, e, sizeof(e)));
-		a->rc = status == CORE_E_INVALID ? CLI_EXIT_USAGE :
-			CLI_EXIT_FAILED;
-		return;
-	}
-	if (a->c->json) {
-		json_t *j = sources_json(s);
-		char *txt = json_dumps(j, JSON_INDENT(2));
-
-		if (txt)
-			puts(txt);
-		free(txt);
-		json_decref(j);
-	} else {
-		sources_print(s);
-	}
+	if (json_integer_value(json_object_get(j, "skipped")) > 0)
+		fprintf(stderr, "mamori: some stored rows could not be read\n");
 }
 
 int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv)
 {
-	const char *spec = NULL, *domain = NULL, *v;
-	struct src_ans a = { .c = c, .rc = CLI_EXIT_OK };
-	struct store *st;
-	long days = 30;
-	time_t until = time(NULL);
-	char *ours, *end;
-	int i;
+	const char *domain = NULL, *days = NULL, *until = NULL, *v;
+	struct cli_reply rep;
+	struct buf path;
+	char *e;
+	int i, r;
 
 	for (i = 0; i < argc; i++) {
-		if ((v = cli_opt_value(argc, argv, &i, "--store")))
-			spec = v;
-		else if ((v = cli_opt_value(argc, argv, &i, "--days"))) {
-			days = strtol(v, &end, 10);
-			if (*end || days < 1 || days > 366)
-				cli_usage_error("dmarc sources: --days "
-						"takes 1..366");
-		} else if ((v = cli_opt_value(argc, argv, &i, "--until"))) {
-			struct tm tm = {0};
-
-			end = strptime(v, "%Y-%m-%d", &tm);
-			if (!end || *end)
-				cli_usage_error("dmarc sources: --until "
-						"takes YYYY-MM-DD");
-			until = timegm(&tm);
-		} else if (argv[i][0] == '-' && argv[i][1])
+		if ((v = cli_opt_value(argc, argv, &i, "--days")))
+			days = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--until")))
+			until = v;
+		else if (argv[i][0] == '-' && argv[i][1])
 			cli_usage_error("dmarc sources: unknown option %s",
 					argv[i]);
 		else if (!domain)
@@ -462,21 +372,32 @@ int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv)
 			cli_usage_error("dmarc sources: unexpected \"%s\"",
 					argv[i]);
 	}
-	if (!domain)
+	if (!domain || !*domain)
 		cli_usage_error("dmarc sources: which DOMAIN?");
-	st = open_store(c, spec, &ours);
-	if (!st) {
-		free(ours);
-		return CLI_EXIT_FAILED;
+	buf_init(&path, 4096);
+	e = cli_escape(c, domain);
+	r = buf_printf(&path, "/v1/dmarc/sources?domain=%s", e);
+	free(e);
+	if (!r && days) {
+		e = cli_escape(c, days);
+		r = buf_printf(&path, "&days=%s", e);
+		free(e);
 	}
-	core_dmarc_sources(st, domain, (int)days, ours, (int64_t)until,
-			   sources_done, &a);
-	if (!a.answered) {
-		fprintf(stderr, "mamori: the store answers later; use "
-			"sqlite: for dmarc sources\n");
-		a.rc = CLI_EXIT_FAILED;
+	if (!r && until) {
+		e = cli_escape(c, until);
+		r = buf_printf(&path, "&until=%s", e);
+		free(e);
 	}
-	core_dmarc_store_close(st);
-	free(ours);
-	return a.rc;
+	if (r)
+		cli_usage_error("dmarc sources: DOMAIN is too long");
+	r = cli_call(c, "GET", path.p, NULL, "dmarc sources", &rep);
+	buf_deinit(&path);
+	if (r || c->json) {
+		if (!r)
+			cli_reply_deinit(&rep);
+		return r;
+	}
+	sources_print(rep.json);
+	cli_reply_deinit(&rep);
+	return CLI_EXIT_OK;
 }

@@ -120,6 +120,12 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 			const char *our_networks, int64_t now,
 			core_dmarc_sources_cb *done, void *arg);
 
+/* core_dmarc_sources() on the core's store with its dmarc_our_networks
+ * (GET /v1/dmarc/sources). */
+void core_dmarc_sources_get(struct core *c, const char *domain, int days,
+			    int64_t now, core_dmarc_sources_cb *done,
+			    void *arg);
+
 /* Open the store named spec for the CLI (store_open()); 0 or an error. */
 int core_dmarc_store_open(const char *spec, struct store **out, char *err,
 			  size_t errsz);

@@ -20,7 +20,9 @@
 
 #include <jansson.h>
 
+#include "core/admin-internal.h"
 #include "core/dmarc_reports.h"
+#include "util/config.h"
 #include "store/store.h"
 #include "util/xalloc.h"
 
@@ -323,7 +325,7 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 		return;
 	}
 	sc = xcalloc(1, sizeof(*sc));
-	sc->domain = xstrndup(domain, 253);
+	sc->domain = xstrndup(domain, strlen(domain));	/* <= 253 */
 	for (i = 0; sc->domain[i]; i++)
 		if (sc->domain[i] >= 'A' && sc->domain[i] <= 'Z')
 			sc->domain[i] = (char)(sc->domain[i] - 'A' + 'a');
@@ -355,4 +357,12 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 	sc->done = done;
 	sc->arg = arg;
 	store_scan(st, CORE_DMARC_REP_NS, sc->prefix, scan_row, sc);
+}
+
+void core_dmarc_sources_get(struct core *c, const char *domain, int days,
+			    int64_t now, core_dmarc_sources_cb *done,
+			    void *arg)
+{
+	core_dmarc_sources(c->st, domain, days, c->cfg->dmarc_our_networks,
+			   now, done, arg);
 }

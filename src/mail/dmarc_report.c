@@ -308,13 +308,15 @@ static int record(struct rp *p, const xmlNode *rec, size_t idx)
 /* The whole <feedback> element. */
 static int feedback(struct rp *p, const xmlNode *root)
 {
+	const char *ns = root->ns && root->ns->href ?
+			 (const char *)root->ns->href : "";
 	const xmlNode *c;
 	size_t idx = 0;
 	int rc;
 
-	p->r->ns = xstrndup(root->ns && root->ns->href ?
-			    (const char *)root->ns->href : "",
-			    DMARC_REPORT_STR_MAX);
+	/* xstrndup copies n bytes: bound the length first (fuzz finding:
+	 * a report without a namespace read past ""). */
+	p->r->ns = xstrndup(ns, strnlen(ns, DMARC_REPORT_STR_MAX));
 	if ((rc = metadata(p, child(root, "report_metadata"))) ||
 	    (rc = policy(p, child(root, "policy_published"))))
 		return rc;

@@ -232,6 +232,10 @@ static void constructed(void)
 		if (rc == 0 && i == 1)
 			is_str(r.rec[0].source_ip, "2001:db8::1", "%s",
 			       rows[i].label);
+		/* Fuzz finding (fuzz/corpus/dmarc-report/crash-ns-overread):
+		 * no namespace was copied with a read past "". */
+		if (rc == 0 && i == 0)
+			is_str(r.ns, "", "%s: no namespace", rows[i].label);
 		dmarc_report_deinit(&r);
 	}
 }
