@@ -113,10 +113,12 @@ static void net_of(const char *ip, char *out, size_t outsz, int *af,
 	}
 }
 
-/* The disposition index (none 0, quarantine 1, reject 2), -1 otherwise. */
+/* The disposition index (none 0, quarantine 1, reject 2), -1 otherwise;
+ * RFC 9990's "pass" (no policy applied because DMARC passed) counts as
+ * none. */
 static int disp_idx(const char *d)
 {
-	return !strcmp(d, "none") ? 0 : !strcmp(d, "quarantine") ? 1 :
+	return !strcmp(d, "none") || !strcmp(d, "pass") ? 0 : !strcmp(d, "quarantine") ? 1 :
 	       !strcmp(d, "reject") ? 2 : -1;
 }
 
