@@ -6,9 +6,8 @@
  *
  *   dmarc_report.c         the XML (libxml2, from memory, tree walk)
  *   dmarc_report_unwrap.c  .xml, .xml.gz (zlib), .zip (libarchive) and a
- *                          whole message (RFC 5322 + MIME, a small bounded
- *                          multipart/base64 walk of its own: temporary,
- *                          until src/mail/mime.c on GMime is in main)
+ *                          whole message (RFC 5322 + MIME through
+ *                          mail/mime.c on GMime)
  *
  * Hostile input is the normal case (anyone can mail a rua address), so:
  *  - libxml2 parses with XML_PARSE_NONET and without XML_PARSE_NOENT or

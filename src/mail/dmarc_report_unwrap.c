@@ -4,10 +4,10 @@
  * message carrying one of those as a MIME part (RFC 2045/2046; RFC 9990
  * section 6.2 / RFC 7489 7.2.1.1 name the media types and file names).
  *
- * The MIME walk here is TEMPORARY and deliberately small: headers unfolded
- * up to 64 KiB, multipart nesting up to 4 deep and 64 parts, base64 and
- * 7bit/8bit/binary bodies (no quoted-printable: no reporter sends XML that
- * way).  It goes when src/mail/mime.c (GMime) is in main.
+ * A message is parsed by mail/mime.c (GMime, its own bounds); the first
+ * attachment whose declared type is gzip, zip or XML, or whose file name
+ * ends in .xml, .gz or .zip, is the report.  An attachment past
+ * MIME_MAX_ATTACH_VIEW (10 MiB decoded) is refused as too large.
  *
  * gzip: one member; bytes after its end are ignored (Mimecast appends a
  * CRLF inside the base64, which Python's gzip module refuses).
@@ -27,14 +27,11 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
-#include "mail/dkim.h"
 #include "mail/dmarc_report.h"
+#include "mail/mime.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-#define MIME_DEPTH_MAX 4
-#define MIME_PARTS_MAX 64
-#define MIME_HEADER_MAX (64u << 10)
 #define ZIP_ENTRIES_MAX 64
 
 /* Error text into err; returns rc. */
@@ -173,215 +170,49 @@ static bool looks_xml(const unsigned char *in, size_t n)
 	return i < n && in[i] == '<';
 }
 
-/* One MIME entity: unfolded header block and body. */
-struct part {
-	char *hdr;		/* unfolded, lowercase names kept as is */
-	const char *body;
-	size_t body_len;
-};
-
-/* Split in[0..n) into unfolded headers and body; false if no headers. */
-static bool split(const char *in, size_t n, struct part *pt)
+/* Is attachment a the report, by declared type or file name? */
+static bool is_report(const struct mime_attachment *a)
 {
-	struct buf h;
-	size_t i = 0;
+	static const char *const types[] = {
+		"application/gzip", "application/x-gzip", "application/zip",
+		"application/x-zip", "application/x-zip-compressed",
+		"text/xml", "application/xml",
+	};
+	size_t i, nl = strlen(a->filename);
 
-	buf_init(&h, MIME_HEADER_MAX);
-	while (i < n) {
-		size_t e = i;
-
-		while (e < n && in[e] != '\n')
-			e++;
-		if (e == i || (e == i + 1 && in[i] == '\r')) {
-			i = e < n ? e + 1 : n;
-			break;
-		}
-		/* A continuation line joins the previous one (unfolding). */
-		if (!(in[i] == ' ' || in[i] == '\t') && h.len)
-			if (buf_append(&h, "\n", 1)) {
-				buf_deinit(&h);
-				return false;
-			}
-		if (buf_append(&h, in + i,
-			       e - i - (e > i && in[e - 1] == '\r'))) {
-			buf_deinit(&h);
-			return false;
-		}
-		i = e < n ? e + 1 : n;
-	}
-	if (!h.len) {
-		buf_deinit(&h);
-		return false;
-	}
-	buf_append(&h, "\n", 1);
-	pt->hdr = buf_steal(&h);
-	pt->body = in + i;
-	pt->body_len = n - i;
-	buf_deinit(&h);
-	return true;
+	if (ends(a->filename, nl, ".xml") || ends(a->filename, nl, ".gz") ||
+	    ends(a->filename, nl, ".zip"))
+		return true;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(a->content_type, types[i]))
+			return true;
+	return false;
 }
 
-/* The value of header name in hdr (borrowed up to the line end), or NULL. */
-static const char *header(const char *hdr, const char *name, size_t *len)
+/* The report attachment of a message (mail/mime.c on GMime) into b. */
+static int message(const void *in, size_t n, struct buf *b, char *err,
+		   size_t errsz)
 {
-	size_t nl = strlen(name);
-	const char *l;
+	struct mime_summary *s = NULL;
+	int rc = DMARC_REPORT_E_NO_REPORT;
+	size_t i;
 
-	for (l = hdr; *l; l = strchr(l, '\n') + 1) {
-		if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
-			l += nl + 1;
-			while (*l == ' ' || *l == '\t')
-				l++;
-			*len = strcspn(l, "\n");
-			return l;
-		}
-		if (!strchr(l, '\n'))
-			break;
-	}
-	return NULL;
-}
+	if (mime_parse(in, n, &s) != 0 || !s)
+		return rc;
+	for (i = 0; i < s->n_attachments; i++) {
+		const struct mime_attachment *a = &s->attachments[i];
 
-/* Parameter param of a header value v[0..n) into out, or "" (bounded). */
-static void param(const char *v, size_t n, const char *pname, char *out,
-		  size_t outsz)
-{
-	size_t pl = strlen(pname), i, k = 0;
-
-	out[0] = '\0';
-	for (i = 0; i + pl < n; i++) {
-		if ((i && v[i - 1] != ';' && v[i - 1] != ' ' &&
-		     v[i - 1] != '\t') ||
-		    strncasecmp(v + i, pname, pl) != 0 || v[i + pl] != '=')
+		if (!is_report(a))
 			continue;
-		i += pl + 1;
-		if (i < n && v[i] == '"') {
-			for (i++; i < n && v[i] != '"' && k + 1 < outsz; i++)
-				out[k++] = v[i];
-		} else {
-			for (; i < n && v[i] != ';' && v[i] != ' ' &&
-			       k + 1 < outsz; i++)
-				out[k++] = v[i];
-		}
-		out[k] = '\0';
-		return;
+		if (a->truncated)
+			rc = fail(err, errsz, DMARC_REPORT_E_TOO_LARGE,
+				  "attachment larger than %u bytes",
+				  MIME_MAX_ATTACH_VIEW);
+		else
+			rc = payload(a->data, a->data_len, b, err, errsz);
+		break;
 	}
-}
-
-static int walk(const char *in, size_t n, int depth, int *parts,
-		struct buf *b, char *err, size_t errsz);
-
-/* A leaf part: decode it if it is the report, else DMARC_REPORT_E_NO_REPORT. */
-static int leaf(const struct part *pt, const char *ct, size_t ctl,
-		struct buf *b, char *err, size_t errsz)
-{
-	char name[256] = "", d[256];
-	const char *v;
-	size_t vl, nl;
-	bool want = false, b64;
-	unsigned char *dec;
-	long dl;
-	int rc;
-
-	param(ct, ctl, "name", name, sizeof(name));
-	if ((v = header(pt->hdr, "Content-Disposition", &vl))) {
-		param(v, vl, "filename", d, sizeof(d));
-		if (d[0])
-			memcpy(name, d, sizeof(name));
-	}
-	nl = strlen(name);
-	if (ends(name, nl, ".xml") || ends(name, nl, ".gz") ||
-	    ends(name, nl, ".zip"))
-		want = true;
-	else if (!strncasecmp(ct, "application/gzip", 16) ||
-		 !strncasecmp(ct, "application/x-gzip", 18) ||
-		 !strncasecmp(ct, "application/zip", 15) ||
-		 !strncasecmp(ct, "application/x-zip", 17) ||
-		 !strncasecmp(ct, "text/xml", 8) ||
-		 !strncasecmp(ct, "application/xml", 15))
-		want = true;
-	if (!want)
-		return DMARC_REPORT_E_NO_REPORT;
-	v = header(pt->hdr, "Content-Transfer-Encoding", &vl);
-	b64 = v && vl >= 6 && strncasecmp(v, "base64", 6) == 0;
-	if (!b64)
-		return payload((const unsigned char *)pt->body, pt->body_len,
-			       b, err, errsz);
-	dec = xmalloc(pt->body_len / 4 * 3 + 4);
-	dl = dkim_base64_decode(pt->body, pt->body_len, dec,
-				pt->body_len / 4 * 3 + 4);
-	if (dl < 0)
-		rc = fail(err, errsz, DMARC_REPORT_E_ARCHIVE,
-			  "attachment: not base64");
-	else
-		rc = payload(dec, (size_t)dl, b, err, errsz);
-	free(dec);
-	return rc;
-}
-
-/* Walk the multipart body of pt with boundary bd. */
-static int multipart(const struct part *pt, const char *bd, int depth,
-		     int *parts, struct buf *b, char *err, size_t errsz)
-{
-	char delim[80];
-	size_t dl = (size_t)snprintf(delim, sizeof(delim), "--%s", bd);
-	const char *p = pt->body, *end = pt->body + pt->body_len, *s = NULL;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *next = eol ? eol + 1 : end;
-
-		if ((size_t)(end - p) >= dl && memcmp(p, delim, dl) == 0) {
-			if (s) {
-				/* The CRLF before a delimiter belongs to it. */
-				const char *e = p;
-				int rc;
-
-				if (e > s && e[-1] == '\n')
-					e--;
-				if (e > s && e[-1] == '\r')
-					e--;
-				rc = walk(s, (size_t)(e - s), depth + 1,
-					  parts, b, err, errsz);
-				if (rc != DMARC_REPORT_E_NO_REPORT)
-					return rc;
-			}
-			if (p + dl + 1 < end && p[dl] == '-' &&
-			    p[dl + 1] == '-')
-				break;
-			s = next;
-		}
-		p = next;
-	}
-	return DMARC_REPORT_E_NO_REPORT;
-}
-
-/* Walk one MIME entity in[0..n). */
-static int walk(const char *in, size_t n, int depth, int *parts,
-		struct buf *b, char *err, size_t errsz)
-{
-	struct part pt;
-	const char *ct;
-	size_t ctl;
-	char bd[71];
-	int rc;
-
-	if (depth > MIME_DEPTH_MAX || ++*parts > MIME_PARTS_MAX)
-		return DMARC_REPORT_E_NO_REPORT;
-	if (!split(in, n, &pt))
-		return DMARC_REPORT_E_NO_REPORT;
-	ct = header(pt.hdr, "Content-Type", &ctl);
-	if (!ct) {
-		ct = "text/plain";
-		ctl = 10;
-	}
-	if (ctl >= 10 && strncasecmp(ct, "multipart/", 10) == 0) {
-		param(ct, ctl, "boundary", bd, sizeof(bd));
-		rc = bd[0] ? multipart(&pt, bd, depth, parts, b, err, errsz)
-			   : DMARC_REPORT_E_NO_REPORT;
-	} else {
-		rc = leaf(&pt, ct, ctl, b, err, errsz);
-	}
-	free(pt.hdr);
+	mime_summary_free(s);
 	return rc;
 }
 
@@ -390,7 +221,7 @@ int dmarc_report_unwrap(const void *in, size_t n, char **xml,
 {
 	const unsigned char *u = in;
 	struct buf b;
-	int parts = 0, rc;
+	int rc;
 
 	*xml = NULL;
 	*xml_len = 0;
@@ -407,7 +238,7 @@ int dmarc_report_unwrap(const void *in, size_t n, char **xml,
 	    (n >= 4 && memcmp(u, "PK\x03\x04", 4) == 0))
 		rc = payload(u, n, &b, err, errsz);
 	else
-		rc = walk(in, n, 0, &parts, &b, err, errsz);
+		rc = message(in, n, &b, err, errsz);
 	if (rc == DMARC_REPORT_E_NO_REPORT)
 		rc = fail(err, errsz, rc,
 			  "no report attachment (xml, gzip or zip)");
