@@ -91,6 +91,11 @@ static const char usage_text[] =
 "  dmarc [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD] [--domain D]\n"
 "        DMARC aggregate counts of inbound mail, largest first: DAY SOURCE\n"
 "        FROM-DOMAIN SPF DKIM DMARC DISPOSITION COUNT, then totals.\n"
+"  dmarc ingest [--store SPEC] [FILE|MAILDIR...]\n"
+"        Store received aggregate reports (a message on stdin without\n"
+"        FILE); exit 75 when the store is down (Postfix retries).\n"
+"  dmarc sources DOMAIN [--days N] [--until YYYY-MM-DD]\n"
+"        Who sends mail as DOMAIN: ours, authorised, forwarder, forger.\n"
 "  stats\n"
 "        Counters and gauges as \"key value\" lines.\n"
 "  config -d               print every setting's default value\n"
@@ -723,6 +728,11 @@ static const char *config_path(const struct cli *c)
 		return c->config;
 	return access(CLI_DEFAULT_CONFIG, F_OK) == 0 ? CLI_DEFAULT_CONFIG :
 	       NULL;
+}
+
+const char *cli_config_path(const struct cli *c)
+{
+	return config_path(c);
 }
 
 /* mamori config -d | -n [-c FILE] | -t [-c FILE] (local, no daemon) */

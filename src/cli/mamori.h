@@ -139,6 +139,11 @@ int cli_cmd_ips(struct cli *c, int argc, char **argv);
 int cli_cmd_incidents(struct cli *c, int argc, char **argv);
 /* mamori dmarc [--day D | --from D --to D] [--domain D] (mamori_dmarc.c) */
 int cli_cmd_dmarc(struct cli *c, int argc, char **argv);
+/* "dmarc ingest" and "dmarc sources" (mamori_dmarc_rep.c, local store). */
+int cli_cmd_dmarc_ingest(struct cli *c, int argc, char **argv);
+int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv);
+/* The configuration file to read: -c, else the default if it exists. */
+const char *cli_config_path(const struct cli *c);
 /* mamori dkim keygen ...: local, no daemon (mamori_dkim.c). */
 int cli_cmd_dkim(struct cli *c, int argc, char **argv);
 /* mamori_scan.c: the inbound verdict for a message file (local). */

@@ -135,6 +135,10 @@ int cli_cmd_dmarc(struct cli *c, int argc, char **argv)
 	struct buf path;
 	int i, r;
 
+	if (argc > 0 && !strcmp(argv[0], "ingest"))
+		return cli_cmd_dmarc_ingest(c, argc - 1, argv + 1);
+	if (argc > 0 && !strcmp(argv[0], "sources"))
+		return cli_cmd_dmarc_sources(c, argc - 1, argv + 1);
 	for (i = 0; i < argc; i++) {
 		if ((v = cli_opt_value(argc, argv, &i, "--day")))
 			day = v;

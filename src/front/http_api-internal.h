@@ -16,5 +16,8 @@ int http_api_status(enum core_status st);
 json_t *http_api_result_json(const struct core_result *r);
 /* GET /v1/stats; a new reference. */
 json_t *http_api_stats_json(const struct core_stats_view *v);
+struct core_dmarc_sources;
+/* The answer of GET /v1/dmarc/sources (docs/api.md). */
+json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s);
 
 #endif

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -53,6 +54,7 @@
 #include <openssl/evp.h>
 
 #include "core/core.h"
+#include "core/dmarc_reports.h"
 #include "front/http_api-internal.h"
 #include "front/http_api.h"
 #include "front/http_api_body.h"
@@ -119,7 +121,7 @@ struct route {
 
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
-	h_held_action, h_dmarc_agg, h_ips, h_ip_block, h_ip_unblock,
+	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
 	h_incidents, h_incident_show, h_incident_export;
 
 static const struct route routes[] = {
@@ -138,6 +140,7 @@ static const struct route routes[] = {
 	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action},
 	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
 	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg},
+	{{"v1", "dmarc", "sources", NULL}, EVHTTP_REQ_GET, h_dmarc_sources},
 	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
 	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
 	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
@@ -592,6 +595,51 @@ static void h_dmarc_agg(struct api_call *call, const struct route *r)
 	q.to = call->param[2];
 	q.domain = call->param[3];
 	core_dmarc_aggregate(call->api->core, &q, call_core_done, call);
+}
+
+/* core_dmarc_sources_cb: the answer of GET /v1/dmarc/sources. */
+static void dmarc_sources_done(void *arg, enum core_status status,
+			       const char *error,
+			       const struct core_dmarc_sources *s)
+{
+	struct api_call *call = arg;
+
+	if (status != CORE_OK)
+		call_error(call, http_api_status(status), "%s", error);
+	else
+		call_reply_json(call, 200, http_api_dmarc_sources_json(s));
+}
+
+/* GET /v1/dmarc/sources?domain=DOMAIN[&days=N][&until=YYYY-MM-DD] */
+static void h_dmarc_sources(struct api_call *call, const struct route *r)
+{
+	static const char *const names[] = {"domain", "days", "until"};
+	const char *d = NULL;
+	time_t until = time(NULL);
+	long days = 30;
+	char *end;
+
+	if (call_params(call, names, 3))
+		return;
+	if (call->param[1]) {
+		days = strtol(call->param[1], &end, 10);
+		if (*end || end == call->param[1] || days < 1 || days > 366) {
+			call_error(call, 400, "days: 1..366");
+			return;
+		}
+	}
+	if (call->param[2]) {
+		struct tm tm = {0};
+
+		d = strptime(call->param[2], "%Y-%m-%d", &tm);
+		if (!d || *d) {
+			call_error(call, 400, "until: YYYY-MM-DD");
+			return;
+		}
+		until = timegm(&tm);
+	}
+	core_dmarc_sources_get(call->api->core, call->param[0], (int)days,
+			       (int64_t)until, dmarc_sources_done, call);
 }
 
 /* GET /v1/ips */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/admin.h"
+#include "core/dmarc_reports.h"
 #include "front/http_api-internal.h"
 
 int http_api_status(enum core_status st)
@@ -299,4 +300,55 @@ json_t *http_api_stats_json(const struct core_stats_view *v)
 	else
 		json_decref(login);
 	return o;
+}
+
+/* GET /v1/dmarc/sources. */
+json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s)
+{
+	json_t *j = json_pack("{ss si sI sb}", "domain", s->domain, "days",
+			      s->days, "skipped", (json_int_t)s->skipped,
+			      "truncated", s->truncated);
+	json_t *src = json_array(), *days = json_array(), *tot = json_object();
+	size_t i;
+	int k;
+
+	for (i = 0; i < s->n; i++) {
+		const struct core_dmarc_source *o = &s->v[i];
+
+		json_array_append_new(src, json_pack(
+			"{ss ss sn sn ss sI sI sI s{sI sI sI} ss ss ss}",
+			"source_ip", o->ip, "network", o->net, "ptr",
+			"country", "class", core_dmarc_class_names[o->cls],
+			"count", (json_int_t)o->count, "dkim_pass",
+			(json_int_t)o->dkim_pass, "spf_pass",
+			(json_int_t)o->spf_pass, "disposition", "none",
+			(json_int_t)o->disp[0], "quarantine",
+			(json_int_t)o->disp[1], "reject",
+			(json_int_t)o->disp[2], "first_day", o->first_day,
+			"last_day", o->last_day, "reporters", o->reporters));
+	}
+	for (i = 0; i < s->ndays; i++) {
+		json_t *d = json_pack("{ss}", "day", s->day[i].day);
+
+		for (k = 0; k < CORE_DMARC_NCLASSES; k++)
+			json_object_set_new(d, core_dmarc_class_names[k],
+				json_integer((json_int_t)s->day[i].by_class[k]));
+		json_object_set_new(d, "forged_disposition", json_pack(
+			"{sI sI sI}", "none",
+			(json_int_t)s->day[i].forged_disp[0], "quarantine",
+			(json_int_t)s->day[i].forged_disp[1], "reject",
+			(json_int_t)s->day[i].forged_disp[2]));
+		json_array_append_new(days, d);
+	}
+	for (k = 0; k < CORE_DMARC_NCLASSES; k++)
+		json_object_set_new(tot, core_dmarc_class_names[k],
+				    json_integer((json_int_t)s->by_class[k]));
+	json_object_set_new(tot, "forged_disposition", json_pack(
+		"{sI sI sI}", "none", (json_int_t)s->forged_disp[0],
+		"quarantine", (json_int_t)s->forged_disp[1], "reject",
+		(json_int_t)s->forged_disp[2]));
+	json_object_set_new(j, "sources", src);
+	json_object_set_new(j, "per_day", days);
+	json_object_set_new(j, "totals", tot);
+	return j;
 }

@@ -277,6 +277,9 @@ static const struct cfg_param global_params[] = {
 	 "how long a login from a new network raises the account's outbound score"},
 	{"geoip_db", CFG_STR, "", 0, 0, true, G(geoip_db), NULL,
 	 "country .mmdb (GeoLite2, DB-IP) for the new-country login signal, reopened on reload; empty = off"},
+	{"dmarc_our_networks", CFG_STR, "", 0, 0, true,
+	 G(dmarc_our_networks), NULL,
+	 "our sending networks (CIDRs, comma-separated): sources there are \"ours\" in mamori dmarc sources"},
 };
 
 static const struct cfg_param class_params[] = {

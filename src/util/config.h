@@ -183,6 +183,7 @@ struct config {
 	int auth_compromised_action;	/* 0 restrict, 1 flag, 2 none */
 	long auth_new_network_risk;
 	char *geoip_db;			/* country .mmdb; "" = off */
+	char *dmarc_our_networks;	/* CIDRs of our senders; "" = none */
 
 	int nclasses;
 	struct class_config classes[CONFIG_MAX_CLASSES];

@@ -464,6 +464,16 @@ static void agg_put_rows(struct store *st)
 	for (i = 0; i < sizeof(agg_rows) / sizeof(agg_rows[0]); i++)
 		store_put(st, "dmarc_agg", agg_rows[i].key, agg_rows[i].value,
 			  0, NULL, NULL);
+	/* Two received-report records for GET /v1/dmarc/sources, and one
+	 * that does not parse. */
+	store_put(st, "dmarc_rep", "shop.example|2026-12-01|203.0.113.66|r|1|0",
+		  "{\"count\":20,\"disp\":\"reject\",\"dkim\":\"fail\","
+		  "\"spf\":\"fail\",\"reporter\":\"r\"}", 0, NULL, NULL);
+	store_put(st, "dmarc_rep", "shop.example|2026-12-01|192.0.2.1|r|1|1",
+		  "{\"count\":5,\"disp\":\"none\",\"dkim\":\"pass\","
+		  "\"spf\":\"fail\",\"reporter\":\"r\"}", 0, NULL, NULL);
+	store_put(st, "dmarc_rep", "shop.example|2026-12-01|192.0.2.9|r|1|2",
+		  "not json", 0, NULL, NULL);
 }
 
 /* A member of the reply's "totals", or -1. */
@@ -522,6 +532,14 @@ static void *phase_dmarc(void *arg)
 		{"dmarc: domain with a control byte", "GET",
 		 "/v1/dmarc/aggregate?domain=a%01b", NULL, 400},
 		{"dmarc: POST", "POST", "/v1/dmarc/aggregate", "{}", 405},
+		{"sources: no domain", "GET", "/v1/dmarc/sources", NULL, 400},
+		{"sources: days 0", "GET",
+		 "/v1/dmarc/sources?domain=shop.example&days=0", NULL, 400},
+		{"sources: days junk", "GET",
+		 "/v1/dmarc/sources?domain=shop.example&days=7x", NULL, 400},
+		{"sources: until junk", "GET",
+		 "/v1/dmarc/sources?domain=shop.example&until=2026-12", NULL,
+		 400},
 		{"dmarc: no such sub-route", "GET", "/v1/dmarc", NULL, 404},
 	};
 	struct resp r;
@@ -569,6 +587,28 @@ static void *phase_dmarc(void *arg)
 	       "dmarc: a row's count is a number");
 	is_int(agg_rows_with(&r, "source_ip", "2001:db8::25"), 1,
 	       "dmarc: an IPv6 source is listed");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dmarc/sources?domain=Shop.Example&days=2&"
+		"until=2026-12-02", NULL, false, NULL);
+	is_int(r.status, 200, "sources: 200");
+	is_int(json_array_size(json_object_get(r.json, "sources")), 2,
+	       "sources: two sources");
+	row = json_array_get(json_object_get(r.json, "sources"), 0);
+	is_str(json_string_value(json_object_get(row, "class")), "forger",
+	       "sources: the largest is the forger");
+	is_str(json_string_value(json_object_get(row, "network")),
+	       "203.0.113.0/24", "sources: its /24");
+	is_int(json_integer_value(json_object_get(json_object_get(
+	       json_object_get(r.json, "totals"), "forged_disposition"),
+	       "reject")), 20, "sources: forgeries rejected");
+	is_int(json_integer_value(json_object_get(r.json, "skipped")), 1,
+	       "sources: the bad row is skipped and counted");
+	resp_free(&r);
+	request(&r, "GET", "/v1/dmarc/sources?domain=shop.example&days=2&"
+		"until=2026-11-01", NULL, false, NULL);
+	is_int(json_array_size(json_object_get(r.json, "sources")), 0,
+	       "sources: outside the window: none");
 	resp_free(&r);
 
 	request(&r, "GET", "/v1/dmarc/aggregate?day=2026-05-02", NULL, false,

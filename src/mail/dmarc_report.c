@@ -1,0 +1,448 @@
+/*
+ * dmarc_report - the aggregate report XML (RFC 9990 section 3 and its
+ * schema; RFC 7489 Appendix C), read with libxml2 from memory into
+ * struct dmarc_report.  See dmarc_report.h for the limits and why.
+ *
+ * Element names are matched by local name whatever the namespace, so the
+ * RFC 9990 namespace, none (RFC 7489) and dmarc.org's draft namespace all
+ * read the same.  Unknown elements are ignored (extensions, <reason>,
+ * <human_result>, <generator>); a repeated singleton keeps the first.
+ * Required: <feedback>, <report_metadata><report_id>, <date_range> with
+ * <begin> and <end>, <policy_published><domain>, and per record
+ * <source_ip> and <count>.  org_name is optional: real reports omit it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "mail/dmarc_report.h"
+#include "util/xalloc.h"
+
+/* Parse state: the report being filled and the error text. */
+struct rp {
+	struct dmarc_report *r;
+	char *err;
+	size_t errsz;
+	size_t cap;		/* records allocated */
+};
+
+/* Write an error message; returns rc. */
+__attribute__((format(printf, 3, 4)))
+static int fail(struct rp *p, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->errsz, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Is node an element with local name name? */
+static bool is(const xmlNode *n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE &&
+	       strcmp((const char *)n->name, name) == 0;
+}
+
+/* The first child element of n named name, or NULL. */
+static xmlNode *child(const xmlNode *n, const char *name)
+{
+	xmlNode *c;
+
+	for (c = n->children; c; c = c->next)
+		if (is(c, name))
+			return c;
+	return NULL;
+}
+
+/*
+ * The trimmed text of element n into *out (malloc'd): "" for NULL or
+ * empty.  Refuses text over DMARC_REPORT_STR_MAX or with control bytes.
+ */
+static int text(struct rp *p, const xmlNode *n, const char *what, char **out)
+{
+	xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+	const char *s = t ? (const char *)t : "";
+	size_t len, i;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+		       s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	if (len > DMARC_REPORT_STR_MAX) {
+		xmlFree(t);
+		return fail(p, DMARC_REPORT_E_INVALID,
+			    "%s longer than %u bytes", what,
+			    DMARC_REPORT_STR_MAX);
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			xmlFree(t);
+			return fail(p, DMARC_REPORT_E_INVALID,
+				    "%s holds a control character", what);
+		}
+	*out = xstrndup(s, len);
+	xmlFree(t);
+	return 0;
+}
+
+/* text() of the child name of n. */
+static int ctext(struct rp *p, const xmlNode *n, const char *name,
+		 char **out)
+{
+	return text(p, n ? child(n, name) : NULL, name, out);
+}
+
+/* text(), lowercased: a result token ("Pass" occurs in the wild). */
+static int token(struct rp *p, const xmlNode *n, const char *name,
+		 char **out)
+{
+	int rc = ctext(p, n, name, out);
+	char *s;
+
+	if (rc)
+		return rc;
+	for (s = *out; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+	return 0;
+}
+
+/*
+ * An unsigned decimal at most max into *v; a fraction of zeros (".0",
+ * as some reporters write times) is accepted and dropped.
+ */
+static bool number(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (x > (max - (uint64_t)(*s - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s == '.')
+		for (s++; *s == '0'; s++)
+			;
+	if (*s)
+		return false;
+	*v = x;
+	return true;
+}
+
+/* A required time (begin/end) of date_range dr into *t. */
+static int timeval(struct rp *p, const xmlNode *dr, const char *name,
+		   int64_t *t)
+{
+	char *s = NULL;
+	uint64_t v;
+	int rc = ctext(p, dr, name, &s);
+
+	if (rc == 0 && !number(s, INT64_MAX, &v))
+		rc = fail(p, DMARC_REPORT_E_INVALID,
+			  "date_range %s missing or not a unix time", name);
+	else if (rc == 0)
+		*t = (int64_t)v;
+	free(s);
+	return rc;
+}
+
+/* <report_metadata>. */
+static int metadata(struct rp *p, const xmlNode *m)
+{
+	struct dmarc_report *r = p->r;
+	const xmlNode *dr;
+	int rc;
+
+	if (!m)
+		return fail(p, DMARC_REPORT_E_INVALID, "no report_metadata");
+	if ((rc = ctext(p, m, "org_name", &r->org_name)) ||
+	    (rc = ctext(p, m, "email", &r->email)) ||
+	    (rc = ctext(p, m, "report_id", &r->report_id)))
+		return rc;
+	if (!*r->report_id)
+		return fail(p, DMARC_REPORT_E_INVALID, "no report_id");
+	dr = child(m, "date_range");
+	if (!dr)
+		return fail(p, DMARC_REPORT_E_INVALID, "no date_range");
+	if ((rc = timeval(p, dr, "begin", &r->begin)) ||
+	    (rc = timeval(p, dr, "end", &r->end)))
+		return rc;
+	return 0;
+}
+
+/* <policy_published>. */
+static int policy(struct rp *p, const xmlNode *pp)
+{
+	struct dmarc_report *r = p->r;
+	char *pct = NULL;
+	uint64_t v;
+	int rc;
+
+	if (!pp)
+		return fail(p, DMARC_REPORT_E_INVALID, "no policy_published");
+	if ((rc = token(p, pp, "domain", &r->domain)) ||
+	    (rc = token(p, pp, "adkim", &r->adkim)) ||
+	    (rc = token(p, pp, "aspf", &r->aspf)) ||
+	    (rc = token(p, pp, "p", &r->p)) ||
+	    (rc = token(p, pp, "sp", &r->sp)) ||
+	    (rc = token(p, pp, "np", &r->np)) ||
+	    (rc = token(p, pp, "testing", &r->testing)) ||
+	    (rc = ctext(p, pp, "pct", &pct)))
+		return rc;
+	if (!*r->domain)
+		rc = fail(p, DMARC_REPORT_E_INVALID,
+			  "no policy_published domain");
+	else if (*pct && !(number(pct, 100, &v)))
+		rc = fail(p, DMARC_REPORT_E_INVALID, "pct not 0..100");
+	else
+		r->pct = *pct ? (int)v : -1;
+	free(pct);
+	return rc;
+}
+
+/* The <dkim> or <spf> results under auth_results ar into *v, *n. */
+static int auths(struct rp *p, const xmlNode *ar, const char *kind,
+		 struct dmarc_report_auth **v, size_t *n, size_t idx)
+{
+	const xmlNode *c;
+	bool dkim = kind[0] == 'd';
+	size_t cap = 0;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	for (c = ar ? ar->children : NULL; c; c = c->next) {
+		struct dmarc_report_auth *a;
+
+		if (!is(c, kind))
+			continue;
+		if (*n == DMARC_REPORT_AUTH_MAX)
+			return fail(p, DMARC_REPORT_E_TOO_MANY,
+				    "record %zu: more than %u %s results",
+				    idx, DMARC_REPORT_AUTH_MAX, kind);
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 2;
+			*v = xrealloc(*v, cap * sizeof(**v));
+		}
+		a = &(*v)[(*n)++];
+		memset(a, 0, sizeof(*a));
+		if ((rc = token(p, c, "domain", &a->domain)) ||
+		    (rc = token(p, c, "result", &a->result)) ||
+		    (rc = ctext(p, dkim ? c : NULL, "selector",
+				&a->selector)) ||
+		    (rc = token(p, dkim ? NULL : c, "scope", &a->scope)))
+			return rc;
+	}
+	return 0;
+}
+
+/* One <record> (idx counts from 1 for messages). */
+static int record(struct rp *p, const xmlNode *rec, size_t idx)
+{
+	struct dmarc_report_record *o;
+	const xmlNode *row = child(rec, "row"), *pe, *id, *ar;
+	unsigned char a[16];
+	char *s = NULL;
+	int rc, af;
+
+	if (p->r->n_rec == DMARC_REPORT_RECORDS_MAX)
+		return fail(p, DMARC_REPORT_E_TOO_MANY,
+			    "more than %u records", DMARC_REPORT_RECORDS_MAX);
+	if (p->r->n_rec == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		p->r->rec = xrealloc(p->r->rec, p->cap * sizeof(*p->r->rec));
+	}
+	o = &p->r->rec[p->r->n_rec++];
+	memset(o, 0, sizeof(*o));
+	if (!row)
+		return fail(p, DMARC_REPORT_E_INVALID, "record %zu: no row",
+			    idx);
+	if ((rc = ctext(p, row, "source_ip", &s)))
+		return rc;
+	af = strchr(s, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(af, s, a) != 1 ||
+	    !inet_ntop(af, a, o->source_ip, sizeof(o->source_ip))) {
+		free(s);
+		return fail(p, DMARC_REPORT_E_INVALID,
+			    "record %zu: source_ip is not an address", idx);
+	}
+	free(s);
+	s = NULL;
+	if ((rc = ctext(p, row, "count", &s)))
+		return rc;
+	if (!number(s, DMARC_REPORT_COUNT_MAX, &o->count)) {
+		free(s);
+		return fail(p, DMARC_REPORT_E_INVALID,
+			    "record %zu: count is not a number", idx);
+	}
+	free(s);
+	pe = child(row, "policy_evaluated");
+	id = child(rec, "identifiers");
+	ar = child(rec, "auth_results");
+	if ((rc = token(p, pe, "disposition", &o->disposition)) ||
+	    (rc = token(p, pe, "dkim", &o->dkim)) ||
+	    (rc = token(p, pe, "spf", &o->spf)) ||
+	    (rc = token(p, id, "header_from", &o->header_from)) ||
+	    (rc = token(p, id, "envelope_from", &o->envelope_from)) ||
+	    (rc = auths(p, ar, "dkim", &o->dkim_auth, &o->n_dkim_auth, idx)) ||
+	    (rc = auths(p, ar, "spf", &o->spf_auth, &o->n_spf_auth, idx)))
+		return rc;
+	p->r->count_sum = p->r->count_sum > UINT64_MAX - o->count ?
+			  UINT64_MAX : p->r->count_sum + o->count;
+	return 0;
+}
+
+/* The whole <feedback> element. */
+static int feedback(struct rp *p, const xmlNode *root)
+{
+	const char *ns = root->ns && root->ns->href ?
+			 (const char *)root->ns->href : "";
+	const xmlNode *c;
+	size_t idx = 0;
+	int rc;
+
+	/* xstrndup copies n bytes: bound the length first (fuzz finding:
+	 * a report without a namespace read past ""). */
+	p->r->ns = xstrndup(ns, strnlen(ns, DMARC_REPORT_STR_MAX));
+	if ((rc = metadata(p, child(root, "report_metadata"))) ||
+	    (rc = policy(p, child(root, "policy_published"))))
+		return rc;
+	for (c = root->children; c; c = c->next)
+		if (is(c, "record") && (rc = record(p, c, ++idx)))
+			return rc;
+	return 0;
+}
+
+/* Once per process: libxml2's own globals (thread-safe, idempotent). */
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
+int dmarc_report_parse(const void *xml, size_t n, struct dmarc_report *out,
+		       char *err, size_t errsz)
+{
+	struct rp p = { .r = out, .err = err, .errsz = errsz };
+	xmlParserCtxtPtr ctxt;
+	const xmlError *xe;
+	xmlDoc *doc;
+	xmlNode *root;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->pct = -1;
+	if (errsz)
+		err[0] = '\0';
+	if (n > DMARC_REPORT_XML_MAX)
+		return fail(&p, DMARC_REPORT_E_TOO_LARGE,
+			    "XML larger than %u bytes", DMARC_REPORT_XML_MAX);
+	if (n == 0)
+		return fail(&p, DMARC_REPORT_E_XML, "empty document");
+	xml_init();
+	ctxt = xmlNewParserCtxt();
+	if (!ctxt)
+		return -ENOMEM;
+	/* NONET: no network; no NOENT/DTDLOAD: entities stay unexpanded,
+	 * no external subset is fetched; no HUGE: libxml2's own caps. */
+	doc = xmlCtxtReadMemory(ctxt, xml, (int)n, NULL, NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR |
+				XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+	if (!doc) {
+		xe = xmlCtxtGetLastError(ctxt);
+		rc = fail(&p, DMARC_REPORT_E_XML,
+			  "not well-formed XML at line %d: %.*s",
+			  xe ? xe->line : 0,
+			  xe && xe->message ?
+			  (int)strcspn(xe->message, "\n") : 7,
+			  xe && xe->message ? xe->message : "unknown");
+		xmlFreeParserCtxt(ctxt);
+		return rc;
+	}
+	root = xmlDocGetRootElement(doc);
+	if (doc->intSubset || doc->extSubset)
+		rc = fail(&p, DMARC_REPORT_E_NOT_REPORT,
+			  "document has a DOCTYPE (refused)");
+	else if (!root || !is(root, "feedback"))
+		rc = fail(&p, DMARC_REPORT_E_NOT_REPORT,
+			  "root element is not <feedback>");
+	else
+		rc = feedback(&p, root);
+	xmlFreeDoc(doc);
+	xmlFreeParserCtxt(ctxt);
+	if (rc)
+		dmarc_report_deinit(out);
+	return rc;
+}
+
+/* Free the strings of one auth result array. */
+static void auths_free(struct dmarc_report_auth *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].domain);
+		free(v[i].selector);
+		free(v[i].scope);
+		free(v[i].result);
+	}
+	free(v);
+}
+
+void dmarc_report_deinit(struct dmarc_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_rec; i++) {
+		struct dmarc_report_record *o = &r->rec[i];
+
+		free(o->disposition);
+		free(o->dkim);
+		free(o->spf);
+		free(o->header_from);
+		free(o->envelope_from);
+		auths_free(o->dkim_auth, o->n_dkim_auth);
+		auths_free(o->spf_auth, o->n_spf_auth);
+	}
+	free(r->rec);
+	free(r->ns);
+	free(r->org_name);
+	free(r->email);
+	free(r->report_id);
+	free(r->domain);
+	free(r->adkim);
+	free(r->aspf);
+	free(r->p);
+	free(r->sp);
+	free(r->np);
+	free(r->testing);
+	memset(r, 0, sizeof(*r));
+	r->pct = -1;
+}
+
+const char *dmarc_report_strerror(int rc)
+{
+	switch (rc) {
+	case DMARC_REPORT_OK: return "ok";
+	case DMARC_REPORT_E_TOO_LARGE: return "too large";
+	case DMARC_REPORT_E_XML: return "xml";
+	case DMARC_REPORT_E_NOT_REPORT: return "not a report";
+	case DMARC_REPORT_E_INVALID: return "invalid";
+	case DMARC_REPORT_E_TOO_MANY: return "too many";
+	case DMARC_REPORT_E_ARCHIVE: return "archive";
+	case DMARC_REPORT_E_NO_REPORT: return "no report";
+	default: return "error";
+	}
+}
