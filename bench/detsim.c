@@ -197,6 +197,9 @@ static enum msg_outcome sys_message(struct sys *s, const struct ds_world *w,
 		.login = ds_str(w, w->acct[e->acct].login),
 		.sender = ds_str(w, e->sender), .client_address = ip,
 		.instance = inst, .now = now, .size = 4000,
+		/* The test hook: the simulator has no mmdb (in-process only;
+		 * --real sends no country, as a real front-end). */
+		.country = ds_country(e->ip),
 	};
 	unsigned i, ok = 0, ok_i = 0;
 	bool held = false, deferred = false;
@@ -293,8 +296,11 @@ static char conf_path[64];
  * from listeners and store): defaults plus the provider's domains. */
 static void print_config(FILE *f)
 {
+	/* home_countries is the provider's configuration (its customers
+	 * are domestic: the simulator's "JP" ranges), not a fitted value. */
 	fprintf(f, "# detsim: defaults, plus what any install sets\n"
-		"local_domains = %s\nnotify_smtp_url =\n", ds_local_domains);
+		"local_domains = %s\nnotify_smtp_url =\n"
+		"home_countries = JP\n", ds_local_domains);
 }
 
 static void write_config(void)

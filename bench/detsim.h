@@ -17,9 +17,11 @@
  * 100.64.0.0/10 (RFC 6598), home broadband in 198.18.0.0/15 (RFC 2544),
  * offices and shops in 203.0.113.0/24 and 198.51.100.0/24 (RFC 5737), all
  * "JP"; foreign addresses (botnets, travellers) in 240.0.0.0/4 (RFC 1112
- * reserved), each /16 with its own country (ds_country).  mamori's core
- * takes a country only from a geoip_db mmdb, so the simulator keeps the
- * countries for itself (reported, not sent).
+ * reserved), each /16 with its own country (ds_country).  The simulated
+ * core gets each message's country through outbound_request.country (the
+ * test hook standing in for geoip_db) and the provider configures
+ * home_countries = JP; --real sends none (a real front-end has no such
+ * field, and the test mamorid has no geoip_db).
  *
  * Single-threaded; a world is owned by its caller (ds_world_free).
  */

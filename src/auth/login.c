@@ -832,6 +832,15 @@ void login_engine_free(struct login_engine *e)
 	free(e);
 }
 
+uint16_t login_engine_country(const struct login_engine *e, const char *addr)
+{
+	struct lg_ip ip;
+
+	if (!e || !e->geo || !addr || !lg_ip_parse(addr, &ip))
+		return 0;
+	return lg_geo_country(e->geo, &ip);
+}
+
 void login_engine_reconfigure(struct login_engine *e,
 			      const struct config *cfg)
 {

@@ -119,6 +119,14 @@ void login_engine_free(struct login_engine *e);
 void login_engine_reconfigure(struct login_engine *e,
 			      const struct config *cfg);
 
+/*
+ * The country of the address addr (text) in geoip_db, as two upper-case
+ * ASCII letters, or 0 when geoip_db is off, addr does not parse or the
+ * database does not place it.  The outbound core uses this so that one
+ * reader (opened here, reopened by login_engine_reconfigure) serves both.
+ */
+uint16_t login_engine_country(const struct login_engine *e, const char *addr);
+
 /* Judge one event.  Fills v (always). */
 void login_decide(struct login_engine *e, const struct login_attempt *a,
 		  struct login_verdict *v);

@@ -492,3 +492,57 @@ int acct_state_parse(const char *s)
 			return i;
 	return -1;
 }
+
+void acct_cc_seen(struct acct *a, uint16_t cc, uint32_t now)
+{
+	size_t i;
+
+	if (!cc)
+		return;
+	for (i = 0; i < ACCT_RECENT_CC - 1 && a->cc_recent[i] != cc; i++)
+		;
+	/* Move (or push) cc to the front. */
+	memmove(&a->cc_recent[1], &a->cc_recent[0], i * sizeof(uint16_t));
+	memmove(&a->cc_min[1], &a->cc_min[0], i * sizeof(uint16_t));
+	a->cc_recent[0] = cc;
+	a->cc_min[0] = (uint16_t)(now / 60);
+}
+
+unsigned acct_cc_recent(const struct acct *a, uint32_t now, uint32_t window)
+{
+	uint16_t m = (uint16_t)(now / 60);
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < ACCT_RECENT_CC; i++)
+		if (a->cc_recent[i] &&
+		    (uint16_t)(m - a->cc_min[i]) <= (window + 59) / 60)
+			n++;
+	return n;
+}
+
+bool acct_cc_known(const struct acct *a, uint16_t cc)
+{
+	size_t i;
+
+	for (i = 0; i < ACCT_KNOWN_CC; i++)
+		if (cc && a->cc_known[i] == cc)
+			return true;
+	return false;
+}
+
+void acct_cc_learn(struct acct *a, uint16_t cc)
+{
+	if (!cc || acct_cc_known(a, cc))
+		return;
+	memmove(&a->cc_known[1], &a->cc_known[0],
+		(ACCT_KNOWN_CC - 1) * sizeof(uint16_t));
+	a->cc_known[0] = cc;
+}
+
+void acct_cc_format(uint16_t cc, char out[3])
+{
+	out[0] = cc ? (char)(cc >> 8) : '-';
+	out[1] = cc ? (char)(cc & 0xff) : '-';
+	out[2] = '\0';
+}

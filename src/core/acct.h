@@ -43,6 +43,15 @@ enum acct_win {
 #define ACCT_RECENT_NETS 4
 #define ACCT_KNOWN_NETS 4
 #define ACCT_DETAIL_N 6
+#define ACCT_RECENT_CC 3
+#define ACCT_KNOWN_CC 2
+
+/* What the newest client country is to the account (outbound.h). */
+enum acct_cc_odd {
+	ACCT_CC_OK,		/* home, habitual, or nothing to compare */
+	ACCT_CC_NOT_HOME,	/* outside home_countries and the habit */
+	ACCT_CC_UNUSED,		/* no home_countries: the habit lacks it */
+};
 
 
 /*
@@ -104,6 +113,14 @@ struct acct {
 	uint8_t newnet_weight;		/* how unusual the unseen network was */
 	uint8_t novelty;		/* habitual share of new rcpts, /255;
 					 * learnt once ACCT_F_RCPT_HABIT */
+	/* Client countries (geoip_db or the request's test hook): */
+	uint16_t cc_recent[ACCT_RECENT_CC];	/* newest first, 0 = none */
+	uint16_t cc_min[ACCT_RECENT_CC];	/* last use, minutes mod 2^16 */
+	uint16_t cc_known[ACCT_KNOWN_CC];	/* habitual (clean messages) */
+	uint16_t foreign_level;		/* leaky count of messages from a
+					 * foreign country, x16 */
+	uint16_t foreign_min;		/* its last update, minutes mod 2^16 */
+	uint8_t cc_odd;			/* newest country: enum acct_cc_odd */
 	struct acct_detail *detail;
 	char login[];
 };
@@ -176,6 +193,17 @@ void acct_net_learn(struct acct *a, uint32_t net);
 /* Distinct /16s (IPv6: /32s) among the networks seen within window. */
 unsigned acct_net16_recent(const struct acct *a, uint32_t now,
 			   uint32_t window);
+
+/* Record a message from country cc (two letters packed, 0 = unknown). */
+void acct_cc_seen(struct acct *a, uint16_t cc, uint32_t now);
+/* Distinct countries seen within window seconds of now. */
+unsigned acct_cc_recent(const struct acct *a, uint32_t now, uint32_t window);
+/* Is cc one of the account's habitual countries? */
+bool acct_cc_known(const struct acct *a, uint16_t cc);
+/* Make cc habitual (the oldest of ACCT_KNOWN_CC goes). */
+void acct_cc_learn(struct acct *a, uint16_t cc);
+/* "JP" from a packed code (out: 3 bytes). */
+void acct_cc_format(uint16_t cc, char out[3]);
 /* Does any habitual network share net's /16 (IPv6: /32)? */
 bool acct_net16_known(const struct acct *a, uint32_t net);
 

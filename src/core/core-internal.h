@@ -119,6 +119,7 @@ struct decision {
 	const struct class_config *cl;
 	struct outbound_request req;	/* strings point into strings */
 	char *strings;
+	uint16_t cc;			/* client country, 0 = unknown */
 	struct verdict v;
 	core_verdict_cb *cb;
 	void *arg;

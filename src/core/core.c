@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/login.h"
 #include "core/core-internal.h"
 #include "notify/notify.h"
 #include "store/store.h"
@@ -464,6 +465,62 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 	finish(c, d);
 }
 
+/*
+ * The message's client country against home_countries and the account's
+ * habit (outbound.h, signal country): a home country is never odd; nor is
+ * a habitual one; with home_countries set anything else is; without, a
+ * country the account never used is, once it has a habit.
+ */
+static void country_note(struct core *c, struct acct *a,
+			 const struct class_config *cl, uint16_t cc,
+			 uint32_t now)
+{
+	const char *home = c->cfg->home_countries;
+	char s[3];
+
+	if (!cc)
+		return;
+	acct_cc_seen(a, cc, now);
+	acct_cc_format(cc, s);
+	if ((home && home[0] && config_list_has(home, s)) ||
+	    acct_cc_known(a, cc))
+		a->cc_odd = ACCT_CC_OK;
+	else if (home && home[0])
+		a->cc_odd = ACCT_CC_NOT_HOME;
+	else
+		a->cc_odd = a->cc_known[0] ? ACCT_CC_UNUSED : ACCT_CC_OK;
+	if (a->cc_odd != ACCT_CC_OK) {
+		/* A leaky bucket draining foreign_msgs_per_hour an hour: a
+		 * trip's handful of messages drains, a steady pace fills. */
+		uint16_t m = (uint16_t)(now / 60);
+		uint32_t drain = (uint32_t)(uint16_t)(m - a->foreign_min) * 16u *
+			(uint32_t)cl->foreign_msgs_per_hour / 60u;
+		uint32_t lvl = a->foreign_level > drain ?
+			       a->foreign_level - drain : 0;
+
+		lvl += 16;
+		a->foreign_level = (uint16_t)(lvl > UINT16_MAX ? UINT16_MAX : lvl);
+		a->foreign_min = m;
+	}
+}
+
+/* The request's country: the test hook, else geoip_db; 0 = unknown. */
+static uint16_t request_country(struct core *c,
+				const struct outbound_request *r)
+{
+	const char *s = r->country;
+	char u0, u1;
+
+	if (!s || !*s)
+		return c->login ? login_engine_country(c->login,
+						       r->client_address) : 0;
+	u0 = (char)(s[0] & ~0x20);
+	u1 = (char)(s[1] & ~0x20);
+	if (u0 < 'A' || u0 > 'Z' || u1 < 'A' || u1 > 'Z' || s[2])
+		return 0;
+	return (uint16_t)((uint8_t)u0 << 8 | (uint8_t)u1);
+}
+
 /* END-OF-MESSAGE: count the message, score the account, act. */
 static void on_eom(struct core *c, struct decision *d, uint32_t now)
 {
@@ -549,6 +606,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		}
 	}
 	new_net = now < a->newnet_until;
+	country_note(c, a, cl, d->cc, now);
 	outbound_evaluate(a, cl, now, 0, new_net, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
@@ -564,6 +622,8 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	 * known at, so it counts whatever it scored. */
 	if (have_net && (ev.score == 0 || a->known[0] == 0))
 		acct_net_learn(a, net);
+	if (ev.score == 0)
+		acct_cc_learn(a, d->cc);
 	if (ev.score > 0) {
 		struct buf why;
 
@@ -597,6 +657,10 @@ void core_outbound(struct core *c, const struct outbound_request *req,
 	}
 	d = decision_new(req, cb, arg);
 	d->c = c;
+	/* Only at END-OF-MESSAGE, where the client is recorded. */
+	if (req->stage == OUT_END_OF_MESSAGE)
+		d->cc = request_country(c, req);
+	d->req.country = NULL;		/* not copied: resolved above */
 	d->cl = core_class_of(c, d->req.login);
 	d->a = core_account_admit(c, d->req.login, now);
 	if (!d->a) {

@@ -50,6 +50,10 @@ struct outbound_request {
 	long recipient_count;		/* at END-OF-MESSAGE */
 	long size;
 	int64_t now;			/* unix time; 0 = take the clock */
+	/* Test hook: the client's country ("JP"), overriding the geoip_db
+	 * lookup of client_address.  Front-ends never set it (NULL); the
+	 * simulator (bench/detsim) and unit tests do. */
+	const char *country;
 };
 
 enum verdict_action {

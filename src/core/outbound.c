@@ -13,7 +13,7 @@
 static const char *const signal_names[SIG__COUNT] = {
 	"limit", "surge", "multi_ip", "new_network", "rcpt_domains",
 	"sender_mismatch", "login_risk", "unowned_sender", "rcpt_rate",
-	"new_rcpts",
+	"new_rcpts", "country", "foreign_volume", "countries",
 };
 
 const char *outbound_signal_name(enum outbound_signal s)
@@ -130,13 +130,13 @@ static void family(struct outbound_eval *ev, const enum outbound_signal *fam,
 static void families(struct outbound_eval *ev, bool several)
 {
 	static const enum outbound_signal net[] = {
-		SIG_MULTI_IP, SIG_NEW_NETWORK, SIG_LOGIN_RISK,
+		SIG_MULTI_IP, SIG_NEW_NETWORK, SIG_LOGIN_RISK, SIG_COUNTRIES,
 	};
 	static const enum outbound_signal rcpt[] = {
 		SIG_RCPT_RATE, SIG_RCPT_DOMAINS, SIG_NEW_RCPTS,
 	};
 
-	family(ev, net, 3, 0);
+	family(ev, net, 4, 0);
 	family(ev, rcpt, 3, several ? 1 : 2);
 }
 
@@ -158,6 +158,40 @@ static bool poisson_surge(const struct acct *a, const struct class_config *cl,
 		return false;
 	*p = outbound_poisson_tail(hour, lambda);
 	return *p * (double)cl->surge_odds < 1.0;
+}
+
+/*
+ * Where the client is.  A provider's customers send from its home
+ * countries (and a traveller from one foreign country at a time, a handful
+ * of messages); a hijacker's address is abroad and it sends at a machine's
+ * pace; a proxy list or a botnet spans countries within minutes.
+ */
+static void country_signals(const struct acct *a,
+			    const struct class_config *cl, uint32_t now,
+			    struct outbound_eval *ev)
+{
+	bool fresh = a->cc_recent[0] &&
+		     (uint16_t)((uint16_t)(now / 60) - a->cc_min[0]) < 60;
+	unsigned ncc = acct_cc_recent(a, now, (uint32_t)cl->multi_ip_window);
+	char cc[3], k0[3], k1[3];
+
+	acct_cc_format(a->cc_recent[0], cc);
+	acct_cc_format(a->cc_known[0], k0);
+	acct_cc_format(a->cc_known[1], k1);
+	if (fresh && a->cc_odd != ACCT_CC_OK)
+		fire(ev, SIG_COUNTRY, cl->weight_foreign_country,
+		     "client_country=%s %s habit=%s,%s", cc,
+		     a->cc_odd == ACCT_CC_NOT_HOME ? "outside home_countries" :
+		     "never used by the account", k0, k1);
+	if (fresh && a->cc_odd != ACCT_CC_OK &&
+	    (long)a->foreign_level >= 16 * cl->foreign_msgs_per_hour)
+		fire(ev, SIG_FOREIGN_VOLUME, cl->weight_foreign_volume,
+		     "msgs_from_%s~%.1f>=%ld (leaky, per hour)", cc,
+		     a->foreign_level / 16.0, cl->foreign_msgs_per_hour);
+	if ((long)ncc >= cl->country_breadth)
+		fire(ev, SIG_COUNTRIES, cl->weight_country_breadth,
+		     "client_countries=%u>=%ld window=%lds", ncc,
+		     cl->country_breadth, cl->multi_ip_window);
 }
 
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
@@ -251,6 +285,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
+	country_signals(a, cl, now, ev);
 	families(ev, hour >= 3);
 }
 

@@ -20,6 +20,14 @@
  *   rcpt_rate       recipients within the last minute (a Bcc list or a run)
  *   new_rcpts       recipients the account never wrote to, this hour, for
  *                   an account that has correspondents
+ *   country         the newest client country (geoip_db, or the request's
+ *                   test hook) is outside home_countries and the account's
+ *                   habit, or (no home_countries) one the account with a
+ *                   country habit never used; for an hour
+ *   foreign_volume  foreign_msgs_per_hour messages this hour from such a
+ *                   country: a trip abroad is a handful of messages
+ *   countries       country_breadth distinct client countries within
+ *                   multi_ip_window (a proxy list or a botnet)
  *
  * multi_ip adds weight_multi_net16 when the networks span multi_net16
  * distinct /16s (far apart: not one carrier pool); new_network weighs an
@@ -54,6 +62,9 @@ enum outbound_signal {
 	SIG_UNOWNED_SENDER,
 	SIG_RCPT_RATE,
 	SIG_NEW_RCPTS,
+	SIG_COUNTRY,
+	SIG_FOREIGN_VOLUME,
+	SIG_COUNTRIES,
 	SIG__COUNT
 };
 

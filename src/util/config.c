@@ -280,6 +280,8 @@ static const struct cfg_param global_params[] = {
 	{"dmarc_our_networks", CFG_STR, "", 0, 0, true,
 	 G(dmarc_our_networks), NULL,
 	 "our sending networks (CIDRs, comma-separated): sources there are \"ours\" in mamori dmarc sources"},
+	{"home_countries", CFG_STR, "", 0, 0, true, G(home_countries), NULL,
+	 "countries (ISO 3166 two letters, e.g. JP) the provider's customers send from; a client elsewhere is an outbound signal from the first message (needs geoip_db); empty = off"},
 };
 
 static const struct cfg_param class_params[] = {
@@ -361,6 +363,20 @@ static const struct cfg_param class_params[] = {
 	{"weight_new_network_near", CFG_INT, "5", 0, 10000, true,
 	 K(weight_new_network_near), NULL,
 	 "score of an unseen network inside a /16 the account already uses, and of multi_ip inside one /16"},
+	{"weight_foreign_country", CFG_INT, "25", 0, 10000, true,
+	 K(weight_foreign_country), NULL,
+	 "score of a client country outside home_countries and the account's habit, or one an account with a country habit never used"},
+	{"foreign_msgs_per_hour", CFG_INT, "6", 1, BIG, true,
+	 K(foreign_msgs_per_hour), NULL,
+	 "messages in an hour from such a country that add weight_foreign_volume"},
+	{"weight_foreign_volume", CFG_INT, "25", 0, 10000, true,
+	 K(weight_foreign_volume), NULL,
+	 "score of foreign_msgs_per_hour messages from a foreign or unused country"},
+	{"country_breadth", CFG_INT, "3", 2, 3, true, K(country_breadth), NULL,
+	 "distinct client countries within multi_ip_window that count as breadth"},
+	{"weight_country_breadth", CFG_INT, "45", 0, 10000, true,
+	 K(weight_country_breadth), NULL,
+	 "score of country_breadth countries within multi_ip_window"},
 };
 
 #define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))

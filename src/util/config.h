@@ -71,6 +71,12 @@ struct class_config {
 	long weight_new_rcpts;
 	long surge_odds;		/* Poisson tail below 1/odds */
 	long weight_new_network_near;	/* unseen /24 in a known /16 */
+	/* client countries (geoip_db or the request's test hook) */
+	long weight_foreign_country;	/* outside home and habit */
+	long foreign_msgs_per_hour;	/* from there, this hour */
+	long weight_foreign_volume;
+	long country_breadth;		/* distinct countries in window */
+	long weight_country_breadth;
 };
 
 struct config {
@@ -184,6 +190,7 @@ struct config {
 	long auth_new_network_risk;
 	char *geoip_db;			/* country .mmdb; "" = off */
 	char *dmarc_our_networks;	/* CIDRs of our senders; "" = none */
+	char *home_countries;		/* "JP,..." outbound; "" = off */
 
 	int nclasses;
 	struct class_config classes[CONFIG_MAX_CLASSES];
