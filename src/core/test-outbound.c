@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/login.h"
 #include "core/core-internal.h"
 #include "core/core.h"
 #include "core/outbound.h"
@@ -25,6 +26,7 @@ struct env {
 	struct store *st;
 	struct core *core;
 	char path[64], map[64];
+	const char *country;		/* the request's test hook, or NULL */
 };
 
 /* A core over memory: with local_domains isp.example, conf appended. */
@@ -94,6 +96,7 @@ static struct verdict send1(struct env *e, const char *login,
 	r.instance = inst;
 	r.queue_id = "";
 	r.now = now;
+	r.country = e->country;
 	for (i = 0; i < n; i++) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -226,6 +229,166 @@ static void test_scenarios(void)
 	}
 }
 
+/*
+ * Client countries through the request's hook (no mmdb): a traveller
+ * abroad at an ordinary pace is never deferred; foreign low-and-slow and
+ * country breadth are stopped within a few messages, and the verdict
+ * names the country signals with their numbers.
+ */
+static void test_countries(void)
+{
+	static const char *const rot[] = { "US", "DE", "FR", "BR" };
+	static const struct {
+		const char *label, *conf;
+		int history_days;	/* 3 msgs a day from HOME, "JP" */
+		enum ip_kind ip;
+		const char *cc;		/* NULL: rotate through rot[] */
+		int msgs, rcpts, gap;
+		int max_accepted;	/* attack: at most; -1: benign */
+		const char *why;	/* in the first refusal's reason */
+	} rows[] = {
+		{"traveller abroad, cold, home_countries = JP",
+		 "home_countries = JP\n", 0, ONE_FOREIGN, "DE", 8, 2, 900,
+		 -1, NULL},
+		{"traveller abroad, warm, home_countries = JP",
+		 "home_countries = JP\n", 10, ONE_FOREIGN, "DE", 8, 2, 900,
+		 -1, NULL},
+		{"traveller abroad, warm, no home_countries", "", 10,
+		 ONE_FOREIGN, "DE", 8, 2, 900, -1, NULL},
+		{"traveller answering 5 mails at once on arrival, cold",
+		 "home_countries = JP\n", 0, ONE_FOREIGN, "DE", 5, 1, 60,
+		 -1, NULL},
+		{"domestic shop, 1 rcpt every 5 s, cold, home JP",
+		 "home_countries = JP\n", 0, HOME, "JP", 100, 1, 5, -1, NULL},
+		{"phone on carrier NAT, cold, home JP",
+		 "home_countries = JP\n", 0, CARRIER, "JP", 12, 2, 1200, -1,
+		 NULL},
+		{"low-and-slow, one foreign address, cold, home JP",
+		 "home_countries = JP\n", 0, ONE_FOREIGN, "DE", 120, 2, 30, 6,
+		 "foreign_volume: msgs_from_DE~"},
+		{"low-and-slow, 1 rcpt every 60 s, cold, home JP",
+		 "home_countries = JP\n", 0, ONE_FOREIGN, "VN", 120, 1, 60, 6,
+		 "country: client_country=VN outside home_countries"},
+		{"low-and-slow, warm, no home_countries", "", 10, ONE_FOREIGN,
+		 "DE", 120, 2, 30, 6, "country: client_country=DE never used"},
+		/* 2 before the throttle, 2 after it ends until the
+		 * recurrence restricts (the breadth is rebuilt in 3). */
+		{"countries: another country each message in one /16, cold",
+		 "home_countries = JP\n", 0, CARRIER, NULL, 40, 2, 60, 4,
+		 "countries: client_countries=3>=3"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct env e;
+		int64_t now = T0;
+		int m, d, accepted = 0, hurt = 0;
+		char ip[32], why[800] = "";
+		const char *login = "u1@isp.example";
+
+		env_open(&e, rows[i].conf, NULL);
+		e.country = "JP";
+		for (d = 0; d < rows[i].history_days; d++) {
+			for (m = 0; m < 3; m++)
+				send1(&e, login, "198.18.7.20", login, 2,
+				      "friend%d.example", d * 10 + m,
+				      now + 9 * 3600 + m * 3 * 3600);
+			now += 86400;
+		}
+		for (m = 0; m < rows[i].msgs; m++) {
+			struct verdict v;
+
+			ip_of(rows[i].ip, m, ip);
+			e.country = rows[i].cc ? rows[i].cc : rot[m % 4];
+			v = send1(&e, login, ip, login, rows[i].rcpts,
+				  "c%d.example", 1000 + m, now);
+			now += rows[i].gap;
+			if (v.action == VERDICT_DUNNO)
+				accepted++;
+			else if (!hurt++)
+				snprintf(why, sizeof(why), "%s %s",
+					 verdict_action_name(v.action),
+					 v.reason);
+		}
+		if (rows[i].max_accepted < 0) {
+			is_int(hurt, 0, "%s: no message deferred or held (%s)",
+			       rows[i].label, why[0] ? why : "-");
+		} else {
+			ok(accepted <= rows[i].max_accepted,
+			   "%s: %d accepted (<= %d; first refusal: %s)",
+			   rows[i].label, accepted, rows[i].max_accepted, why);
+			ok(strstr(why, rows[i].why) != NULL,
+			   "%s: the verdict names \"%s\"", rows[i].label,
+			   rows[i].why);
+		}
+		env_close(&e);
+	}
+}
+
+/*
+ * The real lookup: geoip_db (the shared corpus's sample .mmdb, whose
+ * countries are what that file says, see src/auth/test-login.c) through
+ * the login engine's reader, and the country signal on the outbound path.
+ */
+static void test_geoip(void)
+{
+	static const struct {
+		const char *addr, *cc;	/* cc "" = unknown */
+	} rows[] = {
+		{"133.242.0.1", "JP"}, {"2001:200::1", "AU"},
+		{"8.8.8.8", "US"}, {"192.0.2.1", ""}, {"not-an-ip", ""},
+	};
+	const char *shared = getenv("MAMORI_SHARED");
+	char db[1024], conf[1200], err[512], why[800] = "", got_cc[3];
+	struct login_engine *le;
+	struct env e;
+	size_t i;
+	int m, accepted = 0, hurt = 0;
+
+	snprintf(db, sizeof(db), "%s/corpora/ip-country/"
+		 "npm-geo-whois-asn-country.mmdb", shared ? shared : "../shared");
+	if (!ok(access(db, R_OK) == 0, "geoip: sample mmdb at %s", db))
+		return;
+	snprintf(conf, sizeof(conf), "home_countries = JP\ngeoip_db = %s\n",
+		 db);
+	env_open(&e, conf, NULL);
+	le = login_engine_new(e.cfg, e.st, err, sizeof(err));
+	if (!ok(le != NULL, "geoip: login engine (%s)", le ? "-" : err)) {
+		env_close(&e);
+		return;
+	}
+	core_set_login(e.core, le);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		acct_cc_format(login_engine_country(le, rows[i].addr), got_cc);
+		is_str(got_cc, rows[i].cc[0] ? rows[i].cc : "--",
+		       "geoip: %s is %s", rows[i].addr,
+		       rows[i].cc[0] ? rows[i].cc : "unknown");
+	}
+	for (m = 0; m < 40; m++) {
+		struct verdict v = send1(&e, "shop@isp.example", "133.242.0.1",
+					 "shop@isp.example", 1, "c%d.example",
+					 m, T0 + m * 5);
+
+		hurt += v.action != VERDICT_DUNNO;
+	}
+	is_int(hurt, 0, "geoip: domestic shop (JP by geoip_db) unhurt");
+	for (m = 0; m < 40; m++) {
+		struct verdict v = send1(&e, "u1@isp.example", "8.8.8.8",
+					 "u1@isp.example", 2, "c%d.example",
+					 100 + m, T0 + m * 30);
+
+		if (v.action == VERDICT_DUNNO)
+			accepted++;
+		else if (!hurt++)
+			snprintf(why, sizeof(why), "%s", v.reason);
+	}
+	ok(accepted <= 6 && strstr(why, "client_country=US outside") != NULL,
+	   "geoip: low-and-slow from US stopped after %d (%s)", accepted, why);
+	core_set_login(e.core, NULL);
+	login_engine_free(le);
+	env_close(&e);
+}
+
 /* Every verdict names its signals with their numbers and points. */
 static void test_explain(void)
 {
@@ -351,6 +514,8 @@ int main(void)
 	test_snapshot_fields();
 	test_poisson();
 	test_scenarios();
+	test_countries();
+	test_geoip();
 	test_explain();
 	test_throttle_recurrence();
 	return tap_done();
