@@ -117,6 +117,33 @@ static struct verdict send1(struct env *e, const char *login,
 	return v;
 }
 
+/* A habit: days of 3 messages a day from HOME; returns the time after. */
+static int64_t history(struct env *e, const char *login, int days,
+		       int64_t now)
+{
+	int d, m;
+
+	for (d = 0; d < days; d++) {
+		for (m = 0; m < 3; m++)
+			send1(e, login, "198.18.7.20", login, 2,
+			      "friend%d.example", d * 10 + m,
+			      now + 9 * 3600 + m * 3 * 3600);
+		now += 86400;
+	}
+	return now;
+}
+
+/* Count a verdict: accepted, or hurt (the first one's reason in why). */
+static void tally(const struct verdict *v, int *accepted, int *hurt,
+		  char *why, size_t whysz)
+{
+	if (v->action == VERDICT_DUNNO)
+		(*accepted)++;
+	else if (!(*hurt)++)
+		snprintf(why, whysz, "%s %s", verdict_action_name(v->action),
+			 v->reason);
+}
+
 enum sender_kind { OWN, UNHOSTED };
 enum ip_kind { HOME, CARRIER, FOREIGN_EACH, ONE_FOREIGN };
 
@@ -186,7 +213,7 @@ static void test_scenarios(void)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct env e;
 		int64_t now = T0;
-		int m, d, accepted = 0, hurt = 0;
+		int m, accepted = 0, hurt = 0;
 		char ip[32], why[800] = "";
 		const char *login = "u1@isp.example";
 		const char *sender = rows[i].sender == OWN ? login :
@@ -194,13 +221,7 @@ static void test_scenarios(void)
 			"u1@family.example" : "billing@bank-secure.example";
 
 		env_open(&e, rows[i].conf, rows[i].map);
-		for (d = 0; d < rows[i].history_days; d++) {
-			for (m = 0; m < 3; m++)
-				send1(&e, login, "198.18.7.20", login, 2,
-				      "friend%d.example", d * 10 + m,
-				      now + 9 * 3600 + m * 3 * 3600);
-			now += 86400;
-		}
+		now = history(&e, login, rows[i].history_days, now);
 		for (m = 0; m < rows[i].msgs; m++) {
 			struct verdict v;
 
@@ -208,15 +229,7 @@ static void test_scenarios(void)
 			v = send1(&e, login, ip, sender, rows[i].rcpts,
 				  rows[i].dom_fmt, 1000 + m, now);
 			now += rows[i].gap;
-			if (v.action == VERDICT_DUNNO)
-				accepted++;
-			else {
-				hurt++;
-				if (!why[0])
-					snprintf(why, sizeof(why), "%s %s",
-						 verdict_action_name(v.action),
-						 v.reason);
-			}
+			tally(&v, &accepted, &hurt, why, sizeof(why));
 		}
 		if (rows[i].max_accepted < 0)
 			is_int(hurt, 0, "%s: no message deferred or held (%s)",
@@ -282,19 +295,13 @@ static void test_countries(void)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct env e;
 		int64_t now = T0;
-		int m, d, accepted = 0, hurt = 0;
+		int m, accepted = 0, hurt = 0;
 		char ip[32], why[800] = "";
 		const char *login = "u1@isp.example";
 
 		env_open(&e, rows[i].conf, NULL);
 		e.country = "JP";
-		for (d = 0; d < rows[i].history_days; d++) {
-			for (m = 0; m < 3; m++)
-				send1(&e, login, "198.18.7.20", login, 2,
-				      "friend%d.example", d * 10 + m,
-				      now + 9 * 3600 + m * 3 * 3600);
-			now += 86400;
-		}
+		now = history(&e, login, rows[i].history_days, now);
 		for (m = 0; m < rows[i].msgs; m++) {
 			struct verdict v;
 
@@ -303,12 +310,7 @@ static void test_countries(void)
 			v = send1(&e, login, ip, login, rows[i].rcpts,
 				  "c%d.example", 1000 + m, now);
 			now += rows[i].gap;
-			if (v.action == VERDICT_DUNNO)
-				accepted++;
-			else if (!hurt++)
-				snprintf(why, sizeof(why), "%s %s",
-					 verdict_action_name(v.action),
-					 v.reason);
+			tally(&v, &accepted, &hurt, why, sizeof(why));
 		}
 		if (rows[i].max_accepted < 0) {
 			is_int(hurt, 0, "%s: no message deferred or held (%s)",
