@@ -373,7 +373,7 @@ static const struct cfg_param class_params[] = {
 	 K(weight_foreign_volume), NULL,
 	 "score of foreign_msgs_per_hour messages from a foreign or unused country"},
 	{"country_breadth", CFG_INT, "3", 2, 3, true, K(country_breadth), NULL,
-	 "distinct client countries within multi_ip_window that count as breadth"},
+	 "distinct client countries within multi_ip_window that count as breadth (2 or 3: an account keeps its last three)"},
 	{"weight_country_breadth", CFG_INT, "45", 0, 10000, true,
 	 K(weight_country_breadth), NULL,
 	 "score of country_breadth countries within multi_ip_window"},
