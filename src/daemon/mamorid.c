@@ -290,10 +290,17 @@ int main(int argc, char **argv)
 				"note=\"auth_policy_api_key is empty on a "
 				"non-loopback listener\"",
 				d.cfg->auth_policy_listen);
+	}
+	/* The login engine also holds the one geoip_db reader, which the
+	 * outbound path asks for a client's country: it exists whenever
+	 * either needs it. */
+	if (d.cfg->auth_policy_listen[0] || d.cfg->geoip_db[0]) {
 		d.login = login_engine_new(d.cfg, d.st, err, sizeof(err));
 		if (!d.login)
 			goto fail;
 		core_set_login(d.core, d.login);
+	}
+	if (d.cfg->auth_policy_listen[0]) {
 		d.authpolicy = authpolicy_server_new(d.base, d.cfg, d.core, err,
 						     sizeof(err));
 		if (!d.authpolicy)
