@@ -55,13 +55,16 @@ int main(int argc, char **argv)
 	int opt;
 
 	while ((opt = getopt(argc, argv, "n:i:s:")) != -1) {
+		char *end = "";
+
 		if (opt == 'n')
-			n = atol(optarg);
+			n = strtol(optarg, &end, 10);
 		else if (opt == 'i')
-			idle = atol(optarg);
+			idle = strtol(optarg, &end, 10);
 		else if (opt == 's')
 			spec = optarg;
-		else {
+		if (opt == '?' || *end || n < 1 || n > 10000000 || idle < 0 ||
+		    idle > 3650) {
 			fprintf(stderr, "usage: %s [-n N] [-i DAYS] "
 				"[-s sqlite:PATH]\n", argv[0]);
 			return 2;
