@@ -24,8 +24,9 @@
  * loads at start: habitual networks, the habitual hourly peak, first seen.
  * Run it with mamorid stopped (a running mamorid would overwrite an
  * account's record with its own counters at its next snapshot and never
- * read the learnt one); start mamorid within a day (the snapshot records
- * expire a day after they were written).  From Dovecot's successful
+ * read the learnt one); start mamorid within 90 days (the snapshot
+ * records expire 90 days after they were written; the windows in them
+ * read empty by then anyway).  From Dovecot's successful
  * logins it lists the addresses many accounts log in from (office and
  * carrier NATs) as a suggested auth_allowlist.
  *

@@ -5,9 +5,26 @@
  * state; the counters the detectors read live in memory (acct.h).  So that a
  * restart (an upgrade, a crash) does not hand a hijacker half-way through a
  * burst a fresh budget, the counters of every account that changed since its
- * last snapshot are written to namespace "counters" (key = login), each
- * record expiring a day after it was written: nothing in a window is older.
+ * last snapshot are written to namespace "counters" (key = login).
  * core_load() reads them back after the account records.
+ *
+ * Lifetime.  The record holds two kinds of thing: the windows (minute, hour,
+ * day) and hourly sketches, which nothing needs after a day, and the habit
+ * (habitual and recent networks, habitual peak, first seen, the correspondent
+ * filter and the learnt share of new recipients), which a weekly, monthly or
+ * quarterly sender needs across restarts and which `mamori learn` writes for
+ * a mamorid started later.  One record, expiring SNAP_TTL (90 days) after it
+ * was written, serves both: a record is rewritten whenever the account
+ * sends, so 90 days after the last write is 90 days after the last
+ * message, long enough to span a quarterly sender, bounded so a departed
+ * customer's habit (client networks: personal data) goes.  The windows need
+ * no separate expiry: every window and sketch carries its bucket index
+ * (time / length), so one restored from a record older than its length
+ * reads as empty, exactly as if mamorid had stayed up while the account was
+ * idle (and the habitual peak decays over the idle hours the same way).  Two
+ * records per account (windows a day, habit 90 days) would cost a second
+ * write and a second load per account for about 200 bytes of windows;
+ * records written before this change keep their one-day expiry.
  *
  * Dirty marking costs one bit of struct acct's flags byte (ACCT_F_DIRTY),
  * set where a request changes counters; writing a record clears it, a failed
@@ -58,7 +75,7 @@
 
 #define SNAP_NS "counters"
 #define SNAP_VERSION 1
-#define SNAP_TTL 86400		/* the longest window (W_RCPT_DAY) */
+#define SNAP_TTL (90 * 86400)	/* the habit's life after the last write */
 #define SNAP_BAD_LOGGED 5	/* bad records logged by name at load */
 
 static const char *const win_names[W__COUNT] = {
