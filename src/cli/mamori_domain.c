@@ -4,22 +4,32 @@
  * docs/design/domain-check.md).
  *
  *   mamori domain check DOMAIN [--dns IP[@PORT] | IPV4:PORT]
- *                              [--selector S]... [--json]
+ *                              [--selector S]... [--store SPEC] [--json]
  *
  * Local like "scan": no daemon; the configuration (-c, else the default
  * file, else the built-in defaults) gives dkim_key_dir (the selectors
  * mamori signs with) and dns_upstream.  Prints a table SEVERITY CODE TEXT
  * (every cell escaped: the text quotes DNS data) and a summary line, or
- * with --json one object.  Exit status: 0 no errors, 1 errors found, 2 the
- * check could not be completed (DNS down) or a usage error.
+ * with --json one object.  The staged advice reads the ingested aggregate
+ * reports of the last 30 days (core_dmarc_advice_sources()) from the store
+ * itself, as "dmarc ingest" does: --store SPEC, else the configuration's
+ * "store" (sqlite takes a reader beside mamorid; a file that does not
+ * exist is not created).  When it cannot be read the advice runs without
+ * reports and an info finding "advice.no_store" says why.  Exit status:
+ * 0 no errors, 1 errors found, 2 the check could not be completed (DNS
+ * down) or a usage error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli/mamori.h"
+#include "core/dmarc_reports.h"
 #include "core/domaincheck.h"
 #include "util/config.h"
 #include "util/xalloc.h"
@@ -105,10 +115,45 @@ static const char *dns_arg(const char *dns, char **own)
 	return *own;
 }
 
+/* Fill *src from the report store (spec, else cfg's); false with why in
+ * err when it cannot be read. */
+static bool read_sources(const struct config *cfg, const char *spec,
+			 const char *domain, struct domaincheck_sources *src,
+			 char *err, size_t errsz)
+{
+	struct store *st;
+	char why[256];
+
+	if (!spec)
+		spec = cfg->store;
+	/* a lint does not create a database (as root, in mamorid's
+	 * directory): a sqlite file must exist already */
+	if (!strncmp(spec, "sqlite:", 7) && access(spec + 7, R_OK) != 0) {
+		snprintf(err, errsz, "store %s: %s", spec, strerror(errno));
+		return false;
+	}
+	if (core_dmarc_store_open(spec, &st, why, sizeof(why)) != 0) {
+		snprintf(err, errsz, "store %s: %s", spec, why);
+		return false;
+	}
+	if (core_dmarc_advice_sources(st, domain, cfg->dmarc_our_networks,
+				      (int64_t)time(NULL), src, why,
+				      sizeof(why)) != 0) {
+		snprintf(err, errsz, "store %s: %s", spec, why);
+		core_dmarc_store_close(st);
+		return false;
+	}
+	core_dmarc_store_close(st);
+	return true;
+}
+
 int cli_cmd_domain(struct cli *c, int argc, char **argv)
 {
-	const char *dns = NULL, *domain = NULL, *v;
+	const char *dns = NULL, *domain = NULL, *spec = NULL, *v;
 	const char *sel[SELECTORS_MAX];
+	struct domaincheck_sources src;
+	bool have_src;
+	char src_err[400];
 	struct domaincheck_report rep;
 	struct config *cfg;
 	char *dns_own;
@@ -118,10 +163,12 @@ int cli_cmd_domain(struct cli *c, int argc, char **argv)
 
 	if (argc < 1 || strcmp(argv[0], "check"))
 		cli_usage_error("domain: check DOMAIN [--dns IP[@PORT]] "
-				"[--selector S] [--json]");
+				"[--selector S] [--store SPEC] [--json]");
 	for (i = 1; i < argc; i++) {
 		if ((v = cli_opt_value(argc, argv, &i, "--dns")))
 			dns = v;
+		else if ((v = cli_opt_value(argc, argv, &i, "--store")))
+			spec = v;
 		else if ((v = cli_opt_value(argc, argv, &i, "--selector"))) {
 			if (nsel == SELECTORS_MAX)
 				cli_usage_error("domain check: at most %d "
@@ -141,11 +188,11 @@ int cli_cmd_domain(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "mamori: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
-	/* The reports module (issue 11 item 2) fills the sources; until it
-	 * is merged there are none, and the advice says to publish rua. */
+	have_src = read_sources(cfg, spec, domain, &src, src_err,
+				sizeof(src_err));
 	dns = dns_arg(dns, &dns_own);
-	r = domaincheck_run(cfg, dns, domain, sel, nsel, NULL, &rep, err,
-			    sizeof(err));
+	r = domaincheck_run(cfg, dns, domain, sel, nsel,
+			    have_src ? &src : NULL, &rep, err, sizeof(err));
 	free(dns_own);
 	if (r != 0) {
 		char shown[600];
@@ -154,6 +201,14 @@ int cli_cmd_domain(struct cli *c, int argc, char **argv)
 			cli_show(err, shown, sizeof(shown)));
 		config_free(cfg);
 		return CLI_EXIT_USAGE;
+	}
+	if (!have_src) {
+		char line[DOMAINCHECK_TEXT_MAX];
+
+		snprintf(line, sizeof(line), "the ingested reports could not "
+			 "be read (%s): the staged advice assumes none",
+			 src_err);
+		domaincheck_note(&rep, "advice.no_store", line);
 	}
 	if (c->json)
 		print_json(&rep);

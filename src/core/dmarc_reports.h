@@ -68,6 +68,7 @@ struct core_dmarc_source {
 	char ip[46], net[50];	/* net: the /24 or /48 */
 	enum core_dmarc_class cls;
 	uint64_t count, dkim_pass, spf_pass;
+	uint64_t aligned;	/* DKIM or SPF passed (DMARC pass) */
 	uint64_t disp[3];	/* none, quarantine, reject */
 	char first_day[11], last_day[11];
 	char reporters[128];	/* up to a few, comma-separated */
@@ -125,6 +126,27 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 void core_dmarc_sources_get(struct core *c, const char *domain, int days,
 			    int64_t now, core_dmarc_sources_cb *done,
 			    void *arg);
+
+/*
+ * The staged advice's input (core/domaincheck.h) for domain: the sources
+ * view over the last CORE_DMARC_ADVICE_DAYS days up to now, mapped
+ *   ours, authorised  -> DOMAINCHECK_SRC_OURS (legitimate volume: an ESP
+ *                        passing SPF or DKIM aligned sends for us)
+ *   forwarder         -> DOMAINCHECK_SRC_FORWARDERS
+ *   forger            -> DOMAINCHECK_SRC_FORGERS
+ * and the "ours" sources with unaligned messages as the failing list (an
+ * ESP failing both is a forger here: list its network in
+ * dmarc_our_networks to see it named).  Fills *out (zeroed first) and
+ * returns 0; CORE_E_INVALID or CORE_E_RETRY (message in err), or
+ * -EINPROGRESS when the store did not answer during the call (a
+ * networked store: the CLI runs no event loop).
+ */
+#define CORE_DMARC_ADVICE_DAYS 30
+struct domaincheck_sources;
+int core_dmarc_advice_sources(struct store *st, const char *domain,
+			      const char *our_networks, int64_t now,
+			      struct domaincheck_sources *out, char *err,
+			      size_t errsz);
 
 /* Open the store named spec for the CLI (store_open()); 0 or an error. */
 int core_dmarc_store_open(const char *spec, struct store **out, char *err,

@@ -12,6 +12,7 @@
  * and networks from the account map.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "core/admin-internal.h"
 #include "core/dmarc_reports.h"
+#include "core/domaincheck.h"
 #include "util/config.h"
 #include "store/store.h"
 #include "util/xalloc.h"
@@ -237,6 +239,8 @@ static void row(struct scan *sc, const char *key, const char *value)
 			s->dkim_pass += (uint64_t)cnt;
 		if (!strcmp(spf, "pass"))
 			s->spf_pass += (uint64_t)cnt;
+		if (!strcmp(dkim, "pass") || !strcmp(spf, "pass"))
+			s->aligned += (uint64_t)cnt;
 		if (di >= 0)
 			s->disp[di] += (uint64_t)cnt;
 		if (!s->first_day[0] || strcmp(day, s->first_day) < 0)
@@ -367,4 +371,88 @@ void core_dmarc_sources_get(struct core *c, const char *domain, int days,
 {
 	core_dmarc_sources(c->st, domain, days, c->cfg->dmarc_our_networks,
 			   now, done, arg);
+}
+
+/* The answer core_dmarc_advice_sources() waits for. */
+struct advice_wait {
+	struct domaincheck_sources *out;
+	int answered, status;
+	char *err;
+	size_t errsz;
+};
+
+/* Insert source v into the failing list of o, most failing first. */
+static void failing_add(struct domaincheck_sources *o,
+			const struct core_dmarc_source *v)
+{
+	uint64_t bad = v->count - v->aligned;
+	size_t i = o->nfailing;
+
+	while (i > 0 && o->failing[i - 1].messages - o->failing[i - 1].aligned
+			< bad)
+		i--;
+	if (i == DOMAINCHECK_FAILING_MAX)
+		return;
+	if (o->nfailing < DOMAINCHECK_FAILING_MAX)
+		o->nfailing++;
+	memmove(&o->failing[i + 1], &o->failing[i],
+		(o->nfailing - 1 - i) * sizeof(o->failing[0]));
+	snprintf(o->failing[i].source, sizeof(o->failing[i].source), "%s",
+		 v->ip);
+	o->failing[i].cls = DOMAINCHECK_SRC_OURS;
+	o->failing[i].messages = v->count;
+	o->failing[i].aligned = v->aligned;
+}
+
+/* core_dmarc_sources callback: map the view onto the advice's classes. */
+static void advice_got(void *arg, enum core_status status, const char *error,
+		       const struct core_dmarc_sources *s)
+{
+	static const int map[CORE_DMARC_NCLASSES] = {
+		[CORE_DMARC_OURS] = DOMAINCHECK_SRC_OURS,
+		[CORE_DMARC_AUTHORISED] = DOMAINCHECK_SRC_OURS,
+		[CORE_DMARC_FORWARDER] = DOMAINCHECK_SRC_FORWARDERS,
+		[CORE_DMARC_FORGER] = DOMAINCHECK_SRC_FORGERS,
+	};
+	struct advice_wait *w = arg;
+	struct domaincheck_sources *o = w->out;
+	size_t i;
+
+	w->answered = 1;
+	w->status = (int)status;
+	if (status != CORE_OK) {
+		snprintf(w->err, w->errsz, "%s", error ? error : "");
+		return;
+	}
+	o->window_days = (unsigned)s->days;
+	for (i = 0; i < s->ndays; i++)
+		if (s->day[i].by_class[0] + s->day[i].by_class[1] +
+		    s->day[i].by_class[2] + s->day[i].by_class[3] > 0)
+			o->report_days++;
+	for (i = 0; i < s->n; i++) {
+		const struct core_dmarc_source *v = &s->v[i];
+		int c = map[v->cls];
+
+		o->cls[c].messages += v->count;
+		o->cls[c].aligned += v->aligned;
+		if (v->cls == CORE_DMARC_OURS && v->aligned < v->count)
+			failing_add(o, v);
+	}
+}
+
+int core_dmarc_advice_sources(struct store *st, const char *domain,
+			      const char *our_networks, int64_t now,
+			      struct domaincheck_sources *out, char *err,
+			      size_t errsz)
+{
+	struct advice_wait w = { .out = out, .err = err, .errsz = errsz };
+
+	memset(out, 0, sizeof(*out));
+	core_dmarc_sources(st, domain, CORE_DMARC_ADVICE_DAYS, our_networks,
+			   now, advice_got, &w);
+	if (!w.answered) {
+		snprintf(err, errsz, "the store answers asynchronously");
+		return -EINPROGRESS;
+	}
+	return w.status;
 }

@@ -416,3 +416,9 @@ int domaincheck_run(const struct config *cfg, const char *dns,
 	dns_resolver_free(w.dns);
 	return 0;
 }
+
+void domaincheck_note(struct domaincheck_report *rep, const char *code,
+		      const char *text)
+{
+	domaincheck_add(rep, DOMAINCHECK_INFO, code, "%s", text);
+}

@@ -108,6 +108,12 @@ int domaincheck_run(const struct config *cfg, const char *dns,
 		    const struct domaincheck_sources *src,
 		    struct domaincheck_report *rep, char *err, size_t errsz);
 
+/* Add an info finding code/text (cut to the limits) to rep: what the
+ * caller knows and the check cannot, e.g. that no report store could be
+ * read. */
+void domaincheck_note(struct domaincheck_report *rep, const char *code,
+		      const char *text);
+
 void domaincheck_report_deinit(struct domaincheck_report *rep);
 
 #endif

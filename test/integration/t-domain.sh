@@ -15,7 +15,11 @@
 #   7. a null MX (RFC 7505)
 #   8. --selector, --json, --dns over a dead dns_upstream, the escaping
 #      of DNS text, a CNAME MX, void look-ups, bad MX targets, bad input
-#   9. DNS down: exit 2, "complete": false
+#   9. the staged advice from ingested reports: one report for many.test
+#      ingested with `mamori dmarc ingest --store`, then `--store` gives
+#      advice.wait with the failing host named; an unreadable store gives
+#      advice.no_store and the no-reports advice
+#  10. DNS down: exit 2, "complete": false
 #
 # No Postfix here.  Every wait is bounded; the DNS server listens on
 # 127.0.0.1 only.
@@ -205,7 +209,41 @@ tap_is "$RC" 2 "a bad domain name: exit 2"
 timeout 10 "$MAMORI_BIN" -c "$CONF" domain >/dev/null 2>&1
 tap_is "$?" 2 "no subcommand: usage, exit 2"
 
-# ---------------------------------------------------------------- 9. DNS down
+# ---------------------------------------------------------------- 9. advice
+rec() {	# rec IP COUNT DKIM SPF
+	printf '<record><row><source_ip>%s</source_ip><count>%s</count>' "$1" "$2"
+	printf '<policy_evaluated><disposition>none</disposition><dkim>%s</dkim>' "$3"
+	printf '<spf>%s</spf></policy_evaluated></row><identifiers>' "$4"
+	printf '<header_from>many.test</header_from></identifiers></record>'
+}
+BEGIN=$(( $(date +%s) / 86400 * 86400 ))
+{
+	printf '<?xml version="1.0"?><feedback><report_metadata>'
+	printf '<org_name>rcv.example</org_name><email>d@rcv.example</email>'
+	printf '<report_id>adv-1</report_id><date_range><begin>%s</begin>' "$BEGIN"
+	printf '<end>%s</end></date_range></report_metadata>' $((BEGIN + 86399))
+	printf '<policy_published><domain>many.test</domain><p>none</p>'
+	printf '</policy_published>'
+	rec 192.0.2.10 900 pass pass
+	rec 192.0.2.99 50 fail fail
+	rec 203.0.113.66 70 fail fail
+	printf '</feedback>\n'
+} >"$IT_DIR/adv.xml"
+printf 'dmarc_our_networks = 192.0.2.0/24\n' | cat "$CONF" - >"$IT_DIR/adv.conf"
+timeout 30 "$MAMORI_BIN" -c "$IT_DIR/adv.conf" dmarc ingest \
+	--store "sqlite:$IT_DIR/rep.db" "$IT_DIR/adv.xml" >/dev/null 2>&1
+tap_is "$?" 0 "advice: a report for many.test ingested"
+CHECK_CONF=$IT_DIR/adv.conf check many.test --store "sqlite:$IT_DIR/rep.db"
+tap_ok 'has many.test info advice.wait' "advice: 1 day of reports, wait (14 needed)"
+tap_ok 'grep -Eq "^warning +advice.failing_source +our source 192.0.2.99: 50 of 50" "$IT_DIR/many.test.out"' \
+	"advice: the failing host of ours is named"
+tap_ok '! has many.test warning advice.no_reports' "advice: reports read, no advice to publish rua"
+CHECK_CONF=$IT_DIR/adv.conf check many.test --store "sqlite:$IT_DIR/none/rep.db"
+tap_ok 'has many.test info advice.no_store' "advice: no store, said so"
+tap_ok 'has many.test warning advice.no_reports' "advice: no store, today's advice"
+tap_ok '[ ! -e "$IT_DIR/none" ]' "advice: no store is created"
+
+# ---------------------------------------------------------------- 10. DNS down
 zone_stop
 check good.test --json
 tap_is "$RC" 2 "DNS down: exit 2"
