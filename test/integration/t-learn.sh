@@ -56,19 +56,26 @@ for u, pw in zip(users, sys.argv[2:6]):
     m.login(u, pw)
     m.logout()
 import threading
+out_lock = threading.Lock()
+def say(line):
+    # One whole line per print: unlocked prints from four threads once
+    # came out as "refusedrefused".
+    with out_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 def wrong():
     try:
         m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
         try:
             m.login("bob@example.test", "not-bobs-password")
         except imaplib.IMAP4.error:
-            print("refused", flush=True)
+            say("refused")
         try:
             m.logout()
         except Exception:
             pass
     except Exception as e:
-        print("other: %r" % e, flush=True)
+        say("other: %r" % e)
 # Three waves of four: Dovecot answers a failure after auth_failure_delay.
 for wave in range(3):
     ts = [threading.Thread(target=wrong) for _ in range(4)]
