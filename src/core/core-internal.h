@@ -77,6 +77,7 @@ struct core_snap_rec {
 	uint64_t rcpts[2];
 	uint16_t newrcpt_hour, rcpt_hour, unowned_hour;
 	uint8_t novelty, novelty_hours, newnet_weight;
+	uint16_t cc_known[ACCT_KNOWN_CC];	/* habitual client countries */
 };
 
 struct core_stats {

@@ -53,8 +53,9 @@
  *    "score":N, "suspicious":B,
  *    "rcpts0":"16 hex", "rcpts1":"16 hex", "rcpt_min":[IDX,CUR,PREV],
  *    "hourly":[NEW_RCPTS, RCPTS, UNHOSTED, NOVELTY, NOVELTY_LEARNT (0|1),
- *              NEWNET_WEIGHT]}
- * The last four (issue 9's signals) are optional: a record written before
+ *              NEWNET_WEIGHT], "cc":[KNOWN0, KNOWN1]}
+ * The last five (issue 9's signals; "cc" the two habitual client countries
+ * as acct.h packs them, 0 = none) are optional: a record written before
  * them loads with those counters at zero, which silences their signals.
  * State, strikes and times stay in the account record.  The baseline is in
  * both: the record's copy is refreshed only at transitions and most accounts
@@ -131,6 +132,8 @@ char *core_snapshot_encode(const struct acct *a, uint32_t now)
 		(int)a->newrcpt_hour, (int)a->rcpt_hour, (int)a->unowned_hour,
 		(int)a->novelty, (a->flags & ACCT_F_RCPT_HABIT) ? 1 : 0,
 		(int)a->newnet_weight));
+	json_object_set_new(o, "cc", json_pack("[ii]", (int)a->cc_known[0],
+					       (int)a->cc_known[1]));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -230,6 +233,15 @@ static bool optional_v2(const json_t *o, struct core_snap_rec *r)
 		r->novelty = (uint8_t)tmp[3];
 		r->novelty_hours = (uint8_t)tmp[4];
 		r->newnet_weight = (uint8_t)tmp[5];
+	}
+	if ((j = json_object_get(o, "cc"))) {
+		if (!get_u32s(j, ACCT_KNOWN_CC, tmp))
+			return false;
+		for (i = 0; i < ACCT_KNOWN_CC; i++) {
+			if (tmp[i] > UINT16_MAX)
+				return false;
+			r->cc_known[i] = (uint16_t)tmp[i];
+		}
 	}
 	return true;
 }
@@ -339,6 +351,7 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 	else
 		a->flags &= (uint8_t)~ACCT_F_RCPT_HABIT;
 	a->newnet_weight = r->newnet_weight;
+	memcpy(a->cc_known, r->cc_known, sizeof(a->cc_known));
 	if (r->first_seen && (!a->first_seen || r->first_seen < a->first_seen))
 		a->first_seen = r->first_seen;
 	if (r->suspicious)

@@ -689,6 +689,8 @@ static void test_snapshot_roundtrip(void)
 	a->newnet_until = T0 + 2;
 	a->score = 90;
 	a->flags = ACCT_F_SUSPICIOUS | ACCT_F_DIRTY;
+	a->cc_known[0] = UINT16_MAX;
+	a->cc_known[1] = 0x4a50;	/* any packed country */
 	s1 = core_snapshot_encode(a, T0);
 	is_int(core_snapshot_decode(s1, &r, &why), 0, "roundtrip: decodes");
 	ok(why == NULL, "roundtrip: no complaint");
@@ -707,6 +709,8 @@ static void test_snapshot_roundtrip(void)
 	is_int(b->login_risk_until, T0 + 1, "roundtrip: login risk");
 	is_int(b->newnet_until, T0 + 2, "roundtrip: new network risk");
 	is_int(b->score, 90, "roundtrip: score");
+	ok(memcmp(a->cc_known, b->cc_known, sizeof(a->cc_known)) == 0,
+	   "roundtrip: habitual client countries");
 	is_int(b->first_seen, T0 - 86400, "roundtrip: first seen (the earlier)");
 	is_int(b->flags, ACCT_F_SUSPICIOUS,
 	       "roundtrip: suspicious kept, restored account clean");

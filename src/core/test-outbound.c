@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "tap.h"
 #include "util/config.h"
+#include "util/xalloc.h"
 
 #define T0 1790000000
 
@@ -505,6 +506,16 @@ static void test_snapshot_fields(void)
 	memcpy(strstr(old, "\"hourly\":[") + 10, "[99999", 6);
 	is_int(core_snapshot_decode(old, &r, &why), -1,
 	       "snapshot: an out-of-range hourly counter is refused");
+	free(old);
+	/* The record with its "cc" member (last) holding 70000 > 2^16. */
+	old = xasprintf("%.*s\"cc\":[70000,0]}",
+			(int)(strstr(text, "\"cc\":[") - text), text);
+	why = NULL;
+	is_int(core_snapshot_decode(old, &r, &why), -1,
+	       "snapshot: an out-of-range habitual country is refused (%s)",
+	       old);
+	is_str(why ? why : "", "field",
+	       "snapshot: refused as a bad field, not as bad JSON");
 	free(old);
 	free(text);
 	free(a);
