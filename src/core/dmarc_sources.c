@@ -306,8 +306,11 @@ static void scan_row(void *arg, int result, const char *key,
 		scan_free(sc);
 		return;
 	}
-	qsort(sc->src, sc->s.n, sizeof(*sc->src), src_cmp);
-	qsort(sc->day, sc->s.ndays, sizeof(*sc->day), day_cmp);
+	/* qsort's array may not be NULL even for no rows (UBSan). */
+	if (sc->s.n)
+		qsort(sc->src, sc->s.n, sizeof(*sc->src), src_cmp);
+	if (sc->s.ndays)
+		qsort(sc->day, sc->s.ndays, sizeof(*sc->day), day_cmp);
 	sc->s.v = sc->src;
 	sc->s.day = sc->day;
 	sc->done(sc->arg, CORE_OK, "", &sc->s);

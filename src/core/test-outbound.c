@@ -362,10 +362,14 @@ static void test_geoip(void)
 	}
 	core_set_login(e.core, le);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *want = rows[i].cc[0] ? rows[i].cc : "--";
+
 		acct_cc_format(login_engine_country(le, rows[i].addr), got_cc);
-		is_str(got_cc, rows[i].cc[0] ? rows[i].cc : "--",
-		       "geoip: %s is %s", rows[i].addr,
-		       rows[i].cc[0] ? rows[i].cc : "unknown");
+		/* ok(), not is_str(): gcc 12 with -fsanitize misreads the
+		 * macro's NULL guards here (-Werror=format-overflow). */
+		if (!ok(strcmp(got_cc, want) == 0, "geoip: %s is %s",
+			rows[i].addr, want))
+			printf("#   got \"%.2s\"\n", got_cc);
 	}
 	for (m = 0; m < 40; m++) {
 		struct verdict v = send1(&e, "shop@isp.example", "133.242.0.1",
