@@ -5,7 +5,9 @@
  *               [--dns IP[@PORT]] [--time EPOCH] FILE.eml|-
  *
  * The same evaluation the milter runs at end of message (core_scan() of
- * core/inbound.h, core/mailauth.c: SPF, DKIM, DMARC, the policy action),
+ * core/inbound.h: SPF, DKIM, DMARC and the policy action of
+ * core/mailauth.c; the content score, labels and reasons of
+ * core/content.c, without the correspondence log: every sender is new),
  * with the settings of the configuration file (-c, else the default file
  * if it exists, else the built-in defaults) and real DNS through a local
  * blocking resolver (dns_upstream, or --dns).  The envelope is not in a stored message, so SPF needs --ip
@@ -72,9 +74,12 @@ static void show_line(const char *fmt, ...)
 }
 
 /* The verdict for a person. */
-static void print_text(const struct mailauth_verdict *v, size_t fields,
+static void print_text(const struct core_verdict *cv, size_t fields,
 		       const char *ip)
 {
+	const struct mailauth_verdict *v = cv->auth;
+	const struct content_verdict *ct = cv->content;
+	char labels[128];
 	size_t i;
 
 	show_line("Authentication-Results: %s", v->ar ? v->ar : "");
@@ -82,6 +87,8 @@ static void print_text(const struct mailauth_verdict *v, size_t fields,
 		show_line("Received-SPF: %s", v->received_spf);
 	if (v->tag_name)
 		show_line("%s: %s", v->tag_name, v->tag_value);
+	if (cv->verdict_header)
+		show_line("%s: %s", CORE_VERDICT_FIELD, cv->verdict_header);
 	show_line("%s", "");
 	show_line("header fields: %zu", fields);
 	show_line("from domain:   %s", v->from_domain[0] ? v->from_domain : "-");
@@ -90,28 +97,103 @@ static void print_text(const struct mailauth_verdict *v, size_t fields,
 	show_line("dkim:          %s", v->dkim_result);
 	show_line("dmarc:         %s (disposition %s%s)", v->dmarc_result,
 		  v->disposition, v->overridden ? ", overridden" : "");
-	if (v->rcode)
+	show_line("content score: %d (%s)%s", ct->score,
+		  content_action_name(ct->action),
+		  ct->checked ? "" : " (not checked)");
+	show_line("labels:        %s", ct->labels ?
+		  content_labels_str(ct->labels, labels, sizeof(labels)) : "-");
+	for (i = 0; i < ct->nreasons; i++)
+		show_line("  %+3d %-24s %-12s %s", ct->reason[i].points,
+			  ct->reason[i].name,
+			  content_label_name(ct->reason[i].label),
+			  ct->reason[i].detail);
+	if (cv->rcode)
 		show_line("action:        %s %s %s %s",
-			  mailauth_action_name(v->action), v->rcode, v->xcode,
-			  v->reply ? v->reply : "");
+			  core_action_name(cv->action), cv->rcode, cv->xcode,
+			  cv->reply ? cv->reply : "");
 	else
-		show_line("action:        %s", mailauth_action_name(v->action));
-	if (v->reason)
-		show_line("reason:        %s", v->reason);
+		show_line("action:        %s", core_action_name(cv->action));
+	if (cv->reason)
+		show_line("reason:        %s", cv->reason);
 	for (i = 0; i < v->ndel; i++)
 		show_line("removed:       %s #%d (carries our authserv-id)",
 			  v->del[i].name, v->del[i].index);
 }
 
-/* The verdict as one JSON object (--json). */
-static void print_json(const struct mailauth_verdict *v, size_t fields)
+/* The SPF/DKIM/DMARC part of the verdict as an object. */
+static json_t *auth_json(const struct mailauth_verdict *v)
 {
-	json_t *o = json_object(), *del = json_array();
-	char *s, *reply = v->rcode ? xasprintf("%s %s %s", v->rcode, v->xcode,
-					       v->reply ? v->reply : "") :
-			  NULL;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "authentication_results", json_string(v->ar));
+	json_object_set_new(o, "received_spf", v->received_spf ?
+			    json_string(v->received_spf) : json_null());
+	json_object_set_new(o, "from_domain", json_string(v->from_domain));
+	json_object_set_new(o, "spf", json_string(v->spf_result));
+	json_object_set_new(o, "dkim", json_string(v->dkim_result));
+	json_object_set_new(o, "dmarc", json_string(v->dmarc_result));
+	json_object_set_new(o, "disposition", json_string(v->disposition));
+	json_object_set_new(o, "overridden", json_boolean(v->overridden));
+	json_object_set_new(o, "action",
+			    json_string(mailauth_action_name(v->action)));
+	json_object_set_new(o, "reason", v->reason ? json_string(v->reason) :
+			    json_null());
+	return o;
+}
+
+/* The content part: score, labels, reasons, into o. */
+static void content_json(json_t *o, const struct content_verdict *ct)
+{
+	json_t *labels = json_array(), *reasons = json_array();
+	int l;
 	size_t i;
 
+	for (l = 0; l < CONTENT_NLABELS; l++)
+		if (ct->labels & (1u << l))
+			json_array_append_new(labels,
+					      json_string(content_label_name(l)));
+	for (i = 0; i < ct->nreasons; i++) {
+		const struct content_reason *r = &ct->reason[i];
+		json_t *d = json_stringn(r->detail, strlen(r->detail));
+
+		if (!d) {	/* not UTF-8 (message bytes): ASCII only */
+			char t[CONTENT_DETAIL_MAX], *p;
+
+			snprintf(t, sizeof(t), "%s", r->detail);
+			for (p = t; *p; p++)
+				if ((unsigned char)*p >= 0x80)
+					*p = '?';
+			d = json_string(t);
+		}
+		json_array_append_new(reasons, json_pack("{s:s, s:s, s:i, s:o}",
+			"name", r->name, "label", content_label_name(r->label),
+			"points", r->points, "detail", d));
+	}
+	json_object_set_new(o, "score", json_integer(ct->score));
+	json_object_set_new(o, "labels", labels);
+	json_object_set_new(o, "reasons", reasons);
+	json_object_set_new(o, "content_action",
+			    json_string(content_action_name(ct->action)));
+	json_object_set_new(o, "content_checked", json_boolean(ct->checked));
+	json_object_set_new(o, "verdict_header", ct->checked ?
+			    json_string(ct->header) : json_null());
+}
+
+/* The verdict as one JSON object (--json). */
+static void print_json(const struct core_verdict *cv, size_t fields)
+{
+	const struct mailauth_verdict *v = cv->auth;
+	json_t *o = json_object(), *del = json_array();
+	char *s, *reply = cv->rcode ? xasprintf("%s %s %s", cv->rcode,
+						cv->xcode, cv->reply ?
+						cv->reply : "") : NULL;
+	size_t i;
+
+	json_object_set_new(o, "action",
+			    json_string(core_action_name(cv->action)));
+	content_json(o, cv->content);
+	json_object_set_new(o, "auth", auth_json(v));
+	/* the flat fields of before stay for existing readers */
 	json_object_set_new(o, "authentication_results", json_string(v->ar));
 	json_object_set_new(o, "received_spf", v->received_spf ?
 			    json_string(v->received_spf) : json_null());
@@ -122,12 +204,10 @@ static void print_json(const struct mailauth_verdict *v, size_t fields)
 	json_object_set_new(o, "dmarc", json_string(v->dmarc_result));
 	json_object_set_new(o, "disposition", json_string(v->disposition));
 	json_object_set_new(o, "overridden", json_boolean(v->overridden));
-	json_object_set_new(o, "action",
-			    json_string(mailauth_action_name(v->action)));
 	json_object_set_new(o, "reply", reply ? json_string(reply) :
 			    json_null());
 	free(reply);
-	json_object_set_new(o, "reason", v->reason ? json_string(v->reason) :
+	json_object_set_new(o, "reason", cv->reason ? json_string(cv->reason) :
 			    json_null());
 	for (i = 0; i < v->ndel; i++)
 		json_array_append_new(del, json_pack("{s:s, s:i}", "name",
@@ -145,7 +225,7 @@ int cli_cmd_scan(struct cli *c, int argc, char **argv)
 		   *file = NULL, *v, *warn;
 	struct core_scan *sc;
 	struct config *cfg;
-	const struct mailauth_verdict *verdict;
+	const struct core_verdict *verdict;
 	struct buf msg;
 	char err[512];
 	unsigned long long now = 0;

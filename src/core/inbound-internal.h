@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct corrindex;
 struct dkim_keyring;
 struct event_base;
 struct mailauth_verdict;
@@ -68,6 +69,18 @@ void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
  */
 void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
 		  const struct mailsign *s);
+/*
+ * Known-correspondent keys of one outbound message (core/corrindex.h):
+ * the loop adds keys[0..n) to the index set with mailrec_set_index and
+ * stores the new ones past npairs as k: rows for ttl seconds.  Any thread.
+ */
+void mailrec_learn(struct mailrec *r, int64_t now, int64_t ttl,
+		   const uint64_t *keys, size_t n, size_t npairs);
+/*
+ * The index the salt, the stored rows (at mailrec_attach) and learned
+ * keys go to; ci must outlive r.  Before mailrec_attach; loop thread.
+ */
+void mailrec_set_index(struct mailrec *r, struct corrindex *ci);
 /* No more records: run what is queued and write the counts.  Loop. */
 void mailrec_stop(struct mailrec *r);
 /* Free r after mailrec_stop; NULL is a no-op. */

@@ -8,6 +8,12 @@
  * (mailrec.c) and the count of messages in progress, so that shutdown can
  * wait for them.  A message takes the lock twice, at core_msg_new and
  * core_msg_free; everything in between is its own.
+ *
+ * An inbound message is also kept whole (header fields as they came,
+ * then the body, at most content_max_size bytes) for the one MIME parse
+ * of the content checks (core/content.h) at the end.  The known-
+ * correspondent index (core/corrindex.h) is core_mail's; outbound
+ * messages teach it through the records (mailrec_learn).
  */
 #include <assert.h>
 #include <errno.h>
@@ -16,14 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "core/content.h"
+#include "core/corrindex.h"
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
 #include "dns/dns.h"
 #include "dns/dns_blocking.h"
 #include "mail/dkim_sign.h"
 #include "mail/dmarc.h"
+#include "mail/mime.h"
+#include "util/buf.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -37,6 +48,7 @@ struct msettings {
 	struct mailauth_config ma;
 	struct dmarc_config dmarc;
 	struct dkim_keyring *kr;
+	struct content_config content;
 	char authserv[256];
 };
 
@@ -48,6 +60,7 @@ struct core_mail {
 	struct dmarc_psl *psl;
 	struct dns_resolver *dns;	/* dns_blocking: workers wait on it */
 	struct mailrec *rec;
+	struct corrindex *ci;		/* known correspondents */
 };
 
 struct core_msg {
@@ -57,6 +70,14 @@ struct core_msg {
 	struct mailauth *ma;		/* inbound */
 	struct mailsign *sign;		/* outbound */
 	struct core_signed out;
+	/* inbound content */
+	struct buf raw;			/* the message kept, capped */
+	bool in_body;
+	size_t nverdict;		/* incoming X-Mamori-Verdict fields */
+	char *subject;			/* first Subject value, raw */
+	struct content_verdict cv;
+	struct core_verdict v;
+	char *new_subject;
 };
 
 /* ------------------------------------------------------------------ */
@@ -76,6 +97,10 @@ static struct msettings *settings_new(const struct config *cfg,
 			    sizeof(m->authserv), cfg, psl, &warn);
 	if (warn)
 		log_msg(LOG_L_WARN, "event=milter_warning msg=\"%s\"", warn);
+	content_config_init(&m->content, cfg, psl, m->authserv, err,
+			    sizeof(err));
+	if (err[0])
+		log_msg(LOG_L_WARN, "event=milter_warning msg=\"%s\"", err);
 	m->kr = dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err));
 	if (!m->kr)
 		log_msg(LOG_L_WARN, "event=milter_warning msg=\"dkim keys not "
@@ -86,6 +111,7 @@ static struct msettings *settings_new(const struct config *cfg,
 /* Free m; its last reference is gone. */
 static void settings_free(struct msettings *m)
 {
+	content_config_deinit(&m->content);
 	dkim_keyring_free(m->kr);
 	free(m);
 }
@@ -114,6 +140,8 @@ struct core_mail *core_mail_new(struct event_base *base,
 		return NULL;
 	}
 	cm->rec = mailrec_new(base);
+	cm->ci = corrindex_new((size_t)cfg->content_index_max);
+	mailrec_set_index(cm->rec, cm->ci);
 	return cm;
 }
 
@@ -174,6 +202,7 @@ void core_mail_free(struct core_mail *cm)
 	if (--cm->set->refs == 0)
 		settings_free(cm->set);
 	dns_resolver_free(cm->dns);
+	corrindex_free(cm->ci);
 	dmarc_psl_free(cm->psl);
 	pthread_mutex_destroy(&cm->lock);
 	pthread_cond_destroy(&cm->cond);
@@ -206,6 +235,8 @@ struct core_msg *core_msg_new(struct core_mail *cm, const char *client_ip,
 	} else {
 		m->ma = mailauth_new(&m->set->ma);
 		mailauth_envelope(m->ma, m->ip, helo, mailfrom);
+		buf_init(&m->raw, m->set->content.enabled ?
+			 (size_t)m->set->cfg->content_max_size : 0);
 	}
 	return m;
 }
@@ -220,6 +251,9 @@ void core_msg_free(struct core_msg *m)
 	cm = m->cm;
 	mailauth_free(m->ma);
 	mailsign_free(m->sign);
+	buf_deinit(&m->raw);
+	free(m->subject);
+	free(m->new_subject);
 	free(m->ip);
 	pthread_mutex_lock(&cm->lock);
 	last = --m->set->refs == 0;
@@ -236,31 +270,181 @@ bool core_msg_is_outbound(const struct core_msg *m)
 	return m->sign != NULL;
 }
 
+/* Keep n bytes of the inbound message for the content parse, as many
+ * as fit under content_max_size (the parse reads what was kept). */
+static void keep(struct core_msg *m, const void *p, size_t n)
+{
+	size_t room = m->raw.max - m->raw.len;
+
+	if (m->raw.max == 0)
+		return;
+	buf_append(&m->raw, p, n < room ? n : room);
+}
+
 void core_msg_header(struct core_msg *m, const char *name,
 		     const char *value, size_t vlen)
 {
-	if (m->ma)
-		mailauth_header(m->ma, name, value, vlen);
-	else
+	if (!m->ma) {
 		mailsign_header(m->sign, name, value, vlen);
+		return;
+	}
+	mailauth_header(m->ma, name, value, vlen);
+	if (strcasecmp(name, CORE_VERDICT_FIELD) == 0)
+		m->nverdict++;
+	else if (strcasecmp(name, "Subject") == 0 && !m->subject)
+		m->subject = xstrndup(value, vlen);
+	keep(m, name, strlen(name));
+	keep(m, ":", 1);
+	keep(m, value, vlen);
+	keep(m, "\r\n", 2);
 }
 
 void core_msg_body(struct core_msg *m, const void *p, size_t n)
 {
-	if (m->ma)
-		mailauth_body(m->ma, p, n);
-	else
+	if (!m->ma) {
 		mailsign_body(m->sign, p, n);
+		return;
+	}
+	mailauth_body(m->ma, p, n);
+	if (!m->in_body) {
+		keep(m, "\r\n", 2);
+		m->in_body = true;
+	}
+	keep(m, p, n);
 }
 
-const struct mailauth_verdict *core_inbound(struct core_msg *m)
+const char *core_action_name(enum core_action a)
+{
+	switch (a) {
+	case CORE_TAG: return "tag";
+	case CORE_HOLD: return "hold";
+	case CORE_TEMPFAIL: return "tempfail";
+	case CORE_REJECT: return "reject";
+	default: return "accept";
+	}
+}
+
+const char *core_verdict_reasons(const struct core_verdict *v, char *buf,
+				 size_t bufsz)
+{
+	const struct content_verdict *c = v->content;
+	size_t i, n = 0;
+
+	snprintf(buf, bufsz, "-");
+	for (i = 0; c && i < c->nreasons && n < bufsz; i++)
+		n += (size_t)snprintf(buf + n, bufsz - n, "%s%s(%+d) %s",
+				      i ? "; " : "", c->reason[i].name,
+				      c->reason[i].points, c->reason[i].detail);
+	return buf;
+}
+
+/* The DMARC action in core terms. */
+static enum core_action auth_action(const struct mailauth_verdict *a)
+{
+	switch (a->action) {
+	case MAILAUTH_REJECT: return CORE_REJECT;
+	case MAILAUTH_TEMPFAIL: return CORE_TEMPFAIL;
+	case MAILAUTH_QUARANTINE: return CORE_HOLD;
+	default: return a->tag_name ? CORE_TAG : CORE_ACCEPT;
+	}
+}
+
+/*
+ * The content verdict of msg[0..len) into cv (parsed once, checked,
+ * decided), then the stricter of it and auth into out.  *subj_out gets a
+ * malloc'd new Subject value when the prefix applies (subject: the raw
+ * old one, or NULL).
+ */
+static void evaluate(const struct content_config *cc,
+		     const struct corrindex *ci, const char *msg, size_t len,
+		     const struct mailauth_verdict *auth, const char *subject,
+		     struct content_verdict *cv, struct core_verdict *out,
+		     char **subj_out)
+{
+	struct mime_summary *ms = NULL;
+	struct content_input in = { .auth = auth, .ci = ci };
+	enum core_action ca;
+
+	content_verdict_init(cv);
+	if (cc->enabled && len && mime_parse(msg, len, &ms) == 0) {
+		in.ms = ms;
+		content_check(cv, cc, &in);
+		/* Other modules append their reasons here (content.h). */
+	}
+	content_decide(cv, cc);
+	mime_summary_free(ms);
+	memset(out, 0, sizeof(*out));
+	out->auth = auth;
+	out->content = cv;
+	out->action = auth_action(auth);
+	out->rcode = auth->rcode;
+	out->xcode = auth->xcode;
+	out->reply = auth->reply;
+	out->reason = auth->reason;
+	ca = cv->action == CONTENT_REJECT ? CORE_REJECT :
+	     cv->action == CONTENT_HOLD ? CORE_HOLD :
+	     cv->action == CONTENT_TAG ? CORE_TAG : CORE_ACCEPT;
+	if (cv->action >= CONTENT_TAG)
+		out->verdict_header = cv->header;
+	if (cv->subject_prefix) {
+		const char *o = subject ? subject : "";
+
+		while (*o == ' ' || *o == '\t')
+			o++;
+		*subj_out = xasprintf("%s%s%s", cv->subject_prefix,
+				      *o ? " " : "", o);
+		out->subject = *subj_out;
+	}
+	if (ca <= out->action)
+		return;			/* DMARC's is as strict */
+	out->action = ca;
+	out->reason = cv->header;
+	if (ca == CORE_REJECT) {
+		out->rcode = "550";
+		out->xcode = "5.7.1";
+		out->reply = cv->reply;
+	}
+}
+
+const struct core_verdict *core_inbound(struct core_msg *m)
 {
 	const struct mailauth_verdict *v;
 
 	assert(m->ma != NULL);		/* an inbound message */
 	v = mailauth_end(m->ma, m->cm->dns);
 	mailrec_dmarc(m->cm->rec, (int64_t)time(NULL), m->ip, v);
-	return v;
+	evaluate(&m->set->content, m->cm->ci, m->raw.p, m->raw.len, v,
+		 m->subject, &m->cv, &m->v, &m->new_subject);
+	m->v.ndel_verdict = m->nverdict;
+	return &m->v;
+}
+
+/* What an outbound message teaches the known-correspondent index. */
+static void learn(struct core_msg *m)
+{
+	const struct content_config *cc = &m->set->content;
+	struct mime_summary *ms = NULL;
+	struct buf h;
+	uint64_t keys[CORRINDEX_LEARN_MAX];
+	const char *name, *fv;
+	size_t flen, i, n, npairs;
+
+	if (!cc->enabled)
+		return;
+	buf_init(&h, 256 * 1024);
+	for (i = 0; (name = mailsign_field(m->sign, i, &fv, &flen)); i++)
+		if (strcasecmp(name, "From") == 0 || strcasecmp(name, "To") == 0
+		    || strcasecmp(name, "Cc") == 0)
+			buf_printf(&h, "%s:%.*s\r\n", name, (int)flen, fv);
+	buf_puts(&h, "\r\n");
+	if (mime_parse(h.p, h.len, &ms) == 0) {
+		n = corrindex_learn(m->cm->ci, cc->la, cc->psl, ms, keys,
+				    CORRINDEX_LEARN_MAX, &npairs);
+		mailrec_learn(m->cm->rec, (int64_t)time(NULL),
+			      m->set->cfg->correspondence_ttl, keys, n, npairs);
+	}
+	mime_summary_free(ms);
+	buf_deinit(&h);
 }
 
 const struct core_signed *core_msg_sign(struct core_msg *m)
@@ -271,6 +455,7 @@ const struct core_signed *core_msg_sign(struct core_msg *m)
 	mailsign_end(m->sign, &o->sigs, &o->nsigs, &o->error);
 	mailrec_corr(m->cm->rec, (int64_t)time(NULL),
 		     m->set->cfg->correspondence_ttl, m->sign);
+	learn(m);
 	return o;
 }
 
@@ -283,6 +468,10 @@ struct core_scan {
 	struct dmarc_psl *psl;
 	struct dns_resolver *dns;
 	struct mailauth *m;
+	struct content_config content;
+	struct content_verdict cv;
+	struct core_verdict v;
+	char *new_subject;
 	char authserv[256];
 };
 
@@ -292,10 +481,16 @@ struct core_scan *core_scan_new(const struct config *cfg, const char *dns,
 {
 	struct core_scan *s = xcalloc(1, sizeof(*s));
 
-	if (cfg->dmarc_mode)
-		s->psl = dmarc_psl_load(NULL);
+	static char cwarn[512];
+
+	/* the content checks need the PSL in either DMARC mode */
+	s->psl = dmarc_psl_load(NULL);
 	mailauth_config_set(&s->ma, &s->dm, s->authserv, sizeof(s->authserv),
-			    cfg, s->psl, warn);
+			    cfg, cfg->dmarc_mode ? s->psl : NULL, warn);
+	content_config_init(&s->content, cfg, s->psl, s->authserv, cwarn,
+			    sizeof(cwarn));
+	if (cwarn[0] && warn && !*warn)
+		*warn = cwarn;
 	s->ma.now = now;
 	s->dns = dns_blocking_new(dns ? dns : cfg->dns_upstream,
 				  (int)cfg->dns_timeout_ms, err, errsz);
@@ -312,18 +507,28 @@ void core_scan_free(struct core_scan *s)
 		return;
 	mailauth_free(s->m);
 	dns_resolver_free(s->dns);
+	content_config_deinit(&s->content);
+	free(s->new_subject);
 	dmarc_psl_free(s->psl);
 	free(s);
 }
 
-const struct mailauth_verdict *core_scan(struct core_scan *s,
-					 const char *ip, const char *helo,
-					 const char *mailfrom, const char *msg,
-					 size_t len, size_t *fields)
+const struct core_verdict *core_scan(struct core_scan *s, const char *ip,
+				     const char *helo, const char *mailfrom,
+				     const char *msg, size_t len,
+				     size_t *fields)
 {
+	const struct mailauth_verdict *v;
+
 	mailauth_free(s->m);
 	s->m = mailauth_new(&s->ma);	/* ma points into s: s never moves */
 	mailauth_envelope(s->m, ip, helo, mailfrom);
 	*fields = mailauth_message(s->m, msg, len);
-	return mailauth_end(s->m, s->dns);
+	v = mailauth_end(s->m, s->dns);
+	free(s->new_subject);
+	s->new_subject = NULL;
+	/* the Subject prefix is not shown: no raw Subject kept here */
+	evaluate(&s->content, NULL, msg, len, v, NULL, &s->cv, &s->v,
+		 &s->new_subject);
+	return &s->v;
 }

@@ -8,7 +8,9 @@
  * outbound: SMTP AUTH, a client in internal_networks, or no client address
  * means outbound), core_msg_header() per field, core_msg_body() per chunk,
  * then at the end core_inbound() (the mail-authentication verdict: SPF,
- * DKIM, DMARC and the policy action, core/mailauth.h) or, for outbound
+ * DKIM, DMARC and the policy action, core/mailauth.h; and the content
+ * verdict: the message parsed once, scored with named reasons and
+ * scam-type labels, core/content.h; the stricter action wins) or, for outbound
  * mail, core_msg_sign() (the DKIM-Signature fields to add).  The end calls
  * also record what the milter records: a DMARC aggregate count per inbound
  * message with an answer (namespace "dmarc_agg", core/dmarc_agg.c reads
@@ -38,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/content.h"
 #include "core/mailauth.h"
 
 struct config;
@@ -103,12 +106,53 @@ void core_msg_header(struct core_msg *m, const char *name,
 /* A body chunk, split anywhere; CRLF or bare LF line ends. */
 void core_msg_body(struct core_msg *m, const void *p, size_t n);
 
+/* What the milter does with an inbound message, mild to strict. */
+enum core_action {
+	CORE_ACCEPT = 0,
+	CORE_TAG,		/* X-Mamori-Verdict (+ Subject prefix) */
+	CORE_HOLD,		/* smfi_quarantine: the hold queue */
+	CORE_TEMPFAIL,		/* 451 4.7.0 */
+	CORE_REJECT,		/* 550 5.7.1 */
+};
+
+/* The whole inbound verdict: the stricter of DMARC's and the content's. */
+struct core_verdict {
+	const struct mailauth_verdict *auth;	/* SPF, DKIM, DMARC */
+	const struct content_verdict *content;	/* score, labels, reasons */
+	enum core_action action;
+	const char *rcode, *xcode, *reply;	/* TEMPFAIL, REJECT; else NULL */
+	const char *reason;		/* for HOLD (smfi_quarantine), logs */
+	/* Header edits besides auth's (AR, Received-SPF, tag, deletions):
+	 * delete the first ndel_verdict incoming X-Mamori-Verdict fields
+	 * (forged: only we write it), add X-Mamori-Verdict: verdict_header
+	 * when not NULL, replace (or add) the first Subject with subject
+	 * when not NULL. */
+	size_t ndel_verdict;
+	const char *verdict_header;
+	const char *subject;
+};
+
+/* The header field name of the content verdict. */
+#define CORE_VERDICT_FIELD "X-Mamori-Verdict"
+
 /*
- * End of an inbound message: evaluate (blocking on DNS), count the DMARC
- * aggregate row when the From domain got an answer, and return the
+ * End of an inbound message: evaluate (blocking on DNS; the content
+ * checks on the message kept, at most content_max_size bytes), count the
+ * DMARC aggregate row when the From domain got an answer, and return the
  * verdict (owned by m, valid until core_msg_free).  Once per message.
  */
-const struct mailauth_verdict *core_inbound(struct core_msg *m);
+const struct core_verdict *core_inbound(struct core_msg *m);
+
+/* "accept", "tag", "hold", "tempfail", "reject". */
+const char *core_action_name(enum core_action a);
+
+/*
+ * The content reasons of v for a log line: "name(+p) detail; ..." cut to
+ * bufsz (escape it with log_q: details carry attacker text).  "-" if
+ * none.  Returns buf.
+ */
+const char *core_verdict_reasons(const struct core_verdict *v, char *buf,
+				 size_t bufsz);
 
 /* What core_msg_sign gives back; owned by the message. */
 struct core_signed {
@@ -142,12 +186,13 @@ struct core_scan *core_scan_new(const struct config *cfg, const char *dns,
 void core_scan_free(struct core_scan *s);
 
 /*
- * Evaluate one message file msg[0..len) (mailauth_message() reads it)
- * with the envelope given (ip NULL: no SPF).  *fields gets the number of
- * header fields read.  The verdict is owned by s, valid until the next
- * call or core_scan_free.
+ * Evaluate one message file msg[0..len) (mailauth_message() reads it;
+ * the content checks parse it whole) with the envelope given (ip NULL:
+ * no SPF), as the milter would; no correspondence log, so no sender is
+ * known.  *fields gets the number of header fields read.  The verdict is
+ * owned by s, valid until the next call or core_scan_free.
  */
-const struct mailauth_verdict *core_scan(struct core_scan *s,
+const struct core_verdict *core_scan(struct core_scan *s,
 					 const char *ip, const char *helo,
 					 const char *mailfrom, const char *msg,
 					 size_t len, size_t *fields);

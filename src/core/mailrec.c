@@ -11,6 +11,10 @@
  *              {"t":..,"from":H,"rcpt":[H..]}, kept correspondence_ttl;
  *              H(x) = hex(SHA-256(salt ":" x)), addresses lowercased.
  *              The salt (corr/salt) is made once per install.
+ *   corr_keys  k:HEX16 -> {}: a known-correspondent key (core/corrindex.h)
+ *              learned from an outbound message (names, domains),
+ *              written when new to the index, kept correspondence_ttl.
+ *              The corr p: rows and these load into the index at attach.
  *
  * Threading: mailrec_dmarc and mailrec_corr run on the message's thread
  * (a libmilter worker): they build the keys there and append ONE job per
@@ -40,6 +44,7 @@
 #include <openssl/rand.h>
 
 #include "core/core.h"
+#include "core/corrindex.h"
 #include "core/inbound-internal.h"
 #include "core/mailauth.h"
 #include "mail/dmarc.h"
@@ -53,6 +58,7 @@
 #define AGG_FLUSH_SECS 60
 #define AGG_TTL (400 * 86400L)		/* aggregate rows kept ~13 months */
 #define CORR_NS "corr"
+#define KEYS_NS "corr_keys"		/* k: rows of core/corrindex.h */
 #define CORR_RCPT_MAX 64		/* participants recorded per message */
 #define BATCH_MAX 256			/* jobs that wake the loop at once */
 #define BATCH_SECS 1			/* the longest a job waits */
@@ -86,6 +92,15 @@ struct mailrec {
 	struct event *ev_flush, *ev_batch;
 	struct agg agg[AGG_MAX];	/* loop thread */
 	size_t nagg;
+	struct corrindex *ci;		/* NULL: no index */
+};
+
+/* Known-correspondent keys on their way to the index and the store. */
+struct learn_job {
+	struct mailrec *r;
+	int64_t expires;
+	size_t n, npairs;		/* keys[0..npairs): index only */
+	uint64_t keys[];
 };
 
 /* The store writes of one outbound message's correspondence. */
@@ -409,6 +424,80 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Known-correspondent index (core/corrindex.h)                         */
+
+/* loopq job: add the keys to the index; store the new ones. */
+static void learn_write(void *arg)
+{
+	struct learn_job *j = arg;
+	struct store_kv *kv = xcalloc(j->n ? j->n : 1, sizeof(*kv));
+	char (*key)[24] = xcalloc(j->n ? j->n : 1, sizeof(*key));
+	size_t i, nkv = 0;
+
+	for (i = 0; i < j->n; i++) {
+		if (j->r->ci && corrindex_has(j->r->ci, j->keys[i]))
+			continue;	/* known: no write */
+		if (j->r->ci)
+			corrindex_add(j->r->ci, j->keys[i]);
+		if (i < j->npairs)
+			continue;	/* the p: row holds it */
+		snprintf(key[nkv], sizeof(key[nkv]), "k:%016llx",
+			 (unsigned long long)j->keys[i]);
+		kv[nkv].key = key[nkv];
+		kv[nkv].value = "{}";
+		kv[nkv].expires = j->expires;
+		nkv++;
+	}
+	if (nkv && j->r->st)
+		store_put_many(j->r->st, KEYS_NS, kv, nkv, NULL, NULL);
+	free(kv);
+	free(key);
+	free(j);
+}
+
+void mailrec_learn(struct mailrec *r, int64_t now, int64_t ttl,
+		   const uint64_t *keys, size_t n, size_t npairs)
+{
+	struct learn_job *j;
+
+	if (n == 0)
+		return;
+	j = xmalloc(sizeof(*j) + n * sizeof(j->keys[0]));
+	j->r = r;
+	j->expires = now + ttl;
+	j->n = n;
+	j->npairs = npairs;
+	memcpy(j->keys, keys, n * sizeof(keys[0]));
+	if (!post(r, learn_write, j))
+		free(j);
+}
+
+/* One stored p: or k: row into the index (loop thread). */
+static void load_row(void *arg, int result, const char *key,
+		     const char *value, int64_t ts)
+{
+	struct mailrec *r = arg;
+	uint64_t k;
+
+	(void)value;
+	(void)ts;
+	if (!key) {
+		if (result != STORE_OK)
+			log_msg(LOG_L_WARN, "event=milter_warning msg=\"known "
+				"correspondents not loaded\" error=%s",
+				store_result_str(result));
+		return;
+	}
+	if ((k = corrindex_row_key(key)) != 0)
+		corrindex_add(r->ci, k);
+}
+
+void mailrec_set_index(struct mailrec *r, struct corrindex *ci)
+{
+	r->ci = ci;
+}
+
+/* ------------------------------------------------------------------ */
 /* Lifecycle (loop thread)                                              */
 
 struct mailrec *mailrec_new(struct event_base *base)
@@ -437,11 +526,15 @@ static void salt_got(void *arg, int result, const char *value)
 
 	if (result == STORE_OK && value && strlen(value) == 64) {
 		memcpy(r->salt, value, 65);
+		if (r->ci)
+			corrindex_set_salt(r->ci, r->salt);
 		return;
 	}
 	RAND_bytes(b, sizeof(b));
 	for (i = 0; i < sizeof(b); i++)
 		snprintf(r->salt + 2 * i, 3, "%02x", b[i]);
+	if (r->ci)
+		corrindex_set_salt(r->ci, r->salt);
 	if (result == STORE_NOTFOUND)
 		store_put(r->st, CORR_NS, "salt", r->salt, 0, NULL, NULL);
 	else
@@ -453,6 +546,10 @@ void mailrec_attach(struct mailrec *r, struct store *st)
 {
 	r->st = st;
 	store_get(st, CORR_NS, "salt", salt_got, r);
+	if (r->ci) {
+		store_scan(st, CORR_NS, "p:", load_row, r);
+		store_scan(st, KEYS_NS, "k:", load_row, r);
+	}
 }
 
 void mailrec_stop(struct mailrec *r)

@@ -126,7 +126,7 @@ static void inbound_row(struct core_mail *cm, const char *label,
 	const struct mailauth_verdict *v;
 
 	feed(m, from);
-	v = core_inbound(m);
+	v = core_inbound(m)->auth;
 	is_str(mailauth_action_name(v->action), action, "inbound %s: action",
 	       label);
 	is_str(v->dmarc_result, dmarc, "inbound %s: dmarc", label);
@@ -276,12 +276,12 @@ static void test_scan(int port)
 		return;
 	ok(warn == NULL, "scan: no warning in rfc9989 mode");
 	v = core_scan(s, "192.0.2.5", "h.example", "a@pass.example.test", msg,
-		      sizeof(msg) - 1, &fields);
+		      sizeof(msg) - 1, &fields)->auth;
 	is_int(fields, 2, "scan: header fields");
 	is_str(v->dmarc_result, "pass", "scan: dmarc pass");
 	ok(strncmp(v->ar, "mx.test;", 8) == 0, "scan: our authserv-id");
 	v = core_scan(s, "198.51.100.7", "h.example", "a@pass.example.test",
-		      msg, sizeof(msg) - 1, &fields);
+		      msg, sizeof(msg) - 1, &fields)->auth;
 	is_str(mailauth_action_name(v->action), "reject",
 	       "scan: a second message on the same scanner");
 	core_scan_free(s);

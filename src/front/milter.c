@@ -254,48 +254,75 @@ static sfsistat out_eom(SMFICTX *ctx, struct mconn *c)
 	return SMFIS_CONTINUE;
 }
 
-/* Inbound end of message: the core's verdict as header edits and reply. */
-static sfsistat in_eom(SMFICTX *ctx, struct mconn *c)
+/* The header edits of the verdict: deletions, then our fields on top. */
+static void edit_headers(SMFICTX *ctx, const struct core_verdict *cv)
 {
-	const struct mailauth_verdict *v = core_inbound(c->msg);
-	const char *qid = smfi_getsymval(ctx, "i");
-	char q1[LOG_QSZ], q2[LOG_QSZ], *t;
+	const struct mailauth_verdict *v = cv->auth;
 	size_t i;
-	sfsistat rc = SMFIS_CONTINUE;
 
 	for (i = 0; i < v->ndel; i++)
 		smfi_chgheader(ctx, (char *)v->del[i].name, v->del[i].index,
 			       NULL);
+	for (i = cv->ndel_verdict; i > 0; i--)	/* forged: only we add it */
+		smfi_chgheader(ctx, CORE_VERDICT_FIELD, (int)i, NULL);
+	if (cv->subject) {
+		char *t = milter_value(cv->subject, true);
+
+		smfi_chgheader(ctx, "Subject", 1, t);
+		free(t);
+	}
+	if (cv->verdict_header)
+		insert_top(ctx, CORE_VERDICT_FIELD, cv->verdict_header);
 	if (v->received_spf)
 		insert_top(ctx, "Received-SPF", v->received_spf);
 	insert_top(ctx, "Authentication-Results", v->ar);
 	if (v->tag_name)
 		insert_top(ctx, v->tag_name, v->tag_value);
-	switch (v->action) {
-	case MAILAUTH_REJECT:
-	case MAILAUTH_TEMPFAIL:
-		t = reply_text(v->reply);
-		smfi_setreply(ctx, (char *)v->rcode, (char *)v->xcode, t);
+}
+
+/* Inbound end of message: the core's verdict as header edits and reply. */
+static sfsistat in_eom(SMFICTX *ctx, struct mconn *c)
+{
+	const struct core_verdict *cv = core_inbound(c->msg);
+	const struct mailauth_verdict *v = cv->auth;
+	const struct content_verdict *ct = cv->content;
+	const char *qid = smfi_getsymval(ctx, "i");
+	char q1[LOG_QSZ], q2[LOG_QSZ], labels[128], *t;
+	char reasons[1024], q3[2048];
+	sfsistat rc = SMFIS_CONTINUE;
+
+	edit_headers(ctx, cv);
+	switch (cv->action) {
+	case CORE_REJECT:
+	case CORE_TEMPFAIL:
+		t = reply_text(cv->reply ? cv->reply : "refused");
+		smfi_setreply(ctx, (char *)cv->rcode, (char *)cv->xcode, t);
 		free(t);
-		rc = v->action == MAILAUTH_REJECT ? SMFIS_REJECT :
-			SMFIS_TEMPFAIL;
+		rc = cv->action == CORE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 		break;
-	case MAILAUTH_QUARANTINE:
-		t = reply_text(v->reason);
+	case CORE_HOLD:
+		t = reply_text(cv->reason ? cv->reason : "held");
 		smfi_quarantine(ctx, t);
 		free(t);
 		break;
-	case MAILAUTH_ACCEPT:
+	case CORE_TAG:
+	case CORE_ACCEPT:
 		break;
 	}
 	log_msg(LOG_L_INFO, "event=milter_inbound queue_id=%s client=%s "
 		"from_domain=%s spf=%s dkim=%s dmarc=%s action=%s "
-		"disposition=%s forged_ar=%zu reason=%s", qid ? qid : "-",
+		"disposition=%s forged_ar=%zu reason=%s content_score=%d "
+		"content_action=%s labels=%s reasons=%s", qid ? qid : "-",
 		c->ip[0] ? c->ip : "-",
 		log_q(q1, sizeof(q1), v->from_domain[0] ? v->from_domain : "-"),
 		v->spf_result, v->dkim_result, v->dmarc_result,
-		mailauth_action_name(v->action), v->disposition, v->ndel,
-		log_q(q2, sizeof(q2), v->reason ? v->reason : "-"));
+		core_action_name(cv->action), v->disposition, v->ndel,
+		log_q(q2, sizeof(q2), v->reason ? v->reason : "-"), ct->score,
+		content_action_name(ct->action),
+		ct->labels ? content_labels_str(ct->labels, labels,
+						sizeof(labels)) : "-",
+		log_q(q3, sizeof(q3), core_verdict_reasons(cv, reasons,
+							   sizeof(reasons))));
 	return rc;
 }
 

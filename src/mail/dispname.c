@@ -241,6 +241,11 @@ static int name_key(const char *s, size_t n, char *out, size_t outsz)
 	return 0;
 }
 
+int dispname_key(const char *s, size_t n, char *out, size_t outsz)
+{
+	return name_key(s, n, out, outsz);
+}
+
 /* Code points in the UTF-8 string s. */
 static size_t count_cps(const char *s)
 {

@@ -71,6 +71,14 @@ char *dispname_fold(const char *s, size_t n, size_t max);
 int dispname_normalize(const char *s, size_t n, char *out, size_t outsz);
 
 /*
+ * The comparison key of a name: dispname_normalize of s[0..n), then
+ * blanks, quotes, dots and commas removed (what dispname_known compares),
+ * into out (outsz bytes).  Returns 0, or -1 if it does not fit.  For
+ * callers that keep names hashed (core/corrindex.c).
+ */
+int dispname_key(const char *s, size_t n, char *out, size_t outsz);
+
+/*
  * Does the display name name[0..n) carry an address or domain other than
  * the one of from_addr ("local@domain", NUL-terminated)?  psl is
  * borrowed.  Fills *res; returns res->verdict (DISPNAME_OK,

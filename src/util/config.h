@@ -161,6 +161,15 @@ struct config {
 	char *lookalike_protected_file;	/* src/mail/lookalike.h format */
 	char *dkim_key_dir;
 	long correspondence_ttl;
+	/* inbound content verdict (core/content.h) */
+	bool content_checks;
+	long content_tag_score;
+	long content_hold_score;
+	long content_reject_score;
+	long content_label_score;
+	char *content_subject_prefix;
+	long content_max_size;
+	long content_index_max;
 
 	/* login abuse (Dovecot auth policy) */
 	char *auth_policy_listen;
