@@ -1,0 +1,410 @@
+/*
+ * test-content - the content scorer, table-driven: one message per row
+ * (built here; the archives with Debian's zip at run time, no malware),
+ * the context it is judged in (DMARC alignment, the recipient's known
+ * correspondents through a real corrindex), and the score range, labels,
+ * action and reasons expected.  Then the index alone (pairs, names,
+ * look-alike domains, rotation at its bound), content_add_reason from
+ * another module, and the limits.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "core/content.h"
+#include "core/corrindex.h"
+#include "core/mailauth.h"
+#include "mail/dmarc.h"
+#include "mail/mime.h"
+#include "tap.h"
+#include "util/config.h"
+#include "util/xalloc.h"
+
+#define SALT "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static char tmp[] = "/tmp/mamori-test-content-XXXXXX";
+static char *zip_enc_b64, *zip_plain_exe_b64;
+
+/* A config from text (defaults for the rest). */
+static struct config *conf(const char *text)
+{
+	char path[] = "/tmp/mamori-test-content-conf-XXXXXX", err[512];
+	FILE *f = fdopen(mkstemp(path), "w");
+	struct config *c;
+
+	fputs(text, f);
+	fclose(f);
+	c = config_load(path, err, sizeof(err));
+	unlink(path);
+	if (!c) {
+		printf("# config: %s\n", err);
+		abort();
+	}
+	return c;
+}
+
+/* Run a shell command in tmp; its exit status. */
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+	char cmd[4096], full[4400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp,
+		 cmd);
+	return system(full);
+}
+
+/* A file of tmp in base64 (76-column lines), or NULL. */
+static char *b64_file(const char *name)
+{
+	char path[4200];
+	gchar *p = NULL, *b;
+	gsize n = 0;
+	GString *s;
+	size_t i, len;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	if (!g_file_get_contents(path, &p, &n, NULL))
+		return NULL;
+	b = g_base64_encode((const guchar *)p, n);
+	g_free(p);
+	s = g_string_new(NULL);
+	len = strlen(b);
+	for (i = 0; i < len; i += 76) {
+		g_string_append_len(s, b + i, (gssize)(len - i < 76 ? len - i :
+						      76));
+		g_string_append(s, "\r\n");
+	}
+	g_free(b);
+	p = xstrdup(s->str);
+	g_string_free(s, TRUE);
+	return p;
+}
+
+/* A message: header fields hdr (CRLF-terminated lines), then either a
+ * text body or, with a zip, a multipart with the zip attached. */
+static char *message(const char *hdr, const char *body, const char *zip,
+		     const char *zipname)
+{
+	if (!zip)
+		return xasprintf("%sMIME-Version: 1.0\r\nContent-Type: "
+				 "text/plain; charset=UTF-8\r\n\r\n%s\r\n",
+				 hdr, body);
+	return xasprintf("%sMIME-Version: 1.0\r\nContent-Type: multipart/"
+			 "mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: "
+			 "text/plain; charset=UTF-8\r\n\r\n%s\r\n--b1\r\n"
+			 "Content-Type: application/zip\r\nContent-Disposition"
+			 ": attachment; filename=\"%s\"\r\nContent-Transfer-"
+			 "Encoding: base64\r\n\r\n%s--b1--\r\n", hdr, body,
+			 zipname, zip);
+}
+
+/* What a known-correspondent log has seen: user wrote to these. */
+static void learn(struct corrindex *ci, const struct content_config *cc,
+		  const char *hdr)
+{
+	struct mime_summary *ms = NULL;
+	uint64_t keys[CORRINDEX_LEARN_MAX];
+	size_t n, np, i;
+
+	if (mime_parse(hdr, strlen(hdr), &ms) != 0)
+		return;
+	n = corrindex_learn(ci, cc->la, cc->psl, ms, keys, CORRINDEX_LEARN_MAX,
+			    &np);
+	for (i = 0; i < n; i++)
+		corrindex_add(ci, keys[i]);
+	mime_summary_free(ms);
+}
+
+/* Is reason name in v? */
+static const struct content_reason *find(const struct content_verdict *v,
+					 const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->nreasons; i++)
+		if (strcmp(v->reason[i].name, name) == 0)
+			return &v->reason[i];
+	return NULL;
+}
+
+/* Score msg with the settings and index given. */
+static void score(const struct content_config *cc, const struct corrindex *ci,
+		  const char *msg, bool aligned, struct content_verdict *v)
+{
+	struct mailauth_verdict auth;
+	struct mime_summary *ms = NULL;
+	struct content_input in;
+
+	memset(&auth, 0, sizeof(auth));
+	auth.dmarc_result = aligned ? "pass" : "none";
+	content_verdict_init(v);
+	if (mime_parse(msg, strlen(msg), &ms) != 0)
+		return;
+	in.ms = ms;
+	in.auth = &auth;
+	in.ci = ci;
+	content_check(v, cc, &in);
+	content_decide(v, cc);
+	mime_summary_free(ms);
+}
+
+static const char *const FROM_PARTNER =
+	"From: \"Tanaka Taro\" <tanaka@partner-corp.co.jp>\r\n"
+	"To: user@example.test\r\nSubject: =?UTF-8?B?6KaL56mN5pu4?=\r\n"
+	"Message-ID: <p1@partner-corp.co.jp>\r\n";
+
+struct row {
+	const char *label;
+	const char *hdr, *body;
+	int zip;		/* 0 none, 1 encrypted, 2 plain with an .exe */
+	bool aligned;
+	int min, max;		/* score range */
+	const char *labels;	/* content_labels_str */
+	const char *action;
+	const char *reason;	/* a reason name expected, or NULL */
+	const char *absent;	/* a reason name not expected, or NULL */
+};
+
+static const struct row rows[] = {
+	{ "ham: plain text from a stranger",
+	  "From: a@stranger.example\r\nTo: user@example.test\r\n"
+	  "Subject: lunch\r\n", "See you at noon.", 0, true, 0, 0, "",
+	  "accept", NULL, "archive-encrypted" },
+	{ "phishing: look-alike From, lying link, cue",
+	  "From: \"Mizuho\" <info@rnizuho-bank.co.jp>\r\n"
+	  "To: user@example.test\r\nSubject: =?UTF-8?B?"
+	  "44Ki44Kr44Km44Oz44OI44KS5YGc5q2i?=\r\n",
+	  "Log in: https://www.mizuho-bank.co.jp.evil.example/", 0, false,
+	  10, 40, "phishing", "hold", "lookalike-from", NULL },
+	{ "fake billing: three cue phrases",
+	  "From: a@billing.example\r\nTo: user@example.test\r\n"
+	  "Subject: =?UTF-8?B?5pyA57WC6YCa5ZGK?=\r\n",
+	  "未払いの料金があります。法的措置を取ります。", 0, false, 6, 6,
+	  "fake-billing", "tag", "cue-fake-billing", NULL },
+	{ "solicitation: side-job cue phrases",
+	  "From: a@job.example\r\nTo: user@example.test\r\nSubject: hi\r\n",
+	  "在宅ワークで簡単に稼げます。副業を始めませんか。", 0, false, 4, 6,
+	  "solicitation", NULL, "cue-solicitation", NULL },
+	{ "spoofing: an address of another domain in the display name",
+	  "From: \"ceo@example.co.jp\" <x@free-mail.example>\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Call me.", 0, false,
+	  4, 4, "spoofing", "accept", "dispname-address", NULL },
+	{ "malware: disguised executable in a plain ZIP",
+	  "From: a@stranger.example\r\nTo: user@example.test\r\n"
+	  "Subject: invoice\r\n", "See the attachment.", 2, false, 8, 40,
+	  "malware", NULL, "archive-double-ext", NULL },
+	{ "PPAP: encrypted ZIP from a known, aligned correspondent",
+	  NULL, "パスワードは別途お送りします。", 1, true, 0, 3, "",
+	  "accept", "archive-encrypted", "dispname-known-name" },
+	{ "PPAP, not aligned: the same ZIP weighs more",
+	  NULL, "パスワードは別途お送りします。", 1, false, 3, 4, NULL,
+	  "accept", "archive-encrypted", NULL },
+	{ "Emotet: encrypted ZIP, new address, reply, lying name",
+	  "From: \"tanaka@partner-corp.co.jp\" <x@hacked.example>\r\n"
+	  "To: user@example.test\r\nSubject: Re: =?UTF-8?B?6KaL56mN5pu4?=\r\n"
+	  "In-Reply-To: <old@example.test>\r\n",
+	  "添付ファイルをご確認ください。", 1, false, 14, 40,
+	  "malware,spoofing", "hold", "archive-encrypted", NULL },
+	{ "known name on a strange address",
+	  "From: \"Tanaka Taro\" <tanaka.taro@free-mail.example>\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Urgent.", 0, false,
+	  5, 5, "spoofing", "tag", "dispname-known-name", NULL },
+	{ "look-alike of a correspondent's domain (skeleton)",
+	  "From: tanaka@partner-c0rp.co.jp\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hello.", 0, false, 6, 6, "spoofing", "tag",
+	  "lookalike-correspondent", NULL },
+	{ "look-alike of a correspondent's domain (one letter)",
+	  "From: tanaka@partner-carp.co.jp\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hello.", 0, false, 6, 6, "spoofing", "tag",
+	  "lookalike-correspondent", NULL },
+	{ "the correspondent's own domain is no look-alike",
+	  "From: suzuki@partner-corp.co.jp\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hello.", 0, false, 0, 0, "", "accept", NULL,
+	  "lookalike-correspondent" },
+};
+
+/* Every row of the table. */
+static void test_rows(const struct content_config *cc,
+		      const struct corrindex *ci)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		const char *zip = r->zip == 1 ? zip_enc_b64 :
+				  r->zip == 2 ? zip_plain_exe_b64 : NULL;
+		char *msg, labels[128];
+		struct content_verdict v;
+
+		if (r->zip && !zip) {
+			ok(1, "# skip %s: zip missing", r->label);
+			continue;
+		}
+		msg = message(r->hdr ? r->hdr : FROM_PARTNER, r->body, zip,
+			      r->zip == 1 ? "mitsumori.zip" : "docs.zip");
+		score(cc, ci, msg, r->aligned, &v);
+		ok(v.checked, "%s: checked", r->label);
+		ok(v.score >= r->min && v.score <= r->max,
+		   "%s: score %d in [%d, %d]", r->label, v.score, r->min,
+		   r->max);
+		if (r->labels)
+			is_str(content_labels_str(v.labels, labels,
+						  sizeof(labels)), r->labels,
+			       "%s: labels", r->label);
+		if (r->action)
+			is_str(content_action_name(v.action), r->action,
+			       "%s: action", r->label);
+		if (r->reason)
+			ok(find(&v, r->reason) != NULL, "%s: reason %s",
+			   r->label, r->reason);
+		if (r->absent)
+			ok(find(&v, r->absent) == NULL, "%s: no reason %s",
+			   r->label, r->absent);
+		free(msg);
+	}
+}
+
+/* The index alone: pairs, names, domains, and its bound. */
+static void test_index(const struct content_config *cc,
+		       const struct corrindex *ci)
+{
+	struct corrindex *small = corrindex_new(16);
+	size_t i;
+
+	ok(corrindex_known_pair(ci, "User@Example.test",
+				"TANAKA@partner-corp.co.jp"),
+	   "index: a pair, case-insensitive");
+	ok(!corrindex_known_pair(ci, "other@example.test",
+				 "tanaka@partner-corp.co.jp"),
+	   "index: pairs are per recipient");
+	ok(corrindex_name_elsewhere(ci, "user@example.test", "tanaka  taro",
+				    "t@evil.example"),
+	   "index: a known name (blanks, case folded) elsewhere");
+	ok(!corrindex_name_elsewhere(ci, "user@example.test", "Tanaka Taro",
+				     "tanaka@partner-corp.co.jp"),
+	   "index: the known name on its own address");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
+		"user@example.test", "mail.partner-corp.co.jp")), "known",
+	       "index: a subdomain of a correspondent's domain is known");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
+		"user@example.test", "partner-corp.com")), "skeleton",
+	       "index: the same label under another suffix");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
+		"user@example.test", "partenr-corp.co.jp")), "edit",
+	       "index: two neighbours swapped");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
+		"user@example.test", "unrelated.co.jp")), "none",
+	       "index: an unrelated domain");
+	is_int(corrindex_row_key("p:zz"), 0, "index: a malformed row is no key");
+	ok(corrindex_row_key("k:00000000000000ff") == 0xff,
+	   "index: a k: row's key");
+	for (i = 1; i <= 40; i++)
+		corrindex_add(small, i);
+	ok(corrindex_count(small) <= 32, "index: bound 2 * max (%zu)",
+	   corrindex_count(small));
+	ok(corrindex_has(small, 40) && !corrindex_has(small, 1),
+	   "index: the newest kept, the oldest generation dropped");
+	corrindex_free(small);
+	corrindex_free(NULL);
+}
+
+/* Another module's reasons, thresholds off, the reason limit. */
+static void test_add_and_limits(const struct content_config *cc)
+{
+	struct content_config off = *cc;
+	struct content_verdict v;
+	char labels[128];
+	int i;
+
+	content_verdict_init(&v);
+	content_add_reason(&v, "backscatter-unsent", CONTENT_BACKSCATTER, 6,
+			   "dsn for message-id=%s never sent", "x@y");
+	content_decide(&v, cc);
+	is_str(content_labels_str(v.labels, labels, sizeof(labels)),
+	       "backscatter", "add: another module's label is attached");
+	is_str(content_action_name(v.action), "tag", "add: 6 points tag");
+	ok(strstr(v.header, "backscatter-unsent(+6)") != NULL,
+	   "add: the reason is in the header value");
+	content_add_reason(&v, "reply-known-thread", CONTENT_SPOOFING, -3,
+			   "a real reply");
+	content_decide(&v, cc);
+	is_int(v.score, 3, "add: negative points count in the message's "
+	       "favour");
+	is_str(content_action_name(v.action), "accept", "add: 3 points accept");
+
+	off.tag_score = off.hold_score = off.reject_score = 0;
+	content_verdict_init(&v);
+	for (i = 0; i < CONTENT_MAX_REASONS + 5; i++)
+		content_add_reason(&v, "r", CONTENT_MALWARE, 1, "%d", i);
+	content_decide(&v, &off);
+	is_int(v.nreasons, CONTENT_MAX_REASONS, "limit: reasons kept");
+	is_int(v.dropped, 5, "limit: reasons dropped are counted");
+	is_int(v.score, CONTENT_MAX_REASONS + 5, "limit: ...and scored");
+	is_str(content_action_name(v.action), "accept",
+	       "limit: every action off (0)");
+	content_verdict_init(&v);
+	content_add_reason(&v, "long", CONTENT_PHISHING, 1, "%0400d", 7);
+	is_int(strlen(v.reason[0].detail), CONTENT_DETAIL_MAX - 1,
+	       "limit: a detail is cut to its buffer");
+	content_verdict_init(&v);
+	content_add_reason(&v, "utf8", CONTENT_PHISHING, 1, "%0318d%s", 1,
+			   "あい");
+	ok(g_utf8_validate(v.reason[0].detail, -1, NULL),
+	   "limit: a cut detail stays UTF-8 (%zu bytes)",
+	   strlen(v.reason[0].detail));
+}
+
+int main(void)
+{
+	struct config *cfg;
+	struct dmarc_psl *psl = dmarc_psl_load(NULL);
+	struct content_config cc;
+	struct corrindex *ci;
+	char prot[4200], warn[512], *text;
+
+	if (!psl || !mkdtemp(tmp)) {
+		printf("1..0 # SKIP no Public Suffix List\n");
+		return 0;
+	}
+	/* the archives, built here with Debian's zip */
+	sh("printf 'estimate' > mitsumori.xlsx && "
+	   "zip -q -e -P pw enc.zip mitsumori.xlsx");
+	sh("printf 'MZ' > 'invoice.pdf.exe' && zip -q plain.zip "
+	   "'invoice.pdf.exe'");
+	zip_enc_b64 = b64_file("enc.zip");
+	zip_plain_exe_b64 = b64_file("plain.zip");
+	snprintf(prot, sizeof(prot), "%s/protected", tmp);
+	g_file_set_contents(prot, "mizuho-bank.co.jp みずほ銀行\n", -1, NULL);
+	text = xasprintf("authserv_id = mx.test\nlookalike_protected_file = "
+			 "%s\n", prot);
+	cfg = conf(text);
+	free(text);
+	content_config_init(&cc, cfg, psl, "mx.test", warn, sizeof(warn));
+	is_str(warn, "", "config: the protected file loads");
+	ci = corrindex_new(1024);
+	corrindex_set_salt(ci, SALT);
+	/* user@example.test has written to Tanaka Taro at partner-corp */
+	learn(ci, &cc, "From: user@example.test\r\nTo: \"Tanaka Taro\" "
+	      "<tanaka@partner-corp.co.jp>\r\n\r\n");
+
+	test_rows(&cc, ci);
+	test_index(&cc, ci);
+	test_add_and_limits(&cc);
+
+	corrindex_free(ci);
+	content_config_deinit(&cc);
+	config_free(cfg);
+	dmarc_psl_free(psl);
+	free(zip_enc_b64);
+	free(zip_plain_exe_b64);
+	sh("rm -rf '%s'", tmp);
+	return tap_done();
+}
