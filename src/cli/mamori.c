@@ -99,6 +99,7 @@ static const char usage_text[] =
 "  stats\n"
 "        Counters and gauges as \"key value\" lines.\n"
 "  config -d               print every setting's default value\n"
+"  config --man            print mamori.conf(5), made from the same table\n"
 "  config -n [-c FILE]     print the settings FILE changes\n"
 "  config -t [-c FILE]     check FILE and report the first error\n"
 "  dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR] [--force]\n"
@@ -746,11 +747,13 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "-n") ||
-		    !strcmp(argv[i], "-t")) {
-			if (mode && mode != argv[i][1])
-				cli_usage_error("config: -d, -n and -t "
+		    !strcmp(argv[i], "-t") || !strcmp(argv[i], "--man")) {
+			int m = argv[i][1] == '-' ? 'm' : argv[i][1];
+
+			if (mode && mode != m)
+				cli_usage_error("config: -d, -n, -t and --man "
 						"exclude each other");
-			mode = argv[i][1];
+			mode = m;
 		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			c->config = argv[++i];
 		} else {
@@ -758,7 +761,9 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (!mode)
-		cli_usage_error("config: -d, -n or -t?");
+		cli_usage_error("config: -d, -n, -t or --man?");
+	if (mode == 'm')
+		return cli_config_man(stdout);
 	if (mode == 'd') {
 		config_print_defaults(stdout);
 		return 0;
@@ -879,6 +884,13 @@ int main(int argc, char **argv)
 		}
 		argc = o;
 	}
+	/* "mamori COMMAND ... --help": that command's part of the usage. */
+	for (r = i; r < argc; r++)
+		if (!strcmp(argv[r], "-h") || !strcmp(argv[r], "--help")) {
+			if (cli_help_command(usage_text, cmd, stdout) == 0)
+				return 0;
+			cli_usage_error("unknown command \"%s\"", cmd);
+		}
 	if (!strcmp(cmd, "config"))
 		return cmd_config(&c, argc - i, argv + i);
 	if (!strcmp(cmd, "dkim")) {	/* local too: mamori_dkim.c */

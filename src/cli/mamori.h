@@ -154,5 +154,11 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv);
 int cli_cmd_replay(struct cli *c, int argc, char **argv);
 /* mamori_domain.c: mamori domain check DOMAIN (local). */
 int cli_cmd_domain(struct cli *c, int argc, char **argv);
+/* mamori_doc.c: "config --man" writes mamori.conf(5) (roff) to out;
+ * returns an exit code. */
+int cli_config_man(FILE *out);
+/* "COMMAND --help": print cmd's entries of the usage text (its
+ * "Commands:" section); CLI_EXIT_USAGE when it has none. */
+int cli_help_command(const char *usage, const char *cmd, FILE *out);
 
 #endif

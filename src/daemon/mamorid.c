@@ -64,12 +64,18 @@ struct daemon {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mamorid [-c FILE] [-t] [-V]\n"
-		"  -c FILE  configuration (default %s/mamori.conf if it exists)\n"
-		"  -t       check the configuration and exit\n"
-		"  -V       print the version and exit\n"
+		"usage: mamorid [-c FILE] [-t] [-V] [-h]\n"
+		"  -c FILE    configuration (default %s/mamori.conf if it "
+		"exists)\n"
+		"  -t         check the configuration and exit\n"
+		"  -V, --version  print the version and exit\n"
+		"  -h, --help     this text\n"
 		"Runs in the foreground and logs to stderr (or syslog, see "
-		"'syslog = yes'); mamori config -d lists every setting.\n",
+		"'syslog = yes'); started as root it binds its listeners, "
+		"then runs as 'user'.\n"
+		"Signals: TERM/INT stop, HUP reloads the configuration.\n"
+		"mamori config -d lists every setting; man mamorid, "
+		"man mamori.conf.\n",
 		MAMORI_SYSCONFDIR);
 }
 
@@ -218,6 +224,16 @@ int main(int argc, char **argv)
 	int opt;
 	size_t k;
 
+	for (k = 1; k < (size_t)argc && strcmp(argv[k], "--"); k++) {
+		if (!strcmp(argv[k], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[k], "--version")) {
+			printf("mamorid %s\n", MAMORI_VERSION);
+			return 0;
+		}
+	}
 	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;

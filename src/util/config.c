@@ -901,6 +901,32 @@ void config_print_nondefaults(const struct config *c, FILE *out)
 	config_free(d);
 }
 
+bool config_doc_get(size_t i, struct config_doc *doc)
+{
+	static char def[CFG_LINE_MAX];
+	static const char *const types[] = {
+		[CFG_STR] = "string", [CFG_INT] = "integer",
+		[CFG_TIME] = "time", [CFG_BOOL] = "boolean",
+	};
+	const struct cfg_param *p;
+	struct config *c;
+
+	if (i >= NGLOBAL + NCLASS)
+		return false;
+	p = i < NGLOBAL ? &global_params[i] : &class_params[i - NGLOBAL];
+	c = config_defaults();
+	param_get(p, i < NGLOBAL ? (const void *)c : &c->classes[0], def,
+		  sizeof(def));
+	config_free(c);
+	*doc = (struct config_doc){
+		.name = p->name, .def = def, .help = p->help, .min = p->min,
+		.max = p->max == BIG ? 0 : p->max,
+		.reloadable = p->reloadable, .in_class = i >= NGLOBAL,
+		.type = p->type == CFG_ENUM ? param_choices(p) : types[p->type],
+	};
+	return true;
+}
+
 bool config_list_has(const char *list, const char *item)
 {
 	size_t n = strlen(item);

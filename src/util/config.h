@@ -232,6 +232,25 @@ int config_class_set(struct class_config *cl, const char *name,
 void config_print_defaults(FILE *out);
 void config_print_nondefaults(const struct config *c, FILE *out);
 
+/* One setting as documentation generators see it (mamori.conf(5)). */
+struct config_doc {
+	const char *name;
+	const char *type;	/* "string", "integer", "time", "boolean", or
+				 * the choices "a|b|c" */
+	const char *def;	/* the default as config -d prints it */
+	const char *help;
+	long min, max;		/* integer and time bounds; max 0: none */
+	bool reloadable;	/* SIGHUP applies it */
+	bool in_class;		/* a [class NAME] setting */
+};
+
+/*
+ * The i-th setting, globals first in table order, then class settings;
+ * false past the end.  Strings are static (def: a buffer inside doc that
+ * the next call overwrites).
+ */
+bool config_doc_get(size_t i, struct config_doc *doc);
+
 /* Does domain (case-insensitive) appear in the comma/space list? */
 bool config_list_has(const char *list, const char *item);
 
