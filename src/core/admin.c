@@ -163,11 +163,19 @@ void core_account_show(struct core *c, const char *login, core_admin_cb *cb,
 	const struct class_config *cl;
 	json_t *counters;
 	char *ctext;
+	int sr = STORE_OK;
 
+	/* Not in memory: evicted, or known to another mamorid sharing the
+	 * store.  Its stored state and counters are as good as a restart's. */
+	if (!a)
+		a = core_account_recall(c, login, &sr);
+	if (!a && sr != STORE_NOTFOUND) {
+		core_reply(cb, arg, CORE_E_RETRY, "store unavailable");
+		return;
+	}
 	if (!a) {
-		core_reply(cb, arg, CORE_E_NOTFOUND, "no such account (it has "
-			   "sent no mail since mamorid started and has no "
-			   "record)");
+		core_reply(cb, arg, CORE_E_NOTFOUND, "no such account (no "
+			   "mail from it and no record in the store)");
 		return;
 	}
 	core_held_set_load(c, login, &held);

@@ -173,6 +173,18 @@ int core_snapshot_decode(const char *text, struct core_snap_rec *r,
 			 const char **why);
 void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r);
 void core_snapshot_load(struct core *c);
+/* Restore the one stored counters record of key (creating the account):
+ * STORE_OK, STORE_NOTFOUND, or the store's error. */
+int core_snapshot_recall(struct core *c, const char *key);
+/*
+ * An account the table does not hold (evicted at max_accounts, or written
+ * by another mamorid on a shared store) recreated from its stored state
+ * and counters as a restart would (transition.c); NULL when the store has
+ * neither, *result then STORE_NOTFOUND or the store's error.  Created past
+ * max_accounts, like every account an administrator names.
+ */
+struct acct *core_account_recall(struct core *c, const char *key,
+				 int *result);
 size_t core_snapshot_step(struct core *c, int64_t now, size_t max_slots,
 			  size_t max_writes);
 

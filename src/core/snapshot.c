@@ -572,3 +572,43 @@ void core_snapshot_load(struct core *c)
 		"event=counters_loaded accounts=%zu bad_records=%zu",
 		l.n, l.bad);
 }
+
+/* The answer to one core_snapshot_recall(). */
+struct snap_recall {
+	struct core *c;
+	const char *key;
+	int result;
+};
+
+/* store_get callback: restore the one record, if it decodes. */
+static void snap_recall_got(void *arg, int result, const char *value)
+{
+	struct snap_recall *r = arg;
+	struct core_snap_rec rec;
+	const char *why;
+	struct acct *a;
+
+	r->result = result;
+	if (result != STORE_OK || !value)
+		return;
+	if (core_snapshot_decode(value, &rec, &why) != 0) {
+		char q[LOG_QSZ];
+
+		log_msg(LOG_L_WARN, "event=counters_bad_record account=%s "
+			"why=%s", log_q(q, sizeof(q), r->key), why);
+		r->result = STORE_NOTFOUND;
+		return;
+	}
+	a = acct_table_get(r->c->accounts, r->key, true,
+			   rec.first_seen ? rec.first_seen : core_now(0));
+	core_snapshot_apply(a, &rec);
+}
+
+int core_snapshot_recall(struct core *c, const char *key)
+{
+	struct snap_recall r = { .c = c, .key = key, .result = -1 };
+
+	store_get(c->st, SNAP_NS, key, snap_recall_got, &r);
+	/* A store that answers later (none yet) counts as "not found". */
+	return r.result == -1 ? STORE_NOTFOUND : r.result;
+}

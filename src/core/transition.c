@@ -246,6 +246,7 @@ void core_held_record(struct core *c, const char *queue_id, const char *login,
 
 struct load_ctx {
 	struct core *c;
+	const char *only;	/* this key alone (a prefix scan finds more) */
 	int result;
 	size_t n, bad;
 };
@@ -269,6 +270,8 @@ static void load_row(void *arg, int result, const char *key,
 		l->result = result;
 		return;
 	}
+	if (l->only && strcmp(key, l->only) != 0)
+		return;
 	o = json_loads(value, 0, &jerr);
 	if (!o || json_unpack(o, "{s?s, s?I, s?I, s?I, s?I, s?I, s?I, s?s, s?F, s?b}",
 			      "state", &state, "strikes", &strikes,
@@ -323,6 +326,26 @@ int core_load(struct core *c, char *err, size_t errsz)
 	/* Then the counters, onto the states just loaded. */
 	core_snapshot_load(c);
 	return 0;
+}
+
+struct acct *core_account_recall(struct core *c, const char *key,
+				 int *result)
+{
+	struct load_ctx l = { .c = c, .only = key, .result = -1 };
+	int r;
+
+	store_scan(c->st, "account", key, load_row, &l);
+	if (l.result != STORE_OK) {
+		*result = l.result == -1 ? STORE_E_RETRY : l.result;
+		return NULL;
+	}
+	r = core_snapshot_recall(c, key);
+	if (r != STORE_OK && r != STORE_NOTFOUND) {
+		*result = r;
+		return NULL;
+	}
+	*result = l.n || r == STORE_OK ? STORE_OK : STORE_NOTFOUND;
+	return acct_table_get(c->accounts, key, false, 0);
 }
 
 struct core *core_new(const struct config *cfg, struct store *st,
