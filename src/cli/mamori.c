@@ -829,10 +829,46 @@ static int cli_locate(struct cli *c)
 	return 0;
 }
 
+int cli_connect(struct cli *c)
+{
+	const char *env;
+	int r;
+
+	if (!c->token && (env = getenv("MAMORI_API_TOKEN")) && *env)
+		c->token = xstrdup(env);
+	if (c->url) {
+		size_t n = strlen(c->url);
+
+		while (n > 0 && c->url[n - 1] == '/')
+			c->url[--n] = '\0';
+	}
+	if ((r = cli_locate(c)) != 0)
+		return r;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    !(c->curl = curl_easy_init())) {
+		fprintf(stderr, "mamori: cannot initialise libcurl\n");
+		return CLI_EXIT_FAILED;
+	}
+	return 0;
+}
+
+void cli_disconnect(struct cli *c)
+{
+	if (c->curl) {
+		curl_easy_cleanup(c->curl);
+		curl_global_cleanup();
+		c->curl = NULL;
+	}
+	free(c->socket);
+	free(c->url);
+	free(c->token);
+	c->socket = c->url = c->token = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = {0};
-	const char *cmd, *env;
+	const char *cmd;
 	int i, r;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -916,21 +952,8 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "dmarc"))
 		cli_usage_error("unknown command \"%s\"", cmd);
 
-	if (!c.token && (env = getenv("MAMORI_API_TOKEN")) && *env)
-		c.token = xstrdup(env);
-	if (c.url) {
-		size_t n = strlen(c.url);
-
-		while (n > 0 && c.url[n - 1] == '/')
-			c.url[--n] = '\0';
-	}
-	if ((r = cli_locate(&c)) != 0)
+	if ((r = cli_connect(&c)) != 0)
 		return r;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    !(c.curl = curl_easy_init())) {
-		fprintf(stderr, "mamori: cannot initialise libcurl\n");
-		return CLI_EXIT_FAILED;
-	}
 	if (!strcmp(cmd, "accounts"))
 		r = cmd_accounts(&c, argc - i, argv + i);
 	else if (!strcmp(cmd, "account"))
@@ -945,10 +968,6 @@ int main(int argc, char **argv)
 		r = cli_cmd_dmarc(&c, argc - i, argv + i);
 	else
 		r = cmd_stats(&c, argc - i, argv + i);
-	curl_easy_cleanup(c.curl);
-	curl_global_cleanup();
-	free(c.socket);
-	free(c.url);
-	free(c.token);
+	cli_disconnect(&c);
 	return r;
 }

@@ -154,6 +154,12 @@ int cli_cmd_learn(struct cli *c, int argc, char **argv);
 int cli_cmd_replay(struct cli *c, int argc, char **argv);
 /* mamori_domain.c: mamori domain check DOMAIN (local). */
 int cli_cmd_domain(struct cli *c, int argc, char **argv);
+/* Find mamorid's API (-s, -u, else the configuration) and set up c->curl;
+ * 0 or an exit code after printing why.  mamori.c's main does it for the
+ * API commands; a local command that also asks mamorid calls it. */
+int cli_connect(struct cli *c);
+/* Undo cli_connect() (and -s, -u, -T): curl, socket, URL, token. */
+void cli_disconnect(struct cli *c);
 /* mamori_doc.c: "config --man" writes mamori.conf(5) (roff) to out;
  * returns an exit code. */
 int cli_config_man(FILE *out);

@@ -107,6 +107,7 @@ struct core {
 	uint64_t event_seq;
 	struct core_snap snap;
 	struct login_engine *login;	/* may be NULL (core_set_login) */
+	struct core_mail *mail;		/* the milter's; NULL (core_set_mail) */
 	struct proc_runner *procs;	/* held-mail commands (core_set_base) */
 	size_t evict_hand;		/* evict.c: next slot to probe */
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/inbound.h"
+
 struct corrindex;
 struct dkim_keyring;
 struct event_base;
@@ -28,6 +30,10 @@ struct mailsign;
 
 /* A new outbound message; kr (NULL: signing off) must outlive it. */
 struct mailsign *mailsign_new(const struct dkim_keyring *kr);
+/* core_dkim_key_state() of the milter's current keyring (inbound.c). */
+enum core_dkim_state core_mail_key_state(struct core_mail *cm,
+					 const char *domain,
+					 const char *selector);
 /* Free s and its signatures; NULL is a no-op. */
 void mailsign_free(struct mailsign *s);
 /* One header field (raw value; bare LF read as CRLF). */

@@ -532,3 +532,27 @@ const struct core_verdict *core_scan(struct core_scan *s, const char *ip,
 		 &s->new_subject);
 	return &s->v;
 }
+
+enum core_dkim_state core_mail_key_state(struct core_mail *cm,
+					 const char *domain,
+					 const char *selector)
+{
+	enum core_dkim_state r = CORE_DKIM_NOT_LOADED;
+	const char *sel;
+	const void *pk;
+	size_t i;
+
+	if (!cm)
+		return CORE_DKIM_NO_SIGNING;
+	/* The settings (and keyring) are swapped under the lock on reload. */
+	pthread_mutex_lock(&cm->lock);
+	for (i = 0; cm->set->kr &&
+	     (sel = dkim_keyring_key(cm->set->kr, domain, i, &pk)); i++) {
+		if (strcasecmp(sel, selector) == 0) {
+			r = CORE_DKIM_LOADED;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cm->lock);
+	return r;
+}

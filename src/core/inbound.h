@@ -46,6 +46,7 @@
 struct config;
 struct event_base;
 struct store;
+struct core;
 struct core_mail;
 struct core_msg;
 
@@ -201,6 +202,19 @@ const struct core_verdict *core_scan(struct core_scan *s,
 /* DKIM keys                                                            */
 
 #define CORE_DKIM_E_EXISTS 1	/* the key file exists (force replaces) */
+
+/* Whether mamorid signs with a key (core_dkim_key_state()). */
+enum core_dkim_state {
+	CORE_DKIM_LOADED,	/* the key is loaded: mail is signed with it */
+	CORE_DKIM_NOT_LOADED,	/* not loaded (made since the last reload) */
+	CORE_DKIM_NO_SIGNING,	/* no milter: mamorid signs nothing */
+};
+
+/* The milter's context, for core_dkim_key_state(); NULL: none (default). */
+void core_set_mail(struct core *c, struct core_mail *cm);
+/* Is domain's key selector loaded for signing?  Event-loop thread. */
+enum core_dkim_state core_dkim_key_state(struct core *c, const char *domain,
+					 const char *selector);
 
 /*
  * `mamori dkim keygen`: a new key of type ("rsa", "ed25519") for

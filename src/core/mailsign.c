@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/core-internal.h"
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
 #include "mail/dkim_sign.h"
@@ -166,4 +167,15 @@ int core_dkim_keygen(const char *dir, const char *domain,
 				 errsz);
 
 	return r == DKIM_SIGN_E_EXISTS ? CORE_DKIM_E_EXISTS : r;
+}
+
+void core_set_mail(struct core *c, struct core_mail *cm)
+{
+	c->mail = cm;
+}
+
+enum core_dkim_state core_dkim_key_state(struct core *c, const char *domain,
+					 const char *selector)
+{
+	return core_mail_key_state(c->mail, domain, selector);
 }

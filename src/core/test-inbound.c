@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "core/inbound-internal.h"
 #include "core/inbound.h"
 #include "store/store.h"
 #include "tap.h"
@@ -149,6 +150,35 @@ static void outbound_row(struct core_msg *m, const char *label,
 		   "domain, folded with CRLF", label);
 }
 
+/* core_mail_key_state(): which keys the milter signs with (mamori dkim
+ * keygen asks through GET /v1/dkim/DOMAIN/SELECTOR). */
+static void test_key_state(struct core_mail *cm)
+{
+	static const struct {
+		const char *label, *domain, *selector;
+		bool no_milter;
+		enum core_dkim_state want;
+	} rows[] = {
+		{"the loaded key", "example.test", "sel", false,
+		 CORE_DKIM_LOADED},
+		{"domain and selector in another case", "EXAMPLE.test", "SEL",
+		 false, CORE_DKIM_LOADED},
+		{"another selector of the domain", "example.test", "sel2", false,
+		 CORE_DKIM_NOT_LOADED},
+		{"a domain without keys", "new.example", "sel", false,
+		 CORE_DKIM_NOT_LOADED},
+		{"a parent of the domain", "test", "sel", false,
+		 CORE_DKIM_NOT_LOADED},
+		{"no milter", "example.test", "sel", true, CORE_DKIM_NO_SIGNING},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		is_int(core_mail_key_state(rows[i].no_milter ? NULL : cm,
+					   rows[i].domain, rows[i].selector),
+		       rows[i].want, "key state: %s", rows[i].label);
+}
+
 static void test_mail(int port)
 {
 	struct event_base *base = event_base_new();
@@ -183,6 +213,7 @@ static void test_mail(int port)
 		return;
 	core_mail_attach(cm, st);
 	test_direction(cm);
+	test_key_state(cm);
 
 	inbound_row(cm, "spf pass, aligned", "192.0.2.5",
 		    "a@pass.example.test", "accept", "pass");
@@ -205,6 +236,8 @@ static void test_mail(int port)
 	m = core_msg_new(cm, "10.1.2.3", "h.example", "alice@example.test",
 			 NULL);
 	outbound_row(m, "started after the reload: no keys", 0);
+	is_int(core_mail_key_state(cm, "example.test", "sel"),
+	       CORE_DKIM_NOT_LOADED, "key state: gone after a reload without it");
 	core_msg_free(m);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	is_int(scan(st, "corr").n, 1,

@@ -294,6 +294,7 @@ int main(int argc, char **argv)
 	if (!d.core)
 		goto fail;
 	core_set_base(d.core, d.base);
+	core_set_mail(d.core, d.mail);	/* GET /v1/dkim/...: keys loaded */
 	/* Notices not yet sent when mamorid last stopped go out again. */
 	d.outbox = outbox_new(d.base, d.st, d.nt);
 	core_set_outbox(d.core, d.outbox);

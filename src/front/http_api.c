@@ -55,6 +55,7 @@
 
 #include "core/core.h"
 #include "core/dmarc_reports.h"
+#include "core/inbound.h"
 #include "front/http_api-internal.h"
 #include "front/http_api.h"
 #include "front/http_api_body.h"
@@ -122,7 +123,7 @@ struct route {
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
-	h_incidents, h_incident_show, h_incident_export;
+	h_incidents, h_incident_show, h_incident_export, h_dkim_key;
 
 static const struct route routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
@@ -148,6 +149,7 @@ static const struct route routes[] = {
 	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_incident_show},
 	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET,
 	 h_incident_export},
+	{{"v1", "dkim", "*", "*", NULL}, EVHTTP_REQ_GET, h_dkim_key},
 };
 
 /* The method's name for logs and Allow headers. */
@@ -640,6 +642,26 @@ static void h_dmarc_sources(struct api_call *call, const struct route *r)
 	}
 	core_dmarc_sources_get(call->api->core, call->param[0], (int)days,
 			       (int64_t)until, dmarc_sources_done, call);
+}
+
+/* GET /v1/dkim/DOMAIN/SELECTOR: does mamorid sign with that key? */
+static void h_dkim_key(struct api_call *call, const struct route *r)
+{
+	static const char *const names[] = {
+		[CORE_DKIM_LOADED] = "loaded",
+		[CORE_DKIM_NOT_LOADED] = "not_loaded",
+		[CORE_DKIM_NO_SIGNING] = "no_signing",
+	};
+	enum core_dkim_state st = core_dkim_key_state(call->api->core,
+						      call->seg[2],
+						      call->seg[3]);
+	json_t *j = json_pack("{s:s, s:s, s:s}", "domain", call->seg[2],
+			      "selector", call->seg[3], "state", names[st]);
+
+	if (!j)
+		call_error(call, 400, "domain and selector must be UTF-8");
+	else
+		call_reply_json(call, 200, j);
 }
 
 /* GET /v1/ips */

@@ -207,6 +207,20 @@ mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
 wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
 pf_start || bail "postfix did not start"
 
+# ---------------------------------------------------------------- 0. keygen asks mamorid
+
+# A key made while mamorid runs is not signed with until a reload, and
+# mamori dkim keygen says so (it asks GET /v1/dkim/DOMAIN/SELECTOR).
+kg() { "$MAMORI_BIN" -c "$MAMORI_DIR/mamori.conf" --json dkim keygen keycheck.example "$@" --type ed25519 2>"$IT_DIR/kg.err"; }
+tap_is "$(kg k1 | json_get mamorid)" not_loaded "keygen: a new key is not loaded by the running mamorid"
+tap_ok 'grep -q "does not sign with this key yet: reload it" "$IT_DIR/kg.err"' "keygen: and says to reload it"
+kill -HUP "$IT_PID_MAMORID"
+wait_until 10 grep -q 'event=reloaded' "$MAMORI_LOG" || diag "no reload logged"
+tap_is "$(kg k1 --force | json_get mamorid)" loaded "keygen: after SIGHUP mamorid signs with the selector"
+tap_ok 'grep -q "does not sign with this key yet" "$IT_DIR/kg.err"' \
+	"keygen: --force over a loaded key still says to reload (the old key is in use)"
+kill -HUP "$IT_PID_MAMORID"
+
 # ---------------------------------------------------------------- 1. forged
 
 make_msg "$IT_DIR/forged.eml" ceo@shop.example forged0 0

@@ -177,6 +177,11 @@ static void *phase1(void *arg)
 {
 	static const struct status_case cases[] = {
 		{"health", "GET", "/v1/health", NULL, 200},
+		{"dkim key state", "GET", "/v1/dkim/example.com/s1", NULL, 200},
+		{"dkim key state needs a selector", "GET",
+		 "/v1/dkim/example.com", NULL, 404},
+		{"dkim key state, POST", "POST", "/v1/dkim/example.com/s1",
+		 "{}", 405},
 		{"unknown account", "GET", "/v1/accounts/nobody%40example.com",
 		 NULL, 404},
 		{"unknown path", "GET", "/v1/nothing", NULL, 404},
@@ -271,6 +276,11 @@ static void *phase1(void *arg)
 
 	request(&r, "GET", "/v1/health", NULL, false, NULL);
 	is_str(member(&r, "status"), "ok", "health says ok");
+	resp_free(&r);
+
+	request(&r, "GET", "/v1/dkim/example.com/s1", NULL, false, NULL);
+	is_str(member(&r, "state"), "no_signing",
+	       "no milter: a DKIM key is never signed with");
 	resp_free(&r);
 
 	request(&r, "GET", "/v1/incidents", NULL, false, NULL);
