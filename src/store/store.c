@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store-internal.h"
 #include "store/store.h"
 #include "util/xalloc.h"
 
@@ -61,26 +62,36 @@ void store_close(struct store *st)
 void store_get(struct store *st, const char *ns, const char *key,
 	       store_get_cb *cb, void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && key != NULL && cb != NULL);
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_GET, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY, NULL);
 		return;
 	}
-	st->ops->get(st, ns, key, cb, arg);
+	t = store_timed_new(st, STORE_OP_GET, arg);
+	t->cb.get = cb;
+	st->ops->get(st, ns, key, store_timed_get, t);
 }
 
 void store_put(struct store *st, const char *ns, const char *key,
 	       const char *value, int64_t expires, store_done_cb *cb,
 	       void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && key != NULL && value != NULL);
 	if (cb == NULL)
 		cb = done_ignore;
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_PUT, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY);
 		return;
 	}
-	st->ops->put(st, ns, key, value, expires, cb, arg);
+	t = store_timed_new(st, STORE_OP_PUT, arg);
+	t->cb.done = cb;
+	st->ops->put(st, ns, key, value, expires, store_timed_done, t);
 }
 
 /* store_put_many without driver support: one put each, one report. */
@@ -109,12 +120,14 @@ void store_put_many(struct store *st, const char *ns,
 		    void *arg)
 {
 	struct put_many *pm;
+	struct timed *t;
 	size_t i;
 
 	assert(ns != NULL && (kv != NULL || n == 0));
 	if (cb == NULL)
 		cb = done_ignore;
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_PUT_MANY, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY);
 		return;
 	}
@@ -122,14 +135,16 @@ void store_put_many(struct store *st, const char *ns,
 		cb(arg, STORE_OK);
 		return;
 	}
+	t = store_timed_new(st, STORE_OP_PUT_MANY, arg);
+	t->cb.done = cb;
 	if (st->ops->put_many) {
-		st->ops->put_many(st, ns, kv, n, cb, arg);
+		st->ops->put_many(st, ns, kv, n, store_timed_done, t);
 		return;
 	}
 	pm = xcalloc(1, sizeof(*pm));
 	pm->left = n;
-	pm->cb = cb;
-	pm->arg = arg;
+	pm->cb = store_timed_done;
+	pm->arg = t;
 	for (i = 0; i < n; i++)
 		st->ops->put(st, ns, kv[i].key, kv[i].value, kv[i].expires,
 			     put_many_one, pm);
@@ -138,51 +153,71 @@ void store_put_many(struct store *st, const char *ns,
 void store_del(struct store *st, const char *ns, const char *key,
 	       store_done_cb *cb, void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && key != NULL);
 	if (cb == NULL)
 		cb = done_ignore;
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_DEL, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY);
 		return;
 	}
-	st->ops->del(st, ns, key, cb, arg);
+	t = store_timed_new(st, STORE_OP_DEL, arg);
+	t->cb.done = cb;
+	st->ops->del(st, ns, key, store_timed_done, t);
 }
 
 void store_scan(struct store *st, const char *ns, const char *prefix,
 		store_row_cb *cb, void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && cb != NULL);
 	if (prefix == NULL)
 		prefix = "";
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_SCAN, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY, NULL, NULL, 0);
 		return;
 	}
-	st->ops->scan(st, ns, prefix, cb, arg);
+	t = store_timed_new(st, STORE_OP_SCAN, arg);
+	t->cb.row = cb;
+	st->ops->scan(st, ns, prefix, store_timed_row, t);
 }
 
 void store_append(struct store *st, const char *ns, const char *key,
 		  const char *value, int64_t ts, store_done_cb *cb, void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && key != NULL && value != NULL);
 	if (cb == NULL)
 		cb = done_ignore;
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_APPEND, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY);
 		return;
 	}
-	st->ops->append(st, ns, key, value, ts, cb, arg);
+	t = store_timed_new(st, STORE_OP_APPEND, arg);
+	t->cb.done = cb;
+	st->ops->append(st, ns, key, value, ts, store_timed_done, t);
 }
 
 void store_log(struct store *st, const char *ns, const char *key,
 	       store_row_cb *cb, void *arg)
 {
+	struct timed *t;
+
 	assert(ns != NULL && key != NULL && cb != NULL);
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_LOG, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY, NULL, NULL, 0);
 		return;
 	}
-	st->ops->log(st, ns, key, cb, arg);
+	t = store_timed_new(st, STORE_OP_LOG, arg);
+	t->cb.row = cb;
+	st->ops->log(st, ns, key, store_timed_row, t);
 }
 
 const char *store_result_str(int result)
@@ -197,4 +232,9 @@ const char *store_result_str(int result)
 	default:
 		return result < 0 ? "error" : "unknown";
 	}
+}
+
+const struct store_stats *store_stats(const struct store *st)
+{
+	return &st->stats;
 }

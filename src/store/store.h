@@ -54,6 +54,36 @@ struct store_kv {
 	int64_t expires;
 };
 
+/* The operations counted by struct store_stats. */
+enum store_op {
+	STORE_OP_GET,
+	STORE_OP_PUT,
+	STORE_OP_PUT_MANY,
+	STORE_OP_DEL,
+	STORE_OP_SCAN,
+	STORE_OP_APPEND,
+	STORE_OP_LOG,
+	STORE_OP__COUNT,
+};
+
+/* Latency buckets of store_stats.le: upper bounds in seconds (the last
+ * one counts everything, +Inf). */
+#define STORE_LAT_BUCKETS 6
+extern const double store_lat_bounds[STORE_LAT_BUCKETS - 1];
+
+/*
+ * What every store did since it was opened (store_stats.c), kept in the
+ * base struct by store.c around each driver call: operations, failures
+ * (any result but STORE_OK and STORE_NOTFOUND) and the time from the call
+ * to its final callback.  Event-loop thread, like every store call.
+ */
+struct store_stats {
+	uint64_t ops[STORE_OP__COUNT];
+	uint64_t failures[STORE_OP__COUNT];
+	uint64_t le[STORE_LAT_BUCKETS];	/* per bucket, not cumulative */
+	double seconds;			/* sum of all latencies */
+};
+
 /* The driver vtable; each driver embeds struct store first. */
 struct store_ops {
 	const char *type;
@@ -83,6 +113,7 @@ struct store {
 	/* Fault injection for tests: when set, every operation reports
 	 * STORE_E_RETRY without touching the data. */
 	bool fault;
+	struct store_stats stats;	/* store.c counts; drivers leave it */
 };
 
 /*
@@ -128,6 +159,10 @@ void store_log(struct store *st, const char *ns, const char *key,
 	       store_row_cb *cb, void *arg);
 
 const char *store_result_str(int result);
+/* What st did since it was opened; borrowed, changes with every call. */
+const struct store_stats *store_stats(const struct store *st);
+/* The operation's name for metrics ("get", "put_many", ...). */
+const char *store_op_name(enum store_op op);
 
 /* Drivers. */
 int store_sqlite_open(const char *path, struct store **out, char *err,

@@ -688,12 +688,72 @@ static void remove_db(const char *path)
 	unlink(p);
 }
 
+/* store_stats(): each operation counted once, by kind; failures (the fault
+ * switch) apart from "not found"; every one in a latency bucket. */
+static void test_stats(void)
+{
+	static const struct store_kv kv[2] = {{"a", "v-a", 0}, {"b", "v-b", 0}};
+	static const struct {
+		const char *label;
+		enum store_op op;
+		uint64_t ops, failures;
+	} rows[] = {
+		{"get: one found, one not found, one faulted", STORE_OP_GET, 3, 1},
+		{"put: one", STORE_OP_PUT, 1, 0},
+		{"put_many: one call for two values", STORE_OP_PUT_MANY, 1, 0},
+		{"del: one faulted", STORE_OP_DEL, 1, 1},
+		{"scan: one, timed to its end", STORE_OP_SCAN, 1, 0},
+		{"append: one", STORE_OP_APPEND, 1, 0},
+		{"log: one", STORE_OP_LOG, 1, 0},
+	};
+	const struct store_stats *ss;
+	struct store *st = NULL;
+	struct done d = { 0 };
+	struct rows r = { 0 };
+	char err[256];
+	uint64_t total = 0, inb = 0;
+	size_t i;
+
+	if (!ok(store_open("memory:", NULL, &st, err, sizeof(err)) == 0,
+		"stats: memory store"))
+		return;
+	ss = store_stats(st);
+	store_put(st, "ns", "k", "v-k", 0, done_cb, &d);
+	store_put_many(st, "ns", kv, 2, done_cb, &d);
+	store_get(st, "ns", "k", get_cb, &d);
+	store_get(st, "ns", "missing", get_cb, &d);
+	store_scan(st, "ns", "", row_cb, &r);
+	store_append(st, "log", "k", "v-1", 1, done_cb, &d);
+	memset(&r, 0, sizeof(r));
+	store_log(st, "log", "k", row_cb, &r);
+	st->fault = true;
+	store_get(st, "ns", "k", get_cb, &d);
+	store_del(st, "ns", "k", done_cb, &d);
+	st->fault = false;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		is_int((long)ss->ops[rows[i].op], (long)rows[i].ops,
+		       "stats: %s (%s)", rows[i].label,
+		       store_op_name(rows[i].op));
+		is_int((long)ss->failures[rows[i].op], (long)rows[i].failures,
+		       "stats: %s: failures", rows[i].label);
+		total += ss->ops[rows[i].op];
+	}
+	for (i = 0; i < STORE_LAT_BUCKETS; i++)
+		inb += ss->le[i];
+	is_int((long)inb, (long)total, "stats: every operation has a latency "
+	       "bucket");
+	ok(ss->seconds >= 0 && ss->seconds < 60, "stats: the latency sum is "
+	   "plausible (%f s)", ss->seconds);
+	store_close(st);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/mamori-test-store-XXXXXX";
 	char path[256], spec[300];
 
 	test_bad_spec();
+	test_stats();
 	test_backend("memory:");
 
 	if (mkdtemp(dir) == NULL) {
