@@ -299,4 +299,36 @@ struct core_stats_view {
 void core_stats_get(struct core *c, struct core_stats_view *v);
 void core_stats_view_deinit(struct core_stats_view *v);
 
+/*
+ * The figures of the auth-policy, milter and notice front-ends and of the
+ * store, for /metrics: the core keeps them (metrics.c), the HTTP
+ * front-end renders them.  Names are static strings for labels.
+ */
+#define CORE_METRICS_MAX 8
+struct core_metrics_view {
+	/* Dovecot auth policy: answers by stage and outcome. */
+	const char *login_stage[3], *login_outcome[3];
+	uint64_t logins[3][3];		/* [stage][outcome] */
+	uint64_t logins_compromised;	/* valid credentials, attacker */
+	/* The milter: inbound verdicts by action, outbound signing. */
+	const char *milter_action[5];	/* enum core_action (inbound.h) */
+	uint64_t milter_inbound[5];
+	uint64_t milter_signed, milter_unsigned, milter_sign_errors;
+	/* Notices (customer, abuse desk, webhook): all zero without one. */
+	uint64_t notices_sent, notices_failed_attempts, notices_gave_up,
+		 notices_dropped, notices_pending;
+	/* The store: per operation kind, and one latency histogram. */
+	size_t nstore;
+	struct {
+		const char *op;
+		uint64_t ops, failures;
+	} store[CORE_METRICS_MAX];
+	size_t nlat;			/* buckets, the last one +Inf */
+	double lat_le[CORE_METRICS_MAX];
+	uint64_t lat_cum[CORE_METRICS_MAX];	/* cumulative counts */
+	double lat_sum;
+};
+/* Fill v (nothing to free). */
+void core_metrics_get(struct core *c, struct core_metrics_view *v);
+
 #endif

@@ -92,6 +92,8 @@ struct core_stats {
 	unsigned long long held;
 	unsigned long long evictions;	/* accounts evicted at max_accounts */
 	unsigned long long accounts_refused; /* full, nothing to evict */
+	uint64_t logins[3][3];		/* core_login(): [stage][action] */
+	uint64_t logins_compromised;
 };
 
 struct core {

@@ -30,6 +30,12 @@ struct mailsign;
 
 /* A new outbound message; kr (NULL: signing off) must outlive it. */
 struct mailsign *mailsign_new(const struct dkim_keyring *kr);
+/* The milter's counters for /metrics (all zero for cm NULL): inbound
+ * verdicts by enum core_action, outbound messages signed or not, and
+ * signing errors.  Any thread. */
+void core_mail_counts(struct core_mail *cm, uint64_t inbound[CORE_NACTIONS],
+		      uint64_t *signed_, uint64_t *unsigned_,
+		      uint64_t *sign_errors);
 /* core_dkim_key_state() of the milter's current keyring (inbound.c). */
 enum core_dkim_state core_mail_key_state(struct core_mail *cm,
 					 const char *domain,

@@ -61,6 +61,9 @@ struct core_mail {
 	struct dns_resolver *dns;	/* dns_blocking: workers wait on it */
 	struct mailrec *rec;
 	struct corrindex *ci;		/* known correspondents */
+	/* /metrics, added to by the milter's threads (atomic, relaxed). */
+	uint64_t n_inbound[CORE_NACTIONS];	/* by enum core_action */
+	uint64_t n_signed, n_unsigned, n_sign_errors;
 };
 
 struct core_msg {
@@ -416,6 +419,9 @@ const struct core_verdict *core_inbound(struct core_msg *m)
 	evaluate(&m->set->content, m->cm->ci, m->raw.p, m->raw.len, v,
 		 m->subject, &m->cv, &m->v, &m->new_subject);
 	m->v.ndel_verdict = m->nverdict;
+	if ((unsigned)m->v.action < CORE_NACTIONS)
+		__atomic_fetch_add(&m->cm->n_inbound[m->v.action], 1,
+				   __ATOMIC_RELAXED);
 	return &m->v;
 }
 
@@ -453,6 +459,10 @@ const struct core_signed *core_msg_sign(struct core_msg *m)
 
 	assert(m->sign != NULL);	/* an outbound message */
 	mailsign_end(m->sign, &o->sigs, &o->nsigs, &o->error);
+	__atomic_fetch_add(o->nsigs ? &m->cm->n_signed : &m->cm->n_unsigned, 1,
+			   __ATOMIC_RELAXED);
+	if (o->error)
+		__atomic_fetch_add(&m->cm->n_sign_errors, 1, __ATOMIC_RELAXED);
 	mailrec_corr(m->cm->rec, (int64_t)time(NULL),
 		     m->set->cfg->correspondence_ttl, m->sign);
 	learn(m);
@@ -555,4 +565,20 @@ enum core_dkim_state core_mail_key_state(struct core_mail *cm,
 	}
 	pthread_mutex_unlock(&cm->lock);
 	return r;
+}
+
+void core_mail_counts(struct core_mail *cm, uint64_t inbound[CORE_NACTIONS],
+		      uint64_t *signed_, uint64_t *unsigned_,
+		      uint64_t *sign_errors)
+{
+	size_t i;
+
+	for (i = 0; i < CORE_NACTIONS; i++)
+		inbound[i] = cm ? __atomic_load_n(&cm->n_inbound[i],
+						  __ATOMIC_RELAXED) : 0;
+	*signed_ = cm ? __atomic_load_n(&cm->n_signed, __ATOMIC_RELAXED) : 0;
+	*unsigned_ = cm ? __atomic_load_n(&cm->n_unsigned,
+					  __ATOMIC_RELAXED) : 0;
+	*sign_errors = cm ? __atomic_load_n(&cm->n_sign_errors,
+					    __ATOMIC_RELAXED) : 0;
 }

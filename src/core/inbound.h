@@ -115,6 +115,7 @@ enum core_action {
 	CORE_TEMPFAIL,		/* 451 4.7.0 */
 	CORE_REJECT,		/* 550 5.7.1 */
 };
+#define CORE_NACTIONS 5		/* the values of enum core_action */
 
 /* The whole inbound verdict: the stricter of DMARC's and the content's. */
 struct core_verdict {

@@ -127,6 +127,7 @@ void core_login(struct core *c, const struct core_login_request *req,
 			    CORE_LOGIN_AT_REPORT : CORE_LOGIN_BEFORE;
 		out.action = CORE_LOGIN_ACCEPT;
 		snprintf(out.reason, sizeof(out.reason), "login_engine=off");
+		c->stats.logins[out.stage][out.action]++;
 		cb(arg, &out);
 		return;
 	}
@@ -149,5 +150,8 @@ void core_login(struct core *c, const struct core_login_request *req,
 	snprintf(out.msg, sizeof(out.msg), "%s", v.msg);
 	snprintf(out.reason, sizeof(out.reason), "%s", v.reason);
 	snprintf(out.incident, sizeof(out.incident), "%s", v.incident);
+	c->stats.logins[out.stage][out.action]++;	/* /metrics */
+	if (out.compromised)
+		c->stats.logins_compromised++;
 	cb(arg, &out);
 }

@@ -17,6 +17,7 @@
 
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
+#include "core/mailauth.h"
 #include "store/store.h"
 #include "tap.h"
 #include "util/config.h"
@@ -236,6 +237,26 @@ static void test_mail(int port)
 	m = core_msg_new(cm, "10.1.2.3", "h.example", "alice@example.test",
 			 NULL);
 	outbound_row(m, "started after the reload: no keys", 0);
+	{
+		/* /metrics: the four inbound verdicts and two outbound
+		 * messages above, from the start (test_direction signs
+		 * nothing: it only asks). */
+		uint64_t in[CORE_NACTIONS], sg, un, er;
+
+		core_mail_counts(cm, in, &sg, &un, &er);
+		is_int((long)in[CORE_ACCEPT], 1, "counts: inbound accepted");
+		is_int((long)in[CORE_REJECT], 2, "counts: inbound rejected");
+		is_int((long)in[CORE_TEMPFAIL], 1, "counts: inbound tempfailed");
+		is_int((long)(in[CORE_HOLD] + in[CORE_TAG]), 0,
+		       "counts: none held or tagged");
+		is_int((long)sg, 1, "counts: outbound signed");
+		is_int((long)un, 1, "counts: outbound unsigned (no keys)");
+		is_int((long)er, 0, "counts: no signing error");
+		core_mail_counts(NULL, in, &sg, &un, &er);
+		is_int((long)(in[0] + in[1] + in[2] + in[3] + in[4] + sg + un +
+			      er), 0,
+		       "counts: no milter, all zero");
+	}
 	is_int(core_mail_key_state(cm, "example.test", "sel"),
 	       CORE_DKIM_NOT_LOADED, "key state: gone after a reload without it");
 	core_msg_free(m);

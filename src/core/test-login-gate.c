@@ -76,6 +76,9 @@ struct got {
 	int calls;
 };
 
+/* Verdicts seen by event(), [stage][action], for test_metrics(). */
+static uint64_t tally[3][3];
+
 static void got_verdict(void *arg, const struct core_login_verdict *v)
 {
 	struct got *g = arg;
@@ -102,6 +105,8 @@ static void event(struct env *e, enum core_login_command cmd,
 	core_login(e->core, &r, got_verdict, &g);
 	if (g.calls != 1)
 		ok(0, "core_login called back %d times for %s", g.calls, login);
+	else
+		tally[g.v.stage][g.v.action]++;	/* test_metrics() */
 	*v = g.v;
 }
 
@@ -397,11 +402,49 @@ static void test_names(void)
 	       "action reject");
 }
 
+/* /metrics counts every answer by stage and outcome, as event() saw them:
+ * a brute force (rejects and delays), then logins that work. */
+static void test_metrics(void)
+{
+	struct core_login_verdict v;
+	struct core_metrics_view m;
+	struct env e;
+	struct cyc c;
+	uint64_t total = 0;
+	size_t s, a;
+
+	memset(tally, 0, sizeof(tally));
+	env_open(&e, "", false);
+	drive_bruteforce(&e, &v);
+	cycle(&e, "ok@example.jp", "203.0.113.8", true, "beef", T0 + 100, &c);
+	core_metrics_get(e.core, &m);
+	for (s = 0; s < 3; s++) {
+		for (a = 0; a < 3; a++) {
+			is_int((long)m.logins[s][a], (long)tally[s][a],
+			       "metrics: logins at %s, %s", m.login_stage[s],
+			       m.login_outcome[a]);
+			is_str(m.login_outcome[a],
+			       core_login_action_name((enum core_login_action)a),
+			       "metrics: outcome label %zu", a);
+			total += m.logins[s][a];
+		}
+		is_str(m.login_stage[s],
+		       core_login_stage_name((enum core_login_stage)s),
+		       "metrics: stage label %zu", s);
+	}
+	is_int((long)total, 40 * 2 + 3, "metrics: every answer counted once");
+	ok(m.logins[CORE_LOGIN_BEFORE][CORE_LOGIN_REJECT] +
+	   m.logins[CORE_LOGIN_BEFORE][CORE_LOGIN_DELAY] > 0,
+	   "metrics: the brute force was refused or delayed");
+	env_close(&e);
+}
+
 int main(void)
 {
 	log_setup("test-login-gate", false, LOG_L_FATAL);
 	T0 = (int64_t)time(NULL);
 	test_rows();
 	test_names();
+	test_metrics();
 	return tap_done();
 }

@@ -16,6 +16,11 @@ int http_api_status(enum core_status st);
 json_t *http_api_result_json(const struct core_result *r);
 /* GET /v1/stats; a new reference. */
 json_t *http_api_stats_json(const struct core_stats_view *v);
+struct buf;
+/* GET /metrics: the auth-policy, milter, notice and store figures
+ * (http_api_metrics.c), appended to b. */
+void http_api_metrics_render(const struct core_metrics_view *v,
+			     struct buf *b);
 struct core_dmarc_sources;
 /* The answer of GET /v1/dmarc/sources (docs/api.md). */
 json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s);

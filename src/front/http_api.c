@@ -512,10 +512,13 @@ static void h_stats(struct api_call *call, const struct route *r)
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 static void h_metrics(struct api_call *call, const struct route *r)
 {
+	struct core_metrics_view v;
 	struct buf b;
 
 	buf_init(&b, API_METRICS_MAX);
 	core_metrics(call->api->core, &b);
+	core_metrics_get(call->api->core, &v);
+	http_api_metrics_render(&v, &b);
 	server_metrics(&b);
 	call_reply(call, 200, "text/plain; version=0.0.4; charset=utf-8",
 		   b.p ? b.p : "", b.len);

@@ -374,6 +374,32 @@ static void *phase1(void *arg)
 	is_int(r.status, 200, "metrics -> 200");
 	ok(strncmp(r.ctype, "text/plain; version=0.0.4", 25) == 0,
 	   "metrics: content type %s", r.ctype);
+	{
+		/* Beside outbound: logins, the milter, notices, the store.
+		 * The account life cycle above went through the store. */
+		static const char *const want[] = {
+			"mamori_login_decisions_total{stage=\"before\","
+			"outcome=\"allow\"} 0\n",
+			"mamori_milter_messages_total{direction=\"inbound\","
+			"verdict=\"reject\"} 0\n",
+			"mamori_milter_errors_total{kind=\"dkim_sign\"} 0\n",
+			"mamori_notices_total{result=\"sent\"} 0\n",
+			"mamori_store_operations_total{op=\"put\"} ",
+			"mamori_store_operation_failures_total{op=\"get\"} 0\n",
+			"mamori_store_operation_seconds_bucket{le=\"+Inf\"} ",
+			"# TYPE mamori_store_operation_seconds histogram\n",
+		};
+		const char *p;
+		size_t k;
+
+		buf_append(&r.body, "", 1);
+		for (k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+			ok(strstr(r.body.p, want[k]) != NULL, "metrics: %.*s",
+			   (int)strcspn(want[k], "\n"), want[k]);
+		p = strstr(r.body.p, want[4]);
+		ok(p && strtol(p + strlen(want[4]), NULL, 10) > 0,
+		   "metrics: the store's puts are counted");
+	}
 	resp_free(&r);
 
 	request(&r, "GET", "/v1/stats", NULL, false, NULL);

@@ -1,0 +1,116 @@
+/*
+ * http_api_metrics - the core's auth-policy, milter, notice and store
+ * figures (core_metrics_get()) as Prometheus text exposition format 0.0.4,
+ * for GET /metrics beside the outbound figures.  Names and labels:
+ * docs/api.md.  Pure formatting: no I/O, no decision.
+ */
+#include <inttypes.h>
+
+#include "core/admin.h"
+#include "front/http_api-internal.h"
+#include "util/buf.h"
+
+/* "# HELP" and "# TYPE" of one family. */
+static void family(struct buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Dovecot's auth-policy answers. */
+static void render_logins(const struct core_metrics_view *v, struct buf *b)
+{
+	size_t s, o;
+
+	family(b, "mamori_login_decisions_total", "counter",
+	       "Dovecot auth-policy answers by stage and outcome.");
+	for (s = 0; s < 3; s++)
+		for (o = 0; o < 3; o++)
+			buf_printf(b, "mamori_login_decisions_total{stage=\"%s\","
+				   "outcome=\"%s\"} %" PRIu64 "\n",
+				   v->login_stage[s], v->login_outcome[o],
+				   v->logins[s][o]);
+	family(b, "mamori_login_compromised_total", "counter",
+	       "Logins with valid credentials judged to be an attacker's.");
+	buf_printf(b, "mamori_login_compromised_total %" PRIu64 "\n",
+		   v->logins_compromised);
+}
+
+/* The milter's verdicts and signing. */
+static void render_milter(const struct core_metrics_view *v, struct buf *b)
+{
+	size_t i;
+
+	family(b, "mamori_milter_messages_total", "counter",
+	       "Milter messages: inbound by verdict, outbound signed or not.");
+	for (i = 0; i < 5; i++)
+		buf_printf(b, "mamori_milter_messages_total{direction="
+			   "\"inbound\",verdict=\"%s\"} %" PRIu64 "\n",
+			   v->milter_action[i], v->milter_inbound[i]);
+	buf_printf(b, "mamori_milter_messages_total{direction=\"outbound\","
+		   "verdict=\"signed\"} %" PRIu64 "\n"
+		   "mamori_milter_messages_total{direction=\"outbound\","
+		   "verdict=\"unsigned\"} %" PRIu64 "\n",
+		   v->milter_signed, v->milter_unsigned);
+	family(b, "mamori_milter_errors_total", "counter",
+	       "Milter errors: DKIM signing failures.");
+	buf_printf(b, "mamori_milter_errors_total{kind=\"dkim_sign\"} %"
+		   PRIu64 "\n", v->milter_sign_errors);
+}
+
+/* Notices to customers, the abuse desk and the webhook. */
+static void render_notices(const struct core_metrics_view *v, struct buf *b)
+{
+	family(b, "mamori_notices_total", "counter",
+	       "Notices by end: sent, failed attempts, given up, dropped.");
+	buf_printf(b, "mamori_notices_total{result=\"sent\"} %" PRIu64 "\n"
+		   "mamori_notices_total{result=\"failed_attempt\"} %" PRIu64
+		   "\nmamori_notices_total{result=\"gave_up\"} %" PRIu64 "\n"
+		   "mamori_notices_total{result=\"dropped\"} %" PRIu64 "\n",
+		   v->notices_sent, v->notices_failed_attempts,
+		   v->notices_gave_up, v->notices_dropped);
+	family(b, "mamori_notices_pending", "gauge",
+	       "Notices queued or in flight now.");
+	buf_printf(b, "mamori_notices_pending %" PRIu64 "\n",
+		   v->notices_pending);
+}
+
+/* The store's operations, failures and latency. */
+static void render_store(const struct core_metrics_view *v, struct buf *b)
+{
+	size_t i;
+
+	family(b, "mamori_store_operations_total", "counter",
+	       "Store operations by kind.");
+	for (i = 0; i < v->nstore; i++)
+		buf_printf(b, "mamori_store_operations_total{op=\"%s\"} %"
+			   PRIu64 "\n", v->store[i].op, v->store[i].ops);
+	family(b, "mamori_store_operation_failures_total", "counter",
+	       "Store operations that failed (not \"not found\").");
+	for (i = 0; i < v->nstore; i++)
+		buf_printf(b, "mamori_store_operation_failures_total{op=\"%s\"} %"
+			   PRIu64 "\n", v->store[i].op, v->store[i].failures);
+	family(b, "mamori_store_operation_seconds", "histogram",
+	       "Time from a store call to its answer.");
+	for (i = 0; i < v->nlat; i++) {
+		if (i + 1 < v->nlat)
+			buf_printf(b, "mamori_store_operation_seconds_bucket"
+				   "{le=\"%g\"} %" PRIu64 "\n", v->lat_le[i],
+				   v->lat_cum[i]);
+		else
+			buf_printf(b, "mamori_store_operation_seconds_bucket"
+				   "{le=\"+Inf\"} %" PRIu64 "\n", v->lat_cum[i]);
+	}
+	buf_printf(b, "mamori_store_operation_seconds_sum %.6f\n"
+		   "mamori_store_operation_seconds_count %" PRIu64 "\n",
+		   v->lat_sum, v->nlat ? v->lat_cum[v->nlat - 1] : 0);
+}
+
+void http_api_metrics_render(const struct core_metrics_view *v,
+			     struct buf *b)
+{
+	render_logins(v, b);
+	render_milter(v, b);
+	render_notices(v, b);
+	render_store(v, b);
+}
