@@ -154,8 +154,10 @@ in_root mamori stats >"$R/stats.out" 2>&1
 rc=$?
 cat "$R/stats.out" >>"$R/inner.log"
 check "mamori stats answers (exit $rc)" test "$rc" -eq 0 -a -s "$R/stats.out"
-ids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status" 2>/dev/null)
-check "mamorid runs as mamori (uids $ids)" test "$ids" = "$uid $uid $uid $uid"
+# $pid is in the new pid namespace: its /proc is the one in the overlay.
+ids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$ROOT/proc/$pid/status" 2>/dev/null)
+comm=$(cat "$ROOT/proc/$pid/comm" 2>/dev/null)
+check "mamorid runs as mamori ($comm: uids $ids)" test "$comm" = mamorid -a "$ids" = "$uid $uid $uid $uid"
 check "the store is mamori's" test "$(stat -c %u "$ROOT/var/lib/mamori/state.db" 2>&1)" = "$uid"
 # A DKIM key made by root is readable by the daemon's user.
 check "mamori dkim keygen as root" in_root mamori dkim keygen example.test s1 --type ed25519
