@@ -29,21 +29,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#if __has_include("mamori-build.h")
-#include "mamori-build.h"
-#endif
 #include "cli/mamori.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/listen.h"
 #include "util/xalloc.h"
-
-#ifndef MAMORI_SYSCONFDIR
-#define MAMORI_SYSCONFDIR "/etc/mamori"
-#endif
-#ifndef MAMORI_VERSION
-#define MAMORI_VERSION "unknown"
-#endif
 
 #define CLI_DEFAULT_CONFIG MAMORI_SYSCONFDIR "/mamori.conf"
 #define CLI_DEFAULT_SOCKET "/run/mamori/api.sock"

@@ -19,6 +19,17 @@
 
 #include "util/buf.h"
 
+/* The build's defaults (meson: confdir, version), else these. */
+#if __has_include("mamori-build.h")
+#include "mamori-build.h"
+#endif
+#ifndef MAMORI_SYSCONFDIR
+#define MAMORI_SYSCONFDIR "/etc/mamori"
+#endif
+#ifndef MAMORI_VERSION
+#define MAMORI_VERSION "unknown"
+#endif
+
 enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILED = 1,		/* HTTP 4xx/5xx or a bad reply */

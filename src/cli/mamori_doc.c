@@ -15,16 +15,6 @@
 #include "cli/mamori.h"
 #include "util/config.h"
 
-#if __has_include("mamori-build.h")
-#include "mamori-build.h"
-#endif
-#ifndef MAMORI_SYSCONFDIR
-#define MAMORI_SYSCONFDIR "/etc/mamori"
-#endif
-#ifndef MAMORI_VERSION
-#define MAMORI_VERSION "unknown"
-#endif
-
 /* Write s as roff text: "\" doubled, "-" as "\-", a leading "." or "'"
  * guarded with "\&". */
 static void roff_text(FILE *out, const char *s)

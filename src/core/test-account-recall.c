@@ -159,11 +159,10 @@ int main(void)
 	store_close(st);
 	config_free(cfg);
 	unlink(path);
-	snprintf(db, sizeof(db), "%s.db", path);
-	unlink(db);
-	snprintf(db, sizeof(db), "%s.db-wal", path);
-	unlink(db);
-	snprintf(db, sizeof(db), "%s.db-shm", path);
-	unlink(db);
+	for (i = 0; i < 3; i++) {
+		snprintf(db, sizeof(db), "%s.db%s", path,
+			 (const char *const[]){"", "-wal", "-shm"}[i]);
+		unlink(db);
+	}
 	return tap_done();
 }
