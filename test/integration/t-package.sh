@@ -25,7 +25,10 @@
 # machine where mamori is already installed or quickstart made the mamori
 # user (they are removed inside the overlay first), and no other dpkg run
 # waits for it.  mamorid's default listener 127.0.0.1:10040 is private to
-# the namespace.  Skipped when not root and in the ASan pass (the package
+# the namespace.  Where / cannot be overlaid, a clean machine (no mamori
+# user, no /etc/mamori, no package: a throwaway CI machine) is used itself,
+# still in private namespaces; a machine with mamori on it is not touched
+# and the test fails saying so.  Skipped when not root and in the ASan pass (the package
 # is built from the source tree, not from the build under test).
 . "$(dirname "$0")/lib.sh"
 
@@ -114,21 +117,35 @@ fail() { echo "FAIL $1" >>"$RESULTS"; }
 check() { local label=$1; shift; if "$@" >>"$R/inner.log" 2>&1; then pass "$label"; else fail "$label"; fi; }
 in_root() { chroot "$ROOT" "$@"; }
 mkdir -p "$R/ovl" "$ROOT"
-mount -t tmpfs tmpfs "$R/ovl" && mkdir "$R/ovl/up" "$R/ovl/work" &&
-	mount -t overlay overlay -o "lowerdir=/,upperdir=$R/ovl/up,workdir=$R/ovl/work" "$ROOT" ||
-	{ fail "overlay of / (mount -t overlay)"; exit 0; }
-mount --rbind /dev "$ROOT/dev" && mount -t proc proc "$ROOT/proc" &&
-	mount -t tmpfs tmpfs "$ROOT/run" && mount -t tmpfs tmpfs "$ROOT/tmp" &&
-	mkdir -p "$ROOT/tmp/debs" && mount --bind "$DEBDIR" "$ROOT/tmp/debs" ||
-	{ fail "mounts inside the overlay"; exit 0; }
+if mount -t tmpfs tmpfs "$R/ovl" && mkdir "$R/ovl/up" "$R/ovl/work" &&
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$R/ovl/up,workdir=$R/ovl/work" "$ROOT"; then
+	mount --rbind /dev "$ROOT/dev" && mount -t proc proc "$ROOT/proc" &&
+		mount -t tmpfs tmpfs "$ROOT/run" && mount -t tmpfs tmpfs "$ROOT/tmp" &&
+		mkdir -p "$ROOT/tmp/debs" && mount --bind "$DEBDIR" "$ROOT/tmp/debs" ||
+		{ fail "mounts inside the overlay"; exit 0; }
+	# A clean machine inside: what an earlier install or quickstart left.
+	in_root dpkg --purge mamori >/dev/null 2>&1
+	in_root userdel mamori >/dev/null 2>&1
+	in_root groupdel mamori >/dev/null 2>&1
+	rm -rf "$ROOT/etc/mamori" "$ROOT/var/lib/mamori"
+else
+	# No overlay (a kernel or container without it): the machine itself,
+	# if it is clean (a throwaway CI machine), else nothing is touched.
+	echo "no overlay of /: installing on the machine itself" >>"$R/inner.log"
+	if getent passwd mamori >/dev/null || [ -e /etc/mamori ] ||
+		[ -e /var/lib/mamori ] || dpkg-query -W mamori >/dev/null 2>&1; then
+		fail "overlay of / (mount -t overlay), and this machine has mamori already: not touched"
+		exit 0
+	fi
+	ROOT=/
+	mount -t proc proc /proc && mount -t tmpfs tmpfs /run &&
+		mkdir -p /run/debs && mount --bind "$DEBDIR" /run/debs ||
+		{ fail "mounts on the machine"; exit 0; }
+fi
 ip link set lo up
-# A clean machine inside: what an earlier install or quickstart left goes.
-in_root dpkg --purge mamori >/dev/null 2>&1
-in_root userdel mamori >/dev/null 2>&1
-in_root groupdel mamori >/dev/null 2>&1
-rm -rf "$ROOT/etc/mamori" "$ROOT/var/lib/mamori"
+[ "$ROOT" = / ] && DEBS=/run/debs || DEBS=/tmp/debs
 
-check "dpkg -i installs the package" in_root dpkg -i /tmp/debs/$(basename "$DEB")
+check "dpkg -i installs the package" in_root dpkg -i "$DEBS/$(basename "$DEB")"
 uid=$(in_root id -u mamori 2>/dev/null)
 gid=$(in_root id -g mamori 2>/dev/null)
 check "a system user mamori exists (uid $uid)" test -n "$uid" -a "${uid:-1000}" -lt 1000
