@@ -200,6 +200,14 @@ struct config {
 	char *geoip_db;			/* country .mmdb; "" = off */
 	char *dmarc_our_networks;	/* CIDRs of our senders; "" = none */
 	char *home_countries;		/* "JP,..." outbound; "" = off */
+	/* DMARC aggregate reports we send (core/dmarc_send.h). */
+	bool dmarc_report_send;		/* mamorid sends them daily */
+	char *dmarc_report_org_name;	/* "" = the host name */
+	char *dmarc_report_from;	/* From: and MAIL FROM; "" = off */
+	long dmarc_report_hour;		/* UTC hour of the daily run */
+	char *dmarc_report_relay;	/* smtp://HOST:PORT */
+	long dmarc_report_max_bytes;	/* whole message */
+	long dmarc_report_dest_per_day;	/* reports per rua host per 24 h */
 
 	int nclasses;
 	struct class_config classes[CONFIG_MAX_CLASSES];
