@@ -153,6 +153,7 @@ int cli_cmd_dmarc(struct cli *c, int argc, char **argv);
 /* "dmarc ingest" and "dmarc sources" (mamori_dmarc_rep.c, local store). */
 int cli_cmd_dmarc_ingest(struct cli *c, int argc, char **argv);
 int cli_cmd_dmarc_sources(struct cli *c, int argc, char **argv);
+int cli_cmd_dmarc_report(struct cli *c, int argc, char **argv);
 /* The configuration file to read: -c, else the default if it exists. */
 const char *cli_config_path(const struct cli *c);
 /* mamori dkim keygen ...: local, no daemon (mamori_dkim.c). */

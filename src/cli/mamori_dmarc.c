@@ -139,6 +139,8 @@ int cli_cmd_dmarc(struct cli *c, int argc, char **argv)
 		return cli_cmd_dmarc_ingest(c, argc - 1, argv + 1);
 	if (argc > 0 && !strcmp(argv[0], "sources"))
 		return cli_cmd_dmarc_sources(c, argc - 1, argv + 1);
+	if (argc > 0 && !strcmp(argv[0], "report"))
+		return cli_cmd_dmarc_report(c, argc - 1, argv + 1);
 	for (i = 0; i < argc; i++) {
 		if ((v = cli_opt_value(argc, argv, &i, "--day")))
 			day = v;
