@@ -149,4 +149,18 @@ int core_dmarc_send_run(const struct core_dmarc_send_opts *opts,
 			struct core_dmarc_send_totals *tot, char *err,
 			size_t errsz);
 
+/*
+ * mamorid's daily run (dmarc_daily.c): call tick from the loop's periodic
+ * timer; in the UTC hour dmarc_report_hour, once a day, with
+ * dmarc_report_send on, it starts core_dmarc_send_run (send, the last
+ * CORE_DMARC_SEND_DAYS days) on a thread with its own store handle and
+ * logs the totals.  cfg must outlive the run.  free waits for a run in
+ * progress.
+ */
+struct core_dmarc_daily;
+struct core_dmarc_daily *core_dmarc_daily_new(void);
+void core_dmarc_daily_tick(struct core_dmarc_daily *d,
+			   const struct config *cfg, int64_t now);
+void core_dmarc_daily_free(struct core_dmarc_daily *d);
+
 #endif

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +29,7 @@
 
 #include "auth/login.h"
 #include "core/core.h"
+#include "core/dmarc_send.h"
 #include "core/inbound.h"
 #include "core/outbox.h"
 #include "front/authpolicy_server.h"
@@ -58,6 +60,7 @@ struct daemon {
 	struct authpolicy_server *authpolicy;
 	struct core_mail *mail;		/* the milter's core context */
 	struct milter_server *milter;
+	struct core_dmarc_daily *dmarc_daily;	/* the reports we send */
 	const char *config_path;
 };
 
@@ -162,6 +165,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (d->login)
 		login_engine_tick(d->login, 0);
 	core_snapshot_tick(d->core, 0);
+	core_dmarc_daily_tick(d->dmarc_daily, d->cfg, (int64_t)time(NULL));
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -344,6 +348,7 @@ int main(int argc, char **argv)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	d.dmarc_daily = core_dmarc_daily_new();
 	ev_tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
 	event_add(ev_tick, &tick);
 	log_msg(LOG_L_INFO, "event=started version=%s config=%s store=%s pid=%ld",
@@ -365,6 +370,7 @@ int main(int argc, char **argv)
 	/* The counters survive a clean restart whole (kill -9 loses what
 	 * changed since the last snapshot pass). */
 	core_snapshot_flush(d.core, 0);
+	core_dmarc_daily_free(d.dmarc_daily);
 	core_free(d.core);
 	login_engine_free(d.login);
 	notify_free(d.nt);

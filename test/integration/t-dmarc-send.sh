@@ -158,4 +158,25 @@ tap_is "$(sink_files | grep -c .)" "$n" "a second run sends nothing"
 tap_ok 'grep -q "already sent 2" <<<"$out"' "it says both were sent already"
 [ "$before" -gt 0 ] || diag "no inbound mail in the sink before the reports"
 
+# 5. mamorid's daily run: dmarc_report_send on, the hour now; yesterday's
+#    counts (a row written as the milter writes it) go out once
+YDAY=$(date -u -d yesterday +%F)
+sqlite3 "$MAMORI_DIR/state.db" "insert into kv (ns, key, value, expires) values ('dmarc_agg', '$YDAY|192.0.2.7|shop.test|fail|none|fail|none', '4', 0);"
+mamori_write_conf "$CONF.daily" \
+	"dns_upstream = 127.0.0.1@$DNS_PORT" \
+	"dns_timeout_ms = 1500" \
+	"dmarc_report_send = yes" \
+	"dmarc_report_hour = $((10#$(date -u +%H)))" \
+	"dmarc_report_from = dmarc-reports@example.test" \
+	"dmarc_report_relay = smtp://127.0.0.1:$RELAY_PORT"
+mamorid_start "$CONF.daily" || bail "mamorid did not start"
+wait_for 30 'grep -q "event=dmarc_report_run" "$MAMORI_LOG"'
+tap_ok 'grep -q "event=dmarc_report_run reports=1 sent=2 " "$MAMORI_LOG"' \
+	"mamorid's daily run: one report, sent to the two authorised rua"
+YNAME="example.test!shop.test!$(date -u -d "$YDAY" +%s)!"
+wait_for 30 '[ "$(sink_files | xargs -r grep -lF "$YNAME" 2>/dev/null | grep -c .)" -ge 2 ]'
+tap_is "$(sink_files | xargs -r grep -lF "$YNAME" 2>/dev/null | grep -c .)" 2 \
+	"yesterday's report reached both rua"
+mamorid_stop
+
 tap_done
