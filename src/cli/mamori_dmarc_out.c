@@ -53,9 +53,13 @@ static void on_event(void *arg, const struct core_dmarc_send_event *ev)
 	printf("%s %s%s%s %s", ev->day, cli_show(ev->domain, d, sizeof(d)),
 	       ev->rua[0] ? " -> " : "", cli_show(ev->rua, r, sizeof(r)),
 	       ev->result);
-	if (ev->records && strcmp(ev->result, "written"))
-		printf(" (%zu records, %lld messages, %zu bytes)", ev->records,
-		       (long long)ev->messages, ev->bytes);
+	if (ev->records && strcmp(ev->result, "written")) {
+		printf(" (%zu records, %lld messages", ev->records,
+		       (long long)ev->messages);
+		if (ev->bytes)
+			printf(", %zu bytes", ev->bytes);
+		putchar(')');
+	}
 	if (ev->detail && ev->detail[0])
 		printf(": %s", cli_show(ev->detail, why, sizeof(why)));
 	putchar('\n');
