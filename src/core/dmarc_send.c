@@ -230,46 +230,6 @@ static void rows_free(struct run *R)
 	R->nrows = 0;
 }
 
-/* store_row_cb over dmarc_sent: count the reports sent per host within
- * the last 24 h. */
-static void sent_row(void *arg, int result, const char *key,
-		     const char *value, int64_t ts)
-{
-	struct run *R = arg;
-	json_t *j;
-	const char *host, *res;
-	json_int_t t;
-	size_t i;
-
-	(void)ts;
-	if (!key) {
-		R->answered = 1;
-		R->result = result;
-		return;
-	}
-	j = json_loads(value, 0, NULL);
-	host = json_string_value(json_object_get(j, "host"));
-	res = json_string_value(json_object_get(j, "result"));
-	t = json_integer_value(json_object_get(j, "time"));
-	if (host && res && !strcmp(res, "sent") &&
-	    t > R->o->now - 86400) {
-		for (i = 0; i < R->nhc && strcmp(R->hc[i].host, host); i++)
-			;
-		if (i == R->nhc) {
-			if (R->nhc == R->hccap) {
-				R->hccap = R->hccap ? 2 * R->hccap : 16;
-				R->hc = xrealloc(R->hc,
-						 R->hccap * sizeof(*R->hc));
-			}
-			snprintf(R->hc[i].host, sizeof(R->hc[i].host), "%s",
-				 host);
-			R->hc[R->nhc++].n = 0;
-		}
-		R->hc[i].n++;
-	}
-	json_decref(j);
-}
-
 /* The reports sent to host in the last 24 h, as a pointer to bump. */
 static long *host_count(struct run *R, const char *host)
 {
@@ -285,6 +245,32 @@ static long *host_count(struct run *R, const char *host)
 	snprintf(R->hc[R->nhc].host, sizeof(R->hc[0].host), "%s", host);
 	R->hc[R->nhc].n = 0;
 	return &R->hc[R->nhc++].n;
+}
+
+/* store_row_cb over dmarc_sent: count the reports sent per host within
+ * the last 24 h. */
+static void sent_row(void *arg, int result, const char *key,
+		     const char *value, int64_t ts)
+{
+	struct run *R = arg;
+	json_t *j;
+	const char *host, *res;
+	json_int_t t;
+
+	(void)ts;
+	if (!key) {
+		R->answered = 1;
+		R->result = result;
+		return;
+	}
+	j = json_loads(value, 0, NULL);
+	host = json_string_value(json_object_get(j, "host"));
+	res = json_string_value(json_object_get(j, "result"));
+	t = json_integer_value(json_object_get(j, "time"));
+	if (host && res && !strcmp(res, "sent") &&
+	    t > R->o->now - 86400)
+		(*host_count(R, host))++;
+	json_decref(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -427,8 +413,9 @@ static size_t rua_parse(const char *list, struct rua *v, size_t max)
 			if (bang) {
 				char *end;
 				unsigned long long sz = strtoull(bang + 1, &end, 10);
-				int sh = *end == 'k' ? 10 : *end == 'm' ? 20 :
-					 *end == 'g' ? 30 : *end == 't' ? 40 : 0;
+				int c = *end | 0x20;	/* k and K alike */
+				int sh = c == 'k' ? 10 : c == 'm' ? 20 :
+					 c == 'g' ? 30 : c == 't' ? 40 : 0;
 
 				v[n].limit = sz << sh;
 				u[bang - u] = '\0';
@@ -641,8 +628,7 @@ static int deliver(struct run *R, struct core_dmarc_send_event *ev,
 		size_t len = 0;
 		bool final = false;
 		int err = 0, a, s;
-		long att = R->o->send ? prior(R, m->report_id, &u, &final,
-					      &err) : 0;
+		long att = prior(R, m->report_id, &u, &final, &err);
 		long *hc;
 
 		if (err)
@@ -651,7 +637,7 @@ static int deliver(struct run *R, struct core_dmarc_send_event *ev,
 		ev->rua = v[i].addr;
 		ev->detail = detail;
 		ev->bytes = 0;
-		if (R->o->send && final) {
+		if (final) {
 			ev->result = "duplicate";
 			snprintf(detail, sizeof(detail), "sent before");
 			goto next;
@@ -737,9 +723,11 @@ static int write_xml(struct run *R, struct core_dmarc_send_event *ev,
 
 /* Build and deliver the report of policy domain pol for the day. */
 static int one_report(struct run *R, const char *day, int64_t begin,
-		      const struct policy *pol, char *err, size_t errsz)
+		      const struct policy *pol, const size_t *canon,
+		      const size_t *pidx, char *err, size_t errsz)
 {
 	struct core_dmarc_out_row *rows = xcalloc(R->nrows, sizeof(*rows));
+	size_t k = (size_t)(pol - R->pol);
 	struct core_dmarc_out_meta m;
 	struct core_dmarc_out_policy op;
 	struct core_dmarc_send_event ev;
@@ -749,13 +737,14 @@ static int one_report(struct run *R, const char *day, int64_t begin,
 	int rc = 0;
 
 	memset(&ev, 0, sizeof(ev));
-	for (i = 0; i < R->nrows; i++) {
-		const struct policy *p = policy_of(R, R->rows[i].header_from);
-
-		if (p->found == 1 && !strcmp(p->domain, pol->domain)) {
+	for (i = 0; i < R->nrows; i++)
+		if (canon[pidx[i]] == k) {
 			rows[n++] = R->rows[i];
 			ev.messages += R->rows[i].count;
 		}
+	if (n == 0) {
+		free(rows);
+		return 0;
 	}
 	snprintf(rid, sizeof(rid), "%s_%s@%s", day, pol->domain, R->submitter);
 	m = (struct core_dmarc_out_meta){ .org_name = R->org_name,
@@ -796,8 +785,9 @@ static int one_day(struct run *R, const char *day, char *err, size_t errsz)
 	char prefix[16];
 	struct tm tm;
 	int64_t begin;
-	size_t i, j;
+	size_t i, j, k, *pidx, *canon;
 	bool tempfail = false;
+	int rc = 0;
 
 	memset(&tm, 0, sizeof(tm));
 	if (strlen(day) != 10 || !strptime(day, "%Y-%m-%d", &tm) ||
@@ -815,8 +805,13 @@ static int one_day(struct run *R, const char *day, char *err, size_t errsz)
 			 "failed" : "answers asynchronously (use sqlite:)");
 		return -1;
 	}
-	for (i = 0; i < R->nrows; i++)
-		tempfail |= policy_of(R, R->rows[i].header_from)->found < 0;
+	pidx = xcalloc(R->nrows ? R->nrows : 1, sizeof(*pidx));
+	for (i = 0; i < R->nrows; i++) {
+		const struct policy *p = policy_of(R, R->rows[i].header_from);
+
+		tempfail |= p->found < 0;
+		pidx[i] = (size_t)(p - R->pol);	/* R->pol is final below */
+	}
 	if (tempfail) {
 		struct core_dmarc_send_event ev = { .day = day, .domain = "",
 			.report_id = "", .rua = "", .result = "tempfail",
@@ -825,26 +820,33 @@ static int one_day(struct run *R, const char *day, char *err, size_t errsz)
 
 		count(R->tot, "tempfail");
 		event(R, &ev);
+		free(pidx);
 		return 0;
 	}
-	/* One report per policy domain, in the order first met. */
-	for (i = 0; i < R->nrows; i++) {
-		const struct policy *p = policy_of(R, R->rows[i].header_from);
-		bool seen = false;
-
-		if (p->found != 1 || (R->o->domain &&
-				      strcasecmp(R->o->domain, p->domain)))
-			continue;
-		for (j = 0; j < i && !seen; j++) {
-			const struct policy *q =
-				policy_of(R, R->rows[j].header_from);
-
-			seen = q->found == 1 && !strcmp(q->domain, p->domain);
-		}
-		if (!seen && one_report(R, day, begin, p, err, errsz) < 0)
-			return -1;
+	/* canon[k]: the first policy entry with k's policy domain (a
+	 * subdomain's From shares its organizational domain's report);
+	 * one report per canonical entry that has rows today. */
+	canon = xcalloc(R->npol ? R->npol : 1, sizeof(*canon));
+	for (k = 0; k < R->npol; k++) {
+		canon[k] = k;
+		for (j = 0; j < k; j++)
+			if (R->pol[j].found == 1 && R->pol[k].found == 1 &&
+			    !strcmp(R->pol[j].domain, R->pol[k].domain)) {
+				canon[k] = j;
+				break;
+			}
 	}
-	return 0;
+	for (k = 0; k < R->npol && rc == 0; k++) {
+		const struct policy *p = &R->pol[k];
+
+		if (p->found != 1 || canon[k] != k || (R->o->domain &&
+		    strcasecmp(R->o->domain, p->domain)))
+			continue;
+		rc = one_report(R, day, begin, p, canon, pidx, err, errsz);
+	}
+	free(canon);
+	free(pidx);
+	return rc;
 }
 
 /* Set the names: org_name, from, submitter; -1 with err without from. */
