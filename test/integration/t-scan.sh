@@ -12,6 +12,10 @@
 #   4. DNS outage: the verdict is tempfail 451 4.7.0, never a pass or fail
 #   5. bad input: a missing file, no file, binary junk: clear errors or a
 #      verdict, never a crash
+#   5b. the content verdict: --json gives action, score, labels, reasons
+#      ({name, label, points, detail}) and auth for a look-alike phishing
+#      message, and an empty verdict for the clean one; the text output
+#      lists the reasons
 #   6. the 639 messages of ../shared/corpora/phishing-pot-subset, each
 #      scanned once: the header field count agrees with Python's email
 #      parser on every message it parses without defects, the From domain
@@ -57,10 +61,12 @@ disown "$DNS_PID"
 trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
 wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
 
+printf 'mizuho-bank.co.jp Mizuho\n' >"$IT_DIR/protected"
 cat >"$CONF" <<EOF
 authserv_id = $AUTHSERV
 dns_upstream = 127.0.0.1@$DNS_PORT
 dns_timeout_ms = 2000
+lookalike_protected_file = $IT_DIR/protected
 EOF
 
 # scan ARGS...: mamori scan with the test configuration, bounded.
@@ -155,6 +161,34 @@ head -c 200000 /dev/urandom >"$IT_DIR/junk.bin"
 scan --json "$IT_DIR/junk.bin" >"$IT_DIR/junk.json" 2>"$IT_DIR/junk.err"
 tap_is "$?" 0 "binary junk: a verdict, exit 0"
 tap_is "$(field dmarc "$IT_DIR/junk.json")" fail "binary junk: no From, DMARC never passes"
+
+# ---------------------------------------------------------------- 5b. content
+
+tap_is "$(field score "$IT_DIR/good.json") $(field labels "$IT_DIR/good.json") $(field reasons "$IT_DIR/good.json")" \
+	"0 [] []" "--json: the clean message has score 0, no labels, no reasons"
+tap_is "$(field auth.dkim "$IT_DIR/good.json")" pass "--json: auth holds the SPF/DKIM/DMARC results"
+printf '%s\r\n' 'From: "support@mizuho-bank.co.jp" <info@rnizuho-bank.co.jp>' \
+	'To: bob@scan.test' 'Subject: account notice' 'MIME-Version: 1.0' \
+	'Content-Type: text/html; charset=UTF-8' '' \
+	'<p>Your account will be suspended. Verify your account:' \
+	'<a href="http://203.0.113.9/login">https://www.mizuho-bank.co.jp/</a></p>' \
+	>"$IT_DIR/phish.eml"
+scan --json "$IT_DIR/phish.eml" >"$IT_DIR/phish.json" 2>"$IT_DIR/phish.err"
+tap_is "$?" 0 "phishing: a verdict, exit 0"
+tap_is "$(field action "$IT_DIR/phish.json")" reject "phishing: --json action reject"
+tap_ok '[ "$(field score "$IT_DIR/phish.json")" -ge 20 ]' "phishing: --json score >= 20 (content_reject_score)"
+tap_ok 'grep -q "\"reply\": \"550 5.7.1 message refused as phishing" "$IT_DIR/phish.json"' \
+	"phishing: the 550 reply names the label"
+tap_is "$(field labels "$IT_DIR/phish.json")" '["phishing", "spoofing"]' "phishing: --json labels"
+tap_is "$(field reasons.0.name "$IT_DIR/phish.json") $(field reasons.0.label "$IT_DIR/phish.json") $(field reasons.0.points "$IT_DIR/phish.json")" \
+	"dispname-address spoofing 4" "phishing: --json reasons carry name, label, points"
+tap_ok 'grep -q "\"detail\": \"from=rnizuho-bank.co.jp protected=mizuho-bank.co.jp rule=confusable" "$IT_DIR/phish.json"' \
+	"phishing: the look-alike's detail names both domains and the rule"
+tap_ok 'grep -q "\"name\": \"link-ip-host\"" "$IT_DIR/phish.json"' "phishing: the IP-literal link is a reason"
+tap_is "$(field auth.dmarc "$IT_DIR/phish.json")" none "phishing: auth.dmarc"
+scan "$IT_DIR/phish.eml" >"$IT_DIR/phish.txt" 2>&1
+tap_ok 'grep -q "^labels: *phishing,spoofing" "$IT_DIR/phish.txt" && grep -q "^ *+6 lookalike-from" "$IT_DIR/phish.txt" && grep -q "^X-Mamori-Verdict: $AUTHSERV; score=" "$IT_DIR/phish.txt"' \
+	"phishing: the text output lists labels, reasons and the header field"
 
 # ---------------------------------------------------------------- 6. corpus
 
