@@ -270,6 +270,7 @@ struct ctx {
 	char from_domain[LOOKALIKE_DOMAIN_MAX];	/* lowercase, "" if none */
 	const char *rcpt[RCPT_MAX];
 	size_t nrcpt;
+	struct corrindex_users us;	/* rcpt hashed; n 0 without index */
 	bool aligned;		/* DMARC pass for the From domain */
 	bool known;		/* a recipient corresponds with From */
 	bool reply;		/* In-Reply-To or References */
@@ -294,7 +295,8 @@ static void check_dispname(struct ctx *x)
 {
 	struct dispname_result dr;
 	struct cues_result cr;
-	size_t i, n = strlen(x->from_name);
+	size_t n = strlen(x->from_name);
+	int w;
 
 	if (!n)
 		return;
@@ -314,18 +316,16 @@ static void check_dispname(struct ctx *x)
 	default:
 		break;
 	}
-	for (i = 0; x->in->ci && i < x->nrcpt; i++)
-		if (corrindex_name_elsewhere(x->in->ci, x->rcpt[i],
-					     x->from_name, x->from_addr)) {
-			x->mismatch = true;
-			content_add_reason(x->v, "dispname-known-name",
-					   CONTENT_SPOOFING, P_KNOWN_NAME,
-					   "name=\"%s\" known_to=%s from=%s "
-					   "(the name was never seen with "
-					   "this address)", x->from_name,
-					   x->rcpt[i], x->from_addr);
-			break;
-		}
+	if (x->us.n && (w = corrindex_name_elsewhere(x->in->ci, &x->us,
+						     x->from_name,
+						     x->from_addr)) >= 0) {
+		x->mismatch = true;
+		content_add_reason(x->v, "dispname-known-name",
+				   CONTENT_SPOOFING, P_KNOWN_NAME,
+				   "name=\"%s\" known_to=%s from=%s (the name "
+				   "was never seen with this address)",
+				   x->from_name, x->us.addr[w], x->from_addr);
+	}
 	memset(&cr, 0, sizeof(cr));
 	if (x->c->la && cues_brand_claim(x->c->la, x->from_name, n,
 					 x->from_domain, &cr))
@@ -339,26 +339,23 @@ static void check_dispname(struct ctx *x)
 static void check_from_domain(struct ctx *x)
 {
 	struct lookalike_result lr;
-	enum corrindex_dom d = CORRINDEX_DOM_NONE;
-	size_t i;
+	enum corrindex_dom d;
+	size_t w;
 
 	if (!x->from_domain[0] || !x->c->la)
 		return;
-	for (i = 0; x->in->ci && i < x->nrcpt; i++) {
-		d = corrindex_domain(x->in->ci, x->c->la, x->c->psl,
-				     x->rcpt[i], x->from_domain);
-		if (d == CORRINDEX_DOM_KNOWN)
-			return;		/* a domain the recipient writes to */
-		if (d == CORRINDEX_DOM_SKELETON || d == CORRINDEX_DOM_EDIT) {
-			x->mismatch = true;
-			content_add_reason(x->v, "lookalike-correspondent",
-					   CONTENT_SPOOFING, P_LOOKALIKE_CORR,
-					   "from=%s recipient=%s rule=%s "
-					   "(resembles a domain the recipient "
-					   "writes to)", x->from_domain,
-					   x->rcpt[i], corrindex_dom_name(d));
-			break;
-		}
+	d = corrindex_domain(x->in->ci, x->c->la, x->c->psl, &x->us,
+			     x->from_domain, &w);
+	if (d == CORRINDEX_DOM_KNOWN)
+		return;			/* a domain the recipient writes to */
+	if (d == CORRINDEX_DOM_SKELETON || d == CORRINDEX_DOM_EDIT) {
+		x->mismatch = true;
+		content_add_reason(x->v, "lookalike-correspondent",
+				   CONTENT_SPOOFING, P_LOOKALIKE_CORR,
+				   "from=%s recipient=%s rule=%s (resembles a "
+				   "domain the recipient writes to)",
+				   x->from_domain, x->us.addr[w],
+				   corrindex_dom_name(d));
 	}
 	if (lookalike_check(x->c->la, x->from_domain, NULL, 0, &lr) ==
 	    LOOKALIKE_MATCH) {
@@ -446,12 +443,17 @@ static void check_cues(struct ctx *x)
 		[CUES_SOLICITATION] = CONTENT_SOLICITATION,
 	};
 	const struct mime_summary *ms = x->ms;
-	struct cues_result cr;
+	struct cues_result cr, sr;
 	char name[CONTENT_NAME_MAX];
 	int l;
 
+	/* cue words in subject and text; brands and mixed scripts in the
+	 * subject only (a brand in the text is in 9% of ham, and looking
+	 * for each brand in 16 KiB of text was most of the cost) */
 	if (cues_scan(ms->subject, strlen(ms->subject), ms->text,
-		      ms->text_len, x->c->la, x->from_domain, &cr) != 0)
+		      ms->text_len, NULL, x->from_domain, &cr) != 0 ||
+	    cues_scan(ms->subject, strlen(ms->subject), "", 0, x->c->la,
+		      x->from_domain, &sr) != 0)
 		return;
 	for (l = 0; l < CUES_N; l++) {
 		unsigned hits = cr.hits[l] > CUE_MAX ? CUE_MAX : cr.hits[l];
@@ -463,12 +465,12 @@ static void check_cues(struct ctx *x)
 				   "cues=%u first=\"%s\"", cr.hits[l],
 				   cr.first[l] ? cr.first[l] : "");
 	}
-	if (cr.brand_claim && cr.brand_in_subject)
+	if (sr.brand_claim && sr.brand_in_subject)
 		content_add_reason(x->v, "brand-subject", CONTENT_PHISHING,
 				   P_BRAND_SUBJECT, "brand=\"%s\" brand_domain=%s "
-				   "from_domain=%s", cr.brand, cr.brand_domain,
+				   "from_domain=%s", sr.brand, sr.brand_domain,
 				   x->from_domain[0] ? x->from_domain : "-");
-	if (cr.mixed_script_subject)
+	if (sr.mixed_script_subject)
 		content_add_reason(x->v, "subject-mixed-script",
 				   CONTENT_PHISHING, P_SUBJECT_MIXED,
 				   "a subject word mixes Latin with Cyrillic "
@@ -593,7 +595,6 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 		   const struct content_input *in)
 {
 	struct ctx x;
-	size_t i;
 
 	if (!c->enabled || !in->ms)
 		return;
@@ -608,9 +609,10 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 	x.aligned = in->auth && strcmp(in->auth->dmarc_result, "pass") == 0;
 	x.reply = x.ms->in_reply_to[0] || x.ms->n_references;
 	collect_rcpts(&x);
-	for (i = 0; in->ci && x.from_addr[0] && i < x.nrcpt; i++)
-		if (corrindex_known_pair(in->ci, x.rcpt[i], x.from_addr))
-			x.known = true;
+	if (in->ci)
+		corrindex_users(in->ci, x.rcpt, x.nrcpt, &x.us);
+	x.known = x.us.n && corrindex_known_pair(in->ci, &x.us,
+						 x.from_addr) >= 0;
 	v->checked = true;
 	v->mime_flags = x.ms->flags;
 	/* display name and From domain first: they set x.mismatch, which

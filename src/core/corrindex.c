@@ -35,6 +35,7 @@ struct corrindex {
 	struct gen cur, old;
 	size_t max, cap;		/* cap: power of 2, >= 2 * max */
 	char salt[65];
+	uint64_t seed;			/* of item hashes, from the salt */
 };
 
 /* ------------------------------------------------------------------ */
@@ -98,11 +99,25 @@ static uint64_t h_addr(const struct corrindex *ci, const char *addr)
 	return h(ci->salt, "", addr, strlen(addr));
 }
 
-/* The hash of a kind ("name:", "dom:" ...) and its item. */
+/*
+ * The hash of a kind ("name:", "dom:" ...) and its item: a multiply-mix
+ * over the bytes keyed with the salt's seed.  Only a user's address goes
+ * through SHA-256 (the p: rows of mailrec.c need it); items are mixed
+ * with that, so a key still needs the salt and the user's address, and
+ * a message's items are hashed in nanoseconds, not microseconds.
+ */
 static uint64_t h_item(const struct corrindex *ci, const char *kind,
 		       const char *item, size_t n)
 {
-	return h(ci->salt, kind, item, n);
+	uint64_t x = ci->seed;
+	size_t i;
+
+	for (; *kind; kind++)
+		x = (x ^ (unsigned char)*kind) * 0x100000001b3ULL;
+	x = mix(x);
+	for (i = 0; i < n; i++)
+		x = (x ^ (unsigned char)item[i]) * 0x100000001b3ULL;
+	return mix(x ^ n);
 }
 
 uint64_t corrindex_row_key(const char *row)
@@ -144,6 +159,7 @@ struct corrindex *corrindex_new(size_t max)
 	ci->cur.slot = xcalloc(ci->cap, sizeof(uint64_t));
 	pthread_rwlock_init(&ci->lock, NULL);
 	snprintf(ci->salt, sizeof(ci->salt), "%064d", 0);
+	ci->seed = h(ci->salt, "corrindex-seed", "", 0);
 	return ci;
 }
 
@@ -161,6 +177,7 @@ void corrindex_set_salt(struct corrindex *ci, const char *salt)
 {
 	pthread_rwlock_wrlock(&ci->lock);
 	snprintf(ci->salt, sizeof(ci->salt), "%s", salt);
+	ci->seed = h(ci->salt, "corrindex-seed", "", 0);
 	pthread_rwlock_unlock(&ci->lock);
 }
 
@@ -265,9 +282,9 @@ static bool sub_ok(const char *skel)
 	return true;
 }
 
-/* The key of skel with position i deleted, recorded at position pos. */
-static uint64_t sub_key(const struct corrindex *ci, uint64_t u,
-			const char *skel, size_t i, size_t pos)
+/* The item hash of skel with position i deleted, at position pos. */
+static uint64_t sub_hash(const struct corrindex *ci, const char *skel,
+			 size_t i, size_t pos)
 {
 	char t[CORRINDEX_SUB_MAX + 8];
 	size_t n = strlen(skel);
@@ -275,7 +292,7 @@ static uint64_t sub_key(const struct corrindex *ci, uint64_t u,
 
 	memcpy(t + w, skel, i);
 	memcpy(t + w + i, skel + i + 1, n - i - 1);
-	return key2(u, h_item(ci, "sub:", t, (size_t)w + n - 1));
+	return h_item(ci, "sub:", t, (size_t)w + n - 1);
 }
 
 /* Append k to keys[*n] if there is room. */
@@ -336,72 +353,109 @@ size_t corrindex_learn(const struct corrindex *ci,
 			if (!sub_ok(skel))
 				continue;
 			for (j = 0; j < strlen(skel); j++)
-				push(keys, max, &n, sub_key(ci, u, skel, j, j));
+				push(keys, max, &n,
+				     key2(u, sub_hash(ci, skel, j, j)));
 		}
 	return n;
 }
 
-bool corrindex_known_pair(const struct corrindex *ci, const char *user,
-			  const char *addr)
+void corrindex_users(const struct corrindex *ci, const char *const *addrs,
+		     size_t n, struct corrindex_users *out)
 {
-	char a[ADDR_MAX], b[ADDR_MAX];
+	char a[ADDR_MAX];
+	size_t i;
 
-	if (!lower_addr(user, a, sizeof(a)) || !lower_addr(addr, b, sizeof(b)))
-		return false;
-	return corrindex_has(ci, key2(h_addr(ci, a), h_addr(ci, b)));
+	out->n = 0;
+	if (corrindex_count(ci) == 0)
+		return;			/* nothing known: ask nothing */
+	for (i = 0; i < n && out->n < CORRINDEX_USERS_MAX; i++)
+		if (lower_addr(addrs[i], a, sizeof(a))) {
+			out->u[out->n] = h_addr(ci, a);
+			out->addr[out->n++] = addrs[i];
+		}
 }
 
-bool corrindex_name_elsewhere(const struct corrindex *ci, const char *user,
-			      const char *name, const char *addr)
+int corrindex_known_pair(const struct corrindex *ci,
+			 const struct corrindex_users *us, const char *addr)
 {
-	char a[ADDR_MAX], b[ADDR_MAX], nk[KEY_MAX];
-	uint64_t u;
-	size_t len;
+	char b[ADDR_MAX];
+	uint64_t c;
+	size_t i;
 
-	if (!lower_addr(user, a, sizeof(a)) || !lower_addr(addr, b, sizeof(b))
-	    || !name || dispname_key(name, strlen(name), nk, sizeof(nk)) != 0 ||
+	if (us->n == 0 || !lower_addr(addr, b, sizeof(b)))
+		return -1;
+	c = h_addr(ci, b);
+	for (i = 0; i < us->n; i++)
+		if (corrindex_has(ci, key2(us->u[i], c)))
+			return (int)i;
+	return -1;
+}
+
+int corrindex_name_elsewhere(const struct corrindex *ci,
+			     const struct corrindex_users *us,
+			     const char *name, const char *addr)
+{
+	char b[ADDR_MAX], nk[KEY_MAX];
+	uint64_t hn, hna;
+	size_t len, i;
+
+	if (us->n == 0 || !lower_addr(addr, b, sizeof(b)) || !name ||
+	    dispname_key(name, strlen(name), nk, sizeof(nk)) != 0 ||
 	    (len = strlen(nk)) < 2)
-		return false;
-	u = h_addr(ci, a);
-	if (!corrindex_has(ci, key2(u, h_item(ci, "name:", nk, len))))
-		return false;
+		return -1;
+	hn = h_item(ci, "name:", nk, len);
 	nk[len] = '\n';
 	snprintf(nk + len + 1, sizeof(nk) - len - 1, "%s", b);
-	return !corrindex_has(ci, key2(u, h_item(ci, "name:", nk,
-						 strlen(nk))));
+	hna = h_item(ci, "name:", nk, strlen(nk));
+	for (i = 0; i < us->n; i++)
+		if (corrindex_has(ci, key2(us->u[i], hn)) &&
+		    !corrindex_has(ci, key2(us->u[i], hna)))
+			return (int)i;
+	return -1;
 }
 
 enum corrindex_dom corrindex_domain(const struct corrindex *ci,
 				    const struct lookalike *la,
 				    const struct dmarc_psl *psl,
-				    const char *user, const char *domain)
+				    const struct corrindex_users *us,
+				    const char *domain, size_t *who)
 {
-	char a[ADDR_MAX], org[LOOKALIKE_DOMAIN_MAX], skel[LOOKALIKE_DOMAIN_MAX];
-	uint64_t u;
-	size_t i, n;
+	char org[LOOKALIKE_DOMAIN_MAX], skel[LOOKALIKE_DOMAIN_MAX];
+	uint64_t hd, hs, sub[3 * CORRINDEX_SUB_MAX];
+	size_t i, j, n, ns = 0;
 
-	if (!lower_addr(user, a, sizeof(a)))
+	*who = 0;
+	if (us->n == 0)
 		return CORRINDEX_DOM_NONE;
 	if (!dom_parts(la, psl, domain, org, sizeof(org), skel, sizeof(skel)))
 		return CORRINDEX_DOM_INVALID;
-	u = h_addr(ci, a);
-	if (corrindex_has(ci, key2(u, h_item(ci, "dom:", org, strlen(org)))))
-		return CORRINDEX_DOM_KNOWN;
-	if (corrindex_has(ci, key2(u, h_item(ci, "skel:", skel,
-					     strlen(skel)))))
-		return CORRINDEX_DOM_SKELETON;
-	if (!sub_ok(skel))
-		return CORRINDEX_DOM_NONE;
-	n = strlen(skel);
-	for (i = 0; i < n; i++) {
-		/* same position: one substitution; the next: a swap */
-		if (corrindex_has(ci, sub_key(ci, u, skel, i, i)) ||
-		    (i + 1 < n && corrindex_has(ci, sub_key(ci, u, skel, i,
-							    i + 1))) ||
-		    (i > 0 && corrindex_has(ci, sub_key(ci, u, skel, i,
-							i - 1))))
-			return CORRINDEX_DOM_EDIT;
+	hd = h_item(ci, "dom:", org, strlen(org));
+	hs = h_item(ci, "skel:", skel, strlen(skel));
+	if (sub_ok(skel)) {
+		/* same position: one substitution; a neighbour: a swap */
+		n = strlen(skel);
+		for (i = 0; i < n; i++) {
+			sub[ns++] = sub_hash(ci, skel, i, i);
+			if (i + 1 < n)
+				sub[ns++] = sub_hash(ci, skel, i, i + 1);
+			if (i > 0)
+				sub[ns++] = sub_hash(ci, skel, i, i - 1);
+		}
 	}
+	for (i = 0; i < us->n; i++)
+		if (corrindex_has(ci, key2(us->u[i], hd))) {
+			*who = i;
+			return CORRINDEX_DOM_KNOWN;
+		}
+	for (i = 0; i < us->n; i++) {
+		*who = i;
+		if (corrindex_has(ci, key2(us->u[i], hs)))
+			return CORRINDEX_DOM_SKELETON;
+		for (j = 0; j < ns; j++)
+			if (corrindex_has(ci, key2(us->u[i], sub[j])))
+				return CORRINDEX_DOM_EDIT;
+	}
+	*who = 0;
 	return CORRINDEX_DOM_NONE;
 }
 

@@ -90,16 +90,34 @@ size_t corrindex_learn(const struct corrindex *ci,
 		       const struct mime_summary *hdr, uint64_t *keys,
 		       size_t max, size_t *npairs);
 
-/* Does user (our recipient) correspond with addr?  Any thread. */
-bool corrindex_known_pair(const struct corrindex *ci, const char *user,
-			  const char *addr);
+/* The recipients a message is checked for, hashed once. */
+#define CORRINDEX_USERS_MAX 16
+struct corrindex_users {
+	uint64_t u[CORRINDEX_USERS_MAX];
+	const char *addr[CORRINDEX_USERS_MAX];	/* borrowed */
+	size_t n;
+};
 
 /*
- * Has user written to someone called name, and never to that name at
- * addr?  (A known name on a strange address.)  Any thread.
+ * Hash the first CORRINDEX_USERS_MAX addresses of addrs[0..n) (our
+ * recipients) into *out for the queries below; none when the index is
+ * empty (then every query answers "not known" at once).  Any thread.
  */
-bool corrindex_name_elsewhere(const struct corrindex *ci, const char *user,
-			      const char *name, const char *addr);
+void corrindex_users(const struct corrindex *ci, const char *const *addrs,
+		     size_t n, struct corrindex_users *out);
+
+/* Which of us corresponds with addr: its position, or -1.  Any thread. */
+int corrindex_known_pair(const struct corrindex *ci,
+			 const struct corrindex_users *us, const char *addr);
+
+/*
+ * Which of us has written to someone called name, and never to that name
+ * at addr (a known name on a strange address): its position, or -1.
+ * Any thread.
+ */
+int corrindex_name_elsewhere(const struct corrindex *ci,
+			     const struct corrindex_users *us,
+			     const char *name, const char *addr);
 
 enum corrindex_dom {
 	CORRINDEX_DOM_NONE = 0,
@@ -110,13 +128,15 @@ enum corrindex_dom {
 };
 
 /*
- * How does domain relate to the domains user corresponds with?  Any
- * thread.
+ * How does domain relate to the domains us correspond with?  *who gets
+ * the position of the user it concerns.  A domain known to one user is
+ * KNOWN even if it resembles another's.  Any thread.
  */
 enum corrindex_dom corrindex_domain(const struct corrindex *ci,
 				    const struct lookalike *la,
 				    const struct dmarc_psl *psl,
-				    const char *user, const char *domain);
+				    const struct corrindex_users *us,
+				    const char *domain, size_t *who);
 
 /* "none", "known", "skeleton", "edit", "invalid". */
 const char *corrindex_dom_name(enum corrindex_dom d);

@@ -279,30 +279,40 @@ static void test_index(const struct content_config *cc,
 	struct corrindex *small = corrindex_new(16);
 	size_t i;
 
-	ok(corrindex_known_pair(ci, "User@Example.test",
-				"TANAKA@partner-corp.co.jp"),
-	   "index: a pair, case-insensitive");
-	ok(!corrindex_known_pair(ci, "other@example.test",
-				 "tanaka@partner-corp.co.jp"),
-	   "index: pairs are per recipient");
-	ok(corrindex_name_elsewhere(ci, "user@example.test", "tanaka  taro",
-				    "t@evil.example"),
-	   "index: a known name (blanks, case folded) elsewhere");
-	ok(!corrindex_name_elsewhere(ci, "user@example.test", "Tanaka Taro",
-				     "tanaka@partner-corp.co.jp"),
-	   "index: the known name on its own address");
-	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
-		"user@example.test", "mail.partner-corp.co.jp")), "known",
+	static const char *const user[] = { "User@Example.test" },
+		*const other[] = { "other@example.test" };
+	struct corrindex_users us, them;
+	size_t who;
+
+	corrindex_users(ci, user, 1, &us);
+	corrindex_users(ci, other, 1, &them);
+	is_int(corrindex_known_pair(ci, &us, "TANAKA@partner-corp.co.jp"), 0,
+	       "index: a pair, case-insensitive");
+	is_int(corrindex_known_pair(ci, &them, "tanaka@partner-corp.co.jp"),
+	       -1, "index: pairs are per recipient");
+	is_int(corrindex_name_elsewhere(ci, &us, "tanaka  taro",
+					"t@evil.example"), 0,
+	       "index: a known name (blanks, case folded) elsewhere");
+	is_int(corrindex_name_elsewhere(ci, &us, "Tanaka Taro",
+					"tanaka@partner-corp.co.jp"), -1,
+	       "index: the known name on its own address");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl, &us,
+		"mail.partner-corp.co.jp", &who)), "known",
 	       "index: a subdomain of a correspondent's domain is known");
-	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
-		"user@example.test", "partner-corp.com")), "skeleton",
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl, &us,
+		"partner-corp.com", &who)), "skeleton",
 	       "index: the same label under another suffix");
-	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
-		"user@example.test", "partenr-corp.co.jp")), "edit",
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl, &us,
+		"partenr-corp.co.jp", &who)), "edit",
 	       "index: two neighbours swapped");
-	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl,
-		"user@example.test", "unrelated.co.jp")), "none",
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl, &us,
+		"unrelated.co.jp", &who)), "none",
 	       "index: an unrelated domain");
+	is_str(corrindex_dom_name(corrindex_domain(ci, cc->la, cc->psl, &them,
+		"partner-c0rp.co.jp", &who)), "none",
+	       "index: look-alikes are per recipient");
+	corrindex_users(small, user, 1, &them);
+	is_int(them.n, 0, "index: an empty index asks nothing");
 	is_int(corrindex_row_key("p:zz"), 0, "index: a malformed row is no key");
 	ok(corrindex_row_key("k:00000000000000ff") == 0xff,
 	   "index: a k: row's key");

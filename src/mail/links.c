@@ -22,7 +22,11 @@ void links_init(void)
 
 struct links *links_new(void)
 {
-	return xcalloc(1, sizeof(struct links));
+	/* not zeroed: 230 KiB, and links_url writes every entry it adds */
+	struct links *lk = xmalloc(sizeof(struct links));
+
+	links_reset(lk);
+	return lk;
 }
 
 void links_free(struct links *lk)
@@ -344,57 +348,140 @@ unsigned links_url(const char *url, size_t n, const char *vis,
 }
 
 /* Appends one analysed URL to lk (or counts it as dropped). */
+/* Analyses url and keeps it; the look-alike check runs once per host
+ * (phishing repeats one host in every link) and not at all without
+ * protected domains. */
 static void add(struct links *lk, const char *url, size_t n, const char *vis,
 		bool html, const struct dmarc_psl *psl,
 		const struct lookalike *la)
 {
+	struct lookalike_result lr;
 	struct links_link *l;
+	size_t i;
 
 	if (lk->n >= LINKS_MAX) {
 		lk->dropped++;
 		return;
 	}
 	l = &lk->link[lk->n];
-	links_url(url, n, vis, psl, la, l);
+	links_url(url, n, vis, psl, NULL, l);
 	if (l->host[0] == '\0')
 		return;		/* mailto:, javascript:, fragments: not kept */
+	if (la != NULL && lookalike_count(la) > 0 &&
+	    !(l->flags & LINKS_F_IP_HOST)) {
+		for (i = 0; i < lk->n; i++)
+			if (strcmp(lk->link[i].host, l->host) == 0)
+				break;
+		if (i < lk->n) {
+			l->flags |= lk->link[i].flags & LINKS_F_LOOKALIKE;
+			memcpy(l->matched, lk->link[i].matched,
+			       sizeof(l->matched));
+		} else if (lookalike_check(la, l->host, NULL, 0, &lr) ==
+			   LOOKALIKE_MATCH) {
+			l->flags |= LINKS_F_LOOKALIKE;
+			snprintf(l->matched, sizeof(l->matched), "%s",
+				 lr.matched);
+		}
+	}
 	l->from_html = html;
 	lk->flags |= l->flags;
 	lk->n++;
 }
 
-/* Appends the text of node's descendants to buf[*len..sz), blanks collapsed. */
-static void gather_text(xmlNode *node, char *buf, size_t *len, size_t sz,
-			size_t *budget)
+/* The SAX walk's state: the <a> being read. */
+struct sax {
+	struct links *lk;
+	htmlParserCtxtPtr ctxt;
+	const struct dmarc_psl *psl;
+	const struct lookalike *la;
+	size_t budget;			/* elements left (LINKS_NODES_MAX) */
+	bool in_a;
+	char *href;			/* of the open <a>, malloc'd */
+	char vis[LINKS_VISIBLE_MAX];	/* its text, blanks collapsed */
+	size_t vlen;
+};
+
+/* Ends the open <a>: keeps its link. */
+static void sax_close_a(struct sax *x)
 {
-	xmlNode *c;
-
-	for (c = node->children; c != NULL && *budget > 0; c = c->next) {
-		(*budget)--;
-		if (c->type == XML_TEXT_NODE && c->content != NULL) {
-			const char *t = (const char *)c->content;
-
-			for (; *t && *len + 1 < sz; t++) {
-				bool blank = *t == ' ' || *t == '\n' ||
-					     *t == '\t' || *t == '\r';
-
-				if (blank && (*len == 0 || buf[*len - 1] == ' '))
-					continue;
-				buf[(*len)++] = blank ? ' ' : *t;
-			}
-			buf[*len] = '\0';
-		} else if (c->type == XML_ELEMENT_NODE) {
-			gather_text(c, buf, len, sz, budget);
-		}
-	}
+	if (!x->in_a)
+		return;
+	x->in_a = false;
+	while (x->vlen > 0 && x->vis[x->vlen - 1] == ' ')
+		x->vis[--x->vlen] = '\0';
+	if (x->href)
+		add(x->lk, x->href, strlen(x->href), x->vis, true, x->psl,
+		    x->la);
+	free(x->href);
+	x->href = NULL;
 }
 
+/* An element opens: count it, and start an <a href>. */
+static void sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	struct sax *x = ctx;
+	size_t i;
+
+	if (x->budget == 0)
+		return;
+	if (--x->budget == 0) {
+		x->lk->truncated = true;
+		xmlStopParser(x->ctxt);
+		return;
+	}
+	if (strcasecmp((const char *)name, "a") != 0)
+		return;
+	sax_close_a(x);		/* the parser closes it too; be sure */
+	x->in_a = true;
+	x->vlen = 0;
+	x->vis[0] = '\0';
+	for (i = 0; atts && atts[i]; i += 2)
+		if (strcasecmp((const char *)atts[i], "href") == 0 &&
+		    atts[i + 1]) {
+			x->href = xstrdup((const char *)atts[i + 1]);
+			break;
+		}
+}
+
+/* An element closes: an </a> keeps the link. */
+static void sax_end(void *ctx, const xmlChar *name)
+{
+	struct sax *x = ctx;
+
+	if (strcasecmp((const char *)name, "a") == 0)
+		sax_close_a(x);
+}
+
+/* Text: inside an <a>, append it with blanks collapsed. */
+static void sax_text(void *ctx, const xmlChar *ch, int len)
+{
+	struct sax *x = ctx;
+	int i;
+
+	if (!x->in_a)
+		return;
+	for (i = 0; i < len && x->vlen + 1 < sizeof(x->vis); i++) {
+		char c = (char)ch[i];
+		bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+
+		if (blank && (x->vlen == 0 || x->vis[x->vlen - 1] == ' '))
+			continue;
+		x->vis[x->vlen++] = blank ? ' ' : c;
+	}
+	x->vis[x->vlen] = '\0';
+}
+
+/*
+ * libxml2's HTML parser in SAX mode: no tree is built (the DOM and its
+ * free were most of the cost), the links are taken as the elements
+ * stream by.  The parser still applies HTML's rules (implied and
+ * auto-closed elements, entities in attributes and text).
+ */
 int links_html(struct links *lk, const char *html, size_t n,
 	       const struct dmarc_psl *psl, const struct lookalike *la)
 {
-	htmlDocPtr doc;
-	xmlNode *node;
-	size_t budget = LINKS_NODES_MAX;
+	htmlSAXHandler h;
+	struct sax x;
 
 	if (n > LINKS_HTML_MAX) {
 		n = LINKS_HTML_MAX;
@@ -402,52 +489,28 @@ int links_html(struct links *lk, const char *html, size_t n,
 	}
 	if (n == 0)
 		return LINKS_E_PARSE;
-	doc = htmlReadMemory(html, (int)n, NULL, "UTF-8",
-			     HTML_PARSE_NONET | HTML_PARSE_NOERROR |
-			     HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT);
-	if (doc == NULL)
+	memset(&h, 0, sizeof(h));
+	h.startElement = sax_start;
+	h.endElement = sax_end;
+	h.characters = sax_text;
+	h.cdataBlock = sax_text;
+	memset(&x, 0, sizeof(x));
+	x.lk = lk;
+	x.psl = psl;
+	x.la = la;
+	x.budget = LINKS_NODES_MAX;
+	x.ctxt = htmlCreatePushParserCtxt(&h, &x, NULL, 0, NULL,
+					  XML_CHAR_ENCODING_UTF8);
+	if (x.ctxt == NULL)
 		return LINKS_E_PARSE;
-	/* an iterative pre-order walk: deep nesting costs no stack */
-	node = xmlDocGetRootElement(doc);
-	while (node != NULL) {
-		if (budget-- == 0) {
-			lk->truncated = true;
-			break;
-		}
-		if (node->type == XML_ELEMENT_NODE &&
-		    strcasecmp((const char *)node->name, "a") == 0) {
-			xmlChar *href = xmlGetProp(node, (const xmlChar *)"href");
-
-			if (href != NULL) {
-				char vis[LINKS_VISIBLE_MAX];
-				size_t len = 0, tb = 1000;
-
-				vis[0] = '\0';
-				gather_text(node, vis, &len, sizeof(vis), &tb);
-				while (len > 0 && vis[len - 1] == ' ')
-					vis[--len] = '\0';
-				add(lk, (const char *)href,
-				    strlen((const char *)href), vis, true, psl,
-				    la);
-				xmlFree(href);
-			}
-		}
-		if (node->children != NULL &&
-		    node->type == XML_ELEMENT_NODE) {
-			node = node->children;
-			continue;
-		}
-		while (node != NULL && node->next == NULL)
-			node = node->parent == (xmlNode *)doc ? NULL
-							       : node->parent;
-		if (node != NULL)
-			node = node->next;
-	}
-	xmlFreeDoc(doc);
+	htmlCtxtUseOptions(x.ctxt, HTML_PARSE_NONET | HTML_PARSE_NOERROR |
+			   HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT);
+	htmlParseChunk(x.ctxt, html, (int)n, 1);
+	sax_close_a(&x);	/* an <a> left open at the end */
+	htmlFreeParserCtxt(x.ctxt);
 	return 0;
 }
 
-/* True for bytes that end a URL written in plain text. */
 static bool ends_url(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' ||
