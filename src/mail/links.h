@@ -3,9 +3,10 @@
  * them.
  *
  * links_html parses an HTML body (UTF-8, as the MIME parser hands it over)
- * with libxml2's HTML parser (HTML_PARSE_NONET: no network; the HTML
- * parser loads no external entities; libxml2's own depth limit of 256
- * applies) and keeps each <a href> with its visible text.  links_text
+ * with libxml2's HTML parser in SAX mode, no tree built (HTML_PARSE_NONET:
+ * no network; the HTML parser loads no external entities; libxml2's own
+ * depth limit of 256 applies) and keeps each <a href> with its visible
+ * text.  links_text
  * scans a text/plain body for "http://", "https://" and "www." URLs.
  * links_url analyses one URL.  Each link gets flags:
  *
@@ -29,7 +30,7 @@
  *
  * Limits and why: at most LINKS_HTML_MAX bytes of HTML are parsed (the rest
  * is cut: a phishing page puts its links early, and a megabyte bounds the
- * parser's memory), LINKS_NODES_MAX nodes walked, LINKS_MAX links kept
+ * parser's memory), LINKS_NODES_MAX elements read, LINKS_MAX links kept
  * (more are counted in dropped), hrefs and texts cut to their buffers.
  *
  * Threading: links_init() once (it initializes libxml2) before threads
