@@ -471,6 +471,48 @@ static void sax_text(void *ctx, const xmlChar *ch, int len)
 	x->vis[x->vlen] = '\0';
 }
 
+/* The last occurrence of the lower-case ASCII word w in h[0..n), any
+ * case, or NULL. */
+static const char *last_word(const char *h, size_t n, const char *w)
+{
+	size_t wn = strlen(w), i, j;
+
+	for (i = n >= wn ? n - wn + 1 : 0; i-- > 0;) {
+		for (j = 0; j < wn && lower(h[i + j]) == w[j]; j++)
+			;
+		if (j == wn)
+			return h + i;
+	}
+	return NULL;
+}
+
+/*
+ * How much of html[0..n) the link walk needs: 0 without any "href";
+ * else up to the first "</a" after the last "href" (what follows the
+ * last link holds no link), or all of it if that link is never closed.
+ */
+static size_t link_span(const char *html, size_t n)
+{
+	const char *last = last_word(html, n, "href"), *p;
+	size_t off;
+
+	if (last == NULL)
+		return 0;
+	off = (size_t)(last - html);
+	for (p = last; (p = memchr(p, '<', n - (size_t)(p - html))) != NULL;
+	     p++)
+		if ((size_t)(p - html) + 3 <= n && p[1] == '/' &&
+		    lower(p[2]) == 'a' && (size_t)(p - html) >= off) {
+			size_t e = (size_t)(p - html) + 3;
+
+			/* keep "</a ...>" whole */
+			while (e < n && html[e] != '>')
+				e++;
+			return e < n ? e + 1 : n;
+		}
+	return n;
+}
+
 /*
  * libxml2's HTML parser in SAX mode: no tree is built (the DOM and its
  * free were most of the cost), the links are taken as the elements
@@ -489,6 +531,10 @@ int links_html(struct links *lk, const char *html, size_t n,
 	}
 	if (n == 0)
 		return LINKS_E_PARSE;
+	/* the parse is the cost: none without a link, nothing past the
+	 * last one */
+	if ((n = link_span(html, n)) == 0)
+		return 0;
 	memset(&h, 0, sizeof(h));
 	h.startElement = sax_start;
 	h.endElement = sax_end;

@@ -158,6 +158,29 @@ int main(void)
 	ok(lk->flags & LINKS_F_IP_HOST, "html: union of flags");
 	is_int(links_html(lk, "", 0, psl, la), LINKS_E_PARSE,
 	       "html: empty input");
+	{
+		/* the parse stops after the last link; an unclosed last
+		 * link is still read to the end; no href, no parse */
+		static const char tail[] = "<p><A HREF=\"http://a.example.com/"
+			"\">www.b.example.org</A></p><table><tr><td>a</td>"
+			"</tr></table>", open_a[] = "<p><a href=\"http://c."
+			"example.com/\">see www.d.example.org", none[] =
+			"<p>no links at all</p>";
+
+		links_reset(lk);
+		links_html(lk, tail, sizeof(tail) - 1, psl, NULL);
+		ok(lk->n == 1 && lk->link[0].flags == LINKS_F_TEXT_MISMATCH,
+		   "html: upper-case tags, the tail after the last link cut");
+		links_reset(lk);
+		links_html(lk, open_a, sizeof(open_a) - 1, psl, NULL);
+		ok(lk->n == 1 && strcmp(lk->link[0].text,
+					"see www.d.example.org") == 0,
+		   "html: an unclosed last link keeps its text");
+		links_reset(lk);
+		is_int(links_html(lk, none, sizeof(none) - 1, psl, NULL), 0,
+		       "html: no href, nothing to parse");
+		is_int(lk->n, 0, "html: no href, no link");
+	}
 
 	links_reset(lk);
 	links_text(lk, text, strlen(text), psl, la);
