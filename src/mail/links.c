@@ -549,8 +549,11 @@ int links_html(struct links *lk, const char *html, size_t n,
 					  XML_CHAR_ENCODING_UTF8);
 	if (x.ctxt == NULL)
 		return LINKS_E_PARSE;
+	/* the MIME parse made the body UTF-8: a <meta charset> in it
+	 * must not switch the decoder (IGNORE_ENC) */
 	htmlCtxtUseOptions(x.ctxt, HTML_PARSE_NONET | HTML_PARSE_NOERROR |
-			   HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT);
+			   HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT |
+			   HTML_PARSE_IGNORE_ENC);
 	htmlParseChunk(x.ctxt, html, (int)n, 1);
 	sax_close_a(&x);	/* an <a> left open at the end */
 	htmlFreeParserCtxt(x.ctxt);

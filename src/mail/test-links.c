@@ -176,6 +176,16 @@ int main(void)
 		ok(lk->n == 1 && strcmp(lk->link[0].text,
 					"see www.d.example.org") == 0,
 		   "html: an unclosed last link keeps its text");
+		static const char meta[] = "<html><head><meta http-equiv=\""
+			"Content-Type\" content=\"text/html; charset=big5\">"
+			"</head><body><a href=\"http://e.example.com/\">"
+			"\xe7\x83\x8f www.f.example.org</a></body></html>";
+
+		links_reset(lk);
+		links_html(lk, meta, sizeof(meta) - 1, psl, NULL);
+		ok(lk->n == 1 && strcmp(lk->link[0].text,
+			"\xe7\x83\x8f www.f.example.org") == 0,
+		   "html: a <meta charset> does not re-decode the UTF-8 body");
 		links_reset(lk);
 		is_int(links_html(lk, none, sizeof(none) - 1, psl, NULL), 0,
 		       "html: no href, nothing to parse");
