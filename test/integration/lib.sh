@@ -829,6 +829,44 @@ it_cleanup() {
 	return "$rc"
 }
 
+# smtp_send PORT FROM RCPT FILE [LOGIN PASSWORD]: send one message file
+# (sendfile.py); prints "code=NNN text=..." for the end of the transaction.
+smtp_send() { timeout 120 python3 "$IT_LIB_DIR/sendfile.py" "$@"; }
+
+# pf_add_milter SOCKET PORT: after pf_write_config, the milter on unix:SOCKET
+# for every smtpd and the local submissions (contrib/postfix/
+# milter.cf.snippet, socket aside; mamorid down = tempfail), and an inbound
+# smtpd without SASL on 127.0.0.1:PORT.
+pf_add_milter() {
+	cat >>"$PF_CONF/main.cf" <<EOF
+# mamori milter (contrib/postfix/milter.cf.snippet, socket aside)
+smtpd_milters = unix:$1
+non_smtpd_milters = unix:$1
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = 10s
+EOF
+	cat >>"$PF_CONF/master.cf" <<EOF
+127.0.0.1:$2 inet n - n - - smtpd
+  -o syslog_name=postfix-mamori-it/inbound
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+EOF
+}
+
+# milter_it_start SOCKET PORT: the milter tests' servers, once
+# $MAMORI_DIR/mamori.conf is written (milter_listen = unix:SOCKET): Postfix
+# with pf_add_milter, Dovecot (SASL for submission), the sink, mamorid;
+# bails out if one does not start.
+milter_it_start() {
+	pf_write_config
+	pf_add_milter "$1" "$2"
+	dovecot_start || bail "dovecot did not start"
+	sink_start || bail "smtp-sink did not start"
+	mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
+	wait_until 10 test -S "$1" || bail "no milter socket"
+	pf_start || bail "postfix did not start"
+}
+
 # zone_start ZONEFILE PORT: test/dns/zone-server.py serving ZONEFILE on
 # 127.0.0.1:PORT in the background (its pid in ZONE_PID, output in
 # $IT_DIR/dns.out and dns.err); waits 10 s at most for its READY line.

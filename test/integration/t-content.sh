@@ -45,36 +45,11 @@ printf '%s\n' \
 	>"$ZONE"
 printf 'mizuho-bank.co.jp Mizuho\n' >"$IT_DIR/protected"
 
-DNS_PID=
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 
 # ---------------------------------------------------------------- helpers
 
-# smtp_send PORT FROM RCPT FILE [LOGIN PASSWORD]: "code=NNN text=..."
-cat >"$IT_DIR/send.py" <<'EOF'
-import smtplib, sys
-port, mfrom, rcpt, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = open(path, "rb").read()
-try:
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     local_hostname="client.example.net")
-    if len(sys.argv) > 6:
-        s.login(sys.argv[5], sys.argv[6])
-    s.sendmail(mfrom, [rcpt], data)
-    s.quit()
-    print("code=250 text=ok")
-except smtplib.SMTPResponseException as e:
-    print("code=%d text=%s" % (e.smtp_code,
-                               e.smtp_error.decode(errors="replace")))
-except Exception as e:
-    print("code=000 text=%s" % e)
-EOF
-smtp_send() { timeout 120 $PY "$IT_DIR/send.py" "$@"; }
 
 # The archives: an encrypted estimate, as PPAP and Emotet both send.
 (cd "$IT_DIR" && printf 'estimate\n' >mitsumori.xlsx &&
@@ -130,24 +105,7 @@ mamori_write_conf "$MAMORI_DIR/mamori.conf" \
 	"dkim_key_dir = $IT_DIR/nokeys" \
 	"lookalike_protected_file = $IT_DIR/protected" \
 	"content_subject_prefix = [SPAM?]"
-pf_write_config
-cat >>"$PF_CONF/main.cf" <<EOF
-smtpd_milters = unix:$MILTER_SOCK
-non_smtpd_milters = unix:$MILTER_SOCK
-milter_default_action = tempfail
-milter_protocol = 6
-milter_connect_timeout = 10s
-EOF
-cat >>"$PF_CONF/master.cf" <<EOF
-127.0.0.1:$INBOUND_PORT inet n - n - - smtpd
-  -o syslog_name=postfix-mamori-it/inbound
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-EOF
-dovecot_start || bail "dovecot did not start"
-sink_start || bail "smtp-sink did not start"
-mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
-wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
-pf_start || bail "postfix did not start"
+milter_it_start "$MILTER_SOCK" "$INBOUND_PORT"
 
 # ---------------------------------------------------------------- 0. learn
 

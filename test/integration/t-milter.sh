@@ -85,31 +85,6 @@ trap 'dns_stop; it_cleanup' EXIT
 
 # ---------------------------------------------------------------- helpers
 
-# A raw SMTP sender: PORT FROM RCPT FILE [LOGIN PASSWORD]; prints
-# "code=NNN text=..." for the end of the transaction.
-cat >"$IT_DIR/send.py" <<'EOF'
-import smtplib, sys
-port, mfrom, rcpt, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-login = sys.argv[5] if len(sys.argv) > 6 else ""
-data = open(path, "rb").read()
-try:
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     local_hostname="client.example.net")
-    if login:
-        s.login(login, sys.argv[6])
-    s.sendmail(mfrom, [rcpt], data)
-    s.quit()
-    print("code=250 text=ok")
-except smtplib.SMTPRecipientsRefused as e:
-    code, text = list(e.recipients.values())[0]
-    print("code=%d text=%s" % (code, text.decode(errors="replace")))
-except smtplib.SMTPResponseException as e:
-    print("code=%d text=%s" % (e.smtp_code,
-                               e.smtp_error.decode(errors="replace")))
-except Exception as e:
-    print("code=000 text=%s" % e)
-EOF
-smtp_send() { timeout 120 $PY "$IT_DIR/send.py" "$@"; }
 
 # What the milter should store, tallied as the script sends.
 # AGG_WANT["DOMAIN|DMARC|DISPOSITION"]: inbound messages that got a final
@@ -187,25 +162,7 @@ mamori_write_conf "$MAMORI_DIR/mamori.conf" \
 	"dns_upstream = 127.0.0.1@$DNS_PORT" \
 	"dns_timeout_ms = 1500" \
 	"dkim_key_dir = $DKIM_DIR"
-pf_write_config
-cat >>"$PF_CONF/main.cf" <<EOF
-# mamori milter (contrib/postfix/milter.cf.snippet, socket aside)
-smtpd_milters = unix:$MILTER_SOCK
-non_smtpd_milters = unix:$MILTER_SOCK
-milter_default_action = tempfail
-milter_protocol = 6
-milter_connect_timeout = 10s
-EOF
-cat >>"$PF_CONF/master.cf" <<EOF
-127.0.0.1:$INBOUND_PORT inet n - n - - smtpd
-  -o syslog_name=postfix-mamori-it/inbound
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-EOF
-dovecot_start || bail "dovecot did not start"
-sink_start || bail "smtp-sink did not start"
-mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
-wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
-pf_start || bail "postfix did not start"
+milter_it_start "$MILTER_SOCK" "$INBOUND_PORT"
 
 # ---------------------------------------------------------------- 0. keygen asks mamorid
 
