@@ -60,6 +60,9 @@ static void check_set(const struct links *lk)
 	}
 	if (all != lk->flags)
 		fail("set flags are not the union");
+	if (lk->text_len >= LINKS_TEXT_MAX ||
+	    strlen(lk->text) != lk->text_len)
+		fail("document text not bounded");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

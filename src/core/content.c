@@ -275,6 +275,7 @@ struct ctx {
 	bool known;		/* a recipient corresponds with From */
 	bool reply;		/* In-Reply-To or References */
 	bool mismatch;		/* the display name or domain lies */
+	struct links *lk;	/* check_links's, or NULL */
 };
 
 /* The recipients asked about: To then Cc, at most RCPT_MAX. */
@@ -374,7 +375,8 @@ static void check_from_domain(struct ctx *x)
 				   ? "mixed" : "whole-script-confusable");
 }
 
-/* One reason per link trick: how many links, the first one's hosts. */
+/* One reason per link trick: how many links, the first one's hosts.
+ * The set stays in x->lk (its text feeds the cue words). */
 static void check_links(struct ctx *x)
 {
 	static const struct {
@@ -395,7 +397,7 @@ static void check_links(struct ctx *x)
 
 	if (!ms->html_len && !ms->text_len)
 		return;
-	lk = links_new();
+	lk = x->lk = links_new();
 	/* the HTML parse only when there is HTML; its text part then
 	 * repeats the same links, so it is read only without HTML */
 	if (ms->html_len)
@@ -430,7 +432,6 @@ static void check_links(struct ctx *x)
 				   first->target : "-", first->matched[0] ?
 				   " protected=" : "", first->matched);
 	}
-	links_free(lk);
 }
 
 /* Cue words, brands and mixed scripts in the subject and text. */
@@ -445,13 +446,19 @@ static void check_cues(struct ctx *x)
 	const struct mime_summary *ms = x->ms;
 	struct cues_result cr, sr;
 	char name[CONTENT_NAME_MAX];
+	const char *text = ms->text;
+	size_t tn = ms->text_len;
 	int l;
 
+	if (tn == 0 && x->lk) {		/* HTML-only mail: its visible text */
+		text = x->lk->text;
+		tn = x->lk->text_len;
+	}
 	/* cue words in subject and text; brands and mixed scripts in the
 	 * subject only (a brand in the text is in 9% of ham, and looking
 	 * for each brand in 16 KiB of text was most of the cost) */
-	if (cues_scan(ms->subject, strlen(ms->subject), ms->text,
-		      ms->text_len, NULL, x->from_domain, &cr) != 0 ||
+	if (cues_scan(ms->subject, strlen(ms->subject), text, tn, NULL,
+		      x->from_domain, &cr) != 0 ||
 	    cues_scan(ms->subject, strlen(ms->subject), "", 0, x->c->la,
 		      x->from_domain, &sr) != 0)
 		return;
@@ -622,4 +629,5 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 	check_attachments(&x);
 	check_links(&x);
 	check_cues(&x);
+	links_free(x.lk);
 }

@@ -89,14 +89,15 @@ static char *b64_file(const char *name)
 }
 
 /* A message: header fields hdr (CRLF-terminated lines), then either a
- * text body or, with a zip, a multipart with the zip attached. */
+ * text body (HTML if it starts with '<') or, with a zip, a multipart
+ * with the zip attached. */
 static char *message(const char *hdr, const char *body, const char *zip,
 		     const char *zipname)
 {
 	if (!zip)
 		return xasprintf("%sMIME-Version: 1.0\r\nContent-Type: "
-				 "text/plain; charset=UTF-8\r\n\r\n%s\r\n",
-				 hdr, body);
+				 "text/%s; charset=UTF-8\r\n\r\n%s\r\n",
+				 hdr, body[0] == '<' ? "html" : "plain", body);
 	return xasprintf("%sMIME-Version: 1.0\r\nContent-Type: multipart/"
 			 "mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: "
 			 "text/plain; charset=UTF-8\r\n\r\n%s\r\n--b1\r\n"
@@ -189,6 +190,12 @@ static const struct row rows[] = {
 	  "Subject: =?UTF-8?B?5pyA57WC6YCa5ZGK?=\r\n",
 	  "未払いの料金があります。法的措置を取ります。", 0, false, 6, 6,
 	  "fake-billing", "tag", "cue-fake-billing", NULL },
+	{ "phishing cues in an HTML-only message (its visible text)",
+	  "From: a@notice.example\r\nTo: user@example.test\r\n"
+	  "Subject: notice\r\n", "<p>Please "
+	  "verify your account: unusual sign-in activity.</p><a href=\""
+	  "https://notice.example/\">notice.example</a>", 0, false, 4, 6,
+	  "phishing", NULL, "cue-phishing", NULL },
 	{ "solicitation: side-job cue phrases",
 	  "From: a@job.example\r\nTo: user@example.test\r\nSubject: hi\r\n",
 	  "在宅ワークで簡単に稼げます。副業を始めませんか。", 0, false, 4, 6,

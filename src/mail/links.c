@@ -36,7 +36,13 @@ void links_free(struct links *lk)
 
 void links_reset(struct links *lk)
 {
-	memset(lk, 0, sizeof(*lk));
+	/* the counts only: entries past n are never read */
+	lk->n = 0;
+	lk->dropped = 0;
+	lk->flags = 0;
+	lk->truncated = false;
+	lk->text_len = 0;
+	lk->text[0] = '\0';
 }
 
 /* ASCII lowercase of c. */
@@ -395,6 +401,7 @@ struct sax {
 	const struct dmarc_psl *psl;
 	const struct lookalike *la;
 	size_t budget;			/* elements left (LINKS_NODES_MAX) */
+	unsigned hidden;		/* inside script/style */
 	bool in_a;
 	char *href;			/* of the open <a>, malloc'd */
 	char vis[LINKS_VISIBLE_MAX];	/* its text, blanks collapsed */
@@ -429,6 +436,9 @@ static void sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 		xmlStopParser(x->ctxt);
 		return;
 	}
+	if (strcasecmp((const char *)name, "script") == 0 ||
+	    strcasecmp((const char *)name, "style") == 0)
+		x->hidden++;
 	if (strcasecmp((const char *)name, "a") != 0)
 		return;
 	sax_close_a(x);		/* the parser closes it too; be sure */
@@ -450,6 +460,39 @@ static void sax_end(void *ctx, const xmlChar *name)
 
 	if (strcasecmp((const char *)name, "a") == 0)
 		sax_close_a(x);
+	else if ((strcasecmp((const char *)name, "script") == 0 ||
+		  strcasecmp((const char *)name, "style") == 0) && x->hidden)
+		x->hidden--;
+}
+
+/* Append ch[0..len) to the document text, blanks collapsed; a cut
+ * never splits a UTF-8 sequence. */
+static void doc_text(struct links *lk, const xmlChar *ch, int len)
+{
+	int i, k;
+
+	for (i = 0; i < len; i++) {
+		char c = (char)ch[i];
+		bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+
+		if (blank && (lk->text_len == 0 ||
+			      lk->text[lk->text_len - 1] == ' '))
+			continue;
+		/* a whole sequence fits, or nothing more is taken */
+		k = (ch[i] & 0xe0) == 0xc0 ? 2 : (ch[i] & 0xf0) == 0xe0 ? 3 :
+		    (ch[i] & 0xf8) == 0xf0 ? 4 : 1;
+		if (lk->text_len + (size_t)k + 1 > sizeof(lk->text) ||
+		    i + k > len)
+			break;
+		if (k == 1) {
+			lk->text[lk->text_len++] = blank ? ' ' : c;
+		} else {
+			memcpy(lk->text + lk->text_len, ch + i, (size_t)k);
+			lk->text_len += (size_t)k;
+			i += k - 1;
+		}
+	}
+	lk->text[lk->text_len] = '\0';
 }
 
 /* Text: inside an <a>, append it with blanks collapsed. */
@@ -458,6 +501,8 @@ static void sax_text(void *ctx, const xmlChar *ch, int len)
 	struct sax *x = ctx;
 	int i;
 
+	if (!x->hidden)
+		doc_text(x->lk, ch, len);
 	if (!x->in_a)
 		return;
 	for (i = 0; i < len && x->vlen + 1 < sizeof(x->vis); i++) {

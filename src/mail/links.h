@@ -49,6 +49,7 @@
 #define LINKS_URL_MAX 512
 #define LINKS_HOST_MAX 256
 #define LINKS_VISIBLE_MAX 256
+#define LINKS_TEXT_MAX (16 * 1024)
 
 #define LINKS_F_TEXT_MISMATCH	0x01u
 #define LINKS_F_REDIRECTOR	0x02u
@@ -77,6 +78,11 @@ struct links {
 	size_t dropped;		/* links past LINKS_MAX */
 	unsigned flags;		/* union of the links' flags */
 	bool truncated;		/* input or node limit reached */
+	/* links_html: the document's visible text up to its last link
+	 * (not script or style), blanks collapsed, cut at LINKS_TEXT_MAX
+	 * bytes on a character boundary: the cue words of HTML-only mail */
+	char text[LINKS_TEXT_MAX];
+	size_t text_len;
 };
 
 struct dmarc_psl;

@@ -186,6 +186,16 @@ int main(void)
 		ok(lk->n == 1 && strcmp(lk->link[0].text,
 			"\xe7\x83\x8f www.f.example.org") == 0,
 		   "html: a <meta charset> does not re-decode the UTF-8 body");
+		static const char doc[] = "<html><head><style>p{x:1}</style>"
+			"<script>var a = 1;</script></head><body><p>Your  "
+			"account\n<b>is</b> locked.</p><a href=\"http://g."
+			"example.com/\">here</a></body></html>";
+
+		links_reset(lk);
+		links_html(lk, doc, sizeof(doc) - 1, psl, NULL);
+		is_str(lk->text, "Your account is locked.here",
+		       "html: the visible text, blanks collapsed, no script "
+		       "or style");
 		links_reset(lk);
 		is_int(links_html(lk, none, sizeof(none) - 1, psl, NULL), 0,
 		       "html: no href, nothing to parse");
