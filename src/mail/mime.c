@@ -365,9 +365,38 @@ static size_t decode_part(struct walk *w, GMimePart *part, struct buf *out,
 
 /* Convert n bytes (no NULs) in charset cs (may be NULL) to valid UTF-8;
  * g_free the result. */
+/*
+ * Can p[0..n) in charset cs be taken as it is?  Pure ASCII (no ESC) in
+ * any charset that is ASCII on ASCII bytes, or valid UTF-8 declared as
+ * UTF-8, us-ascii or nothing: the conversion would give the same bytes
+ * (most mail), so iconv and the fallbacks are skipped.
+ */
+static bool already_utf8(const char *p, size_t n, const char *cs)
+{
+	bool ascii = true;
+	size_t i;
+
+	for (i = 0; i < n && ascii; i++)
+		ascii = (unsigned char)p[i] < 0x80 && p[i] != 0x1b;
+	if (cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "us-ascii")
+	    == 0 || g_ascii_strcasecmp(cs, "utf-8") == 0 ||
+	    g_ascii_strcasecmp(cs, "utf8") == 0)
+		return ascii || (memchr(p, 0x1b, n) == NULL &&
+				 g_utf8_validate(p, (gssize)n, NULL));
+	/* UTF-16/32, UCS-2/4 and UTF-7 read ASCII bytes differently */
+	return ascii && g_ascii_strncasecmp(cs, "utf-16", 6) != 0 &&
+	       g_ascii_strncasecmp(cs, "utf-32", 6) != 0 &&
+	       g_ascii_strncasecmp(cs, "ucs", 3) != 0 &&
+	       g_ascii_strcasecmp(cs, "utf-7") != 0 &&
+	       g_ascii_strncasecmp(cs, "unicode", 7) != 0;
+}
+
 static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 {
 	char *u = NULL, *v;
+
+	if (already_utf8(p, n, cs))
+		return g_strndup(p, n);
 
 	/* ISO-2022-JP is 7-bit, so no 8-bit fallback can find it: undeclared
 	 * (or "us-ascii") text with its escape sequences is read as it. */
