@@ -165,22 +165,53 @@ void content_verdict_init(struct content_verdict *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Drop an incomplete UTF-8 sequence at the end of s (cut by a limit). */
-static void utf8_trim(char *s)
+/* The length of the valid UTF-8 sequence at s (Unicode 3.9 table D-7:
+ * no overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s)
 {
-	size_t n = strlen(s), i = n, need;
-	unsigned char c;
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
 
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
-		i--;
-	if (i == 0)
-		return;
-	c = (unsigned char)s[i - 1];
 	if (c < 0x80)
-		return;
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (n - (i - 1) < need)
-		s[i - 1] = '\0';
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Make s valid UTF-8 in place: a byte that starts no valid sequence
+ * (attacker bytes, a sequence cut by a limit) becomes '?'. */
+static void utf8_mend(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		n = utf8_seq(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
 }
 
 void content_add_reason(struct content_verdict *v, const char *name,
@@ -189,7 +220,6 @@ void content_add_reason(struct content_verdict *v, const char *name,
 {
 	struct content_reason *r;
 	va_list ap;
-	int n;
 
 	v->score += points;
 	if (v->nreasons == CONTENT_MAX_REASONS) {
@@ -203,10 +233,9 @@ void content_add_reason(struct content_verdict *v, const char *name,
 	r->label = label;
 	r->points = points;
 	va_start(ap, fmt);
-	n = vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(r->detail))
-		utf8_trim(r->detail);
+	utf8_mend(r->detail);	/* details go into JSON and headers */
 }
 
 void content_decide(struct content_verdict *v, const struct content_config *c)

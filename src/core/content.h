@@ -139,8 +139,8 @@ void content_check(struct content_verdict *v, const struct content_config *c,
  * Append one reason: name (cut to CONTENT_NAME_MAX - 1), the label it
  * supports, its points (may be negative: evidence in the message's
  * favour) and a printf-formatted detail with the numbers (cut to
- * CONTENT_DETAIL_MAX - 1; attacker text is fine here, it is escaped where
- * it is logged or printed).  Past CONTENT_MAX_REASONS the reason is not
+ * CONTENT_DETAIL_MAX - 1; attacker text is fine here: bytes that are not
+ * UTF-8 become '?', and it is escaped where it is logged or printed).  Past CONTENT_MAX_REASONS the reason is not
  * kept but its points still count (v->dropped).  Call before
  * content_decide; any module of the core may call it.
  */

@@ -377,6 +377,12 @@ static void test_add_and_limits(const struct content_config *cc)
 	ok(g_utf8_validate(v.reason[0].detail, -1, NULL),
 	   "limit: a cut detail stays UTF-8 (%zu bytes)",
 	   strlen(v.reason[0].detail));
+	content_verdict_init(&v);
+	content_add_reason(&v, "bytes", CONTENT_PHISHING, 1, "host=%s",
+			   "partner\xc0r\xed\xa0\x80.example");
+	is_str(v.reason[0].detail, "host=partner?r???.example",
+	       "limit: bytes that are not UTF-8 (a percent-decoded host, a "
+	       "surrogate) become '?'");
 }
 
 int main(void)
