@@ -99,6 +99,37 @@ static const char text[] =
 	"See https://bank.co.jp@evil.example.net/x, or "
 	"(www.example.com). Not:xhttp://no.example.com http://192.0.2.1.";
 
+/* HTML rows: the SAX walk's cut, charset and document text. */
+struct hrow {
+	const char *label, *html;
+	size_t n;		/* links kept */
+	unsigned flags;		/* of the first link */
+	const char *text;	/* the first link's text */
+	const char *doc;	/* the document text, or NULL: not checked */
+};
+
+static const struct hrow hrows[] = {
+	{ "html: upper-case tags, the tail after the last link cut",
+	  "<p><A HREF=\"http://a.example.com/\">www.b.example.org</A></p>"
+	  "<table><tr><td>a</td></tr></table>", 1, LINKS_F_TEXT_MISMATCH,
+	  "www.b.example.org", "www.b.example.org" },
+	{ "html: an unclosed last link keeps its text",
+	  "<p><a href=\"http://c.example.com/\">see www.d.example.org", 1,
+	  0, "see www.d.example.org", NULL },
+	{ "html: a <meta charset> does not re-decode the UTF-8 body",
+	  "<html><head><meta http-equiv=\"Content-Type\" content=\"text/"
+	  "html; charset=big5\"></head><body><a href=\"http://e.example."
+	  "com/\">\xe7\x83\x8f www.f.example.org</a></body></html>", 1,
+	  0, "\xe7\x83\x8f www.f.example.org", NULL },
+	{ "html: the visible text, blanks collapsed, no script or style",
+	  "<html><head><style>p{x:1}</style><script>var a = 1;</script>"
+	  "</head><body><p>Your  account\n<b>is</b> locked.</p><a href=\""
+	  "http://g.example.com/\">here</a></body></html>", 1, 0, "here",
+	  "Your account is locked.here" },
+	{ "html: no href, nothing to parse", "<p>no links at all</p>", 0, 0,
+	  NULL, "" },
+};
+
 int main(void)
 {
 	struct dmarc_psl *psl = dmarc_psl_load(NULL);
@@ -158,50 +189,22 @@ int main(void)
 	ok(lk->flags & LINKS_F_IP_HOST, "html: union of flags");
 	is_int(links_html(lk, "", 0, psl, la), LINKS_E_PARSE,
 	       "html: empty input");
-	{
-		/* the parse stops after the last link; an unclosed last
-		 * link is still read to the end; no href, no parse */
-		static const char tail[] = "<p><A HREF=\"http://a.example.com/"
-			"\">www.b.example.org</A></p><table><tr><td>a</td>"
-			"</tr></table>", open_a[] = "<p><a href=\"http://c."
-			"example.com/\">see www.d.example.org", none[] =
-			"<p>no links at all</p>";
+	for (i = 0; i < sizeof(hrows) / sizeof(hrows[0]); i++) {
+		const struct hrow *h = &hrows[i];
 
 		links_reset(lk);
-		links_html(lk, tail, sizeof(tail) - 1, psl, NULL);
-		ok(lk->n == 1 && lk->link[0].flags == LINKS_F_TEXT_MISMATCH,
-		   "html: upper-case tags, the tail after the last link cut");
-		links_reset(lk);
-		links_html(lk, open_a, sizeof(open_a) - 1, psl, NULL);
-		ok(lk->n == 1 && strcmp(lk->link[0].text,
-					"see www.d.example.org") == 0,
-		   "html: an unclosed last link keeps its text");
-		static const char meta[] = "<html><head><meta http-equiv=\""
-			"Content-Type\" content=\"text/html; charset=big5\">"
-			"</head><body><a href=\"http://e.example.com/\">"
-			"\xe7\x83\x8f www.f.example.org</a></body></html>";
-
-		links_reset(lk);
-		links_html(lk, meta, sizeof(meta) - 1, psl, NULL);
-		ok(lk->n == 1 && strcmp(lk->link[0].text,
-			"\xe7\x83\x8f www.f.example.org") == 0,
-		   "html: a <meta charset> does not re-decode the UTF-8 body");
-		static const char doc[] = "<html><head><style>p{x:1}</style>"
-			"<script>var a = 1;</script></head><body><p>Your  "
-			"account\n<b>is</b> locked.</p><a href=\"http://g."
-			"example.com/\">here</a></body></html>";
-
-		links_reset(lk);
-		links_html(lk, doc, sizeof(doc) - 1, psl, NULL);
-		is_str(lk->text, "Your account is locked.here",
-		       "html: the visible text, blanks collapsed, no script "
-		       "or style");
-		links_reset(lk);
-		is_int(links_html(lk, none, sizeof(none) - 1, psl, NULL), 0,
-		       "html: no href, nothing to parse");
-		is_int(lk->n, 0, "html: no href, no link");
+		is_int(links_html(lk, h->html, strlen(h->html), psl, NULL), 0,
+		       "%s: parses", h->label);
+		is_int(lk->n, h->n, "%s: links", h->label);
+		if (h->n > 0 && lk->n > 0) {
+			is_int(lk->link[0].flags, h->flags, "%s: flags",
+			       h->label);
+			is_str(lk->link[0].text, h->text, "%s: link text",
+			       h->label);
+		}
+		if (h->doc)
+			is_str(lk->text, h->doc, "%s: document text", h->label);
 	}
-
 	links_reset(lk);
 	links_text(lk, text, strlen(text), psl, la);
 	is_int(lk->n, 3, "text: three URLs");

@@ -853,6 +853,19 @@ EOF
 EOF
 }
 
+# milter_write_conf SOCKET AUTHSERV DNS_PORT [LINE...]: $MAMORI_DIR/mamori.conf
+# for the milter tests: the milter on unix:SOCKET, our authserv-id, DNS from
+# the zone server on 127.0.0.1:DNS_PORT (1.5 s timeout), 192.0.2.250 as the
+# only internal client (127.0.0.1 is inbound), then the LINEs.
+milter_write_conf() {
+	local sock=$1 id=$2 port=$3
+	shift 3
+	mamori_write_conf "$MAMORI_DIR/mamori.conf" \
+		"milter_listen = unix:$sock" "authserv_id = $id" \
+		"internal_networks = 192.0.2.250/32" \
+		"dns_upstream = 127.0.0.1@$port" "dns_timeout_ms = 1500" "$@"
+}
+
 # milter_it_start SOCKET PORT: the milter tests' servers, once
 # $MAMORI_DIR/mamori.conf is written (milter_listen = unix:SOCKET): Postfix
 # with pf_add_milter, Dovecot (SASL for submission), the sink, mamorid;

@@ -96,12 +96,7 @@ log_last() { grep 'event=milter_inbound' "$MAMORI_LOG" | tail -1; }
 
 # ---------------------------------------------------------------- start
 
-mamori_write_conf "$MAMORI_DIR/mamori.conf" \
-	"milter_listen = unix:$MILTER_SOCK" \
-	"authserv_id = $AUTHSERV" \
-	"internal_networks = 192.0.2.250/32" \
-	"dns_upstream = 127.0.0.1@$DNS_PORT" \
-	"dns_timeout_ms = 1500" \
+milter_write_conf "$MILTER_SOCK" "$AUTHSERV" "$DNS_PORT" \
 	"dkim_key_dir = $IT_DIR/nokeys" \
 	"lookalike_protected_file = $IT_DIR/protected" \
 	"content_subject_prefix = [SPAM?]"

@@ -155,12 +155,7 @@ EOF
 # ---------------------------------------------------------------- start
 
 dns_start || bail "zone server did not start"
-mamori_write_conf "$MAMORI_DIR/mamori.conf" \
-	"milter_listen = unix:$MILTER_SOCK" \
-	"authserv_id = $AUTHSERV" \
-	"internal_networks = 192.0.2.250/32" \
-	"dns_upstream = 127.0.0.1@$DNS_PORT" \
-	"dns_timeout_ms = 1500" \
+milter_write_conf "$MILTER_SOCK" "$AUTHSERV" "$DNS_PORT" \
 	"dkim_key_dir = $DKIM_DIR"
 milter_it_start "$MILTER_SOCK" "$INBOUND_PORT"
 
