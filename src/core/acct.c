@@ -327,6 +327,8 @@ void acct_hour_roll(struct acct *a, uint32_t now)
 	a->mismatch_hour = 0;
 	a->newrcpt_hour = 0;
 	a->unowned_hour = 0;
+	a->shaped_hour = 0;
+	a->threads_hour = 0;
 	a->domains_idx = now / 3600;
 }
 

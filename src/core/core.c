@@ -164,7 +164,8 @@ static void finish(struct core *c, struct decision *d)
 		log_msg(v->action == VERDICT_DUNNO ? LOG_L_DEBUG : LOG_L_NOTICE,
 			"event=decision stage=%s queue_id=%s account=%s client=%s "
 			"action=%s state=%s score=%d observed=%s reason=%s",
-			r->stage == OUT_RCPT ? "RCPT" : "END-OF-MESSAGE",
+			r->stage == OUT_RCPT ? "RCPT" :
+			r->stage == OUT_CONTENT ? "CONTENT" : "END-OF-MESSAGE",
 			r->queue_id[0] ? r->queue_id : "-",
 			log_q(q1, sizeof(q1), r->login),
 			log_q(q2, sizeof(q2), r->client_address),
@@ -179,7 +180,8 @@ static void finish(struct core *c, struct decision *d)
 		v->text[0] = '\0';
 	}
 	/* A held message is recorded so the admin can release or delete it. */
-	if (v->action == VERDICT_HOLD && r->stage == OUT_END_OF_MESSAGE &&
+	if (v->action == VERDICT_HOLD && (r->stage == OUT_END_OF_MESSAGE ||
+					  r->stage == OUT_CONTENT) &&
 	    r->queue_id[0])
 		core_held_record(c, r->queue_id, r->login, core_now(r->now));
 	d->cb(d->arg, v);
@@ -237,6 +239,9 @@ static struct decision *decision_new(const struct outbound_request *req,
 		off += n + 1;
 	}
 	free(key);
+	if (req->content)
+		d->content = *req->content;
+	d->req.content = &d->content;
 	d->cb = cb;
 	d->arg = arg;
 	return d;
@@ -330,6 +335,11 @@ static bool escalate(struct core *c, struct decision *d,
 	} else if (ev->score >= cl->score_restrict) {
 		to = ACCT_RESTRICTED;
 		cause = "score";
+	} else if (ev->score >= cl->score_throttle && ev->content_decisive) {
+		/* Two messages shaped like malware: a throttle would only
+		 * make the client retry the payload (outbound.h). */
+		to = ACCT_RESTRICTED;
+		cause = "malware_content";
 	} else if (ev->score >= cl->score_throttle &&
 		   a->state == ACCT_NORMAL && compromise &&
 		   (a->flags & ACCT_F_SUSPICIOUS) && a->state_since &&
@@ -351,6 +361,7 @@ static bool escalate(struct core *c, struct decision *d,
 	buf_printf(&why, "score %d >= %ld: ", ev->score,
 		   to == ACCT_THROTTLED ? cl->score_throttle :
 		   a->state == ACCT_PROBATION ? cl->score_throttle :
+		   ev->score < cl->score_restrict ? cl->score_throttle :
 		   cl->score_restrict);
 	outbound_explain(ev, &why);
 	snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p ? why.p : "");
@@ -637,6 +648,75 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	finish(c, d);
 }
 
+/*
+ * CONTENT (the milter, after END-OF-MESSAGE counted the message): add the
+ * message's content facts to the account and score it again.  A message
+ * with nothing risky in it changes nothing.
+ */
+static void on_content(struct core *c, struct decision *d, uint32_t now)
+{
+	struct acct *a = d->a;
+	const struct outbound_content *oc = &d->content;
+	bool risky = oc->flags & (OC_ENC_ARCHIVE | OC_MACRO | OC_EXECUTABLE);
+	bool shaped = (oc->flags & OC_EXECUTABLE) ||
+		      ((oc->flags & OC_ENC_ARCHIVE) && (oc->flags & OC_PASSWORD));
+	struct outbound_eval ev;
+
+	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
+		verdict_for_state(c, a, d->cl, &d->v);
+		state_reason(c, a, &d->v);
+		finish(c, d);
+		return;
+	}
+	if (!risky) {
+		d->v.state = acct_state_name(a->state);
+		finish(c, d);
+		return;
+	}
+	a->flags |= ACCT_F_DIRTY;
+	acct_hour_roll(a, now);
+	if (shaped && a->shaped_hour < UINT8_MAX)
+		a->shaped_hour++;
+	if ((oc->flags & OC_REPLY) && oc->thread)
+		a->threads_hour |= 1u << (oc->thread % 32);
+	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, &ev);
+	a->score = (uint16_t)ev.score;
+	d->v.score = ev.score;
+	if (escalate(c, d, &ev, now))
+		return;
+	if (ev.score > 0) {
+		struct buf why;
+
+		buf_init(&why, sizeof(d->v.reason) - 1);
+		buf_printf(&why, "score %d: ", ev.score);
+		outbound_explain(&ev, &why);
+		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
+		buf_deinit(&why);
+	}
+	d->v.state = acct_state_name(a->state);
+	finish(c, d);
+}
+
+void core_outbound_content(struct core *c, const char *login,
+			   const char *queue_id, const char *client_address,
+			   const struct outbound_content *oc, int64_t now,
+			   core_verdict_cb *cb, void *arg)
+{
+	struct outbound_request r = {
+		.stage = OUT_CONTENT,
+		.login = login,
+		.sender = "",
+		.recipient = "",
+		.client_address = client_address,
+		.queue_id = queue_id,
+		.instance = queue_id,
+		.now = now,
+		.content = oc,
+	};
+
+	core_outbound(c, &r, cb, arg);
+}
+
 void core_set_learning(struct core *c, bool on)
 {
 	c->learning = on;
@@ -680,6 +760,8 @@ static void dispatch(struct core *c, struct decision *d, uint32_t now)
 {
 	if (d->req.stage == OUT_RCPT)
 		on_rcpt(c, d, now);
+	else if (d->req.stage == OUT_CONTENT)
+		on_content(c, d, now);
 	else
 		on_eom(c, d, now);
 }

@@ -14,6 +14,7 @@ static const char *const signal_names[SIG__COUNT] = {
 	"limit", "surge", "multi_ip", "new_network", "rcpt_domains",
 	"sender_mismatch", "login_risk", "unowned_sender", "rcpt_rate",
 	"new_rcpts", "country", "foreign_volume", "countries",
+	"malware_content", "risky_replies",
 };
 
 const char *outbound_signal_name(enum outbound_signal s)
@@ -194,6 +195,39 @@ static void country_signals(const struct acct *a,
 		     cl->country_breadth, cl->multi_ip_window);
 }
 
+/*
+ * What the account's mail carried this hour (the milter's content facts).
+ * A person sends an encrypted ZIP now and then (PPAP: the password follows
+ * in a second mail); malware mail carries the payload and, so that the
+ * recipient can open it, its password in the same message, or an
+ * executable outright; Emotet sends it as replies into many threads.
+ */
+static void content_signals(const struct acct *a,
+			    const struct class_config *cl, bool this_hour,
+			    struct outbound_eval *ev)
+{
+	unsigned threads;
+
+	if (!this_hour)
+		return;
+	if (a->shaped_hour > 0) {
+		unsigned n = a->shaped_hour > 3 ? 3 : a->shaped_hour;
+
+		fire(ev, SIG_MALWARE_CONTENT,
+		     cl->weight_malware_content * (long)n,
+		     "malware_shaped_msgs_hour=%u (executable, or encrypted "
+		     "archive with its password in the message)",
+		     a->shaped_hour);
+		ev->content_decisive = a->shaped_hour >= 2;
+	}
+	threads = (unsigned)__builtin_popcount(a->threads_hour);
+	if ((long)threads >= cl->risky_reply_threads)
+		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies,
+		     "threads_hour=%u>=%ld (replies with encrypted archives, "
+		     "macros or executables)", threads,
+		     cl->risky_reply_threads);
+}
+
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
 		       struct outbound_eval *ev)
@@ -286,6 +320,7 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
 	country_signals(a, cl, now, ev);
+	content_signals(a, cl, this_hour, ev);
 	families(ev, hour >= 3);
 }
 

@@ -28,6 +28,14 @@
  *                   country: a trip abroad is a handful of messages
  *   countries       country_breadth distinct client countries within
  *                   multi_ip_window (a proxy list or a botnet)
+ *   malware_content messages this hour (the milter's content facts,
+ *                   core_outbound_content) carrying an executable or a
+ *                   disguised name, or an encrypted archive with its
+ *                   password in the same message: the shape of Emotet's
+ *                   and its successors' mail (weight per message, up to 3)
+ *   risky_replies   replies carrying encrypted archives, macros or
+ *                   executables into risky_reply_threads distinct threads
+ *                   this hour
  *
  * multi_ip adds weight_multi_net16 when the networks span multi_net16
  * distinct /16s (far apart: not one carrier pool); new_network weighs an
@@ -65,6 +73,8 @@ enum outbound_signal {
 	SIG_COUNTRY,
 	SIG_FOREIGN_VOLUME,
 	SIG_COUNTRIES,
+	SIG_MALWARE_CONTENT,
+	SIG_RISKY_REPLIES,
 	SIG__COUNT
 };
 
@@ -73,6 +83,10 @@ struct outbound_eval {
 	unsigned fired;			/* bit per enum outbound_signal */
 	int weight[SIG__COUNT];		/* points of each fired signal */
 	char detail[SIG__COUNT][128];	/* "msgs_per_minute=31>30" ... */
+	/* malware_content fired for two or more messages of the hour: a
+	 * throttle would only make the client retry the payload, so the
+	 * score at the throttle threshold restricts (core.c escalate). */
+	bool content_decisive;
 };
 
 /*

@@ -418,6 +418,15 @@ static const struct cfg_param class_params[] = {
 	{"weight_country_breadth", CFG_INT, "45", 0, 10000, true,
 	 K(weight_country_breadth), NULL,
 	 "score of country_breadth countries within multi_ip_window"},
+	{"weight_malware_content", CFG_INT, "35", 0, 10000, true,
+	 K(weight_malware_content), NULL,
+	 "score per outbound message this hour (milter) carrying an executable, or an encrypted archive with its password in the same message; two such messages at the throttle threshold restrict"},
+	{"risky_reply_threads", CFG_INT, "3", 1, 32, true,
+	 K(risky_reply_threads), NULL,
+	 "distinct threads an hour into which the account replied with encrypted archives, macros or executables (milter) that add weight_risky_replies"},
+	{"weight_risky_replies", CFG_INT, "25", 0, 10000, true,
+	 K(weight_risky_replies), NULL,
+	 "score of risky_reply_threads threads of replies with risky attachments in an hour"},
 };
 
 #define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))
