@@ -27,51 +27,91 @@
 /*
  * Password cues.  Malware mail that carries an encrypted archive must give
  * the recipient its password, so it writes it in the same message
- * (JPCERT/CC's Emotet alerts quote "パスワード: 1234"); PPAP sends it in
- * a second mail.  ASCII cues are matched without case.
+ * (JPCERT/CC's Emotet alerts quote "パスワード: 1234"); PPAP announces it
+ * ("パスワードは別途お送りします", "the password follows separately") and
+ * sends it in a second mail.  So a cue is a password word followed by a
+ * password: after optional blanks and a separator (":", "：", "=", "は",
+ * "is") and an opening quote, a run of 4-64 printable ASCII characters
+ * that holds a digit, or any such run after ":", "：" or "=".  ASCII words
+ * are matched without case.
  */
-static const char *const pw_ascii[] = {
+static const char *const pw_words[] = {
 	"password", "passwort", "passcode", "pass:", "pw:", "pwd:",
-	"mot de passe", "contrase", "senha",
-};
-static const char *const pw_utf8[] = {
-	"パスワード", "ﾊﾟｽﾜｰﾄﾞ", "暗証番号", "解凍", "密码", "密碼",
-	"ＰＡＳＳＷＯＲＤ", "パス:", "パス：",
+	"mot de passe", "contraseña", "senha",
+	"パスワード", "ﾊﾟｽﾜｰﾄﾞ", "暗証番号", "解凍キー", "密码", "密碼",
+	"ＰＡＳＳＷＯＲＤ",
 };
 
-/* Case-insensitive ASCII search of needle in hay[0..len). */
-static bool find_ascii(const char *hay, size_t len, const char *needle)
+/* Skip ASCII blanks and line ends. */
+static size_t skip_blank(const char *t, size_t i, size_t len)
 {
-	size_t n = strlen(needle), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (strncasecmp(hay + i, needle, n) == 0)
-			return true;
-	return false;
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' ||
+			   t[i] == '\n'))
+		i++;
+	return i;
 }
 
-/* Exact search of needle in hay[0..len). */
-static bool find_bytes(const char *hay, size_t len, const char *needle)
+/* Does t[i..len) start with lit?  Its length, or 0. */
+static size_t starts(const char *t, size_t i, size_t len, const char *lit)
 {
-	size_t n = strlen(needle);
+	size_t n = strlen(lit);
 
-	return n <= len && memmem(hay, len, needle, n) != NULL;
+	return i + n <= len && memcmp(t + i, lit, n) == 0 ? n : 0;
+}
+
+/* After a password word at t[i]: is a password given? */
+static bool password_follows(const char *t, size_t i, size_t len,
+			     bool colon)
+{
+	static const char *const sep[] = { ":", "：", "=", "は", "is ",
+					   "IS ", "Is " };
+	static const char *const quote[] = { "\"", "'", "「", "【", "(",
+					     "（", "[" };
+	size_t k, n, run = 0;
+	bool digit = false;
+
+	i = skip_blank(t, i, len);
+	for (k = 0; k < sizeof(sep) / sizeof(sep[0]); k++)
+		if ((n = starts(t, i, len, sep[k])) != 0) {
+			colon = colon || k < 3;
+			i = skip_blank(t, i + n, len);
+			break;
+		}
+	for (k = 0; k < sizeof(quote) / sizeof(quote[0]); k++)
+		if ((n = starts(t, i, len, quote[k])) != 0) {
+			i += n;
+			break;
+		}
+	for (; i < len && t[i] > ' ' && t[i] < 0x7f && run <= 64; i++, run++)
+		digit = digit || (t[i] >= '0' && t[i] <= '9');
+	return run >= 4 && run <= 64 && (digit || colon);
+}
+
+/* Is an ASCII word at t[i..i+n) (case-insensitive) or UTF-8 (exact)? */
+static bool word_at(const char *t, size_t i, const char *w, size_t n)
+{
+	return (unsigned char)w[0] < 0x80 ? strncasecmp(t + i, w, n) == 0 :
+	       memcmp(t + i, w, n) == 0;
 }
 
 bool outcontent_password_cue(const char *text, size_t len)
 {
-	size_t i;
+	size_t i, k;
 
 	if (!text)
 		return false;
 	if (len > OUTCONTENT_CUE_MAX)
 		len = OUTCONTENT_CUE_MAX;
-	for (i = 0; i < sizeof(pw_ascii) / sizeof(pw_ascii[0]); i++)
-		if (find_ascii(text, len, pw_ascii[i]))
-			return true;
-	for (i = 0; i < sizeof(pw_utf8) / sizeof(pw_utf8[0]); i++)
-		if (find_bytes(text, len, pw_utf8[i]))
-			return true;
+	for (k = 0; k < sizeof(pw_words) / sizeof(pw_words[0]); k++) {
+		const char *w = pw_words[k];
+		size_t n = strlen(w);
+
+		for (i = 0; i + n <= len; i++)
+			if (word_at(text, i, w, n) &&
+			    password_follows(text, i + n, len,
+					     w[n - 1] == ':'))
+				return true;
+	}
 	return false;
 }
 

@@ -112,7 +112,7 @@ static void test_facts(void)
 		{"plain zip", false, "docs", "attached", ATT_PLAIN_ZIP, 0},
 		{"PPAP first mail: encrypted zip, no password", false,
 		 "見積書", "見積書を送付します。パスワードは別途お送りします",
-		 ATT_ENC_ZIP, OC_ENC_ARCHIVE | OC_PASSWORD},
+		 ATT_ENC_ZIP, OC_ENC_ARCHIVE},
 		{"encrypted zip, password elsewhere (English)", false,
 		 "quote", "the key follows separately", ATT_ENC_ZIP,
 		 OC_ENC_ARCHIVE},
@@ -151,20 +151,37 @@ static void test_cue(void)
 		bool want;
 	} rows[] = {
 		{"Password: 1234", true},
-		{"PASSWORD is below", true},
+		{"password is 5581", true},
 		{"解凍パスワードは 1234 です", true},
+		{"パスワード：\t x7Q2", true},
+		{"password:\r\n5581 (line break)", true},
+		{"パスワード「Ab12cd」", true},
 		{"ﾊﾟｽﾜｰﾄﾞ 1234", true},
-		{"pw: abc", true},
-		{"passport renewal", false},
+		{"pw: abcd", true},
+		{"Password = secret", true},
+		{"PASSWORD is below", false},
+		{"pw: abc", false},
+		{"パスワードは別途お送りします", false},
+		{"パスワードは別送いたします。", false},
+		{"The password follows separately.", false},
+		{"パスワードのお知らせ", false},
+		{"passport renewal 2024", false},
 		{"請求書を送付します", false},
 		{"", false},
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char label[128], *p;
+
+		snprintf(label, sizeof(label), "%s", rows[i].text);
+		for (p = label; *p; p++)
+			if (*p == '\r' || *p == '\n' || *p == '\t')
+				*p = ' ';
 		is_int(outcontent_password_cue(rows[i].text,
 					       strlen(rows[i].text)),
-		       rows[i].want, "cue: %s", rows[i].text);
+		       rows[i].want, "cue: %s", label);
+	}
 	ok(!outcontent_password_cue(NULL, 0), "cue: NULL");
 }
 

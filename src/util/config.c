@@ -172,6 +172,8 @@ static const struct cfg_param global_params[] = {
 
 	{"milter_listen", CFG_STR, "", 0, 0, false, G(milter_listen), NULL,
 	 "milter socket for Postfix smtpd_milters (inet:PORT@HOST or unix:PATH); empty = off"},
+	{"outbound_content", CFG_BOOL, "yes", 0, 0, false, G(outbound_content),
+	 NULL, "the milter reads authenticated outbound mail (attachments, replies, password cues) into the account's score (weight_malware_content, weight_risky_replies)"},
 	{"authserv_id", CFG_STR, "", 0, 0, true, G(authserv_id), NULL,
 	 "authserv-id of our Authentication-Results; empty = the host name"},
 	{"internal_networks", CFG_STR, "127.0.0.0/8, ::1/128", 0, 0, true,

@@ -152,6 +152,7 @@ struct config {
 
 	/* mail authentication milter */
 	char *milter_listen;
+	bool outbound_content;		/* milter: content facts to the core */
 	char *authserv_id;
 	char *internal_networks;
 	char *dns_upstream;
