@@ -188,6 +188,47 @@ static enum login_outcome sys_login(struct sys *s, const struct ds_world *w,
 
 enum msg_outcome { M_ACCEPTED, M_PARTIAL, M_DEFERRED, M_HELD, M_REFUSED };
 
+/*
+ * The milter's content facts of an accepted message (in-process mamori
+ * only: --real drives the policy protocol, not a milter).  A reply's thread
+ * is its conversation with the first recipient, or one of its own.
+ */
+static int sys_content(struct sys *s, const struct ds_world *w,
+		       const struct ds_event *e, const char *qid,
+		       const char *ip, int64_t now)
+{
+	struct outbound_content oc = { 0 };
+	char key[160];
+	int a = -1;
+
+	if (!s->core || !e->content)
+		return VERDICT_DUNNO;
+	oc.flags = ((e->content & DS_C_REPLY) ? OC_REPLY : 0) |
+		   ((e->content & DS_C_ENC) ? OC_ENC_ARCHIVE : 0) |
+		   ((e->content & DS_C_PW) ? OC_PASSWORD : 0) |
+		   ((e->content & DS_C_MACRO) ? OC_MACRO : 0);
+	if (e->content & DS_C_REPLY) {
+		if (e->content & DS_C_NEWTHREAD)
+			snprintf(key, sizeof(key), "t%u", e->seq);
+		else
+			snprintf(key, sizeof(key), "%u/%s", e->acct,
+				 ds_rcpt(w, e, 0));
+		/* FNV-1a, as the core hashes a Message-ID. */
+		oc.thread = 2166136261u;
+		for (const char *p = key; *p; p++)
+			oc.thread = (oc.thread ^ (unsigned char)*p) * 16777619u;
+		oc.thread |= 1;
+	}
+	core_outbound_content(s->core, ds_str(w, w->acct[e->acct].login), qid,
+			      ip, &oc, now, got_verdict, &a);
+	if (a < 0) {
+		fprintf(stderr, "detsim: core_outbound_content did not answer "
+			"synchronously\n");
+		exit(1);
+	}
+	return a;
+}
+
 /* One message: login, RCPTs, END-OF-MESSAGE. */
 static enum msg_outcome sys_message(struct sys *s, const struct ds_world *w,
 				    const struct ds_event *e, int64_t now)
@@ -230,6 +271,8 @@ static enum msg_outcome sys_message(struct sys *s, const struct ds_world *w,
 	r.recipient_count = ok;
 	r.queue_id = qid;
 	a = sys_policy(s, &r, e->acct);
+	if (a == VERDICT_DUNNO && !held)
+		a = sys_content(s, w, e, qid, ip, now);
 	if (held || a == VERDICT_HOLD)
 		return M_HELD;
 	if (a == VERDICT_REJECT)
@@ -266,6 +309,13 @@ static void sys_event(struct sys *s, const struct ds_world *w,
 			t->deferred[e->cls] += o == M_DEFERRED ||
 					       o == M_PARTIAL;
 			t->held[e->cls] += o == M_HELD || o == M_REFUSED;
+			if ((o == M_HELD || o == M_REFUSED) && s->core &&
+			    getenv("DETSIM_LOG"))
+				fprintf(stderr, "detsim: benign %s held: %s "
+					"t=%u content=%u\n",
+					ds_classes[e->cls].name,
+					ds_str(w, w->acct[e->acct].login),
+					e->t, e->content);
 		}
 		return;
 	}
@@ -851,7 +901,8 @@ int main(int argc, char **argv)
 	time_t start = time(NULL);
 
 	parse(argc, argv, &o);
-	log_setup("detsim", false, LOG_L_FATAL);
+	/* DETSIM_LOG=1: the core's transitions (warn) on stderr, to see why. */
+	log_setup("detsim", false, getenv("DETSIM_LOG") ? LOG_L_WARN : LOG_L_FATAL);
 	nseeds = o.last - o.first + 1;
 	res = malloc(2 * NSYS * DS__NCLASS * MX__N * nseeds * sizeof(*res));
 	if (!res)

@@ -76,6 +76,15 @@ enum ds_type { DS_MSG, DS_LOGIN };
 #define DS_F_AUTH 4u		/* message: an SMTP AUTH login first */
 #define DS_F_ATTACK 8u		/* sent by an attacker */
 
+/* What a message carries (ds_event.content; the milter's content facts,
+ * core/core.h OC_*).  Thread: a reply continues the conversation with its
+ * first recipient, or with DS_C_NEWTHREAD a thread of its own. */
+#define DS_C_REPLY 1u		/* In-Reply-To/References */
+#define DS_C_ENC 2u		/* an encrypted archive (zip -e) */
+#define DS_C_PW 4u		/* its password in the message */
+#define DS_C_MACRO 8u		/* an Office document with macros */
+#define DS_C_NEWTHREAD 16u	/* a reply into a thread of its own */
+
 /* One event.  Strings live in the world's arena (ds_str). */
 struct ds_event {
 	uint32_t t;		/* unix time */
@@ -92,6 +101,7 @@ struct ds_event {
 	uint32_t sender;	/* arena offset */
 	uint32_t rcpts;		/* arena offset, nrcpt strings back to back */
 	uint32_t seq;		/* generation order, for a stable sort */
+	uint8_t content;	/* message: DS_C_* */
 };
 
 struct ds_account {

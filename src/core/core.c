@@ -336,8 +336,9 @@ static bool escalate(struct core *c, struct decision *d,
 		to = ACCT_RESTRICTED;
 		cause = "score";
 	} else if (ev->score >= cl->score_throttle && ev->content_decisive) {
-		/* Two messages shaped like malware: a throttle would only
-		 * make the client retry the payload (outbound.h). */
+		/* Two messages shaped like malware, sent Emotet's way: a
+		 * throttle would only make the client retry the payload
+		 * (outbound.h). */
 		to = ACCT_RESTRICTED;
 		cause = "malware_content";
 	} else if (ev->score >= cl->score_throttle &&
@@ -460,7 +461,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		in->external++;
 
 	/* Would one more message break a class limit?  Then defer now. */
-	outbound_evaluate(a, d->cl, now, 1, false, &ev);
+	outbound_evaluate(a, d->cl, now, 1, false, false, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if ((ev.fired & (1u << SIG_LIMIT)) && escalate(c, d, &ev, now))
@@ -618,7 +619,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	}
 	new_net = now < a->newnet_until;
 	country_note(c, a, cl, d->cc, now);
-	outbound_evaluate(a, cl, now, 0, new_net, &ev);
+	outbound_evaluate(a, cl, now, 0, new_net, false, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if (ev.score > 0 || a->detail) {
@@ -679,7 +680,8 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 		a->shaped_hour++;
 	if ((oc->flags & OC_REPLY) && oc->thread)
 		a->threads_hour |= 1u << (oc->thread % 32);
-	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, &ev);
+	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, true,
+			  &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if (escalate(c, d, &ev, now))

@@ -206,31 +206,34 @@ static void content_signals(const struct acct *a,
 			    const struct class_config *cl, bool this_hour,
 			    struct outbound_eval *ev)
 {
-	unsigned threads;
+	unsigned threads, shaped = a->shaped_hour + a->shaped_prev;
 
 	if (!this_hour)
 		return;
-	if (a->shaped_hour > 0) {
-		unsigned n = a->shaped_hour > 3 ? 3 : a->shaped_hour;
+	if (shaped > 0) {
+		unsigned n = shaped > 2 ? 2 : shaped;
 
 		fire(ev, SIG_MALWARE_CONTENT,
 		     cl->weight_malware_content * (long)n,
-		     "malware_shaped_msgs_hour=%u (executable, or encrypted "
-		     "archive with its password in the message)",
-		     a->shaped_hour);
-		ev->content_decisive = a->shaped_hour >= 2;
+		     "malware_shaped_msgs_2h=%u (executable, or encrypted "
+		     "archive with its password in the message)", shaped);
 	}
-	threads = (unsigned)__builtin_popcount(a->threads_hour);
+	/* Twice as many threads, twice the weight: a person answers a
+	 * handful of conversations with attachments in an hour, Emotet
+	 * every thread it stole. */
+	threads = (unsigned)__builtin_popcount(a->threads_hour |
+					       a->threads_prev);
 	if ((long)threads >= cl->risky_reply_threads)
-		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies,
-		     "threads_hour=%u>=%ld (replies with encrypted archives, "
+		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies *
+		     ((long)threads >= 2 * cl->risky_reply_threads ? 2 : 1),
+		     "threads_2h=%u>=%ld (replies with encrypted archives, "
 		     "macros or executables)", threads,
 		     cl->risky_reply_threads);
 }
 
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
-		       struct outbound_eval *ev)
+		       bool content, struct outbound_eval *ev)
 {
 	uint32_t hour = acct_win_count(a, W_MSG_HOUR, now) + extra_msgs;
 	bool this_hour = a->domains_idx == now / 3600;
@@ -320,8 +323,17 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
 	country_signals(a, cl, now, ev);
-	content_signals(a, cl, this_hour, ev);
+	if (content)
+		content_signals(a, cl, this_hour, ev);
 	families(ev, hour >= 3);
+	/* Two malware-shaped messages and a trait of Emotet's way of sending
+	 * (replies into many threads, a pace beyond the habit, recipients
+	 * never written to): a throttle would only make the client retry
+	 * the payload. */
+	ev->content_decisive = content && this_hour &&
+		a->shaped_hour + a->shaped_prev >= 2 &&
+		(ev->fired & ((1u << SIG_RISKY_REPLIES) | (1u << SIG_SURGE) |
+			      (1u << SIG_NEW_RCPTS))) != 0;
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)

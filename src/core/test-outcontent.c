@@ -3,9 +3,11 @@
  * built here (archives made at run time with Debian's zip, no malware: the
  * "executable" is a name), the password cue, and the core's content entry
  * point core_outbound_content() on a memory store, table-driven: Emotet's
- * shape is restricted within two messages and the message that trips it
- * is held; PPAP (the password in a second mail), a single zip with its
- * password, and replies with archives into a few threads are not.
+ * shape (replies into new threads, each an encrypted zip with its
+ * password) is restricted at the third message, which is held; PPAP (the
+ * password in a second mail), zips with their passwords in one thread,
+ * replies with archives into a few threads, and the same shape hours
+ * apart are not.
  */
 #include <glib.h>
 #include <stdarg.h>
@@ -278,22 +280,28 @@ static void test_core(void)
 	} rows[] = {
 		{"Emotet: replies with encrypted zips and their passwords",
 		 {EMO, EMO, EMO, EMO}, {11, 12, 13, 14}, 120, "restricted",
-		 VERDICT_HOLD, 2},
-		{"executables, twice", {OC_EXECUTABLE, OC_EXECUTABLE},
-		 {0, 0}, 300, "restricted", VERDICT_HOLD, 2},
+		 VERDICT_HOLD, 3},
+		{"executables as replies into three threads",
+		 {OC_EXECUTABLE | OC_REPLY, OC_EXECUTABLE | OC_REPLY,
+		  OC_EXECUTABLE | OC_REPLY}, {71, 72, 73}, 300, "restricted",
+		 VERDICT_HOLD, 3},
+		{"executables twice, no other trait",
+		 {OC_EXECUTABLE, OC_EXECUTABLE, 1u << 31}, {0, 0, 0}, 300,
+		 "normal", VERDICT_DUNNO, 0},
 		{"PPAP to three customers (zip, then password mail)",
 		 {PPAP1, PPAP2, PPAP1 | OC_REPLY, PPAP2, PPAP1 | OC_REPLY,
 		  PPAP2}, {0, 0, 21, 0, 22, 0}, 300, "normal", VERDICT_DUNNO,
 		 0},
-		{"one zip with its password in the same message",
-		 {EMO, 1u << 31, 1u << 31}, {31, 0, 0}, 300, "normal",
-		 VERDICT_DUNNO, 0},
+		{"zips with their passwords, twice in an hour, one thread",
+		 {EMO, EMO, 1u << 31, EMO & ~OC_PASSWORD}, {31, 31, 0, 31},
+		 300, "normal", VERDICT_DUNNO, 0},
 		{"zip replies into four threads, passwords separate",
 		 {PPAP1 | OC_REPLY, PPAP1 | OC_REPLY, PPAP1 | OC_REPLY,
 		  PPAP1 | OC_REPLY}, {41, 42, 43, 44}, 300, "normal",
 		 VERDICT_DUNNO, 0},
-		{"two zips with passwords, hours apart",
-		 {EMO, EMO}, {51, 52}, 7200, "normal", VERDICT_DUNNO, 0},
+		{"Emotet's shape, but hours apart",
+		 {EMO, EMO, EMO}, {51, 52, 53}, 7200, "normal", VERDICT_DUNNO,
+		 0},
 		{"a macro workbook, replies", {OC_MACRO | OC_REPLY,
 		  OC_MACRO | OC_REPLY}, {61, 61}, 300, "normal",
 		 VERDICT_DUNNO, 0},
