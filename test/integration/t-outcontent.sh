@@ -7,11 +7,11 @@
 #   2. bob sends PPAP the Japanese way: three replies with `zip -e`
 #      archives into three threads, each followed by a second mail with
 #      the password: all delivered, bob stays normal
-#   3. alice's PC is infected: replies into two old threads, each with an
-#      encrypted `zip -e` archive and its password in the body.  The first
-#      is delivered (one such message is something a person does); the
-#      second restricts alice (cause malware_content) and lands in
-#      Postfix's hold queue; mamori lists it as held with that queue ID
+#   3. alice's PC is infected: replies into three old threads, each with
+#      an encrypted `zip -e` archive and its password in the body.  The
+#      first two are delivered; the third (malware_content: two such
+#      messages, risky_replies: three threads) restricts alice and lands
+#      in Postfix's hold queue; mamori lists it as held with that queue ID
 #   4. alice's next message is stopped at RCPT by the restriction
 #      (restrict_action = hold: held too, never delivered)
 #   5. the log names the signal and the milter's decision stage
@@ -170,36 +170,40 @@ tap_is "$(pf_hold_count)" 0 "nothing held yet"
 
 # ---------------------------------------------------------------- 3. Emotet
 
-make_msg "$IT_DIR/e1.eml" "$ALICE" "emo1" "invoice-2023" \
-	"ご確認ください。\r\nファイルのパスワード: 5581" "$IT_DIR/enc.zip"
-out=$(send_msg "$ALICE" "$IT_DIR/e1.eml")
-tap_ok '[[ $out == code=250* ]]' "first Emotet-shaped reply accepted ($out)"
-wait_for 30 '[ -n "$(sink_file emo1)" ]'
-tap_ok '[ -n "$(sink_file emo1)" ]' "the first is delivered (one is not a pattern)"
-tap_is "$(account_state "$ALICE")" normal "alice still normal after one"
+n=0
+for t in 1 2; do
+	make_msg "$IT_DIR/e$t.eml" "$ALICE" "emo$t" "invoice-202$t" \
+		"ご確認ください。\r\nファイルのパスワード: 5581" "$IT_DIR/enc.zip"
+	out=$(send_msg "$ALICE" "$IT_DIR/e$t.eml")
+	tap_ok '[[ $out == code=250* ]]' "Emotet-shaped reply $t accepted ($out)"
+done
+wait_for 30 '[ -n "$(sink_file emo2)" ]'
+tap_ok '[ -n "$(sink_file emo1)" ] && [ -n "$(sink_file emo2)" ]' \
+	"the first two are delivered (two threads are not yet a pattern)"
+tap_is "$(account_state "$ALICE")" normal "alice still normal after two"
 
-make_msg "$IT_DIR/e2.eml" "$ALICE" "emo2" "order-8812" \
+make_msg "$IT_DIR/e3.eml" "$ALICE" "emo3" "order-8812" \
 	"Please check the attached file.\r\nPassword: 5581" "$IT_DIR/enc.zip"
-out=$(send_msg "$ALICE" "$IT_DIR/e2.eml")
-tap_ok '[[ $out == code=250* ]]' "second accepted by SMTP, into quarantine ($out)"
-wait_until 20 hold_has emo2
-tap_ok 'hold_has emo2' "the second is in Postfix's hold queue"
+out=$(send_msg "$ALICE" "$IT_DIR/e3.eml")
+tap_ok '[[ $out == code=250* ]]' "the third accepted by SMTP, into quarantine ($out)"
+wait_until 20 hold_has emo3
+tap_ok 'hold_has emo3' "the third is in Postfix's hold queue"
 tap_is "$(account_state "$ALICE")" restricted "alice restricted"
-tap_ok '[[ "$(account_field "$ALICE" reason)" == *malware_content* ]]' \
-	"the restriction names malware_content"
-qid=$(hold_qid emo2)
+tap_ok '[[ "$(account_field "$ALICE" reason)" == *malware_content*risky_replies* ]]' \
+	"the restriction names malware_content and risky_replies"
+qid=$(hold_qid emo3)
 tap_ok '[ -n "$qid" ] && mamori --json held list "$ALICE" | grep -q "$qid"' \
 	"mamori lists the held queue ID ($qid)"
 pf_wait_settled 20
-tap_ok '[ -z "$(sink_file emo2)" ]' "the second was not delivered"
+tap_ok '[ -z "$(sink_file emo3)" ]' "the third was not delivered"
 
 # ---------------------------------------------------------------- 4. RCPT
 
-make_msg "$IT_DIR/e3.eml" "$ALICE" "emo3" "" "Just a note."
-out=$(send_msg "$ALICE" "$IT_DIR/e3.eml")
+make_msg "$IT_DIR/e4.eml" "$ALICE" "emo4" "" "Just a note."
+out=$(send_msg "$ALICE" "$IT_DIR/e4.eml")
 diag "after the restriction: $out"
-wait_until 20 hold_has emo3
-tap_ok 'hold_has emo3' "the next message is held by the restriction at RCPT"
+wait_until 20 hold_has emo4
+tap_ok 'hold_has emo4' "the next message is held by the restriction at RCPT"
 tap_ok 'grep -q "event=decision stage=RCPT.*account=alice@example.test.*action=HOLD state=restricted" "$MAMORI_LOG"' \
 	"the RCPT decision is the restriction"
 
