@@ -323,9 +323,11 @@ static bool escalate(struct core *c, struct decision *d,
 	enum acct_state to = a->state;
 	const char *cause = NULL;
 	struct buf why;
-	/* Volume alone (a limit, a surge) is not a sign of compromise. */
+	/* Volume alone (a limit, a surge, recipients a minute) is not a
+	 * sign of compromise: a shop's campaign shows all three. */
 	bool compromise = (ev->fired & ~((1u << SIG_LIMIT) |
-					 (1u << SIG_SURGE))) != 0;
+					 (1u << SIG_SURGE) |
+					 (1u << SIG_RCPT_RATE))) != 0;
 
 	if (a->pending || c->learning)
 		return false;
@@ -397,10 +399,12 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		}
 		/* A hijacker keeps pushing while throttled; a person's mail
 		 * client waits and retries.  Only a throttle that had a
-		 * compromise signal besides the limit escalates quickly. */
-		if (!a->pending &&
-		    (long)a->throttled_msgs >= d->cl->throttle_escalate *
-		    ((a->flags & ACCT_F_SUSPICIOUS) ? 1 : 3)) {
+		 * compromise signal besides the volume escalates: a limit
+		 * or a surge alone (a shop's campaign, a busy server that
+		 * does not back off) is the limits' business, and they
+		 * keep deferring it; it never locks the account. */
+		if (!a->pending && (a->flags & ACCT_F_SUSPICIOUS) &&
+		    (long)a->throttled_msgs >= d->cl->throttle_escalate) {
 			snprintf(d->v.reason, sizeof(d->v.reason),
 				 "%u messages attempted while throttled (limit %ld)",
 				 a->throttled_msgs, d->cl->throttle_escalate);
