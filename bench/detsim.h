@@ -175,4 +175,17 @@ bool ds_f2b_banned(struct ds_f2b *f, uint32_t ip, uint32_t now);
 void ds_f2b_failure(struct ds_f2b *f, uint32_t ip, uint32_t now);
 void ds_f2b_free(struct ds_f2b *f);
 
+/* ---- after mamori learn (detsim-learn.c) ---- */
+
+/*
+ * Write w's benign history as a Postfix mail log in a new directory (dir)
+ * and run `mamori learn --config conf --store spec` on it (mamori: the CLI
+ * binary); spec gets the sqlite store to open.  0, or -1 (dir may exist:
+ * call ds_learn_cleanup anyway).
+ */
+int ds_learn(const struct ds_world *w, const char *mamori, const char *conf,
+	     char *dir, size_t dirsz, char *spec, size_t specsz);
+/* Remove what ds_learn left in dir ("" : nothing). */
+void ds_learn_cleanup(const char *dir);
+
 #endif
