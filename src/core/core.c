@@ -379,6 +379,23 @@ static bool escalate(struct core *c, struct decision *d,
 	return true;
 }
 
+/* Answer a request that changed no state: its score explained, if any. */
+static void answer_scored(struct core *c, struct decision *d,
+			  const struct outbound_eval *ev)
+{
+	if (ev->score > 0) {
+		struct buf why;
+
+		buf_init(&why, sizeof(d->v.reason) - 1);
+		buf_printf(&why, "score %d: ", ev->score);
+		outbound_explain(ev, &why);
+		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
+		buf_deinit(&why);
+	}
+	d->v.state = acct_state_name(d->a->state);
+	finish(c, d);
+}
+
 /* RCPT: refuse early for blocked states; note the recipient's domain. */
 static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 {
@@ -640,17 +657,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		acct_net_learn(a, net);
 	if (ev.score == 0)
 		acct_cc_learn(a, d->cc);
-	if (ev.score > 0) {
-		struct buf why;
-
-		buf_init(&why, sizeof(d->v.reason) - 1);
-		buf_printf(&why, "score %d: ", ev.score);
-		outbound_explain(&ev, &why);
-		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
-		buf_deinit(&why);
-	}
-	d->v.state = acct_state_name(a->state);
-	finish(c, d);
+	answer_scored(c, d, &ev);
 }
 
 /*
@@ -692,17 +699,7 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 	d->v.score = ev.score;
 	if (escalate(c, d, &ev, now))
 		return;
-	if (ev.score > 0) {
-		struct buf why;
-
-		buf_init(&why, sizeof(d->v.reason) - 1);
-		buf_printf(&why, "score %d: ", ev.score);
-		outbound_explain(&ev, &why);
-		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
-		buf_deinit(&why);
-	}
-	d->v.state = acct_state_name(a->state);
-	finish(c, d);
+	answer_scored(c, d, &ev);
 }
 
 void core_outbound_content(struct core *c, const char *login,
