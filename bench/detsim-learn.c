@@ -85,19 +85,16 @@ int ds_learn(const struct ds_world *w, const char *mamori, const char *conf,
 
 void ds_learn_cleanup(const char *dir)
 {
+	static const char *const files[] = { "mail.log", "learn.out",
+		"state.db", "state.db-wal", "state.db-shm" };
 	char p[300];
+	size_t i;
 
 	if (!dir[0])
 		return;
-	snprintf(p, sizeof(p), "%s/mail.log", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/learn.out", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/state.db", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/state.db-wal", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/state.db-shm", dir);
-	unlink(p);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
 	rmdir(dir);
 }
