@@ -891,6 +891,102 @@ static void gen_spray(struct gen *g, uint16_t unit)
 /* ---- the world ---- */
 
 /* Order by time, then generation order. */
+/* ---- content (the milter's facts) ---- */
+
+/*
+ * A uniform [0, 1) from the world's seed and two keys.  Content is drawn
+ * from its own stream, so adding it left every other class's traffic as
+ * it was generated before.
+ */
+static double hu(const struct gen *g, uint64_t a, uint64_t b)
+{
+	uint64_t z = g->w->seed * 0x9e3779b97f4a7c15ull ^
+		     (a + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull ^
+		     (b + 1) * 0x94d049bb133111ebull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* A value in [lo, hi] for the world (key k). */
+static double hr(const struct gen *g, uint64_t k, double lo, double hi)
+{
+	return lo + (hi - lo) * hu(g, 0xC0FFEE, k);
+}
+
+/* PPAP's second mail: the password alone, some minutes after the zip. */
+static void ppap_password(struct gen *g, size_t i)
+{
+	struct ds_event o = g->w->ev[i];
+	uint32_t t = o.t + 60 + (uint32_t)(540 * hu(g, 'W', o.seq));
+	size_t j;
+
+	if (!(o.flags & DS_F_HISTORY) && t >= g->w->t_end)
+		return;
+	j = ev_add(g, t, DS_MSG, (enum ds_class)o.cls, o.flags, o.acct, o.ip);
+	g->w->ev[j].sender = o.sender;
+	g->w->ev[j].rcpts = o.rcpts;
+	g->w->ev[j].nrcpt = o.nrcpt;
+	g->w->ev[j].unit = o.unit;
+	g->w->ev[j].content = DS_C_PW;
+}
+
+/*
+ * What the messages carry.  Benign: replies (an office 40-70% of its mail,
+ * consumers 20-50%); PPAP, the Japanese business habit of an encrypted ZIP
+ * followed by a second mail with its password: 20-60% of office staff do
+ * it, for 3-15% of their messages, and 5-15% of those write the password
+ * into the same message; consumers send an encrypted ZIP with 0-2% of
+ * their messages; Office documents with macros in 0.5-2% of office mail.
+ * Emotet: replies (80-100%) into threads of their own, each carrying
+ * either an encrypted ZIP with its password in the body or a macro
+ * document (the share of ZIPs drawn per campaign, 30-100%).
+ */
+static void content_pass(struct gen *g)
+{
+	double o_reply = hr(g, 1, 0.4, 0.7), c_reply = hr(g, 2, 0.2, 0.5);
+	double ppap_users = hr(g, 3, 0.2, 0.6), ppap_rate = hr(g, 4, 0.03, 0.15);
+	double sloppy = hr(g, 5, 0.05, 0.15), macro = hr(g, 6, 0.005, 0.02);
+	double c_zip = hr(g, 7, 0.0, 0.02);
+	size_t i, n = g->w->nev;
+
+	for (i = 0; i < n; i++) {
+		struct ds_event *e = &g->w->ev[i];
+		bool office = e->cls == DS_OFFICE;
+		uint8_t c = 0;
+
+		if (e->type != DS_MSG || e->cls == DS_SHOP ||
+		    e->cls == DS_NEWSLETTER)
+			continue;
+		if (e->flags & DS_F_ATTACK) {
+			if (e->cls != DS_EMOTET)
+				continue;
+			if (hu(g, 'R', e->seq) < hr(g, 100 + e->unit, 0.8, 1.0))
+				c |= DS_C_REPLY | DS_C_NEWTHREAD;
+			c |= hu(g, 'Z', e->seq) < hr(g, 200 + e->unit, 0.3, 1.0) ?
+			     DS_C_ENC | DS_C_PW : DS_C_MACRO;
+			e->content = c;
+			continue;
+		}
+		if (hu(g, 'R', e->seq) < (office ? o_reply : c_reply))
+			c |= DS_C_REPLY;
+		if (office && hu(g, 'M', e->seq) < macro)
+			c |= DS_C_MACRO;
+		if (office ? hu(g, 'P', e->acct) < ppap_users &&
+			     hu(g, 'Z', e->seq) < ppap_rate :
+		    hu(g, 'Z', e->seq) < c_zip) {
+			c |= DS_C_ENC;
+			if (hu(g, 'S', e->acct) < sloppy)
+				c |= DS_C_PW;
+		}
+		g->w->ev[i].content = c;
+		if ((c & DS_C_ENC) && !(c & DS_C_PW))
+			ppap_password(g, i);
+	}
+}
+
 static int ev_cmp(const void *a, const void *b)
 {
 	const struct ds_event *x = a, *y = b;
@@ -975,6 +1071,7 @@ struct ds_world *ds_world_new(uint64_t seed, enum ds_profile profile)
 		gen_spray(&g, w->units[DS_SPRAY]++);
 	}
 
+	content_pass(&g);
 	qsort(w->ev, w->nev, sizeof(*w->ev), ev_cmp);
 	free(g.umap);
 	return w;

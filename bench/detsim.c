@@ -188,6 +188,47 @@ static enum login_outcome sys_login(struct sys *s, const struct ds_world *w,
 
 enum msg_outcome { M_ACCEPTED, M_PARTIAL, M_DEFERRED, M_HELD, M_REFUSED };
 
+/*
+ * The milter's content facts of an accepted message (in-process mamori
+ * only: --real drives the policy protocol, not a milter).  A reply's thread
+ * is its conversation with the first recipient, or one of its own.
+ */
+static int sys_content(struct sys *s, const struct ds_world *w,
+		       const struct ds_event *e, const char *qid,
+		       const char *ip, int64_t now)
+{
+	struct outbound_content oc = { 0 };
+	char key[160];
+	int a = -1;
+
+	if (!s->core || !e->content)
+		return VERDICT_DUNNO;
+	oc.flags = ((e->content & DS_C_REPLY) ? OC_REPLY : 0) |
+		   ((e->content & DS_C_ENC) ? OC_ENC_ARCHIVE : 0) |
+		   ((e->content & DS_C_PW) ? OC_PASSWORD : 0) |
+		   ((e->content & DS_C_MACRO) ? OC_MACRO : 0);
+	if (e->content & DS_C_REPLY) {
+		if (e->content & DS_C_NEWTHREAD)
+			snprintf(key, sizeof(key), "t%u", e->seq);
+		else
+			snprintf(key, sizeof(key), "%u/%s", e->acct,
+				 ds_rcpt(w, e, 0));
+		/* FNV-1a, as the core hashes a Message-ID. */
+		oc.thread = 2166136261u;
+		for (const char *p = key; *p; p++)
+			oc.thread = (oc.thread ^ (unsigned char)*p) * 16777619u;
+		oc.thread |= 1;
+	}
+	core_outbound_content(s->core, ds_str(w, w->acct[e->acct].login), qid,
+			      ip, &oc, now, got_verdict, &a);
+	if (a < 0) {
+		fprintf(stderr, "detsim: core_outbound_content did not answer "
+			"synchronously\n");
+		exit(1);
+	}
+	return a;
+}
+
 /* One message: login, RCPTs, END-OF-MESSAGE. */
 static enum msg_outcome sys_message(struct sys *s, const struct ds_world *w,
 				    const struct ds_event *e, int64_t now)
@@ -230,6 +271,8 @@ static enum msg_outcome sys_message(struct sys *s, const struct ds_world *w,
 	r.recipient_count = ok;
 	r.queue_id = qid;
 	a = sys_policy(s, &r, e->acct);
+	if (a == VERDICT_DUNNO && !held)
+		a = sys_content(s, w, e, qid, ip, now);
 	if (held || a == VERDICT_HOLD)
 		return M_HELD;
 	if (a == VERDICT_REJECT)
@@ -266,6 +309,13 @@ static void sys_event(struct sys *s, const struct ds_world *w,
 			t->deferred[e->cls] += o == M_DEFERRED ||
 					       o == M_PARTIAL;
 			t->held[e->cls] += o == M_HELD || o == M_REFUSED;
+			if ((o == M_HELD || o == M_REFUSED) && s->core &&
+			    getenv("DETSIM_LOG"))
+				fprintf(stderr, "detsim: benign %s held: %s "
+					"t=%u content=%u\n",
+					ds_classes[e->cls].name,
+					ds_str(w, w->acct[e->acct].login),
+					e->t, e->content);
 		}
 		return;
 	}
@@ -614,9 +664,12 @@ static void print_table(int mode, const char *mode_name)
 
 /* ---- running ---- */
 
+static const char *const mode_names[3] = { "cold", "warm", "learned" };
+
 struct opts {
 	unsigned long first, last;
-	bool cold, warm, per_seed;
+	bool cold, warm, learned, per_seed;
+	const char *mamori;		/* the CLI, for --mode learned */
 	enum ds_profile profile;
 	char *real[3];			/* policy, auth, postfwd */
 	const char *api_key;
@@ -625,7 +678,8 @@ struct opts {
 
 /* Open the three systems for one run. */
 static void sys_open(struct sys *s, const struct opts *o,
-		     const struct ds_world *w, struct config *cfg)
+		     const struct ds_world *w, struct config *cfg,
+		     const char *spec)
 {
 	char err[512];
 	int i;
@@ -647,7 +701,7 @@ static void sys_open(struct sys *s, const struct opts *o,
 			fprintf(stderr, "detsim: %s\n", err);
 			exit(1);
 		}
-	} else if (store_open("memory:", NULL, &s[0].st, err,
+	} else if (store_open(spec ? spec : "memory:", NULL, &s[0].st, err,
 			      sizeof(err)) != 0 ||
 		   !(s[0].core = core_new(cfg, s[0].st, NULL, err,
 					  sizeof(err))) ||
@@ -712,6 +766,7 @@ static void run_seed(const struct opts *o, struct config *cfg,
 	size_t i;
 	int k;
 	clock_t c0 = clock();
+	char dir[64] = "", spec[128] = "";
 
 	if (!victim || !held)
 		abort();
@@ -725,13 +780,21 @@ static void run_seed(const struct opts *o, struct config *cfg,
 			held[e->acct] |= (uint8_t)(1u << (e->cls -
 							  DS_STUFF_BAD));
 	}
-	sys_open(s, o, w, cfg);
+	/* After mamori learn: the history as a mail log, learnt by the CLI
+	 * into a store the core then loads (its counter snapshot). */
+	if (mode == 2 && ds_learn(w, o->mamori, conf_path, dir, sizeof(dir),
+				  spec, sizeof(spec)) != 0) {
+		fprintf(stderr, "detsim: seed %lu: mamori learn failed (%s; "
+			"see %s/learn.out)\n", seed, o->mamori, dir);
+		exit(1);
+	}
+	sys_open(s, o, w, cfg, mode == 2 ? spec : NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	wall0 = ts.tv_sec + ts.tv_nsec / 1e9;
 	for (i = 0; i < w->nev; i++) {
 		const struct ds_event *e = &w->ev[i];
 
-		if ((e->flags & DS_F_HISTORY) && mode == 0)
+		if ((e->flags & DS_F_HISTORY) && mode != 1)
 			continue;
 		if (o->real[0])
 			pace(w, e->t, wall0);
@@ -747,9 +810,10 @@ static void run_seed(const struct opts *o, struct config *cfg,
 		record(mode, k, &s[k], w, held, si);
 	if (o->per_seed)
 		fprintf(stderr, "seed %lu %s: %zu events, %zu accounts, "
-			"%.1f s CPU\n", seed, mode ? "warm" : "cold", w->nev,
+			"%.1f s CPU\n", seed, mode_names[mode], w->nev,
 			w->nacct, (double)(clock() - c0) / CLOCKS_PER_SEC);
 	sys_close(s);
+	ds_learn_cleanup(dir);
 	free(victim);
 	free(held);
 	ds_world_free(w);
@@ -758,8 +822,9 @@ static void run_seed(const struct opts *o, struct config *cfg,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: detsim [--seeds A-B] [--mode cold|warm|both] "
+		"usage: detsim [--seeds A-B] [--mode cold|warm|both|learned|all] "
 		"[--profile full|short]\n"
+		"              [--mamori PATH_OF_THE_CLI]\n"
 		"              [--real POLICY_HOST:PORT,AUTH_HOST:PORT"
 		"[,POSTFWD_HOST:PORT]] [--api-key K]\n"
 		"              [--api ADMIN_API_UNIX_SOCKET]\n"
@@ -792,10 +857,18 @@ static void parse(int argc, char **argv, struct opts *o)
 				usage();
 			i++;
 		} else if (!strcmp(a, "--mode") && v) {
-			o->cold = !strcmp(v, "cold") || !strcmp(v, "both");
-			o->warm = !strcmp(v, "warm") || !strcmp(v, "both");
-			if (!o->cold && !o->warm)
+			bool all = !strcmp(v, "all");
+
+			o->cold = all || !strcmp(v, "cold") ||
+				  !strcmp(v, "both");
+			o->warm = all || !strcmp(v, "warm") ||
+				  !strcmp(v, "both");
+			o->learned = all || !strcmp(v, "learned");
+			if (!o->cold && !o->warm && !o->learned)
 				usage();
+			i++;
+		} else if (!strcmp(a, "--mamori") && v) {
+			o->mamori = v;
 			i++;
 		} else if (!strcmp(a, "--profile") && v) {
 			if (!strcmp(v, "short"))
@@ -834,8 +907,18 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		}
 	}
+	if (!o->mamori) {
+		/* build/bench/detsim -> build/src/cli/mamori */
+		static char path[4096];
+		const char *slash = strrchr(argv[0], '/');
+
+		snprintf(path, sizeof(path), "%.*s../src/cli/mamori",
+			 slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
+		o->mamori = path;
+	}
 	if (o->real[0]) {
 		o->profile = DS_PROFILE_SHORT;
+		o->learned = false;
 		o->warm = false;	/* a fresh mamorid: cold start */
 		o->cold = true;
 	}
@@ -851,12 +934,13 @@ int main(int argc, char **argv)
 	time_t start = time(NULL);
 
 	parse(argc, argv, &o);
-	log_setup("detsim", false, LOG_L_FATAL);
+	/* DETSIM_LOG=1: the core's transitions (warn) on stderr, to see why. */
+	log_setup("detsim", false, getenv("DETSIM_LOG") ? LOG_L_WARN : LOG_L_FATAL);
 	nseeds = o.last - o.first + 1;
-	res = malloc(2 * NSYS * DS__NCLASS * MX__N * nseeds * sizeof(*res));
+	res = malloc(3 * NSYS * DS__NCLASS * MX__N * nseeds * sizeof(*res));
 	if (!res)
 		abort();
-	for (size_t i = 0; i < 2 * NSYS * DS__NCLASS * MX__N * nseeds; i++)
+	for (size_t i = 0; i < 3 * NSYS * DS__NCLASS * MX__N * nseeds; i++)
 		res[i] = -1;
 	if (!o.real[0]) {
 		write_config();
@@ -865,8 +949,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	for (mode = 0; mode < 2; mode++) {
-		if ((mode == 0 && !o.cold) || (mode == 1 && !o.warm))
+	for (mode = 0; mode < 3; mode++) {
+		if ((mode == 0 && !o.cold) || (mode == 1 && !o.warm) ||
+		    (mode == 2 && !o.learned))
 			continue;
 		for (seed = o.first; seed <= o.last; seed++)
 			run_seed(&o, cfg, seed, mode, seed - o.first);
@@ -883,6 +968,9 @@ int main(int argc, char **argv)
 			    "fresh mamorid)" : "cold start (no history)");
 	if (o.warm)
 		print_table(1, "warm (a month of benign history first)");
+	if (o.learned)
+		print_table(2, "after mamori learn (the month's Postfix log "
+			    "learnt into the store; no logins, no content)");
 	if (o.real[0])
 		printf("\nRequests without a usable answer (real protocols): "
 		       "%lu\n", wire_errors);

@@ -76,6 +76,15 @@ enum ds_type { DS_MSG, DS_LOGIN };
 #define DS_F_AUTH 4u		/* message: an SMTP AUTH login first */
 #define DS_F_ATTACK 8u		/* sent by an attacker */
 
+/* What a message carries (ds_event.content; the milter's content facts,
+ * core/core.h OC_*).  Thread: a reply continues the conversation with its
+ * first recipient, or with DS_C_NEWTHREAD a thread of its own. */
+#define DS_C_REPLY 1u		/* In-Reply-To/References */
+#define DS_C_ENC 2u		/* an encrypted archive (zip -e) */
+#define DS_C_PW 4u		/* its password in the message */
+#define DS_C_MACRO 8u		/* an Office document with macros */
+#define DS_C_NEWTHREAD 16u	/* a reply into a thread of its own */
+
 /* One event.  Strings live in the world's arena (ds_str). */
 struct ds_event {
 	uint32_t t;		/* unix time */
@@ -92,6 +101,7 @@ struct ds_event {
 	uint32_t sender;	/* arena offset */
 	uint32_t rcpts;		/* arena offset, nrcpt strings back to back */
 	uint32_t seq;		/* generation order, for a stable sort */
+	uint8_t content;	/* message: DS_C_* */
 };
 
 struct ds_account {
@@ -164,5 +174,18 @@ struct ds_f2b *ds_f2b_new(void);
 bool ds_f2b_banned(struct ds_f2b *f, uint32_t ip, uint32_t now);
 void ds_f2b_failure(struct ds_f2b *f, uint32_t ip, uint32_t now);
 void ds_f2b_free(struct ds_f2b *f);
+
+/* ---- after mamori learn (detsim-learn.c) ---- */
+
+/*
+ * Write w's benign history as a Postfix mail log in a new directory (dir)
+ * and run `mamori learn --config conf --store spec` on it (mamori: the CLI
+ * binary); spec gets the sqlite store to open.  0, or -1 (dir may exist:
+ * call ds_learn_cleanup anyway).
+ */
+int ds_learn(const struct ds_world *w, const char *mamori, const char *conf,
+	     char *dir, size_t dirsz, char *spec, size_t specsz);
+/* Remove what ds_learn left in dir ("" : nothing). */
+void ds_learn_cleanup(const char *dir);
 
 #endif

@@ -2,9 +2,10 @@
 # run-detection-eval.sh - the detection evaluation (docs/design/detection-eval.md):
 #
 #  1. simulated: bench/detsim over SEEDS (default 1000-1049, the seeds
-#     detection authors must not tune on; tune on 1-20), cold start and
-#     warm, mamori's core beside the postfwd-EOP and fail2ban-like models;
-#     about a minute or two on 2 cores;
+#     detection authors must not tune on; tune on 1-20), cold start, warm
+#     and after `mamori learn` (the month's mail as a Postfix log learnt by
+#     the real CLI into a private store), mamori's core beside the
+#     postfwd-EOP and fail2ban-like models; about five minutes on 2 cores;
 #  2. real time: for each of RT_SEEDS (default 1000), a fresh mamorid on
 #     loopback (store memory:, the same settings as the simulation) and a
 #     real postfwd with bench/postfwd-eop.cf, driven by detsim --real over
@@ -13,7 +14,7 @@
 #     and profile simulated, so the two tables can be compared row by row.
 #
 # Prints markdown on stdout, progress on stderr.  Builds with ninja only
-# (bench/detsim, src/daemon/mamorid).  Listens on 127.0.0.1 only, works in
+# (bench/detsim, src/daemon/mamorid, src/cli/mamori).  Listens on 127.0.0.1 only, works in
 # a mktemp -d directory and kills what it started on exit.  REAL=0 skips
 # part 2; SIM=0 skips part 1.
 #
@@ -51,8 +52,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     log "== meson setup $BUILD"
     meson setup "$BUILD" "$ROOT" >&2
 fi
-log "== ninja -C $BUILD bench/detsim src/daemon/mamorid"
-ninja -C "$BUILD" bench/detsim src/daemon/mamorid >&2
+log "== ninja -C $BUILD bench/detsim src/daemon/mamorid src/cli/mamori"
+ninja -C "$BUILD" bench/detsim src/daemon/mamorid src/cli/mamori >&2
 DETSIM=$BUILD/bench/detsim
 MAMORID=$BUILD/src/daemon/mamorid
 
@@ -60,9 +61,9 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "# Detection evaluation ($(date -u +%Y-%m-%dT%H:%MZ), commit $commit)"
 
 if [ "$SIM" = 1 ]; then
-    log "== simulated: detsim --seeds $SEEDS"
+    log "== simulated: detsim --seeds $SEEDS --mode all"
     echo
-    "$DETSIM" --seeds "$SEEDS"
+    "$DETSIM" --seeds "$SEEDS" --mode all --mamori "$BUILD/src/cli/mamori"
 fi
 
 [ "$REAL" = 1 ] || exit 0

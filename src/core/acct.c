@@ -327,6 +327,12 @@ void acct_hour_roll(struct acct *a, uint32_t now)
 	a->mismatch_hour = 0;
 	a->newrcpt_hour = 0;
 	a->unowned_hour = 0;
+	/* The content counters keep the hour before (if it was the last). */
+	a->shaped_prev = a->domains_idx + 1 == now / 3600 ? a->shaped_hour : 0;
+	a->threads_prev = a->domains_idx + 1 == now / 3600 ?
+			  a->threads_hour : 0;
+	a->shaped_hour = 0;
+	a->threads_hour = 0;
 	a->domains_idx = now / 3600;
 }
 

@@ -121,6 +121,13 @@ struct acct {
 					 * foreign country, x16 */
 	uint16_t foreign_min;		/* its last update, minutes mod 2^16 */
 	uint8_t cc_odd;			/* newest country: enum acct_cc_odd */
+	/* Content facts from the milter (O8), this hour and the one before
+	 * (a slow sender's run spans a clock hour): */
+	uint8_t shaped_hour;		/* malware-shaped messages */
+	uint8_t shaped_prev;
+	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
+					 * replies carrying risky attachments */
+	uint32_t threads_prev;
 	struct acct_detail *detail;
 	char login[];
 };

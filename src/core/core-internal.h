@@ -122,6 +122,7 @@ struct decision {
 	struct acct *a;
 	const struct class_config *cl;
 	struct outbound_request req;	/* strings point into strings */
+	struct outbound_content content;	/* req.content points here */
 	char *strings;
 	uint16_t cc;			/* client country, 0 = unknown */
 	struct verdict v;

@@ -164,7 +164,8 @@ static void finish(struct core *c, struct decision *d)
 		log_msg(v->action == VERDICT_DUNNO ? LOG_L_DEBUG : LOG_L_NOTICE,
 			"event=decision stage=%s queue_id=%s account=%s client=%s "
 			"action=%s state=%s score=%d observed=%s reason=%s",
-			r->stage == OUT_RCPT ? "RCPT" : "END-OF-MESSAGE",
+			r->stage == OUT_RCPT ? "RCPT" :
+			r->stage == OUT_CONTENT ? "CONTENT" : "END-OF-MESSAGE",
 			r->queue_id[0] ? r->queue_id : "-",
 			log_q(q1, sizeof(q1), r->login),
 			log_q(q2, sizeof(q2), r->client_address),
@@ -179,7 +180,8 @@ static void finish(struct core *c, struct decision *d)
 		v->text[0] = '\0';
 	}
 	/* A held message is recorded so the admin can release or delete it. */
-	if (v->action == VERDICT_HOLD && r->stage == OUT_END_OF_MESSAGE &&
+	if (v->action == VERDICT_HOLD && (r->stage == OUT_END_OF_MESSAGE ||
+					  r->stage == OUT_CONTENT) &&
 	    r->queue_id[0])
 		core_held_record(c, r->queue_id, r->login, core_now(r->now));
 	d->cb(d->arg, v);
@@ -237,6 +239,9 @@ static struct decision *decision_new(const struct outbound_request *req,
 		off += n + 1;
 	}
 	free(key);
+	if (req->content)
+		d->content = *req->content;
+	d->req.content = &d->content;
 	d->cb = cb;
 	d->arg = arg;
 	return d;
@@ -318,9 +323,11 @@ static bool escalate(struct core *c, struct decision *d,
 	enum acct_state to = a->state;
 	const char *cause = NULL;
 	struct buf why;
-	/* Volume alone (a limit, a surge) is not a sign of compromise. */
+	/* Volume alone (a limit, a surge, recipients a minute) is not a
+	 * sign of compromise: a shop's campaign shows all three. */
 	bool compromise = (ev->fired & ~((1u << SIG_LIMIT) |
-					 (1u << SIG_SURGE))) != 0;
+					 (1u << SIG_SURGE) |
+					 (1u << SIG_RCPT_RATE))) != 0;
 
 	if (a->pending || c->learning)
 		return false;
@@ -330,6 +337,12 @@ static bool escalate(struct core *c, struct decision *d,
 	} else if (ev->score >= cl->score_restrict) {
 		to = ACCT_RESTRICTED;
 		cause = "score";
+	} else if (ev->score >= cl->score_throttle && ev->content_decisive) {
+		/* Two messages shaped like malware, sent Emotet's way: a
+		 * throttle would only make the client retry the payload
+		 * (outbound.h). */
+		to = ACCT_RESTRICTED;
+		cause = "malware_content";
 	} else if (ev->score >= cl->score_throttle &&
 		   a->state == ACCT_NORMAL && compromise &&
 		   (a->flags & ACCT_F_SUSPICIOUS) && a->state_since &&
@@ -351,6 +364,7 @@ static bool escalate(struct core *c, struct decision *d,
 	buf_printf(&why, "score %d >= %ld: ", ev->score,
 		   to == ACCT_THROTTLED ? cl->score_throttle :
 		   a->state == ACCT_PROBATION ? cl->score_throttle :
+		   ev->score < cl->score_restrict ? cl->score_throttle :
 		   cl->score_restrict);
 	outbound_explain(ev, &why);
 	snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p ? why.p : "");
@@ -363,6 +377,23 @@ static bool escalate(struct core *c, struct decision *d,
 			core_evidence(c, a, now), now,
 			decision_after_transition, d);
 	return true;
+}
+
+/* Answer a request that changed no state: its score explained, if any. */
+static void answer_scored(struct core *c, struct decision *d,
+			  const struct outbound_eval *ev)
+{
+	if (ev->score > 0) {
+		struct buf why;
+
+		buf_init(&why, sizeof(d->v.reason) - 1);
+		buf_printf(&why, "score %d: ", ev->score);
+		outbound_explain(ev, &why);
+		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
+		buf_deinit(&why);
+	}
+	d->v.state = acct_state_name(d->a->state);
+	finish(c, d);
 }
 
 /* RCPT: refuse early for blocked states; note the recipient's domain. */
@@ -385,10 +416,12 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		}
 		/* A hijacker keeps pushing while throttled; a person's mail
 		 * client waits and retries.  Only a throttle that had a
-		 * compromise signal besides the limit escalates quickly. */
-		if (!a->pending &&
-		    (long)a->throttled_msgs >= d->cl->throttle_escalate *
-		    ((a->flags & ACCT_F_SUSPICIOUS) ? 1 : 3)) {
+		 * compromise signal besides the volume escalates: a limit
+		 * or a surge alone (a shop's campaign, a busy server that
+		 * does not back off) is the limits' business, and they
+		 * keep deferring it; it never locks the account. */
+		if (!a->pending && (a->flags & ACCT_F_SUSPICIOUS) &&
+		    (long)a->throttled_msgs >= d->cl->throttle_escalate) {
 			snprintf(d->v.reason, sizeof(d->v.reason),
 				 "%u messages attempted while throttled (limit %ld)",
 				 a->throttled_msgs, d->cl->throttle_escalate);
@@ -449,7 +482,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		in->external++;
 
 	/* Would one more message break a class limit?  Then defer now. */
-	outbound_evaluate(a, d->cl, now, 1, false, &ev);
+	outbound_evaluate(a, d->cl, now, 1, false, false, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if ((ev.fired & (1u << SIG_LIMIT)) && escalate(c, d, &ev, now))
@@ -607,7 +640,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	}
 	new_net = now < a->newnet_until;
 	country_note(c, a, cl, d->cc, now);
-	outbound_evaluate(a, cl, now, 0, new_net, &ev);
+	outbound_evaluate(a, cl, now, 0, new_net, false, &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if (ev.score > 0 || a->detail) {
@@ -624,17 +657,69 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		acct_net_learn(a, net);
 	if (ev.score == 0)
 		acct_cc_learn(a, d->cc);
-	if (ev.score > 0) {
-		struct buf why;
+	answer_scored(c, d, &ev);
+}
 
-		buf_init(&why, sizeof(d->v.reason) - 1);
-		buf_printf(&why, "score %d: ", ev.score);
-		outbound_explain(&ev, &why);
-		snprintf(d->v.reason, sizeof(d->v.reason), "%s", why.p);
-		buf_deinit(&why);
+/*
+ * CONTENT (the milter, after END-OF-MESSAGE counted the message): add the
+ * message's content facts to the account and score it again.  A message
+ * with nothing risky in it changes nothing.
+ */
+static void on_content(struct core *c, struct decision *d, uint32_t now)
+{
+	struct acct *a = d->a;
+	const struct outbound_content *oc = &d->content;
+	bool risky = oc->flags & (OC_ENC_ARCHIVE | OC_MACRO | OC_EXECUTABLE);
+	bool shaped = (oc->flags & OC_EXECUTABLE) ||
+		      ((oc->flags & OC_ENC_ARCHIVE) && (oc->flags & OC_PASSWORD));
+	struct outbound_eval ev;
+
+	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
+		verdict_for_state(c, a, d->cl, &d->v);
+		state_reason(c, a, &d->v);
+		finish(c, d);
+		return;
 	}
-	d->v.state = acct_state_name(a->state);
-	finish(c, d);
+	if (!risky) {
+		d->v.state = acct_state_name(a->state);
+		finish(c, d);
+		return;
+	}
+	a->flags |= ACCT_F_DIRTY;
+	acct_hour_roll(a, now);
+	if (shaped && a->shaped_hour < UINT8_MAX)
+		a->shaped_hour++;
+	/* The hash's high bits after a multiply (FNV-1a's low bits barely
+	 * differ for Message-IDs that differ in the middle). */
+	if ((oc->flags & OC_REPLY) && oc->thread)
+		a->threads_hour |= 1u << ((oc->thread * 2654435761u) >> 27);
+	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, true,
+			  &ev);
+	a->score = (uint16_t)ev.score;
+	d->v.score = ev.score;
+	if (escalate(c, d, &ev, now))
+		return;
+	answer_scored(c, d, &ev);
+}
+
+void core_outbound_content(struct core *c, const char *login,
+			   const char *queue_id, const char *client_address,
+			   const struct outbound_content *oc, int64_t now,
+			   core_verdict_cb *cb, void *arg)
+{
+	struct outbound_request r = {
+		.stage = OUT_CONTENT,
+		.login = login,
+		.sender = "",
+		.recipient = "",
+		.client_address = client_address,
+		.queue_id = queue_id,
+		.instance = queue_id,
+		.now = now,
+		.content = oc,
+	};
+
+	core_outbound(c, &r, cb, arg);
 }
 
 void core_set_learning(struct core *c, bool on)
@@ -680,6 +765,8 @@ static void dispatch(struct core *c, struct decision *d, uint32_t now)
 {
 	if (d->req.stage == OUT_RCPT)
 		on_rcpt(c, d, now);
+	else if (d->req.stage == OUT_CONTENT)
+		on_content(c, d, now);
 	else
 		on_eom(c, d, now);
 }

@@ -36,6 +36,28 @@ enum outbound_stage {
 	OUT_OTHER,		/* a stage we don't act on: DUNNO */
 	OUT_RCPT,
 	OUT_END_OF_MESSAGE,
+	OUT_CONTENT,		/* the milter's content facts (O8) */
+};
+
+/*
+ * Content facts of one authenticated outbound message, as the milter sees
+ * it at end of data (core/outcontent.h extracts them with mail/mime.h and
+ * mail/archive.h).  The policy delegation decides at RCPT without content;
+ * these add to the same account's evidence (outbound.h: malware_content,
+ * risky_replies).
+ */
+enum {
+	OC_REPLY = 1u << 0,	  /* In-Reply-To or References present */
+	OC_ENC_ARCHIVE = 1u << 1, /* an encrypted or uninspectable archive */
+	OC_MACRO = 1u << 2,	  /* an Office document with VBA macros */
+	OC_EXECUTABLE = 1u << 3,  /* an executable, script or disguised name */
+	OC_PASSWORD = 1u << 4,	  /* a password cue in the subject or text */
+	OC_UNPARSED = 1u << 5,	  /* too large or empty: nothing was read */
+};
+struct outbound_content {
+	unsigned flags;		/* OC_* */
+	uint32_t thread;	/* hash of the thread's first Message-ID (the
+				 * oldest References, else In-Reply-To); 0 */
 };
 
 /* One policy question, independent of the wire format.  Borrowed strings. */
@@ -54,6 +76,8 @@ struct outbound_request {
 	 * lookup of client_address.  Front-ends never set it (NULL); the
 	 * simulator (bench/detsim) and unit tests do. */
 	const char *country;
+	/* OUT_CONTENT: the message's content facts (copied). */
+	const struct outbound_content *content;
 };
 
 enum verdict_action {
@@ -88,9 +112,24 @@ void core_free(struct core *c);
 int core_reconfigure(struct core *c, const struct config *cfg, char *err,
 		     size_t errsz);
 
-/* Decide one policy request.  cb runs exactly once. */
+/*
+ * Decide one policy request.  cb runs exactly once.  Stage OUT_CONTENT
+ * (core_outbound_content) adds a message's content facts to its account
+ * after Postfix's END-OF-MESSAGE counted it; a verdict HOLD there means
+ * "quarantine this message" (recorded as held with its queue ID).
+ */
 void core_outbound(struct core *c, const struct outbound_request *req,
 		   core_verdict_cb *cb, void *arg);
+
+/*
+ * The content facts of one outbound message (the milter at end of data):
+ * core_outbound() with stage OUT_CONTENT for login, the message's queue ID
+ * and client address.  Loop thread; cb runs exactly once.
+ */
+void core_outbound_content(struct core *c, const char *login,
+			   const char *queue_id, const char *client_address,
+			   const struct outbound_content *oc, int64_t now,
+			   core_verdict_cb *cb, void *arg);
 
 const char *verdict_action_name(enum verdict_action a);
 

@@ -29,6 +29,7 @@
 #include "core/corrindex.h"
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
+#include "core/outcontent.h"
 #include "dns/dns.h"
 #include "dns/dns_blocking.h"
 #include "mail/dkim_sign.h"
@@ -64,6 +65,8 @@ struct core_mail {
 	/* /metrics, added to by the milter's threads (atomic, relaxed). */
 	uint64_t n_inbound[CORE_NACTIONS];	/* by enum core_action */
 	uint64_t n_signed, n_unsigned, n_sign_errors;
+	struct event_base *base;
+	struct outcheck *chk;		/* outbound content to the core, or NULL */
 };
 
 struct core_msg {
@@ -72,6 +75,8 @@ struct core_msg {
 	char *ip;			/* NULL: none */
 	struct mailauth *ma;		/* inbound */
 	struct mailsign *sign;		/* outbound */
+	struct outmsg *om;		/* outbound, for the content facts */
+	struct outcheck *chk;
 	struct core_signed out;
 	/* inbound content */
 	struct buf raw;			/* the message kept, capped */
@@ -145,12 +150,26 @@ struct core_mail *core_mail_new(struct event_base *base,
 	cm->rec = mailrec_new(base);
 	cm->ci = corrindex_new((size_t)cfg->content_index_max);
 	mailrec_set_index(cm->rec, cm->ci);
+	cm->base = base;
 	return cm;
 }
 
 void core_mail_attach(struct core_mail *cm, struct store *st)
 {
 	mailrec_attach(cm->rec, st);
+}
+
+void core_mail_set_outbound(struct core_mail *cm, struct core *c)
+{
+	struct outcheck *k = outcheck_new(cm->base, c);
+
+	pthread_mutex_lock(&cm->lock);
+	if (!cm->chk) {
+		cm->chk = k;
+		k = NULL;
+	}
+	pthread_mutex_unlock(&cm->lock);
+	outcheck_free(k);
 }
 
 void core_mail_reconfigure(struct core_mail *cm, const struct config *cfg)
@@ -202,6 +221,7 @@ void core_mail_free(struct core_mail *cm)
 		return;
 	}
 	mailrec_free(cm->rec);
+	outcheck_free(cm->chk);
 	if (--cm->set->refs == 0)
 		settings_free(cm->set);
 	dns_resolver_free(cm->dns);
@@ -227,6 +247,7 @@ struct core_msg *core_msg_new(struct core_mail *cm, const char *client_ip,
 	cm->active++;
 	m->set = cm->set;
 	m->set->refs++;
+	m->chk = cm->chk;
 	pthread_mutex_unlock(&cm->lock);
 	if (client_ip && client_ip[0])
 		m->ip = xstrdup(client_ip);
@@ -235,6 +256,8 @@ struct core_msg *core_msg_new(struct core_mail *cm, const char *client_ip,
 	      mailauth_ip_in_list(m->set->cfg->internal_networks, m->ip);
 	if (out) {
 		m->sign = mailsign_new(m->set->kr);
+		if (m->chk && sasl_login && sasl_login[0])
+			m->om = outmsg_new(sasl_login, m->ip);
 	} else {
 		m->ma = mailauth_new(&m->set->ma);
 		mailauth_envelope(m->ma, m->ip, helo, mailfrom);
@@ -257,6 +280,7 @@ void core_msg_free(struct core_msg *m)
 	buf_deinit(&m->raw);
 	free(m->subject);
 	free(m->new_subject);
+	outmsg_free(m->om);
 	free(m->ip);
 	pthread_mutex_lock(&cm->lock);
 	last = --m->set->refs == 0;
@@ -289,6 +313,8 @@ void core_msg_header(struct core_msg *m, const char *name,
 {
 	if (!m->ma) {
 		mailsign_header(m->sign, name, value, vlen);
+		if (m->om)
+			outmsg_header(m->om, name, value, vlen);
 		return;
 	}
 	mailauth_header(m->ma, name, value, vlen);
@@ -306,6 +332,8 @@ void core_msg_body(struct core_msg *m, const void *p, size_t n)
 {
 	if (!m->ma) {
 		mailsign_body(m->sign, p, n);
+		if (m->om)
+			outmsg_body(m->om, p, n);
 		return;
 	}
 	mailauth_body(m->ma, p, n);
@@ -467,6 +495,12 @@ const struct core_signed *core_msg_sign(struct core_msg *m)
 		     m->set->cfg->correspondence_ttl, m->sign);
 	learn(m);
 	return o;
+}
+
+void core_msg_outbound_check(struct core_msg *m, const char *queue_id,
+			     struct verdict *v)
+{
+	outcheck_run(m->chk, m->om, queue_id, v);
 }
 
 /* ------------------------------------------------------------------ */

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "core/content.h"
+#include "core/core.h"
 #include "core/mailauth.h"
 
 struct config;
@@ -66,6 +67,14 @@ struct core_mail *core_mail_new(struct event_base *base,
  * Before the first message; loop thread.
  */
 void core_mail_attach(struct core_mail *cm, struct store *st);
+
+/*
+ * Weigh authenticated outbound messages' content in c (core/outcontent.h):
+ * messages that start after the call are buffered and their facts handed
+ * to core_outbound_content() at the end (core_msg_outbound_check).  c must
+ * outlive cm.  Once; loop thread.
+ */
+void core_mail_set_outbound(struct core_mail *cm, struct core *c);
 
 /* Messages that start after the call use cfg (kept alive by the caller
  * until core_mail_free).  Loop thread. */
@@ -169,6 +178,16 @@ struct core_signed {
  * and the hashed correspondence record.  Once per message.
  */
 const struct core_signed *core_msg_sign(struct core_msg *m);
+
+/*
+ * After core_msg_sign, for an authenticated outbound message: the decision
+ * core's verdict on its content (blocks the worker until the loop answers,
+ * at most OUTCONTENT_WAIT_MS).  VERDICT_HOLD: quarantine the message;
+ * VERDICT_REJECT / VERDICT_DEFER: refuse it (5xx / 4xx, v->text); DUNNO:
+ * nothing to do (also without core_mail_set_outbound or a login).
+ */
+void core_msg_outbound_check(struct core_msg *m, const char *queue_id,
+			     struct verdict *v);
 
 /* ------------------------------------------------------------------ */
 /* mamori scan                                                          */

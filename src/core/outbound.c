@@ -14,6 +14,7 @@ static const char *const signal_names[SIG__COUNT] = {
 	"limit", "surge", "multi_ip", "new_network", "rcpt_domains",
 	"sender_mismatch", "login_risk", "unowned_sender", "rcpt_rate",
 	"new_rcpts", "country", "foreign_volume", "countries",
+	"malware_content", "risky_replies",
 };
 
 const char *outbound_signal_name(enum outbound_signal s)
@@ -194,9 +195,45 @@ static void country_signals(const struct acct *a,
 		     cl->country_breadth, cl->multi_ip_window);
 }
 
+/*
+ * What the account's mail carried this hour (the milter's content facts).
+ * A person sends an encrypted ZIP now and then (PPAP: the password follows
+ * in a second mail); malware mail carries the payload and, so that the
+ * recipient can open it, its password in the same message, or an
+ * executable outright; Emotet sends it as replies into many threads.
+ */
+static void content_signals(const struct acct *a,
+			    const struct class_config *cl, bool this_hour,
+			    struct outbound_eval *ev)
+{
+	unsigned threads, shaped = a->shaped_hour + a->shaped_prev;
+
+	if (!this_hour)
+		return;
+	if (shaped > 0) {
+		unsigned n = shaped > 2 ? 2 : shaped;
+
+		fire(ev, SIG_MALWARE_CONTENT,
+		     cl->weight_malware_content * (long)n,
+		     "malware_shaped_msgs_2h=%u (executable, or encrypted "
+		     "archive with its password in the message)", shaped);
+	}
+	/* Twice as many threads, twice the weight: a person answers a
+	 * handful of conversations with attachments in an hour, Emotet
+	 * every thread it stole. */
+	threads = (unsigned)__builtin_popcount(a->threads_hour |
+					       a->threads_prev);
+	if ((long)threads >= cl->risky_reply_threads)
+		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies *
+		     ((long)threads >= 2 * cl->risky_reply_threads ? 2 : 1),
+		     "threads_2h=%u>=%ld (replies with encrypted archives, "
+		     "macros or executables)", threads,
+		     cl->risky_reply_threads);
+}
+
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
-		       struct outbound_eval *ev)
+		       bool content, struct outbound_eval *ev)
 {
 	uint32_t hour = acct_win_count(a, W_MSG_HOUR, now) + extra_msgs;
 	bool this_hour = a->domains_idx == now / 3600;
@@ -286,7 +323,17 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
 		     acct_rcpt_bits(a), a->novelty * 100u / 255u);
 	country_signals(a, cl, now, ev);
+	if (content)
+		content_signals(a, cl, this_hour, ev);
 	families(ev, hour >= 3);
+	/* Two malware-shaped messages and a trait of Emotet's way of sending
+	 * (replies into many threads, a pace beyond the habit, recipients
+	 * never written to): a throttle would only make the client retry
+	 * the payload. */
+	ev->content_decisive = content && this_hour &&
+		a->shaped_hour + a->shaped_prev >= 2 &&
+		(ev->fired & ((1u << SIG_RISKY_REPLIES) | (1u << SIG_SURGE) |
+			      (1u << SIG_NEW_RCPTS))) != 0;
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)

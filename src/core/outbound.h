@@ -28,6 +28,14 @@
  *                   country: a trip abroad is a handful of messages
  *   countries       country_breadth distinct client countries within
  *                   multi_ip_window (a proxy list or a botnet)
+ *   malware_content messages this hour (the milter's content facts,
+ *                   core_outbound_content) carrying an executable or a
+ *                   disguised name, or an encrypted archive with its
+ *                   password in the same message: the shape of Emotet's
+ *                   and its successors' mail (weight per message, up to 2)
+ *   risky_replies   replies carrying encrypted archives, macros or
+ *                   executables into risky_reply_threads distinct threads
+ *                   this hour
  *
  * multi_ip adds weight_multi_net16 when the networks span multi_net16
  * distinct /16s (far apart: not one carrier pool); new_network weighs an
@@ -65,6 +73,8 @@ enum outbound_signal {
 	SIG_COUNTRY,
 	SIG_FOREIGN_VOLUME,
 	SIG_COUNTRIES,
+	SIG_MALWARE_CONTENT,
+	SIG_RISKY_REPLIES,
 	SIG__COUNT
 };
 
@@ -73,6 +83,11 @@ struct outbound_eval {
 	unsigned fired;			/* bit per enum outbound_signal */
 	int weight[SIG__COUNT];		/* points of each fired signal */
 	char detail[SIG__COUNT][128];	/* "msgs_per_minute=31>30" ... */
+	/* malware_content fired for two or more messages of the hour with
+	 * risky_replies, surge or new_rcpts: a throttle would only make the
+	 * client retry the payload, so the score at the throttle threshold
+	 * restricts (core.c escalate). */
+	bool content_decisive;
 };
 
 /*
@@ -80,11 +95,15 @@ struct outbound_eval {
  * before checking limits (1 at RCPT: "would this message exceed?", 0 at
  * END-OF-MESSAGE after counting).  new_network says whether the established
  * account used a client network it never used before, within the last hour;
- * its weight is a->newnet_weight (0: weight_new_network).
+ * its weight is a->newnet_weight (0: weight_new_network).  content: the
+ * milter's content facts just arrived (core_outbound_content): only then
+ * do malware_content and risky_replies count, so a message's content is
+ * judged once, when it is known, and never again at later RCPT and
+ * END-OF-MESSAGE requests of the hour.
  */
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
-		       struct outbound_eval *ev);
+		       bool content, struct outbound_eval *ev);
 
 /* Append "name(points): detail; ..." for the fired signals to out. */
 void outbound_explain(const struct outbound_eval *ev, struct buf *out);

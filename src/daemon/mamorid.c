@@ -299,6 +299,8 @@ int main(int argc, char **argv)
 		goto fail;
 	core_set_base(d.core, d.base);
 	core_set_mail(d.core, d.mail);	/* GET /v1/dkim/...: keys loaded */
+	if (d.mail && d.cfg->outbound_content)
+		core_mail_set_outbound(d.mail, d.core);
 	/* Notices not yet sent when mamorid last stopped go out again. */
 	d.outbox = outbox_new(d.base, d.st, d.nt);
 	core_set_outbox(d.core, d.outbox);

@@ -226,6 +226,36 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
 	return no_reply(c, SMFIP_NR_BODY);
 }
 
+/*
+ * The decision core on an authenticated message's content (O8): hold the
+ * message that restricted its account, refuse it while restricted or
+ * throttled.
+ */
+static sfsistat out_content(SMFICTX *ctx, struct mconn *c, const char *qid)
+{
+	struct verdict v;
+	char *t;
+
+	core_msg_outbound_check(c->msg, qid, &v);
+	switch (v.action) {
+	case VERDICT_HOLD:
+		t = reply_text(v.reason[0] ? v.reason : v.text);
+		smfi_quarantine(ctx, t);
+		free(t);
+		return SMFIS_CONTINUE;
+	case VERDICT_REJECT:
+	case VERDICT_DEFER:
+		t = reply_text(v.text);
+		smfi_setreply(ctx, v.action == VERDICT_REJECT ? "550" : "450",
+			      NULL, t);
+		free(t);
+		return v.action == VERDICT_REJECT ? SMFIS_REJECT :
+			SMFIS_TEMPFAIL;
+	default:
+		return SMFIS_CONTINUE;
+	}
+}
+
 /* Outbound end of message: add the core's signatures. */
 static sfsistat out_eom(SMFICTX *ctx, struct mconn *c)
 {
@@ -234,6 +264,7 @@ static sfsistat out_eom(SMFICTX *ctx, struct mconn *c)
 	char q[LOG_QSZ];
 	size_t i;
 	bool signed_ = false;
+	sfsistat rc = out_content(ctx, c, qid);
 
 	if (o->error)
 		log_msg(LOG_L_WARN, "event=dkim_sign_failed queue_id=%s "
@@ -251,7 +282,7 @@ static sfsistat out_eom(SMFICTX *ctx, struct mconn *c)
 		c->ip[0] ? c->ip : "-", log_q(q, sizeof(q), c->auth ? c->auth :
 					      "-"),
 		signed_ ? "yes" : "no");
-	return SMFIS_CONTINUE;
+	return rc;
 }
 
 /* The header edits of the verdict: deletions, then our fields on top. */

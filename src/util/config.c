@@ -172,6 +172,8 @@ static const struct cfg_param global_params[] = {
 
 	{"milter_listen", CFG_STR, "", 0, 0, false, G(milter_listen), NULL,
 	 "milter socket for Postfix smtpd_milters (inet:PORT@HOST or unix:PATH); empty = off"},
+	{"outbound_content", CFG_BOOL, "yes", 0, 0, false, G(outbound_content),
+	 NULL, "the milter reads authenticated outbound mail (attachments, replies, password cues) into the account's score (weight_malware_content, weight_risky_replies)"},
 	{"authserv_id", CFG_STR, "", 0, 0, true, G(authserv_id), NULL,
 	 "authserv-id of our Authentication-Results; empty = the host name"},
 	{"internal_networks", CFG_STR, "127.0.0.0/8, ::1/128", 0, 0, true,
@@ -418,6 +420,15 @@ static const struct cfg_param class_params[] = {
 	{"weight_country_breadth", CFG_INT, "45", 0, 10000, true,
 	 K(weight_country_breadth), NULL,
 	 "score of country_breadth countries within multi_ip_window"},
+	{"weight_malware_content", CFG_INT, "20", 0, 10000, true,
+	 K(weight_malware_content), NULL,
+	 "score per outbound message this hour (milter, at most two counted) carrying an executable, or an encrypted archive with its password in the same message; two such messages with risky_replies, surge or new_rcpts restrict at the throttle threshold"},
+	{"risky_reply_threads", CFG_INT, "3", 1, 32, true,
+	 K(risky_reply_threads), NULL,
+	 "distinct threads an hour into which the account replied with encrypted archives, macros or executables (milter) that add weight_risky_replies"},
+	{"weight_risky_replies", CFG_INT, "25", 0, 10000, true,
+	 K(weight_risky_replies), NULL,
+	 "score of risky_reply_threads threads of replies with risky attachments in an hour"},
 };
 
 #define NGLOBAL (sizeof(global_params) / sizeof(global_params[0]))

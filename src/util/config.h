@@ -77,6 +77,10 @@ struct class_config {
 	long weight_foreign_volume;
 	long country_breadth;		/* distinct countries in window */
 	long weight_country_breadth;
+	/* outbound content (the milter's facts, O8) */
+	long weight_malware_content;	/* per malware-shaped message */
+	long risky_reply_threads;	/* threads of risky replies an hour */
+	long weight_risky_replies;
 };
 
 struct config {
@@ -148,6 +152,7 @@ struct config {
 
 	/* mail authentication milter */
 	char *milter_listen;
+	bool outbound_content;		/* milter: content facts to the core */
 	char *authserv_id;
 	char *internal_networks;
 	char *dns_upstream;
