@@ -134,11 +134,29 @@ struct core_held_done {
 	size_t n;
 };
 
+#define CORE_DMARC_DKIM_MAX 4		/* = MAILAUTH_DKIM_MAX */
+
+/*
+ * The per-identifier details of a DMARC aggregate row (core.h, "One DMARC
+ * aggregate row"): align "none", "spf", "dkim" or "both", override an RFC
+ * 9990 PolicyOverrideType or "", spf_scope "mfrom", "helo" or "", the
+ * SPF domain, up to CORE_DMARC_DKIM_MAX signatures.  A row of the old
+ * format has align "" and the rest "" / 0.
+ */
+struct core_dmarc_auth {
+	const char *align, *override, *spf_scope, *spf_domain;
+	struct core_dmarc_sig {
+		const char *d, *s, *result;
+	} sig[CORE_DMARC_DKIM_MAX];
+	size_t nsig;
+};
+
 /* One DMARC aggregate row (namespace "dmarc_agg", dmarc_agg.c). */
 struct core_dmarc_row {
 	const char *day;		/* YYYY-MM-DD */
 	const char *source_ip, *header_from, *spf, *dkim, *dmarc,
 		*disposition;
+	struct core_dmarc_auth auth;
 	int64_t count;
 };
 

@@ -134,16 +134,51 @@ void core_outbound_content(struct core *c, const char *login,
 const char *verdict_action_name(enum verdict_action a);
 
 /*
- * The store key of one DMARC aggregate row, as core_dmarc_aggregate reads
- * it: "DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION", DAY the UTC
- * date of when; the value is the count.  Malloc'd.  The writer
- * (core/mailrec.c) and the reader share this one definition.
+ * One DMARC aggregate row (namespace "dmarc_agg"): the key is
+ *
+ *   DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION
+ *      |ALIGN|OVERRIDE|SPF_SCOPE|SPF_DOMAIN|SIGS
+ *
+ * and the value the count.  The first seven fields are the old format
+ * (still read: auth.align is "" for such a row, and the rest of auth ""
+ * and 0).  ALIGN is which identifiers DMARC found aligned and passing
+ * ("none", "spf", "dkim", "both"), OVERRIDE an RFC 9990
+ * PolicyOverrideType or "", SPF_SCOPE "mfrom", "helo" or "" (no SPF
+ * check), SIGS up to CORE_DMARC_DKIM_MAX "D:S:RESULT" joined by ",".
+ * Attacker-chosen names (SPF_DOMAIN, D, S) are cut to
+ * CORE_DMARC_NAME_MAX / CORE_DMARC_SEL_MAX bytes, domains lowercased,
+ * and every byte outside [A-Za-z0-9._-] written as %XX: the key stays
+ * unambiguous and printable.  The writer (core/mailrec.c) and the readers
+ * (dmarc_agg.c, dmarc_send.c) share these definitions.
  */
 #define CORE_DMARC_AGG_NS "dmarc_agg"
-char *core_dmarc_agg_key(time_t when, const char *source_ip,
-			 const char *header_from, const char *spf,
-			 const char *dkim, const char *dmarc,
-			 const char *disposition);
+#define CORE_DMARC_NAME_MAX 253		/* RFC 1035 2.3.4 */
+#define CORE_DMARC_SEL_MAX 63		/* one DNS label */
+
+/* The fields of a row's key. */
+struct core_dmarc_agg_fields {
+	const char *day;		/* YYYY-MM-DD (ignored by the writer) */
+	const char *source_ip, *header_from;
+	const char *spf, *dkim;		/* raw results ("pass", "fail"...) */
+	const char *dmarc, *disposition;
+	struct core_dmarc_auth auth;	/* auth.align NULL or "": old format */
+};
+
+/*
+ * The key of f for a message seen at when (DAY is its UTC date);
+ * malloc'd.  With f->auth.align NULL or "" the old seven-field key.
+ */
+char *core_dmarc_agg_key(time_t when, const struct core_dmarc_agg_fields *f);
+
+/*
+ * Parse a stored key (either format) into f, splitting and decoding key
+ * in place (f points into it).  Decoded names with bytes that are not
+ * printable ASCII get '_' for them (they go into XML and JSON).  Returns
+ * 0, or -1 when the key is not one of ours (a field that does not check
+ * out: the day, the address, the results, the disposition, ALIGN...).
+ */
+int core_dmarc_agg_parse(char *key, struct core_dmarc_agg_fields *f);
+
 /*
  * The account key of a login as it came off a wire (Postfix sasl_username,
  * Dovecot login): utf8_escape(UTF8_ESC_KEY), so control bytes and invalid

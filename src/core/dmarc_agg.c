@@ -33,11 +33,14 @@
 #include <time.h>
 
 #include "core/admin-internal.h"
+#include "core/core.h"
+#include "util/buf.h"
 #include "util/xalloc.h"
 
 #define DMARC_NS CORE_DMARC_AGG_NS
 #define DMARC_LIST_MAX 10000
-#define DMARC_FIELDS 7
+#define DMARC_FIELDS 7		/* the old format */
+#define DMARC_FIELDS_NEW 12
 #define DMARC_COUNT_DIGITS 15
 #define DMARC_DOMAIN_MAX 253	/* RFC 1035 2.3.4, without the dot */
 #define DMARC_TOKEN_MAX 16	/* longest result name: "temperror" */
@@ -163,77 +166,41 @@ static int64_t count_parse(const char *v)
 	return n;
 }
 
-/* Span of one key field. */
-struct field {
-	const char *p;
-	size_t n;
-};
-
-/* Split key on '|' into exactly DMARC_FIELDS fields; false otherwise. */
-static bool key_split(const char *key, struct field f[DMARC_FIELDS])
-{
-	const char *p = key, *bar;
-	int i;
-
-	for (i = 0; i < DMARC_FIELDS; i++) {
-		bar = strchr(p, '|');
-		if ((bar != NULL) != (i < DMARC_FIELDS - 1))
-			return false;
-		f[i].p = p;
-		f[i].n = bar ? (size_t)(bar - p) : strlen(p);
-		/* Not NULL + 1 after the last field: undefined (UBSan,
-		 * fuzz-records). */
-		if (bar)
-			p = bar + 1;
-	}
-	return true;
-}
-
-/* Does the span equal the NUL-terminated s? */
-static bool field_is(const struct field *f, const char *s)
-{
-	return strlen(s) == f->n && memcmp(f->p, s, f->n) == 0;
-}
-
 /* One stored row: parse, filter, count, list. */
 static void agg_row(struct agg_scan *a, const char *key, const char *value)
 {
-	struct field f[DMARC_FIELDS];
+	struct core_dmarc_agg_fields f;
 	struct core_dmarc_row *r;
-	const char **dst[DMARC_FIELDS];
-	char *k;
+	char *k = xstrdup(key);
 	int64_t n;
-	int res, i;
+	int res;
 
-	if (!key_split(key, f) || !day_ok(f[0].p, f[0].n) ||
-	    !ip_ok(f[1].p, f[1].n) || !domain_ok(f[2].p, f[2].n) ||
-	    !token_ok(f[3].p, f[3].n) || !token_ok(f[4].p, f[4].n) ||
-	    (res = dmarc_result_index(f[5].p, f[5].n)) < 0 ||
-	    !(field_is(&f[6], "none") || field_is(&f[6], "quarantine") ||
-	      field_is(&f[6], "reject")) ||
-	    (n = count_parse(value)) < 0) {
+	if (core_dmarc_agg_parse(k, &f) != 0 || (n = count_parse(value)) < 0) {
 		a->skipped++;
+		free(k);
 		return;
 	}
+	res = dmarc_result_index(f.dmarc, strlen(f.dmarc));
 	/* Fixed-width ISO days compare as strings. */
-	if ((a->from[0] && memcmp(f[0].p, a->from, 10) < 0) ||
-	    (a->to[0] && memcmp(f[0].p, a->to, 10) > 0))
+	if ((a->from[0] && memcmp(f.day, a->from, 10) < 0) ||
+	    (a->to[0] && memcmp(f.day, a->to, 10) > 0) ||
+	    (a->domain && strcasecmp(f.header_from, a->domain) != 0)) {
+		free(k);
 		return;
-	if (a->domain && (strlen(a->domain) != f[2].n ||
-			  strncasecmp(f[2].p, a->domain, f[2].n) != 0))
-		return;
+	}
 	add_sat(&a->messages, n);
 	add_sat(&a->by_result[res], n);
-	if (field_is(&f[3], "pass"))
+	if (!strcmp(f.spf, "pass"))
 		add_sat(&a->spf_pass, n);
-	if (field_is(&f[4], "pass"))
+	if (!strcmp(f.dkim, "pass"))
 		add_sat(&a->dkim_pass, n);
-	if (field_is(&f[6], "quarantine"))
+	if (!strcmp(f.disposition, "quarantine"))
 		add_sat(&a->quarantined, n);
-	else if (field_is(&f[6], "reject"))
+	else if (!strcmp(f.disposition, "reject"))
 		add_sat(&a->rejected, n);
 	if (a->listed == DMARC_LIST_MAX) {
 		a->truncated = true;
+		free(k);
 		return;
 	}
 	if (a->listed == a->cap) {
@@ -241,24 +208,18 @@ static void agg_row(struct agg_scan *a, const char *key, const char *value)
 		a->rows = xrealloc(a->rows, a->cap * sizeof(*a->rows));
 		a->keys = xrealloc(a->keys, a->cap * sizeof(*a->keys));
 	}
-	r = &a->rows[a->listed];
-	k = a->keys[a->listed] = xstrdup(key);
-	dst[0] = &r->day;
-	dst[1] = &r->source_ip;
-	dst[2] = &r->header_from;
-	dst[3] = &r->spf;
-	dst[4] = &r->dkim;
-	dst[5] = &r->dmarc;
-	dst[6] = &r->disposition;
-	/* The fields, NUL-terminated in the row's own copy of the key. */
-	for (i = 0; i < DMARC_FIELDS; i++) {
-		char *p = k + (f[i].p - key);
-
-		p[f[i].n] = '\0';
-		*dst[i] = p;
-	}
+	/* The fields point into the row's own copy of the key. */
+	a->keys[a->listed] = k;
+	r = &a->rows[a->listed++];
+	r->day = f.day;
+	r->source_ip = f.source_ip;
+	r->header_from = f.header_from;
+	r->spf = f.spf;
+	r->dkim = f.dkim;
+	r->dmarc = f.dmarc;
+	r->disposition = f.disposition;
+	r->auth = f.auth;
 	r->count = n;
-	a->listed++;
 }
 
 /* Free a listing's state. */
@@ -370,16 +331,176 @@ void core_dmarc_aggregate(struct core *c, const struct core_dmarc_query *q,
 	store_scan(c->st, DMARC_NS, prefix, agg_scan_row, a);
 }
 
-char *core_dmarc_agg_key(time_t when, const char *source_ip,
-			 const char *header_from, const char *spf,
-			 const char *dkim, const char *dmarc,
-			 const char *disposition)
+/* Append s cut to max bytes (lowercased if lower), every byte outside
+ * [A-Za-z0-9._-] as %XX. */
+static void enc(struct buf *b, const char *s, size_t max, bool lower)
 {
+	static const char hex[] = "0123456789ABCDEF";
+	char out[3 * CORE_DMARC_NAME_MAX];
+	size_t i, n = 0;
+
+	for (i = 0; s && s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (lower && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_') {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	buf_append(b, out, n);
+}
+
+/* s, or "" for NULL. */
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+char *core_dmarc_agg_key(time_t when, const struct core_dmarc_agg_fields *f)
+{
+	const struct core_dmarc_auth *a = &f->auth;
 	char day[16];
 	struct tm tm;
+	struct buf b;
+	size_t i;
 
 	gmtime_r(&when, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	return xasprintf("%s|%s|%s|%s|%s|%s|%s", day, source_ip, header_from,
-			 spf, dkim, dmarc, disposition);
+	buf_init(&b, 16384);	/* the longest key is under 5 KB */
+	buf_printf(&b, "%s|%s|%s|%s|%s|%s|%s", day, f->source_ip,
+		   f->header_from, f->spf, f->dkim, f->dmarc, f->disposition);
+	if (a->align && a->align[0]) {
+		buf_printf(&b, "|%s|%s|%s|", a->align, nz(a->override),
+			   nz(a->spf_scope));
+		enc(&b, a->spf_domain, CORE_DMARC_NAME_MAX, true);
+		buf_puts(&b, "|");
+		for (i = 0; i < a->nsig && i < CORE_DMARC_DKIM_MAX; i++) {
+			if (i)
+				buf_puts(&b, ",");
+			enc(&b, a->sig[i].d, CORE_DMARC_NAME_MAX, true);
+			buf_puts(&b, ":");
+			enc(&b, a->sig[i].s, CORE_DMARC_SEL_MAX, false);
+			buf_printf(&b, ":%s", nz(a->sig[i].result));
+		}
+	}
+	return buf_steal(&b);
+}
+
+/* Decode %XX in s in place; bytes that are not printable ASCII become
+ * '_'.  False for a broken escape or a name longer than max. */
+static bool dec(char *s, size_t max)
+{
+	char *w = s;
+	size_t n = 0;
+
+	for (; *s; s++, n++) {
+		int c = (unsigned char)*s;
+
+		if (c == '%') {
+			int h = buf_hex_value(s[1]), l;
+
+			if (h < 0 || (l = buf_hex_value(s[2])) < 0)
+				return false;
+			c = h * 16 + l;
+			s += 2;
+		}
+		*w++ = c <= ' ' || c > '~' ? '_' : (char)c;
+	}
+	*w = '\0';
+	return n <= max;
+}
+
+/* Is s one of the NULL-terminated list? */
+static bool one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+/* Parse SIGS ("D:S:RES,...") in place into a. */
+static bool sigs_parse(char *p, struct core_dmarc_auth *a)
+{
+	while (*p) {
+		char *comma = strchr(p, ','), *c1, *c2;
+		struct core_dmarc_sig *g;
+
+		if (a->nsig == CORE_DMARC_DKIM_MAX)
+			return false;
+		if (comma)
+			*comma = '\0';
+		if (!(c1 = strchr(p, ':')) || !(c2 = strchr(c1 + 1, ':')))
+			return false;
+		*c1 = *c2 = '\0';
+		g = &a->sig[a->nsig++];
+		g->d = p;
+		g->s = c1 + 1;
+		g->result = c2 + 1;
+		if (!dec(p, CORE_DMARC_NAME_MAX) ||
+		    !dec(c1 + 1, CORE_DMARC_SEL_MAX) ||
+		    !token_ok(g->result, strlen(g->result)))
+			return false;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return true;
+}
+
+int core_dmarc_agg_parse(char *key, struct core_dmarc_agg_fields *f)
+{
+	static const char *const aligns[] = { "none", "spf", "dkim", "both",
+					      NULL };
+	static const char *const overrides[] = { "", "local_policy",
+		"mailing_list", "other", "policy_test_mode",
+		"trusted_forwarder", NULL };
+	static const char *const scopes[] = { "", "mfrom", "helo", NULL };
+	static const char *const disps[] = { "none", "quarantine", "reject",
+					     NULL };
+	char *v[DMARC_FIELDS_NEW], *p = key;
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	while (n < DMARC_FIELDS_NEW) {
+		v[n++] = p;
+		if (!(p = strchr(p, '|')))
+			break;
+		*p++ = '\0';
+	}
+	if (p || (n != DMARC_FIELDS && n != DMARC_FIELDS_NEW))
+		return -1;
+	if (!day_ok(v[0], strlen(v[0])) || !ip_ok(v[1], strlen(v[1])) ||
+	    !domain_ok(v[2], strlen(v[2])) || !token_ok(v[3], strlen(v[3])) ||
+	    !token_ok(v[4], strlen(v[4])) ||
+	    dmarc_result_index(v[5], strlen(v[5])) < 0 ||
+	    !one_of(v[6], disps))
+		return -1;
+	f->day = v[0];
+	f->source_ip = v[1];
+	f->header_from = v[2];
+	f->spf = v[3];
+	f->dkim = v[4];
+	f->dmarc = v[5];
+	f->disposition = v[6];
+	f->auth.align = f->auth.override = f->auth.spf_scope =
+		f->auth.spf_domain = "";
+	if (n == DMARC_FIELDS)
+		return 0;
+	if (!one_of(v[7], aligns) || !one_of(v[8], overrides) ||
+	    !one_of(v[9], scopes) || !dec(v[10], CORE_DMARC_NAME_MAX) ||
+	    !sigs_parse(v[11], &f->auth))
+		return -1;
+	f->auth.align = v[7];
+	f->auth.override = v[8];
+	f->auth.spf_scope = v[9];
+	f->auth.spf_domain = v[10];
+	return 0;
 }

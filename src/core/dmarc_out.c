@@ -6,10 +6,14 @@
  * the order of its tables, validated in tests against the schema of its
  * appendix A (test/data/dmarc/rfc9990.xsd).  What the counts do not hold
  * is left out or derived (docs/design/dmarc-reports.md, "What the counts
- * say"): policy_evaluated dkim/spf is "pass" when DMARC passed and the raw
- * result passed, else "fail"; auth_results carries the raw results with
- * an empty domain (the milter does not count by domain); a failing row
- * whose disposition is not the published policy gets a reason
+ * say").  A row the milter wrote with its identifiers (core.h, "One DMARC
+ * aggregate row"): policy_evaluated dkim/spf from the alignment it kept,
+ * auth_results with the SPF domain and scope (none for HELO: the schema
+ * knows only mfrom) and each kept DKIM signature's d=, s= and result, the
+ * override reason it recorded.  A row of the old format: policy_evaluated
+ * dkim/spf "pass" when DMARC passed and the raw result passed; auth_results
+ * with the raw results and an empty domain; a failing row whose
+ * disposition is not the published policy gets a reason
  * (policy_test_mode under t=y, else local_policy).
  *
  * Message: multipart/mixed, a text/plain note and the application/gzip
@@ -31,6 +35,12 @@
 
 #define NS "urn:ietf:params:xml:ns:dmarc-2.0"
 
+/* s, or "" for NULL (a row built by hand may leave auth zeroed). */
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
 /* qsort: source address, then From domain, then the rest. */
 static int row_cmp(const void *x, const void *y)
 {
@@ -44,9 +54,14 @@ static int row_cmp(const void *x, const void *y)
 	    (c = strcmp(a->header_from, b->header_from)) ||
 	    (c = strcmp(a->dmarc, b->dmarc)) ||
 	    (c = strcmp(a->disposition, b->disposition)) ||
-	    (c = strcmp(a->spf, b->spf)))
+	    (c = strcmp(a->spf, b->spf)) ||
+	    (c = strcmp(a->dkim, b->dkim)) ||
+	    (c = strcmp(nz(a->auth.align), nz(b->auth.align))) ||
+	    (c = strcmp(nz(a->auth.spf_domain), nz(b->auth.spf_domain))))
 		return c;
-	return strcmp(a->dkim, b->dkim);
+	if (a->auth.nsig != b->auth.nsig)
+		return a->auth.nsig < b->auth.nsig ? -1 : 1;
+	return a->auth.nsig ? strcmp(a->auth.sig[0].d, b->auth.sig[0].d) : 0;
 }
 
 /* Write <name>text</name>; the sum of failures (negative). */
@@ -83,13 +98,78 @@ static bool spf_token(const char *res)
 	return dkim_token(res) || !strcmp(res, "softfail");
 }
 
+/* policy_evaluated dkim/spf of r: from the alignment the milter kept,
+ * or (a row of the old format) derived from the raw results. */
+static const char *evaluated(const struct core_dmarc_out_row *r, bool dkim)
+{
+	const char *a = nz(r->auth.align);
+
+	if (a[0])
+		return !strcmp(a, "both") || !strcmp(a, dkim ? "dkim" : "spf") ?
+			"pass" : "fail";
+	return !strcmp(r->dmarc, "pass") &&
+		!strcmp(dkim ? r->dkim : r->spf, "pass") ? "pass" : "fail";
+}
+
+/* The override reason of r, or NULL. */
+static const char *reason(const struct core_dmarc_out_policy *pol,
+			  const struct core_dmarc_out_row *r)
+{
+	const char *want = policy_for(pol, r->header_from);
+
+	if (nz(r->auth.align)[0])
+		return nz(r->auth.override)[0] ? r->auth.override : NULL;
+	if (strcmp(r->dmarc, "pass") != 0 && want &&
+	    strcmp(r->disposition, want) != 0)
+		return pol->testing ? "policy_test_mode" : "local_policy";
+	return NULL;
+}
+
+/* <auth_results> of r; the number of failed writes. */
+static int write_auth(xmlTextWriterPtr w, const struct core_dmarc_out_row *r)
+{
+	const struct core_dmarc_auth *a = &r->auth;
+	bool old = !nz(a->align)[0];
+	int e = 0;
+	size_t i;
+
+	e += xmlTextWriterStartElement(w, BAD_CAST "auth_results") < 0;
+	if (old && dkim_token(r->dkim)) {
+		e += xmlTextWriterStartElement(w, BAD_CAST "dkim") < 0;
+		e += el(w, "domain", "");
+		e += el(w, "selector", "");
+		e += el(w, "result", r->dkim);
+		e += xmlTextWriterEndElement(w) < 0;
+	}
+	for (i = 0; i < a->nsig; i++) {
+		if (!dkim_token(a->sig[i].result))
+			continue;
+		e += xmlTextWriterStartElement(w, BAD_CAST "dkim") < 0;
+		e += el(w, "domain", a->sig[i].d);
+		e += el(w, "selector", a->sig[i].s);
+		e += el(w, "result", a->sig[i].result);
+		e += xmlTextWriterEndElement(w) < 0;
+	}
+	if (old ? spf_token(r->spf) :
+	    nz(a->spf_scope)[0] && (spf_token(r->spf) || !strcmp(r->spf, "none"))) {
+		e += xmlTextWriterStartElement(w, BAD_CAST "spf") < 0;
+		e += el(w, "domain", old ? "" : nz(a->spf_domain));
+		/* The schema knows only mfrom: a HELO check has no scope. */
+		if (old || !strcmp(nz(a->spf_scope), "mfrom"))
+			e += el(w, "scope", "mfrom");
+		e += el(w, "result", r->spf);
+		e += xmlTextWriterEndElement(w) < 0;
+	}
+	e += xmlTextWriterEndElement(w) < 0;	/* auth_results */
+	return e;
+}
+
 /* One <record>; the number of failed writes. */
 static int write_record(xmlTextWriterPtr w,
 			const struct core_dmarc_out_policy *pol,
 			const struct core_dmarc_out_row *r)
 {
-	bool pass = !strcmp(r->dmarc, "pass");
-	const char *want = policy_for(pol, r->header_from);
+	const char *why = reason(pol, r);
 	char count[32];
 	int e = 0;
 
@@ -100,12 +180,11 @@ static int write_record(xmlTextWriterPtr w,
 	e += el(w, "count", count);
 	e += xmlTextWriterStartElement(w, BAD_CAST "policy_evaluated") < 0;
 	e += el(w, "disposition", r->disposition);
-	e += el(w, "dkim", pass && !strcmp(r->dkim, "pass") ? "pass" : "fail");
-	e += el(w, "spf", pass && !strcmp(r->spf, "pass") ? "pass" : "fail");
-	if (!pass && want && strcmp(r->disposition, want) != 0) {
+	e += el(w, "dkim", evaluated(r, true));
+	e += el(w, "spf", evaluated(r, false));
+	if (why) {
 		e += xmlTextWriterStartElement(w, BAD_CAST "reason") < 0;
-		e += el(w, "type", pol->testing ? "policy_test_mode" :
-			"local_policy");
+		e += el(w, "type", why);
 		e += xmlTextWriterEndElement(w) < 0;
 	}
 	e += xmlTextWriterEndElement(w) < 0;	/* policy_evaluated */
@@ -113,22 +192,7 @@ static int write_record(xmlTextWriterPtr w,
 	e += xmlTextWriterStartElement(w, BAD_CAST "identifiers") < 0;
 	e += el(w, "header_from", r->header_from);
 	e += xmlTextWriterEndElement(w) < 0;
-	e += xmlTextWriterStartElement(w, BAD_CAST "auth_results") < 0;
-	if (dkim_token(r->dkim)) {
-		e += xmlTextWriterStartElement(w, BAD_CAST "dkim") < 0;
-		e += el(w, "domain", "");
-		e += el(w, "selector", "");
-		e += el(w, "result", r->dkim);
-		e += xmlTextWriterEndElement(w) < 0;
-	}
-	if (spf_token(r->spf)) {
-		e += xmlTextWriterStartElement(w, BAD_CAST "spf") < 0;
-		e += el(w, "domain", "");
-		e += el(w, "scope", "mfrom");
-		e += el(w, "result", r->spf);
-		e += xmlTextWriterEndElement(w) < 0;
-	}
-	e += xmlTextWriterEndElement(w) < 0;	/* auth_results */
+	e += write_auth(w, r);
 	e += xmlTextWriterEndElement(w) < 0;	/* record */
 	return e;
 }

@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "core/core.h"
 #include "core/dmarc_send.h"
 #include "dns/dns_blocking.h"
 #include "mail/dmarc.h"
@@ -146,34 +147,15 @@ static int sync_put(struct run *R, const char *ns, const char *key,
 	return R->answered && R->result == STORE_OK ? 0 : -1;
 }
 
-/* Is s a result token (lowercase letters, at most 16)? */
-static bool token(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (s[i] < 'a' || s[i] > 'z' || i >= 16)
-			return false;
-	return i > 0;
-}
-
-/* Is s an IPv4 or IPv6 address? */
-static bool ip_ok(const char *s)
-{
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
-}
-
 /* store_row_cb over dmarc_agg DAY|: keep the rows that parse. */
 static void agg_row(void *arg, int result, const char *key,
 		    const char *value, int64_t ts)
 {
 	struct run *R = arg;
 	struct core_dmarc_out_row *r;
-	char *k, *f[7], *end;
+	struct core_dmarc_agg_fields f;
+	char *k, *end;
 	long long n;
-	int i;
 
 	(void)ts;
 	if (!key) {
@@ -188,24 +170,11 @@ static void agg_row(void *arg, int result, const char *key,
 	if (errno || end == value || *end || n <= 0)
 		return;
 	k = xstrdup(key);
-	f[0] = k;
-	for (i = 1; i < 7; i++) {
-		f[i] = strchr(f[i - 1], '|');
-		if (!f[i])
-			break;
-		*f[i]++ = '\0';
-	}
-	if (i < 7 || strchr(f[6], '|') || !ip_ok(f[1]) || !*f[2] ||
-	    strlen(f[2]) > 253 || !token(f[3]) || !token(f[4]) ||
-	    !token(f[5]) || (strcmp(f[6], "none") &&
-			     strcmp(f[6], "quarantine") &&
-			     strcmp(f[6], "reject"))) {
+	/* Either format; names decoded, never trusted into XML as is. */
+	if (core_dmarc_agg_parse(k, &f) != 0) {
 		free(k);
 		return;
 	}
-	for (char *p = f[2]; *p; p++)
-		if (*p <= ' ' || *p > '~')
-			*p = '_';	/* never trusted into XML as is */
 	if (R->nrows == R->rowcap) {
 		R->rowcap = R->rowcap ? 2 * R->rowcap : 64;
 		R->rows = xrealloc(R->rows, R->rowcap * sizeof(*R->rows));
@@ -213,12 +182,13 @@ static void agg_row(void *arg, int result, const char *key,
 	}
 	r = &R->rows[R->nrows];
 	R->keys[R->nrows++] = k;
-	r->source_ip = f[1];
-	r->header_from = f[2];
-	r->spf = f[3];
-	r->dkim = f[4];
-	r->dmarc = f[5];
-	r->disposition = f[6];
+	r->source_ip = f.source_ip;
+	r->header_from = f.header_from;
+	r->spf = f.spf;
+	r->dkim = f.dkim;
+	r->dmarc = f.dmarc;
+	r->disposition = f.disposition;
+	r->auth = f.auth;
 	r->count = n;
 }
 

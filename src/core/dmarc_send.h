@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/admin.h"
+
 struct config;
 struct store;
 
@@ -54,6 +56,8 @@ struct core_dmarc_out_row {
 	const char *dmarc;		/* "pass", "fail", "none"... */
 	const char *disposition;	/* "none", "quarantine", "reject" */
 	int64_t count;
+	struct core_dmarc_auth auth;	/* align NULL or "": a row of the
+					 * old format, see dmarc_out.c */
 };
 
 /* The report's metadata. */

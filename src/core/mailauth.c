@@ -469,7 +469,7 @@ static void decide(struct mailauth *m, const struct spf *s,
 	struct mailauth_verdict *v = &m->v;
 	const char *dom = m->from_domain[0] ? m->from_domain : "(none)";
 	char why[512];
-	bool exempt;
+	bool exempt, forwarder;
 
 	v->action = MAILAUTH_ACCEPT;
 	v->disposition = "none";
@@ -501,17 +501,20 @@ static void decide(struct mailauth *m, const struct spf *s,
 	buf_printf(&m->reason, "dmarc fail (%s) disposition=%s", why,
 		   dmarc_policy_name(res->disposition));
 	v->reason = m->reason.p;
-	exempt = (fv == DMARC_FROM_OK &&
-		  config_list_has(m->cfg->override_domains ?
-				  m->cfg->override_domains : "", dom)) ||
-		 (m->ip && mailauth_ip_in_list(m->cfg->trusted_forwarders,
-					       m->ip));
+	forwarder = m->ip && mailauth_ip_in_list(m->cfg->trusted_forwarders,
+						 m->ip);
+	exempt = forwarder || (fv == DMARC_FROM_OK &&
+			       config_list_has(m->cfg->override_domains ?
+					       m->cfg->override_domains : "",
+					       dom));
 	if (res->disposition == DMARC_P_REJECT) {
 		if (m->cfg->reject_action == MAILAUTH_RA_NONE)
 			return;
 		if (m->cfg->reject_action == MAILAUTH_RA_QUARANTINE || exempt) {
 			v->overridden = exempt;
 			quarantine(m, why);
+			if (forwarder)
+				v->override = "trusted_forwarder";
 			return;
 		}
 		v->action = MAILAUTH_REJECT;
@@ -531,6 +534,56 @@ static void decide(struct mailauth *m, const struct spf *s,
 	} else if (res->disposition == DMARC_P_QUARANTINE) {
 		quarantine(m, why);
 	}
+}
+
+/* The per-identifier part of the verdict (after decide()). */
+static void idents(struct mailauth *m, const struct spf *s,
+		   const struct dmarc_result *res)
+{
+	struct mailauth_verdict *v = &m->v;
+	size_t i, n = dkim_verify_count(m->dkim), npass = 0;
+	size_t first = n;		/* the aligned signature, if any */
+
+	v->spf_domain = "";
+	v->spf_scope = "";
+	if (s) {
+		v->spf_scope = spf_is_helo(s) ? "helo" : "mfrom";
+		v->spf_domain = spf_is_helo(s) ? m->helo :
+			addr_domain(m->mailfrom);
+	}
+	v->spf_aligned = res->spf_aligned;
+	v->dkim_aligned = res->dkim_aligned;
+	/* aligned_dkim counts passing signatures (run_dmarc's list). */
+	for (i = 0; i < n && res->dkim_aligned && res->aligned_dkim >= 0;
+	     i++) {
+		if (dkim_verify_result(m->dkim, i)->res != DKIM_PASS)
+			continue;
+		if (npass++ == (size_t)res->aligned_dkim) {
+			first = i;
+			break;
+		}
+	}
+	v->ndkim = 0;
+	for (i = 0; i <= n && v->ndkim < MAILAUTH_DKIM_MAX; i++) {
+		/* i == 0 stands for the aligned one, taken first. */
+		size_t k = i == 0 ? first : i - 1;
+		const struct dkim_result *dr;
+
+		if (k >= n || (i > 0 && k == first))
+			continue;
+		dr = dkim_verify_result(m->dkim, k);
+		v->dkim[v->ndkim].d = dr->d;
+		v->dkim[v->ndkim].s = dr->s;
+		v->dkim[v->ndkim++].result = dkim_res_name(dr->res);
+	}
+	/* RFC 9990 PolicyOverrideType: the disposition is not the one the
+	 * policy asked for. */
+	if (!v->override)
+		v->override = "";
+	if (res->status == DMARC_FAIL && !v->override[0] &&
+	    strcmp(v->disposition, dmarc_policy_name(res->policy)) != 0)
+		v->override = res->testing ? "policy_test_mode" :
+			"local_policy";
 }
 
 const struct mailauth_verdict *mailauth_end(struct mailauth *m,
@@ -557,6 +610,7 @@ const struct mailauth_verdict *mailauth_end(struct mailauth *m,
 	v->ar = m->ar.p;
 	v->received_spf = m->rspf.len ? m->rspf.p : NULL;
 	decide(m, s, &res, fv, dkim_temp);
+	idents(m, s, &res);
 	/* Descending, so a deletion never renumbers one still to come. */
 	for (i = 0; i < m->ndel; i++) {
 		v->del[i].name = AR_NAME;

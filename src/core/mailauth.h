@@ -48,6 +48,7 @@ struct dmarc_psl;
 
 #define MAILAUTH_MAX_FROM 8
 #define MAILAUTH_MAX_DEL 32
+#define MAILAUTH_DKIM_MAX 4	/* DKIM signatures in the verdict's list */
 
 enum mailauth_action {
 	MAILAUTH_ACCEPT = 0,
@@ -120,6 +121,26 @@ struct mailauth_verdict {
 	const char *dmarc_result;	/* "pass", "fail", "none", ... */
 	const char *disposition;	/* "none", "quarantine", "reject" */
 	bool overridden;		/* an override kept it from reject */
+	/*
+	 * Per identifier, for the reports' auth_results and
+	 * policy_evaluated.  spf_domain is the domain SPF checked (MAIL
+	 * FROM's, or the HELO name), spf_scope "mfrom", "helo" or "" (no
+	 * check: no client address).  dkim[] holds up to MAILAUTH_DKIM_MAX
+	 * signatures: the DMARC-aligned one first, then the others in
+	 * header order (more are left out).  The alignments are DMARC's:
+	 * a passing identifier aligned with the From domain.  override is
+	 * the RFC 9990 PolicyOverrideType when the disposition applied is
+	 * not the one the policy asks for ("trusted_forwarder",
+	 * "local_policy", "policy_test_mode"), else "".  Strings borrowed
+	 * from m; attacker bytes as they came (the store key encodes them).
+	 */
+	const char *spf_domain, *spf_scope;
+	struct mailauth_dkim {
+		const char *d, *s, *result;
+	} dkim[MAILAUTH_DKIM_MAX];
+	size_t ndkim;
+	bool spf_aligned, dkim_aligned;
+	const char *override;
 };
 
 struct mailauth;

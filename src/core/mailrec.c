@@ -2,8 +2,10 @@
  * mailrec - what the core's mail path records in the store (see
  * inbound-internal.h; formats in docs/design/milter.md).
  *
- *   dmarc_agg  DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION -> COUNT
- *              (core_dmarc_agg_key, read back by dmarc_agg.c), kept
+ *   dmarc_agg  DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION|
+ *              ALIGN|OVERRIDE|SPF_SCOPE|SPF_DOMAIN|SIGS -> COUNT
+ *              (core_dmarc_agg_key in core.h, read back by dmarc_agg.c
+ *              and dmarc_send.c; rows of the older 7-field form too), kept
  *              AGG_TTL.  Counts are summed in memory on the loop thread
  *              (AGG_MAX distinct rows) and added to the stored value
  *              every AGG_FLUSH_SECS and at mailrec_stop.
@@ -53,6 +55,9 @@
 #include "util/log.h"
 #include "util/loopq.h"
 #include "util/xalloc.h"
+
+_Static_assert(CORE_DMARC_DKIM_MAX == MAILAUTH_DKIM_MAX,
+	       "the key holds every signature of the verdict");
 
 #define AGG_MAX 4096			/* distinct DMARC rows between flushes */
 #define AGG_FLUSH_SECS 60
@@ -294,16 +299,33 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
 		   const struct mailauth_verdict *v)
 {
+	struct core_dmarc_agg_fields f = { 0 };
 	struct agg_job *j;
+	size_t i;
 
 	/* Aggregate rows only for a From domain with an answer. */
 	if (!v->from_domain[0] || v->action == MAILAUTH_TEMPFAIL)
 		return;
+	f.source_ip = ip;
+	f.header_from = v->from_domain;
+	f.spf = v->spf_result;
+	f.dkim = v->dkim_result;
+	f.dmarc = v->dmarc_result;
+	f.disposition = v->disposition;
+	f.auth.align = v->spf_aligned ? (v->dkim_aligned ? "both" : "spf") :
+		(v->dkim_aligned ? "dkim" : "none");
+	f.auth.override = v->override;
+	f.auth.spf_scope = v->spf_scope;
+	f.auth.spf_domain = v->spf_domain;
+	for (i = 0; i < v->ndkim; i++) {
+		f.auth.sig[i].d = v->dkim[i].d;
+		f.auth.sig[i].s = v->dkim[i].s;
+		f.auth.sig[i].result = v->dkim[i].result;
+	}
+	f.auth.nsig = v->ndkim;
 	j = xmalloc(sizeof(*j));
 	j->r = r;
-	j->key = core_dmarc_agg_key((time_t)now, ip, v->from_domain,
-				    v->spf_result, v->dkim_result,
-				    v->dmarc_result, v->disposition);
+	j->key = core_dmarc_agg_key((time_t)now, &f);
 	if (!post(r, agg_add, j)) {
 		free(j->key);
 		free(j);

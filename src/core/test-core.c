@@ -1133,8 +1133,12 @@ static void test_dmarc_agg_key(void)
 	struct env e;
 	struct jres r = { 0 };
 	struct core_dmarc_query q = { .day = "2026-05-04" };
-	char *k = core_dmarc_agg_key(1777939199, "192.0.2.9", "shop.example",
-				     "fail", "none", "fail", "reject");
+	struct core_dmarc_agg_fields f = {
+		.source_ip = "192.0.2.9", .header_from = "shop.example",
+		.spf = "fail", .dkim = "none", .dmarc = "fail",
+		.disposition = "reject",
+	};
+	char *k = core_dmarc_agg_key(1777939199, &f);
 	json_t *row;
 
 	is_str(k, "2026-05-04|192.0.2.9|shop.example|fail|none|fail|reject",

@@ -36,16 +36,16 @@ static const struct {
 	const char *want_dkim, *want_spf;	/* policy_evaluated */
 } rows[] = {
 	{ "aligned pass", { "192.0.2.10", "shop.test", "pass", "pass", "pass",
-			    "none", 40 }, "pass", "pass" },
+			    "none", 40, { 0 } }, "pass", "pass" },
 	{ "dkim only", { "198.51.100.7", "shop.test", "fail", "pass", "pass",
-			 "none", 5 }, "pass", "fail" },
+			 "none", 5, { 0 } }, "pass", "fail" },
 	{ "forger", { "203.0.113.66", "shop.test", "fail", "none", "fail",
-		      "reject", 100 }, "fail", "fail" },
+		      "reject", 100, { 0 } }, "fail", "fail" },
 	{ "forger, overridden", { "203.0.113.66", "shop.test", "softfail",
-				  "fail", "fail", "none", 3 }, "fail",
+				  "fail", "fail", "none", 3, { 0 } }, "fail",
 	  "fail" },
 	{ "subdomain, ipv6", { "2001:db8::25", "news.shop.test", "pass",
-			       "none", "pass", "none", 7 }, "fail", "pass" },
+			       "none", "pass", "none", 7, { 0 } }, "fail", "pass" },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
