@@ -20,6 +20,7 @@
 #include "mail/dmarc_report.h"
 #include "store/store.h"
 #include "tap.h"
+#include "util/buf.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 #include "zone_server.h"
@@ -231,6 +232,129 @@ static void test_xml(void)
 	/* No rows: still a document (the caller never sends one). */
 	ok(core_dmarc_out_xml(&meta, &pol, NULL, 0, &xml, &len) == 0,
 	   "xml: no rows builds");
+	free(xml);
+}
+
+/* Rows with the identifiers the milter keeps (and one old row): the
+ * policy_evaluated and auth_results expected ("d/s/result,..."; the SPF
+ * entry "domain/scope/result" or "" for none). */
+static const struct {
+	const char *label;
+	struct core_dmarc_out_row r;
+	const char *want_dkim, *want_spf, *dkim_auth, *spf_auth, *reason;
+} arows[] = {
+	{ "dkim aligned, spf pass unaligned",
+	  { "192.0.2.20", "shop.test", "pass", "pass", "pass", "none", 12,
+	    { "dkim", "", "mfrom", "esp.example",
+	      { { "shop.test", "s2026", "pass" } }, 1 } },
+	  "pass", "fail", "shop.test/s2026/pass", "esp.example/mfrom/pass",
+	  NULL },
+	{ "spf aligned, dkim by the ESP unaligned",
+	  { "192.0.2.21", "shop.test", "pass", "pass", "pass", "none", 4,
+	    { "spf", "", "mfrom", "shop.test",
+	      { { "esp.example", "k1", "pass" } }, 1 } },
+	  "fail", "pass", "esp.example/k1/pass", "shop.test/mfrom/pass",
+	  NULL },
+	{ "two signatures, both aligned identifiers",
+	  { "192.0.2.22", "shop.test", "pass", "pass", "pass", "none", 3,
+	    { "both", "", "mfrom", "shop.test",
+	      { { "shop.test", "a", "pass" },
+		{ "esp.example", "b", "fail" } }, 2 } },
+	  "pass", "pass", "shop.test/a/pass,esp.example/b/fail",
+	  "shop.test/mfrom/pass", NULL },
+	{ "null sender: helo, no scope element",
+	  { "192.0.2.23", "shop.test", "fail", "none", "fail", "reject", 2,
+	    { "none", "", "helo", "mx.forger.example",
+	      { { NULL, NULL, NULL } }, 0 } },
+	  "fail", "fail", "", "mx.forger.example//fail", NULL },
+	{ "trusted forwarder",
+	  { "192.0.2.24", "shop.test", "fail", "fail", "fail", "quarantine",
+	    6, { "none", "trusted_forwarder", "mfrom", "list.example",
+		 { { "shop.test", "s2026", "fail" } }, 1 } },
+	  "fail", "fail", "shop.test/s2026/fail", "list.example/mfrom/fail",
+	  "trusted_forwarder" },
+	{ "old row: derived, empty domains",
+	  { "192.0.2.25", "shop.test", "pass", "pass", "pass", "none", 1,
+	    { 0 } },
+	  "pass", "pass", "/" "/pass", "/mfrom/pass", NULL },
+};
+#define NAROWS (sizeof(arows) / sizeof(arows[0]))
+
+/* The XML of rows with identifiers: schema, our parser, Mail::DMARC. */
+static void test_xml_auth(void)
+{
+	struct core_dmarc_out_row v[NAROWS];
+	struct dmarc_report rep;
+	char *xml = NULL, *path, *cmd, *mine, *theirs, err[256];
+	size_t len = 0, i, j, k;
+
+	for (i = 0; i < NAROWS; i++)
+		v[i] = arows[i].r;
+	if (!ok(core_dmarc_out_xml(&meta, &pol, v, NAROWS, &xml, &len) == 0,
+		"ids: built"))
+		return;
+	path = tmpfile_with(xml, len);
+	if (system("command -v xmllint >/dev/null 2>&1") != 0) {
+		ok(1, "# SKIP xmllint not installed");
+	} else {
+		cmd = xasprintf("xmllint --noout --schema '%s/test/data/dmarc/"
+				"rfc9990.xsd' '%s' >/dev/null 2>&1",
+				getenv("MAMORI_SOURCE_ROOT"), path);
+		ok(system(cmd) == 0, "ids: valid against RFC 9990's schema");
+		free(cmd);
+	}
+	mine = our_lines(xml, len);
+	theirs = maildmarc_lines(path);
+	if (!theirs)
+		ok(1, "# SKIP Mail::DMARC (libmail-dmarc-perl) not installed");
+	else
+		is_str(theirs, mine, "ids: Mail::DMARC reads what we read");
+	free(mine);
+	free(theirs);
+	unlink(path);
+	free(path);
+	if (!ok(dmarc_report_parse(xml, len, &rep, err, sizeof(err)) ==
+		DMARC_REPORT_OK, "ids: our parser reads it")) {
+		free(xml);
+		return;
+	}
+	for (i = 0; i < NAROWS; i++) {
+		const char *label = arows[i].label;
+		const struct dmarc_report_record *x = NULL;
+		struct buf d, s;
+
+		for (j = 0; j < rep.n_rec; j++)
+			if (!strcmp(rep.rec[j].source_ip, arows[i].r.source_ip))
+				x = &rep.rec[j];
+		if (!ok(x != NULL, "%s: record found", label))
+			continue;
+		is_str(x->dkim, arows[i].want_dkim, "%s: policy_evaluated "
+		       "dkim", label);
+		is_str(x->spf, arows[i].want_spf, "%s: policy_evaluated spf",
+		       label);
+		buf_init(&d, 4096);
+		buf_init(&s, 4096);
+		for (k = 0; k < x->n_dkim_auth; k++)
+			buf_printf(&d, "%s%s/%s/%s", k ? "," : "",
+				   x->dkim_auth[k].domain,
+				   x->dkim_auth[k].selector,
+				   x->dkim_auth[k].result);
+		for (k = 0; k < x->n_spf_auth; k++)
+			buf_printf(&s, "%s/%s/%s", x->spf_auth[k].domain,
+				   x->spf_auth[k].scope,
+				   x->spf_auth[k].result);
+		is_str(d.len ? d.p : "", arows[i].dkim_auth,
+		       "%s: auth_results dkim", label);
+		is_str(s.len ? s.p : "", arows[i].spf_auth,
+		       "%s: auth_results spf", label);
+		buf_deinit(&d);
+		buf_deinit(&s);
+	}
+	dmarc_report_deinit(&rep);
+	ok(strstr(xml, "<type>trusted_forwarder</type>") != NULL,
+	   "ids: the recorded override is the reason");
+	ok(strstr(xml, "<type>local_policy</type>") == NULL,
+	   "ids: no reason derived for a row that recorded none");
 	free(xml);
 }
 
@@ -511,6 +635,7 @@ int main(void)
 
 	evthread_use_pthreads();
 	test_xml();
+	test_xml_auth();
 	test_mail();
 	fd = mkstemp(path);
 	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0)

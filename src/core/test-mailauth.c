@@ -122,6 +122,7 @@ static struct dns_stub *zone(void)
 		{ "_dmarc.override.example", "v=DMARC1; p=reject" },
 		{ "relay.example", "v=spf1 ip4:192.0.2.0/24 -all" },
 		{ "nospf.example", "just text" },
+		{ "_dmarc.testing.example", "v=DMARC1; p=reject; t=y" },
 	};
 	size_t i;
 
@@ -472,6 +473,118 @@ static void test_message(struct dns_stub *z)
 	free(sig);
 }
 
+/* The per-identifier verdict the aggregate reports use: a label, the
+ * envelope and From, the signing domains (header order), and what the
+ * verdict must say ("" for none; sigs as "d/s/result,..."). */
+static const struct {
+	const char *label, *ip, *mailfrom, *from;
+	const char *signers[7];
+	const char *spf_scope, *spf_domain;
+	bool spf_aligned, dkim_aligned;
+	const char *sigs, *disposition, *override;
+} idrows[] = {
+	{ "dkim aligned, spf pass unaligned", "192.0.2.9",
+	  "bounce@relay.example", "ceo@signed.example", { "signed.example" },
+	  "mfrom", "relay.example", false, true,
+	  "signed.example/sel/pass", "none", "" },
+	{ "spf aligned, no signature", "192.0.2.1", "a@pass.example",
+	  "a@pass.example", { NULL }, "mfrom", "pass.example", true, false,
+	  "", "none", "" },
+	{ "null sender: the helo scope", "198.51.100.7", "",
+	  "a@none.example", { NULL }, "helo", "mx.sender.example", false,
+	  false, "", "none", "" },
+	{ "no client address: no spf check", NULL, "a@none.example",
+	  "a@none.example", { NULL }, "", "", false, false, "", "none", "" },
+	{ "two signatures: the aligned one first", "192.0.2.9",
+	  "bounce@relay.example", "ceo@signed.example",
+	  { "other.example", "signed.example" }, "mfrom", "relay.example",
+	  false, true, "signed.example/sel/pass,other.example/sel/permerror",
+	  "none", "" },
+	{ "six signatures: four kept, the aligned one first", "192.0.2.9",
+	  "bounce@relay.example", "ceo@signed.example",
+	  { "x1.example", "x2.example", "x3.example", "x4.example",
+	    "x5.example", "signed.example" }, "mfrom", "relay.example",
+	  false, true, "signed.example/sel/pass,x1.example/sel/permerror,"
+	  "x2.example/sel/permerror,x3.example/sel/permerror", "none", "" },
+	{ "unaligned signature, spf fail: reject", "198.51.100.7",
+	  "a@pass.example", "a@pass.example", { "signed.example" }, "mfrom",
+	  "pass.example", false, false, "signed.example/sel/pass", "reject",
+	  "" },
+	{ "trusted forwarder", "203.0.113.5", "a@pass.example",
+	  "a@pass.example", { NULL }, "mfrom", "pass.example", false, false,
+	  "", "quarantine", "trusted_forwarder" },
+	{ "override domain", "198.51.100.7", "a@override.example",
+	  "a@override.example", { NULL }, "mfrom", "override.example", false,
+	  false, "", "quarantine", "local_policy" },
+	{ "t=y: lowered to quarantine", "198.51.100.7", "a@testing.example",
+	  "a@testing.example", { NULL }, "mfrom", "testing.example", false,
+	  false, "", "quarantine", "policy_test_mode" },
+	{ "p=none: no override", "198.51.100.7", "a@none.example",
+	  "a@none.example", { NULL }, "mfrom", "none.example", false, false,
+	  "", "none", "" },
+};
+
+/* The verdict's identifiers, table-driven. */
+static void test_idents(struct dns_stub *z)
+{
+	struct mailauth_config cfg = {
+		.authserv_id = "mx.test",
+		.override_domains = "override.example",
+		.trusted_forwarders = "203.0.113.0/24",
+	};
+	const char *body = "Hello.\r\n";
+	size_t i, k;
+
+	for (i = 0; i < sizeof(idrows) / sizeof(idrows[0]); i++) {
+		struct mailauth *m = mailauth_new(&cfg);
+		const struct mailauth_verdict *v;
+		char *from = xasprintf("From: %s", idrows[i].from);
+		const char *hdrs[] = { from, "To: bob@mx.test",
+				       "Subject: ids", NULL };
+		struct buf sigs;
+
+		mailauth_envelope(m, idrows[i].ip, "mx.sender.example",
+				  idrows[i].mailfrom);
+		for (k = 0; idrows[i].signers[k]; k++) {
+			char *sig = sign(idrows[i].signers[k], hdrs, body);
+
+			mailauth_header(m, "DKIM-Signature", sig, strlen(sig));
+			free(sig);
+		}
+		for (k = 0; hdrs[k]; k++) {
+			char name[64];
+			const char *val;
+
+			split(hdrs[k], name, sizeof(name), &val);
+			mailauth_header(m, name, val, strlen(val));
+		}
+		mailauth_body(m, body, strlen(body));
+		v = mailauth_end(m, dns_stub_resolver(z));
+		buf_init(&sigs, 4096);
+		for (k = 0; k < v->ndkim; k++)
+			buf_printf(&sigs, "%s%s/%s/%s", k ? "," : "",
+				   v->dkim[k].d, v->dkim[k].s,
+				   v->dkim[k].result);
+		is_str(v->spf_scope, idrows[i].spf_scope, "ids %s: spf scope",
+		       idrows[i].label);
+		is_str(v->spf_domain, idrows[i].spf_domain,
+		       "ids %s: spf domain", idrows[i].label);
+		is_int(v->spf_aligned, idrows[i].spf_aligned,
+		       "ids %s: spf aligned", idrows[i].label);
+		is_int(v->dkim_aligned, idrows[i].dkim_aligned,
+		       "ids %s: dkim aligned", idrows[i].label);
+		is_str(sigs.len ? sigs.p : "", idrows[i].sigs,
+		       "ids %s: signatures", idrows[i].label);
+		is_str(v->disposition, idrows[i].disposition,
+		       "ids %s: disposition", idrows[i].label);
+		is_str(v->override, idrows[i].override, "ids %s: override",
+		       idrows[i].label);
+		buf_deinit(&sigs);
+		free(from);
+		mailauth_free(m);
+	}
+}
+
 int main(void)
 {
 	struct dns_stub *z;
@@ -483,6 +596,7 @@ int main(void)
 		run_row(&rows[i], z);
 	test_actions(z);
 	test_message(z);
+	test_idents(z);
 	for (i = 0; i < sizeof(iprows) / sizeof(iprows[0]); i++)
 		is_int(mailauth_ip_in_list(iprows[i].list, iprows[i].ip),
 		       iprows[i].want, "ip_in_list \"%s\" %s", iprows[i].list,
