@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli/mamori.h"
+#include "util/buf.h"
 #include "util/xalloc.h"
 
 /* A row and its place in the reply, for a stable sort. */
@@ -69,23 +70,58 @@ static long long total(const json_t *totals, const char *key)
 	return (long long)json_integer_value(json_object_get(totals, key));
 }
 
+/* The identifiers of a row ("-" for a row without them) into out:
+ * "mfrom=DOMAIN" (or helo=), then each signature as "d/s=result". */
+static const char *identifiers(const json_t *row, char *out, size_t outsz)
+{
+	const json_t *sigs = json_object_get(row, "dkim_signatures");
+	const char *scope = json_string_value(json_object_get(row,
+							      "spf_scope"));
+	struct buf b;
+	char d[256], s[256], r[64];
+	size_t i;
+
+	if (!json_is_array(sigs)) {
+		snprintf(out, outsz, "-");
+		return out;
+	}
+	buf_init(&b, outsz - 1);
+	if (scope && *scope)
+		buf_printf(&b, "%s=%s", scope, cli_json_text(json_object_get(
+			   row, "spf_domain"), d, sizeof(d)));
+	for (i = 0; i < json_array_size(sigs); i++) {
+		const json_t *g = json_array_get(sigs, i);
+
+		buf_printf(&b, "%s%s/%s=%s", b.len ? " " : "",
+			   cli_json_text(json_object_get(g, "domain"), d,
+					 sizeof(d)),
+			   cli_json_text(json_object_get(g, "selector"), s,
+					 sizeof(s)),
+			   cli_json_text(json_object_get(g, "result"), r,
+					 sizeof(r)));
+	}
+	snprintf(out, outsz, "%s", b.len ? b.p : "-");
+	buf_deinit(&b);
+	return out;
+}
+
 /* Print the rows sorted by count, then the totals. */
 static void print_report(const json_t *j)
 {
 	static const char *const hdr[] = {
 		"DAY", "SOURCE", "FROM DOMAIN", "SPF", "DKIM", "DMARC",
-		"DISPOSITION", "COUNT",
+		"DISPOSITION", "COUNT", "ALIGNED", "IDENTIFIERS",
 	};
 	static const char *const keys[] = {
 		"day", "source_ip", "header_from", "spf", "dkim", "dmarc",
-		"disposition", "count",
+		"disposition", "count", "aligned",
 	};
 	const json_t *rows = json_object_get(j, "rows");
 	const json_t *totals = json_object_get(j, "totals");
-	struct cli_table t = {.ncols = 8};
+	struct cli_table t = {.ncols = 10};
 	size_t i, n = json_array_size(rows);
 	struct dmarc_row *v = xcalloc(n ? n : 1, sizeof(*v));
-	char cell[8][256];
+	char cell[9][256], ids[2048];
 	json_int_t skipped;
 	int k;
 
@@ -98,12 +134,13 @@ static void print_report(const json_t *j)
 	qsort(v, n, sizeof(*v), row_cmp);
 	cli_table_add(&t, hdr);
 	for (i = 0; i < n; i++) {
-		const char *cells[8];
+		const char *cells[10];
 
-		for (k = 0; k < 8; k++)
+		for (k = 0; k < 9; k++)
 			cells[k] = cli_json_text(json_object_get(v[i].row,
 								 keys[k]),
 						 cell[k], sizeof(cell[k]));
+		cells[9] = identifiers(v[i].row, ids, sizeof(ids));
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t);

@@ -148,14 +148,37 @@ static json_t *dmarc_json(const struct core_dmarc_report *d)
 
 	for (i = 0; i < d->n; i++) {
 		const struct core_dmarc_row *r = &d->v[i];
-
-		json_array_append_new(rows, json_pack(
+		const struct core_dmarc_auth *a = &r->auth;
+		json_t *row = json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
 			"day", r->day, "source_ip", r->source_ip,
 			"header_from", r->header_from, "spf", r->spf,
 			"dkim", r->dkim, "dmarc", r->dmarc,
 			"disposition", r->disposition,
-			"count", (json_int_t)r->count));
+			"count", (json_int_t)r->count);
+
+		/* Rows written before the milter kept identifiers have
+		 * none of these. */
+		if (a->align[0]) {
+			json_t *sigs = json_array();
+			size_t k;
+
+			for (k = 0; k < a->nsig; k++)
+				json_array_append_new(sigs, json_pack(
+					"{s:s, s:s, s:s}", "domain",
+					a->sig[k].d, "selector", a->sig[k].s,
+					"result", a->sig[k].result));
+			json_object_set_new(row, "aligned",
+					    json_string(a->align));
+			json_object_set_new(row, "override",
+					    json_string(a->override));
+			json_object_set_new(row, "spf_scope",
+					    json_string(a->spf_scope));
+			json_object_set_new(row, "spf_domain",
+					    json_string(a->spf_domain));
+			json_object_set_new(row, "dkim_signatures", sigs);
+		}
+		json_array_append_new(rows, row);
 	}
 	totals = json_pack("{s:I, s:I, s:I, s:I, s:I}",
 			   "messages", (json_int_t)d->messages,

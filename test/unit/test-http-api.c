@@ -473,6 +473,12 @@ static const struct agg_row {
 	{"2026-05-03|203.0.113.5|other.example|none|none|none|none", "7",
 	 true},
 	{"2026-06-01|192.0.2.1|legit.example|pass|pass|pass|none", "1", true},
+	/* The format with identifiers (core.h): DKIM aligned, SPF passed
+	 * for another domain. */
+	{"2026-05-15|192.0.2.1|ids.example|pass|pass|pass|none|dkim||mfrom|"
+	 "esp.example|ids.example:s2026:pass", "4", true},
+	{"2026-05-15|192.0.2.1|ids.example|pass|pass|pass|none|maybe||"
+	 "mfrom|esp.example|", "1", false},
 	/* Malformed: each must be skipped and counted, never listed. */
 	{"2026-05-02|192.0.2.1|x.example|pass|pass", "1", false},
 	{"2026-05-02|192.0.2.1|x.example|pass|pass|pass|none|extra", "1",
@@ -592,18 +598,18 @@ static void *phase_dmarc(void *arg)
 
 	request(&r, "GET", "/v1/dmarc/aggregate", NULL, false, NULL);
 	is_int(r.status, 200, "dmarc: all rows -> 200");
-	is_int(json_array_size(json_object_get(r.json, "rows")), 6,
-	       "dmarc: the six good rows are listed");
+	is_int(json_array_size(json_object_get(r.json, "rows")), 7,
+	       "dmarc: the seven good rows are listed");
 	is_int(json_integer_value(json_object_get(r.json, "skipped")),
 	       bad_rows, "dmarc: every malformed row is skipped and counted");
-	is_int(agg_total(&r, "messages"), 28, "dmarc: totals.messages");
-	is_int(agg_total(&r, "dmarc_pass"), 16, "dmarc: totals.dmarc_pass");
+	is_int(agg_total(&r, "messages"), 32, "dmarc: totals.messages");
+	is_int(agg_total(&r, "dmarc_pass"), 20, "dmarc: totals.dmarc_pass");
 	is_int(agg_total(&r, "dmarc_fail"), 5, "dmarc: totals.dmarc_fail");
 	is_int(agg_total(&r, "dmarc_none"), 7, "dmarc: totals.dmarc_none");
 	is_int(agg_total(&r, "dmarc_temperror"), 0,
 	       "dmarc: totals.dmarc_temperror");
-	is_int(agg_total(&r, "spf_pass"), 11, "dmarc: totals.spf_pass");
-	is_int(agg_total(&r, "dkim_pass"), 16, "dmarc: totals.dkim_pass");
+	is_int(agg_total(&r, "spf_pass"), 15, "dmarc: totals.spf_pass");
+	is_int(agg_total(&r, "dkim_pass"), 20, "dmarc: totals.dkim_pass");
 	is_int(agg_total(&r, "quarantined"), 2, "dmarc: totals.quarantined");
 	is_int(agg_total(&r, "rejected"), 3, "dmarc: totals.rejected");
 	ok(json_is_false(json_object_get(r.json, "truncated")),
@@ -623,6 +629,20 @@ static void *phase_dmarc(void *arg)
 	       "dmarc: a row's count is a number");
 	is_int(agg_rows_with(&r, "source_ip", "2001:db8::25"), 1,
 	       "dmarc: an IPv6 source is listed");
+	ok(json_object_get(row, "aligned") == NULL,
+	   "dmarc: an old-format row has no identifiers");
+	row = json_array_get(json_object_get(r.json, "rows"), 5);
+	is_str(json_string_value(json_object_get(row, "header_from")),
+	       "ids.example", "dmarc: a row with identifiers (key order)");
+	is_str(json_string_value(json_object_get(row, "aligned")), "dkim",
+	       "dmarc: a row with identifiers: aligned");
+	is_str(json_string_value(json_object_get(row, "spf_domain")),
+	       "esp.example", "dmarc: a row with identifiers: spf_domain");
+	is_str(json_string_value(json_object_get(row, "spf_scope")), "mfrom",
+	       "dmarc: a row with identifiers: spf_scope");
+	is_str(json_string_value(json_object_get(json_array_get(
+	       json_object_get(row, "dkim_signatures"), 0), "selector")),
+	       "s2026", "dmarc: a row with identifiers: the DKIM selector");
 	resp_free(&r);
 
 	request(&r, "GET", "/v1/dmarc/sources?domain=Shop.Example&days=2&"
@@ -700,7 +720,7 @@ static void *phase_dmarc(void *arg)
 
 	request(&r, "GET", "/v1/dmarc/aggregate?from=2026-05-02", NULL, false,
 		NULL);
-	is_int(json_array_size(json_object_get(r.json, "rows")), 4,
+	is_int(json_array_size(json_object_get(r.json, "rows")), 5,
 	       "dmarc: from alone: open end");
 	resp_free(&r);
 
