@@ -7,7 +7,11 @@
  *
  *   DAY|SOURCE_IP|HEADER_FROM|SPF|DKIM|DMARC|DISPOSITION  ->  COUNT
  *
- * DAY is YYYY-MM-DD in UTC, COUNT a decimal number.  This file only reads:
+ * followed, since the milter keeps them, by the identifiers
+ * (|ALIGN|OVERRIDE|SPF_SCOPE|SPF_DOMAIN|SIGS; core.h has the format,
+ * core_dmarc_agg_key() writes it and core_dmarc_agg_parse() reads either
+ * form, here and for dmarc_send.c).  DAY is YYYY-MM-DD in UTC, COUNT a
+ * decimal number.  Apart from the key functions this file only reads:
  * one store_scan(), narrowed to "DAY|" for one day and to the common prefix
  * of from and to for a range ("2026-05-" for two days of May), then the
  * filters.  A row whose key or value does not parse is skipped and counted

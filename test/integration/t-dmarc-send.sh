@@ -10,14 +10,21 @@
 # shop.test (shop.test._report._dmarc.vendor.test "v=DMARC1"), and one at
 # nobody.test which does not.
 #
-#   1. 5 messages From shop.test (3 pass DMARC, 2 fail SPF and DMARC) pass
-#      the milter; mamorid stops (the counts are flushed)
+#   1. 5 messages From shop.test pass the milter: 3 DKIM-signed by
+#      shop.test (selector s2026, a test key) with MAIL FROM at esp.test,
+#      whose SPF passes (DMARC passes through DKIM, SPF is not aligned),
+#      and 2 unsigned with MAIL FROM at bulk.test, whose SPF fails (DMARC
+#      fails); mamorid stops (the counts are flushed)
 #   2. --dry-run --out DIR: the XML is written, valid against RFC 9990's
-#      schema (xmllint), and nothing is sent or recorded
+#      schema (xmllint), and nothing is sent or recorded; its records carry
+#      the real identifiers: policy_evaluated dkim pass / spf fail for the
+#      signed mail, auth_results with d=shop.test s=s2026 and the SPF
+#      domains esp.test and bulk.test (scope mfrom)
 #   3. --send: the internal and the authorised rua each get one report in
 #      the sink (Subject, attachment name), nobody.test gets none; the
-#      report, ingested by `mamori dmarc ingest` into another store, holds
-#      the 5 messages; dmarc_sent records 2 sent and 1 unauthorised
+#      mailed report has the same identifiers; ingested by `mamori dmarc
+#      ingest` into another store, it holds the 5 messages; dmarc_sent
+#      records 2 sent and 1 unauthorised
 #   4. a second --send sends nothing new
 #
 # Every wait is bounded; every server listens on 127.0.0.1 only.
@@ -25,8 +32,8 @@
 
 PY=/usr/bin/python3
 it_init
-$PY -c 'import dnslib' 2>/dev/null ||
-	{ tap_skip 1 "python3-dnslib missing"; tap_done; exit; }
+$PY -c 'import dkim, dnslib' 2>/dev/null ||
+	{ tap_skip 1 "python3-dkim or python3-dnslib missing"; tap_done; exit; }
 
 set -- $(free_ports 3)
 INBOUND_PORT=$1 DNS_PORT=$2 RELAY_PORT=$3
@@ -36,10 +43,20 @@ CONF=$MAMORI_DIR/mamori.conf
 OUT=$IT_DIR/out
 DAY=$(date -u +%F)
 XSD=$MAMORI_TOP/test/data/dmarc/rfc9990.xsd
+KEY=$IT_DIR/shop.pem
 mkdir -p "$OUT"
+
+# The test's DKIM key for shop.test, published as s2026 (the record in
+# 200-byte character-strings, tab-separated: the zone server's format).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$KEY" \
+	2>/dev/null || bail "openssl genpkey"
+KEYREC=$( (printf 'v=DKIM1; k=rsa; p='; openssl pkey -in "$KEY" -pubout \
+	-outform DER 2>/dev/null | base64 -w0) | fold -w200 | paste -sd '\t')
 
 printf '%s\n' \
 	"shop.test	TXT	v=spf1 ip4:127.0.0.1 -all" \
+	"s2026._domainkey.shop.test	TXT	$KEYREC" \
+	"esp.test	TXT	v=spf1 ip4:127.0.0.1 -all" \
 	"_dmarc.shop.test	TXT	v=DMARC1; p=none; rua=mailto:dmarc@shop.test,mailto:agg@vendor.test,mailto:x@nobody.test" \
 	"shop.test._report._dmarc.vendor.test	TXT	v=DMARC1" \
 	"bulk.test	TXT	v=spf1 -all" >"$ZONE"
@@ -75,17 +92,24 @@ mamorid_start "$CONF" || bail "mamorid did not start"
 wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
 pf_start || bail "postfix did not start"
 
-# inbound N MAILFROM ID: N messages From: a@shop.test with MAIL FROM
-# MAILFROM through the milter; prints how many were accepted.
+# inbound N MAILFROM ID [KEY]: N messages From: a@shop.test with MAIL FROM
+# MAILFROM through the milter, DKIM-signed for shop.test (s2026) with KEY
+# when given; prints how many were accepted.
 inbound() {
 	$PY - "$INBOUND_PORT" "$@" <<'EOF'
-import smtplib, sys
+import smtplib, sys, dkim
 port, n, mfrom, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+key = open(sys.argv[5], "rb").read() if len(sys.argv) > 5 else None
 ok = 0
 for i in range(n):
     msg = ("From: Shop <a@shop.test>\r\nTo: bob@elsewhere.example\r\n"
            "Subject: order %d\r\nMessage-ID: <%s-%d@test>\r\n"
            "X-Mamori-Test-Id: %s-%d\r\n\r\nThanks.\r\n" % (i, tag, i, tag, i))
+    if key:
+        msg = dkim.sign(msg.encode(), b"s2026", b"shop.test", key,
+                        canonicalize=(b"relaxed", b"relaxed"),
+                        include_headers=[b"from", b"to", b"subject",
+                                         b"message-id"]).decode() + msg
     try:
         s = smtplib.SMTP("127.0.0.1", port, timeout=30,
                          local_hostname="client.example.net")
@@ -98,6 +122,38 @@ print(ok)
 EOF
 }
 
+# records FILE: the records of a report (the XML, or a message with the
+# gzip attachment), one line each, sorted: "COUNT policy_evaluated
+# DKIM/SPF dkim=D/S/RESULT... spf=DOMAIN/SCOPE/RESULT".
+records() {
+	$PY - "$1" <<'EOF'
+import email, gzip, sys
+import xml.etree.ElementTree as ET
+data = open(sys.argv[1], "rb").read()
+if not data.lstrip().startswith(b"<?xml"):
+    for part in email.message_from_bytes(data).walk():
+        if part.get_content_type() == "application/gzip":
+            data = gzip.decompress(part.get_payload(decode=True))
+ns = {"d": "urn:ietf:params:xml:ns:dmarc-2.0"}
+def t(e, path):
+    x = e.find(path, ns)
+    return (x.text or "") if x is not None else ""
+out = []
+for r in ET.fromstring(data).findall("d:record", ns):
+    pe = "d:row/d:policy_evaluated/"
+    line = "%s policy_evaluated %s/%s" % (t(r, "d:row/d:count"),
+                                          t(r, pe + "d:dkim"), t(r, pe + "d:spf"))
+    for k in r.findall("d:auth_results/d:dkim", ns):
+        line += " dkim=%s/%s/%s" % (t(k, "d:domain"), t(k, "d:selector"), t(k, "d:result"))
+    for s in r.findall("d:auth_results/d:spf", ns):
+        line += " spf=%s/%s/%s" % (t(s, "d:domain"), t(s, "d:scope"), t(s, "d:result"))
+    out.append(line)
+print("\n".join(sorted(out)))
+EOF
+}
+RECORDS_WANT="2 policy_evaluated fail/fail spf=bulk.test/mfrom/fail
+3 policy_evaluated pass/fail dkim=shop.test/s2026/pass spf=esp.test/mfrom/pass"
+
 # report ARGS: mamori dmarc report with the test's config.
 report() { timeout 120 "$MAMORI_BIN" -c "$CONF" dmarc report "$@"; }
 # sink_to RCPT: sink dumps whose envelope recipient is RCPT.
@@ -108,7 +164,8 @@ sent_rows() {
 }
 
 # 1. inbound mail, counted by the milter
-tap_is "$(inbound 3 a@shop.test pass)" 3 "3 aligned messages accepted"
+tap_is "$(inbound 3 bounce@esp.test pass "$KEY")" 3 \
+	"3 messages DKIM-aligned (SPF passes for esp.test) accepted"
 tap_is "$(inbound 2 a@bulk.test fail)" 2 "2 failing messages accepted (p=none)"
 wait_for 30 '[ "$(sink_count)" -ge 5 ]'
 mamorid_stop
@@ -125,6 +182,8 @@ tap_ok 'xmllint --noout --schema "$XSD" "$XML" 2>/dev/null' \
 	"the XML is valid against RFC 9990's schema"
 tap_ok 'grep -q "dmarc@shop.test would_send" <<<"$out" && grep -q "agg@vendor.test would_send" <<<"$out" && grep -q "x@nobody.test unauthorised" <<<"$out"' \
 	"dry run: two destinations, one unauthorised"
+tap_is "$(records "$XML")" "$RECORDS_WANT" \
+	"the records carry the identifiers: DKIM d=/s=, SPF domains and scope, per-identifier alignment"
 tap_is "$(sent_rows sent)" 0 "dry run records nothing"
 
 # 3. send
@@ -141,6 +200,8 @@ tap_ok '[[ $SUBJ == *"Report Domain: shop.test"*"Submitter: example.test"*"Repor
 	"Subject: Report Domain / Submitter / Report-ID"
 tap_ok 'grep -q "example.test!shop.test![0-9]*![0-9]*.xml.gz" "$F"' \
 	"attachment named RECEIVER!DOMAIN!BEGIN!END.xml.gz"
+tap_is "$(records "$F")" "$RECORDS_WANT" \
+	"the mailed report has the same identifiers"
 ING=$(timeout 60 "$MAMORI_BIN" -c "$CONF" dmarc ingest \
 	--store "sqlite:$IT_DIR/other.db" "$F" 2>&1)
 diag "$ING"
