@@ -80,7 +80,7 @@ static const char usage_text[] =
 "        (csv: login,valid,tried,first_seen,last_seen,protocol).\n"
 "  dmarc [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD] [--domain D]\n"
 "        DMARC aggregate counts of inbound mail, largest first: DAY SOURCE\n"
-"        FROM-DOMAIN SPF DKIM DMARC DISPOSITION COUNT ALIGNED IDENTIFIERS\n"
+"        FROM-DOMAIN SPF DKIM DMARC DISPOSITION ALIGNED IDENTIFIERS COUNT\n"
 "        (SPF scope=domain, DKIM d/s=result), then totals.\n"
 "  dmarc ingest [--store SPEC] [FILE|MAILDIR...]\n"
 "        Store received aggregate reports (a message on stdin without\n"

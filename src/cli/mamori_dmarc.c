@@ -110,18 +110,18 @@ static void print_report(const json_t *j)
 {
 	static const char *const hdr[] = {
 		"DAY", "SOURCE", "FROM DOMAIN", "SPF", "DKIM", "DMARC",
-		"DISPOSITION", "COUNT", "ALIGNED", "IDENTIFIERS",
+		"DISPOSITION", "ALIGNED", "IDENTIFIERS", "COUNT",
 	};
 	static const char *const keys[] = {
 		"day", "source_ip", "header_from", "spf", "dkim", "dmarc",
-		"disposition", "count", "aligned",
+		"disposition", "aligned", NULL, "count",
 	};
 	const json_t *rows = json_object_get(j, "rows");
 	const json_t *totals = json_object_get(j, "totals");
 	struct cli_table t = {.ncols = 10};
 	size_t i, n = json_array_size(rows);
 	struct dmarc_row *v = xcalloc(n ? n : 1, sizeof(*v));
-	char cell[9][256], ids[2048];
+	char cell[10][256], ids[2048];
 	json_int_t skipped;
 	int k;
 
@@ -136,11 +136,10 @@ static void print_report(const json_t *j)
 	for (i = 0; i < n; i++) {
 		const char *cells[10];
 
-		for (k = 0; k < 9; k++)
-			cells[k] = cli_json_text(json_object_get(v[i].row,
-								 keys[k]),
-						 cell[k], sizeof(cell[k]));
-		cells[9] = identifiers(v[i].row, ids, sizeof(ids));
+		for (k = 0; k < 10; k++)
+			cells[k] = keys[k] ? cli_json_text(json_object_get(
+				v[i].row, keys[k]), cell[k], sizeof(cell[k])) :
+				identifiers(v[i].row, ids, sizeof(ids));
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t);

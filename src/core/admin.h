@@ -156,8 +156,8 @@ struct core_dmarc_row {
 	const char *day;		/* YYYY-MM-DD */
 	const char *source_ip, *header_from, *spf, *dkim, *dmarc,
 		*disposition;
-	struct core_dmarc_auth auth;
 	int64_t count;
+	struct core_dmarc_auth auth;
 };
 
 /* The DMARC results of the totals, in this order. */

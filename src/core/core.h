@@ -179,6 +179,10 @@ char *core_dmarc_agg_key(time_t when, const struct core_dmarc_agg_fields *f);
  */
 int core_dmarc_agg_parse(char *key, struct core_dmarc_agg_fields *f);
 
+/* *r = the fields of f (borrowed) and count n. */
+void core_dmarc_row_set(struct core_dmarc_row *r,
+			const struct core_dmarc_agg_fields *f, int64_t n);
+
 /*
  * The account key of a login as it came off a wire (Postfix sasl_username,
  * Dovecot login): utf8_escape(UTF8_ESC_KEY), so control bytes and invalid

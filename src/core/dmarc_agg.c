@@ -174,7 +174,6 @@ static int64_t count_parse(const char *v)
 static void agg_row(struct agg_scan *a, const char *key, const char *value)
 {
 	struct core_dmarc_agg_fields f;
-	struct core_dmarc_row *r;
 	char *k = xstrdup(key);
 	int64_t n;
 	int res;
@@ -214,15 +213,20 @@ static void agg_row(struct agg_scan *a, const char *key, const char *value)
 	}
 	/* The fields point into the row's own copy of the key. */
 	a->keys[a->listed] = k;
-	r = &a->rows[a->listed++];
-	r->day = f.day;
-	r->source_ip = f.source_ip;
-	r->header_from = f.header_from;
-	r->spf = f.spf;
-	r->dkim = f.dkim;
-	r->dmarc = f.dmarc;
-	r->disposition = f.disposition;
-	r->auth = f.auth;
+	core_dmarc_row_set(&a->rows[a->listed++], &f, n);
+}
+
+void core_dmarc_row_set(struct core_dmarc_row *r,
+			const struct core_dmarc_agg_fields *f, int64_t n)
+{
+	r->day = f->day;
+	r->source_ip = f->source_ip;
+	r->header_from = f->header_from;
+	r->spf = f->spf;
+	r->dkim = f->dkim;
+	r->dmarc = f->dmarc;
+	r->disposition = f->disposition;
+	r->auth = f->auth;
 	r->count = n;
 }
 

@@ -44,10 +44,10 @@ static const char *nz(const char *s)
 /* qsort: source address, then From domain, then the rest. */
 static int row_cmp(const void *x, const void *y)
 {
-	const struct core_dmarc_out_row *a = *(const struct core_dmarc_out_row
-					       *const *)x;
-	const struct core_dmarc_out_row *b = *(const struct core_dmarc_out_row
-					       *const *)y;
+	const struct core_dmarc_row *a = *(const struct core_dmarc_row
+					   *const *)x;
+	const struct core_dmarc_row *b = *(const struct core_dmarc_row
+					   *const *)y;
 	int c;
 
 	if ((c = strcmp(a->source_ip, b->source_ip)) ||
@@ -100,7 +100,7 @@ static bool spf_token(const char *res)
 
 /* policy_evaluated dkim/spf of r: from the alignment the milter kept,
  * or (a row of the old format) derived from the raw results. */
-static const char *evaluated(const struct core_dmarc_out_row *r, bool dkim)
+static const char *evaluated(const struct core_dmarc_row *r, bool dkim)
 {
 	const char *a = nz(r->auth.align);
 
@@ -113,7 +113,7 @@ static const char *evaluated(const struct core_dmarc_out_row *r, bool dkim)
 
 /* The override reason of r, or NULL. */
 static const char *reason(const struct core_dmarc_out_policy *pol,
-			  const struct core_dmarc_out_row *r)
+			  const struct core_dmarc_row *r)
 {
 	const char *want = policy_for(pol, r->header_from);
 
@@ -126,7 +126,7 @@ static const char *reason(const struct core_dmarc_out_policy *pol,
 }
 
 /* <auth_results> of r; the number of failed writes. */
-static int write_auth(xmlTextWriterPtr w, const struct core_dmarc_out_row *r)
+static int write_auth(xmlTextWriterPtr w, const struct core_dmarc_row *r)
 {
 	const struct core_dmarc_auth *a = &r->auth;
 	bool old = !nz(a->align)[0];
@@ -167,7 +167,7 @@ static int write_auth(xmlTextWriterPtr w, const struct core_dmarc_out_row *r)
 /* One <record>; the number of failed writes. */
 static int write_record(xmlTextWriterPtr w,
 			const struct core_dmarc_out_policy *pol,
-			const struct core_dmarc_out_row *r)
+			const struct core_dmarc_row *r)
 {
 	const char *why = reason(pol, r);
 	char count[32];
@@ -199,10 +199,10 @@ static int write_record(xmlTextWriterPtr w,
 
 int core_dmarc_out_xml(const struct core_dmarc_out_meta *m,
 		       const struct core_dmarc_out_policy *pol,
-		       const struct core_dmarc_out_row *rows, size_t n,
+		       const struct core_dmarc_row *rows, size_t n,
 		       char **out, size_t *outlen)
 {
-	const struct core_dmarc_out_row **v;
+	const struct core_dmarc_row **v;
 	xmlBufferPtr b = xmlBufferCreate();
 	xmlTextWriterPtr w;
 	char begin[32], end[32];

@@ -80,7 +80,7 @@ struct run {
 	int answered, result;
 	char *value;
 	/* the current day's rows (keys split in place) */
-	struct core_dmarc_out_row *rows;
+	struct core_dmarc_row *rows;
 	char **keys;
 	size_t nrows, rowcap;
 	/* TXT answer */
@@ -152,7 +152,6 @@ static void agg_row(void *arg, int result, const char *key,
 		    const char *value, int64_t ts)
 {
 	struct run *R = arg;
-	struct core_dmarc_out_row *r;
 	struct core_dmarc_agg_fields f;
 	char *k, *end;
 	long long n;
@@ -180,16 +179,8 @@ static void agg_row(void *arg, int result, const char *key,
 		R->rows = xrealloc(R->rows, R->rowcap * sizeof(*R->rows));
 		R->keys = xrealloc(R->keys, R->rowcap * sizeof(*R->keys));
 	}
-	r = &R->rows[R->nrows];
+	core_dmarc_row_set(&R->rows[R->nrows], &f, n);
 	R->keys[R->nrows++] = k;
-	r->source_ip = f.source_ip;
-	r->header_from = f.header_from;
-	r->spf = f.spf;
-	r->dkim = f.dkim;
-	r->dmarc = f.dmarc;
-	r->disposition = f.disposition;
-	r->auth = f.auth;
-	r->count = n;
 }
 
 /* Free the day's rows. */
@@ -696,7 +687,7 @@ static int one_report(struct run *R, const char *day, int64_t begin,
 		      const struct policy *pol, const size_t *canon,
 		      const size_t *pidx, char *err, size_t errsz)
 {
-	struct core_dmarc_out_row *rows = xcalloc(R->nrows, sizeof(*rows));
+	struct core_dmarc_row *rows = xcalloc(R->nrows, sizeof(*rows));
 	size_t k = (size_t)(pol - R->pol);
 	struct core_dmarc_out_meta m;
 	struct core_dmarc_out_policy op;

@@ -49,16 +49,8 @@ struct store;
 #define CORE_DMARC_SEND_ROWS 100000	/* counted rows per day */
 #define CORE_DMARC_SEND_RUA 8		/* rua addresses per domain */
 
-/* One counted row: the key fields of "dmarc_agg" and its count. */
-struct core_dmarc_out_row {
-	const char *source_ip, *header_from;
-	const char *spf, *dkim;		/* raw results: "pass", "fail"... */
-	const char *dmarc;		/* "pass", "fail", "none"... */
-	const char *disposition;	/* "none", "quarantine", "reject" */
-	int64_t count;
-	struct core_dmarc_auth auth;	/* align NULL or "": a row of the
-					 * old format, see dmarc_out.c */
-};
+/* A report's rows are struct core_dmarc_row (core/admin.h): the fields
+ * of a "dmarc_agg" key and its count; day is not used here. */
 
 /* The report's metadata. */
 struct core_dmarc_out_meta {
@@ -84,7 +76,7 @@ struct core_dmarc_out_policy {
  */
 int core_dmarc_out_xml(const struct core_dmarc_out_meta *m,
 		       const struct core_dmarc_out_policy *pol,
-		       const struct core_dmarc_out_row *rows, size_t n,
+		       const struct core_dmarc_row *rows, size_t n,
 		       char **out, size_t *outlen);
 
 /* gzip (RFC 1952) of in[0..n) in *out (free it).  0 or -1. */

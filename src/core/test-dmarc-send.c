@@ -33,19 +33,19 @@
 /* The table of counts: label, then the dmarc_agg fields. */
 static const struct {
 	const char *label;
-	struct core_dmarc_out_row r;
+	struct core_dmarc_row r;
 	const char *want_dkim, *want_spf;	/* policy_evaluated */
 } rows[] = {
-	{ "aligned pass", { "192.0.2.10", "shop.test", "pass", "pass", "pass",
+	{ "aligned pass", { DAY, "192.0.2.10", "shop.test", "pass", "pass", "pass",
 			    "none", 40, { 0 } }, "pass", "pass" },
-	{ "dkim only", { "198.51.100.7", "shop.test", "fail", "pass", "pass",
+	{ "dkim only", { DAY, "198.51.100.7", "shop.test", "fail", "pass", "pass",
 			 "none", 5, { 0 } }, "pass", "fail" },
-	{ "forger", { "203.0.113.66", "shop.test", "fail", "none", "fail",
+	{ "forger", { DAY, "203.0.113.66", "shop.test", "fail", "none", "fail",
 		      "reject", 100, { 0 } }, "fail", "fail" },
-	{ "forger, overridden", { "203.0.113.66", "shop.test", "softfail",
+	{ "forger, overridden", { DAY, "203.0.113.66", "shop.test", "softfail",
 				  "fail", "fail", "none", 3, { 0 } }, "fail",
 	  "fail" },
-	{ "subdomain, ipv6", { "2001:db8::25", "news.shop.test", "pass",
+	{ "subdomain, ipv6", { DAY, "2001:db8::25", "news.shop.test", "pass",
 			       "none", "pass", "none", 7, { 0 } }, "fail", "pass" },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -133,7 +133,7 @@ static char *maildmarc_lines(const char *path)
 /* The XML: schema, then our parser, row by row. */
 static void test_xml(void)
 {
-	struct core_dmarc_out_row v[NROWS];
+	struct core_dmarc_row v[NROWS];
 	struct dmarc_report rep;
 	char *xml = NULL, *path, *cmd, *mine, *theirs, err[256];
 	size_t len = 0, i, j;
@@ -190,7 +190,7 @@ static void test_xml(void)
 		is_int(rep.n_rec, NROWS, "xml: one record per row");
 		is_int(rep.count_sum, 155, "xml: the counts sum up");
 		for (i = 0; i < NROWS; i++) {
-			const struct core_dmarc_out_row *r = &rows[i].r;
+			const struct core_dmarc_row *r = &rows[i].r;
 
 			for (j = 0; j < rep.n_rec; j++) {
 				const struct dmarc_report_record *x =
@@ -240,41 +240,41 @@ static void test_xml(void)
  * entry "domain/scope/result" or "" for none). */
 static const struct {
 	const char *label;
-	struct core_dmarc_out_row r;
+	struct core_dmarc_row r;
 	const char *want_dkim, *want_spf, *dkim_auth, *spf_auth, *reason;
 } arows[] = {
 	{ "dkim aligned, spf pass unaligned",
-	  { "192.0.2.20", "shop.test", "pass", "pass", "pass", "none", 12,
+	  { DAY, "192.0.2.20", "shop.test", "pass", "pass", "pass", "none", 12,
 	    { "dkim", "", "mfrom", "esp.example",
 	      { { "shop.test", "s2026", "pass" } }, 1 } },
 	  "pass", "fail", "shop.test/s2026/pass", "esp.example/mfrom/pass",
 	  NULL },
 	{ "spf aligned, dkim by the ESP unaligned",
-	  { "192.0.2.21", "shop.test", "pass", "pass", "pass", "none", 4,
+	  { DAY, "192.0.2.21", "shop.test", "pass", "pass", "pass", "none", 4,
 	    { "spf", "", "mfrom", "shop.test",
 	      { { "esp.example", "k1", "pass" } }, 1 } },
 	  "fail", "pass", "esp.example/k1/pass", "shop.test/mfrom/pass",
 	  NULL },
 	{ "two signatures, both aligned identifiers",
-	  { "192.0.2.22", "shop.test", "pass", "pass", "pass", "none", 3,
+	  { DAY, "192.0.2.22", "shop.test", "pass", "pass", "pass", "none", 3,
 	    { "both", "", "mfrom", "shop.test",
 	      { { "shop.test", "a", "pass" },
 		{ "esp.example", "b", "fail" } }, 2 } },
 	  "pass", "pass", "shop.test/a/pass,esp.example/b/fail",
 	  "shop.test/mfrom/pass", NULL },
 	{ "null sender: helo, no scope element",
-	  { "192.0.2.23", "shop.test", "fail", "none", "fail", "reject", 2,
+	  { DAY, "192.0.2.23", "shop.test", "fail", "none", "fail", "reject", 2,
 	    { "none", "", "helo", "mx.forger.example",
 	      { { NULL, NULL, NULL } }, 0 } },
 	  "fail", "fail", "", "mx.forger.example//fail", NULL },
 	{ "trusted forwarder",
-	  { "192.0.2.24", "shop.test", "fail", "fail", "fail", "quarantine",
+	  { DAY, "192.0.2.24", "shop.test", "fail", "fail", "fail", "quarantine",
 	    6, { "none", "trusted_forwarder", "mfrom", "list.example",
 		 { { "shop.test", "s2026", "fail" } }, 1 } },
 	  "fail", "fail", "shop.test/s2026/fail", "list.example/mfrom/fail",
 	  "trusted_forwarder" },
 	{ "old row: derived, empty domains",
-	  { "192.0.2.25", "shop.test", "pass", "pass", "pass", "none", 1,
+	  { DAY, "192.0.2.25", "shop.test", "pass", "pass", "pass", "none", 1,
 	    { 0 } },
 	  "pass", "pass", "/" "/pass", "/mfrom/pass", NULL },
 };
@@ -283,7 +283,7 @@ static const struct {
 /* The XML of rows with identifiers: schema, our parser, Mail::DMARC. */
 static void test_xml_auth(void)
 {
-	struct core_dmarc_out_row v[NAROWS];
+	struct core_dmarc_row v[NAROWS];
 	struct dmarc_report rep;
 	char *xml = NULL, *path, *cmd, *mine, *theirs, err[256];
 	size_t len = 0, i, j, k;
@@ -378,7 +378,7 @@ static char *unfold(const char *msg)
 /* gzip and the message, read back by the ingest unwrapper. */
 static void test_mail(void)
 {
-	struct core_dmarc_out_row v[NROWS];
+	struct core_dmarc_row v[NROWS];
 	struct dmarc_report rep;
 	char *xml, *gz, *msg, *back, *unfolded, err[256], name[300];
 	size_t xlen, gzlen, mlen, blen, i;
