@@ -54,7 +54,7 @@ struct cli_reply {
 	json_t *json;			/* the parsed body, or NULL */
 };
 
-#define CLI_TABLE_MAX_COLS 8
+#define CLI_TABLE_MAX_COLS 12
 
 /* A text table printed with columns as wide as their widest cell. */
 struct cli_table {
