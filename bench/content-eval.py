@@ -12,9 +12,10 @@ a server that answers NXDOMAIN for everything: offline, no historical
 SPF/DKIM), SHARED the ../shared directory.  Every message is scanned once,
 in its own process bounded by --timeout seconds, --jobs at a time.
 
-The verdict format read (the `inwire` work): top-level "action"
-(accept|tag|hold|reject; tempfail and anything else are counted as
-such), "score", "labels" (strings) and "reasons" (objects with "name",
+The verdict format read (issue 10's `mamori scan --json`): top-level
+"action" (accept|tag|hold|reject, the combined verdict; tempfail and
+anything else are counted as such), "content_action" (the content verdict
+alone), "score", "labels" (strings) and "reasons" (objects with "name",
 "label", "points", "detail").  A verdict without "labels" counts as no
 label (the mail-authentication-only scan of before issue 10).
 
@@ -124,6 +125,7 @@ def main():
     n = collections.Counter()            # per set
     hits = collections.Counter()         # (label, set)
     acts = collections.Counter()         # (set, action)
+    cacts = collections.Counter()        # (set, content_action)
     spoof_n = spoof_hit = 0
     spoof_act = collections.Counter()
     fp = collections.defaultdict(list)   # reason name -> [(set, file, act)]
@@ -147,6 +149,9 @@ def main():
                                   'labels': labels,
                                   'reasons': reasons}) + '\n')
         acts[(sname, action if action in ACTIONS else 'other')] += 1
+        ca = v.get('content_action')
+        if isinstance(ca, str):
+            cacts[(sname, ca if ca in ACTIONS else 'other')] += 1
         for lab in set(labels):
             hits[(lab, sname)] += 1
         if sname == 'phishing-pot' and base in spoofs:
@@ -190,6 +195,18 @@ def main():
         print('| (tagged spoofs of phishing-pot) | %d | %s |' % (
             spoof_n, ' | '.join(pct(spoof_act[c], spoof_n) for c in cols)))
     print()
+    if cacts:
+        print('The content verdict alone ("content_action"; "action" above '
+              'also carries SPF/DKIM/DMARC):')
+        print()
+        cc = list(ACTIONS[:4]) + ['other']
+        print('| set | ' + ' | '.join(cc) + ' |')
+        print('|---|' + '---:|' * len(cc))
+        for s_, _, _ in SETS:
+            if n[s_]:
+                print('| %s | %s |' % (s_, ' | '.join(
+                    pct(cacts[(s_, c)], n[s_]) for c in cc)))
+        print()
     held = sum(acts[(s, c)] for s in ('easy-ham-1', 'hard-ham-1')
                for c in ('hold', 'reject'))
     tagged = sum(acts[(s, 'tag')] for s in ('easy-ham-1', 'hard-ham-1'))
