@@ -129,6 +129,7 @@ def main():
     spoof_n = spoof_hit = 0
     spoof_act = collections.Counter()
     fp = collections.defaultdict(list)   # reason name -> [(set, file, act)]
+    rhits = collections.Counter()        # (reason name, set): messages
     fails = []
     slowest = (0.0, '')
     for (sname, kind, path), (v, err, dt) in res:
@@ -154,6 +155,8 @@ def main():
             cacts[(sname, ca if ca in ACTIONS else 'other')] += 1
         for lab in set(labels):
             hits[(lab, sname)] += 1
+        for rn in {str(r.get('name', '?')) for r in reasons}:
+            rhits[(rn, sname)] += 1
         if sname == 'phishing-pot' and base in spoofs:
             spoof_n += 1
             spoof_act[action] += 1
@@ -229,6 +232,18 @@ def main():
                 rn, len(lst), ', '.join('%s %d' % kv for kv in
                                         sorted(ac.items())),
                 ', '.join('%s/%s' % (x[0], x[1][:12]) for x in lst[:3])))
+        print()
+    if rhits:
+        print('Every reason that fired, even below the thresholds (messages '
+              'per set):')
+        print()
+        print('| reason | ' + ' | '.join(s_ for s_, _, _ in SETS) + ' |')
+        print('|---|' + '---:|' * len(SETS))
+        for rn in sorted({k[0] for k in rhits},
+                         key=lambda r: (-sum(rhits[(r, s_)] for s_, _, k in
+                                             SETS if k == 'ham'), r)):
+            print('| %s | %s |' % (rn, ' | '.join(
+                str(rhits[(rn, s_)]) for s_, _, _ in SETS)))
         print()
     if fails:
         print('No verdict for %d messages:' % len(fails))
