@@ -57,26 +57,20 @@ def weighted(rng, items):
     return items[-1]
 
 
-def nrecords(rng):
-    x = rng.random()
-    if x < 0.60:
-        return 1
-    if x < 0.85:
-        return rng.randint(2, 5)
-    if x < 0.95:
-        return rng.randint(6, 30)
-    if x < 0.99:
-        return rng.randint(31, 200)
-    return rng.randint(201, 1000)
+# (cumulative probability, lowest, highest): records per report, messages
+# per record.
+RECORDS = ((0.60, 1, 1), (0.85, 2, 5), (0.95, 6, 30), (0.99, 31, 200),
+           (1.0, 201, 1000))
+COUNTS = ((0.70, 1, 3), (0.95, 4, 50), (1.0, 51, 5000))
 
 
-def count(rng):
+def piecewise(rng, table):
+    """A number from the first band of table that the draw falls in."""
     x = rng.random()
-    if x < 0.7:
-        return rng.randint(1, 3)
-    if x < 0.95:
-        return rng.randint(4, 50)
-    return rng.randint(51, 5000)
+    for upto, lo, hi in table:
+        if x < upto or upto == 1.0:
+            return lo if lo == hi else rng.randint(lo, hi)
+    raise ValueError('table must end at 1.0')
 
 
 def ip(rng):
@@ -115,7 +109,7 @@ def record(rng, dom):
             '<header_from>%s</header_from></identifiers><auth_results>%s'
             '<spf><domain>%s</domain><result>%s</result></spf>'
             '</auth_results></record>\n'
-            % (ip(rng), count(rng), disp, dkim, spf, dom, auth, sd[0], sd[1]))
+            % (ip(rng), piecewise(rng, COUNTS), disp, dkim, spf, dom, auth, sd[0], sd[1]))
 
 
 def report(rng, n, org, edom, dom, rid):
@@ -148,7 +142,7 @@ def main():
         dom = rng.choice(domains)
         rid = '%d%06d' % (BEGIN, i) if rng.random() < 0.5 else \
             '%032x' % rng.getrandbits(128)
-        n = nrecords(rng)
+        n = piecewise(rng, RECORDS)
         xml = report(rng, n, org, edom, dom, rid)
         recs += n
         xml_bytes += len(xml)
