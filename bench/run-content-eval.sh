@@ -30,13 +30,9 @@ OUT=${OUT:-$BUILD/content-eval.jsonl}
 PY=/usr/bin/python3
 
 log() { printf '%s\n' "$*" >&2; }
-
-if [ -z "${MAMORI:-}" ]; then
-    [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >&2
-    log "== ninja -C $BUILD src/cli/mamori"
-    ninja -C "$BUILD" src/cli/mamori >&2
-    MAMORI=$BUILD/src/cli/mamori
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"     # mamori_cli
+mamori_cli
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-content-eval.XXXXXX")
 DNS_PID=""
