@@ -45,14 +45,11 @@ LARGE="$MAMORI_SHARED/corpora/dmarc-reports/parsedmarc/samples/aggregate/!large-
 
 log() { printf '%s\n' "$*" >&2; }
 # shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"     # cpu_busy_pct
+. "$ROOT/bench/lib.sh"     # cpu_busy_pct, mamori_cli
 
-if [ -z "${MAMORI:-}" ]; then
-    [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >&2
-    log "== ninja -C $BUILD src/cli/mamori"
-    ninja -C "$BUILD" src/cli/mamori >&2
-    MAMORI=$BUILD/src/cli/mamori
-fi
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+START=$(date -u +%Y-%m-%dT%H:%MZ)
+mamori_cli
 TMP=$(mktemp -d "$STORE_DIR/mamori-dmarc-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
@@ -132,8 +129,7 @@ for tool in $PEERS; do
     [ -s "$CACHE/large/large.eml" ] && run "$tool" "$CACHE/large" large
 done
 
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "## DMARC ingest ($(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $(nproc) cores, stores in $STORE_DIR, ${BUSY}% busy before)"
+echo "## DMARC ingest ($START to $(date -u +%H:%MZ), commit $commit, $(nproc) cores, stores in $STORE_DIR, ${BUSY}% busy before)"
 echo
 echo "Inputs: day = $GEN (bench/dmarc-report-gen.py, seed 20261206); large = the corpus's 2,286-record report, gzipped in a message."
 echo
