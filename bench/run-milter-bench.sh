@@ -62,7 +62,8 @@
 # mamorid during its first measured row, into CACHE/perf.data; that row's
 # numbers are then lower; stat: perf stat -e context-switches,task-clock
 # on every filter in round 1, context switches per message printed),
-# MAMORID_WRAP (a command prefix for mamorid, e.g.
+# MAMORID_CONF (lines added to mamorid's configuration, e.g.
+# "content_checks = no"), MAMORID_WRAP (a command prefix for mamorid, e.g.
 # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"; the exit
 # waits up to 330 s for it), LOAD_N (stop each row after this many
 # measured messages).
@@ -239,6 +240,7 @@ notify_smtp_url =
 milter_listen = unix:$TMP/mamorid/milter.sock
 authserv_id = mx.$DOMAIN
 dns_upstream = 127.0.0.1@$DNS_PORT
+${MAMORID_CONF:-}
 EOF
     # shellcheck disable=SC2086
     start_group "$TMP/mamorid.log" ${MAMORID_WRAP:-} "$MAMORID" -c "$TMP/mamorid/mamori.conf"
@@ -479,7 +481,7 @@ ms() { awk -v v="$1" 'BEGIN { if (v == "") print "—"; else printf "%.2f\n", v 
 label() {
     case $1 in
         null) echo "null-milter (libmilter, does nothing: the ceiling)" ;;
-        mamorid) echo "mamorid (SPF + DKIM + DMARC)" ;;
+        mamorid) echo "mamorid (SPF + DKIM + DMARC + content checks${MAMORID_CONF:+; $MAMORID_CONF})" ;;
         opendkim) echo "opendkim $OPENDKIM_VERSION (DKIM verify)" ;;
         rspamd-stock) echo "rspamd $RSPAMD_VERSION (stock config, proxy + normal worker)" ;;
         rspamd-auth) echo "rspamd $RSPAMD_VERSION (modules but dkim/spf/dmarc off, self_scan)" ;;
