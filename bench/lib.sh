@@ -1,5 +1,5 @@
 # bench/lib.sh - shell functions the benchmark scripts share (sourced by
-# run-dkim-bench.sh and run-milter-bench.sh).
+# the run-*.sh scripts).
 
 # Share of all CPU time (percent of all cores) spent busy over one second:
 # anything else running on the machine skews a benchmark's rows.
@@ -16,3 +16,13 @@ cpu_busy_pct() {
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
     if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
     else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Set MAMORI to the mamori CLI: as given, else BUILD's (meson setup and
+# ninja as needed; ROOT and BUILD set by the caller, progress on stderr).
+mamori_cli() {
+    [ -n "${MAMORI:-}" ] && return 0
+    [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >&2
+    printf '== ninja -C %s src/cli/mamori\n' "$BUILD" >&2
+    ninja -C "$BUILD" src/cli/mamori >&2
+    MAMORI=$BUILD/src/cli/mamori
+}

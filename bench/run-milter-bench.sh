@@ -28,6 +28,17 @@
 #                 rspamd's Lua rules (rules/*.lua: header checks, dates...)
 #                 still run: rspamd has no switch for them short of
 #                 settings.
+#      rspamd-stock   (issue 10's name) = rspamd
+#      rspamd-limited rspamd-auth plus the modules comparable to mamori's
+#                 content checks: mime_types (attachment types and
+#                 extensions) and phishing (link text against target;
+#                 phishtank asked over DNS, i.e. of the zone server)
+#    rspamd gets a private configuration, run, database and log directory
+#    under the mktemp -d directory, its DNS is the zone server (its map
+#    downloads from maps.rspamd.com resolve to NXDOMAIN there and fall
+#    back to the shipped files: no network), and every socket it listens
+#    on is checked after start: one outside 127.0.0.0/8, ::1 or a unix
+#    socket stops its row.
 #    A peer that is not installed (and cannot be installed with apt-get)
 #    or does not start is reported as such; the rest still runs.
 # 4. ROUNDS rounds; in each, bench/milter-load drives every filter in turn
@@ -44,13 +55,15 @@
 #
 # Environment (defaults): BUILD (<repo>/build), CACHE (BUILD/milter-bench),
 # MESSAGES (2000), CONNS (16), MSGS_PER_CONN (10), DURATION (5), WARMUP (1),
-# ROUNDS (3), FILTERS ("null mamorid opendkim rspamd rspamd-auth"),
+# ROUNDS (3), FILTERS ("null mamorid opendkim rspamd-stock rspamd-limited";
+# also rspamd-auth, and rspamd as another name for rspamd-stock),
 # MAMORID (a binary to use instead of building one), MAMORI_SHARED
 # (<repo>/../shared), PERF (empty; 1: perf record --call-graph dwarf on
 # mamorid during its first measured row, into CACHE/perf.data; that row's
 # numbers are then lower; stat: perf stat -e context-switches,task-clock
 # on every filter in round 1, context switches per message printed),
-# MAMORID_WRAP (a command prefix for mamorid, e.g.
+# MAMORID_CONF (lines added to mamorid's configuration, e.g.
+# "content_checks = no"), MAMORID_WRAP (a command prefix for mamorid, e.g.
 # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"; the exit
 # waits up to 330 s for it), LOAD_N (stop each row after this many
 # measured messages).
@@ -65,7 +78,8 @@ MSGS_PER_CONN=${MSGS_PER_CONN:-10}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-3}
-FILTERS=${FILTERS:-null mamorid opendkim rspamd rspamd-auth}
+FILTERS=${FILTERS:-null mamorid opendkim rspamd-stock rspamd-limited}
+FILTERS=$(printf '%s\n' $FILTERS | sed 's/^rspamd$/rspamd-stock/' | tr '\n' ' ')
 PERF=${PERF:-}
 MAMORI_SHARED=${MAMORI_SHARED:-$ROOT/../shared}
 PY=/usr/bin/python3
@@ -146,14 +160,14 @@ if wants opendkim && [ -z "$OPENDKIM" ]; then
     OPENDKIM=$(find_bin opendkim)
 fi
 RSPAMD=$(find_bin rspamd)
-if { wants rspamd || wants rspamd-auth; } && [ -z "$RSPAMD" ]; then
+if { wants rspamd-stock || wants rspamd-auth || wants rspamd-limited; } && [ -z "$RSPAMD" ]; then
     log "== rspamd missing: apt-get install -y --no-install-recommends rspamd"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rspamd >&2 || true
     RSPAMD=$(find_bin rspamd)
 fi
 [ -z "$OPENDKIM" ] && STATUS[opendkim]="not installed (apt-get install opendkim failed)"
-[ -z "$RSPAMD" ] && STATUS[rspamd]="not installed (apt-get install rspamd failed)" &&
-    STATUS[rspamd-auth]=${STATUS[rspamd]}
+[ -z "$RSPAMD" ] && STATUS[rspamd-stock]="not installed (apt-get install rspamd failed)" &&
+    STATUS[rspamd-auth]=${STATUS[rspamd-stock]} && STATUS[rspamd-limited]=${STATUS[rspamd-stock]}
 OPENDKIM_VERSION=""; RSPAMD_VERSION=""
 [ -n "$OPENDKIM" ] && OPENDKIM_VERSION=$("$OPENDKIM" -V 2>&1 | head -n 1 | sed 's/.*Filter v//')
 [ -n "$RSPAMD" ] && RSPAMD_VERSION=$("$RSPAMD" --version 2>&1 | sed -n 's/.*version //p' | head -n 1)
@@ -226,6 +240,7 @@ notify_smtp_url =
 milter_listen = unix:$TMP/mamorid/milter.sock
 authserv_id = mx.$DOMAIN
 dns_upstream = 127.0.0.1@$DNS_PORT
+${MAMORID_CONF:-}
 EOF
     # shellcheck disable=SC2086
     start_group "$TMP/mamorid.log" ${MAMORID_WRAP:-} "$MAMORID" -c "$TMP/mamorid/mamori.conf"
@@ -254,11 +269,30 @@ EOF
         STATUS[opendkim]="did not start: $(head -c 300 "$TMP/opendkim.log")"
 }
 
-# start_rspamd NAME LIMITED(0|1)
+# Sockets that process group G listens on outside loopback (one a line).
+listens_outside_loopback() {
+    local g=$1 f pid pids="" s
+    local -a v
+    for f in /proc/[0-9]*/stat; do
+        read -r s 2>/dev/null <"$f" || continue
+        read -r -a v <<<"${s##*) }"
+        [ "${v[2]}" = "$g" ] && pid=${f#/proc/} && pids="$pids ${pid%/stat}"
+    done
+    for pid in $pids; do
+        ss -Htulnp 2>/dev/null | grep "pid=$pid," | awk '{ print $5 }' |
+            grep -Ev '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]|::1):[0-9]+$' || true
+    done
+}
+
+# start_rspamd NAME MODE: stock, auth (dkim/spf/dmarc) or limited (auth +
+# mime_types + phishing).
 start_rspamd() {
-    local name=$1 limited=$2 d=$TMP/$1 m port
+    local name=$1 mode=$2 d=$TMP/$1 m port keep out limited=0
+    [ "$mode" != stock ] && limited=1
     mkdir -p "$d/local/override.d" "$d/local/local.d" "$d/run" "$d/db" "$d/log"
     port=$(free_port $((25500 + limited * 50)))
+    keep="dkim spf dmarc milter_headers redis"
+    [ "$mode" = limited ] && keep="$keep mime_types phishing"
     if [ "$limited" = 1 ]; then
         cat >"$d/local/override.d/worker-proxy.inc" <<EOF
 bind_socket = "$d/proxy.sock mode=0600";
@@ -272,7 +306,7 @@ EOF
         echo 'filters = "dkim";' >"$d/local/override.d/options.inc"
         for m in /etc/rspamd/modules.d/*.conf; do
             m=$(basename "$m" .conf)
-            case $m in dkim | spf | dmarc | milter_headers | redis) continue ;; esac
+            case " $keep " in *" $m "*) continue ;; esac
             echo 'enabled = false;' >"$d/local/override.d/$m.conf"
         done
     else
@@ -298,8 +332,15 @@ EOF
     start_group "$TMP/$name.log" "$RSPAMD" -f -i -c /etc/rspamd/rspamd.conf \
         "--var=LOCAL_CONFDIR=$d/local" "--var=RUNDIR=$d/run" "--var=DBDIR=$d/db" "--var=LOGDIR=$d/log"
     PGID[$name]=$STARTED; SOCK[$name]=$d/proxy.sock
-    wait_sock "$d/proxy.sock" "$STARTED" 60 ||
+    if ! wait_sock "$d/proxy.sock" "$STARTED" 60; then
         STATUS[$name]="did not start: $(tail -n 3 "$TMP/$name.log" "$d/log/rspamd.log" 2>/dev/null | tr '\n' ' ' | head -c 300)"
+        return
+    fi
+    out=$(listens_outside_loopback "$STARTED")
+    if [ -n "$out" ]; then
+        STATUS[$name]="stopped: listened outside loopback on $(echo $out)"
+        kill -TERM -- "-$STARTED" 2>/dev/null || true
+    fi
 }
 
 # CPU ticks (utime + stime) of every process in process group G.
@@ -337,13 +378,14 @@ for f in $FILTERS; do
         null) start_null ;;
         mamorid) start_mamorid ;;
         opendkim) start_opendkim ;;
-        rspamd) start_rspamd rspamd 0 ;;
-        rspamd-auth) start_rspamd rspamd-auth 1 ;;
+        rspamd-stock) start_rspamd rspamd-stock stock ;;
+        rspamd-auth) start_rspamd rspamd-auth auth ;;
+        rspamd-limited) start_rspamd rspamd-limited limited ;;
         *) STATUS[$f]="unknown filter" ;;
     esac
     [ -n "${STATUS[$f]:-}" ] && log "   $f: ${STATUS[$f]}"
 done
-for f in rspamd rspamd-auth; do
+for f in rspamd-stock rspamd-auth rspamd-limited; do
     if wants "$f" && [ -z "${STATUS[$f]:-}" ]; then
         log "== waiting for $f to finish compiling (at most 120 s)"
         wait_quiet "${PGID[$f]}" 120 || log "   $f still busy; measuring anyway"
@@ -439,10 +481,11 @@ ms() { awk -v v="$1" 'BEGIN { if (v == "") print "—"; else printf "%.2f\n", v 
 label() {
     case $1 in
         null) echo "null-milter (libmilter, does nothing: the ceiling)" ;;
-        mamorid) echo "mamorid (SPF + DKIM + DMARC)" ;;
+        mamorid) echo "mamorid (SPF + DKIM + DMARC + content checks${MAMORID_CONF:+; $MAMORID_CONF})" ;;
         opendkim) echo "opendkim $OPENDKIM_VERSION (DKIM verify)" ;;
-        rspamd) echo "rspamd $RSPAMD_VERSION (stock config, proxy + normal worker)" ;;
+        rspamd-stock) echo "rspamd $RSPAMD_VERSION (stock config, proxy + normal worker)" ;;
         rspamd-auth) echo "rspamd $RSPAMD_VERSION (modules but dkim/spf/dmarc off, self_scan)" ;;
+        rspamd-limited) echo "rspamd $RSPAMD_VERSION (dkim/spf/dmarc/mime_types/phishing only, self_scan)" ;;
         *) echo "$1" ;;
     esac
 }
@@ -487,7 +530,16 @@ if [ -n "$MR" ]; then
         printf "mamorid/null: %.1f%% of the ceiling'"'"'s rate, median of the rounds (goal >= 60%%: %s); %.3f ms CPU per message (goal <= 0.25: %s).\n",
             r, (r >= 60) ? "met" : "not met", c, (c <= 0.25) ? "met" : "not met" }'
 fi
-for f in opendkim rspamd rspamd-auth; do
+if [ -n "$MC" ]; then
+    awk -v c="$MC" 'BEGIN { printf "Issue 10 (every check on): %.3f ms CPU per message (goal <= 0.4: %s).\n",
+        c, (c <= 0.4) ? "met" : "not met" }'
+fi
+LC=$(med rspamd-limited cpu_ms)
+if [ -n "$MC" ] && [ -n "$LC" ]; then
+    awk -v m="$MC" -v l="$LC" 'BEGIN { printf "rspamd-limited/mamorid CPU per message: %.1f× (goal >= 3: %s).\n",
+        l / m, (l >= 3 * m) ? "met" : "not met" }'
+fi
+for f in opendkim rspamd-stock rspamd-auth rspamd-limited; do
     o=$(med "$f" msgs_per_s); oc=$(med "$f" cpu_ms)
     [ -n "$M" ] && [ -n "$o" ] && awk -v m="$M" -v o="$o" -v mc="$MC" -v oc="$oc" -v f="$f" 'BEGIN {
         printf "mamorid/%s: %.1f× the rate, %.2f× the CPU per message.\n", f, m / o, (oc > 0) ? mc / oc : 0 }'

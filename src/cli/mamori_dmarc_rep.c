@@ -284,21 +284,73 @@ static const char *disp3(const json_t *d, char *out, size_t n)
 	return out;
 }
 
+/* The reverse name of source v for the table: the confirmed name, the
+ * claimed one marked "?", or the state in parentheses. */
+static const char *src_name(const json_t *v, char *out, size_t n)
+{
+	const char *st = json_string_value(json_object_get(v, "ptr_state"));
+	char t[300];
+
+	if (json_is_string(json_object_get(v, "ptr")))
+		return cli_json_text(json_object_get(v, "ptr"), out, n);
+	if (json_is_string(json_object_get(v, "ptr_claimed"))) {
+		snprintf(out, n, "%s?", cli_json_text(json_object_get(v,
+			 "ptr_claimed"), t, sizeof(t)));
+		return out;
+	}
+	snprintf(out, n, "(%s)", st && strcmp(st, "unchecked") ? st : "-");
+	return out;
+}
+
+/* One group table (by_reverse_name or by_country) of the reply. */
+static void groups_print(const json_t *j, const char *member,
+			 const char *key, const char *head)
+{
+	const char *h[] = { head, "SOURCES", "COUNT", "ALIGNED", "FORGER" };
+	struct cli_table t = {.ncols = 5};
+	const json_t *v;
+	char c[4][24], k[300];
+	size_t i;
+
+	if (!json_array_size(json_object_get(j, member)))
+		return;
+	cli_table_add(&t, h);
+	json_array_foreach(json_object_get(j, member), i, v) {
+		const char *st = json_string_value(json_object_get(v, "state"));
+		const char *row[5];
+
+		if (json_is_string(json_object_get(v, key)))
+			row[0] = cli_json_text(json_object_get(v, key), k,
+					       sizeof(k));
+		else
+			row[0] = st ? (snprintf(k, sizeof(k), "(%s)", st), k) :
+				 "(unknown)";
+		row[1] = num(v, "sources", c[0], sizeof(c[0]));
+		row[2] = num(v, "count", c[1], sizeof(c[1]));
+		row[3] = num(v, "aligned", c[2], sizeof(c[2]));
+		row[4] = num(v, "forger", c[3], sizeof(c[3]));
+		cli_table_add(&t, row);
+	}
+	putchar('\n');
+	cli_table_print(&t);
+}
+
 /* The tables for a person, from the reply of GET /v1/dmarc/sources. */
 static void sources_print(const json_t *j)
 {
-	static const char *const h1[] = { "SOURCE", "NETWORK", "CLASS",
-		"COUNT", "DKIM PASS", "SPF PASS", "NONE/QUAR/REJ", "DAYS" };
+	static const char *const h1[] = { "SOURCE", "NETWORK", "REVERSE NAME",
+		"CC", "CLASS", "COUNT", "DKIM PASS", "SPF PASS",
+		"NONE/QUAR/REJ", "DAYS" };
 	static const char *const h2[] = { "DAY", "OURS", "AUTHORISED",
 		"FORWARDER", "FORGER", "FORGED NONE/QUAR/REJ" };
-	struct cli_table t = {.ncols = 8}, d = {.ncols = 6};
+	struct cli_table t = {.ncols = 10}, d = {.ncols = 6};
 	const json_t *v, *tot = json_object_get(j, "totals");
-	char c[4][24], disp[80], days[32], t0[8][64];
+	char c[4][24], disp[80], days[32], t0[8][64], nm[300];
 	size_t i;
 
 	cli_table_add(&t, h1);
 	json_array_foreach(json_object_get(j, "sources"), i, v) {
-		const char *row[8];
+		const char *row[10];
 
 		snprintf(days, sizeof(days), "%.10s..%.10s",
 			 cli_json_text(json_object_get(v, "first_day"), t0[0],
@@ -309,17 +361,22 @@ static void sources_print(const json_t *j)
 				       sizeof(t0[2]));
 		row[1] = cli_json_text(json_object_get(v, "network"), t0[3],
 				       sizeof(t0[3]));
-		row[2] = cli_json_text(json_object_get(v, "class"), t0[4],
+		row[2] = src_name(v, nm, sizeof(nm));
+		row[3] = cli_json_text(json_object_get(v, "country"), t0[5],
+				       sizeof(t0[5]));
+		row[4] = cli_json_text(json_object_get(v, "class"), t0[4],
 				       sizeof(t0[4]));
-		row[3] = num(v, "count", c[0], sizeof(c[0]));
-		row[4] = num(v, "dkim_pass", c[1], sizeof(c[1]));
-		row[5] = num(v, "spf_pass", c[2], sizeof(c[2]));
-		row[6] = disp3(json_object_get(v, "disposition"), disp,
+		row[5] = num(v, "count", c[0], sizeof(c[0]));
+		row[6] = num(v, "dkim_pass", c[1], sizeof(c[1]));
+		row[7] = num(v, "spf_pass", c[2], sizeof(c[2]));
+		row[8] = disp3(json_object_get(v, "disposition"), disp,
 			       sizeof(disp));
-		row[7] = days;
+		row[9] = days;
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t);
+	groups_print(j, "by_reverse_name", "name", "REVERSE NAME (DOMAIN)");
+	groups_print(j, "by_country", "country", "COUNTRY");
 	putchar('\n');
 	cli_table_add(&d, h2);
 	json_array_foreach(json_object_get(j, "per_day"), i, v) {

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/admin-internal.h"
+#include "core/dmarc_names.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/xalloc.h"
@@ -535,6 +536,8 @@ void core_set_base(struct core *c, struct event_base *base)
 {
 	proc_runner_free(c->procs);
 	c->procs = base ? proc_runner_new(base) : NULL;
+	dmarc_names_free(c->names);
+	c->names = base ? dmarc_names_new(base) : NULL;
 	if (base && !c->procs)
 		log_msg(LOG_L_ERR, "event=core_set_base error=\"cannot handle "
 			"SIGCHLD: held-mail commands will fail\"");

@@ -45,6 +45,7 @@ struct account_override {
 };
 
 struct acctmap;
+struct dmarc_names;
 
 /* Where the snapshot pass stands. */
 struct core_snap {
@@ -111,6 +112,7 @@ struct core {
 	struct login_engine *login;	/* may be NULL (core_set_login) */
 	struct core_mail *mail;		/* the milter's; NULL (core_set_mail) */
 	struct proc_runner *procs;	/* held-mail commands (core_set_base) */
+	struct dmarc_names *names;	/* dmarc sources' look-ups (idem) */
 	size_t evict_hand;		/* evict.c: next slot to probe */
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */
 	bool learning;			/* core_set_learning: no transitions */

@@ -206,7 +206,8 @@ struct event_base;
 /*
  * Run held-mail commands as children watched from base (SIGCHLD through
  * libevent; only one base per process may handle signals).  Without it
- * they fail.  base is borrowed; NULL stops watching.
+ * they fail.  The DMARC sources' reverse names are looked up off base's
+ * loop too (core_dmarc_sources_get).  base is borrowed; NULL stops both.
  */
 void core_set_base(struct core *c, struct event_base *base);
 struct outbox;

@@ -63,9 +63,27 @@ enum core_dmarc_class {
 };
 extern const char *const core_dmarc_class_names[CORE_DMARC_NCLASSES];
 
+/* What the reverse-name look-up of a source found (dmarc_names.c). */
+enum core_dmarc_name_state {
+	CORE_DMARC_NAME_UNCHECKED,	/* not asked: no resolver, or beyond
+					 * the call's bound */
+	CORE_DMARC_NAME_NONE,		/* no PTR record */
+	CORE_DMARC_NAME_UNCONFIRMED,	/* PTR names, none of which resolves
+					 * back to the address */
+	CORE_DMARC_NAME_CONFIRMED,	/* forward-confirmed (FCrDNS) */
+	CORE_DMARC_NAME_TEMPFAIL,	/* DNS failed, or the call's time ran
+					 * out */
+	CORE_DMARC_NAME_NSTATES
+};
+extern const char *const core_dmarc_name_states[CORE_DMARC_NAME_NSTATES];
+
 /* One source address in one class. */
 struct core_dmarc_source {
 	char ip[46], net[50];	/* net: the /24 or /48 */
+	char name[254];		/* CONFIRMED: the name; UNCONFIRMED: the
+				 * first PTR name; else "" */
+	enum core_dmarc_name_state name_state;
+	char country[3];	/* "JP" from geoip_db, "" unknown or off */
 	enum core_dmarc_class cls;
 	uint64_t count, dkim_pass, spf_pass;
 	uint64_t aligned;	/* DKIM or SPF passed (DMARC pass) */
@@ -81,6 +99,20 @@ struct core_dmarc_day {
 	uint64_t forged_disp[3];
 };
 
+/*
+ * Sources grouped by reverse name or by country.  By name the key is the
+ * registrable domain (Public Suffix List) of a confirmed name; sources
+ * without one make one group per name state with key "".  By country the
+ * key is the country code, "" for unknown.
+ */
+struct core_dmarc_group {
+	char key[254];
+	enum core_dmarc_name_state state;	/* by name only */
+	size_t sources;
+	uint64_t count, aligned;
+	uint64_t by_class[CORE_DMARC_NCLASSES];
+};
+
 struct core_dmarc_sources {
 	const char *domain;
 	int days;
@@ -92,6 +124,10 @@ struct core_dmarc_sources {
 	uint64_t forged_disp[3];
 	size_t skipped;		/* rows that did not parse */
 	int truncated;
+	/* With a look-up (core_dmarc_sources_lookup), count descending: */
+	const struct core_dmarc_group *by_name, *by_country;
+	size_t nby_name, nby_country;
+	size_t names_asked;	/* distinct addresses looked up */
 };
 
 /*
@@ -121,8 +157,48 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 			const char *our_networks, int64_t now,
 			core_dmarc_sources_cb *done, void *arg);
 
-/* core_dmarc_sources() on the core's store with its dmarc_our_networks
- * (GET /v1/dmarc/sources). */
+/*
+ * How to name the sources (dmarc_names.c).  Reverse names: the
+ * CORE_DMARC_NAMES_MAX addresses with the most mail, each PTR (at most
+ * CORE_DMARC_NAME_PTRS of its names) confirmed by an A or AAAA question,
+ * within CORE_DMARC_NAMES_MS for the whole call; the rest stay UNCHECKED.
+ * Countries: every source, from country(country_arg, ip) (two upper-case
+ * letters as login_engine_country() gives, 0 unknown).
+ */
+#define CORE_DMARC_NAMES_MAX 32
+#define CORE_DMARC_NAME_PTRS 3
+#define CORE_DMARC_NAMES_MS 8000
+struct dns_resolver;
+struct dmarc_psl;
+struct core_dmarc_lookup {
+	struct dns_resolver *dns;	/* NULL: no reverse names */
+	const struct dmarc_psl *psl;	/* NULL: group by the whole name */
+	uint16_t (*country)(void *country_arg, const char *ip); /* NULL: off */
+	void *country_arg;
+};
+
+/*
+ * core_dmarc_sources() and then the look-ups of lk (NULL: none), in the
+ * calling thread: dns must answer before dns_query() returns (dns_stub, or
+ * dns_blocking off the event loop).  Fills the name, country and group
+ * members.
+ */
+void core_dmarc_sources_lookup(struct store *st, const char *domain,
+			       int days, const char *our_networks,
+			       int64_t now, const struct core_dmarc_lookup *lk,
+			       core_dmarc_sources_cb *done, void *arg);
+
+/*
+ * core_dmarc_sources() on the core's store with its dmarc_our_networks
+ * (GET /v1/dmarc/sources), with countries from geoip_db (the login
+ * engine's reader) and reverse names asked off the event loop, on a
+ * thread of their own, through a resolver the core keeps for them
+ * (dns_blocking on dns_upstream, with its answer cache, made on first
+ * use); done runs on the loop thread.  Without core_set_base, or with
+ * CORE_DMARC_NAMES_JOBS calls already looking up, the names stay
+ * UNCHECKED.
+ */
+#define CORE_DMARC_NAMES_JOBS 2
 void core_dmarc_sources_get(struct core *c, const char *domain, int days,
 			    int64_t now, core_dmarc_sources_cb *done,
 			    void *arg);

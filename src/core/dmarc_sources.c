@@ -6,10 +6,9 @@
  * rules: dmarc_reports.h.  A row whose key or value does not parse is
  * skipped and counted, never trusted.
  *
- * Not here yet (docs/design/dmarc-reports.md): reverse names (no live DNS
- * in the core's read path; a later pass can resolve and cache them),
- * countries (login_geo.c is internal to auth/ and needs a public call),
- * and networks from the account map.
+ * Reverse names and countries, and the groups by them, come after the
+ * scan from dmarc_names.c when a look-up is asked for.  Not here yet
+ * (docs/design/dmarc-reports.md): networks from the account map.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +20,10 @@
 
 #include <jansson.h>
 
+#include "auth/login.h"
 #include "core/admin-internal.h"
+#include "core/core-internal.h"
+#include "core/dmarc_names.h"
 #include "core/dmarc_reports.h"
 #include "core/domaincheck.h"
 #include "util/config.h"
@@ -50,6 +52,12 @@ struct scan {
 	size_t cap_day;
 	core_dmarc_sources_cb *done;
 	void *arg;
+	/* look-ups after the scan (core_dmarc_sources_lookup / _get) */
+	bool lookup;
+	struct core_dmarc_lookup lk;
+	struct dmarc_names *names;	/* NULL: in the calling thread */
+	const struct config *cfg;
+	struct dmarc_names_out out;
 };
 
 /* Parse "a.b.c.d/n" or "v6/n" (no /n: a host) into *n. */
@@ -283,11 +291,22 @@ static int day_cmp(const void *x, const void *y)
 /* Free a scan. */
 static void scan_free(struct scan *sc)
 {
+	free(sc->out.by_name);
+	free(sc->out.by_country);
 	free(sc->src);
 	free(sc->day);
 	free(sc->domain);
 	free(sc->prefix);
 	free(sc);
+}
+
+/* Answer a complete listing and free it. */
+static void scan_answer(void *arg)
+{
+	struct scan *sc = arg;
+
+	sc->done(sc->arg, CORE_OK, "", &sc->s);
+	scan_free(sc);
 }
 
 /* store_scan row callback; the final call answers. */
@@ -313,13 +332,20 @@ static void scan_row(void *arg, int result, const char *key,
 		qsort(sc->day, sc->s.ndays, sizeof(*sc->day), day_cmp);
 	sc->s.v = sc->src;
 	sc->s.day = sc->day;
-	sc->done(sc->arg, CORE_OK, "", &sc->s);
-	scan_free(sc);
+	if (sc->lookup) {
+		dmarc_names_run(sc->names, sc->cfg, &sc->lk, &sc->s, sc->src,
+				&sc->out, scan_answer, sc);
+		return;
+	}
+	scan_answer(sc);
 }
 
-void core_dmarc_sources(struct store *st, const char *domain, int days,
-			const char *our_networks, int64_t now,
-			core_dmarc_sources_cb *done, void *arg)
+/* Start a listing; lk NULL: no look-ups; names: see dmarc_names_run. */
+static void sources_start(struct store *st, const char *domain, int days,
+			  const char *our_networks, int64_t now,
+			  const struct core_dmarc_lookup *lk,
+			  struct dmarc_names *names, const struct config *cfg,
+			  core_dmarc_sources_cb *done, void *arg)
 {
 	struct scan *sc;
 	const char *p = our_networks ? our_networks : "";
@@ -365,15 +391,51 @@ void core_dmarc_sources(struct store *st, const char *domain, int days,
 	sc->s.days = days;
 	sc->done = done;
 	sc->arg = arg;
+	if (lk) {
+		sc->lookup = true;
+		sc->lk = *lk;
+		sc->names = names;
+		sc->cfg = cfg;
+	}
 	store_scan(st, CORE_DMARC_REP_NS, sc->prefix, scan_row, sc);
+}
+
+void core_dmarc_sources(struct store *st, const char *domain, int days,
+			const char *our_networks, int64_t now,
+			core_dmarc_sources_cb *done, void *arg)
+{
+	sources_start(st, domain, days, our_networks, now, NULL, NULL, NULL,
+		      done, arg);
+}
+
+void core_dmarc_sources_lookup(struct store *st, const char *domain,
+			       int days, const char *our_networks,
+			       int64_t now, const struct core_dmarc_lookup *lk,
+			       core_dmarc_sources_cb *done, void *arg)
+{
+	static const struct core_dmarc_lookup none;
+
+	sources_start(st, domain, days, our_networks, now, lk ? lk : &none,
+		      NULL, NULL, done, arg);
+}
+
+/* core_dmarc_lookup.country over the login engine's geoip_db reader. */
+static uint16_t engine_country(void *arg, const char *ip)
+{
+	return login_engine_country(arg, ip);
 }
 
 void core_dmarc_sources_get(struct core *c, const char *domain, int days,
 			    int64_t now, core_dmarc_sources_cb *done,
 			    void *arg)
 {
-	core_dmarc_sources(c->st, domain, days, c->cfg->dmarc_our_networks,
-			   now, done, arg);
+	struct core_dmarc_lookup lk = {
+		.country = c->login ? engine_country : NULL,
+		.country_arg = c->login,
+	};
+
+	sources_start(c->st, domain, days, c->cfg->dmarc_our_networks, now,
+		      &lk, c->names, c->cfg, done, arg);
 }
 
 /* The answer core_dmarc_advice_sources() waits for. */

@@ -325,6 +325,38 @@ json_t *http_api_stats_json(const struct core_stats_view *v)
 	return o;
 }
 
+/* A JSON string of s, or null when s is empty. */
+static json_t *text_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+/* The groups g[0..n) of the sources view; key names the key member. */
+static json_t *dmarc_groups_json(const struct core_dmarc_group *g, size_t n,
+				 const char *key)
+{
+	json_t *a = json_array();
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		json_t *o = json_pack("{so sI sI sI}", key,
+				      text_or_null(g[i].key), "sources",
+				      (json_int_t)g[i].sources, "count",
+				      (json_int_t)g[i].count, "aligned",
+				      (json_int_t)g[i].aligned);
+
+		if (!strcmp(key, "name"))
+			json_object_set_new(o, "state", json_string(
+				core_dmarc_name_states[g[i].state]));
+		for (k = 0; k < CORE_DMARC_NCLASSES; k++)
+			json_object_set_new(o, core_dmarc_class_names[k],
+				json_integer((json_int_t)g[i].by_class[k]));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 /* GET /v1/dmarc/sources. */
 json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s)
 {
@@ -338,17 +370,26 @@ json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s)
 	for (i = 0; i < s->n; i++) {
 		const struct core_dmarc_source *o = &s->v[i];
 
-		json_array_append_new(src, json_pack(
-			"{ss ss sn sn ss sI sI sI s{sI sI sI} ss ss ss}",
+		json_t *e = json_pack(
+			"{ss ss so so ss so ss sI sI sI s{sI sI sI} ss ss ss}",
 			"source_ip", o->ip, "network", o->net, "ptr",
-			"country", "class", core_dmarc_class_names[o->cls],
+			text_or_null(o->name_state == CORE_DMARC_NAME_CONFIRMED
+				     ? o->name : ""), "ptr_claimed",
+			text_or_null(o->name_state ==
+				     CORE_DMARC_NAME_UNCONFIRMED ? o->name :
+				     ""), "ptr_state",
+			core_dmarc_name_states[o->name_state], "country",
+			text_or_null(o->country), "class",
+			core_dmarc_class_names[o->cls],
 			"count", (json_int_t)o->count, "dkim_pass",
 			(json_int_t)o->dkim_pass, "spf_pass",
 			(json_int_t)o->spf_pass, "disposition", "none",
 			(json_int_t)o->disp[0], "quarantine",
 			(json_int_t)o->disp[1], "reject",
 			(json_int_t)o->disp[2], "first_day", o->first_day,
-			"last_day", o->last_day, "reporters", o->reporters));
+			"last_day", o->last_day, "reporters", o->reporters);
+
+		json_array_append_new(src, e);
 	}
 	for (i = 0; i < s->ndays; i++) {
 		json_t *d = json_pack("{ss}", "day", s->day[i].day);
@@ -373,5 +414,12 @@ json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s)
 	json_object_set_new(j, "sources", src);
 	json_object_set_new(j, "per_day", days);
 	json_object_set_new(j, "totals", tot);
+	json_object_set_new(j, "names_asked",
+			    json_integer((json_int_t)s->names_asked));
+	json_object_set_new(j, "by_reverse_name",
+			    dmarc_groups_json(s->by_name, s->nby_name, "name"));
+	json_object_set_new(j, "by_country",
+			    dmarc_groups_json(s->by_country, s->nby_country,
+					      "country"));
 	return j;
 }

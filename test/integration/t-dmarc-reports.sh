@@ -13,9 +13,15 @@
 #   4. the store unavailable to the pipe (another address whose transport
 #      points at a store that cannot open): Postfix defers (exit 75), the
 #      message stays in the queue
+#   5. reverse names and countries: a report for names.test ingested, its
+#      sources named by mamorid through test/dns/zone-server.py on
+#      127.0.0.1 (a forward-confirmed PTR, a PTR whose A points elsewhere,
+#      none) and geoip_db (the corpus's sample .mmdb), grouped by domain
+#      and country in the API and the CLI table; with the DNS server
+#      stopped, the names still come from the resolver's cache
 #
-# No SMTP server and no DNS: mail enters with sendmail (pickup).  Every
-# wait is bounded.
+# No SMTP server: mail enters with sendmail (pickup).  Every wait is
+# bounded.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -35,7 +41,24 @@ DAY=$(date -u -d @1700000000 +%F)
 chown nobody "$MAMORI_DIR"
 su -s /bin/sh nobody -c "umask 000; : >'$MAMORI_DIR/state.db'" ||
 	bail "cannot create the store as nobody"
-mamori_write_conf "$CONF" "dmarc_our_networks = 192.0.2.0/24"
+GEOIP=$MAMORI_SHARED/corpora/ip-country/npm-geo-whois-asn-country.mmdb
+DNS_PORT=$SPARE_PORT
+DNS_PID=
+ZONE=$IT_DIR/zone.txt
+printf '%s\n' \
+	"1.0.242.133.in-addr.arpa	PTR	mail.names.test" \
+	"mail.names.test	A	133.242.0.1" \
+	"8.8.8.8.in-addr.arpa	PTR	dns.bank.test" \
+	"dns.bank.test	A	8.8.4.4" >"$ZONE"
+$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
+	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
+DNS_PID=$!
+disown "$DNS_PID"
+trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
+wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+mamori_write_conf "$CONF" "dmarc_our_networks = 192.0.2.0/24" \
+	"dns_upstream = 127.0.0.1@$DNS_PORT" "dns_timeout_ms = 1000" \
+	"$([ -r "$GEOIP" ] && echo "geoip_db = $GEOIP")"
 
 pf_write_config
 cat >>"$PF_CONF/main.cf" <<EOF
@@ -123,5 +146,54 @@ wait_for 30 '[ "$(sent_count mamori-dmarc-down deferred)" -ge 1 ]'
 tap_ok '[ "$(sent_count mamori-dmarc-down deferred)" -ge 1 ]' \
 	"store down: Postfix defers (exit 75)"
 tap_ok '[ "$(pf_pending_count)" -ge 1 ]' "the message is still in the queue"
+
+# 5. reverse names and countries
+rec() {
+	printf '<record><row><source_ip>%s</source_ip><count>%s</count>' "$1" "$2"
+	printf '<policy_evaluated><disposition>none</disposition><dkim>fail</dkim>'
+	printf '<spf>fail</spf></policy_evaluated></row><identifiers>'
+	printf '<header_from>names.test</header_from></identifiers></record>'
+}
+{
+	printf '<?xml version="1.0"?><feedback><report_metadata><org_name>rcv.test'
+	printf '</org_name><email>d@rcv.test</email><report_id>names-1</report_id>'
+	printf '<date_range><begin>1700000000</begin><end>1700086399</end>'
+	printf '</date_range></report_metadata><policy_published><domain>names.test'
+	printf '</domain><p>none</p></policy_published>'
+	rec 133.242.0.1 30; rec 8.8.8.8 20; rec 192.0.2.1 5
+	printf '</feedback>'
+} >"$IT_DIR/names.xml"
+su -s /bin/sh nobody -c "$MAMORI_BIN -c $CONF dmarc ingest $IT_DIR/names.xml" \
+	>/dev/null 2>&1
+mamori --json dmarc sources names.test --days 1 --until "$DAY" \
+	>"$IT_DIR/names.json" 2>"$IT_DIR/names.err"
+jn() { json_get "$1" <"$IT_DIR/names.json"; }
+tap_is "$(jn sources.#)" 3 "names: three sources"
+tap_is "$(jn sources.0.ptr) $(jn sources.0.ptr_state)" \
+	"mail.names.test confirmed" "names: the PTR confirmed by its A"
+tap_is "$(jn sources.1.ptr_claimed) $(jn sources.1.ptr_state)" \
+	"dns.bank.test unconfirmed" "names: a PTR whose A points elsewhere is only claimed"
+tap_is "$(jn sources.2.ptr_state)" none "names: no PTR"
+tap_is "$(jn by_reverse_name.0.name) $(jn by_reverse_name.0.count)" \
+	"names.test 30" "names: grouped by the name's registrable domain"
+if [ -r "$GEOIP" ]; then
+	tap_is "$(jn sources.0.country) $(jn sources.1.country)" "JP US" \
+		"countries from geoip_db"
+	tap_is "$(jn by_country.0.country) $(jn by_country.0.count)" "JP 30" \
+		"grouped by country"
+else
+	tap_skip 2 "no $GEOIP"
+fi
+mamori dmarc sources names.test --days 1 --until "$DAY" >"$IT_DIR/names.txt" 2>&1
+tap_ok 'grep -Eq "^133.242.0.1 +133.242.0.0/24 +mail.names.test " "$IT_DIR/names.txt" &&
+	grep -Eq "^8.8.8.8 .* dns.bank.test\? " "$IT_DIR/names.txt" &&
+	grep -Eq "^REVERSE NAME \(DOMAIN\) " "$IT_DIR/names.txt"' \
+	"CLI: the names in the sources table and a table by domain"
+stop_pid "$DNS_PID" 5
+DNS_PID=
+mamori --json dmarc sources names.test --days 1 --until "$DAY" \
+	>"$IT_DIR/names.json" 2>"$IT_DIR/names.err"
+tap_is "$(jn sources.0.ptr_state)" confirmed \
+	"DNS server gone: the name still comes from the resolver's cache"
 
 tap_done
