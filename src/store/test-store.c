@@ -1,8 +1,12 @@
 /*
  * test-store - the store interface, run against every backend.
  *
- * test_backend() holds the semantics both drivers must share and runs once
- * for "memory:" and once for "sqlite:" on a file in a fresh /tmp directory.
+ * test_backend() holds the semantics every driver must share and runs once
+ * for "memory:", once for "sqlite:" on a file in a fresh /tmp directory and
+ * once for "redis:" against a redis-server this test starts on a unix
+ * socket in that directory (skipped, saying so, when redis-server is not
+ * installed).  The redis-only tests: windows shared by two stores, notices
+ * between them, a password, and the server going away and coming back.
  * The sqlite-only tests cover what only a file can show: reopen, a missing
  * directory, a newer schema, a writer holding the lock (STORE_E_RETRY) and
  * a kill -9 right after a put reported STORE_OK.
@@ -16,8 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <sqlite3.h>
 
+#include "redis_server.h"
 #include "tap.h"
 #include "store/store.h"
 
@@ -461,14 +467,110 @@ static void test_put_many(const char *name, struct store *st)
 	store_put_many(st, "pm", kv, 3, NULL, NULL);	/* cb may be NULL */
 }
 
-/* Everything both backends must agree on. */
-static void test_backend(const char *spec)
+/* The loop asynchronous answers arrive on (NULL: they come at once). */
+static struct event_base *wait_base;
+
+/* Run the loop until *calls is set; bounded (the store's timer ticks). */
+static void wait_calls(const int *calls)
+{
+	int i;
+
+	for (i = 0; *calls == 0 && wait_base != NULL && i < 300; i++)
+		event_base_loop(wait_base, EVLOOP_ONCE);
+}
+
+/* What a store_window answer said. */
+struct wins {
+	int calls;
+	int result;
+	size_t n;
+	struct store_win w[STORE_WIN_MAX];
+};
+
+/* Record a store_window answer. */
+static void win_cb(void *arg, int result, const struct store_win *w, size_t n)
+{
+	struct wins *r = arg;
+
+	r->calls++;
+	r->result = result;
+	r->n = w ? n : 0;
+	if (w)
+		memcpy(r->w, w, n * sizeof(*w));
+}
+
+/* store_window and wait; the result, or BAD.  The windows land in r. */
+static int do_window(struct store *st, const char *key, uint32_t now,
+		     const struct store_win *w, size_t n, struct wins *r)
+{
+	memset(r, 0, sizeof(*r));
+	store_window(st, "win", key, now, w, n, win_cb, r);
+	wait_calls(&r->calls);
+	return r->calls == 1 ? r->result : BAD;
+}
+
+/*
+ * Windows: each row adds to a minute and an hour window of one key at a
+ * time, feeding the last answer back in as the caller's view (as the core
+ * does); the answers are the two buckets of each.
+ */
+static void test_window(const char *name, struct store *st)
+{
+	static const struct {
+		const char *label, *key;
+		uint32_t now, add;
+		uint32_t cur, prev, hcur;	/* minute cur/prev, hour cur */
+	} rows[] = {
+		{"first add", "a", 7200, 3, 3, 0, 3},
+		{"same minute", "a", 7210, 2, 5, 0, 5},
+		{"other key apart", "b", 7210, 1, 1, 0, 1},
+		{"next minute", "a", 7260, 1, 1, 5, 6},
+		{"read only", "a", 7265, 0, 1, 5, 6},
+		{"minutes later", "a", 7400, 0, 0, 0, 6},
+		{"next hour", "a", 10800, 4, 4, 0, 4},
+	};
+	struct store_win w[2] = { { 60, 0, { 0, 0, 0 } },
+				  { 3600, 0, { 0, 0, 0 } } };
+	struct store_win wb[2] = { { 60, 0, { 0, 0, 0 } },
+				   { 3600, 0, { 0, 0, 0 } } };
+	struct wins r;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct store_win *in = strcmp(rows[i].key, "a") ? wb : w;
+
+		in[0].add = in[1].add = rows[i].add;
+		is_int(do_window(st, rows[i].key, rows[i].now, in, 2, &r),
+		       STORE_OK, "%s: window: %s", name, rows[i].label);
+		if (r.n != 2) {
+			ok(0, "%s: window: %s: two windows", name,
+			   rows[i].label);
+			continue;
+		}
+		ok(r.w[0].w.idx == rows[i].now / 60 &&
+		   r.w[0].w.cur == rows[i].cur && r.w[0].w.prev == rows[i].prev
+		   && r.w[1].w.idx == rows[i].now / 3600 &&
+		   r.w[1].w.cur == rows[i].hcur,
+		   "%s: window: %s: minute %u/%u (want %u/%u), hour %u "
+		   "(want %u)", name, rows[i].label, r.w[0].w.cur,
+		   r.w[0].w.prev, rows[i].cur, rows[i].prev, r.w[1].w.cur,
+		   rows[i].hcur);
+		memcpy(in, r.w, sizeof(w));
+	}
+	st->fault = true;
+	is_int(do_window(st, "a", 10800, w, 1, &r), STORE_E_RETRY,
+	       "%s: window: fault", name);
+	st->fault = false;
+}
+
+/* Everything every backend must agree on. */
+static void test_backend(const char *spec, struct event_base *base)
 {
 	struct store *st;
 	char err[512];
 	int rc;
 
-	rc = store_open(spec, NULL, &st, err, sizeof(err));
+	rc = store_open(spec, base, &st, err, sizeof(err));
 	is_int(rc, 0, "%s: open (%s)", spec, err);
 	if (rc != 0)
 		return;
@@ -478,6 +580,7 @@ static void test_backend(const char *spec)
 	test_log(spec, st);
 	test_fault(spec, st);
 	test_put_many(spec, st);
+	test_window(spec, st);
 	store_close(st);
 }
 
@@ -487,6 +590,10 @@ static void test_bad_spec(void)
 	static const char *const specs[] = {
 		"", "nocolon", "bogus:x", "memory:foo", "sqlite:",
 		"redis:unix:/run/redis.sock", "SQLITE:/tmp/x.db",
+		"redis:", "redis:unix:relative.sock", "redis:tcp:host",
+		"redis:tcp:host:0", "redis:tcp::6379", "redis:tcp:h:99999",
+		"redis-sentinel:", "redis-sentinel:master",
+		"redis-sentinel:@h:1", "redis-sentinel:m@h", "redis-sentinel:m@",
 	};
 	struct store *st;
 	char err[512];
@@ -747,6 +854,28 @@ static void test_stats(void)
 	store_close(st);
 }
 
+/* The same semantics on a private redis-server (unix socket). */
+static void test_redis(void)
+{
+	struct redis_server rsv = { 0 };
+	char spec[300];
+
+	if (!redis_server_available()) {
+		ok(1, "# SKIP redis-server is not installed: redis: untested");
+		return;
+	}
+	if (!ok(redis_server_start(&rsv) == 0, "redis-server starts")) {
+		redis_server_free(&rsv);
+		return;
+	}
+	wait_base = event_base_new();
+	snprintf(spec, sizeof(spec), "redis:unix:%s", rsv.sock);
+	test_backend(spec, wait_base);
+	event_base_free(wait_base);
+	wait_base = NULL;
+	redis_server_free(&rsv);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/mamori-test-store-XXXXXX";
@@ -754,7 +883,7 @@ int main(void)
 
 	test_bad_spec();
 	test_stats();
-	test_backend("memory:");
+	test_backend("memory:", NULL);
 
 	if (mkdtemp(dir) == NULL) {
 		ok(0, "mkdtemp: %s", strerror(errno));
@@ -762,7 +891,7 @@ int main(void)
 	}
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	snprintf(spec, sizeof(spec), "sqlite:%s", path);
-	test_backend(spec);
+	test_backend(spec, NULL);
 	test_sqlite_reopen(spec, path);
 	test_sqlite_busy(spec, path);
 	remove_db(path);
@@ -771,5 +900,6 @@ int main(void)
 	test_sqlite_open_errors(dir, path);
 	remove_db(path);
 	ok(rmdir(dir) == 0, "temp directory removed (%s)", dir);
+	test_redis();
 	return tap_done();
 }
