@@ -368,7 +368,7 @@ static bool rds_discover(struct rds_store *rs)
 			continue;
 		}
 		snprintf(a.host, sizeof(a.host), "%s", r->element[0]->str);
-		a.port = atoi(r->element[1]->str);
+		a.port = (int)strtol(r->element[1]->str, NULL, 10);
 		freeReplyObject(r);
 		redisFree(c);
 		if (strcmp(a.host, rs->master.host) != 0 ||

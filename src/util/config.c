@@ -110,10 +110,10 @@ static const struct cfg_param global_params[] = {
 	 G(store_timeout_ms), NULL,
 	 "redis: one operation waits this long for an answer, then "
 	 "store_failure_action answers and the server counts as down"},
-	{"fleet_fast_ms", CFG_INT, "1000", 0, 60000, true, G(fleet_fast_ms),
+	{"fleet_fast_age", CFG_TIME, "1", 0, 60, true, G(fleet_fast_age),
 	 NULL, "redis: at RCPT, skip reading the fleet's counters while this "
-	 "host's copy is younger than this and every limit is under half used "
-	 "(docs/design/fleet.md); 0: read them at every RCPT"},
+	 "host's copy is younger than this (whole seconds) and every limit is "
+	 "at most half used (docs/design/fleet.md); 0: read them at every RCPT"},
 	{"store_failure_action", CFG_ENUM, "defer", 0, 0, true,
 	 G(store_failure_action), "dunno|defer",
 	 "answer when a transition cannot be written: dunno (fail open) or defer (4.3.0)"},
