@@ -201,7 +201,8 @@ void store_log(struct store *st, const char *ns, const char *key,
  * with each window as the whole fleet counted it (w[i].w: bucket now /
  * w[i].len, its count and the previous bucket's).  A store of one host
  * answers with the caller's own windows after the add (window_add), at
- * once.  w (1 to STORE_WIN_MAX entries) is copied.  Windows of a shared
+ * once.  w (1 to STORE_WIN_MAX entries) is copied; a window is named by
+ * its place in w, so a caller passes its windows in one order.  Windows of a shared
  * store expire on their own two lengths after their bucket.
  */
 #define STORE_WIN_MAX 8

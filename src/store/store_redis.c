@@ -14,8 +14,9 @@
  *                       BINARY collation; members whose value expired are
  *                       dropped by the scan that meets them
  *   l:N:NS:KEY          a log, a list of "ID TS VALUE"; ID from logseq
- *   w:N:NS:KEY:LEN:IDX  one bucket of a sliding window (store_window),
- *                       INCRBY + EXPIRE two lengths past its bucket
+ *   w:N:NS:KEY:I:LEN:IDX  bucket IDX of window I (its place in the
+ *                       store_window call) of LEN seconds, INCRBY +
+ *                       EXPIRE two lengths (and a minute) past its bucket
  *   channel c:NS        "ORIGIN KEY" on every put/del of NS (store_watch)
  * Writes that touch more than one key (value + index + notice) are one Lua
  * script each, so they are atomic and one round trip.
@@ -854,11 +855,13 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	for (i = 0; i < n; i++) {
 		uint32_t idx = now / w[i].len;
 
-		bufs[nb] = xasprintf(RDS_PREFIX "w:%zu:%s:%s:%u:%u", strlen(ns),
-				     ns, key, w[i].len, idx);
+		/* The window's place in the call names it: two windows of
+		 * one length (messages, recipients an hour) stay apart. */
+		bufs[nb] = xasprintf(RDS_PREFIX "w:%zu:%s:%s:%zu:%u:%u",
+				     strlen(ns), ns, key, i, w[i].len, idx);
 		argv[m++] = bufs[nb++];
-		bufs[nb] = xasprintf(RDS_PREFIX "w:%zu:%s:%s:%u:%u", strlen(ns),
-				     ns, key, w[i].len, idx - 1);
+		bufs[nb] = xasprintf(RDS_PREFIX "w:%zu:%s:%s:%zu:%u:%u",
+				     strlen(ns), ns, key, i, w[i].len, idx - 1);
 		argv[m++] = bufs[nb++];
 	}
 	for (i = 0; i < n; i++) {

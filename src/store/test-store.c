@@ -557,6 +557,17 @@ static void test_window(const char *name, struct store *st)
 		   rows[i].hcur);
 		memcpy(in, r.w, sizeof(w));
 	}
+	/* Two windows of one length are two counters. */
+	{
+		struct store_win same[2] = { { 3600, 2, { 0, 0, 0 } },
+					     { 3600, 5, { 0, 0, 0 } } };
+
+		is_int(do_window(st, "same", 10800, same, 2, &r), STORE_OK,
+		       "%s: window: two of one length", name);
+		ok(r.n == 2 && r.w[0].w.cur == 2 && r.w[1].w.cur == 5,
+		   "%s: window: two of one length count apart (%u, %u)", name,
+		   r.n == 2 ? r.w[0].w.cur : 0, r.n == 2 ? r.w[1].w.cur : 0);
+	}
 	st->fault = true;
 	is_int(do_window(st, "a", 10800, w, 1, &r), STORE_E_RETRY,
 	       "%s: window: fault", name);
