@@ -57,6 +57,9 @@
  * low, an event missing); account records are re-read by every host on
  * resubscription, so the fleet agrees on what the new master holds.
  *
+ * hiredis writes without MSG_NOSIGNAL: the process must ignore SIGPIPE
+ * (mamorid does), or a server that went away kills it.
+ *
  * The password (store_opts) is sent with AUTH and never logged.  Callbacks
  * still pending when the store closes are not called: the daemon closes
  * the store after everything that could be called back.  Event-loop thread
@@ -218,6 +221,8 @@ static const char rds_window_lua[] =
 	" out[#out + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0') "
 	"end return out";
 
+static void rds_async_up(struct rds_store *rs);
+
 /* Milliseconds on the monotonic clock. */
 static int64_t rds_ms(void)
 {
@@ -244,7 +249,7 @@ static char *rds_chan(const char *ns)
 /* Where the store points, for logs: the spec, plus the master found. */
 static const char *rds_where(const struct rds_store *rs, char *buf, size_t n)
 {
-	if (rs->sentinel)
+	if (rs->sentinel && rs->master.port != 0)
 		snprintf(buf, n, "%.200s master=%.200s:%d", rs->label,
 			 rs->master.host, rs->master.port);
 	else
@@ -414,6 +419,14 @@ static bool rds_up(struct rds_store *rs)
 		rds_mark_down(rs, why);
 		return false;
 	}
+	/* A server that wants a password answers NOAUTH only when asked. */
+	r = redisCommand(rs->sc, "PING");
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(r);
+		rds_mark_down(rs, r ? "refused (password?)" : "no answer");
+		return false;
+	}
+	freeReplyObject(r);
 	if (rs->sentinel) {
 		/* A demoted master may still be reachable: want the master. */
 		r = redisCommand(rs->sc, "ROLE");
@@ -837,6 +850,9 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	size_t i, m = 0, nb = 0;
 	int rc;
 
+	/* Back since the last tick: open it now (calls queue until it is). */
+	if (rs->ac == NULL && rds_up(rs))
+		rds_async_up(rs);
 	if (rs->ac == NULL) {
 		cb(arg, STORE_E_RETRY, NULL, 0);
 		return;
