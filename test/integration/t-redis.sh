@@ -8,7 +8,8 @@
 #   b. one limit for the fleet: msgs_per_hour = 10; a burst on A alone and a
 #      burst split over A and B (alternating) are stopped at the same count
 #   c. a restriction made through A is refused at RCPT by B at once, and B's
-#      API shows it
+#      API shows it; an address blocked through A is listed by B at once,
+#      and unblocked through B is gone from A
 #   d. the master is killed (kill -9) during load on both: every answer is
 #      DUNNO or a 4xx (Postfix keeps the mail and retries: nothing lost),
 #      never a 5xx or a dropped connection; Sentinel promotes the replica,
@@ -39,8 +40,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 # shellcheck disable=SC2046
-set -- $(free_ports 5)
-R1_PORT=$1 R2_PORT=$2 SEN_PORT=$3 PA=$4 PB=$5
+set -- $(free_ports 7)
+R1_PORT=$1 R2_PORT=$2 SEN_PORT=$3 PA=$4 PB=$5 APA=$6 APB=$7
 R_DIR=$IT_DIR/redis
 mkdir -p "$R_DIR/r1" "$R_DIR/r2" "$R_DIR/sen" "$IT_DIR/a" "$IT_DIR/b"
 printf '%s\n' "$REDIS_PW" >"$R_DIR/password"
@@ -112,13 +113,13 @@ sentinel_master() {
 		SENTINEL get-master-addr-by-name mm 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
 }
 
-# conf_write DIR PORT: mamorid's config for one instance.
+# conf_write DIR PORT AUTHPORT: mamorid's config for one instance.
 conf_write() {
 	cat >"$1/mamori.conf" <<EOF
 # t-redis.sh: one of two mamorid sharing a Redis
 policy_listen = inet:127.0.0.1:$2
 api_listen = unix:$1/api.sock
-auth_policy_listen =
+auth_policy_listen = inet:127.0.0.1:$3
 store = redis-sentinel:mm@127.0.0.1:$SEN_PORT
 store_password_file = $R_DIR/password
 store_timeout_ms = 500
@@ -173,8 +174,8 @@ sentinel_start || bail "sentinel did not start"
 wait_for 15 '[ "$(sentinel_master)" = "127.0.0.1 $R1_PORT" ]' || bail "sentinel does not see the master"
 tap_is "$(sentinel_master)" "127.0.0.1 $R1_PORT" "a. the sentinel names the master"
 
-conf_write "$IT_DIR/a" "$PA"
-conf_write "$IT_DIR/b" "$PB"
+conf_write "$IT_DIR/a" "$PA" "$APA"
+conf_write "$IT_DIR/b" "$PB" "$APB"
 tap_cmd "a. mamorid -t accepts the redis-sentinel config" "$MAMORID_BIN" -t -c "$IT_DIR/a/mamori.conf"
 A_PID=$(mamorid_at "$IT_DIR/a" "$PA" "$A_LOG") || bail "mamorid A did not start"
 B_PID=$(mamorid_at "$IT_DIR/b" "$PB" "$B_LOG") || bail "mamorid B did not start"
@@ -207,6 +208,13 @@ tap_ok '[[ "$ans" == REJECT* ]]' "c. B refuses the restricted account at RCPT at
 tap_is "$(state_at "$B_API" victim@example.test)" restricted "c. B's API shows it restricted"
 tap_ok 'grep -q "mamori_fleet_notices_total [1-9]" <(timeout 10 curl -s --unix-socket "$B_API" http://mamori/metrics)' \
 	"c. B counted the notice (mamori_fleet_notices_total)"
+
+listed() { cli "$1" --json ips 2>/dev/null | grep -q '"203.0.113.7"'; }
+tap_cmd "c. A blocks 203.0.113.7" \
+	cli "$A_API" ips block 203.0.113.7 --reason "t-redis: stuffing" --force
+tap_ok 'wait_until 2 listed "$B_API"' "c. B lists the block at once"
+tap_cmd "c. B unblocks it" cli "$B_API" ips unblock 203.0.113.7
+tap_ok 'wait_until 2 eval "! listed \"\$A_API\"" && grep -q "event=login_unblock ip=203.0.113.7 actor=another_host" "$A_LOG"' "c. A no longer lists it (event=login_unblock actor=another_host)"
 
 # ---------------------------------------------------------------- d. failover
 
