@@ -130,6 +130,7 @@ struct rds_store {
 	int64_t progress_ms;		/* last answer, or first call */
 	int64_t sentinel_at;		/* ms: next poll */
 	struct rds_wreq *pending;	/* store_window calls unanswered */
+	char window_sha[48];		/* rds_window_lua as loaded, or "" */
 	bool reset;			/* drop the links at the next tick */
 	struct rds_watch *watch;
 	size_t nwatch;
@@ -439,6 +440,16 @@ static bool rds_up(struct rds_store *rs)
 		}
 		freeReplyObject(r);
 	}
+	/* The counter script by its digest: EVALSHA spares Redis hashing
+	 * the script's text at every decision.  Loaded on every new
+	 * connection (a promoted replica may not have it). */
+	r = redisCommand(rs->sc, "SCRIPT LOAD %s", rds_window_lua);
+	if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    r->len < sizeof(rs->window_sha))
+		snprintf(rs->window_sha, sizeof(rs->window_sha), "%s", r->str);
+	else
+		rs->window_sha[0] = '\0';
+	freeReplyObject(r);
 	if (rs->down) {
 		char where[512], q[LOG_QSZ];
 
@@ -816,7 +827,10 @@ static void rds_window_reply(redisAsyncContext *ac, void *reply, void *priv)
 			log_msg(LOG_L_ERR, "event=store_error store=redis "
 				"op=window err=%s", log_q(qe, sizeof(qe),
 				r->str));
-			if (strncmp(r->str, "READONLY", 8) == 0)
+			/* A replica, or a script cache flushed: reconnect
+			 * (which loads the script again). */
+			if (strncmp(r->str, "READONLY", 8) == 0 ||
+			    strncmp(r->str, "NOSCRIPT", 8) == 0)
 				rs->reset = true;
 		}
 		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
@@ -865,8 +879,13 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	q->n = n;
 	memcpy(q->w, w, n * sizeof(*w));
 	snprintf(nk, sizeof(nk), "%zu", 2 * n);
-	argv[m++] = "EVAL";
-	argv[m++] = rds_window_lua;
+	if (rs->window_sha[0]) {
+		argv[m++] = "EVALSHA";
+		argv[m++] = rs->window_sha;
+	} else {
+		argv[m++] = "EVAL";
+		argv[m++] = rds_window_lua;
+	}
 	argv[m++] = nk;
 	for (i = 0; i < n; i++) {
 		uint32_t idx = now / w[i].len;
