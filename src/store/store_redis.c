@@ -231,27 +231,42 @@ static void rds_get(struct store *st, const char *ns, const char *key,
 	free(value);
 }
 
-/* Driver op: insert or replace one key, with its index and notice. */
-static void rds_put(struct store *st, const char *ns, const char *key,
-		    const char *value, int64_t expires, store_done_cb *cb,
-		    void *arg)
+/*
+ * Put (value set) or delete (value NULL) one key with its index entry and
+ * notice, in one script; the result for the callback.
+ */
+static int rds_write_one(struct rds_store *rs, const char *ns,
+			 const char *key, const char *value, int64_t expires)
 {
-	struct rds_store *rs = (struct rds_store *)st;
 	char *keys[2] = { rds_key('k', ns, key), rds_key('i', ns, NULL) };
 	char exp[24], now[24], *chan = rds_chan(ns), *note = rds_notice(rs, key);
-	const char *args[6] = { key, value, exp, now, chan, note };
+	const char *put_args[6] = { key, value, exp, now, chan, note };
+	const char *del_args[3] = { key, chan, note };
 	redisReply *r;
 
 	snprintf(exp, sizeof(exp), "%" PRId64, expires);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	r = rds_eval(rs, "put", rds_put_lua, 2, (const char *const *)keys, 6,
-		     args);
+	if (value != NULL)
+		r = rds_eval(rs, "put", rds_put_lua, 2,
+			     (const char *const *)keys, 6, put_args);
+	else
+		r = rds_eval(rs, "del", rds_del_lua, 2,
+			     (const char *const *)keys, 3, del_args);
 	free(keys[0]);
 	free(keys[1]);
 	free(chan);
 	free(note);
 	freeReplyObject(r);
-	cb(arg, r ? STORE_OK : STORE_E_RETRY);
+	return r ? STORE_OK : STORE_E_RETRY;
+}
+
+/* Driver op: insert or replace one key, with its index and notice. */
+static void rds_put(struct store *st, const char *ns, const char *key,
+		    const char *value, int64_t expires, store_done_cb *cb,
+		    void *arg)
+{
+	cb(arg, rds_write_one((struct rds_store *)st, ns, key, value,
+			      expires));
 }
 
 /* Driver op: write n keys in one script (atomic, one round trip). */
@@ -295,20 +310,7 @@ static void rds_put_many(struct store *st, const char *ns,
 static void rds_del(struct store *st, const char *ns, const char *key,
 		    store_done_cb *cb, void *arg)
 {
-	struct rds_store *rs = (struct rds_store *)st;
-	char *keys[2] = { rds_key('k', ns, key), rds_key('i', ns, NULL) };
-	char *chan = rds_chan(ns), *note = rds_notice(rs, key);
-	const char *args[3] = { key, chan, note };
-	redisReply *r;
-
-	r = rds_eval(rs, "del", rds_del_lua, 2, (const char *const *)keys, 3,
-		     args);
-	free(keys[0]);
-	free(keys[1]);
-	free(chan);
-	free(note);
-	freeReplyObject(r);
-	cb(arg, r ? STORE_OK : STORE_E_RETRY);
+	cb(arg, rds_write_one((struct rds_store *)st, ns, key, NULL, 0));
 }
 
 /* Add a copied row. */

@@ -279,27 +279,11 @@ redisReply *rds_call(struct rds_store *rs, const char *op, int argc,
 	return r;
 }
 
-/* The async link connected, or failed to. */
-static void rds_on_connect(const redisAsyncContext *ac, int status)
+/* An async link hiredis is about to free: forget it, reopen at the tick. */
+static void rds_forget(const redisAsyncContext *ac)
 {
 	struct rds_store *rs = ac->data;
 
-	if (rs == NULL || status == REDIS_OK)
-		return;
-	/* hiredis frees the context after this callback. */
-	if (ac == rs->ac)
-		rs->ac = NULL;
-	if (ac == rs->sub)
-		rs->sub = NULL;
-	rs->reset = true;
-}
-
-/* The async link closed (hiredis frees it after this callback). */
-static void rds_on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct rds_store *rs = ac->data;
-
-	(void)status;
 	if (rs == NULL)
 		return;
 	if (ac == rs->ac)
@@ -307,6 +291,20 @@ static void rds_on_disconnect(const redisAsyncContext *ac, int status)
 	if (ac == rs->sub)
 		rs->sub = NULL;
 	rs->reset = true;
+}
+
+/* The async link connected, or failed to (then hiredis frees it). */
+static void rds_on_connect(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK)
+		rds_forget(ac);
+}
+
+/* The async link closed (hiredis frees it after this callback). */
+static void rds_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	rds_forget(ac);
 }
 
 /* A pub/sub message or subscription answer on a watched channel. */
