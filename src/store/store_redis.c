@@ -470,6 +470,16 @@ static void rds_log(struct store *st, const char *ns, const char *key,
 	rds_rows_emit(&rows, result, cb, arg);
 }
 
+/* A bucket's count: an integer (the script) or a string or nil (MGET). */
+static long long rds_count(const redisReply *e)
+{
+	if (e->type == REDIS_REPLY_INTEGER)
+		return e->integer;
+	if (e->type == REDIS_REPLY_STRING)
+		return strtoll(e->str, NULL, 10);
+	return 0;
+}
+
 /* The answer to a store_window call. */
 static void rds_window_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -515,8 +525,8 @@ static void rds_window_reply(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	for (i = 0; i < q->n; i++) {
-		long long cur = r->element[2 * i]->integer;
-		long long prev = r->element[2 * i + 1]->integer;
+		long long cur = rds_count(r->element[2 * i]);
+		long long prev = rds_count(r->element[2 * i + 1]);
 
 		q->w[i].w.idx = q->now / q->w[i].len;
 		q->w[i].w.cur = cur < 0 ? 0 : cur > UINT32_MAX ? UINT32_MAX :
@@ -536,9 +546,10 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	struct rds_store *rs = (struct rds_store *)st;
 	const char *argv[3 + 4 * STORE_WIN_MAX];
 	size_t len[3 + 4 * STORE_WIN_MAX];
-	char *bufs[4 * STORE_WIN_MAX], nk[8];
+	char *bufs[4 * STORE_WIN_MAX], nk[24];
 	struct rds_wreq *q;
 	size_t i, m = 0, nb = 0;
+	bool reading;
 	int rc;
 
 	/* Back since the last tick: open it now (calls queue until it is). */
@@ -555,15 +566,22 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	q->now = now;
 	q->n = n;
 	memcpy(q->w, w, n * sizeof(*w));
+	for (i = 0; i < n && w[i].add == 0; i++)
+		;
+	reading = i == n;
 	snprintf(nk, sizeof(nk), "%zu", 2 * n);
-	if (rs->window_sha[0]) {
+	if (reading) {
+		/* Only reading (RCPT): a plain MGET, no script to run. */
+		argv[m++] = "MGET";
+	} else if (rs->window_sha[0]) {
 		argv[m++] = "EVALSHA";
 		argv[m++] = rs->window_sha;
+		argv[m++] = nk;
 	} else {
 		argv[m++] = "EVAL";
 		argv[m++] = rds_window_lua;
+		argv[m++] = nk;
 	}
-	argv[m++] = nk;
 	for (i = 0; i < n; i++) {
 		uint32_t idx = now / w[i].len;
 
@@ -576,7 +594,7 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 				     strlen(ns), ns, key, i, w[i].len, idx - 1);
 		argv[m++] = bufs[nb++];
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !reading; i++) {
 		/* Kept until the bucket after next has begun. */
 		bufs[nb] = xasprintf("%u", w[i].add);
 		argv[m++] = bufs[nb++];
