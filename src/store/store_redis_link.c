@@ -440,6 +440,7 @@ bool rds_parse(struct rds_store *rs, const char *spec, bool sentinel,
 		      char *err, size_t errsz)
 {
 	const char *at, *p;
+	size_t slen;
 
 	if (sentinel) {
 		at = strchr(spec, '@');
@@ -475,8 +476,9 @@ bool rds_parse(struct rds_store *rs, const char *spec, bool sentinel,
 		rs->sentinel = true;
 		return true;
 	}
-	if (strncmp(spec, "unix:", 5) == 0 && spec[5] == '/' &&
-	    strlen(spec + 5) < sizeof(rs->path)) {
+	slen = strlen(spec);
+	if (slen > 5 && slen - 5 < sizeof(rs->path) &&
+	    strncmp(spec, "unix:/", 6) == 0) {
 		snprintf(rs->path, sizeof(rs->path), "%s", spec + 5);
 		rs->is_unix = true;
 		return true;
