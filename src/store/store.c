@@ -269,6 +269,20 @@ bool store_is_shared(const struct store *st)
 	return st->ops->window != NULL;
 }
 
+char *store_prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+
+	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return NULL;
+	end = xstrndup(prefix, n);
+	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+	return end;
+}
+
 const char *store_result_str(int result)
 {
 	switch (result) {

@@ -239,6 +239,14 @@ const struct store_stats *store_stats(const struct store *st);
 /* The operation's name for metrics ("get", "put_many", ...). */
 const char *store_op_name(enum store_op op);
 
+/*
+ * For drivers' prefix scans: the smallest string greater than every string
+ * starting with prefix (drop trailing 0xff bytes, bump the last byte), a
+ * new string; NULL when there is none (prefix empty or all 0xff): the range
+ * is open-ended.
+ */
+char *store_prefix_end(const char *prefix);
+
 /* Drivers. */
 int store_sqlite_open(const char *path, struct store **out, char *err,
 		      size_t errsz);

@@ -382,20 +382,17 @@ static void rds_rows_emit(struct rds_rows *rows, int result, store_row_cb *cb,
 	free(rows->ts);
 }
 
-/* The smallest string above every string starting with prefix, as a lex
- * range bound "(END", or "+" when there is none; a new string. */
+/* The upper lex bound of a prefix scan: "(END" (store_prefix_end), or
+ * "+" when the range is open-ended; a new string. */
 static char *rds_prefix_end(const char *prefix)
 {
-	size_t n = strlen(prefix);
-	char *end;
+	char *end = store_prefix_end(prefix), *bound;
 
-	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
-		n--;
-	if (n == 0)
+	if (end == NULL)
 		return xstrdup("+");
-	end = xasprintf("(%.*s", (int)n, prefix);
-	end[n] = (char)((unsigned char)end[n] + 1);
-	return end;
+	bound = xasprintf("(%s", end);
+	free(end);
+	return bound;
 }
 
 /* Driver op: the unexpired keys of ns starting with prefix, in order. */
