@@ -470,6 +470,8 @@ void lg_state_escalate(struct login_engine *e, struct lg_state *s,
 		       const char *why, uint32_t now);
 void lg_state_sweep(struct login_engine *e, uint32_t now);
 int lg_states_load(struct login_engine *e, char *err, size_t errsz);
+/* Follow the states other hosts sharing the store write (store_watch). */
+void lg_states_watch(struct login_engine *e);
 void lg_state_drop(struct lg_node *n, void *arg);
 const char *lg_kind_name(int kind);
 bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip);

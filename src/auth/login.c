@@ -796,6 +796,7 @@ struct login_engine *login_engine_new(const struct config *cfg,
 		return NULL;
 	}
 	lg_abused_load(e);
+	lg_states_watch(e);
 	return e;
 }
 

@@ -346,6 +346,7 @@ static void state_row(void *arg, int result, const char *key,
 	struct lg_incident *inc;
 	struct lg_state *s;
 	struct lg_ip ip;
+	bool counted;
 	json_t *o;
 
 	(void)ts;
@@ -367,6 +368,9 @@ static void state_row(void *arg, int result, const char *key,
 		json_decref(o);
 		return;
 	}
+	s = state_find(e, &ip, len);
+	/* Re-read (another host's notice): its incident counts it once. */
+	counted = s && s->kind != LG_NONE && strcmp(s->incident, incident) == 0;
 	s = state_new(e, &ip, len);
 	s->kind = (uint8_t)kind;
 	s->since = (uint32_t)since;
@@ -377,7 +381,7 @@ static void state_row(void *arg, int result, const char *key,
 	snprintf(s->incident, sizeof(s->incident), "%s", incident);
 	set_str(&s->reason, reason);
 	set_str(&s->actor, actor);
-	inc = s->incident[0] ? lg_inc_find(e, s->incident) : NULL;
+	inc = s->incident[0] && !counted ? lg_inc_find(e, s->incident) : NULL;
 	if (inc)
 		inc->nstates++;
 	json_decref(o);
@@ -405,6 +409,68 @@ int lg_states_load(struct login_engine *e, char *err, size_t errsz)
 	log_msg(LOG_L_INFO, "event=login_states_loaded states=%zu bad=%d",
 		e->states.n, l.bad);
 	return 0;
+}
+
+/* A state another host wrote was read: apply it, or drop a deleted one. */
+static void state_notice_got(void *arg, int result, const char *value)
+{
+	struct login_engine *e = ((void **)arg)[0];
+	char *key = ((void **)arg)[1];
+	struct load l = { e, -1, 0 };
+	struct lg_state *s;
+	struct lg_ip ip;
+	int len;
+
+	if (result == STORE_OK) {
+		state_row(&l, STORE_OK, key, value, 0);
+	} else if (result == STORE_NOTFOUND && lg_cidr_parse(key, &ip, &len) &&
+		   (s = state_find(e, &ip, len)) != NULL &&
+		   s->kind != LG_NONE) {
+		/* Unblocked there (or run out): not in force here either. */
+		state_unref(e, s, lg_now(0));
+		lg_tab_remove(&e->states, &s->node);
+		s->kind = LG_NONE;
+		lg_state_drop(&s->node, e);
+		log_msg(LOG_L_NOTICE, "event=login_unblock ip=%s "
+			"actor=another_host", key);
+	}
+	free(key);
+	free(arg);
+}
+
+/* A reload's end: free its context. */
+static void state_reload_row(void *arg, int result, const char *key,
+			     const char *value, int64_t ts)
+{
+	state_row(arg, result, key, value, ts);
+	if (!key)
+		free(arg);
+}
+
+/* store_watch: another host changed an address state (key), or notices
+ * were lost (key NULL: read them all again). */
+static void state_notice(void *arg, const char *ns, const char *key)
+{
+	struct login_engine *e = arg;
+	void **ctx;
+
+	if (key == NULL) {
+		struct load *l = xcalloc(1, sizeof(*l));
+
+		l->e = e;
+		l->result = -1;
+		store_scan(e->st, ns, "", state_reload_row, l);
+		return;
+	}
+	ctx = xcalloc(2, sizeof(void *));
+	ctx[0] = e;
+	ctx[1] = xstrdup(key);
+	store_get(e->st, ns, key, state_notice_got, ctx);
+}
+
+void lg_states_watch(struct login_engine *e)
+{
+	store_watch(e->st, "ipblock", state_notice, e);
 }
 
 int login_ip_block(struct login_engine *e, const char *ip, long seconds,

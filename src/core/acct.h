@@ -128,6 +128,8 @@ struct acct {
 	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
 					 * replies carrying risky attachments */
 	uint32_t threads_prev;
+	uint32_t fleet_at;		/* windows last read from the fleet
+					 * (core fleet.c); 0 never */
 	struct acct_detail *detail;
 	char login[];
 };

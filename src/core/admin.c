@@ -530,6 +530,25 @@ void core_metrics(struct core *c, struct buf *out)
 		   "# TYPE mamori_accounts_refused_total counter\n"
 		   "mamori_accounts_refused_total %llu\n",
 		   c->stats.evictions, c->stats.accounts_refused);
+	/* A fleet sharing a store (fleet.c); zero on a store of one host. */
+	buf_printf(out, "# HELP mamori_fleet_reads_total RCPT reads of the "
+		   "fleet's counters.\n"
+		   "# TYPE mamori_fleet_reads_total counter\n"
+		   "mamori_fleet_reads_total %llu\n"
+		   "# HELP mamori_fleet_fast_total RCPT decided on this host's "
+		   "fresh copy (fleet_fast_age).\n"
+		   "# TYPE mamori_fleet_fast_total counter\n"
+		   "mamori_fleet_fast_total %llu\n"
+		   "# HELP mamori_fleet_failures_total Counts the store could "
+		   "not take or give.\n"
+		   "# TYPE mamori_fleet_failures_total counter\n"
+		   "mamori_fleet_failures_total %llu\n"
+		   "# HELP mamori_fleet_notices_total Account records other "
+		   "hosts wrote.\n"
+		   "# TYPE mamori_fleet_notices_total counter\n"
+		   "mamori_fleet_notices_total %llu\n",
+		   c->stats.fleet_reads, c->stats.fleet_fast,
+		   c->stats.fleet_failures, c->stats.fleet_notices);
 }
 
 void core_set_base(struct core *c, struct event_base *base)

@@ -95,6 +95,11 @@ struct core_stats {
 	unsigned long long accounts_refused; /* full, nothing to evict */
 	uint64_t logins[3][3];		/* core_login(): [stage][action] */
 	uint64_t logins_compromised;
+	unsigned long long fleet_reads;	/* fleet.c: RCPT read the fleet */
+	unsigned long long fleet_fast;	/* fleet.c: RCPT trusted its copy */
+	unsigned long long fleet_failures; /* fleet.c: the store could not
+					    * count */
+	unsigned long long fleet_notices; /* fleet.c: other hosts' writes */
 };
 
 struct core {
@@ -116,6 +121,7 @@ struct core {
 	size_t evict_hand;		/* evict.c: next slot to probe */
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */
 	bool learning;			/* core_set_learning: no transitions */
+	uint32_t fleet_log_at;		/* fleet.c: next "unavailable" log */
 };
 
 /* An outbound decision in flight (may wait for a store write). */
@@ -130,9 +136,32 @@ struct decision {
 	struct verdict v;
 	core_verdict_cb *cb;
 	void *arg;
+	uint32_t now;			/* the request's time */
+	uint32_t add[W__COUNT];		/* END-OF-MESSAGE: what it counts */
 };
 
 void decision_free(struct decision *d);
+/* Answer d per store_failure_action (its state unknown); why -> reason. */
+void core_answer_stateless(struct core *c, struct decision *d,
+			   const char *why);
+
+/*
+ * The fleet (fleet.c).  count: add d->add to the account's windows in the
+ * store and take the fleet's view (its own count when the store cannot),
+ * then cont(d).  read: at RCPT, refresh the account's windows from the
+ * fleet unless the store is not shared, the state does not need them or
+ * the fast path holds; true when it did (cont(d) follows, or the answer by
+ * store_failure_action).  watch: apply other hosts' account records.
+ */
+void core_fleet_count(struct core *c, struct decision *d,
+		      void (*cont)(struct decision *d));
+bool core_fleet_read(struct core *c, struct decision *d,
+		     void (*cont)(struct decision *d));
+void core_fleet_watch(struct core *c);
+/* Re-read one account record from the store (another host wrote it), or
+ * every one (notices were lost); applied unless a write is in flight. */
+void core_account_reload(struct core *c, const char *key);
+void core_accounts_reload(struct core *c);
 uint32_t core_now(int64_t now);
 const struct class_config *core_class_of(struct core *c, const char *login);
 /*

@@ -283,6 +283,18 @@ static void decision_after_transition(void *arg, int result)
 
 static void dispatch(struct core *c, struct decision *d, uint32_t now);
 
+void core_answer_stateless(struct core *c, struct decision *d,
+			   const char *why)
+{
+	answer_stateless(c, d, why);
+}
+
+/* After the fleet's counters were read at RCPT. */
+static void dispatch_fleet(struct decision *d)
+{
+	dispatch(d->c, d, d->now);
+}
+
 /* After a timed state ended: decide the request in the new state. */
 static void decision_after_expiry(void *arg, int result)
 {
@@ -554,7 +566,9 @@ static uint16_t request_country(struct core *c,
 	return (uint16_t)((uint8_t)u0 << 8 | (uint8_t)u1);
 }
 
-/* END-OF-MESSAGE: count the message, score the account, act. */
+static void on_eom_counted(struct decision *d);
+
+/* END-OF-MESSAGE: count the message, then on_eom_counted. */
 static void on_eom(struct core *c, struct decision *d, uint32_t now)
 {
 	struct acct *a = d->a;
@@ -562,9 +576,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 	const struct class_config *cl = d->cl;
 	struct instance *in = instance_slot(c, r->instance);
 	uint32_t n = r->recipient_count > 0 ? (uint32_t)r->recipient_count : 1;
-	uint32_t ext = n, internal = 0, net = 0;
-	bool new_net = false, have_net;
-	struct outbound_eval ev;
+	uint32_t ext = n, internal = 0;
 
 	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
 		verdict_for_state(c, a, cl, &d->v);
@@ -589,11 +601,26 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		}
 	}
 	acct_baseline_roll(a, now, c->cfg->baseline_halflife);
-	acct_win_add(a, W_MSG_MIN, 1, now);
-	acct_win_add(a, W_MSG_HOUR, 1, now);
-	acct_win_add(a, W_EXT_HOUR, ext, now);
-	acct_win_add(a, W_INT_HOUR, internal, now);
-	acct_win_add(a, W_RCPT_DAY, n, now);
+	d->add[W_MSG_MIN] = 1;
+	d->add[W_MSG_HOUR] = 1;
+	d->add[W_EXT_HOUR] = ext;
+	d->add[W_INT_HOUR] = internal;
+	d->add[W_RCPT_DAY] = n;
+	/* Counted by the store: the fleet's windows come back (fleet.c). */
+	core_fleet_count(c, d, on_eom_counted);
+}
+
+/* END-OF-MESSAGE, the message counted: score the account, act. */
+static void on_eom_counted(struct decision *d)
+{
+	struct core *c = d->c;
+	struct acct *a = d->a;
+	const struct outbound_request *r = &d->req;
+	const struct class_config *cl = d->cl;
+	uint32_t now = d->now, n = d->add[W_RCPT_DAY], net = 0;
+	bool new_net = false, have_net;
+	struct outbound_eval ev;
+
 	c->stats.messages++;
 	c->stats.recipients += n;
 
@@ -742,6 +769,7 @@ void core_outbound(struct core *c, const struct outbound_request *req,
 	}
 	d = decision_new(req, cb, arg);
 	d->c = c;
+	d->now = now;
 	/* Only at END-OF-MESSAGE, where the client is recorded. */
 	if (req->stage == OUT_END_OF_MESSAGE)
 		d->cc = request_country(c, req);
@@ -756,6 +784,8 @@ void core_outbound(struct core *c, const struct outbound_request *req,
 	}
 	d->v.state = acct_state_name(d->a->state);
 	if (expire_state(c, d, now))
+		return;
+	if (req->stage == OUT_RCPT && core_fleet_read(c, d, dispatch_fleet))
 		return;
 	dispatch(c, d, now);
 }

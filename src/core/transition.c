@@ -251,11 +251,14 @@ struct load_ctx {
 	size_t n, bad;
 };
 
-/* One persisted account: recreate it in memory. */
-static void load_row(void *arg, int result, const char *key,
-		     const char *value, int64_t ts)
+/*
+ * Apply one persisted account record to memory, creating the account (past
+ * max_accounts: stored state is never dropped).  An account whose own write
+ * is in flight keeps its state (that write comes after).  false for a bad
+ * record (logged).
+ */
+static bool record_apply(struct core *c, const char *key, const char *value)
 {
-	struct load_ctx *l = arg;
 	json_t *o;
 	json_error_t jerr;
 	struct acct *a;
@@ -265,13 +268,6 @@ static void load_row(void *arg, int result, const char *key,
 	double baseline = 0;
 	int st, force_reset = 0;
 
-	(void)ts;
-	if (!key) {
-		l->result = result;
-		return;
-	}
-	if (l->only && strcmp(key, l->only) != 0)
-		return;
 	o = json_loads(value, 0, &jerr);
 	if (!o || json_unpack(o, "{s?s, s?I, s?I, s?I, s?I, s?I, s?I, s?s, s?F, s?b}",
 			      "state", &state, "strikes", &strikes,
@@ -286,11 +282,14 @@ static void load_row(void *arg, int result, const char *key,
 
 		log_msg(LOG_L_ERR, "event=load_bad_record account=%s",
 			log_q(q, sizeof(q), key));
-		l->bad++;
 		json_decref(o);
-		return;
+		return false;
 	}
-	a = acct_table_get(l->c->accounts, key, true, (uint32_t)first);
+	a = acct_table_get(c->accounts, key, true, (uint32_t)first);
+	if (a->pending) {
+		json_decref(o);
+		return true;
+	}
 	a->state = (uint8_t)st;
 	a->strikes = (uint8_t)(strikes > 255 ? 255 : strikes);
 	a->state_since = (uint32_t)since;
@@ -303,8 +302,76 @@ static void load_row(void *arg, int result, const char *key,
 	if (*reason)
 		snprintf(acct_detail_get(a)->reason,
 			 sizeof(a->detail->reason), "%.255s", reason);
-	l->n++;
 	json_decref(o);
+	return true;
+}
+
+/* One persisted account: recreate it in memory. */
+static void load_row(void *arg, int result, const char *key,
+		     const char *value, int64_t ts)
+{
+	struct load_ctx *l = arg;
+
+	(void)ts;
+	if (!key) {
+		l->result = result;
+		return;
+	}
+	if (l->only && strcmp(key, l->only) != 0)
+		return;
+	if (record_apply(l->c, key, value))
+		l->n++;
+	else
+		l->bad++;
+}
+
+/* The record another host wrote: apply it (a deleted one is left). */
+static void reload_got(void *arg, int result, const char *value)
+{
+	struct core *c = ((void **)arg)[0];
+	char *key = ((void **)arg)[1];
+
+	if (result == STORE_OK)
+		record_apply(c, key, value);
+	else if (result != STORE_NOTFOUND)
+		c->stats.store_failures++;
+	free(key);
+	free(arg);
+}
+
+void core_account_reload(struct core *c, const char *key)
+{
+	void **ctx = xcalloc(2, sizeof(void *));
+
+	ctx[0] = c;
+	ctx[1] = xstrdup(key);
+	store_get(c->st, "account", key, reload_got, ctx);
+}
+
+/* The end of a reload scan: log it. */
+static void reload_row(void *arg, int result, const char *key,
+		       const char *value, int64_t ts)
+{
+	struct load_ctx *l = arg;
+
+	load_row(arg, result, key, value, ts);
+	if (key)
+		return;
+	log_msg(result == STORE_OK ? LOG_L_INFO : LOG_L_ERR,
+		"event=state_reloaded accounts=%zu bad_records=%zu store=%s",
+		l->n, l->bad, store_result_str(result));
+	if (result != STORE_OK)
+		l->c->stats.store_failures++;
+	free(l);
+}
+
+void core_accounts_reload(struct core *c)
+{
+	struct load_ctx *l = xcalloc(1, sizeof(*l));
+
+	l->c = c;
+	l->result = -1;
+	store_scan(c->st, "account", "", reload_row, l);
 }
 
 int core_load(struct core *c, char *err, size_t errsz)
@@ -366,6 +433,7 @@ struct core *core_new(const struct config *cfg, struct store *st,
 		core_free(c);
 		return NULL;
 	}
+	core_fleet_watch(c);
 	return c;
 }
 

@@ -215,17 +215,44 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		d->config_path ? d->config_path : "(defaults)");
 }
 
+/*
+ * The first line of store_password_file into pw (NUL-terminated; "" when
+ * the setting is empty).  Read before the privileges are dropped.  0, or -1
+ * with err (which never holds the password).
+ */
+static int read_store_password(const char *path, char *pw, size_t n,
+			       char *err, size_t errsz)
+{
+	FILE *f;
+
+	pw[0] = '\0';
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errsz, "store_password_file %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fgets(pw, (int)n, f) == NULL)
+		pw[0] = '\0';
+	fclose(f);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	struct event *ev_term, *ev_int, *ev_hup, *ev_tick;
 	struct timeval tick = { .tv_sec = 5 };
-	char err[1024];
+	char err[1024], store_pw[512];
+	struct store_opts store_o = { 0 };
 	const char *path = NULL;
 	bool check = false;
 	uid_t uid;
 	gid_t gid;
-	int opt;
+	int opt, rc;
 	size_t k;
 
 	for (k = 1; k < (size_t)argc && strcmp(argv[k], "--"); k++) {
@@ -285,9 +312,17 @@ int main(int argc, char **argv)
 		if (!d.milter)
 			goto fail;
 	}
+	if (read_store_password(d.cfg->store_password_file, store_pw,
+				sizeof(store_pw), err, sizeof(err)) != 0)
+		goto fail;
 	if (drop_privileges(d.cfg->user, &uid, &gid, err, sizeof(err)) != 0)
 		goto fail;
-	if (store_open(d.cfg->store, d.base, &d.st, err, sizeof(err)) != 0)
+	store_o.password = store_pw;
+	store_o.timeout_ms = d.cfg->store_timeout_ms;
+	rc = store_open_opts(d.cfg->store, d.base, &store_o, &d.st, err,
+			     sizeof(err));
+	explicit_bzero(store_pw, sizeof(store_pw));
+	if (rc != 0)
 		goto fail;
 	if (d.mail)
 		core_mail_attach(d.mail, d.st);

@@ -28,10 +28,16 @@ static void done_ignore(void *arg, int result)
 int store_open(const char *spec, struct event_base *base, struct store **out,
 	       char *err, size_t errsz)
 {
+	return store_open_opts(spec, base, NULL, out, err, errsz);
+}
+
+int store_open_opts(const char *spec, struct event_base *base,
+		    const struct store_opts *opts, struct store **out,
+		    char *err, size_t errsz)
+{
 	const char *colon;
 	size_t tlen;
 
-	(void)base;	/* only networked backends schedule on the loop */
 	assert(spec != NULL && out != NULL);
 	*out = NULL;
 	if (errsz > 0)
@@ -47,8 +53,13 @@ int store_open(const char *spec, struct event_base *base, struct store **out,
 		return store_sqlite_open(colon + 1, out, err, errsz);
 	if (tlen == 6 && strncmp(spec, "memory", tlen) == 0)
 		return store_memory_open(colon + 1, out, err, errsz);
+	if ((tlen == 5 && strncmp(spec, "redis", tlen) == 0) ||
+	    (tlen == 14 && strncmp(spec, "redis-sentinel", tlen) == 0))
+		return store_redis_open(colon + 1, tlen == 14, base, opts, out,
+					err, errsz);
 	snprintf(err, errsz, "store \"%s\": unknown type \"%.*s\" "
-		 "(supported: sqlite, memory)", spec, (int)tlen, spec);
+		 "(supported: sqlite, memory, redis, redis-sentinel)", spec,
+		 (int)tlen, spec);
 	return -EINVAL;
 }
 
@@ -218,6 +229,58 @@ void store_log(struct store *st, const char *ns, const char *key,
 	t = store_timed_new(st, STORE_OP_LOG, arg);
 	t->cb.row = cb;
 	st->ops->log(st, ns, key, store_timed_row, t);
+}
+
+void store_window(struct store *st, const char *ns, const char *key,
+		  uint32_t now, const struct store_win *w, size_t n,
+		  store_win_cb *cb, void *arg)
+{
+	struct store_win out[STORE_WIN_MAX];
+	size_t i;
+
+	assert(ns != NULL && key != NULL && cb != NULL);
+	assert(n > 0 && n <= STORE_WIN_MAX);
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY, NULL, 0);
+		return;
+	}
+	if (st->ops->window) {
+		st->ops->window(st, ns, key, now, w, n, cb, arg);
+		return;
+	}
+	/* One host: its own windows are the fleet's. */
+	for (i = 0; i < n; i++) {
+		out[i] = w[i];
+		window_add(&out[i].w, w[i].len, now, w[i].add);
+	}
+	cb(arg, STORE_OK, out, n);
+}
+
+void store_watch(struct store *st, const char *ns, store_watch_cb *cb,
+		 void *arg)
+{
+	assert(ns != NULL && cb != NULL);
+	if (st->ops->watch)
+		st->ops->watch(st, ns, cb, arg);
+}
+
+bool store_is_shared(const struct store *st)
+{
+	return st->ops->window != NULL;
+}
+
+char *store_prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+
+	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return NULL;
+	end = xstrndup(prefix, n);
+	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+	return end;
 }
 
 const char *store_result_str(int result)

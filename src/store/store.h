@@ -2,11 +2,17 @@
  * store - mamori's state store interface.
  *
  * Stores are named "type:spec" like Postfix tables: "sqlite:/var/lib/mamori/
- * state.db" (embedded default, WAL), "memory:" (tests, throwaway).  A
- * networked backend (redis:, next) plugs in behind the same calls, so the
- * interface is asynchronous: every operation reports through a callback that
- * may run before the call returns (sqlite, memory) or later from the event
- * loop (redis).  Callers must not assume either.
+ * state.db" (embedded default, WAL), "memory:" (tests, throwaway),
+ * "redis:unix:/run/redis/redis.sock", "redis:tcp:HOST:PORT" and
+ * "redis-sentinel:MASTER@HOST:PORT,HOST:PORT" (a fleet of mamorid sharing
+ * one Redis, docs/design/fleet.md).  The interface is asynchronous: every
+ * operation reports through a callback that may run before the call returns
+ * (sqlite, memory) or later from the event loop (redis).  Callers must not
+ * assume either.
+ *
+ * Two operations exist for a fleet and have an in-process meaning for a
+ * store of one host: store_window (sliding-window counters summed over every
+ * host) and store_watch (hear of keys other hosts changed).
  *
  * Results (dbus-broker convention): STORE_OK; STORE_NOTFOUND ("no such key",
  * an answer); STORE_E_RETRY ("the store is unavailable", not an answer: the
@@ -26,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/window.h"
 
 struct event_base;
 
@@ -84,6 +92,28 @@ struct store_stats {
 	double seconds;			/* sum of all latencies */
 };
 
+/*
+ * One sliding window of store_window: util/window.h's two buckets of len
+ * seconds.  add is what to count at now (0: only read); w is the caller's
+ * own view going in and the fleet's view in the answer.
+ */
+struct store_win {
+	uint32_t len;
+	uint32_t add;
+	struct window w;
+};
+
+/* The windows after the add (borrowed, n of them), or result != STORE_OK
+ * and w NULL. */
+typedef void store_win_cb(void *arg, int result, const struct store_win *w,
+			  size_t n);
+/*
+ * A watched key of ns was written or deleted by another process sharing the
+ * store; key NULL: notices may have been lost (the link to the store was
+ * down), so re-read whatever is kept from ns.
+ */
+typedef void store_watch_cb(void *arg, const char *ns, const char *key);
+
 /* The driver vtable; each driver embeds struct store first. */
 struct store_ops {
 	const char *type;
@@ -106,6 +136,13 @@ struct store_ops {
 		       void *arg);
 	void (*log)(struct store *st, const char *ns, const char *key,
 		    store_row_cb *cb, void *arg);
+	/* Optional, for stores shared between hosts (NULL: in-process, the
+	 * caller's own windows are the whole truth and nobody else writes). */
+	void (*window)(struct store *st, const char *ns, const char *key,
+		       uint32_t now, const struct store_win *w, size_t n,
+		       store_win_cb *cb, void *arg);
+	void (*watch)(struct store *st, const char *ns, store_watch_cb *cb,
+		      void *arg);
 };
 
 struct store {
@@ -158,16 +195,66 @@ void store_append(struct store *st, const char *ns, const char *key,
 void store_log(struct store *st, const char *ns, const char *key,
 	       store_row_cb *cb, void *arg);
 
+/*
+ * Count into sliding windows shared by every process using the store:
+ * add w[i].add to window w[i] of (ns, key) at now, atomically, and answer
+ * with each window as the whole fleet counted it (w[i].w: bucket now /
+ * w[i].len, its count and the previous bucket's).  A store of one host
+ * answers with the caller's own windows after the add (window_add), at
+ * once.  w (1 to STORE_WIN_MAX entries) is copied; a window is named by
+ * its place in w, so a caller passes its windows in one order.  Windows of a shared
+ * store expire on their own two lengths after their bucket.
+ */
+#define STORE_WIN_MAX 8
+void store_window(struct store *st, const char *ns, const char *key,
+		  uint32_t now, const struct store_win *w, size_t n,
+		  store_win_cb *cb, void *arg);
+/*
+ * Call cb (for the life of the store) when another process sharing the
+ * store puts or deletes a key of ns (ns is a string literal, kept).  A
+ * store of one host never calls it.
+ */
+void store_watch(struct store *st, const char *ns, store_watch_cb *cb,
+		 void *arg);
+/* Is the store shared with other hosts (window and watch reach them)? */
+bool store_is_shared(const struct store *st);
+
+/*
+ * Options a networked store needs besides its name: a password (borrowed;
+ * NULL or "" for none; never logged), and how long one operation may wait
+ * for the server before it reports STORE_E_RETRY (0: 1,000 ms).
+ */
+struct store_opts {
+	const char *password;
+	long timeout_ms;
+};
+/* store_open with options (opts may be NULL). */
+int store_open_opts(const char *spec, struct event_base *base,
+		    const struct store_opts *opts, struct store **out,
+		    char *err, size_t errsz);
+
 const char *store_result_str(int result);
 /* What st did since it was opened; borrowed, changes with every call. */
 const struct store_stats *store_stats(const struct store *st);
 /* The operation's name for metrics ("get", "put_many", ...). */
 const char *store_op_name(enum store_op op);
 
+/*
+ * For drivers' prefix scans: the smallest string greater than every string
+ * starting with prefix (drop trailing 0xff bytes, bump the last byte), a
+ * new string; NULL when there is none (prefix empty or all 0xff): the range
+ * is open-ended.
+ */
+char *store_prefix_end(const char *prefix);
+
 /* Drivers. */
 int store_sqlite_open(const char *path, struct store **out, char *err,
 		      size_t errsz);
 int store_memory_open(const char *spec, struct store **out, char *err,
 		      size_t errsz);
+/* spec after "redis:" or, with sentinel, after "redis-sentinel:". */
+int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
+		     const struct store_opts *opts, struct store **out,
+		     char *err, size_t errsz);
 
 #endif

@@ -373,25 +373,6 @@ static void sql_del(struct store *st, const char *ns, const char *key,
 }
 
 /*
- * The smallest string greater than every string starting with prefix:
- * drop trailing 0xff bytes and bump the last byte.  NULL when there is
- * none (prefix empty or all 0xff), i.e. the range is open-ended.
- */
-static char *sql_prefix_end(const char *prefix)
-{
-	size_t n = strlen(prefix);
-	char *end;
-
-	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
-		n--;
-	if (n == 0)
-		return NULL;
-	end = xstrndup(prefix, n);
-	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-	return end;
-}
-
-/*
  * Driver op: unexpired keys of ns starting with prefix, in key order.
  * A byte range rather than LIKE, so '%' and '_' in keys mean themselves
  * and the primary key index serves the query.
@@ -400,7 +381,7 @@ static void sql_scan(struct store *st, const char *ns, const char *prefix,
 		     store_row_cb *cb, void *arg)
 {
 	struct sql_store *ss = (struct sql_store *)st;
-	char *end = sql_prefix_end(prefix);
+	char *end = store_prefix_end(prefix);
 	sqlite3_stmt *s = ss->stmt[end ? SQL_SCAN_RANGE : SQL_SCAN_FROM];
 	int rc;
 

@@ -98,7 +98,22 @@ static const struct cfg_param global_params[] = {
 	 "close a connection whose request is unfinished this long"},
 
 	{"store", CFG_STR, "sqlite:/var/lib/mamori/state.db", 0, 0, false,
-	 G(store), NULL, "state store: sqlite:PATH or memory:"},
+	 G(store), NULL, "state store: sqlite:PATH, memory:, "
+	 "redis:unix:PATH, redis:tcp:HOST:PORT or "
+	 "redis-sentinel:MASTER@HOST:PORT,HOST:PORT (a fleet sharing one Redis)"},
+	/* Read before the privileges are dropped, so it can be root's 0600. */
+	{"store_password_file", CFG_STR, "", 0, 0, false,
+	 G(store_password_file), NULL,
+	 "redis: file whose first line is the AUTH password (read at start, "
+	 "as root; never logged); empty: no AUTH"},
+	{"store_timeout_ms", CFG_INT, "1000", 20, 60000, false,
+	 G(store_timeout_ms), NULL,
+	 "redis: one operation waits this long for an answer, then "
+	 "store_failure_action answers and the server counts as down"},
+	{"fleet_fast_age", CFG_TIME, "1", 0, 60, true, G(fleet_fast_age),
+	 NULL, "redis: at RCPT, skip reading the fleet's counters while this "
+	 "host's copy is younger than this (whole seconds) and every limit is "
+	 "at most half used (docs/design/fleet.md); 0: read them at every RCPT"},
 	{"store_failure_action", CFG_ENUM, "defer", 0, 0, true,
 	 G(store_failure_action), "dunno|defer",
 	 "answer when a transition cannot be written: dunno (fail open) or defer (4.3.0)"},
@@ -795,10 +810,12 @@ static int validate(struct config *c, char *err, size_t errsz)
 			 c->notify_language);
 		return -1;
 	}
-	if (strncmp(c->store, "sqlite:", 7) && strcmp(c->store, "memory:")) {
+	if (strncmp(c->store, "sqlite:", 7) && strcmp(c->store, "memory:") &&
+	    strncmp(c->store, "redis:", 6) &&
+	    strncmp(c->store, "redis-sentinel:", 15)) {
 		snprintf(err, errsz,
-			 "store: unknown type in \"%s\" (sqlite:PATH or memory:)",
-			 c->store);
+			 "store: unknown type in \"%s\" (sqlite:PATH, memory:, "
+			 "redis:... or redis-sentinel:...)", c->store);
 		return -1;
 	}
 	for (i = 0; i < c->nclasses; i++) {

@@ -116,6 +116,9 @@ struct config {
 	/* state */
 	char *store;
 	int store_failure_action;	/* 0 = dunno (fail open), 1 = defer */
+	char *store_password_file;	/* redis AUTH, read at start */
+	long store_timeout_ms;		/* redis: one operation's bound */
+	long fleet_fast_age;		/* redis: RCPT trusts its copy this long */
 	long max_accounts;		/* accounts traffic may create (evict.c) */
 
 	/* accounting */
