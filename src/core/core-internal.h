@@ -116,6 +116,7 @@ struct core {
 	size_t evict_hand;		/* evict.c: next slot to probe */
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */
 	bool learning;			/* core_set_learning: no transitions */
+	struct core_hist *hist;		/* history.c; NULL until sampled */
 };
 
 /* An outbound decision in flight (may wait for a store write). */
