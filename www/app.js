@@ -7,7 +7,7 @@
  */
 'use strict';
 
-const ui = { csrf: '', actor: '', lang: 'en', cat: {}, charts: [] };
+const ui = { csrf: '', actor: '', lang: 'en', cat: {}, charts: [], pending: [] };
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -100,9 +100,12 @@ function kv(obj, prefix) {
 }
 
 function page(...kids) {
+  /* The charts of the page shown so far go; those made for this one stay. */
   for (const c of ui.charts) c.destroy();
-  ui.charts = [];
-  document.getElementById('page').replaceChildren(...kids.flat());
+  ui.charts = ui.pending;
+  ui.pending = [];
+  document.getElementById('page').replaceChildren(
+    ...kids.flat(Infinity).filter(k => k !== null && k !== undefined && k !== false));
 }
 
 /* A line chart of series (name -> numbers) or, without Chart.js, a table. */
@@ -112,7 +115,7 @@ function chart(title, labels, series) {
     const c = el('canvas', { 'aria-label': title });
     box.append(el('div', { class: 'canvas' }, c));
     const colors = ['#1f5fbf', '#a15c00', '#b3261e', '#6a1b9a', '#1e7b34', '#555'];
-    ui.charts.push(new window.Chart(c, {
+    ui.pending.push(new window.Chart(c, {
       type: 'line',
       data: { labels, datasets: Object.entries(series).map(([k, v], i) => ({
         label: t('series.' + k), data: v, borderColor: colors[i % colors.length],
