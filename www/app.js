@@ -400,7 +400,12 @@ async function pageScan() {
       headers: { 'X-Mamori-CSRF': ui.csrf, 'Content-Type': 'message/rfc822' }, body: text });
     const j = await r.json();
     if (!r.ok) throw new Error(j.error || r.status);
-    out.replaceChildren(el('h2', { text: t('scan.verdict') }), kv(j),
+    const summary = { action: j.action, score: j.score, labels: j.labels || [],
+      spf: j.spf, dkim: j.dkim, dmarc: j.dmarc, disposition: j.disposition,
+      from_domain: j.from_domain, reason: j.reason };
+    out.replaceChildren(el('h2', { text: t('scan.verdict') }), kv(summary),
+      (j.reasons || []).length ? table(['signal', 'label', 'points', 'detail'], j.reasons.map(r =>
+        el('tr', {}, td(r.name), td(r.label), td(r.points, 'num'), td(r.detail)))) : null,
       el('h2', { text: 'JSON' }), el('pre', { class: 'raw', text: JSON.stringify(j, null, 2) }));
   };
   page(el('h1', { text: t('nav.scan') }),
