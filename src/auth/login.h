@@ -194,5 +194,13 @@ json_t *login_incident_show(struct login_engine *e, const char *id);
  */
 char *login_incident_csv(struct login_engine *e, const char *id);
 json_t *login_stats(struct login_engine *e);
+/*
+ * What the engine knows of one account (the admin API's account show):
+ * {"habitual_countries": "JP,US" or "-", "habitual_networks": N,
+ *  "incidents": [{"id", "rule", "state", "valid", "tried", "first", "last",
+ *  "protocol"}, ...]}, the incidents held in memory that list it, newest
+ * first.  A new reference.
+ */
+json_t *login_account_show(struct login_engine *e, const char *login);
 
 #endif

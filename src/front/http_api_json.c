@@ -119,6 +119,8 @@ static json_t *detail_json(const struct core_result *r)
 		if ((j = doc(d->events_json[i])))
 			json_array_append_new(ev, j);
 	json_object_set_new(o, "events", ev);
+	if (d->logins_json && (j = doc(d->logins_json)))
+		json_object_set_new(o, "logins", j);
 	return o;
 }
 

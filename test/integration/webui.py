@@ -181,6 +181,11 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
         check(bool(csv) and "/export?format=csv" in csv[0].get_attribute("href"),
               "incident offers its CSV export")
         ui.shot("incident")
+        # The account whose password the attacker had: its logins section.
+        ui.go("#/account/user07%40example.test", "account")
+        inc = ui.d.find_elements(By.CSS_SELECTOR, "#account-incidents a")
+        check(bool(inc) and inc[0].text.startswith("inc-"),
+              "an entered account's page names its incident")
 
     # Logins: block an address from the page, see it with its expiry.
     ui.go("#/logins", "logins")
