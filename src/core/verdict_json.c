@@ -12,11 +12,9 @@
 #include "core/verdict_json.h"
 #include "util/xalloc.h"
 
-/* The SPF/DKIM/DMARC part of the verdict as an object. */
-static json_t *auth_json(const struct mailauth_verdict *v)
+/* The SPF/DKIM/DMARC results of v into o (under "auth", and flat). */
+static void auth_fields(json_t *o, const struct mailauth_verdict *v)
 {
-	json_t *o = json_object();
-
 	json_object_set_new(o, "authentication_results", json_string(v->ar));
 	json_object_set_new(o, "received_spf", v->received_spf ?
 			    json_string(v->received_spf) : json_null());
@@ -26,6 +24,14 @@ static json_t *auth_json(const struct mailauth_verdict *v)
 	json_object_set_new(o, "dmarc", json_string(v->dmarc_result));
 	json_object_set_new(o, "disposition", json_string(v->disposition));
 	json_object_set_new(o, "overridden", json_boolean(v->overridden));
+}
+
+/* The SPF/DKIM/DMARC part of the verdict as an object. */
+static json_t *auth_json(const struct mailauth_verdict *v)
+{
+	json_t *o = json_object();
+
+	auth_fields(o, v);
 	json_object_set_new(o, "action",
 			    json_string(mailauth_action_name(v->action)));
 	json_object_set_new(o, "reason", v->reason ? json_string(v->reason) :
@@ -85,16 +91,8 @@ json_t *core_verdict_json(const struct core_verdict *cv, size_t fields)
 	content_json(o, cv->content);
 	json_object_set_new(o, "auth", auth_json(v));
 	/* the flat fields of before stay for existing readers */
-	json_object_set_new(o, "authentication_results", json_string(v->ar));
-	json_object_set_new(o, "received_spf", v->received_spf ?
-			    json_string(v->received_spf) : json_null());
+	auth_fields(o, v);
 	json_object_set_new(o, "header_fields", json_integer((json_int_t)fields));
-	json_object_set_new(o, "from_domain", json_string(v->from_domain));
-	json_object_set_new(o, "spf", json_string(v->spf_result));
-	json_object_set_new(o, "dkim", json_string(v->dkim_result));
-	json_object_set_new(o, "dmarc", json_string(v->dmarc_result));
-	json_object_set_new(o, "disposition", json_string(v->disposition));
-	json_object_set_new(o, "overridden", json_boolean(v->overridden));
 	json_object_set_new(o, "reply", reply ? json_string(reply) :
 			    json_null());
 	free(reply);

@@ -68,6 +68,18 @@ static char *verdict_text(const struct core_verdict *v, size_t fields)
 	return s;
 }
 
+/* Free j and what it owns. */
+static void job_free(struct scan_job *j)
+{
+	core_scan_free(j->s);
+	free(j->json);
+	free(j->msg);
+	free(j->ip);
+	free(j->helo);
+	free(j->from);
+	free(j);
+}
+
 /* Loop thread: hand the answer over and free the job. */
 static void scan_done(void *arg)
 {
@@ -77,13 +89,7 @@ static void scan_done(void *arg)
 		j->cb(j->arg, 200, j->json);
 	else
 		j->cb(j->arg, 500, "{\"error\": \"the scan failed\"}");
-	core_scan_free(j->s);
-	free(j->json);
-	free(j->msg);
-	free(j->ip);
-	free(j->helo);
-	free(j->from);
-	free(j);
+	job_free(j);
 }
 
 /* Worker thread: evaluate, then post the answer to the loop. */
@@ -135,13 +141,7 @@ int api_scan_start(struct api_scan *a, const struct config *cfg,
 	j->cb = cb;
 	j->arg = arg;
 	if (pthread_create(&a->th, NULL, scan_run, j) != 0) {
-		j->cb = NULL;
-		core_scan_free(j->s);
-		free(j->msg);
-		free(j->ip);
-		free(j->helo);
-		free(j->from);
-		free(j);
+		job_free(j);
 		snprintf(err, errsz, "cannot start the scan thread");
 		return 500;
 	}
