@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
-
 #include "auth/login.h"
 #include "core/core-internal.h"
 #include "core/history.h"
@@ -95,10 +93,12 @@ int core_hist_view(const struct core_hist *h, const char *range,
 	for (b = 0; b < v->n && h; b++) {
 		m0 = (v->start + (int64_t)b * v->step) / 60;
 		for (k = 0; k < per; k++) {
-			const struct hist_slot *s =
-				&h->s[(m0 + k) % CORE_HIST_MINUTES];
+			const struct hist_slot *s;
 
-			if (m0 + k < 0 || s->minute != m0 + k)
+			if (m0 + k < 0)	/* before 1970: nothing */
+				continue;
+			s = &h->s[(m0 + k) % CORE_HIST_MINUTES];
+			if (s->minute != m0 + k)
 				continue;
 			for (i = 0; i < CORE_HIST_NSERIES; i++) {
 				if (i < CORE_HIST_GAUGE0)
@@ -119,23 +119,6 @@ static void count_state(struct acct *a, void *arg)
 	n[a->state]++;
 }
 
-/* The login engine's cumulative verdicts into cum (zeros when off). */
-static void login_verdicts(struct core *c, uint64_t *cum)
-{
-	static const char *const k[3] = { "allow", "delay", "reject" };
-	json_t *j, *x;
-	int i;
-
-	if (!c->login)
-		return;
-	j = login_stats(c->login);
-	x = json_object_get(j, "verdicts");
-	for (i = 0; i < 3; i++)
-		cum[CORE_HIST_LOGIN_ALLOW + i] = (uint64_t)json_integer_value(
-			json_object_get(x, k[i]));
-	json_decref(j);
-}
-
 void core_history_tick(struct core *c, int64_t now)
 {
 	uint64_t cum[CORE_HIST_NSERIES] = { 0 };
@@ -147,7 +130,8 @@ void core_history_tick(struct core *c, int64_t now)
 		c->hist = core_hist_new();
 	for (i = 0; i < 4; i++)
 		cum[CORE_HIST_DUNNO + i] = c->stats.actions[i];
-	login_verdicts(c, cum);
+	if (c->login)
+		login_verdict_counts(c->login, &cum[CORE_HIST_LOGIN_ALLOW]);
 	acct_table_foreach(c->accounts, count_state, &cum[CORE_HIST_NORMAL]);
 	core_hist_sample(c->hist, now, cum);
 }

@@ -70,6 +70,16 @@ int main(void)
 		       rows[r].label);
 		core_hist_free(h);
 	}
+	{
+		struct core_hist *h = core_hist_new();
+		uint64_t cum[CORE_HIST_NSERIES] = { 0 };
+
+		core_hist_sample(h, 90, cum);
+		ok(core_hist_view(h, "week", 100, &v) == 0 && v.start < 0 &&
+		   v.v[v.n - 1][CORE_HIST_DUNNO] == 0,
+		   "a week before 1970 + 100 s: buckets before 1970 are zeros");
+		core_hist_free(h);
+	}
 	ok(core_hist_view(NULL, "month", T0, &v) == -1,
 	   "unknown range refused");
 	ok(core_hist_view(NULL, "week", T0, &v) == 0 && v.n == 168 &&
