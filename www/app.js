@@ -412,10 +412,10 @@ async function pageScan() {
     const summary = { action: j.action, score: j.score, labels: j.labels || [],
       spf: j.spf, dkim: j.dkim, dmarc: j.dmarc, disposition: j.disposition,
       from_domain: j.from_domain, reason: j.reason };
-    out.replaceChildren(el('h2', { text: t('scan.verdict') }), kv(summary),
+    out.replaceChildren(...[el('h2', { text: t('scan.verdict') }), kv(summary),
       (j.reasons || []).length ? table(['signal', 'label', 'points', 'detail'], j.reasons.map(r =>
         el('tr', {}, td(r.name), td(r.label), td(r.points, 'num'), td(r.detail)))) : null,
-      el('h2', { text: 'JSON' }), el('pre', { class: 'raw', text: JSON.stringify(j, null, 2) }));
+      el('h2', { text: 'JSON' }), el('pre', { class: 'raw', text: JSON.stringify(j, null, 2) })].filter(Boolean));
   };
   page(el('h1', { text: t('nav.scan') }),
     el('form', { class: 'toolbar', onsubmit: e => go(e).catch(showErr) }, file, ip, from,
@@ -441,6 +441,7 @@ function translateStatic() {
 
 async function route() {
   if (!ui.csrf) return;
+  document.getElementById('flash').replaceChildren();
   const h = location.hash.replace(/^#\/?/, '') || 'overview';
   const [name, ...rest] = h.split('/');
   const arg = rest.length ? decodeURIComponent(rest.join('/')) : '';

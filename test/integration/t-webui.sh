@@ -132,9 +132,14 @@ print("posted")
 PYEOF
 tap_ok 'mamori incidents 2>/dev/null | grep -q inc-' "b. the stuffing run opened an incident"
 
-# An .eml for the Scan page.
+# An .eml for the Scan page: a display name and a link text that name a
+# brand the addresses do not belong to.
 EML=$IT_DIR/scan.eml
-printf 'From: Shop <news@example.test>\r\nTo: bob@example.test\r\nSubject: =?UTF-8?B?5a6I44KK?=\r\nMessage-ID: <w1@example.test>\r\n\r\nhello\r\n' >"$EML"
+printf '%s\r\n' 'From: "Amazon.co.jp" <support@amaz0n-secure.example>' \
+	'To: bob@example.test' 'Subject: Verify your account' \
+	'Message-ID: <w1@amaz0n-secure.example>' 'MIME-Version: 1.0' \
+	'Content-Type: text/html; charset=utf-8' '' \
+	'<p>Your account is locked: <a href="http://198.51.100.7/login">https://www.amazon.co.jp/signin</a></p>' >"$EML"
 
 # ---------------------------------------------------------------- c. browser
 

@@ -210,7 +210,9 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
     ui.d.find_element(By.ID, "scan-ip").send_keys("127.0.0.1")
     ui.d.find_element(By.CSS_SELECTOR, "#page form button").click()
     ok = ui.wait(lambda: "dmarc" in ui.text("#scan-result"), "scan verdict shown")
-    check(ok, "scan page shows the verdict of the uploaded message")
+    t = ui.text("#scan-result") if ok else ""
+    check(ok and "link-text-mismatch" in t and "phishing" in t,
+          "scan page shows the verdict of the uploaded message with its reasons", t[:300])
     ui.shot("scan")
 
     # Japanese.
