@@ -893,6 +893,13 @@ static void jset(json_t *o, const char *key, uint64_t v)
 	json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
+void login_verdict_counts(const struct login_engine *e, uint64_t out[3])
+{
+	out[0] = e->stats.action[LOGIN_ACTION_ALLOW];
+	out[1] = e->stats.action[LOGIN_ACTION_DELAY];
+	out[2] = e->stats.action[LOGIN_ACTION_REJECT];
+}
+
 json_t *login_stats(struct login_engine *e)
 {
 	struct state_count sc = { .now = lg_now(0) };

@@ -194,5 +194,17 @@ json_t *login_incident_show(struct login_engine *e, const char *id);
  */
 char *login_incident_csv(struct login_engine *e, const char *id);
 json_t *login_stats(struct login_engine *e);
+/* The verdicts given so far, allow, delay and reject, into out[3]: what
+ * login_stats() lists under "verdicts", without walking the tables (the
+ * core samples it every few seconds for its history). */
+void login_verdict_counts(const struct login_engine *e, uint64_t out[3]);
+/*
+ * What the engine knows of one account (the admin API's account show):
+ * {"habitual_countries": "JP,US" or "-", "habitual_networks": N,
+ *  "incidents": [{"id", "rule", "state", "valid", "tried", "first", "last",
+ *  "protocol"}, ...]}, the incidents held in memory that list it, newest
+ * first.  A new reference.
+ */
+json_t *login_account_show(struct login_engine *e, const char *login);
 
 #endif

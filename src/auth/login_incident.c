@@ -795,3 +795,33 @@ char *login_incident_csv(struct login_engine *e, const char *id)
 	json_decref(accts);
 	return buf_steal(&b);
 }
+
+json_t *login_account_show(struct login_engine *e, const char *login)
+{
+	const struct lg_acct *a = lg_acct_get(e, login, false);
+	json_t *incs = json_array();
+	char cc[LG_COUNTRIES * 3 + 2] = "-";
+	int nets = 0, k;
+	size_t i;
+
+	if (a) {
+		lg_acct_countries(a, cc, sizeof(cc));
+		for (k = 0; k < LG_HABITUAL; k++)
+			nets += a->nets[k].id != 0;
+	}
+	for (i = e->ninc; i-- > 0;) {	/* the newest first */
+		const struct lg_incident *inc = e->inc[i];
+		const struct lg_iacct *ia = iacct_find(inc, login);
+
+		if (ia)
+			json_array_append_new(incs, json_pack(
+				"{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:s}",
+				"id", inc->id, "rule", inc->rule, "state",
+				inc->open ? "open" : "closed", "valid",
+				(int)ia->valid, "tried", (json_int_t)ia->tried,
+				"first", (json_int_t)ia->first, "last",
+				(json_int_t)ia->last, "protocol", ia->proto));
+	}
+	return json_pack("{s:s, s:i, s:o}", "habitual_countries", cc,
+			 "habitual_networks", nets, "incidents", incs);
+}

@@ -301,6 +301,25 @@ static void test_bad_list(void)
 	json_decref(show);
 	ok(login_incident_show(v.e, "inc-19700101-0001") == NULL,
 	   "show: unknown incident");
+	/* One account's view (the web UI's account page). */
+	show = login_account_show(v.e, "acc020@example.jp");
+	x = json_array_get(json_object_get(show, "incidents"), 0);
+	is_str(json_string_value(json_object_get(x, "id")), id,
+	       "account show: the incident that entered acc020");
+	ok(json_is_true(json_object_get(x, "valid")),
+	   "account show: with its valid password");
+	json_decref(show);
+	show = login_account_show(v.e, "acc021@example.jp");
+	x = json_array_get(json_object_get(show, "incidents"), 0);
+	ok(x && json_is_false(json_object_get(x, "valid")),
+	   "account show: acc021 only tried");
+	json_decref(show);
+	show = login_account_show(v.e, "nobody@example.jp");
+	is_int(json_array_size(json_object_get(show, "incidents")), 0,
+	       "account show: an account in no incident");
+	is_str(json_string_value(json_object_get(show, "habitual_countries")),
+	       "-", "account show: no country known");
+	json_decref(show);
 
 	csv = login_incident_csv(v.e, id);
 	ok(csv && strncmp(csv, "login,valid,tried,first_seen,last_seen,"

@@ -55,5 +55,8 @@ int core_cidr_norm(const char *s, char *out, size_t outsz, int *family,
 		   int *bits);
 /* The login engine's figures as a JSON object (malloc'd), NULL when off. */
 char *core_login_stats_json(struct core *c);
+/* The login engine's view of login (login_account_show) as JSON text for
+ * free(), or NULL when the engine is off. */
+char *core_login_account_json(struct core *c, const char *login);
 
 #endif

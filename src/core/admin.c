@@ -163,7 +163,7 @@ void core_account_show(struct core *c, const char *login, core_admin_cb *cb,
 	struct core_held_set held;
 	const struct class_config *cl;
 	json_t *counters;
-	char *ctext;
+	char *ctext, *ltext;
 	int sr = STORE_OK;
 
 	/* Not in memory: evicted, or known to another mamorid sharing the
@@ -208,7 +208,10 @@ void core_account_show(struct core *c, const char *login, core_admin_cb *cb,
 	d->held.n = held.n;
 	d->events_json = (const char *const *)ev.v;
 	d->nevents = ev.n;
+	ltext = core_login_account_json(c, login);
+	d->logins_json = ltext;
 	cb(arg, &r);
+	free(ltext);
 	free(ctext);
 	core_held_set_free(&held);
 	event_set_free(&ev);

@@ -125,6 +125,8 @@ struct core_account_detail {
 	const char *const *events_json;	/* stored event records, oldest
 					 * first, each a JSON document */
 	size_t nevents;
+	const char *logins_json;	/* the login engine's view (a JSON
+					 * object); NULL when it is off */
 };
 
 /* Held messages acted on (release, or one held message). */

@@ -51,6 +51,19 @@ char *core_login_stats_json(struct core *c)
 	return s;
 }
 
+char *core_login_account_json(struct core *c, const char *login)
+{
+	json_t *j;
+	char *s;
+
+	if (!c->login)
+		return NULL;
+	j = login_account_show(c->login, login);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
 /* Answer NOTFOUND when the engine is off; true when it is on. */
 static bool engine_on(struct core *c, core_admin_cb *cb, void *arg)
 {

@@ -122,6 +122,7 @@ struct core {
 	uint32_t evict_log_at;		/* evict.c: next "full" log line */
 	bool learning;			/* core_set_learning: no transitions */
 	uint32_t fleet_log_at;		/* fleet.c: next "unavailable" log */
+	struct core_hist *hist;		/* history.c; NULL until sampled */
 };
 
 /* An outbound decision in flight (may wait for a store write). */

@@ -14,6 +14,7 @@
 
 #include "auth/login.h"
 #include "core/core-internal.h"
+#include "core/history.h"
 #include "core/outbox.h"
 #include "notify/notify.h"
 #include "util/buf.h"
@@ -446,6 +447,7 @@ void core_free(struct core *c)
 	acctmap_free(c->map);
 	sendermap_free(c->senders);
 	free(c->instances);
+	core_hist_free(c->hist);
 	free(c);
 }
 

@@ -30,6 +30,7 @@
 #include "auth/login.h"
 #include "core/core.h"
 #include "core/dmarc_send.h"
+#include "core/history.h"
 #include "core/inbound.h"
 #include "core/outbox.h"
 #include "front/authpolicy_server.h"
@@ -166,6 +167,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		login_engine_tick(d->login, 0);
 	core_snapshot_tick(d->core, 0);
 	core_dmarc_daily_tick(d->dmarc_daily, d->cfg, (int64_t)time(NULL));
+	core_history_tick(d->core, 0);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)

@@ -21,6 +21,27 @@ struct buf;
  * (http_api_metrics.c), appended to b. */
 void http_api_metrics_render(const struct core_metrics_view *v,
 			     struct buf *b);
+/* POST /v1/scan (http_api_scan.c): one scan at a time, on a thread. */
+struct api_scan;
+struct config;
+struct event_base;
+/* The answer: status 200 with the verdict, or an error; JSON text. */
+typedef void api_scan_cb(void *arg, int status, const char *json);
+struct api_scan *api_scan_new(struct event_base *base);
+/* Join a running scan, run its answer, free; NULL is a no-op. */
+void api_scan_free(struct api_scan *a);
+/*
+ * Scan msg[0..len) (copied) as received from ip with helo and MAIL FROM
+ * from (each NULL or "": none), with cfg's settings; cb runs later on the
+ * loop.  0, or 409 (a scan is running) or 500 with err, cb not called.
+ */
+int api_scan_start(struct api_scan *a, const struct config *cfg,
+		   const char *msg, size_t len, const char *ip,
+		   const char *helo, const char *from, api_scan_cb *cb,
+		   void *arg, char *err, size_t errsz);
+struct core_hist_view;
+/* GET /v1/stats/history; a new reference. */
+json_t *http_api_history_json(const struct core_hist_view *v);
 struct core_dmarc_sources;
 /* The answer of GET /v1/dmarc/sources (docs/api.md). */
 json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s);

@@ -56,9 +56,11 @@
 #include "core/core.h"
 #include "core/dmarc_reports.h"
 #include "core/inbound.h"
+#include "core/history.h"
 #include "front/http_api-internal.h"
 #include "front/http_api.h"
 #include "front/http_api_body.h"
+#include "front/http_ui.h"
 #include "util/buf.h"
 #include "util/config.h"
 #include "util/listen.h"
@@ -91,6 +93,9 @@ struct http_api {
 	 * comparison's time independent of both length and content. */
 	unsigned char token_hash[API_TOKEN_HASH];
 	bool have_token;
+	struct http_ui *ui;	/* the web UI's sessions (http_ui.h) */
+	struct api_scan *scan;	/* POST /v1/scan (http_api_scan.c) */
+	const struct config *cfg;	/* mamorid keeps every one alive */
 };
 
 /* One request from arrival to reply; owns what the core may still read. */
@@ -123,12 +128,14 @@ struct route {
 static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
-	h_incidents, h_incident_show, h_incident_export, h_dkim_key;
+	h_incidents, h_incident_show, h_incident_export, h_dkim_key, h_history,
+	h_scan;
 
 static const struct route routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
 	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
 	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats},
+	{{"v1", "stats", "history", NULL}, EVHTTP_REQ_GET, h_history},
 	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts},
 	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show},
 	{{"v1", "accounts", "*", "restrict", NULL}, EVHTTP_REQ_POST,
@@ -142,6 +149,7 @@ static const struct route routes[] = {
 	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
 	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg},
 	{{"v1", "dmarc", "sources", NULL}, EVHTTP_REQ_GET, h_dmarc_sources},
+	{{"v1", "scan", NULL}, EVHTTP_REQ_POST, h_scan},
 	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
 	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
 	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
@@ -246,6 +254,7 @@ static void call_reply(struct api_call *call, int status, const char *ctype,
 			server_http_set_closecb(call->evcon, NULL, NULL);
 		evhttp_add_header(h, "Content-Type", ctype);
 		evhttp_add_header(h, "Cache-Control", "no-store");
+		http_ui_security_headers(h);
 		if (status == 401)
 			evhttp_add_header(h, "WWW-Authenticate",
 					  "Bearer realm=\"mamori\"");
@@ -509,6 +518,22 @@ static void h_stats(struct api_call *call, const struct route *r)
 	call_reply_json(call, j ? 200 : 500, j);
 }
 
+/* GET /v1/stats/history[?range=hour|day|week] */
+static void h_history(struct api_call *call, const struct route *r)
+{
+	struct core_hist_view *v = xcalloc(1, sizeof(*v));
+
+	if (call_query(call, "range") == 0) {
+		if (core_history_get(call->api->core, call->query ?
+				     call->query : "hour", 0, v) != 0)
+			call_error(call, 400,
+				   "\"range\" must be hour, day or week");
+		else
+			call_reply_json(call, 200, http_api_history_json(v));
+	}
+	free(v);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 static void h_metrics(struct api_call *call, const struct route *r)
 {
@@ -667,6 +692,35 @@ static void h_dkim_key(struct api_call *call, const struct route *r)
 		call_reply_json(call, 200, j);
 }
 
+/* api_scan_cb: the scan's answer. */
+static void scan_answer(void *arg, int status, const char *json)
+{
+	call_reply(arg, status, "application/json", json, strlen(json));
+}
+
+/* POST /v1/scan[?ip=A&helo=H&mail_from=M], the message as the body */
+static void h_scan(struct api_call *call, const struct route *r)
+{
+	static const char *const names[] = {"ip", "helo", "mail_from"};
+	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
+	size_t len = evbuffer_get_length(in);
+	char err[256];
+	int st;
+
+	if (call_params(call, names, 3))
+		return;
+	if (!len) {
+		call_error(call, 400, "the body must be the message to scan");
+		return;
+	}
+	st = api_scan_start(call->api->scan, call->api->cfg,
+			    (const char *)evbuffer_pullup(in, -1), len,
+			    call->param[0], call->param[1], call->param[2],
+			    scan_answer, call, err, sizeof(err));
+	if (st)
+		call_error(call, st, "%s", err);
+}
+
 /* GET /v1/ips */
 static void h_ips(struct api_call *call, const struct route *r)
 {
@@ -731,8 +785,9 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct api_call *call = xcalloc(1, sizeof(*call));
 	const struct route *r;
+	const struct ui_session *sess;
 	char err[128], allow[64];
-	bool wrong_method;
+	bool wrong_method, bearer;
 	int st;
 
 	call->req = req;
@@ -742,15 +797,33 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	call->auth = "";
 	log_q(call->path, sizeof(call->path), raw ? raw : "");
 	call_set_actor(call, l->tcp);
+	/* The web UI's own paths (files, sign-in) need no token. */
+	if (raw && http_ui_request(l->api->ui, req, raw, l->tcp, call->actor,
+				   l->api->token_hash, l->api->have_token)) {
+		call_free(call);
+		return;
+	}
 	if (call->evcon)
 		server_http_set_closecb(call->evcon, call_conn_closed, call);
 
-	if (l->tcp && !call_token_ok(l->api, req)) {
+	/* A web UI session stands for the token; its actor says "ui:". */
+	sess = http_ui_session_find(l->api->ui, evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Cookie"),
+		(int64_t)time(NULL));
+	bearer = l->tcp && call_token_ok(l->api, req);
+	if (sess)
+		snprintf(call->actor, sizeof(call->actor), "%s", sess->actor);
+	if (l->tcp && !bearer && !sess) {
 		/* Nobody is known to have asked; the token is not logged. */
 		snprintf(call->actor, sizeof(call->actor), "-");
 		call->auth = "failed";
 		call_error(call, 401,
 			   "a valid \"Authorization: Bearer\" token is required");
+		return;
+	}
+	if (!bearer && (st = http_ui_gate(sess, req, l->tcp, err,
+					   sizeof(err))) != 0) {
+		call_error(call, st, "%s", err);
 		return;
 	}
 	if ((st = call_split_path(call, raw, err, sizeof(err))) != 0) {
@@ -822,6 +895,8 @@ struct http_api *http_api_new(struct event_base *base, struct core *core,
 
 	a->base = base;
 	a->core = core;
+	a->ui = http_ui_new();
+	a->scan = api_scan_new(base);
 	http_api_reconfigure(a, cfg);
 	limits_of(cfg, &lim);
 	a->srv = server_new(base, "api", &lim);
@@ -864,14 +939,20 @@ void http_api_reconfigure(struct http_api *a, const struct config *cfg)
 {
 	const char *t = cfg->api_token ? cfg->api_token : "";
 	struct server_limits lim;
+	unsigned char h[API_TOKEN_HASH];
 
+	a->cfg = cfg;
 	if (a->srv) {
 		limits_of(cfg, &lim);
 		server_set_limits(a->srv, &lim);
 	}
 
+	/* A new token ends the web UI's sessions signed in with the old. */
+	token_digest(t, strlen(t), h);
+	if (CRYPTO_memcmp(h, a->token_hash, API_TOKEN_HASH) != 0)
+		http_ui_forget(a->ui);
 	a->have_token = t[0] != '\0';
-	token_digest(t, strlen(t), a->token_hash);
+	memcpy(a->token_hash, h, API_TOKEN_HASH);
 }
 
 void http_api_free(struct http_api *a)
@@ -884,8 +965,11 @@ void http_api_free(struct http_api *a)
 		evhttp_free(a->unix_l.http);
 	if (a->tcp_l.http)
 		evhttp_free(a->tcp_l.http);
+	/* A scan still running answers into the void (client=gone). */
+	api_scan_free(a->scan);
 	/* After evhttp: it owned the listeners; this unlinks the socket. */
 	server_free(a->srv);
+	http_ui_free(a->ui);
 	OPENSSL_cleanse(a->token_hash, sizeof(a->token_hash));
 	free(a);
 }

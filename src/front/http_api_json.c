@@ -16,6 +16,7 @@
 
 #include "core/admin.h"
 #include "core/dmarc_reports.h"
+#include "core/history.h"
 #include "front/http_api-internal.h"
 
 int http_api_status(enum core_status st)
@@ -118,6 +119,8 @@ static json_t *detail_json(const struct core_result *r)
 		if ((j = doc(d->events_json[i])))
 			json_array_append_new(ev, j);
 	json_object_set_new(o, "events", ev);
+	if (d->logins_json && (j = doc(d->logins_json)))
+		json_object_set_new(o, "logins", j);
 	return o;
 }
 
@@ -421,5 +424,25 @@ json_t *http_api_dmarc_sources_json(const struct core_dmarc_sources *s)
 	json_object_set_new(j, "by_country",
 			    dmarc_groups_json(s->by_country, s->nby_country,
 					      "country"));
+	return j;
+}
+
+json_t *http_api_history_json(const struct core_hist_view *v)
+{
+	json_t *j = json_pack("{s:s, s:I, s:i, s:i}", "range", v->range,
+			      "start", (json_int_t)v->start, "step", v->step,
+			      "buckets", v->n);
+	json_t *series = json_object();
+	int i, b;
+
+	for (i = 0; i < CORE_HIST_NSERIES; i++) {
+		json_t *a = json_array();
+
+		for (b = 0; b < v->n; b++)
+			json_array_append_new(a,
+				json_integer((json_int_t)v->v[b][i]));
+		json_object_set_new(series, core_hist_names[i], a);
+	}
+	json_object_set_new(j, "series", series);
 	return j;
 }
