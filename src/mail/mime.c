@@ -231,14 +231,14 @@ static void read_addrs(struct walk *w, GMimeMessage *msg, const char *fname,
 }
 
 /* The first msg-id of a header value, without brackets (NULL if none). */
-static char *first_msgid(struct walk *w, const char *v)
+static char *first_msgid(GMimeParserOptions *opts, const char *v)
 {
 	GMimeReferences *r;
 	char *out = NULL;
 
 	if (v == NULL)
 		return NULL;
-	r = g_mime_references_parse(w->opts, v);
+	r = g_mime_references_parse(opts, v);
 	if (r == NULL)
 		return NULL;
 	if (g_mime_references_length(r) > 0)
@@ -270,7 +270,7 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 	}
 	s->message_id = field_dup(g_mime_message_get_message_id(msg));
 	s->in_reply_to =
-		first_msgid(w, g_mime_object_get_header(o, "In-Reply-To"));
+		first_msgid(w->opts, g_mime_object_get_header(o, "In-Reply-To"));
 	if (s->in_reply_to == NULL)
 		s->in_reply_to = xstrdup("");
 	s->references = xcalloc(MIME_MAX_REFS, sizeof(char *));
@@ -301,6 +301,13 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 		'\0';
 	s->auto_submitted = s->auto_submitted_value[0] != '\0' &&
 			    strcmp(s->auto_submitted_value, "no") != 0;
+
+	/* Responders' own markers (vacation, Exchange, qmail). */
+	s->precedence = field_dup(g_mime_object_get_header(o, "Precedence"));
+	g_strstrip(s->precedence);
+	lower(s->precedence);
+	s->x_autoreply = g_mime_object_get_header(o, "X-Autoreply") != NULL ||
+			 g_mime_object_get_header(o, "X-Autorespond") != NULL;
 }
 
 /*
@@ -514,7 +521,7 @@ static void report_mdn(struct walk *w, GMimePart *part)
 			*nl = '\0';
 		if (g_ascii_strncasecmp(line, key, sizeof(key) - 1) == 0 &&
 		    w->s->report_message_id[0] == '\0') {
-			char *id = first_msgid(w, line + sizeof(key) - 1);
+			char *id = first_msgid(w->opts, line + sizeof(key) - 1);
 
 			if (id != NULL) {
 				free(w->s->report_message_id);
@@ -573,6 +580,10 @@ static void leaf(struct walk *w, GMimePart *part)
 	} else if (strcmp(type, "message/delivery-status") == 0 ||
 		   strcmp(type, "message/global-delivery-status") == 0) {
 		w->s->is_dsn = true;
+		if (w->s->report_fields[0] == '\0') {
+			free(w->s->report_fields);
+			w->s->report_fields = report_text(w, part);
+		}
 	} else if (strcmp(type, "message/disposition-notification") == 0 ||
 		   strcmp(type, "message/global-disposition-notification") ==
 			   0) {
@@ -640,6 +651,11 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 
 		if (m == NULL)
 			return;
+		if (w->msg_level == 0 && s->inner_message_id[0] == '\0') {
+			free(s->inner_message_id);
+			s->inner_message_id =
+				field_dup(g_mime_message_get_message_id(m));
+		}
 		if (w->in_report && s->report_message_id[0] == '\0') {
 			free(s->report_message_id);
 			s->report_message_id =
@@ -695,6 +711,8 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	buf_init(&w.html, MIME_MAX_HTML);
 	s->attachments = xcalloc(MIME_MAX_ATTACHMENTS, sizeof(*s->attachments));
 	s->report_message_id = xstrdup("");
+	s->report_fields = xstrdup("");
+	s->inner_message_id = xstrdup("");
 
 	st = g_mime_stream_mem_new_with_buffer(data, len);
 	p = g_mime_parser_new_with_stream(st);
@@ -758,5 +776,14 @@ void mime_summary_free(struct mime_summary *s)
 	free(s->attachments);
 	free(s->auto_submitted_value);
 	free(s->report_message_id);
+	free(s->report_fields);
+	free(s->inner_message_id);
+	free(s->precedence);
 	free(s);
+}
+
+char *mime_msgid(const char *raw)
+{
+	mime_init();
+	return first_msgid(NULL, raw);
 }

@@ -176,6 +176,19 @@ struct mime_summary {
 	char *auto_submitted_value; /* its value, lower case, "" if absent */
 	/* Message-ID of the returned message inside a report, "" if none. */
 	char *report_message_id;
+	/* The message/delivery-status part of a report as text (RFC 3464
+	 * 2.2, 2.3: per-message and per-recipient fields), at most 64 KiB,
+	 * "" if none; mail/dsn.h reads it. */
+	char *report_fields;
+	/* Message-ID of the first message/rfc822 part not inside another
+	 * one, report or not ("" if none): a bounce that is no RFC 3464
+	 * report may still attach the returned message. */
+	char *inner_message_id;
+	/* Non-standard auto-reply markers (RFC 3834 does not define them,
+	 * responders send them): Precedence's value, lower case ("" if
+	 * absent), and whether X-Autoreply or X-Autorespond is present. */
+	char *precedence;
+	bool x_autoreply;
 };
 
 /*
@@ -192,6 +205,14 @@ void mime_init(void);
  * and GLib's g_malloc inside GMime).
  */
 int mime_parse(const void *data, size_t len, struct mime_summary **out);
+
+/*
+ * The first msg-id of a raw Message-ID, In-Reply-To or References value,
+ * without angle brackets, as mime_parse gives them (GMime's reading, so an
+ * outbound Message-ID recorded with this matches an inbound reference).
+ * malloc'd, at most MIME_MAX_FIELD bytes; NULL if the value has none.
+ */
+char *mime_msgid(const char *raw);
 
 /* Free a summary and everything in it; NULL is a no-op. */
 void mime_summary_free(struct mime_summary *s);

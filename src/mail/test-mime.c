@@ -372,7 +372,57 @@ static void test_reports(void)
 		       "rfc822-headers bounce: returned Message-ID");
 		is_int(s ? s->n_attachments : 9, 0,
 		       "rfc822-headers bounce: report parts are no attachments");
+		ok(s && strstr(s->report_fields, "Status: 5.1.1") != NULL,
+		   "rfc822-headers bounce: delivery-status fields kept");
+		is_str(s ? s->inner_message_id : NULL, "",
+		       "rfc822-headers bounce: no message/rfc822 part");
 		mime_summary_free(s);
+	}
+	/* Responder markers and the first attached message's Message-ID. */
+	{
+		struct mime_summary *s = parse_str(
+			"From: a@example.org\nPrecedence:  Auto_Reply \n"
+			"X-Autoreply: yes\n"
+			"Content-Type: multipart/mixed; boundary=o\n\n"
+			"--o\nContent-Type: message/rfc822\n\n"
+			"Message-ID: <inner@example.jp>\n\nhi\n--o--\n");
+		is_str(s ? s->precedence : NULL, "auto_reply",
+		       "markers: Precedence lower-cased, trimmed");
+		ok(s && s->x_autoreply, "markers: X-Autoreply");
+		is_str(s ? s->inner_message_id : NULL, "inner@example.jp",
+		       "markers: attached message's Message-ID");
+		ok(s && !s->is_dsn && s->report_fields[0] == '\0',
+		   "markers: no report");
+		mime_summary_free(s);
+	}
+}
+
+/* mime_msgid: an outbound Message-ID read as the inbound side reads it. */
+static void test_msgid(void)
+{
+	static const struct {
+		const char *label, *raw, *want;
+	} rows[] = {
+		{ "plain", " <a.b@example.jp>\r\n", "a.b@example.jp" },
+		{ "folded with a comment", "\r\n\t<x@y.example> (sent)",
+		  "x@y.example" },
+		{ "first of several", "<one@x> <two@x>", "one@x" },
+		/* GMime's reference reader needs the brackets: a reply
+		 * quoting a bare id is never matched, so none is kept. */
+		{ "no brackets", "bare@example.jp", NULL },
+		{ "empty", "  ", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *id = mime_msgid(rows[i].raw);
+
+		if (rows[i].want)
+			is_str(id, rows[i].want, "msgid: %s", rows[i].label);
+		else
+			ok(id == NULL || id[0] == '\0', "msgid: %s is none",
+			   rows[i].label);
+		free(id);
 	}
 }
 
@@ -654,6 +704,7 @@ int main(void)
 	test_headers();
 	test_nested();
 	test_reports();
+	test_msgid();
 	test_limits();
 	test_sweep();
 	test_threads();
