@@ -21,6 +21,7 @@ struct corrindex;
 struct dkim_keyring;
 struct event_base;
 struct mailauth_verdict;
+struct sentlog;
 struct store;
 
 /* ------------------------------------------------------------------ */
@@ -65,8 +66,10 @@ const char *mailsign_field(const struct mailsign *s, size_t i,
 
 struct mailrec;
 
-/* Records posted to base's loop; nothing is written until attached. */
-struct mailrec *mailrec_new(struct event_base *base);
+/* Records posted to base's loop; nothing is written until attached.
+ * Outbound messages also go to the sent log sl (NULL: none), which must
+ * outlive r. */
+struct mailrec *mailrec_new(struct event_base *base, struct sentlog *sl);
 /* Write to st; reads or creates the salt.  Loop thread. */
 void mailrec_attach(struct mailrec *r, struct store *st);
 /*
@@ -77,10 +80,11 @@ void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
 		   const struct mailauth_verdict *v);
 /*
  * Record the hashed correspondence of an outbound message (its From, To,
- * Cc and Message-ID fields) for ttl seconds.  Any thread.
+ * Cc and Message-ID fields) for ttl seconds, and its sent-log record
+ * (sent by account, NULL or "": none).  Any thread.
  */
 void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
-		  const struct mailsign *s);
+		  const char *account, const struct mailsign *s);
 /*
  * Known-correspondent keys of one outbound message (core/corrindex.h):
  * the loop adds keys[0..n) to the index set with mailrec_set_index and

@@ -30,6 +30,7 @@
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
 #include "core/outcontent.h"
+#include "core/sentlog.h"
 #include "dns/dns.h"
 #include "dns/dns_blocking.h"
 #include "mail/dkim_sign.h"
@@ -67,12 +68,14 @@ struct core_mail {
 	uint64_t n_signed, n_unsigned, n_sign_errors;
 	struct event_base *base;
 	struct outcheck *chk;		/* outbound content to the core, or NULL */
+	struct sentlog *sent;		/* the sent Message-ID log */
 };
 
 struct core_msg {
 	struct core_mail *cm;
 	struct msettings *set;
 	char *ip;			/* NULL: none */
+	char *acct;			/* SMTP AUTH login; NULL: none */
 	struct mailauth *ma;		/* inbound */
 	struct mailsign *sign;		/* outbound */
 	struct outmsg *om;		/* outbound, for the content facts */
@@ -147,7 +150,8 @@ struct core_mail *core_mail_new(struct event_base *base,
 		free(cm);
 		return NULL;
 	}
-	cm->rec = mailrec_new(base);
+	cm->sent = sentlog_new(cfg->sent_log_max, cfg->sent_log_ttl);
+	cm->rec = mailrec_new(base, cm->sent);
 	cm->ci = corrindex_new((size_t)cfg->content_index_max);
 	mailrec_set_index(cm->rec, cm->ci);
 	cm->base = base;
@@ -156,7 +160,8 @@ struct core_mail *core_mail_new(struct event_base *base,
 
 void core_mail_attach(struct core_mail *cm, struct store *st)
 {
-	mailrec_attach(cm->rec, st);
+	mailrec_attach(cm->rec, st);	/* the salt first: sqlite answers now */
+	sentlog_attach(cm->sent, st, (int64_t)time(NULL));
 }
 
 void core_mail_set_outbound(struct core_mail *cm, struct core *c)
@@ -222,6 +227,7 @@ void core_mail_free(struct core_mail *cm)
 	}
 	mailrec_free(cm->rec);
 	outcheck_free(cm->chk);
+	sentlog_free(cm->sent);
 	if (--cm->set->refs == 0)
 		settings_free(cm->set);
 	dns_resolver_free(cm->dns);
@@ -251,6 +257,8 @@ struct core_msg *core_msg_new(struct core_mail *cm, const char *client_ip,
 	pthread_mutex_unlock(&cm->lock);
 	if (client_ip && client_ip[0])
 		m->ip = xstrdup(client_ip);
+	if (sasl_login && sasl_login[0])
+		m->acct = xstrdup(sasl_login);
 	/* No client address: local submission (non_smtpd_milters). */
 	out = (sasl_login && sasl_login[0]) || !m->ip ||
 	      mailauth_ip_in_list(m->set->cfg->internal_networks, m->ip);
@@ -282,6 +290,7 @@ void core_msg_free(struct core_msg *m)
 	free(m->new_subject);
 	outmsg_free(m->om);
 	free(m->ip);
+	free(m->acct);
 	pthread_mutex_lock(&cm->lock);
 	last = --m->set->refs == 0;
 	cm->active--;
@@ -492,7 +501,7 @@ const struct core_signed *core_msg_sign(struct core_msg *m)
 	if (o->error)
 		__atomic_fetch_add(&m->cm->n_sign_errors, 1, __ATOMIC_RELAXED);
 	mailrec_corr(m->cm->rec, (int64_t)time(NULL),
-		     m->set->cfg->correspondence_ttl, m->sign);
+		     m->set->cfg->correspondence_ttl, m->acct, m->sign);
 	learn(m);
 	return o;
 }

@@ -17,6 +17,9 @@
  *              learned from an outbound message (names, domains),
  *              written when new to the index, kept correspondence_ttl.
  *              The corr p: rows and these load into the index at attach.
+ *   sent       the sent Message-ID log (core/sentlog.h): its record is
+ *              built beside the corr records and written in the same
+ *              job; the salt is handed to it when known.
  *
  * Threading: mailrec_dmarc and mailrec_corr run on the message's thread
  * (a libmilter worker): they build the keys there and append ONE job per
@@ -49,6 +52,7 @@
 #include "core/corrindex.h"
 #include "core/inbound-internal.h"
 #include "core/mailauth.h"
+#include "core/sentlog.h"
 #include "mail/dmarc.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -94,6 +98,7 @@ struct mailrec {
 	struct pend *pend;		/* BATCH_MAX slots */
 	size_t npend;
 	char salt[65];
+	struct sentlog *sl;		/* the sent log, or NULL */
 	struct event *ev_flush, *ev_batch;
 	struct agg agg[AGG_MAX];	/* loop thread */
 	size_t nagg;
@@ -114,6 +119,7 @@ struct corr_job {
 	int64_t expires;
 	size_t n;
 	char *key[CORR_RCPT_MAX + 1], *value[CORR_RCPT_MAX + 1];
+	struct sentlog_rec *sent;	/* or NULL */
 };
 
 /* A DMARC count on its way to the loop. */
@@ -335,24 +341,6 @@ void mailrec_dmarc(struct mailrec *r, int64_t now, const char *ip,
 /* ------------------------------------------------------------------ */
 /* Correspondence log                                                   */
 
-/* SHA-256 of salt ":" item[0..n) as hex into out. */
-static void corr_hash(const char *salt, const char *item, size_t n,
-		      char out[65])
-{
-	unsigned char md[32];
-	unsigned len = 0, i;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	EVP_DigestUpdate(c, salt, strlen(salt));
-	EVP_DigestUpdate(c, ":", 1);
-	EVP_DigestUpdate(c, item, n);
-	EVP_DigestFinal_ex(c, md, &len);
-	EVP_MD_CTX_free(c);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* loopq job: write a message's correspondence records. */
 static void corr_write(void *arg)
 {
@@ -366,6 +354,8 @@ static void corr_write(void *arg)
 		free(j->key[i]);
 		free(j->value[i]);
 	}
+	if (j->sent)
+		sentlog_rec_write(j->r->sl, j->sent);
 	free(j);
 }
 
@@ -384,7 +374,7 @@ static const char *trim(const char *v, size_t n, size_t *outn)
 }
 
 void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
-		  const struct mailsign *s)
+		  const char *account, const struct mailsign *s)
 {
 	char *addrs[CORR_RCPT_MAX], *from[1] = { NULL };
 	char h[65], hf[65], hm[65];
@@ -414,12 +404,12 @@ void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
 	j = xcalloc(1, sizeof(*j));
 	j->r = r;
 	j->expires = now + ttl;
-	corr_hash(r->salt, from[0], strlen(from[0]), hf);
+	sentlog_hash(r->salt, from[0], strlen(from[0]), hf);
 	buf_init(&v, 16384);
 	buf_printf(&v, "{\"t\":%lld,\"from\":\"%s\",\"rcpt\":[",
 		   (long long)now, hf);
 	for (k = 0; k < na; k++) {
-		corr_hash(r->salt, addrs[k], strlen(addrs[k]), h);
+		sentlog_hash(r->salt, addrs[k], strlen(addrs[k]), h);
 		buf_printf(&v, "%s\"%s\"", k ? "," : "", h);
 		j->key[j->n] = xasprintf("p:%s:%s", hf, h);
 		j->value[j->n++] = xstrdup("{}");
@@ -427,16 +417,24 @@ void mailrec_corr(struct mailrec *r, int64_t now, int64_t ttl,
 	buf_puts(&v, "]}");
 	if (msgid) {
 		msgid = trim(msgid, idlen, &idlen);
-		corr_hash(r->salt, msgid, idlen, hm);
+		sentlog_hash(r->salt, msgid, idlen, hm);
 		j->key[j->n] = xasprintf("m:%s", hm);
 		j->value[j->n++] = xstrdup(v.p);
 	}
 	buf_deinit(&v);
+	if (r->sl && msgid) {
+		char *raw = xstrndup(msgid, idlen);	/* a span: terminate */
+
+		j->sent = sentlog_rec_new(r->sl, now, account, raw, from[0],
+					  addrs, na);
+		free(raw);
+	}
 	if (!post(r, corr_write, j)) {
 		for (k = 0; k < j->n; k++) {
 			free(j->key[k]);
 			free(j->value[k]);
 		}
+		sentlog_rec_free(j->sent);
 		free(j);
 	}
 out:
@@ -522,13 +520,14 @@ void mailrec_set_index(struct mailrec *r, struct corrindex *ci)
 /* ------------------------------------------------------------------ */
 /* Lifecycle (loop thread)                                              */
 
-struct mailrec *mailrec_new(struct event_base *base)
+struct mailrec *mailrec_new(struct event_base *base, struct sentlog *sl)
 {
 	struct mailrec *r = xcalloc(1, sizeof(*r));
 	struct timeval flush = { .tv_sec = AGG_FLUSH_SECS };
 	struct timeval batch = { .tv_sec = BATCH_SECS };
 
 	pthread_mutex_init(&r->lock, NULL);
+	r->sl = sl;
 	r->q = loopq_new(base, "mail-records");
 	r->pend = xcalloc(BATCH_MAX, sizeof(*r->pend));
 	snprintf(r->salt, sizeof(r->salt), "%064d", 0);
@@ -550,6 +549,8 @@ static void salt_got(void *arg, int result, const char *value)
 		memcpy(r->salt, value, 65);
 		if (r->ci)
 			corrindex_set_salt(r->ci, r->salt);
+		if (r->sl)
+			sentlog_set_salt(r->sl, r->salt);
 		return;
 	}
 	RAND_bytes(b, sizeof(b));
@@ -557,6 +558,8 @@ static void salt_got(void *arg, int result, const char *value)
 		snprintf(r->salt + 2 * i, 3, "%02x", b[i]);
 	if (r->ci)
 		corrindex_set_salt(r->ci, r->salt);
+	if (r->sl)
+		sentlog_set_salt(r->sl, r->salt);
 	if (result == STORE_NOTFOUND)
 		store_put(r->st, CORR_NS, "salt", r->salt, 0, NULL, NULL);
 	else

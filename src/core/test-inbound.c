@@ -3,7 +3,7 @@
  * inbound or outbound by envelope (table), core_inbound() against the zone
  * server (test/zone_server.c) with the DMARC counts it posts to the loop
  * and core_mail_free() writes, core_msg_sign() with a key made by
- * core_dkim_keygen() and the correspondence rows, a reload that a message
+ * core_dkim_keygen() and the correspondence and sent-log rows, a reload that a message
  * in progress does not see, and core_scan() giving the same verdict.
  * A memory: store; the loop is run by hand.
  */
@@ -274,6 +274,10 @@ static void test_mail(int port)
 	/* salt, m: and p: per recipient, twice (same keys: 4 rows) */
 	is_int(r.n, 4, "corr: salt, one m: row, a p: row per To/Cc address");
 	is_int(r.plain, 0, "corr: no plain address in keys or values");
+	r = scan(st, "sent");
+	/* since, and one record: the two messages share their Message-ID */
+	is_int(r.n, 2, "sent: the log's beginning and one record");
+	is_int(r.plain, 0, "sent: no plain address in keys or values");
 
 	/* A full batch (BATCH_MAX, 256 messages) goes to the loop at once,
 	 * without the timer: 256 new m: rows after one nonblocking turn. */
@@ -299,6 +303,8 @@ static void test_mail(int port)
 		is_int(scan(st, "corr").n, 4 + 256,
 		       "corr: a full batch is written without waiting for "
 		       "the timer");
+		is_int(scan(st, "sent").n, 2 + 256,
+		       "sent: a record per Message-ID, in the same batch");
 	}
 
 	core_mail_close(cm);

@@ -245,6 +245,23 @@ static const struct cfg_param global_params[] = {
 	{"content_index_max", CFG_INT, "1048576", 1024, 67108864, false,
 	 G(content_index_max), NULL,
 	 "known-correspondent index: keys per generation (two kept, 32 bytes per key)"},
+	/* Emotet answers threads weeks to months old: keep what a thread
+	 * lives, like the correspondence log. */
+	{"sent_log_ttl", CFG_TIME, "180d", 86400, 3650 * 86400L, false,
+	 G(sent_log_ttl), NULL,
+	 "how long the sent Message-ID log (hijacked threads, backscatter) keeps a message"},
+	/* ~100 bytes each, at most 344 (core/sentlog.h): 200,000 is 180
+	 * days of a 75-person office at 15 messages a day in ~20 MB. */
+	{"sent_log_max", CFG_INT, "200000", 0, 10000000, false,
+	 G(sent_log_max), NULL,
+	 "messages the sent log keeps (memory and store); the oldest go first; 0 = off"},
+	{"backscatter_action", CFG_ENUM, "tag", 0, 0, true,
+	 G(backscatter_action), "reject|hold|tag|none",
+	 "a bounce or auto-reply for mail never sent from here: 5.7.1 during SMTP, the hold queue, an X-Mamori-Backscatter header (for a Sieve rule), or nothing"},
+	/* Postfix's maximal_queue_lifetime: a bounce can come 5 days late. */
+	{"backscatter_warmup", CFG_TIME, "5d", 0, 365 * 86400L, true,
+	 G(backscatter_warmup), NULL,
+	 "after the sent log begins, bounces are not judged this long (mail sent before it was not recorded)"},
 
 	{"auth_policy_listen", CFG_STR, "inet:127.0.0.1:10042", 0, 0, false,
 	 G(auth_policy_listen), NULL,

@@ -178,6 +178,10 @@ struct config {
 	char *content_subject_prefix;
 	long content_max_size;
 	long content_index_max;
+	long sent_log_ttl;
+	long sent_log_max;
+	int backscatter_action;		/* 0 reject, 1 hold, 2 tag, 3 none */
+	long backscatter_warmup;
 
 	/* login abuse (Dovecot auth policy) */
 	char *auth_policy_listen;
