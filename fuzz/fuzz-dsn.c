@@ -41,6 +41,9 @@ static void check_rcpt(const struct dsn_rcpt *r)
 	    !terminated(r->action, sizeof(r->action)) ||
 	    !terminated(r->status, sizeof(r->status)))
 		fail("recipient field not terminated");
+	if (strspn(r->action, "abcdefghijklmnopqrstuvwxyz-") !=
+	    strlen(r->action))
+		fail("action not a lower-case word");
 	if (r->status[0] && (strlen(r->status) < 5 ||
 			     !strchr("245", r->status[0]) ||
 			     r->status[1] != '.'))

@@ -97,6 +97,17 @@ static bool status_ok(struct span v)
 	return dots == 2 && digits > 0;
 }
 
+/* Is v a word of letters and hyphens (RFC 3464 2.3.3 action-value)? */
+static bool token_ok(struct span v)
+{
+	size_t i;
+
+	for (i = 0; i < v.n; i++)
+		if (!isalpha((unsigned char)v.p[i]) && v.p[i] != '-')
+			return false;
+	return v.n > 0;
+}
+
 /* One recipient's fields while they are read. */
 struct rcpt_state {
 	struct dsn_rcpt r;
@@ -173,7 +184,9 @@ static void status_field(struct dsn_info *out, struct rcpt_state *st,
 				tok.n]) && v.p[tok.n] != '(';
 		     tok.n++)
 			;
-		span_copy(st->r.action, sizeof(st->r.action), tok, true);
+		if (token_ok(tok))	/* an action-value is a word */
+			span_copy(st->r.action, sizeof(st->r.action), tok,
+				  true);
 	} else if (name.n == 6 && strncasecmp(name.p, "status", 6) == 0) {
 		if (st->status)
 			rcpt_commit(out, st);

@@ -247,6 +247,23 @@ static char *first_msgid(GMimeParserOptions *opts, const char *v)
 	return out;
 }
 
+/* The address of the first <mailto:ADDR> of a List-Post value ("" if
+ * none), lower case, without ?query. */
+static char *list_post(const char *v)
+{
+	const char *p = v ? strstr(v, "<") : NULL;
+	size_t n;
+	char *out;
+
+	if (p == NULL || g_ascii_strncasecmp(p + 1, "mailto:", 7) != 0)
+		return xstrdup("");
+	p += 8;
+	n = strcspn(p, ">?, \t\r\n");
+	out = xstrndup(p, n < MIME_MAX_FIELD ? n : MIME_MAX_FIELD);
+	lower(out);
+	return out;
+}
+
 /* Fill the top-level header fields of the summary from msg. */
 static void read_headers(struct walk *w, GMimeMessage *msg)
 {
@@ -308,6 +325,7 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 	lower(s->precedence);
 	s->x_autoreply = g_mime_object_get_header(o, "X-Autoreply") != NULL ||
 			 g_mime_object_get_header(o, "X-Autorespond") != NULL;
+	s->list_post = list_post(g_mime_object_get_header(o, "List-Post"));
 }
 
 /*
@@ -779,6 +797,7 @@ void mime_summary_free(struct mime_summary *s)
 	free(s->report_fields);
 	free(s->inner_message_id);
 	free(s->precedence);
+	free(s->list_post);
 	free(s);
 }
 

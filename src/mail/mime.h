@@ -189,6 +189,10 @@ struct mime_summary {
 	 * absent), and whether X-Autoreply or X-Autorespond is present. */
 	char *precedence;
 	bool x_autoreply;
+	/* The mailto: address of List-Post (RFC 2369 3.4), lower case, ""
+	 * if absent or "NO": a reply through a mailing list comes from a
+	 * member the thread's author never wrote to. */
+	char *list_post;
 };
 
 /*

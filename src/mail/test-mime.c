@@ -383,12 +383,15 @@ static void test_reports(void)
 		struct mime_summary *s = parse_str(
 			"From: a@example.org\nPrecedence:  Auto_Reply \n"
 			"X-Autoreply: yes\n"
+			"List-Post: <mailto:Dev@Lists.Example?subject=x>\n"
 			"Content-Type: multipart/mixed; boundary=o\n\n"
 			"--o\nContent-Type: message/rfc822\n\n"
 			"Message-ID: <inner@example.jp>\n\nhi\n--o--\n");
 		is_str(s ? s->precedence : NULL, "auto_reply",
 		       "markers: Precedence lower-cased, trimmed");
 		ok(s && s->x_autoreply, "markers: X-Autoreply");
+		is_str(s ? s->list_post : NULL, "dev@lists.example",
+		       "markers: List-Post address");
 		is_str(s ? s->inner_message_id : NULL, "inner@example.jp",
 		       "markers: attached message's Message-ID");
 		ok(s && !s->is_dsn && s->report_fields[0] == '\0',

@@ -1,0 +1,167 @@
+/*
+ * replycheck - hijacked reply threads and backscatter (see replycheck.h
+ * for the rules; docs/design/content.md for why).
+ */
+#include "core/replycheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sentlog.h"
+#include "mail/dsn.h"
+#include "mail/mime.h"
+#include "util/xalloc.h"
+
+#define DAY 86400
+
+/* Add a reason; detail is printf-formatted. */
+__attribute__((format(printf, 5, 6)))
+static void add(struct replycheck *out, const char *name, const char *label,
+		int points, const char *fmt, ...)
+{
+	struct replycheck_reason *r;
+	va_list ap;
+
+	if (out->n == REPLYCHECK_MAX)
+		return;
+	r = &out->r[out->n++];
+	r->name = name;
+	r->label = label;
+	r->points = points;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* Whole days from then to now (0 if then is later). */
+static long days(int64_t now, int64_t then)
+{
+	return now > then ? (long)((now - then) / DAY) : 0;
+}
+
+/* A bounce, receipt or auto-reply: ours, backscatter, or unknown. */
+static void judge_report(const struct sentlog *sl,
+			 const struct replycheck_in *in,
+			 const struct dsn_info *d, struct replycheck *out)
+{
+	const char *ids[DSN_MAX_IDS];
+	struct sentlog_query q = { ids, d->n_ids, NULL, NULL, in->now };
+	struct sentlog_match m;
+	int64_t since;
+	size_t i;
+	char what[48];
+
+	if (d->n_ids == 0)
+		return;		/* nothing to look up: not judged */
+	for (i = 0; i < d->n_ids; i++)
+		ids[i] = d->ids[i];
+	if (sentlog_match(sl, &q, &m) != 0)
+		return;
+	if (d->action[0])
+		snprintf(what, sizeof(what), "%s, %s%s%s", dsn_kind_name(d->kind),
+			 d->action, d->status[0] ? " " : "", d->status);
+	else
+		snprintf(what, sizeof(what), "%s", dsn_kind_name(d->kind));
+	if (m.matched) {
+		add(out, "bounce_of_sent", NULL, REPLYCHECK_OWN_POINTS,
+		    "%s for a message sent from here %ld days ago", what,
+		    days(in->now, m.newest));
+		return;
+	}
+	since = sentlog_since(sl);
+	if (since == 0 || in->now - since < in->warmup)
+		return;		/* the log is too young to say "never" */
+	add(out, "backscatter", "backscatter", REPLYCHECK_BACKSCATTER_POINTS,
+	    "%s (%s) for a message never sent from here", what,
+	    dsn_why_name(d->why));
+	out->backscatter = true;
+}
+
+/* Was the List-Post address of the message a recipient of the thread? */
+static bool via_list(const struct sentlog *sl, const struct replycheck_in *in,
+		     const struct sentlog_query *q)
+{
+	struct sentlog_query lq = *q;
+	struct sentlog_match lm;
+
+	if (!in->mime->list_post[0])
+		return false;
+	lq.addr = in->mime->list_post;
+	return sentlog_match(sl, &lq, &lm) == 0 && lm.addr_rcpt;
+}
+
+/* A reply: was its From part of the thread it answers? */
+static void judge_thread(const struct sentlog *sl,
+			 const struct replycheck_in *in, struct replycheck *out)
+{
+	const struct mime_summary *s = in->mime;
+	const char **ids;
+	struct sentlog_query q = { NULL, 0, NULL, NULL, in->now };
+	struct sentlog_match m;
+	const char *label;
+	size_t i, n = 0;
+	long age;
+
+	if (s->from.n == 0 || !s->from.v[0].addr[0])
+		return;
+	ids = xcalloc(s->n_references + 1, sizeof(*ids));
+	if (s->in_reply_to[0])
+		ids[n++] = s->in_reply_to;
+	for (i = s->n_references; i-- > 0;)	/* newest first */
+		ids[n++] = s->references[i];
+	q.ids = ids;
+	q.n_ids = n;
+	q.addr = s->from.v[0].addr;
+	if (n == 0 || sentlog_match(sl, &q, &m) != 0 || m.matched == 0) {
+		free(ids);
+		return;
+	}
+	age = days(in->now, m.newest);
+	label = s->n_attachments > 0 ? "malware" : "spoofing";
+	if (m.addr_sent || m.addr_rcpt) {
+		add(out, "thread_reply", NULL, REPLYCHECK_REPLY_POINTS,
+		    "reply from a correspondent of a message sent from here "
+		    "%ld days ago", age);
+	} else if (via_list(sl, in, &q)) {
+		add(out, "thread_list", NULL, 0,
+		    "reply through a mailing list a message sent from here "
+		    "went to");
+	} else if (m.domain_rcpt && in->from_aligned) {
+		add(out, "thread_colleague", NULL, 0,
+		    "reply from the correspondent's domain (DMARC pass), not "
+		    "from a correspondent");
+	} else if (m.cut) {
+		/* The From may be a recipient the log did not keep. */
+	} else if (m.domain_rcpt) {
+		add(out, "thread_hijack", label, REPLYCHECK_HIJACK_POINTS / 2,
+		    "reply to a thread from here (%ld days old) from an "
+		    "address that was not in it, in the correspondent's "
+		    "domain without DMARC pass", age);
+		out->hijack = true;
+	} else {
+		add(out, "thread_hijack", label, REPLYCHECK_HIJACK_POINTS,
+		    "reply to a thread from here (%ld days old) from an "
+		    "address and domain that were not in it", age);
+		out->hijack = true;
+	}
+	free(ids);
+}
+
+size_t replycheck_run(const struct sentlog *sl, const struct replycheck_in *in,
+		      struct replycheck *out)
+{
+	struct dsn_info *d;
+
+	memset(out, 0, sizeof(*out));
+	if (!sl || !in->mime || sentlog_since(sl) == 0)
+		return 0;	/* no log, off, or not loaded */
+	d = xmalloc(sizeof(*d));	/* ~12 KB: off the worker's stack */
+	if (dsn_read(in->mime, in->mailfrom, d) != DSN_NONE)
+		judge_report(sl, in, d, out);
+	else
+		judge_thread(sl, in, out);
+	free(d);
+	return out->n;
+}
