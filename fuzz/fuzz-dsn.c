@@ -8,8 +8,9 @@
  *
  * Invariants: a known kind; an ordinary message names no original and no
  * recipient; every count within its DSN_MAX_*; ids non-empty, terminated,
- * at most DSN_MAX_ID bytes and distinct; actions and statuses terminated,
- * a status either empty or class.subject.detail; the same answer twice.
+ * at most DSN_MAX_ID bytes and distinct; actions lower-case words and
+ * statuses empty or class.subject.detail, both terminated; the same
+ * answer twice.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -269,6 +269,8 @@ void content_decide(struct content_verdict *v, const struct content_config *c)
 		v->action = CONTENT_HOLD;
 	else if (c->tag_score > 0 && v->score >= c->tag_score)
 		v->action = CONTENT_TAG;
+	if (v->action < v->floor)
+		v->action = v->floor;
 	content_labels_str(v->labels, labels, sizeof(labels));
 	n = (size_t)snprintf(v->header, sizeof(v->header),
 			     "%s; score=%d; action=%s; labels=%s",

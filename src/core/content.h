@@ -80,6 +80,10 @@ struct content_verdict {
 	size_t nreasons;
 	size_t dropped;			/* reasons past the array (scored) */
 	bool checked;			/* content_check ran on a parse */
+	/* The least action another module demands whatever the score
+	 * (backscatter_action, core/replycheck.h); set before
+	 * content_decide, which honours it. */
+	enum content_action floor;
 	unsigned mime_flags;		/* MIME_F_* of the parse */
 	/* Set by content_decide: */
 	char header[CONTENT_HEADER_MAX];	/* X-Mamori-Verdict value */

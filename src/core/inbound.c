@@ -30,6 +30,7 @@
 #include "core/inbound-internal.h"
 #include "core/inbound.h"
 #include "core/outcontent.h"
+#include "core/replycheck.h"
 #include "core/sentlog.h"
 #include "dns/dns.h"
 #include "dns/dns_blocking.h"
@@ -76,6 +77,7 @@ struct core_msg {
 	struct msettings *set;
 	char *ip;			/* NULL: none */
 	char *acct;			/* SMTP AUTH login; NULL: none */
+	char *mailfrom;			/* envelope sender ("": null) */
 	struct mailauth *ma;		/* inbound */
 	struct mailsign *sign;		/* outbound */
 	struct outmsg *om;		/* outbound, for the content facts */
@@ -259,6 +261,7 @@ struct core_msg *core_msg_new(struct core_mail *cm, const char *client_ip,
 		m->ip = xstrdup(client_ip);
 	if (sasl_login && sasl_login[0])
 		m->acct = xstrdup(sasl_login);
+	m->mailfrom = xstrdup(mailfrom ? mailfrom : "");
 	/* No client address: local submission (non_smtpd_milters). */
 	out = (sasl_login && sasl_login[0]) || !m->ip ||
 	      mailauth_ip_in_list(m->set->cfg->internal_networks, m->ip);
@@ -291,6 +294,7 @@ void core_msg_free(struct core_msg *m)
 	outmsg_free(m->om);
 	free(m->ip);
 	free(m->acct);
+	free(m->mailfrom);
 	pthread_mutex_lock(&cm->lock);
 	last = --m->set->refs == 0;
 	cm->active--;
@@ -389,6 +393,13 @@ static enum core_action auth_action(const struct mailauth_verdict *a)
 	}
 }
 
+/* What the sent-log check (core/replycheck.h) needs of a message. */
+struct replyctx {
+	const struct sentlog *sl;
+	const char *mailfrom;
+	const struct config *cfg;
+};
+
 /*
  * The content verdict of msg[0..len) into cv (parsed once, checked,
  * decided), then the stricter of it and auth into out.  *subj_out gets a
@@ -399,7 +410,7 @@ static void evaluate(const struct content_config *cc,
 		     const struct corrindex *ci, const char *msg, size_t len,
 		     const struct mailauth_verdict *auth, const char *subject,
 		     struct content_verdict *cv, struct core_verdict *out,
-		     char **subj_out)
+		     char **subj_out, const struct replyctx *rx)
 {
 	struct mime_summary *ms = NULL;
 	struct content_input in = { .auth = auth, .ci = ci };
@@ -410,6 +421,10 @@ static void evaluate(const struct content_config *cc,
 		in.ms = ms;
 		content_check(cv, cc, &in);
 		/* Other modules append their reasons here (content.h). */
+		if (rx)
+			replycheck_content(rx->sl, ms, rx->mailfrom, auth,
+					   rx->cfg, cc->label_score,
+					   (int64_t)time(NULL), cv);
 	}
 	content_decide(cv, cc);
 	mime_summary_free(ms);
@@ -449,12 +464,14 @@ static void evaluate(const struct content_config *cc,
 const struct core_verdict *core_inbound(struct core_msg *m)
 {
 	const struct mailauth_verdict *v;
+	struct replyctx rx = { m->cm->sent, m->mailfrom, m->set->cfg };
 
 	assert(m->ma != NULL);		/* an inbound message */
 	v = mailauth_end(m->ma, m->cm->dns);
 	mailrec_dmarc(m->cm->rec, (int64_t)time(NULL), m->ip, v);
+
 	evaluate(&m->set->content, m->cm->ci, m->raw.p, m->raw.len, v,
-		 m->subject, &m->cv, &m->v, &m->new_subject);
+		 m->subject, &m->cv, &m->v, &m->new_subject, &rx);
 	m->v.ndel_verdict = m->nverdict;
 	if ((unsigned)m->v.action < CORE_NACTIONS)
 		__atomic_fetch_add(&m->cm->n_inbound[m->v.action], 1,
@@ -582,7 +599,7 @@ const struct core_verdict *core_scan(struct core_scan *s, const char *ip,
 	s->new_subject = NULL;
 	/* the Subject prefix is not shown: no raw Subject kept here */
 	evaluate(&s->content, NULL, msg, len, v, NULL, &s->cv, &s->v,
-		 &s->new_subject);
+		 &s->new_subject, NULL);
 	return &s->v;
 }
 

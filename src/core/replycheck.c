@@ -9,17 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mailauth.h"
 #include "core/sentlog.h"
 #include "mail/dsn.h"
 #include "mail/mime.h"
+#include "util/config.h"
 #include "util/xalloc.h"
 
 #define DAY 86400
 
 /* Add a reason; detail is printf-formatted. */
 __attribute__((format(printf, 5, 6)))
-static void add(struct replycheck *out, const char *name, const char *label,
-		int points, const char *fmt, ...)
+static void add(struct replycheck *out, const char *name,
+		enum content_label label, int points, const char *fmt, ...)
 {
 	struct replycheck_reason *r;
 	va_list ap;
@@ -65,7 +67,7 @@ static void judge_report(const struct sentlog *sl,
 	else
 		snprintf(what, sizeof(what), "%s", dsn_kind_name(d->kind));
 	if (m.matched) {
-		add(out, "bounce_of_sent", NULL, REPLYCHECK_OWN_POINTS,
+		add(out, "bounce-of-sent", CONTENT_NLABELS, REPLYCHECK_OWN_POINTS,
 		    "%s for a message sent from here %ld days ago", what,
 		    days(in->now, m.newest));
 		return;
@@ -73,7 +75,8 @@ static void judge_report(const struct sentlog *sl,
 	since = sentlog_since(sl);
 	if (since == 0 || in->now - since < in->warmup)
 		return;		/* the log is too young to say "never" */
-	add(out, "backscatter", "backscatter", REPLYCHECK_BACKSCATTER_POINTS,
+	add(out, "backscatter", CONTENT_BACKSCATTER,
+	    REPLYCHECK_BACKSCATTER_POINTS,
 	    "%s (%s) for a message never sent from here", what,
 	    dsn_why_name(d->why));
 	out->backscatter = true;
@@ -100,7 +103,7 @@ static void judge_thread(const struct sentlog *sl,
 	const char **ids;
 	struct sentlog_query q = { NULL, 0, NULL, NULL, in->now };
 	struct sentlog_match m;
-	const char *label;
+	enum content_label label;
 	size_t i, n = 0;
 	long age;
 
@@ -119,29 +122,29 @@ static void judge_thread(const struct sentlog *sl,
 		return;
 	}
 	age = days(in->now, m.newest);
-	label = s->n_attachments > 0 ? "malware" : "spoofing";
+	label = s->n_attachments > 0 ? CONTENT_MALWARE : CONTENT_SPOOFING;
 	if (m.addr_sent || m.addr_rcpt) {
-		add(out, "thread_reply", NULL, REPLYCHECK_REPLY_POINTS,
+		add(out, "thread-reply", CONTENT_NLABELS, REPLYCHECK_REPLY_POINTS,
 		    "reply from a correspondent of a message sent from here "
 		    "%ld days ago", age);
 	} else if (via_list(sl, in, &q)) {
-		add(out, "thread_list", NULL, 0,
+		add(out, "thread-list", CONTENT_NLABELS, 0,
 		    "reply through a mailing list a message sent from here "
 		    "went to");
 	} else if (m.domain_rcpt && in->from_aligned) {
-		add(out, "thread_colleague", NULL, 0,
+		add(out, "thread-colleague", CONTENT_NLABELS, 0,
 		    "reply from the correspondent's domain (DMARC pass), not "
 		    "from a correspondent");
 	} else if (m.cut) {
 		/* The From may be a recipient the log did not keep. */
 	} else if (m.domain_rcpt) {
-		add(out, "thread_hijack", label, REPLYCHECK_HIJACK_POINTS / 2,
+		add(out, "thread-hijack", label, REPLYCHECK_HIJACK_POINTS / 2,
 		    "reply to a thread from here (%ld days old) from an "
 		    "address that was not in it, in the correspondent's "
 		    "domain without DMARC pass", age);
 		out->hijack = true;
 	} else {
-		add(out, "thread_hijack", label, REPLYCHECK_HIJACK_POINTS,
+		add(out, "thread-hijack", label, REPLYCHECK_HIJACK_POINTS,
 		    "reply to a thread from here (%ld days old) from an "
 		    "address and domain that were not in it", age);
 		out->hijack = true;
@@ -164,4 +167,39 @@ size_t replycheck_run(const struct sentlog *sl, const struct replycheck_in *in,
 		judge_thread(sl, in, out);
 	free(d);
 	return out->n;
+}
+
+size_t replycheck_content(const struct sentlog *sl,
+			  const struct mime_summary *ms, const char *mailfrom,
+			  const struct mailauth_verdict *auth,
+			  const struct config *cfg, int label_score,
+			  int64_t now, struct content_verdict *v)
+{
+	/* backscatter_action: reject, hold, tag, none */
+	static const enum content_action floor[] = {
+		CONTENT_REJECT, CONTENT_HOLD, CONTENT_TAG, CONTENT_ACCEPT
+	};
+	struct replycheck_in in = {
+		ms, mailfrom,
+		auth && strcmp(auth->dmarc_result, "pass") == 0, now,
+		cfg->backscatter_warmup
+	};
+	struct replycheck rc;
+	int act = cfg->backscatter_action;
+	size_t i;
+
+	if (!sl || replycheck_run(sl, &in, &rc) == 0)
+		return 0;
+	for (i = 0; i < rc.n; i++) {
+		const struct replycheck_reason *r = &rc.r[i];
+		int pts = r->points;
+
+		if (r->label == CONTENT_BACKSCATTER) {
+			pts = act == 3 ? 0 : label_score;
+			if (act >= 0 && act < 4 && v->floor < floor[act])
+				v->floor = floor[act];
+		}
+		content_add_reason(v, r->name, r->label, pts, "%s", r->detail);
+	}
+	return rc.n;
 }

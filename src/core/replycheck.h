@@ -28,8 +28,10 @@
  * no original Message-ID found, no sent log, or a log younger than
  * backscatter_warmup (mail sent before it began is not in it).
  *
- * Sans-I/O apart from the sent log's lock; any thread; output owned by
- * the caller.
+ * The reasons go into the content verdict (core/content.h) through
+ * replycheck_content; replycheck_run gives them alone (tests, and any
+ * other caller).  Sans-I/O apart from the sent log's lock; any thread;
+ * output owned by the caller.
  */
 #ifndef MAMORI_CORE_REPLYCHECK_H
 #define MAMORI_CORE_REPLYCHECK_H
@@ -38,6 +40,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/content.h"
+
+struct config;
+struct mailauth_verdict;
 struct mime_summary;
 struct sentlog;
 
@@ -45,14 +51,16 @@ struct sentlog;
 #define REPLYCHECK_HIJACK_POINTS 8	/* a thread answered by a stranger */
 #define REPLYCHECK_REPLY_POINTS (-3)	/* a reply from the correspondent */
 #define REPLYCHECK_OWN_POINTS (-3)	/* a bounce of a message we sent */
-#define REPLYCHECK_BACKSCATTER_POINTS 0 /* backscatter_action decides */
+/* Backscatter: the default content_label_score, so the label attaches;
+ * backscatter_action, not the score, decides what happens. */
+#define REPLYCHECK_BACKSCATTER_POINTS 4
 
 /* Reasons one message can get: a thread one, or a report one. */
 #define REPLYCHECK_MAX 2
 
 struct replycheck_reason {
-	const char *name;	/* thread_hijack, thread_reply, ... */
-	const char *label;	/* "malware", "spoofing", "backscatter", NULL */
+	const char *name;	/* thread-hijack, thread-reply, ... */
+	enum content_label label;	/* CONTENT_NLABELS: none */
 	int points;
 	char detail[192];	/* plain ASCII, no quotes or CR/LF */
 };
@@ -79,5 +87,21 @@ struct replycheck_in {
  */
 size_t replycheck_run(const struct sentlog *sl, const struct replycheck_in *in,
 		      struct replycheck *out);
+
+/*
+ * The check inside the content verdict (core/inbound.c, between
+ * content_check and content_decide): judge ms (envelope sender mailfrom,
+ * DMARC from auth, may be NULL) against sl at now with cfg's
+ * backscatter_warmup, and append the reasons to v.  Backscatter gets
+ * label_score points (the label attaches) and raises v->floor by
+ * cfg->backscatter_action (reject, hold, tag: X-Mamori-Verdict names the
+ * label, for a Sieve rule) or, with none, 0 points and no action.  sl
+ * NULL (mamori scan): nothing.  Returns the reasons appended.
+ */
+size_t replycheck_content(const struct sentlog *sl,
+			  const struct mime_summary *ms, const char *mailfrom,
+			  const struct mailauth_verdict *auth,
+			  const struct config *cfg, int label_score,
+			  int64_t now, struct content_verdict *v);
 
 #endif

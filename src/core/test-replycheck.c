@@ -17,8 +17,10 @@
 #include "mail/mime.h"
 #include "store/store.h"
 #include "tap.h"
+#include "util/config.h"
 
 #define DAY 86400
+#define NONE CONTENT_NLABELS
 static int64_t now;
 
 /* Record one message our user sent. */
@@ -60,78 +62,79 @@ static void sent(struct sentlog *sl, int64_t t, const char *msgid,
 static const struct row {
 	const char *label, *msg, *mailfrom;
 	bool aligned;
-	const char *name, *label_want;	/* NULL name: no reason */
+	const char *name;		/* NULL: no reason */
+	enum content_label label_want;
 	int points;
 } rows[] = {
 	{ "reply from the recipient", REPLY("hanako@partner.example",
 					    "t1@example.jp"),
-	  "hanako@partner.example", true, "thread_reply", NULL,
+	  "hanako@partner.example", true, "thread-reply", NONE,
 	  REPLYCHECK_REPLY_POINTS },
 	{ "reply from our user's own address",
 	  REPLY("taro@example.jp", "t1@example.jp"), "taro@example.jp", true,
-	  "thread_reply", NULL, REPLYCHECK_REPLY_POINTS },
+	  "thread-reply", NONE, REPLYCHECK_REPLY_POINTS },
 	{ "stranger with an encrypted ZIP (Emotet)",
 	  REPLY_ZIP("\"Hanako\" <hanako.x@evil.example>", "t1@example.jp"),
-	  "x@evil.example", false, "thread_hijack", "malware",
+	  "x@evil.example", false, "thread-hijack", CONTENT_MALWARE,
 	  REPLYCHECK_HIJACK_POINTS },
 	{ "stranger without attachment",
 	  REPLY("someone@evil.example", "t1@example.jp"), "a@evil.example",
-	  true, "thread_hijack", "spoofing", REPLYCHECK_HIJACK_POINTS },
+	  true, "thread-hijack", CONTENT_SPOOFING, REPLYCHECK_HIJACK_POINTS },
 	{ "colleague of the recipient, DMARC pass",
 	  REPLY("boss@partner.example", "t1@example.jp"),
-	  "boss@partner.example", true, "thread_colleague", NULL, 0 },
+	  "boss@partner.example", true, "thread-colleague", NONE, 0 },
 	{ "colleague from a subdomain, DMARC pass",
 	  REPLY("x@mail.partner.example", "t1@example.jp"),
-	  "x@mail.partner.example", true, "thread_colleague", NULL, 0 },
+	  "x@mail.partner.example", true, "thread-colleague", NONE, 0 },
 	{ "colleague without DMARC pass",
 	  REPLY("boss@partner.example", "t1@example.jp"),
-	  "boss@partner.example", false, "thread_hijack", "spoofing",
+	  "boss@partner.example", false, "thread-hijack", CONTENT_SPOOFING,
 	  REPLYCHECK_HIJACK_POINTS / 2 },
 	{ "through a mailing list our user wrote to",
 	  "From: member@elsewhere.example\r\n"
 	  "List-Post: <mailto:dev@lists.example>\r\n"
 	  "In-Reply-To: <t3@example.jp>\r\n\r\n+1\r\n",
-	  "dev-bounces@lists.example", false, "thread_list", NULL, 0 },
+	  "dev-bounces@lists.example", false, "thread-list", NONE, 0 },
 	{ "List-Post of a list our user never wrote to",
 	  "From: member@elsewhere.example\r\n"
 	  "List-Post: <mailto:other@lists.example>\r\n"
 	  "In-Reply-To: <t3@example.jp>\r\n\r\n+1\r\n",
-	  "x@lists.example", false, "thread_hijack", "spoofing",
+	  "x@lists.example", false, "thread-hijack", CONTENT_SPOOFING,
 	  REPLYCHECK_HIJACK_POINTS },
 	{ "a thread never sent from here",
 	  REPLY("someone@evil.example", "other@example.org"),
-	  "a@evil.example", false, NULL, NULL, 0 },
+	  "a@evil.example", false, NULL, NONE, 0 },
 	{ "ours deep in References",
 	  "From: someone@evil.example\r\nIn-Reply-To: <x@evil.example>\r\n"
 	  "References: <t1@example.jp> <y@evil.example>\r\n\r\nhi\r\n",
-	  "a@evil.example", false, "thread_hijack", "spoofing",
+	  "a@evil.example", false, "thread-hijack", CONTENT_SPOOFING,
 	  REPLYCHECK_HIJACK_POINTS },
 	{ "a message with more recipients than kept",
 	  REPLY("r30@big.example", "big@example.jp"), "r30@big.example",
-	  false, NULL, NULL, 0 },
+	  false, NULL, NONE, 0 },
 	{ "no reply at all", "From: a@b.example\r\nSubject: hi\r\n\r\nx\r\n",
-	  "a@b.example", false, NULL, NULL, 0 },
+	  "a@b.example", false, NULL, NONE, 0 },
 
 	{ "bounce of a message sent", BOUNCE("t1@example.jp"), "", false,
-	  "bounce_of_sent", NULL, REPLYCHECK_OWN_POINTS },
+	  "bounce-of-sent", NONE, REPLYCHECK_OWN_POINTS },
 	{ "bounce of a message never sent", BOUNCE("forged@example.jp"), "",
-	  false, "backscatter", "backscatter",
+	  false, "backscatter", CONTENT_BACKSCATTER,
 	  REPLYCHECK_BACKSCATTER_POINTS },
 	{ "qmail bounce of a message never sent",
 	  "From: MAILER-DAEMON@mx.spam.example\r\nSubject: failure notice\r\n"
 	  "\r\nI'm afraid I wasn't able to deliver your message.\r\n\r\n"
 	  "--- Below this line is a copy of the message.\r\n\r\n"
 	  "From: taro@example.jp\r\nMessage-ID: <spam-1@example.jp>\r\n",
-	  "", false, "backscatter", "backscatter",
+	  "", false, "backscatter", CONTENT_BACKSCATTER,
 	  REPLYCHECK_BACKSCATTER_POINTS },
 	{ "vacation reply to a message sent",
 	  "From: hanako@partner.example\r\nAuto-Submitted: auto-replied\r\n"
 	  "In-Reply-To: <t1@example.jp>\r\n\r\nout of office\r\n",
-	  "", false, "bounce_of_sent", NULL, REPLYCHECK_OWN_POINTS },
+	  "", false, "bounce-of-sent", NONE, REPLYCHECK_OWN_POINTS },
 	{ "vacation reply to a forged message",
 	  "From: x@victim.example\r\nAuto-Submitted: auto-replied\r\n"
 	  "In-Reply-To: <forged-2@example.jp>\r\n\r\nout of office\r\n",
-	  "", false, "backscatter", "backscatter",
+	  "", false, "backscatter", CONTENT_BACKSCATTER,
 	  REPLYCHECK_BACKSCATTER_POINTS },
 	{ "read receipt of a message sent",
 	  "From: hanako@partner.example\r\n"
@@ -141,11 +144,11 @@ static const struct row {
 	  "Original-Message-ID: <t1@example.jp>\r\n"
 	  "Disposition: manual-action/MDN-sent-manually; displayed\r\n"
 	  "\r\n--m--\r\n",
-	  "hanako@partner.example", false, "bounce_of_sent", NULL,
+	  "hanako@partner.example", false, "bounce-of-sent", NONE,
 	  REPLYCHECK_OWN_POINTS },
 	{ "bounce naming no message", "From: MAILER-DAEMON@mx.example\r\n"
 	  "Subject: failure\r\n\r\nno such user\r\n",
-	  "", false, NULL, NULL, 0 },
+	  "", false, NULL, NONE, 0 },
 };
 
 /* Judge one message text. */
@@ -162,6 +165,65 @@ static size_t judge(const struct sentlog *sl, const char *msg,
 	n = replycheck_run(sl, &in, out);
 	mime_summary_free(s);
 	return n;
+}
+
+/* Into the content verdict: backscatter_action decides the action. */
+static void test_content(const struct sentlog *sl)
+{
+	static const struct {
+		const char *label;
+		int action;		/* backscatter_action */
+		enum content_action want;
+		int points;
+		bool labelled;
+	} acts[] = {
+		{ "reject", 0, CONTENT_REJECT, 4, true },
+		{ "hold", 1, CONTENT_HOLD, 4, true },
+		{ "tag", 2, CONTENT_TAG, 4, true },
+		{ "none", 3, CONTENT_ACCEPT, 0, false },
+	};
+	struct content_config cc = { .enabled = true, .tag_score = 5,
+				     .hold_score = 10, .reject_score = 20,
+				     .label_score = 4, .authserv_id = "mx" };
+	static struct content_verdict v;
+	struct config cfg;
+	struct mime_summary *s = NULL;
+	size_t i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	mime_parse(BOUNCE("forged@example.jp"),
+		   strlen(BOUNCE("forged@example.jp")), &s);
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		cfg.backscatter_action = acts[i].action;
+		content_verdict_init(&v);
+		is_int(replycheck_content(sl, s, "", NULL, &cfg, 4, now, &v), 1,
+		       "content %s: one reason", acts[i].label);
+		content_decide(&v, &cc);
+		is_int(v.action, acts[i].want, "content %s: action %s",
+		       acts[i].label, content_action_name(v.action));
+		is_int(v.score, acts[i].points, "content %s: points",
+		       acts[i].label);
+		is_int(!!(v.labels & (1u << CONTENT_BACKSCATTER)),
+		       acts[i].labelled, "content %s: label", acts[i].label);
+		ok(!acts[i].labelled || strstr(v.header, "labels=backscatter"),
+		   "content %s: the header a Sieve rule files on (%s)",
+		   acts[i].label, v.header);
+	}
+	mime_summary_free(s);
+	/* A hijacked thread with an encrypted ZIP: 8 points, malware. */
+	mime_parse(REPLY_ZIP("x@evil.example", "t1@example.jp"),
+		   strlen(REPLY_ZIP("x@evil.example", "t1@example.jp")), &s);
+	content_verdict_init(&v);
+	replycheck_content(sl, s, "x@evil.example", NULL, &cfg, 4, now, &v);
+	content_decide(&v, &cc);
+	ok(v.score == REPLYCHECK_HIJACK_POINTS &&
+		   (v.labels & (1u << CONTENT_MALWARE)) &&
+		   v.action == CONTENT_TAG,
+	   "content hijack: tagged as malware by itself (%s)", v.header);
+	mime_summary_free(s);
+	content_verdict_init(&v);
+	is_int(replycheck_content(NULL, NULL, "", NULL, &cfg, 4, now, &v), 0,
+	       "content: no log (mamori scan), nothing");
 }
 
 int main(void)
@@ -199,11 +261,10 @@ int main(void)
 		if (!ok(out.n == 1, "%s: one reason", r->label))
 			continue;
 		is_str(out.r[0].name, r->name, "%s: reason", r->label);
-		is_str(out.r[0].label ? out.r[0].label : "-",
-		       r->label_want ? r->label_want : "-", "%s: label",
-		       r->label);
+		is_int(out.r[0].label, r->label_want, "%s: label (%s)",
+		       r->label, content_label_name(out.r[0].label));
 		is_int(out.r[0].points, r->points, "%s: points", r->label);
-		is_int(out.hijack, strcmp(r->name, "thread_hijack") == 0,
+		is_int(out.hijack, strcmp(r->name, "thread-hijack") == 0,
 		       "%s: hijack flag", r->label);
 		is_int(out.backscatter, strcmp(r->name, "backscatter") == 0,
 		       "%s: backscatter flag", r->label);
@@ -216,11 +277,12 @@ int main(void)
 	judge(sl, BOUNCE("forged@example.jp"), "", false, 40 * DAY, &out);
 	is_int(out.n, 0, "warmup: a young log judges no bounce");
 	judge(sl, BOUNCE("t1@example.jp"), "", false, 40 * DAY, &out);
-	is_str(out.n ? out.r[0].name : "", "bounce_of_sent",
+	is_str(out.n ? out.r[0].name : "", "bounce-of-sent",
 	       "warmup: a bounce of ours still counts in its favour");
 	judge(sl, REPLY("x@evil.example", "t1@example.jp"), "a@evil.example",
 	      false, 40 * DAY, &out);
 	ok(out.hijack, "warmup: threads are judged from the first record");
+	test_content(sl);
 	/* No log: nothing judged. */
 	is_int(judge(NULL, BOUNCE("forged@example.jp"), "", false, 0, &out), 0,
 	       "no log: nothing judged");
