@@ -222,7 +222,22 @@ f=$(sink_file bounce-c)
 v=$(grep -a "^X-Mamori-Verdict:" "$f" 2>/dev/null)
 diag "c: $v"
 tap_ok '[[ $v == *"labels=backscatter"* && $v == *"backscatter(+4)"* ]]' \
-	"c: tagged with X-Mamori-Verdict labels=backscatter (a Sieve rule files it)"
+	"c: tagged with X-Mamori-Verdict labels=backscatter"
+# The Sieve script of contrib/ files it; a reply of (a) stays in INBOX.
+if command -v sieve-test >/dev/null; then
+	mkdir -p "$IT_DIR/sieve" && chmod 1777 "$IT_DIR/sieve"
+	cp "$MAMORI_TOP/contrib/dovecot/mamori-backscatter.sieve" "$IT_DIR/sieve/"
+	printf 'mail_uid = nobody\nmail_gid = nogroup\nmail_location = maildir:%s\n' \
+		"$IT_DIR/sieve/mail" >"$IT_DIR/sieve/dovecot.conf"
+	sv() { timeout 30 sieve-test -c "$IT_DIR/sieve/dovecot.conf" \
+		"$IT_DIR/sieve/mamori-backscatter.sieve" "$1" 2>&1; }
+	tap_ok '[[ $(sv "$f") == *"store message in folder: Backscatter"* ]]' \
+		"c: contrib's Sieve script files it into Backscatter"
+	tap_ok '[[ $(sv "$(sink_file reply-a)") == *"folder: INBOX"* ]]' \
+		"c: ... and leaves the real reply in INBOX"
+else
+	tap_skip 2 "sieve-test (dovecot-sieve) not installed"
+fi
 
 # ---------------------------------------------------------------- d. own bounce
 
