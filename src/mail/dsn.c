@@ -108,6 +108,17 @@ static bool token_ok(struct span v)
 	return v.n > 0;
 }
 
+/* The first word of v: up to a blank or a comment's "(". */
+static struct span first_word(struct span v)
+{
+	struct span w = { v.p, 0 };
+
+	while (w.n < v.n && !isspace((unsigned char)v.p[w.n]) &&
+	       v.p[w.n] != '(')
+		w.n++;
+	return w;
+}
+
 /* One recipient's fields while they are read. */
 struct rcpt_state {
 	struct dsn_rcpt r;
@@ -179,11 +190,7 @@ static void status_field(struct dsn_info *out, struct rcpt_state *st,
 		if (st->action)
 			rcpt_commit(out, st);
 		st->action = true;
-		tok = v;
-		for (tok.n = 0; tok.n < v.n && !isspace((unsigned char)v.p[
-				tok.n]) && v.p[tok.n] != '(';
-		     tok.n++)
-			;
+		tok = first_word(v);
 		if (token_ok(tok))	/* an action-value is a word */
 			span_copy(st->r.action, sizeof(st->r.action), tok,
 				  true);
@@ -191,11 +198,7 @@ static void status_field(struct dsn_info *out, struct rcpt_state *st,
 		if (st->status)
 			rcpt_commit(out, st);
 		st->status = true;
-		tok = v;
-		for (tok.n = 0; tok.n < v.n && !isspace((unsigned char)v.p[
-				tok.n]) && v.p[tok.n] != '(';
-		     tok.n++)
-			;
+		tok = first_word(v);
 		if (status_ok(tok))
 			span_copy(st->r.status, sizeof(st->r.status), tok,
 				  false);

@@ -50,13 +50,8 @@ printf '%s\n' \
 	"example.test	TXT	v=spf1 ip4:127.0.0.1 -all" \
 	>"$ZONE"
 
-DNS_PID=
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 
 # ---------------------------------------------------------------- helpers
 
@@ -148,17 +143,7 @@ mamori_write_conf "$MAMORI_DIR/mamori.conf" \
 	"dkim_key_dir = $IT_DIR/no-keys" \
 	"backscatter_warmup = 0"
 pf_write_config
-cat >>"$PF_CONF/main.cf" <<EOF
-smtpd_milters = unix:$MILTER_SOCK
-non_smtpd_milters = unix:$MILTER_SOCK
-milter_default_action = tempfail
-milter_protocol = 6
-EOF
-cat >>"$PF_CONF/master.cf" <<EOF
-127.0.0.1:$INBOUND_PORT inet n - n - - smtpd
-  -o syslog_name=postfix-mamori-it/inbound
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-EOF
+pf_add_milter "$MILTER_SOCK" "$INBOUND_PORT"
 dovecot_start || bail "dovecot did not start"
 sink_start || bail "smtp-sink did not start"
 mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
