@@ -7,25 +7,29 @@
  * login_acct.c: "ipblock", "incident", "incident_acct", "login_abused");
  * on admin requests (core/admin*.c, dmarc_agg.c), held messages ("held"),
  * account event trails ("event", a log) and DMARC aggregate counts
- * ("dmarc_agg", the key is the row).  A store is shared state: another
+ * ("dmarc_agg", the key is the row); the sent Message-ID log loaded into
+ * its memory index (core/sentlog.c, "sent").  A store is shared state: another
  * version, a hand edit or a torn disk can leave anything in it, and a bad
  * record must cost that record, never the daemon.
  *
  * Input: up to RECORDS_MAX lines "NS<TAB>KEY<TAB>VALUE" (VALUE is the text
  * as stored; a line with an unknown NS is skipped).  The records are
  * written to a memory store, which is then loaded the way mamorid starts
- * (core_new(), login_engine_new(), outbox_new() + outbox_replay()) and
- * read through every admin listing, and shown by each KEY given.
+ * (core_new(), login_engine_new(), outbox_new() + outbox_replay(),
+ * sentlog_attach()) and read through every admin listing, and shown by
+ * each KEY given (and asked of the sent log as a Message-ID).
  * Invariants: every load succeeds (bad records are skipped, not fatal);
  * each admin call answers once, with a known status, "" as the error when
  * it succeeded, the strings of its rows set and the incident JSON it
- * builds valid; a counters value that core_snapshot_decode() accepts,
+ * builds valid; the sent log within its bound, matching no more ids than
+ * asked; a counters value that core_snapshot_decode() accepts,
  * applied to a fresh account and encoded again, decodes to the same record.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -34,6 +38,7 @@
 #include "core/admin.h"
 #include "core/core-internal.h"
 #include "core/outbox.h"
+#include "core/sentlog.h"
 #include "notify/notify.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -50,6 +55,7 @@ static const char conf_text[] =
 static const char *const namespaces[] = {
 	"account", "counters", OUTBOX_NS, "ipblock", "incident",
 	"incident_acct", "login_abused", "held", "event", CORE_DMARC_AGG_NS,
+	SENTLOG_NS,
 };
 
 #define NS_EVENT 8		/* a log: appended, not put */
@@ -192,6 +198,23 @@ static void admin_reads(struct core *c, char *const *keys, int n)
 #undef CALL
 }
 
+/* Load the sent log from st (bound 4) and ask it about every key. */
+static void sent_reads(struct store *st, char **keys, int n)
+{
+	struct sentlog *sl = sentlog_new(4, 180 * 86400L);
+	struct sentlog_query q = { (const char *const *)keys, (size_t)n,
+				   "a@example.jp", "taro", (int64_t)time(NULL) };
+	struct sentlog_match m;
+
+	sentlog_attach(sl, st, q.now);
+	if (sentlog_count(sl) > 4)
+		fail("sent log past its bound");
+	if (sentlog_match(sl, &q, &m) != 0 || m.matched > (size_t)n ||
+	    (m.matched && m.first >= (size_t)n))
+		fail("sent log answer out of range");
+	sentlog_free(sl);
+}
+
 /* Store one "NS\tKEY\tVALUE" line; its KEY goes to *key (in line). */
 static void put_line(struct store *st, char *line, char **keyp)
 {
@@ -261,6 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	outbox_replay(ob);
 	notify_free(nt);
 	outbox_free(ob);
+	sent_reads(st, keys, nkeys);
 	store_close(st);
 	return 0;
 }
