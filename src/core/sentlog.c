@@ -42,6 +42,9 @@ struct entry {
 	bool cut, live;
 };
 
+/* The per-record cost sentlog.h states. */
+_Static_assert(sizeof(struct entry) <= 56, "struct entry grew");
+
 struct sentlog {
 	pthread_rwlock_t lock;	/* everything below but max, ttl, st */
 	long max;

@@ -27,9 +27,10 @@
  * read-write lock.  At most sent_log_max records: when full, the oldest is
  * dropped from memory and deleted from the store, so the store holds at
  * most that many too.  Per record:
- *   ring slot 56 bytes + table 2 slots of 4 bytes + 8 bytes per kept
- *   hash (SENTLOG_RCPT_MAX recipients + SENTLOG_DOM_MAX domains: at most
- *   256) + ~16 bytes of malloc overhead:
+ *   ring slot 56 bytes + table 2 to 4 slots of 4 bytes (a power of two
+ *   at least twice sent_log_max) + 8 bytes per kept hash
+ *   (SENTLOG_RCPT_MAX recipients + SENTLOG_DOM_MAX domains: at most 256)
+ *   + ~16 bytes of malloc overhead:
  *   typical (1-2 recipients, one domain) ~100 bytes, at most 344 bytes;
  * so the default 200,000 records cost ~20 MB, at most ~69 MB, and
  * sent_log_max = N costs at most N x 344 bytes.  A message with more
