@@ -202,8 +202,10 @@ static void admin_reads(struct core *c, char *const *keys, int n)
 static void sent_reads(struct store *st, char **keys, int n)
 {
 	struct sentlog *sl = sentlog_new(4, 180 * 86400L);
-	struct sentlog_query q = { (const char *const *)keys, (size_t)n,
-				   "a@example.jp", "taro", (int64_t)time(NULL) };
+	struct sentlog_query q = { .ids = (const char *const *)keys,
+				   .n_ids = (size_t)n, .addr = "a@example.jp",
+				   .account = "taro",
+				   .now = (int64_t)time(NULL) };
 	struct sentlog_match m;
 
 	sentlog_attach(sl, st, q.now);

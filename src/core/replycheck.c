@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/mailauth.h"
 #include "core/sentlog.h"
@@ -49,7 +50,8 @@ static void judge_report(const struct sentlog *sl,
 			 const struct dsn_info *d, struct replycheck *out)
 {
 	const char *ids[DSN_MAX_IDS];
-	struct sentlog_query q = { ids, d->n_ids, NULL, NULL, in->now };
+	struct sentlog_query q = { .ids = ids, .n_ids = d->n_ids,
+				   .now = in->now };
 	struct sentlog_match m;
 	int64_t since;
 	size_t i;
@@ -100,8 +102,8 @@ static void judge_thread(const struct sentlog *sl,
 			 const struct replycheck_in *in, struct replycheck *out)
 {
 	const struct mime_summary *s = in->mime;
-	const char **ids;
-	struct sentlog_query q = { NULL, 0, NULL, NULL, in->now };
+	const char **ids, *cc[SENTLOG_CC_MAX];
+	struct sentlog_query q = { .now = in->now, .cc = cc };
 	struct sentlog_match m;
 	enum content_label label;
 	size_t i, n = 0;
@@ -117,6 +119,14 @@ static void judge_thread(const struct sentlog *sl,
 	q.ids = ids;
 	q.n_ids = n;
 	q.addr = s->from.v[0].addr;
+	/* Whom the reply goes to: a reply-all copies the thread. */
+	for (i = 0; i < s->to.n + s->cc.n && q.n_cc < SENTLOG_CC_MAX; i++) {
+		const char *a = i < s->to.n ? s->to.v[i].addr :
+					      s->cc.v[i - s->to.n].addr;
+
+		if (strcasecmp(a, q.addr) != 0)
+			cc[q.n_cc++] = a;
+	}
 	if (n == 0 || sentlog_match(sl, &q, &m) != 0 || m.matched == 0) {
 		free(ids);
 		return;
@@ -142,6 +152,12 @@ static void judge_thread(const struct sentlog *sl,
 		    "reply to a thread from here (%ld days old) from an "
 		    "address that was not in it, in the correspondent's "
 		    "domain without DMARC pass", age);
+		out->hijack = true;
+	} else if (m.cc_rcpt) {
+		add(out, "thread-hijack", label, REPLYCHECK_HIJACK_POINTS / 2,
+		    "reply to a thread from here (%ld days old) from an "
+		    "address that was not in it, copying its correspondents",
+		    age);
 		out->hijack = true;
 	} else {
 		add(out, "thread-hijack", label, REPLYCHECK_HIJACK_POINTS,

@@ -7,23 +7,25 @@
  * In-Reply-To / References (RFC 5322 3.6.4) name messages our users sent
  * is judged by its From address against those messages:
  *   - the From was their sender or one of their recipients: a real reply
- *     (thread_reply, points in its favour);
+ *     (thread-reply, points in its favour);
  *   - the From's domain (or a parent of it) was a recipient's domain and
  *     the From passed DMARC: a colleague of the correspondent took the
- *     thread over (thread_colleague, no points either way);
+ *     thread over (thread-colleague, no points either way);
  *   - it came through a mailing list our user wrote to (its List-Post
- *     address was a recipient): thread_list, no points;
+ *     address was a recipient): thread-list, no points;
  *   - a recipient list cut in the log (more than SENTLOG_RCPT_MAX): not
  *     judged;
- *   - anyone else: thread_hijack, label "malware" when the message
+ *   - anyone else: thread-hijack, label "malware" when the message
  *     carries an attachment, else "spoofing"; half the points when the
- *     From's domain was a recipient's domain without DMARC pass.
+ *     From's domain was a recipient's domain without DMARC pass, or when
+ *     the reply copies the thread's recipients (a reply-all from a list
+ *     member, a colleague added on their side).
  * Bounces, receipts and auto-replies are not judged as replies.
  *
  * Backscatter: a bounce, read receipt or auto-reply (mail/dsn.h) naming
  * original Message-IDs none of which our users sent is labelled
  * "backscatter" (the caller applies backscatter_action); one naming a
- * message we sent is bounce_of_sent, in its favour (a bounce returns our
+ * message we sent is bounce-of-sent, in its favour (a bounce returns our
  * user's own attachments, which other checks would weigh).  Not judged:
  * no original Message-ID found, no sent log, or a log younger than
  * backscatter_warmup (mail sent before it began is not in it).
@@ -68,7 +70,7 @@ struct replycheck_reason {
 struct replycheck {
 	struct replycheck_reason r[REPLYCHECK_MAX];
 	size_t n;
-	bool hijack;		/* a thread_hijack reason */
+	bool hijack;		/* a thread-hijack reason */
 	bool backscatter;	/* a backscatter reason */
 };
 

@@ -602,6 +602,8 @@ struct qhash {
 	uint64_t addr, acct;
 	uint64_t dom[PARENTS];	/* addr's domain, then its parents */
 	size_t ndom;
+	uint64_t cc[SENTLOG_CC_MAX];
+	size_t ncc;
 };
 
 /* Hash q's values with salt into *h. */
@@ -622,6 +624,12 @@ static void query_hash(const struct sentlog_query *q, const char *salt,
 	if (q->account && q->account[0]) {
 		sentlog_hash(salt, q->account, strlen(q->account), hx);
 		h->acct = h64(hx);
+	}
+	for (i = 0; q->cc && i < q->n_cc && h->ncc < SENTLOG_CC_MAX; i++) {
+		if (!q->cc[i] || !q->cc[i][0])
+			continue;
+		hash_lower(salt, q->cc[i], hx);
+		h->cc[h->ncc++] = h64(hx);
 	}
 	if (!q->addr || !q->addr[0])
 		return;
@@ -669,6 +677,9 @@ int sentlog_match(const struct sentlog *sl, const struct sentlog_query *q,
 			m->newest = e->t;
 		m->cut |= e->cut;
 		m->account_sent |= h->acct && e->acct == h->acct;
+		for (k = 0; k < h->ncc; k++)
+			m->cc_rcpt |= h->cc[k] != e->from &&
+				      has(e->h, e->nrcpt, h->cc[k]);
 		if (!h->addr)
 			continue;
 		m->addr_sent |= e->from == h->addr;

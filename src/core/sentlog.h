@@ -61,6 +61,8 @@ struct sentlog_rec;
 #define SENTLOG_DOM_MAX 8
 /* Message-IDs one question may name (In-Reply-To and References). */
 #define SENTLOG_QUERY_MAX 72
+/* Other addresses one question may name (a reply's To and Cc). */
+#define SENTLOG_CC_MAX 32
 
 /* H(salt ":" item[0..n)) as 64 hex digits and a NUL: the install's
  * salted hash, shared with the correspondence log (mailrec.c). */
@@ -103,13 +105,16 @@ void sentlog_rec_write(struct sentlog *sl, struct sentlog_rec *rec);
 void sentlog_rec_free(struct sentlog_rec *rec);
 
 /* A question: which of these Message-IDs did we send, and was addr (or
- * account) part of them? */
+ * account, or one of cc) part of them?  Use designated initializers:
+ * fields may be added. */
 struct sentlog_query {
 	const char *const *ids;	/* msg-ids without brackets */
 	size_t n_ids;		/* at most SENTLOG_QUERY_MAX are read */
 	const char *addr;	/* an address to look for, or NULL */
 	const char *account;	/* a login to look for, or NULL */
 	int64_t now;
+	const char *const *cc;	/* more addresses (To, Cc), or NULL */
+	size_t n_cc;		/* at most SENTLOG_CC_MAX are read */
 };
 
 /* The answer, over every named Message-ID found. */
@@ -122,6 +127,8 @@ struct sentlog_match {
 	bool domain_rcpt;	/* addr's domain (or a parent of it) was
 				 * one of their recipients' domains */
 	bool cut;		/* one of them had recipients not kept */
+	bool cc_rcpt;		/* one of cc was a recipient of one of them
+				 * (not its sender) */
 	bool account_sent;	/* account sent one of them */
 };
 

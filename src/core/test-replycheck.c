@@ -101,6 +101,18 @@ static const struct row {
 	  "In-Reply-To: <t3@example.jp>\r\n\r\n+1\r\n",
 	  "x@lists.example", false, "thread-hijack", CONTENT_SPOOFING,
 	  REPLYCHECK_HIJACK_POINTS },
+	{ "stranger's reply-all copying a thread recipient",
+	  "From: member@lists-people.example\r\nTo: taro@example.jp\r\n"
+	  "Cc: Jiro <JIRO@other.example>, taro@example.jp\r\n"
+	  "In-Reply-To: <t1@example.jp>\r\n\r\n+1\r\n",
+	  "member@lists-people.example", false, "thread-hijack",
+	  CONTENT_SPOOFING, REPLYCHECK_HIJACK_POINTS / 2 },
+	{ "stranger copying only our user",
+	  "From: x@evil.example\r\nTo: taro@example.jp\r\n"
+	  "Cc: taro@example.jp, x@evil.example\r\n"
+	  "In-Reply-To: <t1@example.jp>\r\n\r\nhi\r\n",
+	  "x@evil.example", false, "thread-hijack", CONTENT_SPOOFING,
+	  REPLYCHECK_HIJACK_POINTS },
 	{ "a thread never sent from here",
 	  REPLY("someone@evil.example", "other@example.org"),
 	  "a@evil.example", false, NULL, NONE, 0 },

@@ -39,7 +39,8 @@ static int ask(const struct sentlog *sl, int64_t now, const char *id,
 	       const char *addr, const char *acct, struct sentlog_match *m)
 {
 	const char *ids[1] = { id };
-	struct sentlog_query q = { ids, 1, addr, acct, now };
+	struct sentlog_query q = { .ids = ids, .n_ids = 1, .addr = addr,
+				   .account = acct, .now = now };
 
 	return sentlog_match(sl, &q, m);
 }
@@ -139,14 +140,30 @@ static void test_participants(struct store *st)
 	{
 		const char *ids[] = { "", "x@y", "t2@example.jp",
 				      "t1@example.jp" };
-		struct sentlog_query q = { ids, 4, "saburo@third.example",
-					   NULL, T0 + 200 };
+		struct sentlog_query q = { .ids = ids, .n_ids = 4,
+					   .addr = "saburo@third.example",
+					   .now = T0 + 200 };
 
 		sentlog_match(sl, &q, &m);
 		is_int(m.matched, 2, "references: both of ours found");
 		is_int(m.first, 2, "references: the first found, by index");
 		is_int(m.newest, T0 + 100, "references: the newest time");
 		ok(m.addr_rcpt, "references: a recipient of the later one");
+	}
+	/* Whom a reply copies: a thread recipient, or only our user. */
+	{
+		const char *ids[] = { "t1@example.jp" };
+		const char *cc1[] = { "x@y.example", "Jiro@Other.Example" };
+		const char *cc2[] = { "taro@example.jp", "" };
+		struct sentlog_query q = { .ids = ids, .n_ids = 1,
+					   .now = T0 + 200, .cc = cc1,
+					   .n_cc = 2 };
+
+		sentlog_match(sl, &q, &m);
+		ok(m.cc_rcpt, "cc: a thread recipient copied");
+		q.cc = cc2;
+		sentlog_match(sl, &q, &m);
+		ok(!m.cc_rcpt, "cc: our user (the sender) is no recipient");
 	}
 	{
 		struct rows r = scan(st);
