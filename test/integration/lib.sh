@@ -895,21 +895,3 @@ zone_start() {
 }
 # zone_stop: stop the server zone_start started, if any.
 zone_stop() { stop_pid "$ZONE_PID" 5; ZONE_PID=; }
-
-# pf_add_milter SOCK PORT: after pf_write_config, Postfix uses mamorid's
-# milter on unix socket SOCK (milter_default_action = tempfail, protocol
-# 6) and takes inbound mail (no SASL, relaying for mynetworks) on
-# 127.0.0.1:PORT.  (t-milter.sh and t-content.sh still write theirs.)
-pf_add_milter() {
-	cat >>"$PF_CONF/main.cf" <<EOF
-smtpd_milters = unix:$1
-non_smtpd_milters = unix:$1
-milter_default_action = tempfail
-milter_protocol = 6
-EOF
-	cat >>"$PF_CONF/master.cf" <<EOF
-127.0.0.1:$2 inet n - n - - smtpd
-  -o syslog_name=postfix-mamori-it/inbound
-  -o smtpd_relay_restrictions=permit_mynetworks,reject
-EOF
-}

@@ -55,30 +55,6 @@ zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 
 # ---------------------------------------------------------------- helpers
 
-# smtp_send PORT FROM RCPT FILE [LOGIN PASSWORD]: "code=NNN text=...";
-# FROM "" is the null sender.
-cat >"$IT_DIR/send.py" <<'EOF'
-import smtplib, sys
-port, mfrom, rcpt, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-login = sys.argv[5] if len(sys.argv) > 6 else ""
-try:
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     local_hostname="client.example.net")
-    if login:
-        s.login(login, sys.argv[6])
-    s.sendmail(mfrom, [rcpt], open(path, "rb").read())
-    s.quit()
-    print("code=250 text=ok")
-except smtplib.SMTPResponseException as e:
-    print("code=%d text=%s" % (e.smtp_code, e.smtp_error.decode(errors="replace")))
-except smtplib.SMTPRecipientsRefused as e:
-    code, text = list(e.recipients.values())[0]
-    print("code=%d text=%s" % (code, text.decode(errors="replace")))
-except Exception as e:
-    print("code=000 text=%s" % e)
-EOF
-smtp_send() { timeout 120 $PY "$IT_DIR/send.py" "$@"; }
-
 # sink_file ID: the sink dump holding test id ID.
 sink_file() { sink_files | xargs -r grep -l "^X-Mamori-Test-Id: $1" 2>/dev/null | head -1; }
 
@@ -142,13 +118,7 @@ mamori_write_conf "$MAMORI_DIR/mamori.conf" \
 	"dns_timeout_ms = 1500" \
 	"dkim_key_dir = $IT_DIR/no-keys" \
 	"backscatter_warmup = 0"
-pf_write_config
-pf_add_milter "$MILTER_SOCK" "$INBOUND_PORT"
-dovecot_start || bail "dovecot did not start"
-sink_start || bail "smtp-sink did not start"
-mamorid_start "$MAMORI_DIR/mamori.conf" || bail "mamorid did not start"
-wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
-pf_start || bail "postfix did not start"
+milter_it_start "$MILTER_SOCK" "$INBOUND_PORT"
 
 # ---------------------------------------------------------------- 0. sent
 
