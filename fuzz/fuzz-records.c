@@ -280,13 +280,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	admin_reads(c, keys, nkeys);
 	core_free(c);
 	login_engine_free(le);
+	sent_reads(st, keys, nkeys);	/* keys point into text */
 	free(text);
 	nt = notify_new(cfg);
 	ob = outbox_new(base, st, nt);
 	outbox_replay(ob);
 	notify_free(nt);
 	outbox_free(ob);
-	sent_reads(st, keys, nkeys);
 	store_close(st);
 	return 0;
 }

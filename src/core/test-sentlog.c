@@ -282,8 +282,10 @@ static void test_bounds(void)
 	is_int(ask(NULL, T0, "o@x", NULL, NULL, &m), SENTLOG_E_OFF,
 	       "off: no log at all");
 	is_int(sentlog_since(sl), 0, "off: no beginning");
-	ok(sentlog_rec_new(sentlog_new(5, 10), T0, NULL, "  ", "", NULL, 0) ==
-		   NULL, "no Message-ID: nothing recorded");
+	sentlog_free(sl);
+	sl = sentlog_new(5, 10);
+	ok(sentlog_rec_new(sl, T0, NULL, "  ", "", NULL, 0) == NULL,
+	   "no Message-ID: nothing recorded");
 	sentlog_free(sl);
 }
 
