@@ -204,8 +204,8 @@ static void entry_kill(struct sentlog *sl, struct entry *e)
 	sl->live--;
 }
 
-/* Drop the oldest slot; with del, its record leaves the store too. */
-static void evict_head(struct sentlog *sl, bool del)
+/* Drop the oldest slot; its record leaves the store too. */
+static void evict_head(struct sentlog *sl)
 {
 	struct entry *e = &sl->ring[sl->head];
 	char key[HEX + 1];
@@ -215,7 +215,7 @@ static void evict_head(struct sentlog *sl, bool del)
 		for (i = 0; i < 16; i++)
 			snprintf(key + 2 * i, 3, "%02x", e->id[i]);
 		entry_kill(sl, e);
-		if (del && sl->st)
+		if (sl->st)
 			store_del(sl->st, SENTLOG_NS, key, NULL, NULL);
 	}
 	sl->head = (sl->head + 1) % (size_t)sl->max;
@@ -230,13 +230,14 @@ static void index_add(struct sentlog *sl, const struct entry *e,
 
 	if (j != SIZE_MAX)	/* the same Message-ID again: the new one */
 		entry_kill(sl, &sl->ring[sl->tab[j] - 1]);
-	/* Dead and expired slots at the head go first, then the oldest. */
+	/* Dead and expired slots at the head go first, then the oldest.
+	 * Expired rows are deleted too: the store only hides them. */
 	while (sl->count > 0 &&
 	       (!sl->ring[sl->head].live ||
 		sl->ring[sl->head].t + sl->ttl <= now))
-		evict_head(sl, false);
+		evict_head(sl);
 	if (sl->count == (size_t)sl->max)
-		evict_head(sl, true);
+		evict_head(sl);
 	slot = (sl->head + sl->count++) % (size_t)sl->max;
 	sl->ring[slot] = *e;
 	sl->ring[slot].live = true;

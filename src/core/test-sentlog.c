@@ -230,6 +230,7 @@ static void test_bounds(void)
 	send_msg(sl, T0 + 1003, "taro", "<b5@example.jp>", "taro@example.jp",
 		 "a@partner.example");
 	is_int(sentlog_count(sl), 2, "time: expired records leave on write");
+	is_int(scan(st).n, 3, "time: ... and the store (two and since)");
 
 	send_msg(sl, T0 + 1003, "jiro", "<b5@example.jp>", "jiro@example.jp",
 		 "c@partner.example");
