@@ -70,6 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !g_utf8_validate(s->message_id, -1, NULL) ||
 	    !g_utf8_validate(s->report_message_id, -1, NULL))
 		fail("header field");
+	if (strlen(s->report_fields) > (64u << 10) ||
+	    strlen(s->list_post) > MIME_MAX_FIELD ||
+	    strlen(s->precedence) > MIME_MAX_FIELD ||
+	    !g_utf8_validate(s->inner_message_id, -1, NULL) ||
+	    strlen(s->inner_message_id) > MIME_MAX_FIELD)
+		fail("report or responder field");
 	check_addrs(&s->from);
 	check_addrs(&s->reply_to);
 	check_addrs(&s->to);

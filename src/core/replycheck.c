@@ -134,9 +134,13 @@ static void judge_thread(const struct sentlog *sl,
 	age = days(in->now, m.newest);
 	label = s->n_attachments > 0 ? CONTENT_MALWARE : CONTENT_SPOOFING;
 	if (m.addr_sent || m.addr_rcpt) {
-		add(out, "thread-reply", CONTENT_NLABELS, REPLYCHECK_REPLY_POINTS,
+		/* Only an authenticated From earns the credit: a forged
+		 * correspondent's address must not buy points. */
+		add(out, "thread-reply", CONTENT_NLABELS,
+		    in->from_aligned ? REPLYCHECK_REPLY_POINTS : 0,
 		    "reply from a correspondent of a message sent from here "
-		    "%ld days ago", age);
+		    "%ld days ago%s", age,
+		    in->from_aligned ? "" : " (no DMARC pass: no credit)");
 	} else if (via_list(sl, in, &q)) {
 		add(out, "thread-list", CONTENT_NLABELS, 0,
 		    "reply through a mailing list a message sent from here "

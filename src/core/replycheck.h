@@ -7,7 +7,8 @@
  * In-Reply-To / References (RFC 5322 3.6.4) name messages our users sent
  * is judged by its From address against those messages:
  *   - the From was their sender or one of their recipients: a real reply
- *     (thread-reply, points in its favour);
+ *     (thread-reply, points in its favour when the From passed DMARC,
+ *     none otherwise: a forged correspondent's address buys nothing);
  *   - the From's domain (or a parent of it) was a recipient's domain and
  *     the From passed DMARC: a colleague of the correspondent took the
  *     thread over (thread-colleague, no points either way);
