@@ -110,14 +110,8 @@ bounce() {
 
 # ---------------------------------------------------------------- start
 
-mamori_write_conf "$MAMORI_DIR/mamori.conf" \
-	"milter_listen = unix:$MILTER_SOCK" \
-	"authserv_id = mx.example.test" \
-	"internal_networks = 192.0.2.250/32" \
-	"dns_upstream = 127.0.0.1@$DNS_PORT" \
-	"dns_timeout_ms = 1500" \
-	"dkim_key_dir = $IT_DIR/no-keys" \
-	"backscatter_warmup = 0"
+milter_write_conf "$MILTER_SOCK" mx.example.test "$DNS_PORT" \
+	"dkim_key_dir = $IT_DIR/no-keys" "backscatter_warmup = 0"
 milter_it_start "$MILTER_SOCK" "$INBOUND_PORT"
 
 # ---------------------------------------------------------------- 0. sent
