@@ -103,6 +103,28 @@ static bool found(const char *subj, const char *text, const char *s)
 	return strstr(subj, s) != NULL || strstr(text, s) != NULL;
 }
 
+/* True for an ASCII letter or digit. */
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* The first occurrence of the folded brand b in h as a word: an ASCII
+ * letter or digit at b's edge must not touch one in h ("ups" is not in
+ * "groups", "chase" not in "purchase"); CJK brands match anywhere. */
+static const char *find_word(const char *h, const char *b)
+{
+	size_t bn = strlen(b);
+	const char *p;
+
+	for (p = h; (p = strstr(p, b)) != NULL; p++)
+		if (!(is_alnum(b[0]) && p > h && is_alnum(p[-1])) &&
+		    !(is_alnum(b[bn - 1]) && is_alnum(p[bn])))
+			return p;
+	return NULL;
+}
+
 /* Looks for a protected brand named in subj/text but not the sender's. */
 static void brand_claims(const struct lookalike *la, const char *from_domain,
 			 const char *subj, const char *text,
@@ -124,10 +146,10 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 		if (fb == NULL)
 			continue;
 		/* the sender is that brand (any of its listed domains) */
-		if (found(subj, text, fb) &&
+		if ((find_word(subj, fb) || find_word(text, fb)) &&
 		    !(own && strcmp(lr.brand, b) == 0)) {
 			res->brand_claim = true;
-			res->brand_in_subject = strstr(subj, fb) != NULL;
+			res->brand_in_subject = find_word(subj, fb) != NULL;
 			snprintf(res->brand, sizeof(res->brand), "%s", b);
 			snprintf(res->brand_domain, sizeof(res->brand_domain),
 				 "%s", dom);

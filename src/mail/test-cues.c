@@ -49,6 +49,12 @@ static const struct row rows[] = {
 	 "x@smbc-card.xyz", {1, 0, 0, 0}, "三井住友カード"},
 	{"short brands are not looked for", "au PAY", "", "x@evil.example.com",
 	 {0, 0, 0, 0}, ""},
+	{"brand inside a longer word is no claim", "Your group purchase",
+	 "", "x@evil.example.com", {0, 0, 0, 0}, ""},
+	{"brand as a word is a claim", "UPS: delivery attempt failed", "",
+	 "x@evil.example.com", {0, 0, 0, 0}, "UPS"},
+	{"brand before punctuation is a claim", "Chase: alert", "",
+	 "x@evil.example.com", {0, 0, 0, 0}, "Chase"},
 	{"invalid UTF-8 is tolerated", "\xff\xfe final notice", "",
 	 "x@evil.example.com", {0, 1, 0, 0}, ""},
 	{"empty message", "", "", NULL, {0, 0, 0, 0}, ""},
@@ -69,6 +75,8 @@ int main(void)
 	lookalike_add(la, "amazon.com", "Amazon");
 	lookalike_add(la, "smbc-card.com", "三井住友カード");
 	lookalike_add(la, "au.com", "au");
+	lookalike_add(la, "ups.com", "UPS");
+	lookalike_add(la, "chase.com", "Chase");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *t = &rows[i];
 		const char *fd = t->from ? strrchr(t->from, '@') + 1 : NULL;
