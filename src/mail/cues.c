@@ -125,6 +125,22 @@ static const char *find_word(const char *h, const char *b)
 	return NULL;
 }
 
+/* The brand b folded as the text is (malloc'd, or NULL): ASCII by
+ * lowercasing (what NFKC casefolding does to it), the rest through ICU. */
+static char *fold_brand(const char *b)
+{
+	size_t i, n = strlen(b);
+	char *f;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)b[i] >= 0x80)
+			return dispname_fold(b, n, 256);
+	f = xmalloc(n + 1);
+	for (i = 0; i <= n; i++)
+		f[i] = (char)(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
+	return f;
+}
+
 /* Looks for a protected brand named in subj/text but not the sender's. */
 static void brand_claims(const struct lookalike *la, const char *from_domain,
 			 const char *subj, const char *text,
@@ -142,7 +158,7 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 
 		if (strlen(b) < 3)
 			continue;	/* "au": found in every other word */
-		fb = dispname_fold(b, strlen(b), 256);
+		fb = fold_brand(b);
 		if (fb == NULL)
 			continue;
 		/* the sender is that brand (any of its listed domains) */
