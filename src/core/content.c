@@ -46,6 +46,7 @@ enum {
 	P_FORM = 3,		/* an HTML form posting to another site */
 	P_PASSWORD = 5,		/* a password field in the mail itself */
 	P_BRAND_LINKS = 2,	/* a brand claimed, no link to the brand */
+	P_SUBJECT_RCPT = 2,	/* the subject holds the recipient's address */
 	P_CUE = 2,		/* per distinct cue phrase, up to CUE_MAX */
 	CUE_MAX = 3,
 	P_BRAND_SUBJECT = 2,
@@ -568,6 +569,23 @@ static void check_cues(struct ctx *x)
 				   "or Greek");
 }
 
+/* The subject greets the recipient by their address ("Hello
+ * user@example.com"), as mass mailers do; a person writes a name. */
+static void check_subject_rcpt(struct ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		if (strchr(x->rcpt[i], '@') &&
+		    strcasestr(x->ms->subject, x->rcpt[i])) {
+			content_add_reason(x->v, "subject-rcpt-address",
+					   CONTENT_NO_LABEL, P_SUBJECT_RCPT,
+					   "rcpt=%s (the subject names the "
+					   "recipient's address)", x->rcpt[i]);
+			return;
+		}
+}
+
 /* Points of an encrypted or uninspectable archive, by its context, and
  * the context in words. */
 static int archive_points(const struct ctx *x, bool unknown, char *why,
@@ -715,5 +733,6 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 	check_password(&x);
 	check_cues(&x);
 	check_brand_links(&x, x.brand);
+	check_subject_rcpt(&x);
 	links_free(x.lk);
 }

@@ -255,6 +255,14 @@ static const struct row rows[] = {
 	  "<a href=\"https://www.paypal.com/activity\">activity</a>", 0,
 	  false, 3, 3, "", "accept", "dispname-brand",
 	  "brand-links-elsewhere" },
+	{ "the subject greets the recipient by address",
+	  "From: a@dating.example\r\nTo: user@example.test\r\n"
+	  "Subject: Hello USER@example.test, you have a message\r\n",
+	  "Hi.", 0, false, 2, 2, "", "accept", "subject-rcpt-address", NULL },
+	{ "ham: the subject names another address",
+	  "From: a@lists.example\r\nTo: user@example.test\r\n"
+	  "Subject: Re: mail to postmaster@example.test bounces\r\n",
+	  "Hi.", 0, false, 0, 0, "", "accept", NULL, "subject-rcpt-address" },
 	{ "the correspondent's own domain is no look-alike",
 	  "From: suzuki@partner-corp.co.jp\r\nTo: user@example.test\r\n"
 	  "Subject: hi\r\n", "Hello.", 0, false, 0, 0, "", "accept", NULL,
