@@ -73,12 +73,14 @@ def main():
     with open(zone, 'w') as f:
         f.write('content-split.invalid\tTXT\tnothing here\n')
     port = 26150 + os.getpid() % 200
-    dns = subprocess.Popen([sys.executable, '-u',
+    # Debian's python3: python3-dnslib
+    dns = subprocess.Popen(['/usr/bin/python3', '-u',
                             os.path.join(ROOT, 'test/dns/zone-server.py'),
                             zone, str(port), '127.0.0.1'],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        dns.stdout.readline()     # READY
+        if b'READY' not in dns.stdout.readline():
+            sys.exit('zone-server.py did not start')
         conf = os.path.join(tmp, 'scan.conf')
         with open(conf, 'w') as f:
             f.write('authserv_id = mx.content-split.test\n'
