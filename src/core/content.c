@@ -43,7 +43,7 @@ enum {
 	P_LINK_IP = 2,
 	P_LINK_REDIRECTOR = 1,
 	P_LINK_PUNYCODE = 1,
-	P_FORM = 3,		/* an HTML form posting to another site */
+	P_FORM = 1,		/* an HTML form posting to another site */
 	P_PASSWORD = 5,		/* a password field in the mail itself */
 	P_BRAND_LINKS = 2,	/* a brand claimed, no link to the brand */
 	P_SUBJECT_RCPT = 2,	/* the subject holds the recipient's address */
@@ -310,7 +310,7 @@ struct ctx {
 	bool reply;		/* In-Reply-To or References */
 	bool mismatch;		/* the display name or domain lies */
 	struct links *lk;	/* check_links's, or NULL */
-	char brand[64];		/* a brand claimed in name or subject */
+	char brand[64];		/* a brand claimed in the display name */
 };
 
 /* The recipients asked about: To then Cc, at most RCPT_MAX. */
@@ -496,8 +496,8 @@ static void check_password(struct ctx *x)
 				   "the mail");
 }
 
-/* The message speaks as brand (display name or subject), links out, and
- * no link goes to any domain listed for that brand. */
+/* The display name speaks as brand, the message links out, and no link
+ * goes to any domain listed for that brand. */
 static void check_brand_links(struct ctx *x, const char *brand)
 {
 	struct lookalike_result lr;
@@ -555,8 +555,6 @@ static void check_cues(struct ctx *x)
 				   "cues=%u first=\"%s\"", cr.hits[l],
 				   cr.first[l] ? cr.first[l] : "");
 	}
-	if (sr.brand_claim && sr.brand_in_subject && !x->brand[0])
-		snprintf(x->brand, sizeof(x->brand), "%s", sr.brand);
 	if (sr.brand_claim && sr.brand_in_subject)
 		content_add_reason(x->v, "brand-subject", CONTENT_PHISHING,
 				   P_BRAND_SUBJECT, "brand=\"%s\" brand_domain=%s "

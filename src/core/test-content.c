@@ -236,8 +236,18 @@ static const struct row rows[] = {
 	  "From: a@notice.example\r\nTo: user@example.test\r\n"
 	  "Subject: sign in\r\n", "<p>Sign in</p><form action=\"https://"
 	  "collect.example.net/p.php\" method=post><input type=password "
-	  "name=p></form>", 0, false, 8, 8, "phishing", "tag", "html-password",
+	  "name=p></form>", 0, false, 6, 6, "phishing", "tag", "html-password",
 	  NULL },
+	{ "a form posting elsewhere alone is context (newsletter search box)",
+	  "From: news@letter.example\r\nTo: user@example.test\r\n"
+	  "Subject: news\r\n", "<form action=\"https://search.example.net/"
+	  "q\"><input type=text name=q></form>", 0, false, 1, 1, "",
+	  "accept", "html-form", NULL },
+	{ "ham: a brand in the subject only gets no brand-links-elsewhere",
+	  "From: news@letter.example\r\nTo: user@example.test\r\n"
+	  "Subject: PayPal fees rise\r\n", "<a href=\"https://letter.example"
+	  "/1\">more</a>", 0, false, 2, 2, "", "accept", "brand-subject",
+	  "brand-links-elsewhere" },
 	{ "ham: a search form to the sender's own site",
 	  "From: news@shop.example\r\nTo: user@example.test\r\n"
 	  "Subject: news\r\n", "<form action=\"https://www.shop.example/"
