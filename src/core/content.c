@@ -23,6 +23,7 @@
 
 #define PROTECTED_MAX_BYTES (1u << 20)	/* 4096 lines fit easily */
 #define RCPT_MAX 16		/* To/Cc addresses asked about per message */
+#define BRAND_LINKS_MAX 16	/* links looked up for a claimed brand */
 
 /* ------------------------------------------------------------------ */
 /* Points.  Why each weighs what it does: docs/design/content.md.       */
@@ -42,6 +43,10 @@ enum {
 	P_LINK_IP = 2,
 	P_LINK_REDIRECTOR = 1,
 	P_LINK_PUNYCODE = 1,
+	P_FORM = 1,		/* an HTML form posting to another site */
+	P_PASSWORD = 5,		/* a password field in the mail itself */
+	P_BRAND_LINKS = 2,	/* a brand claimed, no link to the brand */
+	P_SUBJECT_RCPT = 2,	/* the subject holds the recipient's address */
 	P_CUE = 2,		/* per distinct cue phrase, up to CUE_MAX */
 	CUE_MAX = 3,
 	P_BRAND_SUBJECT = 2,
@@ -307,6 +312,7 @@ struct ctx {
 	bool reply;		/* In-Reply-To or References */
 	bool mismatch;		/* the display name or domain lies */
 	struct links *lk;	/* check_links's, or NULL */
+	char brand[64];		/* a brand claimed in the display name */
 };
 
 /* The recipients asked about: To then Cc, at most RCPT_MAX. */
@@ -360,11 +366,13 @@ static void check_dispname(struct ctx *x)
 	}
 	memset(&cr, 0, sizeof(cr));
 	if (x->c->la && cues_brand_claim(x->c->la, x->from_name, n,
-					 x->from_domain, &cr))
+					 x->from_domain, &cr)) {
+		snprintf(x->brand, sizeof(x->brand), "%s", cr.brand);
 		content_add_reason(x->v, "dispname-brand", CONTENT_PHISHING,
 				   P_DISPNAME_BRAND, "brand=\"%s\" brand_domain=%s "
 				   "from_domain=%s", cr.brand, cr.brand_domain,
 				   x->from_domain);
+	}
 }
 
 /* The From domain against the protected list and the correspondents. */
@@ -406,6 +414,18 @@ static void check_from_domain(struct ctx *x)
 				   ? "mixed" : "whole-script-confusable");
 }
 
+/* True if hosts a and b have the same registrable domain (both known). */
+static bool same_org(const struct dmarc_psl *psl, const char *a,
+		     const char *b)
+{
+	char oa[LOOKALIKE_DOMAIN_MAX], ob[LOOKALIKE_DOMAIN_MAX];
+
+	return a[0] && b[0] &&
+	       dmarc_psl_org_domain(psl, a, oa, sizeof(oa)) == 0 &&
+	       dmarc_psl_org_domain(psl, b, ob, sizeof(ob)) == 0 &&
+	       strcmp(oa, ob) == 0;
+}
+
 /* One reason per link trick: how many links, the first one's hosts.
  * The set stays in x->lk (its text feeds the cue words). */
 static void check_links(struct ctx *x)
@@ -421,6 +441,7 @@ static void check_links(struct ctx *x)
 		{ LINKS_F_IP_HOST, "link-ip-host", P_LINK_IP },
 		{ LINKS_F_REDIRECTOR, "link-redirector", P_LINK_REDIRECTOR },
 		{ LINKS_F_PUNYCODE, "link-punycode", P_LINK_PUNYCODE },
+		{ LINKS_F_FORM, "html-form", P_FORM },
 	};
 	const struct mime_summary *ms = x->ms;
 	struct links *lk;
@@ -449,6 +470,9 @@ static void check_links(struct ctx *x)
 			}
 		if (!first)
 			continue;
+		if (kinds[k].flag == LINKS_F_FORM &&
+		    same_org(x->c->psl, first->host, x->from_domain))
+			continue;	/* a form to the sender's own site */
 		if (kinds[k].flag == LINKS_F_TEXT_MISMATCH && x->c->la) {
 			struct lookalike_result lr;
 
@@ -463,6 +487,36 @@ static void check_links(struct ctx *x)
 				   first->target : "-", first->matched[0] ?
 				   " protected=" : "", first->matched);
 	}
+}
+
+/* A password field in the mail itself. */
+static void check_password(struct ctx *x)
+{
+	if (x->lk && (x->lk->flags & LINKS_F_PASSWORD))
+		content_add_reason(x->v, "html-password", CONTENT_PHISHING,
+				   P_PASSWORD, "an <input type=password> in "
+				   "the mail");
+}
+
+/* The display name speaks as brand, the message links out, and no link
+ * goes to any domain listed for that brand. */
+static void check_brand_links(struct ctx *x, const char *brand)
+{
+	struct lookalike_result lr;
+	size_t i, n;
+
+	if (!x->lk || x->lk->n == 0 || !brand[0] || !x->c->la)
+		return;
+	n = x->lk->n < BRAND_LINKS_MAX ? x->lk->n : BRAND_LINKS_MAX;
+	for (i = 0; i < n; i++)
+		if (lookalike_check(x->c->la, x->lk->link[i].host, NULL, 0,
+				    &lr) == LOOKALIKE_SAME &&
+		    strcmp(lr.brand, brand) == 0)
+			return;
+	content_add_reason(x->v, "brand-links-elsewhere", CONTENT_PHISHING,
+			   P_BRAND_LINKS, "brand=\"%s\" links=%zu first=%s "
+			   "(no link goes to the brand)", brand, x->lk->n,
+			   x->lk->link[0].host);
 }
 
 /* Cue words, brands and mixed scripts in the subject and text. */
@@ -513,6 +567,23 @@ static void check_cues(struct ctx *x)
 				   CONTENT_PHISHING, P_SUBJECT_MIXED,
 				   "a subject word mixes Latin with Cyrillic "
 				   "or Greek");
+}
+
+/* The subject greets the recipient by their address ("Hello
+ * user@example.com"), as mass mailers do; a person writes a name. */
+static void check_subject_rcpt(struct ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nrcpt; i++)
+		if (strchr(x->rcpt[i], '@') &&
+		    strcasestr(x->ms->subject, x->rcpt[i])) {
+			content_add_reason(x->v, "subject-rcpt-address",
+					   CONTENT_NO_LABEL, P_SUBJECT_RCPT,
+					   "rcpt=%s (the subject names the "
+					   "recipient's address)", x->rcpt[i]);
+			return;
+		}
 }
 
 /* Points of an encrypted or uninspectable archive, by its context, and
@@ -659,6 +730,9 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 	check_from_domain(&x);
 	check_attachments(&x);
 	check_links(&x);
+	check_password(&x);
 	check_cues(&x);
+	check_brand_links(&x, x.brand);
+	check_subject_rcpt(&x);
 	links_free(x.lk);
 }

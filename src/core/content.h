@@ -55,6 +55,8 @@ enum content_label {
 	CONTENT_BACKSCATTER,
 	CONTENT_NLABELS
 };
+/* The label of a reason that supports no scam type (it only scores). */
+#define CONTENT_NO_LABEL CONTENT_NLABELS
 
 /* What the content score calls for, from mild to strict. */
 enum content_action {

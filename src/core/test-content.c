@@ -232,6 +232,47 @@ static const struct row rows[] = {
 	  "From: tanaka@partner-carp.co.jp\r\nTo: user@example.test\r\n"
 	  "Subject: hi\r\n", "Hello.", 0, false, 6, 6, "spoofing", "tag",
 	  "lookalike-correspondent", NULL },
+	{ "phishing: an HTML form posting elsewhere with a password field",
+	  "From: a@notice.example\r\nTo: user@example.test\r\n"
+	  "Subject: sign in\r\n", "<p>Sign in</p><form action=\"https://"
+	  "collect.example.net/p.php\" method=post><input type=password "
+	  "name=p></form>", 0, false, 6, 6, "phishing", "tag", "html-password",
+	  NULL },
+	{ "a form posting elsewhere alone is context (newsletter search box)",
+	  "From: news@letter.example\r\nTo: user@example.test\r\n"
+	  "Subject: news\r\n", "<form action=\"https://search.example.net/"
+	  "q\"><input type=text name=q></form>", 0, false, 1, 1, "",
+	  "accept", "html-form", NULL },
+	{ "ham: a brand in the subject only gets no brand-links-elsewhere",
+	  "From: news@letter.example\r\nTo: user@example.test\r\n"
+	  "Subject: PayPal fees rise\r\n", "<a href=\"https://letter.example"
+	  "/1\">more</a>", 0, false, 2, 2, "", "accept", "brand-subject",
+	  "brand-links-elsewhere" },
+	{ "ham: a search form to the sender's own site",
+	  "From: news@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: news\r\n", "<form action=\"https://www.shop.example/"
+	  "search\"><input type=text name=q></form><a href=\"https://"
+	  "www.shop.example/\">shop</a>", 0, false, 0, 0, "", "accept", NULL,
+	  "html-form" },
+	{ "phishing: the name claims a brand, no link goes to it",
+	  "From: \"PayPal Service\" <a@notice.example>\r\n"
+	  "To: user@example.test\r\nSubject: notice\r\n",
+	  "<a href=\"https://collect.example.net/\">Log in</a>", 0, false,
+	  5, 5, "phishing", "tag", "brand-links-elsewhere", NULL },
+	{ "ham: a brand in the name, links to the brand",
+	  "From: \"PayPal\" <service@mail.example>\r\n"
+	  "To: user@example.test\r\nSubject: receipt\r\n",
+	  "<a href=\"https://www.paypal.com/activity\">activity</a>", 0,
+	  false, 3, 3, "", "accept", "dispname-brand",
+	  "brand-links-elsewhere" },
+	{ "the subject greets the recipient by address",
+	  "From: a@dating.example\r\nTo: user@example.test\r\n"
+	  "Subject: Hello USER@example.test, you have a message\r\n",
+	  "Hi.", 0, false, 2, 2, "", "accept", "subject-rcpt-address", NULL },
+	{ "ham: the subject names another address",
+	  "From: a@lists.example\r\nTo: user@example.test\r\n"
+	  "Subject: Re: mail to postmaster@example.test bounces\r\n",
+	  "Hi.", 0, false, 0, 0, "", "accept", NULL, "subject-rcpt-address" },
 	{ "the correspondent's own domain is no look-alike",
 	  "From: suzuki@partner-corp.co.jp\r\nTo: user@example.test\r\n"
 	  "Subject: hi\r\n", "Hello.", 0, false, 0, 0, "", "accept", NULL,
@@ -405,7 +446,8 @@ int main(void)
 	zip_enc_b64 = b64_file("enc.zip");
 	zip_plain_exe_b64 = b64_file("plain.zip");
 	snprintf(prot, sizeof(prot), "%s/protected", tmp);
-	g_file_set_contents(prot, "mizuho-bank.co.jp みずほ銀行\n", -1, NULL);
+	g_file_set_contents(prot, "mizuho-bank.co.jp みずほ銀行\n"
+			    "paypal.com PayPal\n", -1, NULL);
 	text = xasprintf("authserv_id = mx.test\nlookalike_protected_file = "
 			 "%s\n", prot);
 	cfg = conf(text);

@@ -53,6 +53,35 @@ static const struct cue cues[] = {
 	{CUES_PHISHING, "update your payment"},
 	{CUES_PHISHING, "your password expires"},
 	{CUES_PHISHING, "restore your account"},
+	{CUES_PHISHING, "claim your reward"},
+	{CUES_PHISHING, "claim your prize"},
+	{CUES_PHISHING, "your package is on hold"},
+	{CUES_PHISHING, "your parcel is on hold"},
+	/* the same in the languages of the big phishing waves (German,
+	 * Portuguese, Spanish, French): account threats, data requests */
+	{CUES_PHISHING, "konto wurde gesperrt"},
+	{CUES_PHISHING, "konto wird gesperrt"},
+	{CUES_PHISHING, "bestätigen sie ihre identität"},
+	{CUES_PHISHING, "verifizieren sie ihr konto"},
+	{CUES_PHISHING, "ungewöhnliche aktivität"},
+	{CUES_PHISHING, "sua conta foi bloqueada"},
+	{CUES_PHISHING, "sua conta será bloqueada"},
+	{CUES_PHISHING, "confirme seus dados"},
+	{CUES_PHISHING, "atualize seus dados"},
+	{CUES_PHISHING, "atividade suspeita"},
+	{CUES_PHISHING, "verifique sua conta"},
+	{CUES_PHISHING, "su cuenta ha sido suspendida"},
+	{CUES_PHISHING, "su cuenta será suspendida"},
+	{CUES_PHISHING, "verifique su cuenta"},
+	{CUES_PHISHING, "actividad inusual"},
+	{CUES_PHISHING, "actividad sospechosa"},
+	{CUES_PHISHING, "confirme sus datos"},
+	{CUES_PHISHING, "actualice sus datos"},
+	{CUES_PHISHING, "votre compte a été suspendu"},
+	{CUES_PHISHING, "votre compte sera suspendu"},
+	{CUES_PHISHING, "vérifiez votre compte"},
+	{CUES_PHISHING, "activité inhabituelle"},
+	{CUES_PHISHING, "activité suspecte"},
 	/* fake billing (架空請求): unpaid fees, legal threats */
 	{CUES_FAKE_BILLING, "未払い"},
 	{CUES_FAKE_BILLING, "未納"},
@@ -103,6 +132,44 @@ static bool found(const char *subj, const char *text, const char *s)
 	return strstr(subj, s) != NULL || strstr(text, s) != NULL;
 }
 
+/* True for an ASCII letter or digit. */
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* The first occurrence of the folded brand b in h as a word: an ASCII
+ * letter or digit at b's edge must not touch one in h ("ups" is not in
+ * "groups", "chase" not in "purchase"); CJK brands match anywhere. */
+static const char *find_word(const char *h, const char *b)
+{
+	size_t bn = strlen(b);
+	const char *p;
+
+	for (p = h; (p = strstr(p, b)) != NULL; p++)
+		if (!(is_alnum(b[0]) && p > h && is_alnum(p[-1])) &&
+		    !(is_alnum(b[bn - 1]) && is_alnum(p[bn])))
+			return p;
+	return NULL;
+}
+
+/* The brand b folded as the text is (malloc'd, or NULL): ASCII by
+ * lowercasing (what NFKC casefolding does to it), the rest through ICU. */
+static char *fold_brand(const char *b)
+{
+	size_t i, n = strlen(b);
+	char *f;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)b[i] >= 0x80)
+			return dispname_fold(b, n, 256);
+	f = xmalloc(n + 1);
+	for (i = 0; i <= n; i++)
+		f[i] = (char)(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
+	return f;
+}
+
 /* Looks for a protected brand named in subj/text but not the sender's. */
 static void brand_claims(const struct lookalike *la, const char *from_domain,
 			 const char *subj, const char *text,
@@ -120,14 +187,14 @@ static void brand_claims(const struct lookalike *la, const char *from_domain,
 
 		if (strlen(b) < 3)
 			continue;	/* "au": found in every other word */
-		fb = dispname_fold(b, strlen(b), 256);
+		fb = fold_brand(b);
 		if (fb == NULL)
 			continue;
 		/* the sender is that brand (any of its listed domains) */
-		if (found(subj, text, fb) &&
+		if ((find_word(subj, fb) || find_word(text, fb)) &&
 		    !(own && strcmp(lr.brand, b) == 0)) {
 			res->brand_claim = true;
-			res->brand_in_subject = strstr(subj, fb) != NULL;
+			res->brand_in_subject = find_word(subj, fb) != NULL;
 			snprintf(res->brand, sizeof(res->brand), "%s", b);
 			snprintf(res->brand_domain, sizeof(res->brand_domain),
 				 "%s", dom);

@@ -423,6 +423,41 @@ static void sax_close_a(struct sax *x)
 	x->href = NULL;
 }
 
+/* The value of attribute a in atts, or NULL. */
+static const char *attr(const xmlChar **atts, const char *a)
+{
+	size_t i;
+
+	for (i = 0; atts && atts[i]; i += 2)
+		if (strcasecmp((const char *)atts[i], a) == 0)
+			return (const char *)atts[i + 1];
+	return NULL;
+}
+
+/* A <form>: an http(s) action is kept as a FORM link. */
+static void sax_form(struct sax *x, const xmlChar **atts)
+{
+	const char *act = attr(atts, "action");
+	size_t n = x->lk->n;
+
+	if (act == NULL)
+		return;
+	add(x->lk, act, strlen(act), NULL, true, x->psl, x->la);
+	if (x->lk->n > n) {
+		x->lk->link[n].flags |= LINKS_F_FORM;
+		x->lk->flags |= LINKS_F_FORM;
+	}
+}
+
+/* An <input>: type="password" sets PASSWORD. */
+static void sax_input(struct sax *x, const xmlChar **atts)
+{
+	const char *t = attr(atts, "type");
+
+	if (t != NULL && strcasecmp(t, "password") == 0)
+		x->lk->flags |= LINKS_F_PASSWORD;
+}
+
 /* An element opens: count it, and start an <a href>. */
 static void sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 {
@@ -439,6 +474,14 @@ static void sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 	if (strcasecmp((const char *)name, "script") == 0 ||
 	    strcasecmp((const char *)name, "style") == 0)
 		x->hidden++;
+	if (strcasecmp((const char *)name, "form") == 0) {
+		sax_form(x, atts);
+		return;
+	}
+	if (strcasecmp((const char *)name, "input") == 0) {
+		sax_input(x, atts);
+		return;
+	}
 	if (strcasecmp((const char *)name, "a") != 0)
 		return;
 	sax_close_a(x);		/* the parser closes it too; be sure */
@@ -532,7 +575,8 @@ static const char *last_word(const char *h, size_t n, const char *w)
 }
 
 /*
- * How much of html[0..n) the link walk needs: 0 without any "href";
+ * How much of html[0..n) the link walk needs: all of it with a "<form";
+ * 0 without any "href";
  * else up to the first "</a" after the last "href" (what follows the
  * last link holds no link), or all of it if that link is never closed.
  */
@@ -541,6 +585,8 @@ static size_t link_span(const char *html, size_t n)
 	const char *last = last_word(html, n, "href"), *p;
 	size_t off;
 
+	if (last_word(html, n, "<form") != NULL)
+		return n;	/* forms are rare: the whole document */
 	if (last == NULL)
 		return 0;
 	off = (size_t)(last - html);
@@ -661,6 +707,8 @@ const char *links_flag_names(unsigned flags, char *buf, size_t bufsz)
 		{LINKS_F_PUNYCODE, "punycode"},
 		{LINKS_F_LOOKALIKE, "lookalike"},
 		{LINKS_F_USERINFO, "userinfo"},
+		{LINKS_F_FORM, "form"},
+		{LINKS_F_PASSWORD, "password"},
 	};
 	size_t i, len = 0;
 

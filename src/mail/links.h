@@ -27,6 +27,13 @@
  *                 (lookalike_check; needs a struct lookalike)
  *  USERINFO       userinfo before the host ("https://bank.co.jp@evil/":
  *                 RFC 3986 3.2.1 deprecates it; the reader sees the bank)
+ *  FORM           an HTML <form> whose action is an http(s) URL: the
+ *                 mail itself collects what is typed and posts it away
+ *                 (kept as a link with the action as its href)
+ *  PASSWORD       (on struct links only) an <input type="password">: the
+ *                 mail asks for a password in place
+ *
+ * A document with a <form> is parsed whole, not up to its last link.
  *
  * Limits and why: at most LINKS_HTML_MAX bytes of HTML are parsed (the rest
  * is cut: a phishing page puts its links early, and a megabyte bounds the
@@ -57,6 +64,8 @@
 #define LINKS_F_PUNYCODE	0x08u
 #define LINKS_F_LOOKALIKE	0x10u
 #define LINKS_F_USERINFO	0x20u
+#define LINKS_F_FORM		0x40u
+#define LINKS_F_PASSWORD	0x80u
 
 /* Outcome of links_html (positive module code). */
 enum { LINKS_E_PARSE = 1 };

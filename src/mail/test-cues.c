@@ -35,6 +35,15 @@ static const struct row rows[] = {
 	 ""},
 	{"full-width English", "\xef\xbc\xa6\xef\xbc\xa9\xef\xbc\xae\xef\xbc\xa1"
 	 "\xef\xbc\xac notice", "", "x@evil.example.com", {0, 1, 0, 0}, ""},
+	{"Portuguese phishing, case folded", "Sua conta foi BLOQUEADA",
+	 "Atualize seus dados hoje.", "x@evil.example.com", {2, 0, 0, 0},
+	 ""},
+	{"German phishing", "Ihr Konto wurde gesperrt",
+	 "Ungewöhnliche Aktivität festgestellt.", "x@evil.example.com",
+	 {2, 0, 0, 0}, ""},
+	{"ham: German account words without the threat", "Ihr Konto",
+	 "Ihre Aktivität im Forum: 3 neue Beiträge.", "x@forum.example.com",
+	 {0, 0, 0, 0}, ""},
 	{"ham: one word is no cue", "Invoice 1234",
 	 "Your password was changed. The invoice is attached.",
 	 "billing@example.com", {0, 0, 0, 0}, ""},
@@ -49,6 +58,12 @@ static const struct row rows[] = {
 	 "x@smbc-card.xyz", {1, 0, 0, 0}, "三井住友カード"},
 	{"short brands are not looked for", "au PAY", "", "x@evil.example.com",
 	 {0, 0, 0, 0}, ""},
+	{"brand inside a longer word is no claim", "Your group purchase",
+	 "", "x@evil.example.com", {0, 0, 0, 0}, ""},
+	{"brand as a word is a claim", "UPS: delivery attempt failed", "",
+	 "x@evil.example.com", {0, 0, 0, 0}, "UPS"},
+	{"brand before punctuation is a claim", "Chase: alert", "",
+	 "x@evil.example.com", {0, 0, 0, 0}, "Chase"},
 	{"invalid UTF-8 is tolerated", "\xff\xfe final notice", "",
 	 "x@evil.example.com", {0, 1, 0, 0}, ""},
 	{"empty message", "", "", NULL, {0, 0, 0, 0}, ""},
@@ -69,6 +84,8 @@ int main(void)
 	lookalike_add(la, "amazon.com", "Amazon");
 	lookalike_add(la, "smbc-card.com", "三井住友カード");
 	lookalike_add(la, "au.com", "au");
+	lookalike_add(la, "ups.com", "UPS");
+	lookalike_add(la, "chase.com", "Chase");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *t = &rows[i];
 		const char *fd = t->from ? strrchr(t->from, '@') + 1 : NULL;

@@ -106,28 +106,42 @@ struct hrow {
 	unsigned flags;		/* of the first link */
 	const char *text;	/* the first link's text */
 	const char *doc;	/* the document text, or NULL: not checked */
+	unsigned forms;		/* lk->flags & (FORM | PASSWORD) */
 };
 
 static const struct hrow hrows[] = {
 	{ "html: upper-case tags, the tail after the last link cut",
 	  "<p><A HREF=\"http://a.example.com/\">www.b.example.org</A></p>"
 	  "<table><tr><td>a</td></tr></table>", 1, LINKS_F_TEXT_MISMATCH,
-	  "www.b.example.org", "www.b.example.org" },
+	  "www.b.example.org", "www.b.example.org", 0 },
 	{ "html: an unclosed last link keeps its text",
 	  "<p><a href=\"http://c.example.com/\">see www.d.example.org", 1,
-	  0, "see www.d.example.org", NULL },
+	  0, "see www.d.example.org", NULL, 0 },
 	{ "html: a <meta charset> does not re-decode the UTF-8 body",
 	  "<html><head><meta http-equiv=\"Content-Type\" content=\"text/"
 	  "html; charset=big5\"></head><body><a href=\"http://e.example."
 	  "com/\">\xe7\x83\x8f www.f.example.org</a></body></html>", 1,
-	  0, "\xe7\x83\x8f www.f.example.org", NULL },
+	  0, "\xe7\x83\x8f www.f.example.org", NULL, 0 },
 	{ "html: the visible text, blanks collapsed, no script or style",
 	  "<html><head><style>p{x:1}</style><script>var a = 1;</script>"
 	  "</head><body><p>Your  account\n<b>is</b> locked.</p><a href=\""
 	  "http://g.example.com/\">here</a></body></html>", 1, 0, "here",
-	  "Your account is locked.here" },
+	  "Your account is locked.here", 0 },
 	{ "html: no href, nothing to parse", "<p>no links at all</p>", 0, 0,
-	  NULL, "" },
+	  NULL, "", 0 },
+	{ "html: a form posting away, after the last link, with a password",
+	  "<a href=\"http://h.example.com/\">bank</a><form method=post "
+	  "action=\"https://collect.example.net/p.php\"><input type=\"text\" "
+	  "name=u><input TYPE=\"Password\" name=p></form>", 2, 0, "bank",
+	  NULL, LINKS_F_FORM | LINKS_F_PASSWORD },
+	{ "html: a form without links is parsed", "<form action=\"http://"
+	  "i.example.com/x\"><input type=email></form>", 1, LINKS_F_FORM,
+	  "", NULL, LINKS_F_FORM },
+	{ "html: a search box without an action is no form link",
+	  "<form><input type=search></form><a href=\"http://j.example.com/"
+	  "\">j</a>", 1, 0, "j", NULL, 0 },
+	{ "html: a word about forms is no form", "<p>fill in the form</p>"
+	  "<a href=\"http://k.example.com/\">k</a>", 1, 0, "k", NULL, 0 },
 };
 
 int main(void)
@@ -204,6 +218,8 @@ int main(void)
 		}
 		if (h->doc)
 			is_str(lk->text, h->doc, "%s: document text", h->label);
+		is_int(lk->flags & (LINKS_F_FORM | LINKS_F_PASSWORD), h->forms,
+		       "%s: form flags", h->label);
 	}
 	links_reset(lk);
 	links_text(lk, text, strlen(text), psl, la);
