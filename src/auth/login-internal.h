@@ -50,7 +50,7 @@
 #define LG_RETURN_GAP 60	/* an account back after this is returning */
 #define LG_CAMP_RING 1024	/* campaign addresses kept for a late verdict */
 #define LG_SWEEP_RING 4096	/* first-seen multi-account addresses kept for
-				 * the campaign sweep (about 80 KB) */
+				 * the campaign sweep (16 bytes each: 64 KB) */
 #define LG_SWEEP_QUIET 900	/* silence before an all-success address is
 				 * swept (mail clients poll within this) */
 #define LG_SWEEP_EVERY 60	/* seconds between campaign sweeps */

@@ -25,6 +25,15 @@
  *   spraying    the network-level rule when the address itself tried
  *               fewer than T logins (many addresses, few logins each).
  *
+ * Campaign sweep: while a rotating-address campaign is live (and two
+ * windows after), every LG_SWEEP_EVERY seconds the last LG_SWEEP_RING
+ * first-seen addresses with two accounts or more are looked at again; one
+ * born near the campaign that tried each account exactly once, entered
+ * one at least, had none returning and has been silent LG_SWEEP_QUIET
+ * seconds has its accounts listed in the campaign's incident (its
+ * successes compromised), without a state: a wrong sweep costs a password
+ * reset, never a refused login (docs/design/logins.md).
+ *
  * Half of T with the bad-list ratio, or a good list still settling, is
  * "suspect": Dovecot delays the address's logins by auth_delay while the
  * counters say so (at most a window; nothing is stored).
