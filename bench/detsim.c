@@ -60,9 +60,12 @@ struct tally {
 	uint32_t acc[DS__NCLASS][MAXUNITS];	/* attack msgs accepted */
 	uint32_t att[DS__NCLASS][MAXUNITS];	/* attack msgs attempted */
 	uint8_t *entered, *valid;	/* per account, bit per login attack */
+	uint8_t *honest;		/* per account, 1 + benign class of its
+					 * correct logins (0: none) */
 	uint32_t msgs[DS__NCLASS], deferred[DS__NCLASS], held[DS__NCLASS];
 	uint32_t logins[DS__NCLASS], lrefused[DS__NCLASS];
 	uint32_t unlisted[DS__NCLASS];
+	uint32_t hlisted[DS__NCLASS];	/* honest accounts listed entered */
 	bool listing;			/* unlisted[] is known */
 };
 
@@ -332,6 +335,7 @@ static void sys_event(struct sys *s, const struct ds_world *w,
 		} else if (kind == DS_K_BENIGN && !victim[e->acct] &&
 			   (e->flags & DS_F_CORRECT)) {
 			t->logins[e->cls]++;
+			t->honest[e->acct] = (uint8_t)(e->cls + 1);
 			t->lrefused[e->cls] += o == L_REFUSED ||
 					       o == L_REFUSED_AFTER;
 		}
@@ -461,9 +465,13 @@ static void count_unlisted(struct sys *s, const struct ds_world *w,
 	qsort(l.v, l.n, sizeof(*l.v), str_cmp);
 	for (i = 0; i < w->nacct; i++) {
 		const char *login = ds_str(w, w->acct[i].login);
+		bool in = bsearch(&login, l.v, l.n, sizeof(*l.v),
+				  str_cmp) != NULL;
 
-		if (!s->t.valid[i] || bsearch(&login, l.v, l.n,
-					      sizeof(*l.v), str_cmp))
+		/* Listed as entered, never entered by an attack. */
+		if (in && !s->t.valid[i] && s->t.honest[i])
+			s->t.hlisted[s->t.honest[i] - 1]++;
+		if (!s->t.valid[i] || in)
 			continue;
 		for (c = DS_STUFF_BAD; c <= DS_SPRAY; c++)
 			if (s->t.valid[i] & (1u << (c - DS_STUFF_BAD)))
@@ -480,7 +488,7 @@ static void count_unlisted(struct sys *s, const struct ds_world *w,
 enum metric { MX_ACCEPTED, MX_ATTEMPTED, MX_ENTERED, MX_HELD_PAIRS,
 	      MX_VALID, MX_UNLISTED,
 	      MX_MSGS, MX_DEFERRED, MX_HELD, MX_LOGINS, MX_LREFUSED,
-	      MX__N };
+	      MX_HLISTED, MX__N };
 
 static const char *const metric_names[MX__N] = {
 	"attack msgs accepted, worst hijacked account",
@@ -490,6 +498,7 @@ static const char *const metric_names[MX__N] = {
 	"of those, not in an incident",
 	"benign msgs", "benign msgs deferred", "benign msgs held or refused",
 	"honest correct logins", "honest correct logins refused",
+	"honest accounts listed as entered",
 };
 
 /* results[mode][sys][class][metric][seed]; -1 = not applicable. */
@@ -550,6 +559,8 @@ static void record(int mode, int sysid, const struct sys *s,
 			if (t->logins[c]) {
 				m[MX_LOGINS] = t->logins[c];
 				m[MX_LREFUSED] = t->lrefused[c];
+				if (t->listing)
+					m[MX_HLISTED] = t->hlisted[c];
 			}
 			break;
 		}
@@ -595,6 +606,7 @@ static const char *target_of(int cls, int m)
 	case MX_UNLISTED:
 	case MX_HELD:
 	case MX_LREFUSED:
+	case MX_HLISTED:
 		return "0";
 	default:
 		return "";
@@ -689,7 +701,8 @@ static void sys_open(struct sys *s, const struct opts *o,
 		s[i].id = i;
 		s[i].t.entered = calloc(w->nacct, 1);
 		s[i].t.valid = calloc(w->nacct, 1);
-		if (!s[i].t.entered || !s[i].t.valid)
+		s[i].t.honest = calloc(w->nacct, 1);
+		if (!s[i].t.entered || !s[i].t.valid || !s[i].t.honest)
 			abort();
 	}
 	if (o->real[0]) {
@@ -735,6 +748,7 @@ static void sys_close(struct sys *s)
 		ds_f2b_free(s[i].f2b);
 		free(s[i].t.entered);
 		free(s[i].t.valid);
+		free(s[i].t.honest);
 	}
 }
 

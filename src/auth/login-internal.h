@@ -49,6 +49,11 @@
 #define LG_ABUSED_TTL (90 * 86400)	/* abuse-time password evidence */
 #define LG_RETURN_GAP 60	/* an account back after this is returning */
 #define LG_CAMP_RING 1024	/* campaign addresses kept for a late verdict */
+#define LG_SWEEP_RING 4096	/* first-seen multi-account addresses kept for
+				 * the campaign sweep (16 bytes each: 64 KB) */
+#define LG_SWEEP_QUIET 900	/* silence before an all-success address is
+				 * swept (mail clients poll within this) */
+#define LG_SWEEP_EVERY 60	/* seconds between campaign sweeps */
 
 /* ---- login_tab.c ---------------------------------------------------- */
 
@@ -187,6 +192,7 @@ struct lg_addr {
 #define LG_CAMP_JUDGED 0x02	/* its tried accounts went to an incident */
 #define LG_CAMP_MULTI 0x04	/* counted among first-seen addresses with
 				 * two accounts or more */
+#define LG_CAMP_SWEPT 0x08	/* listed by the campaign sweep */
 
 struct lg_sus;
 
@@ -320,6 +326,12 @@ struct login_engine {
 	struct lg_ip camp_ring[LG_CAMP_RING];
 	uint32_t camp_next, camp_n;
 	char camp_inc[40];
+	/* The campaign sweep (login_judge.c): when a campaign was live, and
+	 * the last LG_SWEEP_RING first-seen addresses with two accounts or
+	 * more, whatever their outcomes. */
+	uint32_t camp_first, camp_last, sweep_last;
+	struct lg_ip sweep_ring[LG_SWEEP_RING];
+	uint32_t sweep_next, sweep_n;
 	struct lg_stats stats;
 };
 
@@ -432,6 +444,15 @@ void lg_ctr_reset(struct lg_ctr *c);
  */
 void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
 		 uint8_t flags, uint64_t aux, uint32_t now);
+/*
+ * The campaign sweep, every LG_SWEEP_EVERY seconds from the engine's tick:
+ * while or after a campaign was live, a first-seen address that tried two
+ * accounts or more within its window, all of them successfully, each once,
+ * none returning, and then fell silent for LG_SWEEP_QUIET, is the part of
+ * the campaign whose pairs were all valid: its accounts go into the
+ * campaign's incident as entered (the address is not blocked).
+ */
+void lg_campaign_sweep(struct login_engine *e, uint32_t now);
 /*
  * At the after-check (a correct password for login from ip, not yet
  * counted): does a rotating-address campaign's stuffing playbook apply

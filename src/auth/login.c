@@ -709,6 +709,7 @@ static void tick(struct login_engine *e, uint32_t now)
 	if (now - e->last_tick < LG_TICK && now >= e->last_tick)
 		return;
 	e->last_tick = now;
+	lg_campaign_sweep(e, now);
 	lg_inc_flush(e);
 	lg_state_sweep(e, now);
 }
