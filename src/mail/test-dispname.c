@@ -2,6 +2,7 @@
  * test-dispname - display-name spoofing (src/mail/dispname.c), one row a
  * case.  Uses the system Public Suffix List (Debian publicsuffix).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mail/dispname.h"
@@ -120,6 +121,28 @@ int main(void)
 	   "normalize: full-width A, zero-width space, B -> ab");
 	is_int(dispname_normalize("abcdef", 6, out, 4), -1,
 	       "normalize: too long for out");
+	/* the ASCII fast path and ICU's path fold alike */
+	{
+		static const struct {
+			const char *label, *in, *want;
+		} frows[] = {
+			{ "ASCII: upper case lowered", "PayPal Support-Team 42!",
+			  "paypal support-team 42!" },
+			{ "ASCII: punctuation and controls kept", "A\t@[]^_`{~}",
+			  "a\t@[]^_`{~}" },
+			{ "non-ASCII: full-width folded by ICU",
+			  "X\xef\xbc\xa1y", "xay" },
+			{ "empty", "", "" },
+		};
+
+		for (i = 0; i < sizeof(frows) / sizeof(frows[0]); i++) {
+			char *f = dispname_fold(frows[i].in,
+						strlen(frows[i].in), 256);
+
+			is_str(f, frows[i].want, "fold: %s", frows[i].label);
+			free(f);
+		}
+	}
 	/* a name longer than DISPNAME_MAX is cut, not refused; the cut
 	 * lands inside a 3-byte character */
 	memset(big, 'a', sizeof(big));
