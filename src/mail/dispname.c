@@ -15,22 +15,27 @@
 
 #define NORM_MAX (DISPNAME_MAX * 3 + 1)	/* NFKC may grow the text */
 
-char *dispname_fold(const char *s, size_t n, size_t max)
+/* Appends n bytes to the malloc'd out (len, cap kept by the caller). */
+static void put(char **out, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		*cap = (*len + n + 1) * 2;
+		*out = xrealloc(*out, *cap);
+	}
+	memcpy(*out + *len, p, n);
+	*len += n;
+	(*out)[*len] = '\0';
+}
+
+/* NFKC_Casefold of s[0..n) through ICU (malloc'd; NULL on failure). */
+static char *icu_fold(const UNormalizer2 *nfkc, const char *s, size_t n)
 {
 	UErrorCode err = U_ZERO_ERROR;
-	const UNormalizer2 *nfkc = unorm2_getNFKCCasefoldInstance(&err);
 	UChar *in, *nf;
 	char *out;
 	int32_t nin, nnf, no;
 	size_t cap;
 
-	if (U_FAILURE(err))
-		return NULL;
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
 	in = xmalloc((n + 1) * sizeof(UChar));
 	/* mail text is often not quite UTF-8: substitute, do not refuse */
 	u_strFromUTF8WithSub(in, (int32_t)(n + 1), &nin, s, (int32_t)n,
@@ -60,6 +65,67 @@ char *dispname_fold(const char *s, size_t n, size_t max)
 		return NULL;
 	}
 	out[no] = '\0';
+	return out;
+}
+
+/*
+ * NFKC_Casefold maps ASCII to its lower case, and every ASCII character
+ * starts a normalization segment (none combines with what precedes it),
+ * so the text is folded run by run: ASCII runs lowered in place, ICU
+ * only over each non-ASCII run with the ASCII character before it (a
+ * combining mark composes with it: "e" U+0301 is "é").  The usual body
+ * is ASCII; ICU's two conversions and normalization over all of it were
+ * most of cues_scan's cost.  Same result as ICU over the whole text.
+ */
+char *dispname_fold(const char *s, size_t n, size_t max)
+{
+	UErrorCode err = U_ZERO_ERROR;
+	const UNormalizer2 *nfkc = unorm2_getNFKCCasefoldInstance(&err);
+	char *out, *seg;
+	size_t len = 0, cap, i = 0, j, k;
+
+	if (U_FAILURE(err))
+		return NULL;
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	/* ICU's result ends at a NUL too (U+0000 is a segment start) */
+	n = strnlen(s, n);
+	cap = n + 1;
+	out = xmalloc(cap);
+	out[0] = '\0';
+	while (i < n) {
+		if (len + (n - i) + 1 > cap) {
+			cap = len + (n - i) + 1;
+			out = xrealloc(out, cap);
+		}
+		for (j = i; j < n && (unsigned char)s[j] < 0x80; j++)
+			if (s[j] >= 'A' && s[j] <= 'Z')
+				out[len + j - i] = (char)(s[j] + 32);
+			else
+				out[len + j - i] = s[j];
+		if (j == n) {
+			len += j - i;
+			break;
+		}
+		/* the ASCII character before the run goes with it */
+		if (j > i)
+			j--;
+		len += j - i;
+		for (k = j + 1; k < n && (unsigned char)s[k] >= 0x80; k++)
+			;
+		seg = icu_fold(nfkc, s + j, k - j);
+		if (seg == NULL) {
+			free(out);
+			return NULL;
+		}
+		put(&out, &len, &cap, seg, strlen(seg));
+		free(seg);
+		i = k;
+	}
+	out[len] = '\0';
 	return out;
 }
 

@@ -2,6 +2,7 @@
  * test-dispname - display-name spoofing (src/mail/dispname.c), one row a
  * case.  Uses the system Public Suffix List (Debian publicsuffix).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mail/dispname.h"
@@ -120,6 +121,38 @@ int main(void)
 	   "normalize: full-width A, zero-width space, B -> ab");
 	is_int(dispname_normalize("abcdef", 6, out, 4), -1,
 	       "normalize: too long for out");
+	/* the ASCII fast path and ICU's path fold alike */
+	{
+		static const struct {
+			const char *label, *in, *want;
+			size_t n;	/* bytes of in; 0: strlen */
+		} frows[] = {
+			{ "ASCII: upper case lowered", "PayPal Support-Team 42!",
+			  "paypal support-team 42!", 0 },
+			{ "ASCII: punctuation and controls kept", "A\t@[]^_`{~}",
+			  "a\t@[]^_`{~}", 0 },
+			{ "non-ASCII: full-width folded by ICU",
+			  "X\xef\xbc\xa1y", "xay", 0 },
+			{ "run by run: a combining acute after ASCII e",
+			  "CAFE\xcc\x81 Shop", "caf\xc3\xa9 shop", 0 },
+			{ "run by run: kana between ASCII, full-width B",
+			  "Amazon\xe3\x81\x8b\xef\xbc\xa2X",
+			  "amazon\xe3\x81\x8b" "bx", 0 },
+			{ "run by run: invalid byte substituted",
+			  "A\xff" "B", "a\xef\xbf\xbd" "b", 0 },
+			{ "a NUL ends the text", "AB\0CD", "ab", 5 },
+			{ "empty", "", "", 0 },
+		};
+
+		for (i = 0; i < sizeof(frows) / sizeof(frows[0]); i++) {
+			size_t n = frows[i].n ? frows[i].n
+					      : strlen(frows[i].in);
+			char *f = dispname_fold(frows[i].in, n, 256);
+
+			is_str(f, frows[i].want, "fold: %s", frows[i].label);
+			free(f);
+		}
+	}
 	/* a name longer than DISPNAME_MAX is cut, not refused; the cut
 	 * lands inside a 3-byte character */
 	memset(big, 'a', sizeof(big));
