@@ -581,81 +581,18 @@ void lg_incidents_free(struct login_engine *e)
 	e->ninc = e->capinc = e->ndirty = e->capdirty = 0;
 }
 
-/* Stored incident headers, in key (= time) order. */
-struct lst {
-	json_t *arr;
-	int result;
-};
-
-/* Collect one stored incident header. */
-static void lst_row(void *arg, int result, const char *key,
-		    const char *value, int64_t ts)
-{
-	struct lst *l = arg;
-	json_t *o;
-
-	(void)ts;
-	if (!key) {
-		l->result = result;
-		return;
-	}
-	o = json_loads(value, 0, NULL);
-	if (o && json_is_object(o))
-		json_array_append_new(l->arr, o);
-	else
-		json_decref(o);
-}
-
-/*
- * Every host's incidents from a shared store, newest first (at most
- * LG_INCIDENTS_MAX); NULL if the store did not answer before returning.
- */
-static json_t *list_shared(struct login_engine *e)
-{
-	struct lst l = { json_array(), -1 };
-	json_t *arr;
-	size_t n, i;
-
-	lg_inc_flush(e);
-	store_scan(e->st, "incident", "", lst_row, &l);
-	if (l.result != STORE_OK) {
-		/* Blocking scans answer before returning; -1 cannot stay. */
-		json_decref(l.arr);
-		return NULL;
-	}
-	arr = json_array();
-	n = json_array_size(l.arr);
-	for (i = n; i-- > 0 && n - i <= LG_INCIDENTS_MAX;)
-		json_array_append(arr, json_array_get(l.arr, i));
-	json_decref(l.arr);
-	return arr;
-}
-
-json_t *login_incidents_list(struct login_engine *e)
-{
-	json_t *arr;
-	size_t i;
-
-	if (store_is_shared(e->st) && (arr = list_shared(e)) != NULL)
-		return arr;
-	arr = json_array();
-	for (i = e->ninc; i-- > 0;)
-		json_array_append_new(arr, inc_json(e->inc[i]));
-	return arr;
-}
-
 /*
  * A read that may finish after the call returned (networked stores): the
  * context is freed by whoever finishes last.
  */
 struct rd {
-	json_t *arr;		/* account rows, or NULL for a get */
+	json_t *arr;		/* rows, or NULL for a get */
 	json_t *obj;		/* a get's value */
 	int result;
 	bool done, abandoned;
 };
 
-/* Collect account rows. */
+/* Collect rows (account rows, or incident headers). */
 static void rd_row(void *arg, int result, const char *key, const char *value,
 		   int64_t ts)
 {
@@ -692,6 +629,48 @@ static void rd_get(void *arg, int result, const char *value)
 	}
 	if (result == STORE_OK)
 		r->obj = json_loads(value, 0, NULL);
+}
+
+/*
+ * Every host's incidents from a shared store, newest first (at most
+ * LG_INCIDENTS_MAX); NULL if the store did not answer.
+ */
+static json_t *list_shared(struct login_engine *e)
+{
+	struct rd *r = xcalloc(1, sizeof(*r));
+	json_t *arr;
+	size_t n, i;
+
+	lg_inc_flush(e);
+	r->arr = json_array();
+	store_scan(e->st, "incident", "", rd_row, r);
+	if (!r->done) {
+		r->abandoned = true;
+		return NULL;
+	}
+	arr = NULL;
+	if (r->result == STORE_OK) {
+		arr = json_array();
+		n = json_array_size(r->arr);
+		for (i = n; i-- > 0 && n - i <= LG_INCIDENTS_MAX;)
+			json_array_append(arr, json_array_get(r->arr, i));
+	}
+	json_decref(r->arr);
+	free(r);
+	return arr;
+}
+
+json_t *login_incidents_list(struct login_engine *e)
+{
+	json_t *arr;
+	size_t i;
+
+	if (store_is_shared(e->st) && (arr = list_shared(e)) != NULL)
+		return arr;
+	arr = json_array();
+	for (i = e->ninc; i-- > 0;)
+		json_array_append_new(arr, inc_json(e->inc[i]));
+	return arr;
 }
 
 /* Order: valid first, then by login. */
