@@ -182,6 +182,8 @@ int login_ip_block(struct login_engine *e, const char *ip, long seconds,
 		   size_t errsz);
 int login_ip_unblock(struct login_engine *e, const char *ip,
 		     const char *actor, char *err, size_t errsz);
+/* Incident headers, newest first: every host's from a shared store (this
+ * host's from memory when it does not answer), else this host's. */
 json_t *login_incidents_list(struct login_engine *e);
 /* One incident with every account tried and every valid one; NULL if none. */
 json_t *login_incident_show(struct login_engine *e, const char *id);

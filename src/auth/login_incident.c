@@ -22,6 +22,13 @@
  * incidents stay in memory (all are loaded at start, the oldest closed
  * ones are then dropped); accounts stay in memory only while an incident
  * is open, and show/CSV read them from the store.
+ *
+ * Shared store (redis:): every host writes its incidents to the same
+ * namespace, so the list is read from the store (every host's, newest
+ * LG_INCIDENTS_MAX; from memory when the store does not answer) and a new
+ * id skips ids another host stored (two hosts opening one between the
+ * other's check and write may still pick one id: the later write wins).  Each host
+ * still extends only the incidents it opened or loaded at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +254,28 @@ static bool list_has(char **v, uint16_t n, const char *s)
 	return false;
 }
 
-/* A new id "inc-YYYYMMDD-NNNN" for now. */
+/* Answer of id_stored's get. */
+static void id_got(void *arg, int result, const char *value)
+{
+	(void)value;
+	*(int *)arg = result;
+}
+
+/*
+ * Has another host sharing the store taken id?  Only asked of a shared
+ * store (its gets answer before returning); an unavailable store says no.
+ */
+static bool id_stored(struct login_engine *e, const char *id)
+{
+	int result = STORE_NOTFOUND;
+
+	if (!store_is_shared(e->st))
+		return false;
+	store_get(e->st, "incident", id, id_got, &result);
+	return result == STORE_OK;
+}
+
+/* A new id "inc-YYYYMMDD-NNNN" for now, unused in memory and the store. */
 static void new_id(struct login_engine *e, uint32_t now, char *out,
 		   size_t n)
 {
@@ -277,7 +305,7 @@ static void new_id(struct login_engine *e, uint32_t now, char *out,
 	}
 	do
 		snprintf(out, n, "inc-%s-%04u", day, ++e->seq);
-	while (lg_inc_find(e, out));
+	while (lg_inc_find(e, out) || id_stored(e, out));
 }
 
 /* Drop the oldest closed incidents from memory past LG_INCIDENTS_MAX. */
@@ -553,28 +581,18 @@ void lg_incidents_free(struct login_engine *e)
 	e->ninc = e->capinc = e->ndirty = e->capdirty = 0;
 }
 
-json_t *login_incidents_list(struct login_engine *e)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = e->ninc; i-- > 0;)
-		json_array_append_new(arr, inc_json(e->inc[i]));
-	return arr;
-}
-
 /*
  * A read that may finish after the call returned (networked stores): the
  * context is freed by whoever finishes last.
  */
 struct rd {
-	json_t *arr;		/* account rows, or NULL for a get */
+	json_t *arr;		/* rows, or NULL for a get */
 	json_t *obj;		/* a get's value */
 	int result;
 	bool done, abandoned;
 };
 
-/* Collect account rows. */
+/* Collect rows (account rows, or incident headers). */
 static void rd_row(void *arg, int result, const char *key, const char *value,
 		   int64_t ts)
 {
@@ -611,6 +629,48 @@ static void rd_get(void *arg, int result, const char *value)
 	}
 	if (result == STORE_OK)
 		r->obj = json_loads(value, 0, NULL);
+}
+
+/*
+ * Every host's incidents from a shared store, newest first (at most
+ * LG_INCIDENTS_MAX); NULL if the store did not answer.
+ */
+static json_t *list_shared(struct login_engine *e)
+{
+	struct rd *r = xcalloc(1, sizeof(*r));
+	json_t *arr;
+	size_t n, i;
+
+	lg_inc_flush(e);
+	r->arr = json_array();
+	store_scan(e->st, "incident", "", rd_row, r);
+	if (!r->done) {
+		r->abandoned = true;
+		return NULL;
+	}
+	arr = NULL;
+	if (r->result == STORE_OK) {
+		arr = json_array();
+		n = json_array_size(r->arr);
+		for (i = n; i-- > 0 && n - i <= LG_INCIDENTS_MAX;)
+			json_array_append(arr, json_array_get(r->arr, i));
+	}
+	json_decref(r->arr);
+	free(r);
+	return arr;
+}
+
+json_t *login_incidents_list(struct login_engine *e)
+{
+	json_t *arr;
+	size_t i;
+
+	if (store_is_shared(e->st) && (arr = list_shared(e)) != NULL)
+		return arr;
+	arr = json_array();
+	for (i = e->ninc; i-- > 0;)
+		json_array_append_new(arr, inc_json(e->inc[i]));
+	return arr;
 }
 
 /* Order: valid first, then by login. */

@@ -9,7 +9,8 @@
 #      burst split over A and B (alternating) are stopped at the same count
 #   c. a restriction made through A is refused at RCPT by B at once, and B's
 #      API shows it; an address blocked through A is listed by B at once,
-#      and unblocked through B is gone from A
+#      and unblocked through B is gone from A; an incident opened through
+#      A's auth-policy port (brute force) is listed by B
 #   d. the master is killed (kill -9) during load on both: every answer is
 #      DUNNO or a 4xx (Postfix keeps the mail and retries: nothing lost),
 #      never a 5xx or a dropped connection; Sentinel promotes the replica,
@@ -125,6 +126,7 @@ store_password_file = $R_DIR/password
 store_timeout_ms = 500
 store_failure_action = defer
 fleet_fast_age = 1
+auth_bruteforce_failures = 2
 user =
 log_level = info
 local_domains = example.test
@@ -215,6 +217,22 @@ tap_cmd "c. A blocks 203.0.113.7" \
 tap_ok 'wait_until 2 listed "$B_API"' "c. B lists the block at once"
 tap_cmd "c. B unblocks it" cli "$B_API" ips unblock 203.0.113.7
 tap_ok 'wait_until 2 eval "! listed \"\$A_API\"" && grep -q "event=login_unblock ip=203.0.113.7 actor=another_host" "$A_LOG"' "c. A no longer lists it (event=login_unblock actor=another_host)"
+
+# report PORT IP LOGIN PWHASH: a failed login reported to one auth-policy port.
+report() {
+	timeout 5 curl -s -X POST -H 'Content-Type: application/json' \
+		"http://127.0.0.1:$1/?command=report" \
+		--data "{\"login\":\"$3\",\"pwhash\":\"$4\",\"remote\":\"$2\",\"protocol\":\"imap\",\"success\":false,\"policy_reject\":false,\"tls\":true}" \
+		>/dev/null
+}
+# Eight wrong passwords (distinct pwhash): past twice auth_bruteforce_failures
+# even if two share a bit of the estimate.
+for h in a1 b2 c3 d4 e5 f6 07 18; do report "$APA" 198.51.100.9 guessed@example.test "$h"; done
+inc_a=$(cli "$A_API" --json incidents 2>/dev/null | grep -o '"inc-[0-9]*-[0-9]*"' | head -1)
+diag "A opened incident $inc_a"
+tap_ok '[ -n "$inc_a" ]' "c. brute force through A's auth-policy port opens an incident on A"
+tap_ok '[ -n "$inc_a" ] && cli "$B_API" --json incidents 2>/dev/null | grep -q "$inc_a"' \
+	"c. B lists A's incident (incidents are listed from the shared store)"
 
 # ---------------------------------------------------------------- d. failover
 
