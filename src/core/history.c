@@ -8,13 +8,22 @@
 #include "auth/login.h"
 #include "core/core-internal.h"
 #include "core/history.h"
+#include "core/inbound-internal.h"
 #include "util/xalloc.h"
 
 const char *const core_hist_names[CORE_HIST_NSERIES] = {
 	"dunno", "defer", "hold", "reject",
 	"login_allow", "login_delay", "login_reject",
+	"in_accept", "in_tag", "in_hold", "in_tempfail", "in_reject",
+	"in_phishing", "in_fake_billing", "in_malware", "in_solicitation",
+	"in_spoofing", "in_backscatter",
+	"dmarc_pass", "dmarc_fail", "dmarc_none",
 	"normal", "throttled", "restricted", "probation", "suspended",
 };
+
+_Static_assert(CORE_HIST_DMARC_NONE + 1 - CORE_HIST_IN_ACCEPT ==
+	       CORE_MAIL_NVERDICT_COUNTS,
+	       "the inbound series are core_mail_verdict_counts()'s");
 
 /* One minute: its number (unix time / 60) and its figures. */
 struct hist_slot {
@@ -132,6 +141,7 @@ void core_history_tick(struct core *c, int64_t now)
 		cum[CORE_HIST_DUNNO + i] = c->stats.actions[i];
 	if (c->login)
 		login_verdict_counts(c->login, &cum[CORE_HIST_LOGIN_ALLOW]);
+	core_mail_verdict_counts(c->mail, &cum[CORE_HIST_IN_ACCEPT]);
 	acct_table_foreach(c->accounts, count_state, &cum[CORE_HIST_NORMAL]);
 	core_hist_sample(c->hist, now, cum);
 }

@@ -1,11 +1,12 @@
 /*
  * history - the core's figures over the last week, minute by minute, for
  * the web UI's charts (GET /v1/stats/history, docs/api.md): policy
- * decisions by action and logins by verdict (counts per minute), accounts
- * by state (the value at the minute's last sample).
+ * decisions by action, logins by verdict and inbound verdicts by action,
+ * scam label and DMARC result (counts per minute), accounts by state (the
+ * value at the minute's last sample).
  *
  * Kept in memory only (a restart begins a new history), in a ring of
- * CORE_HIST_MINUTES one-minute slots: 7 days and one hour, ~0.5 MB,
+ * CORE_HIST_MINUTES one-minute slots: 7 days and one hour, ~2 MB,
  * allocated at the first sample.  The daemon samples from its periodic
  * tick (every 5 s); a minute with no sample (mamorid was stopped) reads
  * as zeros.  The counts come from the core's cumulative counters, so a
@@ -28,12 +29,21 @@ struct core;
 enum core_hist_series {
 	CORE_HIST_DUNNO, CORE_HIST_DEFER, CORE_HIST_HOLD, CORE_HIST_REJECT,
 	CORE_HIST_LOGIN_ALLOW, CORE_HIST_LOGIN_DELAY, CORE_HIST_LOGIN_REJECT,
+	/* inbound verdicts: the milter's action, each scam label attached,
+	 * the DMARC result (core_mail_verdict_counts()) */
+	CORE_HIST_IN_ACCEPT, CORE_HIST_IN_TAG, CORE_HIST_IN_HOLD,
+	CORE_HIST_IN_TEMPFAIL, CORE_HIST_IN_REJECT,
+	CORE_HIST_IN_PHISHING, CORE_HIST_IN_FAKE_BILLING, CORE_HIST_IN_MALWARE,
+	CORE_HIST_IN_SOLICITATION, CORE_HIST_IN_SPOOFING,
+	CORE_HIST_IN_BACKSCATTER,
+	CORE_HIST_DMARC_PASS, CORE_HIST_DMARC_FAIL, CORE_HIST_DMARC_NONE,
 	CORE_HIST_NORMAL, CORE_HIST_THROTTLED, CORE_HIST_RESTRICTED,
 	CORE_HIST_PROBATION, CORE_HIST_SUSPENDED,
 	CORE_HIST_NSERIES
 };
 #define CORE_HIST_GAUGE0 CORE_HIST_NORMAL
-/* Their names in the API: "dunno" ... "login_allow" ... "suspended". */
+/* Their names in the API: "dunno" ... "login_allow" ... "in_hold" ...
+ * "in_phishing" ... "dmarc_pass" ... "suspended". */
 extern const char *const core_hist_names[CORE_HIST_NSERIES];
 
 #define CORE_HIST_MINUTES (7 * 24 * 60 + 60)

@@ -37,6 +37,14 @@ struct mailsign *mailsign_new(const struct dkim_keyring *kr);
 void core_mail_counts(struct core_mail *cm, uint64_t inbound[CORE_NACTIONS],
 		      uint64_t *signed_, uint64_t *unsigned_,
 		      uint64_t *sign_errors);
+/* The inbound verdicts for the history (core/history.h), cumulative:
+ * n[0..CORE_NACTIONS) by enum core_action, then one per enum
+ * content_label attached, then DMARC pass, fail and anything else ("none":
+ * no policy, no single From domain, an error).  All zero for cm NULL.
+ * Any thread. */
+#define CORE_MAIL_NVERDICT_COUNTS (CORE_NACTIONS + 6 + 3)
+void core_mail_verdict_counts(struct core_mail *cm,
+			      uint64_t n[CORE_MAIL_NVERDICT_COUNTS]);
 /* core_dkim_key_state() of the milter's current keyring (inbound.c). */
 enum core_dkim_state core_mail_key_state(struct core_mail *cm,
 					 const char *domain,

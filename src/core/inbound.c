@@ -67,6 +67,8 @@ struct core_mail {
 	/* /metrics, added to by the milter's threads (atomic, relaxed). */
 	uint64_t n_inbound[CORE_NACTIONS];	/* by enum core_action */
 	uint64_t n_signed, n_unsigned, n_sign_errors;
+	uint64_t n_label[CONTENT_NLABELS];	/* messages with each label */
+	uint64_t n_dmarc[3];			/* pass, fail, other */
 	struct event_base *base;
 	struct outcheck *chk;		/* outbound content to the core, or NULL */
 	struct sentlog *sent;		/* the sent Message-ID log */
@@ -461,6 +463,24 @@ static void evaluate(const struct content_config *cc,
 	}
 }
 
+_Static_assert(CORE_MAIL_NVERDICT_COUNTS ==
+	       CORE_NACTIONS + CONTENT_NLABELS + 3, "labels counted");
+
+/* Count a verdict's labels and DMARC result (atomic, as n_inbound). */
+static void count_verdict(struct core_mail *cm, unsigned labels,
+			  const char *dmarc)
+{
+	int i = !dmarc ? 2 : strcmp(dmarc, "pass") == 0 ? 0 :
+		strcmp(dmarc, "fail") == 0 ? 1 : 2;
+	unsigned l;
+
+	for (l = 0; l < CONTENT_NLABELS; l++)
+		if (labels & (1u << l))
+			__atomic_fetch_add(&cm->n_label[l], 1,
+					   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cm->n_dmarc[i], 1, __ATOMIC_RELAXED);
+}
+
 const struct core_verdict *core_inbound(struct core_msg *m)
 {
 	const struct mailauth_verdict *v;
@@ -476,6 +496,7 @@ const struct core_verdict *core_inbound(struct core_msg *m)
 	if ((unsigned)m->v.action < CORE_NACTIONS)
 		__atomic_fetch_add(&m->cm->n_inbound[m->v.action], 1,
 				   __ATOMIC_RELAXED);
+	count_verdict(m->cm, m->cv.labels, v->dmarc_result);
 	return &m->v;
 }
 
@@ -641,4 +662,19 @@ void core_mail_counts(struct core_mail *cm, uint64_t inbound[CORE_NACTIONS],
 					  __ATOMIC_RELAXED) : 0;
 	*sign_errors = cm ? __atomic_load_n(&cm->n_sign_errors,
 					    __ATOMIC_RELAXED) : 0;
+}
+
+void core_mail_verdict_counts(struct core_mail *cm,
+			      uint64_t n[CORE_MAIL_NVERDICT_COUNTS])
+{
+	uint64_t s, u, e;
+	size_t i;
+
+	core_mail_counts(cm, n, &s, &u, &e);
+	for (i = 0; i < CONTENT_NLABELS; i++)
+		n[CORE_NACTIONS + i] = cm ? __atomic_load_n(&cm->n_label[i],
+						__ATOMIC_RELAXED) : 0;
+	for (i = 0; i < 3; i++)
+		n[CORE_NACTIONS + CONTENT_NLABELS + i] = cm ?
+			__atomic_load_n(&cm->n_dmarc[i], __ATOMIC_RELAXED) : 0;
 }

@@ -75,6 +75,22 @@ int main(void)
 		uint64_t cum[CORE_HIST_NSERIES] = { 0 };
 
 		core_hist_sample(h, 90, cum);
+		cum[CORE_HIST_IN_PHISHING] = 5;
+		cum[CORE_HIST_DMARC_FAIL] = 3;
+		core_hist_sample(h, 95, cum);
+		cum[CORE_HIST_IN_PHISHING] = 7;
+		core_hist_sample(h, 99, cum);
+		ok(core_hist_view(h, "hour", 100, &v) == 0 &&
+		   v.v[v.n - 1][CORE_HIST_IN_PHISHING] == 7 &&
+		   v.v[v.n - 1][CORE_HIST_DMARC_FAIL] == 3,
+		   "inbound label and DMARC series are counts (differences)");
+		ok(strcmp(core_hist_names[CORE_HIST_IN_PHISHING],
+			  "in_phishing") == 0 &&
+		   strcmp(core_hist_names[CORE_HIST_DMARC_NONE],
+			  "dmarc_none") == 0 &&
+		   strcmp(core_hist_names[CORE_HIST_NORMAL], "normal") == 0,
+		   "series names line up with the enum");
+		memset(cum, 0, sizeof(cum));
 		ok(core_hist_view(h, "week", 100, &v) == 0 && v.start < 0 &&
 		   v.v[v.n - 1][CORE_HIST_DUNNO] == 0,
 		   "a week before 1970 + 100 s: buckets before 1970 are zeros");

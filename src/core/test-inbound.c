@@ -252,6 +252,23 @@ static void test_mail(int port)
 		is_int((long)sg, 1, "counts: outbound signed");
 		is_int((long)un, 1, "counts: outbound unsigned (no keys)");
 		is_int((long)er, 0, "counts: no signing error");
+		{
+			/* The history's inbound series: actions, labels,
+			 * then DMARC pass, fail, other (temperror). */
+			uint64_t n[CORE_MAIL_NVERDICT_COUNTS];
+			const uint64_t *d = &n[CORE_NACTIONS + CONTENT_NLABELS];
+
+			core_mail_verdict_counts(cm, n);
+			is_int((long)n[CORE_REJECT], 2,
+			       "verdict counts: actions first");
+			is_int((long)d[0], 1, "verdict counts: dmarc pass");
+			is_int((long)d[1], 2, "verdict counts: dmarc fail");
+			is_int((long)d[2], 1,
+			       "verdict counts: dmarc temperror as none");
+			core_mail_verdict_counts(NULL, n);
+			is_int((long)(n[0] + d[0]), 0,
+			       "verdict counts: no milter, zeros");
+		}
 		core_mail_counts(NULL, in, &sg, &un, &er);
 		is_int((long)(in[0] + in[1] + in[2] + in[3] + in[4] + sg + un +
 			      er), 0,

@@ -184,6 +184,14 @@ code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$IT_DIR/cookies" -H "X-M
 tap_is "$code" 403 "d. the right token from another Origin: 403"
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -b "$IT_DIR/cookies" "$BASE/v1/stats")
 tap_is "$code" 200 "d. the session reads the API (GET /v1/stats)"
+hist=$(curl -s -m 10 -b "$IT_DIR/cookies" "$BASE/v1/stats/history?range=hour")
+inseries=$(echo "$hist" | python3 -c 'import json, sys
+h = json.load(sys.stdin)["series"]
+k = ["in_accept", "in_tag", "in_hold", "in_tempfail", "in_reject", "in_phishing",
+     "in_fake_billing", "in_malware", "in_solicitation", "in_spoofing",
+     "in_backscatter", "dmarc_pass", "dmarc_fail", "dmarc_none"]
+print(sum(1 for x in k if len(h.get(x, [])) == 60))' 2>/dev/null)
+tap_is "$inseries" 14 "d. /v1/stats/history has the inbound verdict series (action, label, DMARC)"
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "Origin: $BASE" \
 	-d '{"token":"wrong"}' "$BASE/ui/login")
 tap_is "$code" 401 "d. a wrong token does not sign in"

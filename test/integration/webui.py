@@ -114,6 +114,9 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
         return
     ui.wait(lambda: len(ui.d.find_elements(By.CSS_SELECTOR, "#cards .card")) > 0, "overview cards")
     time.sleep(0.5)  # let the charts draw for the screenshot
+    heads = [h.text for h in ui.d.find_elements(By.CSS_SELECTOR, "#page .chart h2")]
+    check(len(heads) == 6 and "Inbound verdicts, by scam label" in heads,
+          "overview charts inbound verdicts by action, label and DMARC", repr(heads))
     ui.shot("overview")
 
     # Accounts: the hijacked account in the restricted list.
