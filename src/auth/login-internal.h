@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -381,7 +382,9 @@ void lg_comp_add(struct login_engine *e, const char *login);
 
 struct lg_geo;
 
-/* Open the .mmdb at path; NULL with err ("geoip_db PATH: why"). */
+/* Open geoip_db: a .mmdb, or Tor's text format ("tor:PATH", or a file
+ * that is all text; PATH6 is read too if it exists); NULL with err
+ * ("geoip_db PATH: why" or "geoip_db PATH: line N: why"). */
 struct lg_geo *lg_geo_open(const char *path, char *err, size_t errsz);
 void lg_geo_free(struct lg_geo *g);
 const char *lg_geo_path(const struct lg_geo *g);
@@ -390,6 +393,25 @@ uint16_t lg_geo_country(const struct lg_geo *g, const struct lg_ip *ip);
 /* Two letters <-> a code; 0 is no country. */
 uint16_t lg_cc_pack(const char *s);
 void lg_cc_format(uint16_t cc, char out[3]);
+
+/* ---- login_geotor.c ------------------------------------------------- */
+
+struct lg_geotor;
+
+/* Add the ranges of f (named name in errors) to *tp, made if NULL; 0, or
+ * -EINVAL with err "geoip_db NAME: line N: why" (a made table freed). */
+int lg_geotor_read(struct lg_geotor **tp, FILE *f, const char *name,
+		   char *err, size_t errsz);
+/* lg_geotor_read of the file at path; -errno if it cannot be opened. */
+int lg_geotor_load(struct lg_geotor **tp, const char *path, char *err,
+		   size_t errsz);
+/* Is the file's start all text (so not a .mmdb)? */
+bool lg_geotor_sniff(const char *path);
+/* The country of ip, 0 if no range holds it. */
+uint16_t lg_geotor_country(const struct lg_geotor *t, const struct lg_ip *ip);
+/* Ranges stored (both families). */
+size_t lg_geotor_count(const struct lg_geotor *t);
+void lg_geotor_free(struct lg_geotor *t);
 
 /* ---- login_judge.c -------------------------------------------------- */
 

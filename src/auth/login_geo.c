@@ -1,7 +1,14 @@
 /*
  * login_geo - the client address's country for the login engine's
- * new-country signal (geoip_db), read from a MaxMind DB (.mmdb) file with
- * libmaxminddb.
+ * new-country signal and the outbound country signals (geoip_db), read
+ * from a MaxMind DB (.mmdb) file with libmaxminddb, or from Tor's text
+ * ranges (login_geotor.c) behind the same lookup.
+ *
+ * Which format: "tor:PATH" is Tor's text; otherwise a file whose first 512
+ * bytes are all printable text is Tor's text, anything else a .mmdb (a
+ * .mmdb starts with its binary search tree).  For Tor's text, PATH6 is
+ * read too when it exists, Tor's own naming (geoip and geoip6), so
+ * "geoip_db = /usr/share/tor/geoip" gives both families.
  *
  * Any country database will do: GeoLite2-Country and DB-IP's country lite
  * (country.iso_code, falling back to registered_country.iso_code when the
@@ -20,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,14 +39,42 @@
 
 struct lg_geo {
 	MMDB_s db;
+	struct lg_geotor *tor;		/* Tor's text format, else db */
 	char *path;
 };
+
+/* Load Tor's text at path and path6 (if it exists) into g; NULL or g freed. */
+static struct lg_geo *open_tor(struct lg_geo *g, const char *path,
+			       const char *shown, char *err, size_t errsz)
+{
+	size_t n = strlen(path);
+	char *p6 = xmalloc(n + 2);
+	int rc;
+
+	memcpy(p6, path, n);
+	memcpy(p6 + n, "6", 2);
+	rc = lg_geotor_load(&g->tor, path, err, errsz);
+	if (rc == 0 && access(p6, F_OK) == 0)
+		rc = lg_geotor_load(&g->tor, p6, err, errsz);
+	free(p6);
+	if (rc != 0) {
+		lg_geotor_free(g->tor);
+		free(g);
+		return NULL;
+	}
+	g->path = xstrdup(shown);
+	return g;
+}
 
 struct lg_geo *lg_geo_open(const char *path, char *err, size_t errsz)
 {
 	struct lg_geo *g = xcalloc(1, sizeof(*g));
 	int rc;
 
+	if (strncmp(path, "tor:", 4) == 0)
+		return open_tor(g, path + 4, path, err, errsz);
+	if (lg_geotor_sniff(path))
+		return open_tor(g, path, path, err, errsz);
 	errno = 0;
 	rc = MMDB_open(path, MMDB_MODE_MMAP, &g->db);
 	if (rc != MMDB_SUCCESS) {
@@ -61,7 +97,10 @@ void lg_geo_free(struct lg_geo *g)
 {
 	if (!g)
 		return;
-	MMDB_close(&g->db);
+	if (g->tor)
+		lg_geotor_free(g->tor);
+	else
+		MMDB_close(&g->db);
 	free(g->path);
 	free(g);
 }
@@ -107,6 +146,8 @@ uint16_t lg_geo_country(const struct lg_geo *g, const struct lg_ip *ip)
 
 	if (!g)
 		return 0;
+	if (g->tor)
+		return lg_geotor_country(g->tor, ip);
 	memset(&ss, 0, sizeof(ss));
 	if (lg_ip_is_v4(ip)) {
 		/* As IPv4, so an IPv4-only database answers too. */
