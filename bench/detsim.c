@@ -3,6 +3,7 @@
  *
  *   detsim [--seeds A-B] [--mode cold|warm|both] [--profile full|short]
  *          [--real POLICY,AUTH,POSTFWD] [--per-seed] [--print-config]
+ *          [--print-geoip]
  *
  * For each seed, generates a world (detsim-scen.c) and drives its events,
  * in time order, through three systems at once:
@@ -355,6 +356,21 @@ static void print_config(FILE *f)
 	fprintf(f, "# detsim: defaults, plus what any install sets\n"
 		"local_domains = %s\nnotify_smtp_url =\n"
 		"home_countries = JP\n", ds_local_domains);
+}
+
+/* The simulated address plan's countries (ds_country) as a geoip_db in
+ * Tor's text format, for the real mamorid: below 240.0.0.0 is JP, each /16
+ * of 240.0.0.0/4 its own country, so mamorid's geoip_db gives every client
+ * the country the simulation's test hook gives it. */
+static void print_geoip(FILE *f)
+{
+	uint32_t n;
+
+	fprintf(f, "# detsim --print-geoip: the simulated address plan\n"
+		"0,%u,JP\n", 0xf0000000u - 1);
+	for (n = 0xf000; n <= 0xffff; n++)
+		fprintf(f, "%u,%u,%s\n", n << 16, n << 16 | 0xffff,
+			ds_country(n << 16));
 }
 
 static void write_config(void)
@@ -842,7 +858,7 @@ static void usage(void)
 		"              [--real POLICY_HOST:PORT,AUTH_HOST:PORT"
 		"[,POSTFWD_HOST:PORT]] [--api-key K]\n"
 		"              [--api ADMIN_API_UNIX_SOCKET]\n"
-		"              [--per-seed] [--print-config]\n"
+		"              [--per-seed] [--print-config] [--print-geoip]\n"
 		"default: --seeds 1000-1049 --mode both --profile full "
 		"(tune on 1-20, report 1000-1049)\n");
 	exit(2);
@@ -916,6 +932,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->per_seed = true;
 		} else if (!strcmp(a, "--print-config")) {
 			print_config(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--print-geoip")) {
+			print_geoip(stdout);
 			exit(0);
 		} else {
 			usage();

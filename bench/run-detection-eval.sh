@@ -79,6 +79,9 @@ KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 for seed in $RT_SEEDS; do
     pick_port; pp=$PORT_PICKED
     pick_port; ap=$PORT_PICKED
+    # The simulated clients' countries as a Tor-format geoip_db, so the
+    # real mamorid sees what the simulation's test hook gives the core.
+    "$DETSIM" --print-geoip >"$TMP/geoip-$seed"
     {
         echo "# written by bench/run-detection-eval.sh"
         "$DETSIM" --print-config
@@ -87,6 +90,7 @@ for seed in $RT_SEEDS; do
         echo "auth_policy_api_key = $KEY"
         echo "api_listen = unix:$TMP/api-$seed.sock"
         echo "store = memory:"
+        echo "geoip_db = tor:$TMP/geoip-$seed"
         echo "user ="
         echo "log_level = warn"
     } >"$TMP/mamorid-$seed.conf"

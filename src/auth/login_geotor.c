@@ -15,8 +15,9 @@
  * whole file with "PATH: line N: why" (no half-loaded database).
  *
  * Limits: a line up to LINE_MAX_LEN bytes; at most GT_MAX ranges per family
- * (1,048,576: 12 MB of IPv4 and 34 MB of IPv6 at most; Debian 12's files
- * hold about 386,000 and 277,000 lines, about 4 MB and 9 MB loaded).
+ * (1,048,576: 12 MB of IPv4 and 36 MB of IPv6 at most, 12 and 36 bytes a
+ * range; Debian 12's files hold 385,372 and 276,389 placed ranges, 4.6 MB
+ * and 10 MB loaded).
  * Lookup is a binary search, no allocation.
  *
  * Lifetime: loaded whole by lg_geo_open, so a reload (SIGHUP) reads the file
@@ -206,6 +207,11 @@ int lg_geotor_read(struct lg_geotor **tp, FILE *f, const char *name,
 			lg_geotor_free(t);
 		return -EINVAL;
 	}
+	/* Give back the doubling's slack: the table lives until reload. */
+	if (t->n4 && t->n4 < t->cap4)
+		t->v4 = xrealloc(t->v4, (t->cap4 = t->n4) * sizeof(*t->v4));
+	if (t->n6 && t->n6 < t->cap6)
+		t->v6 = xrealloc(t->v6, (t->cap6 = t->n6) * sizeof(*t->v6));
 	*tp = t;
 	return 0;
 }

@@ -332,7 +332,7 @@ static const struct cfg_param global_params[] = {
 	 G(auth_new_network_risk), NULL,
 	 "how long a login from a new network raises the account's outbound score"},
 	{"geoip_db", CFG_STR, "", 0, 0, true, G(geoip_db), NULL,
-	 "country .mmdb (GeoLite2, DB-IP) for the new-country login signal, reopened on reload; empty = off"},
+	 "country database for the country signals, re-read on reload: a .mmdb (GeoLite2, DB-IP) or Tor's text ranges (tor-geoipdb: /usr/share/tor/geoip, PATH6 too; told by content or a tor: prefix); empty = off"},
 	{"dmarc_our_networks", CFG_STR, "", 0, 0, true,
 	 G(dmarc_our_networks), NULL,
 	 "our sending networks (CIDRs, comma-separated): sources there are \"ours\" in mamori dmarc sources"},
