@@ -85,14 +85,42 @@ static void add_done_key(void *arg, int result, const char *value)
 	news_free(w);
 }
 
-/* Loop thread (notify's done hook): apply one notice's end to the store;
- * the event's last one deletes the record. */
-static void on_done(void *arg, const char *id, const char *key,
+/* Append to login's evidence log (namespace "event", as transitions)
+ * that notice key of event id ended as outcome: the account timeline's
+ * "notices sent".  Keys hold no secret (a webhook is just "webhook"). */
+static void log_notice_row(struct outbox *o, const char *id,
+			   const char *login, const char *key,
+			   enum notify_outcome outcome)
+{
+	int64_t now = (int64_t)time(NULL);
+	json_t *row;
+	char *text;
+
+	if (!login || !*login || outcome == NOTIFY_OUT_NONE ||
+	    outcome == NOTIFY_OUT_SKIPPED)
+		return;		/* nothing was sent or tried */
+	row = json_pack("{s:s, s:I, s:s, s:s}", "id", id, "time",
+			(json_int_t)now, "notice", key, "outcome",
+			notify_outcome_name(outcome));
+	text = row ? json_dumps(row, JSON_COMPACT) : NULL;
+	if (text)
+		store_append(o->st, "event", login, text, now, NULL, NULL);
+	free(text);
+	json_decref(row);
+}
+
+/* Loop thread (notify's done hook): log one notice's end in the
+ * account's evidence and apply it to the store; the event's last one
+ * deletes the record. */
+static void on_done(void *arg, const char *id, const char *login,
+		    const char *key, enum notify_outcome outcome,
 		    bool event_done)
 {
 	struct outbox *o = arg;
 	struct news *w;
 
+	if (key)
+		log_notice_row(o, id, login, key, outcome);
 	if (event_done || !key) {
 		store_del(o->st, OUTBOX_NS, id, write_done, xstrdup(id));
 		return;

@@ -115,7 +115,8 @@ struct notify {
 struct done_news {
 	notify_done_fn *fn;
 	void *arg;
-	char *id, *key;		/* key NULL: the event had no notice */
+	char *id, *login, *key;	/* key NULL: the event had no notice */
+	enum notify_outcome outcome;
 	bool event_done;
 };
 
@@ -720,19 +721,39 @@ static long long retry_delay_ms(const struct config *c, int tries)
 	return (long long)d * 1000;
 }
 
+const char *notify_outcome_name(enum notify_outcome o)
+{
+	switch (o) {
+	case NOTIFY_OUT_SENT:		return "sent";
+	case NOTIFY_OUT_SKIPPED:	return "skipped";
+	case NOTIFY_OUT_GAVE_UP:	return "gave_up";
+	case NOTIFY_OUT_REFUSED:	return "refused";
+	case NOTIFY_OUT_NONE:		break;
+	}
+	return "none";
+}
+
+/* Free one report. */
+static void done_news_free(struct done_news *d)
+{
+	free(d->id);
+	free(d->login);
+	free(d->key);
+	free(d);
+}
+
 /* Loop thread: hand one report to the done hook. */
 static void done_run(void *arg)
 {
 	struct done_news *d = arg;
 
-	d->fn(d->arg, d->id, d->key, d->event_done);
-	free(d->id);
-	free(d->key);
-	free(d);
+	d->fn(d->arg, d->id, d->login, d->key, d->outcome, d->event_done);
+	done_news_free(d);
 }
 
-/* Worker thread: send a report to the done hook's loop. */
-static void report_done(struct notify *n, const char *id, const char *key,
+/* Worker thread: send a report on ev to the done hook's loop. */
+static void report_done(struct notify *n, const struct nevent *ev,
+			const char *key, enum notify_outcome outcome,
 			bool event_done)
 {
 	struct done_news *d;
@@ -742,22 +763,22 @@ static void report_done(struct notify *n, const char *id, const char *key,
 	d = xcalloc(1, sizeof(*d));
 	d->fn = n->done_fn;
 	d->arg = n->done_arg;
-	d->id = xstrdup(id ? id : "");
+	d->id = xstrdup(ev->id ? ev->id : "");
+	d->login = xstrdup(ev->login ? ev->login : "");
 	d->key = key ? xstrdup(key) : NULL;
+	d->outcome = outcome;
 	d->event_done = event_done;
-	if (loopq_post(n->done_q, done_run, d) != 0) {
-		free(d->id);	/* not reached: closed only after the join */
-		free(d->key);
-		free(d);
-	}
+	if (loopq_post(n->done_q, done_run, d) != 0)
+		done_news_free(d); /* not reached: closed only after the join */
 }
 
-/* Tell the done hook that no has ended (worker thread, unlocked). */
-static void notice_ended(struct notify *n, struct notice *no)
+/* Tell the done hook that no has ended as outcome (worker, unlocked). */
+static void notice_ended(struct notify *n, struct notice *no,
+			 enum notify_outcome outcome)
 {
 	bool last = --no->ev->pending == 0;
 
-	report_done(n, no->ev->id, no->key, last);
+	report_done(n, no->ev, no->key, outcome, last);
 }
 
 /*
@@ -820,12 +841,12 @@ static void run_notice(struct notify *n, struct notice *no,
 		next = refused->next;
 		log_notice(LOG_L_ERR, "notice_dropped", refused,
 			   " reason=queue_full");
-		notice_ended(n, refused);
+		notice_ended(n, refused, NOTIFY_OUT_REFUSED);
 		notice_free(refused);
 	}
 	if (no->type == NOTICE_EXPAND) {
 		if (no->ev->pending == 0)
-			report_done(n, no->ev->id, NULL, true);
+			report_done(n, no->ev, NULL, NOTIFY_OUT_NONE, true);
 		notice_free(no);
 		return;
 	}
@@ -846,7 +867,9 @@ static void run_notice(struct notify *n, struct notice *no,
 		snprintf(extra, sizeof(extra), " error=%s", q);
 		log_notice(LOG_L_ERR, "notice_gave_up", no, extra);
 	}
-	notice_ended(n, no);
+	notice_ended(n, no, res == ATTEMPT_SENT ? NOTIFY_OUT_SENT :
+		     res == ATTEMPT_SKIP ? NOTIFY_OUT_SKIPPED :
+		     NOTIFY_OUT_GAVE_UP);
 	notice_free(no);
 }
 

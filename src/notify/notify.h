@@ -91,10 +91,19 @@ struct notify_event {
 	size_t ndone;
 };
 
+/* How a notice ended (notify_done_fn). */
+enum notify_outcome {
+	NOTIFY_OUT_NONE,	/* the event turned into no notices (key NULL) */
+	NOTIFY_OUT_SENT,	/* delivered */
+	NOTIFY_OUT_SKIPPED,	/* nothing to send: no template, feature off */
+	NOTIFY_OUT_GAVE_UP,	/* tries used up or a permanent failure */
+	NOTIFY_OUT_REFUSED,	/* dropped: the queue was full */
+};
+
 /*
- * A notice of event_id has ended (sent, given up, refused for a full
- * queue, or nothing to send): key names it, "mail:AUDIENCE:ADDRESS" or
- * "webhook"; NULL when the event turned into no notices at all.
+ * A notice of event_id (about account login) has ended as outcome: key
+ * names it, "mail:AUDIENCE:ADDRESS" or "webhook"; NULL when the event
+ * turned into no notices at all (outcome NOTIFY_OUT_NONE).
  * event_done is true when it was the event's last.  Runs on the loop
  * thread of the event_base given to notify_set_done_hook() (the worker
  * hands each report over with util/loopq), in the order the worker made
@@ -102,8 +111,12 @@ struct notify_event {
  * on its caller's thread.  Not called for notices cut short by
  * notify_free().
  */
-typedef void notify_done_fn(void *arg, const char *event_id, const char *key,
-			    bool event_done);
+typedef void notify_done_fn(void *arg, const char *event_id,
+			    const char *login, const char *key,
+			    enum notify_outcome outcome, bool event_done);
+
+/* "none", "sent", "skipped", "gave_up" or "refused". */
+const char *notify_outcome_name(enum notify_outcome o);
 
 struct notify;
 

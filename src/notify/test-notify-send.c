@@ -685,17 +685,21 @@ static void test_free_pending(void)
 /* What the done hook heard. */
 struct done_rec {
 	pthread_t loop;
-	int calls, off_loop, with_key, done_last, done_early;
-	char id[32];
+	int calls, off_loop, with_key, done_last, done_early, sent;
+	char id[32], login[64];
 };
 
 /* The done hook: count, and check it runs on the loop thread. */
-static void done_hook(void *arg, const char *id, const char *key,
+static void done_hook(void *arg, const char *id, const char *login,
+		      const char *key, enum notify_outcome outcome,
 		      bool event_done)
 {
 	struct done_rec *r = arg;
 
 	r->calls++;
+	if (outcome == NOTIFY_OUT_SENT)
+		r->sent++;
+	snprintf(r->login, sizeof(r->login), "%s", login);
 	if (!pthread_equal(pthread_self(), r->loop))
 		r->off_loop++;
 	if (key)
@@ -747,6 +751,8 @@ static void test_done_hook(void)
 	is_int(rec.done_last, 2, "done hook: the last report ends the event");
 	is_int(rec.done_early, 0, "done hook: nothing after the event's end");
 	is_str(rec.id, "ev-done", "done hook: the event id");
+	is_int(rec.sent, 2, "done hook: each reported sent");
+	is_str(rec.login, ev.login, "done hook: the event's account");
 
 	ev.id = "ev-done-2";
 	notify_event(n, &ev);
