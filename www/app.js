@@ -287,12 +287,23 @@ async function pageAccount(login) {
             td(fmtTime(i.first)), td(fmtTime(i.last)), td(i.protocol)))))
         : el('p', { class: 'hint', text: t('logins.no_incident') })] : null,
     el('h2', { text: t('timeline') }),
-    el('div', { id: 'timeline' }, (a.events || []).slice().reverse().map(e => el('div', { class: 'event' },
+    el('div', { id: 'timeline' }, (a.events || []).slice().reverse().map(e => e.notice ? noticeRow(e) : el('div', { class: 'event' },
       el('div', { class: 'head' }, fmtTime(e.time) + '  ', stateBadge(e.from || ''), ' → ', stateBadge(e.to || ''),
         '  ' + t('cause') + ': ', e.cause || '', '  ' + t('actor') + ': ', e.actor || ''),
       e.reason ? el('div', {}, t('reason') + ': ', el('span', { class: 'reason', text: e.reason })) : null,
       e.source ? el('div', { text: t('source') + ': ' + e.source }) : null,
       e.evidence ? evidenceBlock(e.evidence) : null))));
+}
+
+/* A timeline row for a notice that ended: "mail:AUDIENCE:ADDRESS" or
+ * "webhook" (never its URL), and how it ended. */
+function noticeRow(e) {
+  const m = /^mail:([^:]*):(.*)$/.exec(e.notice);
+  const to = m ? m[2] + ' (' + m[1] + ')' : e.notice;
+  return el('div', { class: 'event notice' },
+    el('div', { class: 'head' }, fmtTime(e.time) + '  ',
+      el('span', { class: 'outcome-' + (e.outcome || ''), text: t('notice.' + (e.outcome || '')) }),
+      '  ' + t('notice.to') + ': ', el('span', { class: 'notice-to', text: to })));
 }
 
 async function pageHeld() {

@@ -794,6 +794,16 @@ else:
 ' "$1"
 }
 
+# notice_in_timeline LOGIN: LOGIN's timeline ("mamori --json account show",
+# the API behind the web UI) holds a mail notice that was sent.
+notice_in_timeline() {
+	mamori --json account show "$1" 2>/dev/null | python3 -c '
+import json, sys
+ev = json.load(sys.stdin).get("events", [])
+sys.exit(0 if any(e.get("notice", "").startswith("mail:") and
+		  e.get("outcome") == "sent" for e in ev) else 1)'
+}
+
 # account_field LOGIN PATH: json_get PATH of "mamori --json account show".
 account_field() {
 	mamori --json account show "$1" 2>/dev/null | json_get "$2"

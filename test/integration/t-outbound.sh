@@ -315,6 +315,9 @@ tap_ok 'wait_until 30 notice_restricted abuse@example.test' \
 	"g. the abuse desk got a restriction notice"
 tap_ok 'wait_until 30 notice_restricted "$MALLORY"' \
 	"g. mallory got a restriction notice"
+# The account's timeline (the API behind the web UI) records the notices.
+tap_ok 'wait_until 10 notice_in_timeline "$MALLORY"' \
+	"g. mallory's timeline shows the notices sent"
 diag "notices: abuse=$(sink_notice_count abuse@example.test) mallory=$(sink_notice_count "$MALLORY") total=$(sink_notices | grep -c .)"
 
 # ---------------------------------------------------------------- g2. notices across a restart

@@ -12,11 +12,11 @@
 #      reaches the policy port and is restricted with a hostile reason.
 #   c. the browser: the CSP header; sign-in with the token; the restricted
 #      account in the list and its timeline with the evidence (addresses,
-#      recipient domains, counters) and held queue IDs; the hostile login
-#      and reason shown as text, no element made and no script run; a POST
-#      without (or with a wrong) CSRF token refused with 403; held mail,
-#      logins (an address blocked from the page), domains, scan (an .eml
-#      uploaded) and Japanese pages; screenshots of each
+#      recipient domains, counters), the notices sent and held queue IDs;
+#      the hostile login and reason shown as text, no element made and no
+#      script run; a POST without (or with a wrong) CSRF token refused with
+#      403; held mail, logins (an address blocked from the page), domains,
+#      scan (an .eml uploaded) and Japanese pages; screenshots of each
 #   d. a POST with the session cookie but no CSRF token, and one from
 #      another Origin, refused with 403 (curl), and nothing changed
 #   e. release with the mouse: password change recorded, then released
@@ -165,6 +165,9 @@ run_ui_step() {
 	return 0
 }
 
+# Her restriction notices have gone out, for the timeline to show them.
+tap_ok 'wait_until 20 notice_in_timeline "$MALLORY"' \
+	"c. the API lists mallory's notices sent in her timeline"
 run_ui_step inspect "$MALLORY" "$HOSTILE_KEY" "$HOSTILE_REASON" "$EML"
 
 # ---------------------------------------------------------------- d. CSRF (curl)

@@ -142,6 +142,8 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
     check("client_ips" in tl and "127.1.0.1" in tl and "recipient_domains" in tl,
           "restriction evidence: client addresses and recipient domains", tl[:300])
     check("msgs_hour" in tl and "score" in tl, "restriction evidence: counters with numbers")
+    notices = [n.text for n in ui.d.find_elements(By.CSS_SELECTOR, "#timeline .event.notice")]
+    check(any("notice sent" in n for n in notices), "timeline shows the notices sent", repr(notices)[:200])
     nheld = len(ui.d.find_elements(By.XPATH, "//h2[contains(., 'Held mail')]/following-sibling::table[1]//tbody/tr"))
     check(nheld > 0, "account page lists held queue IDs", body[:200])
     ui.shot("account")
