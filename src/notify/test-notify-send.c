@@ -685,7 +685,7 @@ static void test_free_pending(void)
 /* What the done hook heard. */
 struct done_rec {
 	pthread_t loop;
-	int calls, off_loop, with_key, done_last, done_early, sent;
+	int calls, off_loop, with_key, done_last, done_early, sent, gave_up;
 	char id[32], login[64];
 };
 
@@ -699,6 +699,8 @@ static void done_hook(void *arg, const char *id, const char *login,
 	r->calls++;
 	if (outcome == NOTIFY_OUT_SENT)
 		r->sent++;
+	if (outcome == NOTIFY_OUT_GAVE_UP)
+		r->gave_up++;
 	snprintf(r->login, sizeof(r->login), "%s", login);
 	if (!pthread_equal(pthread_self(), r->loop))
 		r->off_loop++;
@@ -767,6 +769,84 @@ static void test_done_hook(void)
 	event_base_free(base);
 }
 
+/* A notice refused for good (5xx) is reported to the done hook as given
+ * up, not sent. */
+static void test_done_gave_up(void)
+{
+	struct notify_event ev = test_event("restricted", "ev-done-550");
+	struct event_base *base = event_base_new();
+	struct done_rec rec = { .loop = pthread_self() };
+	struct notify_stats st;
+	struct notify *n;
+	struct config *c;
+	struct sink s;
+
+	if (!ok(sink_start(&s, 0, false) == 0, "done 5xx: sink started")) {
+		event_base_free(base);
+		return;
+	}
+	pthread_mutex_lock(&s.lock);
+	s.reject_rcpt = true;
+	pthread_mutex_unlock(&s.lock);
+	c = sink_config(s.port);
+	n = notify_new(c);
+	notify_set_done_hook(n, base, done_hook, &rec);
+	notify_event(n, &ev);
+	WAIT_UNTIL(n, st, st.gave_up >= 1 && st.pending == 0, 10000);
+	notify_free(n);		/* delivers the reports */
+	is_int(rec.calls, 1, "done 5xx: one report");
+	is_int(rec.gave_up, 1, "done 5xx: reported given up");
+	is_int(rec.sent, 0, "done 5xx: not reported sent");
+	is_str(notify_outcome_name(NOTIFY_OUT_REFUSED), "refused",
+	       "outcome name: refused");
+	is_str(notify_outcome_name((enum notify_outcome)99), "none",
+	       "outcome name: out of range is none");
+	sink_stop(&s);
+	config_free(c);
+	event_base_free(base);
+}
+
+/* One row of an evidence log: count those naming want_notice with
+ * want_outcome. */
+struct notice_rows {
+	const char *want_notice, *want_outcome;
+	int n;
+};
+
+/* store_log callback: count matching notice rows. */
+static void notice_row(void *arg, int result, const char *key,
+		       const char *value, int64_t ts)
+{
+	struct notice_rows *r = arg;
+	json_t *j;
+
+	(void)result;
+	(void)ts;
+	if (!key || !(j = json_loads(value, 0, NULL)))
+		return;
+	if (json_string_value(json_object_get(j, "notice")) &&
+	    strcmp(json_string_value(json_object_get(j, "notice")),
+		   r->want_notice) == 0 &&
+	    json_string_value(json_object_get(j, "outcome")) &&
+	    strcmp(json_string_value(json_object_get(j, "outcome")),
+		   r->want_outcome) == 0 &&
+	    json_string_value(json_object_get(j, "id")) &&
+	    strcmp(json_string_value(json_object_get(j, "id")),
+		   "ev-outbox") == 0)
+		r->n++;
+	json_decref(j);
+}
+
+/* How many rows of login's evidence log name notice with outcome. */
+static int count_notice_rows(struct store *st, const char *login,
+			     const char *notice, const char *outcome)
+{
+	struct notice_rows r = { notice, outcome, 0 };
+
+	store_log(st, "event", login, notice_row, &r);
+	return r.n;
+}
+
 /* The stored outbox record of id (malloc'd JSON text), or NULL. */
 static void got_value(void *arg, int result, const char *value)
 {
@@ -821,6 +901,11 @@ static void test_outbox_restart(void)
 	       "webhook", "outbox: with the webhook recorded as done");
 	is_int(json_array_size(json_object_get(j, "done")), 1,
 	       "outbox: and only the webhook");
+	is_int(count_notice_rows(store, ev.login, "webhook", "sent"), 1,
+	       "outbox: the account's evidence logs the webhook sent");
+	is_int(count_notice_rows(store, ev.login,
+				 "mail:customer:taro@example.jp", "sent"), 0,
+	       "outbox: and not the mail still waiting");
 	json_decref(j);
 	free(rec);
 	rec = NULL;
@@ -843,6 +928,11 @@ static void test_outbox_restart(void)
 		usleep(20000);
 	}
 	ok(rec == NULL, "outbox: the record is deleted once all is sent");
+	is_int(count_notice_rows(store, ev.login,
+				 "mail:customer:taro@example.jp", "sent"), 1,
+	       "outbox: the account's evidence logs the mail sent");
+	is_int(count_notice_rows(store, ev.login, "webhook", "sent"), 1,
+	       "outbox: the webhook logged once");
 	free(rec);
 	notify_free(n);
 	outbox_free(o);
@@ -866,6 +956,7 @@ int main(void)
 	evthread_use_pthreads();	/* the outbox's loop hears the worker */
 	test_outbox_restart();
 	test_done_hook();
+	test_done_gave_up();
 	test_delivery();
 	test_webhook();
 	test_retry();
