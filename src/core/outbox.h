@@ -13,6 +13,12 @@
  * delivered just before a crash, whose end was not yet recorded, is sent
  * again: at least once, never lost.
  *
+ * Each notice sent, given up or refused (full queue) is also appended to
+ * its account's evidence log (namespace "event", key = login, as
+ * transitions are) as {"id", "time", "notice": KEY, "outcome"}: the
+ * account timeline's "notices sent".  KEY is "mail:AUDIENCE:ADDRESS" or
+ * "webhook" (never its URL, which may hold a token).
+ *
  * Threads: everything runs on the event-loop thread, where every store
  * call runs: outbox_submit(), outbox_replay(), and the done hook, which
  * notify's worker hands to the loop (util/loopq).  Records expire after
