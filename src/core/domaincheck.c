@@ -254,7 +254,9 @@ static void check_dkim(struct walk *w, const struct config *cfg,
 	size_t i, n = 0, publen;
 	int bits;
 
-	kr = dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err));
+	snprintf(err, sizeof(err), "dkim_key_dir is not set");
+	kr = cfg->dkim_key_dir && *cfg->dkim_key_dir ?
+	     dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err)) : NULL;
 	if (!kr)
 		domaincheck_add(rep, DOMAINCHECK_WARNING, "dkim.keys_unreadable",
 				"the signing keys cannot be read (%s): only "
