@@ -1313,8 +1313,9 @@ int main(void)
 	snprintf(text + strlen(text), sizeof(text) - strlen(text),
 		 "api_token = new-token\n");
 	cfg2 = load_config(dir, "mamori2.conf", text);
+	/* mamorid keeps every config alive until it exits: the API reads
+	 * the current one (POST /v1/scan, GET /v1/domain/check) */
 	http_api_reconfigure(api, cfg2);
-	config_free(cfg2);	/* the API keeps no pointer into it */
 	run_phase(phase2, NULL);
 
 	agg_put_rows(st);
@@ -1331,6 +1332,7 @@ int main(void)
 	ok(access(sock_path, F_OK) != 0, "socket removed at the end");
 	core_free(core);
 	store_close(st);
+	config_free(cfg2);
 	config_free(cfg);
 	event_base_free(base);
 	curl_easy_cleanup(curl);
