@@ -45,11 +45,8 @@ struct api_domcheck;
 struct api_domcheck *api_domcheck_new(struct event_base *base);
 /* Join the running checks, run their answers, free; NULL is a no-op. */
 void api_domcheck_free(struct api_domcheck *a);
-/* Is d a domain name to check: LDH (and '_') labels of 1..63 bytes, no
- * leading/trailing hyphen, at least two labels, at most 253 bytes? */
-bool api_domain_name_ok(const char *d);
 /*
- * Check domain (valid by api_domain_name_ok) with cfg's settings; cb runs
+ * Check domain (valid by domaincheck_name_ok) with cfg's settings; cb runs
  * later on the loop with the JSON of `mamori domain check --json`.  0, or
  * 429 (too many checks running) or 500 with err, cb not called.
  */

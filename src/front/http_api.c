@@ -55,6 +55,7 @@
 
 #include "core/core.h"
 #include "core/dmarc_reports.h"
+#include "core/domaincheck.h"
 #include "core/inbound.h"
 #include "core/history.h"
 #include "front/http_api-internal.h"
@@ -732,7 +733,7 @@ static void h_domain_check(struct api_call *call, const struct route *r)
 
 	if (call_params(call, names, 1))
 		return;
-	if (!api_domain_name_ok(call->param[0])) {
+	if (!domaincheck_name_ok(call->param[0])) {
 		call_error(call, 400, "domain: a domain name (A-label, "
 			   "like example.jp) is required");
 		return;

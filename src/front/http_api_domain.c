@@ -13,7 +13,7 @@
  * JSON text and posts it back to the loop (util/loopq.h).  At most
  * API_DOMCHECK_MAX checks run at once; one more is refused (429), so a
  * client cannot pile up threads.  The domain is validated by the caller
- * (api_domain_name_ok) before a thread starts.
+ * (domaincheck_name_ok) before a thread starts.
  *
  * Lifetime: the config mamorid hands the API stays alive until it exits;
  * api_domcheck_free() joins every running worker before the queue's last
@@ -57,33 +57,6 @@ struct api_domcheck *api_domcheck_new(struct event_base *base)
 
 	a->q = loopq_new(base, "api-domcheck");
 	return a;
-}
-
-bool api_domain_name_ok(const char *d)
-{
-	size_t len = d ? strlen(d) : 0, label = 0, i;
-
-	if (len == 0 || len > 253 || !strchr(d, '.'))
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = d[i];
-
-		if (c == '.') {
-			/* no empty label, no trailing hyphen */
-			if (label == 0 || d[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-		if (c == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0 && d[len - 1] != '-';
 }
 
 /* Loop thread: hand the answer over and free the job. */
