@@ -395,6 +395,11 @@ async function pageDomains(domain) {
       [el('tr', {}, ['messages', 'dmarc_pass', 'dmarc_fail', 'spf_pass', 'dkim_pass', 'quarantined', 'rejected']
         .map(k => td(agg.totals[k], 'num')))]), out);
   if (!domain) { out.append(el('p', { class: 'hint', text: t('domains.hint') })); return; }
+  const check = el('div', { id: 'domain-check' });
+  const checkBtn = el('button', { type: 'button', id: 'domain-check-run', text: t('check.run') });
+  checkBtn.addEventListener('click', () => domainCheck(domain, check, checkBtn));
+  out.append(el('h2', { text: t('check.title') }), el('div', { class: 'toolbar' }, checkBtn),
+    el('p', { class: 'hint', text: t('check.hint') }), check);
   const s = await api('GET', '/v1/dmarc/sources?domain=' + enc(domain) + '&days=30');
   out.append(el('h2', { text: t('dmarc.sources') + ': ' + s.domain }),
     table(['ours', 'authorised', 'forwarder', 'forger'], [el('tr', {},
@@ -408,6 +413,34 @@ async function pageDomains(domain) {
     el('h2', { text: t('dmarc.per_day') }),
     table(['day', 'ours', 'authorised', 'forwarder', 'forger'], s.per_day.map(d => el('tr', {},
       td(d.day), td(d.ours, 'num'), td(d.authorised, 'num'), td(d.forwarder, 'num'), td(d.forger, 'num')))));
+}
+
+/* Domains page: run GET /v1/domain/check and show its findings, the staged
+ * p=quarantine/p=reject advice (advice.*) apart; text only. */
+async function domainCheck(domain, box, btn) {
+  btn.disabled = true;
+  box.replaceChildren(el('p', { class: 'hint', text: t('check.running') }));
+  let r;
+  try { r = await api('GET', '/v1/domain/check?domain=' + enc(domain)); }
+  catch (e) {
+    box.replaceChildren(el('p', { class: 'msg err', id: 'domain-check-error', text: t('check.failed') + ': ' + e.message }));
+    btn.disabled = false;
+    return;
+  }
+  btn.disabled = false;
+  const item = f => el('li', { class: 'finding ' + f.severity },
+    el('span', { class: 'sev ' + f.severity, text: t('sev.' + f.severity) }), ' ',
+    el('code', { text: f.code }), ' ', el('span', { text: f.text }));
+  const list = fs => fs.length ? el('ul', { class: 'findings' }, fs.map(item))
+    : el('p', { class: 'hint', text: t('none') });
+  const fs = r.findings || [];
+  box.replaceChildren(
+    el('p', { id: 'domain-check-summary', text: r.domain + ': ' + r.errors + ' ' + t('check.errors') + ', ' +
+      r.warnings + ' ' + t('check.warnings') + ', ' + r.dns_queries + ' ' + t('check.queries') +
+      ' (SPF ' + r.spf_lookups + '/10, void ' + r.spf_void_lookups + '/2)' }),
+    r.complete ? null : el('p', { class: 'msg err', text: t('check.incomplete') }),
+    el('h3', { text: t('check.advice') }), list(fs.filter(f => f.code.startsWith('advice.'))),
+    el('h3', { text: t('check.findings') }), list(fs.filter(f => !f.code.startsWith('advice.'))));
 }
 
 async function pageScan() {

@@ -29,8 +29,7 @@
 #include <jansson.h>
 
 #include "cli/mamori.h"
-#include "core/dmarc_reports.h"
-#include "core/domaincheck.h"
+#include "core/domaincheck_json.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 
@@ -62,39 +61,12 @@ static void print_text(const struct domaincheck_report *rep)
 	putchar('\n');
 }
 
-/* The report as one JSON object (--json). */
+/* The report as one JSON object (--json, core/domaincheck_json.h). */
 static void print_json(const struct domaincheck_report *rep)
 {
-	json_t *o = json_object(), *a = json_array();
-	char shown[4 * DOMAINCHECK_TEXT_MAX], *s;
-	size_t i;
+	json_t *o = domaincheck_report_json(rep);
+	char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
 
-	json_object_set_new(o, "domain", json_string(rep->domain));
-	json_object_set_new(o, "complete", json_boolean(!rep->incomplete));
-	json_object_set_new(o, "errors",
-			    json_integer((json_int_t)rep->count[2]));
-	json_object_set_new(o, "warnings",
-			    json_integer((json_int_t)rep->count[1]));
-	json_object_set_new(o, "spf_lookups",
-			    json_integer(rep->spf_lookups));
-	json_object_set_new(o, "spf_void_lookups",
-			    json_integer(rep->spf_voids));
-	json_object_set_new(o, "dns_queries", json_integer(rep->queries));
-	for (i = 0; i < rep->n; i++) {
-		json_t *f = json_object();
-
-		json_object_set_new(f, "severity", json_string(
-				    domaincheck_sev_name(rep->f[i].sev)));
-		json_object_set_new(f, "code", json_string(rep->f[i].code));
-		/* DNS text may hold any byte: valid UTF-8 stays, the
-		 * rest shows as \xNN, so the string is valid JSON */
-		json_object_set_new(f, "text", json_string(
-				    cli_show(rep->f[i].text, shown,
-					     sizeof(shown))));
-		json_array_append_new(a, f);
-	}
-	json_object_set_new(o, "findings", a);
-	s = json_dumps(o, JSON_INDENT(2));
 	if (s)
 		puts(s);
 	free(s);
@@ -113,38 +85,6 @@ static const char *dns_arg(const char *dns, char **own)
 	*own = xstrdup(dns);
 	(*own)[colon - dns] = '@';
 	return *own;
-}
-
-/* Fill *src from the report store (spec, else cfg's); false with why in
- * err when it cannot be read. */
-static bool read_sources(const struct config *cfg, const char *spec,
-			 const char *domain, struct domaincheck_sources *src,
-			 char *err, size_t errsz)
-{
-	struct store *st;
-	char why[256];
-
-	if (!spec)
-		spec = cfg->store;
-	/* a lint does not create a database (as root, in mamorid's
-	 * directory): a sqlite file must exist already */
-	if (!strncmp(spec, "sqlite:", 7) && access(spec + 7, R_OK) != 0) {
-		snprintf(err, errsz, "store %s: %s", spec, strerror(errno));
-		return false;
-	}
-	if (core_dmarc_store_open(spec, &st, why, sizeof(why)) != 0) {
-		snprintf(err, errsz, "store %s: %s", spec, why);
-		return false;
-	}
-	if (core_dmarc_advice_sources(st, domain, cfg->dmarc_our_networks,
-				      (int64_t)time(NULL), src, why,
-				      sizeof(why)) != 0) {
-		snprintf(err, errsz, "store %s: %s", spec, why);
-		core_dmarc_store_close(st);
-		return false;
-	}
-	core_dmarc_store_close(st);
-	return true;
 }
 
 int cli_cmd_domain(struct cli *c, int argc, char **argv)
@@ -188,7 +128,7 @@ int cli_cmd_domain(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "mamori: %s\n", err);
 		return CLI_EXIT_USAGE;
 	}
-	have_src = read_sources(cfg, spec, domain, &src, src_err,
+	have_src = domaincheck_read_sources(cfg, spec, domain, &src, src_err,
 				sizeof(src_err));
 	dns = dns_arg(dns, &dns_own);
 	r = domaincheck_run(cfg, dns, domain, sel, nsel,

@@ -254,7 +254,9 @@ static void check_dkim(struct walk *w, const struct config *cfg,
 	size_t i, n = 0, publen;
 	int bits;
 
-	kr = dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err));
+	snprintf(err, sizeof(err), "dkim_key_dir is not set");
+	kr = cfg->dkim_key_dir && *cfg->dkim_key_dir ?
+	     dkim_keyring_load(cfg->dkim_key_dir, err, sizeof(err)) : NULL;
 	if (!kr)
 		domaincheck_add(rep, DOMAINCHECK_WARNING, "dkim.keys_unreadable",
 				"the signing keys cannot be read (%s): only "
@@ -363,20 +365,29 @@ static void check_mx(struct walk *w)
 			"%zu MX host(s)", total);
 }
 
-/* Is s a plausible domain name to ask about? */
-static bool domain_ok(const char *s)
+bool domaincheck_name_ok(const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t len = s ? strlen(s) : 0, label = 0, i;
 
-	if (n == 0 || n > 253 || !strchr(s, '.'))
+	if (len == 0 || len > 253 || !strchr(s, '.'))
 		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		      s[i] == '.' || s[i] == '_'))
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			/* no empty label, no hyphen at either end */
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			return false;
-	return true;
+		if ((c == '-' && label == 0) || ++label > 63)
+			return false;
+	}
+	return label > 0 && s[len - 1] != '-';
 }
 
 int domaincheck_run(const struct config *cfg, const char *dns,
@@ -394,7 +405,7 @@ int domaincheck_run(const struct config *cfg, const char *dns,
 	n = strlen(d);
 	if (n && d[n - 1] == '.')
 		d[n - 1] = '\0';
-	if (!domain_ok(d)) {
+	if (!domaincheck_name_ok(d)) {
 		snprintf(err, errsz, "\"%.64s\" is not a domain name (use its "
 			 "A-label form)", domain);
 		return -1;

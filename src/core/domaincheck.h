@@ -92,6 +92,11 @@ struct domaincheck_sources {
 	} failing[DOMAINCHECK_FAILING_MAX];
 };
 
+/* Is s a domain name to check: an A-label name of at least two labels of
+ * 1..63 letters, digits, '-' (not first or last) and '_', at most 253
+ * bytes, no trailing dot? */
+bool domaincheck_name_ok(const char *s);
+
 /* "error", "warning", "info". */
 const char *domaincheck_sev_name(enum domaincheck_sev s);
 

@@ -39,6 +39,20 @@ int api_scan_start(struct api_scan *a, const struct config *cfg,
 		   const char *msg, size_t len, const char *ip,
 		   const char *helo, const char *from, api_scan_cb *cb,
 		   void *arg, char *err, size_t errsz);
+/* GET /v1/domain/check (http_api_domain.c): at most 2 checks at once,
+ * each on a thread; the answer goes through an api_scan_cb. */
+struct api_domcheck;
+struct api_domcheck *api_domcheck_new(struct event_base *base);
+/* Join the running checks, run their answers, free; NULL is a no-op. */
+void api_domcheck_free(struct api_domcheck *a);
+/*
+ * Check domain (valid by domaincheck_name_ok) with cfg's settings; cb runs
+ * later on the loop with the JSON of `mamori domain check --json`.  0, or
+ * 429 (too many checks running) or 500 with err, cb not called.
+ */
+int api_domcheck_start(struct api_domcheck *a, const struct config *cfg,
+		       const char *domain, api_scan_cb *cb, void *arg,
+		       char *err, size_t errsz);
 struct core_hist_view;
 /* GET /v1/stats/history; a new reference. */
 json_t *http_api_history_json(const struct core_hist_view *v);

@@ -55,6 +55,7 @@
 
 #include "core/core.h"
 #include "core/dmarc_reports.h"
+#include "core/domaincheck.h"
 #include "core/inbound.h"
 #include "core/history.h"
 #include "front/http_api-internal.h"
@@ -95,6 +96,7 @@ struct http_api {
 	bool have_token;
 	struct http_ui *ui;	/* the web UI's sessions (http_ui.h) */
 	struct api_scan *scan;	/* POST /v1/scan (http_api_scan.c) */
+	struct api_domcheck *domcheck;	/* GET /v1/domain/check */
 	const struct config *cfg;	/* mamorid keeps every one alive */
 };
 
@@ -129,7 +131,7 @@ static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
 	h_incidents, h_incident_show, h_incident_export, h_dkim_key, h_history,
-	h_scan;
+	h_scan, h_domain_check;
 
 static const struct route routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
@@ -150,6 +152,7 @@ static const struct route routes[] = {
 	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg},
 	{{"v1", "dmarc", "sources", NULL}, EVHTTP_REQ_GET, h_dmarc_sources},
 	{{"v1", "scan", NULL}, EVHTTP_REQ_POST, h_scan},
+	{{"v1", "domain", "check", NULL}, EVHTTP_REQ_GET, h_domain_check},
 	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
 	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
 	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
@@ -721,6 +724,27 @@ static void h_scan(struct api_call *call, const struct route *r)
 		call_error(call, st, "%s", err);
 }
 
+/* GET /v1/domain/check?domain=D: `mamori domain check --json` */
+static void h_domain_check(struct api_call *call, const struct route *r)
+{
+	static const char *const names[] = {"domain"};
+	char err[256];
+	int st;
+
+	if (call_params(call, names, 1))
+		return;
+	if (!domaincheck_name_ok(call->param[0])) {
+		call_error(call, 400, "domain: a domain name (A-label, "
+			   "like example.jp) is required");
+		return;
+	}
+	st = api_domcheck_start(call->api->domcheck, call->api->cfg,
+				call->param[0], scan_answer, call, err,
+				sizeof(err));
+	if (st)
+		call_error(call, st, "%s", err);
+}
+
 /* GET /v1/ips */
 static void h_ips(struct api_call *call, const struct route *r)
 {
@@ -897,6 +921,7 @@ struct http_api *http_api_new(struct event_base *base, struct core *core,
 	a->core = core;
 	a->ui = http_ui_new();
 	a->scan = api_scan_new(base);
+	a->domcheck = api_domcheck_new(base);
 	http_api_reconfigure(a, cfg);
 	limits_of(cfg, &lim);
 	a->srv = server_new(base, "api", &lim);
@@ -967,6 +992,7 @@ void http_api_free(struct http_api *a)
 		evhttp_free(a->tcp_l.http);
 	/* A scan still running answers into the void (client=gone). */
 	api_scan_free(a->scan);
+	api_domcheck_free(a->domcheck);
 	/* After evhttp: it owned the listeners; this unlinks the socket. */
 	server_free(a->srv);
 	http_ui_free(a->ui);

@@ -207,6 +207,12 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
     # Domains: the inbound counts and the DMARC sources view.
     ui.go("#/domains/example.test", "domains")
     check("example.test" in ui.text("#domain-result"), "domains page shows the DMARC sources view")
+    ui.d.find_element(By.ID, "domain-check-run").click()
+    ok = ui.wait(lambda: "example.test:" in ui.text("#domain-check"), "domain check shown")
+    check(ok and ui.d.find_elements(By.CSS_SELECTOR, "#domain-check .msg.err") and
+          ui.d.find_elements(By.CSS_SELECTOR, "#domain-check li.finding .sev"),
+          "domain check: findings with severity, incomplete state shown (no DNS)",
+          ui.text("#domain-check")[:300])
     ui.shot("domains")
 
     # Scan: upload an .eml, see the verdict.

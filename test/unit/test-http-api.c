@@ -583,6 +583,27 @@ static void *phase_dmarc(void *arg)
 		 "/v1/dmarc/sources?domain=shop.example&until=2026-12", NULL,
 		 400},
 		{"dmarc: no such sub-route", "GET", "/v1/dmarc", NULL, 404},
+		{"check: no domain", "GET", "/v1/domain/check", NULL, 400},
+		{"check: empty domain", "GET", "/v1/domain/check?domain=",
+		 NULL, 400},
+		{"check: one label", "GET", "/v1/domain/check?domain=localhost",
+		 NULL, 400},
+		{"check: a blank", "GET", "/v1/domain/check?domain=a%20b.jp",
+		 NULL, 400},
+		{"check: a control byte", "GET",
+		 "/v1/domain/check?domain=a%01b.jp", NULL, 400},
+		{"check: script", "GET",
+		 "/v1/domain/check?domain=%3Cscript%3E.jp", NULL, 400},
+		{"check: empty label", "GET",
+		 "/v1/domain/check?domain=a..example", NULL, 400},
+		{"check: leading hyphen", "GET",
+		 "/v1/domain/check?domain=-a.example", NULL, 400},
+		{"check: trailing dot", "GET",
+		 "/v1/domain/check?domain=a.example.", NULL, 400},
+		{"check: U-label", "GET",
+		 "/v1/domain/check?domain=%E6%97%A5%E6%9C%AC.jp", NULL, 400},
+		{"check: POST", "POST", "/v1/domain/check?domain=a.example",
+		 "{}", 405},
 	};
 	struct resp r;
 	json_t *row;
@@ -751,6 +772,29 @@ static void *phase_dmarc(void *arg)
 	resp_free(&r);
 	request(&r, "GET", "/v1/dmarc/aggregate", NULL, true, NULL);
 	is_int(r.status, 401, "dmarc: over TCP without a token -> 401");
+	resp_free(&r);
+
+	/* GET /v1/domain/check: DNS does not answer, so an incomplete
+	 * report, in the shape of `mamori domain check --json`. */
+	request(&r, "GET", "/v1/domain/check?domain=shop.example", NULL,
+		false, NULL);
+	is_int(r.status, 200, "check: a domain -> 200");
+	is_str(member(&r, "domain"), "shop.example", "check: the domain");
+	ok(json_is_false(json_object_get(r.json, "complete")),
+	   "check: DNS down -> complete false");
+	ok(json_is_integer(json_object_get(r.json, "errors")) &&
+	   json_is_integer(json_object_get(r.json, "warnings")) &&
+	   json_is_integer(json_object_get(r.json, "dns_queries")),
+	   "check: the counts");
+	row = json_array_get(json_object_get(r.json, "findings"), 0);
+	ok(json_is_string(json_object_get(row, "severity")) &&
+	   json_is_string(json_object_get(row, "code")) &&
+	   json_is_string(json_object_get(row, "text")),
+	   "check: findings of severity, code and text");
+	resp_free(&r);
+	request(&r, "GET", "/v1/domain/check?domain=shop.example", NULL, true,
+		NULL);
+	is_int(r.status, 401, "check: over TCP without a token -> 401");
 	resp_free(&r);
 
 	event_base_loopexit(base, NULL);
@@ -1238,7 +1282,10 @@ int main(void)
 		 "api_tcp_listen = 127.0.0.1:%d\napi_token = s3cret-token\n"
 		 "store = memory:\n"
 		 "held_release_command = /bin/true\n"
-		 "held_delete_command = /bin/true\n", sock_path, port);
+		 "held_delete_command = /bin/true\n"
+		 /* the domain check asks a port nobody answers on */
+		 "dns_upstream = 127.0.0.1@%d\ndns_timeout_ms = 100\n",
+		 sock_path, port, free_port());
 	cfg = load_config(dir, "mamori.conf", text);
 	ok(cfg != NULL, "config loads");
 	if (!cfg)
@@ -1266,8 +1313,9 @@ int main(void)
 	snprintf(text + strlen(text), sizeof(text) - strlen(text),
 		 "api_token = new-token\n");
 	cfg2 = load_config(dir, "mamori2.conf", text);
+	/* mamorid keeps every config alive until it exits: the API reads
+	 * the current one (POST /v1/scan, GET /v1/domain/check) */
 	http_api_reconfigure(api, cfg2);
-	config_free(cfg2);	/* the API keeps no pointer into it */
 	run_phase(phase2, NULL);
 
 	agg_put_rows(st);
@@ -1284,6 +1332,7 @@ int main(void)
 	ok(access(sock_path, F_OK) != 0, "socket removed at the end");
 	core_free(core);
 	store_close(st);
+	config_free(cfg2);
 	config_free(cfg);
 	event_base_free(base);
 	curl_easy_cleanup(curl);
