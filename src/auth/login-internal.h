@@ -297,11 +297,22 @@ struct lg_stats {
 	uint64_t campaign_addrs;
 };
 
+/* A stored allowlist entry (login_allow.c). */
+struct lg_allow {
+	struct lg_cidr c;
+	uint32_t since, until;		/* until 0: no end */
+	char *reason, *actor;
+};
+
+#define LG_ALLOW_MAX 1024	/* stored allowlist entries (login_allow.c) */
+
 struct login_engine {
 	const struct config *cfg;
 	struct store *st;
 	struct lg_cidr *allow;
 	size_t nallow;
+	struct lg_allow *sallow;	/* stored allowlist (login_allow.c) */
+	size_t nsallow;
 	struct lg_geo *geo;		/* geoip_db, NULL = off */
 	struct lg_tab addrs, nets, accts, abused, states, pend;
 	uint32_t nlen[129];		/* states per prefix length */
@@ -517,7 +528,22 @@ int lg_states_load(struct login_engine *e, char *err, size_t errsz);
 void lg_states_watch(struct login_engine *e);
 void lg_state_drop(struct lg_node *n, void *arg);
 const char *lg_kind_name(int kind);
-bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip);
+/* In auth_allowlist or the stored allowlist (live at now)? */
+bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip,
+		    uint32_t now);
+
+/* ---- login_allow.c -------------------------------------------------- */
+
+/* Is ip in a stored allowlist entry live at now? */
+bool lg_allow_stored(const struct login_engine *e, const struct lg_ip *ip,
+		     uint32_t now);
+/* Forget entries past their end. */
+void lg_allow_sweep(struct login_engine *e, uint32_t now);
+/* Load the "allow" namespace at start: 0, or -1 with err. */
+int lg_allow_load(struct login_engine *e, char *err, size_t errsz);
+/* Follow other hosts' changes (store_watch). */
+void lg_allow_watch(struct login_engine *e);
+void lg_allow_free(struct login_engine *e);
 
 /* ---- login_incident.c ----------------------------------------------- */
 

@@ -712,6 +712,7 @@ static void tick(struct login_engine *e, uint32_t now)
 	lg_campaign_sweep(e, now);
 	lg_inc_flush(e);
 	lg_state_sweep(e, now);
+	lg_allow_sweep(e, now);
 }
 
 void login_engine_tick(struct login_engine *e, int64_t now)
@@ -741,7 +742,7 @@ void login_decide(struct login_engine *e, const struct login_attempt *a,
 	if (c.has_ip) {
 		c.net = lg_net_id(&c.ip);
 		c.iph = lg_hash(c.ip.b, 16);
-		c.allowed = lg_allowlisted(e, &c.ip);
+		c.allowed = lg_allowlisted(e, &c.ip, c.now);
 		if (c.allowed)
 			e->stats.allowlisted++;
 	} else {
@@ -792,12 +793,14 @@ struct login_engine *login_engine_new(const struct config *cfg,
 		return NULL;
 	}
 	if (lg_incidents_load(e, err, errsz) != 0 ||
-	    lg_states_load(e, err, errsz) != 0) {
+	    lg_states_load(e, err, errsz) != 0 ||
+	    lg_allow_load(e, err, errsz) != 0) {
 		login_engine_free(e);
 		return NULL;
 	}
 	lg_abused_load(e);
 	lg_states_watch(e);
+	lg_allow_watch(e);
 	return e;
 }
 
@@ -830,6 +833,7 @@ void login_engine_free(struct login_engine *e)
 		free(e->comp[i]);
 	free(e->comp);
 	free(e->allow);
+	lg_allow_free(e);
 	lg_geo_free(e->geo);
 	free(e);
 }

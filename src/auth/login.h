@@ -182,6 +182,20 @@ int login_ip_block(struct login_engine *e, const char *ip, long seconds,
 		   size_t errsz);
 int login_ip_unblock(struct login_engine *e, const char *ip,
 		     const char *actor, char *err, size_t errsz);
+/*
+ * The stored allowlist (namespace "allow", at most 1024 entries), checked
+ * with auth_allowlist.  add: net an address or CIDR, seconds 0 = no end,
+ * now 0 = the clock; replaces an entry for the same range; 0, or -1 with
+ * err (malformed, out of range, full).  del: 0, 1 when there is no such
+ * entry, -1 with err when malformed.  list: the live entries
+ * [{"net","since","until" (0 = none),"reason","actor"}].
+ */
+int login_allow_add(struct login_engine *e, const char *net, long seconds,
+		    const char *reason, const char *actor, int64_t now,
+		    char *err, size_t errsz);
+int login_allow_del(struct login_engine *e, const char *net,
+		    const char *actor, char *err, size_t errsz);
+json_t *login_allow_list(struct login_engine *e, int64_t now);
 /* Incident headers, newest first: every host's from a shared store (this
  * host's from memory when it does not answer), else this host's. */
 json_t *login_incidents_list(struct login_engine *e);

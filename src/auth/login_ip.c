@@ -156,14 +156,15 @@ struct lg_state *lg_state_lookup(struct login_engine *e,
 	return best;
 }
 
-bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip)
+bool lg_allowlisted(const struct login_engine *e, const struct lg_ip *ip,
+		    uint32_t now)
 {
 	size_t i;
 
 	for (i = 0; i < e->nallow; i++)
 		if (lg_ip_in(ip, &e->allow[i].ip, e->allow[i].len))
 			return true;
-	return false;
+	return lg_allow_stored(e, ip, now);
 }
 
 /* Write the state to the store, expiring with it. */
@@ -605,7 +606,7 @@ static void list_delayed(struct lg_node *n, void *arg)
 	char key[64], why[400];
 
 	if (l->now - ad->c.last >= (uint32_t)l->e->cfg->auth_window ||
-	    lg_allowlisted(l->e, &ad->ip) ||
+	    lg_allowlisted(l->e, &ad->ip, l->now) ||
 	    lg_state_lookup(l->e, &ad->ip, l->now, 0) ||
 	    !lg_suspect_delay(l->e, &ad->ip, l->now, why, sizeof(why)))
 		return;

@@ -520,6 +520,69 @@ static void test_allowlist(void)
 	env_close(&v);
 }
 
+/* The stored allowlist: trusted like auth_allowlist, with an end. */
+static void test_allow_stored(void)
+{
+	static const struct {
+		const char *label, *net;
+		long seconds;
+		int want;
+	} add[] = {
+		{ "range, no end", "203.0.113.0/24", 0, 0 },
+		{ "address, 60 s", "198.51.100.9", 60, 0 },
+		{ "bad CIDR refused", "203.0.113.0/33", 0, -1 },
+		{ "not an address refused", "example.jp", 0, -1 },
+		{ "negative duration refused", "192.0.2.1", -5, -1 },
+	};
+	struct env v;
+	struct cyc c;
+	struct opt o = { .mech = "PLAIN" };
+	char pw[8], err[128];
+	int i, bad = 0;
+	size_t k;
+	json_t *list;
+
+	env_open(&v, NULL, "memory:");
+	for (k = 0; k < sizeof(add) / sizeof(add[0]); k++)
+		is_int(login_allow_add(v.e, add[k].net, add[k].seconds,
+				       "office", "tester", T0, err,
+				       sizeof(err)),
+		       add[k].want, "allow add: %s", add[k].label);
+	list = login_allow_list(v.e, T0);
+	is_int(json_array_size(list), 2, "allow list: two entries");
+	is_str(json_string_value(json_object_get(json_array_get(list, 0),
+						 "actor")), "tester",
+	       "allow list: the actor is kept");
+	json_decref(list);
+	/* Brute force from inside the range: never blocked. */
+	for (i = 0; i < 30; i++) {
+		snprintf(pw, sizeof(pw), "%04x", i * 97 + 1);
+		o.pwhash = pw;
+		cycle_o(v.e, "victim@example.jp", "203.0.113.50", false,
+			T0 + i * 20, &o, &c);
+		bad += c.b.status != 0 || c.a.status != 0;
+	}
+	is_int(bad, 0, "allow stored: brute force never delayed or blocked");
+	list = login_ips_list(v.e);
+	is_int(json_array_size(list), 0, "allow stored: no block");
+	json_decref(list);
+	/* Expiry: the 60 s entry is ignored after its end, then purged. */
+	login_engine_tick(v.e, T0 + 3600);
+	list = login_allow_list(v.e, T0 + 3600);
+	is_int(json_array_size(list), 1, "allow expiry: one entry left");
+	json_decref(list);
+	is_int(login_allow_del(v.e, "198.51.100.9", "tester", err,
+			       sizeof(err)), 1, "allow expiry: purged");
+	is_int(login_allow_del(v.e, "203.0.113.7/24", "tester", err,
+			       sizeof(err)), 0, "allow del: normalised range");
+	is_int(login_allow_del(v.e, "1.2.3.4/40", "tester", err,
+			       sizeof(err)), -1, "allow del: bad CIDR");
+	list = login_allow_list(v.e, T0 + 3600);
+	is_int(json_array_size(list), 0, "allow del: list empty");
+	json_decref(list);
+	env_close(&v);
+}
+
 static void test_bruteforce(void)
 {
 	struct env v;
@@ -1478,6 +1541,7 @@ int main(void)
 	test_good_list();
 	test_nat();
 	test_allowlist();
+	test_allow_stored();
 	test_bruteforce();
 	test_distributed();
 	test_spraying();
