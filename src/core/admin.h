@@ -54,6 +54,8 @@ enum core_result_kind {
 	CORE_R_INCIDENTS,	/* incidents */
 	CORE_R_INCIDENT,	/* incident */
 	CORE_R_TEXT,		/* text: a document of content type ctype */
+	CORE_R_ALLOWS,		/* allows (one entry after an add) */
+	CORE_R_ALLOW_DELETED,	/* allow_deleted */
 };
 
 /* An account's state record (GET /v1/accounts/LOGIN, top members). */
@@ -201,6 +203,26 @@ struct core_ip_unblocked {
 	const char *actor;
 };
 
+/* An entry of the stored login allowlist. */
+struct core_allow {
+	const char *net;		/* address or CIDR, normalised */
+	int64_t since;
+	int64_t until;			/* 0: no end */
+	const char *reason;
+	const char *actor;
+};
+
+struct core_allow_list {
+	const struct core_allow *v;
+	size_t n;
+};
+
+/* An allowlist entry that was removed. */
+struct core_allow_deleted {
+	const char *net;
+	const char *actor;
+};
+
 /* Login-abuse incidents: the engine's stored records, as JSON objects. */
 struct core_incident_list {
 	const char *const *json;
@@ -221,6 +243,8 @@ struct core_result {
 	struct core_dmarc_report dmarc;
 	struct core_ip_list ips;
 	struct core_ip_unblocked ip_unblocked;
+	struct core_allow_list allows;
+	struct core_allow_deleted allow_deleted;
 	struct core_incident_list incidents;
 	const char *incident;		/* one incident, a JSON object */
 	const char *text;		/* CORE_R_TEXT */
@@ -296,6 +320,19 @@ void core_ip_block(struct core *c, const char *ip, long seconds,
 		   core_admin_cb *cb, void *arg);
 void core_ip_unblock(struct core *c, const char *ip, const char *actor,
 		     core_admin_cb *cb, void *arg);
+/*
+ * The engine's stored allowlist (next to auth_allowlist; at most 1024
+ * entries).  list: CORE_R_ALLOWS.  add: net an address or CIDR, seconds
+ * 0 = no end (at most ten years), reason required; replaces the entry of
+ * the same range; CORE_R_ALLOWS with the entry; INVALID; CONFLICT when
+ * the list is full.  del: CORE_R_ALLOW_DELETED; INVALID; NOTFOUND.
+ */
+void core_allow_list(struct core *c, core_admin_cb *cb, void *arg);
+void core_allow_add(struct core *c, const char *net, long seconds,
+		    const char *reason, const char *actor, core_admin_cb *cb,
+		    void *arg);
+void core_allow_del(struct core *c, const char *net, const char *actor,
+		    core_admin_cb *cb, void *arg);
 /* Incidents, newest first: CORE_R_INCIDENTS.  One: CORE_R_INCIDENT or
  * NOTFOUND.  Export as CSV (RFC 4180): CORE_R_TEXT or NOTFOUND. */
 void core_incidents_list(struct core *c, core_admin_cb *cb, void *arg);

@@ -267,6 +267,100 @@ void core_ip_unblock(struct core *c, const char *ip, const char *actor,
 	cb(arg, &r);
 }
 
+/* Answer with the stored allowlist; only the entry for key when key is
+ * set. */
+static void reply_allows(struct core *c, const char *key, core_admin_cb *cb,
+			 void *arg)
+{
+	json_t *list = login_allow_list(c->login, 0), *v;
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_ALLOWS };
+	struct core_allow *a;
+	size_t i, n = 0;
+
+	a = xcalloc(json_array_size(list) + 1, sizeof(*a));
+	json_array_foreach(list, i, v) {
+		if (key && strcmp(jstr(v, "net"), key) != 0)
+			continue;
+		a[n].net = jstr(v, "net");
+		a[n].since = json_integer_value(json_object_get(v, "since"));
+		a[n].until = json_integer_value(json_object_get(v, "until"));
+		a[n].reason = jstr(v, "reason");
+		a[n++].actor = jstr(v, "actor");
+	}
+	r.allows.v = a;
+	r.allows.n = n;
+	cb(arg, &r);
+	free(a);
+	json_decref(list);
+}
+
+void core_allow_list(struct core *c, core_admin_cb *cb, void *arg)
+{
+	if (engine_on(c, cb, arg))
+		reply_allows(c, NULL, cb, arg);
+}
+
+void core_allow_add(struct core *c, const char *net, long seconds,
+		    const char *reason, const char *actor, core_admin_cb *cb,
+		    void *arg)
+{
+	char err[256] = "", key[ADMIN_IP_MAX + 8], msg[160];
+	int af, bits;
+
+	if (!engine_on(c, cb, arg))
+		return;
+	if (!net || !*net || !reason || !*reason) {
+		core_reply(cb, arg, CORE_E_INVALID,
+			   "net and reason are required");
+		return;
+	}
+	if (core_cidr_norm(net, key, sizeof(key), &af, &bits) != 0) {
+		core_reply(cb, arg, CORE_E_INVALID,
+			   "\"net\" is not an address or CIDR range");
+		return;
+	}
+	if (seconds < 0 || seconds > ADMIN_BLOCK_MAX) {
+		snprintf(msg, sizeof(msg), "\"expires\" must be a whole "
+			 "number of seconds from 0 (no end) to %ld",
+			 ADMIN_BLOCK_MAX);
+		core_reply(cb, arg, CORE_E_INVALID, msg);
+		return;
+	}
+	if (login_allow_add(c->login, net, seconds, reason, actor, 0, err,
+			    sizeof(err)) != 0) {
+		core_reply(cb, arg, CORE_E_CONFLICT,
+			   err[0] ? err : "cannot allowlist that");
+		return;
+	}
+	reply_allows(c, key, cb, arg);
+}
+
+void core_allow_del(struct core *c, const char *net, const char *actor,
+		    core_admin_cb *cb, void *arg)
+{
+	char err[256] = "", key[ADMIN_IP_MAX + 8];
+	struct core_result r = { .status = CORE_OK, .error = "",
+				 .kind = CORE_R_ALLOW_DELETED };
+	int af, bits;
+
+	if (!engine_on(c, cb, arg))
+		return;
+	if (!net || core_cidr_norm(net, key, sizeof(key), &af, &bits) != 0) {
+		core_reply(cb, arg, CORE_E_INVALID,
+			   "\"net\" is not an address or CIDR range");
+		return;
+	}
+	if (login_allow_del(c->login, net, actor, err, sizeof(err)) != 0) {
+		core_reply(cb, arg, CORE_E_NOTFOUND,
+			   err[0] ? err : "not in the allowlist");
+		return;
+	}
+	r.allow_deleted.net = key;
+	r.allow_deleted.actor = actor;
+	cb(arg, &r);
+}
+
 void core_incidents_list(struct core *c, core_admin_cb *cb, void *arg)
 {
 	struct core_result r = { .status = CORE_OK, .error = "",

@@ -231,6 +231,21 @@ static json_t *ips_json(const struct core_ip_list *l)
 	return json_pack("{s:o}", "ips", a);
 }
 
+/* GET /v1/allowlist; one entry after an add. */
+static json_t *allows_json(const struct core_allow_list *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_array_append_new(a, json_pack(
+			"{s:s, s:I, s:I, s:s, s:s}", "net", l->v[i].net,
+			"since", (json_int_t)l->v[i].since,
+			"until", (json_int_t)l->v[i].until,
+			"reason", l->v[i].reason, "actor", l->v[i].actor));
+	return json_pack("{s:o}", "allowlist", a);
+}
+
 /* GET /v1/incidents. */
 static json_t *incidents_json(const struct core_incident_list *l)
 {
@@ -281,6 +296,12 @@ json_t *http_api_result_json(const struct core_result *r)
 		return json_pack("{s:s, s:s, s:s}", "ip", r->ip_unblocked.ip,
 				 "state", "unblocked", "actor",
 				 r->ip_unblocked.actor);
+	case CORE_R_ALLOWS:
+		return allows_json(&r->allows);
+	case CORE_R_ALLOW_DELETED:
+		return json_pack("{s:s, s:s, s:s}", "net",
+				 r->allow_deleted.net, "state", "deleted",
+				 "actor", r->allow_deleted.actor);
 	case CORE_R_INCIDENTS:
 		return incidents_json(&r->incidents);
 	case CORE_R_INCIDENT:
