@@ -131,7 +131,7 @@ static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
 	h_incidents, h_incident_show, h_incident_export, h_dkim_key, h_history,
-	h_scan, h_domain_check;
+	h_scan, h_domain_check, h_allows, h_allow_add, h_allow_del;
 
 static const struct route routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
@@ -156,6 +156,9 @@ static const struct route routes[] = {
 	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
 	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
 	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
+	{{"v1", "allowlist", NULL}, EVHTTP_REQ_GET, h_allows},
+	{{"v1", "allowlist", NULL}, EVHTTP_REQ_POST, h_allow_add},
+	{{"v1", "allowlist", "*", NULL}, EVHTTP_REQ_DELETE, h_allow_del},
 	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_incidents},
 	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_incident_show},
 	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET,
@@ -768,6 +771,28 @@ static void h_ip_unblock(struct api_call *call, const struct route *r)
 		return;
 	core_ip_unblock(call->api->core, call->body.ip, call->actor,
 			call_core_done, call);
+}
+
+/* GET /v1/allowlist */
+static void h_allows(struct api_call *call, const struct route *r)
+{
+	core_allow_list(call->api->core, call_core_done, call);
+}
+
+/* POST /v1/allowlist {"net", "reason", "expires"} */
+static void h_allow_add(struct api_call *call, const struct route *r)
+{
+	if (call_body(call, API_BODY_ALLOW))
+		return;
+	core_allow_add(call->api->core, call->body.ip, call->body.seconds,
+		       call->body.reason, call->actor, call_core_done, call);
+}
+
+/* DELETE /v1/allowlist/NET (a range's "/" sent as %2F) */
+static void h_allow_del(struct api_call *call, const struct route *r)
+{
+	core_allow_del(call->api->core, call->seg[2], call->actor,
+		       call_core_done, call);
 }
 
 /* GET /v1/incidents */

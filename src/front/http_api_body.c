@@ -99,26 +99,43 @@ static int release(json_t *o, struct api_body *b, char *err, size_t errsz)
 	return 0;
 }
 
-/* The members of an address block. */
-static int ip_block(json_t *o, struct api_body *b, char *err, size_t errsz)
+/* An optional duration member (name) into b->seconds. */
+static int seconds(json_t *o, const char *name, struct api_body *b,
+		   char *err, size_t errsz)
 {
-	json_t *sec = json_object_get(o, "seconds");
+	json_t *sec = json_object_get(o, name);
 
-	if (text(o, "ip", NULL, API_BODY_IP, &b->ip, err, errsz) ||
-	    text(o, "reason", NULL, API_BODY_TEXT, &b->reason, err, errsz) ||
-	    flag(o, "force", &b->force, err, errsz))
-		return -1;
 	if (sec && !json_is_null(sec)) {
 		/* The range is the core's; here only what a long holds. */
 		if (!json_is_integer(sec) || json_integer_value(sec) < 0 ||
 		    json_integer_value(sec) > 0x7fffffffL) {
-			snprintf(err, errsz, "\"seconds\" must be a whole "
-				 "number from 0 (the default) up");
+			snprintf(err, errsz, "\"%s\" must be a whole "
+				 "number from 0 (the default) up", name);
 			return -1;
 		}
 		b->seconds = (long)json_integer_value(sec);
 	}
 	return 0;
+}
+
+/* The members of an address block. */
+static int ip_block(json_t *o, struct api_body *b, char *err, size_t errsz)
+{
+	if (text(o, "ip", NULL, API_BODY_IP, &b->ip, err, errsz) ||
+	    text(o, "reason", NULL, API_BODY_TEXT, &b->reason, err, errsz) ||
+	    flag(o, "force", &b->force, err, errsz))
+		return -1;
+	return seconds(o, "seconds", b, err, errsz);
+}
+
+/* The members of an allowlist entry: net into b->ip, expires into
+ * b->seconds. */
+static int allow(json_t *o, struct api_body *b, char *err, size_t errsz)
+{
+	if (text(o, "net", NULL, API_BODY_IP, &b->ip, err, errsz) ||
+	    text(o, "reason", NULL, API_BODY_TEXT, &b->reason, err, errsz))
+		return -1;
+	return seconds(o, "expires", b, err, errsz);
 }
 
 int api_body_parse(enum api_body_kind kind, const char *p, size_t n,
@@ -168,6 +185,9 @@ int api_body_parse(enum api_body_kind kind, const char *p, size_t n,
 		break;
 	case API_BODY_IP_UNBLOCK:
 		r = text(o, "ip", NULL, API_BODY_IP, &out->ip, err, errsz);
+		break;
+	case API_BODY_ALLOW:
+		r = allow(o, out, err, errsz);
 		break;
 	}
 	if (r) {

@@ -32,6 +32,8 @@ enum api_body_kind {
 	API_BODY_RELEASE,	/* {"force"?, "reason"?, "held"?} */
 	API_BODY_IP_BLOCK,	/* {"ip", "reason", "seconds"?, "force"?} */
 	API_BODY_IP_UNBLOCK,	/* {"ip"} */
+	API_BODY_ALLOW,		/* {"net", "reason", "expires"?}: net in ip,
+				 * expires (seconds from now) in seconds */
 };
 
 /* The checked members; absent optional ones hold their defaults. */
