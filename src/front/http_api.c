@@ -159,6 +159,7 @@ static const struct route routes[] = {
 	{{"v1", "allowlist", NULL}, EVHTTP_REQ_GET, h_allows},
 	{{"v1", "allowlist", NULL}, EVHTTP_REQ_POST, h_allow_add},
 	{{"v1", "allowlist", "*", NULL}, EVHTTP_REQ_DELETE, h_allow_del},
+	{{"v1", "allowlist", "*", "*", NULL}, EVHTTP_REQ_DELETE, h_allow_del},
 	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_incidents},
 	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_incident_show},
 	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET,
@@ -788,11 +789,19 @@ static void h_allow_add(struct api_call *call, const struct route *r)
 		       call->body.reason, call->actor, call_core_done, call);
 }
 
-/* DELETE /v1/allowlist/NET (a range's "/" sent as %2F) */
+/* DELETE /v1/allowlist/ADDRESS or /v1/allowlist/ADDRESS/PREFIX (a
+ * segment may not hold '/', so a range is two segments) */
 static void h_allow_del(struct api_call *call, const struct route *r)
 {
-	core_allow_del(call->api->core, call->seg[2], call->actor,
-		       call_core_done, call);
+	char net[API_BODY_IP + 8];
+
+	if (call->nseg == 4)
+		snprintf(net, sizeof(net), "%.64s/%.4s", call->seg[2],
+			 call->seg[3]);
+	else
+		snprintf(net, sizeof(net), "%.64s", call->seg[2]);
+	core_allow_del(call->api->core, net, call->actor, call_core_done,
+		       call);
 }
 
 /* GET /v1/incidents */

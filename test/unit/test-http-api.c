@@ -881,6 +881,28 @@ static void *phase3(void *arg)
 		 "{\"ip\": \"192.0.2.99\"}", 404},
 		{"GET on block", "GET", "/v1/ips/block", NULL, 405},
 		{"POST on ips", "POST", "/v1/ips", "{}", 405},
+		{"allow without net", "POST", "/v1/allowlist",
+		 "{\"reason\": \"x\"}", 400},
+		{"allow without reason", "POST", "/v1/allowlist",
+		 "{\"net\": \"192.0.2.1\"}", 400},
+		{"allow, bad CIDR", "POST", "/v1/allowlist",
+		 "{\"net\": \"192.0.2.0/33\", \"reason\": \"x\"}", 400},
+		{"allow, not an address", "POST", "/v1/allowlist",
+		 "{\"net\": \"office.example.jp\", \"reason\": \"x\"}",
+		 400},
+		{"allow, negative expires", "POST", "/v1/allowlist",
+		 "{\"net\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"expires\": -1}", 400},
+		{"allow, expires over ten years", "POST", "/v1/allowlist",
+		 "{\"net\": \"192.0.2.1\", \"reason\": \"x\", "
+		 "\"expires\": 315360001}", 400},
+		{"allow del, not listed", "DELETE", "/v1/allowlist/192.0.2.98",
+		 NULL, 404},
+		{"allow del, bad CIDR", "DELETE", "/v1/allowlist/192.0.2.0/40",
+		 NULL, 400},
+		{"allow del, encoded slash", "DELETE",
+		 "/v1/allowlist/192.0.2.0%2F24", NULL, 400},
+		{"PUT on allowlist", "PUT", "/v1/allowlist", "{}", 405},
 		{"unknown incident", "GET", "/v1/incidents/20260101-999", NULL,
 		 404},
 		{"unknown incident export", "GET",
@@ -899,6 +921,36 @@ static void *phase3(void *arg)
 
 	(void)arg;
 	error_cases(cases, sizeof(cases) / sizeof(cases[0]));
+
+	request(&r, "POST", "/v1/allowlist",
+		"{\"net\": \"192.0.2.77/24\", \"reason\": \"office NAT\", "
+		"\"expires\": 3600}", false, NULL);
+	is_int(r.status, 200, "allow a range -> 200");
+	{
+		json_t *e = json_array_get(json_object_get(r.json,
+							   "allowlist"), 0);
+
+		is_str(json_string_value(json_object_get(e, "net")),
+		       "192.0.2.0/24", "allow: the range without host bits");
+		is_int(json_integer_value(json_object_get(e, "until")) -
+		       json_integer_value(json_object_get(e, "since")), 3600,
+		       "allow: until the seconds asked");
+	}
+	resp_free(&r);
+	request(&r, "GET", "/v1/allowlist", NULL, false, NULL);
+	is_int(r.status, 200, "allowlist -> 200");
+	ok(find_entry(json_object_get(r.json, "allowlist"), "net",
+		      "192.0.2.0/24") != NULL, "allowlist: lists the range");
+	resp_free(&r);
+	request(&r, "DELETE", "/v1/allowlist/192.0.2.0/24", NULL, false,
+		NULL);
+	is_int(r.status, 200, "allow del -> 200");
+	is_str(member(&r, "state"), "deleted", "allow del: deleted");
+	resp_free(&r);
+	request(&r, "GET", "/v1/allowlist", NULL, false, NULL);
+	is_int((int)json_array_size(json_object_get(r.json, "allowlist")), 0,
+	       "allowlist: empty after the delete");
+	resp_free(&r);
 
 	request(&r, "GET", "/v1/ips", NULL, false, NULL);
 	is_int(r.status, 200, "ips -> 200");
