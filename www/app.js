@@ -337,9 +337,10 @@ async function pageHeld() {
 }
 
 async function pageLogins(incId) {
-  let inc = null, ips = null, off = false;
+  let inc = null, ips = null, allow = null, off = false;
   try {
-    [inc, ips] = await Promise.all([api('GET', '/v1/incidents'), api('GET', '/v1/ips')]);
+    [inc, ips, allow] = await Promise.all([api('GET', '/v1/incidents'), api('GET', '/v1/ips'),
+      api('GET', '/v1/allowlist')]);
   } catch (e) {
     if (e.status !== 404) throw e;
     off = true;
@@ -377,6 +378,19 @@ async function pageLogins(incId) {
           onclick: () => api('POST', '/v1/ips/unblock', { ip: i.ip }).then(() => {
             flash(t('done.unblock') + ' ' + i.ip); return pageLogins(incId);
           }).catch(showErr) }))))) : el('p', { class: 'hint', text: t('none') }),
+    el('h2', { text: t('allowlist') }),
+    el('div', { class: 'actions' }, actionForm('allow-form', 'action.allow',
+      [field('net', 'ip_or_cidr'), field('reason'), field('expires', 'allow.expires', 'number')], async v => {
+        await api('POST', '/v1/allowlist', { net: v.net, reason: v.reason, expires: Number(v.expires || 0) });
+        flash(t('done.allow') + ' ' + v.net); pageLogins(incId).catch(showErr);
+      })),
+    allow.allowlist.length ? el('div', { id: 'allowlist' }, table(['net', 'since', 'until', 'reason', 'actor', ''],
+      allow.allowlist.map(a => el('tr', {}, td(a.net, 'login'), td(fmtTime(a.since)),
+        td(a.until ? fmtTime(a.until) : t('allow.no_end')), td(a.reason), td(a.actor),
+        el('td', {}, el('button', { class: 'secondary', text: t('action.allow_del'),
+          onclick: () => api('DELETE', '/v1/allowlist/' + a.net.split('/').map(enc).join('/')).then(() => {
+            flash(t('done.allow_del') + ' ' + a.net); return pageLogins(incId);
+          }).catch(showErr) })))))) : el('p', { class: 'hint', text: t('none') }),
     el('p', { class: 'hint', text: t('allowlist.hint') }));
 }
 
