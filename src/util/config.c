@@ -289,7 +289,9 @@ static const struct cfg_param global_params[] = {
 	{"auth_pwversion_attr", CFG_STR, "", 0, 0, true, G(auth_pwversion_attr),
 	 NULL, "auth_policy_request_attributes key holding a password version or change time"},
 	{"auth_allowlist", CFG_STR, "", 0, 0, true, G(auth_allowlist), NULL,
-	 "addresses and CIDR ranges never delayed or blocked (office NAT, CGNAT)"},
+	 "addresses and CIDR ranges never delayed or blocked (office NAT, CGNAT); "
+	 "entries with an end can also be added at run time (POST /v1/allowlist, "
+	 "the web UI's Logins page), kept in the store"},
 	{"auth_window", CFG_TIME, "1h", 60, 86400, true, G(auth_window), NULL,
 	 "window of the login counters"},
 	{"auth_stuffing_logins", CFG_INT, "20", 2, 1000000, true,
