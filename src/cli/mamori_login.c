@@ -1,6 +1,7 @@
 /*
  * mamori_login - the CLI's login-abuse commands: "ips" (client addresses
- * and ranges the login engine delays, tarpits or blocks, and manual blocks)
+ * and ranges the login engine delays, tarpits or blocks, manual blocks,
+ * and the stored allowlist: "ips allow [list]|add|del")
  * and "incidents" (credential-stuffing and brute-force attacks with the
  * accounts they tried, and the export a provider uses to force password
  * resets).
@@ -177,10 +178,124 @@ static int ips_change(struct cli *c, const char *sub, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* mamori ips allow [list] */
+static int allow_list(struct cli *c)
+{
+	static const char *const hdr[] = {
+		"NET", "UNTIL", "ACTOR", "REASON",
+	};
+	struct cli_table t = {.ncols = 4};
+	struct cli_reply rep;
+	char cell[4][256];
+	json_t *a, *row;
+	size_t idx;
+	int r;
+
+	r = cli_call(c, "GET", "/v1/allowlist", NULL, "allowlist", &rep);
+	if (r || c->json) {
+		if (!r)
+			cli_reply_deinit(&rep);
+		return r;
+	}
+	if (!(a = cli_reply_rows(rep.json, "allowlist"))) {
+		print_json(rep.json);
+		cli_reply_deinit(&rep);
+		return CLI_EXIT_OK;
+	}
+	cli_table_add(&t, hdr);
+	json_array_foreach(a, idx, row) {
+		const char *cells[4];
+
+		cells[0] = m_text(row, "net", cell[0], sizeof(cell[0]));
+		cells[1] = json_integer_value(json_object_get(row, "until")) ?
+			   m_time(row, "until", cell[1], sizeof(cell[1])) :
+			   "-";
+		cells[2] = m_text(row, "actor", cell[2], sizeof(cell[2]));
+		cells[3] = m_text(row, "reason", cell[3], sizeof(cell[3]));
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t);
+	cli_reply_deinit(&rep);
+	return CLI_EXIT_OK;
+}
+
+/* mamori ips allow add NET --reason TEXT [--for DURATION] | del NET */
+static int allow_change(struct cli *c, bool add, int argc, char **argv)
+{
+	const char *net = NULL, *reason = NULL, *dur = NULL, *v;
+	char *path = NULL, *p1, *p2 = NULL, *slash;
+	struct cli_reply rep;
+	long seconds = 0;
+	json_t *body = NULL;
+	char copy[128];
+	int i, r;
+
+	for (i = 0; i < argc; i++) {
+		if (add && (v = cli_opt_value(argc, argv, &i, "--reason")))
+			reason = v;
+		else if (add && (v = cli_opt_value(argc, argv, &i, "--for")))
+			dur = v;
+		else if (argv[i][0] == '-' && argv[i][1])
+			cli_usage_error("ips allow: unknown option %s",
+					argv[i]);
+		else if (!net)
+			net = argv[i];
+		else
+			cli_usage_error("ips allow: unexpected \"%s\"",
+					argv[i]);
+	}
+	if (!net || !*net || strlen(net) >= sizeof(copy))
+		cli_usage_error("ips allow: IP|CIDR is required");
+	if (add && (!reason || !*reason))
+		cli_usage_error("ips allow add: --reason TEXT is required");
+	if (dur && (seconds = config_parse_time(dur)) < 0)
+		cli_usage_error("ips allow add: --for \"%s\" is not a "
+				"duration like 30m, 2h or 7d", dur);
+	if (add) {
+		body = json_pack("{s:s,s:s,s:I}", "net", net, "reason", reason,
+				 "expires", (json_int_t)seconds);
+		r = cli_call(c, "POST", "/v1/allowlist", body, "allow", &rep);
+	} else {
+		/* A range is two path segments: ADDRESS/PREFIX. */
+		snprintf(copy, sizeof(copy), "%s", net);
+		if ((slash = strchr(copy, '/')))
+			*slash = '\0';
+		p1 = cli_escape(c, copy);
+		if (slash)
+			p2 = cli_escape(c, slash + 1);
+		path = xasprintf("/v1/allowlist/%s%s%s", p1, p2 ? "/" : "",
+				 p2 ? p2 : "");
+		free(p1);
+		free(p2);
+		r = cli_call(c, "DELETE", path, NULL, "allow del", &rep);
+		free(path);
+	}
+	json_decref(body);
+	if (r)
+		return r;
+	if (!c->json)
+		printf("%s: %s\n", net, add ? "allowlisted" :
+		       "removed from the allowlist");
+	cli_reply_deinit(&rep);
+	return CLI_EXIT_OK;
+}
+
 int cli_cmd_ips(struct cli *c, int argc, char **argv)
 {
 	if (argc < 1)
 		return ips_list(c, 0, argv);
+	if (strcmp(argv[0], "allow") == 0) {
+		if (argc < 2 || strcmp(argv[1], "list") == 0) {
+			if (argc > 2)
+				cli_usage_error("ips allow list: unexpected "
+						"\"%s\"", argv[2]);
+			return allow_list(c);
+		}
+		if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
+			cli_usage_error("ips allow: unknown command \"%s\"",
+					argv[1]);
+		return allow_change(c, argv[1][0] == 'a', argc - 2, argv + 2);
+	}
 	if (strcmp(argv[0], "list") == 0)
 		return ips_list(c, argc - 1, argv + 1);
 	if (strcmp(argv[0], "block") && strcmp(argv[0], "unblock"))
