@@ -34,6 +34,7 @@
 #      mamorid logs event=auth_policy_bad_request and keeps running
 #   h. mamori ips block of a range wider than api_block_min_prefix_v4 is
 #      refused without --force and done with it
+#   h2. mamori ips allow add|list|del: the stored allowlist
 #   i. mamorid's whole log holds no password tried in this run and no
 #      pwhash Dovecot sent; the refused bodies of f show key names only
 #
@@ -620,6 +621,23 @@ tap_is "$rc" 0 "h. with --force the /15 is blocked"
 tap_is "$(ip_state 198.18.0.0/15)" blocked "h. mamori ips lists the /15 as blocked"
 mamori ips unblock 198.18.0.0/15 >/dev/null 2>&1 || diag "h. unblock failed"
 took "h. wide blocks"
+
+# ---------------------------------------------------------------- h2. allowlist
+# The stored allowlist through the CLI: added with its actor, listed,
+# removed (the engine rows of test-login.c check what it does to logins).
+rc=0
+mamori ips allow add 198.18.7.9/24 --reason "it: office" --for 1h >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 0 "h2. mamori ips allow add exits 0"
+tap_ok 'mamori --json ips allow | grep -q "198.18.7.0/24"' "h2. mamori ips allow lists the range"
+tap_ok 'grep -q "event=login_allow_add net=198.18.7.0/24 until=[0-9]* actor=\"admin:uid=[0-9]*\" reason=\"it: office\"" "$MAMORI_LOG"' "h2. the add is logged with its actor"
+rc=0
+mamori ips allow add 198.18.7.0/33 --reason x >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "h2. a bad CIDR is refused"
+rc=0
+mamori ips allow del 198.18.7.0/24 >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 0 "h2. mamori ips allow del exits 0"
+tap_ok '! mamori --json ips allow | grep -q "198.18.7.0/24"' "h2. and the range is gone"
+took "h2. allowlist"
 
 # ---------------------------------------------------------------- i. no secrets logged
 # Every password this run tried and the pwhash Dovecot sent for each pair:
