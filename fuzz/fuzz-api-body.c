@@ -67,7 +67,7 @@ static void body(enum api_body_kind kind, const char *p, size_t n)
 	if (!b.doc)
 		fail("an accepted body holds no document");
 	check_text(b.reason, API_BODY_TEXT, kind == API_BODY_RESTRICT ||
-		   kind == API_BODY_IP_BLOCK);
+		   kind == API_BODY_IP_BLOCK || kind == API_BODY_ALLOW);
 	check_text(b.source, API_BODY_TEXT, false);
 	check_text(b.held, API_BODY_TEXT, true);
 	if (strcmp(b.held, "keep") && strcmp(b.held, "release") &&
@@ -75,7 +75,8 @@ static void body(enum api_body_kind kind, const char *p, size_t n)
 		fail("held is not keep, release or delete");
 	if (kind == API_BODY_RELEASE && b.force && !*b.reason)
 		fail("a forced release without a reason passed");
-	if (kind == API_BODY_IP_BLOCK || kind == API_BODY_IP_UNBLOCK)
+	if (kind == API_BODY_IP_BLOCK || kind == API_BODY_IP_UNBLOCK ||
+	    kind == API_BODY_ALLOW)
 		check_text(b.ip, API_BODY_IP, true);
 	if (b.seconds < 0)
 		fail("negative seconds passed");
@@ -121,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		body(API_BODY_NONE, "", 0);
 		return 0;
 	}
-	pick = data[0] % 7;
+	pick = data[0] % 8;	/* 0-5 a body kind, 6 a query, 7 ALLOW */
 	/* An exact-size copy: ASan sees a read past the end. */
 	copy = malloc(size);
 	if (!copy)
@@ -129,6 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1, size - 1);
 	if (pick < 6) {
 		body((enum api_body_kind)pick, copy, size - 1);
+	} else if (pick == 7) {
+		body(API_BODY_ALLOW, copy, size - 1);
 	} else {
 		copy[size - 1] = '\0';
 		query(copy);
