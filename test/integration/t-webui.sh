@@ -15,7 +15,8 @@
 #      recipient domains, counters), the notices sent and held queue IDs;
 #      the hostile login and reason shown as text, no element made and no
 #      script run; a POST without (or with a wrong) CSRF token refused with
-#      403; held mail, logins (an address blocked from the page), domains,
+#      403; held mail, logins (an address blocked from the page, a range
+#      allowlisted and removed), domains,
 #      scan (an .eml uploaded) and Japanese pages; screenshots of each
 #   d. a POST with the session cookie but no CSRF token, and one from
 #      another Origin, refused with 403 (curl), and nothing changed

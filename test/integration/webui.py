@@ -204,6 +204,20 @@ def step_inspect(ui, restricted, hostile, hostile_reason, eml):
           "address blocked from the Logins page, listed with its reason as text")
     ui.shot("logins")
 
+    # Logins: add a range to the allowlist with an expiry, then remove it.
+    f = ui.d.find_element(By.ID, "allow-form")
+    f.find_element(By.NAME, "net").send_keys("192.0.2.7/24")
+    f.find_element(By.NAME, "reason").send_keys("office <i>NAT</i>")
+    f.find_element(By.NAME, "expires").send_keys("3600")
+    f.find_element(By.CSS_SELECTOR, "button").click()
+    ok = ui.wait(lambda: "192.0.2.0/24" in ui.text("#allowlist"), "allowlisted range listed")
+    check(ok and "office <i>NAT</i>" in ui.text("#allowlist"),
+          "range allowlisted from the Logins page, listed with its reason as text")
+    if ok:
+        ui.d.find_element(By.CSS_SELECTOR, "#allowlist button").click()
+        check(ui.wait(lambda: not ui.d.find_elements(By.ID, "allowlist"), "allowlist emptied"),
+              "allowlist entry removed from the Logins page")
+
     # Domains: the inbound counts and the DMARC sources view.
     ui.go("#/domains/example.test", "domains")
     check("example.test" in ui.text("#domain-result"), "domains page shows the DMARC sources view")
