@@ -21,6 +21,7 @@
 #include "mail/dmarc.h"
 #include "mail/mime.h"
 #include "tap.h"
+#include "test_sh.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 
@@ -47,19 +48,8 @@ static struct config *conf(const char *text)
 	return c;
 }
 
-/* Run a shell command in tmp; its exit status. */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[4096], full[4400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp,
-		 cmd);
-	return system(full);
-}
+/* Run a shell command in the temporary directory (test_sh.h). */
+#define sh(...) test_sh(tmp, __VA_ARGS__)
 
 /* A file of tmp in base64 (76-column lines), or NULL. */
 static char *b64_file(const char *name)

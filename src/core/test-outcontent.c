@@ -20,25 +20,15 @@
 #include "core/outcontent.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_sh.h"
 #include "util/config.h"
 
 #define T0 1790000000
 
 static char tmp[] = "/tmp/mamori-test-outcontent-XXXXXX";
 
-/* Run a shell command in the temporary directory; its exit status. */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[4096], full[4400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp,
-		 cmd);
-	return system(full);
-}
+/* Run a shell command in the temporary directory (test_sh.h). */
+#define sh(...) test_sh(tmp, __VA_ARGS__)
 
 /* A file of the temporary directory, base64 (g_free). */
 static gchar *file_b64(const char *name)

@@ -20,22 +20,12 @@
 
 #include "mail/archive.h"
 #include "tap.h"
+#include "test_sh.h"
 
 static char tmp[] = "/tmp/mamori-test-archive-XXXXXX";
 
-/* Run a shell command in the temporary directory; its exit status. */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[8192], full[8400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp,
-		 cmd);
-	return system(full);
-}
+/* Run a shell command in the temporary directory (test_sh.h). */
+#define sh(...) test_sh(tmp, __VA_ARGS__)
 
 /* Write n bytes to a file in the temporary directory. */
 static void put(const char *name, const void *p, size_t n)
