@@ -30,29 +30,6 @@ BOB=bob@example.test
 
 # ---------------------------------------------------------------- helpers
 
-# A sender of one message file: PORT FROM RCPT FILE LOGIN PASSWORD; prints
-# "code=NNN text=..." for the end of the transaction.
-cat >"$IT_DIR/send.py" <<'EOF'
-import smtplib, sys
-port, mfrom, rcpt, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = open(path, "rb").read()
-try:
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     local_hostname="client.example.net")
-    s.login(sys.argv[5], sys.argv[6])
-    s.sendmail(mfrom, [rcpt], data)
-    s.quit()
-    print("code=250 text=ok")
-except smtplib.SMTPRecipientsRefused as e:
-    code, text = list(e.recipients.values())[0]
-    print("code=%d text=%s" % (code, text.decode(errors="replace")))
-except smtplib.SMTPResponseException as e:
-    print("code=%d text=%s" % (e.smtp_code,
-                               e.smtp_error.decode(errors="replace")))
-except Exception as e:
-    print("code=000 text=%s" % e)
-EOF
-
 # The archives: made here with Debian's zip, no malware (a text file).
 printf 'quarterly figures\n' >"$IT_DIR/report.txt"
 (cd "$IT_DIR" && zip -q -P 'x7Q2' enc.zip report.txt) || bail "zip -P failed"
@@ -85,10 +62,11 @@ open(path, "wb").write(msg.encode())
 EOF
 }
 
-# send_msg LOGIN FILE: submit FILE as LOGIN; prints the send.py line.
+# send_msg LOGIN FILE: submit FILE as LOGIN (lib.sh's smtp_send, with
+# sendfile.py); prints its "code=NNN text=..." line.
 send_msg() {
-	timeout 120 $PY "$IT_DIR/send.py" "$SUBMIT_PORT" "$1" \
-		partner@corp.example "$2" "$1" "${IT_PASSWORD[$1]}"
+	smtp_send "$SUBMIT_PORT" "$1" partner@corp.example "$2" "$1" \
+		"${IT_PASSWORD[$1]}"
 }
 
 sink_file() { sink_files | xargs -r grep -l "^X-Mamori-Test-Id: $1\$" 2>/dev/null | head -1; }
