@@ -130,8 +130,8 @@ static int drop_privileges(const char *user, uid_t *uid, gid_t *gid,
 }
 
 /*
- * Descriptors the configured caps need, plus a margin for the store, DNS,
- * notices, logs (256) and the milter's connections (512 more when on):
+ * Descriptors the configured caps need (milter_max_connections too when
+ * the milter is on), plus a margin for the store, DNS, notices, logs (256):
  * raise RLIMIT_NOFILE to that or refuse to start.
  */
 static int reserve_fds(const struct config *cfg, char *err, size_t errsz)
@@ -146,12 +146,11 @@ static int reserve_fds(const struct config *cfg, char *err, size_t errsz)
 	if (api)
 		need += (unsigned long)cfg->api_max_connections;
 	if (cfg->milter_listen[0])
-		need += 512;
-	snprintf(why, sizeof(why), "policy_max_connections%s%s + %d (store, "
-		 "DNS, notices%s)", ap ? " + auth_policy_max_connections" : "",
+		need += (unsigned long)cfg->milter_max_connections;
+	snprintf(why, sizeof(why), "policy_max_connections%s%s%s + 256 (store, "
+		 "DNS, notices)", ap ? " + auth_policy_max_connections" : "",
 		 api ? " + api_max_connections" : "",
-		 cfg->milter_listen[0] ? 768 : 256,
-		 cfg->milter_listen[0] ? ", milter" : "");
+		 cfg->milter_listen[0] ? " + milter_max_connections" : "");
 	return server_nofile_reserve(need, why, err, errsz);
 }
 

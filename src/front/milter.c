@@ -16,6 +16,15 @@
  * libmilter's callbacks carry no user pointer besides the per-connection
  * private data, so the server is the file's one global (libmilter allows
  * one milter per process anyway).
+ *
+ * Armour (libmilter owns the socket, so server.c's skeleton cannot): a
+ * connection counts from its negotiation to its close; past
+ * milter_max_connections the negotiation fails, libmilter closes the
+ * connection and Postfix applies milter_default_action.  milter_timeout is
+ * libmilter's per-read/write and idle timeout (smfi_settimeout).  libmilter
+ * itself has no whole-request deadline and retries accept() at once on
+ * EMFILE: docs/design/listeners.md says why the socket must be reachable
+ * by Postfix only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -44,10 +54,16 @@ struct milter_server {
 	pthread_t mthread;
 	bool mthread_up;
 	char *listen;
+	/* the cap, under lock */
+	long max_conns;
+	long open;		/* negotiated, not closed */
+	unsigned long refused, refused_unlogged;
+	time_t refused_logged;
 };
 
 /* Per connection (smfi_setpriv). */
 struct mconn {
+	bool counted;		/* in srv->open */
 	unsigned long pflags;	/* negotiated SMFIP_* */
 	char ip[INET6_ADDRSTRLEN];
 	char *helo;
@@ -124,6 +140,51 @@ static sfsistat no_reply(const struct mconn *c, unsigned long flag)
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                            */
 
+/*
+ * Count c in, or refuse it over milter_max_connections (logged at most once
+ * per 10 s with the number refused meanwhile).  True if admitted.
+ */
+static bool conn_admit(struct mconn *c)
+{
+	struct milter_server *s = srv;
+	bool ok;
+	time_t now = time(NULL);
+
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = s->open < s->max_conns;
+	if (ok) {
+		s->open++;
+		c->counted = true;
+	} else {
+		s->refused++;
+		if (now - s->refused_logged >= 10) {
+			log_msg(LOG_L_WARN, "event=connection_refused "
+				"service=milter reason=max_connections open=%ld "
+				"refused_unlogged=%lu", s->open,
+				s->refused_unlogged);
+			s->refused_logged = now;
+			s->refused_unlogged = 0;
+		} else {
+			s->refused_unlogged++;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/* c closes: one connection fewer. */
+static void conn_release(struct mconn *c)
+{
+	if (!c->counted || !srv)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	srv->open--;
+	pthread_mutex_unlock(&srv->lock);
+	c->counted = false;
+}
+
 /* Protocol 6 negotiation: fewer steps, fewer round trips. */
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
 			     unsigned long f1, unsigned long f2,
@@ -139,6 +200,9 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
 
 	(void)f2;
 	(void)f3;
+	/* Anything but CONTINUE makes libmilter close the connection. */
+	if (!c->counted && !conn_admit(c))
+		return SMFIS_TEMPFAIL;
 	*pf0 = act & f0;
 	*pf1 = want & f1;
 	*pf2 = 0;
@@ -387,6 +451,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 
 	if (c) {
 		msg_end(c);
+		conn_release(c);
 		free(c->helo);
 		free(c);
 		smfi_setpriv(ctx, NULL);
@@ -453,8 +518,10 @@ struct milter_server *milter_server_new(const struct config *cfg,
 	s->mail = mail;
 	pthread_mutex_init(&s->lock, NULL);
 	s->listen = xstrdup(cfg->milter_listen);
+	s->max_conns = cfg->milter_max_connections;
 	srv = s;
 	if (smfi_setconn(s->listen) != MI_SUCCESS ||
+	    smfi_settimeout((int)cfg->milter_timeout) != MI_SUCCESS ||
 	    smfi_register(desc) != MI_SUCCESS ||
 	    smfi_opensocket(true) != MI_SUCCESS) {
 		snprintf(err, errsz, "milter_listen %s: cannot listen",

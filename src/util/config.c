@@ -187,6 +187,11 @@ static const struct cfg_param global_params[] = {
 
 	{"milter_listen", CFG_STR, "", 0, 0, false, G(milter_listen), NULL,
 	 "milter socket for Postfix smtpd_milters (inet:PORT@HOST or unix:PATH); empty = off"},
+	{"milter_max_connections", CFG_INT, "500", 1, 100000, false,
+	 G(milter_max_connections), NULL,
+	 "milter connections at once; more are closed at negotiation (Postfix applies milter_default_action)"},
+	{"milter_timeout", CFG_TIME, "600", 1, 86400, false, G(milter_timeout),
+	 NULL, "libmilter's I/O timeout: one read or write, and an idle connection (swept every 10 minutes)"},
 	{"outbound_content", CFG_BOOL, "yes", 0, 0, false, G(outbound_content),
 	 NULL, "the milter reads authenticated outbound mail (attachments, replies, password cues) into the account's score (weight_malware_content, weight_risky_replies)"},
 	{"authserv_id", CFG_STR, "", 0, 0, true, G(authserv_id), NULL,

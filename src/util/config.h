@@ -155,6 +155,8 @@ struct config {
 
 	/* mail authentication milter */
 	char *milter_listen;
+	long milter_max_connections;	/* negotiated connections at once */
+	long milter_timeout;		/* s, libmilter's per-I/O timeout */
 	bool outbound_content;		/* milter: content facts to the core */
 	char *authserv_id;
 	char *internal_networks;

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """listen-client.py - hostile and ordinary clients for t-listen.sh.
 
-  hold   --port P --source S --count N --report FILE --seconds T
-         open N connections from source address S (bounded: N <= 5000),
+  hold   (--port P --source S | --sock PATH) --count N --report FILE
+         --seconds T
+         open N connections from source address S, or to the unix socket
+         PATH, stopping at the first that fails (bounded: N <= 5000),
          wait 3 s, write "opened=N closed=M" to FILE (M: closed by the
          server), then hold the rest open for T seconds (bounded: 120).
   drip   --port P --interval I --data TEXT [--max-seconds T]
@@ -10,10 +12,21 @@
          closed=yes|no" when the server closes or T (default 60) passes.
   policy --port P [--source S]
          one policy delegation request; print the reply's action line.
+  milter --sock PATH --count N --report FILE --seconds T
+         open N connections to a milter unix socket, one after the other,
+         each sending a protocol 6 option negotiation (as Postfix does);
+         write "admitted=A refused=R" to FILE (refused: closed without an
+         answer), then hold the admitted ones T seconds (bounded: 120).
+  raw    (--port P | --sock PATH) --data TEXT [--wait S] [--repeat N]
+         send TEXT (escapes as in drip; repeated N times, N <= 100000),
+         then read for S seconds (default 5, at most 60); print the first
+         line of the answer, or "closed" / "timeout" without one, and
+         "after=SECONDS" until the server closed (or the wait ended).
 
 Loopback only: every address must be in 127.0.0.0/8.
 """
 import argparse
+import struct
 import resource
 import select
 import socket
@@ -59,7 +72,8 @@ def cmd_hold(a):
     socks = []
     for _ in range(count):
         try:
-            socks.append(connect(a.port, a.source))
+            socks.append(unix_connect(a.sock) if a.sock else
+                         connect(a.port, a.source))
         except OSError:
             break
     time.sleep(3)
@@ -121,11 +135,78 @@ def cmd_policy(a):
         print("error=%s" % e)
 
 
+def milter_optneg():
+    """SMFIC_OPTNEG, protocol 6, every action and step Postfix offers."""
+    body = b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)
+    return struct.pack(">I", len(body)) + body
+
+
+def unix_connect(path, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def cmd_milter(a):
+    admitted, refused = [], 0
+    for _ in range(min(a.count, 2000)):
+        try:
+            s = unix_connect(a.sock)
+            s.sendall(milter_optneg())
+            head = s.recv(5)
+        except OSError:
+            head = b""
+        if len(head) == 5 and head[4:5] == b"O":
+            admitted.append(s)
+        else:
+            refused += 1
+            s.close()
+    with open(a.report, "w") as f:
+        f.write("admitted=%d refused=%d\n" % (len(admitted), refused))
+    time.sleep(min(a.seconds, 120))
+    for s in admitted:
+        s.close()
+
+
+def cmd_raw(a):
+    data = a.data.encode().decode("unicode_escape").encode("latin-1")
+    data *= max(1, min(a.repeat, 100000))
+    if a.sock:
+        s = unix_connect(a.sock)
+    else:
+        s = connect(a.port)
+    start = time.time()
+    wait = min(a.wait, 60)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    buf, closed = b"", False
+    while time.time() - start < wait:
+        s.settimeout(max(0.05, wait - (time.time() - start)))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        buf += chunk
+    first = buf.split(b"\n")[0].decode("latin-1").strip() if buf else ""
+    print("%s after=%.1f" % (first or ("closed" if closed else "timeout"),
+                             time.time() - start))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     h = sub.add_parser("hold")
-    h.add_argument("--port", type=int, required=True)
+    h.add_argument("--port", type=int, default=0)
+    h.add_argument("--sock", default=None)
     h.add_argument("--source", default="127.0.0.1")
     h.add_argument("--count", type=int, required=True)
     h.add_argument("--report", required=True)
@@ -138,8 +219,20 @@ def main():
     q = sub.add_parser("policy")
     q.add_argument("--port", type=int, required=True)
     q.add_argument("--source", default=None)
+    m = sub.add_parser("milter")
+    m.add_argument("--sock", required=True)
+    m.add_argument("--count", type=int, required=True)
+    m.add_argument("--report", required=True)
+    m.add_argument("--seconds", type=float, default=30)
+    r = sub.add_parser("raw")
+    r.add_argument("--port", type=int, default=0)
+    r.add_argument("--sock", default=None)
+    r.add_argument("--data", required=True)
+    r.add_argument("--wait", type=float, default=5)
+    r.add_argument("--repeat", type=int, default=1)
     a = p.parse_args()
-    {"hold": cmd_hold, "drip": cmd_drip, "policy": cmd_policy}[a.cmd](a)
+    {"hold": cmd_hold, "drip": cmd_drip, "policy": cmd_policy,
+     "milter": cmd_milter, "raw": cmd_raw}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,22 @@
 #      refuses to start, naming the settings.
 #   d. a unix listener path holding a regular file: mamorid refuses to
 #      start and the file is untouched.
+#   e. the milter (libmilter owns its socket): past milter_max_connections
+#      a negotiation is refused by closing the connection, and served again
+#      once others close; a stalled packet is cut at milter_timeout; a
+#      garbage packet closes the connection, nothing crashes.  Under
+#      RLIMIT_NOFILE (in c) a flood of silent milter connections exhausts
+#      the descriptors: the other listeners pause and every service
+#      recovers once the flood ends.
+#   f. the HTTP servers (auth policy, TCP API): headers over the limit,
+#      thousands of tiny headers, a body over the limit (with a length and
+#      chunked), garbage: refused with an HTTP status; a chunked body under
+#      the limit is served; no or a wrong token: 401; every POST/DELETE of
+#      the API with a web UI session but no CSRF token: 403.
+#   g. secrets: an API token (right and wrong), a UI session cookie and
+#      CSRF token, a pwhash and a password sent through every path above
+#      (valid, invalid and oversized requests) never appear in mamorid's
+#      log (log_level = debug) nor in the CLI's output.
 #
 # TAP on stdout.  Needs root.  Loopback only; every loop is bounded in
 # count and every wait in time.
@@ -32,18 +48,31 @@ ALICE=alice@example.test
 
 it_init
 AUTHPOLICY_PORT=$SPARE_PORT
+API_PORT=$(free_ports 1) || bail "no free port"
 CONF=$MAMORI_DIR/mamori.conf
 out=$IT_DIR/out
+MILTER_SOCK=$MAMORI_DIR/milter.sock
+# Secrets that must never reach a log.
+TOKEN=tok$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+WRONG=bad$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PWHASH=e$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PASSWORD=Pw$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# The caps fit in 1,024 descriptors: 600 + 100 + 16 + 256 margin.
+# The caps fit in 1,024 descriptors: 600 + 100 + 16 + 20 + 256 margin.
+# log_level = debug: secrets must stay out of every level.
 mamori_write_conf "$CONF" \
-	"log_level = info" \
+	"log_level = debug" \
 	"policy_request_timeout = 3" \
 	"policy_max_connections = 600" \
 	"policy_max_per_client = 500" \
 	"auth_policy_max_connections = 100" \
 	"auth_policy_request_timeout = 3" \
-	"api_max_connections = 16"
+	"api_max_connections = 16" \
+	"api_tcp_listen = inet:127.0.0.1:$API_PORT" \
+	"api_token = $TOKEN" \
+	"milter_listen = unix:$MILTER_SOCK" \
+	"milter_max_connections = 20" \
+	"milter_timeout = 3"
 
 dovecot_start || bail "dovecot did not start"
 sink_start || bail "smtp-sink did not start"
@@ -120,6 +149,142 @@ tap_ok 'grep -q "event=request_deadline service=auth-policy" "$MAMORI_LOG"' \
 tap_is "$(metric 'mamori_listener_timeouts_total{service="auth-policy",kind="request"}')" 1 \
 	"counted in /metrics"
 
+# ------------------------------------------------ e. the milter
+
+wait_until 10 test -S "$MILTER_SOCK" || bail "no milter socket"
+python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 30 \
+	--report "$IT_DIR/milter1" --seconds 6 &
+MPID=$!
+wait_for 60 '[ -s "$IT_DIR/milter1" ]'
+diag "milter 30: $(cat "$IT_DIR/milter1")"
+tap_ok 'grep -q "admitted=20 refused=10" "$IT_DIR/milter1"' \
+	"milter: 20 negotiations admitted (milter_max_connections), 10 closed at once"
+tap_ok 'grep -q "event=connection_refused service=milter reason=max_connections" "$MAMORI_LOG"' \
+	"milter: the refusal is logged"
+wait "$MPID"
+wait_for 20 'python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$out" --seconds 0; grep -q "admitted=1" "$out"'
+tap_ok 'grep -q "admitted=1" "$out"' "milter: served again once those closed"
+# A packet whose length says 100 bytes, 3 of them sent: cut at milter_timeout.
+r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\x00\x00\x00\x64Oab' --wait 20)
+diag "milter stalled packet: $r"
+tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
+	"milter: a stalled packet is cut at milter_timeout"
+r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\xff\xff\xff\xffZgarbage' --wait 20)
+diag "milter huge length: $r"
+tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
+	"milter: a 4 GB packet length closes the connection"
+r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\x00\x00\x00\x05Zjunk' --wait 20)
+tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
+	"milter: an unknown command closes the connection"
+tap_ok 'mamorid_running' "mamorid still runs"
+
+# ------------------------------------------------ f. HTTP limits
+
+AP=http://127.0.0.1:$AUTHPOLICY_PORT
+API=http://127.0.0.1:$API_PORT
+# http_status URL [CURL-ARGS...]: the status code (000: no answer).
+http_status() {
+	local url=$1
+	shift
+	curl -s -m 15 -o /dev/null -w '%{http_code}' "$@" "$url"
+}
+# raw_http PORT TEXT [REPEAT] [TAIL]: the first line of the answer to TEXT.
+raw_http() {
+	python3 "$CLIENT" raw --port "$1" --data "$2" --repeat "${3:-1}" --wait 15
+}
+bighdr=$(head -c 20000 /dev/zero | tr '\0' a)
+body='{"login":"alice@example.test","pwhash":"'$PWHASH'","password":"'$PASSWORD'","remote":"192.0.2.7","protocol":"imap"}'
+for svc in AP API; do
+	url=${!svc}
+	port=$AUTHPOLICY_PORT
+	[ "$svc" = API ] && port=$API_PORT
+	auth=(-H "Authorization: Bearer $TOKEN")
+	code=$(http_status "$url/?command=allow" "${auth[@]}" -H "X-Big: $bighdr" -d "$body")
+	tap_ok '[ "$code" = 400 ] || [ "$code" = 413 ] || [ "$code" = 431 ]' \
+		"$svc: 20 KB of headers refused ($code)"
+	r=$(python3 "$CLIENT" raw --port "$port" --data 'X: y\r\n' --repeat 5000 --wait 10)
+	diag "$svc: 5,000 header lines without a request line: $r"
+	tap_ok 'case "$r" in HTTP/1.1\ 4*|closed*) true;; *) false;; esac' \
+		"$svc: 5,000 garbage header lines: an HTTP error or closed"
+	code=$(curl -s -m 15 -o /dev/null -w '%{http_code}' "${auth[@]}" \
+		-H "Content-Type: application/json" --data-binary @<(head -c 200000 /dev/zero | tr '\0' x) \
+		"$url/v1/scan?command=allow")
+	tap_is "$code" 413 "$svc: a 200 KB body (Content-Length) refused with 413"
+	code=$(curl -s -m 15 -o /dev/null -w '%{http_code}' "${auth[@]}" \
+		-H "Transfer-Encoding: chunked" --data-binary @<(head -c 200000 /dev/zero | tr '\0' x) \
+		"$url/v1/scan?command=allow")
+	tap_ok '[ "$code" = 413 ] || [ "$code" = 400 ]' \
+		"$svc: a 200 KB chunked body refused ($code)"
+	r=$(raw_http "$port" '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n')
+	diag "$svc: TLS hello bytes: $r"
+	tap_ok 'case "$r" in HTTP/1.1\ 4*|closed*) true;; *) false;; esac' \
+		"$svc: binary garbage: an HTTP error or closed"
+done
+code=$(http_status "$AP/?command=allow" -H "Transfer-Encoding: chunked" \
+	-H "Content-Type: application/json" --data-binary "$body")
+tap_is "$code" 200 "auth-policy: a small chunked body is served"
+code=$(http_status "$API/v1/accounts")
+tap_is "$code" 401 "API (TCP): no token, 401"
+code=$(http_status "$API/v1/accounts" -H "Authorization: Bearer $WRONG")
+tap_is "$code" 401 "API (TCP): a wrong token, 401"
+code=$(http_status "$API/v1/accounts" -H "Authorization: Bearer $TOKEN")
+tap_is "$code" 200 "API (TCP): the token, 200"
+# A web UI session: every POST and DELETE without X-Mamori-CSRF is refused.
+login_json=$(curl -s -m 10 -c "$IT_DIR/cookies" -H "Origin: $API" \
+	-d '{"token":"'"$WRONG"'"}' "$API/ui/login")
+diag "UI sign-in with a wrong token: $login_json"
+login_json=$(curl -s -m 10 -c "$IT_DIR/cookies" -H "Origin: $API" \
+	-d '{"token":"'"$TOKEN"'"}' "$API/ui/login")
+CSRF=$(echo "$login_json" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("csrf",""))')
+COOKIE=$(awk '$6 ~ /mamori/ {print $7}' "$IT_DIR/cookies" | head -1)
+tap_ok '[ ${#CSRF} -eq 64 ] && [ -n "$COOKIE" ]' "the web UI signs in (a session cookie, a CSRF token)"
+n=0 bad=
+for route in "POST /v1/accounts/alice%40example.test/restrict" \
+	"POST /v1/accounts/alice%40example.test/credential-changed" \
+	"POST /v1/accounts/alice%40example.test/release" \
+	"POST /v1/held/ABC123/release" "POST /v1/held/ABC123/delete" \
+	"POST /v1/scan" "POST /v1/ips/block" "POST /v1/ips/unblock" \
+	"POST /v1/allowlist" "DELETE /v1/allowlist/192.0.2.0%2F24" \
+	"POST /ui/logout"; do
+	set -- $route
+	code=$(http_status "$API$2" -X "$1" -b "$IT_DIR/cookies" -H "Origin: $API" -d '{"reason":"x","ip":"192.0.2.9","net":"192.0.2.0/24"}')
+	n=$((n + 1))
+	[ "$code" = 403 ] || bad="$bad $1:$2=$code"
+done
+tap_ok '[ -z "$bad" ]' "every POST/DELETE ($n) with a session but no CSRF token: 403${bad:+ (not:$bad)}"
+code=$(http_status "$API/v1/ips/block" -b "$IT_DIR/cookies" -H "Origin: $API" \
+	-H "X-Mamori-CSRF: $CSRF" -d '{"ip":"192.0.2.99","reason":"armour test"}')
+tap_is "$code" 200 "the same POST with the CSRF token: 200"
+
+# ------------------------------------------------ g. secrets in logs
+
+# Through the auth-policy service: valid, invalid JSON, oversized, bad key.
+http_status "$AP/?command=allow" -d "$body" >/dev/null
+http_status "$AP/?command=report" -d "${body%\}},\"success\":true,\"policy_reject\":false}" >/dev/null
+http_status "$AP/?command=allow" -d "{\"login\":\"a b=c\",\"pwhash\":\"$PWHASH\",\"password\":$PASSWORD" >/dev/null
+http_status "$AP/?command=allow" -d "pwhash=$PWHASH password=$PASSWORD" >/dev/null
+http_status "$AP/?command=allow" --data-binary @<(printf '{"pwhash":"%s","password":"%s","x":"' "$PWHASH" "$PASSWORD"; head -c 70000 /dev/zero | tr '\0' x; printf '"}') >/dev/null
+http_status "$AP/?command=allow" -H "X-API-Key: $WRONG" -d "$body" >/dev/null
+http_status "$AP/?command=$PASSWORD" -d "$body" >/dev/null
+# Through the API and the CLI, with the right and a wrong token.
+http_status "$API/v1/accounts?token=$WRONG" -H "Authorization: Bearer $WRONG" >/dev/null
+http_status "$API/ui/session" -H "Cookie: mamori_session=$WRONG" >/dev/null
+timeout 30 "$MAMORI_BIN" -u "$API" -T "$WRONG" accounts >"$IT_DIR/cli.out" 2>&1
+timeout 30 "$MAMORI_BIN" -u "$API" -T "$TOKEN" accounts >>"$IT_DIR/cli.out" 2>&1
+timeout 30 "$MAMORI_BIN" -u "$API" -T "$TOKEN" account show "$PASSWORD" >>"$IT_DIR/cli.out" 2>&1
+# Through the policy service: a garbage line carrying a password-like value.
+python3 "$CLIENT" raw --port "$POLICY_PORT" --data "password=$PASSWORD\n\x00\xff\n\n" --wait 5 >/dev/null
+diag "log lines: $(wc -l <"$MAMORI_LOG"), CLI output lines: $(wc -l <"$IT_DIR/cli.out")"
+for secret in TOKEN WRONG PWHASH COOKIE CSRF; do
+	v=${!secret}
+	tap_ok '! grep -qF -- "$v" "$MAMORI_LOG" "$IT_DIR/cli.out"' \
+		"$secret never appears in mamorid's log or the CLI's output"
+done
+n=$(grep -cF -- "$PASSWORD" "$MAMORI_LOG")
+diag "the password-like value is in $n log line(s): $(grep -F -- "$PASSWORD" "$MAMORI_LOG" | cut -c1-160 | head -3)"
+tap_ok '! grep -F -- "$PASSWORD" "$MAMORI_LOG" | grep -qv "event=\(policy_bad_request\|api_request\|api_call\)"' \
+	"a password-like value reaches the log only as an escaped sample of a non-secret field"
+
 # ------------------------------------------------ b. 3,000 idle connections
 
 hold 127.0.0.2 3000 "$IT_DIR/hold1" || bail "the holder did not report"
@@ -164,6 +329,29 @@ tap_is "$(log_count 'event=accept_paused')" 0 "no EMFILE: the caps kept it below
 n=$(log_count 'event=connection_refused')
 tap_ok '[ "$n" -ge 1 ] && [ "$n" -le 4 ]' "the log stays quiet: $n refusal lines"
 hold_stop
+
+# Silent milter connections count only once they negotiate (libmilter
+# shows nothing before): a flood of them runs mamorid out of descriptors.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$IT_PID_MAMORID/stat"; }
+python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 1100 \
+	--report "$IT_DIR/hold3" --seconds 60 &
+HOLD_PID=$!
+wait_for 120 '[ -s "$IT_DIR/hold3" ]' || bail "the milter holder did not report"
+diag "1100 silent milter connections under 1024: $(cat "$IT_DIR/hold3")"
+t0=$(cpu_ticks)
+python3 "$CLIENT" policy --port "$POLICY_PORT" >"$out"
+t1=$(cpu_ticks)
+diag "a policy request meanwhile: $(cat "$out"); mamorid used $((t1 - t0)) CPU ticks meanwhile"
+tap_ok '[ "$(log_count "event=accept_paused service=policy")" -ge 1 ]' \
+	"out of descriptors, the policy listener pauses accepting (logged)"
+n=$(metric 'mamori_listener_accept_errors_total{service="policy"}')
+diag "policy accept errors: $n"
+hold_stop
+tap_ok 'wait_for 30 policy_ok' "the flood over, a policy request is served again"
+tap_ok 'wait_for 30 "python3 \"$CLIENT\" milter --sock \"$MILTER_SOCK\" --count 1 --report \"$out\" --seconds 0; grep -q admitted=1 \"$out\""' \
+	"and a milter negotiation"
+tap_ok 'postfix_ok l3' "and a message through Postfix"
+tap_ok 'mamorid_running' "mamorid still runs"
 mamorid_stop
 
 # Caps that do not fit 1,024, and no CAP_SYS_RESOURCE to raise the limit.
