@@ -106,7 +106,7 @@ struct server {
 	/* accept errors */
 	struct event *resume_ev;
 	long pause_ms;
-	struct ratelog errlog, refuselog, deadlinelog;
+	struct ratelog errlog, refuselog, deadlinelog, unfinishedlog;
 	unsigned long refused_logged;
 	/* per-client counts */
 	struct client *clients[CLIENT_BUCKETS];
@@ -523,6 +523,7 @@ static void http_timer(evutil_socket_t fd, short what, void *arg)
 		log_msg(LOG_L_DEBUG, "event=idle_timeout service=%s client=%s",
 			s->name, c->peer);
 	}
+	c->state = HS_IDLE;	/* counted: http_closed() must not again */
 	/* Nobody but evhttp holds the connection in these states. */
 	evhttp_connection_free(c->evcon);	/* runs http_closed() */
 }
@@ -533,6 +534,20 @@ static void http_closed(struct evhttp_connection *evcon, void *arg)
 	struct server_conn *c = arg;
 	struct server *s = c->srv;
 
+	/* Closed in the middle of a request the service never saw: evhttp
+	 * refused it (over a size limit, malformed: it answered 400 or 413
+	 * itself) or the client left.  No byte of it is logged: its headers
+	 * may carry a token or a cookie. */
+	if (c->state == HS_REQUEST) {
+		unsigned long held;
+
+		s->st.request_unfinished++;
+		if (ratelog_due(&s->unfinishedlog, &held))
+			log_msg(LOG_L_WARN, "event=request_unfinished "
+				"service=%s client=%s detail=\"over a limit, "
+				"malformed, or the client left\" unlogged=%lu",
+				s->name, c->peer, held);
+	}
 	if (c->user_closecb)
 		c->user_closecb(evcon, c->user_arg);
 	if (c->req)	/* the service never answered: no completion call */
@@ -860,6 +875,13 @@ void server_metrics(struct buf *b)
 	for (s = registry; s; s = s->next)
 		buf_printf(b, "mamori_listener_accept_errors_total{service=\"%s\"}"
 			   " %lu\n", s->name, s->st.accept_errors);
+	buf_puts(b, "# HELP mamori_listener_unfinished_total HTTP requests "
+		 "closed before the service had them (refused by evhttp: over a "
+		 "limit or malformed; or the client left).\n"
+		 "# TYPE mamori_listener_unfinished_total counter\n");
+	for (s = registry; s; s = s->next)
+		buf_printf(b, "mamori_listener_unfinished_total{service=\"%s\"}"
+			   " %lu\n", s->name, s->st.request_unfinished);
 	buf_puts(b, "# HELP mamori_listener_timeouts_total Connections closed "
 		 "by a timeout.\n# TYPE mamori_listener_timeouts_total counter\n");
 	for (s = registry; s; s = s->next)

@@ -18,6 +18,10 @@
  *     end (request line, headers and body for HTTP), never re-armed by a
  *     read; an idle timeout between requests; none while the service is
  *     answering;
+ *   - http mode: a connection closed in the middle of a request the
+ *     service never got (evhttp refused it: over a size limit, malformed;
+ *     or the client left) is counted and logged, rate-limited, without a
+ *     byte of it (headers carry tokens and cookies);
  *   - counters for /metrics (server_metrics()).
  *
  * Two ways to serve:
@@ -75,6 +79,7 @@ struct server_stats {
 	unsigned long refused_other;	/* the service was not ready */
 	unsigned long accept_errors;	/* accept() failed (EMFILE, ...) */
 	unsigned long request_timeouts;	/* cut off at the request deadline */
+	unsigned long request_unfinished; /* http: closed mid-request */
 	unsigned long idle_timeouts;	/* closed idle */
 };
 

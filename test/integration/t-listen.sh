@@ -220,6 +220,11 @@ for svc in AP API; do
 	tap_ok 'case "$r" in HTTP/1.1\ 4*|closed*) true;; *) false;; esac' \
 		"$svc: binary garbage: an HTTP error or closed"
 done
+tap_ok 'grep -q "event=request_unfinished service=auth-policy" "$MAMORI_LOG" &&
+	grep -q "event=request_unfinished service=api" "$MAMORI_LOG"' \
+	"the refusals evhttp answers itself are logged (rate-limited, no bytes)"
+n=$(metric 'mamori_listener_unfinished_total{service="api"}')
+tap_ok '[ "${n:-0}" -ge 4 ]' "and counted in /metrics ($n for the API)"
 code=$(http_status "$AP/?command=allow" -H "Transfer-Encoding: chunked" \
 	-H "Content-Type: application/json" --data-binary "$body")
 tap_is "$code" 200 "auth-policy: a small chunked body is served"
@@ -332,16 +337,25 @@ hold_stop
 
 # Silent milter connections count only once they negotiate (libmilter
 # shows nothing before): a flood of them runs mamorid out of descriptors.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$IT_PID_MAMORID/stat"; }
+# thread_ticks: "TID TICKS" for each thread of mamorid.
+thread_ticks() {
+	local t
+	for t in /proc/"$IT_PID_MAMORID"/task/*; do
+		awk -v t="${t##*/}" '{ print t, $14 + $15 }' "$t/stat" 2>/dev/null
+	done | sort
+}
 python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 1100 \
 	--report "$IT_DIR/hold3" --seconds 60 &
 HOLD_PID=$!
 wait_for 120 '[ -s "$IT_DIR/hold3" ]' || bail "the milter holder did not report"
 diag "1100 silent milter connections under 1024: $(cat "$IT_DIR/hold3")"
-t0=$(cpu_ticks)
+thread_ticks >"$IT_DIR/ticks0"
 python3 "$CLIENT" policy --port "$POLICY_PORT" >"$out"
-t1=$(cpu_ticks)
-diag "a policy request meanwhile: $(cat "$out"); mamorid used $((t1 - t0)) CPU ticks meanwhile"
+thread_ticks >"$IT_DIR/ticks1"
+diag "a policy request meanwhile: $(cat "$out")"
+diag "CPU ticks (1/100 s) per thread meanwhile: $(join "$IT_DIR/ticks0" "$IT_DIR/ticks1" |
+	awk -v m="$IT_PID_MAMORID" '{ d = $3 - $2; if (d > 0)
+		printf "%s:%d ", $1 == m ? "main" : "thread" $1, d }')"
 tap_ok '[ "$(log_count "event=accept_paused service=policy")" -ge 1 ]' \
 	"out of descriptors, the policy listener pauses accepting (logged)"
 n=$(metric 'mamori_listener_accept_errors_total{service="policy"}')
