@@ -7,7 +7,7 @@
          PATH, stopping at the first that fails (bounded: N <= 5000),
          wait 3 s, write "opened=N closed=M" to FILE (M: closed by the
          server), then hold the rest open for T seconds (bounded: 120).
-  drip   --port P --interval I --data TEXT [--max-seconds T]
+  drip   (--port P | --sock PATH) --interval I --data TEXT [--max-seconds T]
          send TEXT one byte every I seconds; print "sent=K total=L
          closed=yes|no" when the server closes or T (default 60) passes.
   policy --port P [--source S]
@@ -89,7 +89,7 @@ def cmd_hold(a):
 
 def cmd_drip(a):
     data = a.data.encode().decode("unicode_escape").encode("latin-1")
-    s = connect(a.port)
+    s = unix_connect(a.sock) if a.sock else connect(a.port)
     s.setblocking(False)
     start = time.time()
     sent = 0
@@ -212,7 +212,8 @@ def main():
     h.add_argument("--report", required=True)
     h.add_argument("--seconds", type=float, default=60)
     d = sub.add_parser("drip")
-    d.add_argument("--port", type=int, required=True)
+    d.add_argument("--port", type=int, default=0)
+    d.add_argument("--sock", default=None)
     d.add_argument("--interval", type=float, default=1.0)
     d.add_argument("--data", required=True)
     d.add_argument("--max-seconds", type=float, default=60)
