@@ -491,6 +491,27 @@ static void *milter_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * libmilter's socket has neither a whole-request deadline nor a cap before
+ * negotiation: say so when it listens beyond loopback ("inet:PORT" or
+ * "inet:PORT@HOST", "inet6:...").
+ */
+static void warn_exposed(const char *listen)
+{
+	const char *at = strchr(listen, '@');
+
+	if (strncmp(listen, "inet", 4) != 0)
+		return;
+	if (at && (strncmp(at + 1, "127.", 4) == 0 ||
+		   strcmp(at + 1, "localhost") == 0 ||
+		   strcmp(at + 1, "::1") == 0 || strcmp(at + 1, "[::1]") == 0))
+		return;
+	log_msg(LOG_L_WARN, "event=milter_listen_not_local listen=%s "
+		"note=\"libmilter has no request deadline and sees a "
+		"connection only at negotiation: keep the milter reachable by "
+		"Postfix only (loopback or a unix socket)\"", listen);
+}
+
 /* Start a thread with every signal blocked (the loop thread takes them). */
 static int spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 {
@@ -529,6 +550,7 @@ struct milter_server *milter_server_new(const struct config *cfg,
 		milter_server_free(s);
 		return NULL;
 	}
+	warn_exposed(s->listen);
 	if (strncmp(s->listen, "unix:", 5) == 0)
 		chmod(s->listen + 5, 0666);
 	else if (strncmp(s->listen, "local:", 6) == 0)
