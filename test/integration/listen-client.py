@@ -201,19 +201,23 @@ def cmd_raw(a):
                              time.time() - start))
 
 
+def endpoint(sp):
+    """--port P (TCP on 127.0.0.1) or --sock PATH (unix) for sp."""
+    sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--sock", default=None)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     h = sub.add_parser("hold")
-    h.add_argument("--port", type=int, default=0)
-    h.add_argument("--sock", default=None)
+    endpoint(h)
     h.add_argument("--source", default="127.0.0.1")
     h.add_argument("--count", type=int, required=True)
     h.add_argument("--report", required=True)
     h.add_argument("--seconds", type=float, default=60)
     d = sub.add_parser("drip")
-    d.add_argument("--port", type=int, default=0)
-    d.add_argument("--sock", default=None)
+    endpoint(d)
     d.add_argument("--interval", type=float, default=1.0)
     d.add_argument("--data", required=True)
     d.add_argument("--max-seconds", type=float, default=60)
@@ -226,8 +230,7 @@ def main():
     m.add_argument("--report", required=True)
     m.add_argument("--seconds", type=float, default=30)
     r = sub.add_parser("raw")
-    r.add_argument("--port", type=int, default=0)
-    r.add_argument("--sock", default=None)
+    endpoint(r)
     r.add_argument("--data", required=True)
     r.add_argument("--wait", type=float, default=5)
     r.add_argument("--repeat", type=int, default=1)
