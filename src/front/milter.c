@@ -14,8 +14,8 @@
  * Values we add get the space back, folding as "\n\t".
  *
  * libmilter's callbacks carry no user pointer besides the per-connection
- * private data, so the server is the file's one global (libmilter allows
- * one milter per process anyway).
+ * private data, so the server and its connection count are the file's
+ * globals (libmilter allows one milter per process anyway).
  *
  * Armour (libmilter owns the socket, so server.c's skeleton cannot): a
  * connection counts from its negotiation to its close; past
@@ -54,16 +54,11 @@ struct milter_server {
 	pthread_t mthread;
 	bool mthread_up;
 	char *listen;
-	/* the cap, under lock */
-	long max_conns;
-	long open;		/* negotiated, not closed */
-	unsigned long refused, refused_unlogged;
-	time_t refused_logged;
 };
 
 /* Per connection (smfi_setpriv). */
 struct mconn {
-	bool counted;		/* in srv->open */
+	bool counted;		/* in caps.open */
 	unsigned long pflags;	/* negotiated SMFIP_* */
 	char ip[INET6_ADDRSTRLEN];
 	char *helo;
@@ -72,6 +67,16 @@ struct mconn {
 };
 
 static struct milter_server *srv;
+
+/* The connection cap.  Apart from srv: libmilter's workers may close
+ * their connections after milter_server_free(). */
+static struct {
+	pthread_mutex_t lock;
+	long max;		/* milter_max_connections; 0: not serving */
+	long open;		/* negotiated, not closed */
+	unsigned long unlogged;	/* refused since the last log line */
+	time_t logged;
+} caps = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
 
 /* ------------------------------------------------------------------ */
 /* Helpers for the callbacks                                            */
@@ -146,42 +151,35 @@ static sfsistat no_reply(const struct mconn *c, unsigned long flag)
  */
 static bool conn_admit(struct mconn *c)
 {
-	struct milter_server *s = srv;
 	bool ok;
 	time_t now = time(NULL);
 
-	if (!s)
-		return false;
-	pthread_mutex_lock(&s->lock);
-	ok = s->open < s->max_conns;
+	pthread_mutex_lock(&caps.lock);
+	ok = caps.open < caps.max;
 	if (ok) {
-		s->open++;
+		caps.open++;
 		c->counted = true;
+	} else if (now - caps.logged >= 10) {
+		log_msg(LOG_L_WARN, "event=connection_refused service=milter "
+			"reason=max_connections open=%ld refused_unlogged=%lu",
+			caps.open, caps.unlogged);
+		caps.logged = now;
+		caps.unlogged = 0;
 	} else {
-		s->refused++;
-		if (now - s->refused_logged >= 10) {
-			log_msg(LOG_L_WARN, "event=connection_refused "
-				"service=milter reason=max_connections open=%ld "
-				"refused_unlogged=%lu", s->open,
-				s->refused_unlogged);
-			s->refused_logged = now;
-			s->refused_unlogged = 0;
-		} else {
-			s->refused_unlogged++;
-		}
+		caps.unlogged++;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&caps.lock);
 	return ok;
 }
 
 /* c closes: one connection fewer. */
 static void conn_release(struct mconn *c)
 {
-	if (!c->counted || !srv)
+	if (!c->counted)
 		return;
-	pthread_mutex_lock(&srv->lock);
-	srv->open--;
-	pthread_mutex_unlock(&srv->lock);
+	pthread_mutex_lock(&caps.lock);
+	caps.open--;
+	pthread_mutex_unlock(&caps.lock);
 	c->counted = false;
 }
 
@@ -539,7 +537,9 @@ struct milter_server *milter_server_new(const struct config *cfg,
 	s->mail = mail;
 	pthread_mutex_init(&s->lock, NULL);
 	s->listen = xstrdup(cfg->milter_listen);
-	s->max_conns = cfg->milter_max_connections;
+	pthread_mutex_lock(&caps.lock);
+	caps.max = cfg->milter_max_connections;
+	pthread_mutex_unlock(&caps.lock);
 	srv = s;
 	if (smfi_setconn(s->listen) != MI_SUCCESS ||
 	    smfi_settimeout((int)cfg->milter_timeout) != MI_SUCCESS ||
@@ -586,5 +586,8 @@ void milter_server_free(struct milter_server *s)
 	pthread_mutex_destroy(&s->lock);
 	/* Messages in progress hold the core's context, not s. */
 	srv = NULL;
+	pthread_mutex_lock(&caps.lock);
+	caps.max = 0;		/* a late negotiation is refused */
+	pthread_mutex_unlock(&caps.lock);
 	free(s);
 }
