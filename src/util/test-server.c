@@ -346,6 +346,7 @@ static void test_http(void)
 
 	fe.srv = server_new(base, "test-http", &lim);
 	fe.http = evhttp_new(base);
+	evhttp_set_max_headers_size(fe.http, 256);
 	ok(server_listen(fe.srv, "http_listen", "inet:127.0.0.1:0", 0, NULL,
 			 err, sizeof(err)) == 0 &&
 	   server_serve_http(fe.srv, fe.http, fe_request, &fe, err,
@@ -368,6 +369,8 @@ static void test_http(void)
 	   "(%zu of %zu bytes sent)", d.sent, sizeof(DRIP) - 1);
 	is_int(fe.requests, 0, "http: the unfinished request never reached "
 	       "the service");
+	is_int(stats_of(fe.srv).request_unfinished, 0,
+	       "http: a request cut at the deadline is not also unfinished");
 	event_free(d.ev);
 	close(d.fd);
 
@@ -396,6 +399,27 @@ static void test_http(void)
 	fe.delay_ms = 0;
 	w.decided = 0;
 	run_until(open_is, &w);
+
+	/* Headers over evhttp's limit: evhttp answers and closes by itself;
+	 * the skeleton counts the request it never handed on. */
+	{
+		char big[600];
+		int n = fe.requests;
+
+		memset(big, 'a', sizeof(big));
+		a = connect_from("127.0.0.1", port);
+		send(a, "GET /y HTTP/1.1\r\nX: ", 20, MSG_NOSIGNAL);
+		send(a, big, sizeof(big), MSG_NOSIGNAL);
+		send(a, "\r\n\r\n", 4, MSG_NOSIGNAL);
+		cw = (struct closed_want){ a, fe.srv, 1, 1 };
+		ok(run_until(closed_and_counted, &cw) &&
+		   stats_of(fe.srv).request_unfinished == 1 &&
+		   fe.requests == n,
+		   "http: headers over the limit: closed, counted as "
+		   "unfinished, never handed to the service");
+		close(a);
+		run_until(open_is, &w);
+	}
 
 	/* Caps: one per client address, two in all (and no idle timeout
 	 * in between). */
