@@ -3,6 +3,7 @@
 
   bench/content-split.py MAMORI SHARED [--half tune|report|both]
                          [--jobs N] [--out FILE.jsonl] [--protected FILE]
+                         [--hosts FILE]
 
 Runs `mamori scan --json` offline (test/dns/zone-server.py answering
 NXDOMAIN to everything) over phishing-pot-subset and the SpamAssassin sets
@@ -65,6 +66,10 @@ def main():
     ap.add_argument('--only', action='append')
     ap.add_argument('--protected',
                     default=os.path.join(ROOT, 'etc/protected-domains.example'))
+    ap.add_argument('--hosts',
+                    default=os.path.join(ROOT, 'etc/content-hosts.example'),
+                    help="content_hosts_file ('' for none: main's code "
+                    "before the setting existed)")
     a = ap.parse_args()
     a.mamori = os.path.abspath(a.mamori)
 
@@ -86,6 +91,8 @@ def main():
             f.write('authserv_id = mx.content-split.test\n'
                     'dns_upstream = 127.0.0.1@%d\ndns_timeout_ms = 2000\n'
                     'lookalike_protected_file = %s\n' % (port, a.protected))
+            if a.hosts:
+                f.write('content_hosts_file = %s\n' % a.hosts)
         jobs = []
         for name, folder, kind in SETS:
             if a.only and name not in a.only:

@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "core/content.h"
+#include "core/content-signals.h"
 #include "core/corrindex.h"
 #include "core/mailauth.h"
 #include "mail/archive.h"
 #include "mail/cues.h"
 #include "mail/dispname.h"
 #include "mail/dmarc.h"
+#include "mail/hostlist.h"
 #include "mail/links.h"
 #include "mail/lookalike.h"
 #include "mail/mime.h"
@@ -154,12 +156,21 @@ void content_config_init(struct content_config *c, const struct config *cfg,
 	c->la = lookalike_new(psl);
 	if (c->la && cfg->lookalike_protected_file[0])
 		load_protected(c, cfg->lookalike_protected_file, warn, warnsz);
+	if (cfg->content_hosts_file && cfg->content_hosts_file[0]) {
+		char w2[256];	/* the first warning is the one kept */
+
+		content_signals_load(c, cfg->content_hosts_file, w2, sizeof(w2));
+		if (!warn[0])
+			snprintf(warn, warnsz, "%s", w2);
+	}
 }
 
 void content_config_deinit(struct content_config *c)
 {
 	lookalike_free(c->la);
 	c->la = NULL;
+	hostlist_free(c->hl);
+	c->hl = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -734,5 +745,6 @@ void content_check(struct content_verdict *v, const struct content_config *c,
 	check_cues(&x);
 	check_brand_links(&x, x.brand);
 	check_subject_rcpt(&x);
+	content_signals_check(v, c, x.ms, x.lk, x.from_domain);
 	links_free(x.lk);
 }

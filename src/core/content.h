@@ -95,6 +95,7 @@ struct content_verdict {
 
 struct dmarc_psl;
 struct lookalike;
+struct hostlist;
 struct mime_summary;
 struct mailauth_verdict;
 struct corrindex;
@@ -109,11 +110,13 @@ struct content_config {
 	const char *authserv_id;	/* first item of X-Mamori-Verdict */
 	const struct dmarc_psl *psl;	/* borrowed */
 	struct lookalike *la;		/* owned: content_config_deinit */
+	struct hostlist *hl;		/* content_hosts_file; owned */
 };
 
 /*
  * Fill c from cfg (thresholds, prefix; the protected domains of
- * lookalike_protected_file, loaded here).  psl and authserv are borrowed
+ * lookalike_protected_file and the host lists of content_hosts_file,
+ * loaded here).  psl and authserv are borrowed
  * and must outlive c.  *warn gets a message to log (file unreadable, bad
  * line) or NULL; the checks run on without the list then.
  */

@@ -267,6 +267,80 @@ static const struct row rows[] = {
 	  "From: suzuki@partner-corp.co.jp\r\nTo: user@example.test\r\n"
 	  "Subject: hi\r\n", "Hello.", 0, false, 0, 0, "", "accept", NULL,
 	  "lookalike-correspondent" },
+	/* hosts and shapes (content_signals.c, the test's hosts file) */
+	{ "a link through a URL shortener",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "See https://bit.ly/3xYz now.", 0, false, 3, 3,
+	  "", "accept", "link-shortener", "link-free-hosting" },
+	{ "ham: one shortened link among many is no hiding",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "https://shop.example/1 https://shop.example/2 "
+	  "https://shop.example/3 https://bit.ly/3xYz", 0, false, 0, 0, "",
+	  "accept", NULL, "link-shortener" },
+	{ "a link to a form on a free form site (path entry)",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Fill in https://docs.google.com/forms/d/e/1/"
+	  "viewform today.", 0, false, 3, 3, "", "accept",
+	  "link-free-hosting", NULL },
+	{ "ham: a shared document on the same site is no form",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "The plan: https://docs.google.com/document/d/"
+	  "1/edit", 0, false, 0, 0, "", "accept", NULL, "link-free-hosting" },
+	{ "a login page on a free host, a cue, a shortener: tagged",
+	  "From: a@notice.example\r\nTo: user@example.test\r\n"
+	  "Subject: verify your account\r\n", "Sign in at https://"
+	  "secure-login.web.app/ or https://t.co/x1", 0, false, 8, 8,
+	  "phishing", "tag", "link-free-hosting", NULL },
+	{ "Reply-To on a free mailbox, From a company",
+	  "From: ceo@company.example\r\nReply-To: ceo.company@gmail.com\r\n"
+	  "To: user@example.test\r\nSubject: urgent\r\n", "Reply now.", 0,
+	  false, 3, 3, "", "accept", "replyto-freemail", NULL },
+	{ "ham: Reply-To on a free mailbox from a free mailbox",
+	  "From: a@yahoo.com\r\nReply-To: a@gmail.com\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Hi.", 0, false, 0,
+	  0, "", "accept", NULL, "replyto-freemail" },
+	{ "ham: Reply-To on the sender's own organisation",
+	  "From: a@mail.company.example\r\nReply-To: b@company.example\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Hi.", 0, false, 0,
+	  0, "", "accept", NULL, "replyto-freemail" },
+	{ "a From domain under a throwaway TLD",
+	  "From: offer@k3j9x.xyz\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hi.", 0, false, 2, 2, "", "accept",
+	  "from-abused-tld", NULL },
+	{ "ham: a TLD that only ends like a listed one",
+	  "From: a@ex.abcxyz\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hi.", 0, false, 0, 0, "", "accept", NULL,
+	  "from-abused-tld" },
+	{ "several authors in From",
+	  "From: Gift <a@friends.example>, Gift <b@friends.example>\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Hi.", 0, false, 2,
+	  2, "", "accept", "from-shape", NULL },
+	{ "a From with no address",
+	  "From: \"Facebook\" <>\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hi.", 0, false, 2, 2, "", "accept",
+	  "from-shape", NULL },
+	{ "mathematical letters in the subject",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: \xf0\x9d\x90\x85\xf0\x9d\x90\xab\xf0\x9d\x90\x9e"
+	  " gift\r\n", "Hi.", 0, false, 3, 3, "", "accept",
+	  "styled-letters", NULL },
+	{ "ham: emoji and CJK in the subject are no styled letters",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: \xf0\x9f\x8e\x81 \xe3\x81\x8a\xe7\xa5\x9d\xe3\x81\x84"
+	  " \xf0\x9f\x87\xaf\xf0\x9f\x87\xb5\r\n", "Hi.", 0, false, 0,
+	  0, "", "accept", NULL, "styled-letters" },
+	{ "HTML only: a picture and a link, no words",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "<html><style>p{color:red}</style><body><a "
+	  "href=\"https://shop.example/c\"><img src=\"https://img.example/"
+	  "1.png\"></a></body></html>", 0, false, 2, 2, "", "accept",
+	  "html-little-text", NULL },
+	{ "ham: HTML only with words",
+	  "From: a@shop.example\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "<p>Dear customers, our shop is closed on "
+	  "Monday for the holiday; we open again on Tuesday at nine. Thank "
+	  "you for shopping with us.</p><a href=\"https://shop.example/\">"
+	  "shop</a>", 0, false, 0, 0, "", "accept", NULL, "html-little-text" },
 };
 
 /* Every row of the table. */
@@ -422,7 +496,7 @@ int main(void)
 	struct dmarc_psl *psl = dmarc_psl_load(NULL);
 	struct content_config cc;
 	struct corrindex *ci;
-	char prot[4200], warn[512], *text;
+	char prot[4200], hosts[4200], warn[512], *text;
 
 	if (!psl || !mkdtemp(tmp)) {
 		printf("1..0 # SKIP no Public Suffix List\n");
@@ -438,8 +512,13 @@ int main(void)
 	snprintf(prot, sizeof(prot), "%s/protected", tmp);
 	g_file_set_contents(prot, "mizuho-bank.co.jp みずほ銀行\n"
 			    "paypal.com PayPal\n", -1, NULL);
+	snprintf(hosts, sizeof(hosts), "%s/hosts", tmp);
+	g_file_set_contents(hosts, "shortener bit.ly\nshortener t.co\n"
+			    "hosting web.app\nhosting docs.google.com/forms\n"
+			    "freemail gmail.com\nfreemail yahoo.com\n"
+			    "tld xyz\n", -1, NULL);
 	text = xasprintf("authserv_id = mx.test\nlookalike_protected_file = "
-			 "%s\n", prot);
+			 "%s\ncontent_hosts_file = %s\n", prot, hosts);
 	cfg = conf(text);
 	free(text);
 	content_config_init(&cc, cfg, psl, "mx.test", warn, sizeof(warn));

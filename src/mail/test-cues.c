@@ -66,6 +66,18 @@ static const struct row rows[] = {
 	 "x@evil.example.com", {0, 0, 0, 0}, "Chase"},
 	{"invalid UTF-8 is tolerated", "\xff\xfe final notice", "",
 	 "x@evil.example.com", {0, 1, 0, 0}, ""},
+	{"Japanese prize and account lures", "【当選のお知らせ】",
+	 "アカウントの確認が必要です。", "x@evil.example.com", {2, 0, 0, 0},
+	 ""},
+	{"prize lures, English and German", "You have WON",
+	 "Sie haben gewonnen: ein Gutschein im Wert von 500 Euro",
+	 "x@evil.example.com", {3, 0, 0, 0}, ""},
+	{"Portuguese and French lures", "Acesso indevido",
+	 "Le livreur n'a pas pu livrer votre colis.", "x@evil.example.com",
+	 {2, 0, 0, 0}, ""},
+	{"ham: a prize word without the lure", "Prize draw results",
+	 "Our team won the league; the gift shop opens Monday.",
+	 "x@club.example.com", {0, 0, 0, 0}, ""},
 	{"empty message", "", "", NULL, {0, 0, 0, 0}, ""},
 };
 

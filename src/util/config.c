@@ -223,6 +223,8 @@ static const struct cfg_param global_params[] = {
 	{"lookalike_protected_file", CFG_STR, "", 0, 0, true,
 	 G(lookalike_protected_file), NULL,
 	 "protected domains (DOMAIN [BRAND] a line) whose look-alikes are flagged; empty: none"},
+	{"content_hosts_file", CFG_STR, "", 0, 0, true, G(content_hosts_file),
+	 NULL, "URL shorteners, free hosting, free mail, throwaway TLDs (KIND HOST[/PATH] a line); empty: none"},
 	{"dkim_key_dir", CFG_STR, "/etc/mamori/dkim", 0, 0, true, G(dkim_key_dir),
 	 NULL, "DOMAIN/SELECTOR.key private keys for signing outbound mail"},
 	{"correspondence_ttl", CFG_TIME, "180d", 3600, 3650 * 86400L, true,

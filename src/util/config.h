@@ -169,6 +169,7 @@ struct config {
 	char *dmarc_trusted_forwarders;
 	int dmarc_mode;			/* 0 rfc9989, 1 rfc7489 */
 	char *lookalike_protected_file;	/* src/mail/lookalike.h format */
+	char *content_hosts_file;	/* src/mail/hostlist.h format */
 	char *dkim_key_dir;
 	long correspondence_ttl;
 	/* inbound content verdict (core/content.h) */
