@@ -11,8 +11,8 @@
  * Limits: the links already parsed (at most LINKS_MAX), at most
  * SIGNALS_HTML_SCAN bytes of HTML read to count visible characters (and
  * only until SIGNALS_TEXT_FEW of them are seen), the attachments the MIME
- * summary lists.  No allocation per message.  Sans-I/O except
- * content_signals_load, which reads the hosts file at configuration time.
+ * summary lists.  No allocation per message.  Sans-I/O: core/content.c
+ * reads the hosts file and hands its bytes to content_signals_load.
  * Threading: the hosts list is built on the loop thread, then read-only.
  */
 #ifndef MAMORI_CORE_CONTENT_SIGNALS_H
@@ -26,12 +26,14 @@ struct links;
 struct mime_summary;
 
 /*
- * Load the hosts file path (mail/hostlist.h format) into c->hl (made
- * here; freed by content_config_deinit).  On trouble *warn gets a message
- * and the entries before the bad line are used.
+ * Load the hosts file text[0..n) (mail/hostlist.h format; NULL: path
+ * could not be read) into c->hl (made here; freed by
+ * content_config_deinit).  *warn gets "" or a message naming path; after
+ * a bad line the entries before it are used.
  */
 void content_signals_load(struct content_config *c, const char *path,
-			  char *warn, size_t warnsz);
+			  const char *text, size_t n, char *warn,
+			  size_t warnsz);
 
 /*
  * Append the reasons of this module for the message ms, whose links are

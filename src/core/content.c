@@ -105,23 +105,34 @@ const char *content_labels_str(unsigned mask, char *buf, size_t bufsz)
 /* ------------------------------------------------------------------ */
 /* Settings                                                             */
 
+/* The first PROTECTED_MAX_BYTES of the list file path (malloc'd, its
+ * length in *n), or NULL if it cannot be opened. */
+static char *read_list(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+
+	if (!f)
+		return NULL;
+	text = xmalloc(PROTECTED_MAX_BYTES);
+	*n = fread(text, 1, PROTECTED_MAX_BYTES, f);
+	fclose(f);
+	return text;
+}
+
 /* Read the protected file into c->la; a message in warn on trouble. */
 static void load_protected(struct content_config *c, const char *path,
 			   char *warn, size_t warnsz)
 {
-	FILE *f = fopen(path, "rb");
 	char *text;
-	size_t n, bad = 0;
+	size_t n = 0, bad = 0;
 	int r;
 
-	if (!f) {
+	if (!(text = read_list(path, &n))) {
 		snprintf(warn, warnsz, "lookalike_protected_file %s: cannot "
 			 "read, no protected domains", path);
 		return;
 	}
-	text = xmalloc(PROTECTED_MAX_BYTES);
-	n = fread(text, 1, PROTECTED_MAX_BYTES, f);
-	fclose(f);
 	r = lookalike_load(c->la, text, n, &bad);
 	free(text);
 	if (r != 0)
@@ -158,8 +169,12 @@ void content_config_init(struct content_config *c, const struct config *cfg,
 		load_protected(c, cfg->lookalike_protected_file, warn, warnsz);
 	if (cfg->content_hosts_file && cfg->content_hosts_file[0]) {
 		char w2[256];	/* the first warning is the one kept */
+		size_t n = 0;
+		char *text = read_list(cfg->content_hosts_file, &n);
 
-		content_signals_load(c, cfg->content_hosts_file, w2, sizeof(w2));
+		content_signals_load(c, cfg->content_hosts_file, text, n, w2,
+				     sizeof(w2));
+		free(text);
 		if (!warn[0])
 			snprintf(warn, warnsz, "%s", w2);
 	}

@@ -15,9 +15,7 @@
 #include "mail/hostlist.h"
 #include "mail/links.h"
 #include "mail/mime.h"
-#include "util/xalloc.h"
 
-#define HOSTS_MAX_BYTES (1u << 20)	/* HOSTLIST_MAX lines fit easily */
 #define SIGNALS_HTML_SCAN (256u * 1024)	/* HTML read for visible text */
 #define SIGNALS_TEXT_FEW 100		/* fewer visible characters: none */
 
@@ -35,25 +33,20 @@ enum {
 };
 
 void content_signals_load(struct content_config *c, const char *path,
-			  char *warn, size_t warnsz)
+			  const char *text, size_t n, char *warn,
+			  size_t warnsz)
 {
-	FILE *f = fopen(path, "rb");
-	char *text;
-	size_t n, bad = 0;
+	size_t bad = 0;
 	int r;
 
 	warn[0] = '\0';
 	c->hl = hostlist_new();
-	if (!f) {
+	if (!text) {
 		snprintf(warn, warnsz, "content_hosts_file %s: cannot read, "
 			 "no host lists", path);
 		return;
 	}
-	text = xmalloc(HOSTS_MAX_BYTES);
-	n = fread(text, 1, HOSTS_MAX_BYTES, f);
-	fclose(f);
 	r = hostlist_load(c->hl, text, n, &bad);
-	free(text);
 	if (r != 0)
 		snprintf(warn, warnsz, "content_hosts_file %s line %zu: %s; "
 			 "entries before it are used", path, bad,

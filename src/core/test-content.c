@@ -490,6 +490,40 @@ static void test_add_and_limits(const struct content_config *cc)
 	       "surrogate) become '?'");
 }
 
+/* A hosts file that is missing or has a bad line: a warning naming it,
+ * and the entries before the bad line still work. */
+static void test_hosts_warn(const struct dmarc_psl *psl)
+{
+	struct content_config cc;
+	struct content_verdict v;
+	struct config *cfg;
+	char path[4200], warn[512], *text;
+
+	cfg = conf("content_hosts_file = /nonexistent/hosts\n");
+	content_config_init(&cc, cfg, psl, "mx.test", warn, sizeof(warn));
+	ok(strstr(warn, "content_hosts_file /nonexistent/hosts") != NULL,
+	   "hosts: a missing file warns (%s)", warn);
+	content_config_deinit(&cc);
+	config_free(cfg);
+	snprintf(path, sizeof(path), "%s/badhosts", tmp);
+	g_file_set_contents(path, "shortener bit.ly\nredirect x.example\n",
+			    -1, NULL);
+	text = xasprintf("content_hosts_file = %s\n", path);
+	cfg = conf(text);
+	free(text);
+	content_config_init(&cc, cfg, psl, "mx.test", warn, sizeof(warn));
+	ok(strstr(warn, "line 2") != NULL, "hosts: a bad line is named (%s)",
+	   warn);
+	text = message("From: a@shop.example\r\nTo: user@example.test\r\n"
+		       "Subject: hi\r\n", "https://bit.ly/x", NULL, NULL);
+	score(&cc, NULL, text, false, &v);
+	ok(find(&v, "link-shortener") != NULL,
+	   "hosts: the entries before a bad line are used");
+	free(text);
+	content_config_deinit(&cc);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	struct config *cfg;
@@ -532,6 +566,7 @@ int main(void)
 	test_rows(&cc, ci);
 	test_index(&cc, ci);
 	test_add_and_limits(&cc);
+	test_hosts_warn(psl);
 
 	corrindex_free(ci);
 	content_config_deinit(&cc);
