@@ -1,7 +1,7 @@
 /*
  * fuzz-content - libFuzzer target for the inbound content verdict
- * (src/core/content.c) on one MIME parse, with a protected domain and a
- * known-correspondent index (src/core/corrindex.c) holding one
+ * (src/core/content.c) on one MIME parse, with a protected domain, host
+ * lists (src/core/content_signals.c) and a known-correspondent index (src/core/corrindex.c) holding one
  * correspondent, the way core_inbound runs it; and corrindex_row_key on
  * the input's first line (the store rows the index loads).
  *
@@ -19,6 +19,7 @@
 #include "core/content.h"
 #include "core/corrindex.h"
 #include "mail/dmarc.h"
+#include "mail/hostlist.h"
 #include "mail/lookalike.h"
 #include "mail/mime.h"
 
@@ -39,6 +40,8 @@ static void setup(void)
 {
 	static const char hdr[] = "From: user@example.test\r\nTo: \"Tanaka "
 		"Taro\" <tanaka@partner-corp.co.jp>\r\n\r\n";
+	static const char hosts[] = "shortener bit.ly\nhosting web.app\n"
+		"hosting docs.google.com/forms\nfreemail gmail.com\ntld xyz\n";
 	struct mime_summary *ms = NULL;
 	uint64_t keys[CORRINDEX_LEARN_MAX];
 	size_t n, np, i;
@@ -55,6 +58,8 @@ static void setup(void)
 		fail("no Public Suffix List");
 	cc.la = lookalike_new(cc.psl);
 	lookalike_add(cc.la, "mizuho-bank.co.jp", "Mizuho");
+	cc.hl = hostlist_new();
+	hostlist_load(cc.hl, hosts, sizeof(hosts) - 1, NULL);
 	mime_init();
 	ci = corrindex_new(4096);
 	corrindex_set_salt(ci, "0123456789abcdef0123456789abcdef"
@@ -71,7 +76,8 @@ static void setup(void)
 /* The invariants of a decided verdict. */
 static void check(const struct content_verdict *v)
 {
-	int sum = 0, lp[CONTENT_NLABELS] = { 0 }, l;
+	/* one more slot: CONTENT_NO_LABEL reasons only score */
+	int sum = 0, lp[CONTENT_NLABELS + 1] = { 0 }, l;
 	size_t i;
 
 	if (v->nreasons > CONTENT_MAX_REASONS || v->dropped)
@@ -82,7 +88,7 @@ static void check(const struct content_verdict *v)
 		if (strnlen(r->name, CONTENT_NAME_MAX) == CONTENT_NAME_MAX ||
 		    strnlen(r->detail, CONTENT_DETAIL_MAX) ==
 		    CONTENT_DETAIL_MAX || !g_utf8_validate(r->detail, -1, NULL)
-		    || (unsigned)r->label >= CONTENT_NLABELS)
+		    || (unsigned)r->label > CONTENT_NO_LABEL)
 			fail("reason not bounded UTF-8");
 		sum += r->points;
 		lp[r->label] += r->points;
