@@ -26,6 +26,7 @@ enum {
 	P_REPLYTO_FREEMAIL = 3,	/* replies go to a free mailbox elsewhere */
 	P_ABUSED_TLD = 2,	/* From under a throwaway-domain TLD */
 	P_FROM_SHAPE = 2,	/* several From authors, or no address */
+	P_FROM_BAD_DOMAIN = 4,	/* a From domain that cannot exist */
 	P_STYLED = 3,		/* mathematical letters in subject or name */
 	P_LITTLE_TEXT = 2,	/* HTML only, links, almost no words */
 	P_ATTACH_HTML = 4,	/* an HTML or SVG file attached */
@@ -155,8 +156,36 @@ static void check_replyto(struct content_verdict *v,
 			   ms->reply_to.v[0].addr, from_domain, m);
 }
 
-/* The From domain under a TLD of the throwaway list; several authors in
- * From (RFC 5322 3.6.2 then needs a Sender), or a From with no address. */
+/* True if d cannot be a domain on the Internet: a single label, an
+ * empty label, a byte no host name has (RFC 1123 2.1). */
+static bool bad_domain(const char *d)
+{
+	size_t i;
+
+	if (!strchr(d, '.') || d[0] == '.' || strstr(d, ".."))
+		return true;
+	for (i = 0; d[i]; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') ||
+		      (d[i] >= '0' && d[i] <= '9') || d[i] == '-' ||
+		      d[i] == '.' || d[i] == '_' || (unsigned char)d[i] >= 0x80))
+			return true;
+	return false;
+}
+
+/* True if the display name ends in a comma (blanks and '_' aside): names
+ * listed without their addresses, "Deutsche Bahn, Deutsche Bahn,". */
+static bool name_ends_in_comma(const char *name)
+{
+	size_t n = strlen(name);
+
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '_'))
+		n--;
+	return n > 0 && name[n - 1] == ',';
+}
+
+/* The From domain under a TLD of the throwaway list or impossible; several
+ * authors in From (RFC 5322 3.6.2 then needs a Sender), a From with no
+ * address, a display name that is a broken list. */
 static void check_from_shape(struct content_verdict *v,
 			     const struct content_config *c,
 			     const struct mime_summary *ms,
@@ -169,6 +198,11 @@ static void check_from_shape(struct content_verdict *v,
 		content_add_reason(v, "from-abused-tld", CONTENT_NO_LABEL,
 				   P_ABUSED_TLD, "from_domain=%s tld=%s",
 				   from_domain, m);
+	if (from_domain[0] && bad_domain(from_domain))
+		content_add_reason(v, "from-bad-domain", CONTENT_SPOOFING,
+				   P_FROM_BAD_DOMAIN, "from_domain=%s (no "
+				   "domain on the Internet is written so)",
+				   from_domain);
 	if (ms->from.n > 1)
 		content_add_reason(v, "from-shape", CONTENT_NO_LABEL,
 				   P_FROM_SHAPE, "authors=%zu (a From "
@@ -176,6 +210,11 @@ static void check_from_shape(struct content_verdict *v,
 	else if (ms->from.n == 0 || !strchr(ms->from.v[0].addr, '@'))
 		content_add_reason(v, "from-shape", CONTENT_NO_LABEL,
 				   P_FROM_SHAPE, "a From with no address");
+	else if (name_ends_in_comma(ms->from.v[0].name))
+		content_add_reason(v, "from-shape", CONTENT_NO_LABEL,
+				   P_FROM_SHAPE, "name=\"%s\" (a display name "
+				   "ending in a comma: a broken list of names)",
+				   ms->from.v[0].name);
 }
 
 /* True if s holds a styled Latin letter: the Mathematical Alphanumeric
@@ -339,12 +378,9 @@ void content_signals_check(struct content_verdict *v,
 {
 	if (lk && hostlist_count(c->hl))
 		check_link_hosts(v, c, lk);
-	if (hostlist_count(c->hl)) {
+	if (hostlist_count(c->hl))
 		check_replyto(v, c, ms, from_domain);
-		check_from_shape(v, c, ms, from_domain);
-	} else {
-		check_from_shape(v, c, ms, "");
-	}
+	check_from_shape(v, c, ms, from_domain);
 	check_styled(v, ms);
 	check_little_text(v, ms, lk);
 	check_attachment_types(v, ms);

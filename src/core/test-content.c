@@ -319,6 +319,22 @@ static const struct row rows[] = {
 	  "From: \"Facebook\" <>\r\nTo: user@example.test\r\n"
 	  "Subject: hi\r\n", "Hi.", 0, false, 2, 2, "", "accept",
 	  "from-shape", NULL },
+	{ "a display name ending in a comma (a broken list of names)",
+	  "From: Deutsche Bahn, Deutsche Bahn, <noreply@rail.example>\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Hi.", 0, false, 2,
+	  2, "", "accept", "from-shape", NULL },
+	{ "ham: a quoted Last, First display name",
+	  "From: \"Suzuki, Hanako\" <hanako@shop.example>\r\n"
+	  "To: user@example.test\r\nSubject: hi\r\n", "Hi.", 0, false, 0,
+	  0, "", "accept", NULL, "from-shape" },
+	{ "a From domain that cannot exist (one label)",
+	  "From: Correios <noreply@correios>\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hi.", 0, false, 4, 4, "spoofing", "accept",
+	  "from-bad-domain", NULL },
+	{ "a From domain with a byte no host name has",
+	  "From: <Todays@Winner!>\r\nTo: user@example.test\r\n"
+	  "Subject: hi\r\n", "Hi.", 0, false, 4, 4, "spoofing", "accept",
+	  "from-bad-domain", NULL },
 	{ "mathematical letters in the subject",
 	  "From: a@shop.example\r\nTo: user@example.test\r\n"
 	  "Subject: \xf0\x9d\x90\x85\xf0\x9d\x90\xab\xf0\x9d\x90\x9e"
