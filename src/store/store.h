@@ -222,11 +222,18 @@ bool store_is_shared(const struct store *st);
 /*
  * Options a networked store needs besides its name: a password (borrowed;
  * NULL or "" for none; never logged), and how long one operation may wait
- * for the server before it reports STORE_E_RETRY (0: 1,000 ms).
+ * for the server before it reports STORE_E_RETRY (0: 1,000 ms).  user: an
+ * ACL user sent with the password (AUTH USER PASSWORD; NULL or "": AUTH
+ * PASSWORD).  sentinel_user and sentinel_password: the same for the
+ * sentinels of a redis-sentinel: store (NULL or "": no AUTH).  All
+ * borrowed for the call only.
  */
 struct store_opts {
 	const char *password;
 	long timeout_ms;
+	const char *user;
+	const char *sentinel_user;
+	const char *sentinel_password;
 };
 /* store_open with options (opts may be NULL). */
 int store_open_opts(const char *spec, struct event_base *base,

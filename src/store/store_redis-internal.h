@@ -55,7 +55,10 @@ struct rds_store {
 	char master_name[128];
 	struct rds_addr sentinels[RDS_SENTINELS];
 	size_t nsentinels;
-	char *password;
+	char *password;			/* AUTH on the master, or NULL */
+	char *user;			/* its ACL user, or NULL */
+	char *sen_password;		/* AUTH on the sentinels, or NULL */
+	char *sen_user;			/* their ACL user, or NULL */
 	long timeout_ms;
 	redisContext *sc;		/* blocking link */
 	redisAsyncContext *ac;		/* counters */

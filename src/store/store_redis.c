@@ -50,7 +50,8 @@
  * every failure and every RDS_SENTINEL_POLL_MS; a new address (a failover)
  * drops every link and reconnects there.  A server that answers READONLY
  * (a demoted master) is treated as down, which asks again.  Sentinels are
- * asked without a password.
+ * asked with their own AUTH (sentinel_user, sentinel_password: Sentinel's
+ * requirepass is apart from the master's) or without.
  *
  * Replication is asynchronous: a write the old master acknowledged just
  * before it died may be missing after a failover (a counter a few messages
@@ -60,7 +61,9 @@
  * hiredis writes without MSG_NOSIGNAL: the process must ignore SIGPIPE
  * (mamorid does), or a server that went away kills it.
  *
- * The password (store_opts) is sent with AUTH and never logged.  Callbacks
+ * The password (store_opts) is sent with AUTH (with the ACL user, if
+ * any: AUTH USER PASSWORD) and never logged.  No TLS: hiredis 0.14 (Debian
+ * 12) has none; across hosts use a tunnel (docs/design/fleet.md).  Callbacks
  * still pending when the store closes are not called: the daemon closes
  * the store after everything that could be called back.  Event-loop thread
  * only.
@@ -670,6 +673,21 @@ static void rds_watch(struct store *st, const char *ns, store_watch_cb *cb,
 		rds_async_up(rs);
 }
 
+/* A copy of an option, or NULL when it is NULL or "". */
+static char *rds_opt(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+/* Wipe and free a password copy (NULL: nothing). */
+static void rds_secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 /* Driver op: close every link; pending callbacks are not called. */
 static void rds_close(struct store *st)
 {
@@ -685,10 +703,10 @@ static void rds_close(struct store *st)
 	for (i = 0; i < rs->nwatch; i++)
 		free(rs->watch[i].chan);
 	free(rs->watch);
-	if (rs->password != NULL) {
-		memset(rs->password, 0, strlen(rs->password));
-		free(rs->password);
-	}
+	rds_secret_free(rs->password);
+	rds_secret_free(rs->sen_password);
+	free(rs->user);
+	free(rs->sen_user);
 	free(rs);
 }
 
@@ -732,8 +750,12 @@ int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
 	rs->base = base;
 	rs->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms :
 			 RDS_TIMEOUT_MS;
-	if (opts && opts->password && opts->password[0])
-		rs->password = xstrdup(opts->password);
+	if (opts != NULL) {
+		rs->password = rds_opt(opts->password);
+		rs->user = rds_opt(opts->user);
+		rs->sen_password = rds_opt(opts->sentinel_password);
+		rs->sen_user = rds_opt(opts->sentinel_user);
+	}
 	/* Tells our own notices from other hosts'. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(rs->origin, sizeof(rs->origin), "%ld-%lld-%ld", (long)getpid(),

@@ -8,7 +8,8 @@
  * (RDS_BACKOFF_MIN_MS doubling to RDS_BACKOFF_MAX_MS) calls report
  * STORE_E_RETRY without touching the network.  With Sentinel the master is
  * asked of each sentinel in turn (SENTINEL get-master-addr-by-name) at
- * start, after a failure and every RDS_SENTINEL_POLL_MS; a new address
+ * start, after a failure and every RDS_SENTINEL_POLL_MS (with AUTH when
+ * the sentinels want one); a new address
  * drops the links, and a reachable server that is not the master (ROLE)
  * counts as down.  Event-loop thread only.
  */
@@ -90,16 +91,22 @@ void rds_mark_down(struct rds_store *rs, const char *why)
 	rds_drop_links(rs);
 }
 
-/* Send AUTH on a blocking link; false (and why) when refused. */
-static bool rds_sync_auth(redisContext *c, const char *password,
-			  const char **why)
+/*
+ * Send AUTH PASSWORD, or AUTH USER PASSWORD with an ACL user (Redis 6 and
+ * later), on a blocking link; false (and why) when refused.
+ */
+static bool rds_sync_auth(redisContext *c, const char *user,
+			  const char *password, const char **why)
 {
 	redisReply *r;
 	bool ok;
 
-	if (password == NULL || password[0] == '\0')
+	if (password == NULL)
 		return true;
-	r = redisCommand(c, "AUTH %s", password);
+	if (user != NULL)
+		r = redisCommand(c, "AUTH %s %s", user, password);
+	else
+		r = redisCommand(c, "AUTH %s", password);
 	ok = r != NULL && r->type != REDIS_REPLY_ERROR;
 	*why = r == NULL ? "auth: no answer" : "auth refused";
 	freeReplyObject(r);
@@ -132,24 +139,36 @@ static redisContext *rds_sync_connect(const struct rds_store *rs,
 
 /*
  * Ask the sentinels, in turn, where the master is.  A new address drops
- * the links (they are reopened there).  False when none answered.
+ * the links (they are reopened there).  False when none answered, with
+ * why the last one did not.
  */
-static bool rds_discover(struct rds_store *rs)
+static bool rds_discover(struct rds_store *rs, const char **why)
 {
 	size_t i;
 
 	rs->sentinel_at = rds_ms() + RDS_SENTINEL_POLL_MS;
+	*why = "no sentinel answered";
 	for (i = 0; i < rs->nsentinels; i++) {
-		const char *why = "";
 		redisContext *c = rds_sync_connect(rs, &rs->sentinels[i],
-						   false, &why);
+						   false, why);
 		redisReply *r;
 		struct rds_addr a;
 
 		if (c == NULL)
 			continue;
+		if (!rds_sync_auth(c, rs->sen_user, rs->sen_password, why)) {
+			*why = "sentinel auth refused";
+			redisFree(c);
+			continue;
+		}
 		r = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
 				 rs->master_name);
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			/* NOAUTH: a sentinel with requirepass, asked without
+			 * store_sentinel_password_file; or an unknown name. */
+			*why = strncmp(r->str, "NOAUTH", 6) == 0 ?
+			       "sentinel wants a password" :
+			       "sentinel refused the question";
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
 		    r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
@@ -195,12 +214,13 @@ bool rds_up(struct rds_store *rs)
 	if (now < rs->retry_at)
 		return false;
 	if (rs->sentinel && (rs->master.port == 0 || now >= rs->sentinel_at)
-	    && !rds_discover(rs)) {
-		rds_mark_down(rs, "no sentinel answered");
+	    && !rds_discover(rs, &why)) {
+		rds_mark_down(rs, why);
 		return false;
 	}
 	rs->sc = rds_sync_connect(rs, &rs->master, rs->is_unix, &why);
-	if (rs->sc == NULL || !rds_sync_auth(rs->sc, rs->password, &why)) {
+	if (rs->sc == NULL ||
+	    !rds_sync_auth(rs->sc, rs->user, rs->password, &why)) {
 		rds_mark_down(rs, why);
 		return false;
 	}
@@ -356,7 +376,10 @@ static redisAsyncContext *rds_async_open(struct rds_store *rs)
 	}
 	redisAsyncSetConnectCallback(ac, rds_on_connect);
 	redisAsyncSetDisconnectCallback(ac, rds_on_disconnect);
-	if (rs->password != NULL && rs->password[0] != '\0')
+	if (rs->password != NULL && rs->user != NULL)
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", rs->user,
+				  rs->password);
+	else if (rs->password != NULL)
 		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rs->password);
 	return ac;
 }
@@ -396,8 +419,11 @@ void rds_tick(evutil_socket_t fd, short what, void *arg)
 	else if (rs->reset)
 		rds_mark_down(rs, "link lost");
 	rs->reset = false;
-	if (rs->sentinel && !rs->down && now >= rs->sentinel_at)
-		rds_discover(rs);
+	if (rs->sentinel && !rs->down && now >= rs->sentinel_at) {
+		const char *why;
+
+		rds_discover(rs, &why);
+	}
 	if (rds_up(rs))
 		rds_async_up(rs);
 }

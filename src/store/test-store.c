@@ -964,12 +964,15 @@ out:
 static void test_redis_auth(void)
 {
 	static const struct {
-		const char *label, *password;
+		const char *label, *user, *password;
 		int want;
 	} rows[] = {
-		{"no password", NULL, -EIO},
-		{"wrong password", "wrong", -EIO},
-		{"right password", "s3cret-test", 0},
+		{"no password", NULL, NULL, -EIO},
+		{"wrong password", NULL, "wrong", -EIO},
+		{"right password", NULL, "s3cret-test", 0},
+		/* AUTH USER PASSWORD: requirepass is the default user's. */
+		{"ACL user default", "default", "s3cret-test", 0},
+		{"unknown ACL user", "nobody", "s3cret-test", -EIO},
 	};
 	struct redis_server rsv = { .password = "s3cret-test" };
 	struct store *st;
@@ -982,7 +985,9 @@ static void test_redis_auth(void)
 	}
 	snprintf(spec, sizeof(spec), "redis:unix:%s", rsv.sock);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct store_opts o = { rows[i].password, 300 };
+		struct store_opts o = { .password = rows[i].password,
+					.timeout_ms = 300,
+					.user = rows[i].user };
 
 		err[0] = '\0';
 		is_int(store_open_opts(spec, wait_base, &o, &st, err,

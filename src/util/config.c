@@ -106,6 +106,18 @@ static const struct cfg_param global_params[] = {
 	 G(store_password_file), NULL,
 	 "redis: file whose first line is the AUTH password (read at start, "
 	 "as root; never logged); empty: no AUTH"},
+	{"store_user", CFG_STR, "", 0, 0, false, G(store_user), NULL,
+	 "redis: the ACL user (Redis 6 and later) sent with the password as "
+	 "AUTH USER PASSWORD; empty: AUTH PASSWORD (the default user)"},
+	{"store_sentinel_password_file", CFG_STR, "", 0, 0, false,
+	 G(store_sentinel_password_file), NULL,
+	 "redis-sentinel: file whose first line is the sentinels' AUTH "
+	 "password (their requirepass; read at start, as root; never logged); "
+	 "empty: the sentinels are asked without AUTH"},
+	{"store_sentinel_user", CFG_STR, "", 0, 0, false,
+	 G(store_sentinel_user), NULL,
+	 "redis-sentinel: the sentinels' ACL user (AUTH USER PASSWORD); "
+	 "empty: AUTH PASSWORD"},
 	{"store_timeout_ms", CFG_INT, "1000", 20, 60000, false,
 	 G(store_timeout_ms), NULL,
 	 "redis: one operation waits this long for an answer, then "

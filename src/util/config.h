@@ -117,6 +117,9 @@ struct config {
 	char *store;
 	int store_failure_action;	/* 0 = dunno (fail open), 1 = defer */
 	char *store_password_file;	/* redis AUTH, read at start */
+	char *store_user;		/* redis: ACL user for AUTH */
+	char *store_sentinel_password_file; /* sentinels' AUTH, at start */
+	char *store_sentinel_user;	/* sentinels' ACL user */
 	long store_timeout_ms;		/* redis: one operation's bound */
 	long fleet_fast_age;		/* redis: RCPT trusts its copy this long */
 	long max_accounts;		/* accounts traffic may create (evict.c) */
