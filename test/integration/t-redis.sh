@@ -3,8 +3,12 @@
 # t-redis.sh - two mamorid sharing one Redis (store redis-sentinel:), with a
 # replica and a Sentinel, all on loopback:
 #
-#   a. a Redis master (AUTH password from store_password_file), a replica and
-#      one Sentinel (quorum 1); mamorid A and B on the sentinel spec
+#   a. a Redis master and a replica (requirepass for replication and the
+#      sentinel; mamorid logs in as the ACL user "mamori", allowed only the
+#      keys and channels mamori:*, store_user + store_password_file) and one
+#      Sentinel (quorum 1) with its own requirepass
+#      (store_sentinel_password_file); mamorid A and B on the sentinel spec;
+#      a mamorid without the sentinels' password does not start and says why
 #   b. one limit for the fleet: msgs_per_hour = 10; a burst on A alone and a
 #      burst split over A and B (alternating) are stopped at the same count
 #   c. a restriction made through A is refused at RCPT by B at once, and B's
@@ -29,8 +33,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 LOAD=$IT_LIB_DIR/policy-load.py
-REDIS_PW=redis-fleet-pw-7f3a
-IT_SECRETS+=("$REDIS_PW")
+REDIS_PW=redis-fleet-pw-7f3a		# the default user: replication, sentinel
+MAMORI_PW=redis-acl-mamori-pw-91c2	# the ACL user mamori (mamorid)
+SEN_PW=redis-sentinel-pw-5d0e		# the sentinel's requirepass
+IT_SECRETS+=("$REDIS_PW" "$MAMORI_PW" "$SEN_PW")
 
 [ -x "$MAMORID_BIN" ] || bail "no mamorid at $MAMORID_BIN"
 it_init
@@ -45,8 +51,9 @@ set -- $(free_ports 7)
 R1_PORT=$1 R2_PORT=$2 SEN_PORT=$3 PA=$4 PB=$5 APA=$6 APB=$7
 R_DIR=$IT_DIR/redis
 mkdir -p "$R_DIR/r1" "$R_DIR/r2" "$R_DIR/sen" "$IT_DIR/a" "$IT_DIR/b"
-printf '%s\n' "$REDIS_PW" >"$R_DIR/password"
-chmod 0600 "$R_DIR/password"
+printf '%s\n' "$MAMORI_PW" >"$R_DIR/password"
+printf '%s\n' "$SEN_PW" >"$R_DIR/sentinel-password"
+chmod 0600 "$R_DIR/password" "$R_DIR/sentinel-password"
 R1_PID= R2_PID= SEN_PID= A_PID= B_PID=
 A_API=$IT_DIR/a/api.sock B_API=$IT_DIR/b/api.sock
 A_LOG=$IT_DIR/a/mamorid.log B_LOG=$IT_DIR/b/mamorid.log
@@ -70,7 +77,9 @@ redis_start() {
 	redis-server --port "$port" --bind 127.0.0.1 --daemonize no \
 		--dir "$R_DIR/$name" --logfile "$R_DIR/$name/redis.log" \
 		--save '' --appendonly yes --appendfsync always \
-		--requirepass "$REDIS_PW" --masterauth "$REDIS_PW" "$@" \
+		--requirepass "$REDIS_PW" --masterauth "$REDIS_PW" \
+		--user mamori on ">$MAMORI_PW" '~mamori:*' '&mamori:*' \
+		'+@all' '-@dangerous' '+role' "$@" \
 		>/dev/null 2>&1 &
 	pid=$!
 	disown "$pid"
@@ -92,6 +101,7 @@ bind 127.0.0.1
 daemonize no
 dir $R_DIR/sen
 logfile $R_DIR/sen/sentinel.log
+requirepass $SEN_PW
 sentinel monitor mm 127.0.0.1 $R1_PORT 1
 sentinel auth-pass mm $REDIS_PW
 sentinel down-after-milliseconds mm 1000
@@ -110,8 +120,8 @@ EOF
 
 # sentinel_master: "HOST PORT" of the master as the sentinel says.
 sentinel_master() {
-	timeout 5 redis-cli -h 127.0.0.1 -p "$SEN_PORT" \
-		SENTINEL get-master-addr-by-name mm 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
+	timeout 5 redis-cli -h 127.0.0.1 -p "$SEN_PORT" --no-auth-warning \
+		-a "$SEN_PW" SENTINEL get-master-addr-by-name mm 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
 }
 
 # conf_write DIR PORT AUTHPORT: mamorid's config for one instance.
@@ -122,7 +132,9 @@ policy_listen = inet:127.0.0.1:$2
 api_listen = unix:$1/api.sock
 auth_policy_listen = inet:127.0.0.1:$3
 store = redis-sentinel:mm@127.0.0.1:$SEN_PORT
+store_user = mamori
 store_password_file = $R_DIR/password
+store_sentinel_password_file = $R_DIR/sentinel-password
 store_timeout_ms = 500
 store_failure_action = defer
 fleet_fast_age = 1
@@ -176,6 +188,16 @@ sentinel_start || bail "sentinel did not start"
 wait_for 15 '[ "$(sentinel_master)" = "127.0.0.1 $R1_PORT" ]' || bail "sentinel does not see the master"
 tap_is "$(sentinel_master)" "127.0.0.1 $R1_PORT" "a. the sentinel names the master"
 
+# The sentinel wants a password: without it mamorid refuses to start.
+mkdir -p "$IT_DIR/nopw"
+conf_write "$IT_DIR/nopw" "$PA" "$APA"
+sed -i '/^store_sentinel_password_file/d' "$IT_DIR/nopw/mamori.conf"
+timeout 20 "$MAMORID_BIN" -c "$IT_DIR/nopw/mamori.conf" >"$IT_DIR/nopw/log" 2>&1
+nopw_rc=$?
+diag "without the sentinels' password: rc=$nopw_rc, $(grep -m1 store_down "$IT_DIR/nopw/log")"
+tap_ok '[ "$nopw_rc" -ne 0 ] && [ "$nopw_rc" -ne 124 ] && grep -q "why=\"sentinel wants a password\"\|why=sentinel wants a password" "$IT_DIR/nopw/log"' \
+	"a. without store_sentinel_password_file mamorid does not start: the sentinel wants a password"
+tap_ok '! grep -qe "$SEN_PW" -e "$MAMORI_PW" "$IT_DIR/nopw/log"' "a. ... and no password is logged"
 conf_write "$IT_DIR/a" "$PA" "$APA"
 conf_write "$IT_DIR/b" "$PB" "$APB"
 tap_cmd "a. mamorid -t accepts the redis-sentinel config" "$MAMORID_BIN" -t -c "$IT_DIR/a/mamori.conf"
