@@ -8,7 +8,13 @@
  * them) replaces the account's own copy, so every signal, limit, baseline
  * and snapshot downstream reads fleet-wide numbers without knowing it.  A
  * store of one host answers with the account's own windows after the add,
- * at once: nothing changes for sqlite and memory.
+ * at once: nothing changes for sqlite and memory.  A shared store's answer
+ * is not waited for: END-OF-MESSAGE adds to the copy (read from the fleet
+ * at this message's RCPT) and goes on, and the answer replaces the copy
+ * when it comes, so a message costs one awaited round trip (the RCPT read),
+ * not two.  The count is on its way to the store before the answer to
+ * END-OF-MESSAGE is (store_window's contract for shared stores), so the
+ * next RCPT on any host reads it: the limits stay exact across hosts.
  *
  * At RCPT the limits decide "would one more message exceed?".  With a
  * shared store the copy may lag what other hosts counted since, so RCPT
@@ -47,6 +53,13 @@
 struct fleet_req {
 	struct decision *d;
 	void (*cont)(struct decision *d);
+};
+
+/* An END-OF-MESSAGE count sent to a shared store, not waited for. */
+struct fleet_late {
+	struct core *c;
+	uint32_t now;
+	char login[];			/* the account's key */
 };
 
 /* Log an unavailable fleet count, at most every 10 s. */
@@ -109,15 +122,51 @@ static void fleet_counted(void *arg, int result, const struct store_win *w,
 	free(q);
 }
 
+/* The fleet's answer to a count END-OF-MESSAGE did not wait for. */
+static void fleet_late_counted(void *arg, int result,
+			       const struct store_win *w, size_t n)
+{
+	struct fleet_late *q = arg;
+	struct acct *a;
+
+	if (result != STORE_OK || n != W__COUNT) {
+		fleet_failed(q->c, "END-OF-MESSAGE", result, q->now);
+	} else {
+		/* Looked up again: the account may have been evicted. */
+		a = acct_table_get(q->c->accounts, q->login, false, 0);
+		if (a != NULL)
+			fleet_apply(a, w, q->now);
+	}
+	free(q);
+}
+
 void core_fleet_count(struct core *c, struct decision *d,
 		      void (*cont)(struct decision *d))
 {
-	struct fleet_req *q = xcalloc(1, sizeof(*q));
+	struct fleet_req *q;
 	struct store_win w[W__COUNT];
+	int i;
 
+	fleet_wins(d->add, d->a, w);
+	if (store_is_shared(c->st)) {
+		size_t n = strlen(d->a->login) + 1;
+		struct fleet_late *l = xmalloc(sizeof(*l) + n);
+
+		/* This host's count now; the fleet's replaces it when it
+		 * comes (or it stays, if the store cannot count). */
+		for (i = 0; i < W__COUNT; i++)
+			acct_win_add(d->a, (enum acct_win)i, d->add[i], d->now);
+		l->c = c;
+		l->now = d->now;
+		memcpy(l->login, d->a->login, n);
+		store_window(c->st, "acct", d->a->login, d->now, w, W__COUNT,
+			     fleet_late_counted, l);
+		cont(d);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
 	q->d = d;
 	q->cont = cont;
-	fleet_wins(d->add, d->a, w);
 	store_window(c->st, "acct", d->a->login, d->now, w, W__COUNT,
 		     fleet_counted, q);
 }

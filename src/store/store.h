@@ -203,7 +203,9 @@ void store_log(struct store *st, const char *ns, const char *key,
  * answers with the caller's own windows after the add (window_add), at
  * once.  w (1 to STORE_WIN_MAX entries) is copied; a window is named by
  * its place in w, so a caller passes its windows in one order.  Windows of a shared
- * store expire on their own two lengths after their bucket.
+ * store expire on their own two lengths after their bucket.  A shared
+ * store has sent an add to the server before the call returns, so a read
+ * by any host that starts after the caller's next reply sees it.
  */
 #define STORE_WIN_MAX 8
 void store_window(struct store *st, const char *ns, const char *key,

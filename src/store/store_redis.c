@@ -652,6 +652,12 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 	rs->pending = q;
 	if (rs->inflight++ == 0)
 		rs->progress_ms = rds_ms();
+	/* An add is written now, not at the loop's next turn: the caller
+	 * may answer its client without waiting for the count (fleet.c),
+	 * and another host's read that follows that answer must find it.
+	 * Last: a failed write frees the link and calls q back at once. */
+	if (!reading)
+		redisAsyncHandleWrite(rs->ac);
 }
 
 /* Driver op: subscribe to ns's notices. */
