@@ -16,7 +16,7 @@
  *   l:N:NS:KEY          a log, a list of "ID TS VALUE"; ID from logseq
  *   w:N:NS:KEY:I:LEN:IDX  bucket IDX of window I (its place in the
  *                       store_window call) of LEN seconds, INCRBY +
- *                       EXPIRE two lengths (and a minute) past its bucket
+ *                       EXPIRE two lengths and a minute from its first add
  *   channel c:NS        "ORIGIN KEY" on every put/del of NS (store_watch)
  * Writes that touch more than one key (value + index + notice) are one Lua
  * script each, so they are atomic and one round trip.
@@ -146,14 +146,19 @@ static const char rds_append_lua[] =
 	"return id";
 
 /* Window: KEYS (current, previous bucket) pairs; ARGV (add, ttl) pairs.
- * Answers (current, previous) counts. */
+ * Answers (current, previous) counts.  A bucket gets its TTL when the add
+ * creates it (the count is the add): INCRBY keeps a TTL, and the bucket
+ * is not counted into after its length, so the TTL from its first add
+ * holds it two lengths and a minute past its start, past the end of the
+ * next bucket that reads it as the previous one. */
 const char rds_window_lua[] =
 	"local out = {} "
 	"for i = 1, #KEYS, 2 do "
 	" local add = tonumber(ARGV[i]) local cur "
 	" if add > 0 then "
 	"  cur = redis.call('INCRBY', KEYS[i], add) "
-	"  redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) "
+	"  if cur == add then "
+	"   redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end "
 	" else cur = tonumber(redis.call('GET', KEYS[i]) or '0') end "
 	" out[#out + 1] = cur "
 	" out[#out + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0') "
