@@ -361,7 +361,7 @@ void core_stats_view_deinit(struct core_stats_view *v);
  * store, for /metrics: the core keeps them (metrics.c), the HTTP
  * front-end renders them.  Names are static strings for labels.
  */
-#define CORE_METRICS_MAX 8
+#define CORE_METRICS_MAX 12
 struct core_metrics_view {
 	/* Dovecot auth policy: answers by stage and outcome. */
 	const char *login_stage[3], *login_outcome[3];
@@ -384,6 +384,8 @@ struct core_metrics_view {
 	double lat_le[CORE_METRICS_MAX];
 	uint64_t lat_cum[CORE_METRICS_MAX];	/* cumulative counts */
 	double lat_sum;
+	/* A networked store: times found down, master changes. */
+	uint64_t store_down, store_failovers;
 };
 /* Fill v (nothing to free). */
 void core_metrics_get(struct core *c, struct core_metrics_view *v);

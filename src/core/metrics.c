@@ -56,4 +56,6 @@ void core_metrics_get(struct core *c, struct core_metrics_view *v)
 	}
 	v->nlat = i;
 	v->lat_sum = ss->seconds;
+	v->store_down = ss->down;
+	v->store_failovers = ss->failovers;
 }

@@ -104,6 +104,14 @@ static void render_store(const struct core_metrics_view *v, struct buf *b)
 	buf_printf(b, "mamori_store_operation_seconds_sum %.6f\n"
 		   "mamori_store_operation_seconds_count %" PRIu64 "\n",
 		   v->lat_sum, v->nlat ? v->lat_cum[v->nlat - 1] : 0);
+	family(b, "mamori_store_down_total", "counter",
+	       "Times a networked store was found down (then retried with "
+	       "backoff).");
+	buf_printf(b, "mamori_store_down_total %" PRIu64 "\n", v->store_down);
+	family(b, "mamori_store_failovers_total", "counter",
+	       "Master changes Sentinel reported.");
+	buf_printf(b, "mamori_store_failovers_total %" PRIu64 "\n",
+		   v->store_failovers);
 }
 
 void http_api_metrics_render(const struct core_metrics_view *v,

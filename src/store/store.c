@@ -245,7 +245,11 @@ void store_window(struct store *st, const char *ns, const char *key,
 		return;
 	}
 	if (st->ops->window) {
-		st->ops->window(st, ns, key, now, w, n, cb, arg);
+		/* Timed: for a shared store, one round trip per call. */
+		struct timed *t = store_timed_new(st, STORE_OP_WINDOW, arg);
+
+		t->cb.win = cb;
+		st->ops->window(st, ns, key, now, w, n, store_timed_win, t);
 		return;
 	}
 	/* One host: its own windows are the fleet's. */

@@ -71,6 +71,7 @@ enum store_op {
 	STORE_OP_SCAN,
 	STORE_OP_APPEND,
 	STORE_OP_LOG,
+	STORE_OP_WINDOW,	/* a networked store's round trip per decision */
 	STORE_OP__COUNT,
 };
 
@@ -90,6 +91,10 @@ struct store_stats {
 	uint64_t failures[STORE_OP__COUNT];
 	uint64_t le[STORE_LAT_BUCKETS];	/* per bucket, not cumulative */
 	double seconds;			/* sum of all latencies */
+	/* Kept by a networked driver: times the server was found down
+	 * (each then retried with backoff), and master changes (Sentinel). */
+	uint64_t down;
+	uint64_t failovers;
 };
 
 /*
@@ -150,7 +155,8 @@ struct store {
 	/* Fault injection for tests: when set, every operation reports
 	 * STORE_E_RETRY without touching the data. */
 	bool fault;
-	struct store_stats stats;	/* store.c counts; drivers leave it */
+	struct store_stats stats;	/* store.c counts; drivers only down
+					 * and failovers */
 };
 
 /*

@@ -78,10 +78,13 @@ void rds_mark_down(struct rds_store *rs, const char *why)
 		rs->down = true;
 		rs->down_since = now;
 		rs->backoff_ms = RDS_BACKOFF_MIN_MS;
+		rs->st.stats.down++;
 		log_msg(LOG_L_ERR, "event=store_down store=redis where=%s "
-			"why=%s note=\"store_failure_action answers until it "
+			"why=%s retry_ms=%d retry_max_ms=%d note=\"retried "
+			"with backoff; store_failure_action answers until it "
 			"is back\"", log_q(q, sizeof(q), rds_where(rs, where,
-			sizeof(where))), why);
+			sizeof(where))), why, RDS_BACKOFF_MIN_MS,
+			RDS_BACKOFF_MAX_MS);
 	} else if (rs->backoff_ms < RDS_BACKOFF_MAX_MS) {
 		rs->backoff_ms = rs->backoff_ms * 2 > RDS_BACKOFF_MAX_MS ?
 				 RDS_BACKOFF_MAX_MS : rs->backoff_ms * 2;
@@ -185,6 +188,8 @@ static bool rds_discover(struct rds_store *rs, const char **why)
 		    a.port != rs->master.port) {
 			char q[LOG_QSZ];
 
+			if (rs->master.port != 0)
+				rs->st.stats.failovers++;
 			if (rs->master.port != 0)
 				log_msg(LOG_L_WARN, "event=store_failover "
 					"store=redis master_name=%s "

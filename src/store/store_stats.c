@@ -77,6 +77,16 @@ void store_timed_done(void *arg, int result)
 	free(t);
 }
 
+void store_timed_win(void *arg, int result, const struct store_win *w,
+		     size_t n)
+{
+	struct timed *t = arg;
+
+	timed_end(t, result);
+	t->cb.win(t->arg, result, w, n);
+	free(t);
+}
+
 void store_timed_row(void *arg, int result, const char *key,
 		     const char *value, int64_t ts)
 {
@@ -97,7 +107,7 @@ const char *store_op_name(enum store_op op)
 		[STORE_OP_GET] = "get", [STORE_OP_PUT] = "put",
 		[STORE_OP_PUT_MANY] = "put_many", [STORE_OP_DEL] = "del",
 		[STORE_OP_SCAN] = "scan", [STORE_OP_APPEND] = "append",
-		[STORE_OP_LOG] = "log",
+		[STORE_OP_LOG] = "log", [STORE_OP_WINDOW] = "window",
 	};
 
 	return op < STORE_OP__COUNT ? names[op] : "unknown";

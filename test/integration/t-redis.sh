@@ -282,6 +282,10 @@ followed() {
 tap_ok 'wait_until 20 followed' "d. both mamorid answer DUNNO on the new master"
 tap_ok 'grep -q "event=store_failover" "$A_LOG" && grep -q "event=store_failover" "$B_LOG"' \
 	"d. both logged event=store_failover"
+tap_ok '[ "$(metric "$A_API" mamori_store_failovers_total)" -ge 1 ] && [ "$(metric "$B_API" mamori_store_failovers_total)" -ge 1 ]' \
+	"d. /metrics counts it (mamori_store_failovers_total $(metric "$A_API" mamori_store_failovers_total))"
+tap_ok '[ "$(metric "$A_API" "mamori_store_operations_total{op=\"window\"}")" -ge 20 ]' \
+	"d. /metrics counts the counters' round trips (op=window: $(metric "$A_API" "mamori_store_operations_total{op=\"window\"}"))"
 tap_ok '[[ "$(one "$PA" victim@example.test RCPT)" == REJECT* ]] &&
 	[[ "$(one "$PB" victim@example.test RCPT)" == REJECT* ]]' \
 	"d. the restriction still holds on both after the failover"
@@ -296,7 +300,10 @@ tap_ok '[[ "$ans" == "DEFER_IF_PERMIT 4.3.0"* ]]' \
 	"e. Redis stopped: store_failure_action (defer, 4.3.0) answers"
 tap_ok '[ "$(metric "$A_API" mamori_fleet_failures_total)" -ge 1 ]' \
 	"e. counted (mamori_fleet_failures_total $(metric "$A_API" mamori_fleet_failures_total))"
-tap_ok 'grep -q "event=store_down store=redis" "$A_LOG"' "e. logged event=store_down"
+tap_ok 'grep -q "event=store_down store=redis.* retry_ms=100 retry_max_ms=5000" "$A_LOG"' \
+	"e. logged event=store_down, with the reconnect backoff (retry_ms, retry_max_ms)"
+tap_ok '[ "$(metric "$A_API" mamori_store_down_total)" -ge 1 ]' \
+	"e. /metrics counts it (mamori_store_down_total $(metric "$A_API" mamori_store_down_total))"
 tap_ok 'kill -0 "$A_PID" && kill -0 "$B_PID"' "e. both mamorid still run"
 redis_start r2 "$R2_PORT" || bail "redis did not restart"
 recovered() {
