@@ -188,15 +188,15 @@ static bool rds_discover(struct rds_store *rs, const char **why)
 		    a.port != rs->master.port) {
 			char q[LOG_QSZ];
 
-			if (rs->master.port != 0)
+			if (rs->master.port != 0) {
 				rs->st.stats.failovers++;
-			if (rs->master.port != 0)
 				log_msg(LOG_L_WARN, "event=store_failover "
 					"store=redis master_name=%s "
 					"old=%s:%d new=%s:%d",
 					log_q(q, sizeof(q), rs->master_name),
 					rs->master.host, rs->master.port,
 					a.host, a.port);
+			}
 			rs->master = a;
 			rds_drop_links(rs);
 			rs->retry_at = 0;

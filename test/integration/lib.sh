@@ -190,6 +190,25 @@ secrets_check() {
 
 # ---------------------------------------------------------------- setup
 
+# pkg_build DIR: the Debian package built from a copy of the tree in
+# DIR/mamori-VERSION (nocheck: only what the package installs is compiled),
+# log in DIR/build.log.  Sets PKG_VERSION, PKG_SRC (the copy; its obj-*/
+# holds the build), PKG_DEB (the .deb), PKG_RC and PKG_SECONDS.
+pkg_build() {
+	local dir=$1 start
+	PKG_VERSION=$(dpkg-parsechangelog -l "$MAMORI_TOP/debian/changelog" -S Version)
+	PKG_SRC=$dir/mamori-$PKG_VERSION
+	PKG_DEB=$dir/mamori_${PKG_VERSION}_$(dpkg --print-architecture).deb
+	mkdir -p "$PKG_SRC"
+	tar -C "$MAMORI_TOP" --exclude=./.git --exclude='./build*' \
+		--exclude=./obj-\* -cf - . | tar -C "$PKG_SRC" -xf -
+	start=$(date +%s)
+	(cd "$PKG_SRC" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+		dpkg-buildpackage -us -uc -b) >"$dir/build.log" 2>&1
+	PKG_RC=$?
+	PKG_SECONDS=$(($(date +%s) - start))
+}
+
 # it_init: temp dir, ports, EXIT trap.  Call once, first.
 it_init() {
 	[ "$(id -u)" -eq 0 ] || bail "integration tests need root (private Postfix)"

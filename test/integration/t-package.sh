@@ -48,22 +48,14 @@ for t in dpkg-buildpackage dh lintian fakeroot go-md2man unshare; do
 done
 
 it_init
-VERSION=$(dpkg-parsechangelog -l "$MAMORI_TOP/debian/changelog" -S Version)
-SRC=$IT_DIR/pkg/mamori-$VERSION
-DEB=$IT_DIR/pkg/mamori_${VERSION}_$(dpkg --print-architecture).deb
 
 # ---------------------------------------------------------------- 1. build
 
-mkdir -p "$SRC"
-tar -C "$MAMORI_TOP" --exclude=./.git --exclude='./build*' \
-	--exclude=./obj-\* -cf - . | tar -C "$SRC" -xf -
-start=$(date +%s)
-(cd "$SRC" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
-	dpkg-buildpackage -us -uc -b) >"$IT_DIR/build.log" 2>&1
-rc=$?
-diag "dpkg-buildpackage: exit $rc in $(($(date +%s) - start)) s"
-tap_ok '[ "$rc" -eq 0 ] && [ -f "$DEB" ]' "dpkg-buildpackage -us -uc -b builds $(basename "$DEB")" ||
-	{ tail -n 40 "$IT_DIR/build.log" | sed 's/^/#   /'; bail "no package"; }
+pkg_build "$IT_DIR/pkg"
+VERSION=$PKG_VERSION SRC=$PKG_SRC DEB=$PKG_DEB
+diag "dpkg-buildpackage: exit $PKG_RC in $PKG_SECONDS s"
+tap_ok '[ "$PKG_RC" -eq 0 ] && [ -f "$DEB" ]' "dpkg-buildpackage -us -uc -b builds $(basename "$DEB")" ||
+	{ tail -n 40 "$IT_DIR/pkg/build.log" | sed 's/^/#   /'; bail "no package"; }
 
 # ---------------------------------------------------------------- 2. lintian
 

@@ -57,19 +57,12 @@ NSPAWN=(systemd-nspawn --register=no --keep-unit -q)
 if [ -n "${MAMORI_DEB:-}" ]; then
 	DEB=$MAMORI_DEB
 else
-	VERSION=$(dpkg-parsechangelog -l "$MAMORI_TOP/debian/changelog" -S Version)
-	SRC=$IT_DIR/pkg/mamori-$VERSION
-	DEB=$IT_DIR/pkg/mamori_${VERSION}_$(dpkg --print-architecture).deb
-	mkdir -p "$SRC"
-	tar -C "$MAMORI_TOP" --exclude=./.git --exclude='./build*' \
-		--exclude=./obj-\* -cf - . | tar -C "$SRC" -xf -
-	start=$(date +%s)
-	(cd "$SRC" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
-		dpkg-buildpackage -us -uc -b) >"$IT_DIR/build.log" 2>&1
-	diag "dpkg-buildpackage in $(($(date +%s) - start)) s"
+	pkg_build "$IT_DIR/pkg"
+	DEB=$PKG_DEB
+	diag "dpkg-buildpackage: exit $PKG_RC in $PKG_SECONDS s"
 fi
 tap_ok '[ -f "$DEB" ]' "the package: $(basename "$DEB")" ||
-	{ tail -n 30 "$IT_DIR/build.log" | sed 's/^/#   /'; bail "no package"; }
+	{ tail -n 30 "$IT_DIR/pkg/build.log" 2>/dev/null | sed 's/^/#   /'; bail "no package"; }
 
 # ---------------------------------------------------------------- 1. root fs
 
