@@ -67,6 +67,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_count_local_free(st);
 	st->ops->close(st);
 }
 

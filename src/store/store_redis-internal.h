@@ -3,6 +3,8 @@
  * callers (they use store.h).
  *
  * store_redis.c       the data model, its Lua scripts and the driver ops
+ * store_redis_count.c store_count: bucketed counters and distinct counts
+ *                     under hashed keys, one Lua script per call
  * store_redis_link.c  the links to the master: blocking and asynchronous
  *                     connections, AUTH, Sentinel discovery, timeouts,
  *                     backoff, pub/sub, the spec's syntax
@@ -71,6 +73,9 @@ struct rds_store {
 	struct rds_wreq *pending;	/* store_window calls unanswered */
 	char window_sha[48];		/* rds_window_lua as loaded, or "" */
 	bool reset;			/* drop the links at the next tick */
+	struct rds_creq *cpending;	/* store_count calls unanswered */
+	unsigned char hkey[64];		/* store_count's HMAC key */
+	size_t hkeylen;
 	struct rds_watch *watch;
 	size_t nwatch;
 	char origin[40];
@@ -87,6 +92,25 @@ struct rds_wreq {
 	size_t n;
 	struct store_win w[STORE_WIN_MAX];
 };
+
+/* An asynchronous store_count call. */
+struct rds_creq {
+	struct rds_creq *next, *prev;	/* the store's pending calls */
+	struct rds_store *rs;		/* NULL: the store closed */
+	store_cnt_cb *cb;
+	void *arg;
+	size_t n;
+	struct store_cnt c[STORE_CNT_MAX];
+};
+
+/* Driver op store_count (store_redis_count.c). */
+void rds_counts(struct store *st, const char *ns, uint32_t now,
+	       const struct store_cnt *c, size_t n, store_cnt_cb *cb,
+	       void *arg);
+/* The key store_count hashes with (NULL or "": a fixed one). */
+void rds_count_key(struct rds_store *rs, const char *key);
+/* Leave the pending store_count calls uncalled (the store closes). */
+void rds_count_close(struct rds_store *rs);
 
 /* The counter script (store_redis.c), loaded by digest on every link. */
 extern const char rds_window_lua[];

@@ -17,6 +17,9 @@
  *   w:N:NS:KEY:I:LEN:IDX  bucket IDX of window I (its place in the
  *                       store_window call) of LEN seconds, INCRBY +
  *                       EXPIRE two lengths (and a minute) past its bucket
+ *   n:N:NS:H:K:LEN:IDX  bucket IDX of store_count's key hashed to H (HMAC,
+ *                       store_redis_count.c), kind K: s counter, e set,
+ *                       h HyperLogLog; expires nb lengths past its add
  *   channel c:NS        "ORIGIN KEY" on every put/del of NS (store_watch)
  * Writes that touch more than one key (value + index + notice) are one Lua
  * script each, so they are atomic and one round trip.
@@ -681,6 +684,7 @@ static void rds_close(struct store *st)
 		event_free(rs->tick);
 	for (q = rs->pending; q != NULL; q = q->next)
 		q->rs = NULL;
+	rds_count_close(rs);
 	rds_drop_links(rs);
 	for (i = 0; i < rs->nwatch; i++)
 		free(rs->watch[i].chan);
@@ -704,6 +708,7 @@ static const struct store_ops rds_ops = {
 	.log = rds_log,
 	.window = rds_window,
 	.watch = rds_watch,
+	.count = rds_counts,
 };
 
 int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
@@ -734,6 +739,7 @@ int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
 			 RDS_TIMEOUT_MS;
 	if (opts && opts->password && opts->password[0])
 		rs->password = xstrdup(opts->password);
+	rds_count_key(rs, opts ? opts->hash_key : NULL);
 	/* Tells our own notices from other hosts'. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(rs->origin, sizeof(rs->origin), "%ld-%lld-%ld", (long)getpid(),

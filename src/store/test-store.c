@@ -982,7 +982,7 @@ static void test_redis_auth(void)
 	}
 	snprintf(spec, sizeof(spec), "redis:unix:%s", rsv.sock);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct store_opts o = { rows[i].password, 300 };
+		struct store_opts o = { rows[i].password, 300, NULL };
 
 		err[0] = '\0';
 		is_int(store_open_opts(spec, wait_base, &o, &st, err,
