@@ -555,6 +555,7 @@ int login_ip_unblock(struct login_engine *e, const char *ip,
 		return -1;
 	}
 	lg_cidr_format(&s->ip, s->len, key, sizeof(key));
+	lg_fleet_unblock(e, &r.ip, r.len, now);
 	state_unref(e, s, now);
 	lg_del(e, "ipblock", key);
 	lg_tab_remove(&e->states, &s->node);

@@ -175,6 +175,7 @@ void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
 		m->ok_accts += (d->flags & LG_DENT_OK) != 0;
 		m->returning += (d->flags & LG_DENT_RET) != 0;
 	}
+	lg_fleet_merge(e, c, now, m);
 }
 
 void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
