@@ -122,7 +122,9 @@ typedef void store_win_cb(void *arg, int result, const struct store_win *w,
  *                  HyperLogLog, 0.81 % standard error; exact in a store
  *                  of one host up to STORE_CNT_SET_CAP per bucket);
  *                  count = the estimate over the buckets' union
- * Items are hashed like keys.  count is set in the answer.
+ * Items are hashed like keys.  reset empties the key's nb buckets of that
+ * kind first (an unblock forgets what led to the block).  count is set in
+ * the answer.
  */
 enum store_cnt_kind {
 	STORE_CNT_SUM,
@@ -141,6 +143,7 @@ struct store_cnt {
 	uint32_t len;		/* seconds, > 0 */
 	uint32_t add;		/* STORE_CNT_SUM */
 	const char *item;	/* STORE_CNT_SET, STORE_CNT_HLL; NULL: read */
+	bool reset;		/* empty the buckets first */
 	uint64_t count;		/* the answer */
 };
 /* The counts after the adds (borrowed, n of them; key and item are NULL

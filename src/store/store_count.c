@@ -205,6 +205,13 @@ void store_count_local(struct store *st, const char *ns, uint32_t now,
 		bool adds = c[i].kind == STORE_CNT_SUM ? c[i].add > 0 :
 			    c[i].item != NULL;
 
+		for (j = 0; c[i].reset && j < c[i].nb && j <= idx; j++) {
+			struct cnt_bucket *x = cnt_get(t, cnt_hash(ns, &c[i],
+						idx - (uint32_t)j), false, now);
+
+			if (x != NULL)
+				x->sum = x->n = 0;
+		}
 		bs[0] = cnt_get(t, cnt_hash(ns, &c[i], idx), adds, now);
 		if (adds && bs[0] == NULL) {
 			cb(arg, STORE_E_RETRY, NULL, 0);

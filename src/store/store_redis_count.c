@@ -36,7 +36,8 @@ static const char rds_count_default_key[] = "mamori store_count v1";
 
 /*
  * KEYS: each count's nb buckets, newest first.  ARGV: per count six
- * values: kind (s, e, h), add, item ('' none), ttl, nb, set cap.
+ * values: kind (s, e, h, or R plus the kind: reset first), add, item (''
+ * none), ttl, nb, set cap.
  * Answers one integer per count.
  */
 static const char rds_count_lua[] =
@@ -46,6 +47,8 @@ static const char rds_count_lua[] =
 	" local ttl, nb = ARGV[a + 3], tonumber(ARGV[a + 4]) "
 	" local cap = tonumber(ARGV[a + 5]) "
 	" local cur = KEYS[k] "
+	" if #kind == 2 then kind = string.sub(kind, 2) "
+	"  redis.call('DEL', unpack(KEYS, k, k + nb - 1)) end "
 	" if kind == 's' then "
 	"  if add > 0 then redis.call('INCRBY', cur, add) "
 	"   redis.call('EXPIRE', cur, ttl) end "
@@ -192,8 +195,9 @@ void rds_counts(struct store *st, const char *ns, uint32_t now,
 		item[0] = '\0';
 		if (c[i].kind != STORE_CNT_SUM && c[i].item != NULL)
 			rds_hmac_hex(rs, c[i].item, 8, item);
-		argv[m++] = c[i].kind == STORE_CNT_SUM ? "s" :
-			    c[i].kind == STORE_CNT_SET ? "e" : "h";
+		bufs[nb] = xasprintf("%s%c", c[i].reset ? "R" : "",
+				     kinds[c[i].kind]);
+		argv[m++] = bufs[nb++];
 		bufs[nb] = xasprintf("%u", c[i].kind == STORE_CNT_SUM ?
 				     c[i].add : 0);
 		argv[m++] = bufs[nb++];

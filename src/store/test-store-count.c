@@ -64,7 +64,8 @@ static int do_count(struct store *st, uint32_t now, const struct store_cnt *c,
 static struct store_cnt one(const char *key, int kind, uint32_t len,
 			    uint8_t nb, uint32_t add, const char *item)
 {
-	struct store_cnt c = { key, (uint8_t)kind, nb, len, add, item, 0 };
+	struct store_cnt c = { key, (uint8_t)kind, nb, len, add, item, false,
+			       0 };
 
 	return c;
 }
@@ -150,6 +151,18 @@ static void test_misc(const char *name, struct store *st)
 	ok(r.n == 1 && r.count[0] == STORE_CNT_SET_CAP,
 	   "%s: count: a set stops at its cap (%llu)", name,
 	   (unsigned long long)r.count[0]);
+	c[1] = one("cap", STORE_CNT_SET, 3600, 1, 0, "after");
+	c[1].reset = true;
+	is_int(do_count(st, 7201, &c[1], 1, &r), STORE_OK,
+	       "%s: count: reset", name);
+	ok(r.n == 1 && r.count[0] == 1, "%s: count: reset empties, then adds "
+	   "(%llu)", name, (unsigned long long)r.count[0]);
+	c[0] = one("m", STORE_CNT_SUM, 3600, 1, 0, NULL);
+	c[0].reset = true;
+	is_int(do_count(st, 7202, c, 1, &r), STORE_OK,
+	       "%s: count: reset a sum", name);
+	ok(r.n == 1 && r.count[0] == 0, "%s: count: reset a sum to 0 (%llu)",
+	   name, (unsigned long long)r.count[0]);
 	memset(big, 'k', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	c[0] = one(big, STORE_CNT_SUM, 60, 1, 1, NULL);

@@ -118,6 +118,7 @@ struct config {
 	int store_failure_action;	/* 0 = dunno (fail open), 1 = defer */
 	char *store_password_file;	/* redis AUTH, read at start */
 	long store_timeout_ms;		/* redis: one operation's bound */
+	char *fleet_key_file;		/* redis: store_count's HMAC key */
 	long fleet_fast_age;		/* redis: RCPT trusts its copy this long */
 	long max_accounts;		/* accounts traffic may create (evict.c) */
 
