@@ -615,6 +615,9 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 			       int len, const char *rule, const char *reason,
 			       uint32_t now);
 struct lg_incident *lg_inc_find(struct login_engine *e, const char *id);
+/* lg_inc_find, or with a shared store the incident another host opened,
+ * fetched from the store (a blocking read: not for the hot path). */
+struct lg_incident *lg_inc_join(struct login_engine *e, const char *id);
 /* One attempt on login within the incident (valid: the password was
  * right).  Valid accounts are written at once, the rest batched. */
 void lg_inc_note(struct login_engine *e, struct lg_incident *inc,

@@ -27,8 +27,16 @@
  * namespace, so the list is read from the store (every host's, newest
  * LG_INCIDENTS_MAX; from memory when the store does not answer) and a new
  * id skips ids another host stored (two hosts opening one between the
- * other's check and write may still pick one id: the later write wins).  Each host
- * still extends only the incidents it opened or loaded at start.
+ * other's check and write may still pick one id: the later write wins).
+ * One attack is one incident across the fleet: a host that meets another
+ * host's incident (a state naming it, read from the store) fetches it and
+ * notes its own evidence there (lg_inc_join), and a host opening an
+ * incident for a network first asks the store which incident that network
+ * (or the campaign) is in: namespace "incident_net", key = the network or
+ * "campaign", value = the id, expiring after auth_block_max.  Asked and
+ * written apart, so two hosts judging one network within a round trip of
+ * each other may still open two.  Account rows are keyed by login: two
+ * hosts noting one login write one row (the later count wins).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +46,7 @@
 #include "auth/login-internal.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -228,6 +237,19 @@ struct lg_incident *lg_inc_find(struct login_engine *e, const char *id)
 	return NULL;
 }
 
+/* The in-memory list's incident for id, else (shared store) a copy of
+ * the one another host stored, with its accounts; NULL if none. */
+static struct lg_incident *inc_fetch(struct login_engine *e, const char *id);
+
+struct lg_incident *lg_inc_join(struct login_engine *e, const char *id)
+{
+	struct lg_incident *inc = lg_inc_find(e, id);
+
+	if (inc || !id || !*id || !store_is_shared(e->st))
+		return inc;
+	return inc_fetch(e, id);
+}
+
 /* Add s to a bounded string list; false if present or full. */
 static bool list_add(char ***v, uint16_t *n, uint16_t max, const char *s)
 {
@@ -252,6 +274,15 @@ static bool list_has(char **v, uint16_t n, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
+}
+
+/* Answer of net_incident's get: the id into ctx[0] (40 bytes). */
+static void id_copy(void *arg, int result, const char *value)
+{
+	char *id = ((void **)arg)[0];
+
+	if (result == STORE_OK && value && strlen(value) < 40)
+		memcpy(id, value, strlen(value) + 1);
 }
 
 /* Answer of id_stored's get. */
@@ -308,6 +339,22 @@ static void new_id(struct login_engine *e, uint32_t now, char *out,
 	while (lg_inc_find(e, out) || id_stored(e, out));
 }
 
+/* The open incident another host stored for key (a network, or
+ * "campaign"), fetched; NULL if none. */
+static struct lg_incident *net_incident(struct login_engine *e,
+					const char *key)
+{
+	char id[40] = "";
+	struct lg_incident *inc;
+	void *ctx[2] = { id, NULL };
+
+	if (!store_is_shared(e->st))
+		return NULL;
+	store_get(e->st, "incident_net", key, id_copy, ctx);
+	inc = id[0] ? lg_inc_join(e, id) : NULL;
+	return inc && inc->open ? inc : NULL;
+}
+
 /* Drop the oldest closed incidents from memory past LG_INCIDENTS_MAX. */
 static void inc_trim(struct login_engine *e)
 {
@@ -360,6 +407,9 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 			break;
 		}
 	}
+	if (!inc)	/* another host's open incident for the attacker */
+		inc = net_incident(e, strcmp(rule, "campaign") == 0 ?
+				   "campaign" : net);
 	if (inc && strcmp(rule, "campaign") == 0 &&
 	    !list_has(inc->nets, inc->nnets, net))
 		list_add(&inc->nets, &inc->nnets, LG_INC_NETS, net);
@@ -375,6 +425,10 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 		inc_trim(e);
 		log_msg(LOG_L_WARN, "event=incident_opened incident=%s rule=%s "
 			"net=%s", inc->id, inc->rule, net);
+		if (store_is_shared(e->st))
+			lg_put(e, "incident_net", strcmp(rule, "campaign") ?
+			       net : "campaign", inc->id,
+			       (int64_t)now + e->cfg->auth_block_max);
 	}
 	if (strcmp(rule, "campaign") == 0)
 		snprintf(e->camp_inc, sizeof(e->camp_inc), "%s", inc->id);
@@ -538,6 +592,40 @@ static void acct_row(void *arg, int result, const char *key,
 	a->last = (uint32_t)last;
 	snprintf(a->proto, sizeof(a->proto), "%s", proto);
 	json_decref(o);
+}
+
+/* One stored incident (the get's answer), loaded into the list. */
+static void fetch_got(void *arg, int result, const char *value)
+{
+	struct inc_load *l = ((void **)arg)[0];
+	const char *id = ((void **)arg)[1];
+
+	if (result == STORE_OK)
+		inc_row(l, STORE_OK, id, value, 0);
+}
+
+static struct lg_incident *inc_fetch(struct login_engine *e, const char *id)
+{
+	struct inc_load l = { e, NULL, -1, 0 };
+	void *ctx[2] = { &l, (void *)id };
+	struct lg_incident *inc;
+	char *prefix;
+
+	/* A shared store answers gets and scans before returning. */
+	store_get(e->st, "incident", id, fetch_got, ctx);
+	inc = lg_inc_find(e, id);
+	if (inc == NULL)
+		return NULL;
+	if (inc->open) {
+		struct inc_load la = { e, inc, -1, 0 };
+
+		prefix = xasprintf("%s/", id);
+		store_scan(e->st, "incident_acct", prefix, acct_row, &la);
+		free(prefix);
+	}
+	log_msg(LOG_L_INFO, "event=incident_joined incident=%s state=%s "
+		"accounts=%zu", id, inc->open ? "open" : "closed", inc->n);
+	return inc;
 }
 
 int lg_incidents_load(struct login_engine *e, char *err, size_t errsz)

@@ -382,7 +382,8 @@ static void state_row(void *arg, int result, const char *key,
 	snprintf(s->incident, sizeof(s->incident), "%s", incident);
 	set_str(&s->reason, reason);
 	set_str(&s->actor, actor);
-	inc = s->incident[0] && !counted ? lg_inc_find(e, s->incident) : NULL;
+	/* Another host's incident: this host's evidence goes there too. */
+	inc = s->incident[0] && !counted ? lg_inc_join(e, s->incident) : NULL;
 	if (inc)
 		inc->nstates++;
 	json_decref(o);

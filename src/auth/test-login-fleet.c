@@ -149,6 +149,65 @@ static void run(struct host *hs, size_t nh, bool stuffing, const char *ip,
 	}
 }
 
+/* The ids of incidents listed by e, joined, into out; how many. */
+static size_t incident_ids(struct login_engine *e, char *out, size_t n)
+{
+	json_t *arr = login_incidents_list(e), *x;
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, x)
+		off += (size_t)snprintf(out + off, off < n ? n - off : 0, "%s ",
+			json_string_value(json_object_get(x, "id")));
+	i = json_array_size(arr);
+	json_decref(arr);
+	return i;
+}
+
+/* Does incident id, as e shows it, list login among its accounts? */
+static bool incident_has(struct login_engine *e, const char *id,
+			 const char *login)
+{
+	json_t *o = login_incident_show(e, id), *x;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "accounts"), i, x)
+		found |= strcmp(json_string_value(json_object_get(x, "login")),
+				login) == 0;
+	json_decref(o);
+	return found;
+}
+
+/*
+ * One attack, one incident: the brute force blocked through the fleet is
+ * listed once by both hosts, and what each saw from the address after it
+ * (accounts tried while blocked) is in that one incident.
+ */
+static void test_incident(struct host *two)
+{
+	struct login_verdict b;
+	char ids[2][512], id[40] = "";
+	size_t na, nb;
+
+	fail_once(two[0].e, "later-a@example.jp", "203.0.113.50", "1111",
+		  T0 + 200, &b);
+	fail_once(two[1].e, "later-b@example.jp", "203.0.113.50", "2222",
+		  T0 + 201, &b);
+	settle(two, 2);
+	lg_inc_flush(two[0].e);
+	lg_inc_flush(two[1].e);
+	na = incident_ids(two[0].e, ids[0], sizeof(ids[0]));
+	nb = incident_ids(two[1].e, ids[1], sizeof(ids[1]));
+	ok(na == 1 && nb == 1 && strcmp(ids[0], ids[1]) == 0,
+	   "incident: one, listed by both hosts (%s| %s)", ids[0], ids[1]);
+	sscanf(ids[0], "%39s", id);
+	ok(incident_has(two[0].e, id, "victim@example.jp") &&
+	   incident_has(two[0].e, id, "later-a@example.jp") &&
+	   incident_has(two[0].e, id, "later-b@example.jp"),
+	   "incident: both hosts' evidence in it");
+}
+
 /* Write conf into a temporary file and load it. */
 static struct config *conf(const char *text)
 {
@@ -219,6 +278,8 @@ int main(void)
 		ok(two[0].e->stats.fleet_sent > 0 &&
 		   two[0].e->stats.fleet_failures == 0,
 		   "%s: counted through the fleet, no failure", rows[i].label);
+		if (i == 0)
+			test_incident(two);
 		host_close(&two[0]);
 		host_close(&two[1]);
 	}
