@@ -169,9 +169,24 @@ static void put_json(struct login_engine *e, const char *ns, const char *key,
 	json_decref(o);
 }
 
+static bool inc_read(struct lg_incident *inc, const char *value, bool merge);
+
+/* The stored header, merged into the incident (arg) before it is
+ * written over. */
+static void merge_got(void *arg, int result, const char *value)
+{
+	if (result == STORE_OK)
+		inc_read(arg, value, true);
+}
+
 void lg_inc_save(struct login_engine *e, struct lg_incident *inc)
 {
 	inc->dirty = false;
+	/* Other hosts write the same incident (they joined it): keep their
+	 * addresses and counts (a blocking read, answered before it
+	 * returns; a store that does not answer leaves this host's view). */
+	if (store_is_shared(e->st))
+		store_get(e->st, "incident", inc->id, merge_got, inc);
 	put_json(e, "incident", inc->id, inc_json(inc));
 }
 
@@ -514,24 +529,27 @@ static void load_list(json_t *arr, char ***v, uint16_t *n, uint16_t max)
 			list_add(v, n, max, json_string_value(x));
 }
 
-/* One stored incident. */
-static void inc_row(void *arg, int result, const char *key,
-		    const char *value, int64_t ts)
+/* Raise *dst to v. */
+static void raise_u32(uint32_t *dst, json_int_t v)
 {
-	struct inc_load *l = arg;
-	struct lg_incident *inc;
+	if (v > (json_int_t)*dst && v <= (json_int_t)UINT32_MAX)
+		*dst = (uint32_t)v;
+}
+
+/*
+ * Read a stored header into inc: all of it, or (merge: another host's
+ * write of an incident inc already is) its addresses and networks added,
+ * its counts where higher.  False if value is not a header.
+ */
+static bool inc_read(struct lg_incident *inc, const char *value, bool merge)
+{
 	const char *rule = "", *reason = "", *state = "closed";
 	json_int_t first = 0, last = 0, tried = 0, valid = 0, listed = 0,
 		   more = 0;
 	json_t *o, *addrs = NULL, *nets = NULL;
 
-	(void)ts;
-	if (!key) {
-		l->result = result;
-		return;
-	}
 	o = json_loads(value, 0, NULL);
-	if (!o || strlen(key) >= sizeof(inc->id) ||
+	if (!o ||
 	    json_unpack(o, "{s?s, s?s, s?I, s?I, s?o, s?o, s?I, s?I, s?I, s?I,"
 			" s?s}", "rule", &rule, "reason", &reason,
 			"first_seen", &first, "last_seen", &last,
@@ -539,25 +557,48 @@ static void inc_row(void *arg, int result, const char *key,
 			"more_addresses", &more, "tried", &tried,
 			"valid", &valid, "listed", &listed,
 			"state", &state) != 0) {
-		l->bad++;
 		json_decref(o);
+		return false;
+	}
+	if (!merge) {
+		snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
+		inc->reason = xstrdup(reason);
+		inc->first = (uint32_t)first;
+		inc->open = strcmp(state, "open") == 0;
+	} else if (first > 0 && first < (json_int_t)inc->first) {
+		inc->first = (uint32_t)first;
+	}
+	raise_u32(&inc->last, last);
+	raise_u32(&inc->more_addrs, more);
+	raise_u32(&inc->tried, tried);
+	raise_u32(&inc->valid, valid);
+	raise_u32(&inc->listed, listed);
+	load_list(addrs, &inc->addrs, &inc->naddrs, LG_INC_ADDRS);
+	load_list(nets, &inc->nets, &inc->nnets, LG_INC_NETS);
+	json_decref(o);
+	return true;
+}
+
+/* One stored incident. */
+static void inc_row(void *arg, int result, const char *key,
+		    const char *value, int64_t ts)
+{
+	struct inc_load *l = arg;
+	struct lg_incident *inc;
+
+	(void)ts;
+	if (!key) {
+		l->result = result;
 		return;
 	}
 	inc = xcalloc(1, sizeof(*inc));
+	if (strlen(key) >= sizeof(inc->id) || !inc_read(inc, value, false)) {
+		l->bad++;
+		free(inc);
+		return;
+	}
 	snprintf(inc->id, sizeof(inc->id), "%s", key);
-	snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
-	inc->reason = xstrdup(reason);
-	inc->first = (uint32_t)first;
-	inc->last = (uint32_t)last;
-	inc->more_addrs = (uint32_t)more;
-	inc->tried = (uint32_t)tried;
-	inc->valid = (uint32_t)valid;
-	inc->listed = (uint32_t)listed;
-	inc->open = strcmp(state, "open") == 0;
-	load_list(addrs, &inc->addrs, &inc->naddrs, LG_INC_ADDRS);
-	load_list(nets, &inc->nets, &inc->nnets, LG_INC_NETS);
 	inc_append(l->e, inc);
-	json_decref(o);
 }
 
 /* One stored account row of an open incident. */

@@ -11,6 +11,12 @@
 #      API shows it; an address blocked through A is listed by B at once,
 #      and unblocked through B is gone from A; an incident opened through
 #      A's auth-policy port (brute force) is listed by B
+#   f. the login counters for the fleet (auth_bruteforce_failures = 2): a
+#      brute force through A alone and one split over A's and B's
+#      auth-policy ports (Dovecot's protocol: allow, then report) are
+#      blocked at the same attempt; the split one is one incident, listed
+#      once by both, with the accounts each host saw from the address;
+#      Redis holds no login or address as such (keyed hashes)
 #   d. the master is killed (kill -9) during load on both: every answer is
 #      DUNNO or a 4xx (Postfix keeps the mail and retries: nothing lost),
 #      never a 5xx or a dropped connection; Sentinel promotes the replica,
@@ -233,6 +239,66 @@ diag "A opened incident $inc_a"
 tap_ok '[ -n "$inc_a" ]' "c. brute force through A's auth-policy port opens an incident on A"
 tap_ok '[ -n "$inc_a" ] && cli "$B_API" --json incidents 2>/dev/null | grep -q "$inc_a"' \
 	"c. B lists A's incident (incidents are listed from the shared store)"
+
+# ---------------------------------------------------------------- f. logins
+
+# allow PORT IP LOGIN PWHASH: Dovecot's before-check; the status on stdout.
+allow() {
+	timeout 5 curl -s -X POST -H 'Content-Type: application/json' \
+		"http://127.0.0.1:$1/?command=allow" \
+		--data "{\"login\":\"$3\",\"pwhash\":\"$4\",\"remote\":\"$2\",\"protocol\":\"imap\",\"tls\":true}" |
+		json_get status
+}
+# guess PORTS IP LOGIN N: N wrong passwords, attempt i on the i-th port of
+# PORTS (comma-separated, in turn), as Dovecot asks (allow, then report;
+# a refused one is reported as policy_reject).  Prints the first attempt
+# (from 0) the before-check refused, or -1.
+guess() {
+	local ports=(${1//,/ }) i st port first=-1
+	for ((i = 0; i < $4; i++)); do
+		port=${ports[i % ${#ports[@]}]}
+		st=$(allow "$port" "$2" "$3" "p$i")
+		if [ "${st:-0}" -lt 0 ]; then
+			[ "$first" -ge 0 ] || first=$i
+			timeout 5 curl -s -X POST -H 'Content-Type: application/json' \
+				"http://127.0.0.1:$port/?command=report" \
+				--data "{\"login\":\"$3\",\"pwhash\":\"p$i\",\"remote\":\"$2\",\"protocol\":\"imap\",\"success\":false,\"policy_reject\":true,\"tls\":true}" >/dev/null
+		else
+			report "$port" "$2" "$3" "p$i"
+		fi
+		# Dovecot's next login comes later than the fleet's answer (ms).
+		sleep 0.2
+	done
+	echo "$first"
+}
+solo_at=$(guess "$APA" 192.0.2.60 solo-guess@example.test 10)
+split_at=$(guess "$APA,$APB" 192.0.2.61 split-guess@example.test 10)
+diag "brute force refused from attempt: one mamorid $solo_at, split over two $split_at"
+tap_ok '[ "$solo_at" -gt 0 ]' "f. one mamorid blocks the brute force (from attempt $solo_at)"
+tap_is "$split_at" "$solo_at" "f. split over A's and B's auth-policy ports: blocked at the same attempt"
+# What each host sees from the address afterwards goes into the one incident.
+guess "$APB" 192.0.2.61 late-b@example.test 1 >/dev/null
+guess "$APA" 192.0.2.61 late-a@example.test 1 >/dev/null
+inc_of() {	# the incidents naming 192.0.2.61, as host API $1 lists them
+	cli "$1" --json incidents 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+v = v.get("incidents", v) if isinstance(v, dict) else v
+print(" ".join(sorted(i["id"] for i in v
+                      if "192.0.2.61" in i.get("addresses", []))))'
+}
+ia=$(inc_of "$A_API") ib=$(inc_of "$B_API")
+diag "incident of 192.0.2.61: A lists \"$ia\", B lists \"$ib\""
+tap_ok '[ -n "$ia" ] && [ "$ia" = "$ib" ] && [ "${ia// /}" = "$ia" ]' \
+	"f. one incident for the split attack, listed once by both"
+sleep 6	# accounts only tried are written every 5 s
+shown=$(cli "$A_API" --json incidents show "$ia" 2>/dev/null)
+tap_ok 'grep -q split-guess@example.test <<<"$shown" && grep -q late-a@example.test <<<"$shown" && grep -q late-b@example.test <<<"$shown"' \
+	"f. it holds the accounts both hosts saw"
+tap_ok '! rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*" | grep -qE "192\.0\.2|guess"' \
+	"f. Redis holds the login counters under hashed keys only"
+tap_ok 'rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*" | grep -q .' \
+	"f. ... and holds them"
 
 # ---------------------------------------------------------------- d. failover
 
