@@ -33,9 +33,10 @@
  * notes its own evidence there (lg_inc_join), and a host opening an
  * incident for a network first asks the store which incident that network
  * (or the campaign) is in: namespace "incident_net", key = the network or
- * "campaign", value = the id, expiring after auth_block_max.  Asked and
- * written apart, so two hosts judging one network within a round trip of
- * each other may still open two.  Account rows are keyed by login: two
+ * "campaign", value = the id, expiring after auth_block_max; a new one is
+ * claimed there with store_put_new (atomic: of two hosts judging one
+ * network at once, the second joins the first's).  A host writing a header
+ * merges what the others wrote (addresses, higher counts).  Account rows are keyed by login: two
  * hosts noting one login write one row (the later count wins).
  */
 #include <stdio.h>
@@ -370,6 +371,23 @@ static struct lg_incident *net_incident(struct login_engine *e,
 	return inc && inc->open ? inc : NULL;
 }
 
+/* A claim of incident_net: the id already there ("" if ours was
+ * written). */
+struct claim {
+	const char *id;
+	char had[40];
+};
+
+/* Answer of the claim (store_put_new). */
+static void claim_got(void *arg, int result, const char *value)
+{
+	struct claim *c = arg;
+
+	if (result == STORE_OK && value && strlen(value) < sizeof(c->had) &&
+	    strcmp(value, c->id) != 0)
+		memcpy(c->had, value, strlen(value) + 1);
+}
+
 /* Drop the oldest closed incidents from memory past LG_INCIDENTS_MAX. */
 static void inc_trim(struct login_engine *e)
 {
@@ -404,13 +422,16 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 	struct lg_incident *inc = NULL;
 	struct lg_ip p = *ip;
 	int nl = lg_net_len(ip);
-	char net[64], addr[64];
+	char net[64], addr[64], id[40] = "";
+	struct claim claim = { NULL, "" };
+	const char *nkey;
 	size_t i;
 
 	if (len < nl)
 		nl = len;
 	lg_ip_mask(&p, nl);
 	lg_cidr_format(&p, nl, net, sizeof(net));
+	nkey = strcmp(rule, "campaign") == 0 ? "campaign" : net;
 	/* A rotating-address campaign is one incident, whatever the network. */
 	if (strcmp(rule, "campaign") == 0 && e->camp_inc[0] &&
 	    (inc = lg_inc_find(e, e->camp_inc)) && !inc->open)
@@ -423,14 +444,31 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 		}
 	}
 	if (!inc)	/* another host's open incident for the attacker */
-		inc = net_incident(e, strcmp(rule, "campaign") == 0 ?
-				   "campaign" : net);
+		inc = net_incident(e, nkey);
+	if (!inc && store_is_shared(e->st)) {
+		/* Claim the attacker's key with a new id (atomic: of two
+		 * hosts judging one network at once, one opens it). */
+		new_id(e, now, id, sizeof(id));
+		claim.id = id;
+		store_put_new(e->st, "incident_net", nkey, id,
+			      (int64_t)now + e->cfg->auth_block_max,
+			      claim_got, &claim);
+		if (claim.had[0] && (inc = lg_inc_join(e, claim.had)) &&
+		    !inc->open)
+			inc = NULL;
+		if (!inc && claim.had[0])	/* a stale claim */
+			lg_put(e, "incident_net", nkey, id,
+			       (int64_t)now + e->cfg->auth_block_max);
+	}
 	if (inc && strcmp(rule, "campaign") == 0 &&
 	    !list_has(inc->nets, inc->nnets, net))
 		list_add(&inc->nets, &inc->nnets, LG_INC_NETS, net);
 	if (!inc) {
 		inc = xcalloc(1, sizeof(*inc));
-		new_id(e, now, inc->id, sizeof(inc->id));
+		if (id[0])
+			snprintf(inc->id, sizeof(inc->id), "%s", id);
+		else
+			new_id(e, now, inc->id, sizeof(inc->id));
 		snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
 		inc->reason = xstrdup(reason);
 		inc->first = now;
@@ -440,10 +478,6 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 		inc_trim(e);
 		log_msg(LOG_L_WARN, "event=incident_opened incident=%s rule=%s "
 			"net=%s", inc->id, inc->rule, net);
-		if (store_is_shared(e->st))
-			lg_put(e, "incident_net", strcmp(rule, "campaign") ?
-			       net : "campaign", inc->id,
-			       (int64_t)now + e->cfg->auth_block_max);
 	}
 	if (strcmp(rule, "campaign") == 0)
 		snprintf(e->camp_inc, sizeof(e->camp_inc), "%s", inc->id);

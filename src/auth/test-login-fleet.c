@@ -208,6 +208,48 @@ static void test_incident(struct host *two)
 	   "incident: both hosts' evidence in it");
 }
 
+/*
+ * Two hosts each judge their own address of one network, before either
+ * hears of the other's state: the second joins the first's incident
+ * (incident_net), and the one header lists both addresses.
+ */
+static void test_one_network(struct host *two)
+{
+	struct login_verdict b;
+	json_t *arr, *x;
+	char pw[16];
+	size_t i, n = 0, naddrs = 0;
+	int k, j;
+
+	for (j = 0; j < 2; j++)
+		for (k = 0; k < 24; k++) {
+			snprintf(pw, sizeof(pw), "n%d-%d", j, k);
+			fail_once(two[j].e, "net-victim@example.jp",
+				  j ? "198.51.100.2" : "198.51.100.1", pw,
+				  T0 + 300 + k, &b);
+		}
+	settle(two, 2);
+	lg_inc_flush(two[0].e);
+	lg_inc_flush(two[1].e);
+	arr = login_incidents_list(two[1].e);
+	json_array_foreach(arr, i, x) {
+		json_t *addrs = json_object_get(x, "addresses"), *a;
+		size_t m;
+		bool ours = false;
+
+		json_array_foreach(addrs, m, a)
+			ours |= strncmp(json_string_value(a), "198.51.100.",
+					11) == 0;
+		if (ours) {
+			n++;
+			naddrs = json_array_size(addrs);
+		}
+	}
+	json_decref(arr);
+	ok(n == 1 && naddrs == 2, "one network, two hosts: one incident "
+	   "(%zu) naming both addresses (%zu)", n, naddrs);
+}
+
 /* Write conf into a temporary file and load it. */
 static struct config *conf(const char *text)
 {
@@ -278,8 +320,10 @@ int main(void)
 		ok(two[0].e->stats.fleet_sent > 0 &&
 		   two[0].e->stats.fleet_failures == 0,
 		   "%s: counted through the fleet, no failure", rows[i].label);
-		if (i == 0)
+		if (i == 0) {
 			test_incident(two);
+			test_one_network(two);
+		}
 		host_close(&two[0]);
 		host_close(&two[1]);
 	}

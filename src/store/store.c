@@ -162,6 +162,56 @@ void store_put_many(struct store *st, const char *ns,
 			     put_many_one, pm);
 }
 
+/* store_put_new without driver support: what the get found. */
+struct put_new {
+	int result;
+	char *value;
+};
+
+/* The get of a generic store_put_new. */
+static void put_new_got(void *arg, int result, const char *value)
+{
+	struct put_new *pn = arg;
+
+	pn->result = result;
+	pn->value = value ? xstrdup(value) : NULL;
+}
+
+/* The put of a generic store_put_new. */
+static void put_new_put(void *arg, int result)
+{
+	*(int *)arg = result;
+}
+
+void store_put_new(struct store *st, const char *ns, const char *key,
+		   const char *value, int64_t expires, store_get_cb *cb,
+		   void *arg)
+{
+	struct put_new pn = { -1, NULL };
+	int result = -1;
+
+	assert(ns != NULL && key != NULL && value != NULL && cb != NULL);
+	if (st->fault) {
+		cb(arg, STORE_E_RETRY, NULL);
+		return;
+	}
+	if (st->ops->put_new) {
+		st->ops->put_new(st, ns, key, value, expires, cb, arg);
+		return;
+	}
+	/* In process: nothing runs between the get and the put. */
+	store_get(st, ns, key, put_new_got, &pn);
+	if (pn.result == STORE_OK) {
+		cb(arg, STORE_OK, pn.value);
+	} else if (pn.result != STORE_NOTFOUND) {
+		cb(arg, pn.result == -1 ? STORE_E_RETRY : pn.result, NULL);
+	} else {
+		store_put(st, ns, key, value, expires, put_new_put, &result);
+		cb(arg, result == -1 ? STORE_E_RETRY : result, NULL);
+	}
+	free(pn.value);
+}
+
 void store_del(struct store *st, const char *ns, const char *key,
 	       store_done_cb *cb, void *arg)
 {

@@ -187,6 +187,10 @@ struct store_ops {
 		       store_win_cb *cb, void *arg);
 	void (*watch)(struct store *st, const char *ns, store_watch_cb *cb,
 		      void *arg);
+	/* Optional (NULL: store.c reads, then writes: atomic in process). */
+	void (*put_new)(struct store *st, const char *ns, const char *key,
+			const char *value, int64_t expires, store_get_cb *cb,
+			void *arg);
 	/* Optional (NULL: store_count.c counts in process, exactly). */
 	void (*count)(struct store *st, const char *ns, uint32_t now,
 		      const struct store_cnt *c, size_t n, store_cnt_cb *cb,
@@ -234,6 +238,17 @@ void store_put(struct store *st, const char *ns, const char *key,
 void store_put_many(struct store *st, const char *ns,
 		    const struct store_kv *kv, size_t n, store_done_cb *cb,
 		    void *arg);
+/*
+ * Claim ns/key: write value (as store_put) only if no live value is there.
+ * cb gets STORE_OK and value NULL when it was written, STORE_OK and the
+ * value already there when not, or a failure.  Atomic on a shared store
+ * (one script: of two hosts claiming one key at once, one writes and the
+ * other reads what it wrote).  Answered before the call returns, like
+ * get.
+ */
+void store_put_new(struct store *st, const char *ns, const char *key,
+		   const char *value, int64_t expires, store_get_cb *cb,
+		   void *arg);
 /* Delete one key; deleting a missing key is STORE_OK.  cb may be NULL. */
 void store_del(struct store *st, const char *ns, const char *key,
 	       store_done_cb *cb, void *arg);

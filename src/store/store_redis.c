@@ -94,16 +94,21 @@ struct rds_rows {
 };
 
 /* Put: KEYS kv, index; ARGV key, value, expires, now, channel, notice. */
-static const char rds_put_lua[] =
-	"local e = tonumber(ARGV[3]) "
-	"if e ~= 0 and e <= tonumber(ARGV[4]) then "
-	" redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) "
-	"else "
-	" redis.call('SET', KEYS[1], ARGV[2]) "
-	" if e ~= 0 then redis.call('EXPIREAT', KEYS[1], e) end "
-	" redis.call('ZADD', KEYS[2], 0, ARGV[1]) "
-	"end "
-	"redis.call('PUBLISH', ARGV[5], ARGV[6]) return 1";
+#define RDS_PUT_LUA \
+	"local e = tonumber(ARGV[3]) " \
+	"if e ~= 0 and e <= tonumber(ARGV[4]) then " \
+	" redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) " \
+	"else " \
+	" redis.call('SET', KEYS[1], ARGV[2]) " \
+	" if e ~= 0 then redis.call('EXPIREAT', KEYS[1], e) end " \
+	" redis.call('ZADD', KEYS[2], 0, ARGV[1]) " \
+	"end " \
+	"redis.call('PUBLISH', ARGV[5], ARGV[6]) return 1"
+static const char rds_put_lua[] = RDS_PUT_LUA;
+/* Put new: as put, unless the key holds a value: that value, unwritten. */
+static const char rds_put_new_lua[] =
+	"local v = redis.call('GET', KEYS[1]) if v then return v end "
+	RDS_PUT_LUA;
 
 /* Del: KEYS kv, index; ARGV key, channel, notice. */
 static const char rds_del_lua[] =
@@ -294,6 +299,33 @@ static int rds_write_one(struct rds_store *rs, const char *ns,
 	free(note);
 	freeReplyObject(r);
 	return r ? STORE_OK : STORE_E_RETRY;
+}
+
+/* Driver op: claim one key (put unless it holds a value). */
+static void rds_put_new(struct store *st, const char *ns, const char *key,
+			const char *value, int64_t expires, store_get_cb *cb,
+			void *arg)
+{
+	struct rds_store *rs = (struct rds_store *)st;
+	char *keys[2] = { rds_key('k', ns, key), rds_index(ns) };
+	char exp[24], now[24], *chan = rds_chan(ns), *note = rds_notice(rs, key);
+	const char *args[6] = { key, value, exp, now, chan, note };
+	redisReply *r;
+	char *had = NULL;
+
+	snprintf(exp, sizeof(exp), "%" PRId64, expires);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	r = rds_eval(rs, "put_new", rds_put_new_lua, 2,
+		     (const char *const *)keys, 6, args);
+	free(keys[0]);
+	free(keys[1]);
+	free(chan);
+	free(note);
+	if (r != NULL && r->type == REDIS_REPLY_STRING)
+		had = xstrndup(r->str, r->len);
+	cb(arg, r ? STORE_OK : STORE_E_RETRY, had);
+	free(had);
+	freeReplyObject(r);
 }
 
 /* Driver op: insert or replace one key, with its index and notice. */
@@ -703,6 +735,7 @@ static const struct store_ops rds_ops = {
 	.put = rds_put,
 	.del = rds_del,
 	.put_many = rds_put_many,
+	.put_new = rds_put_new,
 	.scan = rds_scan,
 	.append = rds_append,
 	.log = rds_log,

@@ -1,11 +1,13 @@
 /*
- * test-store-count - store_count (store.h) on every backend: counters,
+ * test-store-count - store_count and store_put_new (store.h) on every
+ * backend.  store_count: counters,
  * exact sets and distinct-count sketches in buckets, for "memory:",
  * "sqlite:" (both in process) and "redis:" on a private redis-server
  * (skipped, saying so, when it is not installed).  Redis only: two stores
  * count into one bucket, the server holds no key or item as given (only
  * keyed hashes), a store with another hash key counts apart, and a server
- * gone reports STORE_E_RETRY.
+ * gone reports STORE_E_RETRY.  store_put_new: a claim writes once, then
+ * answers what is there; on redis two stores claim one key.
  */
 #include <errno.h>
 #include <signal.h>
@@ -175,6 +177,58 @@ static void test_misc(const char *name, struct store *st)
 	st->fault = false;
 }
 
+/* What a store_put_new answer said. */
+struct claim {
+	int calls;
+	int result;
+	char had[64];		/* "" when written */
+};
+
+/* Record a store_put_new answer. */
+static void claim_cb(void *arg, int result, const char *value)
+{
+	struct claim *c = arg;
+
+	c->calls++;
+	c->result = result;
+	snprintf(c->had, sizeof(c->had), "%s", value ? value : "");
+}
+
+/* store_put_new (answered before it returns); the result, or BAD. */
+static int do_claim(struct store *st, const char *key, const char *value,
+		    struct claim *c)
+{
+	memset(c, 0, sizeof(*c));
+	store_put_new(st, "claims", key, value, 0, claim_cb, c);
+	return c->calls == 1 ? c->result : BAD;
+}
+
+/* Claims in order on one store: the first writes, later ones read it. */
+static void test_claims(const char *name, struct store *st)
+{
+	static const struct {
+		const char *label, *key, *value, *had;
+	} rows[] = {
+		{"a free key is written", "net1", "inc-1", ""},
+		{"a taken key answers its value", "net1", "inc-2", "inc-1"},
+		{"the same value again", "net1", "inc-1", "inc-1"},
+		{"another key is free", "net2", "inc-3", ""},
+	};
+	struct claim c;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		is_int(do_claim(st, rows[i].key, rows[i].value, &c), STORE_OK,
+		       "%s: claim: %s: answers", name, rows[i].label);
+		is_str(c.had, rows[i].had, "%s: claim: %s", name,
+		       rows[i].label);
+	}
+	st->fault = true;
+	is_int(do_claim(st, "net3", "x", &c), STORE_E_RETRY,
+	       "%s: claim: fault", name);
+	st->fault = false;
+}
+
 /* Open spec (opts may be NULL) or fail the test; NULL then. */
 static struct store *open_or_fail(const char *spec,
 				  const struct store_opts *o,
@@ -233,6 +287,15 @@ static void test_redis_fleet(struct redis_server *rsv, const char *spec)
 
 	if (a == NULL || b == NULL || x == NULL)
 		goto out;
+	{
+		struct claim ca, cb;
+
+		do_claim(a, "fleet-net", "inc-from-a", &ca);
+		do_claim(b, "fleet-net", "inc-from-b", &cb);
+		ok(ca.had[0] == '\0' && strcmp(cb.had, "inc-from-a") == 0,
+		   "redis: fleet: a claims first, b reads a's claim (%s)",
+		   cb.had);
+	}
 	do_count(a, 6000, &c, 1, &r);
 	c.item = "pwhash-ffee";
 	is_int(do_count(b, 6001, &c, 1, &r), STORE_OK, "redis: fleet: count "
@@ -267,6 +330,7 @@ static void test_backend(const char *spec)
 		return;
 	test_rows(spec, st);
 	test_misc(spec, st);
+	test_claims(spec, st);
 	store_close(st);
 }
 
