@@ -545,47 +545,62 @@ static long long rds_count(const redisReply *e)
 	return 0;
 }
 
+void rds_pend_add(struct rds_store *rs, struct rds_pend *p)
+{
+	p->rs = rs;
+	p->prev = NULL;
+	p->next = rs->pending;
+	if (p->next != NULL)
+		p->next->prev = p;
+	rs->pending = p;
+	if (rs->inflight++ == 0)
+		rs->progress_ms = rds_ms();
+}
+
+int rds_pend_answer(redisAsyncContext *ac, const redisReply *r,
+		    struct rds_pend *p, size_t want, const char *op)
+{
+	struct rds_store *rs = ac->data;
+
+	if (p->rs == NULL)
+		return -1;	/* the store closed: nobody is left to call */
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		p->rs->pending = p->next;
+	if (rs == NULL)
+		return 0;	/* the link was dropped (down, timeout, ...) */
+	rs->inflight--;
+	rs->progress_ms = rds_ms();
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == want)
+		return 1;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		char qe[LOG_QSZ];
+
+		log_msg(LOG_L_ERR, "event=store_error store=redis op=%s err=%s",
+			op, log_q(qe, sizeof(qe), r->str));
+		/* A replica, or a script cache flushed: reconnect (which
+		 * loads the script again). */
+		if (strncmp(r->str, "READONLY", 8) == 0 ||
+		    strncmp(r->str, "NOSCRIPT", 8) == 0)
+			rs->reset = true;
+	}
+	return 0;
+}
+
 /* The answer to a store_window call. */
 static void rds_window_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct rds_wreq *q = priv;
-	struct rds_store *rs = ac->data;
 	redisReply *r = reply;
 	size_t i;
+	int got = rds_pend_answer(ac, r, &q->p, 2 * q->n, "window");
 
-	if (q->rs == NULL) {
-		free(q);	/* the store closed: nobody is left to call */
-		return;
-	}
-	if (q->next != NULL)
-		q->next->prev = q->prev;
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		q->rs->pending = q->next;
-	if (rs == NULL) {
-		/* The link was dropped (down, timeout, failover). */
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
-		free(q);
-		return;
-	}
-	rs->inflight--;
-	rs->progress_ms = rds_ms();
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2 * q->n) {
-		if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-			char qe[LOG_QSZ];
-
-			log_msg(LOG_L_ERR, "event=store_error store=redis "
-				"op=window err=%s", log_q(qe, sizeof(qe),
-				r->str));
-			/* A replica, or a script cache flushed: reconnect
-			 * (which loads the script again). */
-			if (strncmp(r->str, "READONLY", 8) == 0 ||
-			    strncmp(r->str, "NOSCRIPT", 8) == 0)
-				rs->reset = true;
-		}
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
+	if (got <= 0) {
+		if (got == 0)
+			q->cb(q->arg, STORE_E_RETRY, NULL, 0);
 		free(q);
 		return;
 	}
@@ -625,7 +640,6 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
-	q->rs = rs;
 	q->cb = cb;
 	q->arg = arg;
 	q->now = now;
@@ -678,12 +692,7 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 		cb(arg, STORE_E_RETRY, NULL, 0);
 		return;
 	}
-	q->next = rs->pending;
-	if (q->next != NULL)
-		q->next->prev = q;
-	rs->pending = q;
-	if (rs->inflight++ == 0)
-		rs->progress_ms = rds_ms();
+	rds_pend_add(rs, &q->p);
 }
 
 /* Driver op: subscribe to ns's notices. */
@@ -709,14 +718,13 @@ static void rds_watch(struct store *st, const char *ns, store_watch_cb *cb,
 static void rds_close(struct store *st)
 {
 	struct rds_store *rs = (struct rds_store *)st;
-	struct rds_wreq *q;
+	struct rds_pend *q;
 	size_t i;
 
 	if (rs->tick != NULL)
 		event_free(rs->tick);
 	for (q = rs->pending; q != NULL; q = q->next)
 		q->rs = NULL;
-	rds_count_close(rs);
 	rds_drop_links(rs);
 	for (i = 0; i < rs->nwatch; i++)
 		free(rs->watch[i].chan);

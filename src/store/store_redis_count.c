@@ -95,49 +95,17 @@ static void rds_hmac_hex(const struct rds_store *rs, const char *s,
 	out[2 * i] = '\0';
 }
 
-/* Unlink q from its store's pending calls. */
-static void rds_creq_unlink(struct rds_creq *q)
-{
-	if (q->next != NULL)
-		q->next->prev = q->prev;
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		q->rs->cpending = q->next;
-}
-
 /* The answer to a store_count call. */
 static void rds_count_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct rds_creq *q = priv;
-	struct rds_store *rs = ac->data;
 	redisReply *r = reply;
 	size_t i;
+	int got = rds_pend_answer(ac, r, &q->p, q->n, "count");
 
-	if (q->rs == NULL) {
-		free(q);	/* the store closed: nobody is left to call */
-		return;
-	}
-	rds_creq_unlink(q);
-	if (rs == NULL) {
-		/* The link was dropped (down, timeout, failover). */
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
-		free(q);
-		return;
-	}
-	rs->inflight--;
-	rs->progress_ms = rds_ms();
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != q->n) {
-		if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-			char qe[LOG_QSZ];
-
-			log_msg(LOG_L_ERR, "event=store_error store=redis "
-				"op=count err=%s", log_q(qe, sizeof(qe),
-				r->str));
-			if (strncmp(r->str, "READONLY", 8) == 0)
-				rs->reset = true;	/* a replica now */
-		}
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
+	if (got <= 0) {
+		if (got == 0)
+			q->cb(q->arg, STORE_E_RETRY, NULL, 0);
 		free(q);
 		return;
 	}
@@ -212,7 +180,6 @@ void rds_counts(struct store *st, const char *ns, uint32_t now,
 	for (i = 0; i < m; i++)
 		len[i] = strlen(argv[i]);
 	q = xcalloc(1, sizeof(*q));
-	q->rs = rs;
 	q->cb = cb;
 	q->arg = arg;
 	q->n = n;
@@ -229,24 +196,11 @@ void rds_counts(struct store *st, const char *ns, uint32_t now,
 		cb(arg, STORE_E_RETRY, NULL, 0);
 		goto out;
 	}
-	q->next = rs->cpending;
-	if (q->next != NULL)
-		q->next->prev = q;
-	rs->cpending = q;
-	if (rs->inflight++ == 0)
-		rs->progress_ms = rds_ms();
+	rds_pend_add(rs, &q->p);
 out:
 	for (i = 0; i < nb; i++)
 		free(bufs[i]);
 	free(bufs);
 	free(argv);
 	free(len);
-}
-
-void rds_count_close(struct rds_store *rs)
-{
-	struct rds_creq *q;
-
-	for (q = rs->cpending; q != NULL; q = q->next)
-		q->rs = NULL;
 }
