@@ -127,7 +127,7 @@ static void run(struct host *hs, size_t nh, bool stuffing, const char *ip,
 		int n, struct marks *m)
 {
 	struct login_verdict b;
-	char login[64], pw[16];
+	char login[64], pw[32];
 	int i;
 
 	m->delay = m->block = m->state = -1;
@@ -217,7 +217,7 @@ static void test_one_network(struct host *two)
 {
 	struct login_verdict b;
 	json_t *arr, *x;
-	char pw[16];
+	char pw[32];
 	size_t i, n = 0, naddrs = 0;
 	int k, j;
 

@@ -338,17 +338,17 @@ int main(void)
 {
 	char dir[] = "/tmp/mamori-test-count-XXXXXX", spec[300];
 	struct redis_server rsv = { 0 };
+	int k;
 
 	test_backend("memory:");
 	if (mkdtemp(dir) != NULL) {
 		snprintf(spec, sizeof(spec), "sqlite:%s/state.db", dir);
 		test_backend(spec);
-		snprintf(spec, sizeof(spec), "%s/state.db", dir);
-		unlink(spec);
-		snprintf(spec, sizeof(spec), "%s/state.db-wal", dir);
-		unlink(spec);
-		snprintf(spec, sizeof(spec), "%s/state.db-shm", dir);
-		unlink(spec);
+		for (k = 0; k < 3; k++) {
+			snprintf(spec, sizeof(spec), "%s/state.db%s", dir,
+				 (const char *[]){ "", "-wal", "-shm" }[k]);
+			unlink(spec);
+		}
 		rmdir(dir);
 	}
 	if (!redis_server_available()) {
