@@ -11,7 +11,8 @@
 #      API shows it; an address blocked through A is listed by B at once,
 #      and unblocked through B is gone from A; an incident opened through
 #      A's auth-policy port (brute force) is listed by B
-#   f. the login counters for the fleet (auth_bruteforce_failures = 2): a
+#   f. (run before d, which kills the master) the login counters for the
+#      fleet (auth_bruteforce_failures = 2): a
 #      brute force through A alone and one split over A's and B's
 #      auth-policy ports (Dovecot's protocol: allow, then report) are
 #      blocked at the same attempt; the split one is one incident, listed
@@ -23,14 +24,16 @@
 #      both mamorid follow (event=store_failover) and answer DUNNO again;
 #      the restriction still holds on both
 #   e. Redis stopped: store_failure_action (defer: 4.3.0) answers, counted in
-#      /metrics and logged (event=store_down); Redis started again: both
-#      answer DUNNO again (event=store_up), the restriction still holds
+#      /metrics and logged (event=store_down); a login failure cannot reach
+#      the fleet's counts: logged, and (defer) that address is delayed, a
+#      clean one not; Redis started again: both answer DUNNO again
+#      (event=store_up), the restriction still holds
 #
 # The policy requests come from test/integration/policy-load.py (Postfix's
 # policy protocol on mamorid's real listener): with two policy services
 # Postfix would only add the SMTP dialogue around the same answers.
 # Skipped (TAP skip) when redis-server is not installed.  Every loop and
-# wait is bounded; about 40 s.
+# wait is bounded; about 50 s.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -341,6 +344,12 @@ tap_ok '[[ "$ans" == "DEFER_IF_PERMIT 4.3.0"* ]]' \
 tap_ok '[ "$(metric "$A_API" mamori_fleet_failures_total)" -ge 1 ]' \
 	"e. counted (mamori_fleet_failures_total $(metric "$A_API" mamori_fleet_failures_total))"
 tap_ok 'grep -q "event=store_down store=redis" "$A_LOG"' "e. logged event=store_down"
+report "$APA" 192.0.2.90 outage-login@example.test e1
+st=$(allow "$APA" 192.0.2.90 outage-login@example.test e2)
+tap_ok '[ "${st:-0}" -gt 0 ] && grep -q "event=login_fleet_unavailable" "$A_LOG"' \
+	"e. logins: the fleet's counts unavailable, logged; an address failing on A is delayed (status $st)"
+tap_is "$(allow "$APA" 192.0.2.91 clean-login@example.test e3)" 0 \
+	"e. logins: a clean address is not"
 tap_ok 'kill -0 "$A_PID" && kill -0 "$B_PID"' "e. both mamorid still run"
 redis_start r2 "$R2_PORT" || bail "redis did not restart"
 recovered() {
