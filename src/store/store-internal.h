@@ -17,6 +17,7 @@ struct timed {
 		store_get_cb *get;
 		store_done_cb *done;
 		store_row_cb *row;
+		store_cnt_cb *cnt;
 	} cb;
 	void *arg;
 };
@@ -31,5 +32,7 @@ void store_timed_get(void *arg, int result, const char *value);
 void store_timed_done(void *arg, int result);
 void store_timed_row(void *arg, int result, const char *key,
 		     const char *value, int64_t ts);
+void store_timed_cnt(void *arg, int result, const struct store_cnt *c,
+		     size_t n);
 
 #endif

@@ -189,14 +189,19 @@ void store_put_new(struct store *st, const char *ns, const char *key,
 {
 	struct put_new pn = { -1, NULL };
 	int result = -1;
+	struct timed *t;
 
 	assert(ns != NULL && key != NULL && value != NULL && cb != NULL);
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_PUT, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY, NULL);
 		return;
 	}
 	if (st->ops->put_new) {
-		st->ops->put_new(st, ns, key, value, expires, cb, arg);
+		t = store_timed_new(st, STORE_OP_PUT, arg);
+		t->cb.get = cb;
+		st->ops->put_new(st, ns, key, value, expires, store_timed_get,
+				 t);
 		return;
 	}
 	/* In process: nothing runs between the get and the put. */

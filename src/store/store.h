@@ -72,6 +72,7 @@ enum store_op {
 	STORE_OP_SCAN,
 	STORE_OP_APPEND,
 	STORE_OP_LOG,
+	STORE_OP_COUNT,		/* store_count (store_put_new counts as put) */
 	STORE_OP__COUNT,
 };
 

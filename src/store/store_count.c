@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store-internal.h"
 #include "store/store.h"
 #include "util/xalloc.h"
 
@@ -264,6 +265,7 @@ void store_count(struct store *st, const char *ns, uint32_t now,
 		 const struct store_cnt *c, size_t n, store_cnt_cb *cb,
 		 void *arg)
 {
+	struct timed *t;
 	size_t i;
 
 	assert(ns != NULL && cb != NULL);
@@ -279,12 +281,14 @@ void store_count(struct store *st, const char *ns, uint32_t now,
 		}
 	}
 	if (st->fault) {
+		store_stats_record(st, STORE_OP_COUNT, STORE_E_RETRY, 0);
 		cb(arg, STORE_E_RETRY, NULL, 0);
 		return;
 	}
-	if (st->ops->count) {
-		st->ops->count(st, ns, now, c, n, cb, arg);
-		return;
-	}
-	store_count_local(st, ns, now, c, n, cb, arg);
+	t = store_timed_new(st, STORE_OP_COUNT, arg);
+	t->cb.cnt = cb;
+	if (st->ops->count)
+		st->ops->count(st, ns, now, c, n, store_timed_cnt, t);
+	else
+		store_count_local(st, ns, now, c, n, store_timed_cnt, t);
 }

@@ -331,6 +331,14 @@ static void test_backend(const char *spec)
 	test_rows(spec, st);
 	test_misc(spec, st);
 	test_claims(spec, st);
+	/* Rows, misc (three calls, the cap's, the resets, the fault). */
+	ok(store_stats(st)->ops[STORE_OP_COUNT] >= 19 &&
+	   store_stats(st)->failures[STORE_OP_COUNT] == 1,
+	   "%s: count: in the store's statistics (%llu calls, %llu failed)",
+	   spec, (unsigned long long)store_stats(st)->ops[STORE_OP_COUNT],
+	   (unsigned long long)store_stats(st)->failures[STORE_OP_COUNT]);
+	is_str(store_op_name(STORE_OP_COUNT), "count", "%s: count: named",
+	       spec);
 	store_close(st);
 }
 
