@@ -518,9 +518,10 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 				   struct login_verdict *v);
 
 /*
- * A report from a normal address: with a shared store, count it into
- * the fleet's counters (login_fleet.c); the answer merges into the
- * address's, network's, account's and pair's counts and judges again.
+ * (login.c) The fleet answered a report from ip (login_fleet.c merged it
+ * into the counts): judge the pair's brute force, and when the fleet is
+ * ahead of this host's counts the address and network, as the report
+ * would have; nothing if a state or the allowlist already applies.
  */
 void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 		    const char *login, const char *protocol, bool ok,
