@@ -273,11 +273,14 @@ static void rds_get(struct store *st, const char *ns, const char *key,
 }
 
 /*
- * Put (value set) or delete (value NULL) one key with its index entry and
- * notice, in one script; the result for the callback.
+ * Put (value set, with script: rds_put_lua or rds_put_new_lua) or delete
+ * (value NULL) one key with its index entry and notice, in one script;
+ * the reply (free it), or NULL.
  */
-static int rds_write_one(struct rds_store *rs, const char *ns,
-			 const char *key, const char *value, int64_t expires)
+static redisReply *rds_write(struct rds_store *rs, const char *op,
+			     const char *script, const char *ns,
+			     const char *key, const char *value,
+			     int64_t expires)
 {
 	char *keys[2] = { rds_key('k', ns, key), rds_index(ns) };
 	char exp[24], now[24], *chan = rds_chan(ns), *note = rds_notice(rs, key);
@@ -288,8 +291,8 @@ static int rds_write_one(struct rds_store *rs, const char *ns,
 	snprintf(exp, sizeof(exp), "%" PRId64, expires);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if (value != NULL)
-		r = rds_eval(rs, "put", rds_put_lua, 2,
-			     (const char *const *)keys, 6, put_args);
+		r = rds_eval(rs, op, script, 2, (const char *const *)keys, 6,
+			     put_args);
 	else
 		r = rds_eval(rs, "del", rds_del_lua, 2,
 			     (const char *const *)keys, 3, del_args);
@@ -297,6 +300,16 @@ static int rds_write_one(struct rds_store *rs, const char *ns,
 	free(keys[1]);
 	free(chan);
 	free(note);
+	return r;
+}
+
+/* Put (value set) or delete (value NULL) one key; the result. */
+static int rds_write_one(struct rds_store *rs, const char *ns,
+			 const char *key, const char *value, int64_t expires)
+{
+	redisReply *r = rds_write(rs, "put", rds_put_lua, ns, key, value,
+				  expires);
+
 	freeReplyObject(r);
 	return r ? STORE_OK : STORE_E_RETRY;
 }
@@ -306,21 +319,10 @@ static void rds_put_new(struct store *st, const char *ns, const char *key,
 			const char *value, int64_t expires, store_get_cb *cb,
 			void *arg)
 {
-	struct rds_store *rs = (struct rds_store *)st;
-	char *keys[2] = { rds_key('k', ns, key), rds_index(ns) };
-	char exp[24], now[24], *chan = rds_chan(ns), *note = rds_notice(rs, key);
-	const char *args[6] = { key, value, exp, now, chan, note };
-	redisReply *r;
+	redisReply *r = rds_write((struct rds_store *)st, "put_new",
+				  rds_put_new_lua, ns, key, value, expires);
 	char *had = NULL;
 
-	snprintf(exp, sizeof(exp), "%" PRId64, expires);
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	r = rds_eval(rs, "put_new", rds_put_new_lua, 2,
-		     (const char *const *)keys, 6, args);
-	free(keys[0]);
-	free(keys[1]);
-	free(chan);
-	free(note);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		had = xstrndup(r->str, r->len);
 	cb(arg, r ? STORE_OK : STORE_E_RETRY, had);
