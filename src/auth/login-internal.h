@@ -527,6 +527,16 @@ void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 		    const char *login, const char *protocol, bool ok,
 		    bool ahead, uint32_t now);
 
+/* Is a rotating-address campaign live (camp_active)? */
+bool lg_campaign_active(struct login_engine *e, uint32_t now);
+/*
+ * The campaign windows grew (a count here, or the fleet's answer): keep
+ * its live period, and if it became live (was: it was not) judge the
+ * list-like addresses counted before, but ad (NULL: all).
+ */
+void lg_campaign_raised(struct login_engine *e, bool was,
+			const struct lg_addr *ad, uint32_t now);
+
 /* ---- login_fleet.c -------------------------------------------------- */
 
 #define LG_FLEET_INFLIGHT 4096	/* fleet calls without an answer */
@@ -541,6 +551,14 @@ void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
 		     const char *login, const char *protocol,
 		     const char *pwhash, bool ok, bool is_new, uint32_t now);
+/*
+ * A campaign count (login_judge.c): ip was counted among the list-like
+ * first-seen addresses with never_ok accounts that never logged in, or
+ * (multi) among the first-seen ones with two accounts or more.  The
+ * fleet's answer raises the campaign windows and may start the campaign.
+ */
+void lg_fleet_campaign(struct login_engine *e, const struct lg_ip *ip,
+		       uint32_t never_ok, bool multi, uint32_t now);
 /* Raise m to the fleet's counts of c, if fresh. */
 void lg_fleet_merge(const struct login_engine *e, const struct lg_ctr *c,
 		    uint32_t now, struct lg_metrics *m);

@@ -13,6 +13,10 @@
  *   account   failures; distinct failing addresses (exact set)
  *   pair      (address, account): failures; distinct wrong passwords
  *             (exact set of pwhash values, only for PLAIN/LOGIN)
+ *   campaign  list-like first-seen addresses (HyperLogLog), their accounts
+ *             that never logged in, first-seen addresses with two accounts
+ *             or more (HyperLogLog): the answer raises the engine's
+ *             campaign windows and may start the campaign at once
  * Keys and items are hashed by the store under the deployment's key: Redis
  * holds no login, address or pwhash.
  *
@@ -68,7 +72,7 @@ struct lg_fcall {
 	struct login_engine *e;		/* NULL: the engine is gone */
 	struct lg_ip ip;
 	uint32_t now;
-	bool ok;
+	bool ok, campaign;
 	char protocol[16];
 	char login[];
 };
@@ -152,6 +156,30 @@ static bool fleet_set(const struct login_engine *e, struct lg_ctr *ctr,
 	       ctr->fl.distinct > distinct;
 }
 
+/* Raise window w to the fleet's count. */
+static void raise_window(struct window *w, uint32_t win, uint32_t now,
+			 uint64_t fleet)
+{
+	uint32_t local = window_count(w, win, now);
+
+	if (fleet > local)
+		window_add(w, win, now, sat32(fleet - local));
+}
+
+/* The fleet answered a campaign count: addresses, their failing
+ * accounts, first-seen addresses with two accounts or more. */
+static void campaign_answer(struct login_engine *e, const struct store_cnt *c,
+			    uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	bool was = lg_campaign_active(e, now);
+
+	raise_window(&e->camp, win, now, c[0].count);
+	raise_window(&e->camp_fail, win, now, c[1].count);
+	raise_window(&e->camp_multi, win, now, c[2].count);
+	lg_campaign_raised(e, was, NULL, now);
+}
+
 /* The fleet answered a report. */
 static void fleet_answer(void *arg, int result, const struct store_cnt *c,
 			 size_t n)
@@ -170,13 +198,18 @@ static void fleet_answer(void *arg, int result, const struct store_cnt *c,
 		return;
 	}
 	fcall_unlink(e, f);
-	if (result != STORE_OK || n < F_OK_COUNTS) {
+	if (result != STORE_OK || n < (f->campaign ? 3 : F_OK_COUNTS)) {
 		fleet_failed(e, result, f->now);
 		free(f);
 		return;
 	}
 	e->fleet_down_at = 0;
 	win = (uint32_t)e->cfg->auth_window;
+	if (f->campaign) {
+		campaign_answer(e, c, f->now);
+		free(f);
+		return;
+	}
 	if ((ad = lg_addr_get(e, &f->ip, false, f->now)) != NULL)
 		ahead |= fleet_set(e, &ad->c, c + F_ADDR_ATT, f->now);
 	if ((nt = lg_net_get(e, &f->ip, false, f->now)) != NULL)
@@ -215,6 +248,54 @@ static bool failing(const struct login_engine *e, const struct lg_ctr *ctr,
 
 	return window_count(&ctr->fail, win, now) > 0 ||
 	       (fleet_fresh(e, ctr->fl.at, now) && ctr->fl.fails > 0);
+}
+
+/* Start a call: tracked until answered. */
+static struct lg_fcall *fcall_new(struct login_engine *e,
+				  const struct lg_ip *ip, const char *login,
+				  const char *protocol, bool ok, uint32_t now)
+{
+	size_t ll = strlen(login);
+	struct lg_fcall *f = xcalloc(1, sizeof(*f) + ll + 1);
+
+	f->e = e;
+	f->ip = *ip;
+	f->now = now;
+	f->ok = ok;
+	snprintf(f->protocol, sizeof(f->protocol), "%s", protocol);
+	memcpy(f->login, login, ll + 1);
+	f->next = e->fcalls;
+	if (f->next)
+		f->next->prev = f;
+	e->fcalls = f;
+	e->nfcalls++;
+	e->stats.fleet_sent++;
+	return f;
+}
+
+void lg_fleet_campaign(struct login_engine *e, const struct lg_ip *ip,
+		       uint32_t never_ok, bool multi, uint32_t now)
+{
+	uint32_t len = fleet_len(e);
+	char addr[64];
+	struct store_cnt c[3] = {
+		cnt("cm|addresses", STORE_CNT_HLL, len, 0, NULL),
+		cnt("cm|never_ok", STORE_CNT_SUM, len, never_ok, NULL),
+		cnt("cm|multi", STORE_CNT_HLL, len, 0, NULL),
+	};
+	struct lg_fcall *f;
+
+	if (!store_is_shared(e->st))
+		return;
+	if (e->nfcalls >= LG_FLEET_INFLIGHT) {
+		e->stats.fleet_skipped++;
+		return;
+	}
+	lg_cidr_format(ip, 128, addr, sizeof(addr));
+	c[multi ? 2 : 0].item = addr;
+	f = fcall_new(e, ip, "", "", false, now);
+	f->campaign = true;
+	store_count(e->st, "login", now, c, 3, fleet_answer, f);
 }
 
 /* Each count's tag, its key's first bytes (so two counts of one subject
@@ -301,19 +382,7 @@ void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
 		c[F_PAIR_WRONG].item = pw[0] ? pw : NULL;
 		n = F_COUNTS;
 	}
-	f = xcalloc(1, sizeof(*f) + ll + 1);
-	f->e = e;
-	f->ip = *ip;
-	f->now = now;
-	f->ok = ok;
-	snprintf(f->protocol, sizeof(f->protocol), "%s", protocol);
-	memcpy(f->login, login, ll + 1);
-	f->next = e->fcalls;
-	if (f->next)
-		f->next->prev = f;
-	e->fcalls = f;
-	e->nfcalls++;
-	e->stats.fleet_sent++;
+	f = fcall_new(e, ip, login, protocol, ok, now);
 	store_count(e->st, "login", now, c, n, fleet_answer, f);
 }
 

@@ -250,6 +250,71 @@ static void test_one_network(struct host *two)
 	   "(%zu) naming both addresses (%zu)", n, naddrs);
 }
 
+/*
+ * A rotating-address campaign: n first-seen addresses (each in its own
+ * /24), two accounts each that never log in; address k on host k % nh.
+ * How many of them end in a campaign state, as the hosts see it.
+ */
+static int run_campaign(struct host *hs, size_t nh, int base_net, int n)
+{
+	struct login_verdict b;
+	char ip[32], login[64];
+	struct lg_ip a;
+	int k, j, judged = 0;
+	size_t h;
+
+	for (k = 0; k < n; k++) {
+		snprintf(ip, sizeof(ip), "10.%d.%d.1", base_net, k);
+		for (j = 0; j < 2; j++) {
+			snprintf(login, sizeof(login), "c%d-%d-%d@example.jp",
+				 base_net, k, j);
+			fail_once(hs[k % nh].e, login, ip, "beef",
+				  T0 + 400 + 2 * k + j, &b);
+		}
+		if (nh > 1)
+			settle(hs, nh);
+	}
+	for (k = 0; k < n; k++) {
+		bool in = false;
+
+		snprintf(ip, sizeof(ip), "10.%d.%d.1", base_net, k);
+		lg_ip_parse(ip, &a);
+		for (h = 0; h < nh; h++) {
+			struct lg_state *st = lg_state_lookup(hs[h].e, &a,
+							      T0 + 500, 0);
+
+			in |= st && strcmp(st->rule, "campaign") == 0;
+		}
+		judged += in;
+	}
+	return judged;
+}
+
+/* The campaign counts are the fleet's: split over two hosts, each seeing
+ * half the addresses, the campaign is still seen. */
+static void test_campaign(const struct config *cfg, const char *spec)
+{
+	struct host one, two[2];
+	int j1, j2;
+
+	if (!host_open(&one, cfg, "memory:"))
+		return;
+	/* 10 addresses: their 20 never-ok accounts make a campaign
+	 * (auth_stuffing_logins 12); 5 addresses, 10 accounts, do not. */
+	j1 = run_campaign(&one, 1, 21, 10);
+	host_close(&one);
+	if (!host_open(&two[0], cfg, spec) || !host_open(&two[1], cfg, spec))
+		return;
+	settle(two, 2);
+	j2 = run_campaign(two, 2, 22, 10);
+	ok(j1 >= 5, "campaign: one host judges the addresses (%d of 10)", j1);
+	ok(j2 > 0 && j2 >= j1 - 2, "campaign: split over two hosts (5 "
+	   "addresses each) it is still seen (%d of 10, one host %d)", j2,
+	   j1);
+	host_close(&two[0]);
+	host_close(&two[1]);
+}
+
 /* Write conf into a temporary file and load it. */
 static struct config *conf(const char *text)
 {
@@ -327,6 +392,7 @@ int main(void)
 		host_close(&two[0]);
 		host_close(&two[1]);
 	}
+	test_campaign(cfg, spec);
 	/* The store gone: counted, judged on this host's counts. */
 	if (host_open(&two[0], cfg, spec)) {
 		struct login_verdict b;
