@@ -11,6 +11,7 @@
  *                  the suspect lists kept before a judgement
  * login_ip.c       address and network states, their persistence, blocks
  * login_incident.c incidents, their accounts, list/show/CSV
+ * login_fleet.c    the counters every host of a fleet shares (store_count)
  *
  * Memory: every table is capped and evicts its least recently seen entry
  * (struct lg_tab).  Per entry, roughly: an address 150 bytes, a network 160,
@@ -105,6 +106,10 @@ struct lg_dent {
 	uint16_t n;		/* attempts in the period */
 	uint16_t fails;
 	uint8_t flags;
+	uint8_t fl_fails, fl_wrong;	/* account sets: the pair's failures
+					 * and wrong passwords as the fleet
+					 * counted them (login_fleet.c),
+					 * saturating */
 };
 
 /* Linear-counting bitmaps for items past LG_EXACT_MAX: [bucket][all, new]. */
@@ -174,11 +179,18 @@ size_t lg_cidr_list_parse(const char *list, struct lg_cidr **out);
 
 /* ---- login.c -------------------------------------------------------- */
 
+/* An address's or network's counts as the fleet answered them at "at"
+ * (login_fleet.c); 0 at: none. */
+struct lg_fleet {
+	uint32_t at, att, fails, distinct, distinct_new;
+};
+
 /* Counters kept per address and per network. */
 struct lg_ctr {
 	struct window att, fail, ok;
 	struct lg_dset logins;
 	uint32_t first, last;	/* this activity episode */
+	struct lg_fleet fl;
 };
 
 struct lg_addr {
@@ -223,6 +235,8 @@ struct lg_acct {
 	uint64_t fresh_net;		/* learnt at an after-check ... */
 	uint32_t fresh_at;		/* ... so not habitual for its report */
 	bool fresh_new;			/* ... and new: it had other networks */
+	uint32_t fl_at;			/* the fleet's failures and failing */
+	uint16_t fl_fails, fl_ips;	/* addresses at fl_at (login_fleet.c) */
 	char login[];
 };
 
@@ -295,6 +309,7 @@ struct lg_stats {
 	uint64_t incident_accts_unlisted;
 	uint64_t pair_blocks;
 	uint64_t campaign_addrs;
+	uint64_t fleet_sent, fleet_failures, fleet_judged, fleet_skipped;
 };
 
 /* A stored allowlist entry (login_allow.c). */
@@ -344,6 +359,11 @@ struct login_engine {
 	uint32_t camp_first, camp_last, sweep_last;
 	struct lg_ip sweep_ring[LG_SWEEP_RING];
 	uint32_t sweep_next, sweep_n;
+	/* Fleet counts (login_fleet.c): calls waiting for their answer, and
+	 * the last failure to get one (0: none since the last answer). */
+	struct lg_fcall *fcalls;
+	size_t nfcalls;
+	uint32_t fleet_down_at, fleet_logged_at;
 	struct lg_stats stats;
 };
 
@@ -497,6 +517,68 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 				   const char *protocol, uint32_t now,
 				   struct login_verdict *v);
 
+/*
+ * (login.c) The fleet answered a report from ip (login_fleet.c merged it
+ * into the counts): judge the pair's brute force, and when the fleet is
+ * ahead of this host's counts the address and network, as the report
+ * would have; nothing if a state or the allowlist already applies.
+ */
+void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
+		    const char *login, const char *protocol, bool ok,
+		    bool ahead, uint32_t now);
+
+/* Is a rotating-address campaign live (camp_active)? */
+bool lg_campaign_active(struct login_engine *e, uint32_t now);
+/*
+ * The campaign windows grew (a count here, or the fleet's answer): keep
+ * its live period, and if it became live (was: it was not) judge the
+ * list-like addresses counted before, but ad (NULL: all).
+ */
+void lg_campaign_raised(struct login_engine *e, bool was,
+			const struct lg_addr *ad, uint32_t now);
+
+/* ---- login_fleet.c -------------------------------------------------- */
+
+#define LG_FLEET_INFLIGHT 4096	/* fleet calls without an answer */
+
+/*
+ * Count a report (not one this engine refused) into the fleet's counters:
+ * a failure always, a success only from an address or network failing
+ * here or in the fleet's last answer (the fast path: clean logins cost no
+ * round trip).  pwhash NULL: no usable one.  Nothing with a store of one
+ * host.
+ */
+void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
+		     const char *login, const char *protocol,
+		     const char *pwhash, bool ok, bool is_new, uint32_t now);
+/*
+ * A campaign count (login_judge.c): ip was counted among the list-like
+ * first-seen addresses with never_ok accounts that never logged in, or
+ * (multi) among the first-seen ones with two accounts or more.  The
+ * fleet's answer raises the campaign windows and may start the campaign.
+ */
+void lg_fleet_campaign(struct login_engine *e, const struct lg_ip *ip,
+		       uint32_t never_ok, bool multi, uint32_t now);
+/* Raise m to the fleet's counts of c, if fresh. */
+void lg_fleet_merge(const struct login_engine *e, const struct lg_ctr *c,
+		    uint32_t now, struct lg_metrics *m);
+/* The failing addresses of a: local, or the fleet's if more and fresh. */
+uint32_t lg_fleet_failing_ips(const struct login_engine *e,
+			      const struct lg_acct *a, uint32_t local,
+			      uint32_t now);
+/*
+ * The fleet's counts cannot be had (the store is down) and
+ * store_failure_action is defer: delay an address that failed here
+ * within the window.  Writes the reason and returns true.
+ */
+bool lg_fleet_outage_delay(struct login_engine *e, const struct lg_ip *ip,
+			   uint32_t now, char *reason, size_t n);
+/* Forget the fleet's counts behind ip/len (an unblock). */
+void lg_fleet_unblock(struct login_engine *e, const struct lg_ip *ip,
+		      int len, uint32_t now);
+/* Leave the unanswered calls to free themselves. */
+void lg_fleet_free(struct login_engine *e);
+
 /* ---- login_ip.c ----------------------------------------------------- */
 
 #define LG_SKIP_AUTO_NETS 0x01	/* ignore automatic network states */
@@ -552,6 +634,9 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 			       int len, const char *rule, const char *reason,
 			       uint32_t now);
 struct lg_incident *lg_inc_find(struct login_engine *e, const char *id);
+/* lg_inc_find, or with a shared store the incident another host opened,
+ * fetched from the store (a blocking read: not for the hot path). */
+struct lg_incident *lg_inc_join(struct login_engine *e, const char *id);
 /* One attempt on login within the incident (valid: the password was
  * right).  Valid accounts are written at once, the rest batched. */
 void lg_inc_note(struct login_engine *e, struct lg_incident *inc,

@@ -236,17 +236,20 @@ static void delay(struct login_engine *e, struct login_verdict *v)
  * phone retrying one stale password is not a brute force. */
 static uint32_t bf_count(const struct lg_dent *d)
 {
-	uint32_t est;
+	/* The fleet's counts (login_fleet.c) include this host's. */
+	uint32_t est, fails = d->fl_fails > d->fails ? d->fl_fails : d->fails;
 	int zeros;
 
 	if ((d->flags & LG_DENT_OPAQUE) || !d->aux)
-		return d->fails;
+		return fails;
 	zeros = 64 - __builtin_popcountll(d->aux);
 	if (zeros == 0)
-		return d->fails;
+		return fails;
 	/* Linear counting over 64 bits; never more than the failures. */
 	est = (uint32_t)(-64.0 * log((double)zeros / 64.0) + 0.5);
-	return est < d->fails ? est : d->fails;
+	if (d->fl_wrong > est)
+		est = d->fl_wrong;
+	return est < fails ? est : fails;
 }
 
 /* The key of the pending-allow table. */
@@ -444,8 +447,10 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 			   bf_count(d), win);
 		return;
 	}
-	if (c->has_ip && lg_suspect_delay(e, &c->ip, c->now, why,
-					  sizeof(why))) {
+	if (c->has_ip && (lg_suspect_delay(e, &c->ip, c->now, why,
+					   sizeof(why)) ||
+			  lg_fleet_outage_delay(e, &c->ip, c->now, why,
+						sizeof(why)))) {
 		delay(e, v);
 		reason_add(v, "%s", why);
 		return;
@@ -453,6 +458,7 @@ static void stage_before(struct login_engine *e, struct ctx *c,
 	if (!a)
 		return;
 	lg_dset_count(&a->badips, c->now, win, &n, NULL);
+	n = lg_fleet_failing_ips(e, a, n, c->now);
 	if (n >= (uint32_t)e->cfg->auth_distributed_ips &&
 	    !lg_acct_habitual(a, c->net)) {
 		delay(e, v);
@@ -479,6 +485,7 @@ static struct lg_state *distributed_after(struct login_engine *e,
 	if (!d || !d->fails || (d->flags & LG_DENT_OK))
 		return NULL;
 	lg_dset_count(&a->badips, c->now, win, &n, NULL);
+	n = lg_fleet_failing_ips(e, a, n, c->now);
 	if (n < (uint32_t)e->cfg->auth_distributed_ips)
 		return NULL;
 	snprintf(why, sizeof(why), "rule=distributed account=%s ip=%s "
@@ -683,6 +690,10 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 		    ok ? c->pwh : 0, ok ? c->pwv : 0, c->now);
 	lg_ctr_note(e, &ad->c, a->node.h, fresh_flags, 0, c->now);
 	lg_ctr_note(e, &nt->c, a->node.h, fresh_flags, c->iph, c->now);
+	if (!rej)
+		lg_fleet_report(e, &c->ip, c->login, c->protocol,
+				lg_mech_hashable(at->mech) ? at->pwhash : NULL,
+				ok, (fresh_flags & LG_DENT_NEW) != 0, c->now);
 	if (ok) {
 		d = lg_dset_find(&a->badips, c->iph, c->now, win);
 		if (d)		/* it was the owner: not a failing address */
@@ -700,6 +711,52 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 			lg_acct_forget(a, c->net);
 			lg_acct_forget_country(a, c->cc_learnt);
 		}
+	}
+}
+
+void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
+		    const char *login, const char *protocol, bool ok,
+		    bool ahead, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct login_verdict v;
+	struct lg_addr *ad;
+	struct lg_net *nt;
+	struct lg_acct *a;
+	struct lg_dent *d;
+	char remote[64];
+	struct ctx c;
+
+	if (lg_allowlisted(e, ip, now) || lg_state_lookup(e, ip, now, 0))
+		return;
+	memset(&c, 0, sizeof(c));
+	memset(&v, 0, sizeof(v));
+	lg_cidr_format(ip, 128, remote, sizeof(remote));
+	c.login = login;
+	c.remote = remote;
+	c.protocol = protocol;
+	c.now = now;
+	c.has_ip = true;
+	c.ip = *ip;
+	c.net = lg_net_id(ip);
+	c.iph = lg_hash(ip->b, 16);
+	a = lg_acct_get(e, login, false);
+	d = a && !ok ? lg_dset_find(&a->badips, c.iph, now, win) : NULL;
+	if (d && !(d->flags & LG_DENT_PAIR) &&
+	    bf_count(d) >= 2 * (uint32_t)e->cfg->auth_bruteforce_failures) {
+		bruteforce_block(e, &c, a, &v);
+		e->stats.fleet_judged++;
+		return;
+	}
+	ad = lg_addr_get(e, ip, false, now);
+	nt = lg_net_get(e, ip, false, now);
+	if (!ahead || !ad || !nt ||
+	    !lg_judge(e, ip, ad, nt, login, protocol, ok, now, &v))
+		return;
+	e->stats.fleet_judged++;
+	if (ok) {	/* let in before the fleet's count came back */
+		lg_comp_add(e, login);
+		e->stats.compromised++;
 	}
 }
 
@@ -821,6 +878,7 @@ void login_engine_free(struct login_engine *e)
 
 	if (!e)
 		return;
+	lg_fleet_free(e);
 	lg_inc_flush(e);
 	lg_tab_deinit(&e->pend);
 	lg_tab_deinit(&e->states);
@@ -957,5 +1015,11 @@ json_t *login_stats(struct login_engine *e)
 	     e->stats.incident_accts_unlisted);
 	jset(o, "unparsable_remote", e->stats.unparsable);
 	jset(o, "allowlisted", e->stats.allowlisted);
+	x = json_object();
+	jset(x, "sent", e->stats.fleet_sent);
+	jset(x, "failures", e->stats.fleet_failures);
+	jset(x, "judged", e->stats.fleet_judged);
+	jset(x, "skipped", e->stats.fleet_skipped);
+	json_object_set_new(o, "fleet", x);
 	return o;
 }

@@ -27,8 +27,17 @@
  * namespace, so the list is read from the store (every host's, newest
  * LG_INCIDENTS_MAX; from memory when the store does not answer) and a new
  * id skips ids another host stored (two hosts opening one between the
- * other's check and write may still pick one id: the later write wins).  Each host
- * still extends only the incidents it opened or loaded at start.
+ * other's check and write may still pick one id: the later write wins).
+ * One attack is one incident across the fleet: a host that meets another
+ * host's incident (a state naming it, read from the store) fetches it and
+ * notes its own evidence there (lg_inc_join), and a host opening an
+ * incident for a network first asks the store which incident that network
+ * (or the campaign) is in: namespace "incident_net", key = the network or
+ * "campaign", value = the id, expiring after auth_block_max; a new one is
+ * claimed there with store_put_new (atomic: of two hosts judging one
+ * network at once, the second joins the first's).  A host writing a header
+ * merges what the others wrote (addresses, higher counts).  Account rows are keyed by login: two
+ * hosts noting one login write one row (the later count wins).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +47,7 @@
 #include "auth/login-internal.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -160,9 +170,24 @@ static void put_json(struct login_engine *e, const char *ns, const char *key,
 	json_decref(o);
 }
 
+static bool inc_read(struct lg_incident *inc, const char *value, bool merge);
+
+/* The stored header, merged into the incident (arg) before it is
+ * written over. */
+static void merge_got(void *arg, int result, const char *value)
+{
+	if (result == STORE_OK)
+		inc_read(arg, value, true);
+}
+
 void lg_inc_save(struct login_engine *e, struct lg_incident *inc)
 {
 	inc->dirty = false;
+	/* Other hosts write the same incident (they joined it): keep their
+	 * addresses and counts (a blocking read, answered before it
+	 * returns; a store that does not answer leaves this host's view). */
+	if (store_is_shared(e->st))
+		store_get(e->st, "incident", inc->id, merge_got, inc);
 	put_json(e, "incident", inc->id, inc_json(inc));
 }
 
@@ -228,6 +253,19 @@ struct lg_incident *lg_inc_find(struct login_engine *e, const char *id)
 	return NULL;
 }
 
+/* The in-memory list's incident for id, else (shared store) a copy of
+ * the one another host stored, with its accounts; NULL if none. */
+static struct lg_incident *inc_fetch(struct login_engine *e, const char *id);
+
+struct lg_incident *lg_inc_join(struct login_engine *e, const char *id)
+{
+	struct lg_incident *inc = lg_inc_find(e, id);
+
+	if (inc || !id || !*id || !store_is_shared(e->st))
+		return inc;
+	return inc_fetch(e, id);
+}
+
 /* Add s to a bounded string list; false if present or full. */
 static bool list_add(char ***v, uint16_t *n, uint16_t max, const char *s)
 {
@@ -252,6 +290,15 @@ static bool list_has(char **v, uint16_t n, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
+}
+
+/* Answer of net_incident's get: the id into ctx[0] (40 bytes). */
+static void id_copy(void *arg, int result, const char *value)
+{
+	char *id = ((void **)arg)[0];
+
+	if (result == STORE_OK && value && strlen(value) < 40)
+		memcpy(id, value, strlen(value) + 1);
 }
 
 /* Answer of id_stored's get. */
@@ -308,6 +355,39 @@ static void new_id(struct login_engine *e, uint32_t now, char *out,
 	while (lg_inc_find(e, out) || id_stored(e, out));
 }
 
+/* The open incident another host stored for key (a network, or
+ * "campaign"), fetched; NULL if none. */
+static struct lg_incident *net_incident(struct login_engine *e,
+					const char *key)
+{
+	char id[40] = "";
+	struct lg_incident *inc;
+	void *ctx[2] = { id, NULL };
+
+	if (!store_is_shared(e->st))
+		return NULL;
+	store_get(e->st, "incident_net", key, id_copy, ctx);
+	inc = id[0] ? lg_inc_join(e, id) : NULL;
+	return inc && inc->open ? inc : NULL;
+}
+
+/* A claim of incident_net: the id already there ("" if ours was
+ * written). */
+struct claim {
+	const char *id;
+	char had[40];
+};
+
+/* Answer of the claim (store_put_new). */
+static void claim_got(void *arg, int result, const char *value)
+{
+	struct claim *c = arg;
+
+	if (result == STORE_OK && value && strlen(value) < sizeof(c->had) &&
+	    strcmp(value, c->id) != 0)
+		memcpy(c->had, value, strlen(value) + 1);
+}
+
 /* Drop the oldest closed incidents from memory past LG_INCIDENTS_MAX. */
 static void inc_trim(struct login_engine *e)
 {
@@ -342,13 +422,16 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 	struct lg_incident *inc = NULL;
 	struct lg_ip p = *ip;
 	int nl = lg_net_len(ip);
-	char net[64], addr[64];
+	char net[64], addr[64], id[40] = "";
+	struct claim claim = { NULL, "" };
+	const char *nkey;
 	size_t i;
 
 	if (len < nl)
 		nl = len;
 	lg_ip_mask(&p, nl);
 	lg_cidr_format(&p, nl, net, sizeof(net));
+	nkey = strcmp(rule, "campaign") == 0 ? "campaign" : net;
 	/* A rotating-address campaign is one incident, whatever the network. */
 	if (strcmp(rule, "campaign") == 0 && e->camp_inc[0] &&
 	    (inc = lg_inc_find(e, e->camp_inc)) && !inc->open)
@@ -360,12 +443,32 @@ struct lg_incident *lg_inc_for(struct login_engine *e, const struct lg_ip *ip,
 			break;
 		}
 	}
+	if (!inc)	/* another host's open incident for the attacker */
+		inc = net_incident(e, nkey);
+	if (!inc && store_is_shared(e->st)) {
+		/* Claim the attacker's key with a new id (atomic: of two
+		 * hosts judging one network at once, one opens it). */
+		new_id(e, now, id, sizeof(id));
+		claim.id = id;
+		store_put_new(e->st, "incident_net", nkey, id,
+			      (int64_t)now + e->cfg->auth_block_max,
+			      claim_got, &claim);
+		if (claim.had[0] && (inc = lg_inc_join(e, claim.had)) &&
+		    !inc->open)
+			inc = NULL;
+		if (!inc && claim.had[0])	/* a stale claim */
+			lg_put(e, "incident_net", nkey, id,
+			       (int64_t)now + e->cfg->auth_block_max);
+	}
 	if (inc && strcmp(rule, "campaign") == 0 &&
 	    !list_has(inc->nets, inc->nnets, net))
 		list_add(&inc->nets, &inc->nnets, LG_INC_NETS, net);
 	if (!inc) {
 		inc = xcalloc(1, sizeof(*inc));
-		new_id(e, now, inc->id, sizeof(inc->id));
+		if (id[0])
+			snprintf(inc->id, sizeof(inc->id), "%s", id);
+		else
+			new_id(e, now, inc->id, sizeof(inc->id));
 		snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
 		inc->reason = xstrdup(reason);
 		inc->first = now;
@@ -460,24 +563,27 @@ static void load_list(json_t *arr, char ***v, uint16_t *n, uint16_t max)
 			list_add(v, n, max, json_string_value(x));
 }
 
-/* One stored incident. */
-static void inc_row(void *arg, int result, const char *key,
-		    const char *value, int64_t ts)
+/* Raise *dst to v. */
+static void raise_u32(uint32_t *dst, json_int_t v)
 {
-	struct inc_load *l = arg;
-	struct lg_incident *inc;
+	if (v > (json_int_t)*dst && v <= (json_int_t)UINT32_MAX)
+		*dst = (uint32_t)v;
+}
+
+/*
+ * Read a stored header into inc: all of it, or (merge: another host's
+ * write of an incident inc already is) its addresses and networks added,
+ * its counts where higher.  False if value is not a header.
+ */
+static bool inc_read(struct lg_incident *inc, const char *value, bool merge)
+{
 	const char *rule = "", *reason = "", *state = "closed";
 	json_int_t first = 0, last = 0, tried = 0, valid = 0, listed = 0,
 		   more = 0;
 	json_t *o, *addrs = NULL, *nets = NULL;
 
-	(void)ts;
-	if (!key) {
-		l->result = result;
-		return;
-	}
 	o = json_loads(value, 0, NULL);
-	if (!o || strlen(key) >= sizeof(inc->id) ||
+	if (!o ||
 	    json_unpack(o, "{s?s, s?s, s?I, s?I, s?o, s?o, s?I, s?I, s?I, s?I,"
 			" s?s}", "rule", &rule, "reason", &reason,
 			"first_seen", &first, "last_seen", &last,
@@ -485,25 +591,48 @@ static void inc_row(void *arg, int result, const char *key,
 			"more_addresses", &more, "tried", &tried,
 			"valid", &valid, "listed", &listed,
 			"state", &state) != 0) {
-		l->bad++;
 		json_decref(o);
+		return false;
+	}
+	if (!merge) {
+		snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
+		inc->reason = xstrdup(reason);
+		inc->first = (uint32_t)first;
+		inc->open = strcmp(state, "open") == 0;
+	} else if (first > 0 && first < (json_int_t)inc->first) {
+		inc->first = (uint32_t)first;
+	}
+	raise_u32(&inc->last, last);
+	raise_u32(&inc->more_addrs, more);
+	raise_u32(&inc->tried, tried);
+	raise_u32(&inc->valid, valid);
+	raise_u32(&inc->listed, listed);
+	load_list(addrs, &inc->addrs, &inc->naddrs, LG_INC_ADDRS);
+	load_list(nets, &inc->nets, &inc->nnets, LG_INC_NETS);
+	json_decref(o);
+	return true;
+}
+
+/* One stored incident. */
+static void inc_row(void *arg, int result, const char *key,
+		    const char *value, int64_t ts)
+{
+	struct inc_load *l = arg;
+	struct lg_incident *inc;
+
+	(void)ts;
+	if (!key) {
+		l->result = result;
 		return;
 	}
 	inc = xcalloc(1, sizeof(*inc));
+	if (strlen(key) >= sizeof(inc->id) || !inc_read(inc, value, false)) {
+		l->bad++;
+		free(inc);
+		return;
+	}
 	snprintf(inc->id, sizeof(inc->id), "%s", key);
-	snprintf(inc->rule, sizeof(inc->rule), "%s", rule);
-	inc->reason = xstrdup(reason);
-	inc->first = (uint32_t)first;
-	inc->last = (uint32_t)last;
-	inc->more_addrs = (uint32_t)more;
-	inc->tried = (uint32_t)tried;
-	inc->valid = (uint32_t)valid;
-	inc->listed = (uint32_t)listed;
-	inc->open = strcmp(state, "open") == 0;
-	load_list(addrs, &inc->addrs, &inc->naddrs, LG_INC_ADDRS);
-	load_list(nets, &inc->nets, &inc->nnets, LG_INC_NETS);
 	inc_append(l->e, inc);
-	json_decref(o);
 }
 
 /* One stored account row of an open incident. */
@@ -538,6 +667,40 @@ static void acct_row(void *arg, int result, const char *key,
 	a->last = (uint32_t)last;
 	snprintf(a->proto, sizeof(a->proto), "%s", proto);
 	json_decref(o);
+}
+
+/* One stored incident (the get's answer), loaded into the list. */
+static void fetch_got(void *arg, int result, const char *value)
+{
+	struct inc_load *l = ((void **)arg)[0];
+	const char *id = ((void **)arg)[1];
+
+	if (result == STORE_OK)
+		inc_row(l, STORE_OK, id, value, 0);
+}
+
+static struct lg_incident *inc_fetch(struct login_engine *e, const char *id)
+{
+	struct inc_load l = { e, NULL, -1, 0 };
+	void *ctx[2] = { &l, (void *)id };
+	struct lg_incident *inc;
+	char *prefix;
+
+	/* A shared store answers gets and scans before returning. */
+	store_get(e->st, "incident", id, fetch_got, ctx);
+	inc = lg_inc_find(e, id);
+	if (inc == NULL)
+		return NULL;
+	if (inc->open) {
+		struct inc_load la = { e, inc, -1, 0 };
+
+		prefix = xasprintf("%s/", id);
+		store_scan(e->st, "incident_acct", prefix, acct_row, &la);
+		free(prefix);
+	}
+	log_msg(LOG_L_INFO, "event=incident_joined incident=%s state=%s "
+		"accounts=%zu", id, inc->open ? "open" : "closed", inc->n);
+	return inc;
 }
 
 int lg_incidents_load(struct login_engine *e, char *err, size_t errsz)

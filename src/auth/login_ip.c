@@ -382,7 +382,8 @@ static void state_row(void *arg, int result, const char *key,
 	snprintf(s->incident, sizeof(s->incident), "%s", incident);
 	set_str(&s->reason, reason);
 	set_str(&s->actor, actor);
-	inc = s->incident[0] && !counted ? lg_inc_find(e, s->incident) : NULL;
+	/* Another host's incident: this host's evidence goes there too. */
+	inc = s->incident[0] && !counted ? lg_inc_join(e, s->incident) : NULL;
 	if (inc)
 		inc->nstates++;
 	json_decref(o);
@@ -555,6 +556,7 @@ int login_ip_unblock(struct login_engine *e, const char *ip,
 		return -1;
 	}
 	lg_cidr_format(&s->ip, s->len, key, sizeof(key));
+	lg_fleet_unblock(e, &r.ip, r.len, now);
 	state_unref(e, s, now);
 	lg_del(e, "ipblock", key);
 	lg_tab_remove(&e->states, &s->node);

@@ -175,6 +175,7 @@ void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
 		m->ok_accts += (d->flags & LG_DENT_OK) != 0;
 		m->returning += (d->flags & LG_DENT_RET) != 0;
 	}
+	lg_fleet_merge(e, c, now, m);
 }
 
 void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
@@ -400,10 +401,8 @@ static struct lg_state *camp_judge(struct login_engine *e,
 static void camp_count(struct login_engine *e, struct lg_addr *ad,
 		       uint32_t never_ok, uint32_t now)
 {
-	uint32_t win = (uint32_t)e->cfg->auth_window, i, k;
+	uint32_t win = (uint32_t)e->cfg->auth_window;
 	bool was = camp_active(e, now);
-	char a[64], why[400];
-	struct lg_metrics m;
 
 	if (!(ad->camp & LG_CAMP_COUNTED)) {
 		ad->camp |= LG_CAMP_COUNTED;
@@ -415,6 +414,22 @@ static void camp_count(struct login_engine *e, struct lg_addr *ad,
 			e->camp_n++;
 	}
 	window_add(&e->camp_fail, win, now, never_ok);
+	lg_fleet_campaign(e, &ad->ip, never_ok, false, now);
+	lg_campaign_raised(e, was, ad, now);
+}
+
+bool lg_campaign_active(struct login_engine *e, uint32_t now)
+{
+	return camp_active(e, now);
+}
+
+void lg_campaign_raised(struct login_engine *e, bool was,
+			const struct lg_addr *ad, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window, i, k;
+	char a[64], why[400];
+	struct lg_metrics m;
+
 	if (camp_active(e, now)) {
 		if (!e->camp_last || now - e->camp_last >= win)
 			e->camp_first = now;
@@ -628,6 +643,7 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 		ad->camp |= LG_CAMP_MULTI;
 		window_add(&e->camp_multi, (uint32_t)e->cfg->auth_window, now,
 			   1);
+		lg_fleet_campaign(e, &ad->ip, 0, true, now);
 		e->sweep_ring[e->sweep_next] = ad->ip;
 		e->sweep_next = (e->sweep_next + 1) % LG_SWEEP_RING;
 		if (e->sweep_n < LG_SWEEP_RING)

@@ -217,13 +217,13 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * The first line of a password file (store_password_file,
- * store_sentinel_password_file) into pw (NUL-terminated; "" when
- * the setting is empty).  Read before the privileges are dropped.  0, or -1
- * with err (which never holds the password).
+ * The first line of the file setting name names (store_password_file,
+ * store_sentinel_password_file, fleet_key_file) into pw (NUL-terminated; "" when the setting is empty).
+ * Read before the privileges are dropped.  0, or -1 with err (which never
+ * holds the secret).
  */
-static int read_store_password(const char *path, char *pw, size_t n,
-			       char *err, size_t errsz)
+static int read_store_password(const char *name, const char *path, char *pw,
+			       size_t n, char *err, size_t errsz)
 {
 	FILE *f;
 
@@ -232,8 +232,7 @@ static int read_store_password(const char *path, char *pw, size_t n,
 		return 0;
 	f = fopen(path, "r");
 	if (f == NULL) {
-		snprintf(err, errsz, "password file %s: %s", path,
-			 strerror(errno));
+		snprintf(err, errsz, "%s %s: %s", name, path, strerror(errno));
 		return -1;
 	}
 	if (fgets(pw, (int)n, f) == NULL)
@@ -248,7 +247,7 @@ int main(int argc, char **argv)
 	struct daemon d = { 0 };
 	struct event *ev_term, *ev_int, *ev_hup, *ev_tick;
 	struct timeval tick = { .tv_sec = 5 };
-	char err[1024], store_pw[512], sentinel_pw[512];
+	char err[1024], store_pw[512], sentinel_pw[512], fleet_key[512];
 	struct store_opts store_o = { 0 };
 	const char *path = NULL;
 	bool check = false;
@@ -314,10 +313,15 @@ int main(int argc, char **argv)
 		if (!d.milter)
 			goto fail;
 	}
-	if (read_store_password(d.cfg->store_password_file, store_pw,
+	if (read_store_password("store_password_file",
+				d.cfg->store_password_file, store_pw,
 				sizeof(store_pw), err, sizeof(err)) != 0 ||
-	    read_store_password(d.cfg->store_sentinel_password_file,
+	    read_store_password("store_sentinel_password_file",
+				d.cfg->store_sentinel_password_file,
 				sentinel_pw, sizeof(sentinel_pw), err,
+				sizeof(err)) != 0 ||
+	    read_store_password("fleet_key_file", d.cfg->fleet_key_file,
+				fleet_key, sizeof(fleet_key), err,
 				sizeof(err)) != 0)
 		goto fail;
 	if (drop_privileges(d.cfg->user, &uid, &gid, err, sizeof(err)) != 0)
@@ -327,10 +331,12 @@ int main(int argc, char **argv)
 	store_o.sentinel_password = sentinel_pw;
 	store_o.sentinel_user = d.cfg->store_sentinel_user;
 	store_o.timeout_ms = d.cfg->store_timeout_ms;
+	store_o.hash_key = fleet_key;
 	rc = store_open_opts(d.cfg->store, d.base, &store_o, &d.st, err,
 			     sizeof(err));
 	explicit_bzero(store_pw, sizeof(store_pw));
 	explicit_bzero(sentinel_pw, sizeof(sentinel_pw));
+	explicit_bzero(fleet_key, sizeof(fleet_key));
 	if (rc != 0)
 		goto fail;
 	if (d.mail)

@@ -18,6 +18,7 @@ struct timed {
 		store_done_cb *done;
 		store_row_cb *row;
 		store_win_cb *win;
+		store_cnt_cb *cnt;
 	} cb;
 	void *arg;
 };
@@ -33,6 +34,8 @@ void store_timed_done(void *arg, int result);
 void store_timed_row(void *arg, int result, const char *key,
 		     const char *value, int64_t ts);
 void store_timed_win(void *arg, int result, const struct store_win *w,
+		     size_t n);
+void store_timed_cnt(void *arg, int result, const struct store_cnt *c,
 		     size_t n);
 
 #endif

@@ -67,6 +67,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_count_local_free(st);
 	st->ops->close(st);
 }
 
@@ -159,6 +160,61 @@ void store_put_many(struct store *st, const char *ns,
 	for (i = 0; i < n; i++)
 		st->ops->put(st, ns, kv[i].key, kv[i].value, kv[i].expires,
 			     put_many_one, pm);
+}
+
+/* store_put_new without driver support: what the get found. */
+struct put_new {
+	int result;
+	char *value;
+};
+
+/* The get of a generic store_put_new. */
+static void put_new_got(void *arg, int result, const char *value)
+{
+	struct put_new *pn = arg;
+
+	pn->result = result;
+	pn->value = value ? xstrdup(value) : NULL;
+}
+
+/* The put of a generic store_put_new. */
+static void put_new_put(void *arg, int result)
+{
+	*(int *)arg = result;
+}
+
+void store_put_new(struct store *st, const char *ns, const char *key,
+		   const char *value, int64_t expires, store_get_cb *cb,
+		   void *arg)
+{
+	struct put_new pn = { -1, NULL };
+	int result = -1;
+	struct timed *t;
+
+	assert(ns != NULL && key != NULL && value != NULL && cb != NULL);
+	if (st->fault) {
+		store_stats_record(st, STORE_OP_PUT, STORE_E_RETRY, 0);
+		cb(arg, STORE_E_RETRY, NULL);
+		return;
+	}
+	if (st->ops->put_new) {
+		t = store_timed_new(st, STORE_OP_PUT, arg);
+		t->cb.get = cb;
+		st->ops->put_new(st, ns, key, value, expires, store_timed_get,
+				 t);
+		return;
+	}
+	/* In process: nothing runs between the get and the put. */
+	store_get(st, ns, key, put_new_got, &pn);
+	if (pn.result == STORE_OK) {
+		cb(arg, STORE_OK, pn.value);
+	} else if (pn.result != STORE_NOTFOUND) {
+		cb(arg, pn.result == -1 ? STORE_E_RETRY : pn.result, NULL);
+	} else {
+		store_put(st, ns, key, value, expires, put_new_put, &result);
+		cb(arg, result == -1 ? STORE_E_RETRY : result, NULL);
+	}
+	free(pn.value);
 }
 
 void store_del(struct store *st, const char *ns, const char *key,

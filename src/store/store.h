@@ -10,9 +10,10 @@
  * (sqlite, memory) or later from the event loop (redis).  Callers must not
  * assume either.
  *
- * Two operations exist for a fleet and have an in-process meaning for a
+ * Three operations exist for a fleet and have an in-process meaning for a
  * store of one host: store_window (sliding-window counters summed over every
- * host) and store_watch (hear of keys other hosts changed).
+ * host), store_count (bucketed counters and distinct counts by key, for the
+ * login engine) and store_watch (hear of keys other hosts changed).
  *
  * Results (dbus-broker convention): STORE_OK; STORE_NOTFOUND ("no such key",
  * an answer); STORE_E_RETRY ("the store is unavailable", not an answer: the
@@ -72,6 +73,7 @@ enum store_op {
 	STORE_OP_APPEND,
 	STORE_OP_LOG,
 	STORE_OP_WINDOW,	/* a networked store's round trip per decision */
+	STORE_OP_COUNT,		/* store_count (store_put_new counts as put) */
 	STORE_OP__COUNT,
 };
 
@@ -113,6 +115,49 @@ struct store_win {
 typedef void store_win_cb(void *arg, int result, const struct store_win *w,
 			  size_t n);
 /*
+ * One count of store_count.  A key (what is counted: any bytes, hashed by
+ * a shared store, so neither a login nor an address reaches the server)
+ * has buckets of len seconds; the answer sums (or unites) the last nb of
+ * them, the current one included, so it covers between (nb - 1) * len and
+ * nb * len seconds.
+ *   STORE_CNT_SUM  add to a counter; count = the buckets' sum
+ *   STORE_CNT_SET  item (or NULL: only read) into an exact set of at most
+ *                  STORE_CNT_SET_CAP items per bucket (more are not
+ *                  added); count = the size of the buckets' union
+ *   STORE_CNT_HLL  item (or NULL) into a distinct-count sketch (Redis
+ *                  HyperLogLog, 0.81 % standard error; exact in a store
+ *                  of one host up to STORE_CNT_SET_CAP per bucket);
+ *                  count = the estimate over the buckets' union
+ * Items are hashed like keys.  reset empties the key's nb buckets of that
+ * kind first (an unblock forgets what led to the block).  count is set in
+ * the answer.
+ */
+enum store_cnt_kind {
+	STORE_CNT_SUM,
+	STORE_CNT_SET,
+	STORE_CNT_HLL,
+};
+#define STORE_CNT_MAX 16	/* counts per call */
+#define STORE_CNT_BUCKETS 8	/* nb at most */
+#define STORE_CNT_SET_CAP 1024	/* items per exact set bucket */
+#define STORE_CNT_SET_CAP_STR "1024"
+#define STORE_CNT_KEY_MAX 512	/* bytes of a key or an item */
+struct store_cnt {
+	const char *key;
+	uint8_t kind;		/* enum store_cnt_kind */
+	uint8_t nb;		/* 1 .. STORE_CNT_BUCKETS */
+	uint32_t len;		/* seconds, > 0 */
+	uint32_t add;		/* STORE_CNT_SUM */
+	const char *item;	/* STORE_CNT_SET, STORE_CNT_HLL; NULL: read */
+	bool reset;		/* empty the buckets first */
+	uint64_t count;		/* the answer */
+};
+/* The counts after the adds (borrowed, n of them; key and item are NULL
+ * in them), or result != STORE_OK and c NULL. */
+typedef void store_cnt_cb(void *arg, int result, const struct store_cnt *c,
+			  size_t n);
+
+/*
  * A watched key of ns was written or deleted by another process sharing the
  * store; key NULL: notices may have been lost (the link to the store was
  * down), so re-read whatever is kept from ns.
@@ -148,7 +193,17 @@ struct store_ops {
 		       store_win_cb *cb, void *arg);
 	void (*watch)(struct store *st, const char *ns, store_watch_cb *cb,
 		      void *arg);
+	/* Optional (NULL: store.c reads, then writes: atomic in process). */
+	void (*put_new)(struct store *st, const char *ns, const char *key,
+			const char *value, int64_t expires, store_get_cb *cb,
+			void *arg);
+	/* Optional (NULL: store_count.c counts in process, exactly). */
+	void (*count)(struct store *st, const char *ns, uint32_t now,
+		      const struct store_cnt *c, size_t n, store_cnt_cb *cb,
+		      void *arg);
 };
+
+struct store_cnt_local;
 
 struct store {
 	const struct store_ops *ops;
@@ -157,6 +212,8 @@ struct store {
 	bool fault;
 	struct store_stats stats;	/* store.c counts; drivers only down
 					 * and failovers */
+	struct store_cnt_local *cnt;	/* store_count.c, for in-process
+					 * counts; freed by store_close */
 };
 
 /*
@@ -188,6 +245,17 @@ void store_put(struct store *st, const char *ns, const char *key,
 void store_put_many(struct store *st, const char *ns,
 		    const struct store_kv *kv, size_t n, store_done_cb *cb,
 		    void *arg);
+/*
+ * Claim ns/key: write value (as store_put) only if no live value is there.
+ * cb gets STORE_OK and value NULL when it was written, STORE_OK and the
+ * value already there when not, or a failure.  Atomic on a shared store
+ * (one script: of two hosts claiming one key at once, one writes and the
+ * other reads what it wrote).  Answered before the call returns, like
+ * get.
+ */
+void store_put_new(struct store *st, const char *ns, const char *key,
+		   const char *value, int64_t expires, store_get_cb *cb,
+		   void *arg);
 /* Delete one key; deleting a missing key is STORE_OK.  cb may be NULL. */
 void store_del(struct store *st, const char *ns, const char *key,
 	       store_done_cb *cb, void *arg);
@@ -218,6 +286,30 @@ void store_window(struct store *st, const char *ns, const char *key,
 		  uint32_t now, const struct store_win *w, size_t n,
 		  store_win_cb *cb, void *arg);
 /*
+ * Count into shared buckets (struct store_cnt): for each of c[0..n), add
+ * and answer the count over its last nb buckets at now, as every process
+ * using the store counted them, atomically (one Lua script on Redis: two
+ * hosts counting at once each see the other's add).  c (1 to
+ * STORE_CNT_MAX entries, keys and items at most STORE_CNT_KEY_MAX bytes)
+ * is copied or hashed before the call returns.  A shared store never
+ * keeps a key or item as given: each is an HMAC-SHA256 under the
+ * deployment's key (store_opts.hash_key), truncated.  A store of one host
+ * counts in process, exactly (bounded: STORE_CNT_LOCAL_MAX buckets; when
+ * full the call reports STORE_E_RETRY).  cb may run before the call
+ * returns or later from the event loop.  Buckets expire on their own
+ * nb lengths (and a minute) after their last add.
+ */
+void store_count(struct store *st, const char *ns, uint32_t now,
+		 const struct store_cnt *c, size_t n, store_cnt_cb *cb,
+		 void *arg);
+/* For store_count.c: the in-process counts of a store of one host. */
+void store_count_local(struct store *st, const char *ns, uint32_t now,
+		       const struct store_cnt *c, size_t n, store_cnt_cb *cb,
+		       void *arg);
+void store_count_local_free(struct store *st);
+#define STORE_CNT_LOCAL_MAX 65536
+
+/*
  * Call cb (for the life of the store) when another process sharing the
  * store puts or deletes a key of ns (ns is a string literal, kept).  A
  * store of one host never calls it.
@@ -242,6 +334,11 @@ struct store_opts {
 	const char *user;
 	const char *sentinel_user;
 	const char *sentinel_password;
+	/* The key store_count hashes keys and items with (borrowed; NULL or
+	 * "": a fixed key, so the hashes hide logins and addresses from a
+	 * casual look but not from a guesser); every host of a fleet must
+	 * use the same one.  Never logged. */
+	const char *hash_key;
 };
 /* store_open with options (opts may be NULL). */
 int store_open_opts(const char *spec, struct event_base *base,

@@ -3,6 +3,8 @@
  * callers (they use store.h).
  *
  * store_redis.c       the data model, its Lua scripts and the driver ops
+ * store_redis_count.c store_count: bucketed counters and distinct counts
+ *                     under hashed keys, one Lua script per call
  * store_redis_link.c  the links to the master: blocking and asynchronous
  *                     connections, AUTH, Sentinel discovery, timeouts,
  *                     backoff, pub/sub, the spec's syntax
@@ -71,25 +73,59 @@ struct rds_store {
 	long inflight;			/* async calls without an answer */
 	int64_t progress_ms;		/* last answer, or first call */
 	int64_t sentinel_at;		/* ms: next poll */
-	struct rds_wreq *pending;	/* store_window calls unanswered */
+	struct rds_pend *pending;	/* async calls unanswered */
 	char window_sha[48];		/* rds_window_lua as loaded, or "" */
 	bool reset;			/* drop the links at the next tick */
+	unsigned char hkey[64];		/* store_count's HMAC key */
+	size_t hkeylen;
 	struct rds_watch *watch;
 	size_t nwatch;
 	char origin[40];
 	unsigned long long failures;
 };
 
+/* An asynchronous call waiting for its answer: first in rds_wreq and
+ * rds_creq. */
+struct rds_pend {
+	struct rds_pend *next, *prev;	/* the store's pending calls */
+	struct rds_store *rs;		/* NULL: the store closed */
+};
+
 /* An asynchronous store_window call. */
 struct rds_wreq {
-	struct rds_wreq *next, *prev;	/* the store's pending calls */
-	struct rds_store *rs;		/* NULL: the store closed */
+	struct rds_pend p;
 	store_win_cb *cb;
 	void *arg;
 	uint32_t now;
 	size_t n;
 	struct store_win w[STORE_WIN_MAX];
 };
+
+/* An asynchronous store_count call. */
+struct rds_creq {
+	struct rds_pend p;
+	store_cnt_cb *cb;
+	void *arg;
+	size_t n;
+	struct store_cnt c[STORE_CNT_MAX];
+};
+
+/* Driver op store_count (store_redis_count.c). */
+void rds_counts(struct store *st, const char *ns, uint32_t now,
+	       const struct store_cnt *c, size_t n, store_cnt_cb *cb,
+	       void *arg);
+/* The key store_count hashes with (NULL or "": a fixed one). */
+void rds_count_key(struct rds_store *rs, const char *key);
+/* A call was sent: p joins the store's pending calls. */
+void rds_pend_add(struct rds_store *rs, struct rds_pend *p);
+/*
+ * The answer r (want elements) to pending call p on ac: -1 when nobody
+ * is left to tell (the store closed), 0 for a failure (logged as op; the
+ * caller reports STORE_E_RETRY), 1 for an answer to read.  p leaves the
+ * pending calls either way; the caller frees it.
+ */
+int rds_pend_answer(redisAsyncContext *ac, const redisReply *r,
+		    struct rds_pend *p, size_t want, const char *op);
 
 /* The counter script (store_redis.c), loaded by digest on every link. */
 extern const char rds_window_lua[];

@@ -17,6 +17,9 @@
  *   w:N:NS:KEY:I:LEN:IDX  bucket IDX of window I (its place in the
  *                       store_window call) of LEN seconds, INCRBY +
  *                       EXPIRE two lengths and a minute from its first add
+ *   n:N:NS:H:K:LEN:IDX  bucket IDX of store_count's key hashed to H (HMAC,
+ *                       store_redis_count.c), kind K: s counter, e set,
+ *                       h HyperLogLog; expires nb lengths past its add
  *   channel c:NS        "ORIGIN KEY" on every put/del of NS (store_watch)
  * Writes that touch more than one key (value + index + notice) are one Lua
  * script each, so they are atomic and one round trip.
@@ -94,16 +97,21 @@ struct rds_rows {
 };
 
 /* Put: KEYS kv, index; ARGV key, value, expires, now, channel, notice. */
-static const char rds_put_lua[] =
-	"local e = tonumber(ARGV[3]) "
-	"if e ~= 0 and e <= tonumber(ARGV[4]) then "
-	" redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) "
-	"else "
-	" redis.call('SET', KEYS[1], ARGV[2]) "
-	" if e ~= 0 then redis.call('EXPIREAT', KEYS[1], e) end "
-	" redis.call('ZADD', KEYS[2], 0, ARGV[1]) "
-	"end "
-	"redis.call('PUBLISH', ARGV[5], ARGV[6]) return 1";
+#define RDS_PUT_LUA \
+	"local e = tonumber(ARGV[3]) " \
+	"if e ~= 0 and e <= tonumber(ARGV[4]) then " \
+	" redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) " \
+	"else " \
+	" redis.call('SET', KEYS[1], ARGV[2]) " \
+	" if e ~= 0 then redis.call('EXPIREAT', KEYS[1], e) end " \
+	" redis.call('ZADD', KEYS[2], 0, ARGV[1]) " \
+	"end " \
+	"redis.call('PUBLISH', ARGV[5], ARGV[6]) return 1"
+static const char rds_put_lua[] = RDS_PUT_LUA;
+/* Put new: as put, unless the key holds a value: that value, unwritten. */
+static const char rds_put_new_lua[] =
+	"local v = redis.call('GET', KEYS[1]) if v then return v end "
+	RDS_PUT_LUA;
 
 /* Del: KEYS kv, index; ARGV key, channel, notice. */
 static const char rds_del_lua[] =
@@ -273,11 +281,14 @@ static void rds_get(struct store *st, const char *ns, const char *key,
 }
 
 /*
- * Put (value set) or delete (value NULL) one key with its index entry and
- * notice, in one script; the result for the callback.
+ * Put (value set, with script: rds_put_lua or rds_put_new_lua) or delete
+ * (value NULL) one key with its index entry and notice, in one script;
+ * the reply (free it), or NULL.
  */
-static int rds_write_one(struct rds_store *rs, const char *ns,
-			 const char *key, const char *value, int64_t expires)
+static redisReply *rds_write(struct rds_store *rs, const char *op,
+			     const char *script, const char *ns,
+			     const char *key, const char *value,
+			     int64_t expires)
 {
 	char *keys[2] = { rds_key('k', ns, key), rds_index(ns) };
 	char exp[24], now[24], *chan = rds_chan(ns), *note = rds_notice(rs, key);
@@ -288,8 +299,8 @@ static int rds_write_one(struct rds_store *rs, const char *ns,
 	snprintf(exp, sizeof(exp), "%" PRId64, expires);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if (value != NULL)
-		r = rds_eval(rs, "put", rds_put_lua, 2,
-			     (const char *const *)keys, 6, put_args);
+		r = rds_eval(rs, op, script, 2, (const char *const *)keys, 6,
+			     put_args);
 	else
 		r = rds_eval(rs, "del", rds_del_lua, 2,
 			     (const char *const *)keys, 3, del_args);
@@ -297,8 +308,34 @@ static int rds_write_one(struct rds_store *rs, const char *ns,
 	free(keys[1]);
 	free(chan);
 	free(note);
+	return r;
+}
+
+/* Put (value set) or delete (value NULL) one key; the result. */
+static int rds_write_one(struct rds_store *rs, const char *ns,
+			 const char *key, const char *value, int64_t expires)
+{
+	redisReply *r = rds_write(rs, "put", rds_put_lua, ns, key, value,
+				  expires);
+
 	freeReplyObject(r);
 	return r ? STORE_OK : STORE_E_RETRY;
+}
+
+/* Driver op: claim one key (put unless it holds a value). */
+static void rds_put_new(struct store *st, const char *ns, const char *key,
+			const char *value, int64_t expires, store_get_cb *cb,
+			void *arg)
+{
+	redisReply *r = rds_write((struct rds_store *)st, "put_new",
+				  rds_put_new_lua, ns, key, value, expires);
+	char *had = NULL;
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING)
+		had = xstrndup(r->str, r->len);
+	cb(arg, r ? STORE_OK : STORE_E_RETRY, had);
+	free(had);
+	freeReplyObject(r);
 }
 
 /* Driver op: insert or replace one key, with its index and notice. */
@@ -537,47 +574,62 @@ static long long rds_count(const redisReply *e)
 	return 0;
 }
 
+void rds_pend_add(struct rds_store *rs, struct rds_pend *p)
+{
+	p->rs = rs;
+	p->prev = NULL;
+	p->next = rs->pending;
+	if (p->next != NULL)
+		p->next->prev = p;
+	rs->pending = p;
+	if (rs->inflight++ == 0)
+		rs->progress_ms = rds_ms();
+}
+
+int rds_pend_answer(redisAsyncContext *ac, const redisReply *r,
+		    struct rds_pend *p, size_t want, const char *op)
+{
+	struct rds_store *rs = ac->data;
+
+	if (p->rs == NULL)
+		return -1;	/* the store closed: nobody is left to call */
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		p->rs->pending = p->next;
+	if (rs == NULL)
+		return 0;	/* the link was dropped (down, timeout, ...) */
+	rs->inflight--;
+	rs->progress_ms = rds_ms();
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == want)
+		return 1;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		char qe[LOG_QSZ];
+
+		log_msg(LOG_L_ERR, "event=store_error store=redis op=%s err=%s",
+			op, log_q(qe, sizeof(qe), r->str));
+		/* A replica, or a script cache flushed: reconnect (which
+		 * loads the script again). */
+		if (strncmp(r->str, "READONLY", 8) == 0 ||
+		    strncmp(r->str, "NOSCRIPT", 8) == 0)
+			rs->reset = true;
+	}
+	return 0;
+}
+
 /* The answer to a store_window call. */
 static void rds_window_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct rds_wreq *q = priv;
-	struct rds_store *rs = ac->data;
 	redisReply *r = reply;
 	size_t i;
+	int got = rds_pend_answer(ac, r, &q->p, 2 * q->n, "window");
 
-	if (q->rs == NULL) {
-		free(q);	/* the store closed: nobody is left to call */
-		return;
-	}
-	if (q->next != NULL)
-		q->next->prev = q->prev;
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		q->rs->pending = q->next;
-	if (rs == NULL) {
-		/* The link was dropped (down, timeout, failover). */
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
-		free(q);
-		return;
-	}
-	rs->inflight--;
-	rs->progress_ms = rds_ms();
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2 * q->n) {
-		if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-			char qe[LOG_QSZ];
-
-			log_msg(LOG_L_ERR, "event=store_error store=redis "
-				"op=window err=%s", log_q(qe, sizeof(qe),
-				r->str));
-			/* A replica, or a script cache flushed: reconnect
-			 * (which loads the script again). */
-			if (strncmp(r->str, "READONLY", 8) == 0 ||
-			    strncmp(r->str, "NOSCRIPT", 8) == 0)
-				rs->reset = true;
-		}
-		q->cb(q->arg, STORE_E_RETRY, NULL, 0);
+	if (got <= 0) {
+		if (got == 0)
+			q->cb(q->arg, STORE_E_RETRY, NULL, 0);
 		free(q);
 		return;
 	}
@@ -617,7 +669,6 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
-	q->rs = rs;
 	q->cb = cb;
 	q->arg = arg;
 	q->now = now;
@@ -685,12 +736,7 @@ static void rds_window(struct store *st, const char *ns, const char *key,
 		cb(arg, STORE_E_RETRY, NULL, 0);
 		return;
 	}
-	q->next = rs->pending;
-	if (q->next != NULL)
-		q->next->prev = q;
-	rs->pending = q;
-	if (rs->inflight++ == 0)
-		rs->progress_ms = rds_ms();
+	rds_pend_add(rs, &q->p);
 	/* An add is written now, not at the loop's next turn: the caller
 	 * may answer its client without waiting for the count (fleet.c),
 	 * and another host's read that follows that answer must find it.
@@ -737,7 +783,7 @@ static void rds_secret_free(char *s)
 static void rds_close(struct store *st)
 {
 	struct rds_store *rs = (struct rds_store *)st;
-	struct rds_wreq *q;
+	struct rds_pend *q;
 	size_t i;
 
 	if (rs->tick != NULL)
@@ -762,11 +808,13 @@ static const struct store_ops rds_ops = {
 	.put = rds_put,
 	.del = rds_del,
 	.put_many = rds_put_many,
+	.put_new = rds_put_new,
 	.scan = rds_scan,
 	.append = rds_append,
 	.log = rds_log,
 	.window = rds_window,
 	.watch = rds_watch,
+	.count = rds_counts,
 };
 
 int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
@@ -801,6 +849,7 @@ int store_redis_open(const char *spec, bool sentinel, struct event_base *base,
 		rs->sen_password = rds_opt(opts->sentinel_password);
 		rs->sen_user = rds_opt(opts->sentinel_user);
 	}
+	rds_count_key(rs, opts ? opts->hash_key : NULL);
 	/* Tells our own notices from other hosts'. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(rs->origin, sizeof(rs->origin), "%ld-%lld-%ld", (long)getpid(),

@@ -101,6 +101,16 @@ void store_timed_row(void *arg, int result, const char *key,
 	free(t);
 }
 
+void store_timed_cnt(void *arg, int result, const struct store_cnt *c,
+		     size_t n)
+{
+	struct timed *t = arg;
+
+	timed_end(t, result);
+	t->cb.cnt(t->arg, result, c, n);
+	free(t);
+}
+
 const char *store_op_name(enum store_op op)
 {
 	static const char *const names[STORE_OP__COUNT] = {
@@ -108,6 +118,7 @@ const char *store_op_name(enum store_op op)
 		[STORE_OP_PUT_MANY] = "put_many", [STORE_OP_DEL] = "del",
 		[STORE_OP_SCAN] = "scan", [STORE_OP_APPEND] = "append",
 		[STORE_OP_LOG] = "log", [STORE_OP_WINDOW] = "window",
+		[STORE_OP_COUNT] = "count",
 	};
 
 	return op < STORE_OP__COUNT ? names[op] : "unknown";

@@ -122,6 +122,12 @@ static const struct cfg_param global_params[] = {
 	 G(store_timeout_ms), NULL,
 	 "redis: one operation waits this long for an answer, then "
 	 "store_failure_action answers and the server counts as down"},
+	/* Read before the privileges are dropped, like the password. */
+	{"fleet_key_file", CFG_STR, "", 0, 0, false, G(fleet_key_file), NULL,
+	 "redis: file whose first line keys the hashes the fleet's login "
+	 "counters are stored under (logins, addresses, password hashes; read "
+	 "at start as root, the same on every host, never logged); empty: a "
+	 "fixed key, which hides them from a casual look but not from a guesser"},
 	{"fleet_fast_age", CFG_TIME, "1", 0, 60, true, G(fleet_fast_age),
 	 NULL, "redis: at RCPT, skip reading the fleet's counters while this "
 	 "host's copy is younger than this (whole seconds) and every limit is "

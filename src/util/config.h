@@ -121,6 +121,7 @@ struct config {
 	char *store_sentinel_password_file; /* sentinels' AUTH, at start */
 	char *store_sentinel_user;	/* sentinels' ACL user */
 	long store_timeout_ms;		/* redis: one operation's bound */
+	char *fleet_key_file;		/* redis: store_count's HMAC key */
 	long fleet_fast_age;		/* redis: RCPT trusts its copy this long */
 	long max_accounts;		/* accounts traffic may create (evict.c) */
 

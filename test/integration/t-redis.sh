@@ -15,20 +15,29 @@
 #      API shows it; an address blocked through A is listed by B at once,
 #      and unblocked through B is gone from A; an incident opened through
 #      A's auth-policy port (brute force) is listed by B
+#   f. (run before d, which kills the master) the login counters for the
+#      fleet (auth_bruteforce_failures = 2): a
+#      brute force through A alone and one split over A's and B's
+#      auth-policy ports (Dovecot's protocol: allow, then report) are
+#      blocked at the same attempt; the split one is one incident, listed
+#      once by both, with the accounts each host saw from the address;
+#      Redis holds no login or address as such (keyed hashes)
 #   d. the master is killed (kill -9) during load on both: every answer is
 #      DUNNO or a 4xx (Postfix keeps the mail and retries: nothing lost),
 #      never a 5xx or a dropped connection; Sentinel promotes the replica,
 #      both mamorid follow (event=store_failover) and answer DUNNO again;
 #      the restriction still holds on both
 #   e. Redis stopped: store_failure_action (defer: 4.3.0) answers, counted in
-#      /metrics and logged (event=store_down); Redis started again: both
-#      answer DUNNO again (event=store_up), the restriction still holds
+#      /metrics and logged (event=store_down); a login failure cannot reach
+#      the fleet's counts: logged, and (defer) that address is delayed, a
+#      clean one not; Redis started again: both answer DUNNO again
+#      (event=store_up), the restriction still holds
 #
 # The policy requests come from test/integration/policy-load.py (Postfix's
 # policy protocol on mamorid's real listener): with two policy services
 # Postfix would only add the SMTP dialogue around the same answers.
 # Skipped (TAP skip) when redis-server is not installed.  Every loop and
-# wait is bounded; about 40 s.
+# wait is bounded; about 50 s.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -256,6 +265,66 @@ tap_ok '[ -n "$inc_a" ]' "c. brute force through A's auth-policy port opens an i
 tap_ok '[ -n "$inc_a" ] && cli "$B_API" --json incidents 2>/dev/null | grep -q "$inc_a"' \
 	"c. B lists A's incident (incidents are listed from the shared store)"
 
+# ---------------------------------------------------------------- f. logins
+
+# allow PORT IP LOGIN PWHASH: Dovecot's before-check; the status on stdout.
+allow() {
+	timeout 5 curl -s -X POST -H 'Content-Type: application/json' \
+		"http://127.0.0.1:$1/?command=allow" \
+		--data "{\"login\":\"$3\",\"pwhash\":\"$4\",\"remote\":\"$2\",\"protocol\":\"imap\",\"tls\":true}" |
+		json_get status
+}
+# guess PORTS IP LOGIN N: N wrong passwords, attempt i on the i-th port of
+# PORTS (comma-separated, in turn), as Dovecot asks (allow, then report;
+# a refused one is reported as policy_reject).  Prints the first attempt
+# (from 0) the before-check refused, or -1.
+guess() {
+	local ports=(${1//,/ }) i st port first=-1
+	for ((i = 0; i < $4; i++)); do
+		port=${ports[i % ${#ports[@]}]}
+		st=$(allow "$port" "$2" "$3" "p$i")
+		if [ "${st:-0}" -lt 0 ]; then
+			[ "$first" -ge 0 ] || first=$i
+			timeout 5 curl -s -X POST -H 'Content-Type: application/json' \
+				"http://127.0.0.1:$port/?command=report" \
+				--data "{\"login\":\"$3\",\"pwhash\":\"p$i\",\"remote\":\"$2\",\"protocol\":\"imap\",\"success\":false,\"policy_reject\":true,\"tls\":true}" >/dev/null
+		else
+			report "$port" "$2" "$3" "p$i"
+		fi
+		# Dovecot's next login comes later than the fleet's answer (ms).
+		sleep 0.2
+	done
+	echo "$first"
+}
+solo_at=$(guess "$APA" 192.0.2.60 solo-guess@example.test 10)
+split_at=$(guess "$APA,$APB" 192.0.2.61 split-guess@example.test 10)
+diag "brute force refused from attempt: one mamorid $solo_at, split over two $split_at"
+tap_ok '[ "$solo_at" -gt 0 ]' "f. one mamorid blocks the brute force (from attempt $solo_at)"
+tap_is "$split_at" "$solo_at" "f. split over A's and B's auth-policy ports: blocked at the same attempt"
+# What each host sees from the address afterwards goes into the one incident.
+guess "$APB" 192.0.2.61 late-b@example.test 1 >/dev/null
+guess "$APA" 192.0.2.61 late-a@example.test 1 >/dev/null
+inc_of() {	# the incidents naming 192.0.2.61, as host API $1 lists them
+	cli "$1" --json incidents 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+v = v.get("incidents", v) if isinstance(v, dict) else v
+print(" ".join(sorted(i["id"] for i in v
+                      if "192.0.2.61" in i.get("addresses", []))))'
+}
+ia=$(inc_of "$A_API") ib=$(inc_of "$B_API")
+diag "incident of 192.0.2.61: A lists \"$ia\", B lists \"$ib\""
+tap_ok '[ -n "$ia" ] && [ "$ia" = "$ib" ] && [ "${ia// /}" = "$ia" ]' \
+	"f. one incident for the split attack, listed once by both"
+sleep 6	# accounts only tried are written every 5 s
+shown=$(cli "$A_API" --json incidents show "$ia" 2>/dev/null)
+tap_ok 'grep -q split-guess@example.test <<<"$shown" && grep -q late-a@example.test <<<"$shown" && grep -q late-b@example.test <<<"$shown"' \
+	"f. it holds the accounts both hosts saw"
+tap_ok '! rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*" | grep -qE "192\.0\.2|guess"' \
+	"f. Redis holds the login counters under hashed keys only"
+tap_ok 'rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*" | grep -q .' \
+	"f. ... and holds them"
+
 # ---------------------------------------------------------------- d. failover
 
 timeout 60 python3 "$LOAD" load "$PA,$PB" during 12 >"$IT_DIR/load.out" &
@@ -304,6 +373,13 @@ tap_ok 'grep -q "event=store_down store=redis.* retry_ms=100 retry_max_ms=5000" 
 	"e. logged event=store_down, with the reconnect backoff (retry_ms, retry_max_ms)"
 tap_ok '[ "$(metric "$A_API" mamori_store_down_total)" -ge 1 ]' \
 	"e. /metrics counts it (mamori_store_down_total $(metric "$A_API" mamori_store_down_total))"
+tap_ok 'grep -q "event=store_down store=redis" "$A_LOG"' "e. logged event=store_down"
+report "$APA" 192.0.2.90 outage-login@example.test e1
+st=$(allow "$APA" 192.0.2.90 outage-login@example.test e2)
+tap_ok '[ "${st:-0}" -gt 0 ] && grep -q "event=login_fleet_unavailable" "$A_LOG"' \
+	"e. logins: the fleet's counts unavailable, logged; an address failing on A is delayed (status $st)"
+tap_is "$(allow "$APA" 192.0.2.91 clean-login@example.test e3)" 0 \
+	"e. logins: a clean address is not"
 tap_ok 'kill -0 "$A_PID" && kill -0 "$B_PID"' "e. both mamorid still run"
 redis_start r2 "$R2_PORT" || bail "redis did not restart"
 recovered() {
