@@ -16,8 +16,10 @@
 #include "core/outbound.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_core.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #define T0 1790000000	/* a Monday in 2026, 00:53 UTC */
 
@@ -25,7 +27,6 @@ struct env {
 	struct config *cfg;
 	struct store *st;
 	struct core *core;
-	char path[64];
 };
 
 struct last {
@@ -96,38 +97,21 @@ static void got_json(void *arg, const struct core_result *res)
 	}
 }
 
+/* A core over store with local_domains example.test, conf appended. */
 static void env_open(struct env *e, const char *conf, const char *store)
 {
-	char err[512];
-	FILE *f;
+	char *text = xasprintf("local_domains = example.test\n"
+			       "notify_smtp_url =\n%s", conf);
 
 	memset(e, 0, sizeof(*e));
-	snprintf(e->path, sizeof(e->path), "/tmp/mamori-test-core-XXXXXX");
-	f = fdopen(mkstemp(e->path), "w");
-	fprintf(f, "local_domains = example.test\nnotify_smtp_url =\n%s", conf);
-	fclose(f);
-	e->cfg = config_load(e->path, err, sizeof(err));
-	if (!e->cfg) {
-		printf("# config: %s\n", err);
-		abort();
-	}
-	if (store_open(store, NULL, &e->st, err, sizeof(err)) != 0) {
-		printf("# store: %s\n", err);
-		abort();
-	}
-	e->core = core_new(e->cfg, e->st, NULL, err, sizeof(err));
-	if (!e->core) {
-		printf("# core: %s\n", err);
-		abort();
-	}
+	e->core = test_core_open(text, store, &e->cfg, &e->st);
+	free(text);
 }
 
+/* Free what env_open made. */
 static void env_close(struct env *e)
 {
-	core_free(e->core);
-	store_close(e->st);
-	config_free(e->cfg);
-	unlink(e->path);
+	test_core_close(e->core, e->st, e->cfg);
 }
 
 struct msg {
