@@ -1,6 +1,7 @@
 # bench-lib.sh - shell helpers shared by the bench/run-*.sh scripts (sourced,
-# not run).  The caller defines log() and BASE_PORT, and keeps the pids it
-# started in PIDS and the process groups of forking daemons (postfwd) in PGIDS.
+# not run).  The caller defines log() and BASE_PORT, calls bench_start, and
+# keeps the pids it started in PIDS and the process groups of forking
+# daemons (postfwd) in PGIDS.
 
 # Signal a postfwd process group we started, if it still holds postfwd.
 kill_group() {
@@ -21,6 +22,22 @@ stop_started() {
     done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     for p in "${PGIDS[@]}"; do kill_group -KILL "$p"; done
+}
+
+# Stop what the run started, remove its temporary directory.
+bench_cleanup() {
+    stop_started
+    rm -rf "$TMP"
+}
+
+# bench_start NAME: the run's temporary directory in TMP (NAME.XXXXXX under
+# TMPDIR), PIDS and PGIDS emptied, and bench_cleanup on exit and on a signal.
+bench_start() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    PIDS=()
+    PGIDS=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
 }
 
 # The path of a postfwd program (postfwd1, postfwd2), or "".

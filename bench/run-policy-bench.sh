@@ -35,18 +35,11 @@ ZIPF=${ZIPF:-0}
 
 log() { printf '%s\n' "$*" >&2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-bench.XXXXXX")
-PIDS=()      # processes we started, killed by pid
-PGIDS=()     # process groups of daemons that fork (postfwd), killed by group
-
 . "$ROOT/bench/bench-lib.sh"
-
-cleanup() {
-    stop_started
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"      # busy_ticks, cpu_busy_pct
+# PIDS: processes we started, killed by pid; PGIDS: process groups of
+# daemons that fork (postfwd), killed by group.
+bench_start mamori-bench
 
 # ---- build ----------------------------------------------------------------
 
@@ -108,24 +101,6 @@ cpu_ticks() {
     echo "$total"
 }
 CLK_TCK=$(getconf CLK_TCK)
-
-# Busy CPU ticks of the whole machine (all cores) between two "cpu" lines
-# of /proc/stat.
-busy_ticks() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        n = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= n; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%d", t }'
-}
-
-# Share of all CPU time (percent) spent busy over one second: anything else
-# running on the machine skews every row of the table.
-cpu_busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v busy="$(busy_ticks "$a" "$b")" -v hz="$CLK_TCK" -v n="$(nproc)" \
-        'BEGIN { printf "%.0f", 100 * busy / hz / n }'
-}
 
 declare -A R       # R[name/conns/key] = value from the result line
 declare -A STATUS  # STATUS[name] = "" (ran) or why not
