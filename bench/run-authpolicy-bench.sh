@@ -59,7 +59,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     log "== meson setup $BUILD"
     meson setup "$BUILD" "$ROOT" >&2
 fi
-if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q '^bench/null-authpolicy:'; then
+if ninja -C "$BUILD" -t targets all 2>/dev/null | grep '^bench/null-authpolicy:' >/dev/null; then
     log "== ninja -C $BUILD bench/null-authpolicy"
     ninja -C "$BUILD" bench/null-authpolicy >&2
     NULLP=$BUILD/bench/null-authpolicy

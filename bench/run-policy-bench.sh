@@ -59,7 +59,7 @@ else
     MAMORID=$BUILD/src/daemon/mamorid
     # Build it if meson knows the target; never run a stale binary.
     if ninja -C "$BUILD" -t targets all 2>/dev/null |
-            grep -q '^src/daemon/mamorid:'; then
+            grep '^src/daemon/mamorid:' >/dev/null; then
         log "== ninja -C $BUILD src/daemon/mamorid"
         if ! ninja -C "$BUILD" src/daemon/mamorid >"$TMP/mamorid-build.log" 2>&1; then
             tail -n 20 "$TMP/mamorid-build.log" >&2
@@ -175,6 +175,7 @@ if [ -z "$MAMORID_STATUS" ]; then
 # written by bench/run-policy-bench.sh
 policy_listen = inet:127.0.0.1:$p
 api_listen = unix:$TMP/mamorid-api.sock
+auth_policy_listen =
 store = sqlite:$TMP/mamorid-state.db
 user =
 log_level = warn
