@@ -1,6 +1,7 @@
 /*
  * test_core - the setup shared by the unit tests that drive the core: a
- * config from text and a core over a store.  A setup that fails is a
+ * config from text, a core over a store, and the removal of a sqlite
+ * store's files.  A setup that fails is a
  * broken test, not a finding: it prints a "# ..." line and aborts.
  * Header-only, like test_sh.h: a test links nothing extra.
  */
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "store/store.h"
@@ -64,6 +66,18 @@ test_core_close(struct core *core, struct store *st, struct config *cfg)
 	core_free(core);
 	store_close(st);
 	config_free(cfg);
+}
+
+/* Remove the sqlite database path and its -wal and -shm files. */
+__attribute__((unused)) static void test_sqlite_unlink(const char *path)
+{
+	char p[4200];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
 }
 
 #endif

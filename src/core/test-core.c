@@ -523,27 +523,7 @@ static void test_persistence(void)
 	   json_array_size(json_object_get(r.body, "held")));
 	json_decref(r.body);
 	env_close(&e);
-	unlink(store + 7);
-	{
-		char p[160];
-
-		snprintf(p, sizeof(p), "%s-wal", store + 7);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", store + 7);
-		unlink(p);
-	}
-}
-
-/* Remove a test's sqlite store and its WAL files. */
-static void unlink_sqlite(const char *store)
-{
-	char p[160];
-
-	unlink(store + 7);
-	snprintf(p, sizeof(p), "%s-wal", store + 7);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", store + 7);
-	unlink(p);
+	test_sqlite_unlink(store + 7);
 }
 
 /* Send n messages (one internal recipient each, 3 s apart) from login;
@@ -640,7 +620,7 @@ static void test_snapshot_restart(void)
 	is_int(send_n(&e, "lee@example.test", &now, 16, 10), control,
 	       "snapshot: after a clean restart the limit trips where it would have");
 	env_close(&e);
-	unlink_sqlite(store);
+	test_sqlite_unlink(store + 7);
 }
 
 /* Every snapshot field survives encode -> decode -> apply. */
