@@ -24,6 +24,19 @@ stop_started() {
     for p in "${PGIDS[@]}"; do kill_group -KILL "$p"; done
 }
 
+# bench_defaults: the settings the load benchmarks share, unless the
+# environment sets them: BUILD (ROOT/build; ROOT set by the caller),
+# DURATION (10 s measured a row), WARMUP (2 s), ACCOUNTS (100000),
+# THRU_CONNS (100) and LAT_CONNS (10) connections (bench/README.md).
+bench_defaults() {
+    BUILD=${BUILD:-$ROOT/build}
+    DURATION=${DURATION:-10}
+    WARMUP=${WARMUP:-2}
+    ACCOUNTS=${ACCOUNTS:-100000}
+    THRU_CONNS=${THRU_CONNS:-100}
+    LAT_CONNS=${LAT_CONNS:-10}
+}
+
 # Stop what the run started, remove its temporary directory.
 bench_cleanup() {
     stop_started

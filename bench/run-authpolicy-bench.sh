@@ -28,11 +28,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-THRU_CONNS=${THRU_CONNS:-100}
-LAT_CONNS=${LAT_CONNS:-10}
+. "$ROOT/bench/bench-lib.sh"  # bench_defaults, bench_start, wait_port
+. "$ROOT/bench/lib.sh"        # busy_ticks, cpu_busy_pct
+bench_defaults                # BUILD DURATION WARMUP THRU_CONNS LAT_CONNS
 LOGINS=${LOGINS:-100000}
 ADDRS=${ADDRS:-4000}
 FAIL_PCT=${FAIL_PCT:-10}
@@ -43,8 +41,6 @@ LUA=$ROOT/bench/authpolicy.lua
 
 log() { printf '%s\n' "$*" >&2; }
 
-. "$ROOT/bench/bench-lib.sh"  # bench_start, wait_port
-. "$ROOT/bench/lib.sh"        # busy_ticks, cpu_busy_pct
 bench_start mamori-apbench
 
 # ---- tools --------------------------------------------------------------------

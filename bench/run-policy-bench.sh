@@ -23,20 +23,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-ACCOUNTS=${ACCOUNTS:-100000}
-THRU_CONNS=${THRU_CONNS:-100}
-LAT_CONNS=${LAT_CONNS:-10}
+. "$ROOT/bench/bench-lib.sh"
+. "$ROOT/bench/lib.sh"      # busy_ticks, cpu_busy_pct
+bench_defaults              # BUILD DURATION WARMUP ACCOUNTS THRU_CONNS LAT_CONNS
 BASE_PORT=${BASE_PORT:-20040}
 POSTFWD2=${POSTFWD2:-0}
 ZIPF=${ZIPF:-0}
 
 log() { printf '%s\n' "$*" >&2; }
 
-. "$ROOT/bench/bench-lib.sh"
-. "$ROOT/bench/lib.sh"      # busy_ticks, cpu_busy_pct
 # PIDS: processes we started, killed by pid; PGIDS: process groups of
 # daemons that fork (postfwd), killed by group.
 bench_start mamori-bench
