@@ -35,12 +35,14 @@
 /* GET /metrics is all the figures as text; this bounds the buffer. */
 #define API_METRICS_MAX (16 * 1024 * 1024)
 
+/* The handlers, in the order of the table. */
 static api_route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
 	h_incidents, h_incident_show, h_incident_export, h_dkim_key, h_history,
 	h_scan, h_domain_check, h_allows, h_allow_add, h_allow_del;
 
+/* Matched in this order (http_api.c route_find()); docs/api.md. */
 const struct api_route api_routes[] = {
 	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
 	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
@@ -76,6 +78,7 @@ const struct api_route api_routes[] = {
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
 /* GET /v1/health */
 static void h_health(struct api_call *call, const struct api_route *r)
 {
