@@ -35,7 +35,7 @@
 /* GET /metrics is all the figures as text; this bounds the buffer. */
 #define API_METRICS_MAX (16 * 1024 * 1024)
 
-/* The handlers, in the order of the table. */
+/* The route handlers, defined below the table. */
 static api_route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
 	h_account_restrict, h_account_credchanged, h_account_release, h_held,
 	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
