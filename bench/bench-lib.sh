@@ -53,6 +53,19 @@ bench_start() {
     trap 'exit 130' INT TERM
 }
 
+# bench_mamorid PORT: start $MAMORID with $TMP/mamorid.conf (written by
+# the caller), its output in $TMP/mamorid.log, and check it with the
+# caller's started NAME PORT PID (which sets STATUS[mamorid]); on failure
+# the log's end goes to stderr.
+bench_mamorid() {
+    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
+    PIDS+=($!)
+    if ! started "mamorid" "$1" "$!"; then
+        log "mamorid: ${STATUS[mamorid]}; its log:"
+        tail -n 20 "$TMP/mamorid.log" >&2 || true
+    fi
+}
+
 # The path of a postfwd program (postfwd1, postfwd2), or "".
 find_postfwd() {
     local n=$1

@@ -196,12 +196,7 @@ user =
 log_level = warn
 notify_smtp_url =
 EOF
-    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
-    PIDS+=($!)
-    if ! started "mamorid" "$P_AP" "$!"; then
-        log "mamorid: ${STATUS[mamorid]}; its log:"
-        tail -n 20 "$TMP/mamorid.log" >&2 || true
-    fi
+    bench_mamorid "$P_AP"
 else
     STATUS[mamorid]=$MAMORID_STATUS
 fi

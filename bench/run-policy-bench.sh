@@ -178,12 +178,7 @@ log_level = warn
 # would otherwise receive real mail for user...@example.test.
 notify_smtp_url =
 EOF
-    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
-    PIDS+=($!)
-    if ! started "mamorid" "$p" "$!"; then
-        log "mamorid: ${STATUS[mamorid]}; its log:"
-        tail -n 20 "$TMP/mamorid.log" >&2 || true
-    fi
+    bench_mamorid "$p"
 else
     STATUS[mamorid]=$MAMORID_STATUS
 fi
