@@ -1,6 +1,7 @@
 # bench-lib.sh - shell helpers shared by the bench/run-*.sh scripts (sourced,
-# not run).  The caller defines log() and BASE_PORT, and keeps the pids it
-# started in PIDS and the process groups of forking daemons (postfwd) in PGIDS.
+# not run).  The caller defines log() and BASE_PORT, calls bench_start, and
+# keeps the pids it started in PIDS and the process groups of forking
+# daemons (postfwd) in PGIDS.
 
 # Signal a postfwd process group we started, if it still holds postfwd.
 kill_group() {
@@ -21,6 +22,48 @@ stop_started() {
     done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     for p in "${PGIDS[@]}"; do kill_group -KILL "$p"; done
+}
+
+# bench_defaults: the settings the load benchmarks share, unless the
+# environment sets them: BUILD (ROOT/build; ROOT set by the caller),
+# DURATION (10 s measured a row), WARMUP (2 s), ACCOUNTS (100000),
+# THRU_CONNS (100) and LAT_CONNS (10) connections (bench/README.md).
+bench_defaults() {
+    BUILD=${BUILD:-$ROOT/build}
+    DURATION=${DURATION:-10}
+    WARMUP=${WARMUP:-2}
+    ACCOUNTS=${ACCOUNTS:-100000}
+    THRU_CONNS=${THRU_CONNS:-100}
+    LAT_CONNS=${LAT_CONNS:-10}
+}
+
+# Stop what the run started, remove its temporary directory.
+bench_cleanup() {
+    stop_started
+    rm -rf "$TMP"
+}
+
+# bench_start NAME: the run's temporary directory in TMP (NAME.XXXXXX under
+# TMPDIR), PIDS and PGIDS emptied, and bench_cleanup on exit and on a signal.
+bench_start() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    PIDS=()
+    PGIDS=()
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# bench_mamorid PORT: start $MAMORID with $TMP/mamorid.conf (written by
+# the caller), its output in $TMP/mamorid.log, and check it with the
+# caller's started NAME PORT PID (which sets STATUS[mamorid]); on failure
+# the log's end goes to stderr.
+bench_mamorid() {
+    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
+    PIDS+=($!)
+    if ! started "mamorid" "$1" "$!"; then
+        log "mamorid: ${STATUS[mamorid]}; its log:"
+        tail -n 20 "$TMP/mamorid.log" >&2 || true
+    fi
 }
 
 # The path of a postfwd program (postfwd1, postfwd2), or "".

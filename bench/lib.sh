@@ -1,15 +1,22 @@
 # bench/lib.sh - shell functions the benchmark scripts share (sourced by
 # the run-*.sh scripts).
 
+# Busy CPU ticks of the whole machine (all cores) between two "cpu" lines
+# of /proc/stat.
+busy_ticks() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 2; i <= n; i++) if (i != 5 && i != 6) t += y[i] - x[i]
+        printf "%d", t }'
+}
+
 # Share of all CPU time (percent of all cores) spent busy over one second:
 # anything else running on the machine skews a benchmark's rows.
 cpu_busy_pct() {
     local a b
     a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v a="$a" -v b="$b" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN {
-        k = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= k; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%.0f", 100 * t / hz / n }'
+    awk -v busy="$(busy_ticks "$a" "$b")" -v hz="$(getconf CLK_TCK)" \
+        -v n="$(nproc)" 'BEGIN { printf "%.0f", 100 * busy / hz / n }'
 }
 
 # The median of the arguments (numbers); empty without arguments.

@@ -28,11 +28,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-THRU_CONNS=${THRU_CONNS:-100}
-LAT_CONNS=${LAT_CONNS:-10}
+. "$ROOT/bench/bench-lib.sh"  # bench_defaults, bench_start, wait_port
+. "$ROOT/bench/lib.sh"        # busy_ticks, cpu_busy_pct
+bench_defaults                # BUILD DURATION WARMUP THRU_CONNS LAT_CONNS
 LOGINS=${LOGINS:-100000}
 ADDRS=${ADDRS:-4000}
 FAIL_PCT=${FAIL_PCT:-10}
@@ -43,23 +41,7 @@ LUA=$ROOT/bench/authpolicy.lua
 
 log() { printf '%s\n' "$*" >&2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-apbench.XXXXXX")
-PIDS=()
-
-cleanup() {
-    local p _ alive
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for _ in $(seq 1 30); do
-        alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_start mamori-apbench
 
 # ---- tools --------------------------------------------------------------------
 
@@ -73,7 +55,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     log "== meson setup $BUILD"
     meson setup "$BUILD" "$ROOT" >&2
 fi
-if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q '^bench/null-authpolicy:'; then
+if ninja -C "$BUILD" -t targets all 2>/dev/null | grep '^bench/null-authpolicy:' >/dev/null; then
     log "== ninja -C $BUILD bench/null-authpolicy"
     ninja -C "$BUILD" bench/null-authpolicy >&2
     NULLP=$BUILD/bench/null-authpolicy
@@ -109,17 +91,6 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 EOF
 }
 
-# Wait (5 s at most) until PORT listens; fail early if PID died.
-wait_port() {
-    local port=$1 pid=$2 _
-    for _ in $(seq 1 50); do
-        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 # One Dovecot-like request; prints the reply body.
 probe() {
     python3 - "$1" <<'EOF'
@@ -145,18 +116,6 @@ cpu_ticks() {
     # shellcheck disable=SC2086
     set -- $s
     echo $((${12} + ${13}))
-}
-# Busy ticks of all cores between two "cpu" lines of /proc/stat.
-busy_ticks() {
-    awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= n; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%d", t }'
-}
-cpu_busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v busy="$(busy_ticks "$a" "$b")" -v hz="$CLK_TCK" -v n="$NCPU" \
-        'BEGIN { printf "%.0f", 100 * busy / hz / n }'
 }
 
 WRK_PIN=()
@@ -237,12 +196,7 @@ user =
 log_level = warn
 notify_smtp_url =
 EOF
-    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
-    PIDS+=($!)
-    if ! started "mamorid" "$P_AP" "$!"; then
-        log "mamorid: ${STATUS[mamorid]}; its log:"
-        tail -n 20 "$TMP/mamorid.log" >&2 || true
-    fi
+    bench_mamorid "$P_AP"
 else
     STATUS[mamorid]=$MAMORID_STATUS
 fi

@@ -21,29 +21,15 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-ACCOUNTS=${ACCOUNTS:-100000}
-THRU_CONNS=${THRU_CONNS:-100}
-LAT_CONNS=${LAT_CONNS:-10}
+. "$ROOT/bench/bench-lib.sh"
+. "$ROOT/bench/lib.sh"
+bench_defaults          # BUILD DURATION WARMUP ACCOUNTS THRU_CONNS LAT_CONNS
 BASE_PORT=${BASE_PORT:-20140}
 FAST_AGE=${FAST_AGE:-1}
 
 log() { printf '%s\n' "$*" >&2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-fleet-bench.XXXXXX")
-PIDS=()
-PGIDS=()
-. "$ROOT/bench/bench-lib.sh"
-. "$ROOT/bench/lib.sh"
-
-cleanup() {
-    stop_started
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_start mamori-fleet-bench
 
 command -v redis-server >/dev/null || { log "redis-server is not installed"; exit 1; }
 ninja -C "$BUILD" bench/policy-load bench/null-policy src/daemon/mamorid >&2

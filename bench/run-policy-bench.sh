@@ -23,30 +23,18 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-ACCOUNTS=${ACCOUNTS:-100000}
-THRU_CONNS=${THRU_CONNS:-100}
-LAT_CONNS=${LAT_CONNS:-10}
+. "$ROOT/bench/bench-lib.sh"
+. "$ROOT/bench/lib.sh"      # busy_ticks, cpu_busy_pct
+bench_defaults              # BUILD DURATION WARMUP ACCOUNTS THRU_CONNS LAT_CONNS
 BASE_PORT=${BASE_PORT:-20040}
 POSTFWD2=${POSTFWD2:-0}
 ZIPF=${ZIPF:-0}
 
 log() { printf '%s\n' "$*" >&2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-bench.XXXXXX")
-PIDS=()      # processes we started, killed by pid
-PGIDS=()     # process groups of daemons that fork (postfwd), killed by group
-
-. "$ROOT/bench/bench-lib.sh"
-
-cleanup() {
-    stop_started
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# PIDS: processes we started, killed by pid; PGIDS: process groups of
+# daemons that fork (postfwd), killed by group.
+bench_start mamori-bench
 
 # ---- build ----------------------------------------------------------------
 
@@ -66,7 +54,7 @@ else
     MAMORID=$BUILD/src/daemon/mamorid
     # Build it if meson knows the target; never run a stale binary.
     if ninja -C "$BUILD" -t targets all 2>/dev/null |
-            grep -q '^src/daemon/mamorid:'; then
+            grep '^src/daemon/mamorid:' >/dev/null; then
         log "== ninja -C $BUILD src/daemon/mamorid"
         if ! ninja -C "$BUILD" src/daemon/mamorid >"$TMP/mamorid-build.log" 2>&1; then
             tail -n 20 "$TMP/mamorid-build.log" >&2
@@ -108,24 +96,6 @@ cpu_ticks() {
     echo "$total"
 }
 CLK_TCK=$(getconf CLK_TCK)
-
-# Busy CPU ticks of the whole machine (all cores) between two "cpu" lines
-# of /proc/stat.
-busy_ticks() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        n = split(a, x, " "); split(b, y, " ")
-        for (i = 2; i <= n; i++) if (i != 5 && i != 6) t += y[i] - x[i]
-        printf "%d", t }'
-}
-
-# Share of all CPU time (percent) spent busy over one second: anything else
-# running on the machine skews every row of the table.
-cpu_busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
-    awk -v busy="$(busy_ticks "$a" "$b")" -v hz="$CLK_TCK" -v n="$(nproc)" \
-        'BEGIN { printf "%.0f", 100 * busy / hz / n }'
-}
 
 declare -A R       # R[name/conns/key] = value from the result line
 declare -A STATUS  # STATUS[name] = "" (ran) or why not
@@ -200,6 +170,7 @@ if [ -z "$MAMORID_STATUS" ]; then
 # written by bench/run-policy-bench.sh
 policy_listen = inet:127.0.0.1:$p
 api_listen = unix:$TMP/mamorid-api.sock
+auth_policy_listen =
 store = sqlite:$TMP/mamorid-state.db
 user =
 log_level = warn
@@ -207,12 +178,7 @@ log_level = warn
 # would otherwise receive real mail for user...@example.test.
 notify_smtp_url =
 EOF
-    "$MAMORID" -c "$TMP/mamorid.conf" >"$TMP/mamorid.log" 2>&1 &
-    PIDS+=($!)
-    if ! started "mamorid" "$p" "$!"; then
-        log "mamorid: ${STATUS[mamorid]}; its log:"
-        tail -n 20 "$TMP/mamorid.log" >&2 || true
-    fi
+    bench_mamorid "$p"
 else
     STATUS[mamorid]=$MAMORID_STATUS
 fi

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -117,6 +118,26 @@ pid_t zone_server_start(const char *root, const char *zonefile, int *port)
 		pid = start_once(script, zonefile, *port);
 	}
 	return pid;
+}
+
+pid_t zone_server_start_text(const char *root, const char *zone,
+			     char path[ZONE_SERVER_PATH], int *port)
+{
+	size_t n = strlen(zone);
+	int fd;
+
+	snprintf(path, ZONE_SERVER_PATH, "/tmp/mamori-zone-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		path[0] = '\0';
+		return -1;
+	}
+	if (write(fd, zone, n) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return zone_server_start(root, path, port);
 }
 
 void zone_server_stop(pid_t pid)

@@ -21,6 +21,8 @@
 #include "mail/dmarc.h"
 #include "mail/mime.h"
 #include "tap.h"
+#include "test_b64.h"
+#include "test_core.h"
 #include "test_sh.h"
 #include "util/config.h"
 #include "util/xalloc.h"
@@ -28,55 +30,13 @@
 #define SALT "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 static char tmp[] = "/tmp/mamori-test-content-XXXXXX";
-static char *zip_enc_b64, *zip_plain_exe_b64;
+static gchar *zip_enc_b64, *zip_plain_exe_b64;
 
-/* A config from text (defaults for the rest). */
-static struct config *conf(const char *text)
-{
-	char path[] = "/tmp/mamori-test-content-conf-XXXXXX", err[512];
-	FILE *f = fdopen(mkstemp(path), "w");
-	struct config *c;
-
-	fputs(text, f);
-	fclose(f);
-	c = config_load(path, err, sizeof(err));
-	unlink(path);
-	if (!c) {
-		printf("# config: %s\n", err);
-		abort();
-	}
-	return c;
-}
+/* A config from text, the defaults for the rest (test_core.h). */
+#define conf(text) test_conf(text)
 
 /* Run a shell command in the temporary directory (test_sh.h). */
 #define sh(...) test_sh(tmp, __VA_ARGS__)
-
-/* A file of tmp in base64 (76-column lines), or NULL. */
-static char *b64_file(const char *name)
-{
-	char path[4200];
-	gchar *p = NULL, *b;
-	gsize n = 0;
-	GString *s;
-	size_t i, len;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, name);
-	if (!g_file_get_contents(path, &p, &n, NULL))
-		return NULL;
-	b = g_base64_encode((const guchar *)p, n);
-	g_free(p);
-	s = g_string_new(NULL);
-	len = strlen(b);
-	for (i = 0; i < len; i += 76) {
-		g_string_append_len(s, b + i, (gssize)(len - i < 76 ? len - i :
-						      76));
-		g_string_append(s, "\r\n");
-	}
-	g_free(b);
-	p = xstrdup(s->str);
-	g_string_free(s, TRUE);
-	return p;
-}
 
 /* A message: header fields hdr (CRLF-terminated lines), then either a
  * text body (HTML if it starts with '<') or, with a zip, a multipart
@@ -557,8 +517,8 @@ int main(void)
 	   "zip -q -e -P pw enc.zip mitsumori.xlsx");
 	sh("printf 'MZ' > 'invoice.pdf.exe' && zip -q plain.zip "
 	   "'invoice.pdf.exe'");
-	zip_enc_b64 = b64_file("enc.zip");
-	zip_plain_exe_b64 = b64_file("plain.zip");
+	zip_enc_b64 = test_b64_file(tmp, "enc.zip", 76);
+	zip_plain_exe_b64 = test_b64_file(tmp, "plain.zip", 76);
 	snprintf(prot, sizeof(prot), "%s/protected", tmp);
 	g_file_set_contents(prot, "mizuho-bank.co.jp みずほ銀行\n"
 			    "paypal.com PayPal\n", -1, NULL);
@@ -588,8 +548,8 @@ int main(void)
 	content_config_deinit(&cc);
 	config_free(cfg);
 	dmarc_psl_free(psl);
-	free(zip_enc_b64);
-	free(zip_plain_exe_b64);
+	g_free(zip_enc_b64);
+	g_free(zip_plain_exe_b64);
 	sh("rm -rf '%s'", tmp);
 	return tap_done();
 }

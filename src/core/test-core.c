@@ -16,8 +16,10 @@
 #include "core/outbound.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_core.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #define T0 1790000000	/* a Monday in 2026, 00:53 UTC */
 
@@ -25,7 +27,6 @@ struct env {
 	struct config *cfg;
 	struct store *st;
 	struct core *core;
-	char path[64];
 };
 
 struct last {
@@ -96,38 +97,21 @@ static void got_json(void *arg, const struct core_result *res)
 	}
 }
 
+/* A core over store with local_domains example.test, conf appended. */
 static void env_open(struct env *e, const char *conf, const char *store)
 {
-	char err[512];
-	FILE *f;
+	char *text = xasprintf("local_domains = example.test\n"
+			       "notify_smtp_url =\n%s", conf);
 
 	memset(e, 0, sizeof(*e));
-	snprintf(e->path, sizeof(e->path), "/tmp/mamori-test-core-XXXXXX");
-	f = fdopen(mkstemp(e->path), "w");
-	fprintf(f, "local_domains = example.test\nnotify_smtp_url =\n%s", conf);
-	fclose(f);
-	e->cfg = config_load(e->path, err, sizeof(err));
-	if (!e->cfg) {
-		printf("# config: %s\n", err);
-		abort();
-	}
-	if (store_open(store, NULL, &e->st, err, sizeof(err)) != 0) {
-		printf("# store: %s\n", err);
-		abort();
-	}
-	e->core = core_new(e->cfg, e->st, NULL, err, sizeof(err));
-	if (!e->core) {
-		printf("# core: %s\n", err);
-		abort();
-	}
+	e->core = test_core_open(text, store, &e->cfg, &e->st);
+	free(text);
 }
 
+/* Free what env_open made. */
 static void env_close(struct env *e)
 {
-	core_free(e->core);
-	store_close(e->st);
-	config_free(e->cfg);
-	unlink(e->path);
+	test_core_close(e->core, e->st, e->cfg);
 }
 
 struct msg {
@@ -539,27 +523,7 @@ static void test_persistence(void)
 	   json_array_size(json_object_get(r.body, "held")));
 	json_decref(r.body);
 	env_close(&e);
-	unlink(store + 7);
-	{
-		char p[160];
-
-		snprintf(p, sizeof(p), "%s-wal", store + 7);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", store + 7);
-		unlink(p);
-	}
-}
-
-/* Remove a test's sqlite store and its WAL files. */
-static void unlink_sqlite(const char *store)
-{
-	char p[160];
-
-	unlink(store + 7);
-	snprintf(p, sizeof(p), "%s-wal", store + 7);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", store + 7);
-	unlink(p);
+	test_sqlite_unlink(store + 7);
 }
 
 /* Send n messages (one internal recipient each, 3 s apart) from login;
@@ -656,7 +620,7 @@ static void test_snapshot_restart(void)
 	is_int(send_n(&e, "lee@example.test", &now, 16, 10), control,
 	       "snapshot: after a clean restart the limit trips where it would have");
 	env_close(&e);
-	unlink_sqlite(store);
+	test_sqlite_unlink(store + 7);
 }
 
 /* Every snapshot field survives encode -> decode -> apply. */

@@ -629,19 +629,16 @@ static void test_run(int port)
 
 int main(void)
 {
-	char path[] = "/tmp/mamori-test-dmarc-send-zone-XXXXXX";
-	int fd, port = 0;
+	char path[ZONE_SERVER_PATH];
+	int port = 0;
 	pid_t pid;
 
 	evthread_use_pthreads();
 	test_xml();
 	test_xml_auth();
 	test_mail();
-	fd = mkstemp(path);
-	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0)
-		return 1;
-	close(fd);
-	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, &port);
+	pid = zone_server_start_text(getenv("MAMORI_SOURCE_ROOT"), zone, path,
+				     &port);
 	if (pid == 0) {
 		ok(1, "# SKIP python3-dnslib not installed");
 	} else if (ok(pid > 0, "zone server starts")) {

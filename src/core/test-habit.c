@@ -17,6 +17,7 @@
 #include "core/core-internal.h"
 #include "core/core.h"
 #include "tap.h"
+#include "test_core.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -182,18 +183,6 @@ static void test_old_record(const struct config *cfg, const char *spec)
 	store_close(st);
 }
 
-/* Remove a sqlite store and its WAL files. */
-static void unlink_sqlite(const char *path)
-{
-	char p[160];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 int main(void)
 {
 	char err[256], path[96], spec[128];
@@ -206,9 +195,9 @@ int main(void)
 		 (int)getpid());
 	snprintf(spec, sizeof(spec), "sqlite:%s", path);
 	test_idle(cfg, spec);
-	unlink_sqlite(path);
+	test_sqlite_unlink(path);
 	test_old_record(cfg, spec);
-	unlink_sqlite(path);
+	test_sqlite_unlink(path);
 	config_free(cfg);
 	return tap_done();
 }

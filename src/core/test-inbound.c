@@ -20,6 +20,7 @@
 #include "core/mailauth.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_core.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 #include "zone_server.h"
@@ -31,24 +32,6 @@ static const char zone[] =
 	"_dmarc.slow.example.test\tTIMEOUT\t*\n";
 
 static char keydir[] = "/tmp/mamori-test-inbound-XXXXXX";
-
-/* A config from text (the defaults for the rest); abort on error. */
-static struct config *conf(const char *text)
-{
-	char path[] = "/tmp/mamori-test-inbound-conf-XXXXXX", err[512];
-	FILE *f = fdopen(mkstemp(path), "w");
-	struct config *c;
-
-	fputs(text, f);
-	fclose(f);
-	c = config_load(path, err, sizeof(err));
-	unlink(path);
-	if (!c) {
-		printf("# config: %s\n", err);
-		abort();
-	}
-	return c;
-}
 
 /* Rows of a namespace, counted; values with "1" counted apart. */
 struct rows {
@@ -204,9 +187,9 @@ static void test_mail(int port)
 	text = xasprintf("authserv_id = mx.test\ndns_upstream = 127.0.0.1@%d\n"
 			 "dns_timeout_ms = 300\ninternal_networks = "
 			 "10.0.0.0/8\ndkim_key_dir = %s\n", port, keydir);
-	cfg = conf(text);
+	cfg = test_conf(text);
 	free(text);
-	cfg2 = conf("internal_networks = 10.0.0.0/8\n"
+	cfg2 = test_conf("internal_networks = 10.0.0.0/8\n"
 		    "dkim_key_dir = /nonexistent/mamori-test\n");
 	store_open("memory:", base, &st, err, sizeof(err));
 	cm = core_mail_new(base, cfg, err, sizeof(err));
@@ -340,7 +323,7 @@ static void test_scan(int port)
 {
 	static const char msg[] = "From: a@pass.example.test\r\n"
 		"To: b@x.example\r\n\r\nHi.\r\n";
-	struct config *cfg = conf("authserv_id = mx.test\n");
+	struct config *cfg = test_conf("authserv_id = mx.test\n");
 	struct core_scan *s;
 	const struct mailauth_verdict *v;
 	const char *warn = "x";
@@ -368,18 +351,15 @@ static void test_scan(int port)
 
 int main(void)
 {
-	char path[] = "/tmp/mamori-zone-XXXXXX", *cmd;
-	int fd, port = 0;
+	char path[ZONE_SERVER_PATH], *cmd;
+	int port = 0;
 	pid_t pid;
 
 	evthread_use_pthreads();
 	if (!mkdtemp(keydir))
 		return 1;
-	fd = mkstemp(path);
-	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0)
-		return 1;
-	close(fd);
-	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, &port);
+	pid = zone_server_start_text(getenv("MAMORI_SOURCE_ROOT"), zone, path,
+				     &port);
 	if (pid == 0) {
 		printf("1..0 # SKIP python3-dnslib not installed\n");
 	} else if (!ok(pid > 0, "zone server starts")) {

@@ -17,6 +17,7 @@
 #include "core/outbound.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_core.h"
 #include "util/config.h"
 #include "util/xalloc.h"
 
@@ -26,14 +27,14 @@ struct env {
 	struct config *cfg;
 	struct store *st;
 	struct core *core;
-	char path[64], map[64];
+	char map[64];
 	const char *country;		/* the request's test hook, or NULL */
 };
 
 /* A core over memory: with local_domains isp.example, conf appended. */
 static void env_open(struct env *e, const char *conf, const char *map)
 {
-	char err[512];
+	char *text;
 	FILE *f;
 
 	memset(e, 0, sizeof(*e));
@@ -43,31 +44,17 @@ static void env_open(struct env *e, const char *conf, const char *map)
 		fputs(map, f);
 		fclose(f);
 	}
-	snprintf(e->path, sizeof(e->path), "/tmp/mamori-test-out-XXXXXX");
-	f = fdopen(mkstemp(e->path), "w");
-	fprintf(f, "local_domains = isp.example\nnotify_smtp_url =\n%s%s%s\n%s",
-		map ? "sender_map = " : "", map ? e->map : "", "", conf);
-	fclose(f);
-	e->cfg = config_load(e->path, err, sizeof(err));
-	if (!e->cfg || store_open("memory:", NULL, &e->st, err,
-				  sizeof(err)) != 0) {
-		printf("# setup: %s\n", err);
-		fflush(stdout);
-		abort();
-	}
-	e->core = core_new(e->cfg, e->st, NULL, err, sizeof(err));
-	if (!e->core) {
-		printf("# core: %s\n", err);
-		abort();
-	}
+	text = xasprintf("local_domains = isp.example\nnotify_smtp_url =\n"
+			 "%s%s\n%s", map ? "sender_map = " : "",
+			 map ? e->map : "", conf);
+	e->core = test_core_open(text, "memory:", &e->cfg, &e->st);
+	free(text);
 }
 
+/* Free what env_open made, and the sender map. */
 static void env_close(struct env *e)
 {
-	core_free(e->core);
-	store_close(e->st);
-	config_free(e->cfg);
-	unlink(e->path);
+	test_core_close(e->core, e->st, e->cfg);
 	if (e->map[0])
 		unlink(e->map);
 }

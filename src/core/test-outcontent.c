@@ -20,6 +20,8 @@
 #include "core/outcontent.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_b64.h"
+#include "test_core.h"
 #include "test_sh.h"
 #include "util/config.h"
 
@@ -29,21 +31,6 @@ static char tmp[] = "/tmp/mamori-test-outcontent-XXXXXX";
 
 /* Run a shell command in the temporary directory (test_sh.h). */
 #define sh(...) test_sh(tmp, __VA_ARGS__)
-
-/* A file of the temporary directory, base64 (g_free). */
-static gchar *file_b64(const char *name)
-{
-	char path[4200];
-	gchar *p = NULL, *b;
-	gsize n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, name);
-	if (!g_file_get_contents(path, &p, &n, NULL))
-		return g_strdup("");
-	b = g_base64_encode((const guchar *)p, n);
-	g_free(p);
-	return b;
-}
 
 enum att { ATT_NONE, ATT_PLAIN_ZIP, ATT_ENC_ZIP, ATT_EXE, ATT_PDF };
 
@@ -69,7 +56,9 @@ static gchar *message(bool reply, const char *subject, const char *text,
 			subject, reply ? "In-Reply-To: <t1@corp.example>\r\n"
 			"References: <t0@corp.example> <t1@corp.example>\r\n" :
 			"", text);
-	b64 = file_b64(file[att]);
+	b64 = test_b64_file(tmp, file[att], 0);
+	if (!b64)
+		b64 = g_strdup("");
 	m = g_strdup_printf(
 		"From: a@isp.example\r\nTo: b@corp.example\r\n"
 		"Subject: %s\r\n%sMIME-Version: 1.0\r\n"
@@ -184,34 +173,20 @@ struct env {
 	struct config *cfg;
 	struct store *st;
 	struct core *core;
-	char path[64];
 };
 
+/* A core over memory with local_domains isp.example. */
 static void env_open(struct env *e)
 {
-	char err[512];
-	FILE *f;
-
-	memset(e, 0, sizeof(*e));
-	snprintf(e->path, sizeof(e->path), "/tmp/mamori-test-oc-XXXXXX");
-	f = fdopen(mkstemp(e->path), "w");
-	fputs("local_domains = isp.example\nnotify_smtp_url =\n", f);
-	fclose(f);
-	e->cfg = config_load(e->path, err, sizeof(err));
-	if (!e->cfg || store_open("memory:", NULL, &e->st, err,
-				  sizeof(err)) != 0)
-		abort();
-	e->core = core_new(e->cfg, e->st, NULL, err, sizeof(err));
-	if (!e->core)
-		abort();
+	e->core = test_core_open("local_domains = isp.example\n"
+				 "notify_smtp_url =\n", "memory:", &e->cfg,
+				 &e->st);
 }
 
+/* Free what env_open made. */
 static void env_close(struct env *e)
 {
-	core_free(e->core);
-	store_close(e->st);
-	config_free(e->cfg);
-	unlink(e->path);
+	test_core_close(e->core, e->st, e->cfg);
 }
 
 static void got(void *arg, const struct verdict *v)

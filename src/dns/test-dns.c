@@ -353,20 +353,15 @@ static void blocking_lifetime(void)
 /* The unbound backend against the zone server. */
 static void unbound_tests(void)
 {
-	char path[] = "/tmp/mamori-zone-XXXXXX", up[64], err[256];
+	char path[ZONE_SERVER_PATH], up[64], err[256];
 	struct event_base *base;
 	struct dns_resolver *r;
 	struct dns_answer *a;
-	int fd, port = 0;
+	int port = 0;
 	pid_t pid;
 
-	fd = mkstemp(path);
-	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0) {
-		ok(0, "zone file written");
-		return;
-	}
-	close(fd);
-	pid = zone_server_start(getenv("MAMORI_SOURCE_ROOT"), path, &port);
+	pid = zone_server_start_text(getenv("MAMORI_SOURCE_ROOT"), zone, path,
+				     &port);
 	if (pid <= 0) {
 		unlink(path);
 		if (pid == 0)

@@ -1,13 +1,93 @@
 /*
- * http_api-internal - between http_api.c (requests, routes, replies) and
- * http_api_json.c (the core's results as JSON); not for other modules.
+ * http_api-internal - between the parts of the admin API; not for other
+ * modules.  http_api.c takes requests (listeners, token, path, the route
+ * match) and answers them; http_api_routes.c holds the route table and
+ * its handlers; http_api_json.c turns the core's results into JSON;
+ * http_api_scan.c and http_api_domain.c run scans and domain checks on
+ * threads.
  */
 #ifndef MAMORI_HTTP_API_INTERNAL_H
 #define MAMORI_HTTP_API_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/http.h>
 #include <jansson.h>
 
 #include "core/admin.h"
+#include "front/http_api_body.h"
+#include "util/log.h"
+
+#define API_MAX_SEGS 4
+#define API_MAX_PARAMS API_QUERY_MAX_PARAMS /* one route reads */
+
+struct api_domcheck;
+struct api_scan;
+struct config;
+struct core;
+
+/*
+ * One request from arrival to reply; owns what the core may still read.
+ * Made by http_api.c, handed to one route's handler, freed by the answer
+ * (api_call_reply() and the functions that end in it).
+ */
+struct api_call {
+	struct evhttp_request *req;	/* NULL once the client is gone */
+	struct evhttp_connection *evcon;
+	struct core *core;
+	struct api_scan *scan;		/* POST /v1/scan, one at a time */
+	struct api_domcheck *domcheck;	/* GET /v1/domain/check */
+	const struct config *cfg;	/* the API's config at arrival */
+	const char *method;
+	char path[LOG_QSZ];		/* log_q() form of the raw path */
+	char actor[48];
+	const char *auth;		/* "failed" after a bad token, else "" */
+	int nseg;
+	char *seg[API_MAX_SEGS];	/* decoded path segments */
+	char *query;			/* decoded query value, or NULL */
+	char *param[API_MAX_PARAMS];	/* api_call_params() values, or NULL */
+	struct api_body body;		/* checked request body */
+};
+
+struct api_route;
+/* A route's handler: answers call, at once or through the core. */
+typedef void api_route_fn(struct api_call *call, const struct api_route *r);
+
+/* A path pattern ("*" matches one segment), the method it takes and its
+ * handler. */
+struct api_route {
+	const char *pat[API_MAX_SEGS + 1];
+	enum evhttp_cmd_type method;
+	api_route_fn *fn;
+};
+
+/* The routes (http_api_routes.c), matched in order; the first path and
+ * method that fit win. */
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Answer status with len bytes of data of content type ctype; logs one
+ * line and frees call (the answer is dropped when the client is gone). */
+void api_call_reply(struct api_call *call, int status, const char *ctype,
+		    const char *data, size_t len);
+/* Answer body as JSON (a reference taken over; NULL: a generic body for
+ * status); frees call. */
+void api_call_reply_json(struct api_call *call, int status, json_t *body);
+/* Answer {"error": the printf-formatted message}; frees call. */
+__attribute__((format(printf, 3, 4)))
+void api_call_error(struct api_call *call, int status, const char *fmt, ...);
+/* core_admin_cb for arg = the call: answers with the core's result. */
+void api_call_core_done(void *arg, const struct core_result *r);
+/* Check the body for kind into call->body.  0, or -1 after answering 400
+ * (call freed). */
+int api_call_body(struct api_call *call, enum api_body_kind kind);
+/* Read the query parameters names[0..n) into call->param[0..n) (see
+ * api_query_parse()).  0, or -1 after answering 400 (call freed). */
+int api_call_params(struct api_call *call, const char *const *names, int n);
+/* Read query parameter name into call->query (NULL when absent).  0, or
+ * -1 after answering 400 for a malformed query or an unclean value. */
+int api_call_query(struct api_call *call, const char *name);
 
 /* The HTTP status of a core status: 200, 400, 404, 409, 503, 500. */
 int http_api_status(enum core_status st);

@@ -1,16 +1,17 @@
 /*
- * http_api - the admin HTTP/JSON API on evhttp.  See http_api.h; the routes
- * are in the table routes[] below and documented in docs/api.md.  Bodies
- * and query values are checked by http_api_body.c, the core's results
- * turned into JSON by http_api_json.c.
+ * http_api - the admin HTTP/JSON API on evhttp: listeners, the token,
+ * requests and their answers.  See http_api.h; the routes and their
+ * handlers are in http_api_routes.c (the table api_routes[]) and
+ * documented in docs/api.md.  Bodies and query values are checked by
+ * http_api_body.c, the core's results turned into JSON by http_api_json.c.
  *
  * Request life: api_handle() makes a struct api_call that owns everything
  * the core may still read when it answers later (decoded path segments,
  * query value, parsed body), checks the token on TCP, matches the path
- * against routes[] and calls one handler.  The handler either answers at
- * once or hands the call to the core with call_core_done() as callback.
- * Whoever answers goes through call_reply(), which logs one line and frees
- * the call.
+ * against api_routes[] and calls one handler.  The handler either answers
+ * at once or hands the call to the core with api_call_core_done() as
+ * callback.  Whoever answers goes through api_call_reply(), which logs one
+ * line and frees the call.
  *
  * A pending request: evhttp stops reading a connection while its request
  * waits for our reply, so a vanished client is normally noticed only when
@@ -54,15 +55,10 @@
 #include <openssl/evp.h>
 
 #include "core/core.h"
-#include "core/dmarc_reports.h"
-#include "core/domaincheck.h"
-#include "core/inbound.h"
-#include "core/history.h"
 #include "front/http_api-internal.h"
 #include "front/http_api.h"
 #include "front/http_api_body.h"
 #include "front/http_ui.h"
-#include "util/buf.h"
 #include "util/config.h"
 #include "util/listen.h"
 #include "util/log.h"
@@ -72,9 +68,6 @@
 #define API_MAX_BODY API_BODY_MAX
 #define API_MAX_HEADERS (16 * 1024)
 #define API_MAX_PATH 2048
-#define API_MAX_SEGS 4
-#define API_MAX_PARAMS API_QUERY_MAX_PARAMS /* one route reads */
-#define API_METRICS_MAX (16 * 1024 * 1024)
 #define API_TOKEN_HASH 32	/* SHA-256 */
 
 /* One evhttp server: the unix socket or the TCP port. */
@@ -100,72 +93,6 @@ struct http_api {
 	const struct config *cfg;	/* mamorid keeps every one alive */
 };
 
-/* One request from arrival to reply; owns what the core may still read. */
-struct api_call {
-	struct evhttp_request *req;	/* NULL once the client is gone */
-	struct evhttp_connection *evcon;
-	struct http_api *api;
-	const char *method;
-	char path[LOG_QSZ];		/* log_q() form of the raw path */
-	char actor[48];
-	const char *auth;		/* "failed" after a bad token, else "" */
-	int nseg;
-	char *seg[API_MAX_SEGS];	/* decoded path segments */
-	char *query;			/* decoded query value, or NULL */
-	char *param[API_MAX_PARAMS];	/* call_params() values, or NULL */
-	struct api_body body;		/* checked request body */
-};
-
-struct route;
-typedef void route_fn(struct api_call *call, const struct route *r);
-
-/* A path pattern ("*" matches one segment), the method it takes and its
- * handler. */
-struct route {
-	const char *pat[API_MAX_SEGS + 1];
-	enum evhttp_cmd_type method;
-	route_fn *fn;
-};
-
-static route_fn h_health, h_stats, h_metrics, h_accounts, h_account_show,
-	h_account_restrict, h_account_credchanged, h_account_release, h_held,
-	h_held_action, h_dmarc_agg, h_dmarc_sources, h_ips, h_ip_block, h_ip_unblock,
-	h_incidents, h_incident_show, h_incident_export, h_dkim_key, h_history,
-	h_scan, h_domain_check, h_allows, h_allow_add, h_allow_del;
-
-static const struct route routes[] = {
-	{{"metrics", NULL}, EVHTTP_REQ_GET, h_metrics},
-	{{"v1", "health", NULL}, EVHTTP_REQ_GET, h_health},
-	{{"v1", "stats", NULL}, EVHTTP_REQ_GET, h_stats},
-	{{"v1", "stats", "history", NULL}, EVHTTP_REQ_GET, h_history},
-	{{"v1", "accounts", NULL}, EVHTTP_REQ_GET, h_accounts},
-	{{"v1", "accounts", "*", NULL}, EVHTTP_REQ_GET, h_account_show},
-	{{"v1", "accounts", "*", "restrict", NULL}, EVHTTP_REQ_POST,
-	 h_account_restrict},
-	{{"v1", "accounts", "*", "credential-changed", NULL}, EVHTTP_REQ_POST,
-	 h_account_credchanged},
-	{{"v1", "accounts", "*", "release", NULL}, EVHTTP_REQ_POST,
-	 h_account_release},
-	{{"v1", "held", NULL}, EVHTTP_REQ_GET, h_held},
-	{{"v1", "held", "*", "release", NULL}, EVHTTP_REQ_POST, h_held_action},
-	{{"v1", "held", "*", "delete", NULL}, EVHTTP_REQ_POST, h_held_action},
-	{{"v1", "dmarc", "aggregate", NULL}, EVHTTP_REQ_GET, h_dmarc_agg},
-	{{"v1", "dmarc", "sources", NULL}, EVHTTP_REQ_GET, h_dmarc_sources},
-	{{"v1", "scan", NULL}, EVHTTP_REQ_POST, h_scan},
-	{{"v1", "domain", "check", NULL}, EVHTTP_REQ_GET, h_domain_check},
-	{{"v1", "ips", NULL}, EVHTTP_REQ_GET, h_ips},
-	{{"v1", "ips", "block", NULL}, EVHTTP_REQ_POST, h_ip_block},
-	{{"v1", "ips", "unblock", NULL}, EVHTTP_REQ_POST, h_ip_unblock},
-	{{"v1", "allowlist", NULL}, EVHTTP_REQ_GET, h_allows},
-	{{"v1", "allowlist", NULL}, EVHTTP_REQ_POST, h_allow_add},
-	{{"v1", "allowlist", "*", NULL}, EVHTTP_REQ_DELETE, h_allow_del},
-	{{"v1", "allowlist", "*", "*", NULL}, EVHTTP_REQ_DELETE, h_allow_del},
-	{{"v1", "incidents", NULL}, EVHTTP_REQ_GET, h_incidents},
-	{{"v1", "incidents", "*", NULL}, EVHTTP_REQ_GET, h_incident_show},
-	{{"v1", "incidents", "*", "export", NULL}, EVHTTP_REQ_GET,
-	 h_incident_export},
-	{{"v1", "dkim", "*", "*", NULL}, EVHTTP_REQ_GET, h_dkim_key},
-};
 
 /* The method's name for logs and Allow headers. */
 static const char *method_name(enum evhttp_cmd_type m)
@@ -232,8 +159,8 @@ static void call_conn_closed(struct evhttp_connection *evcon, void *arg)
 }
 
 /* Send status with a body of len bytes and content type ctype; frees call. */
-static void call_reply(struct api_call *call, int status, const char *ctype,
-		       const char *data, size_t len)
+void api_call_reply(struct api_call *call, int status, const char *ctype,
+		    const char *data, size_t len)
 {
 	char aq[LOG_QSZ], peer[80] = "";
 
@@ -275,7 +202,7 @@ static void call_reply(struct api_call *call, int status, const char *ctype,
 }
 
 /* Send body (a reference we take over; NULL: a generic one) as JSON. */
-static void call_reply_json(struct api_call *call, int status, json_t *body)
+void api_call_reply_json(struct api_call *call, int status, json_t *body)
 {
 	static const char oom[] = "{\"error\": \"out of memory\"}\n";
 	char *text, *line;
@@ -287,18 +214,17 @@ static void call_reply_json(struct api_call *call, int status, json_t *body)
 	text = json_dumps(body, JSON_INDENT(2));
 	json_decref(body);
 	if (!text) {
-		call_reply(call, 500, "application/json", oom, sizeof(oom) - 1);
+		api_call_reply(call, 500, "application/json", oom, sizeof(oom) - 1);
 		return;
 	}
 	line = xasprintf("%s\n", text);
 	free(text);
-	call_reply(call, status, "application/json", line, strlen(line));
+	api_call_reply(call, status, "application/json", line, strlen(line));
 	free(line);
 }
 
 /* Answer {"error": message}. */
-__attribute__((format(printf, 3, 4)))
-static void call_error(struct api_call *call, int status, const char *fmt, ...)
+void api_call_error(struct api_call *call, int status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -306,19 +232,19 @@ static void call_error(struct api_call *call, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	call_reply_json(call, status, json_pack("{s:s}", "error", msg));
+	api_call_reply_json(call, status, json_pack("{s:s}", "error", msg));
 }
 
 /* core_admin_cb: the core's answer to an admin call. */
-static void call_core_done(void *arg, const struct core_result *r)
+void api_call_core_done(void *arg, const struct core_result *r)
 {
 	struct api_call *call = arg;
 
 	if (r->status == CORE_OK && r->kind == CORE_R_TEXT) {
-		call_reply(call, 200, r->ctype, r->text, strlen(r->text));
+		api_call_reply(call, 200, r->ctype, r->text, strlen(r->text));
 		return;
 	}
-	call_reply_json(call, http_api_status(r->status),
+	api_call_reply_json(call, http_api_status(r->status),
 			http_api_result_json(r));
 }
 
@@ -396,20 +322,20 @@ static int call_split_path(struct api_call *call, const char *raw, char *err,
 	}
 }
 
-/* Match the segments against routes[]; sets *wrong_method for a path that
- * exists with other methods (their names appended to allow). */
-static const struct route *route_find(const struct api_call *call,
-				      enum evhttp_cmd_type m,
-				      bool *wrong_method, char *allow,
-				      size_t allowsz)
+/* Match the segments against api_routes[]; sets *wrong_method for a path
+ * that exists with other methods (their names appended to allow). */
+static const struct api_route *route_find(const struct api_call *call,
+					  enum evhttp_cmd_type m,
+					  bool *wrong_method, char *allow,
+					  size_t allowsz)
 {
 	size_t i;
 	int k;
 
 	*wrong_method = false;
 	allow[0] = '\0';
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		const struct route *r = &routes[i];
+	for (i = 0; i < api_nroutes; i++) {
+		const struct api_route *r = &api_routes[i];
 
 		for (k = 0; k < call->nseg && r->pat[k]; k++)
 			if (strcmp(r->pat[k], "*") &&
@@ -463,7 +389,7 @@ static bool call_token_ok(const struct http_api *a, struct evhttp_request *req)
  * Check the body for kind (http_api_body.c) into call->body.  Answers 400
  * and returns -1 when it does not pass.
  */
-static int call_body(struct api_call *call, enum api_body_kind kind)
+int api_call_body(struct api_call *call, enum api_body_kind kind)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
 	size_t len = evbuffer_get_length(in);
@@ -472,7 +398,7 @@ static int call_body(struct api_call *call, enum api_body_kind kind)
 	/* evhttp has already refused anything over API_MAX_BODY. */
 	if (api_body_parse(kind, len ? (const char *)evbuffer_pullup(in, -1) :
 			   "", len, &call->body, err, sizeof(err)) != 0) {
-		call_error(call, 400, "%s", err);
+		api_call_error(call, 400, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -482,15 +408,14 @@ static int call_body(struct api_call *call, enum api_body_kind kind)
  * Read the query parameters names[0..n) into call->param[0..n) (see
  * api_query_parse()).  Answers 400 and returns -1 when they do not pass.
  */
-static int call_params(struct api_call *call, const char *const *names,
-		       int n)
+int api_call_params(struct api_call *call, const char *const *names, int n)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
 	char err[256];
 
 	if (api_query_parse(uri ? evhttp_uri_get_query(uri) : NULL, names, n,
 			    call->param, err, sizeof(err)) != 0) {
-		call_error(call, 400, "%s", err);
+		api_call_error(call, 400, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -498,341 +423,15 @@ static int call_params(struct api_call *call, const char *const *names,
 
 /* Read query parameter name into call->query (NULL when absent).  Answers
  * 400 and returns -1 for a malformed query or an unclean value. */
-static int call_query(struct api_call *call, const char *name)
+int api_call_query(struct api_call *call, const char *name)
 {
-	if (call_params(call, &name, 1))
+	if (api_call_params(call, &name, 1))
 		return -1;
 	call->query = call->param[0];
 	call->param[0] = NULL;
 	return 0;
 }
 
-/* GET /v1/health */
-static void h_health(struct api_call *call, const struct route *r)
-{
-	call_reply_json(call, 200, json_pack("{s:s}", "status", "ok"));
-}
-
-/* GET /v1/stats, with the login engine's figures under "login". */
-static void h_stats(struct api_call *call, const struct route *r)
-{
-	struct core_stats_view v;
-	json_t *j;
-
-	core_stats_get(call->api->core, &v);
-	j = http_api_stats_json(&v);
-	core_stats_view_deinit(&v);
-	call_reply_json(call, j ? 200 : 500, j);
-}
-
-/* GET /v1/stats/history[?range=hour|day|week] */
-static void h_history(struct api_call *call, const struct route *r)
-{
-	struct core_hist_view *v = xcalloc(1, sizeof(*v));
-
-	if (call_query(call, "range") == 0) {
-		if (core_history_get(call->api->core, call->query ?
-				     call->query : "hour", 0, v) != 0)
-			call_error(call, 400,
-				   "\"range\" must be hour, day or week");
-		else
-			call_reply_json(call, 200, http_api_history_json(v));
-	}
-	free(v);
-}
-
-/* GET /metrics: Prometheus text exposition format 0.0.4. */
-static void h_metrics(struct api_call *call, const struct route *r)
-{
-	struct core_metrics_view v;
-	struct buf b;
-
-	buf_init(&b, API_METRICS_MAX);
-	core_metrics(call->api->core, &b);
-	core_metrics_get(call->api->core, &v);
-	http_api_metrics_render(&v, &b);
-	server_metrics(&b);
-	call_reply(call, 200, "text/plain; version=0.0.4; charset=utf-8",
-		   b.p ? b.p : "", b.len);
-	buf_deinit(&b);
-}
-
-/* GET /v1/accounts[?state=S] */
-static void h_accounts(struct api_call *call, const struct route *r)
-{
-	if (call_query(call, "state"))
-		return;
-	core_accounts_list(call->api->core, call->query, call_core_done, call);
-}
-
-/* GET /v1/accounts/LOGIN */
-static void h_account_show(struct api_call *call, const struct route *r)
-{
-	core_account_show(call->api->core, call->seg[2], call_core_done, call);
-}
-
-/* POST /v1/accounts/LOGIN/restrict {"reason": TEXT} */
-static void h_account_restrict(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_RESTRICT))
-		return;
-	core_account_restrict(call->api->core, call->seg[2],
-			      call->body.reason, call->actor, call_core_done,
-			      call);
-}
-
-/* POST /v1/accounts/LOGIN/credential-changed [{"source": TEXT}] */
-static void h_account_credchanged(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_CREDENTIAL))
-		return;
-	core_account_credential_changed(call->api->core, call->seg[2],
-					call->body.source, call->actor,
-					call_core_done, call);
-}
-
-/* POST /v1/accounts/LOGIN/release {"force", "reason", "held"} */
-static void h_account_release(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_RELEASE))
-		return;
-	core_account_release(call->api->core, call->seg[2], call->body.force,
-			     call->body.reason, call->body.held, call->actor,
-			     call_core_done, call);
-}
-
-/* GET /v1/held[?account=LOGIN] */
-static void h_held(struct api_call *call, const struct route *r)
-{
-	if (call_query(call, "account"))
-		return;
-	core_held_list(call->api->core, call->query, call_core_done, call);
-}
-
-/* POST /v1/held/QUEUEID/release and /delete */
-static void h_held_action(struct api_call *call, const struct route *r)
-{
-	/* A body is optional and has no members yet; still refuse junk. */
-	if (call_body(call, API_BODY_NONE))
-		return;
-	core_held_action(call->api->core, call->seg[2], r->pat[3], call->actor,
-			 call_core_done, call);
-}
-
-/* GET /v1/dmarc/aggregate[?day=D | from=D&to=D][&domain=DOMAIN] */
-static void h_dmarc_agg(struct api_call *call, const struct route *r)
-{
-	static const char *const names[] = {"day", "from", "to", "domain"};
-	struct core_dmarc_query q;
-
-	if (call_params(call, names, 4))
-		return;
-	q.day = call->param[0];
-	q.from = call->param[1];
-	q.to = call->param[2];
-	q.domain = call->param[3];
-	core_dmarc_aggregate(call->api->core, &q, call_core_done, call);
-}
-
-/* core_dmarc_sources_cb: the answer of GET /v1/dmarc/sources. */
-static void dmarc_sources_done(void *arg, enum core_status status,
-			       const char *error,
-			       const struct core_dmarc_sources *s)
-{
-	struct api_call *call = arg;
-
-	if (status != CORE_OK)
-		call_error(call, http_api_status(status), "%s", error);
-	else
-		call_reply_json(call, 200, http_api_dmarc_sources_json(s));
-}
-
-/* GET /v1/dmarc/sources?domain=DOMAIN[&days=N][&until=YYYY-MM-DD] */
-static void h_dmarc_sources(struct api_call *call, const struct route *r)
-{
-	static const char *const names[] = {"domain", "days", "until"};
-	const char *d = NULL;
-	time_t until = time(NULL);
-	long days = 30;
-	char *end;
-
-	if (call_params(call, names, 3))
-		return;
-	if (call->param[1]) {
-		days = strtol(call->param[1], &end, 10);
-		if (*end || end == call->param[1] || days < 1 || days > 366) {
-			call_error(call, 400, "days: 1..366");
-			return;
-		}
-	}
-	if (call->param[2]) {
-		struct tm tm = {0};
-
-		d = strptime(call->param[2], "%Y-%m-%d", &tm);
-		if (!d || *d) {
-			call_error(call, 400, "until: YYYY-MM-DD");
-			return;
-		}
-		until = timegm(&tm);
-	}
-	core_dmarc_sources_get(call->api->core, call->param[0], (int)days,
-			       (int64_t)until, dmarc_sources_done, call);
-}
-
-/* GET /v1/dkim/DOMAIN/SELECTOR: does mamorid sign with that key? */
-static void h_dkim_key(struct api_call *call, const struct route *r)
-{
-	static const char *const names[] = {
-		[CORE_DKIM_LOADED] = "loaded",
-		[CORE_DKIM_NOT_LOADED] = "not_loaded",
-		[CORE_DKIM_NO_SIGNING] = "no_signing",
-	};
-	enum core_dkim_state st = core_dkim_key_state(call->api->core,
-						      call->seg[2],
-						      call->seg[3]);
-	json_t *j = json_pack("{s:s, s:s, s:s}", "domain", call->seg[2],
-			      "selector", call->seg[3], "state", names[st]);
-
-	if (!j)
-		call_error(call, 400, "domain and selector must be UTF-8");
-	else
-		call_reply_json(call, 200, j);
-}
-
-/* api_scan_cb: the scan's answer. */
-static void scan_answer(void *arg, int status, const char *json)
-{
-	call_reply(arg, status, "application/json", json, strlen(json));
-}
-
-/* POST /v1/scan[?ip=A&helo=H&mail_from=M], the message as the body */
-static void h_scan(struct api_call *call, const struct route *r)
-{
-	static const char *const names[] = {"ip", "helo", "mail_from"};
-	struct evbuffer *in = evhttp_request_get_input_buffer(call->req);
-	size_t len = evbuffer_get_length(in);
-	char err[256];
-	int st;
-
-	if (call_params(call, names, 3))
-		return;
-	if (!len) {
-		call_error(call, 400, "the body must be the message to scan");
-		return;
-	}
-	st = api_scan_start(call->api->scan, call->api->cfg,
-			    (const char *)evbuffer_pullup(in, -1), len,
-			    call->param[0], call->param[1], call->param[2],
-			    scan_answer, call, err, sizeof(err));
-	if (st)
-		call_error(call, st, "%s", err);
-}
-
-/* GET /v1/domain/check?domain=D: `mamori domain check --json` */
-static void h_domain_check(struct api_call *call, const struct route *r)
-{
-	static const char *const names[] = {"domain"};
-	char err[256];
-	int st;
-
-	if (call_params(call, names, 1))
-		return;
-	if (!domaincheck_name_ok(call->param[0])) {
-		call_error(call, 400, "domain: a domain name (A-label, "
-			   "like example.jp) is required");
-		return;
-	}
-	st = api_domcheck_start(call->api->domcheck, call->api->cfg,
-				call->param[0], scan_answer, call, err,
-				sizeof(err));
-	if (st)
-		call_error(call, st, "%s", err);
-}
-
-/* GET /v1/ips */
-static void h_ips(struct api_call *call, const struct route *r)
-{
-	core_ips_list(call->api->core, call_core_done, call);
-}
-
-/* POST /v1/ips/block {"ip", "reason", "seconds", "force"} */
-static void h_ip_block(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_IP_BLOCK))
-		return;
-	core_ip_block(call->api->core, call->body.ip, call->body.seconds,
-		      call->body.reason, call->body.force, call->actor,
-		      call_core_done, call);
-}
-
-/* POST /v1/ips/unblock {"ip"} */
-static void h_ip_unblock(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_IP_UNBLOCK))
-		return;
-	core_ip_unblock(call->api->core, call->body.ip, call->actor,
-			call_core_done, call);
-}
-
-/* GET /v1/allowlist */
-static void h_allows(struct api_call *call, const struct route *r)
-{
-	core_allow_list(call->api->core, call_core_done, call);
-}
-
-/* POST /v1/allowlist {"net", "reason", "expires"} */
-static void h_allow_add(struct api_call *call, const struct route *r)
-{
-	if (call_body(call, API_BODY_ALLOW))
-		return;
-	core_allow_add(call->api->core, call->body.ip, call->body.seconds,
-		       call->body.reason, call->actor, call_core_done, call);
-}
-
-/* DELETE /v1/allowlist/ADDRESS or /v1/allowlist/ADDRESS/PREFIX (a
- * segment may not hold '/', so a range is two segments) */
-static void h_allow_del(struct api_call *call, const struct route *r)
-{
-	char net[API_BODY_IP + 8];
-
-	if (call->nseg == 4)
-		snprintf(net, sizeof(net), "%.64s/%.4s", call->seg[2],
-			 call->seg[3]);
-	else
-		snprintf(net, sizeof(net), "%.64s", call->seg[2]);
-	core_allow_del(call->api->core, net, call->actor, call_core_done,
-		       call);
-}
-
-/* GET /v1/incidents */
-static void h_incidents(struct api_call *call, const struct route *r)
-{
-	core_incidents_list(call->api->core, call_core_done, call);
-}
-
-/* GET /v1/incidents/ID */
-static void h_incident_show(struct api_call *call, const struct route *r)
-{
-	core_incident_show(call->api->core, call->seg[2], call_core_done, call);
-}
-
-/* GET /v1/incidents/ID/export[?format=csv|json] */
-static void h_incident_export(struct api_call *call, const struct route *r)
-{
-	const char *fmt;
-
-	if (call_query(call, "format"))
-		return;
-	fmt = call->query ? call->query : "csv";
-	if (strcmp(fmt, "json") == 0)
-		core_incident_show(call->api->core, call->seg[2],
-				   call_core_done, call);
-	else if (strcmp(fmt, "csv") == 0)
-		core_incident_csv(call->api->core, call->seg[2],
-				  call_core_done, call);
-	else
-		call_error(call, 400, "\"format\" must be \"csv\" or \"json\"");
-}
 
 /* evhttp's callback for every request on either listener. */
 static void api_handle(struct evhttp_request *req, void *arg)
@@ -842,14 +441,17 @@ static void api_handle(struct evhttp_request *req, void *arg)
 	const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct api_call *call = xcalloc(1, sizeof(*call));
-	const struct route *r;
+	const struct api_route *r;
 	const struct ui_session *sess;
 	char err[128], allow[64];
 	bool wrong_method, bearer;
 	int st;
 
 	call->req = req;
-	call->api = l->api;
+	call->core = l->api->core;
+	call->scan = l->api->scan;
+	call->domcheck = l->api->domcheck;
+	call->cfg = l->api->cfg;
 	call->evcon = evhttp_request_get_connection(req);
 	call->method = method_name(m);
 	call->auth = "";
@@ -875,29 +477,29 @@ static void api_handle(struct evhttp_request *req, void *arg)
 		/* Nobody is known to have asked; the token is not logged. */
 		snprintf(call->actor, sizeof(call->actor), "-");
 		call->auth = "failed";
-		call_error(call, 401,
+		api_call_error(call, 401,
 			   "a valid \"Authorization: Bearer\" token is required");
 		return;
 	}
 	if (!bearer && (st = http_ui_gate(sess, req, l->tcp, err,
 					   sizeof(err))) != 0) {
-		call_error(call, st, "%s", err);
+		api_call_error(call, st, "%s", err);
 		return;
 	}
 	if ((st = call_split_path(call, raw, err, sizeof(err))) != 0) {
-		call_error(call, st, "%s", err);
+		api_call_error(call, st, "%s", err);
 		return;
 	}
 	r = route_find(call, m, &wrong_method, allow, sizeof(allow));
 	if (!r && wrong_method) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 				  allow);
-		call_error(call, 405, "method %s not allowed here; use %s",
+		api_call_error(call, 405, "method %s not allowed here; use %s",
 			   call->method, allow);
 		return;
 	}
 	if (!r) {
-		call_error(call, 404, "no such resource");
+		api_call_error(call, 404, "no such resource");
 		return;
 	}
 	r->fn(call, r);

@@ -1,7 +1,7 @@
 /*
- * notify - the notice queue and its worker thread: SMTP with libcurl, and
- * the signed webhook.  See notify.h for the contract; render.c builds the
- * messages.
+ * notify - the notice queue and its worker thread, which sends through
+ * send.c (SMTP with libcurl, and the signed webhook).  See notify.h for the
+ * contract; render.c builds the messages.
  *
  * Queue: one list of notices, bounded at NOTIFY_QUEUE_MAX (in flight
  * included), each with a due time on the monotonic clock.  notify_event()
@@ -23,10 +23,10 @@
  * runs on that loop, and notify_free() runs what is still queued after
  * joining the worker.
  *
- * One attempt: a fresh curl easy handle, CURLOPT_TIMEOUT = notify_timeout,
- * protocols limited to smtp/smtps (mail) or http/https (webhook), no
- * redirects, no signals; a progress callback aborts it when notify_free()
- * asks the worker to stop.
+ * One attempt (send.h): a fresh curl easy handle, CURLOPT_TIMEOUT =
+ * notify_timeout, protocols limited to smtp/smtps (mail) or http/https
+ * (webhook), no redirects, no signals; it is aborted when notify_free()
+ * sets n->stop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,10 +39,9 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
-#include "mamori-build.h"
 #include "notify/notify.h"
+#include "notify/send.h"
 #include "util/log.h"
 #include "util/loopq.h"
 #include "util/xalloc.h"
@@ -73,14 +72,6 @@ enum notice_type {
 	NOTICE_EXPAND,		/* turn the event into the notices below */
 	NOTICE_MAIL,
 	NOTICE_WEBHOOK,
-};
-
-enum attempt_result {
-	ATTEMPT_SENT,
-	ATTEMPT_RETRY,		/* temporary failure */
-	ATTEMPT_GIVE_UP,	/* permanent failure */
-	ATTEMPT_SKIP,		/* nothing to send (no template, feature off) */
-	ATTEMPT_ABORTED,	/* cut short by notify_free(): not a try */
 };
 
 struct notice {
@@ -402,76 +393,14 @@ static struct notice *expand_event(struct nevent *ev,
 	return list;
 }
 
-/* Feeds a message to curl's SMTP upload. */
-struct upload {
-	const char *p;
-	size_t left;
-};
-
-/* CURLOPT_READFUNCTION: copy the next piece of the message. */
-static size_t upload_read(char *dst, size_t size, size_t nmemb, void *arg)
-{
-	struct upload *u = arg;
-	size_t n = size * nmemb;
-
-	if (n > u->left)
-		n = u->left;
-	memcpy(dst, u->p, n);
-	u->p += n;
-	u->left -= n;
-	return n;
-}
-
-/* CURLOPT_WRITEFUNCTION: ignore the response body. */
-static size_t discard_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	return size * nmemb;
-}
-
-/* CURLOPT_XFERINFOFUNCTION: abort the attempt when the worker must stop. */
-static int xfer_abort(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-		      curl_off_t un)
-{
-	struct notify *n = arg;
-
-	return atomic_load(&n->stop) ? 1 : 0;
-}
-
-/* Options shared by mail and webhook attempts. */
-static void curl_common(CURL *h, struct notify *n, const struct config *c,
-			char *errbuf)
-{
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->notify_timeout);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->notify_timeout);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xfer_abort);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, n);
-}
-
-/* Copy curl's error text (or the result's name) into err. */
-static void curl_error(char *err, size_t errsz, const char *errbuf,
-		       CURLcode rc)
-{
-	snprintf(err, errsz, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-}
-
-/* One SMTP attempt for a mail notice. */
-static enum attempt_result attempt_mail(struct notify *n, struct notice *no,
+/* One SMTP attempt for a mail notice, rendered first (kept for retries). */
+static enum notify_attempt attempt_mail(struct notify *n, struct notice *no,
 					const struct config *c, char *err,
 					size_t errsz)
 {
-	char errbuf[CURL_ERROR_SIZE] = "", *rcpt;
-	struct curl_slist *rcpts = NULL;
-	struct upload up;
-	long code = 0;
-	CURLcode rc;
-	CURL *h;
-
 	if (!c->notify_smtp_url[0]) {
 		snprintf(err, errsz, "notify_smtp_url is empty");
-		return ATTEMPT_SKIP;
+		return NOTIFY_ATTEMPT_SKIP;
 	}
 	if (!no->msg) {
 		struct notify_event v;
@@ -480,85 +409,12 @@ static enum attempt_result attempt_mail(struct notify *n, struct notice *no,
 		no->msg = notify_render(c, &v, no->audience, no->to, err, errsz);
 		if (!no->msg) {
 			if (err[0])
-				return ATTEMPT_GIVE_UP;
+				return NOTIFY_ATTEMPT_GIVE_UP;
 			snprintf(err, errsz, "no template");
-			return ATTEMPT_SKIP;
+			return NOTIFY_ATTEMPT_SKIP;
 		}
 	}
-	if (!notify_addr_is_valid(c->notify_from) ||
-	    !notify_addr_is_valid(no->to)) {
-		snprintf(err, errsz, "invalid envelope address");
-		return ATTEMPT_GIVE_UP;
-	}
-	if (!(h = curl_easy_init())) {
-		snprintf(err, errsz, "curl_easy_init failed");
-		return ATTEMPT_RETRY;
-	}
-	rcpt = xasprintf("<%s>", no->to);
-	rcpts = curl_slist_append(rcpts, rcpt);
-	free(rcpt);
-	up.p = no->msg;
-	up.left = strlen(no->msg);
-	curl_common(h, n, c, errbuf);
-	curl_easy_setopt(h, CURLOPT_URL, c->notify_smtp_url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(h, CURLOPT_MAIL_FROM, c->notify_from);
-	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.left);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, upload_read);
-	curl_easy_setopt(h, CURLOPT_READDATA, &up);
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(rcpts);
-	if (rc == CURLE_OK)
-		return ATTEMPT_SENT;
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return ATTEMPT_ABORTED;
-	curl_error(err, errsz, errbuf, rc);
-	/* A 5xx reply is the relay's final word (RFC 5321 4.2.1). */
-	return code >= 500 && code < 600 ? ATTEMPT_GIVE_UP : ATTEMPT_RETRY;
-}
-
-/* A JSON string of s; bytes of invalid UTF-8 become '?' (jansson takes
- * only valid UTF-8). */
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s);
-	char *t;
-	size_t i;
-
-	if (j)
-		return j;
-	t = xstrdup(s);
-	for (i = 0; t[i]; i++)
-		if ((unsigned char)t[i] >= 0x80)
-			t[i] = '?';
-	j = json_string(t);
-	free(t);
-	return j;
-}
-
-json_t *notify_event_json(const struct notify_event *e)
-{
-	json_t *o = json_object(), *evid = NULL;
-
-	if (e->evidence_json && *e->evidence_json) {
-		evid = json_loads(e->evidence_json, JSON_DECODE_ANY, NULL);
-		if (!evid)
-			evid = jstr(e->evidence_json);
-	}
-	json_object_set_new(o, "id", jstr(e->id ? e->id : ""));
-	json_object_set_new(o, "kind", jstr(e->kind ? e->kind : ""));
-	json_object_set_new(o, "login", jstr(e->login ? e->login : ""));
-	json_object_set_new(o, "state", jstr(e->state ? e->state : ""));
-	json_object_set_new(o, "reason", jstr(e->reason ? e->reason : ""));
-	json_object_set_new(o, "actor", jstr(e->actor ? e->actor : ""));
-	json_object_set_new(o, "strikes", json_integer(e->strikes));
-	json_object_set_new(o, "time", json_integer(e->time));
-	json_object_set_new(o, "evidence", evid ? evid : json_null());
-	return o;
+	return notify_send_mail(c, no->to, no->msg, &n->stop, err, errsz);
 }
 
 /* The webhook's JSON body for an event (malloc'd). */
@@ -577,114 +433,20 @@ static char *webhook_body(const struct nevent *e)
 	return t;
 }
 
-/* "Name: value" for a request header, value cut to safe ASCII. */
-static char *header_line(const char *name, const char *value)
-{
-	char clean[128];
-	size_t i, o = 0;
-
-	for (i = 0; value[i] && o < sizeof(clean) - 1; i++) {
-		unsigned char ch = (unsigned char)value[i];
-
-		if (ch > 0x20 && ch < 0x7f)
-			clean[o++] = (char)ch;
-	}
-	clean[o] = '\0';
-	return xasprintf("%s: %s", name, clean);
-}
-
-/* Append header line h (taking it) to list. */
-static struct curl_slist *add_header(struct curl_slist *list, char *h)
-{
-	list = curl_slist_append(list, h);
-	free(h);
-	return list;
-}
-
-/* "sha256=<hex>" of HMAC-SHA256(secret, body) into out (>= 72 bytes). */
-static int webhook_sign(const char *secret, const char *body, char *out,
-			size_t outsz)
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	size_t maclen = 0, i, o;
-
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret,
-		       strlen(secret), (const unsigned char *)body,
-		       strlen(body), mac, sizeof(mac), &maclen))
-		return -1;
-	o = (size_t)snprintf(out, outsz, "sha256=");
-	for (i = 0; i < maclen && o + 3 <= outsz; i++)
-		o += (size_t)snprintf(out + o, outsz - o, "%02x", mac[i]);
-	explicit_bzero(mac, sizeof(mac));
-	return 0;
-}
-
-/* One POST for a webhook notice. */
-static enum attempt_result attempt_webhook(struct notify *n,
+/* One POST for a webhook notice, its body made first (kept for retries). */
+static enum notify_attempt attempt_webhook(struct notify *n,
 					   struct notice *no,
 					   const struct config *c, char *err,
 					   size_t errsz)
 {
-	char errbuf[CURL_ERROR_SIZE] = "", sig[80];
-	struct curl_slist *hdrs = NULL;
-	long code = 0;
-	CURLcode rc;
-	CURL *h;
-
 	if (!c->webhook_url[0]) {
 		snprintf(err, errsz, "webhook_url is empty");
-		return ATTEMPT_SKIP;
+		return NOTIFY_ATTEMPT_SKIP;
 	}
 	if (!no->msg)
 		no->msg = webhook_body(no->ev);
-	if (!(h = curl_easy_init())) {
-		snprintf(err, errsz, "curl_easy_init failed");
-		return ATTEMPT_RETRY;
-	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	/* No "Expect: 100-continue" round trip for a small body. */
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	hdrs = add_header(hdrs, header_line("X-Mamori-Event", no->ev->kind));
-	hdrs = add_header(hdrs, header_line("X-Mamori-Id", no->ev->id));
-	if (c->webhook_secret[0]) {
-		if (webhook_sign(c->webhook_secret, no->msg, sig,
-				 sizeof(sig))) {
-			curl_slist_free_all(hdrs);
-			curl_easy_cleanup(h);
-			snprintf(err, errsz, "HMAC failed");
-			return ATTEMPT_RETRY;
-		}
-		hdrs = add_header(hdrs, xasprintf("X-Mamori-Signature: %s",
-						  sig));
-		explicit_bzero(sig, sizeof(sig));
-	}
-	curl_common(h, n, c, errbuf);
-	curl_easy_setopt(h, CURLOPT_URL, c->webhook_url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "mamori/" MAMORI_VERSION);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, no->msg);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)strlen(no->msg));
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_write);
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return ATTEMPT_ABORTED;
-	if (rc != CURLE_OK) {
-		curl_error(err, errsz, errbuf, rc);
-		return ATTEMPT_RETRY;
-	}
-	if (code >= 200 && code < 300)
-		return ATTEMPT_SENT;
-	snprintf(err, errsz, "HTTP status %ld", code);
-	/* 4xx means the request itself is wrong, but for timeouts and
-	 * rate limits (RFC 9110 15.5.9, RFC 6585 4). */
-	if (code >= 400 && code < 500 && code != 408 && code != 429)
-		return ATTEMPT_GIVE_UP;
-	return ATTEMPT_RETRY;
+	return notify_send_webhook(c, no->ev->kind, no->ev->id, no->msg,
+				   &n->stop, err, errsz);
 }
 
 /* Queue the notices of an expanded event as far as there is room; lock
@@ -790,7 +552,7 @@ static void notice_ended(struct notify *n, struct notice *no,
 static void run_notice(struct notify *n, struct notice *no,
 		       struct nsettings *s)
 {
-	enum attempt_result res = ATTEMPT_SKIP;
+	enum notify_attempt res = NOTIFY_ATTEMPT_SKIP;
 	struct notice *expanded = NULL, *refused = NULL, *next;
 	char err[CURL_ERROR_SIZE + 64] = "", extra[LOG_QSZ + 64], q[LOG_QSZ];
 	long long delay = 0;
@@ -802,8 +564,8 @@ static void run_notice(struct notify *n, struct notice *no,
 		res = attempt_mail(n, no, &s->cfg, err, sizeof(err));
 	else
 		res = attempt_webhook(n, no, &s->cfg, err, sizeof(err));
-	if (no->type != NOTICE_EXPAND && res != ATTEMPT_SKIP &&
-	    res != ATTEMPT_ABORTED)
+	if (no->type != NOTICE_EXPAND && res != NOTIFY_ATTEMPT_SKIP &&
+	    res != NOTIFY_ATTEMPT_ABORTED)
 		no->tries++;
 	log_q(q, sizeof(q), err);
 
@@ -813,18 +575,18 @@ static void run_notice(struct notify *n, struct notice *no,
 		n->count--;
 		done = false;
 		refused = enqueue_expanded(n, expanded);
-	} else if (res == ATTEMPT_ABORTED) {
+	} else if (res == NOTIFY_ATTEMPT_ABORTED) {
 		/* Back on the list as it was, for notify_free() to count. */
 		list_append(n, no);
 		done = false;
-	} else if (res == ATTEMPT_SENT) {
+	} else if (res == NOTIFY_ATTEMPT_SENT) {
 		n->st.sent++;
-	} else if (res != ATTEMPT_SKIP) {
+	} else if (res != NOTIFY_ATTEMPT_SKIP) {
 		n->st.failed_attempts++;
-		if (res == ATTEMPT_GIVE_UP ||
+		if (res == NOTIFY_ATTEMPT_GIVE_UP ||
 		    no->tries >= s->cfg.notify_max_tries) {
 			n->st.gave_up++;
-			res = ATTEMPT_GIVE_UP;
+			res = NOTIFY_ATTEMPT_GIVE_UP;
 		} else {
 			delay = retry_delay_ms(&s->cfg, no->tries);
 			no->due = now_ms() + delay;
@@ -850,7 +612,7 @@ static void run_notice(struct notify *n, struct notice *no,
 		notice_free(no);
 		return;
 	}
-	if (res == ATTEMPT_ABORTED)
+	if (res == NOTIFY_ATTEMPT_ABORTED)
 		return;
 	if (!done) {
 		snprintf(extra, sizeof(extra), " retry_in=%llds error=%s",
@@ -858,17 +620,17 @@ static void run_notice(struct notify *n, struct notice *no,
 		log_notice(LOG_L_WARN, "notice_failed", no, extra);
 		return;
 	}
-	if (res == ATTEMPT_SENT) {
+	if (res == NOTIFY_ATTEMPT_SENT) {
 		log_notice(LOG_L_INFO, "notice_sent", no, NULL);
-	} else if (res == ATTEMPT_SKIP) {
+	} else if (res == NOTIFY_ATTEMPT_SKIP) {
 		snprintf(extra, sizeof(extra), " reason=%s", q);
 		log_notice(LOG_L_INFO, "notice_skipped", no, extra);
 	} else {
 		snprintf(extra, sizeof(extra), " error=%s", q);
 		log_notice(LOG_L_ERR, "notice_gave_up", no, extra);
 	}
-	notice_ended(n, no, res == ATTEMPT_SENT ? NOTIFY_OUT_SENT :
-		     res == ATTEMPT_SKIP ? NOTIFY_OUT_SKIPPED :
+	notice_ended(n, no, res == NOTIFY_ATTEMPT_SENT ? NOTIFY_OUT_SENT :
+		     res == NOTIFY_ATTEMPT_SKIP ? NOTIFY_OUT_SKIPPED :
 		     NOTIFY_OUT_GAVE_UP);
 	notice_free(no);
 }

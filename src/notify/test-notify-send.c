@@ -634,19 +634,30 @@ static void test_queue_full(void)
 	sink_stop(&s);
 }
 
-static void test_reconfigure_retry(void)
+/* A notifier with one notice of event id tried against a closed port,
+ * to be retried in an hour; its figures once that try failed (10 s at
+ * most) in *st, for the caller to check. */
+static struct notify *notify_waiting(const char *id, struct notify_stats *st)
 {
 	struct config *c = sink_config(closed_port());
-	struct notify_event ev = test_event("restricted", "ev-reload");
-	struct notify_stats st;
+	struct notify_event ev = test_event("restricted", id);
 	struct notify *n;
-	struct sink s;
 
 	c->notify_retry_interval = 3600;
 	n = notify_new(c);
 	config_free(c);
 	notify_event(n, &ev);
-	WAIT_UNTIL(n, st, st.failed_attempts >= 1, 10000);
+	WAIT_UNTIL(n, *st, st->failed_attempts >= 1, 10000);
+	return n;
+}
+
+static void test_reconfigure_retry(void)
+{
+	struct config *c;
+	struct notify_stats st;
+	struct notify *n = notify_waiting("ev-reload", &st);
+	struct sink s;
+
 	ok(st.failed_attempts == 1 && st.pending == 1,
 	   "reload: a notice waits an hour for its retry");
 	if (!ok(sink_start(&s, 0, false) == 0, "reload: sink started")) {
@@ -664,16 +675,9 @@ static void test_reconfigure_retry(void)
 
 static void test_free_pending(void)
 {
-	struct config *c = sink_config(closed_port());
-	struct notify_event ev = test_event("restricted", "ev-pending");
 	struct notify_stats st;
-	struct notify *n;
+	struct notify *n = notify_waiting("ev-pending", &st);
 
-	c->notify_retry_interval = 3600;
-	n = notify_new(c);
-	config_free(c);
-	notify_event(n, &ev);
-	WAIT_UNTIL(n, st, st.failed_attempts >= 1, 10000);
 	ok(st.failed_attempts == 1 && st.pending == 1,
 	   "free: a notice waits for its retry");
 	notify_free(n);

@@ -36,25 +36,7 @@ try:
 except ImportError:
     sys.exit(77)
 
-
-def unescape(s):
-    out = bytearray()
-    i = 0
-    b = s.encode('utf-8')
-    while i < len(b):
-        c = b[i:i + 1]
-        if c == b'\\' and i + 1 < len(b):
-            n = b[i + 1:i + 2]
-            if n == b'x':
-                out += bytes([int(b[i + 2:i + 4], 16)])
-                i += 4
-                continue
-            out += {b't': b'\t', b'n': b'\n', b'r': b'\r'}.get(n, n)
-            i += 2
-            continue
-        out += c
-        i += 1
-    return bytes(out)
+from zonefile import unescape  # test/dns/zonefile.py, beside this script
 
 
 def key(label):

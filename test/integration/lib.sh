@@ -912,8 +912,8 @@ milter_it_start() {
 # zone_start ZONEFILE PORT: test/dns/zone-server.py serving ZONEFILE on
 # 127.0.0.1:PORT in the background (its pid in ZONE_PID, output in
 # $IT_DIR/dns.out and dns.err); waits 10 s at most for its READY line.
-# Returns 1 if it did not start.  (t-scan.sh and t-milter.sh still start
-# theirs by hand.)
+# Returns 1 if it did not start.  (t-milter.sh still starts its own by
+# hand.)
 zone_start() {
 	: >"$IT_DIR/dns.out"	# exists before the first grep for READY
 	/usr/bin/python3 "$MAMORI_TOP/test/dns/zone-server.py" "$1" "$2" \

@@ -27,12 +27,8 @@ CORPUS=$MAMORI_SHARED/corpora/mime-samples
 
 DNS_PORT=$SPARE_PORT
 printf 'corpus.invalid\tTXT\tnothing\n' >"$IT_DIR/zone.txt"
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$IT_DIR/zone.txt" "$DNS_PORT" \
-	127.0.0.1 >"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$IT_DIR/zone.txt" "$DNS_PORT" || bail "zone server did not start"
 cat >"$IT_DIR/scan.conf" <<EOF
 authserv_id = mx.corpus.test
 dns_upstream = 127.0.0.1@$DNS_PORT

@@ -43,19 +43,14 @@ su -s /bin/sh nobody -c "umask 000; : >'$MAMORI_DIR/state.db'" ||
 	bail "cannot create the store as nobody"
 GEOIP=$MAMORI_SHARED/corpora/ip-country/npm-geo-whois-asn-country.mmdb
 DNS_PORT=$SPARE_PORT
-DNS_PID=
 ZONE=$IT_DIR/zone.txt
 printf '%s\n' \
 	"1.0.242.133.in-addr.arpa	PTR	mail.names.test" \
 	"mail.names.test	A	133.242.0.1" \
 	"8.8.8.8.in-addr.arpa	PTR	dns.bank.test" \
 	"dns.bank.test	A	8.8.4.4" >"$ZONE"
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 mamori_write_conf "$CONF" "dmarc_our_networks = 192.0.2.0/24" \
 	"dns_upstream = 127.0.0.1@$DNS_PORT" "dns_timeout_ms = 1000" \
 	"$([ -r "$GEOIP" ] && echo "geoip_db = $GEOIP")"
@@ -189,8 +184,7 @@ tap_ok 'grep -Eq "^133.242.0.1 +133.242.0.0/24 +mail.names.test " "$IT_DIR/names
 	grep -Eq "^8.8.8.8 .* dns.bank.test\? " "$IT_DIR/names.txt" &&
 	grep -Eq "^REVERSE NAME \(DOMAIN\) " "$IT_DIR/names.txt"' \
 	"CLI: the names in the sources table and a table by domain"
-stop_pid "$DNS_PID" 5
-DNS_PID=
+zone_stop
 mamori --json dmarc sources names.test --days 1 --until "$DAY" \
 	>"$IT_DIR/names.json" 2>"$IT_DIR/names.err"
 tap_is "$(jn sources.0.ptr_state)" confirmed \

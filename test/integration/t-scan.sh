@@ -53,13 +53,8 @@ printf '%s\n' \
 	"sel._domainkey.legit.example	TXT	${TXT:0:200}	${TXT:200}" \
 	>"$ZONE"
 
-DNS_PID=
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-trap 'stop_pid "$DNS_PID" 5; it_cleanup' EXIT
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not start"
+trap 'zone_stop; it_cleanup' EXIT
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not start"
 
 printf 'mizuho-bank.co.jp Mizuho\n' >"$IT_DIR/protected"
 cat >"$CONF" <<EOF
@@ -137,18 +132,13 @@ tap_is "$(field removed.0.name "$IT_DIR/ar.json") $(field removed.0.index "$IT_D
 
 # ---------------------------------------------------------------- 4. DNS outage
 
-stop_pid "$DNS_PID" 5
-DNS_PID=
+zone_stop
 scan --json --ip 192.0.2.10 --mail-from a@legit.example "$IT_DIR/good.eml" \
 	>"$IT_DIR/outage.json" 2>"$IT_DIR/outage.err"
 tap_is "$?" 0 "DNS down: exit 0 with a verdict"
 tap_is "$(field action "$IT_DIR/outage.json")" tempfail "DNS down: tempfail, not pass or fail"
 tap_ok 'grep -q '\''"reply": "451 4.7.0'\'' "$IT_DIR/outage.json"' "DNS down: 451 4.7.0"
-$PY "$MAMORI_TOP/test/dns/zone-server.py" "$ZONE" "$DNS_PORT" 127.0.0.1 \
-	>"$IT_DIR/dns.out" 2>"$IT_DIR/dns.err" &
-DNS_PID=$!
-disown "$DNS_PID"
-wait_for 10 'grep -q READY "$IT_DIR/dns.out"' || bail "zone server did not restart"
+zone_start "$ZONE" "$DNS_PORT" || bail "zone server did not restart"
 
 # ---------------------------------------------------------------- 5. bad input
 

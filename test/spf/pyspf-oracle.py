@@ -10,6 +10,7 @@ check_host() result with that scenario's zone served through pyspf's
 injectable DNSLookup, the way pyspf's own test driver (test/testspf.py)
 serves the suite.  Exits 77 if pyspf is missing.
 """
+import os
 import sys
 
 try:
@@ -17,24 +18,9 @@ try:
 except ImportError:
     sys.exit(77)
 
-
-def unescape(s):
-    out = bytearray()
-    b = s.encode('utf-8')
-    i = 0
-    while i < len(b):
-        if b[i:i + 1] == b'\\' and i + 1 < len(b):
-            n = b[i + 1:i + 2]
-            if n == b'x':
-                out += bytes([int(b[i + 2:i + 4], 16)])
-                i += 4
-                continue
-            out += {b't': b'\t', b'n': b'\n', b'r': b'\r'}.get(n, n)
-            i += 2
-            continue
-        out += b[i:i + 1]
-        i += 1
-    return bytes(out)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'dns'))
+from zonefile import unescape  # noqa: E402 (test/dns/zonefile.py)
 
 
 def load(path):
