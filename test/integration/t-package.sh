@@ -149,6 +149,13 @@ check "/etc/mamori/mamori.conf is root:mamori 0640" \
 check "/etc/mamori/mamori.conf is a conffile" sh -c \
 	"chroot '$ROOT' dpkg-query -W -f='\${Conffiles}' mamori | grep -q ' /etc/mamori/mamori.conf '"
 check "man finds mamori.conf(5)" in_root man -w 5 mamori.conf
+for l in protected-domains content-hosts; do
+	check "/etc/mamori/$l is a conffile" sh -c \
+		"chroot '$ROOT' dpkg-query -W -f='\${Conffiles}' mamori | grep -q ' /etc/mamori/$l '"
+done
+check "the packaged config enables both lists (mamori config -n)" sh -c \
+	"chroot '$ROOT' mamori config -n -c /etc/mamori/mamori.conf | grep -q '^lookalike_protected_file = /etc/mamori/protected-domains' &&
+	 chroot '$ROOT' mamori config -n -c /etc/mamori/mamori.conf | grep -q '^content_hosts_file = /etc/mamori/content-hosts'"
 # As the unit: ExecStartPre, then ExecStart as root.
 check "mamorid -t -c /etc/mamori/mamori.conf (ExecStartPre)" in_root /usr/sbin/mamorid -t -c /etc/mamori/mamori.conf
 setsid chroot "$ROOT" /usr/sbin/mamorid -c /etc/mamori/mamori.conf </dev/null >"$R/mamorid.log" 2>&1 &
