@@ -128,6 +128,11 @@ struct acct {
 	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
 					 * replies carrying risky attachments */
 	uint32_t threads_prev;
+	uint16_t ppap_day[2];		/* content habit: the last two days
+					 * (unix days, newest first; 0 none)
+					 * it sent an encrypted archive with
+					 * its password inline to known
+					 * correspondents, cleanly */
 	uint32_t fleet_at;		/* windows last read from the fleet
 					 * (core fleet.c); 0 never */
 	struct acct_detail *detail;

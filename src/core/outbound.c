@@ -314,10 +314,14 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	/* Against the account's habit: only one with correspondents (about
 	 * four or more known) and an hour of history in which most of its
 	 * recipients were known can write "to someone new"; a new customer
-	 * has none, a shop writes to new customers as a rule. */
+	 * has none, a shop writes to new customers as a rule.  And a larger
+	 * share of this hour's recipients than its habit: a bulk sender's
+	 * filter fills up, its few "new" ones are the filter's errors. */
 	if (this_hour && acct_rcpt_bits(a) >= 8 && (a->flags & ACCT_F_RCPT_HABIT) &&
 	    a->novelty < 128 &&
-	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
+	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour &&
+	    (uint32_t)a->newrcpt_hour * 255u >
+	    (uint32_t)a->novelty * a->rcpt_hour)
 		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,
 		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
@@ -334,6 +338,27 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		a->shaped_hour + a->shaped_prev >= 2 &&
 		(ev->fired & ((1u << SIG_RISKY_REPLIES) | (1u << SIG_SURGE) |
 			      (1u << SIG_NEW_RCPTS))) != 0;
+}
+
+bool outbound_content_habit(const struct acct *a, uint16_t today)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		uint16_t age = (uint16_t)(today - a->ppap_day[i]);
+
+		if (a->ppap_day[i] && age >= 1 && age <= OUTBOUND_HABIT_DAYS)
+			return true;
+	}
+	return false;
+}
+
+void outbound_content_learn(struct acct *a, uint16_t today)
+{
+	if (!today || a->ppap_day[0] == today)
+		return;
+	a->ppap_day[1] = a->ppap_day[0];
+	a->ppap_day[0] = today;
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)
