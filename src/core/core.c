@@ -770,10 +770,8 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 	if (shaped && !(known && outbound_content_habit(a, today)) &&
 	    a->shaped_hour < UINT8_MAX)
 		a->shaped_hour++;
-	/* The hash's high bits after a multiply (FNV-1a's low bits barely
-	 * differ for Message-IDs that differ in the middle). */
 	if ((oc->flags & OC_REPLY) && oc->thread)
-		a->threads_hour |= 1u << ((oc->thread * 2654435761u) >> 27);
+		acct_risky_thread(a, oc->thread, now);
 	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, true,
 			  &ev);
 	a->score = (uint16_t)ev.score;

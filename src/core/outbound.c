@@ -206,7 +206,8 @@ static void content_signals(const struct acct *a,
 			    const struct class_config *cl, bool this_hour,
 			    struct outbound_eval *ev)
 {
-	unsigned threads, shaped = a->shaped_hour + a->shaped_prev;
+	unsigned threads, newest, shaped = a->shaped_hour + a->shaped_prev;
+	int span;
 
 	if (!this_hour)
 		return;
@@ -220,15 +221,26 @@ static void content_signals(const struct acct *a,
 	}
 	/* Twice as many threads, twice the weight: a person answers a
 	 * handful of conversations with attachments in an hour, Emotet
-	 * every thread it stole. */
+	 * every thread it stole, at its steady pace.  The clock hours
+	 * stretch "an hour" to up to two, so the newest threads (three, or
+	 * risky_reply_threads if fewer) must also have begun within 60
+	 * minutes of each other; at twice the threads, two hours will do. */
 	threads = (unsigned)__builtin_popcount(a->threads_hour |
 					       a->threads_prev);
-	if ((long)threads >= cl->risky_reply_threads)
-		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies *
-		     ((long)threads >= 2 * cl->risky_reply_threads ? 2 : 1),
-		     "threads_2h=%u>=%ld (replies with encrypted archives, "
+	newest = cl->risky_reply_threads < ACCT_THREAD_TIMES ?
+		 (unsigned)cl->risky_reply_threads : ACCT_THREAD_TIMES;
+	span = acct_threads_span(a, newest);
+	if ((long)threads >= 2 * cl->risky_reply_threads)
+		fire(ev, SIG_RISKY_REPLIES, 2 * cl->weight_risky_replies,
+		     "threads_2h=%u>=2x%ld (replies with encrypted archives, "
 		     "macros or executables)", threads,
 		     cl->risky_reply_threads);
+	else if ((long)threads >= cl->risky_reply_threads && span >= 0 &&
+		 span < 60)
+		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies,
+		     "threads_2h=%u>=%ld, newest %u within %d min (replies "
+		     "with encrypted archives, macros or executables)",
+		     threads, cl->risky_reply_threads, newest, span);
 }
 
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
