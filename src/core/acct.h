@@ -123,22 +123,23 @@ struct acct {
 	uint16_t foreign_min;		/* its last update, minutes mod 2^16 */
 	uint8_t cc_odd;			/* newest country: enum acct_cc_odd */
 	/* Content facts from the milter (O8), this hour and the one before
-	 * (a slow sender's run spans a clock hour): */
-	uint8_t shaped_hour;		/* malware-shaped messages */
-	uint8_t shaped_prev;
-	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
-					 * replies carrying risky attachments */
-	uint32_t threads_prev;
+	 * (a slow sender's run spans a clock hour); laid out to fill the
+	 * padding (struct acct stays 256 bytes): */
 	uint8_t thread_min[ACCT_THREAD_TIMES];	/* the first risky reply
 					 * into each of the newest distinct
 					 * threads, newest first: minute + 1
 					 * since the previous clock hour
 					 * began (1-120); 0 none */
-	uint16_t ppap_day[2];		/* content habit: the last two days
-					 * (unix days, newest first; 0 none)
-					 * it sent an encrypted archive with
-					 * its password inline to known
-					 * correspondents, cleanly */
+	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
+					 * replies carrying risky attachments */
+	uint32_t threads_prev;
+	uint8_t shaped_hour;		/* malware-shaped messages */
+	uint8_t shaped_prev;
+	uint16_t ppap_day;		/* content habit: a day (unix days)
+					 * before today on which it held:
+					 * an encrypted archive with its
+					 * password inline to known
+					 * correspondents, cleanly; 0 none */
 	uint32_t fleet_at;		/* windows last read from the fleet
 					 * (core fleet.c); 0 never */
 	struct acct_detail *detail;

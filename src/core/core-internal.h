@@ -83,7 +83,7 @@ struct core_snap_rec {
 	uint16_t newrcpt_hour, rcpt_hour, unowned_hour;
 	uint8_t novelty, novelty_hours, newnet_weight;
 	uint16_t cc_known[ACCT_KNOWN_CC];	/* habitual client countries */
-	uint16_t ppap_day[2];			/* the content habit's days */
+	uint16_t ppap_day;			/* the content habit's day */
 };
 
 struct core_stats {

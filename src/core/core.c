@@ -373,8 +373,7 @@ static bool escalate(struct core *c, struct decision *d,
 	if (to == a->state)
 		return false;
 	if (to == ACCT_RESTRICTED)
-		memset(a->ppap_day, 0, sizeof(a->ppap_day)); /* a hijack
-							      * may have taught it */
+		a->ppap_day = 0;	/* a hijack may have taught it */
 	buf_init(&why, sizeof(d->v.reason) - 1);
 	buf_printf(&why, "score %d >= %ld: ", ev->score,
 		   to == ACCT_THROTTLED ? cl->score_throttle :

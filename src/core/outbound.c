@@ -354,23 +354,22 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 
 bool outbound_content_habit(const struct acct *a, uint16_t today)
 {
-	int i;
+	uint16_t age = (uint16_t)(today - a->ppap_day);
 
-	for (i = 0; i < 2; i++) {
-		uint16_t age = (uint16_t)(today - a->ppap_day[i]);
-
-		if (a->ppap_day[i] && age >= 1 && age <= OUTBOUND_HABIT_DAYS)
-			return true;
-	}
-	return false;
+	return a->ppap_day != 0 && age >= 1 && age <= OUTBOUND_HABIT_DAYS;
 }
 
 void outbound_content_learn(struct acct *a, uint16_t today)
 {
-	if (!today || a->ppap_day[0] == today)
+	if (!today || a->ppap_day == today)
 		return;
-	a->ppap_day[1] = a->ppap_day[0];
-	a->ppap_day[0] = today;
+	/* A habit that holds today held yesterday too: move it there, so
+	 * using it keeps it 90 days more without making today's message
+	 * its only evidence. */
+	a->ppap_day = outbound_content_habit(a, today) ?
+		      (uint16_t)(today - 1) : today;
+	if (!a->ppap_day)
+		a->ppap_day = today;
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)

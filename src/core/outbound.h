@@ -109,13 +109,11 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
  * The content habit: the account sent an encrypted archive with its
  * password in the same message, to correspondents it had written to
  * before, and nothing went wrong, on an earlier day within
- * OUTBOUND_HABIT_DAYS (a->ppap_day: the last two such days; today in
- * unix days).  Then such a message to its correspondents is its PPAP
- * written carelessly, and not counted as malware_content; to anyone else
- * it still is, and every risky reply still counts for risky_replies.
- * Today's messages never make the habit for today (the malware's first
- * would); two days are kept so that using the habit today does not
- * hide the earlier day that makes it.
+ * OUTBOUND_HABIT_DAYS (a->ppap_day; today in unix days).  Then such a
+ * message to its correspondents is its PPAP written carelessly, and not
+ * counted as malware_content; to anyone else it still is, and every
+ * risky reply still counts for risky_replies.  Today's messages never
+ * make the habit for today (the malware's first would).
  */
 #define OUTBOUND_HABIT_DAYS 90
 bool outbound_content_habit(const struct acct *a, uint16_t today);

@@ -134,9 +134,8 @@ char *core_snapshot_encode(const struct acct *a, uint32_t now)
 		(int)a->newnet_weight));
 	json_object_set_new(o, "cc", json_pack("[ii]", (int)a->cc_known[0],
 					       (int)a->cc_known[1]));
-	if (a->ppap_day[0])
-		json_object_set_new(o, "ppap", json_pack("[ii]",
-			(int)a->ppap_day[0], (int)a->ppap_day[1]));
+	if (a->ppap_day)
+		json_object_set_new(o, "ppap", json_integer(a->ppap_day));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -247,13 +246,11 @@ static bool optional_v2(const json_t *o, struct core_snap_rec *r)
 		}
 	}
 	if ((j = json_object_get(o, "ppap"))) {
-		if (!get_u32s(j, 2, tmp))
+		uint64_t day;
+
+		if (!get_uint(j, UINT16_MAX, &day))
 			return false;
-		for (i = 0; i < 2; i++) {
-			if (tmp[i] > UINT16_MAX)
-				return false;
-			r->ppap_day[i] = (uint16_t)tmp[i];
-		}
+		r->ppap_day = (uint16_t)day;
 	}
 	return true;
 }
@@ -364,7 +361,7 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 		a->flags &= (uint8_t)~ACCT_F_RCPT_HABIT;
 	a->newnet_weight = r->newnet_weight;
 	memcpy(a->cc_known, r->cc_known, sizeof(a->cc_known));
-	memcpy(a->ppap_day, r->ppap_day, sizeof(a->ppap_day));
+	a->ppap_day = r->ppap_day;
 	if (r->first_seen && (!a->first_seen || r->first_seen < a->first_seen))
 		a->first_seen = r->first_seen;
 	if (r->suspicious)
