@@ -766,7 +766,8 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 	 * carelessly, not malware.  Not today's first such message (the
 	 * malware's first one would teach it), and never to a stranger. */
 	known = to_correspondents(c, d->req.queue_id, now);
-	if (shaped && !(known && outbound_content_habit(a, today)) &&
+	if (shaped &&
+	    !(inline_pw && known && outbound_content_habit(a, today)) &&
 	    a->shaped_hour < UINT8_MAX)
 		a->shaped_hour++;
 	if ((oc->flags & OC_REPLY) && oc->thread)

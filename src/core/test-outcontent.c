@@ -333,15 +333,18 @@ static void test_habit(void)
 		const char *label;
 		int habit_age;		/* days before; 0: learnt today */
 		bool strangers;		/* today's replies go to new people */
+		unsigned today;		/* today's facts */
 		int tripped_at;		/* message held, 0 none */
 	} rows[] = {
 		{"careless PPAP to correspondents, habit since yesterday", 1,
-		 false, 0},
-		{"the same, habit 30 days old", 30, false, 0},
+		 false, EMO, 0},
+		{"the same, habit 30 days old", 30, false, EMO, 0},
 		{"habit learnt today only (the malware's first message)", 0,
-		 false, 3},
-		{"habit, but the zips go to strangers", 1, true, 3},
-		{"habit older than 90 days", 91, false, 3},
+		 false, EMO, 3},
+		{"habit, but the zips go to strangers", 1, true, EMO, 3},
+		{"habit older than 90 days", 91, false, EMO, 3},
+		{"habit, but executables to correspondents", 1, false,
+		 OC_EXECUTABLE | OC_REPLY, 3},
 	};
 	static const char *const corr[] = {
 		"k.tanaka@biz1.example", "m.sato@biz2.example",
@@ -371,7 +374,7 @@ static void test_habit(void)
 			snprintf(rcpt, sizeof(rcpt), "x%d.%zu@biz%d.example", k,
 				 i, k + 1);
 			v = send_to(&e, rows[i].strangers ? rcpt : corr[k],
-				    300 + k, EMO, 81 + (uint32_t)k,
+				    300 + k, rows[i].today, 81 + (uint32_t)k,
 				    T0 + k * 600);
 			if (v.action == VERDICT_HOLD && !tripped)
 				tripped = k + 1;
