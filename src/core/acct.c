@@ -310,6 +310,8 @@ bool acct_net16_known(const struct acct *a, uint32_t net)
 
 void acct_hour_roll(struct acct *a, uint32_t now)
 {
+	int i;
+
 	if (a->domains_idx == now / 3600)
 		return;
 	if (a->rcpt_hour > 0 && a->state == ACCT_NORMAL && a->domains_idx) {
@@ -333,7 +335,37 @@ void acct_hour_roll(struct acct *a, uint32_t now)
 			  a->threads_hour : 0;
 	a->shaped_hour = 0;
 	a->threads_hour = 0;
+	/* Minutes count from the start of the previous clock hour. */
+	for (i = 0; i < ACCT_THREAD_TIMES; i++)
+		a->thread_min[i] = a->domains_idx + 1 == now / 3600 &&
+				   a->thread_min[i] > 60 ?
+				   (uint8_t)(a->thread_min[i] - 60) : 0;
 	a->domains_idx = now / 3600;
+}
+
+void acct_risky_thread(struct acct *a, uint32_t thread, uint32_t now)
+{
+	/* The hash's high bits after a multiply (FNV-1a's low bits barely
+	 * differ for Message-IDs that differ in the middle). */
+	uint32_t bit = 1u << ((thread * 2654435761u) >> 27);
+	int i;
+
+	if (!thread || ((a->threads_hour | a->threads_prev) & bit)) {
+		a->threads_hour |= thread ? bit : 0;
+		return;
+	}
+	a->threads_hour |= bit;
+	for (i = ACCT_THREAD_TIMES - 1; i > 0; i--)
+		a->thread_min[i] = a->thread_min[i - 1];
+	a->thread_min[0] = (uint8_t)(61 + now % 3600 / 60);
+}
+
+int acct_threads_span(const struct acct *a, unsigned n)
+{
+	if (n == 0 || n > ACCT_THREAD_TIMES || !a->thread_min[n - 1] ||
+	    !a->thread_min[0])
+		return -1;
+	return a->thread_min[0] - a->thread_min[n - 1];
 }
 
 /* The two Bloom bit positions of a lowercased address. */

@@ -45,6 +45,7 @@ enum acct_win {
 #define ACCT_DETAIL_N 6
 #define ACCT_RECENT_CC 3
 #define ACCT_KNOWN_CC 2
+#define ACCT_THREAD_TIMES 3
 
 /* What the newest client country is to the account (outbound.h). */
 enum acct_cc_odd {
@@ -122,12 +123,23 @@ struct acct {
 	uint16_t foreign_min;		/* its last update, minutes mod 2^16 */
 	uint8_t cc_odd;			/* newest country: enum acct_cc_odd */
 	/* Content facts from the milter (O8), this hour and the one before
-	 * (a slow sender's run spans a clock hour): */
-	uint8_t shaped_hour;		/* malware-shaped messages */
-	uint8_t shaped_prev;
+	 * (a slow sender's run spans a clock hour); laid out to fill the
+	 * padding (struct acct stays 256 bytes): */
+	uint8_t thread_min[ACCT_THREAD_TIMES];	/* the first risky reply
+					 * into each of the newest distinct
+					 * threads, newest first: minute + 1
+					 * since the previous clock hour
+					 * began (1-120); 0 none */
 	uint32_t threads_hour;		/* bit per thread (hash mod 32) of
 					 * replies carrying risky attachments */
 	uint32_t threads_prev;
+	uint8_t shaped_hour;		/* malware-shaped messages */
+	uint8_t shaped_prev;
+	uint16_t ppap_day;		/* content habit: a day (unix days)
+					 * before today on which it held:
+					 * an encrypted archive with its
+					 * password inline to known
+					 * correspondents, cleanly; 0 none */
 	uint32_t fleet_at;		/* windows last read from the fleet
 					 * (core fleet.c); 0 never */
 	struct acct_detail *detail;
@@ -225,6 +237,19 @@ bool acct_net16_known(const struct acct *a, uint32_t net);
  * a person mostly to the same ones.
  */
 void acct_hour_roll(struct acct *a, uint32_t now);
+/*
+ * A reply carrying risky attachments into thread (a hash of its root
+ * Message-ID, not 0) at now: its bit in threads_hour and, when the thread
+ * is new within this hour and the one before, its minute in thread_min.
+ * Call after acct_hour_roll.
+ */
+void acct_risky_thread(struct acct *a, uint32_t thread, uint32_t now);
+/*
+ * Minutes between the first risky replies into the newest and the n-th
+ * newest distinct thread (n <= ACCT_THREAD_TIMES), or -1 if fewer than n
+ * are known within this hour and the one before.
+ */
+int acct_threads_span(const struct acct *a, unsigned n);
 
 /*
  * Correspondents: a 128-bit Bloom filter (two hashes) of the lowercased

@@ -29,12 +29,16 @@
 #define CORE_EVICT_IDLE 3600	/* seconds unseen before an account may go */
 #define CORE_EVICT_PROBES 4096	/* table slots probed for one eviction */
 
-/* Recipients seen at RCPT for one message (instance), direct-mapped. */
+/* Recipients seen at RCPT for one message (instance), direct-mapped;
+ * END-OF-MESSAGE copies it under the queue ID for the milter's content
+ * (core_outbound_content knows the message by its queue ID). */
 struct instance {
 	uint32_t hash;
 	uint32_t time;
 	uint16_t internal;
 	uint16_t external;
+	uint16_t unknown;	/* not in the account's correspondents */
+	uint16_t spare;
 };
 
 /* One account_map line: class plus per-account overrides. */
@@ -79,6 +83,7 @@ struct core_snap_rec {
 	uint16_t newrcpt_hour, rcpt_hour, unowned_hour;
 	uint8_t novelty, novelty_hours, newnet_weight;
 	uint16_t cc_known[ACCT_KNOWN_CC];	/* habitual client countries */
+	uint16_t ppap_day;			/* the content habit's day */
 };
 
 struct core_stats {

@@ -372,6 +372,8 @@ static bool escalate(struct core *c, struct decision *d,
 	}
 	if (to == a->state)
 		return false;
+	if (to == ACCT_RESTRICTED)
+		a->ppap_day = 0;	/* a hijack may have taught it */
 	buf_init(&why, sizeof(d->v.reason) - 1);
 	buf_printf(&why, "score %d >= %ld: ", ev->score,
 		   to == ACCT_THROTTLED ? cl->score_throttle :
@@ -417,6 +419,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 	bool internal = *dom && config_list_has(c->cfg->local_domains, dom);
 	struct instance *in;
 	struct outbound_eval ev;
+	bool unknown = false;
 
 	if (a->state == ACCT_THROTTLED) {
 		uint32_t ih = acct_hash(r->instance);
@@ -471,6 +474,7 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		if (a->rcpt_hour < UINT16_MAX)
 			a->rcpt_hour++;
 		if (!acct_rcpt_known(a, r->recipient)) {
+			unknown = true;
 			if (a->newrcpt_hour < UINT16_MAX)
 				a->newrcpt_hour++;
 			if (a->score == 0)
@@ -492,6 +496,8 @@ static void on_rcpt(struct core *c, struct decision *d, uint32_t now)
 		in->internal++;
 	else
 		in->external++;
+	if (unknown && in->unknown < UINT16_MAX)
+		in->unknown++;
 
 	/* Would one more message break a class limit?  Then defer now. */
 	outbound_evaluate(a, d->cl, now, 1, false, false, &ev);
@@ -568,6 +574,43 @@ static uint16_t request_country(struct core *c,
 
 static void on_eom_counted(struct decision *d);
 
+/* The message's RCPT record, done with under its instance: keep it under
+ * its queue ID for the milter's content facts (on_content), which know
+ * the message by that alone; cleared where it was. */
+static void keep_for_content(struct core *c, struct instance *in,
+			     const char *queue_id, uint32_t now)
+{
+	struct instance copy = *in, *q;
+
+	memset(in, 0, sizeof(*in));
+	if (!queue_id || !queue_id[0])
+		return;
+	q = instance_slot(c, queue_id);
+	*q = copy;
+	q->hash = acct_hash(queue_id);
+	q->time = now;
+}
+
+/* Did the message (by queue ID) go only to the account's correspondents?
+ * False when its RCPT record is gone (overwritten, or no RCPT seen).  The
+ * record is used up. */
+static bool to_correspondents(struct core *c, const char *queue_id,
+			      uint32_t now)
+{
+	struct instance *q;
+	bool known;
+
+	if (!queue_id || !queue_id[0])
+		return false;
+	q = instance_slot(c, queue_id);
+	if (q->hash != acct_hash(queue_id))
+		return false;
+	known = now - q->time <= 3600 && q->internal + q->external > 0 &&
+		q->unknown == 0;
+	memset(q, 0, sizeof(*q));
+	return known;
+}
+
 /* END-OF-MESSAGE: count the message, then on_eom_counted. */
 static void on_eom(struct core *c, struct decision *d, uint32_t now)
 {
@@ -591,7 +634,7 @@ static void on_eom(struct core *c, struct decision *d, uint32_t now)
 		internal = (uint32_t)((uint64_t)n * in->internal /
 				      (in->internal + in->external));
 		ext = n - internal;
-		memset(in, 0, sizeof(*in));
+		keep_for_content(c, in, r->queue_id, now);
 	} else if (r->recipient[0]) {
 		const char *dom = addr_domain(r->recipient);
 
@@ -697,8 +740,11 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 	struct acct *a = d->a;
 	const struct outbound_content *oc = &d->content;
 	bool risky = oc->flags & (OC_ENC_ARCHIVE | OC_MACRO | OC_EXECUTABLE);
-	bool shaped = (oc->flags & OC_EXECUTABLE) ||
-		      ((oc->flags & OC_ENC_ARCHIVE) && (oc->flags & OC_PASSWORD));
+	bool inline_pw = !(oc->flags & OC_EXECUTABLE) &&
+			 (oc->flags & OC_ENC_ARCHIVE) && (oc->flags & OC_PASSWORD);
+	bool shaped = (oc->flags & OC_EXECUTABLE) || inline_pw;
+	bool known = false;
+	uint16_t today = (uint16_t)(now / 86400);
 	struct outbound_eval ev;
 
 	if (a->state != ACCT_NORMAL && a->state != ACCT_PROBATION) {
@@ -714,18 +760,27 @@ static void on_content(struct core *c, struct decision *d, uint32_t now)
 	}
 	a->flags |= ACCT_F_DIRTY;
 	acct_hour_roll(a, now);
-	if (shaped && a->shaped_hour < UINT8_MAX)
+	/* The content habit (outbound.h): an account that sent its archives
+	 * with the password inline to its correspondents on an earlier day,
+	 * and nothing went wrong, does so again to them: PPAP written
+	 * carelessly, not malware.  Not today's first such message (the
+	 * malware's first one would teach it), and never to a stranger. */
+	known = to_correspondents(c, d->req.queue_id, now);
+	if (shaped &&
+	    !(inline_pw && known && outbound_content_habit(a, today)) &&
+	    a->shaped_hour < UINT8_MAX)
 		a->shaped_hour++;
-	/* The hash's high bits after a multiply (FNV-1a's low bits barely
-	 * differ for Message-IDs that differ in the middle). */
 	if ((oc->flags & OC_REPLY) && oc->thread)
-		a->threads_hour |= 1u << ((oc->thread * 2654435761u) >> 27);
+		acct_risky_thread(a, oc->thread, now);
 	outbound_evaluate(a, d->cl, now, 0, now < a->newnet_until, true,
 			  &ev);
 	a->score = (uint16_t)ev.score;
 	d->v.score = ev.score;
 	if (escalate(c, d, &ev, now))
 		return;
+	if (inline_pw && known && a->state == ACCT_NORMAL &&
+	    ev.score < d->cl->score_throttle)
+		outbound_content_learn(a, today);
 	answer_scored(c, d, &ev);
 }
 

@@ -206,7 +206,8 @@ static void content_signals(const struct acct *a,
 			    const struct class_config *cl, bool this_hour,
 			    struct outbound_eval *ev)
 {
-	unsigned threads, shaped = a->shaped_hour + a->shaped_prev;
+	unsigned threads, newest, shaped = a->shaped_hour + a->shaped_prev;
+	int span;
 
 	if (!this_hour)
 		return;
@@ -220,15 +221,26 @@ static void content_signals(const struct acct *a,
 	}
 	/* Twice as many threads, twice the weight: a person answers a
 	 * handful of conversations with attachments in an hour, Emotet
-	 * every thread it stole. */
+	 * every thread it stole, at its steady pace.  The clock hours
+	 * stretch "an hour" to up to two, so the newest threads (three, or
+	 * risky_reply_threads if fewer) must also have begun within 60
+	 * minutes of each other; at twice the threads, two hours will do. */
 	threads = (unsigned)__builtin_popcount(a->threads_hour |
 					       a->threads_prev);
-	if ((long)threads >= cl->risky_reply_threads)
-		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies *
-		     ((long)threads >= 2 * cl->risky_reply_threads ? 2 : 1),
-		     "threads_2h=%u>=%ld (replies with encrypted archives, "
+	newest = cl->risky_reply_threads < ACCT_THREAD_TIMES ?
+		 (unsigned)cl->risky_reply_threads : ACCT_THREAD_TIMES;
+	span = acct_threads_span(a, newest);
+	if ((long)threads >= 2 * cl->risky_reply_threads)
+		fire(ev, SIG_RISKY_REPLIES, 2 * cl->weight_risky_replies,
+		     "threads_2h=%u>=2x%ld (replies with encrypted archives, "
 		     "macros or executables)", threads,
 		     cl->risky_reply_threads);
+	else if ((long)threads >= cl->risky_reply_threads && span >= 0 &&
+		 span < 60)
+		fire(ev, SIG_RISKY_REPLIES, cl->weight_risky_replies,
+		     "threads_2h=%u>=%ld, newest %u within %d min (replies "
+		     "with encrypted archives, macros or executables)",
+		     threads, cl->risky_reply_threads, newest, span);
 }
 
 void outbound_evaluate(const struct acct *a, const struct class_config *cl,
@@ -314,10 +326,14 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 	/* Against the account's habit: only one with correspondents (about
 	 * four or more known) and an hour of history in which most of its
 	 * recipients were known can write "to someone new"; a new customer
-	 * has none, a shop writes to new customers as a rule. */
+	 * has none, a shop writes to new customers as a rule.  And a larger
+	 * share of this hour's recipients than its habit: a bulk sender's
+	 * filter fills up, its few "new" ones are the filter's errors. */
 	if (this_hour && acct_rcpt_bits(a) >= 8 && (a->flags & ACCT_F_RCPT_HABIT) &&
 	    a->novelty < 128 &&
-	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour)
+	    (long)a->newrcpt_hour >= cl->new_rcpts_per_hour &&
+	    (uint32_t)a->newrcpt_hour * 255u >
+	    (uint32_t)a->novelty * a->rcpt_hour)
 		fire(ev, SIG_NEW_RCPTS, cl->weight_new_rcpts,
 		     "never_written_rcpts_hour=%u>=%ld known_bits=%u habit=%u%%",
 		     a->newrcpt_hour, cl->new_rcpts_per_hour,
@@ -334,6 +350,26 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		a->shaped_hour + a->shaped_prev >= 2 &&
 		(ev->fired & ((1u << SIG_RISKY_REPLIES) | (1u << SIG_SURGE) |
 			      (1u << SIG_NEW_RCPTS))) != 0;
+}
+
+bool outbound_content_habit(const struct acct *a, uint16_t today)
+{
+	uint16_t age = (uint16_t)(today - a->ppap_day);
+
+	return a->ppap_day != 0 && age >= 1 && age <= OUTBOUND_HABIT_DAYS;
+}
+
+void outbound_content_learn(struct acct *a, uint16_t today)
+{
+	if (!today || a->ppap_day == today)
+		return;
+	/* A habit that holds today held yesterday too: move it there, so
+	 * using it keeps it 90 days more without making today's message
+	 * its only evidence. */
+	a->ppap_day = outbound_content_habit(a, today) ?
+		      (uint16_t)(today - 1) : today;
+	if (!a->ppap_day)
+		a->ppap_day = today;
 }
 
 void outbound_explain(const struct outbound_eval *ev, struct buf *out)

@@ -105,6 +105,21 @@ void outbound_evaluate(const struct acct *a, const struct class_config *cl,
 		       uint32_t now, uint32_t extra_msgs, bool new_network,
 		       bool content, struct outbound_eval *ev);
 
+/*
+ * The content habit: the account sent an encrypted archive with its
+ * password in the same message, to correspondents it had written to
+ * before, and nothing went wrong, on an earlier day within
+ * OUTBOUND_HABIT_DAYS (a->ppap_day; today in unix days).  Then such a
+ * message to its correspondents is its PPAP written carelessly, and not
+ * counted as malware_content; to anyone else it still is, and every
+ * risky reply still counts for risky_replies.  Today's messages never
+ * make the habit for today (the malware's first would).
+ */
+#define OUTBOUND_HABIT_DAYS 90
+bool outbound_content_habit(const struct acct *a, uint16_t today);
+/* Record a clean message of the habit on day today (the core). */
+void outbound_content_learn(struct acct *a, uint16_t today);
+
 /* Append "name(points): detail; ..." for the fired signals to out. */
 void outbound_explain(const struct outbound_eval *ev, struct buf *out);
 

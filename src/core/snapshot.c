@@ -134,6 +134,8 @@ char *core_snapshot_encode(const struct acct *a, uint32_t now)
 		(int)a->newnet_weight));
 	json_object_set_new(o, "cc", json_pack("[ii]", (int)a->cc_known[0],
 					       (int)a->cc_known[1]));
+	if (a->ppap_day)
+		json_object_set_new(o, "ppap", json_integer(a->ppap_day));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -242,6 +244,13 @@ static bool optional_v2(const json_t *o, struct core_snap_rec *r)
 				return false;
 			r->cc_known[i] = (uint16_t)tmp[i];
 		}
+	}
+	if ((j = json_object_get(o, "ppap"))) {
+		uint64_t day;
+
+		if (!get_uint(j, UINT16_MAX, &day))
+			return false;
+		r->ppap_day = (uint16_t)day;
 	}
 	return true;
 }
@@ -352,6 +361,7 @@ void core_snapshot_apply(struct acct *a, const struct core_snap_rec *r)
 		a->flags &= (uint8_t)~ACCT_F_RCPT_HABIT;
 	a->newnet_weight = r->newnet_weight;
 	memcpy(a->cc_known, r->cc_known, sizeof(a->cc_known));
+	a->ppap_day = r->ppap_day;
 	if (r->first_seen && (!a->first_seen || r->first_seen < a->first_seen))
 		a->first_seen = r->first_seen;
 	if (r->suspicious)

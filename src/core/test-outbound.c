@@ -430,6 +430,88 @@ static void test_poisson(void)
 	}
 }
 
+/*
+ * new_rcpts against the hour's share: a bulk sender's filter saturates and
+ * the few recipients it calls new are its errors, however many messages;
+ * a hijacker's hour is mostly new.  outbound_evaluate on a bare account.
+ */
+static void test_new_rcpts_share(void)
+{
+	static const struct {
+		const char *label;
+		unsigned newr, rcpts, novelty;	/* novelty: habit, of 255 */
+		bool fires;
+	} rows[] = {
+		{"hijacker: 9 of 10 recipients new, habit 10%", 9, 10, 25, true},
+		{"Emotet: 8 of 16 new (colleagues), habit 20%", 8, 16, 51, true},
+		{"shop, saturated filter: 8 of 600 'new', habit 40%", 8, 600, 102,
+		 false},
+		{"busy hour at the habit: 12 of 40 new, habit 30%", 12, 40, 77,
+		 false},
+		{"too few: 7 of 7 new", 7, 7, 25, false},
+	};
+	struct env e;
+	size_t i;
+
+	env_open(&e, "", NULL);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct acct *a = calloc(1, sizeof(*a) + 8);
+		struct outbound_eval ev;
+		char r[32];
+		int k;
+
+		for (k = 0; k < 12; k++) {
+			snprintf(r, sizeof(r), "c%d@corp.example", k);
+			acct_rcpt_learn(a, r);
+		}
+		a->flags |= ACCT_F_RCPT_HABIT;
+		a->domains_idx = T0 / 3600;
+		a->first_seen = T0 - 86400;
+		a->newrcpt_hour = (uint16_t)rows[i].newr;
+		a->rcpt_hour = (uint16_t)rows[i].rcpts;
+		a->novelty = (uint8_t)rows[i].novelty;
+		outbound_evaluate(a, &e.cfg->classes[0], T0, 0, false, false,
+				  &ev);
+		is_int((ev.fired >> SIG_NEW_RCPTS) & 1, rows[i].fires,
+		       "new_rcpts share: %s", rows[i].label);
+		free(a);
+	}
+	env_close(&e);
+}
+
+/* The content habit's day: learnt today, it holds from tomorrow for 90
+ * days; used, it stays; expired, it starts again. */
+static void test_content_habit_days(void)
+{
+	static const struct {
+		const char *label;
+		uint16_t day, learn_on;	/* learn_on 0: no learning */
+		uint16_t asked;
+		bool holds;
+	} rows[] = {
+		{"never learnt", 0, 0, 100, false},
+		{"learnt today: not today", 0, 100, 100, false},
+		{"learnt yesterday", 0, 99, 100, true},
+		{"90 days on", 10, 0, 100, true},
+		{"91 days on: expired", 9, 0, 100, false},
+		{"used today keeps it another 90 days", 20, 100, 189, true},
+		{"expired, learnt again today: not today", 5, 100, 100, false},
+		{"expired, learnt again: from tomorrow", 5, 100, 101, true},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct acct *a = calloc(1, sizeof(*a) + 8);
+
+		a->ppap_day = rows[i].day;
+		if (rows[i].learn_on)
+			outbound_content_learn(a, rows[i].learn_on);
+		is_int(outbound_content_habit(a, rows[i].asked), rows[i].holds,
+		       "content habit: %s", rows[i].label);
+		free(a);
+	}
+}
+
 /* A suspicious throttle that recurs soon after it ended restricts. */
 static void test_throttle_recurrence(void)
 {
@@ -478,6 +560,7 @@ static void test_snapshot_fields(void)
 	a->novelty = 200;
 	a->flags |= ACCT_F_RCPT_HABIT;
 	a->newnet_weight = 20;
+	a->ppap_day = 20500;
 	text = core_snapshot_encode(a, T0);
 	is_int(core_snapshot_decode(text, &r, &why), 0, "snapshot: decodes");
 	core_snapshot_apply(b, &r);
@@ -486,12 +569,14 @@ static void test_snapshot_fields(void)
 	ok(b->rcpt_min.cur == 42 && b->newrcpt_hour == 9 && b->rcpt_hour == 11 &&
 	   b->unowned_hour == 2 && b->novelty == 200 && (b->flags & ACCT_F_RCPT_HABIT) &&
 	   b->newnet_weight == 20, "snapshot: hourly counters restored");
+	is_int(b->ppap_day, 20500, "snapshot: the content habit's day restored");
 	/* A record as written before these fields existed. */
 	old = strdup(text);
 	memcpy(strstr(old, ",\"rcpts0\""), "}", 2);
 	is_int(core_snapshot_decode(old, &r, &why), 0,
 	       "snapshot: an older record without them loads (%s)", old);
 	is_int(r.novelty_hours, 0, "snapshot: and they start at zero");
+	is_int(r.ppap_day, 0, "snapshot: no content habit in an older record");
 	free(old);
 	old = strdup(text);
 	memcpy(strstr(old, "\"hourly\":[") + 10, "[99999", 6);
@@ -508,6 +593,12 @@ static void test_snapshot_fields(void)
 	is_str(why ? why : "", "field",
 	       "snapshot: refused as a bad field, not as bad JSON");
 	free(old);
+	old = xasprintf("%.*s\"ppap\":70000}",
+			(int)(strstr(text, "\"ppap\":") - text), text);
+	is_int(core_snapshot_decode(old, &r, &why), -1,
+	       "snapshot: an out-of-range content habit day is refused (%s)",
+	       old);
+	free(old);
 	free(text);
 	free(a);
 	free(b);
@@ -522,5 +613,7 @@ int main(void)
 	test_geoip();
 	test_explain();
 	test_throttle_recurrence();
+	test_new_rcpts_share();
+	test_content_habit_days();
 	return tap_done();
 }

@@ -194,17 +194,15 @@ static void got(void *arg, const struct verdict *v)
 	*(struct verdict *)arg = *v;
 }
 
-/* One message: RCPT, END-OF-MESSAGE, then its content facts. */
-static struct verdict send_oc(struct env *e, int msgno, unsigned flags,
-			      uint32_t thread, int64_t now)
+/* One message to rcpt: RCPT, END-OF-MESSAGE, then its content facts. */
+static struct verdict send_to(struct env *e, const char *rcpt, int msgno,
+			      unsigned flags, uint32_t thread, int64_t now)
 {
 	struct outbound_request r = { 0 };
 	struct outbound_content oc = { .flags = flags, .thread = thread };
 	struct verdict v = { 0 };
-	char rcpt[64], qid[32];
+	char qid[32];
 
-	snprintf(rcpt, sizeof(rcpt), "c%d@corp%d.example", msgno % 3,
-		 msgno % 2);
 	snprintf(qid, sizeof(qid), "Q%d", msgno);
 	r.login = "alice@isp.example";
 	r.sender = "alice@isp.example";
@@ -225,6 +223,17 @@ static struct verdict send_oc(struct env *e, int msgno, unsigned flags,
 	core_outbound_content(e->core, "alice@isp.example", qid, "198.18.0.5",
 			      &oc, now, got, &v);
 	return v;
+}
+
+/* One message to c(msgno % 3)@corp(msgno % 2).example. */
+static struct verdict send_oc(struct env *e, int msgno, unsigned flags,
+			      uint32_t thread, int64_t now)
+{
+	char rcpt[64];
+
+	snprintf(rcpt, sizeof(rcpt), "c%d@corp%d.example", msgno % 3,
+		 msgno % 2);
+	return send_to(e, rcpt, msgno, flags, thread, now);
 }
 
 #define EMO (OC_REPLY | OC_ENC_ARCHIVE | OC_PASSWORD)
@@ -267,6 +276,12 @@ static void test_core(void)
 		{"Emotet's shape, but hours apart",
 		 {EMO, EMO, EMO}, {51, 52, 53}, 7200, "normal", VERDICT_DUNNO,
 		 0},
+		{"Emotet's shape, three threads begun 25 minutes apart",
+		 {EMO, EMO, EMO}, {91, 92, 93}, 1500, "restricted",
+		 VERDICT_HOLD, 3},
+		{"the same 35 minutes apart (70 minutes: not in an hour)",
+		 {EMO, EMO, EMO}, {94, 95, 96}, 2100, "normal", VERDICT_DUNNO,
+		 0},
 		{"a macro workbook, replies", {OC_MACRO | OC_REPLY,
 		  OC_MACRO | OC_REPLY}, {61, 61}, 300, "normal",
 		 VERDICT_DUNNO, 0},
@@ -306,6 +321,72 @@ static void test_core(void)
 	}
 }
 
+/*
+ * The content habit: an account that sent its zips with the password
+ * inline to its correspondents on an earlier day, cleanly, may do so
+ * again to them; the same mail today for the first time, to strangers,
+ * or after the habit expired, is Emotet's shape as before.
+ */
+static void test_habit(void)
+{
+	static const struct {
+		const char *label;
+		int habit_age;		/* days before; 0: learnt today */
+		bool strangers;		/* today's replies go to new people */
+		unsigned today;		/* today's facts */
+		int tripped_at;		/* message held, 0 none */
+	} rows[] = {
+		{"careless PPAP to correspondents, habit since yesterday", 1,
+		 false, EMO, 0},
+		{"the same, habit 30 days old", 30, false, EMO, 0},
+		{"habit learnt today only (the malware's first message)", 0,
+		 false, EMO, 3},
+		{"habit, but the zips go to strangers", 1, true, EMO, 3},
+		{"habit older than 90 days", 91, false, EMO, 3},
+		{"habit, but executables to correspondents", 1, false,
+		 OC_EXECUTABLE | OC_REPLY, 3},
+	};
+	static const char *const corr[] = {
+		"k.tanaka@biz1.example", "m.sato@biz2.example",
+		"y.ito@biz3.example",
+	};
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int64_t day0 = T0 - (int64_t)rows[i].habit_age * 86400 - 3 * 3600;
+		int tripped = 0;
+		struct verdict v = { 0 };
+		struct env e;
+		char rcpt[64];
+
+		env_open(&e);
+		/* Habit: plain mail to three correspondents, then one zip
+		 * with its password inline to the first of them. */
+		for (k = 0; k < 3; k++)
+			send_to(&e, corr[k], 200 + k, 0, 0, day0 + k * 600);
+		v = send_to(&e, corr[0], 203, OC_ENC_ARCHIVE | OC_PASSWORD, 0,
+			    day0 + 1800);
+		is_str(v.state, "normal", "habit %s: the first one passes",
+		       rows[i].label);
+		/* Today: three such replies into three threads. */
+		for (k = 0; k < 3; k++) {
+			snprintf(rcpt, sizeof(rcpt), "x%d.%zu@biz%d.example", k,
+				 i, k + 1);
+			v = send_to(&e, rows[i].strangers ? rcpt : corr[k],
+				    300 + k, rows[i].today, 81 + (uint32_t)k,
+				    T0 + k * 600);
+			if (v.action == VERDICT_HOLD && !tripped)
+				tripped = k + 1;
+		}
+		is_int(tripped, rows[i].tripped_at, "habit %s: message held",
+		       rows[i].label);
+		is_str(v.state, rows[i].tripped_at ? "restricted" : "normal",
+		       "habit %s: state", rows[i].label);
+		env_close(&e);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
@@ -318,6 +399,7 @@ int main(void)
 	test_facts();
 	test_cue();
 	test_core();
+	test_habit();
 	sh("rm -f a.txt plain.zip enc.zip");
 	rmdir(tmp);
 	return tap_done();
