@@ -516,6 +516,30 @@ static bool tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win)
 	return true;
 }
 
+/* Were c's accounts within the window tried in one session: no silence of
+ * LG_SWEEP_QUIET or more between one account's attempts and the next's?
+ * The sweep reads such a silence as "the list is done", so accounts
+ * before and after one are different people behind a shared address (two
+ * phones given the same carrier address half an hour apart), not a list. */
+static bool one_session(const struct lg_ctr *c, uint32_t now, uint32_t win)
+{
+	uint32_t t[LG_EXACT_MAX], x;
+	uint16_t i, n = 0, k;
+
+	for (i = 0; i < c->logins.n && n < LG_EXACT_MAX; i++) {
+		if (now - c->logins.e[i].last >= win)
+			continue;
+		x = c->logins.e[i].first;
+		for (k = n++; k > 0 && t[k - 1] > x; k--)
+			t[k] = t[k - 1];
+		t[k] = x;
+	}
+	for (i = 1; i < n; i++)
+		if (t[i] - t[i - 1] >= LG_SWEEP_QUIET)
+			return false;
+	return true;
+}
+
 /* Does address ad, born within the campaign's live period (give or take a
  * window), look like the campaign's all-valid part?  Fills m. */
 static bool sweep_like(const struct login_engine *e, const struct lg_addr *ad,
@@ -531,12 +555,12 @@ static bool sweep_like(const struct login_engine *e, const struct lg_addr *ad,
 		return false;
 	lg_metrics_of(e, &ad->c, now, m);
 	/* Worked through once: two accounts or more, each tried exactly
-	 * once, one of them at least entered, none coming back.  Clients
-	 * poll (a household's, a NAT's), a typo is retried, a stale
-	 * password is retried for days. */
+	 * once, one of them at least entered, none coming back, all in one
+	 * session.  Clients poll (a household's, a NAT's), a typo is
+	 * retried, a stale password is retried for days. */
 	return m->distinct >= 2 && m->sample == m->distinct &&
 	       m->ok_accts >= 1 && m->returning == 0 &&
-	       tried_once(&ad->c, now, win);
+	       tried_once(&ad->c, now, win) && one_session(&ad->c, now, win);
 }
 
 void lg_campaign_sweep(struct login_engine *e, uint32_t now)

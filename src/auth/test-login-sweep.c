@@ -4,7 +4,8 @@
  * never list-like, whether before or after the campaign is recognised),
  * each tried once, still have their accounts listed in the campaign's incident once they fall
  * silent; honest users on a first-seen carrier NAT or in a household,
- * whose clients come back, are never listed nor refused.
+ * whose clients come back, and two phones given one carrier address half
+ * an hour apart, are never listed nor refused.
  *
  * Each scenario row picks sources from one table; time is simulated from
  * T0 (the clock) and the engine's tick is driven every 60 s.
@@ -35,6 +36,7 @@ struct src {
 	int polls;		/* honest: each account comes back this often */
 	int every;		/* seconds between polls */
 	bool attack;
+	int gap;		/* seconds between its accounts (0: 5) */
 };
 
 #define S_EARLY 0x01	/* all-valid addresses before the campaign */
@@ -43,19 +45,24 @@ struct src {
 #define S_HONEST 0x08	/* a first-seen carrier NAT and a household */
 
 static const struct src srcs[] = {
-	{ "early all-valid 1", "203.0.113.11", 0, 2, "vv", 0, 0, true },
-	{ "early all-valid 2", "203.0.113.12", 60, 3, "vvv", 0, 0, true },
-	{ "early all-valid 3", "198.51.100.13", 150, 2, "vv", 0, 0, true },
-	{ "early all-valid 4", "192.0.2.14", 240, 4, "vvvv", 0, 0, true },
+	{ "early all-valid 1", "203.0.113.11", 0, 2, "vv", 0, 0, true, 0 },
+	{ "early all-valid 2", "203.0.113.12", 60, 3, "vvv", 0, 0, true, 0 },
+	{ "early all-valid 3", "198.51.100.13", 150, 2, "vv", 0, 0, true, 0 },
+	{ "early all-valid 4", "192.0.2.14", 240, 4, "vvvv", 0, 0, true, 0 },
 	{ "early mostly-valid (under the list ratio)", "203.0.113.15", 270, 4,
-	  "vvvw", 0, 0, true },
-	{ "late all-valid 1", "203.0.113.21", 1300, 2, "vv", 0, 0, true },
-	{ "late all-valid 2", "198.51.100.22", 1500, 3, "vvv", 0, 0, true },
+	  "vvvw", 0, 0, true, 0 },
+	{ "late all-valid 1", "203.0.113.21", 1300, 2, "vv", 0, 0, true, 0 },
+	{ "late all-valid 2", "198.51.100.22", 1500, 3, "vvv", 0, 0, true, 0 },
 	{ "carrier NAT, 40 users", "100.64.5.5", 200, 40,
-	  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", 20, 300, false },
-	{ "household, 2 users", "198.18.7.7", 400, 2, "vv", 8, 600, false },
+	  "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", 20, 300, false, 0 },
+	{ "household, 2 users", "198.18.7.7", 400, 2, "vv", 8, 600, false, 0 },
 	{ "household, typo corrected", "198.18.7.8", 500, 2, "wv", 8, 600,
-	  false },
+	  false, 0 },
+	/* Phones on a carrier NAT get a new address for every session, so
+	 * none comes back to this one; the pool hands it to a second phone
+	 * half an hour later: two sessions, not one list. */
+	{ "carrier address reused by a second phone", "100.64.9.9", 600, 2,
+	  "vv", 0, 0, false, 1800 },
 };
 
 /* The list-like addresses: 12, a minute apart from t=320, each trying
@@ -200,8 +207,9 @@ static size_t build(const struct scen *sc, struct ev **out)
 				for (i = 0; i < tries; i++) {
 					struct ev *e = &v[n++];
 
-					e->t = x->start + 5 * j + p * x->every +
-					       5 * i;
+					e->t = x->start +
+					       (x->gap ? x->gap : 5) * j +
+					       p * x->every + 5 * i;
 					e->ip = x->ip;
 					e->src = (int)s;
 					e->right = c == 'v' || i == 1 ||
