@@ -12,6 +12,7 @@
  * login_ip.c       address and network states, their persistence, blocks
  * login_incident.c incidents, their accounts, list/show/CSV
  * login_fleet.c    the counters every host of a fleet shares (store_count)
+ * login_sweep.c    the distributed sweep: a right guess let in, listed later
  *
  * Memory: every table is capped and evicts its least recently seen entry
  * (struct lg_tab).  Per entry, roughly: an address 150 bytes, a network 160,
@@ -56,6 +57,8 @@
 #define LG_SWEEP_QUIET 900	/* silence before an all-success address is
 				 * swept (mail clients poll within this) */
 #define LG_SWEEP_EVERY 60	/* seconds between campaign sweeps */
+#define LG_DSWEEP_RING 1024	/* right guesses kept for the distributed
+				 * sweep (32 bytes each: 32 KB) */
 
 /* ---- login_tab.c ---------------------------------------------------- */
 
@@ -364,6 +367,14 @@ struct login_engine {
 	struct lg_fcall *fcalls;
 	size_t nfcalls;
 	uint32_t fleet_down_at, fleet_logged_at;
+	/* The distributed sweep (login_sweep.c): correct first attempts on
+	 * accounts other addresses were failing on. */
+	struct lg_dsw {
+		struct lg_ip ip;
+		uint64_t acct;		/* the account's node hash */
+		uint32_t t;		/* the login; 0 = free */
+	} dsweep[LG_DSWEEP_RING];
+	uint32_t dsweep_next, dsweep_last;
 	struct lg_stats stats;
 };
 
@@ -578,6 +589,24 @@ void lg_fleet_unblock(struct login_engine *e, const struct lg_ip *ip,
 		      int len, uint32_t now);
 /* Leave the unanswered calls to free themselves. */
 void lg_fleet_free(struct login_engine *e);
+/* ---- login_sweep.c -------------------------------------------------- */
+
+/*
+ * A correct login for account a from ip, a first-seen address not
+ * habitual for a and with no failure of its own on it, while other
+ * addresses were failing on a: remember it for lg_dsweep.
+ */
+void lg_dsweep_note(struct login_engine *e, const struct lg_ip *ip,
+		    const struct lg_acct *a, uint32_t now);
+/*
+ * The distributed sweep, every LG_SWEEP_EVERY seconds from the engine's
+ * tick: a remembered login whose address has since tried nothing else,
+ * not come back and been silent LG_SWEEP_QUIET, on an account then under
+ * distributed guessing (auth_distributed_ips failing addresses), is listed
+ * as entered in an incident (rule "distributed"; the address is not
+ * blocked).
+ */
+void lg_dsweep(struct login_engine *e, uint32_t now);
 
 /* ---- login_ip.c ----------------------------------------------------- */
 

@@ -638,7 +638,7 @@ static void report_in_state(struct login_engine *e, struct ctx *c,
 static void stage_report(struct login_engine *e, struct ctx *c,
 			 struct login_verdict *v)
 {
-	uint32_t win = (uint32_t)e->cfg->auth_window;
+	uint32_t win = (uint32_t)e->cfg->auth_window, nfail;
 	const struct login_attempt *at = c->a;
 	struct lg_acct *a = lg_acct_get(e, c->login, true);
 	bool ok = at->success, rej = !ok && at->policy_reject;
@@ -698,6 +698,14 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 		d = lg_dset_find(&a->badips, c->iph, c->now, win);
 		if (d)		/* it was the owner: not a failing address */
 			d->last = c->now - win;
+		if (!habitual && ad->c.logins.n == 1 &&
+		    c->now - ad->born < win) {
+			/* Others fail on it; this first-seen address got it
+			 * right: the owner, or the attack's guess. */
+			lg_dset_count(&a->badips, c->now, win, &nfail, NULL);
+			if (nfail > 0)
+				lg_dsweep_note(e, &c->ip, a, c->now);
+		}
 	}
 	if (!ok && !rej && count_failure(e, c, a, at->mech)) {
 		bruteforce_block(e, c, a, v);
@@ -767,6 +775,7 @@ static void tick(struct login_engine *e, uint32_t now)
 		return;
 	e->last_tick = now;
 	lg_campaign_sweep(e, now);
+	lg_dsweep(e, now);
 	lg_inc_flush(e);
 	lg_state_sweep(e, now);
 	lg_allow_sweep(e, now);

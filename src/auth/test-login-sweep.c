@@ -1,11 +1,17 @@
 /*
- * test-login-sweep - the campaign sweep (login_judge.c): in a rotating-
+ * test-login-sweep - the sweeps that list valid pairs after the fact.
+ *
+ * The campaign sweep (login_judge.c): in a rotating-
  * address campaign, addresses whose pairs were all or mostly valid (so
  * never list-like, whether before or after the campaign is recognised),
  * each tried once, still have their accounts listed in the campaign's incident once they fall
  * silent; honest users on a first-seen carrier NAT or in a household,
  * whose clients come back, and two phones given one carrier address half
  * an hour apart, are never listed nor refused.
+ *
+ * The distributed sweep (login_sweep.c): many addresses guessing one
+ * account; the address whose guess came right and that then fell silent
+ * is listed, the owner whose client comes back is not (table drows).
  *
  * Each scenario row picks sources from one table; time is simulated from
  * T0 (the clock) and the engine's tick is driven every 60 s.
@@ -281,6 +287,81 @@ static size_t incidents(struct login_engine *e)
 	return n;
 }
 
+/* ---- the distributed sweep (login_sweep.c) ---- */
+
+/* One login of the watched address: 'v' the target's right password, 'w'
+ * a wrong one, 'o' another account's right password. */
+struct dstep {
+	int t;
+	char kind;
+};
+
+struct drow {
+	const char *label;
+	int failing;		/* other addresses guessing the target, one
+				 * wrong password each, 30 s apart from t=0 */
+	struct dstep steps[6];
+	bool listed;		/* the target is expected in an incident */
+};
+
+static const struct drow drows[] = {
+	{ "right guess as the address's first attempt, then silent", 12,
+	  { { 400, 'v' } }, true },
+	{ "wrong, right before the attack is recognised, wrong again, "
+	  "silent", 15, { { 50, 'w' }, { 100, 'v' }, { 130, 'w' } }, true },
+	{ "the owner on a new network: the client polls every 5 min", 12,
+	  { { 400, 'v' }, { 700, 'v' }, { 1000, 'v' }, { 1300, 'v' } },
+	  false },
+	{ "the owner: a typo corrected, then polling", 12,
+	  { { 200, 'w' }, { 205, 'v' }, { 505, 'v' }, { 805, 'v' } }, false },
+	{ "no distributed guessing: 3 addresses failing", 3,
+	  { { 400, 'v' } }, false },
+	{ "the address logs into another account too", 12,
+	  { { 400, 'v' }, { 410, 'o' } }, false },
+};
+
+/* One row: its target listed as expected, its right logins never
+ * refused (the sweep lists, it does not block). */
+static void test_dsweep(const struct drow *r)
+{
+	struct env env;
+	struct ev x;
+	int t, i, k, refused = 0;
+
+	env_open(&env);
+	memset(&x, 0, sizeof(x));
+	for (t = 0, k = 0; t <= 3 * 3600; t += 60) {
+		for (i = 0; i < r->failing; i++) {
+			char ip[24];
+
+			if (30 * i < t || 30 * i >= t + 60)
+				continue;
+			snprintf(ip, sizeof(ip), "240.1.%d.1", i);
+			x.t = 30 * i;
+			x.ip = ip;
+			x.right = false;
+			snprintf(x.login, sizeof(x.login), "target@example.jp");
+			login(env.e, &x);
+		}
+		for (; k < 6 && r->steps[k].kind && r->steps[k].t < t + 60;
+		     k++) {
+			x.t = r->steps[k].t;
+			x.ip = "245.0.0.1";
+			x.right = r->steps[k].kind != 'w';
+			snprintf(x.login, sizeof(x.login), "%s@example.jp",
+				 r->steps[k].kind == 'o' ? "other" : "target");
+			refused += login(env.e, &x) && x.right;
+		}
+		login_engine_tick(env.e, T0 + t + 60);
+	}
+	ok(listed(env.e, "target@example.jp") == r->listed,
+	   "distributed sweep, %s: target %s", r->label,
+	   r->listed ? "listed as entered" : "not listed");
+	is_int(refused, 0, "distributed sweep, %s: no right login refused",
+	       r->label);
+	env_close(&env);
+}
+
 int main(void)
 {
 	size_t r, n, i;
@@ -334,5 +415,7 @@ int main(void)
 		free(v);
 		env_close(&env);
 	}
+	for (r = 0; r < sizeof(drows) / sizeof(drows[0]); r++)
+		test_dsweep(&drows[r]);
 	return tap_done();
 }

@@ -1,0 +1,116 @@
+/*
+ * login_sweep - the distributed sweep: the right guess of distributed
+ * guessing that came as an address's first attempt (issue 9: "every valid
+ * pair the attackers held listed in an incident").
+ *
+ * Many addresses guessing one account (the distributed rule, login.c)
+ * refuse the right guess of an address that guessed wrong before; a right
+ * guess that is the address's first attempt looks like the owner on a new
+ * network and is let in, and so is a right guess after wrong ones from an
+ * address that came before the attack was recognised.  The owner's client
+ * comes back (mail clients poll within LG_SWEEP_QUIET); an address of the
+ * attack gets in once and moves on.  So a correct login for an account
+ * that other addresses were failing on, from a first-seen address not
+ * habitual for it, is remembered; LG_SWEEP_QUIET later, if the account was
+ * by then under distributed guessing (auth_distributed_ips failing
+ * addresses in the window) and the address tried no other account, had
+ * no other success and has been silent since, the account goes into an
+ * incident (rule "distributed") as entered: a password reset, never a
+ * refused login.
+ *
+ * Limits: LG_DSWEEP_RING candidates (32 bytes each); when more arrive
+ * within LG_SWEEP_QUIET the oldest are dropped unswept (a missed listing,
+ * never a wrong one).  Single-threaded, as the engine.
+ */
+#include <string.h>
+
+#include "util/config.h"
+#include "util/log.h"
+
+#include "auth/login-internal.h"
+
+void lg_dsweep_note(struct login_engine *e, const struct lg_ip *ip,
+		    const struct lg_acct *a, uint32_t now)
+{
+	struct lg_dsw *x = &e->dsweep[e->dsweep_next];
+
+	x->ip = *ip;
+	x->acct = a->node.h;
+	x->t = now ? now : 1;
+	e->dsweep_next = (e->dsweep_next + 1) % LG_DSWEEP_RING;
+}
+
+/* Is candidate x still the attack's silent right guess?  Fills *a, *n;
+ * *wait when it may still become one (not silent long enough). */
+static bool dsweep_like(struct login_engine *e, const struct lg_dsw *x,
+			struct lg_addr *ad, uint32_t now, struct lg_acct **a,
+			uint32_t *n, bool *wait)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	const struct lg_dent *d;
+	struct lg_metrics m;
+
+	if (!ad || (ad->camp & (LG_CAMP_JUDGED | LG_CAMP_SWEPT)) ||
+	    lg_state_lookup(e, &ad->ip, now, 0) || x->t - ad->born >= win)
+		return false;
+	lg_metrics_of(e, &ad->c, now, &m);
+	/* This account only, one success, then silence: a polling client
+	 * would have come back and got in again. */
+	d = lg_dset_find(&ad->c.logins, x->acct, now, win);
+	if (m.distinct != 1 || m.oks != 1 || !d)
+		return false;
+	if (now - d->last < LG_SWEEP_QUIET) {
+		*wait = true;	/* failures since: look again later */
+		return false;
+	}
+	*a = (struct lg_acct *)(void *)lg_tab_find(&e->accts, x->acct, NULL,
+						   NULL);
+	if (!*a)
+		return false;
+	lg_dset_count(&(*a)->badips, now, win, n, NULL);
+	return *n >= (uint32_t)e->cfg->auth_distributed_ips;
+}
+
+void lg_dsweep(struct login_engine *e, uint32_t now)
+{
+	uint32_t k, n;
+	char ip[64], why[400], qa[LOG_QSZ];
+
+	if (now - e->dsweep_last < LG_SWEEP_EVERY && now >= e->dsweep_last)
+		return;
+	e->dsweep_last = now;
+	for (k = 0; k < LG_DSWEEP_RING; k++) {
+		struct lg_dsw *x = &e->dsweep[k];
+		struct lg_incident *inc;
+		struct lg_addr *ad;
+		struct lg_acct *a;
+		bool wait = false;
+
+		if (!x->t || now - x->t < LG_SWEEP_QUIET)
+			continue;
+		ad = lg_addr_get(e, &x->ip, false, now);
+		if (!dsweep_like(e, x, ad, now, &a, &n, &wait)) {
+			if (!wait)
+				x->t = 0;
+			continue;
+		}
+		lg_cidr_format(&ad->ip, 128, ip, sizeof(ip));
+		snprintf(why, sizeof(why), "rule=distributed_sweep "
+			 "scope=address ip=%s account=%s failing_ips=%u "
+			 "ok=1 first_seen=%us quiet=%us window=%ld", ip,
+			 log_q(qa, sizeof(qa), a->login), n, x->t - ad->born,
+			 now - ad->c.last, e->cfg->auth_window);
+		inc = lg_inc_for(e, &ad->ip, 128, "distributed", why, now);
+		log_msg(LOG_L_WARN, "event=login_swept incident=%s %s",
+			inc->id, why);
+		lg_inc_note(e, inc, a->login, "", 1, true, x->t, x->t);
+		/* The network was learnt from the attacker's login. */
+		lg_acct_forget(a, lg_net_id(&ad->ip));
+		lg_abused_set(e, a->login, a->pwh, a->pwv, now);
+		lg_comp_add(e, a->login);
+		e->stats.compromised++;
+		e->stats.judged++;
+		ad->camp |= LG_CAMP_SWEPT;
+		x->t = 0;
+	}
+}
