@@ -373,17 +373,26 @@ static void print_geoip(FILE *f)
 			ds_country(n << 16));
 }
 
+static char geo_path[64];
+
+/* The simulated core's config; its login engine gets the address plan as
+ * a geoip_db, as the real run's mamorid does (run-detection-eval.sh). */
 static void write_config(void)
 {
-	FILE *f;
-	int fd;
+	FILE *f, *g;
+	int fd, gd;
 
 	snprintf(conf_path, sizeof(conf_path), "/tmp/detsim-XXXXXX");
-	if ((fd = mkstemp(conf_path)) < 0 || !(f = fdopen(fd, "w"))) {
+	snprintf(geo_path, sizeof(geo_path), "/tmp/detsim-geo-XXXXXX");
+	if ((fd = mkstemp(conf_path)) < 0 || !(f = fdopen(fd, "w")) ||
+	    (gd = mkstemp(geo_path)) < 0 || !(g = fdopen(gd, "w"))) {
 		perror("detsim: config");
 		exit(1);
 	}
+	print_geoip(g);
+	fclose(g);
 	print_config(f);
+	fprintf(f, "geoip_db = tor:%s\n", geo_path);
 	fclose(f);
 }
 
@@ -485,10 +494,20 @@ static void count_unlisted(struct sys *s, const struct ds_world *w,
 				  str_cmp) != NULL;
 
 		/* Listed as entered, never entered by an attack. */
-		if (in && !s->t.valid[i] && s->t.honest[i])
+		if (in && !s->t.valid[i] && s->t.honest[i]) {
 			s->t.hlisted[s->t.honest[i] - 1]++;
+			if (getenv("DETSIM_LOG"))
+				fprintf(stderr, "detsim: honest %s listed as "
+					"entered: %s\n",
+					ds_classes[s->t.honest[i] - 1].name,
+					login);
+		}
 		if (!s->t.valid[i] || in)
 			continue;
+		if (getenv("DETSIM_LOG"))
+			fprintf(stderr, "detsim: valid pair not in an "
+				"incident: %s (attack bits 0x%x)\n", login,
+				s->t.valid[i]);
 		for (c = DS_STUFF_BAD; c <= DS_SPRAY; c++)
 			if (s->t.valid[i] & (1u << (c - DS_STUFF_BAD)))
 				s->t.unlisted[c]++;
@@ -1012,6 +1031,8 @@ int main(int argc, char **argv)
 		config_free(cfg);
 	if (conf_path[0])
 		unlink(conf_path);
+	if (geo_path[0])
+		unlink(geo_path);
 	free(res);
 	return 0;
 }

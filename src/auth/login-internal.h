@@ -98,6 +98,8 @@ struct lg_tab {
 #define LG_DENT_PAIR 0x10	/* account sets: the (address, account) pair
 				 * is blocked (brute force from a shared
 				 * address) */
+#define LG_DENT_LISTED 0x20	/* address sets: put into an incident by
+				 * lg_addr_migrate */
 
 /* One item of a distinct set. */
 struct lg_dent {
@@ -209,6 +211,7 @@ struct lg_addr {
 #define LG_CAMP_MULTI 0x04	/* counted among first-seen addresses with
 				 * two accounts or more */
 #define LG_CAMP_SWEPT 0x08	/* listed by the campaign sweep */
+#define LG_CAMP_EARLY 0x10	/* listed early, abroad (lg_campaign_early) */
 
 struct lg_sus;
 
@@ -517,6 +520,17 @@ void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
  * campaign's incident as entered (the address is not blocked).
  */
 void lg_campaign_sweep(struct login_engine *e, uint32_t now);
+/* Move the accounts address ad tried, but those moved before, into
+ * incident inc: its valid ones become compromised (but current, whose
+ * verdict says so). */
+void lg_addr_migrate(struct login_engine *e, struct lg_addr *ad,
+		     struct lg_incident *inc, const char *current,
+		     const char *protocol, uint32_t now);
+/* Was every account in c's exact set within the window tried once? */
+bool lg_tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win);
+/* Were c's accounts within the window tried in one session: no silence of
+ * LG_SWEEP_QUIET or more between one account's attempts and the next's? */
+bool lg_one_session(const struct lg_ctr *c, uint32_t now, uint32_t win);
 /*
  * At the after-check (a correct password for login from ip, not yet
  * counted): does a rotating-address campaign's stuffing playbook apply
@@ -607,6 +621,25 @@ void lg_dsweep_note(struct login_engine *e, const struct lg_ip *ip,
  * blocked).
  */
 void lg_dsweep(struct login_engine *e, uint32_t now);
+/*
+ * A correct login from first-seen address ad, judged by no rule:
+ * while a campaign is live, an address outside home_countries (geoip_db
+ * and home_countries set) that logged into two accounts or more, each
+ * once, none returning, in one session, is the campaign's all-valid part
+ * at once: its accounts go into the campaign's incident as entered (not
+ * refused), and so does each account it logs into after (protocol "": a
+ * sweep's look at ad).
+ */
+void lg_campaign_early(struct login_engine *e, struct lg_addr *ad,
+		       const char *protocol, uint32_t now);
+/* Where ad is, with geoip_db and home_countries set: 1 outside
+ * home_countries, -1 inside, 0 unknown or not configured.  (Not the
+ * accounts' habitual countries: a success has just taught its account
+ * this one.) */
+int lg_addr_where(struct login_engine *e, const struct lg_addr *ad);
+/* Is ad such an address (campaign aside)?  Fills m. */
+bool lg_early_like(struct login_engine *e, const struct lg_addr *ad,
+		   uint32_t now, struct lg_metrics *m);
 
 /* ---- login_ip.c ----------------------------------------------------- */
 

@@ -335,11 +335,9 @@ static void describe_list(const struct login_engine *e, char *out, size_t n,
 		 m->returning, first_seen, camp, e->cfg->auth_window);
 }
 
-/* Move the accounts address ad tried into incident inc: its valid ones
- * become compromised (but current, whose verdict says so). */
-static void addr_migrate(struct login_engine *e, struct lg_addr *ad,
-			 struct lg_incident *inc, const char *current,
-			 const char *protocol, uint32_t now)
+void lg_addr_migrate(struct login_engine *e, struct lg_addr *ad,
+		     struct lg_incident *inc, const char *current,
+		     const char *protocol, uint32_t now)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
 	uint64_t net = lg_net_id(&ad->ip);
@@ -348,12 +346,13 @@ static void addr_migrate(struct login_engine *e, struct lg_addr *ad,
 
 	ad->camp |= LG_CAMP_JUDGED;
 	for (i = 0; i < ad->c.logins.n; i++) {
-		const struct lg_dent *d = &ad->c.logins.e[i];
+		struct lg_dent *d = &ad->c.logins.e[i];
 		bool ok = (d->flags & LG_DENT_OK) != 0;
 		struct lg_acct *a;
 
-		if (now - d->last >= win)
+		if (now - d->last >= win || (d->flags & LG_DENT_LISTED))
 			continue;
+		d->flags |= LG_DENT_LISTED;
 		a = (struct lg_acct *)(void *)lg_tab_find(&e->accts, d->h,
 							  NULL, NULL);
 		if (!a)
@@ -391,7 +390,7 @@ static struct lg_state *camp_judge(struct login_engine *e,
 	e->stats.judged++;
 	inc = lg_inc_find(e, s->incident);
 	if (inc)
-		addr_migrate(e, ad, inc, current, protocol, now);
+		lg_addr_migrate(e, ad, inc, current, protocol, now);
 	return s;
 }
 
@@ -437,6 +436,7 @@ void lg_campaign_raised(struct login_engine *e, bool was,
 	}
 	if (was || !camp_active(e, now))
 		return;
+	e->sweep_last = 0;	/* the sweep looks at once (next tick) */
 	for (k = 0; k < e->camp_n; k++) {
 		struct lg_addr *x;
 
@@ -503,8 +503,7 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 	return camp_judge(e, ad, why, login, protocol, now);
 }
 
-/* Was every account in c's exact set within the window tried once? */
-static bool tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win)
+bool lg_tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win)
 {
 	uint16_t i;
 
@@ -516,12 +515,10 @@ static bool tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win)
 	return true;
 }
 
-/* Were c's accounts within the window tried in one session: no silence of
- * LG_SWEEP_QUIET or more between one account's attempts and the next's?
- * The sweep reads such a silence as "the list is done", so accounts
- * before and after one are different people behind a shared address (two
- * phones given the same carrier address half an hour apart), not a list. */
-static bool one_session(const struct lg_ctr *c, uint32_t now, uint32_t win)
+/* The sweep reads a silence of LG_SWEEP_QUIET as "the list is done", so
+ * accounts before and after one are different people behind a shared
+ * address (two phones given one carrier address half an hour apart). */
+bool lg_one_session(const struct lg_ctr *c, uint32_t now, uint32_t win)
 {
 	uint32_t t[LG_EXACT_MAX], x;
 	uint16_t i, n = 0, k;
@@ -542,7 +539,7 @@ static bool one_session(const struct lg_ctr *c, uint32_t now, uint32_t win)
 
 /* Does address ad, born within the campaign's live period (give or take a
  * window), look like the campaign's all-valid part?  Fills m. */
-static bool sweep_like(const struct login_engine *e, const struct lg_addr *ad,
+static bool sweep_like(struct login_engine *e, const struct lg_addr *ad,
 		       uint32_t now, struct lg_metrics *m)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
@@ -553,6 +550,11 @@ static bool sweep_like(const struct login_engine *e, const struct lg_addr *ad,
 		return false;
 	if (now - ad->c.last < LG_SWEEP_QUIET || now - ad->born >= 2 * win)
 		return false;
+	/* Where the customers are (home_countries), a carrier NAT hands one
+	 * address to two customers minutes apart, each logging in once:
+	 * exactly this shape.  Only a list-like address is judged there. */
+	if (lg_addr_where(e, ad) < 0)
+		return false;
 	lg_metrics_of(e, &ad->c, now, m);
 	/* Worked through once: two accounts or more, each tried exactly
 	 * once, one of them at least entered, none coming back, all in one
@@ -560,7 +562,7 @@ static bool sweep_like(const struct login_engine *e, const struct lg_addr *ad,
 	 * retried, a stale password is retried for days. */
 	return m->distinct >= 2 && m->sample == m->distinct &&
 	       m->ok_accts >= 1 && m->returning == 0 &&
-	       tried_once(&ad->c, now, win) && one_session(&ad->c, now, win);
+	       lg_tried_once(&ad->c, now, win) && lg_one_session(&ad->c, now, win);
 }
 
 void lg_campaign_sweep(struct login_engine *e, uint32_t now)
@@ -578,8 +580,15 @@ void lg_campaign_sweep(struct login_engine *e, uint32_t now)
 		struct lg_addr *ad;
 
 		ad = lg_addr_get(e, &e->sweep_ring[k], false, now);
-		if (!ad || lg_state_lookup(e, &ad->ip, now, 0) ||
-		    !sweep_like(e, ad, now, &m))
+		if (!ad || lg_state_lookup(e, &ad->ip, now, 0))
+			continue;
+		if (!(ad->camp & LG_CAMP_EARLY) && camp_active(e, now) &&
+		    lg_early_like(e, ad, now, &m)) {
+			/* Abroad: no need to wait for the silence. */
+			lg_campaign_early(e, ad, "", now);
+			continue;
+		}
+		if (!sweep_like(e, ad, now, &m))
 			continue;
 		lg_cidr_format(&ad->ip, 128, a, sizeof(a));
 		snprintf(why, sizeof(why), "rule=campaign_sweep scope=address "
@@ -593,7 +602,7 @@ void lg_campaign_sweep(struct login_engine *e, uint32_t now)
 		log_msg(LOG_L_WARN, "event=login_swept incident=%s %s",
 			inc->id, why);
 		e->stats.judged++;
-		addr_migrate(e, ad, inc, NULL, "", now);
+		lg_addr_migrate(e, ad, inc, NULL, "", now);
 		ad->camp |= LG_CAMP_SWEPT;
 	}
 }
@@ -721,8 +730,11 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 				 net, a, &mn, &ma);
 		}
 	}
-	if (!rule)
+	if (!rule) {
+		if (ok)
+			lg_campaign_early(e, ad, protocol, now);
 		return false;
+	}
 	if (at_net)
 		s = lg_state_enter(e, &nt->prefix, nt->len, LG_STUFFING, rule,
 				   why, "mamori", false, 0, now);

@@ -114,3 +114,63 @@ void lg_dsweep(struct login_engine *e, uint32_t now)
 		x->t = 0;
 	}
 }
+
+int lg_addr_where(struct login_engine *e, const struct lg_addr *ad)
+{
+	const char *home = e->cfg->home_countries;
+	uint16_t code;
+	char cc[3];
+
+	if (!e->geo || !home || !home[0])
+		return 0;
+	code = lg_geo_country(e->geo, &ad->ip);
+	if (!code)
+		return 0;
+	lg_cc_format(code, cc);
+	return config_list_has(home, cc) ? -1 : 1;
+}
+
+bool lg_early_like(struct login_engine *e, const struct lg_addr *ad,
+		   uint32_t now, struct lg_metrics *m)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+
+	if (now - ad->born >= win || (ad->camp & LG_CAMP_JUDGED &&
+				      !(ad->camp & LG_CAMP_EARLY)) ||
+	    lg_addr_where(e, ad) <= 0)
+		return false;
+	lg_metrics_of(e, &ad->c, now, m);
+	return m->distinct >= 2 && m->sample == m->distinct &&
+	       m->ok_accts >= 1 && !m->returning &&
+	       lg_tried_once(&ad->c, now, win) &&
+	       lg_one_session(&ad->c, now, win);
+}
+
+void lg_campaign_early(struct login_engine *e, struct lg_addr *ad,
+		       const char *protocol, uint32_t now)
+{
+	uint32_t win = (uint32_t)e->cfg->auth_window;
+	struct lg_incident *inc;
+	struct lg_metrics m;
+	char ip[64], why[400];
+
+	/* Once listed, it stays the campaign's while the counts dip. */
+	if ((!(ad->camp & LG_CAMP_EARLY) && !lg_campaign_active(e, now)) ||
+	    !lg_early_like(e, ad, now, &m))
+		return;
+	lg_cidr_format(&ad->ip, 128, ip, sizeof(ip));
+	snprintf(why, sizeof(why), "rule=campaign_sweep scope=address ip=%s "
+		 "abroad=1 distinct_logins=%u ok=%u attempts=%u returning=0 "
+		 "first_seen=%us campaign_addrs=%u window=%u", ip, m.distinct,
+		 m.ok_accts, m.attempts, now - ad->born,
+		 window_count(&e->camp, win, now), win);
+	inc = lg_inc_for(e, &ad->ip, 128, "campaign", why, now);
+	if (!(ad->camp & LG_CAMP_EARLY)) {
+		e->stats.judged++;
+		log_msg(LOG_L_WARN, "event=login_swept incident=%s %s",
+			inc->id, why);
+	}
+	/* The first time the accounts so far, then each new one. */
+	lg_addr_migrate(e, ad, inc, NULL, protocol, now);
+	ad->camp |= LG_CAMP_EARLY | LG_CAMP_SWEPT;
+}

@@ -49,6 +49,8 @@ struct src {
 #define S_LIST 0x02	/* list-like addresses: the campaign */
 #define S_LATE 0x04	/* all-valid addresses after it is recognised */
 #define S_HONEST 0x08	/* a first-seen carrier NAT and a household */
+#define S_CGNAT 0x10	/* one carrier address, two customers minutes apart
+			 * (at home: only with geoip_db and home_countries) */
 
 static const struct src srcs[] = {
 	{ "early all-valid 1", "203.0.113.11", 0, 2, "vv", 0, 0, true, 0 },
@@ -69,6 +71,8 @@ static const struct src srcs[] = {
 	 * half an hour later: two sessions, not one list. */
 	{ "carrier address reused by a second phone", "100.64.9.9", 600, 2,
 	  "vv", 0, 0, false, 1800 },
+	{ "carrier address shared by two customers 2 min apart",
+	  "100.64.9.10", 700, 2, "vv", 0, 0, false, 120 },
 };
 
 /* The list-like addresses: 12, a minute apart from t=320, each trying
@@ -79,33 +83,56 @@ struct scen {
 	const char *label;
 	unsigned sources;	/* S_* */
 	bool campaign;		/* an incident is expected */
+	bool geo;		/* geoip_db: 100.64.0.0/10 and 198.18.0.0/15
+				 * JP, the rest US; home_countries = JP */
+	int horizon;		/* seconds run (0: 3 hours) */
 };
 
 static const struct scen scens[] = {
 	{ "campaign with all-valid addresses before and after it is seen",
-	  S_EARLY | S_LIST | S_LATE, true },
+	  S_EARLY | S_LIST | S_LATE, true, false, 0 },
 	{ "campaign, a first-seen carrier NAT and households at the same "
-	  "time", S_EARLY | S_LIST | S_LATE | S_HONEST, true },
+	  "time", S_EARLY | S_LIST | S_LATE | S_HONEST, true, false, 0 },
 	{ "no campaign: all-valid addresses and honest users only",
-	  S_EARLY | S_LATE | S_HONEST, false },
+	  S_EARLY | S_LATE | S_HONEST, false, false, 0 },
+	/* Abroad, the all-valid addresses are listed without the silence:
+	 * the last one is only 5 minutes silent at the end.  At home, the
+	 * carrier address two customers shared is not swept. */
+	{ "home_countries JP, campaign abroad, 30 min run",
+	  S_EARLY | S_LIST | S_LATE | S_HONEST | S_CGNAT, true, true, 1800 },
 };
 
 struct env {
 	struct config *cfg;
 	struct store *st;
 	struct login_engine *e;
-	char path[64];
+	char path[64], geo[64];
 };
 
-/* Open the engine with the default config and a memory store. */
-static void env_open(struct env *v)
+/* Open the engine with the default config (geo: plus scens' geoip_db and
+ * home_countries) and a memory store. */
+static void env_open(struct env *v, bool geo)
 {
 	char err[512];
 	FILE *f;
 
 	memset(v, 0, sizeof(*v));
 	snprintf(v->path, sizeof(v->path), "/tmp/mamori-test-sweep-XXXXXX");
+	snprintf(v->geo, sizeof(v->geo), "/tmp/mamori-test-geo-XXXXXX");
 	f = fdopen(mkstemp(v->path), "w");
+	if (geo) {
+		FILE *g = fdopen(mkstemp(v->geo), "w");
+
+		/* Tor's format: first,last,CC over IPv4 as integers. */
+		fprintf(g, "0,1681915903,US\n1681915904,1686110207,JP\n"
+			"1686110208,3323068415,US\n3323068416,3323199487,JP\n"
+			"3323199488,4294967295,US\n");
+		fclose(g);
+		fprintf(f, "geoip_db = tor:%s\nhome_countries = JP\n",
+			v->geo);
+	} else {
+		v->geo[0] = '\0';
+	}
 	fclose(f);
 	v->cfg = config_load(v->path, err, sizeof(err));
 	if (!v->cfg || store_open("memory:", NULL, &v->st, err,
@@ -129,6 +156,8 @@ static void env_close(struct env *v)
 	store_close(v->st);
 	config_free(v->cfg);
 	unlink(v->path);
+	if (v->geo[0])
+		unlink(v->geo);
 }
 
 /* One timed login. */
@@ -199,7 +228,8 @@ static size_t build(const struct scen *sc, struct ev **out)
 
 	for (s = 0; s < sizeof(srcs) / sizeof(srcs[0]); s++) {
 		const struct src *x = &srcs[s];
-		unsigned bit = !x->attack ? S_HONEST :
+		unsigned bit = !x->attack ? (x->gap == 120 ? S_CGNAT :
+					     S_HONEST) :
 			       x->start < 320 ? S_EARLY : S_LATE;
 
 		if (!(sc->sources & bit))
@@ -328,7 +358,7 @@ static void test_dsweep(const struct drow *r)
 	struct ev x;
 	int t, i, k, refused = 0;
 
-	env_open(&env);
+	env_open(&env, false);
 	memset(&x, 0, sizeof(x));
 	for (t = 0, k = 0; t <= 3 * 3600; t += 60) {
 		for (i = 0; i < r->failing; i++) {
@@ -375,9 +405,10 @@ int main(void)
 		int t, unlisted = 0, valid = 0, honest_listed = 0;
 		int honest_refused = 0, honest_ok = 0;
 
-		env_open(&env);
+		env_open(&env, sc->geo);
 		n = build(sc, &v);
-		for (i = 0, t = 0; t <= 3 * 3600; t += 60) {
+		for (i = 0, t = 0; t < (sc->horizon ? sc->horizon : 3 * 3600);
+		     t += 60) {
 			for (; i < n && v[i].t < t + 60; i++) {
 				bool refused = login(env.e, &v[i]);
 
@@ -389,7 +420,7 @@ int main(void)
 			}
 			login_engine_tick(env.e, T0 + t + 60);
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && v[i].t < t; i++) {
 			bool attack = v[i].src < 0 || srcs[v[i].src].attack;
 
 			/* Each account once: its first correct login. */
