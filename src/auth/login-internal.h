@@ -12,7 +12,7 @@
  * login_ip.c       address and network states, their persistence, blocks
  * login_incident.c incidents, their accounts, list/show/CSV
  * login_fleet.c    the counters every host of a fleet shares (store_count)
- * login_sweep.c    the distributed sweep: a right guess let in, listed later
+ * login_sweep.c    the sweeps: valid pairs let in, listed after the fact
  *
  * Memory: every table is capped and evicts its least recently seen entry
  * (struct lg_tab).  Per entry, roughly: an address 150 bytes, a network 160,
@@ -359,7 +359,7 @@ struct login_engine {
 	struct lg_ip camp_ring[LG_CAMP_RING];
 	uint32_t camp_next, camp_n;
 	char camp_inc[40];
-	/* The campaign sweep (login_judge.c): when a campaign was live, and
+	/* The campaign sweep (login_sweep.c): when a campaign was live, and
 	 * the last LG_SWEEP_RING first-seen addresses with two accounts or
 	 * more, whatever their outcomes. */
 	uint32_t camp_first, camp_last, sweep_last;
@@ -511,26 +511,12 @@ void lg_ctr_reset(struct lg_ctr *c);
  */
 void lg_ctr_note(struct login_engine *e, struct lg_ctr *c, uint64_t h,
 		 uint8_t flags, uint64_t aux, uint32_t now);
-/*
- * The campaign sweep, every LG_SWEEP_EVERY seconds from the engine's tick:
- * while or after a campaign was live, a first-seen address that tried two
- * accounts or more within its window, all of them successfully, each once,
- * none returning, and then fell silent for LG_SWEEP_QUIET, is the part of
- * the campaign whose pairs were all valid: its accounts go into the
- * campaign's incident as entered (the address is not blocked).
- */
-void lg_campaign_sweep(struct login_engine *e, uint32_t now);
 /* Move the accounts address ad tried, but those moved before, into
  * incident inc: its valid ones become compromised (but current, whose
  * verdict says so). */
 void lg_addr_migrate(struct login_engine *e, struct lg_addr *ad,
 		     struct lg_incident *inc, const char *current,
 		     const char *protocol, uint32_t now);
-/* Was every account in c's exact set within the window tried once? */
-bool lg_tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win);
-/* Were c's accounts within the window tried in one session: no silence of
- * LG_SWEEP_QUIET or more between one account's attempts and the next's? */
-bool lg_one_session(const struct lg_ctr *c, uint32_t now, uint32_t win);
 /*
  * At the after-check (a correct password for login from ip, not yet
  * counted): does a rotating-address campaign's stuffing playbook apply
@@ -604,6 +590,17 @@ void lg_fleet_unblock(struct login_engine *e, const struct lg_ip *ip,
 /* Leave the unanswered calls to free themselves. */
 void lg_fleet_free(struct login_engine *e);
 /* ---- login_sweep.c -------------------------------------------------- */
+
+/*
+ * The campaign sweep, every LG_SWEEP_EVERY seconds from the engine's tick:
+ * while or after a campaign was live, a first-seen address that tried two
+ * accounts or more within its window, one at least successfully, each
+ * once, none returning, in one session, and then fell silent for
+ * LG_SWEEP_QUIET (not inside home_countries; abroad at once), is the part
+ * of the campaign whose pairs were all valid: its accounts go into the
+ * campaign's incident as entered (the address is not blocked).
+ */
+void lg_campaign_sweep(struct login_engine *e, uint32_t now);
 
 /*
  * A correct login for account a from ip, a first-seen address not

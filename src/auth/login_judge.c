@@ -25,14 +25,9 @@
  *   spraying    the network-level rule when the address itself tried
  *               fewer than T logins (many addresses, few logins each).
  *
- * Campaign sweep: while a rotating-address campaign is live (and two
- * windows after), every LG_SWEEP_EVERY seconds the last LG_SWEEP_RING
- * first-seen addresses with two accounts or more are looked at again; one
- * born near the campaign that tried each account exactly once, entered
- * one at least, had none returning and has been silent LG_SWEEP_QUIET
- * seconds has its accounts listed in the campaign's incident (its
- * successes compromised), without a state: a wrong sweep costs a password
- * reset, never a refused login (docs/design/logins.md).
+ * The campaign sweep (the all-valid addresses of a campaign, listed after
+ * the fact) is in login_sweep.c; the campaign's rule and its counters are
+ * here (lg_camp_active, the sweep ring filled by lg_judge).
  *
  * Half of T with the bad-list ratio, or a good list still settling, is
  * "suspect": Dovecot delays the address's logins by auth_delay while the
@@ -501,110 +496,6 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 		      window_count(&e->camp, win, now));
 	snprintf(v->reason, sizeof(v->reason), "%s", why);
 	return camp_judge(e, ad, why, login, protocol, now);
-}
-
-bool lg_tried_once(const struct lg_ctr *c, uint32_t now, uint32_t win)
-{
-	uint16_t i;
-
-	for (i = 0; i < c->logins.n; i++)
-		if (now - c->logins.e[i].last < win &&
-		    (c->logins.e[i].n > 1 ||
-		     (c->logins.e[i].flags & LG_DENT_RET)))
-			return false;
-	return true;
-}
-
-/* The sweep reads a silence of LG_SWEEP_QUIET as "the list is done", so
- * accounts before and after one are different people behind a shared
- * address (two phones given one carrier address half an hour apart). */
-bool lg_one_session(const struct lg_ctr *c, uint32_t now, uint32_t win)
-{
-	uint32_t t[LG_EXACT_MAX], x;
-	uint16_t i, n = 0, k;
-
-	for (i = 0; i < c->logins.n && n < LG_EXACT_MAX; i++) {
-		if (now - c->logins.e[i].last >= win)
-			continue;
-		x = c->logins.e[i].first;
-		for (k = n++; k > 0 && t[k - 1] > x; k--)
-			t[k] = t[k - 1];
-		t[k] = x;
-	}
-	for (i = 1; i < n; i++)
-		if (t[i] - t[i - 1] >= LG_SWEEP_QUIET)
-			return false;
-	return true;
-}
-
-/* Does address ad, born within the campaign's live period (give or take a
- * window), look like the campaign's all-valid part?  Fills m. */
-static bool sweep_like(struct login_engine *e, const struct lg_addr *ad,
-		       uint32_t now, struct lg_metrics *m)
-{
-	uint32_t win = (uint32_t)e->cfg->auth_window;
-
-	if (ad->camp & (LG_CAMP_JUDGED | LG_CAMP_SWEPT))
-		return false;
-	if (ad->born + win < e->camp_first || ad->born > e->camp_last + win)
-		return false;
-	if (now - ad->c.last < LG_SWEEP_QUIET || now - ad->born >= 2 * win)
-		return false;
-	/* Where the customers are (home_countries), a carrier NAT hands one
-	 * address to two customers minutes apart, each logging in once:
-	 * exactly this shape.  Only a list-like address is judged there. */
-	if (lg_addr_where(e, ad) < 0)
-		return false;
-	lg_metrics_of(e, &ad->c, now, m);
-	/* Worked through once: two accounts or more, each tried exactly
-	 * once, one of them at least entered, none coming back, all in one
-	 * session.  Clients poll (a household's, a NAT's), a typo is
-	 * retried, a stale password is retried for days. */
-	return m->distinct >= 2 && m->sample == m->distinct &&
-	       m->ok_accts >= 1 && m->returning == 0 &&
-	       lg_tried_once(&ad->c, now, win) && lg_one_session(&ad->c, now, win);
-}
-
-void lg_campaign_sweep(struct login_engine *e, uint32_t now)
-{
-	uint32_t win = (uint32_t)e->cfg->auth_window, k;
-	char a[64], why[400];
-	struct lg_metrics m;
-
-	if (!e->camp_last || now - e->camp_last >= 2 * win ||
-	    now - e->sweep_last < LG_SWEEP_EVERY)
-		return;
-	e->sweep_last = now;
-	for (k = 0; k < e->sweep_n; k++) {
-		struct lg_incident *inc;
-		struct lg_addr *ad;
-
-		ad = lg_addr_get(e, &e->sweep_ring[k], false, now);
-		if (!ad || lg_state_lookup(e, &ad->ip, now, 0))
-			continue;
-		if (!(ad->camp & LG_CAMP_EARLY) && camp_active(e, now) &&
-		    lg_early_like(e, ad, now, &m)) {
-			/* Abroad: no need to wait for the silence. */
-			lg_campaign_early(e, ad, "", now);
-			continue;
-		}
-		if (!sweep_like(e, ad, now, &m))
-			continue;
-		lg_cidr_format(&ad->ip, 128, a, sizeof(a));
-		snprintf(why, sizeof(why), "rule=campaign_sweep scope=address "
-			 "ip=%s distinct_logins=%u ok=%u attempts=%u "
-			 "returning=%u first_seen=%us quiet=%us "
-			 "campaign_addrs=%u window=%ld", a, m.distinct,
-			 m.ok_accts, m.attempts, m.returning, now - ad->born,
-			 now - ad->c.last, window_count(&e->camp, win, now),
-			 e->cfg->auth_window);
-		inc = lg_inc_for(e, &ad->ip, 128, "campaign", why, now);
-		log_msg(LOG_L_WARN, "event=login_swept incident=%s %s",
-			inc->id, why);
-		e->stats.judged++;
-		lg_addr_migrate(e, ad, inc, NULL, "", now);
-		ad->camp |= LG_CAMP_SWEPT;
-	}
 }
 
 /* Is the network of ip in a live automatic state of its own? */
