@@ -268,6 +268,8 @@ struct lg_state {
 	uint8_t level;			/* recurrences: duration doubles */
 	bool manual;
 	uint32_t since, until;
+	uint32_t wrong;			/* last wrong password from it while in
+					 * force (0: none) */
 	uint32_t forget;		/* LG_NONE: drop the history then */
 	char rule[16];
 	char incident[40];

@@ -629,6 +629,8 @@ static void report_in_state(struct login_engine *e, struct ctx *c,
 					  "evidence=success_reported", c->now);
 		return;
 	}
+	if (!ok && !c->a->policy_reject)
+		c->st->wrong = c->now;	/* the attack goes on */
 	if (!ok && !c->a->policy_reject &&
 	    count_failure(e, c, a, c->a->mech) && !c->st->manual)
 		bruteforce_block(e, c, a, v);

@@ -311,6 +311,20 @@ static void sweep_one(struct lg_node *n, void *arg)
 	if (s->until > sw->now)
 		return;
 	lg_cidr_format(&s->ip, s->len, key, sizeof(key));
+	if (!s->manual && s->wrong && sw->now - s->wrong < LG_SWEEP_QUIET) {
+		/* Wrong passwords still arrive: the attack it was put on goes
+		 * on, so it lapses LG_SWEEP_QUIET after the last one, not in
+		 * the middle (a spray outlasting auth_block_time entered the
+		 * first valid pair after the lapse). */
+		s->until = s->wrong + LG_SWEEP_QUIET;
+		state_save(e, s);
+		log_msg(LOG_L_INFO, "event=login_state_extended ip=%s state=%s "
+			"incident=%s until=%u last_wrong=%u", key,
+			lg_kind_name(s->kind),
+			s->incident[0] ? s->incident : "-", s->until,
+			s->wrong);
+		return;
+	}
 	log_msg(LOG_L_INFO, "event=login_state_expired ip=%s state=%s "
 		"incident=%s", key, lg_kind_name(s->kind),
 		s->incident[0] ? s->incident : "-");

@@ -13,6 +13,9 @@
  * account; the address whose guess came right and that then fell silent
  * is listed, the owner whose client comes back is not (table drows).
  *
+ * A stuffing state does not lapse while wrong passwords still arrive from
+ * it (login_ip.c; table lrows).
+ *
  * Each scenario row picks sources from one table; time is simulated from
  * T0 (the clock) and the engine's tick is driven every 60 s.
  */
@@ -392,6 +395,49 @@ static void test_dsweep(const struct drow *r)
 	env_close(&env);
 }
 
+/* ---- a state in force while its attack goes on (login_ip.c) ---- */
+
+struct lrow {
+	const char *label;
+	bool keep_failing;	/* wrong passwords every minute after the
+				 * judgement, past auth_block_time */
+	bool refused;		/* the right password at t=3900 */
+};
+
+static const struct lrow lrows[] = {
+	{ "wrong passwords go on past auth_block_time", true, true },
+	{ "the address fell silent", false, false },
+};
+
+/* One address works a bad list (judged at t=190, state until about
+ * 3790), then, per row, keeps guessing or stops; at t=3900 it has a right
+ * password: refused and listed only while its attack went on. */
+static void test_lapse(const struct lrow *r)
+{
+	struct env env;
+	struct ev x;
+	int t, i = 0;
+	bool refused = false;
+
+	env_open(&env, false);
+	memset(&x, 0, sizeof(x));
+	x.ip = "198.51.100.99";
+	for (t = 0; t <= 3900; t += 10) {
+		if (t >= 250 && (!r->keep_failing || t % 60))
+			continue;
+		x.t = t;
+		x.right = t == 3900;
+		snprintf(x.login, sizeof(x.login), "%s%d@example.jp",
+			 x.right ? "found" : "list", i++);
+		refused = login(env.e, &x);
+	}
+	ok(refused == r->refused, "state lapse, %s: the right password at "
+	   "t=3900 %s", r->label, r->refused ? "refused" : "let in");
+	ok(listed(env.e, x.login) == r->refused, "state lapse, %s: the pair "
+	   "%s", r->label, r->refused ? "listed" : "not listed");
+	env_close(&env);
+}
+
 int main(void)
 {
 	size_t r, n, i;
@@ -448,5 +494,7 @@ int main(void)
 	}
 	for (r = 0; r < sizeof(drows) / sizeof(drows[0]); r++)
 		test_dsweep(&drows[r]);
+	for (r = 0; r < sizeof(lrows) / sizeof(lrows[0]); r++)
+		test_lapse(&lrows[r]);
 	return tap_done();
 }
