@@ -364,7 +364,7 @@ static const struct cfg_param global_params[] = {
 	 G(dmarc_our_networks), NULL,
 	 "our sending networks (CIDRs, comma-separated): sources there are \"ours\" in mamori dmarc sources"},
 	{"home_countries", CFG_STR, "", 0, 0, true, G(home_countries), NULL,
-	 "countries (ISO 3166 two letters, e.g. JP) the provider's customers send from; a client elsewhere is an outbound signal from the first message (needs geoip_db); empty = off"},
+	 "countries (ISO 3166 two letters, e.g. JP) the provider's customers send from; a client elsewhere is an outbound signal from the first message, and in a login campaign an all-valid address elsewhere is listed at once, one inside never swept (needs geoip_db); empty = off"},
 	{"dmarc_report_send", CFG_BOOL, "no", 0, 0, true,
 	 G(dmarc_report_send), NULL,
 	 "mamorid mails DMARC aggregate reports (RFC 9990) of the inbound mail once a day"},
