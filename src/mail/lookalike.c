@@ -40,12 +40,79 @@ struct entry {
 	size_t label_cps;
 };
 
+/* The folded skeleton of one ASCII character (UTF-8 and UTF-16 lengths). */
+struct ascii_sk {
+	char s[8];
+	unsigned char n, n16;
+};
+
 struct lookalike {
 	const struct dmarc_psl *psl;
 	USpoofChecker *sc;
 	struct entry *e;
 	size_t n, cap;
+	unsigned long serial;		/* tells checkers apart in the memo */
+	bool ascii_ok;			/* ascii[] filled */
+	struct ascii_sk ascii[128];
 };
+
+/*
+ * The last lookalike_check results of this thread (issue 10's CPU goal):
+ * one message asks about the same hosts several times (the From domain by
+ * the brand, display-name and From checks, each link host by links and
+ * the brand-link check), and the next message often about the same ones.
+ * A result depends only on the checker's state and the domain: the key is
+ * (serial, entries, domain).  Fixed size, no heap: nothing to free when a
+ * libmilter thread ends.
+ */
+#define MEMO_N 16
+struct memo_ent {
+	unsigned long serial;		/* 0: empty */
+	size_t n;			/* la->n when it was computed */
+	char domain[LOOKALIKE_DOMAIN_MAX];
+	struct lookalike_result res;
+};
+static __thread struct {
+	struct memo_ent e[MEMO_N];
+	unsigned next;
+} memo;
+
+static unsigned long serial_next;	/* atomic */
+
+static int skeleton_icu(const struct lookalike *la, const char *s,
+			char *out, size_t outsz);
+
+/*
+ * The skeleton of every ASCII character through ICU, once: the skeleton
+ * of an ASCII string is then the concatenation of its characters' (UTS
+ * #39 4: NFD is the identity on ASCII, the mapping is per character, and
+ * no ASCII prototype starts with a combining mark to reorder; checked for
+ * every pair in test-lookalike.c).  Left unused if a character fails.
+ */
+static void ascii_table(struct lookalike *la)
+{
+	char one[2], sk[32];
+	UChar u[32];
+	UErrorCode err;
+	int32_t n16;
+	int c;
+
+	for (c = 1; c < 128; c++) {
+		one[0] = (char)c;
+		one[1] = '\0';
+		err = U_ZERO_ERROR;
+		if (skeleton_icu(la, one, sk, sizeof(sk)) != 0 ||
+		    strlen(sk) >= sizeof(la->ascii[c].s))
+			return;
+		u_strFromUTF8(u, 32, &n16, sk, -1, &err);
+		if (U_FAILURE(err))
+			return;
+		memcpy(la->ascii[c].s, sk, strlen(sk));
+		la->ascii[c].n = (unsigned char)strlen(sk);
+		la->ascii[c].n16 = (unsigned char)n16;
+	}
+	la->ascii_ok = true;
+}
 
 struct lookalike *lookalike_new(const struct dmarc_psl *psl)
 {
@@ -64,6 +131,8 @@ struct lookalike *lookalike_new(const struct dmarc_psl *psl)
 	la = xcalloc(1, sizeof(*la));
 	la->psl = psl;
 	la->sc = sc;
+	la->serial = __atomic_add_fetch(&serial_next, 1, __ATOMIC_RELAXED);
+	ascii_table(la);
 	return la;
 }
 
@@ -107,8 +176,9 @@ static bool is_ascii(const char *s)
 	return true;
 }
 
-int lookalike_skeleton(const struct lookalike *la, const char *s,
-		       char *out, size_t outsz)
+/* The skeleton through ICU (lookalike_skeleton without the ASCII table). */
+static int skeleton_icu(const struct lookalike *la, const char *s,
+			char *out, size_t outsz)
 {
 	UChar u[LOOKALIKE_DOMAIN_MAX * 2], sk[LOOKALIKE_DOMAIN_MAX * 4];
 	UChar f[LOOKALIKE_DOMAIN_MAX * 4];
@@ -132,6 +202,29 @@ int lookalike_skeleton(const struct lookalike *la, const char *s,
 	if (U_FAILURE(err) || (size_t)no >= outsz)
 		return -1;
 	out[no] = '\0';
+	return 0;
+}
+
+int lookalike_skeleton(const struct lookalike *la, const char *s,
+		       char *out, size_t outsz)
+{
+	size_t i, o = 0, o16 = 0;
+
+	if (!la->ascii_ok || !is_ascii(s))
+		return skeleton_icu(la, s, out, outsz);
+	/* ICU's path fails on LOOKALIKE_DOMAIN_MAX * 2 UTF-16 units of
+	 * input and * 4 of skeleton: the same limits here */
+	for (i = 0; s[i]; i++) {
+		const struct ascii_sk *a = &la->ascii[(unsigned char)s[i]];
+
+		o16 += a->n16;
+		if (i + 1 >= LOOKALIKE_DOMAIN_MAX * 2 ||
+		    o16 >= LOOKALIKE_DOMAIN_MAX * 4 || o + a->n >= outsz)
+			return -1;
+		memcpy(out + o, a->s, a->n);
+		o += a->n;
+	}
+	out[o] = '\0';
 	return 0;
 }
 
@@ -521,10 +614,11 @@ static void consider(struct lookalike_result *res, enum lookalike_reason r,
 	snprintf(res->brand, sizeof(res->brand), "%s", brand);
 }
 
-enum lookalike_verdict lookalike_check(const struct lookalike *la,
-				       const char *domain,
-				       const char *const *known, size_t nknown,
-				       struct lookalike_result *res)
+/* lookalike_check without the memo. */
+static enum lookalike_verdict check(const struct lookalike *la,
+				    const char *domain,
+				    const char *const *known, size_t nknown,
+				    struct lookalike_result *res)
 {
 	struct prep d, *kp;
 	struct entry ke;
@@ -597,5 +691,34 @@ enum lookalike_verdict lookalike_check(const struct lookalike *la,
 	free(kp);
 	if (res->verdict != LOOKALIKE_MATCH)
 		res->verdict = LOOKALIKE_NONE;
+	return res->verdict;
+}
+
+enum lookalike_verdict lookalike_check(const struct lookalike *la,
+				       const char *domain,
+				       const char *const *known, size_t nknown,
+				       struct lookalike_result *res)
+{
+	struct memo_ent *m;
+	size_t i;
+
+	/* the memo holds checks against the protected list only */
+	if (nknown > 0 || domain == NULL ||
+	    strlen(domain) >= LOOKALIKE_DOMAIN_MAX)
+		return check(la, domain, known, nknown, res);
+	for (i = 0; i < MEMO_N; i++) {
+		m = &memo.e[i];
+		if (m->serial == la->serial && m->n == la->n &&
+		    strcmp(m->domain, domain) == 0) {
+			*res = m->res;
+			return res->verdict;
+		}
+	}
+	check(la, domain, NULL, 0, res);
+	m = &memo.e[memo.next++ % MEMO_N];
+	m->serial = la->serial;
+	m->n = la->n;
+	memcpy(m->domain, domain, strlen(domain) + 1);
+	m->res = *res;
 	return res->verdict;
 }

@@ -3,7 +3,10 @@
  * lookalike.h one row each, the protected-file parser, the distance.
  * Uses the system Public Suffix List (Debian publicsuffix).
  */
+#include <stdio.h>
 #include <string.h>
+#include <unicode/uspoof.h>
+#include <unicode/ustring.h>
 
 #include "mail/dmarc.h"
 #include "mail/lookalike.h"
@@ -120,6 +123,82 @@ static const struct lrow lrows[] = {
 	{"NUL ends a line's content", "y-bank.jp\0garbage\n", 0, 0},
 };
 
+/* The folded skeleton of s straight through ICU, as lookalike.c computes
+ * it for non-ASCII text: the reference for its ASCII table. */
+static int icu_skeleton(USpoofChecker *sc, const char *s, char *out,
+			size_t outsz)
+{
+	UChar u[1024], sk[2048], f[2048];
+	UErrorCode err = U_ZERO_ERROR;
+	int32_t nu, nsk, nf, no;
+
+	u_strFromUTF8(u, 1024, &nu, s, -1, &err);
+	nsk = uspoof_getSkeleton(sc, 0, u, nu, sk, 2048, &err);
+	nf = u_strFoldCase(f, 2048, sk, nsk, U_FOLD_CASE_DEFAULT, &err);
+	u_strToUTF8(out, (int32_t)outsz, &no, f, nf, &err);
+	if (U_FAILURE(err) || (size_t)no >= outsz)
+		return -1;
+	out[no] = '\0';
+	return 0;
+}
+
+/* The ASCII fast path of lookalike_skeleton against ICU: every character
+ * alone, every pair of printable ones (a pair is where a mapping could
+ * interact with its neighbour), and a few domains. */
+static void ascii_skeletons(const struct lookalike *la)
+{
+	static const char *const doms[] = {
+		"", "paypal.com", "rnicrosoft-co-jp.example", "amaz0n",
+		"www.1ll1-0O0.example", "a_b.c-d", "MiXeD.CaSe.Org",
+	};
+	UErrorCode err = U_ZERO_ERROR;
+	USpoofChecker *sc = uspoof_open(&err);
+	char s[3] = "", a[64], b[64];
+	size_t bad = 0, i;
+	int c, d;
+
+	uspoof_setChecks(sc, USPOOF_RESTRICTION_LEVEL, &err);
+	for (c = 1; c < 128; c++)
+		for (d = c < 0x21 || c > 0x7e ? 0 : 0x21; d <= 0x7e;
+		     d = d ? d + 1 : 0x7f) {
+			s[0] = (char)c;
+			s[1] = (char)d;
+			if (lookalike_skeleton(la, s, a, sizeof(a)) != 0 ||
+			    icu_skeleton(sc, s, b, sizeof(b)) != 0 ||
+			    strcmp(a, b) != 0) {
+				if (bad++ == 0)
+					printf("# ASCII skeleton of %02x %02x: "
+					       "'%s' ICU '%s'\n", c, d, a, b);
+			}
+		}
+	is_int(bad, 0, "ASCII skeletons (single and pairs) equal ICU's");
+	for (i = 0; i < sizeof(doms) / sizeof(doms[0]); i++)
+		ok(lookalike_skeleton(la, doms[i], a, sizeof(a)) == 0 &&
+		   icu_skeleton(sc, doms[i], b, sizeof(b)) == 0 &&
+		   strcmp(a, b) == 0, "ASCII skeleton of '%s': %s", doms[i], a);
+	ok(lookalike_skeleton(la, "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm", a,
+			      sizeof(a)) == -1, "ASCII skeleton too long: -1");
+	uspoof_close(sc);
+}
+
+/* The per-thread memo of lookalike_check: keyed by checker and entries. */
+static void memo(const struct dmarc_psl *psl, const struct lookalike *la)
+{
+	struct lookalike *l2 = lookalike_new(psl);
+	struct lookalike_result r1, r2;
+
+	lookalike_check(la, "paypa1.com", NULL, 0, &r1);
+	lookalike_check(l2, "paypa1.com", NULL, 0, &r2);
+	is_int(r1.verdict, LOOKALIKE_MATCH, "memo: match on the list");
+	is_int(r2.verdict, LOOKALIKE_NONE, "memo: another checker, no list");
+	lookalike_add(l2, "paypal.com", "PayPal");
+	lookalike_check(l2, "paypa1.com", NULL, 0, &r2);
+	is_int(r2.verdict, LOOKALIKE_MATCH, "memo: entry added, asked again");
+	lookalike_check(la, "paypa1.com", NULL, 0, &r2);
+	ok(memcmp(&r1, &r2, sizeof(r1)) == 0, "memo: the same result again");
+	lookalike_free(l2);
+}
+
 int main(void)
 {
 	struct dmarc_psl *psl = dmarc_psl_load(NULL);
@@ -183,6 +262,9 @@ int main(void)
 		       "add: long brand cut on a character boundary");
 		lookalike_free(l3);
 	}
+
+	ascii_skeletons(la);
+	memo(psl, la);
 
 	for (i = 0; i < sizeof(drows) / sizeof(drows[0]); i++)
 		is_int(lookalike_distance(drows[i].a, drows[i].b, drows[i].max),
