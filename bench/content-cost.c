@@ -5,14 +5,17 @@
  * that `valgrind --tool=callgrind` counts its instructions per message
  * without the milter, SPF/DKIM or process start around it.
  *
- *   content-cost [-p PROTECTED_FILE] [-r ROUNDS] [-q] FILE|DIR ...
+ *   content-cost [-p PROTECTED_FILE] [-r ROUNDS] [-q] [-m] [-f] FILE|DIR ...
  *
  * Messages (files, or every regular file of a directory, in name order)
  * are read into memory first (at most MAX_MSG bytes each, as
  * content_max_size would keep).  Each round runs every message once.
  * Prints one line per message of the first round: the file, score,
  * action and every reason (name, points, detail), so that two builds'
- * verdicts can be diffed; -q prints only the totals.  Under callgrind the
+ * verdicts can be diffed; -q prints only the totals; -m prints the whole
+ * MIME summary instead (every field, bodies and attachment bytes as FNV-1a
+ * hashes), to diff parser changes; -f drops a leading mbox "From " line
+ * as bench/milter-load does (Postfix hands the milter none).  Under callgrind the
  * cost of the checks is the inclusive count of run_one() divided by the
  * messages it ran (printed at the end).
  */
@@ -40,6 +43,7 @@ struct msg {
 
 static struct msg msgs[MAX_FILES];
 static size_t nmsgs;
+static int skip_from;		/* -f */
 
 /* Reads path (at most MAX_MSG bytes) into the next slot. */
 static void add_file(const char *path)
@@ -57,6 +61,13 @@ static void add_file(const char *path)
 	m->data = xmalloc(MAX_MSG);
 	m->len = fread(m->data, 1, MAX_MSG, f);
 	fclose(f);
+	if (skip_from && m->len > 5 && memcmp(m->data, "From ", 5) == 0) {
+		char *nl = memchr(m->data, '\n', m->len);
+		size_t k = nl ? (size_t)(nl + 1 - m->data) : m->len;
+
+		memmove(m->data, m->data + k, m->len - k);
+		m->len -= k;
+	}
 }
 
 /* qsort order of names. */
@@ -120,6 +131,69 @@ static __attribute__((noinline)) void run_one(const struct content_config *c,
 	mime_summary_free(ms);
 }
 
+/* FNV-1a of p[0..n): a body's fingerprint. */
+static unsigned long long fnv(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	unsigned long long h = 14695981039346656037ull;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+/* An address list on one line. */
+static void print_addrs(const char *name, const struct mime_addr_list *l)
+{
+	size_t i;
+
+	printf("\t%s=", name);
+	for (i = 0; i < l->n; i++)
+		printf("%s[%s|%s]", i ? "," : "", l->v[i].name, l->v[i].addr);
+}
+
+/* Every field of the summary of m on one line. */
+static void print_summary(const struct msg *m)
+{
+	struct mime_summary *s = NULL;
+	size_t i;
+
+	if (mime_parse(m->data, m->len, &s) != 0) {
+		printf("%s\tno parse\n", m->name);
+		return;
+	}
+	printf("%s\tflags=%#x\tsubject=%s\tmid=%s\tirt=%s\trefs=", m->name,
+	       s->flags, s->subject, s->message_id, s->in_reply_to);
+	for (i = 0; i < s->n_references; i++)
+		printf("%s%s", i ? "," : "", s->references[i]);
+	print_addrs("from", &s->from);
+	print_addrs("reply_to", &s->reply_to);
+	print_addrs("to", &s->to);
+	print_addrs("cc", &s->cc);
+	printf("\ttext=%zu:%llx\thtml=%zu:%llx\tparts=%zu\tdepth=%u"
+	       "\tdecoded=%zu\tdsn=%d\tmdn=%d\tauto=%d:%s\treport_mid=%s"
+	       "\treport_fields=%llx\tinner_mid=%s\tprecedence=%s"
+	       "\tx_autoreply=%d\tlist_post=%s", s->text_len,
+	       fnv(s->text, s->text_len), s->html_len, fnv(s->html, s->html_len),
+	       s->n_parts, s->depth, s->bytes_decoded, s->is_dsn, s->is_mdn,
+	       s->auto_submitted, s->auto_submitted_value,
+	       s->report_message_id, fnv(s->report_fields,
+					 strlen(s->report_fields)),
+	       s->inner_message_id, s->precedence, s->x_autoreply,
+	       s->list_post);
+	for (i = 0; i < s->n_attachments; i++) {
+		const struct mime_attachment *a = &s->attachments[i];
+
+		printf("\tatt=%s|%s|%zu|%zu:%llx|%d|%d", a->filename,
+		       a->content_type, a->size, a->data_len,
+		       fnv(a->data, a->data_len), a->truncated,
+		       a->inline_disposition);
+	}
+	printf("\n");
+	mime_summary_free(s);
+}
+
 /* The verdict as one line: file, score, action, reasons. */
 static void print_verdict(const struct msg *m, const struct content_verdict *v)
 {
@@ -141,17 +215,19 @@ int main(int argc, char **argv)
 	struct content_config cc;
 	struct content_verdict *v = xmalloc(sizeof(*v));
 	char err[512], warn[512], conf[1024];
-	int opt, rounds = 1, quiet = 0, r;
+	int opt, rounds = 1, quiet = 0, summary = 0, r;
 	size_t i, runs = 0;
 
-	while ((opt = getopt(argc, argv, "p:r:q")) != -1) {
+	while ((opt = getopt(argc, argv, "p:r:qmf")) != -1) {
 		switch (opt) {
 		case 'p': prot = optarg; break;
 		case 'r': rounds = (int)strtol(optarg, NULL, 10); break;
 		case 'q': quiet = 1; break;
+		case 'm': summary = 1; break;
+		case 'f': skip_from = 1; break;
 		default:
 			fprintf(stderr, "usage: content-cost [-p PROTECTED] "
-				"[-r ROUNDS] [-q] FILE|DIR ...\n");
+				"[-r ROUNDS] [-q] [-m] [-f] FILE|DIR ...\n");
 			return 2;
 		}
 	}
@@ -169,6 +245,12 @@ int main(int argc, char **argv)
 	content_config_init(&cc, cfg, psl, "content-cost", warn, sizeof(warn));
 	if (warn[0])
 		fprintf(stderr, "content-cost: %s\n", warn);
+	if (summary) {
+		mime_init();
+		for (i = 0; i < nmsgs; i++)
+			print_summary(&msgs[i]);
+		rounds = 0;
+	}
 	for (r = 0; r < rounds; r++)
 		for (i = 0; i < nmsgs; i++, runs++) {
 			run_one(&cc, &msgs[i], v);

@@ -691,6 +691,107 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 	/* message/partial and anything else: counted, not opened. */
 }
 
+/*
+ * Top-level header fields the summary reads (read_headers), the ones
+ * GMime's message object parses, and the MIME fields (every "Content-*"
+ * and MIME-Version).  Any other field (Received, DKIM-Signature, ARC-*,
+ * X-*: most of a real header block) is never read, yet GMime makes a
+ * GObject and a hash entry for each: about half of its parse.
+ */
+static const char *const kept_fields[] = {
+	"from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date",
+	"message-id", "in-reply-to", "references", "auto-submitted",
+	"precedence", "x-autoreply", "x-autorespond", "list-post",
+	"mime-version",
+};
+
+/* True if the field name p[0..n) is one the parse reads. */
+static bool field_kept(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n > 8 && g_ascii_strncasecmp(p, "content-", 8) == 0)
+		return true;
+	for (i = 0; i < sizeof(kept_fields) / sizeof(kept_fields[0]); i++)
+		if (strlen(kept_fields[i]) == n &&
+		    g_ascii_strncasecmp(p, kept_fields[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The end of the line at p (after its LF), or NULL if the line has a byte
+ * that could make a parser read it other than as one header line (NUL, a
+ * CR not before the LF) or no LF.
+ */
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *q;
+
+	if (nl == NULL)
+		return NULL;
+	for (q = p; q < nl; q++)
+		if (*q == '\0' || (*q == '\r' && q + 1 != nl))
+			return NULL;
+	return nl + 1;
+}
+
+/*
+ * A copy of the message without the top-level fields nobody reads
+ * (kept_fields), or NULL to parse it as it is.  Only a plainly
+ * well-formed header block is thinned: every line up to the blank line
+ * that ends it is "NAME:" with NAME of printable ASCII, or a continuation
+ * line with something on it, and at least one field is kept.  Anything
+ * else (no blank line, a line without a colon, an mbox "From " line, a
+ * blank-only continuation, a NUL or a lone CR) leaves the message whole:
+ * GMime reads such lines by their position (a bad first line ends the
+ * header), so dropping a field before one could change what it sees.
+ */
+static char *drop_fields(const char *data, size_t len, size_t *outlen)
+{
+	const char *p = data, *end = data + len, *e, *q;
+	char *out = xmalloc(len);
+	size_t o = 0, kept = 0, dropped = 0;
+
+	for (;;) {
+		if (p < end && (*p == '\n' ||
+				(*p == '\r' && p + 1 < end && p[1] == '\n')))
+			break;		/* the blank line: the body follows */
+		for (q = p; q < end && *q > ' ' && *q < 0x7f && *q != ':'; q++)
+			;
+		if (q == p || q >= end || *q != ':' ||
+		    (e = line_end(p, end)) == NULL)
+			goto whole;
+		/* its continuation lines, each with a non-blank byte */
+		while (e < end && (*e == ' ' || *e == '\t')) {
+			const char *c = e, *ce = line_end(e, end);
+
+			while (c < end && (*c == ' ' || *c == '\t'))
+				c++;
+			if (ce == NULL || *c == '\r' || *c == '\n')
+				goto whole;
+			e = ce;
+		}
+		if (field_kept(p, (size_t)(q - p))) {
+			memcpy(out + o, p, (size_t)(e - p));
+			o += (size_t)(e - p);
+			kept++;
+		} else {
+			dropped++;
+		}
+		p = e;
+	}
+	if (kept == 0 || dropped == 0)
+		goto whole;
+	memcpy(out + o, p, (size_t)(end - p));
+	*outlen = o + (size_t)(end - p);
+	return out;
+whole:
+	free(out);
+	return NULL;
+}
+
 /* Move a bounded body buffer into the summary. */
 static void take_body(struct buf *b, char **p, size_t *n)
 {
@@ -703,6 +804,8 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	static const char *fallback[] = { MIME_FALLBACK_CHARSETS, NULL };
 	struct mime_summary *s;
 	struct walk w = { 0 };
+	char *slim;
+	size_t slen = 0;
 	GMimeStream *st;
 	GMimeParser *p;
 	GMimeMessage *msg;
@@ -732,7 +835,10 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	s->report_fields = xstrdup("");
 	s->inner_message_id = xstrdup("");
 
-	st = g_mime_stream_mem_new_with_buffer(data, len);
+	slim = drop_fields(data, len, &slen);
+	st = slim ? g_mime_stream_mem_new_with_buffer(slim, slen) :
+		    g_mime_stream_mem_new_with_buffer(data, len);
+	free(slim);		/* the stream keeps its own copy */
 	p = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	msg = g_mime_parser_construct_message(p, w.opts);
