@@ -1,6 +1,7 @@
 /*
  * cues - scam-type cue words and brand claims; see cues.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,10 +177,48 @@ static const struct cue cues[] = {
 	{CUES_SOLICITATION, "guaranteed profit"},
 };
 
-/* True if the folded subject or text holds the folded string s. */
-static bool found(const char *subj, const char *text, const char *s)
+/*
+ * The byte pairs that occur in the folded subject and text, one bit each
+ * (8 KiB).  A cue that has a pair missing from it cannot occur in either,
+ * so the strstr of found() runs only for the few cues that may: one pass
+ * over the text instead of one per cue.
+ */
+struct pairs {
+	uint64_t bit[65536 / 64];
+};
+
+/* Sets the bit of every adjacent byte pair of s. */
+static void pairs_add(struct pairs *pr, const char *s)
 {
-	return strstr(subj, s) != NULL || strstr(text, s) != NULL;
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; p[0] && p[1]; p++) {
+		unsigned k = (unsigned)p[0] << 8 | p[1];
+
+		pr->bit[k >> 6] |= 1ull << (k & 63);
+	}
+}
+
+/* False if some adjacent byte pair of s is in no text of pr. */
+static bool pairs_may_hold(const struct pairs *pr, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; p[0] && p[1]; p++) {
+		unsigned k = (unsigned)p[0] << 8 | p[1];
+
+		if (!(pr->bit[k >> 6] & (1ull << (k & 63))))
+			return false;
+	}
+	return true;
+}
+
+/* True if the folded subject or text holds the folded string s. */
+static bool found(const struct pairs *pr, const char *subj, const char *text,
+		  const char *s)
+{
+	return pairs_may_hold(pr, s) &&
+	       (strstr(subj, s) != NULL || strstr(text, s) != NULL);
 }
 
 /* True for an ASCII letter or digit. */
@@ -303,6 +342,7 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	      struct cues_result *res)
 {
 	char *subj, *body;
+	struct pairs *pr;
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
@@ -314,8 +354,11 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 		free(body);
 		return -1;
 	}
+	pr = xcalloc(1, sizeof(*pr));
+	pairs_add(pr, subj);
+	pairs_add(pr, body);
 	for (i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
-		if (found(subj, body, cues[i].text)) {
+		if (found(pr, subj, body, cues[i].text)) {
 			if (res->hits[cues[i].label]++ == 0)
 				res->first[cues[i].label] = cues[i].text;
 		}
@@ -323,6 +366,7 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 		brand_claims(la, from_domain, subj, body, res);
 		res->mixed_script_subject = mixed_word(la, subj);
 	}
+	free(pr);
 	free(subj);
 	free(body);
 	return 0;

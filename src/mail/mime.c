@@ -390,8 +390,27 @@ static size_t decode_part(struct walk *w, GMimePart *part, struct buf *out,
 	return total;
 }
 
-/* Convert n bytes (no NULs) in charset cs (may be NULL) to valid UTF-8;
- * g_free the result. */
+/* True if p[0..n) is all ASCII without ESC: eight bytes at a time (the
+ * bodies are up to 16 KiB and this runs on every one). */
+static bool ascii_no_esc(const char *p, size_t n)
+{
+	const uint64_t hi = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, x;
+
+		memcpy(&w, p + i, 8);
+		x = w ^ (ones * 0x1b);	/* a zero byte where ESC was */
+		if ((w & hi) || ((x - ones) & ~x & hi))
+			return false;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80 || p[i] == 0x1b)
+			return false;
+	return true;
+}
+
 /*
  * Can p[0..n) in charset cs be taken as it is?  Pure ASCII (no ESC) in
  * any charset that is ASCII on ASCII bytes, or valid UTF-8 declared as
@@ -400,11 +419,8 @@ static size_t decode_part(struct walk *w, GMimePart *part, struct buf *out,
  */
 static bool already_utf8(const char *p, size_t n, const char *cs)
 {
-	bool ascii = true;
-	size_t i;
+	bool ascii = ascii_no_esc(p, n);
 
-	for (i = 0; i < n && ascii; i++)
-		ascii = (unsigned char)p[i] < 0x80 && p[i] != 0x1b;
 	if (cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "us-ascii")
 	    == 0 || g_ascii_strcasecmp(cs, "utf-8") == 0 ||
 	    g_ascii_strcasecmp(cs, "utf8") == 0)
@@ -418,6 +434,8 @@ static bool already_utf8(const char *p, size_t n, const char *cs)
 	       g_ascii_strncasecmp(cs, "unicode", 7) != 0;
 }
 
+/* Convert n bytes (no NULs) in charset cs (may be NULL) to valid UTF-8;
+ * g_free the result. */
 static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 {
 	char *u = NULL, *v;
@@ -461,7 +479,8 @@ static void add_body(struct walk *w, GMimePart *part, struct buf *body,
 	const char *cs = g_mime_content_type_get_parameter(ct, "charset");
 	struct buf raw;
 	bool more;
-	char *u;
+	char *u = NULL, *nul;
+	const char *t;
 	size_t n, k;
 
 	if (body->len >= max) {
@@ -476,19 +495,25 @@ static void add_body(struct walk *w, GMimePart *part, struct buf *body,
 		w->s->flags |= flag;
 	/* A NUL would end the text early for every C-string reader after
 	 * us and hide what follows it: make it a space. */
-	for (n = 0; n < raw.len; n++)
-		if (raw.p[n] == '\0')
-			raw.p[n] = ' ';
-	u = to_utf8(w, raw.p ? raw.p : "", raw.len, cs);
-	buf_deinit(&raw);
-	n = strlen(u);
+	for (nul = raw.len ? memchr(raw.p, '\0', raw.len) : NULL; nul != NULL;
+	     nul = memchr(nul, '\0', raw.len - (size_t)(nul - raw.p)))
+		*nul = ' ';
+	/* text that is UTF-8 already (most) is appended without a copy */
+	if (already_utf8(raw.p ? raw.p : "", raw.len, cs)) {
+		t = raw.p ? raw.p : "";
+		n = raw.len;
+	} else {
+		t = u = to_utf8(w, raw.p ? raw.p : "", raw.len, cs);
+		n = strlen(u);
+	}
 	if (body->len > 0 && n > 0 && body->len < max)
 		buf_append(body, "\n", 1);
-	k = utf8_cut(u, n, max - body->len);
+	k = utf8_cut(t, n, max - body->len);
 	if (k < n)
 		w->s->flags |= flag;
-	buf_append(body, u, k);
+	buf_append(body, t, k);
 	g_free(u);
+	buf_deinit(&raw);
 }
 
 /* Decode a small report part (headers, notification fields) as text. */
