@@ -560,16 +560,27 @@ static void sax_text(void *ctx, const xmlChar *ch, int len)
 }
 
 /* The last occurrence of the lower-case ASCII word w in h[0..n), any
- * case, or NULL. */
+ * case, or NULL.  Candidates are found with memrchr on w's first byte in
+ * both cases (this runs over every HTML body, twice). */
 static const char *last_word(const char *h, size_t n, const char *w)
 {
-	size_t wn = strlen(w), i, j;
+	size_t wn = strlen(w), lim = n >= wn ? n - wn + 1 : 0, j;
+	char c0 = w[0], c1 = (char)(c0 >= 'a' && c0 <= 'z' ? c0 - 32 : c0);
+	const char *a = lim ? memrchr(h, c0, lim) : NULL;
+	const char *b = lim && c1 != c0 ? memrchr(h, c1, lim) : NULL;
 
-	for (i = n >= wn ? n - wn + 1 : 0; i-- > 0;) {
-		for (j = 0; j < wn && lower(h[i + j]) == w[j]; j++)
+	while (a != NULL || b != NULL) {
+		const char *p = b == NULL || (a != NULL && a > b) ? a : b;
+
+		for (j = 1; j < wn && lower(p[j]) == w[j]; j++)
 			;
 		if (j == wn)
-			return h + i;
+			return p;
+		/* the next candidate left of p, in p's case */
+		if (p == a)
+			a = p > h ? memrchr(h, c0, (size_t)(p - h)) : NULL;
+		else
+			b = p > h ? memrchr(h, c1, (size_t)(p - h)) : NULL;
 	}
 	return NULL;
 }
