@@ -5,7 +5,7 @@
  * that `valgrind --tool=callgrind` counts its instructions per message
  * without the milter, SPF/DKIM or process start around it.
  *
- *   content-cost [-p PROTECTED_FILE] [-r ROUNDS] [-q] [-m] [-f] FILE|DIR ...
+ *   content-cost [-p PROTECTED_FILE] [-r ROUNDS] [-q] [-m|-l] [-f] FILE|DIR ...
  *
  * Messages (files, or every regular file of a directory, in name order)
  * are read into memory first (at most MAX_MSG bytes each, as
@@ -14,7 +14,8 @@
  * action and every reason (name, points, detail), so that two builds'
  * verdicts can be diffed; -q prints only the totals; -m prints the whole
  * MIME summary instead (every field, bodies and attachment bytes as FNV-1a
- * hashes), to diff parser changes; -f drops a leading mbox "From " line
+ * hashes), -l every link and the visible text links_html and links_text
+ * take from the bodies, to diff parser changes; -f drops a leading mbox "From " line
  * as bench/milter-load does (Postfix hands the milter none).  Under callgrind the
  * cost of the checks is the inclusive count of run_one() divided by the
  * messages it ran (printed at the end).
@@ -28,6 +29,7 @@
 
 #include "core/content.h"
 #include "mail/dmarc.h"
+#include "mail/links.h"
 #include "mail/mime.h"
 #include "util/config.h"
 #include "util/xalloc.h"
@@ -194,6 +196,36 @@ static void print_summary(const struct msg *m)
 	mime_summary_free(s);
 }
 
+/* The links of m's bodies on one line (HTML if any, else text). */
+static void print_links(const struct msg *m, const struct content_config *c)
+{
+	struct mime_summary *s = NULL;
+	struct links *lk;
+	size_t i;
+	int r = -1;
+
+	if (mime_parse(m->data, m->len, &s) != 0)
+		return;
+	lk = links_new();
+	if (s->html_len)
+		r = links_html(lk, s->html, s->html_len, c->psl, c->la);
+	else if (s->text_len)
+		r = links_text(lk, s->text, s->text_len, c->psl, c->la);
+	printf("%s\tr=%d\tn=%zu\tdropped=%zu\tflags=%#x\ttrunc=%d\ttext=%zu:%llx",
+	       m->name, r, lk->n, lk->dropped, lk->flags, lk->truncated,
+	       lk->text_len, fnv(lk->text, lk->text_len));
+	for (i = 0; i < lk->n; i++) {
+		const struct links_link *l = &lk->link[i];
+
+		printf("\t%#x|%d|%s|%s|%s|%s|%s|%s", l->flags, l->from_html,
+		       l->href, l->host, l->text, l->text_host, l->target,
+		       l->matched);
+	}
+	printf("\n");
+	links_free(lk);
+	mime_summary_free(s);
+}
+
 /* The verdict as one line: file, score, action, reasons. */
 static void print_verdict(const struct msg *m, const struct content_verdict *v)
 {
@@ -215,19 +247,20 @@ int main(int argc, char **argv)
 	struct content_config cc;
 	struct content_verdict *v = xmalloc(sizeof(*v));
 	char err[512], warn[512], conf[1024];
-	int opt, rounds = 1, quiet = 0, summary = 0, r;
+	int opt, rounds = 1, quiet = 0, summary = 0, links = 0, r;
 	size_t i, runs = 0;
 
-	while ((opt = getopt(argc, argv, "p:r:qmf")) != -1) {
+	while ((opt = getopt(argc, argv, "p:r:qmlf")) != -1) {
 		switch (opt) {
 		case 'p': prot = optarg; break;
 		case 'r': rounds = (int)strtol(optarg, NULL, 10); break;
 		case 'q': quiet = 1; break;
 		case 'm': summary = 1; break;
+		case 'l': links = 1; break;
 		case 'f': skip_from = 1; break;
 		default:
 			fprintf(stderr, "usage: content-cost [-p PROTECTED] "
-				"[-r ROUNDS] [-q] [-m] [-f] FILE|DIR ...\n");
+				"[-r ROUNDS] [-q] [-m|-l] [-f] FILE|DIR ...\n");
 			return 2;
 		}
 	}
@@ -245,10 +278,12 @@ int main(int argc, char **argv)
 	content_config_init(&cc, cfg, psl, "content-cost", warn, sizeof(warn));
 	if (warn[0])
 		fprintf(stderr, "content-cost: %s\n", warn);
-	if (summary) {
-		mime_init();
+	if (summary || links) {
 		for (i = 0; i < nmsgs; i++)
-			print_summary(&msgs[i]);
+			if (summary)
+				print_summary(&msgs[i]);
+			else
+				print_links(&msgs[i], &cc);
 		rounds = 0;
 	}
 	for (r = 0; r < rounds; r++)

@@ -178,14 +178,23 @@ static const struct cue cues[] = {
 };
 
 /*
- * The byte pairs that occur in the folded subject and text, one bit each
- * (8 KiB).  A cue that has a pair missing from it cannot occur in either,
- * so the strstr of found() runs only for the few cues that may: one pass
- * over the text instead of one per cue.
+ * The byte pairs that occur in the folded subject and text, hashed to one
+ * of PAIR_BITS bits (a Bloom filter with one hash: a set bit may be
+ * another pair's, a clear one is certain).  A cue with a pair whose bit is
+ * clear cannot occur in either text, so the strstr of found() runs only
+ * for the few cues that may: one pass over the text instead of one per
+ * cue.
  */
+#define PAIR_BITS 8192
 struct pairs {
-	uint64_t bit[65536 / 64];
+	uint64_t bit[PAIR_BITS / 64];
 };
+
+/* The bit of the byte pair a, b. */
+static unsigned pair_bit(unsigned char a, unsigned char b)
+{
+	return ((unsigned)a << 5 ^ b) & (PAIR_BITS - 1);
+}
 
 /* Sets the bit of every adjacent byte pair of s. */
 static void pairs_add(struct pairs *pr, const char *s)
@@ -193,7 +202,7 @@ static void pairs_add(struct pairs *pr, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (; p[0] && p[1]; p++) {
-		unsigned k = (unsigned)p[0] << 8 | p[1];
+		unsigned k = pair_bit(p[0], p[1]);
 
 		pr->bit[k >> 6] |= 1ull << (k & 63);
 	}
@@ -205,7 +214,7 @@ static bool pairs_may_hold(const struct pairs *pr, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (; p[0] && p[1]; p++) {
-		unsigned k = (unsigned)p[0] << 8 | p[1];
+		unsigned k = pair_bit(p[0], p[1]);
 
 		if (!(pr->bit[k >> 6] & (1ull << (k & 63))))
 			return false;
@@ -342,7 +351,7 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	      struct cues_result *res)
 {
 	char *subj, *body;
-	struct pairs *pr;
+	struct pairs pr;
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
@@ -354,11 +363,11 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 		free(body);
 		return -1;
 	}
-	pr = xcalloc(1, sizeof(*pr));
-	pairs_add(pr, subj);
-	pairs_add(pr, body);
+	memset(&pr, 0, sizeof(pr));
+	pairs_add(&pr, subj);
+	pairs_add(&pr, body);
 	for (i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
-		if (found(pr, subj, body, cues[i].text)) {
+		if (found(&pr, subj, body, cues[i].text)) {
 			if (res->hits[cues[i].label]++ == 0)
 				res->first[cues[i].label] = cues[i].text;
 		}
@@ -366,7 +375,6 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 		brand_claims(la, from_domain, subj, body, res);
 		res->mixed_script_subject = mixed_word(la, subj);
 	}
-	free(pr);
 	free(subj);
 	free(body);
 	return 0;
