@@ -682,8 +682,11 @@ int links_text(struct links *lk, const char *text, size_t n,
 	for (i = 0; i < n; i++) {
 		size_t j, k = 0;
 		bool www;
+		char c = lower(text[i]);
 
-		if (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '(')
+		/* cheapest test first: every URL starts with h or w */
+		if ((c != 'h' && c != 'w') ||
+		    (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '('))
 			continue;
 		www = has_prefix(text + i, n - i, "www.");
 		if (!www && !has_prefix(text + i, n - i, "http://") &&

@@ -717,14 +717,15 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
 }
 
 /*
- * Top-level header fields the summary reads (read_headers), the ones
- * GMime's message object parses, and the MIME fields (every "Content-*"
- * and MIME-Version).  Any other field (Received, DKIM-Signature, ARC-*,
- * X-*: most of a real header block) is never read, yet GMime makes a
- * GObject and a hash entry for each: about half of its parse.
+ * Top-level header fields the summary reads (read_headers) and the MIME
+ * fields (every "Content-*" and MIME-Version).  Any other field (Received,
+ * DKIM-Signature, ARC-*, X-*: most of a real header block; Date, Sender
+ * and Bcc, which GMime's message object would parse for nothing) is never
+ * read, yet GMime makes a GObject and a hash entry for each: about half of
+ * its parse.
  */
 static const char *const kept_fields[] = {
-	"from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date",
+	"from", "reply-to", "to", "cc", "subject",
 	"message-id", "in-reply-to", "references", "auto-submitted",
 	"precedence", "x-autoreply", "x-autorespond", "list-post",
 	"mime-version",
