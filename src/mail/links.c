@@ -314,13 +314,18 @@ unsigned links_url(const char *url, size_t n, const char *vis,
 		   struct links_link *out)
 {
 	struct lookalike_result lr;
-	size_t rest, i;
+	size_t rest, i, k;
 	bool ui;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->href, sizeof(out->href), "%.*s", (int)n, url);
-	if (vis != NULL)
-		snprintf(out->text, sizeof(out->text), "%s", vis);
+	/* cut copies (snprintf was a tenth of the link walk) */
+	k = n < sizeof(out->href) - 1 ? n : sizeof(out->href) - 1;
+	k = strnlen(url, k);
+	memcpy(out->href, url, k);
+	if (vis != NULL) {
+		k = strnlen(vis, sizeof(out->text) - 1);
+		memcpy(out->text, vis, k);
+	}
 	if (split_url(url, n, out->host, sizeof(out->host), &ui, &rest) != 0)
 		return 0;
 	if (ui)

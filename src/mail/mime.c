@@ -753,14 +753,12 @@ static bool field_kept(const char *p, size_t n)
 static const char *line_end(const char *p, const char *end)
 {
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	const char *q;
+	const char *cr;
 
-	if (nl == NULL)
+	if (nl == NULL || memchr(p, '\0', (size_t)(nl - p)) != NULL)
 		return NULL;
-	for (q = p; q < nl; q++)
-		if (*q == '\0' || (*q == '\r' && q + 1 != nl))
-			return NULL;
-	return nl + 1;
+	cr = memchr(p, '\r', (size_t)(nl - p));
+	return cr == NULL || cr + 1 == nl ? nl + 1 : NULL;
 }
 
 /*
