@@ -5,7 +5,9 @@
  * One parse: GMime builds the tree from one in-memory copy of the input
  * (its parts are views into it), then walk() visits it depth-first with
  * explicit depth and part limits, decoding each leaf through a bounded
- * read of a filter stream so no part is ever decoded whole.
+ * read of a filter stream so no part is ever decoded whole.  GMime is
+ * handed the top-level header fields the summary reads and no others
+ * (drop_fields): it makes objects for every field it sees.
  */
 #include "mail/mime.h"
 
