@@ -178,55 +178,58 @@ static const struct cue cues[] = {
 };
 
 /*
- * The byte pairs that occur in the folded subject and text, hashed to one
- * of PAIR_BITS bits (a Bloom filter with one hash: a set bit may be
- * another pair's, a clear one is certain).  A cue with a pair whose bit is
- * clear cannot occur in either text, so the strstr of found() runs only
- * for the few cues that may: one pass over the text instead of one per
- * cue.
+ * The byte triples that occur in the folded subject and text, hashed to
+ * one of TRIPLE_BITS bits (a Bloom filter with one hash: a set bit may be
+ * another triple's, a clear one is certain).  A cue with a triple whose
+ * bit is clear cannot occur in either text, so the strstr of found() runs
+ * only for the few cues that may: one pass over the text instead of one
+ * per cue.  Triples, not pairs: every pair of "work from home" is in most
+ * English text, "k f" and " fr" are not.
  */
-#define PAIR_BITS 8192
-struct pairs {
-	uint64_t bit[PAIR_BITS / 64];
+#define TRIPLE_BITS 16384
+struct triples {
+	uint64_t bit[TRIPLE_BITS / 64];
 };
 
-/* The bit of the byte pair a, b. */
-static unsigned pair_bit(unsigned char a, unsigned char b)
+/* The bit of the byte triple p[0..2]. */
+static unsigned triple_bit(const unsigned char *p)
 {
-	return ((unsigned)a << 5 ^ b) & (PAIR_BITS - 1);
+	return ((unsigned)p[0] << 10 ^ (unsigned)p[1] << 5 ^ p[2]) &
+	       (TRIPLE_BITS - 1);
 }
 
-/* Sets the bit of every adjacent byte pair of s. */
-static void pairs_add(struct pairs *pr, const char *s)
+/* Sets the bit of every triple of adjacent bytes of s. */
+static void triples_add(struct triples *t, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i, n = strlen(s);
 
-	for (; p[0] && p[1]; p++) {
-		unsigned k = pair_bit(p[0], p[1]);
+	for (i = 0; i + 2 < n; i++) {
+		unsigned k = triple_bit(p + i);
 
-		pr->bit[k >> 6] |= 1ull << (k & 63);
+		t->bit[k >> 6] |= 1ull << (k & 63);
 	}
 }
 
-/* False if some adjacent byte pair of s is in no text of pr. */
-static bool pairs_may_hold(const struct pairs *pr, const char *s)
+/* False if some triple of adjacent bytes of s is in no text of t. */
+static bool triples_may_hold(const struct triples *t, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	for (; p[0] && p[1]; p++) {
-		unsigned k = pair_bit(p[0], p[1]);
+	for (; p[0] && p[1] && p[2]; p++) {
+		unsigned k = triple_bit(p);
 
-		if (!(pr->bit[k >> 6] & (1ull << (k & 63))))
+		if (!(t->bit[k >> 6] & (1ull << (k & 63))))
 			return false;
 	}
 	return true;
 }
 
 /* True if the folded subject or text holds the folded string s. */
-static bool found(const struct pairs *pr, const char *subj, const char *text,
-		  const char *s)
+static bool found(const struct triples *t, const char *subj,
+		  const char *text, const char *s)
 {
-	return pairs_may_hold(pr, s) &&
+	return triples_may_hold(t, s) &&
 	       (strstr(subj, s) != NULL || strstr(text, s) != NULL);
 }
 
@@ -351,7 +354,7 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 	      struct cues_result *res)
 {
 	char *subj, *body;
-	struct pairs pr;
+	struct triples tr;
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
@@ -363,11 +366,11 @@ int cues_scan(const char *subject, size_t sn, const char *text, size_t tn,
 		free(body);
 		return -1;
 	}
-	memset(&pr, 0, sizeof(pr));
-	pairs_add(&pr, subj);
-	pairs_add(&pr, body);
+	memset(&tr, 0, sizeof(tr));
+	triples_add(&tr, subj);
+	triples_add(&tr, body);
 	for (i = 0; i < sizeof(cues) / sizeof(cues[0]); i++)
-		if (found(&pr, subj, body, cues[i].text)) {
+		if (found(&tr, subj, body, cues[i].text)) {
 			if (res->hits[cues[i].label]++ == 0)
 				res->first[cues[i].label] = cues[i].text;
 		}
