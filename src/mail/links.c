@@ -3,6 +3,7 @@
  */
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,17 +621,49 @@ static size_t link_span(const char *html, size_t n)
 	return n;
 }
 
+/* The parse options: no network, no messages, the body is UTF-8. */
+#define PARSE_OPTIONS (HTML_PARSE_NONET | HTML_PARSE_NOERROR | \
+		       HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT | \
+		       HTML_PARSE_IGNORE_ENC)
+
+/* Reads html[0..n) with the pull parser into x, as a new document. */
+static void parse_rest(struct sax *x, const htmlSAXHandler *h,
+		       const char *html, size_t n)
+{
+	x->ctxt = htmlCreateMemoryParserCtxt(html, (int)n);
+	if (x->ctxt == NULL)
+		return;
+	/* the context owns a copy of the default handler: ours over it */
+	if (x->ctxt->sax != NULL) {
+		memcpy(x->ctxt->sax, h, sizeof(*h));
+		x->ctxt->userData = x;
+		/* else libxml2 2.9 reads a document without a charset
+		 * as Latin-1 */
+		xmlSwitchEncoding(x->ctxt, XML_CHAR_ENCODING_UTF8);
+		htmlCtxtUseOptions(x->ctxt, PARSE_OPTIONS);
+		htmlParseDocument(x->ctxt);
+	}
+	htmlFreeParserCtxt(x->ctxt);
+	x->ctxt = NULL;
+}
+
 /*
  * libxml2's HTML parser in SAX mode: no tree is built (the DOM and its
  * free were most of the cost), the links are taken as the elements
  * stream by.  The parser still applies HTML's rules (implied and
  * auto-closed elements, entities in attributes and text).
+ *
+ * The push parser of libxml2 2.9 stops at the first element after the
+ * document closes ("</html>", or a stray end tag before any element),
+ * where mail often has a footer or everything; the pull parser reopens
+ * the body, but costs ~8% more per body, so it reads only that rest.
  */
 int links_html(struct links *lk, const char *html, size_t n,
 	       const struct dmarc_psl *psl, const struct lookalike *la)
 {
 	htmlSAXHandler h;
 	struct sax x;
+	long done;
 
 	if (n > LINKS_HTML_MAX) {
 		n = LINKS_HTML_MAX;
@@ -658,12 +691,16 @@ int links_html(struct links *lk, const char *html, size_t n,
 		return LINKS_E_PARSE;
 	/* the MIME parse made the body UTF-8: a <meta charset> in it
 	 * must not switch the decoder (IGNORE_ENC) */
-	htmlCtxtUseOptions(x.ctxt, HTML_PARSE_NONET | HTML_PARSE_NOERROR |
-			   HTML_PARSE_NOWARNING | HTML_PARSE_COMPACT |
-			   HTML_PARSE_IGNORE_ENC);
+	htmlCtxtUseOptions(x.ctxt, PARSE_OPTIONS);
 	htmlParseChunk(x.ctxt, html, (int)n, 1);
-	sax_close_a(&x);	/* an <a> left open at the end */
+	done = xmlByteConsumed(x.ctxt);
 	htmlFreeParserCtxt(x.ctxt);
+	sax_close_a(&x);	/* an <a> left open at the end */
+	if (done >= 0 && (size_t)done < n && x.budget > 0) {
+		x.hidden = 0;
+		parse_rest(&x, &h, html + done, n - (size_t)done);
+		sax_close_a(&x);
+	}
 	return 0;
 }
 

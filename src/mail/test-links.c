@@ -142,6 +142,14 @@ static const struct hrow hrows[] = {
 	  "\">j</a>", 1, 0, "j", NULL, 0 },
 	{ "html: a word about forms is no form", "<p>fill in the form</p>"
 	  "<a href=\"http://k.example.com/\">k</a>", 1, 0, "k", NULL, 0 },
+	{ "html: the last link, after </body></html>, is kept",
+	  "<html><body><a href=\"http://l.example.com/\">l</a></body></html>"
+	  "<span>click <a href=\"http://m.example.net/u\">here</a> to "
+	  "leave</span>", 2, 0, "l", "lclick here", 0 },
+	{ "html: a stray end tag first hides no link",
+	  "</head><div><a href=\"http://n.example.com/\">www.o.example.org"
+	  "</a></div>", 1, LINKS_F_TEXT_MISMATCH, "www.o.example.org",
+	  NULL, 0 },
 };
 
 int main(void)
