@@ -572,8 +572,12 @@ static const char *last_word(const char *h, size_t n, const char *w)
 {
 	size_t wn = strlen(w), lim = n >= wn ? n - wn + 1 : 0, j;
 	char c0 = w[0], c1 = (char)(c0 >= 'a' && c0 <= 'z' ? c0 - 32 : c0);
-	const char *a = lim ? memrchr(h, c0, lim) : NULL;
-	const char *b = lim && c1 != c0 ? memrchr(h, c1, lim) : NULL;
+	const char *a, *b;
+
+	if (h == NULL || lim == 0)
+		return NULL;
+	a = memrchr(h, c0, lim);
+	b = c1 != c0 ? memrchr(h, c1, lim) : NULL;
 
 	while (a != NULL || b != NULL) {
 		const char *p = b == NULL || (a != NULL && a > b) ? a : b;
