@@ -711,6 +711,11 @@ static bool ends_url(char c)
 	       (unsigned char)c >= 0x80;
 }
 
+/* The bytes a URL of plain text starts with (h, w, either case). */
+static const bool url_first[256] = {
+	['h'] = true, ['H'] = true, ['w'] = true, ['W'] = true,
+};
+
 int links_text(struct links *lk, const char *text, size_t n,
 	       const struct dmarc_psl *psl, const struct lookalike *la)
 {
@@ -724,11 +729,13 @@ int links_text(struct links *lk, const char *text, size_t n,
 	for (i = 0; i < n; i++) {
 		size_t j, k = 0;
 		bool www;
-		char c = lower(text[i]);
 
 		/* cheapest test first: every URL starts with h or w */
-		if ((c != 'h' && c != 'w') ||
-		    (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '('))
+		while (i < n && !url_first[(unsigned char)text[i]])
+			i++;
+		if (i == n)
+			break;
+		if (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '(')
 			continue;
 		www = has_prefix(text + i, n - i, "www.");
 		if (!www && !has_prefix(text + i, n - i, "http://") &&
