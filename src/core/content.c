@@ -640,7 +640,8 @@ static int archive_points(const struct ctx *x, bool unknown, char *why,
 static void check_attachments(struct ctx *x)
 {
 	const struct mime_summary *ms = x->ms;
-	struct arc_report *r = xmalloc(sizeof(*r));
+	/* a large report: only allocated for a message with attachments */
+	struct arc_report *r = ms->n_attachments ? xmalloc(sizeof(*r)) : NULL;
 	unsigned all = 0, bare = 0;
 	size_t i, enc = 0, entries = 0;
 	const char *first_enc = NULL, *first_bad = NULL;

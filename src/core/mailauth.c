@@ -147,10 +147,13 @@ void mailauth_envelope(struct mailauth *m, const char *client_ip,
 static int to_crlf(struct mailauth *m, const char *v, size_t n)
 {
 	size_t i, start = 0;
+	const char *lf;
 
 	buf_reset(&m->tmp);
-	for (i = 0; i < n; i++) {
-		if (v[i] != '\n' || (i > 0 && v[i - 1] == '\r'))
+	for (i = 0; i < n && (lf = memchr(v + i, '\n', n - i)) != NULL;
+	     i++) {
+		i = (size_t)(lf - v);
+		if (i > 0 && v[i - 1] == '\r')
 			continue;
 		if (buf_append(&m->tmp, v + start, i - start) ||
 		    buf_append(&m->tmp, "\r\n", 2))
@@ -192,15 +195,19 @@ void mailauth_header(struct mailauth *m, const char *name,
 
 void mailauth_body(struct mailauth *m, const void *p, size_t n)
 {
-	const char *s = p;
+	const char *s = p, *lf;
 	size_t i, start = 0;
 
 	if (m->ended || n == 0)
 		return;
-	for (i = 0; i < n; i++) {
-		bool prev_cr = i > 0 ? s[i - 1] == '\r' : m->body_cr;
+	/* Only a bare LF needs work: memchr jumps between the LFs (most
+	 * bodies arrive in CRLF already). */
+	for (i = 0; (lf = memchr(s + i, '\n', n - i)) != NULL; i++) {
+		bool prev_cr;
 
-		if (s[i] != '\n' || prev_cr)
+		i = (size_t)(lf - s);
+		prev_cr = i > 0 ? s[i - 1] == '\r' : m->body_cr;
+		if (prev_cr)
 			continue;
 		dkim_verify_body(m->dkim, s + start, i - start);
 		dkim_verify_body(m->dkim, "\r\n", 2);

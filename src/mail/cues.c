@@ -202,11 +202,15 @@ static unsigned triple_bit(const unsigned char *p)
 static void triples_add(struct triples *t, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i, n = strlen(s);
+	unsigned k;
 
-	for (i = 0; i + 2 < n; i++) {
-		unsigned k = triple_bit(p + i);
-
+	if (!p[0] || !p[1])
+		return;
+	/* triple_bit rolled along: shifting by 5 and masking drops the
+	 * byte before the triple, so k is triple_bit(p - 2) after p[0] */
+	k = ((unsigned)p[0] << 5 ^ p[1]) & (TRIPLE_BITS - 1);
+	for (p += 2; *p; p++) {
+		k = (k << 5 ^ *p) & (TRIPLE_BITS - 1);
 		t->bit[k >> 6] |= 1ull << (k & 63);
 	}
 }

@@ -1,6 +1,7 @@
 /*
  * dispname - display-name spoofing checks; see dispname.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,30 @@ static char *icu_fold(const UNormalizer2 *nfkc, const char *s, size_t n)
  * is ASCII; ICU's two conversions and normalization over all of it were
  * most of cues_scan's cost.  Same result as ICU over the whole text.
  */
+/* Lower-case the ASCII run of s from i into out (out[0] for s[i]),
+ * eight bytes at a time while all eight are ASCII; returns where it
+ * stopped (the byte loop does the rest). */
+static size_t ascii_lower8(const char *s, size_t i, size_t n, char *out)
+{
+	const uint64_t ones = 0x0101010101010101ull, hi = ones * 0x80;
+	size_t j;
+
+	for (j = i; j + 8 <= n; j += 8) {
+		uint64_t w, ge_a, gt_z;
+
+		memcpy(&w, s + j, 8);
+		if (w & hi)
+			break;
+		/* per byte (< 0x80, so no carry): high bit set if >= 'A',
+		 * and if > 'Z'; 'A'..'Z' are the bytes where they differ */
+		ge_a = w + ones * (0x80 - 'A');
+		gt_z = w + ones * (0x80 - 'Z' - 1);
+		w |= ((ge_a ^ gt_z) & hi) >> 2;
+		memcpy(out + (j - i), &w, 8);
+	}
+	return j;
+}
+
 char *dispname_fold(const char *s, size_t n, size_t max)
 {
 	UErrorCode err = U_ZERO_ERROR;
@@ -101,7 +126,8 @@ char *dispname_fold(const char *s, size_t n, size_t max)
 			cap = len + (n - i) + 1;
 			out = xrealloc(out, cap);
 		}
-		for (j = i; j < n && (unsigned char)s[j] < 0x80; j++)
+		j = ascii_lower8(s, i, n, out + len);
+		for (; j < n && (unsigned char)s[j] < 0x80; j++)
 			if (s[j] >= 'A' && s[j] <= 'Z')
 				out[len + j - i] = (char)(s[j] + 32);
 			else

@@ -523,10 +523,28 @@ static void doc_text(struct links *lk, const xmlChar *ch, int len)
 	for (i = 0; i < len; i++) {
 		char c = (char)ch[i];
 		bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+		size_t run, room;
 
 		if (blank && (lk->text_len == 0 ||
 			      lk->text[lk->text_len - 1] == ' '))
 			continue;
+		if (!blank && ch[i] < 0x80) {
+			/* a run of ASCII non-blanks goes in by one memcpy, as
+			 * far as it fits (the byte loop stopped there too) */
+			for (k = i + 1; k < len && ch[k] < 0x80 &&
+			     ch[k] != ' ' && ch[k] != '\n' && ch[k] != '\t' &&
+			     ch[k] != '\r'; k++)
+				;
+			run = (size_t)(k - i);
+			room = sizeof(lk->text) - 1 - lk->text_len;
+			memcpy(lk->text + lk->text_len, ch + i,
+			       run < room ? run : room);
+			lk->text_len += run < room ? run : room;
+			if (run > room)
+				break;
+			i = k - 1;
+			continue;
+		}
 		/* a whole sequence fits, or nothing more is taken */
 		k = (ch[i] & 0xe0) == 0xc0 ? 2 : (ch[i] & 0xf0) == 0xe0 ? 3 :
 		    (ch[i] & 0xf8) == 0xf0 ? 4 : 1;
@@ -715,6 +733,11 @@ static bool ends_url(char c)
 	       (unsigned char)c >= 0x80;
 }
 
+/* The bytes a URL of plain text starts with (h, w, either case). */
+static const bool url_first[256] = {
+	['h'] = true, ['H'] = true, ['w'] = true, ['W'] = true,
+};
+
 int links_text(struct links *lk, const char *text, size_t n,
 	       const struct dmarc_psl *psl, const struct lookalike *la)
 {
@@ -728,11 +751,13 @@ int links_text(struct links *lk, const char *text, size_t n,
 	for (i = 0; i < n; i++) {
 		size_t j, k = 0;
 		bool www;
-		char c = lower(text[i]);
 
 		/* cheapest test first: every URL starts with h or w */
-		if ((c != 'h' && c != 'w') ||
-		    (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '('))
+		while (i < n && !url_first[(unsigned char)text[i]])
+			i++;
+		if (i == n)
+			break;
+		if (i > 0 && !ends_url(text[i - 1]) && text[i - 1] != '(')
 			continue;
 		www = has_prefix(text + i, n - i, "www.");
 		if (!www && !has_prefix(text + i, n - i, "http://") &&

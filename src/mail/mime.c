@@ -205,26 +205,48 @@ static const char *raw_8bit(GMimeMessage *msg, const char *fname)
 	return NULL;
 }
 
+/* How many top-level fields are named fname. */
+static int field_count(GMimeHeaderList *hl, const char *fname)
+{
+	int i, n = g_mime_header_list_get_count(hl), c = 0;
+
+	for (i = 0; i < n; i++)
+		if (g_ascii_strcasecmp(g_mime_header_get_name(
+			g_mime_header_list_get_header_at(hl, i)), fname) == 0)
+			c++;
+	return c;
+}
+
 /*
  * The addresses of header field fname (its first occurrence), parsed from
  * the raw value, with raw 8-bit bytes made UTF-8 first: GMime's address
  * parser drops bytes it cannot place, and a CP932 trail byte can even
- * look like ASCII.
+ * look like ASCII.  GMime parsed the field already while building the
+ * message (from the raw value of its last occurrence, with a clone of
+ * w->opts): where that is the same input (one occurrence, valid UTF-8)
+ * its list is taken instead of parsing a second time.
  */
 static void read_addrs(struct walk *w, GMimeMessage *msg, const char *fname,
-		       struct mime_addr_list *l)
+		       GMimeAddressType type, struct mime_addr_list *l)
 {
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, fname) : NULL;
 	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
 	InternetAddressList *il;
+	size_t n;
 	char *u;
 
 	if (raw == NULL) {
 		copy_addrs(w, NULL, l);
 		return;
 	}
-	u = decode_8bit(w, raw, strlen(raw));
+	n = strlen(raw);
+	if (g_utf8_validate(raw, (gssize)n, NULL) &&
+	    field_count(hl, fname) == 1) {
+		copy_addrs(w, g_mime_message_get_addresses(msg, type), l);
+		return;
+	}
+	u = decode_8bit(w, raw, n);
 	il = internet_address_list_parse(w->opts, u);
 	copy_addrs(w, il, l);
 	if (il != NULL)
@@ -306,10 +328,14 @@ static void read_headers(struct walk *w, GMimeMessage *msg)
 		}
 		g_mime_references_free(r);
 	}
-	read_addrs(w, msg, "From", &s->from);
-	read_addrs(w, msg, "Reply-To", &s->reply_to);
-	read_addrs(w, msg, "To", &s->to);
-	read_addrs(w, msg, "Cc", &s->cc);
+	read_addrs(w, msg, "From", GMIME_ADDRESS_TYPE_FROM,
+		   &s->from);
+	read_addrs(w, msg, "Reply-To", GMIME_ADDRESS_TYPE_REPLY_TO,
+		   &s->reply_to);
+	read_addrs(w, msg, "To", GMIME_ADDRESS_TYPE_TO,
+		   &s->to);
+	read_addrs(w, msg, "Cc", GMIME_ADDRESS_TYPE_CC,
+		   &s->cc);
 
 	/* RFC 3834 5: "no" (or absence) means a human sent it. */
 	v = g_mime_object_get_header(o, "Auto-Submitted");

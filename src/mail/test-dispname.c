@@ -141,6 +141,12 @@ int main(void)
 			{ "run by run: invalid byte substituted",
 			  "A\xff" "B", "a\xef\xbf\xbd" "b", 0 },
 			{ "a NUL ends the text", "AB\0CD", "ab", 5 },
+			{ "eight at a time: the bytes around A-Z",
+			  "?@AZ[\\`azMNOPqrst{\x7f" "0123456789",
+			  "?@az[\\`azmnopqrst{\x7f" "0123456789", 0 },
+			{ "eight at a time: a block with non-ASCII in it",
+			  "ABCDEFGHIJKL\xef\xbc\xa1MNOPQRSTUVW",
+			  "abcdefghijklamnopqrstuvw", 0 },
 			{ "empty", "", "", 0 },
 		};
 
