@@ -64,27 +64,6 @@ struct job {
 /* ------------------------------------------------------------------ */
 /* Look-ups                                                             */
 
-/* The reverse-lookup name of address a (RFC 1035 3.5, RFC 3596 2.5). */
-static void rev_name(int af, const unsigned char *a, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	int i;
-
-	if (af == AF_INET) {
-		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
-			 a[1], a[0]);
-		return;
-	}
-	for (i = 15; i >= 0 && o + 4 < outsz; i--) {
-		out[o++] = hex[a[i] & 15];
-		out[o++] = '.';
-		out[o++] = hex[a[i] >> 4];
-		out[o++] = '.';
-	}
-	snprintf(out + o, outsz - o, "ip6.arpa");
-}
-
 /* The answer a synchronous resolver gave, copied. */
 struct got {
 	struct dns_answer *a;
@@ -171,7 +150,7 @@ static void name_one(struct dns_resolver *r, struct core_dmarc_source *v)
 		v->name_state = CORE_DMARC_NAME_NONE;
 		return;
 	}
-	rev_name(af, a, rev, sizeof(rev));
+	dns_reverse_name(af, a, rev, sizeof(rev));
 	ans = ask(r, rev, DNS_T_PTR);
 	if (!ans || ans->rcode == DNS_TEMPFAIL) {
 		v->name_state = CORE_DMARC_NAME_TEMPFAIL;

@@ -543,7 +543,6 @@ static void salt_got(void *arg, int result, const char *value)
 {
 	struct mailrec *r = arg;
 	unsigned char b[32];
-	size_t i;
 
 	if (result == STORE_OK && value && strlen(value) == 64) {
 		memcpy(r->salt, value, 65);
@@ -554,8 +553,7 @@ static void salt_got(void *arg, int result, const char *value)
 		return;
 	}
 	RAND_bytes(b, sizeof(b));
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(r->salt + 2 * i, 3, "%02x", b[i]);
+	buf_hex(b, sizeof(b), r->salt);
 	if (r->ci)
 		corrindex_set_salt(r->ci, r->salt);
 	if (r->sl)

@@ -5,8 +5,10 @@
  * struct dns_resolver_ops.  An answer copy is one allocation per record
  * text plus the record array, owned by the caller of dns_answer_dup().
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/dns.h"
 #include "util/xalloc.h"
@@ -58,4 +60,25 @@ void dns_answer_free(struct dns_answer *a)
 		free(a->rr[i].text);
 	free(a->rr);
 	free(a);
+}
+
+void dns_reverse_name(int af, const unsigned char *a, char *out,
+		      size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	int i;
+
+	if (af == AF_INET) {
+		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
+			 a[1], a[0]);
+		return;
+	}
+	for (i = 15; i >= 0 && o + 4 < outsz; i--) {
+		out[o++] = hex[a[i] & 15];
+		out[o++] = '.';
+		out[o++] = hex[a[i] >> 4];
+		out[o++] = '.';
+	}
+	snprintf(out + o, outsz - o, "ip6.arpa");
 }

@@ -82,6 +82,14 @@ void dns_query(struct dns_resolver *r, const struct dns_question *q,
 	       dns_cb *cb, void *arg);
 void dns_resolver_free(struct dns_resolver *r);
 
+/*
+ * The reverse-lookup name of address a (RFC 1035 3.5 in-addr.arpa for
+ * AF_INET, a[0..4); RFC 3596 2.5 ip6.arpa nibbles otherwise, a[0..16))
+ * into out (NUL-terminated, truncated to outsz).
+ */
+void dns_reverse_name(int af, const unsigned char *a, char *out,
+		      size_t outsz);
+
 /* Deep copy / free an answer (for evaluators that keep one). */
 struct dns_answer *dns_answer_dup(const struct dns_answer *a);
 void dns_answer_free(struct dns_answer *a);

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "front/http_ui.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -64,12 +65,10 @@ const struct http_ui_asset *http_ui_asset(const char *name)
 static bool random_hex(char hex[UI_ID_HEX + 1])
 {
 	unsigned char b[UI_ID_HEX / 2];
-	size_t i;
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return false;
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	buf_hex(b, sizeof(b), hex);
 	OPENSSL_cleanse(b, sizeof(b));
 	return true;
 }

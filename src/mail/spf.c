@@ -176,27 +176,6 @@ static bool name_eq(const char *a, const char *b)
 	return name_within(a, b) && name_within(b, a);
 }
 
-/* The reverse-lookup name of the client (5.5, 7.3 for the nibbles). */
-static void reverse_name(const struct spf *s, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	int i;
-
-	if (s->v4) {
-		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", s->ip[3],
-			 s->ip[2], s->ip[1], s->ip[0]);
-		return;
-	}
-	for (i = 15; i >= 0 && o + 4 < outsz; i--) {
-		out[o++] = hex[s->ip[i] & 15];
-		out[o++] = '.';
-		out[o++] = hex[s->ip[i] >> 4];
-		out[o++] = '.';
-	}
-	snprintf(out + o, outsz - o, "ip6.arpa");
-}
-
 /* Does name resolve to the client's address (5.5)?  1, 0 or E_NEED. */
 static int name_validates(struct spf *s, const char *name)
 {
@@ -219,7 +198,7 @@ static int macro_p(struct spf *s, const char *domain, char *out, size_t sz)
 	size_t i, seen = 0;
 
 	snprintf(out, sz, "unknown");
-	reverse_name(s, rev, sizeof(rev));
+	dns_reverse_name(s->v4 ? AF_INET : AF_INET6, s->ip, rev, sizeof(rev));
 	if ((rc = lookup(s, rev, DNS_T_PTR, &a)) != 0)
 		return rc;
 	if (a->rcode != DNS_OK)
@@ -383,7 +362,7 @@ static int match_ptr(struct spf *s, const char *target)
 	size_t i, seen = 0;
 	int rc;
 
-	reverse_name(s, rev, sizeof(rev));
+	dns_reverse_name(s->v4 ? AF_INET : AF_INET6, s->ip, rev, sizeof(rev));
 	if ((rc = lookup(s, rev, DNS_T_PTR, &a)) != 0)
 		return rc;
 	if (a->rcode == DNS_NXDOMAIN ||

@@ -28,6 +28,7 @@
 #include <openssl/hmac.h>
 
 #include "store/store_redis-internal.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -81,18 +82,12 @@ void rds_count_key(struct rds_store *rs, const char *key)
 static void rds_hmac_hex(const struct rds_store *rs, const char *s,
 			 size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	size_t i;
 
 	HMAC(EVP_sha256(), rs->hkey, (int)rs->hkeylen,
 	     (const unsigned char *)s, strlen(s), md, &mdlen);
-	for (i = 0; i < n && i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * i] = '\0';
+	buf_hex(md, n < mdlen ? n : mdlen, out);
 }
 
 /* The answer to a store_count call. */

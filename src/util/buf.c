@@ -276,6 +276,18 @@ int buf_hex_value(char c)
 	return -1;
 }
 
+void buf_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 size_t utf8_unescape(char *s)
 {
 	size_t i = 0, o = 0;

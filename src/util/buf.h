@@ -97,4 +97,8 @@ size_t utf8_unescape(char *s);
 /* The value of hex digit c (either case), or -1. */
 int buf_hex_value(char c);
 
+/* in[0..n) as lower-case hex into out, which holds 2n + 1 bytes
+ * (NUL-terminated). */
+void buf_hex(const unsigned char *in, size_t n, char *out);
+
 #endif

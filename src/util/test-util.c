@@ -36,6 +36,12 @@ static void test_buf(void)
 	       "sample: input bound");
 	buf_sample(s, 6, "abcdefgh", 8, 128);
 	ok(strlen(s) == 5, "sample: output bound");
+
+	buf_hex((const unsigned char *)"\x00\x0f\xa5\xff", 4, s);
+	is_str(s, "000fa5ff", "hex: lower case, two digits a byte");
+	s[0] = 'x';
+	buf_hex(NULL, 0, s);
+	is_str(s, "", "hex: nothing is the empty string");
 }
 
 static void test_utf8(void)
