@@ -21,6 +21,7 @@
 #include "redis_server.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_login.h"
 #include "util/config.h"
 
 static int64_t T0;
@@ -79,38 +80,18 @@ static void settle(struct host *hs, size_t n)
 	event_base_dispatch(base);
 }
 
-/* One event. */
-static void ev(struct login_engine *e, enum login_stage st, const char *login,
-	       const char *ip, const char *pwhash, bool success, bool prej,
-	       int64_t now, struct login_verdict *v)
-{
-	struct login_attempt a;
-
-	memset(&a, 0, sizeof(a));
-	a.stage = st;
-	a.login = login;
-	a.remote = ip;
-	a.protocol = "imap";
-	a.pwhash = pwhash;
-	a.mech = "PLAIN";
-	a.pwversion = "";
-	a.session_id = "";
-	a.success = success;
-	a.policy_reject = prej;
-	a.now = now;
-	login_decide(e, &a, v);
-}
-
 /* A wrong password as Dovecot runs it: before, then the report; the
  * before's verdict in *b. */
 static void fail_once(struct login_engine *e, const char *login,
 		      const char *ip, const char *pwhash, int64_t now,
 		      struct login_verdict *b)
 {
+	const struct test_login_opt o = { .pwhash = pwhash };
 	struct login_verdict r;
 
-	ev(e, LOGIN_BEFORE, login, ip, pwhash, false, false, now, b);
-	ev(e, LOGIN_REPORT, login, ip, pwhash, false, b->status < 0, now, &r);
+	test_login_ev(e, LOGIN_BEFORE, login, ip, &o, false, false, now, b);
+	test_login_ev(e, LOGIN_REPORT, login, ip, &o, false, b->status < 0,
+		      now, &r);
 }
 
 /* Where a run was first delayed, blocked, and put into a state. */

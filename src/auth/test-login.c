@@ -19,6 +19,7 @@
 #include "auth/login.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_login.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -93,35 +94,8 @@ static void free_list(char **l, size_t n)
 	free(l);
 }
 
-/* Optional attempt details. */
-struct opt {
-	const char *pwhash;
-	const char *mech;
-	const char *pwversion;
-	const char *protocol;
-};
-
-/* One event. */
-static void ev(struct login_engine *e, enum login_stage st, const char *login,
-	       const char *ip, const struct opt *o, bool success, bool prej,
-	       int64_t now, struct login_verdict *v)
-{
-	struct login_attempt a;
-
-	memset(&a, 0, sizeof(a));
-	a.stage = st;
-	a.login = login;
-	a.remote = ip;
-	a.protocol = o && o->protocol ? o->protocol : "imap";
-	a.pwhash = o && o->pwhash ? o->pwhash : "";
-	a.mech = o && o->mech ? o->mech : "PLAIN";
-	a.pwversion = o && o->pwversion ? o->pwversion : "";
-	a.session_id = "";
-	a.success = success;
-	a.policy_reject = prej;
-	a.now = now;
-	login_decide(e, &a, v);
-}
+/* The shared attempt helper (test_login.h) under this file's short name. */
+#define ev test_login_ev
 
 /* The verdicts of one whole login. */
 struct cyc {
@@ -132,7 +106,7 @@ struct cyc {
 /* A login as Dovecot runs it: before; after if the password is right and
  * not rejected; then the report. */
 static void cycle_o(struct login_engine *e, const char *login, const char *ip,
-		    bool correct, int64_t now, const struct opt *o,
+		    bool correct, int64_t now, const struct test_login_opt *o,
 		    struct cyc *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -162,7 +136,7 @@ static void cycle(struct login_engine *e, const char *login, const char *ip,
 {
 	static unsigned wrong;
 	char pw[8];
-	struct opt o = { .pwhash = pw };
+	struct test_login_opt o = { .pwhash = pw };
 
 	if (correct)
 		snprintf(pw, sizeof(pw), "c0de");
@@ -536,7 +510,7 @@ static void test_allow_stored(void)
 	};
 	struct env v;
 	struct cyc c;
-	struct opt o = { .mech = "PLAIN" };
+	struct test_login_opt o = { .mech = "PLAIN" };
 	char pw[8], err[128];
 	int i, bad = 0;
 	size_t k;
@@ -587,7 +561,7 @@ static void test_bruteforce(void)
 {
 	struct env v;
 	struct cyc c;
-	struct opt o = { .mech = "PLAIN" };
+	struct test_login_opt o = { .mech = "PLAIN" };
 	char pw[8];
 	int i, first_delay = -1, first_block = -1, other_bad = 0;
 
@@ -888,7 +862,7 @@ static void test_credentials(void)
 {
 	struct env v;
 	struct cyc c;
-	struct opt o = { .pwhash = "0a1b", .mech = "PLAIN" };
+	struct test_login_opt o = { .pwhash = "0a1b", .mech = "PLAIN" };
 
 	env_open(&v, NULL, "memory:");
 	cycle_o(v.e, "pw@example.jp", "198.51.100.5", true, T0, &o, &c);
@@ -1005,7 +979,7 @@ static void test_persistence(void)
 	struct env v;
 	struct cyc c;
 	struct login_verdict vd;
-	struct opt o = { .mech = "PLAIN" };
+	struct test_login_opt o = { .mech = "PLAIN" };
 	char store[96], login[128], err[256], id[40] = "", *p;
 	json_t *list, *show, *ips;
 	int i;
@@ -1277,9 +1251,11 @@ static void test_nat_stuck_client(void)
 
 	for (r = 0; r < sizeof(nat_rows) / sizeof(nat_rows[0]); r++) {
 		const struct nat_row *row = &nat_rows[r];
-		struct opt ok_o = { .pwhash = "c0de", .mech = row->mech };
-		struct opt stuck = { .pwhash = "0bad", .mech = row->mech };
-		struct opt typo = { .mech = row->mech };
+		struct test_login_opt ok_o = { .pwhash = "c0de",
+					       .mech = row->mech };
+		struct test_login_opt stuck = { .pwhash = "0bad",
+						.mech = row->mech };
+		struct test_login_opt typo = { .mech = row->mech };
 		struct env v;
 		struct cyc c;
 		char login[64], h[8];
