@@ -203,6 +203,8 @@ struct lg_addr {
 	struct lg_ip ip;
 	struct lg_ctr c;
 	uint32_t born;			/* first seen (since the engine ran) */
+	uint32_t camp_report;		/* the last report counted in the
+					 * campaign windows (lg_judge) */
 	uint8_t camp;			/* LG_CAMP_* */
 };
 
@@ -372,6 +374,7 @@ struct login_engine {
 	struct lg_fcall *fcalls;
 	size_t nfcalls;
 	uint32_t fleet_down_at, fleet_logged_at;
+	uint32_t reports;		/* the last report's id (never 0) */
 	/* The distributed sweep (login_sweep.c): correct first attempts on
 	 * accounts other addresses were failing on. */
 	struct lg_dsw {
@@ -474,12 +477,14 @@ void lg_metrics_of(const struct login_engine *e, const struct lg_ctr *c,
 		   uint32_t now, struct lg_metrics *m);
 /*
  * A report from a normal address was counted: judge ip and its network.
- * Fills v's reason/incident when a judgement is made.  Returns true when
- * the address (or its network) entered a state.
+ * report is the report's id: judged again (the fleet's answer), it adds
+ * nothing of the report's to the campaign windows a second time.  Fills
+ * v's reason/incident when a judgement is made.  Returns true when the
+ * address (or its network) entered a state.
  */
 bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 	      struct lg_addr *ad, struct lg_net *nt, const char *login,
-	      const char *protocol, bool ok, uint32_t now,
+	      const char *protocol, bool ok, uint32_t report, uint32_t now,
 	      struct login_verdict *v);
 /*
  * Before the password check from a normal address: a soft delay from the
@@ -531,14 +536,15 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 				   struct login_verdict *v);
 
 /*
- * (login.c) The fleet answered a report from ip (login_fleet.c merged it
- * into the counts): judge the pair's brute force, and when the fleet is
- * ahead of this host's counts the address and network, as the report
- * would have; nothing if a state or the allowlist already applies.
+ * (login.c) The fleet answered report (its id) from ip (login_fleet.c
+ * merged it into the counts): judge the pair's brute force, and when the
+ * fleet is ahead of this host's counts the address and network, as the
+ * report would have, on the fleet's numbers without counting the report
+ * again; nothing if a state or the allowlist already applies.
  */
 void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 		    const char *login, const char *protocol, bool ok,
-		    bool ahead, uint32_t now);
+		    bool ahead, uint32_t report, uint32_t now);
 
 /* Is a rotating-address campaign live (camp_active)? */
 bool lg_campaign_active(struct login_engine *e, uint32_t now);
@@ -555,15 +561,16 @@ void lg_campaign_raised(struct login_engine *e, bool was,
 #define LG_FLEET_INFLIGHT 4096	/* fleet calls without an answer */
 
 /*
- * Count a report (not one this engine refused) into the fleet's counters:
- * a failure always, a success only from an address or network failing
- * here or in the fleet's last answer (the fast path: clean logins cost no
- * round trip).  pwhash NULL: no usable one.  Nothing with a store of one
- * host.
+ * Count report (its id; not one this engine refused) into the fleet's
+ * counters: a failure always, a success only from an address or network
+ * failing here or in the fleet's last answer (the fast path: clean logins
+ * cost no round trip).  pwhash NULL: no usable one.  Nothing with a store
+ * of one host.
  */
 void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
 		     const char *login, const char *protocol,
-		     const char *pwhash, bool ok, bool is_new, uint32_t now);
+		     const char *pwhash, bool ok, bool is_new,
+		     uint32_t report, uint32_t now);
 /*
  * A campaign count (login_judge.c): ip was counted among the list-like
  * first-seen addresses with never_ok accounts that never logged in, or

@@ -91,6 +91,7 @@ struct ctx {
 	struct lg_ip ip;
 	uint64_t net, iph;
 	uint64_t pwh, pwv;		/* 0 unless meaningful */
+	uint32_t report;		/* the report's id (stage 3) */
 	struct lg_state *st;		/* the state that applies, or NULL */
 	uint16_t cc_learnt;		/* a country this attempt taught */
 };
@@ -652,6 +653,9 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 	struct lg_dent *d;
 
 	pend_move(e, at, -1, c->now);
+	if (++e->reports == 0)		/* 0 is no report */
+		e->reports = 1;
+	c->report = e->reports;
 	if (habitual && a->fresh_net == c->net && c->now - a->fresh_at <= 60) {
 		/* Learnt by this attempt's own after-check: it was not
 		 * habitual before (and new if the account had others). */
@@ -695,7 +699,8 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 	if (!rej)
 		lg_fleet_report(e, &c->ip, c->login, c->protocol,
 				lg_mech_hashable(at->mech) ? at->pwhash : NULL,
-				ok, (fresh_flags & LG_DENT_NEW) != 0, c->now);
+				ok, (fresh_flags & LG_DENT_NEW) != 0,
+				c->report, c->now);
 	if (ok) {
 		d = lg_dset_find(&a->badips, c->iph, c->now, win);
 		if (d)		/* it was the owner: not a failing address */
@@ -713,8 +718,8 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 		bruteforce_block(e, c, a, v);
 		return;
 	}
-	if (lg_judge(e, &c->ip, ad, nt, c->login, c->protocol, ok, c->now,
-		     v) && ok) {
+	if (lg_judge(e, &c->ip, ad, nt, c->login, c->protocol, ok, c->report,
+		     c->now, v) && ok) {
 		v->compromised = true;
 		e->stats.compromised++;
 		if (!habitual) {	/* learnt from the attacker just now */
@@ -726,7 +731,7 @@ static void stage_report(struct login_engine *e, struct ctx *c,
 
 void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 		    const char *login, const char *protocol, bool ok,
-		    bool ahead, uint32_t now)
+		    bool ahead, uint32_t report, uint32_t now)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
 	struct login_verdict v;
@@ -761,7 +766,7 @@ void lg_fleet_judge(struct login_engine *e, const struct lg_ip *ip,
 	ad = lg_addr_get(e, ip, false, now);
 	nt = lg_net_get(e, ip, false, now);
 	if (!ahead || !ad || !nt ||
-	    !lg_judge(e, ip, ad, nt, login, protocol, ok, now, &v))
+	    !lg_judge(e, ip, ad, nt, login, protocol, ok, report, now, &v))
 		return;
 	e->stats.fleet_judged++;
 	if (ok) {	/* let in before the fleet's count came back */

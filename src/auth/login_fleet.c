@@ -25,7 +25,9 @@
  * fleet's include this host's) and, when it is ahead of them, judges the
  * address, network and pair again at once (lg_fleet_judge), so a block is
  * decided at the same count as on one host and reaches the others through
- * the shared address states.  A reader of the counts (the before-check's
+ * the shared address states.  That second judgment reads the fleet's
+ * numbers and adds nothing of the report's again (the call carries the
+ * report's id).  A reader of the counts (the before-check's
  * delay, the next report's rules) sees the last answer while it is younger
  * than auth_window.
  *
@@ -71,7 +73,7 @@ struct lg_fcall {
 	struct lg_fcall *next, *prev;
 	struct login_engine *e;		/* NULL: the engine is gone */
 	struct lg_ip ip;
-	uint32_t now;
+	uint32_t now, report;
 	bool ok, campaign;
 	char protocol[16];
 	char login[];
@@ -226,7 +228,7 @@ static void fleet_answer(void *arg, int result, const struct store_cnt *c,
 		}
 	}
 	lg_fleet_judge(e, &f->ip, f->login, f->protocol, f->ok, ahead,
-		       f->now);
+		       f->report, f->now);
 	free(f);
 }
 
@@ -336,7 +338,8 @@ static void fleet_keys(const struct login_engine *e, size_t from, size_t to,
 
 void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
 		     const char *login, const char *protocol,
-		     const char *pwhash, bool ok, bool is_new, uint32_t now)
+		     const char *pwhash, bool ok, bool is_new,
+		     uint32_t report, uint32_t now)
 {
 	char k[F_COUNTS][STORE_CNT_KEY_MAX], addr[64], net[64];
 	char pair[STORE_CNT_KEY_MAX], pw[STORE_CNT_KEY_MAX];
@@ -383,6 +386,7 @@ void lg_fleet_report(struct login_engine *e, const struct lg_ip *ip,
 		n = F_COUNTS;
 	}
 	f = fcall_new(e, ip, login, protocol, ok, now);
+	f->report = report;
 	store_count(e->st, "login", now, c, n, fleet_answer, f);
 }
 

@@ -389,14 +389,21 @@ static struct lg_state *camp_judge(struct login_engine *e,
 	return s;
 }
 
-/* Count ad in the campaign window once; when the campaign starts, judge
- * the list-like addresses counted before it (their successes were let in:
- * they go into the incident as entered). */
+/* Count ad in the campaign window once, and never_ok accounts of report
+ * (its id; 0: not a report) once: a report judged again when the fleet
+ * answers adds nothing the first judgment added.  When the campaign
+ * starts, judge the list-like addresses counted before it (their successes
+ * were let in: they go into the incident as entered). */
 static void camp_count(struct login_engine *e, struct lg_addr *ad,
-		       uint32_t never_ok, uint32_t now)
+		       uint32_t never_ok, uint32_t report, uint32_t now)
 {
 	uint32_t win = (uint32_t)e->cfg->auth_window;
 	bool was = camp_active(e, now);
+
+	if (report && ad->camp_report == report)
+		never_ok = 0;		/* counted by its first judgment */
+	else if (report)
+		ad->camp_report = report;
 
 	if (!(ad->camp & LG_CAMP_COUNTED)) {
 		ad->camp |= LG_CAMP_COUNTED;
@@ -488,7 +495,7 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 	if (!camp_like(e, ad, &m, now))
 		return NULL;
 	camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
-		   m.sample - m.ok_accts, now);
+		   m.sample - m.ok_accts, 0, now);
 	if (!camp_active(e, now))
 		return NULL;
 	lg_cidr_format(ip, 128, a, sizeof(a));
@@ -548,7 +555,7 @@ bool lg_suspect_delay(struct login_engine *e, const struct lg_ip *ip,
 
 bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 	      struct lg_addr *ad, struct lg_net *nt, const char *login,
-	      const char *protocol, bool ok, uint32_t now,
+	      const char *protocol, bool ok, uint32_t report, uint32_t now,
 	      struct login_verdict *v)
 {
 	uint32_t t = (uint32_t)e->cfg->auth_stuffing_logins;
@@ -590,13 +597,14 @@ bool lg_judge(struct login_engine *e, const struct lg_ip *ip,
 		rule = "stuffing";
 		if (camp_like(e, ad, &ma, now))
 			camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ? 0 :
-				   ma.sample - ma.ok_accts, now);
+				   ma.sample - ma.ok_accts, report, now);
 		describe_list(e, why, sizeof(why), rule, a, &ma,
 			      now - ad->born, window_count(&e->camp,
 			      (uint32_t)e->cfg->auth_window, now));
 	} else if (camp_like(e, ad, &ma, now) &&
 		   (camp_count(e, ad, (ad->camp & LG_CAMP_COUNTED) ?
-				       !ok : ma.sample - ma.ok_accts, now),
+				       !ok : ma.sample - ma.ok_accts, report,
+				       now),
 		    camp_active(e, now))) {
 		describe_list(e, why, sizeof(why), "campaign", a, &ma,
 			      now - ad->born, window_count(&e->camp,

@@ -1,8 +1,9 @@
 /*
  * test-login-fleet - two login engines sharing one Redis (a private
  * redis-server on a unix socket) judge a brute force and a stuffing run
- * split over them at the same count as one engine alone on memory:, and
- * the fleet's counts never leave this host's below its own.  Skipped
+ * split over them at the same count as one engine alone on memory:, the
+ * fleet's counts never leave this host's below its own, and a report
+ * judged again on the fleet's answer is counted once.  Skipped
  * (TAP skip) when redis-server is not installed.
  *
  * Time is injected through login_attempt.now from the clock (Redis
@@ -296,6 +297,60 @@ static void test_campaign(const struct config *cfg, const char *spec)
 	host_close(&two[1]);
 }
 
+/*
+ * A report is counted once in the campaign's failure window, whatever the
+ * fleet answers: a first-seen address tries one account on host B, then
+ * accounts on host A.  Each of A's reports is judged when it is made and
+ * again when the fleet answers ahead of A (B's account too); the second
+ * judgment reads the fleet's numbers and adds nothing of the report's.
+ * Each row on its own address and in its own buckets (4 windows apart).
+ */
+static void test_campaign_once(const struct config *cfg, const char *spec)
+{
+	static const struct {
+		const char *label, *ip;
+		int on_a;		/* accounts A sees after B's one */
+		uint32_t fails;		/* A's campaign failures: one each */
+	} rows[] = {
+		{"one report on A", "10.77.0.1", 1, 1},
+		{"two reports on A", "10.77.1.1", 2, 2},
+		{"three reports on A", "10.77.2.1", 3, 3},
+	};
+	uint32_t win = (uint32_t)cfg->auth_window;
+	struct login_verdict b;
+	struct host two[2];
+	char login[64];
+	int64_t t;
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (!host_open(&two[0], cfg, spec))
+			return;
+		if (!host_open(&two[1], cfg, spec)) {
+			host_close(&two[0]);
+			return;
+		}
+		t = T0 + (int64_t)(i + 1) * 4 * win;
+		snprintf(login, sizeof(login), "once%zu-b@example.jp", i);
+		fail_once(two[1].e, login, rows[i].ip, "c0fe", t, &b);
+		settle(two, 2);
+		for (k = 0; k < rows[i].on_a; k++) {
+			snprintf(login, sizeof(login), "once%zu-a%d@example.jp",
+				 i, k);
+			fail_once(two[0].e, login, rows[i].ip, "c0fe",
+				  t + 1 + k, &b);
+			settle(two, 2);
+		}
+		is_int(window_count(&two[0].e->camp_fail, win,
+				    (uint32_t)(t + rows[i].on_a)),
+		       rows[i].fails, "campaign failures counted once: %s",
+		       rows[i].label);
+		host_close(&two[0]);
+		host_close(&two[1]);
+	}
+}
+
 /* Write conf into a temporary file and load it. */
 static struct config *conf(const char *text)
 {
@@ -374,6 +429,7 @@ int main(void)
 		host_close(&two[1]);
 	}
 	test_campaign(cfg, spec);
+	test_campaign_once(cfg, spec);
 	/* The store gone: counted, judged on this host's counts. */
 	if (host_open(&two[0], cfg, spec)) {
 		struct login_verdict b;
