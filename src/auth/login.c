@@ -982,6 +982,7 @@ void login_verdict_counts(const struct login_engine *e, uint64_t out[3])
 json_t *login_stats(struct login_engine *e)
 {
 	struct state_count sc = { .now = lg_now(0) };
+	struct login_fleet_counts fc;
 	json_t *o = json_object(), *x;
 	size_t i, open = 0;
 
@@ -1031,11 +1032,13 @@ json_t *login_stats(struct login_engine *e)
 	     e->stats.incident_accts_unlisted);
 	jset(o, "unparsable_remote", e->stats.unparsable);
 	jset(o, "allowlisted", e->stats.allowlisted);
+	login_fleet_counts(e, &fc);
 	x = json_object();
-	jset(x, "sent", e->stats.fleet_sent);
-	jset(x, "failures", e->stats.fleet_failures);
-	jset(x, "judged", e->stats.fleet_judged);
-	jset(x, "skipped", e->stats.fleet_skipped);
+	jset(x, "sent", fc.sent);
+	jset(x, "failures", fc.failures);
+	jset(x, "judged", fc.judged);
+	jset(x, "skipped", fc.skipped);
+	jset(x, "pending", fc.pending);
 	json_object_set_new(o, "fleet", x);
 	return o;
 }

@@ -215,6 +215,18 @@ json_t *login_stats(struct login_engine *e);
  * core samples it every few seconds for its history). */
 void login_verdict_counts(const struct login_engine *e, uint64_t out[3]);
 /*
+ * The fleet's login counts (a shared store; all zero with a store of one
+ * host), what login_stats() lists under "fleet": calls sent (one store
+ * round trip each), calls that got no answer (the store unavailable),
+ * judgments made on an answer ahead of this host's counts, reports not
+ * sent (too many calls waiting), and calls waiting now.
+ */
+struct login_fleet_counts {
+	uint64_t sent, failures, judged, skipped, pending;
+};
+void login_fleet_counts(const struct login_engine *e,
+			struct login_fleet_counts *out);
+/*
  * What the engine knows of one account (the admin API's account show):
  * {"habitual_countries": "JP,US" or "-", "habitual_networks": N,
  *  "incidents": [{"id", "rule", "state", "valid", "tried", "first", "last",

@@ -504,6 +504,16 @@ void lg_fleet_unblock(struct login_engine *e, const struct lg_ip *ip,
 	lg_tab_foreach(&e->accts, unblock_acct, &u);
 }
 
+void login_fleet_counts(const struct login_engine *e,
+			struct login_fleet_counts *out)
+{
+	out->sent = e->stats.fleet_sent;
+	out->failures = e->stats.fleet_failures;
+	out->judged = e->stats.fleet_judged;
+	out->skipped = e->stats.fleet_skipped;
+	out->pending = e->nfcalls;
+}
+
 void lg_fleet_free(struct login_engine *e)
 {
 	struct lg_fcall *f;

@@ -432,6 +432,7 @@ int main(void)
 	test_campaign_once(cfg, spec);
 	/* The store gone: counted, judged on this host's counts. */
 	if (host_open(&two[0], cfg, spec)) {
+		struct login_fleet_counts fc;
 		struct login_verdict b;
 
 		redis_server_stop(&rsv);
@@ -439,6 +440,12 @@ int main(void)
 			  T0, &b);
 		settle(two, 1);
 		ok(two[0].e->stats.fleet_failures >= 1, "store down: counted");
+		login_fleet_counts(two[0].e, &fc);
+		ok(fc.failures == two[0].e->stats.fleet_failures &&
+		   fc.sent == two[0].e->stats.fleet_sent && fc.pending == 0,
+		   "store down: login_fleet_counts (for /metrics) says so "
+		   "(failures %llu, sent %llu)", (unsigned long long)fc.failures,
+		   (unsigned long long)fc.sent);
 		fail_once(two[0].e, "x@example.jp", "198.51.100.9", "ab13",
 			  T0 + 1, &b);
 		ok(b.status > 0 && strstr(b.reason, "rule=fleet_unavailable"),

@@ -386,6 +386,10 @@ struct core_metrics_view {
 	double lat_sum;
 	/* A networked store: times found down, master changes. */
 	uint64_t store_down, store_failovers;
+	/* The login engine's fleet counts (login_fleet_counts()): all zero
+	 * without the engine or a shared store. */
+	uint64_t login_fleet_sent, login_fleet_failures, login_fleet_judged,
+		 login_fleet_skipped, login_fleet_pending;
 };
 /* Fill v (nothing to free). */
 void core_metrics_get(struct core *c, struct core_metrics_view *v);

@@ -3,12 +3,14 @@
  * outbound ones (admin.c), gathered from where they are kept: login
  * answers in the core's stats (login_gate.c), the milter's counters in its
  * context (inbound.c, atomic), the notifier's (notify_get_stats()) and the
- * store's (store_stats()).  The HTTP front-end renders them.
+ * store's (store_stats()) and the login engine's fleet counts
+ * (login_fleet_counts()).  The HTTP front-end renders them.
  *
  * Event-loop thread (the store and core stats are loop-only).
  */
 #include <string.h>
 
+#include "auth/login.h"
 #include "core/admin.h"
 #include "core/core-internal.h"
 #include "core/inbound-internal.h"
@@ -58,4 +60,14 @@ void core_metrics_get(struct core *c, struct core_metrics_view *v)
 	v->lat_sum = ss->seconds;
 	v->store_down = ss->down;
 	v->store_failovers = ss->failovers;
+	if (c->login) {
+		struct login_fleet_counts fc;
+
+		login_fleet_counts(c->login, &fc);
+		v->login_fleet_sent = fc.sent;
+		v->login_fleet_failures = fc.failures;
+		v->login_fleet_judged = fc.judged;
+		v->login_fleet_skipped = fc.skipped;
+		v->login_fleet_pending = fc.pending;
+	}
 }

@@ -1,8 +1,9 @@
 /*
- * http_api_metrics - the core's auth-policy, milter, notice and store
- * figures (core_metrics_get()) as Prometheus text exposition format 0.0.4,
- * for GET /metrics beside the outbound figures.  Names and labels:
- * docs/api.md.  Pure formatting: no I/O, no decision.
+ * http_api_metrics - the core's auth-policy (with the login engine's
+ * fleet counts), milter, notice and store figures (core_metrics_get()) as
+ * Prometheus text exposition format 0.0.4, for GET /metrics beside the
+ * outbound figures.  Names and labels: docs/api.md.  Pure formatting: no
+ * I/O, no decision.
  */
 #include <inttypes.h>
 
@@ -34,6 +35,35 @@ static void render_logins(const struct core_metrics_view *v, struct buf *b)
 	       "Logins with valid credentials judged to be an attacker's.");
 	buf_printf(b, "mamori_login_compromised_total %" PRIu64 "\n",
 		   v->logins_compromised);
+}
+
+/* The login engine's counts shared through the store (a fleet). */
+static void render_login_fleet(const struct core_metrics_view *v,
+			       struct buf *b)
+{
+	family(b, "mamori_login_fleet_calls_total", "counter",
+	       "Login counts sent to the shared store, one round trip each.");
+	buf_printf(b, "mamori_login_fleet_calls_total %" PRIu64 "\n",
+		   v->login_fleet_sent);
+	family(b, "mamori_login_fleet_failures_total", "counter",
+	       "Login fleet calls without an answer (store unavailable): "
+	       "judged on this host's counts.");
+	buf_printf(b, "mamori_login_fleet_failures_total %" PRIu64 "\n",
+		   v->login_fleet_failures);
+	family(b, "mamori_login_fleet_judged_total", "counter",
+	       "Judgments made when the fleet's counts were ahead of this "
+	       "host's.");
+	buf_printf(b, "mamori_login_fleet_judged_total %" PRIu64 "\n",
+		   v->login_fleet_judged);
+	family(b, "mamori_login_fleet_skipped_total", "counter",
+	       "Login reports not sent to the fleet (too many calls "
+	       "waiting).");
+	buf_printf(b, "mamori_login_fleet_skipped_total %" PRIu64 "\n",
+		   v->login_fleet_skipped);
+	family(b, "mamori_login_fleet_pending", "gauge",
+	       "Login fleet calls waiting for their answer now.");
+	buf_printf(b, "mamori_login_fleet_pending %" PRIu64 "\n",
+		   v->login_fleet_pending);
 }
 
 /* The milter's verdicts and signing. */
@@ -118,6 +148,7 @@ void http_api_metrics_render(const struct core_metrics_view *v,
 			     struct buf *b)
 {
 	render_logins(v, b);
+	render_login_fleet(v, b);
 	render_milter(v, b);
 	render_notices(v, b);
 	render_store(v, b);

@@ -324,6 +324,11 @@ tap_ok '! rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*
 	"f. Redis holds the login counters under hashed keys only"
 tap_ok 'rcli "$(sentinel_master | cut -d" " -f2)" --scan --pattern "mamori:n:*" | grep -q .' \
 	"f. ... and holds them"
+# A sent each failure of its brute force until the block, B its share of the split one.
+tap_ok '[ "$(metric "$A_API" mamori_login_fleet_calls_total)" -ge "$solo_at" ] && [ "$(metric "$B_API" mamori_login_fleet_calls_total)" -ge 1 ]' \
+	"f. /metrics counts the login counts sent (mamori_login_fleet_calls_total A $(metric "$A_API" mamori_login_fleet_calls_total), B $(metric "$B_API" mamori_login_fleet_calls_total))"
+tap_ok '[ "$(metric "$A_API" mamori_login_fleet_failures_total)" = 0 ] && [ "$(metric "$A_API" mamori_login_fleet_pending)" = 0 ]' \
+	"f. ... none failed, none waiting (mamori_login_fleet_failures_total, mamori_login_fleet_pending)"
 
 # ---------------------------------------------------------------- d. failover
 
@@ -378,6 +383,8 @@ report "$APA" 192.0.2.90 outage-login@example.test e1
 st=$(allow "$APA" 192.0.2.90 outage-login@example.test e2)
 tap_ok '[ "${st:-0}" -gt 0 ] && grep -q "event=login_fleet_unavailable" "$A_LOG"' \
 	"e. logins: the fleet's counts unavailable, logged; an address failing on A is delayed (status $st)"
+tap_ok '[ "$(metric "$A_API" mamori_login_fleet_failures_total)" -ge 1 ]' \
+	"e. logins: /metrics counts it (mamori_login_fleet_failures_total $(metric "$A_API" mamori_login_fleet_failures_total))"
 tap_is "$(allow "$APA" 192.0.2.91 clean-login@example.test e3)" 0 \
 	"e. logins: a clean address is not"
 tap_ok 'kill -0 "$A_PID" && kill -0 "$B_PID"' "e. both mamorid still run"

@@ -375,11 +375,17 @@ static void *phase1(void *arg)
 	ok(strncmp(r.ctype, "text/plain; version=0.0.4", 25) == 0,
 	   "metrics: content type %s", r.ctype);
 	{
-		/* Beside outbound: logins, the milter, notices, the store.
+		/* Beside outbound: logins (and their fleet counts, 0 with
+		 * a store of one host), the milter, notices, the store.
 		 * The account life cycle above went through the store. */
 		static const char *const want[] = {
 			"mamori_login_decisions_total{stage=\"before\","
 			"outcome=\"allow\"} 0\n",
+			"# TYPE mamori_login_fleet_calls_total counter\n",
+			"mamori_login_fleet_failures_total 0\n",
+			"# HELP mamori_login_fleet_judged_total ",
+			"mamori_login_fleet_skipped_total 0\n",
+			"# TYPE mamori_login_fleet_pending gauge\n",
 			"mamori_milter_messages_total{direction=\"inbound\","
 			"verdict=\"reject\"} 0\n",
 			"mamori_milter_errors_total{kind=\"dkim_sign\"} 0\n",
@@ -396,8 +402,8 @@ static void *phase1(void *arg)
 		for (k = 0; k < sizeof(want) / sizeof(want[0]); k++)
 			ok(strstr(r.body.p, want[k]) != NULL, "metrics: %.*s",
 			   (int)strcspn(want[k], "\n"), want[k]);
-		p = strstr(r.body.p, want[4]);
-		ok(p && strtol(p + strlen(want[4]), NULL, 10) > 0,
+		p = strstr(r.body.p, want[9]);
+		ok(p && strtol(p + strlen(want[9]), NULL, 10) > 0,
 		   "metrics: the store's puts are counted");
 	}
 	resp_free(&r);
