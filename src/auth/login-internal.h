@@ -10,7 +10,8 @@
  * login_judge.c    the rules: metrics, stuffing/spraying/brute force,
  *                  the suspect lists kept before a judgement
  * login_ip.c       address and network states, their persistence, blocks
- * login_incident.c incidents, their accounts, list/show/CSV
+ * login_incident.c incidents, their accounts, their store I/O
+ * login_incident_view.c  the admin's list/show/CSV of them
  * login_fleet.c    the counters every host of a fleet shares (store_count)
  * login_sweep.c    the sweeps: valid pairs let in, listed after the fact
  *
