@@ -3,7 +3,8 @@
  *
  * login_tab.c      bounded LRU hash tables, sliding windows, distinct-item
  *                  sets, addresses and CIDR ranges
- * login.c          the engine: life cycle, the three stages, statistics
+ * login.c          the engine: life cycle, the tick, statistics
+ * login_decide.c   the three stages, brute force, distributed guessing
  * login_acct.c     accounts: habitual networks and countries, password
  *                  evidence
  * login_geo.c      the address's country from geoip_db (libmaxminddb)
@@ -388,6 +389,9 @@ struct login_engine {
 };
 
 uint32_t lg_now(int64_t now);
+/* Flush batched writes, expire states and sweep, every LG_TICK seconds
+ * (login_decide and login_engine_tick call it). */
+void lg_tick(struct login_engine *e, uint32_t now);
 /* Does mech give a meaningful pwhash (PLAIN, LOGIN, unknown)? */
 bool lg_mech_hashable(const char *mech);
 /* Store writes; failures are logged.  ns must be a string literal (it
@@ -537,7 +541,7 @@ struct lg_state *lg_campaign_after(struct login_engine *e,
 				   struct login_verdict *v);
 
 /*
- * (login.c) The fleet answered report (its id) from ip (login_fleet.c
+ * (login_decide.c) The fleet answered report (its id) from ip (login_fleet.c
  * merged it into the counts): judge the pair's brute force, and when the
  * fleet is ahead of this host's counts the address and network, as the
  * report would have, on the fleet's numbers without counting the report

@@ -15,11 +15,11 @@
  * one address to two customers minutes apart).
  *
  * The distributed sweep: many addresses guessing one account (the
- * distributed rule, login.c) refuse the right guess of an address that
- * guessed wrong before; a right guess that is the address's first attempt
- * looks like the owner on a new network and is let in, and so is a right
- * guess after wrong ones from an address that came before the attack was
- * recognised.  The owner's client comes back (mail clients poll within
+ * distributed rule, login_decide.c) refuse the right guess of an address
+ * that guessed wrong before; a right guess that is the address's first
+ * attempt looks like the owner on a new network and is let in, and so is a
+ * right guess after wrong ones from an address that came before the attack
+ * was recognised.  The owner's client comes back (mail clients poll within
  * LG_SWEEP_QUIET); an address of the attack gets in once.  So a correct
  * login for an account that other addresses were failing on, from a
  * first-seen address not habitual for it, is remembered; LG_SWEEP_QUIET

@@ -545,7 +545,7 @@ rc=$?
 diag "e. release without a password change: rc=$rc $(head -1 "$IT_DIR/e.release1")"
 tap_is "$rc" 1 "e. release is refused (exit 1) without a password change"
 # A new password whose 12-bit pwhash differs from the old one (1 in 4,096
-# would collide and go unnoticed: login.c says so).
+# would collide and go unnoticed: login_decide.c says so).
 old_pw=${IT_PASSWORD[$U5]}
 old_h=$(pwhash "$U5" "$old_pw")
 new_pw=
