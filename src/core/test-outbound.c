@@ -317,7 +317,7 @@ static void test_countries(void)
 
 /*
  * The real lookup: geoip_db (the shared corpus's sample .mmdb, whose
- * countries are what that file says, see src/auth/test-login.c) through
+ * countries are what that file says, see src/auth/test-login-state.c) through
  * the login engine's reader, and the country signal on the outbound path.
  */
 static void test_geoip(void)
