@@ -7,9 +7,8 @@
  * socket in that directory (skipped, saying so, when redis-server is not
  * installed).  The redis-only tests: windows shared by two stores, notices
  * between them, a password, and the server going away and coming back.
- * The sqlite-only tests cover what only a file can show: reopen, a missing
- * directory, a newer schema, a writer holding the lock (STORE_E_RETRY) and
- * a kill -9 right after a put reported STORE_OK.
+ * The sqlite-only tests (what only a file can show) are in
+ * test-store-sqlite.c; the helpers both use in test-store-env.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,150 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <sqlite3.h>
 
 #include "redis_server.h"
 #include "tap.h"
 #include "store/store.h"
-
-#define FUTURE 4102444800LL	/* 2100-01-01 */
-#define BAD (-99)		/* a callback ran other than exactly once */
-
-/* What one get/put/del/append callback saw. */
-struct done {
-	int calls;
-	int result;
-	char value[256];
-	bool value_null;
-};
-
-/* What a scan or log saw: rows joined as "k,k,..." plus the end marker. */
-struct rows {
-	int n;
-	int ends;
-	bool after_end;		/* a row arrived after the end marker */
-	bool bad_value;		/* scan: a value was not "v-" + key */
-	int result;
-	char keys[1024];
-	char values[1024];
-	char ts[256];
-};
-
-/* Record a get result. */
-static void get_cb(void *arg, int result, const char *value)
-{
-	struct done *d = arg;
-
-	d->calls++;
-	d->result = result;
-	d->value_null = value == NULL;
-	snprintf(d->value, sizeof(d->value), "%s", value ? value : "");
-}
-
-/* Record a put/del/append result. */
-static void done_cb(void *arg, int result)
-{
-	struct done *d = arg;
-
-	d->calls++;
-	d->result = result;
-}
-
-/* Append s to a comma-separated list in out. */
-static void join(char *out, size_t n, const char *s)
-{
-	size_t len = strlen(out);
-
-	snprintf(out + len, n - len, "%s%s", len ? "," : "", s);
-}
-
-/* Record one scan/log row or the end marker. */
-static void row_cb(void *arg, int result, const char *key, const char *value,
-		   int64_t ts)
-{
-	struct rows *r = arg;
-	char t[32];
-
-	if (r->ends > 0)
-		r->after_end = true;
-	if (key == NULL) {
-		r->ends++;
-		r->result = result;
-		return;
-	}
-	r->n++;
-	join(r->keys, sizeof(r->keys), key);
-	join(r->values, sizeof(r->values), value);
-	snprintf(t, sizeof(t), "%" PRId64, ts);
-	join(r->ts, sizeof(r->ts), t);
-	if (strncmp(value, "v-", 2) != 0 || strcmp(value + 2, key) != 0)
-		r->bad_value = true;
-}
-
-/* get; the result, or BAD.  The value lands in d. */
-static int do_get(struct store *st, const char *ns, const char *key,
-		  struct done *d)
-{
-	memset(d, 0, sizeof(*d));
-	store_get(st, ns, key, get_cb, d);
-	if (d->calls != 1)
-		return BAD;
-	/* A value comes exactly with STORE_OK. */
-	if (d->value_null != (d->result != STORE_OK))
-		return BAD;
-	return d->result;
-}
-
-/* put; the result, or BAD. */
-static int do_put(struct store *st, const char *ns, const char *key,
-		  const char *value, int64_t expires)
-{
-	struct done d = { 0 };
-
-	store_put(st, ns, key, value, expires, done_cb, &d);
-	return d.calls == 1 ? d.result : BAD;
-}
-
-/* del; the result, or BAD. */
-static int do_del(struct store *st, const char *ns, const char *key)
-{
-	struct done d = { 0 };
-
-	store_del(st, ns, key, done_cb, &d);
-	return d.calls == 1 ? d.result : BAD;
-}
-
-/* append; the result, or BAD. */
-static int do_append(struct store *st, const char *ns, const char *key,
-		     const char *value, int64_t ts)
-{
-	struct done d = { 0 };
-
-	store_append(st, ns, key, value, ts, done_cb, &d);
-	return d.calls == 1 ? d.result : BAD;
-}
-
-/* scan into r; the final result, or BAD. */
-static int do_scan(struct store *st, const char *ns, const char *prefix,
-		   struct rows *r)
-{
-	memset(r, 0, sizeof(*r));
-	store_scan(st, ns, prefix, row_cb, r);
-	return r->ends == 1 && !r->after_end ? r->result : BAD;
-}
-
-/* log into r; the final result, or BAD. */
-static int do_log(struct store *st, const char *ns, const char *key,
-		  struct rows *r)
-{
-	memset(r, 0, sizeof(*r));
-	store_log(st, ns, key, row_cb, r);
-	return r->ends == 1 && !r->after_end ? r->result : BAD;
-}
+#include "store/test-store-env.h"
 
 enum { GET, PUT, DEL };
 
@@ -467,48 +330,6 @@ static void test_put_many(const char *name, struct store *st)
 	store_put_many(st, "pm", kv, 3, NULL, NULL);	/* cb may be NULL */
 }
 
-/* The loop asynchronous answers arrive on (NULL: they come at once). */
-static struct event_base *wait_base;
-
-/* Run the loop until *calls is set; bounded (the store's timer ticks). */
-static void wait_calls(const int *calls)
-{
-	int i;
-
-	for (i = 0; *calls == 0 && wait_base != NULL && i < 300; i++)
-		event_base_loop(wait_base, EVLOOP_ONCE);
-}
-
-/* What a store_window answer said. */
-struct wins {
-	int calls;
-	int result;
-	size_t n;
-	struct store_win w[STORE_WIN_MAX];
-};
-
-/* Record a store_window answer. */
-static void win_cb(void *arg, int result, const struct store_win *w, size_t n)
-{
-	struct wins *r = arg;
-
-	r->calls++;
-	r->result = result;
-	r->n = w ? n : 0;
-	if (w)
-		memcpy(r->w, w, n * sizeof(*w));
-}
-
-/* store_window and wait; the result, or BAD.  The windows land in r. */
-static int do_window(struct store *st, const char *key, uint32_t now,
-		     const struct store_win *w, size_t n, struct wins *r)
-{
-	memset(r, 0, sizeof(*r));
-	store_window(st, "win", key, now, w, n, win_cb, r);
-	wait_calls(&r->calls);
-	return r->calls == 1 ? r->result : BAD;
-}
-
 /*
  * Windows: each row adds to a minute and an hour window of one key at a
  * time, feeding the last answer back in as the caller's view (as the core
@@ -626,184 +447,6 @@ static void test_bad_spec(void)
 	       "result_str notfound");
 	is_str(store_result_str(STORE_E_RETRY), "retry", "result_str retry");
 	is_str(store_result_str(-EIO), "error", "result_str errno");
-}
-
-/* Open spec or report; NULL on failure. */
-static struct store *open_or_fail(const char *spec, const char *label)
-{
-	struct store *st;
-	char err[512];
-
-	if (store_open(spec, wait_base, &st, err, sizeof(err)) != 0) {
-		ok(0, "%s: open: %s", label, err);
-		return NULL;
-	}
-	return st;
-}
-
-/* Data and file settings survive close and reopen. */
-static void test_sqlite_reopen(const char *spec, const char *path)
-{
-	struct store *st;
-	struct done d;
-	struct rows r;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-
-	if ((st = open_or_fail(spec, "reopen")) == NULL)
-		return;
-	do_put(st, "keep", "k", "kept", 0);
-	do_append(st, "keep", "k", "logged", 42);
-	store_close(st);
-	if ((st = open_or_fail(spec, "reopen")) == NULL)
-		return;
-	is_int(do_get(st, "keep", "k", &d), STORE_OK, "sqlite: reopen: get");
-	is_str(d.value, "kept", "sqlite: reopen: value");
-	is_int(do_log(st, "keep", "k", &r), STORE_OK, "sqlite: reopen: log");
-	is_str(r.values, "logged", "sqlite: reopen: log value");
-	is_str(r.ts, "42", "sqlite: reopen: log ts");
-	store_close(st);
-
-	/* The journal mode is persistent in the file: check it is WAL. */
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL) ==
-	    SQLITE_OK) {
-		ok(sqlite3_step(s) == SQLITE_ROW &&
-		   strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0,
-		   "sqlite: file is in WAL mode");
-		sqlite3_finalize(s);
-	} else {
-		ok(0, "sqlite: file is in WAL mode: %s", sqlite3_errmsg(db));
-	}
-	sqlite3_close(db);
-}
-
-/* Another writer holding the lock: writes retry, reads still answer. */
-static void test_sqlite_busy(const char *spec, const char *path)
-{
-	struct store *st;
-	struct done d;
-	sqlite3 *db;
-
-	if ((st = open_or_fail(spec, "busy")) == NULL)
-		return;
-	do_put(st, "busy", "k", "v1", 0);
-	if (sqlite3_open(path, &db) != SQLITE_OK ||
-	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
-		ok(0, "busy: lock: %s", sqlite3_errmsg(db));
-		sqlite3_close(db);
-		store_close(st);
-		return;
-	}
-	is_int(do_put(st, "busy", "k", "v2", 0), STORE_E_RETRY,
-	       "sqlite: busy: put retries");
-	is_int(do_append(st, "busy", "k", "x", 1), STORE_E_RETRY,
-	       "sqlite: busy: append retries");
-	{
-		const struct store_kv kv[] = { {"k", "v3", 0}, {"k2", "v", 0} };
-
-		memset(&d, 0, sizeof(d));
-		store_put_many(st, "busy", kv, 2, done_cb, &d);
-		ok(d.calls == 1 && d.result == STORE_E_RETRY,
-		   "sqlite: busy: put_many retries");
-	}
-	is_int(do_get(st, "busy", "k", &d), STORE_OK,
-	       "sqlite: busy: get still answers (WAL)");
-	is_str(d.value, "v1", "sqlite: busy: old value");
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
-	is_int(do_put(st, "busy", "k", "v2", 0), STORE_OK,
-	       "sqlite: busy: put after unlock");
-	store_close(st);
-}
-
-/* Error paths of opening: missing directory, newer schema. */
-static void test_sqlite_open_errors(const char *dir, const char *path)
-{
-	char spec[512], err[512];
-	struct store *st;
-	sqlite3 *db;
-	int rc;
-
-	snprintf(spec, sizeof(spec), "sqlite:%s/no/such/dir/state.db", dir);
-	rc = store_open(spec, NULL, &st, err, sizeof(err));
-	ok(rc < 0, "sqlite: missing directory fails (%d)", rc);
-	ok(st == NULL, "sqlite: missing directory: no store");
-	ok(strstr(err, "/no/such/dir/state.db") != NULL &&
-	   strstr(err, "cannot open") != NULL &&
-	   strstr(err, "directory exist") != NULL,
-	   "sqlite: missing directory: message: %s", err);
-
-	snprintf(spec, sizeof(spec), "sqlite:%s", path);
-	if (sqlite3_open(path, &db) == SQLITE_OK)
-		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
-	sqlite3_close(db);
-	rc = store_open(spec, NULL, &st, err, sizeof(err));
-	is_int(rc, -EINVAL, "sqlite: newer schema refused");
-	ok(strstr(err, "schema version 99") != NULL,
-	   "sqlite: newer schema: message: %s", err);
-}
-
-/* Child: die by SIGKILL the moment the put reports STORE_OK. */
-static void kill_on_ok(void *arg, int result)
-{
-	(void)arg;
-	if (result == STORE_OK)
-		raise(SIGKILL);
-	_exit(3);
-}
-
-/* A put that reported STORE_OK survives kill -9 right after. */
-static void test_sqlite_crash(const char *spec)
-{
-	struct store *st;
-	struct done d;
-	struct rows r;
-	int status = 0;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		ok(0, "sqlite: crash: fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		char err[512];
-
-		if (store_open(spec, NULL, &st, err, sizeof(err)) != 0)
-			_exit(2);
-		store_append(st, "crash", "k", "evidence", 9, NULL, NULL);
-		store_put(st, "crash", "k", "durable", 0, kill_on_ok, NULL);
-		_exit(4);
-	}
-	waitpid(pid, &status, 0);
-	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-	   "sqlite: crash: child killed by SIGKILL after STORE_OK (status %d)",
-	   status);
-	if ((st = open_or_fail(spec, "crash")) == NULL)
-		return;
-	is_int(do_get(st, "crash", "k", &d), STORE_OK,
-	       "sqlite: crash: put survived kill -9");
-	is_str(d.value, "durable", "sqlite: crash: value");
-	is_int(do_log(st, "crash", "k", &r), STORE_OK, "sqlite: crash: log");
-	is_str(r.values, "evidence", "sqlite: crash: append survived");
-	store_close(st);
-}
-
-/* Remove a database file and its WAL companions. */
-static void remove_db(const char *path)
-{
-	char p[512];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-journal", path);
-	unlink(p);
 }
 
 /* store_stats(): each operation counted once, by kind; failures (the fault
@@ -1056,12 +699,6 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	snprintf(spec, sizeof(spec), "sqlite:%s", path);
 	test_backend(spec, NULL);
-	test_sqlite_reopen(spec, path);
-	test_sqlite_busy(spec, path);
-	remove_db(path);
-	test_sqlite_crash(spec);
-	remove_db(path);
-	test_sqlite_open_errors(dir, path);
 	remove_db(path);
 	ok(rmdir(dir) == 0, "temp directory removed (%s)", dir);
 	test_redis();
