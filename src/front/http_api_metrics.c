@@ -18,6 +18,14 @@ static void family(struct buf *b, const char *name, const char *type,
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void single(struct buf *b, const char *name, const char *type,
+		   const char *help, uint64_t value)
+{
+	family(b, name, type, help);
+	buf_printf(b, "%s %" PRIu64 "\n", name, value);
+}
+
 /* Dovecot's auth-policy answers. */
 static void render_logins(const struct core_metrics_view *v, struct buf *b)
 {
@@ -31,39 +39,30 @@ static void render_logins(const struct core_metrics_view *v, struct buf *b)
 				   "outcome=\"%s\"} %" PRIu64 "\n",
 				   v->login_stage[s], v->login_outcome[o],
 				   v->logins[s][o]);
-	family(b, "mamori_login_compromised_total", "counter",
-	       "Logins with valid credentials judged to be an attacker's.");
-	buf_printf(b, "mamori_login_compromised_total %" PRIu64 "\n",
-		   v->logins_compromised);
+	single(b, "mamori_login_compromised_total", "counter",
+	       "Logins with valid credentials judged to be an attacker's.",
+	       v->logins_compromised);
 }
 
 /* The login engine's counts shared through the store (a fleet). */
 static void render_login_fleet(const struct core_metrics_view *v,
 			       struct buf *b)
 {
-	family(b, "mamori_login_fleet_calls_total", "counter",
-	       "Login counts sent to the shared store, one round trip each.");
-	buf_printf(b, "mamori_login_fleet_calls_total %" PRIu64 "\n",
-		   v->login_fleet_sent);
-	family(b, "mamori_login_fleet_failures_total", "counter",
+	single(b, "mamori_login_fleet_calls_total", "counter",
+	       "Login counts sent to the shared store, one round trip each.",
+	       v->login_fleet_sent);
+	single(b, "mamori_login_fleet_failures_total", "counter",
 	       "Login fleet calls without an answer (store unavailable): "
-	       "judged on this host's counts.");
-	buf_printf(b, "mamori_login_fleet_failures_total %" PRIu64 "\n",
-		   v->login_fleet_failures);
-	family(b, "mamori_login_fleet_judged_total", "counter",
+	       "judged on this host's counts.", v->login_fleet_failures);
+	single(b, "mamori_login_fleet_judged_total", "counter",
 	       "Judgments made when the fleet's counts were ahead of this "
-	       "host's.");
-	buf_printf(b, "mamori_login_fleet_judged_total %" PRIu64 "\n",
-		   v->login_fleet_judged);
-	family(b, "mamori_login_fleet_skipped_total", "counter",
+	       "host's.", v->login_fleet_judged);
+	single(b, "mamori_login_fleet_skipped_total", "counter",
 	       "Login reports not sent to the fleet (too many calls "
-	       "waiting).");
-	buf_printf(b, "mamori_login_fleet_skipped_total %" PRIu64 "\n",
-		   v->login_fleet_skipped);
-	family(b, "mamori_login_fleet_pending", "gauge",
-	       "Login fleet calls waiting for their answer now.");
-	buf_printf(b, "mamori_login_fleet_pending %" PRIu64 "\n",
-		   v->login_fleet_pending);
+	       "waiting).", v->login_fleet_skipped);
+	single(b, "mamori_login_fleet_pending", "gauge",
+	       "Login fleet calls waiting for their answer now.",
+	       v->login_fleet_pending);
 }
 
 /* The milter's verdicts and signing. */
@@ -99,10 +98,8 @@ static void render_notices(const struct core_metrics_view *v, struct buf *b)
 		   "mamori_notices_total{result=\"dropped\"} %" PRIu64 "\n",
 		   v->notices_sent, v->notices_failed_attempts,
 		   v->notices_gave_up, v->notices_dropped);
-	family(b, "mamori_notices_pending", "gauge",
-	       "Notices queued or in flight now.");
-	buf_printf(b, "mamori_notices_pending %" PRIu64 "\n",
-		   v->notices_pending);
+	single(b, "mamori_notices_pending", "gauge",
+	       "Notices queued or in flight now.", v->notices_pending);
 }
 
 /* The store's operations, failures and latency. */
@@ -134,14 +131,11 @@ static void render_store(const struct core_metrics_view *v, struct buf *b)
 	buf_printf(b, "mamori_store_operation_seconds_sum %.6f\n"
 		   "mamori_store_operation_seconds_count %" PRIu64 "\n",
 		   v->lat_sum, v->nlat ? v->lat_cum[v->nlat - 1] : 0);
-	family(b, "mamori_store_down_total", "counter",
+	single(b, "mamori_store_down_total", "counter",
 	       "Times a networked store was found down (then retried with "
-	       "backoff).");
-	buf_printf(b, "mamori_store_down_total %" PRIu64 "\n", v->store_down);
-	family(b, "mamori_store_failovers_total", "counter",
-	       "Master changes Sentinel reported.");
-	buf_printf(b, "mamori_store_failovers_total %" PRIu64 "\n",
-		   v->store_failovers);
+	       "backoff).", v->store_down);
+	single(b, "mamori_store_failovers_total", "counter",
+	       "Master changes Sentinel reported.", v->store_failovers);
 }
 
 void http_api_metrics_render(const struct core_metrics_view *v,
