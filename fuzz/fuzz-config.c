@@ -42,7 +42,8 @@ static struct config *load(const char *buf, size_t n)
 	return c;
 }
 
-/* config_print_nondefaults(c) as a malloc'd string of *n bytes. */
+/* config_print_nondefaults(c), secrets shown (it must load back), as a
+ * malloc'd string of *n bytes. */
 static char *nondefaults(const struct config *c, size_t *n)
 {
 	char *s = NULL;
@@ -50,7 +51,7 @@ static char *nondefaults(const struct config *c, size_t *n)
 
 	if (f == NULL)
 		abort();
-	config_print_nondefaults(c, f);
+	config_print_nondefaults(c, f, true);
 	fclose(f);
 	return s;
 }

@@ -101,7 +101,9 @@ static const char usage_text[] =
 "        Counters and gauges as \"key value\" lines.\n"
 "  config -d               print every setting's default value\n"
 "  config --man            print mamori.conf(5), made from the same table\n"
-"  config -n [-c FILE]     print the settings FILE changes\n"
+"  config -n [-c FILE] [--show-secrets]\n"
+"                          print the settings FILE changes (tokens and\n"
+"                          secrets only as their length without the flag)\n"
 "  config -t [-c FILE]     check FILE and report the first error\n"
 "  dkim keygen DOMAIN SELECTOR [--type rsa|ed25519] [--dir DIR] [--force]\n"
 "        Make a DKIM signing key under dkim_key_dir (local, no daemon)\n"
@@ -745,9 +747,12 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 	const char *path;
 	char err[512];
 	int i, mode = 0;
+	bool secrets = false;
 
 	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "-n") ||
+		if (!strcmp(argv[i], "--show-secrets")) {
+			secrets = true;
+		} else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "-n") ||
 		    !strcmp(argv[i], "-t") || !strcmp(argv[i], "--man")) {
 			int m = argv[i][1] == '-' ? 'm' : argv[i][1];
 
@@ -763,6 +768,8 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 	}
 	if (!mode)
 		cli_usage_error("config: -d, -n, -t or --man?");
+	if (secrets && mode != 'n')
+		cli_usage_error("config: --show-secrets goes with -n");
 	if (mode == 'm')
 		return cli_config_man(stdout);
 	if (mode == 'd') {
@@ -778,7 +785,7 @@ static int cmd_config(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	if (mode == 'n')
-		config_print_nondefaults(cfg, stdout);
+		config_print_nondefaults(cfg, stdout, secrets);
 	else
 		printf("%s: OK\n", path);
 	config_free(cfg);

@@ -463,8 +463,33 @@ void config_free(struct config *c)
 	free(c);
 }
 
+/* A setting that holds a credential (api_token, webhook_secret): named
+ * *_token or *_secret.  Passwords live in files (*_password_file), whose
+ * names are not secret. */
+static bool param_secret(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 6 && strcmp(name + n - 6, "_token") == 0) ||
+	       (n > 7 && strcmp(name + n - 7, "_secret") == 0);
+}
+
+/* "name = v", or for a credential without secrets a comment saying it is
+ * set: the line does not load back as a value, so a copied config fails
+ * loudly (api_tcp_listen needs api_token) instead of holding a mask. */
+static void print_value(FILE *out, const char *name, const char *v,
+			bool secrets)
+{
+	if (!secrets && param_secret(name) && v[0] != '\0')
+		fprintf(out, "# %s = (set, %zu bytes; config -n --show-secrets "
+			"prints it)\n", name, strlen(v));
+	else
+		fprintf(out, "%s = %s\n", name, v);
+}
+
 static void print_table(FILE *out, const struct cfg_param *t, size_t n,
-			const void *base, const void *defbase, bool help)
+			const void *base, const void *defbase, bool help,
+			bool secrets)
 {
 	char v[CFG_LINE_MAX], d[CFG_LINE_MAX];
 	size_t i;
@@ -478,7 +503,7 @@ static void print_table(FILE *out, const struct cfg_param *t, size_t n,
 		}
 		if (help)
 			fprintf(out, "# %s\n", t[i].help);
-		fprintf(out, "%s = %s\n", t[i].name, v);
+		print_value(out, t[i].name, v, secrets);
 	}
 }
 
@@ -486,18 +511,22 @@ void config_print_defaults(FILE *out)
 {
 	struct config *c = config_defaults();
 
-	print_table(out, config_global_params, config_nglobal, c, NULL, true);
+	print_table(out, config_global_params, config_nglobal, c, NULL, true,
+		    true);
 	fprintf(out, "\n[class default]\n");
-	print_table(out, config_class_params, config_nclass, &c->classes[0], NULL, true);
+	print_table(out, config_class_params, config_nclass, &c->classes[0], NULL,
+		    true, true);
 	config_free(c);
 }
 
-void config_print_nondefaults(const struct config *c, FILE *out)
+void config_print_nondefaults(const struct config *c, FILE *out,
+			      bool secrets)
 {
 	struct config *d = config_defaults();
 	int i;
 
-	print_table(out, config_global_params, config_nglobal, c, d, false);
+	print_table(out, config_global_params, config_nglobal, c, d, false,
+		    secrets);
 	for (i = 0; i < c->nclasses; i++) {
 		const struct class_config *base = i == 0 ? &d->classes[0] :
 			&c->classes[0];
@@ -513,7 +542,8 @@ void config_print_nondefaults(const struct config *c, FILE *out)
 			if (!any)
 				fprintf(out, "\n[class %s]\n", c->classes[i].name);
 			any = true;
-			fprintf(out, "%s = %s\n", config_class_params[k].name, v);
+			print_value(out, config_class_params[k].name, v,
+				    secrets);
 		}
 		if (!any && i > 0)
 			fprintf(out, "\n[class %s]\n", c->classes[i].name);

@@ -255,9 +255,12 @@ const struct class_config *config_class(const struct config *c,
 int config_class_set(struct class_config *cl, const char *name,
 		     const char *value, char *err, size_t errsz);
 
-/* postconf -d / -n. */
+/* postconf -d / -n.  Without secrets, a credential setting that is set
+ * (api_token, webhook_secret: *_token, *_secret) prints as a comment
+ * giving its length, never its value. */
 void config_print_defaults(FILE *out);
-void config_print_nondefaults(const struct config *c, FILE *out);
+void config_print_nondefaults(const struct config *c, FILE *out,
+			      bool secrets);
 
 /* One setting as documentation generators see it (mamori.conf(5)). */
 struct config_doc {

@@ -306,14 +306,14 @@ static void test_config(void)
 	}
 }
 
-/* config -n of c as a malloc'd string. */
-static char *nondefaults(const struct config *c)
+/* config -n of c as a malloc'd string (secrets: --show-secrets). */
+static char *nondefaults(const struct config *c, bool secrets)
 {
 	char *s = NULL;
 	size_t n;
 	FILE *f = open_memstream(&s, &n);
 
-	config_print_nondefaults(c, f);
+	config_print_nondefaults(c, f, secrets);
 	fclose(f);
 	return s;
 }
@@ -363,17 +363,50 @@ static void test_config_buffer(void)
 	memcpy(big, "local_domains = ", 16);
 	big[3016] = '\0';
 	c = config_load_buffer(big, strlen(big), "b.conf", err, sizeof(err));
-	p1 = c ? nondefaults(c) : NULL;
+	p1 = c ? nondefaults(c, true) : NULL;
 	ok(p1 && strstr(p1, big) != NULL, "config -n: a long value whole");
 	c2 = p1 ? config_load_buffer(p1, strlen(p1), "n.conf", err,
 				     sizeof(err)) : NULL;
-	p2 = c2 ? nondefaults(c2) : NULL;
+	p2 = c2 ? nondefaults(c2, true) : NULL;
 	ok(p2 && strcmp(p1, p2) == 0, "config -n: output loads back the same");
 	free(p1);
 	free(p2);
 	config_free(c);
 	config_free(c2);
 	free(big);
+}
+
+/* config -n never prints a credential unless asked. */
+static void test_config_secrets(void)
+{
+	static const char text[] = "api_token = tok-0123456789abcdef\n"
+		"webhook_secret = hook-secret-value\n"
+		"local_domains = example.com\n";
+	static const struct {
+		const char *label, *want;
+		bool secrets, present;
+	} rows[] = {
+		{"token hidden", "tok-0123456789abcdef", false, false},
+		{"secret hidden", "hook-secret-value", false, false},
+		{"token's length told", "# api_token = (set, 20 bytes;", false, true},
+		{"other values shown", "local_domains = example.com", false, true},
+		{"--show-secrets: token", "api_token = tok-0123456789abcdef", true, true},
+		{"--show-secrets: secret", "webhook_secret = hook-secret-value", true, true},
+	};
+	char err[512];
+	struct config *c = config_load_buffer(text, sizeof(text) - 1, "s.conf",
+					      err, sizeof(err));
+	size_t i;
+
+	ok(c != NULL, "config secrets: loads (%s)", c ? "" : err);
+	for (i = 0; c && i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *p = nondefaults(c, rows[i].secrets);
+
+		ok(p && (strstr(p, rows[i].want) != NULL) == rows[i].present,
+		   "config -n: %s", rows[i].label);
+		free(p);
+	}
+	config_free(c);
 }
 
 int main(void)
@@ -387,5 +420,6 @@ int main(void)
 	test_time();
 	test_config();
 	test_config_buffer();
+	test_config_secrets();
 	return tap_done();
 }
