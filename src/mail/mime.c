@@ -57,6 +57,64 @@ static const char *const pinned_charsets[] = {
 /* The pinned descriptors, never closed (kept reachable for leak checkers). */
 static iconv_t pinned[sizeof(pinned_charsets) / sizeof(pinned_charsets[0])];
 
+/*
+ * windows-1252 (the last of MIME_FALLBACK_CHARSETS) as UTF-8 for the bytes
+ * 0x80-0xFF, "" for the five it leaves undefined: made by init_once from
+ * glibc's own converter, byte by byte (windows-1252 is stateless, one byte
+ * a character), so a conversion through it gives iconv's bytes exactly.
+ */
+static char cp1252_utf8[128][4];
+
+/* Fill cp1252_utf8 from glibc's converter (the name GMime opens). */
+static void cp1252_init(void)
+{
+	iconv_t cd = iconv_open("UTF-8", "CP1252");
+	unsigned b;
+
+	if (cd == (iconv_t)-1)
+		return;		/* all "": every text takes GMime's path */
+	for (b = 0x80; b <= 0xFF; b++) {
+		char in = (char)b, *ip = &in, *op = cp1252_utf8[b - 0x80];
+		size_t il = 1, ol = sizeof(cp1252_utf8[0]) - 1;
+
+		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
+			cp1252_utf8[b - 0x80][0] = '\0';
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	iconv_close(cd);
+}
+
+/* Charsets tried strictly (whole input converts or none) on undeclared
+ * 8-bit bytes after UTF-8, in this order; MIME_FALLBACK_CHARSETS (mime.h)
+ * has them the other way round, and decode_8bit relies on both orders. */
+static const char *const strict_8bit[] = { "EUC-JP", "CP932" };
+
+/*
+ * True once init_once has seen glibc convert the ASCII bytes 0x01-0x7F to
+ * themselves in UTF-8 and every strict_8bit charset: all three are
+ * stateless and no byte below 0x80 starts a multibyte character in them,
+ * so a leading ASCII run converts to itself and needs no iconv.
+ */
+static bool ascii_run_same;
+
+/* Does glibc convert 0x01-0x7F to themselves from cs? */
+static bool ascii_identity(const char *cs)
+{
+	char in[127], out[128], *ip = in, *op = out;
+	size_t il = sizeof(in), ol = sizeof(out), r;
+	iconv_t cd = iconv_open("UTF-8", cs);
+	unsigned i;
+
+	if (cd == (iconv_t)-1)
+		return false;
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (char)(i + 1);
+	r = iconv(cd, &ip, &il, &op, &ol);
+	iconv_close(cd);
+	return r != (size_t)-1 && il == 0 && op - out == (ptrdiff_t)sizeof(in) &&
+	       memcmp(in, out, sizeof(in)) == 0;
+}
+
 /* g_mime_init, once per process, and the converter modules pinned. */
 static void init_once(void)
 {
@@ -65,6 +123,10 @@ static void init_once(void)
 	g_mime_init();
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
 		pinned[i] = iconv_open("UTF-8", pinned_charsets[i]);
+	cp1252_init();
+	ascii_run_same = ascii_identity("UTF-8");
+	for (i = 0; i < sizeof(strict_8bit) / sizeof(strict_8bit[0]); i++)
+		ascii_run_same = ascii_run_same && ascii_identity(strict_8bit[i]);
 }
 
 void mime_init(void)
@@ -151,10 +213,6 @@ static void copy_addrs(struct walk *w, InternetAddressList *il,
 	}
 }
 
-/* Charsets tried strictly (whole input converts or none) on undeclared
- * 8-bit bytes after UTF-8; see MIME_FALLBACK_CHARSETS in mime.h. */
-static const char *const strict_8bit[] = { "EUC-JP", "CP932" };
-
 /* Does UTF-8 s hold a C1 control character? */
 static bool has_c1(const char *s)
 {
@@ -166,29 +224,126 @@ static bool has_c1(const char *s)
 }
 
 /*
- * n bytes of undeclared 8-bit text as UTF-8 (g_free the result): valid
- * UTF-8 as it is, else the first of strict_8bit that converts it whole,
- * else GMime's lossy best guess over the fallback list.
+ * p[0..n) converted whole from cs to UTF-8 (g_free it), or NULL if any
+ * byte does not convert (as g_convert, on GMime's cached descriptors).
+ * The first skip bytes are ASCII that converts to itself (ascii_run_same)
+ * and are copied.
+ */
+static char *convert_whole(const char *cs, const char *p, size_t n,
+			   size_t skip)
+{
+	iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+	size_t cap = n * 2 + 16, left = cap - skip, inleft = n - skip, used;
+	char *in = (char *)p + skip, *out, *o;
+	bool flushed = false;
+
+	if (cd == (iconv_t)-1)
+		return NULL;
+	out = g_malloc(cap + 1);
+	memcpy(out, p, skip);
+	o = out + skip;
+	for (;;) {
+		size_t r = inleft > 0 ? iconv(cd, &in, &inleft, &o, &left) :
+					iconv(cd, NULL, NULL, &o, &left);
+
+		if (r != (size_t)-1) {
+			if (inleft > 0)
+				continue;
+			if (flushed)
+				break;
+			flushed = true;
+			continue;
+		}
+		if (errno != E2BIG) {
+			g_free(out);
+			out = NULL;
+			break;
+		}
+		used = (size_t)(o - out);
+		cap += inleft * 2 + 16;
+		out = g_realloc(out, cap + 1);
+		o = out + used;
+		left = cap - used;
+	}
+	g_mime_iconv_close(cd);
+	if (out != NULL)
+		*o = '\0';
+	return out;
+}
+
+/* p[0..n) from windows-1252 to UTF-8 (g_free it), or NULL if it holds a
+ * byte windows-1252 leaves undefined. */
+static char *from_cp1252(const char *p, size_t n)
+{
+	const unsigned char *q = (const unsigned char *)p;
+	char *out = g_malloc(n * 3 + 1), *o = out;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		const char *u;
+
+		if (q[i] < 0x80) {
+			*o++ = (char)q[i];
+			continue;
+		}
+		u = cp1252_utf8[q[i] - 0x80];
+		if (*u == '\0') {
+			g_free(out);
+			return NULL;
+		}
+		k = strlen(u);
+		memcpy(o, u, k);
+		o += k;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * n bytes (no NUL) of undeclared 8-bit text as UTF-8 (g_free the result):
+ * valid UTF-8 as it is, else the first of strict_8bit that converts it
+ * whole without C1 controls, else what GMime's best guess over the
+ * fallback list (g_mime_utils_decode_8bit) gives.  That guess returns the
+ * first charset of the list that converts every byte, so it is found here
+ * without GMime converting the whole text once per charset: UTF-8 as
+ * glibc reads it, CP932, EUC-JP (C1 controls and all), windows-1252 when
+ * no byte is undefined in it, else (rare) GMime's count of bad bytes per
+ * charset decides as before.
  */
 static char *decode_8bit(struct walk *w, const char *p, size_t n)
 {
-	size_t i;
+	enum { N_STRICT = sizeof(strict_8bit) / sizeof(strict_8bit[0]) };
+	char *u[N_STRICT], *out = NULL;
+	size_t i, skip = 0;
 
 	if (g_utf8_validate(p, (gssize)n, NULL))
 		return g_strndup(p, n);
-	for (i = 0; i < sizeof(strict_8bit) / sizeof(strict_8bit[0]); i++) {
-		gsize got = 0;
-		char *u = g_convert(p, (gssize)n, "UTF-8", strict_8bit[i], NULL,
-				    &got, NULL);
-
+	while (ascii_run_same && skip < n && (unsigned char)p[skip] < 0x80)
+		skip++;
+	for (i = 0; i < N_STRICT; i++) {
+		u[i] = out == NULL ? convert_whole(strict_8bit[i], p, n, skip) :
+				     NULL;
 		/* glibc's EUC-JP reads the stray bytes 0x80-0xA0 as C1
 		 * controls (U+0080-U+009F, UTF-8 C2 80-C2 9F) instead of
 		 * failing: real text has none, so they mean "not EUC-JP". */
-		if (u != NULL && !has_c1(u))
-			return u;
-		g_free(u);
+		if (u[i] != NULL && !has_c1(u[i])) {
+			out = u[i];
+			u[i] = NULL;
+		}
 	}
-	return g_mime_utils_decode_8bit(w->opts, p, n);
+	/* GMime's order from here: UTF-8 as glibc reads it (it takes some
+	 * that GLib does not: past U+10FFFF), CP932, EUC-JP, windows-1252. */
+	if (out == NULL)
+		out = convert_whole("UTF-8", p, n, skip);
+	for (i = N_STRICT; i-- > 0;) {
+		if (out == NULL)
+			out = u[i];
+		else
+			g_free(u[i]);
+	}
+	if (out == NULL)
+		out = from_cp1252(p, n);
+	return out != NULL ? out : g_mime_utils_decode_8bit(w->opts, p, n);
 }
 
 /* The raw value of top-level field fname if it holds 8-bit bytes. */
