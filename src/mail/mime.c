@@ -58,30 +58,55 @@ static const char *const pinned_charsets[] = {
 static iconv_t pinned[sizeof(pinned_charsets) / sizeof(pinned_charsets[0])];
 
 /*
- * windows-1252 (the last of MIME_FALLBACK_CHARSETS) as UTF-8 for the bytes
- * 0x80-0xFF, "" for the five it leaves undefined: made by init_once from
- * glibc's own converter, byte by byte (windows-1252 is stateless, one byte
- * a character), so a conversion through it gives iconv's bytes exactly.
+ * Single-byte charsets converted from a table instead of iconv: windows-1252
+ * (the last of MIME_FALLBACK_CHARSETS, and declared by much mail) and
+ * ISO-8859-1 (declared by most 8-bit mail).  Each table holds the UTF-8 of
+ * the bytes 0x80-0xFF, "" for a byte the charset leaves undefined (five in
+ * windows-1252), made by init_once from glibc's own converter byte by byte
+ * under the name GMime opens: both charsets are stateless, one byte a
+ * character, ASCII as ASCII, so a conversion through the table gives
+ * iconv's bytes exactly.
  */
-static char cp1252_utf8[128][4];
+struct sbcs {
+	const char *name;	/* as g_mime_charset_iconv_name gives it */
+	char utf8[128][4];
+};
 
-/* Fill cp1252_utf8 from glibc's converter (the name GMime opens). */
-static void cp1252_init(void)
+static struct sbcs sbcs_tables[] = { { "CP1252", { "" } },
+				     { "iso-8859-1", { "" } } };
+#define SBCS_CP1252 (&sbcs_tables[0])
+
+/* Fill t from glibc's converter (all "" if it cannot be opened: every
+ * text then takes iconv's path). */
+static void sbcs_init(struct sbcs *t)
 {
-	iconv_t cd = iconv_open("UTF-8", "CP1252");
+	iconv_t cd = iconv_open("UTF-8", t->name);
 	unsigned b;
 
 	if (cd == (iconv_t)-1)
-		return;		/* all "": every text takes GMime's path */
+		return;
 	for (b = 0x80; b <= 0xFF; b++) {
-		char in = (char)b, *ip = &in, *op = cp1252_utf8[b - 0x80];
-		size_t il = 1, ol = sizeof(cp1252_utf8[0]) - 1;
+		char in = (char)b, *ip = &in, *op = t->utf8[b - 0x80];
+		size_t il = 1, ol = sizeof(t->utf8[0]) - 1;
 
-		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
-			cp1252_utf8[b - 0x80][0] = '\0';
+		if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1 || il != 0)
+			t->utf8[b - 0x80][0] = '\0';
 		iconv(cd, NULL, NULL, NULL, NULL);
 	}
 	iconv_close(cd);
+}
+
+/* The table for charset cs (a declared name), or NULL. */
+static struct sbcs *sbcs_find(const char *cs)
+{
+	const char *name = g_mime_charset_iconv_name(cs);
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(sbcs_tables) /
+					  sizeof(sbcs_tables[0]); i++)
+		if (g_ascii_strcasecmp(name, sbcs_tables[i].name) == 0)
+			return &sbcs_tables[i];
+	return NULL;
 }
 
 /* Charsets tried strictly (whole input converts or none) on undeclared
@@ -123,7 +148,8 @@ static void init_once(void)
 	g_mime_init();
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
 		pinned[i] = iconv_open("UTF-8", pinned_charsets[i]);
-	cp1252_init();
+	for (i = 0; i < sizeof(sbcs_tables) / sizeof(sbcs_tables[0]); i++)
+		sbcs_init(&sbcs_tables[i]);
 	ascii_run_same = ascii_identity("UTF-8");
 	for (i = 0; i < sizeof(strict_8bit) / sizeof(strict_8bit[0]); i++)
 		ascii_run_same = ascii_run_same && ascii_identity(strict_8bit[i]);
@@ -271,9 +297,9 @@ static char *convert_whole(const char *cs, const char *p, size_t n,
 	return out;
 }
 
-/* p[0..n) from windows-1252 to UTF-8 (g_free it), or NULL if it holds a
- * byte windows-1252 leaves undefined. */
-static char *from_cp1252(const char *p, size_t n)
+/* p[0..n) through table t to UTF-8 (g_free it), or NULL if it holds a
+ * byte the charset leaves undefined. */
+static char *from_sbcs(const struct sbcs *t, const char *p, size_t n)
 {
 	const unsigned char *q = (const unsigned char *)p;
 	char *out = g_malloc(n * 3 + 1), *o = out;
@@ -286,7 +312,7 @@ static char *from_cp1252(const char *p, size_t n)
 			*o++ = (char)q[i];
 			continue;
 		}
-		u = cp1252_utf8[q[i] - 0x80];
+		u = t->utf8[q[i] - 0x80];
 		if (*u == '\0') {
 			g_free(out);
 			return NULL;
@@ -342,7 +368,7 @@ static char *decode_8bit(struct walk *w, const char *p, size_t n)
 			g_free(u[i]);
 	}
 	if (out == NULL)
-		out = from_cp1252(p, n);
+		out = from_sbcs(SBCS_CP1252, p, n);
 	return out != NULL ? out : g_mime_utils_decode_8bit(w->opts, p, n);
 }
 
@@ -634,9 +660,13 @@ static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 	     memmem(p, n, "\x1b$@", 3) != NULL))
 		cs = "ISO-2022-JP";
 	if (cs != NULL && *cs != '\0') {
-		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+		struct sbcs *t = sbcs_find(cs);
+		iconv_t cd = t ? (iconv_t)-1 : g_mime_iconv_open("UTF-8", cs);
 
-		if (cd != (iconv_t)-1) {
+		if (t != NULL) {
+			/* NULL where iconv stops too (EILSEQ) */
+			u = from_sbcs(t, p, n);
+		} else if (cd != (iconv_t)-1) {
 			u = g_mime_iconv_strndup(cd, p, n);
 			g_mime_iconv_close(cd);
 		} else {
@@ -648,6 +678,8 @@ static char *to_utf8(struct walk *w, const char *p, size_t n, const char *cs)
 		 * fallback list (MIME_FALLBACK_CHARSETS) decides. */
 		u = decode_8bit(w, p, n);
 	}
+	if (g_utf8_validate(u, -1, NULL))
+		return u;	/* what g_utf8_make_valid would copy */
 	v = g_utf8_make_valid(u, (gssize)strlen(u));
 	g_free(u);
 	return v;
