@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include "mail/mime.h"
 #include "tap.h"
@@ -696,6 +697,119 @@ static void test_threads(void)
 		g_free(thread_msgs[i]);
 }
 
+/*
+ * The old way to read undeclared 8-bit text, kept here as the oracle:
+ * valid UTF-8 as it is, the first of EUC-JP and CP932 that g_convert
+ * takes whole without C1 controls, else GMime's guess converting the whole
+ * text once per fallback charset.
+ */
+static char *oracle_8bit(GMimeParserOptions *o, const char *p, size_t n)
+{
+	static const char *const strict[] = { "EUC-JP", "CP932" };
+	size_t i;
+
+	if (g_utf8_validate(p, (gssize)n, NULL))
+		return g_strndup(p, n);
+	for (i = 0; i < 2; i++) {
+		char *u = g_convert(p, (gssize)n, "UTF-8", strict[i], NULL,
+				    NULL, NULL);
+
+		const unsigned char *q = (const unsigned char *)u;
+		bool c1 = false;
+
+		for (; q != NULL && *q; q++)
+			c1 = c1 || (q[0] == 0xC2 && q[1] >= 0x80 &&
+				    q[1] <= 0x9F);
+		if (u != NULL && !c1)
+			return u;
+		g_free(u);
+	}
+	return g_mime_utils_decode_8bit(o, p, n);
+}
+
+/* The oracle for a text part in charset cs (NULL: none declared). */
+static char *oracle_text(GMimeParserOptions *o, const char *cs,
+			 const char *p, size_t n)
+{
+	char *u = NULL, *v;
+
+	if (cs != NULL) {
+		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+
+		if (cd != (iconv_t)-1) {
+			u = g_mime_iconv_strndup(cd, p, n);
+			g_mime_iconv_close(cd);
+		}
+	}
+	if (u == NULL)
+		u = oracle_8bit(o, p, n);
+	v = g_utf8_make_valid(u, -1);
+	g_free(u);
+	return v;
+}
+
+/* 8-bit text parts (declared or not) read as the oracle reads them: the
+ * shortcuts (windows-1252 and ISO-8859-1 tables, the ASCII run copied,
+ * GMime's answer found without its full conversions) change no byte. */
+static void test_8bit(void)
+{
+	static const char *const fallback[] = { MIME_FALLBACK_CHARSETS,
+						 NULL };
+	static const struct {
+		const char *label, *cs, *body;
+	} rows[] = {
+		{ "latin-1 undeclared", NULL, "caf\xe9 r\xe9sum\xe9 na\xefve\n" },
+		{ "windows-1252 undeclared", NULL,
+		  "\x80 5 \x93quoted\x94 \x85 \x99\n" },
+		{ "a long ASCII run first", NULL,
+		  "plain words, plain words, plain words. then caf\xe9\n" },
+		{ "byte undefined in windows-1252", NULL, "x \x81 y \x9d z\n" },
+		{ "undefined bytes and latin-1", NULL,
+		  "\x8f\xe9t\xe9 \x90 \xe0 la plage\n" },
+		{ "EUC-JP", NULL, "\xc6\xfc\xcb\xdc\xb8\xec test\n" },
+		{ "CP932", NULL, "\x93\xfa\x96\x7b\x8c\xea test\n" },
+		{ "EUC-JP with C1 bytes", NULL, "\x8e\xb1\x80\x81 a\n" },
+		{ "glibc UTF-8 past U+10FFFF", NULL,
+		  "ok \xf4\x90\x80\x80 ok\n" },
+		{ "broken UTF-8", NULL, "caf\xc3 \xa9\n" },
+		{ "iso-8859-1 declared", "iso-8859-1",
+		  "\xa0\xa9\xc0\xe9\xf1\xff\x80\x9f end\n" },
+		{ "ISO-8859-1 declared upper case", "ISO-8859-1",
+		  "gr\xfc\xdf \xb5\n" },
+		{ "windows-1252 declared", "windows-1252",
+		  "\x80\x82\x8a\x9c\x9f \x93q\x94\n" },
+		{ "windows-1252 declared, undefined byte", "windows-1252",
+		  "a \x81 b \xe9\n" },
+		{ "cp1252 declared", "cp1252", "\x80 \xe9\n" },
+		{ "iso-8859-15 declared (iconv)", "iso-8859-15",
+		  "\xa4 \xe9\n" },
+		{ "us-ascii declared, 8-bit", "us-ascii", "caf\xe9\n" },
+	};
+	GMimeParserOptions *o = g_mime_parser_options_new();
+	size_t i;
+
+	g_mime_parser_options_set_fallback_charsets(o, (const char **)fallback);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct mime_summary *s = NULL;
+		char *msg, *want;
+
+		msg = g_strdup_printf(
+			"From: a@example.com\nSubject: t\nMIME-Version: 1.0\n"
+			"Content-Type: text/plain%s%s\n"
+			"Content-Transfer-Encoding: 8bit\n\n%s",
+			rows[i].cs ? "; charset=" : "",
+			rows[i].cs ? rows[i].cs : "", rows[i].body);
+		want = oracle_text(o, rows[i].cs, rows[i].body,
+				   strlen(rows[i].body));
+		mime_parse(msg, strlen(msg), &s);
+		is_str(s ? s->text : NULL, want, "8-bit: %s", rows[i].label);
+		mime_summary_free(s);
+		g_free(want);
+		g_free(msg);
+	}
+	g_mime_parser_options_free(o);
+}
+
 int main(void)
 {
 	shared = getenv("MAMORI_SHARED");
@@ -705,6 +819,7 @@ int main(void)
 	mime_init(); /* idempotent */
 	test_twins();
 	test_headers();
+	test_8bit();
 	test_nested();
 	test_reports();
 	test_msgid();
