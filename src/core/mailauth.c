@@ -399,17 +399,23 @@ static void format_dmarc(struct mailauth *m, const struct dmarc_result *res,
 {
 	struct buf *b = &m->ar;
 
-	buf_printf(b, ";\n\tdmarc=%s", dmarc_status_name(res->status));
+	/* buf_puts where printf only joined strings: the same bytes for a
+	 * tenth of the instructions (this runs on every message) */
+	buf_puts(b, ";\n\tdmarc=");
+	buf_puts(b, dmarc_status_name(res->status));
 	if (fv != DMARC_FROM_OK)
 		buf_printf(b, " (dis=%s) reason=\"From: %s\"",
 			   dmarc_policy_name(res->disposition),
 			   dmarc_from_verdict_name(fv));
-	else if (res->policy_domain[0])
-		buf_printf(b, " (p=%s dis=%s)", dmarc_policy_name(res->rec.p),
-			   dmarc_policy_name(res->status == DMARC_FAIL ?
-					     res->disposition : DMARC_P_NONE));
-	if (m->from_domain[0])
-		buf_printf(b, " header.from=%s", m->from_domain);
+	else if (res->policy_domain[0] && buf_puts(b, " (p=") == 0 &&
+		 buf_puts(b, dmarc_policy_name(res->rec.p)) == 0 &&
+		 buf_puts(b, " dis=") == 0 &&
+		 buf_puts(b, dmarc_policy_name(res->status == DMARC_FAIL ?
+					       res->disposition :
+					       DMARC_P_NONE)) == 0)
+		buf_puts(b, ")");
+	if (m->from_domain[0] && buf_puts(b, " header.from=") == 0)
+		buf_puts(b, m->from_domain);
 }
 
 /* Build the Authentication-Results and Received-SPF values. */
@@ -419,7 +425,8 @@ static void format_headers(struct mailauth *m, const struct spf *s,
 {
 	size_t i, n = dkim_verify_count(m->dkim);
 
-	buf_printf(&m->ar, "%s;\n\t", m->cfg->authserv_id);
+	if (buf_puts(&m->ar, m->cfg->authserv_id) == 0)
+		buf_puts(&m->ar, ";\n\t");
 	if (s) {
 		spf_auth_results(s, &m->ar);
 		spf_received_spf_header(s, &m->rspf);

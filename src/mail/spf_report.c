@@ -33,21 +33,33 @@ const char *spf_result_name(enum spf_result r)
 	return result_names[r];
 }
 
-/* Append s with unsafe bytes replaced; in a comment also escape parens. */
+/* Append s with unsafe bytes replaced; in a comment also escape parens.
+ * Runs of plain bytes go in one append. */
 static int put_safe(struct buf *out, const char *s, bool comment)
 {
 	int r = 0;
 
-	for (; *s && r == 0; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s && r == 0) {
+		const char *run = s;
+		unsigned char c;
 
-		if (c < 0x20 || c > 0x7e)
+		for (c = (unsigned char)*s; c >= 0x20 && c <= 0x7e &&
+					    c != '\\' && c != '"' &&
+					    !(comment && (c == '(' || c == ')'));
+		     c = (unsigned char)*++s)
+			;
+		if (s > run)
+			r = buf_append(out, run, (size_t)(s - run));
+		if (r != 0 || *s == '\0')
+			break;
+		if (c < 0x20 || c > 0x7e) {
 			r = buf_append(out, "?", 1);
-		else if (c == '\\' || c == '"' ||
-			 (comment && (c == '(' || c == ')')))
-			r = buf_printf(out, "\\%c", c);
-		else
-			r = buf_append(out, s, 1);
+		} else {
+			char esc[2] = { '\\', (char)c };
+
+			r = buf_append(out, esc, 2);
+		}
+		s++;
 	}
 	return r;
 }
@@ -82,7 +94,9 @@ int spf_received_spf_header(const struct spf *s, struct buf *out)
 	const char *me = s->recv ? s->recv : "unknown";
 	int r;
 
-	r = buf_printf(out, "%s (", spf_result_name(spf_result(s)));
+	r = buf_puts(out, spf_result_name(spf_result(s)));
+	if (r == 0)
+		r = buf_puts(out, " (");
 	if (r == 0)
 		r = put_safe(out, me, true);
 	if (r == 0)
@@ -97,9 +111,12 @@ int spf_received_spf_header(const struct spf *s, struct buf *out)
 		if (r == 0)
 			r = put_safe(out, who, true);
 		if (r == 0)
-			r = buf_printf(out, " %s %s as permitted sender",
-				       spf_result(s) == SPF_PASS ? "designates" :
-				       "does not designate", s->ipstr);
+			r = buf_puts(out, spf_result(s) == SPF_PASS ?
+				     " designates " : " does not designate ");
+		if (r == 0)
+			r = buf_puts(out, s->ipstr);
+		if (r == 0)
+			r = buf_puts(out, " as permitted sender");
 		break;
 	case SPF_NEUTRAL:
 		if (r == 0)
@@ -127,8 +144,11 @@ int spf_received_spf_header(const struct spf *s, struct buf *out)
 		break;
 	}
 	if (r == 0)
-		r = buf_printf(out, ") client-ip=%s; envelope-from=",
-			       s->ipstr);
+		r = buf_puts(out, ") client-ip=");
+	if (r == 0)
+		r = buf_puts(out, s->ipstr);
+	if (r == 0)
+		r = buf_puts(out, "; envelope-from=");
 	if (r == 0)
 		r = put_quoted(out, s->mailfrom);
 	if (r == 0)
@@ -140,8 +160,8 @@ int spf_received_spf_header(const struct spf *s, struct buf *out)
 	if (r == 0)
 		r = put_quoted(out, me);
 	if (r == 0)
-		r = buf_printf(out, "; identity=%s",
-			       s->helo_id ? "helo" : "mailfrom");
+		r = buf_puts(out, s->helo_id ? "; identity=helo" :
+			     "; identity=mailfrom");
 	return r;
 }
 
@@ -150,8 +170,11 @@ int spf_auth_results(const struct spf *s, struct buf *out)
 	const char *v = s->helo_id ? s->helo : s->mailfrom;
 	int r;
 
-	r = buf_printf(out, "spf=%s smtp.%s=", spf_result_name(spf_result(s)),
-		       s->helo_id ? "helo" : "mailfrom");
+	r = buf_puts(out, "spf=");
+	if (r == 0)
+		r = buf_puts(out, spf_result_name(spf_result(s)));
+	if (r == 0)
+		r = buf_puts(out, s->helo_id ? " smtp.helo=" : " smtp.mailfrom=");
 	if (r == 0)
 		r = is_plain(v) ? buf_puts(out, v) : put_quoted(out, v);
 	return r;
