@@ -284,6 +284,16 @@ static void test_eval(void)
 	spf_received_spf_header(s, &b);
 	ok(strstr(b.p, "identity=helo") != NULL, "Received-SPF identity helo");
 	spf_free(s);
+	/* parens escaped in the comment only; backslash and 8-bit bytes */
+	buf_reset(&b);
+	s = run(st, "192.0.2.7", "(x)\\y\xc3\xa9@example.com", "h");
+	spf_received_spf_header(s, &b);
+	is_str(b.p, "pass (mx.example.net: domain of \\(x\\)\\\\y??@example.com"
+	       " designates 192.0.2.7 as permitted sender) client-ip=192.0.2.7;"
+	       " envelope-from=\"(x)\\\\y??@example.com\"; helo=\"h\";"
+	       " receiver=\"mx.example.net\"; identity=mailfrom",
+	       "Received-SPF, comment and quoted escapes");
+	spf_free(s);
 	buf_deinit(&b);
 	for (i = SPF_NONE; i <= SPF_PERMERROR; i++)
 		ok(spf_result_name((enum spf_result)i)[0] != '\0',
