@@ -176,21 +176,33 @@ static int parse_c(struct dkim_sig *sig, struct span v)
 	return 0;
 }
 
-/* Find tag name among tags; NULL if absent. */
-static const struct dkim_tag *find(const struct dkim_tag *tags, size_t n,
-				   const char *name)
+/*
+ * The tag for one-letter name c, or for "bh" when c is 0; NULL if absent.
+ * One pass over the tags serves every name: dkim_tags_parse refused
+ * duplicates, so the first match is the only one.
+ */
+static void find_all(const struct dkim_tag *tags, size_t n,
+		     const struct dkim_tag *by[128], const struct dkim_tag **bh)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (span_eq(tags[i].name, name))
-			return &tags[i];
-	return NULL;
+	memset(by, 0, 128 * sizeof(by[0]));
+	*bh = NULL;
+	for (i = 0; i < n; i++) {
+		const struct dkim_tag *g = &tags[i];
+		unsigned char c = (unsigned char)g->name.p[0];
+
+		if (g->name.n == 1 && c < 128)
+			by[c] = g;
+		else if (g->name.n == 2 && c == 'b' && g->name.p[1] == 'h')
+			*bh = g;
+	}
 }
 
 int dkim_sig_parse(struct dkim_sig *sig, const char *p, size_t n)
 {
 	struct dkim_tag tags[DKIM_MAX_TAGS];
+	const struct dkim_tag *by[128];
 	const struct dkim_tag *v, *a, *b, *bh, *c, *d, *h, *i, *l, *q, *s, *t,
 		*x;
 	size_t count, at;
@@ -203,19 +215,19 @@ int dkim_sig_parse(struct dkim_sig *sig, const char *p, size_t n)
 	r = dkim_tags_parse(p, n, tags, DKIM_MAX_TAGS, &count);
 	if (r != 0)
 		return r;
-	v = find(tags, count, "v");
-	a = find(tags, count, "a");
-	b = find(tags, count, "b");
-	bh = find(tags, count, "bh");
-	c = find(tags, count, "c");
-	d = find(tags, count, "d");
-	h = find(tags, count, "h");
-	i = find(tags, count, "i");
-	l = find(tags, count, "l");
-	q = find(tags, count, "q");
-	s = find(tags, count, "s");
-	t = find(tags, count, "t");
-	x = find(tags, count, "x");
+	find_all(tags, count, by, &bh);
+	v = by['v'];
+	a = by['a'];
+	b = by['b'];
+	c = by['c'];
+	d = by['d'];
+	h = by['h'];
+	i = by['i'];
+	l = by['l'];
+	q = by['q'];
+	s = by['s'];
+	t = by['t'];
+	x = by['x'];
 	if (!v || !a || !b || !bh || !d || !h || !s)
 		return DKIM_W_MISSING_TAG;
 	if (!span_eq(v->value, "1"))

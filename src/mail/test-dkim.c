@@ -145,6 +145,11 @@ static void test_base64(void)
 		{"data after pad", "aG=k", -1, NULL},
 		{"lone sixth", "aGVsb", -1, NULL},
 		{"three pads", "aG===", -1, NULL},
+		{"FWS between groups", "aGVs\r\n bG8=", 5, "hello"},
+		{"FWS in a later group", "aGVsbG8h aGVs bG8h", 12,
+		 "hello!hello!"},
+		{"a group after padding", "aGk=aGk=", -1, NULL},
+		{"bad char in a later group", "aGVsbG8!", -1, NULL},
 	};
 	unsigned char out[16];
 	size_t i;
@@ -160,6 +165,10 @@ static void test_base64(void)
 	}
 	is_int(dkim_base64_decode("aGVsbG8=", 8, out, 4), -1,
 	       "base64: does not fit");
+	is_int(dkim_base64_decode("aGVsbG8h", 8, out, 6), 6,
+	       "base64: fits exactly");
+	is_int(dkim_base64_decode("aGVsbG8h", 8, out, 5), -1,
+	       "base64: one byte short");
 	test_base64_alphabet();
 }
 
