@@ -2,8 +2,9 @@
  * mime - the bounded message summary on GMime 3 (see mime.h for the RFCs,
  * the limits and the threading rule).
  *
- * One parse: GMime builds the tree from one in-memory copy of the input
- * (its parts are views into it), then walk() visits it depth-first with
+ * One parse: GMime builds the tree over the input bytes where they are
+ * (a stream that does not own them; its parts are views into it), or over
+ * the thinned copy drop_fields makes, then walk() visits it depth-first with
  * explicit depth and part limits, decoding each leaf through a bounded
  * read of a filter stream so no part is ever decoded whole.  GMime is
  * handed the top-level header fields the summary reads and no others
@@ -1045,6 +1046,7 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	struct walk w = { 0 };
 	char *slim;
 	size_t slen = 0;
+	GByteArray *bytes;
 	GMimeStream *st;
 	GMimeParser *p;
 	GMimeMessage *msg;
@@ -1075,9 +1077,12 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	s->inner_message_id = xstrdup("");
 
 	slim = drop_fields(data, len, &slen);
-	st = slim ? g_mime_stream_mem_new_with_buffer(slim, slen) :
-		    g_mime_stream_mem_new_with_buffer(data, len);
-	free(slim);		/* the stream keeps its own copy */
+	/* The stream reads our bytes where they are (it does not own the
+	 * array, so it neither copies nor frees them; GMime only reads). */
+	bytes = slim ? g_byte_array_new_take((guint8 *)slim, slen) :
+		       g_byte_array_new_take((guint8 *)data, len);
+	st = g_mime_stream_mem_new();
+	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(st), bytes);
 	p = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	msg = g_mime_parser_construct_message(p, w.opts);
@@ -1094,6 +1099,8 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 	}
 	g_object_unref(p);
 	g_object_unref(st);
+	g_byte_array_free(bytes, FALSE);	/* the bytes stay */
+	free(slim);
 	g_mime_parser_options_free(w.opts);
 	take_body(&w.text, &s->text, &s->text_len);
 	take_body(&w.html, &s->html, &s->html_len);
