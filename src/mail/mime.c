@@ -205,11 +205,26 @@ static void copy_addrs(struct walk *w, InternetAddressList *il,
 		       struct mime_addr_list *l)
 {
 	int i, j, n, m;
+	size_t want = 0;
 
-	l->v = xcalloc(MIME_MAX_ADDRS, sizeof(*l->v));
-	if (il == NULL)
-		return;
-	n = internet_address_list_length(il);
+	n = il ? internet_address_list_length(il) : 0;
+	/* room for what will be copied (at least one zeroed entry): most
+	 * lists hold one address, not MIME_MAX_ADDRS */
+	for (i = 0; i < n && want < MIME_MAX_ADDRS; i++) {
+		InternetAddress *ia = internet_address_list_get_address(il, i);
+		InternetAddressList *members =
+			INTERNET_ADDRESS_IS_GROUP(ia) ?
+				internet_address_group_get_members(
+					INTERNET_ADDRESS_GROUP(ia)) :
+				NULL;
+
+		want += members ?
+				(size_t)internet_address_list_length(members) :
+				1;
+	}
+	l->v = xcalloc(want == 0 ? 1 :
+		       want < MIME_MAX_ADDRS ? want : MIME_MAX_ADDRS,
+		       sizeof(*l->v));
 	for (i = 0; i < n; i++) {
 		InternetAddress *ia = internet_address_list_get_address(il, i);
 		InternetAddressList *members = NULL;
@@ -804,7 +819,16 @@ static void add_attachment(struct walk *w, GMimePart *part, const char *type)
 		s->flags |= MIME_F_ATTACHMENTS;
 		return;
 	}
+	if (s->n_attachments == w->att_cap) {
+		/* grown on demand: most messages have none */
+		w->att_cap = w->att_cap ? 2 * w->att_cap : 4;
+		if (w->att_cap > MIME_MAX_ATTACHMENTS)
+			w->att_cap = MIME_MAX_ATTACHMENTS;
+		s->attachments = xrealloc(s->attachments,
+					  w->att_cap * sizeof(*s->attachments));
+	}
 	a = &s->attachments[s->n_attachments++];
+	memset(a, 0, sizeof(*a));
 	a->filename = field_dup(g_mime_part_get_filename(part));
 	a->content_type = xstrdup(type);
 	d = g_mime_object_get_content_disposition(GMIME_OBJECT(part));
@@ -1071,7 +1095,6 @@ int mime_parse(const void *data, size_t len, struct mime_summary **out)
 		w.opts, GMIME_RFC_COMPLIANCE_LOOSE);
 	buf_init(&w.text, MIME_MAX_TEXT);
 	buf_init(&w.html, MIME_MAX_HTML);
-	s->attachments = xcalloc(MIME_MAX_ATTACHMENTS, sizeof(*s->attachments));
 	s->report_message_id = xstrdup("");
 	s->report_fields = xstrdup("");
 	s->inner_message_id = xstrdup("");
