@@ -964,14 +964,21 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth)
  * read, yet GMime makes a GObject and a hash entry for each: about half of
  * its parse.
  */
-static const char *const kept_fields[] = {
-	"from", "reply-to", "to", "cc", "subject",
-	"message-id", "in-reply-to", "references", "auto-submitted",
-	"precedence", "x-autoreply", "x-autorespond", "list-post",
-	"mime-version",
+static const struct {
+	const char *name;
+	size_t len;
+} kept_fields[] = {
+#define KEPT(s) { s, sizeof(s) - 1 }
+	KEPT("from"), KEPT("reply-to"), KEPT("to"), KEPT("cc"),
+	KEPT("subject"), KEPT("message-id"), KEPT("in-reply-to"),
+	KEPT("references"), KEPT("auto-submitted"), KEPT("precedence"),
+	KEPT("x-autoreply"), KEPT("x-autorespond"), KEPT("list-post"),
+	KEPT("mime-version"),
+#undef KEPT
 };
 
-/* True if the field name p[0..n) is one the parse reads. */
+/* True if the field name p[0..n) is one the parse reads (lengths first:
+ * this runs on every header line of every message). */
 static bool field_kept(const char *p, size_t n)
 {
 	size_t i;
@@ -979,8 +986,8 @@ static bool field_kept(const char *p, size_t n)
 	if (n > 8 && g_ascii_strncasecmp(p, "content-", 8) == 0)
 		return true;
 	for (i = 0; i < sizeof(kept_fields) / sizeof(kept_fields[0]); i++)
-		if (strlen(kept_fields[i]) == n &&
-		    g_ascii_strncasecmp(p, kept_fields[i], n) == 0)
+		if (kept_fields[i].len == n &&
+		    g_ascii_strncasecmp(p, kept_fields[i].name, n) == 0)
 			return true;
 	return false;
 }
