@@ -573,15 +573,19 @@ static size_t decode_part(struct walk *w, GMimePart *part, struct buf *out,
 	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL)
 		return 0;
 	g_mime_stream_reset(raw);
-	fs = g_mime_stream_filter_new(raw);
 	enc = g_mime_data_wrapper_get_encoding(dw);
 	if (enc == GMIME_CONTENT_ENCODING_BASE64 ||
 	    enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
 	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
 		GMimeFilter *f = g_mime_filter_basic_new(enc, FALSE);
 
+		fs = g_mime_stream_filter_new(raw);
 		g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
 		g_object_unref(f);
+	} else {
+		/* nothing to decode: the part's own stream, read as it is
+		 * (a filter stream without filters passes the same bytes) */
+		fs = g_object_ref(raw);
 	}
 	for (;;) {
 		size_t budget = MIME_MAX_DECODED - w->s->bytes_decoded;
