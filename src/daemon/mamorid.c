@@ -309,7 +309,8 @@ int main(int argc, char **argv)
 		d.mail = core_mail_new(d.base, d.cfg, err, sizeof(err));
 		if (!d.mail)
 			goto fail;
-		d.milter = milter_server_new(d.cfg, d.mail, err, sizeof(err));
+		d.milter = milter_server_new(d.base, d.cfg, d.mail, err,
+					     sizeof(err));
 		if (!d.milter)
 			goto fail;
 	}

@@ -1,93 +1,151 @@
 /*
- * milter - the libmilter adapter (see milter.h, docs/design/milter.md and
- * docs/design/inbound-flow.md).
+ * milter - Postfix's milter connections on the shared listener skeleton
+ * (see milter.h, docs/design/milter.md, docs/design/inbound-flow.md and
+ * docs/design/listeners.md).
  *
- * Threads: smfi_main() on the "milter" thread we start; libmilter's worker
- * thread per SMTP connection runs the callbacks below, which translate
- * libmilter's calls into core_msg_* and the core's answers into smfi_*
- * calls; libmilter's signal thread.  The core blocks a worker on DNS at
- * end of message and posts its store work to the event loop itself.
+ * Wire format: proto/milter_proto.h parses the packets and builds the
+ * replies; this file only translates between them and core_msg_*.
+ *
+ * Threads:
+ *   - the event loop (util/server.h, raw mode) accepts, reads and writes
+ *     every connection, answers OPTNEG, CONNECT, HELO, MAIL and feeds
+ *     header fields and body chunks to core_msg_header/core_msg_body;
+ *   - end of message may block on DNS (core_inbound, core_msg_sign) and on
+ *     the loop (core_msg_outbound_check), so it runs on one of
+ *     MILTER_WORKERS threads: the message goes over with a job, the worker
+ *     turns the core's answer into reply packets and logs the message, and
+ *     the job comes back through a util/loopq queue; the loop writes the
+ *     packets.  Meanwhile the connection reads nothing and arms no timer
+ *     (its bound is the core's: DNS timeouts, OUTCONTENT_WAIT_MS).
+ *     MILTER_WORKERS (32) is how many messages may wait on DNS at once;
+ *     more queue up in order.
  *
  * Milter protocol 6 negotiation asks for no CONNECT/HELO/MAIL/HEADER/BODY
  * replies, no RCPT/DATA/UNKNOWN/EOH steps, and header values with their
  * leading space (DKIM simple canonicalization needs the exact bytes).
  * Values we add get the space back, folding as "\n\t".
  *
- * libmilter's callbacks carry no user pointer besides the per-connection
- * private data, so the server and its connection count are the file's
- * globals (libmilter allows one milter per process anyway).
+ * Armour (the skeleton's): milter_max_connections counts from accept; a
+ * connection over it is closed at once, before it sends a byte (Postfix
+ * then applies milter_default_action).  milter_timeout is both the idle
+ * timeout between packets and the deadline of a whole packet, from its
+ * first byte, never re-armed by a read.  Accept errors (EMFILE...) pause
+ * the listener.  A packet over MILTER_MAX_PACKET, an unknown command or a
+ * malformed one closes the connection, logged with a bounded, escaped
+ * sample.  Reply bytes the MTA does not read are bounded (OUT_MAX).
  *
- * Armour (libmilter owns the socket, so server.c's skeleton cannot): a
- * connection counts from its negotiation to its close; past
- * milter_max_connections the negotiation fails, libmilter closes the
- * connection and Postfix applies milter_default_action.  milter_timeout is
- * libmilter's per-read/write and idle timeout (smfi_settimeout).  libmilter
- * itself has no whole-request deadline and retries accept() at once on
- * EMFILE: docs/design/listeners.md says why the socket must be reachable
- * by Postfix only.
+ * Lifetime: a connection whose message is on a worker is freed when the
+ * job comes back, even if it was closed meanwhile; milter_server_free()
+ * closes every connection, joins the workers and runs what they posted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <libmilter/mfapi.h>
+#include <event2/event.h>
+#include <event2/util.h>
 
 #include "core/inbound.h"
 #include "front/milter.h"
+#include "proto/milter_proto.h"
 #include "util/config.h"
+#include "util/listen.h"
 #include "util/log.h"
+#include "util/loopq.h"
+#include "util/server.h"
 #include "util/xalloc.h"
 
-struct milter_server {
-	struct core_mail *mail;
-	pthread_mutex_t lock;	/* closing */
-	bool closing;
-	pthread_t mthread;
-	bool mthread_up;
-	char *listen;
-};
+#define MILTER_WORKERS 32
+#define READ_CHUNK 65536
+#define OUT_MAX (1024 * 1024)	/* replies the MTA has not read: close */
+#define JOB_OUT_MAX (1024 * 1024) /* one message's edits and reply */
 
-/* Per connection (smfi_setpriv). */
+/* The steps and actions we negotiate (see the header comment). */
+#define WANT_STEPS (MILTER_P_NOUNKNOWN | MILTER_P_NODATA | MILTER_P_NORCPT | \
+		    MILTER_P_NOEOH | MILTER_P_HDR_LEADSPC | MILTER_P_NR_CONN | \
+		    MILTER_P_NR_HELO | MILTER_P_NR_MAIL | MILTER_P_NR_HDR | \
+		    MILTER_P_NR_BODY)
+#define WANT_ACTIONS (MILTER_F_ADDHDRS | MILTER_F_CHGHDRS | MILTER_F_QUARANTINE)
+
+/* Macro stages, in protocol order; the later ones die with a message. */
+static const char STAGES[] = "CHMRTLNBE";
+#define NSTAGES (sizeof(STAGES) - 1)
+#define FIRST_MSG_STAGE 2	/* 'M' */
+
+struct mjob;
+
 struct mconn {
-	bool counted;		/* in caps.open */
-	unsigned long pflags;	/* negotiated SMFIP_* */
+	struct milter_server *srv;
+	struct server_conn *sc;	/* the skeleton's record, while fd is open */
+	evutil_socket_t fd;
+	struct event *rev, *wev;
+	struct milter_parser parser;
+	struct buf in;		/* bytes read while a message was on a worker */
+	struct buf out;		/* replies not yet written */
+	struct mconn *prev, *next;
+	char peer[64];
+	bool negotiated;
+	uint32_t actions;	/* negotiated MILTER_F_* */
+	uint32_t pflags;	/* negotiated MILTER_P_* */
 	char ip[INET6_ADDRSTRLEN];
 	char *helo;
 	char *auth;		/* SMTP AUTH login of the message, for logs */
 	struct core_msg *msg;
+	char *macros[NSTAGES];	/* the last MACRO data per stage */
+	size_t maclen[NSTAGES];
+	bool busy;		/* a message is on a worker */
+	bool paused;		/* reading stopped until it comes back */
+	bool dead;		/* closed while busy: free when it comes back */
 };
 
-static struct milter_server *srv;
+/* End of message, from the loop to a worker and back. */
+struct mjob {
+	struct mconn *c;
+	struct core_msg *msg;	/* owned by the job */
+	char *qid, *auth;	/* macro i, the SMTP AUTH login */
+	char ip[INET6_ADDRSTRLEN];
+	uint32_t actions;
+	struct buf out;		/* the packets to send */
+	struct mjob *next;
+};
 
-/* The connection cap.  Apart from srv: libmilter's workers may close
- * their connections after milter_server_free(). */
-static struct {
+struct milter_server {
+	struct event_base *base;
+	struct core_mail *mail;
+	struct server *srv;	/* listeners, caps, timeouts, accept errors */
+	struct loopq *done;	/* jobs back from the workers */
+	struct mconn *conns;
+	char *listen;
+	/* The worker pool. */
 	pthread_mutex_t lock;
-	long max;		/* milter_max_connections; 0: not serving */
-	long open;		/* negotiated, not closed */
-	unsigned long unlogged;	/* refused since the last log line */
-	time_t logged;
-} caps = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
+	pthread_cond_t cond;
+	struct mjob *head, *tail;
+	bool stopping;
+	pthread_t workers[MILTER_WORKERS];
+	unsigned nworkers;
+};
+
+static int conn_process(struct mconn *c, const char *data, size_t n);
 
 /* ------------------------------------------------------------------ */
-/* Helpers for the callbacks                                            */
+/* Values and macros                                                    */
 
-/* " " + v with CRLF turned into LF and '%' made harmless, for smfi_*. */
-static char *milter_value(const char *v, bool lead)
+/* " " + v with CRLF turned into LF, for header edits. */
+static char *milter_value(const char *v)
 {
 	char *o = xmalloc(strlen(v) + 2), *p = o;
 
-	if (lead)
-		*p++ = ' ';
+	*p++ = ' ';
 	for (; *v; v++)
 		if (*v != '\r')
 			*p++ = *v;
@@ -95,308 +153,202 @@ static char *milter_value(const char *v, bool lead)
 	return o;
 }
 
-/* Reply text safe for smfi_setreply: no '%', no CR/LF. */
-static char *reply_text(const char *v)
+/* Is macro name a ("i", "{i}") the same as b (given without braces)? */
+static bool macro_is(const char *a, const char *b)
 {
-	char *o = xstrdup(v), *p;
+	size_t n = strlen(a), m = strlen(b);
 
-	for (p = o; *p; p++)
-		if (*p == '%' || *p == '\r' || *p == '\n')
-			*p = ' ';
-	return o;
+	if (n >= 2 && a[0] == '{' && a[n - 1] == '}')
+		return n - 2 == m && memcmp(a + 1, b, m) == 0;
+	return strcmp(a, b) == 0;
 }
 
-/* Insert name: value at the top of the header. */
-static void insert_top(SMFICTX *ctx, const char *name, const char *value)
+/* The value of macro name (no braces), latest stage first; NULL if none. */
+static const char *macro_get(const struct mconn *c, const char *name)
 {
-	char *t = milter_value(value, true);
+	size_t s;
 
-	smfi_insheader(ctx, 0, (char *)name, t);
-	free(t);
+	for (s = NSTAGES; s-- > 0;) {
+		struct milter_cmd m;
+		size_t off = 0;
+		const char *k, *v, *found = NULL;
+
+		if (!c->macros[s])
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.cmd = MILTER_C_MACRO;
+		m.body = c->macros[s];
+		m.body_len = c->maclen[s];
+		while (milter_macro_next(&m, &off, &k, &v))
+			if (macro_is(k, name))
+				found = v;
+		if (found)
+			return found;
+	}
+	return NULL;
 }
 
-/* Forget the connection's message. */
+/* Keep a MACRO packet's pairs for its stage (replacing the last ones). */
+static void macro_set(struct mconn *c, const struct milter_cmd *m)
+{
+	const char *st = m->macro_cmd ? strchr(STAGES, m->macro_cmd) : NULL;
+	size_t s;
+
+	if (!st)
+		return;		/* a stage we never ask about */
+	s = (size_t)(st - STAGES);
+	free(c->macros[s]);
+	c->macros[s] = xmalloc(m->body_len + 1);
+	memcpy(c->macros[s], m->body, m->body_len);
+	c->maclen[s] = m->body_len;
+}
+
+/* Forget the macros from stage first on. */
+static void macros_clear(struct mconn *c, size_t first)
+{
+	size_t s;
+
+	for (s = first; s < NSTAGES; s++) {
+		free(c->macros[s]);
+		c->macros[s] = NULL;
+		c->maclen[s] = 0;
+	}
+}
+
+/* Forget the connection's message and its macros. */
 static void msg_end(struct mconn *c)
 {
 	core_msg_free(c->msg);
 	c->msg = NULL;
 	free(c->auth);
 	c->auth = NULL;
-}
-
-/* The connection state, created on first use. */
-static struct mconn *conn_of(SMFICTX *ctx)
-{
-	struct mconn *c = smfi_getpriv(ctx);
-
-	if (!c) {
-		c = xcalloc(1, sizeof(*c));
-		smfi_setpriv(ctx, c);
-	}
-	return c;
-}
-
-/* The reply code for a step whose reply we negotiated away. */
-static sfsistat no_reply(const struct mconn *c, unsigned long flag)
-{
-	return (c->pflags & flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	macros_clear(c, FIRST_MSG_STAGE);
 }
 
 /* ------------------------------------------------------------------ */
-/* Callbacks                                                            */
+/* End of message, on a worker                                          */
 
-/*
- * Count c in, or refuse it over milter_max_connections (logged at most once
- * per 10 s with the number refused meanwhile).  True if admitted.
- */
-static bool conn_admit(struct mconn *c)
+/* The log's "-" for a missing value. */
+static const char *or_dash(const char *s)
 {
-	bool ok;
-	time_t now = time(NULL);
-
-	pthread_mutex_lock(&caps.lock);
-	ok = caps.open < caps.max;
-	if (ok) {
-		caps.open++;
-		c->counted = true;
-	} else if (now - caps.logged >= 10) {
-		log_msg(LOG_L_WARN, "event=connection_refused service=milter "
-			"reason=max_connections open=%ld refused_unlogged=%lu",
-			caps.open, caps.unlogged);
-		caps.logged = now;
-		caps.unlogged = 0;
-	} else {
-		caps.unlogged++;
-	}
-	pthread_mutex_unlock(&caps.lock);
-	return ok;
-}
-
-/* c closes: one connection fewer. */
-static void conn_release(struct mconn *c)
-{
-	if (!c->counted)
-		return;
-	pthread_mutex_lock(&caps.lock);
-	caps.open--;
-	pthread_mutex_unlock(&caps.lock);
-	c->counted = false;
-}
-
-/* Protocol 6 negotiation: fewer steps, fewer round trips. */
-static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
-			     unsigned long f1, unsigned long f2,
-			     unsigned long f3, unsigned long *pf0,
-			     unsigned long *pf1, unsigned long *pf2,
-			     unsigned long *pf3)
-{
-	struct mconn *c = conn_of(ctx);
-	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NORCPT |
-		SMFIP_NOEOH | SMFIP_HDR_LEADSPC | SMFIP_NR_CONN |
-		SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_BODY;
-	unsigned long act = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
-
-	(void)f2;
-	(void)f3;
-	/* Anything but CONTINUE makes libmilter close the connection. */
-	if (!c->counted && !conn_admit(c))
-		return SMFIS_TEMPFAIL;
-	*pf0 = act & f0;
-	*pf1 = want & f1;
-	*pf2 = 0;
-	*pf3 = 0;
-	c->pflags = *pf1;
-	return SMFIS_CONTINUE;
-}
-
-/* Connection: remember the client address. */
-static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
-{
-	struct mconn *c = conn_of(ctx);
-
-	(void)host;
-	c->ip[0] = '\0';
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
-			  c->ip, sizeof(c->ip));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
-			  c->ip, sizeof(c->ip));
-	return no_reply(c, SMFIP_NR_CONN);
-}
-
-/* HELO/EHLO name. */
-static sfsistat cb_helo(SMFICTX *ctx, char *name)
-{
-	struct mconn *c = conn_of(ctx);
-
-	free(c->helo);
-	c->helo = xstrdup(name ? name : "");
-	return no_reply(c, SMFIP_NR_HELO);
-}
-
-/* MAIL FROM: a new message for the core. */
-static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
-{
-	struct mconn *c = conn_of(ctx);
-	const char *auth = smfi_getsymval(ctx, "{auth_authen}");
-	char *from = xstrdup(argv && argv[0] ? argv[0] : "");
-	size_t n = strlen(from);
-
-	msg_end(c);
-	if (!srv) {		/* stopping */
-		free(from);
-		return SMFIS_TEMPFAIL;
-	}
-	if (n >= 2 && from[0] == '<' && from[n - 1] == '>') {
-		memmove(from, from + 1, n - 2);
-		from[n - 2] = '\0';
-	}
-	c->auth = auth && auth[0] ? xstrdup(auth) : NULL;
-	c->msg = core_msg_new(srv->mail, c->ip, c->helo, from, c->auth);
-	free(from);
-	return no_reply(c, SMFIP_NR_MAIL);
-}
-
-/* One header field. */
-static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
-{
-	struct mconn *c = conn_of(ctx);
-
-	if (!c->msg)
-		return no_reply(c, SMFIP_NR_HDR);
-	if (!(c->pflags & SMFIP_HDR_LEADSPC) && value[0]) {
-		/* Without the exact bytes simple canonicalization fails;
-		 * the usual single space is the best guess. */
-		char *v = xasprintf(" %s", value);
-
-		core_msg_header(c->msg, name, v, strlen(v));
-		free(v);
-	} else {
-		core_msg_header(c->msg, name, value, strlen(value));
-	}
-	return no_reply(c, SMFIP_NR_HDR);
-}
-
-/* A body chunk. */
-static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
-{
-	struct mconn *c = conn_of(ctx);
-
-	if (c->msg)
-		core_msg_body(c->msg, p, n);
-	return no_reply(c, SMFIP_NR_BODY);
+	return s && s[0] ? s : "-";
 }
 
 /*
  * The decision core on an authenticated message's content (O8): hold the
  * message that restricted its account, refuse it while restricted or
- * throttled.
+ * throttled.  Returns the final reply.
  */
-static sfsistat out_content(SMFICTX *ctx, struct mconn *c, const char *qid)
+static char out_content(struct mjob *j)
 {
 	struct verdict v;
-	char *t;
 
-	core_msg_outbound_check(c->msg, qid, &v);
+	core_msg_outbound_check(j->msg, j->qid, &v);
 	switch (v.action) {
 	case VERDICT_HOLD:
-		t = reply_text(v.reason[0] ? v.reason : v.text);
-		smfi_quarantine(ctx, t);
-		free(t);
-		return SMFIS_CONTINUE;
+		if (j->actions & MILTER_F_QUARANTINE)
+			milter_put_quarantine(&j->out, v.reason[0] ? v.reason :
+					      v.text);
+		return MILTER_R_CONTINUE;
 	case VERDICT_REJECT:
 	case VERDICT_DEFER:
-		t = reply_text(v.text);
-		smfi_setreply(ctx, v.action == VERDICT_REJECT ? "550" : "450",
-			      NULL, t);
-		free(t);
-		return v.action == VERDICT_REJECT ? SMFIS_REJECT :
-			SMFIS_TEMPFAIL;
+		milter_put_replycode(&j->out, v.action == VERDICT_REJECT ?
+				     "550" : "450", NULL, v.text);
+		return MILTER_R_REPLYCODE;
 	default:
-		return SMFIS_CONTINUE;
+		return MILTER_R_CONTINUE;
 	}
 }
 
 /* Outbound end of message: add the core's signatures. */
-static sfsistat out_eom(SMFICTX *ctx, struct mconn *c)
+static char out_eom(struct mjob *j)
 {
-	const struct core_signed *o = core_msg_sign(c->msg);
-	const char *qid = smfi_getsymval(ctx, "i");
+	const struct core_signed *o = core_msg_sign(j->msg);
 	char q[LOG_QSZ];
 	size_t i;
 	bool signed_ = false;
-	sfsistat rc = out_content(ctx, c, qid);
+	char rc = out_content(j);
 
 	if (o->error)
 		log_msg(LOG_L_WARN, "event=dkim_sign_failed queue_id=%s "
-			"error=%s", qid ? qid : "-",
+			"error=%s", or_dash(j->qid),
 			log_q(q, sizeof(q), o->error));
-	for (i = o->nsigs; i-- > 0;) {
-		char *v = milter_value(o->sigs[i], true);
+	for (i = o->nsigs; i-- > 0 && (j->actions & MILTER_F_ADDHDRS);) {
+		char *v = milter_value(o->sigs[i]);
 
-		if (smfi_insheader(ctx, 0, "DKIM-Signature", v) == MI_SUCCESS)
+		if (milter_put_insheader(&j->out, 0, "DKIM-Signature", v) == 0)
 			signed_ = true;
 		free(v);
 	}
 	log_msg(LOG_L_INFO, "event=milter_outbound queue_id=%s client=%s "
-		"sasl=%s dkim_signed=%s", qid ? qid : "-",
-		c->ip[0] ? c->ip : "-", log_q(q, sizeof(q), c->auth ? c->auth :
-					      "-"),
-		signed_ ? "yes" : "no");
+		"sasl=%s dkim_signed=%s", or_dash(j->qid), or_dash(j->ip),
+		log_q(q, sizeof(q), or_dash(j->auth)), signed_ ? "yes" : "no");
 	return rc;
 }
 
+/* Insert name: value at the top of the header. */
+static void insert_top(struct mjob *j, const char *name, const char *value)
+{
+	char *t;
+
+	if (!(j->actions & MILTER_F_ADDHDRS))
+		return;
+	t = milter_value(value);
+	milter_put_insheader(&j->out, 0, name, t);
+	free(t);
+}
+
 /* The header edits of the verdict: deletions, then our fields on top. */
-static void edit_headers(SMFICTX *ctx, const struct core_verdict *cv)
+static void edit_headers(struct mjob *j, const struct core_verdict *cv)
 {
 	const struct mailauth_verdict *v = cv->auth;
 	size_t i;
 
-	for (i = 0; i < v->ndel; i++)
-		smfi_chgheader(ctx, (char *)v->del[i].name, v->del[i].index,
-			       NULL);
-	for (i = cv->ndel_verdict; i > 0; i--)	/* forged: only we add it */
-		smfi_chgheader(ctx, CORE_VERDICT_FIELD, (int)i, NULL);
-	if (cv->subject) {
-		char *t = milter_value(cv->subject, true);
+	if (j->actions & MILTER_F_CHGHDRS) {
+		for (i = 0; i < v->ndel; i++)
+			milter_put_chgheader(&j->out, (uint32_t)v->del[i].index,
+					     v->del[i].name, NULL);
+		for (i = cv->ndel_verdict; i > 0; i--)	/* only we add it */
+			milter_put_chgheader(&j->out, (uint32_t)i,
+					     CORE_VERDICT_FIELD, NULL);
+		if (cv->subject) {
+			char *t = milter_value(cv->subject);
 
-		smfi_chgheader(ctx, "Subject", 1, t);
-		free(t);
+			milter_put_chgheader(&j->out, 1, "Subject", t);
+			free(t);
+		}
 	}
 	if (cv->verdict_header)
-		insert_top(ctx, CORE_VERDICT_FIELD, cv->verdict_header);
+		insert_top(j, CORE_VERDICT_FIELD, cv->verdict_header);
 	if (v->received_spf)
-		insert_top(ctx, "Received-SPF", v->received_spf);
-	insert_top(ctx, "Authentication-Results", v->ar);
+		insert_top(j, "Received-SPF", v->received_spf);
+	insert_top(j, "Authentication-Results", v->ar);
 	if (v->tag_name)
-		insert_top(ctx, v->tag_name, v->tag_value);
+		insert_top(j, v->tag_name, v->tag_value);
 }
 
 /* Inbound end of message: the core's verdict as header edits and reply. */
-static sfsistat in_eom(SMFICTX *ctx, struct mconn *c)
+static char in_eom(struct mjob *j)
 {
-	const struct core_verdict *cv = core_inbound(c->msg);
+	const struct core_verdict *cv = core_inbound(j->msg);
 	const struct mailauth_verdict *v = cv->auth;
 	const struct content_verdict *ct = cv->content;
-	const char *qid = smfi_getsymval(ctx, "i");
-	char q1[LOG_QSZ], q2[LOG_QSZ], labels[128], *t;
+	char q1[LOG_QSZ], q2[LOG_QSZ], labels[128];
 	char reasons[1024], q3[2048];
-	sfsistat rc = SMFIS_CONTINUE;
+	char rc = MILTER_R_CONTINUE;
 
-	edit_headers(ctx, cv);
+	edit_headers(j, cv);
 	switch (cv->action) {
 	case CORE_REJECT:
 	case CORE_TEMPFAIL:
-		t = reply_text(cv->reply ? cv->reply : "refused");
-		smfi_setreply(ctx, (char *)cv->rcode, (char *)cv->xcode, t);
-		free(t);
-		rc = cv->action == CORE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+		milter_put_replycode(&j->out, cv->rcode, cv->xcode,
+				     cv->reply ? cv->reply : "refused");
+		rc = MILTER_R_REPLYCODE;
 		break;
 	case CORE_HOLD:
-		t = reply_text(cv->reason ? cv->reason : "held");
-		smfi_quarantine(ctx, t);
-		free(t);
+		if (j->actions & MILTER_F_QUARANTINE)
+			milter_put_quarantine(&j->out, cv->reason ? cv->reason :
+					      "held");
 		break;
 	case CORE_TAG:
 	case CORE_ACCEPT:
@@ -405,9 +357,8 @@ static sfsistat in_eom(SMFICTX *ctx, struct mconn *c)
 	log_msg(LOG_L_INFO, "event=milter_inbound queue_id=%s client=%s "
 		"from_domain=%s spf=%s dkim=%s dmarc=%s action=%s "
 		"disposition=%s forged_ar=%zu reason=%s content_score=%d "
-		"content_action=%s labels=%s reasons=%s", qid ? qid : "-",
-		c->ip[0] ? c->ip : "-",
-		log_q(q1, sizeof(q1), v->from_domain[0] ? v->from_domain : "-"),
+		"content_action=%s labels=%s reasons=%s", or_dash(j->qid),
+		or_dash(j->ip), log_q(q1, sizeof(q1), or_dash(v->from_domain)),
 		v->spf_result, v->dkim_result, v->dmarc_result,
 		core_action_name(cv->action), v->disposition, v->ndel,
 		log_q(q2, sizeof(q2), v->reason ? v->reason : "-"), ct->score,
@@ -419,95 +370,569 @@ static sfsistat in_eom(SMFICTX *ctx, struct mconn *c)
 	return rc;
 }
 
-/* End of message. */
-static sfsistat cb_eom(SMFICTX *ctx)
+/* Run job j: its packets into j->out, the message freed. */
+static void job_run(struct mjob *j)
 {
-	struct mconn *c = conn_of(ctx);
-	sfsistat rc;
+	char rc = core_msg_is_outbound(j->msg) ? out_eom(j) : in_eom(j);
 
-	if (!c->msg)
-		return SMFIS_CONTINUE;
-	rc = core_msg_is_outbound(c->msg) ? out_eom(ctx, c) : in_eom(ctx, c);
-	msg_end(c);
-	return rc;
-}
-
-/* The message was aborted (RSET, error): forget it. */
-static sfsistat cb_abort(SMFICTX *ctx)
-{
-	struct mconn *c = smfi_getpriv(ctx);
-
-	if (c)
-		msg_end(c);
-	return SMFIS_CONTINUE;
-}
-
-/* The connection closed. */
-static sfsistat cb_close(SMFICTX *ctx)
-{
-	struct mconn *c = smfi_getpriv(ctx);
-
-	if (c) {
-		msg_end(c);
-		conn_release(c);
-		free(c->helo);
-		free(c);
-		smfi_setpriv(ctx, NULL);
+	/* The reply code packet stands for REJECT or TEMPFAIL itself. */
+	if (rc != MILTER_R_REPLYCODE && milter_put_simple(&j->out, rc) != 0) {
+		buf_reset(&j->out);	/* too many edits: send none */
+		milter_put_simple(&j->out, MILTER_R_CONTINUE);
 	}
-	return SMFIS_CONTINUE;
+	core_msg_free(j->msg);
+	j->msg = NULL;
 }
 
-static struct smfiDesc desc = {
-	.xxfi_name = "mamori",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
-	.xxfi_connect = cb_connect,
-	.xxfi_helo = cb_helo,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_header = cb_header,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
-	.xxfi_negotiate = cb_negotiate,
-};
+/* Free j (its message, if it never ran). */
+static void job_free(struct mjob *j)
+{
+	core_msg_free(j->msg);
+	free(j->qid);
+	free(j->auth);
+	buf_deinit(&j->out);
+	free(j);
+}
+
+static void job_done(void *arg);
+
+/* A worker: run jobs until the pool stops. */
+static void *worker(void *arg)
+{
+	struct milter_server *s = arg;
+
+	for (;;) {
+		struct mjob *j;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		j = s->head;
+		if (!j) {
+			pthread_mutex_unlock(&s->lock);
+			return NULL;
+		}
+		s->head = j->next;
+		if (!s->head)
+			s->tail = NULL;
+		pthread_mutex_unlock(&s->lock);
+		job_run(j);
+		if (loopq_post(s->done, job_done, j) != 0)
+			job_done(j);	/* not reached: closed after the join */
+	}
+}
+
+/* Hand c's message to the workers. */
+static void job_start(struct mconn *c)
+{
+	struct milter_server *s = c->srv;
+	struct mjob *j = xcalloc(1, sizeof(*j));
+	const char *qid = macro_get(c, "i");
+
+	j->c = c;
+	j->msg = c->msg;
+	c->msg = NULL;
+	j->qid = qid ? xstrdup(qid) : NULL;
+	j->auth = c->auth;
+	c->auth = NULL;
+	memcpy(j->ip, c->ip, sizeof(j->ip));
+	j->actions = c->actions;
+	buf_init(&j->out, JOB_OUT_MAX);
+	macros_clear(c, FIRST_MSG_STAGE);
+	c->busy = true;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections, on the loop                                             */
+
+/* Close c's socket and unlink it; free it unless a job still holds it. */
+static void conn_close(struct mconn *c)
+{
+	struct milter_server *s = c->srv;
+	size_t i;
+
+	if (c->fd >= 0) {
+		event_free(c->rev);
+		event_free(c->wev);
+		evutil_closesocket(c->fd);
+		c->fd = -1;
+		server_conn_close(c->sc);
+		c->sc = NULL;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			s->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+	}
+	if (c->busy) {
+		c->dead = true;
+		return;
+	}
+	msg_end(c);
+	for (i = 0; i < NSTAGES; i++)
+		free(c->macros[i]);
+	free(c->helo);
+	milter_parser_deinit(&c->parser);
+	buf_deinit(&c->in);
+	buf_deinit(&c->out);
+	free(c);
+}
+
+/* (Re)arm the read event: the idle timeout between packets, what is left
+ * of the packet's deadline inside one. */
+static void conn_arm(struct mconn *c)
+{
+	struct timeval tv;
+
+	server_conn_timeout(c->sc, milter_parser_busy(&c->parser), &tv);
+	event_add(c->rev, &tv);
+}
+
+/* Write what we can; keep the rest for the write event.  -1: closed. */
+static int conn_flush(struct mconn *c)
+{
+	size_t done = 0;
+
+	while (done < c->out.len) {
+		ssize_t w = send(c->fd, c->out.p + done, c->out.len - done,
+				 MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			log_msg(LOG_L_DEBUG, "event=milter_write_failed "
+				"client=%s error=\"%s\"", c->peer,
+				strerror(errno));
+			conn_close(c);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (done == c->out.len) {
+		buf_reset(&c->out);
+		return 0;
+	}
+	memmove(c->out.p, c->out.p + done, c->out.len - done);
+	c->out.len -= done;
+	event_add(c->wev, NULL);
+	return 0;
+}
+
+/* A job came back (loop thread): send its packets, read on. */
+static void job_done(void *arg)
+{
+	struct mjob *j = arg;
+	struct mconn *c = j->c;
+	int r;
+
+	c->busy = false;
+	if (c->dead) {
+		conn_close(c);
+		job_free(j);
+		return;
+	}
+	r = buf_append(&c->out, j->out.p ? j->out.p : "", j->out.len);
+	job_free(j);
+	if (r != 0) {
+		log_msg(LOG_L_WARN, "event=milter_output_backlog client=%s "
+			"bytes=%zu", c->peer, c->out.len);
+		conn_close(c);
+		return;
+	}
+	if (conn_flush(c) != 0)
+		return;
+	if (c->paused) {
+		struct buf rest = c->in;
+
+		c->paused = false;
+		buf_init(&c->in, rest.max);
+		r = conn_process(c, rest.p ? rest.p : "", rest.len);
+		buf_deinit(&rest);
+		if (r != 0 || c->busy)
+			return;
+		if (conn_flush(c) != 0)
+			return;
+	}
+	conn_arm(c);
+}
+
+/* Queue a reply with no data unless step's reply was negotiated away. */
+static int reply_step(struct mconn *c, uint32_t no_reply_flag)
+{
+	if (no_reply_flag && (c->pflags & no_reply_flag))
+		return 0;
+	return milter_put_simple(&c->out, MILTER_R_CONTINUE);
+}
+
+/* CONNECT: remember the client address (text, as inet_ntop gives it). */
+static int on_connect(struct mconn *c, const struct milter_cmd *m)
+{
+	const char *a = m->addr;
+	unsigned char bin[sizeof(struct in6_addr)];
+	int af = m->family == '4' ? AF_INET : m->family == '6' ? AF_INET6 : 0;
+
+	c->ip[0] = '\0';
+	if (af == AF_INET6 && strncasecmp(a, "IPv6:", 5) == 0)
+		a += 5;
+	if (af && inet_pton(af, a, bin) == 1)
+		inet_ntop(af, bin, c->ip, sizeof(c->ip));
+	else if (af)
+		return MILTER_E_SYNTAX;	/* Postfix sends a valid address */
+	return reply_step(c, MILTER_P_NR_CONN);
+}
+
+/* MAIL FROM: a new message for the core. */
+static int on_mail(struct mconn *c, const struct milter_cmd *m)
+{
+	const char *auth = macro_get(c, "auth_authen");
+	char *from = xstrdup(m->argv[0]);
+	size_t n = strlen(from);
+
+	core_msg_free(c->msg);
+	c->msg = NULL;
+	free(c->auth);
+	if (n >= 2 && from[0] == '<' && from[n - 1] == '>') {
+		memmove(from, from + 1, n - 2);
+		from[n - 2] = '\0';
+	}
+	c->auth = auth && auth[0] ? xstrdup(auth) : NULL;
+	c->msg = core_msg_new(c->srv->mail, c->ip, c->helo, from, c->auth);
+	free(from);
+	return reply_step(c, MILTER_P_NR_MAIL);
+}
+
+/* One header field. */
+static int on_header(struct mconn *c, const struct milter_cmd *m)
+{
+	const char *name = m->argv[0], *value = m->argv[1];
+
+	if (c->msg && !(c->pflags & MILTER_P_HDR_LEADSPC) && value[0]) {
+		/* Without the exact bytes simple canonicalization fails;
+		 * the usual single space is the best guess. */
+		char *v = xasprintf(" %s", value);
+
+		core_msg_header(c->msg, name, v, strlen(v));
+		free(v);
+	} else if (c->msg) {
+		core_msg_header(c->msg, name, value, strlen(value));
+	}
+	return reply_step(c, MILTER_P_NR_HDR);
+}
+
+/* OPTNEG: protocol 6, fewer steps, fewer round trips. */
+static int on_optneg(struct mconn *c, const struct milter_cmd *m)
+{
+	uint32_t version, actions, protocol;
+
+	milter_negotiate(m, WANT_ACTIONS, WANT_STEPS, &version, &actions,
+			 &protocol);
+	c->negotiated = true;
+	c->actions = actions;
+	c->pflags = protocol;
+	return milter_put_optneg(&c->out, version, actions, protocol);
+}
+
+/* QUIT_NC: the next connection follows on this socket. */
+static void conn_reset(struct mconn *c)
+{
+	msg_end(c);
+	macros_clear(c, 0);
+	free(c->helo);
+	c->helo = NULL;
+	c->ip[0] = '\0';
+}
+
+/*
+ * One decoded command.  Returns 0, 1 when the connection is to be closed
+ * quietly (QUIT), or a MILTER_E_* code.
+ */
+static int handle(struct mconn *c, const struct milter_cmd *m)
+{
+	if (m->cmd != MILTER_C_OPTNEG && !c->negotiated)
+		return MILTER_E_SYNTAX;	/* OPTNEG comes first */
+	switch (m->cmd) {
+	case MILTER_C_OPTNEG:
+		return on_optneg(c, m);
+	case MILTER_C_MACRO:
+		macro_set(c, m);
+		return 0;
+	case MILTER_C_CONNECT:
+		return on_connect(c, m);
+	case MILTER_C_HELO:
+		free(c->helo);
+		c->helo = xstrdup(m->host);
+		return reply_step(c, MILTER_P_NR_HELO);
+	case MILTER_C_MAIL:
+		return on_mail(c, m);
+	case MILTER_C_RCPT:
+		return reply_step(c, MILTER_P_NR_RCPT);
+	case MILTER_C_DATA:
+		return reply_step(c, MILTER_P_NR_DATA);
+	case MILTER_C_UNKNOWN:
+		return reply_step(c, MILTER_P_NR_UNKN);
+	case MILTER_C_EOH:
+		return reply_step(c, MILTER_P_NR_EOH);
+	case MILTER_C_HEADER:
+		return on_header(c, m);
+	case MILTER_C_BODY:
+		if (c->msg)
+			core_msg_body(c->msg, m->body, m->body_len);
+		return reply_step(c, MILTER_P_NR_BODY);
+	case MILTER_C_BODYEOB:
+		if (c->msg && m->body_len)
+			core_msg_body(c->msg, m->body, m->body_len);
+		if (!c->msg)
+			return reply_step(c, 0);
+		job_start(c);
+		return 0;
+	case MILTER_C_ABORT:
+		msg_end(c);
+		return 0;
+	case MILTER_C_QUIT_NC:
+		conn_reset(c);
+		return 0;
+	case MILTER_C_QUIT:
+		return 1;
+	default:
+		return MILTER_E_UNKNOWN_CMD;
+	}
+}
+
+/* Log a protocol error on c: code, command, a bounded escaped sample. */
+static void log_proto_error(struct mconn *c, int code, char cmd,
+			    const char *sample)
+{
+	char cs[8];
+
+	buf_sample(cs, sizeof(cs), &cmd, cmd ? 1 : 0, 1);
+	log_msg(LOG_L_WARN, "event=milter_protocol_error client=%s error=%s "
+		"command=\"%s\" sample=\"%s\"", c->peer,
+		milter_error_str(code), cs, sample);
+}
+
+/*
+ * Feed bytes to the parser and handle each packet in order.  When a
+ * message goes to a worker, keep the rest and stop reading until it comes
+ * back.  Returns -1 when the connection was closed (c is gone), else 0.
+ */
+static int conn_process(struct mconn *c, const char *data, size_t n)
+{
+	while (n > 0) {
+		struct milter_packet pkt;
+		struct milter_cmd m;
+		size_t used = 0;
+		int r = milter_parser_feed(&c->parser, data, n, &used);
+
+		data += used;
+		n -= used;
+		if (r == MILTER_NEED_MORE)
+			continue;
+		if (r != MILTER_READY) {
+			log_proto_error(c, r, 0,
+					milter_parser_sample(&c->parser));
+			conn_close(c);
+			return -1;
+		}
+		milter_parser_packet(&c->parser, &pkt);
+		r = milter_decode(&pkt, &m);
+		if (r == 0)
+			r = handle(c, &m);
+		if (r == 1) {
+			conn_close(c);
+			return -1;
+		}
+		if (r != 0) {
+			char s[160];
+
+			buf_sample(s, sizeof(s), pkt.data, pkt.len, 64);
+			log_proto_error(c, r == BUF_E_TOO_LARGE ?
+					MILTER_E_TOO_LARGE : r, pkt.cmd, s);
+			conn_close(c);
+			return -1;
+		}
+		if (c->busy) {
+			if (buf_append(&c->in, data, n) != 0) {
+				conn_close(c);
+				return -1;
+			}
+			c->paused = true;
+			event_del(c->rev);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Readable, or the read timer fired. */
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct mconn *c = arg;
+	char chunk[READ_CHUNK];
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		bool busy = milter_parser_busy(&c->parser);
+
+		server_conn_expired(c->sc, busy);
+		log_msg(busy ? LOG_L_WARN : LOG_L_DEBUG,
+			"event=milter_timeout client=%s partial_packet=%s",
+			c->peer, busy ? "yes" : "no");
+		conn_close(c);
+		return;
+	}
+	n = recv(fd, chunk, sizeof(chunk), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == 0 && milter_parser_busy(&c->parser))
+			log_msg(LOG_L_WARN, "event=milter_truncated client=%s",
+				c->peer);
+		conn_close(c);
+		return;
+	}
+	if (conn_process(c, chunk, (size_t)n) != 0 || c->busy)
+		return;
+	if (conn_flush(c) != 0)
+		return;
+	conn_arm(c);
+}
+
+/* The socket drained: write the rest of the replies. */
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct mconn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_flush(c);
+}
+
+/* A new MTA connection, admitted by the skeleton. */
+static int on_accept(void *arg, struct server_conn *sc, int fd,
+		     const struct sockaddr *sa, socklen_t salen)
+{
+	struct milter_server *s = arg;
+	struct mconn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	(void)salen;
+	c->srv = s;
+	c->sc = sc;
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", server_conn_peer(sc));
+	/* Small replies must not wait for a delayed ACK. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	milter_parser_init(&c->parser);
+	/* Bytes read past an end of message: at most one read's worth. */
+	buf_init(&c->in, READ_CHUNK);
+	buf_init(&c->out, OUT_MAX);
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->wev = event_new(s->base, fd, EV_WRITE, on_write, c);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	conn_arm(c);
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                            */
 
-/* The milter thread: libmilter's accept loop. */
-static void *milter_thread(void *arg)
+/*
+ * milter_listen in libmilter's spelling ("unix:PATH", "local:PATH",
+ * "inet:PORT@HOST", "inet:PORT", "inet6:PORT@HOST") as util/listen.h
+ * spells it, into out.  -1 if it is none of those.
+ */
+static int listen_spec(const char *m, char *out, size_t outsz)
 {
-	struct milter_server *s = arg;
-	int r = smfi_main();
+	const char *at, *port;
+	bool v6 = strncmp(m, "inet6:", 6) == 0;
 
-	pthread_mutex_lock(&s->lock);
-	if (!s->closing)
-		log_msg(LOG_L_ERR, "event=milter_stopped_unexpectedly rc=%d",
-			r);
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	if (strncmp(m, "unix:", 5) == 0 || strncmp(m, "local:", 6) == 0) {
+		snprintf(out, outsz, "unix:%s", strchr(m, ':') + 1);
+		return 0;
+	}
+	if (!v6 && strncmp(m, "inet:", 5) != 0)
+		return -1;
+	port = m + (v6 ? 6 : 5);
+	at = strchr(port, '@');
+	if (!at)	/* every address */
+		snprintf(out, outsz, "inet:%s:%s", v6 ? "[::]" : "0.0.0.0",
+			 port);
+	else
+		snprintf(out, outsz, v6 ? "inet:[%s]:%.*s" : "inet:%s:%.*s",
+			 at + 1, (int)(at - port), port);
+	return 0;
 }
 
 /*
- * libmilter's socket has neither a whole-request deadline nor a cap before
- * negotiation: say so when it listens beyond loopback ("inet:PORT" or
- * "inet:PORT@HOST", "inet6:...").
+ * Anyone who reaches the milter socket can have messages signed with our
+ * DKIM keys: say so when it listens beyond loopback.
  */
-static void warn_exposed(const char *listen)
+static void warn_exposed(const char *listen, const char *spec)
 {
-	const char *at = strchr(listen, '@');
-
-	if (strncmp(listen, "inet", 4) != 0)
-		return;
-	if (at && (strncmp(at + 1, "127.", 4) == 0 ||
-		   strcmp(at + 1, "localhost") == 0 ||
-		   strcmp(at + 1, "::1") == 0 || strcmp(at + 1, "[::1]") == 0))
+	if (listen_list_is_loopback(spec))
 		return;
 	log_msg(LOG_L_WARN, "event=milter_listen_not_local listen=%s "
-		"note=\"libmilter has no request deadline and sees a "
-		"connection only at negotiation: keep the milter reachable by "
-		"Postfix only (loopback or a unix socket)\"", listen);
+		"note=\"whoever reaches the milter gets mail signed with our "
+		"DKIM keys: keep it reachable by Postfix only (loopback or a "
+		"unix socket)\"", listen);
+}
+
+/* The skeleton's limits from the config. */
+static void limits_of(const struct config *cfg, struct server_limits *lim)
+{
+	lim->max_connections = cfg->milter_max_connections;
+	lim->max_per_client = 0;	/* Postfix is one client */
+	lim->request_timeout = cfg->milter_timeout;
+	lim->idle_timeout = cfg->milter_timeout;
+}
+
+struct milter_server *milter_server_new(struct event_base *base,
+					const struct config *cfg,
+					struct core_mail *mail, char *err,
+					size_t errsz)
+{
+	struct milter_server *s = xcalloc(1, sizeof(*s));
+	struct server_sockopts so = { 0666, -1, -1 };
+	struct server_limits lim;
+	char spec[512];
+
+	s->base = base;
+	s->mail = mail;
+	s->listen = xstrdup(cfg->milter_listen);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->done = loopq_new(base, "milter");
+	limits_of(cfg, &lim);
+	s->srv = server_new(base, "milter", &lim);
+	if (listen_spec(s->listen, spec, sizeof(spec)) != 0) {
+		snprintf(err, errsz, "milter_listen %s: not unix:PATH or "
+			 "inet:PORT@HOST", s->listen);
+		milter_server_free(s);
+		return NULL;
+	}
+	if (server_listen(s->srv, "milter_listen", spec, 0, &so, err,
+			  errsz) != 0) {
+		milter_server_free(s);
+		return NULL;
+	}
+	warn_exposed(s->listen, spec);
+	return s;
 }
 
 /* Start a thread with every signal blocked (the loop thread takes them). */
@@ -523,71 +948,51 @@ static int spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 	return r;
 }
 
-struct milter_server *milter_server_new(const struct config *cfg,
-					struct core_mail *mail, char *err,
-					size_t errsz)
-{
-	struct milter_server *s;
-
-	if (srv) {
-		snprintf(err, errsz, "only one milter per process");
-		return NULL;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->mail = mail;
-	pthread_mutex_init(&s->lock, NULL);
-	s->listen = xstrdup(cfg->milter_listen);
-	pthread_mutex_lock(&caps.lock);
-	caps.max = cfg->milter_max_connections;
-	pthread_mutex_unlock(&caps.lock);
-	srv = s;
-	if (smfi_setconn(s->listen) != MI_SUCCESS ||
-	    smfi_settimeout((int)cfg->milter_timeout) != MI_SUCCESS ||
-	    smfi_register(desc) != MI_SUCCESS ||
-	    smfi_opensocket(true) != MI_SUCCESS) {
-		snprintf(err, errsz, "milter_listen %s: cannot listen",
-			 s->listen);
-		milter_server_free(s);
-		return NULL;
-	}
-	warn_exposed(s->listen);
-	if (strncmp(s->listen, "unix:", 5) == 0)
-		chmod(s->listen + 5, 0666);
-	else if (strncmp(s->listen, "local:", 6) == 0)
-		chmod(s->listen + 6, 0666);
-	return s;
-}
-
 int milter_server_start(struct milter_server *s, char *err, size_t errsz)
 {
-	if (spawn(&s->mthread, milter_thread, s) != 0) {
-		snprintf(err, errsz, "milter thread: %s", strerror(errno));
-		return -1;
+	while (s->nworkers < MILTER_WORKERS) {
+		int r = spawn(&s->workers[s->nworkers], worker, s);
+
+		if (r != 0) {
+			snprintf(err, errsz, "milter worker: %s", strerror(r));
+			return -1;
+		}
+		s->nworkers++;
 	}
-	s->mthread_up = true;
+	server_serve_raw(s->srv, on_accept, s);
 	log_msg(LOG_L_INFO, "event=milter_listening listen=%s", s->listen);
 	return 0;
 }
 
 void milter_server_free(struct milter_server *s)
 {
+	struct mjob *j;
+	unsigned i;
+
 	if (!s)
 		return;
+	while (s->conns)
+		conn_close(s->conns);
+	server_free(s->srv);
+	/* Jobs not started never will be; running ones end (the core's DNS
+	 * is closed by now) and post back. */
 	pthread_mutex_lock(&s->lock);
-	s->closing = true;
+	s->stopping = true;
+	j = s->head;
+	s->head = s->tail = NULL;
+	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (s->mthread_up) {
-		smfi_stop();
-		pthread_join(s->mthread, NULL);
+	while (j) {
+		struct mjob *next = j->next;
+
+		job_done(j);	/* its connection is dead: both freed */
+		j = next;
 	}
-	if (strncmp(s->listen, "unix:", 5) == 0)
-		unlink(s->listen + 5);
-	free(s->listen);
+	for (i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	loopq_free(s->done);	/* runs the jobs that came back */
+	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
-	/* Messages in progress hold the core's context, not s. */
-	srv = NULL;
-	pthread_mutex_lock(&caps.lock);
-	caps.max = 0;		/* a late negotiation is refused */
-	pthread_mutex_unlock(&caps.lock);
+	free(s->listen);
 	free(s);
 }
