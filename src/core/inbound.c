@@ -212,7 +212,7 @@ void core_mail_free(struct core_mail *cm)
 	if (!cm)
 		return;
 	dns_blocking_close(cm->dns);
-	/* libmilter's workers are detached: wait for their messages. */
+	/* Messages may still be on other threads: wait for them. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += DRAIN_SECS;
 	pthread_mutex_lock(&cm->lock);

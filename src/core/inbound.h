@@ -2,7 +2,7 @@
  * inbound - the core's entry point for mail passing through the milter,
  * and for `mamori scan`.
  *
- * A front-end (front/milter.c) translates libmilter's callbacks into these
+ * A front-end (front/milter.c) translates the milter commands into these
  * calls and the answers back into milter actions; it decides nothing.  Per
  * message: core_msg_new() with the envelope (the core decides inbound or
  * outbound: SMTP AUTH, a client in internal_networks, or no client address
@@ -20,7 +20,7 @@
  * Threads (docs/design/inbound-flow.md):
  *   - core_mail_new/attach/reconfigure/close/free: the event-loop thread.
  *   - core_msg_*, core_inbound: any thread, one thread per message at a
- *     time (libmilter runs a worker per SMTP connection).  core_inbound
+ *     time (the milter: the loop, then a worker at the end).  core_inbound
  *     blocks its thread on DNS: the core's one libunbound context runs on
  *     a private DNS thread (dns/dns_blocking.c) shared by every worker.
  *   - Store work (the counts, the correspondence records) never runs on a

@@ -1,7 +1,7 @@
 /*
  * loopq - the one hand-off from any thread to an event-loop thread.
  *
- * A worker thread (libmilter's, notify's, the DNS thread's callers) that
+ * A worker thread (the milter's, notify's, the DNS thread's callers) that
  * has news for the loop posts a function and its argument; the loop thread
  * runs them.  Every thread -> loop queue in mamori is one of these.
  *

@@ -20,13 +20,17 @@
 #      refuses to start, naming the settings.
 #   d. a unix listener path holding a regular file: mamorid refuses to
 #      start and the file is untouched.
-#   e. the milter (libmilter owns its socket): past milter_max_connections
-#      a negotiation is refused by closing the connection, and served again
-#      once others close; a stalled packet is cut at milter_timeout; a
-#      garbage packet closes the connection, nothing crashes.  Under
-#      RLIMIT_NOFILE (in c) a flood of silent milter connections exhausts
-#      the descriptors: the other listeners pause and every service
-#      recovers once the flood ends.
+#   e. the milter (on the same skeleton): past milter_max_connections a
+#      connection is closed at accept, before it negotiates, whether the
+#      others negotiated or stay silent, and served again once others
+#      close; a client dripping an option negotiation one byte a second is
+#      cut at the packet deadline (milter_timeout, 3 s here); a stalled
+#      packet is cut too; a garbage packet closes the connection with an
+#      escaped sample in the log, nothing crashes.  With RLIMIT_NOFILE
+#      lowered under a running mamorid (in c) a flood of connections runs
+#      it out of descriptors: the policy and milter listeners pause on
+#      EMFILE instead of spinning, and every service recovers once the
+#      flood ends.
 #   f. the HTTP servers (auth policy, TCP API): headers over the limit,
 #      thousands of tiny headers, a body over the limit (with a length and
 #      chunked), garbage: refused with an HTTP status; a chunked body under
@@ -176,15 +180,43 @@ tap_ok 'grep -q "event=connection_refused service=milter reason=max_connections"
 wait "$MPID"
 wait_for 20 'python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$out" --seconds 0; grep -q "admitted=1" "$out"'
 tap_ok 'grep -q "admitted=1" "$out"' "milter: served again once those closed"
+# Connections that never negotiate count from accept: 20 silent ones fill
+# the cap, and a negotiation meanwhile is refused.
+python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 25 \
+	--report "$IT_DIR/milter2" --seconds 10 &
+MPID=$!
+wait_for 30 '[ -s "$IT_DIR/milter2" ]'
+diag "25 silent milter connections: $(cat "$IT_DIR/milter2")"
+tap_ok 'grep -q "opened=25 closed=5" "$IT_DIR/milter2"' \
+	"milter: 25 silent connections: 20 kept, 5 closed at accept"
+python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$out" --seconds 0
+tap_ok 'grep -q "admitted=0 refused=1" "$out"' \
+	"milter: with the cap full of silent connections a negotiation is refused"
+stop_pid "$MPID" 5
+wait "$MPID" 2>/dev/null
+wait_for 20 'python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$out" --seconds 0; grep -q "admitted=1" "$out"'
+tap_ok 'grep -q "admitted=1" "$out"' "milter: served again once the silent ones closed"
+# An option negotiation (17 bytes) dripped a byte a second: cut at the
+# packet deadline, milter_timeout (3 s), which a read does not re-arm.
+python3 "$CLIENT" drip --sock "$MILTER_SOCK" --interval 1 --max-seconds 30 \
+	--data '\x00\x00\x00\x0dO\x00\x00\x00\x06\x00\x00\x01\xff\x00\x1f\xff\xff' >"$out"
+diag "milter drip: $(cat "$out")"
+sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' "$out")
+tap_ok 'grep -q "closed=yes" "$out" && [ "${sent:-99}" -ge 2 ] && [ "${sent:-99}" -le 6 ]' \
+	"milter: a client dripping a packet is cut at the packet deadline ($sent of 17 bytes)"
+tap_ok '[ "$(metric '"'"'mamori_listener_timeouts_total{service="milter",kind="request"}'"'"')" -ge 1 ]' \
+	"milter: the packet deadline is counted in /metrics"
 # A packet whose length says 100 bytes, 3 of them sent: cut at milter_timeout.
 r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\x00\x00\x00\x64Oab' --wait 20)
 diag "milter stalled packet: $r"
 tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
 	"milter: a stalled packet is cut at milter_timeout"
-r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\xff\xff\xff\xffZgarbage' --wait 20)
+r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\xff\xff\xff\xffZgarbage\n\x00' --wait 20)
 diag "milter huge length: $r"
 tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
 	"milter: a 4 GB packet length closes the connection"
+tap_ok 'grep "event=milter_protocol_error" "$MAMORI_LOG" | grep "error=packet_too_large" | grep -qF "sample=\"\\xff\\xff\\xff\\xffZgarbage\\n\\x00"' \
+	"milter: logged with an escaped sample"
 r=$(python3 "$CLIENT" raw --sock "$MILTER_SOCK" --data '\x00\x00\x00\x05Zjunk' --wait 20)
 tap_ok 'case "$r" in closed*) true;; *) false;; esac' \
 	"milter: an unknown command closes the connection"
@@ -347,8 +379,10 @@ n=$(log_count 'event=connection_refused')
 tap_ok '[ "$n" -ge 1 ] && [ "$n" -le 4 ]' "the log stays quiet: $n refusal lines"
 hold_stop
 
-# Silent milter connections count only once they negotiate (libmilter
-# shows nothing before): a flood of them runs mamorid out of descriptors.
+# A flood of silent milter connections no longer reaches the descriptor
+# limit (the cap counts from accept).  To see the listeners at EMFILE,
+# lower the running mamorid's soft limit to 200 and fill it with policy
+# connections, then try the milter.
 # thread_ticks: "TID TICKS" for each thread of mamorid.
 thread_ticks() {
 	local t
@@ -361,20 +395,35 @@ python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 1100 \
 HOLD_PID=$!
 wait_for 120 '[ -s "$IT_DIR/hold3" ]' || bail "the milter holder did not report"
 diag "1100 silent milter connections under 1024: $(cat "$IT_DIR/hold3")"
+tap_ok 'grep -q "opened=1100 closed=1080" "$IT_DIR/hold3"' \
+	"1,100 silent milter connections: 20 kept (milter_max_connections), 1,080 closed at accept"
+tap_is "$(log_count 'event=accept_paused')" 0 "no EMFILE: the milter's cap holds before negotiation"
+hold_stop
+prlimit --pid "$IT_PID_MAMORID" --nofile=200:1024 || bail "prlimit --pid failed"
+hold 127.0.0.3 300 "$IT_DIR/hold4" || bail "the holder did not report"
+diag "300 policy connections under a soft limit of 200: $(cat "$IT_DIR/hold4")"
 thread_ticks >"$IT_DIR/ticks0"
+python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$IT_DIR/milter3" --seconds 0
 python3 "$CLIENT" policy --port "$POLICY_PORT" >"$out"
+sleep 2
 thread_ticks >"$IT_DIR/ticks1"
-diag "a policy request meanwhile: $(cat "$out")"
+diag "milter meanwhile: $(cat "$IT_DIR/milter3"); a policy request meanwhile: $(cat "$out")"
 diag "CPU ticks (1/100 s) per thread meanwhile: $(join "$IT_DIR/ticks0" "$IT_DIR/ticks1" |
 	awk -v m="$IT_PID_MAMORID" '{ d = $3 - $2; if (d > 0)
 		printf "%s:%d ", $1 == m ? "main" : "thread" $1, d }')"
 tap_ok '[ "$(log_count "event=accept_paused service=policy")" -ge 1 ]' \
 	"out of descriptors, the policy listener pauses accepting (logged)"
+tap_ok '[ "$(log_count "event=accept_paused service=milter")" -ge 1 ]' \
+	"out of descriptors, the milter listener pauses accepting (logged)"
 hold_stop
+prlimit --pid "$IT_PID_MAMORID" --nofile=1024:1024
 tap_ok 'wait_for 30 policy_ok' "the flood over, a policy request is served again"
 n=$(metric 'mamori_listener_accept_errors_total{service="policy"}')
 tap_ok '[ "${n:-0}" -ge 1 ] && [ "${n:-0}" -le 40 ]' \
 	"the policy listener paused, it did not spin: $n failed accepts in all"
+n=$(metric 'mamori_listener_accept_errors_total{service="milter"}')
+tap_ok '[ "${n:-0}" -ge 1 ] && [ "${n:-0}" -le 40 ]' \
+	"the milter listener paused, it did not spin: $n failed accepts in all"
 tap_ok 'wait_for 30 "python3 \"$CLIENT\" milter --sock \"$MILTER_SOCK\" --count 1 --report \"$out\" --seconds 0; grep -q admitted=1 \"$out\""' \
 	"and a milter negotiation"
 tap_ok 'postfix_ok l3' "and a message through Postfix"
