@@ -63,6 +63,7 @@
 #include "util/log.h"
 #include "util/loopq.h"
 #include "util/server.h"
+#include "util/sock.h"
 #include "util/xalloc.h"
 
 #define MILTER_WORKERS 32
@@ -500,32 +501,16 @@ static void conn_arm(struct mconn *c)
 /* Write what we can; keep the rest for the write event.  -1: closed. */
 static int conn_flush(struct mconn *c)
 {
-	size_t done = 0;
+	int r = sock_send_buf(c->fd, &c->out);
 
-	while (done < c->out.len) {
-		ssize_t w = send(c->fd, c->out.p + done, c->out.len - done,
-				 MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w <= 0) {
-			log_msg(LOG_L_DEBUG, "event=milter_write_failed "
-				"client=%s error=\"%s\"", c->peer,
-				strerror(errno));
-			conn_close(c);
-			return -1;
-		}
-		done += (size_t)w;
+	if (r < 0) {
+		log_msg(LOG_L_DEBUG, "event=milter_write_failed client=%s "
+			"error=\"%s\"", c->peer, strerror(errno));
+		conn_close(c);
+		return -1;
 	}
-	if (done == c->out.len) {
-		buf_reset(&c->out);
-		return 0;
-	}
-	memmove(c->out.p, c->out.p + done, c->out.len - done);
-	c->out.len -= done;
-	event_add(c->wev, NULL);
+	if (r > 0)
+		event_add(c->wev, NULL);
 	return 0;
 }
 
@@ -859,23 +844,28 @@ static int on_accept(void *arg, struct server_conn *sc, int fd,
  */
 static int listen_spec(const char *m, char *out, size_t outsz)
 {
-	const char *at, *port;
-	bool v6 = strncmp(m, "inet6:", 6) == 0;
+	size_t skip, at;
+	bool v6 = false;
 
 	if (strncmp(m, "unix:", 5) == 0 || strncmp(m, "local:", 6) == 0) {
-		snprintf(out, outsz, "unix:%s", strchr(m, ':') + 1);
+		snprintf(out, outsz, "unix:%s", m + (m[0] == 'u' ? 5 : 6));
 		return 0;
 	}
-	if (!v6 && strncmp(m, "inet:", 5) != 0)
+	if (strncmp(m, "inet6:", 6) == 0) {
+		v6 = true;
+		skip = 6;
+	} else if (strncmp(m, "inet:", 5) == 0) {
+		skip = 5;
+	} else {
 		return -1;
-	port = m + (v6 ? 6 : 5);
-	at = strchr(port, '@');
-	if (!at)	/* every address */
-		snprintf(out, outsz, "inet:%s:%s", v6 ? "[::]" : "0.0.0.0",
-			 port);
+	}
+	m += skip;
+	at = strcspn(m, "@");
+	if (!m[at])	/* every address */
+		snprintf(out, outsz, "inet:%s:%s", v6 ? "[::]" : "0.0.0.0", m);
 	else
 		snprintf(out, outsz, v6 ? "inet:[%s]:%.*s" : "inet:%s:%.*s",
-			 at + 1, (int)(at - port), port);
+			 m + at + 1, (int)at, m);
 	return 0;
 }
 

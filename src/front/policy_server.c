@@ -19,6 +19,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "util/server.h"
+#include "util/sock.h"
 #include "util/xalloc.h"
 
 /*
@@ -104,31 +105,16 @@ static void conn_arm(struct pconn *c)
 /* Write what we can; keep the rest for the write event.  -1: closed. */
 static int conn_flush(struct pconn *c)
 {
-	size_t done = 0;
+	int r = sock_send_buf(c->fd, &c->out);
 
-	while (done < c->out.len) {
-		ssize_t w = send(c->fd, c->out.p + done, c->out.len - done,
-				 MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w <= 0) {
-			log_msg(LOG_L_DEBUG, "event=policy_write_failed client=%s "
-				"error=\"%s\"", c->peer, strerror(errno));
-			conn_close(c);
-			return -1;
-		}
-		done += (size_t)w;
+	if (r < 0) {
+		log_msg(LOG_L_DEBUG, "event=policy_write_failed client=%s "
+			"error=\"%s\"", c->peer, strerror(errno));
+		conn_close(c);
+		return -1;
 	}
-	if (done == c->out.len) {
-		buf_reset(&c->out);
-		return 0;
-	}
-	memmove(c->out.p, c->out.p + done, c->out.len - done);
-	c->out.len -= done;
-	event_add(c->wev, NULL);
+	if (r > 0)
+		event_add(c->wev, NULL);
 	return 0;
 }
 
