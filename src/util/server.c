@@ -399,9 +399,11 @@ static int listen_one(void *arg, const char *spec)
 	l = &s->ls[s->nls];
 	memset(l, 0, sizeof(*l));
 	l->srv = s;
-	/* No callback yet: inert until served. */
+	/* No callback yet: inert until served.  Backlog 0: listen_open()
+	 * has listened with BACKLOG (-1 would listen again with 128, and a
+	 * burst of unix connections would meet EAGAIN). */
 	l->lev = evconnlistener_new(s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE,
-				    -1, fd);
+				    0, fd);
 	if (!l->lev) {
 		snprintf(x->err, x->errsz, "%s: %s: cannot make a listener",
 			 x->setting, spec);

@@ -2,10 +2,11 @@
 """listen-client.py - hostile and ordinary clients for t-listen.sh.
 
   hold   (--port P --source S | --sock PATH) --count N --report FILE
-         --seconds T
+         --seconds T [--wait W]
          open N connections from source address S, or to the unix socket
          PATH, stopping at the first that fails (bounded: N <= 5000),
-         wait 3 s, write "opened=N closed=M" to FILE (M: closed by the
+         wait W s (default 3, at most 10), write "opened=N closed=M" to
+         FILE (M: closed by the
          server), then hold the rest open for T seconds (bounded: 120).
   drip   (--port P | --sock PATH) --interval I --data TEXT [--max-seconds T]
          send TEXT one byte every I seconds; print "sent=K total=L
@@ -76,7 +77,7 @@ def cmd_hold(a):
                          connect(a.port, a.source))
         except OSError:
             break
-    time.sleep(3)
+    time.sleep(max(0.0, min(a.wait, 10.0)))
     closed = [s for s in socks if closed_by_server(s)]
     with open(a.report, "w") as f:
         f.write("opened=%d closed=%d\n" % (len(socks), len(closed)))
@@ -216,6 +217,7 @@ def main():
     h.add_argument("--count", type=int, required=True)
     h.add_argument("--report", required=True)
     h.add_argument("--seconds", type=float, default=60)
+    h.add_argument("--wait", type=float, default=3)
     d = sub.add_parser("drip")
     endpoint(d)
     d.add_argument("--interval", type=float, default=1.0)

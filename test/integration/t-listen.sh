@@ -181,8 +181,9 @@ wait "$MPID"
 wait_for 20 'python3 "$CLIENT" milter --sock "$MILTER_SOCK" --count 1 --report "$out" --seconds 0; grep -q "admitted=1" "$out"'
 tap_ok 'grep -q "admitted=1" "$out"' "milter: served again once those closed"
 # Connections that never negotiate count from accept: 20 silent ones fill
-# the cap, and a negotiation meanwhile is refused.
-python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 25 \
+# the cap, and a negotiation meanwhile is refused.  Counted after 1 s:
+# milter_timeout (3 s) then closes the silent ones as idle.
+python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 25 --wait 1 \
 	--report "$IT_DIR/milter2" --seconds 10 &
 MPID=$!
 wait_for 30 '[ -s "$IT_DIR/milter2" ]'
@@ -390,7 +391,7 @@ thread_ticks() {
 		awk -v t="${t##*/}" '{ print t, $14 + $15 }' "$t/stat" 2>/dev/null
 	done | sort
 }
-python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 1100 \
+python3 "$CLIENT" hold --sock "$MILTER_SOCK" --count 1100 --wait 1 \
 	--report "$IT_DIR/hold3" --seconds 60 &
 HOLD_PID=$!
 wait_for 120 '[ -s "$IT_DIR/hold3" ]' || bail "the milter holder did not report"
