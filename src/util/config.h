@@ -159,8 +159,8 @@ struct config {
 
 	/* mail authentication milter */
 	char *milter_listen;
-	long milter_max_connections;	/* negotiated connections at once */
-	long milter_timeout;		/* s, libmilter's per-I/O timeout */
+	long milter_max_connections;	/* connections at once, from accept */
+	long milter_timeout;		/* s, packet deadline and idle timeout */
 	bool outbound_content;		/* milter: content facts to the core */
 	char *authserv_id;
 	char *internal_networks;
