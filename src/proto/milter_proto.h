@@ -151,7 +151,10 @@ struct milter_cmd {
 	size_t body_len;
 };
 
+/* A parser for one connection (its buffer grows up to MILTER_MAX_PACKET
+ * as packets need it). */
 void milter_parser_init(struct milter_parser *p);
+/* Free the buffer; p may be initialised again. */
 void milter_parser_deinit(struct milter_parser *p);
 /* Forget any partial packet and error. */
 void milter_parser_reset(struct milter_parser *p);
