@@ -197,6 +197,11 @@ static bool looks_like_url(const char *s, size_t n)
 	       has_prefix(s, n, "//") || has_prefix(s, n, "www.");
 }
 
+/* The first bytes of a URL looks_like_url accepts. */
+static const bool url_lead[256] = {
+	['h'] = true, ['H'] = true, ['w'] = true, ['W'] = true, ['/'] = true,
+};
+
 /*
  * Looks for an embedded URL in the path and query u[0..n): a query value
  * or a path segment that decodes to a URL.  Puts its host in target and
@@ -211,8 +216,17 @@ static bool find_redirect(const char *u, size_t n, char *target,
 	for (i = 0; i < n; i++) {
 		size_t j, rest;
 		bool ui;
+		char c;
 
 		if (u[i] != '=' && u[i] != '/')
+			continue;
+		/* a URL decodes to h..., w... or //...: most segments fail
+		 * at their first byte, before the segment is decoded */
+		c = i + 3 < n && u[i + 1] == '%' && hexval(u[i + 2]) >= 0 &&
+		    hexval(u[i + 3]) >= 0 ?
+		    (char)(hexval(u[i + 2]) * 16 + hexval(u[i + 3])) :
+		    i + 1 < n ? u[i + 1] : '\0';
+		if (!url_lead[(unsigned char)c])
 			continue;
 		for (j = i + 1; j < n && u[j] != '&' && u[j] != '#'; j++)
 			;
@@ -429,13 +443,27 @@ static void sax_close_a(struct sax *x)
 	x->href = NULL;
 }
 
+/* True if the name s equals the lowercase ASCII word w, any case: what
+ * strcasecmp said, without a libc call per element (libxml2 hands over
+ * element and attribute names already lowercased, so this is usually
+ * decided at the first byte). */
+static bool name_is(const xmlChar *s, const char *w)
+{
+	size_t i;
+
+	for (i = 0; w[i]; i++)
+		if (lower((char)s[i]) != w[i])
+			return false;
+	return s[i] == '\0';
+}
+
 /* The value of attribute a in atts, or NULL. */
 static const char *attr(const xmlChar **atts, const char *a)
 {
 	size_t i;
 
 	for (i = 0; atts && atts[i]; i += 2)
-		if (strcasecmp((const char *)atts[i], a) == 0)
+		if (name_is(atts[i], a))
 			return (const char *)atts[i + 1];
 	return NULL;
 }
@@ -460,7 +488,7 @@ static void sax_input(struct sax *x, const xmlChar **atts)
 {
 	const char *t = attr(atts, "type");
 
-	if (t != NULL && strcasecmp(t, "password") == 0)
+	if (t != NULL && name_is((const xmlChar *)t, "password"))
 		x->lk->flags |= LINKS_F_PASSWORD;
 }
 
@@ -477,26 +505,32 @@ static void sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 		xmlStopParser(x->ctxt);
 		return;
 	}
-	if (strcasecmp((const char *)name, "script") == 0 ||
-	    strcasecmp((const char *)name, "style") == 0)
-		x->hidden++;
-	if (strcasecmp((const char *)name, "form") == 0) {
-		sax_form(x, atts);
+	switch (lower((char)name[0])) {	/* most elements stop here */
+	case 's':
+		if (name_is(name, "script") || name_is(name, "style"))
+			x->hidden++;
+		return;
+	case 'f':
+		if (name_is(name, "form"))
+			sax_form(x, atts);
+		return;
+	case 'i':
+		if (name_is(name, "input"))
+			sax_input(x, atts);
+		return;
+	case 'a':
+		if (name[1] == '\0')
+			break;
+		return;
+	default:
 		return;
 	}
-	if (strcasecmp((const char *)name, "input") == 0) {
-		sax_input(x, atts);
-		return;
-	}
-	if (strcasecmp((const char *)name, "a") != 0)
-		return;
 	sax_close_a(x);		/* the parser closes it too; be sure */
 	x->in_a = true;
 	x->vlen = 0;
 	x->vis[0] = '\0';
 	for (i = 0; atts && atts[i]; i += 2)
-		if (strcasecmp((const char *)atts[i], "href") == 0 &&
-		    atts[i + 1]) {
+		if (name_is(atts[i], "href") && atts[i + 1]) {
 			x->href = xstrdup((const char *)atts[i + 1]);
 			break;
 		}
@@ -507,59 +541,57 @@ static void sax_end(void *ctx, const xmlChar *name)
 {
 	struct sax *x = ctx;
 
-	if (strcasecmp((const char *)name, "a") == 0)
+	if (lower((char)name[0]) == 'a' && name[1] == '\0')
 		sax_close_a(x);
-	else if ((strcasecmp((const char *)name, "script") == 0 ||
-		  strcasecmp((const char *)name, "style") == 0) && x->hidden)
+	else if (lower((char)name[0]) == 's' && x->hidden &&
+		 (name_is(name, "script") || name_is(name, "style")))
 		x->hidden--;
 }
 
+/* The blanks the text walk collapses (ASCII only). */
+static const bool text_blank[128] = {
+	['\t'] = true, ['\n'] = true, ['\r'] = true, [' '] = true,
+};
+
 /* Append ch[0..len) to the document text, blanks collapsed; a cut
- * never splits a UTF-8 sequence. */
+ * never splits a UTF-8 sequence.  A run of ASCII non-blanks is copied
+ * as far as it fits; what does not fit ends this call (the next text
+ * may still fit: a blank or a shorter sequence). */
 static void doc_text(struct links *lk, const xmlChar *ch, int len)
 {
-	int i, k;
+	size_t o = lk->text_len, lim = sizeof(lk->text) - 1;
+	int i = 0, k;
 
-	for (i = 0; i < len; i++) {
-		char c = (char)ch[i];
-		bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
-		size_t run, room;
+	while (i < len) {
+		unsigned char c = ch[i];
 
-		if (blank && (lk->text_len == 0 ||
-			      lk->text[lk->text_len - 1] == ' '))
-			continue;
-		if (!blank && ch[i] < 0x80) {
-			/* a run of ASCII non-blanks goes in by one memcpy, as
-			 * far as it fits (the byte loop stopped there too) */
-			for (k = i + 1; k < len && ch[k] < 0x80 &&
-			     ch[k] != ' ' && ch[k] != '\n' && ch[k] != '\t' &&
-			     ch[k] != '\r'; k++)
-				;
-			run = (size_t)(k - i);
-			room = sizeof(lk->text) - 1 - lk->text_len;
-			memcpy(lk->text + lk->text_len, ch + i,
-			       run < room ? run : room);
-			lk->text_len += run < room ? run : room;
-			if (run > room)
+		if (c < 0x80 && text_blank[c]) {
+			i++;
+			if (o == 0 || lk->text[o - 1] == ' ')
+				continue;
+			if (o >= lim)
 				break;
-			i = k - 1;
-			continue;
-		}
-		/* a whole sequence fits, or nothing more is taken */
-		k = (ch[i] & 0xe0) == 0xc0 ? 2 : (ch[i] & 0xf0) == 0xe0 ? 3 :
-		    (ch[i] & 0xf8) == 0xf0 ? 4 : 1;
-		if (lk->text_len + (size_t)k + 1 > sizeof(lk->text) ||
-		    i + k > len)
-			break;
-		if (k == 1) {
-			lk->text[lk->text_len++] = blank ? ' ' : c;
+			lk->text[o++] = ' ';
+		} else if (c < 0x80) {
+			do {
+				if (o >= lim)
+					goto cut;
+				lk->text[o++] = (char)ch[i++];
+			} while (i < len && ch[i] < 0x80 && !text_blank[ch[i]]);
 		} else {
-			memcpy(lk->text + lk->text_len, ch + i, (size_t)k);
-			lk->text_len += (size_t)k;
-			i += k - 1;
+			/* a whole sequence fits, or nothing more is taken */
+			k = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			    (c & 0xf8) == 0xf0 ? 4 : 1;
+			if (o + (size_t)k + 1 > sizeof(lk->text) || i + k > len)
+				break;
+			memcpy(lk->text + o, ch + i, (size_t)k);
+			o += (size_t)k;
+			i += k;
 		}
 	}
-	lk->text[lk->text_len] = '\0';
+cut:
+	lk->text_len = o;
+	lk->text[o] = '\0';
 }
 
 /* Text: inside an <a>, append it with blanks collapsed. */
