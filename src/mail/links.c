@@ -426,6 +426,11 @@ struct sax {
 	char *href;			/* of the open <a>, malloc'd */
 	char vis[LINKS_VISIBLE_MAX];	/* its text, blanks collapsed */
 	size_t vlen;
+	const char *html;		/* the span parsed, html[0..n) */
+	size_t n;
+	size_t base;			/* where the parser's input starts */
+	size_t quiet;			/* see quiet_from; -1 not yet known */
+	bool stopped;			/* by stop_if_quiet */
 };
 
 /* Ends the open <a>: keeps its link. */
@@ -594,7 +599,45 @@ cut:
 	lk->text[o] = '\0';
 }
 
-/* Text: inside an <a>, append it with blanks collapsed. */
+static const char *last_word(const char *h, size_t n, const char *w);
+
+/* Where html[0..n) has no "href", "<form" or "<input" left (any case):
+ * the end of the last of them, or 0. */
+static size_t quiet_from(const char *html, size_t n)
+{
+	static const char *const words[] = { "href", "<form", "<input" };
+	size_t i, q = 0;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		const char *p = last_word(html, n, words[i]);
+
+		if (p != NULL && (size_t)(p - html) + strlen(words[i]) > q)
+			q = (size_t)(p - html) + strlen(words[i]);
+	}
+	return q;
+}
+
+/*
+ * The document text is full and no <a> is open: once the parser is past
+ * the last "href", "<form" and "<input", nothing it reads can change lk
+ * (a link, a form or a password field needs those bytes, as the parser
+ * reads names byte by byte, and the text takes no more), so it stops.
+ */
+static void stop_if_quiet(struct sax *x)
+{
+	long pos;
+
+	if (x->quiet == (size_t)-1)
+		x->quiet = quiet_from(x->html, x->n);
+	pos = xmlByteConsumed(x->ctxt);
+	if (pos >= 0 && x->base + (size_t)pos >= x->quiet) {
+		x->stopped = true;
+		xmlStopParser(x->ctxt);
+	}
+}
+
+/* Text: to the document text (unless hidden); inside an <a>, to its
+ * visible text, blanks collapsed. */
 static void sax_text(void *ctx, const xmlChar *ch, int len)
 {
 	struct sax *x = ctx;
@@ -602,8 +645,11 @@ static void sax_text(void *ctx, const xmlChar *ch, int len)
 
 	if (!x->hidden)
 		doc_text(x->lk, ch, len);
-	if (!x->in_a)
+	if (!x->in_a) {
+		if (x->lk->text_len + 1 >= sizeof(x->lk->text))
+			stop_if_quiet(x);
 		return;
+	}
 	for (i = 0; i < len && x->vlen + 1 < sizeof(x->vis); i++) {
 		char c = (char)ch[i];
 		bool blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
@@ -684,6 +730,7 @@ static size_t link_span(const char *html, size_t n)
 static void parse_rest(struct sax *x, const htmlSAXHandler *h,
 		       const char *html, size_t n)
 {
+	x->base = (size_t)(html - x->html);
 	x->ctxt = htmlCreateMemoryParserCtxt(html, (int)n);
 	if (x->ctxt == NULL)
 		return;
@@ -739,6 +786,9 @@ int links_html(struct links *lk, const char *html, size_t n,
 	x.psl = psl;
 	x.la = la;
 	x.budget = LINKS_NODES_MAX;
+	x.html = html;
+	x.n = n;
+	x.quiet = (size_t)-1;
 	x.ctxt = htmlCreatePushParserCtxt(&h, &x, NULL, 0, NULL,
 					  XML_CHAR_ENCODING_UTF8);
 	if (x.ctxt == NULL)
@@ -750,7 +800,7 @@ int links_html(struct links *lk, const char *html, size_t n,
 	done = xmlByteConsumed(x.ctxt);
 	htmlFreeParserCtxt(x.ctxt);
 	sax_close_a(&x);	/* an <a> left open at the end */
-	if (done >= 0 && (size_t)done < n && x.budget > 0) {
+	if (done >= 0 && (size_t)done < n && x.budget > 0 && !x.stopped) {
 		x.hidden = 0;
 		parse_rest(&x, &h, html + done, n - (size_t)done);
 		sax_close_a(&x);
