@@ -152,6 +152,31 @@ static const struct hrow hrows[] = {
 	  NULL, 0 },
 };
 
+/* Rows with 20,000 bytes of words between head and tail: the document
+ * text fills up, and whatever the tail adds must still be found. */
+struct fullrow {
+	const char *label, *head, *tail;
+	size_t n;		/* links kept */
+	const char *host;	/* of the last link */
+	unsigned forms;		/* lk->flags & (FORM | PASSWORD) */
+};
+
+static const struct fullrow fullrows[] = {
+	{ "full text: a link after it", "<p>", "<a href=\"http://late."
+	  "example.com/\">late</a> words", 1, "late.example.com", 0 },
+	{ "full text: a form and a password after it", "<p>",
+	  "<form action=\"https://f.example.net/p\"><input name=u>words "
+	  "<input type=password></form>", 1, "f.example.net",
+	  LINKS_F_FORM | LINKS_F_PASSWORD },
+	{ "full text: a password field after the last link (a form: all "
+	  "of it is read)", "<form><input name=u></form><a href=\"http://p."
+	  "example.com/\">p</a>", "</p> words <input type=password> words",
+	  1, "p.example.com", LINKS_F_PASSWORD },
+	{ "full text: inside an open link, then a second one",
+	  "<a href=\"http://o.example.com/\">", "</a><a HREF=\"http://q."
+	  "example.com/\">q</a>", 2, "q.example.com", 0 },
+};
+
 int main(void)
 {
 	struct dmarc_psl *psl = dmarc_psl_load(NULL);
@@ -256,6 +281,30 @@ int main(void)
 	is_int(lk->n, LINKS_MAX, "limit: LINKS_MAX kept");
 	is_int(lk->dropped, 5, "limit: the rest dropped");
 	free(big);
+	/* the document text full (LINKS_TEXT_MAX): the parse may stop only
+	 * past the last href, <form and <input */
+	for (i = 0; i < sizeof(fullrows) / sizeof(fullrows[0]); i++) {
+		const struct fullrow *f = &fullrows[i];
+		size_t k, hn = strlen(f->head), tn = strlen(f->tail);
+
+		links_reset(lk);
+		big = malloc(hn + 4000 * 5 + tn + 1);
+		memcpy(big, f->head, hn);
+		for (k = 0; k < 4000; k++)
+			memcpy(big + hn + k * 5, "word ", 5);
+		memcpy(big + hn + 4000 * 5, f->tail, tn + 1);
+		is_int(links_html(lk, big, strlen(big), psl, NULL), 0,
+		       "%s: parses", f->label);
+		is_int(lk->n, f->n, "%s: links", f->label);
+		if (f->n > 0 && lk->n > 0)
+			is_str(lk->link[f->n - 1].host, f->host, "%s: host",
+			       f->label);
+		is_int(lk->flags & (LINKS_F_FORM | LINKS_F_PASSWORD), f->forms,
+		       "%s: form flags", f->label);
+		is_int(lk->text_len, LINKS_TEXT_MAX - 1, "%s: text full",
+		       f->label);
+		free(big);
+	}
 	/* deep nesting: no crash, no stack growth in the walk */
 	links_reset(lk);
 	big = malloc(100000 * 5 + 100);
