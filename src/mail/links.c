@@ -622,15 +622,20 @@ static size_t quiet_from(const char *html, size_t n)
  * the last "href", "<form" and "<input", nothing it reads can change lk
  * (a link, a form or a password field needs those bytes, as the parser
  * reads names byte by byte, and the text takes no more), so it stops.
+ * Not after libxml2 met bytes that are not UTF-8: it then converts the
+ * rest from Latin-1, and its byte count is no longer a position in html.
  */
 static void stop_if_quiet(struct sax *x)
 {
-	long pos;
+	xmlParserInputPtr in = x->ctxt->input;
+	size_t pos;
 
+	if (in == NULL || in->buf == NULL || in->buf->encoder != NULL)
+		return;
 	if (x->quiet == (size_t)-1)
 		x->quiet = quiet_from(x->html, x->n);
-	pos = xmlByteConsumed(x->ctxt);
-	if (pos >= 0 && x->base + (size_t)pos >= x->quiet) {
+	pos = in->consumed + (size_t)(in->cur - in->base);
+	if (x->base + pos >= x->quiet) {
 		x->stopped = true;
 		xmlStopParser(x->ctxt);
 	}

@@ -156,6 +156,7 @@ static const struct hrow hrows[] = {
  * text fills up, and whatever the tail adds must still be found. */
 struct fullrow {
 	const char *label, *head, *tail;
+	size_t after;		/* words after the tail */
 	size_t n;		/* links kept */
 	const char *host;	/* of the last link */
 	unsigned forms;		/* lk->flags & (FORM | PASSWORD) */
@@ -163,18 +164,22 @@ struct fullrow {
 
 static const struct fullrow fullrows[] = {
 	{ "full text: a link after it", "<p>", "<a href=\"http://late."
-	  "example.com/\">late</a> words", 1, "late.example.com", 0 },
+	  "example.com/\">late</a> words", 0, 1, "late.example.com", 0 },
 	{ "full text: a form and a password after it", "<p>",
 	  "<form action=\"https://f.example.net/p\"><input name=u>words "
-	  "<input type=password></form>", 1, "f.example.net",
+	  "<input type=password></form>", 0, 1, "f.example.net",
 	  LINKS_F_FORM | LINKS_F_PASSWORD },
 	{ "full text: a password field after the last link (a form: all "
 	  "of it is read)", "<form><input name=u></form><a href=\"http://p."
 	  "example.com/\">p</a>", "</p> words <input type=password> words",
-	  1, "p.example.com", LINKS_F_PASSWORD },
+	  0, 1, "p.example.com", LINKS_F_PASSWORD },
+	{ "full text: bytes that are not UTF-8 (libxml2 reads on as "
+	  "Latin-1: its byte count is no position), a link left open",
+	  "<p>\xff\xfe ", "<a href=\"http://u.example.com/\">u</b> ", 8000,
+	  1, "u.example.com", 0 },
 	{ "full text: inside an open link, then a second one",
 	  "<a href=\"http://o.example.com/\">", "</a><a HREF=\"http://q."
-	  "example.com/\">q</a>", 2, "q.example.com", 0 },
+	  "example.com/\">q</a>", 0, 2, "q.example.com", 0 },
 };
 
 int main(void)
@@ -286,13 +291,17 @@ int main(void)
 	for (i = 0; i < sizeof(fullrows) / sizeof(fullrows[0]); i++) {
 		const struct fullrow *f = &fullrows[i];
 		size_t k, hn = strlen(f->head), tn = strlen(f->tail);
+		char *p;
 
 		links_reset(lk);
-		big = malloc(hn + 4000 * 5 + tn + 1);
+		big = malloc(hn + (4000 + f->after) * 5 + tn + 1);
 		memcpy(big, f->head, hn);
-		for (k = 0; k < 4000; k++)
-			memcpy(big + hn + k * 5, "word ", 5);
-		memcpy(big + hn + 4000 * 5, f->tail, tn + 1);
+		for (k = 0, p = big + hn; k < 4000; k++, p += 5)
+			memcpy(p, "word ", 5);
+		memcpy(p, f->tail, tn);
+		for (k = 0, p += tn; k < f->after; k++, p += 5)
+			memcpy(p, "word ", 5);
+		*p = '\0';
 		is_int(links_html(lk, big, strlen(big), psl, NULL), 0,
 		       "%s: parses", f->label);
 		is_int(lk->n, f->n, "%s: links", f->label);
