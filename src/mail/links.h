@@ -34,6 +34,9 @@
  *                 mail asks for a password in place
  *
  * A document with a <form> is parsed whole, not up to its last link.
+ * Once the document text is full (LINKS_TEXT_MAX) the parse ends past
+ * the last "href", "<form" and "<input": nothing after them can change
+ * the result.
  *
  * Limits and why: at most LINKS_HTML_MAX bytes of HTML are parsed (the rest
  * is cut: a phishing page puts its links early, and a megabyte bounds the
