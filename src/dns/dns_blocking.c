@@ -36,6 +36,7 @@
 struct bq {
 	struct dns_blocking *b;
 	struct bq *prev, *next;		/* b->waiting, while its asker waits */
+	struct bq *fprev, *fnext;	/* b->flight, while libunbound has it */
 	struct dns_question q;
 	struct dns_cache_entry *ent;	/* the answer, once done */
 	pthread_cond_t cond;		/* wakes this question's asker */
@@ -48,6 +49,7 @@ struct dns_blocking {
 	pthread_mutex_t lock;	/* the questions' fields, waiting */
 	atomic_bool closing;	/* set under lock; read on the hit path */
 	struct bq *waiting;	/* askers waiting (to wake at close) */
+	struct bq *flight;	/* sent, not answered; DNS thread only */
 	struct dns_cache *cache;
 	long wait_ms;
 	struct event_base *base;
@@ -67,12 +69,26 @@ static void bq_put(struct bq *q)
 	}
 }
 
+/* DNS thread: q leaves the in-flight list. */
+static void flight_remove(struct dns_blocking *b, struct bq *q)
+{
+	if (q->fprev)
+		q->fprev->fnext = q->fnext;
+	else
+		b->flight = q->fnext;
+	if (q->fnext)
+		q->fnext->fprev = q->fprev;
+	q->fprev = q->fnext = NULL;
+}
+
 /* DNS thread: an answer arrived (or dns_unbound timed out). */
 static void bq_answered(void *arg, const struct dns_answer *ans)
 {
 	struct bq *q = arg;
 	struct dns_blocking *b = q->b;
 	struct dns_cache_entry *e = dns_cache_entry_new(&q->q, ans);
+
+	flight_remove(b, q);
 
 	dns_cache_insert(b->cache, e);
 	pthread_mutex_lock(&b->lock);
@@ -96,8 +112,13 @@ static void bq_send(void *arg)
 	if (closing)
 		bq_put(q);
 	pthread_mutex_unlock(&b->lock);
-	if (!closing)
-		dns_query(b->ub, &q->q, bq_answered, q);
+	if (closing)
+		return;
+	q->fnext = b->flight;
+	if (b->flight)
+		b->flight->fprev = q;
+	b->flight = q;
+	dns_query(b->ub, &q->q, bq_answered, q);
 }
 
 /*
@@ -202,7 +223,15 @@ static void blocking_free(struct dns_resolver *r)
 	}
 	/* Questions queued but never sent are dropped (closing). */
 	loopq_free(b->q);
-	dns_resolver_free(b->ub);	/* cancels what is in flight */
+	dns_resolver_free(b->ub);	/* cancels what is in flight ... */
+	pthread_mutex_lock(&b->lock);
+	while (b->flight) {		/* ... without calling back */
+		struct bq *q = b->flight;
+
+		flight_remove(b, q);
+		bq_put(q);
+	}
+	pthread_mutex_unlock(&b->lock);
 	if (b->base)
 		event_base_free(b->base);
 	dns_cache_free(b->cache);
