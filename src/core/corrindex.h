@@ -1,6 +1,6 @@
 /*
  * corrindex - the recipient's known correspondents, in memory and hashed,
- * for the content checks of libmilter's workers (docs/design/content.md
+ * for the content checks of the milter's workers (docs/design/content.md
  * "Known correspondents").
  *
  * The correspondence log (namespace "corr", core/mailrec.c) records what

@@ -2,7 +2,7 @@
  * mailauth - the inbound mail-authentication decision for one message.
  *
  * The core's inbound path (core/inbound.c, for the milter and `mamori
- * scan`) feeds a message here the way libmilter hands it over: envelope
+ * scan`) feeds a message here the way a milter hands it over: envelope
  * (client address, HELO, MAIL FROM), header fields one by one with their
  * raw values, body chunks, the end.  At the end mailauth
  * runs SPF (RFC 7208) on MAIL FROM (on the HELO identity for a null
@@ -22,7 +22,7 @@
  * accept with the temperror recorded (dns_failure_action).  A message
  * without exactly one From author domain never passes (dmarc.h).
  *
- * No libmilter here and no I/O besides the resolver: unit-testable with
+ * No milter protocol here and no I/O besides the resolver: unit-testable with
  * dns_stub.  The resolver must answer synchronously (the callback runs
  * before dns_query returns: dns_stub, or the blocking wrapper over the
  * core's shared libunbound context); a question left unanswered counts as a
@@ -31,7 +31,7 @@
  * header values over DKIM_MAX_SIG_LEN bytes are passed on, not copied.
  *
  * Threading: one struct mailauth per message, used by one thread at a
- * time (a libmilter worker, or the CLI); no global state, no store, no
+ * time (a milter worker, or the CLI); no global state, no store, no
  * event loop.  core/inbound.h is the interface front-ends use; this one
  * is for the core, its tests and fuzz-message.
  */

@@ -22,7 +22,7 @@
  *              job; the salt is handed to it when known.
  *
  * Threading: mailrec_dmarc and mailrec_corr run on the message's thread
- * (a libmilter worker): they build the keys there and append ONE job per
+ * (a milter worker): they build the keys there and append ONE job per
  * message to a pending batch under r->lock; the loop thread, where every
  * store_* call runs, takes the batch every BATCH_SECS (a timer) or as soon
  * as BATCH_MAX jobs wait (one util/loopq post for the whole batch).  A

@@ -19,7 +19,7 @@
  * Hashes are kept to 128 bits in the store, 64 bits in memory (a false
  * match needs a 1 in 2^64 collision between two given values).
  *
- * Memory index: lookups run on libmilter's worker threads, which must not
+ * Memory index: lookups run on the milter's worker threads, which must not
  * touch the store, so every unexpired record also lives in a bounded
  * index (a ring in the order records were written and an open-addressing
  * table on the Message-ID hash), loaded at sentlog_attach, updated on the

@@ -1,5 +1,5 @@
 /*
- * test-inbound - the core's mail path (core/inbound.h) without libmilter:
+ * test-inbound - the core's mail path (core/inbound.h) without the milter protocol:
  * inbound or outbound by envelope (table), core_inbound() against the zone
  * server (test/zone_server.c) with the DMARC counts it posts to the loop
  * and core_mail_free() writes, core_msg_sign() with a key made by

@@ -2,7 +2,7 @@
  * dns_cache - a bounded, thread-safe answer cache keyed by question, read
  * by the asking thread itself.
  *
- * Why: dns_blocking's callers (libmilter's per-connection workers) ask
+ * Why: dns_blocking's callers (the milter's end-of-message workers) ask
  * about three questions per message, nearly always ones answered a moment
  * ago.  Going to the DNS thread and libunbound for each costs two thread
  * hand-offs and two sleeps; a hit here costs one uncontended mutex.

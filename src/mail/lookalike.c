@@ -63,7 +63,7 @@ struct lookalike {
  * the brand-link check), and the next message often about the same ones.
  * A result depends only on the checker's state and the domain: the key is
  * (serial, entries, domain).  Fixed size, no heap: nothing to free when a
- * libmilter thread ends.
+ * thread ends.
  */
 #define MEMO_N 16
 struct memo_ent {

@@ -25,7 +25,7 @@
  * Charsets whose glibc converter modules stay loaded.  glibc unloads a
  * gconv module (dlclose) once no descriptor uses it, and the next
  * iconv_open loads it again (dlopen, under the dynamic linker's global
- * lock): ~8% of a parse, and a lock every libmilter worker waits on.  One
+ * lock): ~8% of a parse, and a lock every milter worker waits on.  One
  * descriptor per module, opened here and never closed, keeps each loaded.
  * The list: what mail declares most (and the fallbacks of mime.h).
  */
