@@ -770,9 +770,13 @@ int links_html(struct links *lk, const char *html, size_t n,
 	htmlSAXHandler h;
 	struct sax x;
 	long done;
+	bool latin;
 
 	if (n > LINKS_HTML_MAX) {
 		n = LINKS_HTML_MAX;
+		/* not inside a UTF-8 sequence: a cut one is not UTF-8 */
+		while (n > 0 && ((unsigned char)html[n] & 0xC0) == 0x80)
+			n--;
 		lk->truncated = true;
 	}
 	if (n == 0)
@@ -803,9 +807,16 @@ int links_html(struct links *lk, const char *html, size_t n,
 	htmlCtxtUseOptions(x.ctxt, PARSE_OPTIONS);
 	htmlParseChunk(x.ctxt, html, (int)n, 1);
 	done = xmlByteConsumed(x.ctxt);
+	/* bytes not UTF-8 (not from mime_parse) made libxml2 read the rest as
+	 * Latin-1: done is then no position in html, and a second parse
+	 * from it would read links again; what follows the document's end
+	 * is left unread instead */
+	latin = x.ctxt->input != NULL && x.ctxt->input->buf != NULL &&
+		x.ctxt->input->buf->encoder != NULL;
 	htmlFreeParserCtxt(x.ctxt);
 	sax_close_a(&x);	/* an <a> left open at the end */
-	if (done >= 0 && (size_t)done < n && x.budget > 0 && !x.stopped) {
+	if (done >= 0 && (size_t)done < n && x.budget > 0 && !x.stopped &&
+	    !latin) {
 		x.hidden = 0;
 		parse_rest(&x, &h, html + done, n - (size_t)done);
 		sax_close_a(&x);

@@ -146,6 +146,10 @@ static const struct hrow hrows[] = {
 	  "<html><body><a href=\"http://l.example.com/\">l</a></body></html>"
 	  "<span>click <a href=\"http://m.example.net/u\">here</a> to "
 	  "leave</span>", 2, 0, "l", "lclick here", 0 },
+	{ "html: bytes not UTF-8 before </html>: no link read twice",
+	  "<html><body>caf\xe9 \xff\xfe<a href=\"http://p.example.com/\">p"
+	  "</a></body></html><a href=\"http://q.example.net/\">q</a>",
+	  1, 0, "p", NULL, 0 },
 	{ "html: a stray end tag first hides no link",
 	  "</head><div><a href=\"http://n.example.com/\">www.o.example.org"
 	  "</a></div>", 1, LINKS_F_TEXT_MISMATCH, "www.o.example.org",
