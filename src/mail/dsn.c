@@ -218,7 +218,9 @@ static void read_status(struct dsn_info *out, const char *t)
 	size_t n;
 
 	memset(&st, 0, sizeof(st));
-	for (; *line; line = nl ? nl + 1 : line + n) {
+	/* The step is taken before a CR is cut from n: a last line of a
+	 * lone "\r" would otherwise be n == 0 forever (fuzz-dsn). */
+	for (; *line; line = nl ? nl + 1 : line + strlen(line)) {
 		nl = strchr(line, '\n');
 		n = nl ? (size_t)(nl - line) : strlen(line);
 		if (n && line[n - 1] == '\r')

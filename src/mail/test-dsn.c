@@ -124,6 +124,15 @@ static const struct row rows[] = {
 	  "Action: failed\r\nStatus: 5.1\r\n\r\n--r--\r\n",
 	  "", DSN_BOUNCE, DSN_WHY_REPORT, "", 1, "a@example.net", "failed",
 	  "" },
+	/* fuzz-dsn, 2026-12-06: read_status() looped for ever on a last
+	 * line of a lone CR (no LF after it). */
+	{ "report ending in a lone CR (fuzz-dsn)", NULL,
+	  "From: MAILER-DAEMON@mx.example.net\r\n"
+	  "Content-Type: message/delivery-status\r\n\r\n"
+	  "Final-Recipient: rfc822; a@example.net\r\n"
+	  "Action: failed\r\nStatus: 5.1.1\n\r",
+	  "", DSN_BOUNCE, DSN_WHY_REPORT, "", 1, "a@example.net", "failed",
+	  "5.1.1" },
 
 	{ "vacation: Auto-Submitted auto-replied", NULL,
 	  "From: hanako@partner.example\r\nTo: taro@example.jp\r\n"
