@@ -137,6 +137,15 @@ static const struct hrow hrows[] = {
 	{ "html: a form without links is parsed", "<form action=\"http://"
 	  "i.example.com/x\"><input type=email></form>", 1, LINKS_F_FORM,
 	  "", NULL, LINKS_F_FORM },
+	/* fuzz-links, 2026-12-06: the target's own flag checks did not
+	 * know FORM on a link nor PASSWORD on the set alone. */
+	{ "html: a scheme-relative form action is a FORM link (fuzz-links)",
+	  "<form action=//m.example.com/p>", 1, LINKS_F_FORM, "", NULL,
+	  LINKS_F_FORM },
+	{ "html: a password box is on the set, not a link (fuzz-links)",
+	  "<form action=\"https://p.example.com/\"><input type=password>"
+	  "</form>", 1, LINKS_F_FORM, "", NULL,
+	  LINKS_F_FORM | LINKS_F_PASSWORD },
 	{ "html: a search box without an action is no form link",
 	  "<form><input type=search></form><a href=\"http://j.example.com/"
 	  "\">j</a>", 1, 0, "j", NULL, 0 },
