@@ -100,7 +100,10 @@ for t in $TARGETS; do
 		[ -f "$a" ] || continue
 		case $(basename "$a") in min-*) continue ;; esac
 		crashes=$((crashes + 1))
-		"$bin" -minimize_crash=1 -max_total_time=30 \
+		# -timeout: a timeout- reproducer hangs each run, and
+		# libFuzzer's default (1200 s) would stall the campaign.
+		timeout -k 10 120 "$bin" -minimize_crash=1 -max_total_time=30 \
+			-timeout=10 -rss_limit_mb="$RSS" \
 			-exact_artifact_path="$dir/artifacts/min-$(basename "$a")" \
 			"$a" >>"$dir/minimize.log" 2>&1 || :
 		echo "   finding: $a (minimized: min-$(basename "$a"))" >&2
