@@ -278,8 +278,11 @@ static bool quoted_msgid(struct span l, struct span *id)
 		return false;
 	id->p = lt + 1;
 	id->n = (size_t)(gt - lt - 1);
+	/* No blank, control byte or NUL: the text may be an attachment's
+	 * binary bytes, and a NUL would cut the kept id short (fuzz-dsn). */
 	for (size_t i = 0; i < id->n; i++)
-		if (isspace((unsigned char)id->p[i]) || id->p[i] == '<')
+		if ((unsigned char)id->p[i] <= ' ' || id->p[i] == 0x7f ||
+		    id->p[i] == '<')
 			return false;
 	return true;
 }

@@ -124,6 +124,19 @@ static const struct row rows[] = {
 	  "Action: failed\r\nStatus: 5.1\r\n\r\n--r--\r\n",
 	  "", DSN_BOUNCE, DSN_WHY_REPORT, "", 1, "a@example.net", "failed",
 	  "" },
+	/* fuzz-dsn, 2026-12-06: a NUL inside a quoted msg-id cut it short,
+	 * so "<a\0b@..>" and "<a\0c@..>" were both kept, as "a". */
+	{ "quoted Message-ID with a NUL is no id (fuzz-dsn)", NULL,
+	  "From: MAILER-DAEMON@mx.example.net\r\n"
+	  "Subject: Undeliverable\r\n"
+	  "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	  "--b\r\nContent-Type: text/plain\r\n\r\nUser unknown\r\n"
+	  "--b\r\nContent-Type: text/plain; name=orig.txt\r\n"
+	  "Content-Disposition: attachment\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\n"
+	  "TWVzc2FnZS1JRDogPGEAYkBleGFtcGxlLmpwPg0KTWVzc2FnZS1JRDogPGEAY0Bl"
+	  "eGFtcGxlLmpwPg0K\r\n--b--\r\n",
+	  "", DSN_BOUNCE, DSN_WHY_LEGACY, "", 0, NULL, NULL, NULL },
 	/* fuzz-dsn, 2026-12-06: read_status() looped for ever on a last
 	 * line of a lone CR (no LF after it). */
 	{ "report ending in a lone CR (fuzz-dsn)", NULL,
