@@ -81,7 +81,9 @@ static bool status_ok(struct span v)
 {
 	size_t i, digits = 0, dots = 0;
 
-	if (v.n < 5 || (v.p[0] != '2' && v.p[0] != '4' && v.p[0] != '5'))
+	/* class is one digit: "40.4.1" is no status (fuzz-dsn). */
+	if (v.n < 5 || (v.p[0] != '2' && v.p[0] != '4' && v.p[0] != '5') ||
+	    v.p[1] != '.')
 		return false;
 	for (i = 0; i < v.n; i++) {
 		if (v.p[i] == '.') {

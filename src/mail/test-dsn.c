@@ -124,6 +124,15 @@ static const struct row rows[] = {
 	  "Action: failed\r\nStatus: 5.1\r\n\r\n--r--\r\n",
 	  "", DSN_BOUNCE, DSN_WHY_REPORT, "", 1, "a@example.net", "failed",
 	  "" },
+	/* fuzz-dsn, 2026-12-06: status_ok() let the class have up to three
+	 * digits when the first was 2, 4 or 5. */
+	{ "status with a two-digit class is none (fuzz-dsn)", NULL,
+	  "From: MAILER-DAEMON@mx.example.net\r\n"
+	  "Content-Type: message/delivery-status\r\n\r\n"
+	  "Final-Recipient: rfc822; a@example.net\r\n"
+	  "Action: failed\r\nStatus: 40.4.1\r\n",
+	  "", DSN_BOUNCE, DSN_WHY_REPORT, "", 1, "a@example.net", "failed",
+	  "" },
 	/* fuzz-dsn, 2026-12-06: a NUL inside a quoted msg-id cut it short,
 	 * so "<a\0b@..>" and "<a\0c@..>" were both kept, as "a". */
 	{ "quoted Message-ID with a NUL is no id (fuzz-dsn)", NULL,
