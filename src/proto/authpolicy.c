@@ -595,8 +595,12 @@ size_t authpolicy_field_names(const char *body, size_t n, char *out,
 			break;		/* unterminated: no key */
 		j = skip_blank(body, n, i + 1);
 		if ((prev == '{' || prev == ',') && j < n && body[j] == ':') {
+			/* A key named "..." would read as the cut mark
+			 * (fuzz-authpolicy): it is '?' like any odd one. */
 			plain = plain && i > start &&
-				i - start <= AUTHPOLICY_NAME_MAX;
+				i - start <= AUTHPOLICY_NAME_MAX &&
+				!(i - start == 3 &&
+				  memcmp(body + start, "...", 3) == 0);
 			add_name(out, outsz, &o, &cut, keys,
 				 plain ? body + start : "?",
 				 plain ? i - start : 1);

@@ -767,6 +767,10 @@ static void test_field_names(void)
 		{"odd keys are '?'",
 		 S("{\"p\\u00e4ss\":\"x\",\"a b\":\"y\",\"\":\"z\",\"\xff\":1}"),
 		 256, "?,?,?,?", 4, NULL},
+		/* fuzz-authpolicy, 2026-12-06 */
+		{"a key named \"...\" is '?', not the cut mark",
+		 S("{\"...\":1,\"..\":2,\"tls\":3}"), 256, "?,..,tls", 3,
+		 NULL},
 		{"a key of 64 bytes is named",
 		 S("{\"" "0123456789abcdef0123456789abcdef"
 		   "0123456789abcdef0123456789abcdef" "\":1}"), 256,
