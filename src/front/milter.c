@@ -40,8 +40,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -49,11 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <event2/event.h>
-#include <event2/util.h>
 
 #include "core/inbound.h"
 #include "front/milter.h"
@@ -62,8 +55,8 @@
 #include "util/listen.h"
 #include "util/log.h"
 #include "util/loopq.h"
+#include "util/rawconn.h"
 #include "util/server.h"
-#include "util/sock.h"
 #include "util/xalloc.h"
 
 #define MILTER_WORKERS 32
@@ -86,15 +79,9 @@ static const char STAGES[] = "CHMRTLNBE";
 struct mjob;
 
 struct mconn {
+	struct rawconn rc;	/* first: a struct rawconn * is an mconn */
 	struct milter_server *srv;
-	struct server_conn *sc;	/* the skeleton's record, while fd is open */
-	evutil_socket_t fd;
-	struct event *rev, *wev;
 	struct milter_parser parser;
-	struct buf in;		/* bytes read while a message was on a worker */
-	struct buf out;		/* replies not yet written */
-	struct mconn *prev, *next;
-	char peer[64];
 	bool negotiated;
 	uint32_t actions;	/* negotiated MILTER_F_* */
 	uint32_t pflags;	/* negotiated MILTER_P_* */
@@ -105,7 +92,6 @@ struct mconn {
 	char *macros[NSTAGES];	/* the last MACRO data per stage */
 	size_t maclen[NSTAGES];
 	bool busy;		/* a message is on a worker */
-	bool paused;		/* reading stopped until it comes back */
 	bool dead;		/* closed while busy: free when it comes back */
 };
 
@@ -125,7 +111,7 @@ struct milter_server {
 	struct core_mail *mail;
 	struct server *srv;	/* listeners, caps, timeouts, accept errors */
 	struct loopq *done;	/* jobs back from the workers */
-	struct mconn *conns;
+	struct rawconn_list conns;
 	char *listen;
 	/* The worker pool. */
 	pthread_mutex_t lock;
@@ -136,7 +122,7 @@ struct milter_server {
 	unsigned nworkers;
 };
 
-static int conn_process(struct mconn *c, const char *data, size_t n);
+static int conn_process(struct rawconn *rc, const char *data, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Values and macros                                                    */
@@ -454,26 +440,14 @@ static void job_start(struct mconn *c)
 /* ------------------------------------------------------------------ */
 /* Connections, on the loop                                             */
 
-/* Close c's socket and unlink it; free it unless a job still holds it. */
-static void conn_close(struct mconn *c)
+/* Close c's socket and unlink it; free it unless a job still holds it
+ * (ops). */
+static void conn_close(struct rawconn *rc)
 {
-	struct milter_server *s = c->srv;
+	struct mconn *c = (struct mconn *)rc;
 	size_t i;
 
-	if (c->fd >= 0) {
-		event_free(c->rev);
-		event_free(c->wev);
-		evutil_closesocket(c->fd);
-		c->fd = -1;
-		server_conn_close(c->sc);
-		c->sc = NULL;
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			s->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-	}
+	rawconn_close(rc);
 	if (c->busy) {
 		c->dead = true;
 		return;
@@ -483,36 +457,31 @@ static void conn_close(struct mconn *c)
 		free(c->macros[i]);
 	free(c->helo);
 	milter_parser_deinit(&c->parser);
-	buf_deinit(&c->in);
-	buf_deinit(&c->out);
+	rawconn_deinit(rc);
 	free(c);
 }
 
-/* (Re)arm the read event: the idle timeout between packets, what is left
- * of the packet's deadline inside one. */
-static void conn_arm(struct mconn *c)
+/* A packet has begun (ops). */
+static bool conn_busy(struct rawconn *rc)
 {
-	struct timeval tv;
-
-	server_conn_timeout(c->sc, milter_parser_busy(&c->parser), &tv);
-	event_add(c->rev, &tv);
+	return milter_parser_busy(&((struct mconn *)rc)->parser);
 }
 
-/* Write what we can; keep the rest for the write event.  -1: closed. */
-static int conn_flush(struct mconn *c)
+/* Log a timeout or a packet cut short by EOF (ops). */
+static void conn_ended(struct rawconn *rc, bool timeout, bool busy)
 {
-	int r = sock_send_buf(c->fd, &c->out);
-
-	if (r < 0) {
-		log_msg(LOG_L_DEBUG, "event=milter_write_failed client=%s "
-			"error=\"%s\"", c->peer, strerror(errno));
-		conn_close(c);
-		return -1;
-	}
-	if (r > 0)
-		event_add(c->wev, NULL);
-	return 0;
+	if (timeout)
+		log_msg(busy ? LOG_L_WARN : LOG_L_DEBUG,
+			"event=milter_timeout client=%s partial_packet=%s",
+			rc->peer, busy ? "yes" : "no");
+	else
+		log_msg(LOG_L_WARN, "event=milter_truncated client=%s",
+			rc->peer);
 }
+
+static const struct rawconn_ops conn_ops = {
+	"milter", READ_CHUNK, conn_busy, conn_process, conn_ended, conn_close
+};
 
 /* A job came back (loop thread): send its packets, read on. */
 static void job_done(void *arg)
@@ -523,33 +492,19 @@ static void job_done(void *arg)
 
 	c->busy = false;
 	if (c->dead) {
-		conn_close(c);
+		conn_close(&c->rc);
 		job_free(j);
 		return;
 	}
-	r = buf_append(&c->out, j->out.p ? j->out.p : "", j->out.len);
+	r = buf_append(&c->rc.out, j->out.p ? j->out.p : "", j->out.len);
 	job_free(j);
 	if (r != 0) {
 		log_msg(LOG_L_WARN, "event=milter_output_backlog client=%s "
-			"bytes=%zu", c->peer, c->out.len);
-		conn_close(c);
+			"bytes=%zu", c->rc.peer, c->rc.out.len);
+		conn_close(&c->rc);
 		return;
 	}
-	if (conn_flush(c) != 0)
-		return;
-	if (c->paused) {
-		struct buf rest = c->in;
-
-		c->paused = false;
-		buf_init(&c->in, rest.max);
-		r = conn_process(c, rest.p ? rest.p : "", rest.len);
-		buf_deinit(&rest);
-		if (r != 0 || c->busy)
-			return;
-		if (conn_flush(c) != 0)
-			return;
-	}
-	conn_arm(c);
+	rawconn_resume(&c->rc);
 }
 
 /* Queue a reply with no data unless step's reply was negotiated away. */
@@ -557,7 +512,7 @@ static int reply_step(struct mconn *c, uint32_t no_reply_flag)
 {
 	if (no_reply_flag && (c->pflags & no_reply_flag))
 		return 0;
-	return milter_put_simple(&c->out, MILTER_R_CONTINUE);
+	return milter_put_simple(&c->rc.out, MILTER_R_CONTINUE);
 }
 
 /* CONNECT: remember the client address (text, as inet_ntop gives it). */
@@ -625,7 +580,7 @@ static int on_optneg(struct mconn *c, const struct milter_cmd *m)
 	c->negotiated = true;
 	c->actions = actions;
 	c->pflags = protocol;
-	return milter_put_optneg(&c->out, version, actions, protocol);
+	return milter_put_optneg(&c->rc.out, version, actions, protocol);
 }
 
 /* QUIT_NC: the next connection follows on this socket. */
@@ -702,7 +657,7 @@ static void log_proto_error(struct mconn *c, int code, char cmd,
 
 	buf_sample(cs, sizeof(cs), &cmd, cmd ? 1 : 0, 1);
 	log_msg(LOG_L_WARN, "event=milter_protocol_error client=%s error=%s "
-		"command=\"%s\" sample=\"%s\"", c->peer,
+		"command=\"%s\" sample=\"%s\"", c->rc.peer,
 		milter_error_str(code), cs, sample);
 }
 
@@ -711,8 +666,10 @@ static void log_proto_error(struct mconn *c, int code, char cmd,
  * message goes to a worker, keep the rest and stop reading until it comes
  * back.  Returns -1 when the connection was closed (c is gone), else 0.
  */
-static int conn_process(struct mconn *c, const char *data, size_t n)
+static int conn_process(struct rawconn *rc, const char *data, size_t n)
 {
+	struct mconn *c = (struct mconn *)rc;
+
 	while (n > 0) {
 		struct milter_packet pkt;
 		struct milter_cmd m;
@@ -726,7 +683,7 @@ static int conn_process(struct mconn *c, const char *data, size_t n)
 		if (r != MILTER_READY) {
 			log_proto_error(c, r, 0,
 					milter_parser_sample(&c->parser));
-			conn_close(c);
+			conn_close(rc);
 			return -1;
 		}
 		milter_parser_packet(&c->parser, &pkt);
@@ -734,7 +691,7 @@ static int conn_process(struct mconn *c, const char *data, size_t n)
 		if (r == 0)
 			r = handle(c, &m);
 		if (r == 1) {
-			conn_close(c);
+			conn_close(rc);
 			return -1;
 		}
 		if (r != 0) {
@@ -743,65 +700,13 @@ static int conn_process(struct mconn *c, const char *data, size_t n)
 			buf_sample(s, sizeof(s), pkt.data, pkt.len, 64);
 			log_proto_error(c, r == BUF_E_TOO_LARGE ?
 					MILTER_E_TOO_LARGE : r, pkt.cmd, s);
-			conn_close(c);
+			conn_close(rc);
 			return -1;
 		}
-		if (c->busy) {
-			if (buf_append(&c->in, data, n) != 0) {
-				conn_close(c);
-				return -1;
-			}
-			c->paused = true;
-			event_del(c->rev);
-			return 0;
-		}
+		if (c->busy)
+			return rawconn_pause(rc, data, n);
 	}
 	return 0;
-}
-
-/* Readable, or the read timer fired. */
-static void on_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct mconn *c = arg;
-	char chunk[READ_CHUNK];
-	ssize_t n;
-
-	if (what & EV_TIMEOUT) {
-		bool busy = milter_parser_busy(&c->parser);
-
-		server_conn_expired(c->sc, busy);
-		log_msg(busy ? LOG_L_WARN : LOG_L_DEBUG,
-			"event=milter_timeout client=%s partial_packet=%s",
-			c->peer, busy ? "yes" : "no");
-		conn_close(c);
-		return;
-	}
-	n = recv(fd, chunk, sizeof(chunk), 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		      errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (n == 0 && milter_parser_busy(&c->parser))
-			log_msg(LOG_L_WARN, "event=milter_truncated client=%s",
-				c->peer);
-		conn_close(c);
-		return;
-	}
-	if (conn_process(c, chunk, (size_t)n) != 0 || c->busy)
-		return;
-	if (conn_flush(c) != 0)
-		return;
-	conn_arm(c);
-}
-
-/* The socket drained: write the rest of the replies. */
-static void on_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct mconn *c = arg;
-
-	(void)fd;
-	(void)what;
-	conn_flush(c);
 }
 
 /* A new MTA connection, admitted by the skeleton. */
@@ -810,27 +715,12 @@ static int on_accept(void *arg, struct server_conn *sc, int fd,
 {
 	struct milter_server *s = arg;
 	struct mconn *c = xcalloc(1, sizeof(*c));
-	int one = 1;
 
 	(void)salen;
 	c->srv = s;
-	c->sc = sc;
-	c->fd = fd;
-	snprintf(c->peer, sizeof(c->peer), "%s", server_conn_peer(sc));
-	/* Small replies must not wait for a delayed ACK. */
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	milter_parser_init(&c->parser);
-	/* Bytes read past an end of message: at most one read's worth. */
-	buf_init(&c->in, READ_CHUNK);
-	buf_init(&c->out, OUT_MAX);
-	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
-	c->wev = event_new(s->base, fd, EV_WRITE, on_write, c);
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
-	conn_arm(c);
+	rawconn_open(&c->rc, &conn_ops, &s->conns, s->base, sc, fd, sa,
+		     OUT_MAX);
 	return 0;
 }
 
@@ -961,8 +851,7 @@ void milter_server_free(struct milter_server *s)
 
 	if (!s)
 		return;
-	while (s->conns)
-		conn_close(s->conns);
+	rawconn_close_all(&s->conns);
 	server_free(s->srv);
 	/* Jobs not started never will be; running ones end (the core's DNS
 	 * is closed by now) and post back. */
