@@ -8,8 +8,9 @@
  *
  * Threads:
  *   - the event loop (util/server.h, raw mode; util/rawconn.h) accepts,
- *     reads and writes every connection, answers OPTNEG, CONNECT, HELO, MAIL and feeds
- *     header fields and body chunks to core_msg_header/core_msg_body;
+ *     reads and writes every connection, answers OPTNEG, CONNECT, HELO,
+ *     MAIL and feeds header fields and body chunks to
+ *     core_msg_header/core_msg_body;
  *   - end of message may block on DNS (core_inbound, core_msg_sign) and on
  *     the loop (core_msg_outbound_check), so it runs on one of
  *     MILTER_WORKERS threads: the message goes over with a job, the worker
