@@ -4,7 +4,8 @@
  * RFC 7489 Appendix C (no namespace, or dmarc.org's draft one), and the
  * wrappers they arrive in.  Sans-I/O: bytes in, a struct or an error out.
  *
- *   dmarc_report.c         the XML (libxml2, from memory, tree walk)
+ *   dmarc_report.c         the XML (libxml2 xmlTextReader from memory, one
+ *                          top-level element expanded at a time)
  *   dmarc_report_unwrap.c  .xml, .xml.gz (zlib), .zip (libarchive) and a
  *                          whole message (RFC 5322 + MIME through
  *                          mail/mime.c on GMime)
