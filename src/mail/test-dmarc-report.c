@@ -143,10 +143,11 @@ out:
 	free(name);
 }
 
-#define HEAD "<feedback><report_metadata><org_name>o</org_name>" \
+#define BODY "<report_metadata><org_name>o</org_name>" \
 	"<report_id>id1</report_id><date_range><begin>10</begin>" \
 	"<end>20</end></date_range></report_metadata><policy_published>" \
 	"<domain>Example.COM</domain><p>reject</p></policy_published>"
+#define HEAD "<feedback>" BODY
 #define REC(ip, cnt) "<record><row><source_ip>" ip "</source_ip><count>" \
 	cnt "</count><policy_evaluated><disposition>Reject</disposition>" \
 	"<dkim>fail</dkim><spf>PASS</spf></policy_evaluated></row>" \
@@ -203,6 +204,39 @@ static const struct {
 	  "</feedback>\r\n--bb--\r\n", 0, "" },
 	{ "bad zip", "PK\x03\x04garbage", DMARC_REPORT_E_ARCHIVE, "zip" },
 	{ "bad gzip", "\x1f\x8bgarbage", DMARC_REPORT_E_ARCHIVE, "gzip" },
+	/* The streaming reader meets the parts in document order but ranks
+	 * failures as the whole-tree walk did: root, metadata, policy,
+	 * records; a well-formedness error anywhere wins. */
+	{ "stream: records before metadata", "<feedback>"
+	  REC("192.0.2.1", "2") BODY REC("192.0.2.2", "3")
+	  "</feedback>", 0, "" },
+	{ "stream: bad record, later metadata without report_id",
+	  "<feedback>" REC("192.0.2.x", "1") "<report_metadata><date_range>"
+	  "<begin>1</begin><end>2</end></date_range></report_metadata>"
+	  "<policy_published><domain>a</domain></policy_published>"
+	  "</feedback>", DMARC_REPORT_E_INVALID, "no report_id" },
+	{ "stream: bad record, later policy without domain",
+	  "<feedback><report_metadata><report_id>x</report_id><date_range>"
+	  "<begin>1</begin><end>2</end></date_range></report_metadata>"
+	  REC("192.0.2.x", "1") "<policy_published/></feedback>",
+	  DMARC_REPORT_E_INVALID, "no policy_published domain" },
+	{ "stream: bad policy, later bad metadata",
+	  "<feedback><policy_published/><report_metadata/></feedback>",
+	  DMARC_REPORT_E_INVALID, "no report_id" },
+	{ "stream: first bad record named", HEAD REC("192.0.2.1", "1")
+	  REC("192.0.2.x", "1") REC("192.0.2.1", "x") "</feedback>",
+	  DMARC_REPORT_E_INVALID, "record 2: source_ip" },
+	{ "stream: repeated metadata keeps the first", HEAD
+	  "<report_metadata/>" REC("192.0.2.1", "1") "</feedback>", 0, "" },
+	{ "stream: bad record, then not well-formed", HEAD
+	  REC("192.0.2.x", "1") "</feedback><x/>", DMARC_REPORT_E_XML,
+	  "Extra content at the end of the document" },
+	{ "stream: doctype, then not well-formed", "<!DOCTYPE feedback>"
+	  HEAD "</feedback><", DMARC_REPORT_E_XML, "line 1: Extra content" },
+	{ "stream: no policy_published", "<feedback><report_metadata>"
+	  "<report_id>x</report_id><date_range><begin>1</begin><end>2</end>"
+	  "</date_range></report_metadata></feedback>",
+	  DMARC_REPORT_E_INVALID, "no policy_published" },
 };
 
 /* The table above. */
