@@ -3,6 +3,11 @@
 hosting provider receives them, for bench/run-dmarc-ingest-bench.sh.
 
   bench/dmarc-report-gen.py OUTDIR [--reports N] [--seed S]
+  bench/dmarc-report-gen.py OUTDIR --records N [--seed S]
+
+With --records, one report of N records instead (the parser's worst case,
+docs/benchmarks.md "DMARC report parse: streaming"): OUTDIR/big.xml.gz and
+the same as a message, OUTDIR/big.eml.
 
 Writes OUTDIR/NNNNN.eml (N messages, default 10,000; seed 20261206, so two
 runs give the same bytes) and prints one summary line.  Each message is
@@ -127,14 +132,41 @@ def report(rng, n, org, edom, dom, rid):
     return (head + body + '</feedback>\n').encode()
 
 
+def big(a, rng):
+    """--records: one report of a.records records, gzipped, and a message."""
+    xml = report(rng, a.records, 'Big Receiver', 'big.example',
+                 'cust0001.example.jp', 'big-1')
+    gz = gzip.compress(xml, mtime=0)
+    with open(os.path.join(a.outdir, 'big.xml.gz'), 'wb') as f:
+        f.write(gz)
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m['From'] = 'noreply-dmarc@big.example'
+    m['To'] = 'dmarc-rua@provider.example'
+    m['Subject'] = ('Report Domain: cust0001.example.jp Submitter: '
+                    'big.example Report-ID: <big-1>')
+    m.set_content('Aggregate report attached.\n')
+    m.add_attachment(gz, maintype='application', subtype='gzip',
+                     filename='big.example!cust0001.example.jp!%d!%d.xml.gz'
+                     % (BEGIN, END))
+    m.set_boundary('=_big')
+    with open(os.path.join(a.outdir, 'big.eml'), 'wb') as f:
+        f.write(m.as_bytes())
+    print('records=%d xml_bytes=%d gzip_bytes=%d' % (a.records, len(xml),
+                                                      len(gz)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('outdir')
     ap.add_argument('--reports', type=int, default=10000)
     ap.add_argument('--seed', type=int, default=20261206)
+    ap.add_argument('--records', type=int, default=0)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     os.makedirs(a.outdir, exist_ok=True)
+    if a.records:
+        return big(a, rng)
     domains = ['cust%04d.example.jp' % i for i in range(1000)]
     recs = xml_bytes = msg_bytes = 0
     for i in range(a.reports):
