@@ -408,7 +408,7 @@ static void finish(struct rp *p, struct walk *w)
  * xmlTextReaderNext, which frees it as the reader moves on.  Returns 1
  * at the end of a well-formed document, -1 on an XML error.
  */
-static int walk(struct rp *p, struct walk *w, xmlTextReaderPtr rd)
+static int stream(struct rp *p, struct walk *w, xmlTextReaderPtr rd)
 {
 	int ret = xmlTextReaderRead(rd);
 
@@ -519,7 +519,7 @@ int dmarc_report_parse(const void *xml, size_t n, struct dmarc_report *out,
 				XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (!rd)
 		return -ENOMEM;
-	if (walk(&p, &w, rd) < 0)
+	if (stream(&p, &w, rd) < 0)
 		rc = xml_fail(&p, xml, n);
 	else {
 		finish(&p, &w);
