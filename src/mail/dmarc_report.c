@@ -12,18 +12,20 @@
  * <source_ip> and <count>.  org_name is optional: real reports omit it.
  *
  * Streaming (since session 6): the document is read with libxml2's
- * xmlTextReader, not into one DOM.  Each child element of <feedback>
- * (<report_metadata>, <policy_published>, every <record>) is expanded on
- * its own (xmlTextReaderExpand), checked by the same per-element
- * functions as before, and skipped with xmlTextReaderNext, which frees
- * the subtree as the reader moves on (xmlTextReaderPreserve is never
- * called, so no node outlives its turn).  Why: the rua address takes mail
- * from anyone, and the DOM of a 33 MB report of 100,000 records (144 KB
- * gzipped) held ~470 MB; now memory is the input, the parsed struct and
- * one top-level element at a time (docs/benchmarks.md, "DMARC report
- * parse: streaming").  Limit left: one huge top-level element (a
- * <record> holding megabytes of unknown children) is still expanded
- * whole, bounded only by DMARC_REPORT_XML_MAX as before.
+ * xmlTextReader, never into one DOM.  Each child element of <feedback>
+ * (<report_metadata>, <policy_published>, every <record>) is read node by
+ * node into a small copy holding only what the checks read (keeps[]: the
+ * first element of each known name, leaf texts bounded to what text()
+ * needs to decide), checked by the same per-element functions as before,
+ * and freed; the reader frees its own nodes as it moves on
+ * (xmlTextReaderPreserve is never called).  Why: the rua address takes
+ * mail from anyone, and the DOM of a 33 MB report of 100,000 records
+ * (144 KB gzipped) held ~470 MB.  xmlTextReaderExpand of each element
+ * was tried first and bounds that case too, but one <record> holding
+ * megabytes of unknown children is then still a whole tree (~400 MB);
+ * the copy bounds both (docs/benchmarks.md, "DMARC report parse:
+ * streaming").  Memory is now the input, the parsed struct and a few
+ * dozen nodes.
  * Results are the same as the DOM walk's, errors included: the checks
  * are ranked as that walk ran them (DOCTYPE/root, metadata, policy,
  * records in order; enum stage) so a record error earlier in the
@@ -327,6 +329,178 @@ static int record(struct rp *p, const xmlNode *rec, size_t idx)
 }
 
 /*
+ * What the checks read below a top-level element: the first child of each
+ * name listed for its parent (as child() finds it; <dkim> and <spf> under
+ * <auth_results> up to DMARC_REPORT_AUTH_MAX + 1, so auths() still counts
+ * one too many), and of a leaf its text.
+ */
+static const struct keep_name {
+	const char *parent, *name;
+	bool leaf;
+} keeps[] = {
+	{ "report_metadata", "org_name", true },
+	{ "report_metadata", "email", true },
+	{ "report_metadata", "report_id", true },
+	{ "report_metadata", "date_range", false },
+	{ "date_range", "begin", true },
+	{ "date_range", "end", true },
+	{ "policy_published", "domain", true },
+	{ "policy_published", "adkim", true },
+	{ "policy_published", "aspf", true },
+	{ "policy_published", "p", true },
+	{ "policy_published", "sp", true },
+	{ "policy_published", "np", true },
+	{ "policy_published", "testing", true },
+	{ "policy_published", "pct", true },
+	{ "record", "row", false },
+	{ "row", "source_ip", true },
+	{ "row", "count", true },
+	{ "row", "policy_evaluated", false },
+	{ "policy_evaluated", "disposition", true },
+	{ "policy_evaluated", "dkim", true },
+	{ "policy_evaluated", "spf", true },
+	{ "record", "identifiers", false },
+	{ "identifiers", "header_from", true },
+	{ "identifiers", "envelope_from", true },
+	{ "record", "auth_results", false },
+	{ "auth_results", "dkim", false },
+	{ "auth_results", "spf", false },
+	{ "dkim", "domain", true },
+	{ "dkim", "selector", true },
+	{ "dkim", "result", true },
+	{ "spf", "domain", true },
+	{ "spf", "scope", true },
+	{ "spf", "result", true },
+};
+
+/* Levels below a top-level element that can hold a kept element. */
+#define KEEP_DEPTH 4
+
+/*
+ * A leaf's text as text() will see it, in bounded space: leading blanks
+ * dropped, the next STR_MAX + 1 bytes kept; a non-blank byte beyond them
+ * (trimmed text longer than STR_MAX either way) marks it over.
+ */
+struct leaf_text {
+	char buf[DMARC_REPORT_STR_MAX + 1];
+	size_t len;
+	bool started, over;
+};
+
+/* Add text s to the leaf text t. */
+static void leaf_add(struct leaf_text *t, const char *s)
+{
+	for (; *s; s++) {
+		bool blank = *s == ' ' || *s == '\t' || *s == '\r' ||
+			     *s == '\n';
+
+		if (!t->started && blank)
+			continue;
+		t->started = true;
+		if (t->len < sizeof(t->buf))
+			t->buf[t->len++] = *s;
+		else if (!blank)
+			t->over = true;
+	}
+}
+
+/* The kept element of a child named name under kept element parent. */
+static const struct keep_name *kept(const xmlNode *parent, const char *name,
+				    uint64_t *seen, unsigned *nauth)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keeps) / sizeof(keeps[0]); i++) {
+		if (strcmp(keeps[i].parent, (const char *)parent->name) ||
+		    strcmp(keeps[i].name, name))
+			continue;
+		if (!keeps[i].leaf && strcmp(keeps[i].parent,
+					     "auth_results") == 0) {
+			unsigned *k = &nauth[name[0] == 's'];
+
+			if (*k > DMARC_REPORT_AUTH_MAX)
+				return NULL;
+			++*k;
+			return &keeps[i];
+		}
+		if (*seen & (1ull << i))
+			return NULL;
+		*seen |= 1ull << i;
+		return &keeps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Read the top-level element the reader is on into *out: a copy holding
+ * only what the checks read (keeps[], leaf texts bounded), so a hostile
+ * element of megabytes of children costs its reading, not its tree; the
+ * reader frees its own nodes as it moves on.  Leaves the reader on the
+ * element's end.  Returns 1, or -1 on an XML error.
+ */
+static int copy_top(xmlTextReaderPtr rd, xmlNode **out)
+{
+	xmlNode *lvl[KEEP_DEPTH] = { NULL };
+	uint64_t seen[KEEP_DEPTH] = { 0 };
+	unsigned nauth[KEEP_DEPTH][2] = { { 0 } };
+	struct leaf_text t;
+	int leaf = -1, base = xmlTextReaderDepth(rd), ret = 1;
+
+	lvl[0] = *out = xmlNewNode(NULL, xmlTextReaderConstLocalName(rd));
+	if (!*out)
+		return -1;
+	if (xmlTextReaderIsEmptyElement(rd))
+		return 1;
+	while ((ret = xmlTextReaderRead(rd)) == 1) {
+		int type = xmlTextReaderNodeType(rd);
+		int d = xmlTextReaderDepth(rd) - base;
+		const struct keep_name *k;
+		const xmlChar *v;
+		xmlNode *n;
+
+		if (type == XML_READER_TYPE_END_ELEMENT && d == 0)
+			break;
+		if (leaf >= 0 && type == XML_READER_TYPE_END_ELEMENT &&
+		    d == leaf) {
+			if (t.over) {	/* too long either way */
+				memset(t.buf, 'x', sizeof(t.buf));
+				t.len = sizeof(t.buf);
+			}
+			n = xmlNewTextLen((const xmlChar *)t.buf, (int)t.len);
+			xmlAddChild(lvl[leaf], n);
+			leaf = -1;
+		} else if (leaf >= 0 && d > leaf &&
+			   (type == XML_READER_TYPE_TEXT ||
+			    type == XML_READER_TYPE_CDATA ||
+			    type == XML_READER_TYPE_WHITESPACE ||
+			    type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE)) {
+			v = xmlTextReaderConstValue(rd);
+			if (v)
+				leaf_add(&t, (const char *)v);
+		} else if (leaf < 0 && type == XML_READER_TYPE_ELEMENT &&
+			   d < KEEP_DEPTH) {
+			k = lvl[d - 1] ? kept(lvl[d - 1], (const char *)
+					      xmlTextReaderConstLocalName(rd),
+					      &seen[d - 1], nauth[d - 1]) :
+				NULL;
+			lvl[d] = NULL;
+			if (!k)
+				continue;
+			n = xmlNewNode(NULL, (const xmlChar *)k->name);
+			xmlAddChild(lvl[d - 1], n);
+			lvl[d] = n;
+			seen[d] = 0;
+			nauth[d][0] = nauth[d][1] = 0;
+			if (k->leaf && !xmlTextReaderIsEmptyElement(rd)) {
+				memset(&t, 0, sizeof(t));
+				leaf = d;
+			}
+		}
+	}
+	return ret == 1 ? 1 : -1;
+}
+
+/*
  * Which check failed, ranked as the whole-document walk ran them: a
  * DOCTYPE or a root other than <feedback> first, then report_metadata,
  * then policy_published, then the records in order.  The stream meets
@@ -353,7 +527,7 @@ static void keep(struct walk *w, enum stage st, int rc)
 	}
 }
 
-/* A top-level element of <feedback>, expanded: check it if it counts. */
+/* A top-level element of <feedback> (its copy): check it if it counts. */
 static void top(struct rp *p, struct walk *w, const xmlNode *n)
 {
 	if (is(n, "report_metadata") && !w->meta) {
@@ -404,9 +578,9 @@ static void finish(struct rp *p, struct walk *w)
 
 /*
  * Read the document node by node.  Each child element of <feedback> is
- * expanded (its subtree only), checked, and skipped with
- * xmlTextReaderNext, which frees it as the reader moves on.  Returns 1
- * at the end of a well-formed document, -1 on an XML error.
+ * copied (copy_top), checked and freed; anything else is skipped with
+ * xmlTextReaderNext.  Returns 1 at the end of a well-formed document, -1
+ * on an XML error.
  */
 static int stream(struct rp *p, struct walk *w, xmlTextReaderPtr rd)
 {
@@ -427,14 +601,16 @@ static int stream(struct rp *p, struct walk *w, xmlTextReaderPtr rd)
 				return -1;
 			root(p, w, n);
 		} else if (type == XML_READER_TYPE_ELEMENT && depth == 1) {
-			if (w->feedback && w->failed < ST_ROOT) {
-				n = xmlTextReaderExpand(rd);
-				if (!n)
-					return -1;
-				top(p, w, n);
+			if (!w->feedback || w->failed >= ST_ROOT) {
+				ret = xmlTextReaderNext(rd);
+				continue;
 			}
-			ret = xmlTextReaderNext(rd);
-			continue;
+			if (copy_top(rd, &n) < 0) {
+				xmlFreeNode(n);
+				return -1;
+			}
+			top(p, w, n);
+			xmlFreeNode(n);
 		}
 		ret = xmlTextReaderRead(rd);
 	}

@@ -5,7 +5,7 @@
  * wrappers they arrive in.  Sans-I/O: bytes in, a struct or an error out.
  *
  *   dmarc_report.c         the XML (libxml2 xmlTextReader from memory, one
- *                          top-level element expanded at a time)
+ *                          top-level element at a time, no whole DOM)
  *   dmarc_report_unwrap.c  .xml, .xml.gz (zlib), .zip (libarchive) and a
  *                          whole message (RFC 5322 + MIME through
  *                          mail/mime.c on GMime)
