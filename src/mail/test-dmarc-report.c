@@ -157,6 +157,10 @@ out:
 	"<scope>mfrom</scope><result>pass</result></spf></auth_results>" \
 	"</record>"
 
+/* 100 blanks. */
+#define BLANKS "                                                  " \
+	"                                                  "
+
 /* Constructed inputs: rc and a word the error must hold. */
 static const struct {
 	const char *label, *in;
@@ -233,6 +237,24 @@ static const struct {
 	  "Extra content at the end of the document" },
 	{ "stream: doctype, then not well-formed", "<!DOCTYPE feedback>"
 	  HEAD "</feedback><", DMARC_REPORT_E_XML, "line 1: Extra content" },
+	/* The copy of each element keeps a leaf's text only as far as
+	 * text() needs it: the outcomes stay those of the whole text. */
+	{ "copy: text split by elements and comments", "<feedback>"
+	  "<report_metadata><report_id>x</report_id><date_range><begin>1"
+	  "<b>2</b><!-- c --></begin><end>2</end></date_range>"
+	  "</report_metadata><policy_published><domain>a</domain>"
+	  "</policy_published><record><row><source_ip>192.0<i>.2</i>.1"
+	  "</source_ip><count>x</count></row></record></feedback>",
+	  DMARC_REPORT_E_INVALID, "record 1: count" },
+	{ "copy: blanks inside an over-long text", "<feedback>"
+	  "<report_metadata><report_id>a" BLANKS BLANKS BLANKS "b"
+	  "</report_id></report_metadata></feedback>",
+	  DMARC_REPORT_E_INVALID, "report_id longer than 255" },
+	{ "copy: blanks after a short text", "<feedback>"
+	  "<report_metadata><report_id>a" BLANKS BLANKS BLANKS
+	  "</report_id><date_range><begin>1</begin><end>2</end>"
+	  "</date_range></report_metadata><policy_published><domain>a"
+	  "</domain></policy_published></feedback>", 0, "" },
 	{ "stream: no policy_published", "<feedback><report_metadata>"
 	  "<report_id>x</report_id><date_range><begin>1</begin><end>2</end>"
 	  "</date_range></report_metadata></feedback>",
