@@ -411,8 +411,9 @@ static const struct keep_name *kept(const xmlNode *parent, const char *name,
 	size_t i;
 
 	for (i = 0; i < sizeof(keeps) / sizeof(keeps[0]); i++) {
-		if (strcmp(keeps[i].parent, (const char *)parent->name) ||
-		    strcmp(keeps[i].name, name))
+		if (keeps[i].name[0] != name[0] ||
+		    strcmp(keeps[i].name, name) ||
+		    strcmp(keeps[i].parent, (const char *)parent->name))
 			continue;
 		if (!keeps[i].leaf && strcmp(keeps[i].parent,
 					     "auth_results") == 0) {
