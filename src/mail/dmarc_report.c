@@ -479,7 +479,7 @@ static int copy_top(xmlTextReaderPtr rd, xmlNode **out)
 			if (v)
 				leaf_add(&t, (const char *)v);
 		} else if (leaf < 0 && type == XML_READER_TYPE_ELEMENT &&
-			   d < KEEP_DEPTH) {
+			   d >= 1 && d < KEEP_DEPTH) {
 			k = lvl[d - 1] ? kept(lvl[d - 1], (const char *)
 					      xmlTextReaderConstLocalName(rd),
 					      &seen[d - 1], nauth[d - 1]) :
