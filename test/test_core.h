@@ -1,7 +1,7 @@
 /*
  * test_core - the setup shared by the unit tests that drive the core: a
- * config from text, a core over a store, and the removal of a sqlite
- * store's files.  A setup that fails is a
+ * config from text, a core over a store, and (test_sqlite.h) the removal
+ * of a sqlite store's files.  A setup that fails is a
  * broken test, not a finding: it prints a "# ..." line and aborts.
  * Header-only, like test_sh.h: a test links nothing extra.
  */
@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "store/store.h"
 #include "util/config.h"
+#include "test_sqlite.h"
 
 /* A config from text (the defaults for the rest); aborts on error. */
 __attribute__((unused)) static struct config *test_conf(const char *text)
@@ -66,18 +67,6 @@ test_core_close(struct core *core, struct store *st, struct config *cfg)
 	core_free(core);
 	store_close(st);
 	config_free(cfg);
-}
-
-/* Remove the sqlite database path and its -wal and -shm files. */
-__attribute__((unused)) static void test_sqlite_unlink(const char *path)
-{
-	char p[4200];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
 }
 
 #endif

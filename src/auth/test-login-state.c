@@ -20,6 +20,7 @@
 #include "auth/test-login-env.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_sqlite.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -321,7 +322,7 @@ static void test_persistence(void)
 	struct cyc c;
 	struct login_verdict vd;
 	struct test_login_opt o = { .mech = "PLAIN" };
-	char store[96], login[128], err[256], id[40] = "", *p;
+	char store[96], login[128], err[256], id[40] = "";
 	json_t *list, *show, *ips;
 	int i;
 	int64_t until;
@@ -424,12 +425,7 @@ static void test_persistence(void)
 	v.st->fault = false;
 	v.e = login_engine_new(v.cfg, v.st, err, sizeof(err));
 	env_close(&v);
-	p = store + 7;
-	unlink(p);
-	snprintf(login, sizeof(login), "%s-wal", p);
-	unlink(login);
-	snprintf(login, sizeof(login), "%s-shm", p);
-	unlink(login);
+	test_sqlite_unlink(store + 7);
 }
 
 static void test_escalation(void)

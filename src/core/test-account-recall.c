@@ -17,6 +17,7 @@
 #include "core/outbound.h"
 #include "store/store.h"
 #include "tap.h"
+#include "test_sqlite.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -159,10 +160,7 @@ int main(void)
 	store_close(st);
 	config_free(cfg);
 	unlink(path);
-	for (i = 0; i < 3; i++) {
-		snprintf(db, sizeof(db), "%s.db%s", path,
-			 (const char *const[]){"", "-wal", "-shm"}[i]);
-		unlink(db);
-	}
+	snprintf(db, sizeof(db), "%s.db", path);
+	test_sqlite_unlink(db);
 	return tap_done();
 }

@@ -21,6 +21,7 @@
 
 #include "redis_server.h"
 #include "tap.h"
+#include "test_sqlite.h"
 #include "store/store.h"
 
 #define BAD (-99)		/* a callback ran other than exactly once */
@@ -346,17 +347,13 @@ int main(void)
 {
 	char dir[] = "/tmp/mamori-test-count-XXXXXX", spec[300];
 	struct redis_server rsv = { 0 };
-	int k;
 
 	test_backend("memory:");
 	if (mkdtemp(dir) != NULL) {
 		snprintf(spec, sizeof(spec), "sqlite:%s/state.db", dir);
 		test_backend(spec);
-		for (k = 0; k < 3; k++) {
-			snprintf(spec, sizeof(spec), "%s/state.db%s", dir,
-				 (const char *[]){ "", "-wal", "-shm" }[k]);
-			unlink(spec);
-		}
+		snprintf(spec, sizeof(spec), "%s/state.db", dir);
+		test_sqlite_unlink(spec);
 		rmdir(dir);
 	}
 	if (!redis_server_available()) {

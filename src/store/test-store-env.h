@@ -22,6 +22,7 @@
 
 #include "store/store.h"
 #include "tap.h"
+#include "test_sqlite.h"
 
 #define FUTURE 4102444800LL	/* 2100-01-01 */
 #define BAD (-99)		/* a callback ran other than exactly once */
@@ -211,20 +212,6 @@ __attribute__((unused)) static struct store *open_or_fail(const char *spec, cons
 		return NULL;
 	}
 	return st;
-}
-
-/* Remove a database file and its WAL companions. */
-__attribute__((unused)) static void remove_db(const char *path)
-{
-	char p[512];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-journal", path);
-	unlink(p);
 }
 
 #endif

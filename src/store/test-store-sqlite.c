@@ -185,11 +185,11 @@ int main(void)
 	snprintf(spec, sizeof(spec), "sqlite:%s", path);
 	test_sqlite_reopen(spec, path);
 	test_sqlite_busy(spec, path);
-	remove_db(path);
+	test_sqlite_unlink(path);
 	test_sqlite_crash(spec);
-	remove_db(path);
+	test_sqlite_unlink(path);
 	test_sqlite_open_errors(dir, path);
-	remove_db(path);
+	test_sqlite_unlink(path);
 	ok(rmdir(dir) == 0, "temp directory removed (%s)", dir);
 	return tap_done();
 }

@@ -699,7 +699,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	snprintf(spec, sizeof(spec), "sqlite:%s", path);
 	test_backend(spec, NULL);
-	remove_db(path);
+	test_sqlite_unlink(path);
 	ok(rmdir(dir) == 0, "temp directory removed (%s)", dir);
 	test_redis();
 	return tap_done();
