@@ -617,6 +617,15 @@ static size_t quiet_from(const char *html, size_t n)
 	return q;
 }
 
+/* libxml2 met bytes that are not UTF-8 and reads the rest as Latin-1: its
+ * byte counts are no longer positions in the input. */
+static bool latin1(xmlParserCtxtPtr ctxt)
+{
+	xmlParserInputPtr in = ctxt->input;
+
+	return in != NULL && in->buf != NULL && in->buf->encoder != NULL;
+}
+
 /*
  * The document text is full and no <a> is open: once the parser is past
  * the last "href", "<form" and "<input", nothing it reads can change lk
@@ -630,7 +639,7 @@ static void stop_if_quiet(struct sax *x)
 	xmlParserInputPtr in = x->ctxt->input;
 	size_t pos;
 
-	if (in == NULL || in->buf == NULL || in->buf->encoder != NULL)
+	if (in == NULL || in->buf == NULL || latin1(x->ctxt))
 		return;
 	if (x->quiet == (size_t)-1)
 		x->quiet = quiet_from(x->html, x->n);
@@ -811,8 +820,7 @@ int links_html(struct links *lk, const char *html, size_t n,
 	 * Latin-1: done is then no position in html, and a second parse
 	 * from it would read links again; what follows the document's end
 	 * is left unread instead */
-	latin = x.ctxt->input != NULL && x.ctxt->input->buf != NULL &&
-		x.ctxt->input->buf->encoder != NULL;
+	latin = latin1(x.ctxt);
 	htmlFreeParserCtxt(x.ctxt);
 	sax_close_a(&x);	/* an <a> left open at the end */
 	if (done >= 0 && (size_t)done < n && x.budget > 0 && !x.stopped &&
